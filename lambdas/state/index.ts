@@ -1,0 +1,3 @@
+export * from './types';
+export { MemoryStateStore } from './memory-store';
+export { RedisStateStore, type RedisStateStoreOptions } from './redis-store';

@@ -1,0 +1,31 @@
+import {
+  invocationStrategies,
+  invocationStrategy,
+  nodePolicies,
+  nodePolicy,
+  offloadPolicies,
+  offloadPolicy,
+  UnknownPolicyError,
+} from '@strata/policy-engine';
+
+describe('policy registry', () => {
+  test.each([
+    [invocationStrategy, 'invocation strategy', 'round-robin, least-outstanding, power-of-two, most-slots, least-load, hash-affinity, single-entry'],
+    [nodePolicy, 'node policy', 'most-slots, least-load, power-of-two'],
+    [offloadPolicy, 'offload policy', 'thresholds, never'],
+  ])('an unknown name throws an error that lists the valid ones (%#)', (lookup, tier, names) => {
+    expect(() => lookup('fastest')).toThrow(new UnknownPolicyError(tier, 'fastest', names.split(', ')));
+    expect(() => lookup('fastest')).toThrow(`Unknown ${tier} "fastest". Valid names: ${names}`);
+  });
+
+  test('names inherited from Object.prototype are not policies', () => {
+    expect(() => invocationStrategy('toString')).toThrow(UnknownPolicyError);
+    expect(() => nodePolicy('constructor')).toThrow(UnknownPolicyError);
+  });
+
+  test('every registered name builds a policy function', () => {
+    for (const name of Object.keys(invocationStrategies)) expect(typeof invocationStrategy(name)).toBe('function');
+    for (const name of Object.keys(nodePolicies)) expect(typeof nodePolicy(name)).toBe('function');
+    for (const name of Object.keys(offloadPolicies)) expect(typeof offloadPolicy(name)).toBe('function');
+  });
+});

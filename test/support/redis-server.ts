@@ -1,0 +1,76 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A real redis-server on a free loopback port, for integration tests. */
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops the server and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Debian's `redis-server` with no persistence on a free loopback port and waits
+ * until it accepts connections. Fails, never skips, when the binary is missing: the
+ * integration tests must run (.ci/run installs it).
+ */
+export async function startRedisServer(): Promise<RedisServer> {
+  if (spawnSync('redis-server', ['--version']).error) {
+    throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (.ci/run does this)');
+  }
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await launch(port);
+    } catch (error) {
+      if (attempt >= 3) throw error; // another process took the port between our check and redis' bind
+    }
+  }
+}
+
+async function launch(port: number): Promise<RedisServer> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => fail(new Error(`redis-server did not start on port ${port}:\n${output}`)), 10_000);
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(error);
+    };
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => fail(new Error(`redis-server exited with ${code} on port ${port}:\n${output}`)));
+  });
+  child.stdout!.resume();
+  return { port, url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/** A port that was free a moment ago, from the kernel. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
