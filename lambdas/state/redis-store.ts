@@ -17,13 +17,14 @@ export interface RedisStateStoreOptions {
   readonly onError?: (error: Error) => void;
 }
 
-function newClient(options: RedisStateStoreOptions) {
+function newClient(options: RedisStateStoreOptions, wasReady: () => boolean) {
   return createClient({
     url: options.url,
     disableOfflineQueue: true,
     socket: {
       connectTimeout: options.connectTimeoutMs ?? 2000,
-      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000),
+      // Keep reconnecting a connection that once worked; a first connect that fails fails the caller.
+      reconnectStrategy: (retries) => (wasReady() ? Math.min(50 * 2 ** retries, 2000) : false),
     },
   });
 }
@@ -60,13 +61,15 @@ export class RedisStateStore implements StateStore {
   }
 
   static async connect(options: RedisStateStoreOptions): Promise<RedisStateStore> {
-    const client = newClient(options);
+    let ready = false;
+    const client = newClient(options, () => ready);
     const store = new RedisStateStore(client, options.keyPrefix ?? 'strata');
     client.on('error', (error: Error) => {
       store.lastError = error;
       options.onError?.(error);
     });
     client.on('ready', () => {
+      ready = true;
       // A server that restarted has lost its scripts; load them before the next decision needs them.
       void store.loadScripts().catch((error: Error) => (store.lastError = error));
     });
