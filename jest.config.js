@@ -8,4 +8,5 @@ module.exports = {
   },
   // Synthesizing CDK stacks and booting servers take seconds, not milliseconds.
   testTimeout: 60_000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

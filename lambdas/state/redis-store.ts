@@ -80,7 +80,8 @@ export class RedisStateStore implements StateStore {
   async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0)) throw new RangeError(`ttlMs must be above 0, got ${ttlMs}`);
     const fields = Object.entries(encodeReport(report)).flat();
-    await this.run(HEARTBEAT, [this.registryKey, this.nodeKey(report.id), this.epochKey], [Math.ceil(ttlMs), report.id, ...fields]);
+    const keys = [this.registryKey, this.nodeKey(report.id), this.epochKey];
+    await this.run(HEARTBEAT, evalsha(HEARTBEAT, keys, [Math.ceil(ttlMs), report.id, ...fields]));
   }
 
   async deregister(nodeId: string): Promise<void> {
@@ -88,7 +89,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async liveNodes(): Promise<NodeView[]> {
-    const reply = await this.run(LIVE_NODES, [this.registryKey], [this.nodeKeyPrefix]);
+    const reply = await this.run(LIVE_NODES, evalsha(LIVE_NODES, [this.registryKey], [this.nodeKeyPrefix]));
     const nodes: NodeView[] = [];
     for (const flat of reply as string[][]) {
       const node = decodeNode(flat);
@@ -100,21 +101,26 @@ export class RedisStateStore implements StateStore {
   async reserve(selection: Selection): Promise<Reservation> {
     const { candidates } = selection;
     if (candidates.length === 0) return NO_ROOM;
+    const [index, inFlight, epoch] = (await this.run(RESERVE, this.reserveCommand(selection))) as number[];
+    if (index === 0) return NO_ROOM;
+    const nodeId = candidates[index - 1].id;
+    return {
+      kind: 'chosen',
+      nodeId,
+      inFlight,
+      release: releaseOnce(async () => {
+        await this.run(RELEASE, evalsha(RELEASE, [this.nodeKey(nodeId)], [epoch]));
+      }),
+    };
+  }
+
+  /** The one command a reservation sends (EVALSHA of the reserve script); public for the benchmark. */
+  reserveCommand(selection: Selection): string[] {
+    const { candidates } = selection;
     const keys = candidates.map((c) => this.nodeKey(c.id));
     if (selection.rule === 'rotate') keys.push(this.cursorKeyPrefix + selection.cursor);
     const sample = selection.rule === 'fewest-in-flight' ? selection.sample : 0;
-    const reply = (await this.run(RESERVE, keys, [selection.rule, sample, ...candidates.map((c) => c.limit)])) as number[];
-    const [index, inFlight, epoch] = reply;
-    if (index === 0) return NO_ROOM;
-    const nodeKey = keys[index - 1];
-    return {
-      kind: 'chosen',
-      nodeId: candidates[index - 1].id,
-      inFlight,
-      release: releaseOnce(async () => {
-        await this.run(RELEASE, [nodeKey], [epoch]);
-      }),
-    };
+    return evalsha(RESERVE, keys, [selection.rule, sample, ...candidates.map((c) => c.limit)]);
   }
 
   async close(): Promise<void> {
@@ -134,9 +140,8 @@ export class RedisStateStore implements StateStore {
     for (const script of ALL_SCRIPTS) await this.client.sendCommand(['SCRIPT', 'LOAD', script.source]);
   }
 
-  /** EVALSHA; if the server has lost the script (a restart or SCRIPT FLUSH), load it and try once more. */
-  private async run(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const command = ['EVALSHA', script.sha, String(keys.length), ...keys, ...args.map(String)];
+  /** Sends an EVALSHA; if the server has lost the script (a restart or SCRIPT FLUSH), loads it and tries once more. */
+  private async run(script: LuaScript, command: string[]): Promise<unknown> {
     try {
       return await this.client.sendCommand(command);
     } catch (error) {
@@ -145,6 +150,10 @@ export class RedisStateStore implements StateStore {
       return this.client.sendCommand(command);
     }
   }
+}
+
+function evalsha(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): string[] {
+  return ['EVALSHA', script.sha, String(keys.length), ...keys, ...args.map(String)];
 }
 
 const NUMBER_FIELDS = [

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Selection } from '@strata/policy-engine';
 import { MemoryStateStore, RedisStateStore, type Reservation } from '../../lambdas/state';
-import { startRedisServer, type RedisServer } from '../support/redis-server';
+import { startRedisServer, type RedisServer } from '../../local/redis-server';
 import { report, stateStoreContract } from './contract';
 
 let server: RedisServer;

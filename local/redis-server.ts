@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
-/** A real redis-server on a free loopback port, for integration tests. */
+/** A real redis-server on a free loopback port, for the integration tests, the benchmarks and local runs. */
 export interface RedisServer {
   readonly port: number;
   readonly url: string;
