@@ -59,7 +59,7 @@ describe('offload policy "thresholds"', () => {
   test.each([
     [{ cpu: 0 }, 'offloadThresholds.cpu must be a number above 0 and at most 1, got 0'],
     [{ memory: 1.5 }, 'offloadThresholds.memory must be a number above 0 and at most 1, got 1.5'],
-    [{ loadPerCore: Number.NaN }, 'offloadThresholds.loadPerCore must be a number above 0 and at most 64, got NaN'],
+    [{ loadPerCore: Number.NaN }, 'offloadThresholds.loadPerCore must be a finite number above 0, got NaN'],
   ])('rejects thresholds out of range: %p', (bad, message) => {
     expect(() => offloadPolicy('thresholds', { offloadThresholds: bad })).toThrow(new RangeError(message));
   });

@@ -30,15 +30,13 @@ export function checkChoices(choices: number): number {
 /** Fills in defaults and throws a RangeError naming the threshold that is out of range. */
 export function checkOffloadThresholds(partial: Partial<OffloadThresholds> = {}): OffloadThresholds {
   const thresholds = { ...DEFAULT_OFFLOAD_THRESHOLDS, ...partial };
-  const ranges: Record<keyof OffloadThresholds, [number, number]> = {
-    cpu: [0, 1],
-    memory: [0, 1],
-    loadPerCore: [0, 64],
-  };
-  for (const [key, [low, high]] of Object.entries(ranges) as [keyof OffloadThresholds, [number, number]][]) {
+  // CPU and memory are fractions; load per core may exceed 1 (more runnable tasks than cores).
+  const ceilings: Record<keyof OffloadThresholds, number> = { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE };
+  for (const [key, ceiling] of Object.entries(ceilings) as [keyof OffloadThresholds, number][]) {
     const value = thresholds[key];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= low || value > high) {
-      throw new RangeError(`offloadThresholds.${key} must be a number above ${low} and at most ${high}, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > ceiling) {
+      const accepted = ceiling === 1 ? 'a number above 0 and at most 1' : 'a finite number above 0';
+      throw new RangeError(`offloadThresholds.${key} must be ${accepted}, got ${String(value)}`);
     }
   }
   return thresholds;
