@@ -1,0 +1,16 @@
+import { integerField, type StrataFunction } from './types';
+
+interface Args {
+  readonly ms: number;
+}
+
+/** A pure wait that holds its slot: for queueing and fault tests. */
+export const sleep: StrataFunction<Args> = {
+  name: 'sleep',
+  description: 'wait `ms` milliseconds holding a slot; body {"ms": 100}',
+  parse: (body) => ({ ms: integerField(body, 'ms', { min: 0, max: 60_000 }) }),
+  finish: async (args) => {
+    await new Promise((resolve) => setTimeout(resolve, args.ms));
+    return { sleptMs: args.ms };
+  },
+};

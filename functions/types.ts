@@ -1,0 +1,59 @@
+/** A request body that a function cannot take; the message names the field and what it accepts. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+/**
+ * A function the runtime can run. A near-data function declares a data stage: the part
+ * that reads one object and reduces it to a small result, which may run on a storage
+ * node next to the object (offload) or on the compute node after fetching it. `finish`
+ * is the rest: a small merge after a stage, or all the work for a function without one.
+ * Both run in an execution slot (a worker thread) and must be pure over their inputs.
+ */
+export interface StrataFunction<Args = unknown> {
+  readonly name: string;
+  readonly description: string;
+  /** Validates a request body; throws InputError naming the field. */
+  parse(body: unknown): Args;
+  readonly dataStage?: {
+    objectKey(args: Args): string;
+    run(text: string, args: Args): unknown;
+  };
+  finish(args: Args, staged: unknown): unknown;
+}
+
+/** Reads one field of an object body, or throws an InputError naming it. */
+export function field(body: unknown, name: string): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InputError('the body must be a JSON object');
+  }
+  return (body as Record<string, unknown>)[name];
+}
+
+export function stringField(body: unknown, name: string, { min = 1, max = 1024 } = {}): string {
+  const value = field(body, name);
+  if (typeof value !== 'string' || value.length < min || value.length > max) {
+    throw new InputError(`${name} must be a string of ${min} to ${max} characters`);
+  }
+  return value;
+}
+
+export function integerField(body: unknown, name: string, { min, max, fallback }: { min: number; max: number; fallback?: number }): number {
+  const value = field(body, name) ?? fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InputError(`${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Object keys as S3 takes them, without the parts that would escape a local folder. */
+export function objectKeyField(body: unknown): string {
+  const key = stringField(body, 'key', { max: 512 });
+  if (key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '') || /[\u0000-\u001f]/.test(key)) {
+    throw new InputError('key must be a relative object key such as "corpus/hamlet.txt", without empty or ".." parts');
+  }
+  return key;
+}

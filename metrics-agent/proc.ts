@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+/** Cumulative CPU time from the `cpu` line of /proc/stat, in clock ticks. */
+export interface CpuTimes {
+  readonly busy: number;
+  readonly iowait: number;
+  readonly total: number;
+}
+
+/** What the agent reads off the host at one sample. */
+export interface HostSample {
+  /** CPU busy fraction over the interval since the previous sample, 0..1. */
+  readonly cpuBusy: number;
+  /** Fraction of the interval the CPUs sat idle waiting for I/O, 0..1. */
+  readonly iowait: number;
+  /** 1 - MemAvailable / MemTotal: MemFree alone undercounts what the kernel can hand out. */
+  readonly memoryUsed: number;
+  readonly load1: number;
+  readonly load5: number;
+  readonly load15: number;
+  readonly cores: number;
+}
+
+/** The aggregate `cpu` line: user nice system idle iowait irq softirq steal (guest time is inside user). */
+export function parseProcStat(text: string): CpuTimes {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  const ticks = line?.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (!ticks || ticks.length < 5 || ticks.some((t) => !Number.isFinite(t))) throw new Error('/proc/stat has no readable "cpu" line');
+  const [, , , idle, iowait] = ticks;
+  const total = ticks.reduce((a, b) => a + b, 0);
+  return { busy: total - idle - iowait, iowait, total };
+}
+
+export function parseMeminfo(text: string): { readonly totalKb: number; readonly availableKb: number } {
+  const value = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+    if (!match) throw new Error(`/proc/meminfo has no ${name} line`);
+    return Number(match[1]);
+  };
+  return { totalKb: value('MemTotal'), availableKb: value('MemAvailable') };
+}
+
+export function parseLoadavg(text: string): readonly [number, number, number] {
+  const [l1, l5, l15] = text.trim().split(/\s+/).map(Number);
+  if (![l1, l5, l15].every(Number.isFinite)) throw new Error('/proc/loadavg is not readable');
+  return [l1, l5, l15];
+}
+
+/**
+ * Samples CPU, memory and load from a /proc folder (the real one by default, fixture
+ * folders in tests). CPU busy is the change in busy ticks over the change in all ticks
+ * since the previous sample, so it covers the real interval between samples; the first
+ * sample covers the time since boot. A zero interval keeps the previous figure.
+ */
+export class ProcSampler {
+  private previous: CpuTimes | undefined;
+  private last = { cpuBusy: 0, iowait: 0 };
+
+  constructor(
+    private readonly procDir = '/proc',
+    private readonly cores = availableParallelism(),
+  ) {}
+
+  async sample(): Promise<HostSample> {
+    const read = (name: string) => readFile(join(this.procDir, name), 'utf8');
+    const [stat, meminfo, loadavg] = await Promise.all([read('stat'), read('meminfo'), read('loadavg')]);
+    const cpu = parseProcStat(stat);
+    const since = this.previous ?? { busy: 0, iowait: 0, total: 0 };
+    const elapsed = cpu.total - since.total;
+    if (elapsed > 0) {
+      this.last = { cpuBusy: clamp((cpu.busy - since.busy) / elapsed), iowait: clamp((cpu.iowait - since.iowait) / elapsed) };
+    }
+    this.previous = cpu;
+    const memory = parseMeminfo(meminfo);
+    const [load1, load5, load15] = parseLoadavg(loadavg);
+    return { ...this.last, memoryUsed: clamp(1 - memory.availableKb / memory.totalKb), load1, load5, load15, cores: this.cores };
+  }
+}
+
+function clamp(fraction: number): number {
+  return Math.min(1, Math.max(0, fraction));
+}
