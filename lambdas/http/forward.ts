@@ -1,0 +1,79 @@
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+
+export interface ForwardRequest {
+  /** `host:port` */
+  readonly address: string;
+  readonly path: string;
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: Buffer | string;
+  /** Gives up (and answers a 'timeout' failure) after this long. @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+export interface ForwardResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/**
+ * Why a forward failed. `not-delivered` means the connection was never made, so the
+ * peer cannot have run anything and the caller may try another; after `timeout` or
+ * `broken` the peer may have run it, and retrying could run it twice.
+ */
+export class ForwardError extends Error {
+  constructor(
+    readonly kind: 'not-delivered' | 'timeout' | 'broken',
+    readonly address: string,
+    cause: Error,
+  ) {
+    super(`${kind} forwarding to ${address}: ${cause.message}`, { cause });
+    this.name = 'ForwardError';
+  }
+}
+
+/** One keep-alive agent per process, as a Lambda container or a node reuses its connections. */
+const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 60_000 });
+
+const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND']);
+
+/** Sends one HTTP request to a node and reads the whole answer. */
+export function forward(req: ForwardRequest): Promise<ForwardResponse> {
+  const [host, port] = splitAddress(req.address);
+  return new Promise((resolve, reject) => {
+    let connected = false;
+    const outgoing = request(
+      { host, port, path: req.path, method: req.method ?? 'POST', headers: req.headers, agent },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 502, headers: incoming.headers, body: Buffer.concat(chunks) }));
+        incoming.on('error', (error) => reject(new ForwardError('broken', req.address, error)));
+      },
+    );
+    outgoing.on('socket', (socket) => {
+      if (!socket.connecting) connected = true; // a kept-alive socket
+      else socket.once('connect', () => (connected = true));
+    });
+    outgoing.setTimeout(req.timeoutMs ?? 30_000, () => outgoing.destroy(new TimeoutError()));
+    outgoing.on('error', (error: NodeJS.ErrnoException) => {
+      if (error instanceof TimeoutError) reject(new ForwardError(connected ? 'timeout' : 'not-delivered', req.address, error));
+      else reject(new ForwardError(!connected && NOT_DELIVERED.has(error.code ?? '') ? 'not-delivered' : 'broken', req.address, error));
+    });
+    outgoing.end(req.body);
+  });
+}
+
+class TimeoutError extends Error {
+  constructor() {
+    super('timed out');
+  }
+}
+
+function splitAddress(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  const port = Number(address.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port)) throw new RangeError(`a node address must be host:port, got "${address}"`);
+  return [address.slice(0, at), port];
+}
