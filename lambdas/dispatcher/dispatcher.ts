@@ -1,0 +1,255 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { Invocation, InvocationStrategy, NodeView, Selection } from '@strata/policy-engine';
+import { findFunction, functions, InputError } from '../../functions';
+import { forward, ForwardError, type ForwardResponse } from '../http/forward';
+import { HOPS_HEADER, REFUSED_HEADER } from '../http/json';
+import { MemoryStateStore, type Reservation, type StateStore } from '../state';
+
+export interface DispatcherOptions {
+  /** Connects to the shared state; called again after a failure, at most once per refresh interval. */
+  readonly connect: () => Promise<StateStore>;
+  readonly strategyName: string;
+  readonly strategy: InvocationStrategy;
+  /** How many nodes to try when one cannot be reached or refuses. @default 3 */
+  readonly maxAttempts?: number;
+  /** @default 25000, under API Gateway's 29 s */
+  readonly forwardTimeoutMs?: number;
+  /** @default 6 MiB, API Gateway's own limit */
+  readonly maxBodyBytes?: number;
+  /**
+   * How long an invocation may wait for a free slot when every node is full, before
+   * the answer is 503. Bursts queue here instead of failing. @default 10000
+   */
+  readonly queueTimeoutMs?: number;
+  /** How old the node list may grow before it is read again. @default 1000 */
+  readonly refreshMs?: number;
+  /** A node whose heartbeat is older is not chosen. @default 3000 */
+  readonly heartbeatTtlMs?: number;
+  readonly observer?: DispatchObserver;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+/** What the dispatcher reports as it works; the Lambda handler turns it into CloudWatch metrics. */
+export interface DispatchObserver {
+  dispatched?(event: { node: string; latencyMs: number; attempts: number; status: number; degraded: boolean }): void;
+  retried?(event: { node: string; why: string }): void;
+  noCapacity?(reason: string): void;
+  degraded?(reason: string): void;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/**
+ * Tier 1: turns an API Gateway proxy event into an invocation on a compute node. The
+ * strategy orders the nodes; the shared state reserves one atomically (one round trip);
+ * the reservation is released on every path. When the shared state cannot be reached
+ * the dispatcher carries on over the last node list it read, with counts of its own,
+ * and says so in its headers and metrics.
+ */
+export class Dispatcher {
+  private store: StateStore | undefined;
+  private nodes: readonly NodeView[] = [];
+  private readAt = Number.NEGATIVE_INFINITY;
+  private lastAttemptAt = Number.NEGATIVE_INFINITY;
+  /** Counts of its own, over the last known nodes, for while the shared state is away. */
+  private fallback: MemoryStateStore;
+  private degradedReason: string | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.now = options.now ?? Date.now;
+    this.fallback = new MemoryStateStore(this.now);
+  }
+
+  /** Closes the connection to the shared state, if it made one. */
+  async close(): Promise<void> {
+    await this.store?.close();
+  }
+
+  get degraded(): boolean {
+    return this.degradedReason !== undefined;
+  }
+
+  async handle(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+    const method = typeof event?.httpMethod === 'string' ? event.httpMethod.toUpperCase() : undefined;
+    const path = typeof event?.path === 'string' ? event.path : undefined;
+    if (!method || !path) return reply(400, { error: 'not an API Gateway proxy event: httpMethod and path are required' });
+
+    if (path === '/health') {
+      if (method !== 'GET') return reply(405, { error: `${method} is not allowed on /health; use GET` }, { allow: 'GET' });
+      const nodes = await this.liveNodes();
+      return reply(200, { status: this.degraded ? 'degraded' : 'ok', strategy: this.options.strategyName, computeNodes: nodes.filter((n) => n.role === 'compute').length, degradedReason: this.degradedReason });
+    }
+    const match = /^\/invoke\/([^/]+)\/?$/.exec(path);
+    if (!match) return reply(404, { error: `no route ${path}; the routes are POST /invoke/{function} and GET /health` });
+    if (method !== 'POST') return reply(405, { error: `${method} is not allowed on /invoke; use POST` }, { allow: 'POST' });
+
+    const name = safeDecode(event.pathParameters?.function ?? match[1]);
+    const fn = name === undefined ? undefined : findFunction(name);
+    if (!fn) return reply(404, { error: `no function "${name ?? match[1]}"`, functions: Object.keys(functions) });
+
+    const parsed = this.parseBody(event);
+    if ('status' in parsed) return reply(parsed.status, { error: parsed.error });
+    let args: unknown;
+    try {
+      args = fn.parse(parsed.value);
+    } catch (error) {
+      if (error instanceof InputError) return reply(400, { error: error.message, function: fn.name });
+      throw error;
+    }
+    return this.dispatch(fn.name, fn.dataStage?.objectKey(args), JSON.stringify(parsed.value));
+  }
+
+  /** Reserves a node, forwards, and on a refusal or an unreachable node tries the next, releasing each time. */
+  private async dispatch(functionName: string, objectKey: string | undefined, body: string): Promise<APIGatewayProxyResult> {
+    const started = this.now();
+    const tried = new Set<string>();
+    const maxAttempts = this.options.maxAttempts ?? 3;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const reserved = await this.reserveWhenFree({ functionName, objectKey, hops: 0 }, tried, started);
+      if (reserved.kind === 'no-capacity') {
+        this.options.observer?.noCapacity?.(reserved.reason);
+        return reply(503, { error: 'no compute node can take the invocation now', reason: reserved.reason }, { 'retry-after': '1' });
+      }
+      const { node, reservation } = reserved;
+      let response: ForwardResponse;
+      try {
+        response = await forward({
+          address: node.address,
+          path: `/invoke/${encodeURIComponent(functionName)}`,
+          body,
+          headers: { 'content-type': 'application/json', [HOPS_HEADER]: '0' },
+          timeoutMs: this.options.forwardTimeoutMs ?? 25_000,
+        });
+      } catch (error) {
+        if (!(error instanceof ForwardError)) throw error;
+        if (error.kind === 'not-delivered') {
+          tried.add(node.id);
+          this.options.observer?.retried?.({ node: node.id, why: error.kind });
+          continue;
+        }
+        // The node may have run it: do not run it again elsewhere.
+        return reply(error.kind === 'timeout' ? 504 : 502, { error: `compute node ${node.id}: ${error.kind}` }, { 'x-strata-node': node.id });
+      } finally {
+        await reservation.release().catch(() => undefined);
+      }
+      if (response.status === 503 && response.headers[REFUSED_HEADER]) {
+        tried.add(node.id);
+        this.options.observer?.retried?.({ node: node.id, why: String(response.headers[REFUSED_HEADER]) });
+        continue;
+      }
+      this.options.observer?.dispatched?.({ node: node.id, latencyMs: this.now() - started, attempts: attempt, status: response.status, degraded: this.degraded });
+      return {
+        statusCode: response.status,
+        headers: {
+          'content-type': String(response.headers['content-type'] ?? 'application/json'),
+          'x-strata-node': String(response.headers['x-strata-node'] ?? node.id),
+          'x-strata-tier1': `${this.options.strategyName}:${node.id}${this.degraded ? ' (degraded)' : ''}`,
+          'x-strata-tier2': String(response.headers['x-strata-route'] ?? node.id),
+          'x-strata-tier3': String(response.headers['x-strata-offload'] ?? 'none'),
+          'x-strata-attempts': String(attempt),
+          ...(response.headers['retry-after'] ? { 'retry-after': String(response.headers['retry-after']) } : {}),
+        },
+        body: response.body.toString('utf8'),
+      };
+    }
+    return reply(503, { error: `no compute node took the invocation in ${maxAttempts} attempts`, tried: [...tried] }, { 'retry-after': '1' });
+  }
+
+  /** Asks the strategy and reserves; while every node is full, tries again with a growing pause until the queue timeout. */
+  private async reserveWhenFree(invocation: Invocation, tried: ReadonlySet<string>, started: number) {
+    const deadline = started + (this.options.queueTimeoutMs ?? 10_000);
+    for (let pauseMs = 2; ; pauseMs = Math.min(2 * pauseMs, 100)) {
+      const nodes = (await this.liveNodes()).filter((n) => !tried.has(n.id));
+      const selection = this.options.strategy(nodes, invocation, this.context());
+      const reservation = selection.kind === 'select' ? await this.reserve(selection) : selection;
+      if (reservation.kind === 'chosen') return { kind: 'chosen' as const, node: nodes.find((n) => n.id === reservation.nodeId)!, reservation };
+      if (this.now() + pauseMs > deadline) return reservation;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+
+  /** The node list, read again once it is older than refreshMs; on failure the last one, judged as of when it was read. */
+  private async liveNodes(): Promise<readonly NodeView[]> {
+    if (this.now() - this.readAt < (this.options.refreshMs ?? 1000)) return this.nodes;
+    if (this.degraded && this.now() - this.lastAttemptAt < (this.options.refreshMs ?? 1000)) return this.nodes;
+    this.lastAttemptAt = this.now();
+    try {
+      this.store ??= await this.options.connect();
+      this.nodes = await this.store.liveNodes();
+      this.readAt = this.now();
+      this.recovered();
+      const fallback = new MemoryStateStore(this.now);
+      for (const node of this.nodes) await fallback.heartbeat(node, 24 * 3600_000);
+      this.fallback = fallback;
+    } catch (error) {
+      this.degrade(error);
+    }
+    return this.nodes;
+  }
+
+  private async reserve(selection: Selection): Promise<Reservation> {
+    if (this.store && !this.degraded) {
+      try {
+        return await this.store.reserve(selection);
+      } catch (error) {
+        this.degrade(error);
+      }
+    }
+    return this.fallback.reserve(selection);
+  }
+
+  private context() {
+    // While degraded, judge heartbeats as of the last read: nothing newer can arrive.
+    const now = this.degraded && Number.isFinite(this.readAt) ? this.readAt : this.now();
+    return { now, random: this.options.random ?? Math.random, heartbeatTtlMs: this.options.heartbeatTtlMs ?? 3000 };
+  }
+
+  private degrade(error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (!this.degraded) this.options.observer?.degraded?.(reason);
+    this.degradedReason = reason;
+    this.readAt = Number.NEGATIVE_INFINITY; // read again at the next chance
+  }
+
+  private recovered(): void {
+    this.degradedReason = undefined;
+  }
+
+  private parseBody(event: APIGatewayProxyEvent): { value: unknown } | { status: number; error: string } {
+    const limit = this.options.maxBodyBytes ?? 6 * 1024 * 1024;
+    if (event.body !== null && event.body !== undefined && typeof event.body !== 'string') return { status: 400, error: 'the body must be a string' };
+    const raw = event.body ? (event.isBase64Encoded === true ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8')) : Buffer.alloc(0);
+    if (raw.length > limit) return { status: 413, error: `the body is ${raw.length} bytes, over the limit of ${limit}` };
+    const type = headerOf(event, 'content-type')?.split(';')[0].trim().toLowerCase() ?? 'application/json';
+    if (type === 'application/json' || type.endsWith('+json')) {
+      if (raw.length === 0) return { value: {} };
+      try {
+        return { value: JSON.parse(raw.toString('utf8')) };
+      } catch (error) {
+        return { status: 400, error: `the body is not valid JSON: ${(error as Error).message}` };
+      }
+    }
+    // A raw body reaches the function as {"data": "<the body>"}.
+    return { value: { data: raw.toString('utf8') } };
+  }
+}
+
+function reply(status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return { statusCode: status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const headers = event.headers && typeof event.headers === 'object' ? event.headers : {};
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name && typeof value === 'string') return value;
+  return undefined;
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,72 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { invocationStrategy } from '@strata/policy-engine';
+import { RedisStateStore } from '../state';
+import { Dispatcher, type DispatchObserver } from './dispatcher';
+
+/** The dispatcher's settings, read once per container from its environment. */
+export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  const redisUrl = env.STRATA_REDIS_URL;
+  if (!redisUrl) throw new Error('STRATA_REDIS_URL must be set to the state store, e.g. rediss://:token@host:6380');
+  const number = (name: string, fallback: number) => {
+    const value = env[name] === undefined ? fallback : Number(env[name]);
+    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a number above 0, got ${env[name]}`);
+    return value;
+  };
+  const strategyName = env.STRATA_STRATEGY ?? 'round-robin';
+  return {
+    redisUrl,
+    strategyName,
+    strategy: invocationStrategy(strategyName, { choices: number('STRATA_CHOICES', 2) }),
+    maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
+    forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 25_000),
+    refreshMs: number('STRATA_REFRESH_MS', 1000),
+    heartbeatTtlMs: number('STRATA_HEARTBEAT_TTL_MS', 3000),
+  };
+}
+
+/** Dispatch metrics in CloudWatch EMF, namespace Strata. */
+export function metricsObserver(metrics: Metrics, logger: Logger): DispatchObserver {
+  return {
+    dispatched({ node, latencyMs, attempts, status, degraded }) {
+      metrics.addMetric('DispatchLatency', MetricUnit.Milliseconds, latencyMs);
+      metrics.addMetric('Retries', MetricUnit.Count, attempts - 1);
+      metrics.addMetric('DegradedDecisions', MetricUnit.Count, degraded ? 1 : 0);
+      if (status >= 500) metrics.addMetric('NodeErrors', MetricUnit.Count, 1);
+      metrics.singleMetric().addDimension('Node', node).addMetric('Decisions', MetricUnit.Count, 1);
+    },
+    retried({ node, why }) {
+      logger.warn('compute node did not take the invocation; trying the next', { node, why });
+    },
+    noCapacity(reason) {
+      metrics.addMetric('NoCapacity', MetricUnit.Count, 1);
+      logger.warn('no capacity', { reason });
+    },
+    degraded(reason) {
+      metrics.addMetric('DegradedMode', MetricUnit.Count, 1);
+      logger.error('state store unreachable: deciding over the last known nodes', { reason });
+    },
+  };
+}
+
+const logger = new Logger({ serviceName: 'strata-dispatcher' });
+const metrics = new Metrics({ namespace: 'Strata', serviceName: 'dispatcher' });
+let dispatcher: Dispatcher | undefined;
+
+/** The Lambda entry point: one Dispatcher, and so one Redis connection, per container. */
+export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  if (!dispatcher) {
+    const config = configFromEnvironment();
+    dispatcher = new Dispatcher({ ...config, connect: () => RedisStateStore.connect({ url: config.redisUrl }), observer: metricsObserver(metrics, logger) });
+    metrics.captureColdStartMetric();
+  }
+  try {
+    return await dispatcher.handle(event);
+  } catch (error) {
+    logger.error('unexpected error', error as Error);
+    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'internal error' }) };
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+}

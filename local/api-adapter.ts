@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+
+/** Anything that answers API Gateway REST proxy events: the dispatcher handler. */
+export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+/**
+ * API Gateway on loopback: turns each HTTP request into a REST API proxy event, exactly
+ * as API Gateway builds it, hands it to the handler and writes back what it answers.
+ */
+export async function serveApi(handler: ProxyHandler, port = 0): Promise<{ url: string; server: Server }> {
+  const server = createServer(async (req, res) => {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const result = await handler(toProxyEvent(req, Buffer.concat(chunks)));
+      const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
+      res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), 'content-length': body.length }).end(body);
+    } catch (error) {
+      // API Gateway answers 502 when the integration fails.
+      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Internal server error', error: (error as Error).message }));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** The REST API (v1) proxy event for one request, with the `/invoke/{function}` resource. */
+export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const [name, value] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  const query = [...url.searchParams.keys()];
+  const invoke = /^\/invoke\/([^/]+)$/.exec(url.pathname);
+  const text = body.toString('utf8');
+  const binary = body.length > 0 && !Buffer.from(text, 'utf8').equals(body); // not valid UTF-8
+  return {
+    resource: invoke ? '/invoke/{function}' : url.pathname,
+    path: url.pathname,
+    httpMethod: req.method ?? 'GET',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: query.length ? Object.fromEntries(url.searchParams) : null,
+    multiValueQueryStringParameters: query.length ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k)])) : null,
+    pathParameters: invoke ? { function: invoke[1] } : null,
+    stageVariables: null,
+    body: body.length === 0 ? null : binary ? body.toString('base64') : text,
+    isBase64Encoded: binary,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: `HTTP/${req.httpVersion}`,
+      httpMethod: req.method ?? 'GET',
+      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: invoke ? '/invoke/{function}' : url.pathname,
+    },
+  };
+}

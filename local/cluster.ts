@@ -1,0 +1,171 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { invocationStrategy, type OffloadThresholds } from '@strata/policy-engine';
+import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
+import { MemoryStateStore, RedisStateStore, type StateStore } from '../lambdas/state';
+import { serveApi } from './api-adapter';
+import { serveStateStore } from './shared-state';
+
+export interface LocalClusterOptions {
+  /** @default 3 */
+  readonly computeNodes?: number;
+  /** @default 1 */
+  readonly storageNodes?: number;
+  /** Execution slots per node. @default 2 */
+  readonly slots?: number;
+  /** A real Redis for the shared state. @default the embedded store, served to the nodes on loopback */
+  readonly redisUrl?: string;
+  /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
+  readonly objects: { readonly folder: string } | { readonly s3Endpoint: string; readonly bucket: string };
+  /** @default 'round-robin' */
+  readonly strategy?: string;
+  /** @default 'most-slots' */
+  readonly nodePolicy?: string;
+  /** @default 'thresholds' */
+  readonly offloadPolicy?: string;
+  readonly offloadThresholds?: Partial<OffloadThresholds>;
+  /** @default 1000 */
+  readonly heartbeatMs?: number;
+  /** Port of the API adapter. @default any free port */
+  readonly port?: number;
+  readonly observer?: DispatchObserver;
+  /** Where the nodes' EMF records go, one file per node. */
+  readonly metricsDir?: string;
+}
+
+const ROOT = join(__dirname, '..');
+
+/**
+ * The whole system on loopback: the dispatcher behind the API Gateway adapter in this
+ * process, and each compute and storage node as a process of its own.
+ */
+export class LocalCluster {
+  readonly processes = new Map<string, ChildProcess>();
+  private readonly servers: Server[] = [];
+  private readonly stores: StateStore[] = [];
+
+  private constructor(
+    readonly url: string,
+    readonly dispatcher: Dispatcher,
+    readonly state: StateStore,
+  ) {}
+
+  static async start(options: LocalClusterOptions): Promise<LocalCluster> {
+    const heartbeatMs = options.heartbeatMs ?? 1000;
+    // The dispatcher's own connection, and what the nodes are told to use.
+    let state: StateStore;
+    let stateUrl: string;
+    const servers: Server[] = [];
+    if (options.redisUrl) {
+      state = await RedisStateStore.connect({ url: options.redisUrl });
+      stateUrl = options.redisUrl;
+    } else {
+      state = new MemoryStateStore();
+      const served = await serveStateStore(state);
+      servers.push(served.server);
+      stateUrl = served.url;
+    }
+    const strategyName = options.strategy ?? 'round-robin';
+    const redisUrl = options.redisUrl;
+    const dispatcher = new Dispatcher({
+      strategyName,
+      strategy: invocationStrategy(strategyName),
+      // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
+      connect: redisUrl ? () => RedisStateStore.connect({ url: redisUrl }) : async () => state,
+      refreshMs: heartbeatMs,
+      heartbeatTtlMs: 3 * heartbeatMs,
+      observer: options.observer,
+    });
+    const api = await serveApi((event) => dispatcher.handle(event), options.port);
+    servers.push(api.server);
+    const cluster = new LocalCluster(api.url, dispatcher, state);
+    cluster.servers.push(...servers);
+    cluster.stores.push(state);
+
+    const objectFlags =
+      'folder' in options.objects ? ['--objects', options.objects.folder] : ['--s3-endpoint', options.objects.s3Endpoint, '--s3-bucket', options.objects.bucket];
+    const common = (id: string) => [
+      '--id', id, '--state', stateUrl, '--slots', String(options.slots ?? 2), '--heartbeat-ms', String(heartbeatMs), ...objectFlags,
+      ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
+    ];
+    const thresholds = JSON.stringify(options.offloadThresholds ?? {});
+    try {
+      await Promise.all([
+        ...range(options.storageNodes ?? 1).map((i) => cluster.spawnNode(`s${i + 1}`, 'storage-agent/main.ts', [...common(`s${i + 1}`), '--thresholds', thresholds])),
+        ...range(options.computeNodes ?? 3).map((i) =>
+          cluster.spawnNode(`c${i + 1}`, 'runtime/main.ts', [
+            ...common(`c${i + 1}`),
+            '--node-policy', options.nodePolicy ?? 'most-slots',
+            '--offload-policy', options.offloadPolicy ?? 'thresholds',
+            '--offload-thresholds', thresholds,
+          ]),
+        ),
+      ]);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** Starts one node process and waits for its "ready" line. */
+  async spawnNode(id: string, entry: string, args: string[]): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    this.processes.set(id, child);
+    await new Promise<void>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout! });
+      const timer = setTimeout(() => reject(new Error(`node ${id} did not start within 30 s`)), 30_000);
+      lines.once('line', (line) => {
+        clearTimeout(timer);
+        if (line.startsWith('ready ')) resolve();
+        else reject(new Error(`node ${id} said "${line}" instead of ready`));
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`node ${id} exited with ${code} before it was ready`));
+      });
+    });
+    return child;
+  }
+
+  /** Waits until the shared state lists every node process as live. */
+  async waitForNodes(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const live = new Set((await this.state.liveNodes()).filter((n) => !n.draining).map((n) => n.id));
+      if ([...this.processes.keys()].every((id) => live.has(id))) return;
+      if (Date.now() > deadline) throw new Error(`nodes not live after ${timeoutMs} ms: ${[...this.processes.keys()].filter((id) => !live.has(id)).join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Stops every node (SIGTERM: they drain) and every server this cluster started. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.processes.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+            child.once('exit', () => {
+              clearTimeout(force);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    for (const server of this.servers) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.dispatcher.close();
+    await Promise.all(this.stores.map((store) => store.close()));
+  }
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}

@@ -1,0 +1,35 @@
+/**
+ * A storage node's agent process: `tsx storage-agent/main.ts --id s1 --state URL --objects DIR`.
+ * Prints "ready <host:port>" once it serves; drains on SIGTERM.
+ */
+import { checkOffloadThresholds } from '@strata/policy-engine';
+import { connectState, drainOnSignals, emfFile, exitWith, objectStoreFrom, parseFlags, wholeNumber } from '../runtime/cli';
+import { StorageNode } from './storage-node';
+
+const USAGE = `usage: storage-agent/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B])
+  [--host 127.0.0.1] [--port 0] [--slots 2] [--thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--emf-file PATH]`;
+
+async function main(): Promise<void> {
+  const values = parseFlags({ thresholds: { type: 'string', default: '{}' } }, USAGE);
+  let thresholds;
+  try {
+    thresholds = checkOffloadThresholds(JSON.parse(values.thresholds));
+  } catch (error) {
+    exitWith(2, `--thresholds: ${(error as Error).message}`);
+  }
+  const node = await new StorageNode({
+    id: values.id!,
+    host: values.host,
+    port: wholeNumber('port', values.port, 0),
+    slots: wholeNumber('slots', values.slots, 1),
+    heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'], 1),
+    store: await connectState(values.state!),
+    objects: objectStoreFrom(values),
+    emf: emfFile(values['emf-file']),
+    thresholds,
+  }).start();
+  drainOnSignals(node);
+  process.stdout.write(`ready ${node.address}\n`);
+}
+
+main().catch((error: Error) => exitWith(1, error.stack ?? error.message));
