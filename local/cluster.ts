@@ -25,7 +25,10 @@ export interface LocalClusterOptions {
   readonly nodePolicy?: string;
   /** @default 'thresholds' */
   readonly offloadPolicy?: string;
+  /** What the compute nodes' offload policy uses. @default AutoNDP's 0.8 / 0.8 / 0.8 */
   readonly offloadThresholds?: Partial<OffloadThresholds>;
+  /** Over these the storage agents refuse data stages. @default offloadThresholds */
+  readonly storageThresholds?: Partial<OffloadThresholds>;
   /** @default 1000 */
   readonly heartbeatMs?: number;
   /** Port of the API adapter. @default any free port */
@@ -91,9 +94,10 @@ export class LocalCluster {
       ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
     ];
     const thresholds = JSON.stringify(options.offloadThresholds ?? {});
+    const storageThresholds = JSON.stringify(options.storageThresholds ?? options.offloadThresholds ?? {});
     try {
       await Promise.all([
-        ...range(options.storageNodes ?? 1).map((i) => cluster.spawnNode(`s${i + 1}`, 'storage-agent/main.ts', [...common(`s${i + 1}`), '--thresholds', thresholds])),
+        ...range(options.storageNodes ?? 1).map((i) => cluster.spawnNode(`s${i + 1}`, 'storage-agent/main.ts', [...common(`s${i + 1}`), '--thresholds', storageThresholds])),
         ...range(options.computeNodes ?? 3).map((i) =>
           cluster.spawnNode(`c${i + 1}`, 'runtime/main.ts', [
             ...common(`c${i + 1}`),

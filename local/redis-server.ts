@@ -7,6 +7,8 @@ export interface RedisServer {
   readonly url: string;
   /** Stops the server and waits for it to exit. */
   stop(): Promise<void>;
+  /** Stops the server and starts a new, empty one on the same port (as a restart without persistence). */
+  restart(): Promise<void>;
 }
 
 /**
@@ -29,6 +31,21 @@ export async function startRedisServer(): Promise<RedisServer> {
 }
 
 async function launch(port: number): Promise<RedisServer> {
+  const child = await spawnReady(port);
+  let current = child;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => stopChild(current),
+    restart: async () => {
+      await stopChild(current);
+      current = await spawnReady(port);
+    },
+  };
+}
+
+/** Starts redis-server on the port and resolves once it accepts connections. */
+async function spawnReady(port: number): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
@@ -52,7 +69,7 @@ async function launch(port: number): Promise<RedisServer> {
     child.once('exit', (code) => fail(new Error(`redis-server exited with ${code} on port ${port}:\n${output}`)));
   });
   child.stdout!.resume();
-  return { port, url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };
+  return child;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

@@ -19,7 +19,7 @@ describe('loadStrataConfig', () => {
   test.each([
     [{ invocationStrategy: 'fastest' }, 'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, most-slots, least-load, hash-affinity, single-entry; got "fastest"'],
     [{ nodePolicy: 3 }, 'strata.nodePolicy must be one of most-slots, least-load, power-of-two; got 3'],
-    [{ offloadPolicy: 'always' }, 'strata.offloadPolicy must be one of thresholds, never; got "always"'],
+    [{ offloadPolicy: 'sometimes' }, 'strata.offloadPolicy must be one of thresholds, always, never; got "sometimes"'],
     [{ choices: 1.5 }, 'strata.choices must be a whole number of at least 1, got 1.5'],
     [{ offloadThresholds: { cpu: 1.2 } }, 'strata.offloadThresholds.cpu must be a number above 0 and at most 1, got 1.2'],
     [{ offloadThresholds: { disk: 0.5 } }, 'strata.offloadThresholds.disk is not a threshold; they are cpu, memory, loadPerCore'],

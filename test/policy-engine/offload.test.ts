@@ -70,3 +70,13 @@ describe('offload policy "never"', () => {
     expect(where(offloadPolicy('never')([storage('s1')], read, context()))).toBe('offload is off');
   });
 });
+
+describe('offload policy "always"', () => {
+  test('offers the stage to the least loaded live storage node whatever its figures, leaving the refusal to it', () => {
+    const always = offloadPolicy('always');
+    const nodes = [storage('s1', { cpuBusy: 0.99, load1: 1.0 }), storage('s2', { cpuBusy: 1, load1: 0.5 }), storage('dead', { heartbeatAt: NOW - TTL_MS })];
+    expect(where(always(nodes, read, context()))).toBe('s2');
+    expect(where(always(nodes, read, context(), new Set(['s1'])))).toBe('s1');
+    expect(where(always([node('compute')], read, context()))).toBe('no live storage node');
+  });
+});

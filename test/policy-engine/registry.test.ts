@@ -12,7 +12,7 @@ describe('policy registry', () => {
   test.each([
     [invocationStrategy, 'invocation strategy', 'round-robin, least-outstanding, power-of-two, most-slots, least-load, hash-affinity, single-entry'],
     [nodePolicy, 'node policy', 'most-slots, least-load, power-of-two'],
-    [offloadPolicy, 'offload policy', 'thresholds, never'],
+    [offloadPolicy, 'offload policy', 'thresholds, always, never'],
   ])('an unknown name throws an error that lists the valid ones (%#)', (lookup, tier, names) => {
     expect(() => lookup('fastest')).toThrow(new UnknownPolicyError(tier, 'fastest', names.split(', ')));
     expect(() => lookup('fastest')).toThrow(`Unknown ${tier} "fastest". Valid names: ${names}`);

@@ -8,6 +8,7 @@ import { singleEntry } from './invocation/single-entry';
 import { leastLoadPeers } from './node/least-load';
 import { mostSlotsPeers } from './node/most-slots';
 import { powerOfChoicesPeers } from './node/power-of-choices';
+import { alwaysOffload } from './offload/always';
 import { neverOffload } from './offload/never';
 import { thresholdOffload } from './offload/thresholds';
 import type { PolicyOptions } from './options';
@@ -34,6 +35,7 @@ export const nodePolicies = {
 /** Tier 3. */
 export const offloadPolicies = {
   thresholds: (options) => thresholdOffload(options.offloadThresholds),
+  always: () => alwaysOffload,
   never: () => neverOffload,
 } satisfies Registry<OffloadPolicy>;
 

@@ -1,6 +1,6 @@
 import { byLeastLoad, eligibleNodes, loadPerCore } from '../nodes';
 import { checkOffloadThresholds, type OffloadThresholds } from '../options';
-import type { NodeView, OffloadPolicy } from '../types';
+import type { Invocation, NodeView, OffloadDecision, OffloadPolicy, PolicyContext } from '../types';
 
 /**
  * AutoNDP's rule: run the data stage on a storage node only while its CPU, memory and
@@ -10,18 +10,29 @@ import type { NodeView, OffloadPolicy } from '../types';
  */
 export function thresholdOffload(partial: Partial<OffloadThresholds> = {}): OffloadPolicy {
   const limits = checkOffloadThresholds(partial);
-  return (nodes, invocation, ctx, objectHolders) => {
-    if (invocation.objectKey === undefined) return { kind: 'local', reason: 'the function has no data stage' };
-    const storage = eligibleNodes(nodes, 'storage', ctx);
-    if (storage.length === 0) return { kind: 'local', reason: 'no live storage node' };
-    const under = storage.filter((n) => underThresholds(n, limits));
-    if (under.length === 0) return { kind: 'local', reason: 'every storage node is over its thresholds' };
-    const holders = under.filter((n) => objectHolders?.has(n.id));
-    const [best] = (holders.length > 0 ? holders : under).sort(byLeastLoad);
-    return { kind: 'offload', node: best };
-  };
+  return (nodes, invocation, ctx, objectHolders) =>
+    pickStorageNode(nodes, invocation, ctx, objectHolders, (n) => underThresholds(n, limits), 'every storage node is over its thresholds');
 }
 
 export function underThresholds(node: NodeView, limits: OffloadThresholds): boolean {
   return node.cpuBusy < limits.cpu && node.memoryUsed < limits.memory && loadPerCore(node) < limits.loadPerCore;
+}
+
+/** The live storage node to offload to among those `accept` takes: a holder of the object first, then the least loaded. */
+export function pickStorageNode(
+  nodes: readonly NodeView[],
+  invocation: Invocation,
+  ctx: PolicyContext,
+  objectHolders: ReadonlySet<string> | undefined,
+  accept: (node: NodeView) => boolean,
+  noneAccepted: string,
+): OffloadDecision {
+  if (invocation.objectKey === undefined) return { kind: 'local', reason: 'the function has no data stage' };
+  const storage = eligibleNodes(nodes, 'storage', ctx);
+  if (storage.length === 0) return { kind: 'local', reason: 'no live storage node' };
+  const accepted = storage.filter(accept);
+  if (accepted.length === 0) return { kind: 'local', reason: noneAccepted };
+  const holders = accepted.filter((n) => objectHolders?.has(n.id));
+  const [best] = (holders.length > 0 ? holders : accepted).sort(byLeastLoad);
+  return { kind: 'offload', node: best };
 }

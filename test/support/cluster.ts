@@ -1,0 +1,29 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { forward, type ForwardResponse } from '../../lambdas/http/forward';
+import { loadCorpus } from '../../local/corpus';
+import { FolderObjectStore } from '../../storage-agent/object-store';
+
+/** A fresh folder of objects holding the sample corpus. */
+export async function corpusFolder(): Promise<string> {
+  const folder = mkdtempSync(join(tmpdir(), 'strata-objects-'));
+  await loadCorpus(new FolderObjectStore(folder));
+  return folder;
+}
+
+/** One HTTP request to the local API, as a client would send it. */
+export function call(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ForwardResponse> {
+  return forward({
+    address: new URL(baseUrl).host,
+    method,
+    path,
+    body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+    timeoutMs: 60_000,
+  });
+}
+
+export function json(response: ForwardResponse): Record<string, unknown> {
+  return JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+}
