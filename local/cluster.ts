@@ -33,8 +33,10 @@ export interface LocalClusterOptions {
   readonly heartbeatMs?: number;
   /** Port of the API adapter. @default any free port */
   readonly port?: number;
+  /** How long the dispatcher queues an invocation while every node is full. @default 10000 */
+  readonly queueTimeoutMs?: number;
   readonly observer?: DispatchObserver;
-  /** Where the nodes' EMF records go, one file per node. */
+  /** Where the nodes' EMF records and invocation logs go, two files per node. */
   readonly metricsDir?: string;
 }
 
@@ -78,6 +80,7 @@ export class LocalCluster {
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
       connect: redisUrl ? () => RedisStateStore.connect({ url: redisUrl }) : async () => state,
       refreshMs: heartbeatMs,
+      queueTimeoutMs: options.queueTimeoutMs,
       heartbeatTtlMs: 3 * heartbeatMs,
       observer: options.observer,
     });
@@ -104,6 +107,7 @@ export class LocalCluster {
             '--node-policy', options.nodePolicy ?? 'most-slots',
             '--offload-policy', options.offloadPolicy ?? 'thresholds',
             '--offload-thresholds', thresholds,
+            ...(options.metricsDir ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)] : []),
           ]),
         ),
       ]);

@@ -17,6 +17,7 @@ export const NODE_FLAGS = {
   's3-endpoint': { type: 'string' },
   's3-bucket': { type: 'string', default: 'strata-data' },
   'emf-file': { type: 'string' },
+  'invocation-log': { type: 'string' },
   'heartbeat-ms': { type: 'string', default: '1000' },
   help: { type: 'boolean', default: false },
 } as const;
@@ -54,8 +55,8 @@ export function objectStoreFrom(values: { objects?: string; 's3-endpoint'?: stri
   return exitWith(2, 'one of --objects DIR or --s3-endpoint URL is required');
 }
 
-/** EMF records as JSON lines appended to a file, for the CloudWatch agent to pick up. */
-export function emfFile(path: string | undefined): ((line: string) => void) | undefined {
+/** JSON lines appended to a file (EMF records for the CloudWatch agent, the invocation log). */
+export function lineFile(path: string | undefined): ((line: string) => void) | undefined {
   return path ? (line) => appendFileSync(path, `${line}\n`) : undefined;
 }
 

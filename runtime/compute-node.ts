@@ -9,7 +9,7 @@ import {
 } from '@strata/policy-engine';
 import { findFunction, functions, InputError, type StrataFunction } from '../functions';
 import { forward, ForwardError, type ForwardResponse } from '../lambdas/http/forward';
-import { BodyTooLargeError, HOPS_HEADER, readBody, REFUSED_HEADER, sendJson } from '../lambdas/http/json';
+import { BodyTooLargeError, HOPS_HEADER, readBody, REFUSED_HEADER, REQUEST_ID_HEADER, sendJson } from '../lambdas/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../storage-agent/object-store';
 import { NodeBase, type NodeBaseOptions } from './node-base';
 
@@ -31,6 +31,8 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly slotWaitMs?: number;
   /** @default 6 MiB, API Gateway's own limit */
   readonly maxBodyBytes?: number;
+  /** Called with one JSON line for every invocation this node ran to the end. */
+  readonly invocationLog?: (line: string) => void;
 }
 
 /** The headers that tell a caller which node ran an invocation and what each tier decided. */
@@ -85,13 +87,16 @@ export class ComputeNode extends NodeBase {
     let haveSlot = this.underOwnLimits() && this.slots.tryTake();
     if (!haveSlot) {
       const visited = String(req.headers[VISITED_HEADER] ?? '').split(',').filter(Boolean);
-      const forwarded = hops < this.maxHops ? await this.forwardToPeer(invocation, body, req.url!, visited) : undefined;
+      const forwarded = hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited) : undefined;
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
     }
     try {
+      const started = performance.now();
       const { result, offload } = await this.run(fn, args, invocation);
+      const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
+      this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms: performance.now() - started }));
       sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
     } catch (error) {
       if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
@@ -105,7 +110,7 @@ export class ComputeNode extends NodeBase {
    * Offers the invocation to peers in the node policy's order, skipping nodes it has
    * already passed through; answers the first reply that is not a refusal.
    */
-  private async forwardToPeer(invocation: Invocation, body: Buffer, path: string, visited: string[]): Promise<ForwardResponse | undefined> {
+  private async forwardToPeer(invocation: Invocation, body: Buffer, req: IncomingMessage, visited: string[]): Promise<ForwardResponse | undefined> {
     const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
     if (decision.kind === 'no-capacity') return undefined;
     const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
@@ -113,10 +118,11 @@ export class ComputeNode extends NodeBase {
       try {
         const reply = await forward({
           address: peer.address,
-          path,
+          path: req.url!,
           body,
           headers: {
             'content-type': 'application/json',
+            [REQUEST_ID_HEADER]: String(req.headers[REQUEST_ID_HEADER] ?? '-'),
             [HOPS_HEADER]: String(invocation.hops + 1),
             [VISITED_HEADER]: [...visited, this.id].join(','),
           },

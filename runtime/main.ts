@@ -4,11 +4,11 @@
  */
 import { nodePolicy, offloadPolicy, UnknownPolicyError } from '@strata/policy-engine';
 import { ComputeNode } from './compute-node';
-import { connectState, drainOnSignals, emfFile, exitWith, objectStoreFrom, parseFlags, wholeNumber } from './cli';
+import { connectState, drainOnSignals, lineFile, exitWith, objectStoreFrom, parseFlags, wholeNumber } from './cli';
 
 const USAGE = `usage: runtime/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B])
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
-  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--emf-file PATH] [--heartbeat-ms 1000]`;
+  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]`;
 
 async function main(): Promise<void> {
   const values = parseFlags(
@@ -39,7 +39,8 @@ async function main(): Promise<void> {
     heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'], 1),
     store: await connectState(values.state!),
     objects: objectStoreFrom(values),
-    emf: emfFile(values['emf-file']),
+    emf: lineFile(values['emf-file']),
+    invocationLog: lineFile(values['invocation-log']),
     ...policies,
   }).start();
   drainOnSignals(node);

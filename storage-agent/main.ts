@@ -3,7 +3,7 @@
  * Prints "ready <host:port>" once it serves; drains on SIGTERM.
  */
 import { checkOffloadThresholds } from '@strata/policy-engine';
-import { connectState, drainOnSignals, emfFile, exitWith, objectStoreFrom, parseFlags, wholeNumber } from '../runtime/cli';
+import { connectState, drainOnSignals, lineFile, exitWith, objectStoreFrom, parseFlags, wholeNumber } from '../runtime/cli';
 import { StorageNode } from './storage-node';
 
 const USAGE = `usage: storage-agent/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B])
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'], 1),
     store: await connectState(values.state!),
     objects: objectStoreFrom(values),
-    emf: emfFile(values['emf-file']),
+    emf: lineFile(values['emf-file']),
     thresholds,
   }).start();
   drainOnSignals(node);

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Invocation, InvocationStrategy, NodeView, Selection } from '@strata/policy-engine';
 import { findFunction, functions, InputError } from '../../functions';
 import { forward, ForwardError, type ForwardResponse } from '../http/forward';
-import { HOPS_HEADER, REFUSED_HEADER } from '../http/json';
+import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER } from '../http/json';
 import { MemoryStateStore, type Reservation, type StateStore } from '../state';
 
 export interface DispatcherOptions {
@@ -48,13 +48,16 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
  * and says so in its headers and metrics.
  */
 export class Dispatcher {
-  private store: StateStore | undefined;
+  /** The one connection to the shared state, shared by concurrent calls; cleared if it fails, to try again later. */
+  private store: Promise<StateStore> | undefined;
   private nodes: readonly NodeView[] = [];
   private readAt = Number.NEGATIVE_INFINITY;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   /** Counts of its own, over the last known nodes, for while the shared state is away. */
   private fallback: MemoryStateStore;
   private degradedReason: string | undefined;
+  /** Invocations waiting for a free slot; a release here wakes the longest waiting at once. */
+  private readonly waiting: (() => void)[] = [];
   private readonly now: () => number;
 
   constructor(private readonly options: DispatcherOptions) {
@@ -64,7 +67,8 @@ export class Dispatcher {
 
   /** Closes the connection to the shared state, if it made one. */
   async close(): Promise<void> {
-    await this.store?.close();
+    const store = await this.store?.catch(() => undefined);
+    await store?.close();
   }
 
   get degraded(): boolean {
@@ -98,11 +102,12 @@ export class Dispatcher {
       if (error instanceof InputError) return reply(400, { error: error.message, function: fn.name });
       throw error;
     }
-    return this.dispatch(fn.name, fn.dataStage?.objectKey(args), JSON.stringify(parsed.value));
+    const requestId = typeof event.requestContext?.requestId === 'string' ? event.requestContext.requestId : '-';
+    return this.dispatch(fn.name, fn.dataStage?.objectKey(args), JSON.stringify(parsed.value), requestId);
   }
 
   /** Reserves a node, forwards, and on a refusal or an unreachable node tries the next, releasing each time. */
-  private async dispatch(functionName: string, objectKey: string | undefined, body: string): Promise<APIGatewayProxyResult> {
+  private async dispatch(functionName: string, objectKey: string | undefined, body: string, requestId: string): Promise<APIGatewayProxyResult> {
     const started = this.now();
     const tried = new Set<string>();
     const maxAttempts = this.options.maxAttempts ?? 3;
@@ -119,7 +124,7 @@ export class Dispatcher {
           address: node.address,
           path: `/invoke/${encodeURIComponent(functionName)}`,
           body,
-          headers: { 'content-type': 'application/json', [HOPS_HEADER]: '0' },
+          headers: { 'content-type': 'application/json', [HOPS_HEADER]: '0', [REQUEST_ID_HEADER]: requestId },
           timeoutMs: this.options.forwardTimeoutMs ?? 25_000,
         });
       } catch (error) {
@@ -133,6 +138,7 @@ export class Dispatcher {
         return reply(error.kind === 'timeout' ? 504 : 502, { error: `compute node ${node.id}: ${error.kind}` }, { 'x-strata-node': node.id });
       } finally {
         await reservation.release().catch(() => undefined);
+        this.waiting.shift()?.();
       }
       if (response.status === 503 && response.headers[REFUSED_HEADER]) {
         tried.add(node.id);
@@ -157,17 +163,37 @@ export class Dispatcher {
     return reply(503, { error: `no compute node took the invocation in ${maxAttempts} attempts`, tried: [...tried] }, { 'retry-after': '1' });
   }
 
-  /** Asks the strategy and reserves; while every node is full, tries again with a growing pause until the queue timeout. */
+  /**
+   * Asks the strategy and reserves; while every node is full, tries again until the
+   * queue timeout: at once when this dispatcher releases a reservation, else after a
+   * growing pause (other dispatchers' releases are only seen by asking again).
+   */
   private async reserveWhenFree(invocation: Invocation, tried: ReadonlySet<string>, started: number) {
     const deadline = started + (this.options.queueTimeoutMs ?? 10_000);
-    for (let pauseMs = 2; ; pauseMs = Math.min(2 * pauseMs, 100)) {
+    for (let pauseMs = 5; ; pauseMs = Math.min(2 * pauseMs, 250)) {
       const nodes = (await this.liveNodes()).filter((n) => !tried.has(n.id));
       const selection = this.options.strategy(nodes, invocation, this.context());
       const reservation = selection.kind === 'select' ? await this.reserve(selection) : selection;
       if (reservation.kind === 'chosen') return { kind: 'chosen' as const, node: nodes.find((n) => n.id === reservation.nodeId)!, reservation };
-      if (this.now() + pauseMs > deadline) return reservation;
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      if (this.now() >= deadline) return reservation;
+      await this.pause(Math.min(pauseMs, deadline - this.now()));
     }
+  }
+
+  /** Waits `ms`, or less if a local release wakes this waiter first. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const at = this.waiting.indexOf(wake);
+        if (at !== -1) this.waiting.splice(at, 1);
+        resolve();
+      }, ms);
+      this.waiting.push(wake);
+    });
   }
 
   /** The node list, read again once it is older than refreshMs; on failure the last one, judged as of when it was read. */
@@ -176,8 +202,11 @@ export class Dispatcher {
     if (this.degraded && this.now() - this.lastAttemptAt < (this.options.refreshMs ?? 1000)) return this.nodes;
     this.lastAttemptAt = this.now();
     try {
-      this.store ??= await this.options.connect();
-      this.nodes = await this.store.liveNodes();
+      this.store ??= this.options.connect().catch((error: unknown) => {
+        this.store = undefined;
+        throw error;
+      });
+      this.nodes = await (await this.store).liveNodes();
       this.readAt = this.now();
       this.recovered();
       const fallback = new MemoryStateStore(this.now);
@@ -192,7 +221,7 @@ export class Dispatcher {
   private async reserve(selection: Selection): Promise<Reservation> {
     if (this.store && !this.degraded) {
       try {
-        return await this.store.reserve(selection);
+        return await (await this.store).reserve(selection);
       } catch (error) {
         this.degrade(error);
       }

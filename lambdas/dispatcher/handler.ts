@@ -67,6 +67,6 @@ export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayPr
     logger.error('unexpected error', error as Error);
     return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'internal error' }) };
   } finally {
-    metrics.publishStoredMetrics();
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }

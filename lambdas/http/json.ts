@@ -31,3 +31,5 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
 export const REFUSED_HEADER = 'x-strata-refused';
 /** How many times an invocation has been forwarded between nodes. */
 export const HOPS_HEADER = 'x-strata-hops';
+/** The API request an invocation belongs to, passed along every hop: for logs and for finding duplicates. */
+export const REQUEST_ID_HEADER = 'x-strata-request-id';
