@@ -37,6 +37,31 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, u
   return parsed.values;
 }
 
+/** The options every node takes, from the common flags: connects to the shared state. */
+export async function commonNodeOptions(values: {
+  id?: string;
+  host?: string;
+  port?: string;
+  slots?: string;
+  state?: string;
+  objects?: string;
+  's3-endpoint'?: string;
+  's3-bucket'?: string;
+  'emf-file'?: string;
+  'heartbeat-ms'?: string;
+}) {
+  return {
+    id: values.id!,
+    host: values.host,
+    port: wholeNumber('port', values.port ?? '0', 0),
+    slots: wholeNumber('slots', values.slots ?? '2', 1),
+    heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'] ?? '1000', 1),
+    store: await connectState(values.state!),
+    objects: objectStoreFrom(values),
+    emf: lineFile(values['emf-file']),
+  };
+}
+
 export function wholeNumber(flag: string, text: string, min: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min) exitWith(2, `--${flag} must be a whole number of at least ${min}, got "${text}"`);

@@ -4,7 +4,7 @@
  */
 import { nodePolicy, offloadPolicy, UnknownPolicyError } from '@strata/policy-engine';
 import { ComputeNode } from './compute-node';
-import { connectState, drainOnSignals, lineFile, exitWith, objectStoreFrom, parseFlags, wholeNumber } from './cli';
+import { commonNodeOptions, drainOnSignals, exitWith, lineFile, parseFlags, wholeNumber } from './cli';
 
 const USAGE = `usage: runtime/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B])
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
@@ -31,15 +31,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const node = await new ComputeNode({
-    id: values.id!,
-    host: values.host,
-    port: wholeNumber('port', values.port, 0),
-    slots: wholeNumber('slots', values.slots, 1),
+    ...(await commonNodeOptions(values)),
     maxHops: wholeNumber('max-hops', values['max-hops'], 0),
-    heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'], 1),
-    store: await connectState(values.state!),
-    objects: objectStoreFrom(values),
-    emf: lineFile(values['emf-file']),
     invocationLog: lineFile(values['invocation-log']),
     ...policies,
   }).start();

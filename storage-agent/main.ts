@@ -3,7 +3,7 @@
  * Prints "ready <host:port>" once it serves; drains on SIGTERM.
  */
 import { checkOffloadThresholds } from '@strata/policy-engine';
-import { connectState, drainOnSignals, lineFile, exitWith, objectStoreFrom, parseFlags, wholeNumber } from '../runtime/cli';
+import { commonNodeOptions, drainOnSignals, exitWith, parseFlags } from '../runtime/cli';
 import { StorageNode } from './storage-node';
 
 const USAGE = `usage: storage-agent/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B])
@@ -17,17 +17,7 @@ async function main(): Promise<void> {
   } catch (error) {
     exitWith(2, `--thresholds: ${(error as Error).message}`);
   }
-  const node = await new StorageNode({
-    id: values.id!,
-    host: values.host,
-    port: wholeNumber('port', values.port, 0),
-    slots: wholeNumber('slots', values.slots, 1),
-    heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'], 1),
-    store: await connectState(values.state!),
-    objects: objectStoreFrom(values),
-    emf: lineFile(values['emf-file']),
-    thresholds,
-  }).start();
+  const node = await new StorageNode({ ...(await commonNodeOptions(values)), thresholds }).start();
   drainOnSignals(node);
   process.stdout.write(`ready ${node.address}\n`);
 }

@@ -2,7 +2,7 @@ import { LocalCluster } from '../../local/cluster';
 import { corpusText, CORPUS } from '../../local/corpus';
 import { startRedisServer, type RedisServer } from '../../local/redis-server';
 import { functions } from '../../functions';
-import { call, corpusFolder, json } from '../support/cluster';
+import { call, corpusFolder, heldAfterHeartbeat, json } from '../support/cluster';
 
 // The whole system as separate processes on loopback: the dispatcher behind the API
 // Gateway adapter, 3 compute nodes and 1 storage node, state in a real redis-server.
@@ -108,9 +108,7 @@ describe('the local cluster end to end, with a real redis-server', () => {
   });
 
   test('after the work is done no node holds a reservation or a slot', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 1_500)); // one heartbeat, so slot use is fresh
-    const nodes = await cluster.state.liveNodes();
-    expect(nodes.map((n) => [n.id, n.inFlight, n.slotsUsed])).toEqual([
+    expect(await heldAfterHeartbeat(cluster.state)).toEqual([
       ['c1', 0, 0],
       ['c2', 0, 0],
       ['c3', 0, 0],

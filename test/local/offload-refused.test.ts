@@ -1,7 +1,7 @@
 import { LocalCluster } from '../../local/cluster';
 import { corpusText, CORPUS } from '../../local/corpus';
 import { functions } from '../../functions';
-import { call, corpusFolder, json } from '../support/cluster';
+import { call, corpusFolder, heldAfterHeartbeat, json } from '../support/cluster';
 
 // AutoNDP's baseline (every invocation to one entry node, which forwards when full),
 // with a storage node that refuses every data stage: the compute nodes must fetch the
@@ -49,9 +49,7 @@ describe('refused offloads, and forwarding from a single entry node (embedded st
   });
 
   test('no slot or reservation is left held anywhere', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const nodes = await cluster.state.liveNodes();
-    expect(nodes.map((n) => [n.id, n.inFlight, n.slotsUsed])).toEqual([
+    expect(await heldAfterHeartbeat(cluster.state)).toEqual([
       ['c1', 0, 0],
       ['c2', 0, 0],
       ['c3', 0, 0],

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forward, type ForwardResponse } from '../../lambdas/http/forward';
+import type { StateStore } from '../../lambdas/state';
 import { loadCorpus } from '../../local/corpus';
 import { FolderObjectStore } from '../../storage-agent/object-store';
 
@@ -26,4 +27,10 @@ export function call(baseUrl: string, method: string, path: string, body?: unkno
 
 export function json(response: ForwardResponse): Record<string, unknown> {
   return JSON.parse(response.body.toString('utf8')) as Record<string, unknown>;
+}
+
+/** Waits one heartbeat (so slot use is fresh), then answers each live node as [id, reservations, slots in use]. */
+export async function heldAfterHeartbeat(state: StateStore, waitMs = 1_500): Promise<[string, number, number][]> {
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  return (await state.liveNodes()).map((n) => [n.id, n.inFlight, n.slotsUsed]);
 }
