@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { invocationStrategy, type NodeView } from '@strata/policy-engine';
 import { RedisStateStore } from '../lambdas/state';
 import { startRedisServer } from '../local/redis-server';
+import { wholeNumber } from '../runtime/cli';
 
 const STRATEGIES = ['round-robin', 'least-outstanding', 'power-of-two'];
 
@@ -48,9 +49,9 @@ async function main(): Promise<void> {
       nodes: { type: 'string', default: '10' },
     },
   });
-  const decisions = positiveInteger('--decisions', values.decisions);
-  const nodeCount = positiveInteger('--nodes', values.nodes);
-  const levels = values.concurrency.split(',').map((c) => positiveInteger('--concurrency', c));
+  const decisions = wholeNumber('decisions', values.decisions, 1);
+  const nodeCount = wholeNumber('nodes', values.nodes, 1);
+  const levels = values.concurrency.split(',').map((c) => wholeNumber('concurrency', c, 1));
 
   const server = values.redis ? undefined : await startRedisServer();
   const url = values.redis ?? server!.url;
@@ -176,15 +177,6 @@ function printRow(row: Row, header: boolean): void {
   ];
   if (header) console.log(columns.map(([name, cell]) => name.padStart(cell(row).length)).join('  '));
   console.log(columns.map(([, cell]) => cell(row)).join('  '));
-}
-
-function positiveInteger(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`${flag} must be a whole number of at least 1, got ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return value;
 }
 
 main().catch((error: unknown) => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
 import { forward } from '../lambdas/http/forward';
+import { exitWith, wholeNumber } from '../runtime/cli';
 import { FolderObjectStore, S3ObjectStore } from '../storage-agent/object-store';
 import { CORPUS, loadCorpus } from './corpus';
 import { LocalCluster } from './cluster';
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
       },
     }));
   } catch (error) {
-    return fail(`${(error as Error).message}\n\n${USAGE}`);
+    return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
   }
   if (values.help) return void console.log(USAGE);
   oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
@@ -154,18 +155,7 @@ function format(counts: Map<string, number>): string {
 }
 
 function oneOf(flag: string, value: string, names: string[]): void {
-  if (!names.includes(value)) fail(`${flag} must be one of ${names.join(', ')}; got "${value}"`);
-}
-
-function wholeNumber(flag: string, text: string, min: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) fail(`--${flag} must be a whole number of at least ${min}, got "${text}"`);
-  return value;
-}
-
-function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
+  if (!names.includes(value)) exitWith(2, `${flag} must be one of ${names.join(', ')}; got "${value}"`);
 }
 
 main().catch((error: Error) => {

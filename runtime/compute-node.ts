@@ -7,9 +7,9 @@ import {
   type OffloadPolicy,
   type OffloadThresholds,
 } from '@strata/policy-engine';
-import { findFunction, functions, InputError, type StrataFunction } from '../functions';
+import { findFunction, functions, type StrataFunction } from '../functions';
 import { forward, ForwardError, type ForwardResponse } from '../lambdas/http/forward';
-import { BodyTooLargeError, HOPS_HEADER, readBody, REFUSED_HEADER, REQUEST_ID_HEADER, sendJson } from '../lambdas/http/json';
+import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, sendJson } from '../lambdas/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../storage-agent/object-store';
 import { NodeBase, type NodeBaseOptions } from './node-base';
 
@@ -58,29 +58,18 @@ export class ComputeNode extends NodeBase {
     this.ownLimits = options.ownLimits;
   }
 
-  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/health') {
-      return sendJson(res, 200, { id: this.id, role: this.role, slotsTotal: this.slots.total, slotsUsed: this.slots.inUse, draining: this.draining });
-    }
+  protected async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const name = /^\/invoke\/([^/]+)$/.exec(path)?.[1];
     if (name === undefined) return sendJson(res, 404, { error: `no route ${path}` });
     if (req.method !== 'POST') return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
     const fn = findFunction(decodeURIComponent(name));
     if (!fn) return sendJson(res, 404, { error: `no function "${name}"`, functions: Object.keys(functions) });
 
-    let args: unknown;
-    let body: Buffer;
     const hops = Number(req.headers[HOPS_HEADER] ?? 0);
-    try {
-      if (!Number.isInteger(hops) || hops < 0) throw new InputError(`${HOPS_HEADER} must be a whole number of at least 0`);
-      body = await readBody(req, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
-      args = fn.parse(body.length === 0 ? {} : JSON.parse(body.toString('utf8')));
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) return sendJson(res, 413, { error: error.message });
-      if (error instanceof InputError || error instanceof SyntaxError) return sendJson(res, 400, { error: error.message });
-      throw error;
-    }
+    if (!Number.isInteger(hops) || hops < 0) return sendJson(res, 400, { error: `${HOPS_HEADER} must be a whole number of at least 0` });
+    const read = await this.readArgs(req, res, fn, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
+    if (!read) return;
+    const { args, body } = read;
     if (this.draining) return refuse(res, 'draining');
 
     const invocation: Invocation = { functionName: fn.name, objectKey: fn.dataStage?.objectKey(args), hops };

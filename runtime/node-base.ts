@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { NodeRole, NodeView, PolicyContext } from '@strata/policy-engine';
 import { FunctionPool } from '../functions/pool';
-import { sendJson } from '../lambdas/http/json';
+import { InputError, type StrataFunction } from '../functions';
+import { BodyTooLargeError, readBody, sendJson } from '../lambdas/http/json';
 import type { StateStore } from '../lambdas/state';
 import { MetricsAgent } from '../metrics-agent/agent';
 import { Slots } from './slots';
@@ -51,7 +52,9 @@ export abstract class NodeBase {
     this.pool = new FunctionPool(options.slots);
     this.intervalMs = options.heartbeatIntervalMs ?? 1000;
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: Error) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const handling = path === '/health' ? this.health(res) : this.handle(req, res, path);
+      handling.catch((error: Error) => {
         if (!res.headersSent) sendJson(res, 500, { error: error.message });
         else res.destroy(error);
       });
@@ -105,7 +108,28 @@ export abstract class NodeBase {
     return { now: Date.now(), random: this.options.random ?? Math.random, heartbeatTtlMs: 3 * this.intervalMs };
   }
 
-  protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Every request but GET /health, with its path (no query). */
+  protected abstract handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
+
+  /**
+   * Reads the body (empty reads as {}) and parses it with the function's own parser;
+   * answers 413 or 400 itself and returns undefined when it cannot.
+   */
+  protected async readArgs(req: IncomingMessage, res: ServerResponse, fn: StrataFunction<unknown>, limit: number): Promise<{ args: unknown; body: Buffer } | undefined> {
+    try {
+      const body = await readBody(req, limit);
+      return { args: fn.parse(body.length === 0 ? {} : JSON.parse(body.toString('utf8'))), body };
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) sendJson(res, 413, { error: error.message });
+      else if (error instanceof InputError || error instanceof SyntaxError) sendJson(res, 400, { error: error.message });
+      else throw error;
+      return undefined;
+    }
+  }
+
+  private async health(res: ServerResponse): Promise<void> {
+    sendJson(res, 200, { id: this.id, role: this.role, slotsTotal: this.slots.total, slotsUsed: this.slots.inUse, draining: this.draining });
+  }
 
   private async refresh(): Promise<void> {
     try {

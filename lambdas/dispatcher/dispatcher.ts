@@ -208,7 +208,7 @@ export class Dispatcher {
       });
       this.nodes = await (await this.store).liveNodes();
       this.readAt = this.now();
-      this.recovered();
+      this.degradedReason = undefined;
       const fallback = new MemoryStateStore(this.now);
       for (const node of this.nodes) await fallback.heartbeat(node, 24 * 3600_000);
       this.fallback = fallback;
@@ -240,10 +240,6 @@ export class Dispatcher {
     if (!this.degraded) this.options.observer?.degraded?.(reason);
     this.degradedReason = reason;
     this.readAt = Number.NEGATIVE_INFINITY; // read again at the next chance
-  }
-
-  private recovered(): void {
-    this.degradedReason = undefined;
   }
 
   private parseBody(event: APIGatewayProxyEvent): { value: unknown } | { status: number; error: string } {
