@@ -1,3 +1,4 @@
+import { InstanceArchitecture, InstanceType } from 'aws-cdk-lib/aws-ec2';
 import {
   checkChoices,
   checkOffloadThresholds,
@@ -20,8 +21,72 @@ export interface StrataConfig {
   readonly offloadPolicy: OffloadPolicyName;
   /** How many nodes the power-of-two policies sample. @default 2 */
   readonly choices: number;
-  /** @default cpu 0.8, memory 0.8, loadPerCore 0.8 (AutoNDP's) */
+  /** Over any of these a storage node runs no data stage. @default cpu 0.8, memory 0.8, loadPerCore 0.8 (AutoNDP's) */
   readonly offloadThresholds: OffloadThresholds;
+  readonly network: NetworkConfig;
+  readonly state: StateConfig;
+  readonly compute: ComputeConfig;
+  readonly storage: StorageConfig;
+  readonly dispatch: DispatchConfig;
+  /** An address that gets the alarms by email (it must confirm the subscription). @default none */
+  readonly alarmEmail?: string;
+}
+
+export interface NetworkConfig {
+  /** Availability zones the VPC spans. @default 2 */
+  readonly maxAzs: number;
+  /** NAT gateways: nodes install packages at boot through them. 1 is cheapest, one per AZ survives an AZ. @default 1 */
+  readonly natGateways: number;
+}
+
+export interface StateConfig {
+  /** The ElastiCache (Valkey) node type. @default 'cache.t4g.small' */
+  readonly nodeType: string;
+  /** Read replicas beside the primary, each in another AZ; Multi-AZ failover needs at least 1. @default 1 */
+  readonly replicas: number;
+}
+
+export interface ComputeConfig {
+  /** @default 'c7g.large' (Graviton) */
+  readonly instanceType: string;
+  /** @default 2 */
+  readonly minNodes: number;
+  /** @default 6 */
+  readonly maxNodes: number;
+  /** Execution slots per node: functions that run at once. @default 2 */
+  readonly slotsPerNode: number;
+  /** The fleet scales to keep average CPU near this percentage. @default 70 */
+  readonly targetCpuPercent: number;
+  /** ...and average slot use near this percentage; whichever asks for more nodes wins. @default 70 */
+  readonly targetSlotUsePercent: number;
+}
+
+export interface StorageConfig {
+  /** Ceph nodes (MON, MGR, OSDs, RGW, storage agent), spread over the AZs; 3 or more for 3 replicas. @default 3 */
+  readonly nodes: number;
+  /** @default 'm7g.large' (Graviton) */
+  readonly instanceType: string;
+  /** EBS volumes per node, one OSD each. @default 1 */
+  readonly osdsPerNode: number;
+  /** Size of each OSD volume, GiB. @default 100 */
+  readonly osdVolumeGiB: number;
+  /** Placement groups of the data pool. @default 128 */
+  readonly pgNum: number;
+  /** The PG autoscaler on the data pool; pgNum stays its floor. @default true */
+  readonly pgAutoscale: boolean;
+  /** Execution slots of the storage agent, for near-data stages. @default 2 */
+  readonly slotsPerNode: number;
+}
+
+export interface DispatchConfig {
+  /** @default 512 */
+  readonly memoryMiB: number;
+  /** Reserved concurrency of the dispatcher; unset, it shares the account's pool. @default none */
+  readonly reservedConcurrency?: number;
+  /** API Gateway's steady request rate per second. @default 500 */
+  readonly throttleRatePerSecond: number;
+  /** @default 1000 */
+  readonly throttleBurst: number;
 }
 
 /** A config value that Strata cannot deploy; the message names the key and what it accepts. */
@@ -32,37 +97,137 @@ export class StrataConfigError extends Error {
   }
 }
 
-const KEYS = ['invocationStrategy', 'nodePolicy', 'offloadPolicy', 'choices', 'offloadThresholds'] as const;
-
 /** Validates the raw context value and fills in defaults. Throws StrataConfigError on the first bad key. */
 export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   if (typeof raw === 'string') raw = parseJson(raw); // `cdk synth -c strata='{...}'` passes a string
-  if (!isRecord(raw)) throw new StrataConfigError(`strata must be an object with the keys ${KEYS.join(', ')}`);
-  const unknown = Object.keys(raw).filter((key) => !(KEYS as readonly string[]).includes(key));
-  if (unknown.length > 0) {
-    throw new StrataConfigError(`strata.${unknown[0]} is not a setting; the settings are ${KEYS.join(', ')}`);
-  }
+  const top = new Section('strata', raw, [
+    'invocationStrategy', 'nodePolicy', 'offloadPolicy', 'choices', 'offloadThresholds',
+    'network', 'state', 'compute', 'storage', 'dispatch', 'alarmEmail',
+  ]);
+  const network = top.section('network', ['maxAzs', 'natGateways']);
+  const maxAzs = network.whole('maxAzs', 2, 2, 6);
+  const state = top.section('state', ['nodeType', 'replicas']);
+  const compute = top.section('compute', ['instanceType', 'minNodes', 'maxNodes', 'slotsPerNode', 'targetCpuPercent', 'targetSlotUsePercent']);
+  const minNodes = compute.whole('minNodes', 2, 1, 1000);
+  const storage = top.section('storage', ['nodes', 'instanceType', 'osdsPerNode', 'osdVolumeGiB', 'pgNum', 'pgAutoscale', 'slotsPerNode']);
+  const dispatch = top.section('dispatch', ['memoryMiB', 'reservedConcurrency', 'throttleRatePerSecond', 'throttleBurst']);
+  const alarmEmail = top.optional('alarmEmail', (value, path) => {
+    if (typeof value !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) fail(path, 'an email address', value);
+    return value;
+  });
   return {
-    invocationStrategy: oneOf('invocationStrategy', raw.invocationStrategy ?? 'round-robin', invocationStrategies),
-    nodePolicy: oneOf('nodePolicy', raw.nodePolicy ?? 'most-slots', nodePolicies),
-    offloadPolicy: oneOf('offloadPolicy', raw.offloadPolicy ?? 'thresholds', offloadPolicies),
-    choices: checked(() => checkChoices(raw.choices === undefined ? 2 : (raw.choices as number))),
+    invocationStrategy: top.oneOf('invocationStrategy', 'round-robin', Object.keys(invocationStrategies)) as InvocationStrategyName,
+    nodePolicy: top.oneOf('nodePolicy', 'most-slots', Object.keys(nodePolicies)) as NodePolicyName,
+    offloadPolicy: top.oneOf('offloadPolicy', 'thresholds', Object.keys(offloadPolicies)) as OffloadPolicyName,
+    choices: checked(() => checkChoices(top.raw.choices === undefined ? 2 : (top.raw.choices as number))),
     offloadThresholds: checked(() => {
-      const thresholds = raw.offloadThresholds ?? {};
+      const thresholds = top.raw.offloadThresholds ?? {};
       if (!isRecord(thresholds)) throw new RangeError('offloadThresholds must be an object with cpu, memory and loadPerCore');
       const extra = Object.keys(thresholds).filter((key) => !['cpu', 'memory', 'loadPerCore'].includes(key));
       if (extra.length > 0) throw new RangeError(`offloadThresholds.${extra[0]} is not a threshold; they are cpu, memory, loadPerCore`);
       return checkOffloadThresholds(thresholds);
     }),
+    network: { maxAzs, natGateways: network.whole('natGateways', 1, 1, maxAzs) },
+    state: {
+      nodeType: state.matching('nodeType', 'cache.t4g.small', /^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'an ElastiCache node type such as cache.t4g.small'),
+      replicas: state.whole('replicas', 1, 1, 5),
+    },
+    compute: {
+      instanceType: compute.instanceType('instanceType', 'c7g.large'),
+      minNodes,
+      maxNodes: compute.whole('maxNodes', Math.max(6, minNodes), minNodes, 1000),
+      slotsPerNode: compute.whole('slotsPerNode', 2, 1, 256),
+      targetCpuPercent: compute.whole('targetCpuPercent', 70, 10, 95),
+      targetSlotUsePercent: compute.whole('targetSlotUsePercent', 70, 10, 95),
+    },
+    storage: {
+      nodes: storage.whole('nodes', 3, 3, 12),
+      instanceType: storage.instanceType('instanceType', 'm7g.large'),
+      osdsPerNode: storage.whole('osdsPerNode', 1, 1, 8),
+      osdVolumeGiB: storage.whole('osdVolumeGiB', 100, 10, 16384),
+      pgNum: storage.powerOfTwo('pgNum', 128, 8, 4096),
+      pgAutoscale: storage.boolean('pgAutoscale', true),
+      slotsPerNode: storage.whole('slotsPerNode', 2, 1, 256),
+    },
+    dispatch: {
+      memoryMiB: dispatch.whole('memoryMiB', 512, 128, 10240),
+      reservedConcurrency: dispatch.optional('reservedConcurrency', (value, path) => wholeIn(path, value, 1, 10000)),
+      throttleRatePerSecond: dispatch.whole('throttleRatePerSecond', 500, 1, 100000),
+      throttleBurst: dispatch.whole('throttleBurst', 1000, 1, 5000),
+    },
+    ...(alarmEmail === undefined ? {} : { alarmEmail }),
   };
 }
 
-function oneOf<R extends object>(key: string, value: unknown, registry: R): keyof R & string {
-  const names = Object.keys(registry);
-  if (typeof value !== 'string' || !names.includes(value)) {
-    throw new StrataConfigError(`strata.${key} must be one of ${names.join(', ')}; got ${JSON.stringify(value)}`);
+/** One object of the config: reads its keys with defaults, and rejects keys it does not know. */
+class Section {
+  readonly raw: Record<string, unknown>;
+
+  constructor(private readonly path: string, raw: unknown, keys: readonly string[]) {
+    if (!isRecord(raw)) throw new StrataConfigError(`${path} must be an object with the keys ${keys.join(', ')}`);
+    const unknown = Object.keys(raw).filter((key) => !keys.includes(key));
+    if (unknown.length > 0) throw new StrataConfigError(`${path}.${unknown[0]} is not a setting; the settings are ${keys.join(', ')}`);
+    this.raw = raw;
   }
-  return value as keyof R & string;
+
+  section(key: string, keys: readonly string[]): Section {
+    return new Section(`${this.path}.${key}`, this.raw[key] ?? {}, keys);
+  }
+
+  optional<T>(key: string, check: (value: unknown, path: string) => T): T | undefined {
+    return this.raw[key] === undefined ? undefined : check(this.raw[key], `${this.path}.${key}`);
+  }
+
+  private read<T>(key: string, fallback: T, check: (value: unknown, path: string) => T): T {
+    return this.optional(key, check) ?? fallback;
+  }
+
+  whole(key: string, fallback: number, min: number, max: number): number {
+    return this.read(key, fallback, (value, path) => wholeIn(path, value, min, max));
+  }
+
+  powerOfTwo(key: string, fallback: number, min: number, max: number): number {
+    return this.read(key, fallback, (value, path) => {
+      if (!Number.isInteger(value) || (value as number) < min || (value as number) > max || ((value as number) & ((value as number) - 1)) !== 0) {
+        fail(path, `a power of two from ${min} to ${max}`, value);
+      }
+      return value as number;
+    });
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    return this.read(key, fallback, (value, path) => (typeof value === 'boolean' ? value : fail(path, 'true or false', value)));
+  }
+
+  oneOf(key: string, fallback: string, names: readonly string[]): string {
+    return this.read(key, fallback, (value, path) => {
+      if (typeof value !== 'string' || !names.includes(value)) throw new StrataConfigError(`${path} must be one of ${names.join(', ')}; got ${JSON.stringify(value)}`);
+      return value;
+    });
+  }
+
+  matching(key: string, fallback: string, pattern: RegExp, what: string): string {
+    return this.read(key, fallback, (value, path) => (typeof value === 'string' && pattern.test(value) ? value : fail(path, what, value)));
+  }
+
+  /** An EC2 instance type; Graviton and x86 both work, the AMI follows the type's architecture. */
+  instanceType(key: string, fallback: string): string {
+    return this.read(key, fallback, (value, path) => {
+      if (typeof value !== 'string' || !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(value)) fail(path, 'an EC2 instance type such as c7g.large or m7i.large', value);
+      const architecture = new InstanceType(value).architecture;
+      if (architecture !== InstanceArchitecture.ARM_64 && architecture !== InstanceArchitecture.X86_64) fail(path, 'an arm64 or x86_64 instance type', value);
+      return value;
+    });
+  }
+}
+
+function wholeIn(path: string, value: unknown, min: number, max: number): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) fail(path, `a whole number from ${min} to ${max}`, value);
+  return value as number;
+}
+
+function fail(path: string, accepted: string, value: unknown): never {
+  throw new StrataConfigError(`${path} must be ${accepted}; got ${JSON.stringify(value)}`);
 }
 
 /** Runs a policy-engine check and re-throws its RangeError with the `strata.` prefix of the config key. */

@@ -100,6 +100,8 @@ export function emfRecord(report: NodeReport, host: HostSample): Record<string, 
     LoadPerCore: [host.load1 / Math.max(1, host.cores), 'None'],
     SlotsTotal: [report.slotsTotal, 'Count'],
     SlotsUsed: [report.slotsUsed, 'Count'],
+    // What the compute fleet scales on.
+    SlotUse: [report.slotsTotal > 0 ? (100 * report.slotsUsed) / report.slotsTotal : 0, 'Percent'],
   } as const;
   return {
     _aws: {

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { invocationStrategy } from '@strata/policy-engine';
 import { RedisStateStore } from '../state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
@@ -8,7 +9,7 @@ import { Dispatcher, type DispatchObserver } from './dispatcher';
 /** The dispatcher's settings, read once per container from its environment. */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
   const redisUrl = env.STRATA_REDIS_URL;
-  if (!redisUrl) throw new Error('STRATA_REDIS_URL must be set to the state store, e.g. rediss://:token@host:6380');
+  if (!redisUrl) throw new Error('STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380');
   const number = (name: string, fallback: number) => {
     const value = env[name] === undefined ? fallback : Number(env[name]);
     if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a number above 0, got ${env[name]}`);
@@ -17,6 +18,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
   const strategyName = env.STRATA_STRATEGY ?? 'round-robin';
   return {
     redisUrl,
+    /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. */
+    redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
     strategyName,
     strategy: invocationStrategy(strategyName, { choices: number('STRATA_CHOICES', 2) }),
     maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
@@ -24,6 +27,22 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
     refreshMs: number('STRATA_REFRESH_MS', 1000),
     heartbeatTtlMs: number('STRATA_HEARTBEAT_TTL_MS', 3000),
   };
+}
+
+/** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
+export async function redisUrlWithToken(url: string, secretArn: string | undefined, readSecret = readSecretString): Promise<string> {
+  if (!secretArn) return url;
+  const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
+  if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
+  const withToken = new URL(url);
+  withToken.password = encodeURIComponent(token);
+  return withToken.toString();
+}
+
+async function readSecretString(secretArn: string): Promise<string> {
+  const reply = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
+  if (reply.SecretString === undefined) throw new Error(`secret ${secretArn} has no string value`);
+  return reply.SecretString;
 }
 
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
@@ -58,7 +77,7 @@ let dispatcher: Dispatcher | undefined;
 export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
     const config = configFromEnvironment();
-    dispatcher = new Dispatcher({ ...config, connect: () => RedisStateStore.connect({ url: config.redisUrl }), observer: metricsObserver(metrics, logger) });
+    dispatcher = new Dispatcher({ ...config, connect: async () => RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }), observer: metricsObserver(metrics, logger) });
     metrics.captureColdStartMetric();
   }
   try {

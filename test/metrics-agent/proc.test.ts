@@ -83,7 +83,7 @@ describe('MetricsAgent', () => {
       expect.objectContaining({ id: 'n1', slotsTotal: 4, slotsUsed: 3, cpuBusy: 0.2, memoryUsed: 0.75, load1: 1.5, cores: 2, heartbeatAt: 1_000, inFlight: 0 }),
     ]);
     const record = JSON.parse(emf[0]);
-    expect(record).toMatchObject({ NodeId: 'n1', Role: 'compute', CpuBusy: 20, IoWait: 10, MemoryUsed: 75, LoadPerCore: 0.75, SlotsUsed: 3 });
+    expect(record).toMatchObject({ NodeId: 'n1', Role: 'compute', CpuBusy: 20, IoWait: 10, MemoryUsed: 75, LoadPerCore: 0.75, SlotsUsed: 3, SlotUse: 75 });
     expect(record._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: 'CpuBusy', Unit: 'Percent' });
     now += 3_000; // the default TTL is three intervals
     expect(await store.liveNodes()).toEqual([]);

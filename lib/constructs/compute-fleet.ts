@@ -1,0 +1,165 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import {
+  AutoScalingGroup,
+  DefaultResult,
+  HealthChecks,
+  LifecycleTransition,
+  ScalingEvents,
+} from 'aws-cdk-lib/aws-autoscaling';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  BlockDeviceVolume,
+  EbsDeviceVolumeType,
+  InstanceType,
+  LaunchTemplate,
+  MachineImage,
+  UserData,
+  AmazonLinuxCpuType,
+  InstanceArchitecture,
+  type ISecurityGroup,
+  type IVpc,
+  type SubnetSelection,
+} from 'aws-cdk-lib/aws-ec2';
+import { ManagedPolicy, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { Construct } from 'constructs';
+import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@strata/policy-engine';
+import { acknowledgeNag, SSM_CORE_REASON } from './nag';
+import { grantReadBundle, nodeUserData } from './user-data';
+
+export interface ComputeFleetProps {
+  readonly vpc: IVpc;
+  readonly subnets: SubnetSelection;
+  readonly securityGroup: ISecurityGroup;
+  readonly bundle: Asset;
+  readonly logGroup: ILogGroup;
+  readonly alerts: ITopic;
+  readonly port: number;
+  readonly state: { readonly host: string; readonly port: number; readonly authSecret: ISecret };
+  /** Where the nodes read function data: RGW's name and port, its bucket, and the secret with S3 keys and CA. */
+  readonly objects: { readonly endpoint: string; readonly bucket: string; readonly secret: ISecret };
+  readonly nodePolicy: NodePolicyName;
+  readonly offloadPolicy: OffloadPolicyName;
+  readonly offloadThresholds: OffloadThresholds;
+  /** @default 'c7g.large' */
+  readonly instanceType?: string;
+  /** @default 2 */
+  readonly minNodes?: number;
+  /** @default 6 */
+  readonly maxNodes?: number;
+  /** @default 2 */
+  readonly slotsPerNode?: number;
+  /** @default 70 */
+  readonly targetCpuPercent?: number;
+  /** @default 70 */
+  readonly targetSlotUsePercent?: number;
+}
+
+/** The name of the lifecycle hook during which a terminating node drains. */
+export const DRAIN_HOOK = 'strata-drain';
+
+/**
+ * The compute nodes: an Auto Scaling group of Amazon Linux 2023 instances from a launch
+ * template (IMDSv2, encrypted gp3, detailed monitoring, no public IP, Session Manager
+ * instead of SSH). User data installs Node.js and the node bundle and runs the runtime
+ * under systemd. The group scales on CPU and on slot use; a lifecycle hook holds a
+ * terminating node until it has drained.
+ */
+export class ComputeFleet extends Construct {
+  readonly autoScalingGroup: AutoScalingGroup;
+  readonly role: Role;
+
+  constructor(scope: Construct, id: string, props: ComputeFleetProps) {
+    super(scope, id);
+    const instanceType = new InstanceType(props.instanceType ?? 'c7g.large');
+    const { region } = Stack.of(this);
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
+      description: 'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain',
+      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    grantReadBundle(props.bundle, this.role);
+    acknowledgeNag(this.role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]', SSM_CORE_REASON);
+    props.logGroup.grantWrite(this.role);
+    props.state.authSecret.grantRead(this.role);
+    props.objects.secret.grantRead(this.role);
+
+    const userData = UserData.forLinux();
+    nodeUserData(userData, {
+      bundle: props.bundle,
+      prelude: ['dnf install -y unzip'], // the AMI has the AWS CLI
+      setupScript: 'node-setup/compute-node.sh',
+      settings: {
+        STRATA_REGION: region,
+        STRATA_LOG_GROUP: props.logGroup.logGroupName,
+        STRATA_PORT: String(props.port),
+        STRATA_SLOTS: String(props.slotsPerNode ?? 2),
+        STRATA_CACHE_HOST: props.state.host,
+        STRATA_CACHE_PORT: String(props.state.port),
+        STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
+        STRATA_RGW_ENDPOINT: props.objects.endpoint,
+        STRATA_BUCKET: props.objects.bucket,
+        STRATA_OBJECTS_SECRET_ARN: props.objects.secret.secretArn,
+        STRATA_NODE_POLICY: props.nodePolicy,
+        STRATA_OFFLOAD_POLICY: props.offloadPolicy,
+        STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
+        STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
+      },
+    });
+
+    const template = new LaunchTemplate(this, 'LaunchTemplate', {
+      instanceType,
+      machineImage: MachineImage.latestAmazonLinux2023({
+        cpuType: instanceType.architecture === InstanceArchitecture.ARM_64 ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
+      }),
+      role: this.role,
+      securityGroup: props.securityGroup,
+      userData,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      instanceMetadataTags: true, // the drain reads its group's name from the instance tags
+      associatePublicIpAddress: false,
+      detailedMonitoring: true,
+      blockDevices: [{ deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(20, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }) }],
+    });
+
+    this.autoScalingGroup = new AutoScalingGroup(this, 'Group', {
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      launchTemplate: template,
+      minCapacity: props.minNodes ?? 2,
+      maxCapacity: props.maxNodes ?? 6,
+      healthChecks: HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
+      notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
+      defaultInstanceWarmup: Duration.minutes(3),
+      cooldown: Duration.minutes(2),
+    });
+    this.autoScalingGroup.addLifecycleHook('Drain', {
+      lifecycleHookName: DRAIN_HOOK,
+      lifecycleTransition: LifecycleTransition.INSTANCE_TERMINATING,
+      heartbeatTimeout: Duration.minutes(6), // above the unit's 5-minute stop timeout
+      defaultResult: DefaultResult.CONTINUE,
+    });
+    // A policy of its own: in the role's default policy it would make the launch template wait for the group.
+    const completeDrain = new Policy(this, 'CompleteDrain', {
+      roles: [this.role],
+      statements: [new PolicyStatement({ actions: ['autoscaling:CompleteLifecycleAction'], resources: [this.autoScalingGroup.autoScalingGroupArn] })],
+    });
+    acknowledgeNag(completeDrain, 'IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<FleetGroupASGF037160E>]',
+      "The * is the group's UUID, which no template can know; the ARN names this group only");
+
+    this.autoScalingGroup.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: props.targetCpuPercent ?? 70 });
+    this.autoScalingGroup.scaleToTrackMetric('SlotUse', {
+      metric: slotUseMetric(),
+      targetValue: props.targetSlotUsePercent ?? 70,
+    });
+  }
+}
+
+/** Average slot use of the compute fleet, in percent, from the nodes' EMF records. */
+export function slotUseMetric(): Metric {
+  return new Metric({ namespace: 'Strata', metricName: 'SlotUse', dimensionsMap: { Role: 'compute' }, statistic: 'Average', period: Duration.minutes(1) });
+}

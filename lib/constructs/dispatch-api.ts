@@ -1,0 +1,74 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  LambdaIntegration,
+  JsonSchemaType,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  RequestValidator,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledgeNag } from './nag';
+
+export interface DispatchApiProps {
+  readonly dispatcher: IFunction;
+  /** @default 500 */
+  readonly throttleRatePerSecond?: number;
+  /** @default 1000 */
+  readonly throttleBurst?: number;
+}
+
+/**
+ * The REST API in front of the dispatcher: `POST /invoke/{function}` and `GET /health`,
+ * IAM (SigV4) auth on both, throttled, request parameters validated, JSON access logs,
+ * execution logs for errors and X-Ray tracing.
+ */
+export class DispatchApi extends Construct {
+  readonly api: RestApi;
+
+  constructor(scope: Construct, id: string, props: DispatchApiProps) {
+    super(scope, id);
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    this.api = new RestApi(this, 'Api', {
+      description: 'Strata: invoke functions through the multi-tier load balancer',
+      cloudWatchRole: true, // execution logs need the account's API Gateway logging role
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      deployOptions: {
+        stageName: 'v1',
+        throttlingRateLimit: props.throttleRatePerSecond ?? 500,
+        throttlingBurstLimit: props.throttleBurst ?? 1000,
+        tracingEnabled: true,
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false, // bodies are function data: keep them out of the logs
+        metricsEnabled: true,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+      },
+      defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
+      disableExecuteApiEndpoint: false,
+    });
+    const validator = new RequestValidator(this, 'Validator', {
+      restApi: this.api,
+      validateRequestParameters: true,
+      validateRequestBody: true, // a JSON body must be an object; each function then checks its fields (400 naming the field)
+    });
+    const jsonObject = this.api.addModel('JsonObject', { contentType: 'application/json', schema: { type: JsonSchemaType.OBJECT } });
+    const integration = new LambdaIntegration(props.dispatcher, { proxy: true });
+    this.api.root.addResource('health').addMethod('GET', integration, { requestValidator: validator });
+    this.api.root
+      .addResource('invoke')
+      .addResource('{function}')
+      .addMethod('POST', integration, {
+        requestValidator: validator,
+        requestParameters: { 'method.request.path.function': true },
+        requestModels: { 'application/json': jsonObject },
+      });
+    acknowledgeNag(this.api, 'APIG3', 'Callers must sign with SigV4 (IAM auth), so anonymous traffic never reaches the dispatcher; attach a WAF web ACL if you open the API to the public');
+    acknowledgeNag(this.api, 'COG4', 'IAM (SigV4) auth, not Cognito: callers are AWS principals (services, operators), as the issue asks');
+    acknowledgeNag(this.api, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]', "AWS-maintained: the account-level role API Gateway needs to write execution logs");
+  }
+}

@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
+import { Architecture, Runtime, Tracing, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { InvocationStrategyName } from '@strata/policy-engine';
+import { POLICY_ENGINE_PACKAGE } from '../policy-layer';
+import { acknowledgeNag } from './nag';
+
+const ROOT = join(__dirname, '..', '..');
+
+export interface DispatcherFunctionProps {
+  readonly vpc: IVpc;
+  readonly subnets: SubnetSelection;
+  readonly securityGroup: ISecurityGroup;
+  /** The shared layer with the policy engine; the function's bundle leaves the engine out. */
+  readonly policyLayer: ILayerVersion;
+  readonly state: { readonly host: string; readonly port: number; readonly authSecret: ISecret };
+  readonly strategy: InvocationStrategyName;
+  /** @default 2 */
+  readonly choices?: number;
+  /** @default 512 */
+  readonly memoryMiB?: number;
+  /** @default none: the account's unreserved pool */
+  readonly reservedConcurrency?: number;
+}
+
+/**
+ * The tier-1 dispatcher: a Node.js Lambda function bundled with esbuild, in the VPC's
+ * private subnets, that takes its policies from the shared layer and its state from
+ * ElastiCache (the AUTH token read from Secrets Manager at cold start).
+ */
+export class DispatcherFunction extends Construct {
+  readonly function: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: DispatcherFunctionProps) {
+    super(scope, id);
+    const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.function = new NodejsFunction(this, 'Function', {
+      description: 'Strata dispatcher: picks a compute node for each invocation and forwards it',
+      entry: join(ROOT, 'lambdas', 'dispatcher', 'handler.ts'),
+      handler: 'handler',
+      projectRoot: ROOT,
+      depsLockFilePath: join(ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memoryMiB ?? 512,
+      timeout: Duration.seconds(29), // API Gateway's own limit
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      securityGroups: [props.securityGroup],
+      layers: [props.policyLayer],
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      environment: {
+        STRATA_REDIS_URL: `rediss://${props.state.host}:${props.state.port}`,
+        STRATA_REDIS_AUTH_SECRET_ARN: props.state.authSecret.secretArn,
+        STRATA_STRATEGY: props.strategy,
+        STRATA_CHOICES: String(props.choices ?? 2),
+        STRATA_FORWARD_TIMEOUT_MS: '25000',
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'strata-dispatcher',
+      },
+      bundling: {
+        format: OutputFormat.CJS,
+        target: 'node24',
+        sourceMap: true,
+        // The engine comes from the layer (/opt/nodejs/node_modules); the AWS SDK from the runtime.
+        externalModules: [POLICY_ENGINE_PACKAGE, '@aws-sdk/*'],
+      },
+    });
+    props.state.authSecret.grantRead(this.function);
+    acknowledgeNag(this.function, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'AWS-maintained: writing to its own log group only');
+    acknowledgeNag(this.function, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]', 'AWS-maintained: the network interfaces a function in a VPC needs');
+    acknowledgeNag(this.function, 'IAM5[Resource::*]', 'X-Ray PutTraceSegments and PutTelemetryRecords take no resource: AWS requires *');
+  }
+}

@@ -1,0 +1,124 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  FlowLogDestination,
+  GatewayVpcEndpointAwsService,
+  InterfaceVpcEndpointAwsService,
+  IpAddresses,
+  Peer,
+  Port,
+  SecurityGroup,
+  SubnetType,
+  Vpc,
+  type SubnetSelection,
+} from 'aws-cdk-lib/aws-ec2';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** The ports each tier listens on, in one place for the security groups, user data and the dispatcher. */
+export const PORTS = {
+  /** Compute nodes' runtime. */
+  computeNode: 8080,
+  /** Storage nodes' agent (near-data stages). */
+  storageAgent: 8081,
+  /** Ceph RGW (S3) over TLS. */
+  rgw: 7443,
+  /** ElastiCache; not the default 6379, so scanners that try it find nothing. */
+  cache: 6380,
+} as const;
+
+/** The VPC's address range; a literal, so security group rules and nag checks can read it. */
+export const VPC_CIDR = '10.40.0.0/16';
+
+export interface NetworkProps {
+  /** @default 2 */
+  readonly maxAzs?: number;
+  /** @default 1 */
+  readonly natGateways?: number;
+  /** Flow logs and the like are kept this long. @default one year */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * The VPC every tier lives in, and the security groups between tiers. Workloads run in
+ * private subnets (out through NAT to package mirrors); ElastiCache sits in isolated
+ * subnets. No security group takes traffic from outside the VPC.
+ */
+export class Network extends Construct {
+  readonly vpc: Vpc;
+  /** Where EC2 nodes and the dispatcher run. */
+  readonly workloadSubnets: SubnetSelection = { subnetType: SubnetType.PRIVATE_WITH_EGRESS };
+  /** Where ElastiCache runs: no route out at all. */
+  readonly dataSubnets: SubnetSelection = { subnetType: SubnetType.PRIVATE_ISOLATED };
+  readonly dispatcherSecurityGroup: SecurityGroup;
+  readonly computeSecurityGroup: SecurityGroup;
+  readonly storageSecurityGroup: SecurityGroup;
+  readonly cacheSecurityGroup: SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: NetworkProps = {}) {
+    super(scope, id);
+    this.vpc = new Vpc(this, 'Vpc', {
+      ipAddresses: IpAddresses.cidr(VPC_CIDR),
+      maxAzs: props.maxAzs ?? 2,
+      natGateways: props.natGateways ?? 1,
+      subnetConfiguration: [
+        { name: 'nat', subnetType: SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
+        { name: 'workload', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+        { name: 'data', subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      gatewayEndpoints: { S3: { service: GatewayVpcEndpointAwsService.S3 } },
+    });
+    const flowLogs = new LogGroup(this, 'FlowLogs', {
+      retention: props.logRetention ?? RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.vpc.addFlowLog('FlowLog', { destination: FlowLogDestination.toCloudWatchLogs(flowLogs) });
+
+    // AWS APIs without leaving the VPC: Session Manager, CloudWatch, Secrets Manager.
+    const endpointSecurityGroup = new SecurityGroup(this, 'EndpointSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Interface VPC endpoints: HTTPS from inside the VPC',
+      allowAllOutbound: false,
+    });
+    endpointSecurityGroup.addIngressRule(Peer.ipv4(VPC_CIDR), Port.tcp(443), 'HTTPS from the VPC');
+    const interfaceEndpoints = {
+      Ssm: InterfaceVpcEndpointAwsService.SSM,
+      SsmMessages: InterfaceVpcEndpointAwsService.SSM_MESSAGES,
+      Ec2Messages: InterfaceVpcEndpointAwsService.EC2_MESSAGES,
+      CloudWatchLogs: InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+      CloudWatchMonitoring: InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
+      SecretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    };
+    for (const [name, service] of Object.entries(interfaceEndpoints)) {
+      this.vpc.addInterfaceEndpoint(name, { service, subnets: this.workloadSubnets, securityGroups: [endpointSecurityGroup], open: false });
+    }
+
+    const group = (name: string, description: string, allowAllOutbound: boolean) =>
+      new SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound });
+    this.dispatcherSecurityGroup = group('DispatcherSecurityGroup', 'Dispatcher Lambda: no ingress; out to the state store, compute nodes and AWS APIs', false);
+    this.computeSecurityGroup = group('ComputeSecurityGroup', 'Compute nodes: runtime port from the dispatcher and peers', true);
+    this.storageSecurityGroup = group('StorageSecurityGroup', 'Ceph storage nodes: agent and RGW from compute nodes, Ceph ports between storage nodes', true);
+    this.cacheSecurityGroup = group('CacheSecurityGroup', 'ElastiCache: its port from the dispatcher and the nodes only', false);
+
+    const cachePort = Port.tcp(PORTS.cache);
+    for (const client of [this.dispatcherSecurityGroup, this.computeSecurityGroup, this.storageSecurityGroup]) {
+      this.cacheSecurityGroup.addIngressRule(client, cachePort, 'state store clients');
+    }
+    this.dispatcherSecurityGroup.addEgressRule(this.cacheSecurityGroup, cachePort, 'state store');
+    this.dispatcherSecurityGroup.addEgressRule(this.computeSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations to compute nodes');
+    this.dispatcherSecurityGroup.addEgressRule(endpointSecurityGroup, Port.tcp(443), 'Secrets Manager through its endpoint');
+    this.computeSecurityGroup.addIngressRule(this.dispatcherSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations from the dispatcher');
+    this.computeSecurityGroup.addIngressRule(this.computeSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations forwarded by peers');
+    this.storageSecurityGroup.addIngressRule(this.computeSecurityGroup, Port.tcp(PORTS.storageAgent), 'near-data stages from compute nodes');
+    this.storageSecurityGroup.addIngressRule(this.computeSecurityGroup, Port.tcp(PORTS.rgw), 'S3 (RGW) from compute nodes');
+    // Ceph inside the cluster only: monitors (msgr2 3300, v1 6789), OSD/MGR daemons, RGW.
+    for (const [port, what] of [
+      [Port.tcp(3300), 'Ceph monitor (msgr2)'],
+      [Port.tcp(6789), 'Ceph monitor (v1)'],
+      [Port.tcpRange(6800, 7300), 'Ceph OSD and MGR daemons'],
+      [Port.tcp(PORTS.rgw), 'S3 (RGW) between storage nodes'],
+      [Port.tcp(PORTS.storageAgent), 'storage agents'],
+    ] as const) {
+      this.storageSecurityGroup.addIngressRule(this.storageSecurityGroup, port, what);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import type { UserData } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+
+export interface NodeUserDataOptions {
+  readonly bundle: Asset;
+  /** Commands that make `aws` and `unzip` available on this image. */
+  readonly prelude: readonly string[];
+  /** The setup script inside the bundle, e.g. node-setup/compute-node.sh. */
+  readonly setupScript: string;
+  /** Written to /etc/strata/strata.env, which the setup scripts read. */
+  readonly settings: Record<string, string>;
+}
+
+/** Lets a node read the one object of its bundle (asset.grantRead would open the whole asset bucket). */
+export function grantReadBundle(bundle: Asset, role: IRole): void {
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
+}
+
+/**
+ * User data both node kinds share: the settings file, the node bundle from its S3
+ * asset into /opt/strata, then the bundle's own setup script. The settings are written
+ * single-quoted, so no value is expanded by the shell.
+ */
+export function nodeUserData(userData: UserData, options: NodeUserDataOptions): void {
+  const settings = Object.entries(options.settings).map(([key, value]) => `${key}='${value}'`);
+  userData.addCommands(
+    'set -euo pipefail',
+    ...options.prelude,
+    'install -d -m 0700 /etc/strata',
+    "cat > /etc/strata/strata.env <<'SETTINGS'",
+    ...settings,
+    'SETTINGS',
+    `aws s3 cp 's3://${options.bundle.s3BucketName}/${options.bundle.s3ObjectKey}' /tmp/strata-node.zip`,
+    'rm -rf /opt/strata && install -d /opt/strata && unzip -q /tmp/strata-node.zip -d /opt/strata && rm /tmp/strata-node.zip',
+    `exec /opt/strata/${options.setupScript}`,
+  );
+}

@@ -1,0 +1,156 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { StrataConfig } from './config';
+import { Alerts } from './constructs/alerts';
+import { CacheCluster } from './constructs/cache-cluster';
+import { CephCluster } from './constructs/ceph-cluster';
+import { ComputeFleet } from './constructs/compute-fleet';
+import { DispatchApi } from './constructs/dispatch-api';
+import { DispatcherFunction } from './constructs/dispatcher-function';
+import { Network, PORTS } from './constructs/network';
+import { NodeBundle } from './constructs/node-bundle';
+import { Observability } from './constructs/observability';
+import { PolicyLayer } from './policy-layer';
+
+interface StrataStackProps extends StackProps {
+  readonly config: StrataConfig;
+}
+
+/** The VPC, the security groups between tiers, and the alert topic every tier reports to. */
+export class NetworkStack extends Stack {
+  readonly network: Network;
+  readonly alerts: Alerts;
+
+  constructor(scope: Construct, id: string, props: StrataStackProps) {
+    super(scope, id, props);
+    this.network = new Network(this, 'Network', props.config.network);
+    this.alerts = new Alerts(this, 'Alerts', { email: props.config.alarmEmail });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
+  }
+}
+
+/** The shared state: ElastiCache (Valkey). */
+export class StateStack extends Stack {
+  readonly cache: CacheCluster;
+
+  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network }) {
+    super(scope, id, props);
+    const { network } = props;
+    this.cache = new CacheCluster(this, 'Cache', {
+      vpc: network.vpc,
+      subnets: network.dataSubnets,
+      securityGroup: network.cacheSecurityGroup,
+      port: PORTS.cache,
+      nodeType: props.config.state.nodeType,
+      replicas: props.config.state.replicas,
+    });
+    new CfnOutput(this, 'ReplicationGroupId', { value: this.cache.replicationGroup.ref });
+    new CfnOutput(this, 'StateEndpoint', { value: `${this.cache.host}:${this.cache.port}` });
+  }
+}
+
+/** The log group of a node kind's metrics (EMF), invocation logs and output. */
+function nodeLogGroup(stack: Stack): LogGroup {
+  return new LogGroup(stack, 'NodeLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+}
+
+/** The storage tier: Ceph on EC2 with RGW and the storage agents. */
+export class StorageStack extends Stack {
+  readonly ceph: CephCluster;
+  readonly bundle: NodeBundle;
+
+  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly cache: CacheCluster }) {
+    super(scope, id, props);
+    const { config, network, cache } = props;
+    this.bundle = new NodeBundle(this, 'NodeBundle');
+    this.ceph = new CephCluster(this, 'Ceph', {
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      securityGroup: network.storageSecurityGroup,
+      bundle: this.bundle.asset,
+      logGroup: nodeLogGroup(this),
+      state: { host: cache.host, port: cache.port, authSecret: cache.authSecret },
+      agentPort: PORTS.storageAgent,
+      rgwPort: PORTS.rgw,
+      thresholds: config.offloadThresholds,
+      ...config.storage,
+    });
+    new CfnOutput(this, 'RgwEndpoint', { value: this.ceph.rgwEndpoint });
+    new CfnOutput(this, 'ObjectStoreSecretArn', { value: this.ceph.objectsSecret.secretArn });
+  }
+}
+
+/** The compute tier: the Auto Scaling group of compute nodes. */
+export class ComputeStack extends Stack {
+  readonly fleet: ComputeFleet;
+
+  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly alerts: Alerts; readonly cache: CacheCluster; readonly storage: StorageStack }) {
+    super(scope, id, props);
+    const { config, network, cache, storage } = props;
+    this.fleet = new ComputeFleet(this, 'Fleet', {
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      securityGroup: network.computeSecurityGroup,
+      bundle: storage.bundle.asset,
+      logGroup: nodeLogGroup(this),
+      alerts: props.alerts.topic,
+      port: PORTS.computeNode,
+      state: { host: cache.host, port: cache.port, authSecret: cache.authSecret },
+      objects: { endpoint: storage.ceph.rgwEndpoint, bucket: storage.ceph.bucket, secret: storage.ceph.objectsSecret },
+      nodePolicy: config.nodePolicy,
+      offloadPolicy: config.offloadPolicy,
+      offloadThresholds: config.offloadThresholds,
+      ...config.compute,
+    });
+    new CfnOutput(this, 'AutoScalingGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName });
+  }
+}
+
+/** Tier 1: the shared policy layer, the dispatcher Lambda and the API in front of it. */
+export class DispatchStack extends Stack {
+  readonly policyLayer: PolicyLayer;
+  readonly dispatcher: DispatcherFunction;
+  readonly api: DispatchApi;
+
+  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly cache: CacheCluster }) {
+    super(scope, id, props);
+    const { config, network, cache } = props;
+    this.policyLayer = new PolicyLayer(this, 'PolicyLayer');
+    this.dispatcher = new DispatcherFunction(this, 'Dispatcher', {
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      securityGroup: network.dispatcherSecurityGroup,
+      policyLayer: this.policyLayer.layer,
+      state: { host: cache.host, port: cache.port, authSecret: cache.authSecret },
+      strategy: config.invocationStrategy,
+      choices: config.choices,
+      ...config.dispatch,
+    });
+    this.api = new DispatchApi(this, 'Api', { dispatcher: this.dispatcher.function, ...config.dispatch });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'POST {ApiUrl}invoke/{function}, signed with SigV4' });
+    new CfnOutput(this, 'DispatcherFunctionName', { value: this.dispatcher.function.functionName });
+    new CfnOutput(this, 'PolicyLayerArn', { value: this.policyLayer.layer.layerVersionArn });
+    new CfnOutput(this, 'Policies', {
+      description: 'The policy chosen for each tier',
+      value: `${config.invocationStrategy} / ${config.nodePolicy} / ${config.offloadPolicy}`,
+    });
+  }
+}
+
+/** The CloudWatch dashboard and alarms over every tier. */
+export class ObservabilityStack extends Stack {
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: StackProps & { readonly alerts: Alerts; readonly cache: CacheCluster; readonly compute: ComputeFleet; readonly dispatch: DispatchStack }) {
+    super(scope, id, props);
+    this.observability = new Observability(this, 'Observability', {
+      api: props.dispatch.api.api,
+      dispatcher: props.dispatch.dispatcher.function,
+      computeGroup: props.compute.autoScalingGroup,
+      cacheMembers: props.cache.memberIds(),
+      alerts: props.alerts.topic,
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
+  }
+}

@@ -1,0 +1,84 @@
+# shellcheck shell=bash
+# Shared by compute-node.sh and storage-node.sh (sourced, not run).
+# Expects /etc/strata/strata.env, written by the instance's user data.
+
+STRATA_HOME=/opt/strata
+STRATA_LOG_DIR=/var/log/strata
+# shellcheck source=/dev/null
+source /etc/strata/strata.env
+
+# IMDSv2: a session token first, then the path under /latest/.
+imds() {
+  local token
+  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  curl -sf -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/$1"
+}
+
+# One field of a JSON secret in Secrets Manager (empty if the field is not there yet).
+secret_field() {
+  aws secretsmanager get-secret-value --region "${STRATA_REGION}" --secret-id "$1" --query SecretString --output text |
+    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(String(JSON.parse(s)[process.argv[1]] ?? "")))' "$2"
+}
+
+# The state store URL with its AUTH token, for the node's environment file.
+state_url() {
+  local token
+  token=$(secret_field "${STRATA_CACHE_SECRET_ARN}" token)
+  echo "rediss://:${token}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
+}
+
+# Ships the node's metrics (EMF records, which CloudWatch turns into metrics), its
+# invocation log and its output to the node log group.
+start_cloudwatch_agent() {
+  cat > "${STRATA_HOME}/cloudwatch-agent.json" <<JSON
+{
+  "agent": { "run_as_user": "root" },
+  "logs": {
+    "logs_collected": {
+      "files": {
+        "collect_list": [
+          { "file_path": "${STRATA_LOG_DIR}/metrics.emf", "log_group_name": "${STRATA_LOG_GROUP}", "log_stream_name": "{instance_id}/metrics" },
+          { "file_path": "${STRATA_LOG_DIR}/invocations.log", "log_group_name": "${STRATA_LOG_GROUP}", "log_stream_name": "{instance_id}/invocations" },
+          { "file_path": "${STRATA_LOG_DIR}/node.log", "log_group_name": "${STRATA_LOG_GROUP}", "log_stream_name": "{instance_id}/node" }
+        ]
+      }
+    }
+  }
+}
+JSON
+  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "file:${STRATA_HOME}/cloudwatch-agent.json"
+}
+
+# A systemd unit for one of Strata's processes, run as the unprivileged user strata.
+# SIGTERM drains the node; it may take the whole stop timeout to finish its work.
+install_unit() {
+  local name=$1 description=$2 command=$3
+  id strata >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin strata
+  install -d -o strata -g strata "${STRATA_LOG_DIR}"
+  cat > "/etc/systemd/system/${name}.service" <<UNIT
+[Unit]
+Description=${description}
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+User=strata
+EnvironmentFile=/etc/strata/node.env
+ExecStart=${command}
+Restart=always
+RestartSec=2
+TimeoutStopSec=300
+StandardOutput=append:${STRATA_LOG_DIR}/node.log
+StandardError=append:${STRATA_LOG_DIR}/node.log
+NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+ReadWritePaths=${STRATA_LOG_DIR}
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  systemctl daemon-reload
+  systemctl enable --now "${name}.service"
+}

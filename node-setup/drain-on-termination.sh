@@ -1,0 +1,21 @@
+#!/bin/bash
+# Usage: drain-on-termination.sh UNIT LIFECYCLE_HOOK REGION
+# Waits until Auto Scaling marks this instance for termination (IMDS target lifecycle
+# state), stops UNIT (SIGTERM: the node deregisters and finishes what it runs), then
+# completes the lifecycle action so the termination goes on.
+set -euo pipefail
+unit=$1 hook=$2 region=$3
+
+imds() {
+  local token
+  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  curl -sf -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/$1"
+}
+
+until [ "$(imds meta-data/autoscaling/target-lifecycle-state || true)" = Terminated ]; do sleep 5; done
+echo "terminating: draining ${unit}"
+systemctl stop "${unit}"
+aws autoscaling complete-lifecycle-action --region "${region}" --lifecycle-action-result CONTINUE \
+  --lifecycle-hook-name "${hook}" --instance-id "$(imds meta-data/instance-id)" \
+  --auto-scaling-group-name "$(imds meta-data/tags/instance/aws:autoscaling:groupName)"
+echo "drained; termination continues"
