@@ -133,7 +133,7 @@ chmod 0600 /etc/ceph/rgw.key
 
 if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
   # The data pool before RGW creates it with the defaults.
-  "${here}/pool.sh" --pool default.rgw.buckets.data --pg-num "${STRATA_PG_NUM}" --autoscale "${STRATA_PG_AUTOSCALE}" \
+  bash "${here}/pool.sh" --pool default.rgw.buckets.data --pg-num "${STRATA_PG_NUM}" --autoscale "${STRATA_PG_AUTOSCALE}" \
     --size 3 --min-size 2 --application rgw
 fi
 systemctl enable --now "ceph-radosgw@rgw.${host}"

@@ -1,4 +1,4 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { StrataConfig } from './config';
@@ -22,11 +22,22 @@ export class NetworkStack extends Stack {
   readonly network: Network;
   readonly alerts: Alerts;
 
+  private readonly azCount: number;
+
   constructor(scope: Construct, id: string, props: StrataStackProps) {
     super(scope, id, props);
+    this.azCount = props.config.network.maxAzs;
     this.network = new Network(this, 'Network', props.config.network);
     this.alerts = new Alerts(this, 'Alerts', { email: props.config.alarmEmail });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
+  }
+
+  /**
+   * An environment-agnostic stack sees only 2 AZs; this one takes as many as the
+   * config asks for, picked at deploy time from the region's list.
+   */
+  override get availabilityZones(): string[] {
+    return Array.from({ length: this.azCount ?? 2 }, (_, i) => Fn.select(i, Fn.getAzs()));
   }
 }
 

@@ -27,9 +27,26 @@ export async function serveApi(handler: ProxyHandler, port = 0): Promise<{ url: 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-/** The REST API (v1) proxy event for one request, with the `/invoke/{function}` resource. */
+/** The REST API (v1) proxy event for one HTTP request that the adapter received. */
 export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  return proxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, body, sourceIp: req.socket.remoteAddress, httpVersion: req.httpVersion });
+}
+
+export interface ProxyRequest {
+  readonly method: string;
+  /** Path and query, e.g. /invoke/wordcount */
+  readonly url: string;
+  /** Alternating names and values, as Node.js gives them. */
+  readonly rawHeaders: readonly string[];
+  readonly body: Buffer;
+  readonly sourceIp?: string;
+  readonly httpVersion?: string;
+}
+
+/** The REST API (v1) proxy event for one request, with the `/invoke/{function}` resource, as API Gateway builds it. */
+export function proxyEvent(req: ProxyRequest): APIGatewayProxyEvent {
+  const url = new URL(req.url, 'http://localhost');
+  const body = req.body;
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -44,7 +61,7 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProx
   return {
     resource: invoke ? '/invoke/{function}' : url.pathname,
     path: url.pathname,
-    httpMethod: req.method ?? 'GET',
+    httpMethod: req.method,
     headers,
     multiValueHeaders,
     queryStringParameters: query.length ? Object.fromEntries(url.searchParams) : null,
@@ -57,9 +74,9 @@ export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProx
       accountId: '000000000000',
       apiId: 'local',
       authorizer: null,
-      protocol: `HTTP/${req.httpVersion}`,
-      httpMethod: req.method ?? 'GET',
-      identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+      protocol: `HTTP/${req.httpVersion ?? '1.1'}`,
+      httpMethod: req.method,
+      identity: { sourceIp: req.sourceIp ?? '127.0.0.1', userAgent: headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
       path: `/local${url.pathname}`,
       stage: 'local',
       requestId: randomUUID(),

@@ -28,7 +28,7 @@ for agent in amazon-ssm-agent amazon-cloudwatch-agent; do
 done
 systemctl enable --now amazon-ssm-agent
 
-"${STRATA_HOME}/ceph/aws-cluster.sh"
+bash "${STRATA_HOME}/ceph/aws-cluster.sh"
 
 ip=$(imds meta-data/local-ipv4)
 instance=$(imds meta-data/instance-id)

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import {
+  CfnSecurityGroup,
   FlowLogDestination,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
@@ -106,6 +107,12 @@ export class Network extends Construct {
     this.dispatcherSecurityGroup.addEgressRule(this.cacheSecurityGroup, cachePort, 'state store');
     this.dispatcherSecurityGroup.addEgressRule(this.computeSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations to compute nodes');
     this.dispatcherSecurityGroup.addEgressRule(endpointSecurityGroup, Port.tcp(443), 'Secrets Manager through its endpoint');
+    // CDK drops its "no traffic" placeholder once any egress rule exists, even when the
+    // rules are separate resources; CloudFormation then keeps EC2's default allow-all
+    // egress. The placeholder, inline, makes the three rules above the only way out.
+    (this.dispatcherSecurityGroup.node.defaultChild as CfnSecurityGroup).securityGroupEgress = [
+      { cidrIp: '255.255.255.255/32', ipProtocol: 'icmp', fromPort: 252, toPort: 86, description: 'No default egress: only the rules that follow' },
+    ];
     this.computeSecurityGroup.addIngressRule(this.dispatcherSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations from the dispatcher');
     this.computeSecurityGroup.addIngressRule(this.computeSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations forwarded by peers');
     this.storageSecurityGroup.addIngressRule(this.computeSecurityGroup, Port.tcp(PORTS.storageAgent), 'near-data stages from compute nodes');

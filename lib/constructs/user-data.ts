@@ -33,6 +33,6 @@ export function nodeUserData(userData: UserData, options: NodeUserDataOptions): 
     'SETTINGS',
     `aws s3 cp 's3://${options.bundle.s3BucketName}/${options.bundle.s3ObjectKey}' /tmp/strata-node.zip`,
     'rm -rf /opt/strata && install -d /opt/strata && unzip -q /tmp/strata-node.zip -d /opt/strata && rm /tmp/strata-node.zip',
-    `exec /opt/strata/${options.setupScript}`,
+    `exec bash /opt/strata/${options.setupScript}`,
   );
 }

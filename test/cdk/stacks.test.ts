@@ -1,0 +1,363 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Stack } from 'aws-cdk-lib';
+import { defineStrata } from '../../lib/app';
+import { PORTS, VPC_CIDR } from '../../lib/constructs/network';
+import { cdkJsonContext } from '../support/cdk';
+
+// One synth of the whole app for the file, as `cdk synth` does it (cdk.json's context,
+// cdk-nag and the CloudFormation validator on), but without bundling assets: the
+// bundles have their own test. app.synth() throws on any unacknowledged finding.
+const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] }, outdir: mkdtempSync(join(tmpdir(), 'strata-stacks-')) });
+const stacks = defineStrata(app);
+const assembly = app.synth();
+const templateOf = (stack: Stack) => Template.fromJSON(assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
+const network = templateOf(stacks.network);
+const state = templateOf(stacks.state);
+const storage = templateOf(stacks.storage);
+const compute = templateOf(stacks.compute);
+const dispatch = templateOf(stacks.dispatch);
+const observability = templateOf(stacks.observability);
+const all = [network, state, storage, compute, dispatch, observability];
+
+/** The user data of a launch template or instance, with CloudFormation's joins flattened to text. */
+function userDataText(userData: unknown): string {
+  const flatten = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value)) return value.map(flatten).join('');
+    const object = value as Record<string, unknown>;
+    if ('Fn::Base64' in object) return flatten(object['Fn::Base64']);
+    if ('Fn::Join' in object) return (object['Fn::Join'] as [string, unknown[]])[1].map(flatten).join('');
+    return `<${JSON.stringify(object)}>`;
+  };
+  return flatten(userData);
+}
+
+function resourcesOf(template: Template, type: string): Record<string, { Properties: Record<string, any> }> {
+  return template.findResources(type) as Record<string, { Properties: Record<string, any> }>;
+}
+
+describe('the whole app', () => {
+  const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as {
+    pluginReports: { pluginName: string; conclusion: string; violations: unknown[]; suppressedViolations: { ruleName: string; reason: string; violatingConstructs: unknown[] }[] }[];
+  };
+
+  test('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
+    expect(report.pluginReports.map(({ pluginName, conclusion, violations }) => ({ pluginName, conclusion, violations }))).toEqual([
+      { pluginName: 'AwsSolutions', conclusion: 'success', violations: [] },
+    ]);
+  });
+
+  test('every acknowledged finding carries a specific reason', () => {
+    const suppressed = report.pluginReports.flatMap((plugin) => plugin.suppressedViolations);
+    expect(suppressed.length).toBeGreaterThan(0);
+    for (const { ruleName, reason, violatingConstructs } of suppressed) {
+      expect(ruleName).toMatch(/^AwsSolutions-[A-Z]+\d+(\[.+\])?$/);
+      expect(reason.length).toBeGreaterThan(40);
+      expect(violatingConstructs.length).toBeGreaterThan(0);
+    }
+  });
+
+  test('no security group in any stack takes traffic from outside the VPC', () => {
+    for (const template of all) {
+      for (const group of Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroup'))) {
+        for (const rule of group.Properties.SecurityGroupIngress ?? []) expect(rule.CidrIp).toBe(VPC_CIDR);
+      }
+      for (const rule of Object.values(resourcesOf(template, 'AWS::EC2::SecurityGroupIngress'))) {
+        expect(rule.Properties.CidrIp ?? VPC_CIDR).toBe(VPC_CIDR);
+      }
+    }
+  });
+
+  test('no compute or storage node gets a public IP or an SSH key', () => {
+    for (const template of [storage, compute]) {
+      for (const type of ['AWS::EC2::Instance', 'AWS::EC2::LaunchTemplate']) {
+        for (const resource of Object.values(resourcesOf(template, type))) {
+          const properties = resource.Properties.LaunchTemplateData ?? resource.Properties;
+          expect(properties.KeyName).toBeUndefined();
+          for (const nic of properties.NetworkInterfaces ?? []) expect(nic.AssociatePublicIpAddress).toBe(false);
+        }
+      }
+    }
+  });
+});
+
+describe('StrataNetwork', () => {
+  test('a VPC over 2 AZs: NAT-only public subnets, private workload subnets, isolated data subnets', () => {
+    network.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: VPC_CIDR });
+    network.resourceCountIs('AWS::EC2::Subnet', 6);
+    network.resourceCountIs('AWS::EC2::NatGateway', 1);
+    for (const subnet of Object.values(resourcesOf(network, 'AWS::EC2::Subnet'))) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+  });
+
+  test('flow logs of all traffic go to CloudWatch Logs', () => {
+    network.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
+  });
+
+  test('VPC endpoints for S3, SSM, CloudWatch and Secrets Manager', () => {
+    network.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.s3'])]) }) });
+    const interfaces = Object.values(resourcesOf(network, 'AWS::EC2::VPCEndpoint'))
+      .filter((endpoint) => endpoint.Properties.VpcEndpointType === 'Interface')
+      .map((endpoint) => JSON.stringify(endpoint.Properties.ServiceName).match(/\.([a-z0-9]+)"\]/)?.[1]);
+    expect(interfaces.sort()).toEqual(['ec2messages', 'logs', 'monitoring', 'secretsmanager', 'ssm', 'ssmmessages']);
+  });
+
+  test('the state store takes its port from the dispatcher and the nodes only', () => {
+    const cacheIngress = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupIngress')).filter((rule) => rule.Properties.FromPort === PORTS.cache);
+    expect(cacheIngress).toHaveLength(3);
+    for (const rule of cacheIngress) {
+      expect(rule.Properties.SourceSecurityGroupId).toBeDefined();
+      expect(rule.Properties.ToPort).toBe(PORTS.cache);
+    }
+  });
+
+  test('the dispatcher has no ingress and egress only to the state store, compute nodes and HTTPS endpoints', () => {
+    const dispatcherGroup = Object.entries(resourcesOf(network, 'AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('NetworkDispatcherSecurityGroup'))!;
+    expect(dispatcherGroup[1].Properties.SecurityGroupIngress).toBeUndefined();
+    const [groupId] = dispatcherGroup;
+    const egress = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupEgress'))
+      .filter((rule) => rule.Properties.GroupId['Fn::GetAtt']?.[0] === groupId)
+      .map((rule) => rule.Properties.FromPort)
+      .sort();
+    expect(egress).toEqual([443, PORTS.cache, PORTS.computeNode].sort());
+    // The inline placeholder replaces EC2's default allow-all egress.
+    expect(dispatcherGroup[1].Properties.SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '255.255.255.255/32', IpProtocol: 'icmp' })]);
+  });
+
+  test('Ceph ports are open between storage nodes only', () => {
+    const storageGroupId = Object.keys(resourcesOf(network, 'AWS::EC2::SecurityGroup')).find((id) => id.startsWith('NetworkStorageSecurityGroup'))!;
+    const cephRules = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupIngress')).filter((rule) => [3300, 6789, 6800].includes(rule.Properties.FromPort));
+    expect(cephRules).toHaveLength(3);
+    for (const rule of cephRules) expect(rule.Properties.SourceSecurityGroupId).toEqual({ 'Fn::GetAtt': [storageGroupId, 'GroupId'] });
+  });
+
+  test('the alert topic is encrypted with a rotating key and refuses plain HTTP', () => {
+    network.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    network.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    network.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+});
+
+describe('StrataState', () => {
+  test('a Valkey replication group: Multi-AZ failover, TLS required, encrypted at rest, a non-default port', () => {
+    state.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      Engine: 'valkey',
+      CacheNodeType: 'cache.t4g.small',
+      NumCacheClusters: 2,
+      AutomaticFailoverEnabled: true,
+      MultiAZEnabled: true,
+      TransitEncryptionEnabled: true,
+      TransitEncryptionMode: 'required',
+      AtRestEncryptionEnabled: true,
+      Port: 6380,
+    });
+  });
+
+  test('the AUTH token is generated in Secrets Manager and reaches ElastiCache as a dynamic reference, never as text', () => {
+    state.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { GenerateStringKey: 'token', PasswordLength: 64, ExcludePunctuation: true },
+    });
+    const group = Object.values(resourcesOf(state, 'AWS::ElastiCache::ReplicationGroup'))[0];
+    expect(JSON.stringify(group.Properties.AuthToken)).toMatch(/\{\{resolve:secretsmanager:.*:SecretString:token::\}\}/);
+  });
+
+  test('slow-log delivery to CloudWatch Logs', () => {
+    state.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      LogDeliveryConfigurations: [Match.objectLike({ DestinationType: 'cloudwatch-logs', LogType: 'slow-log' })],
+    });
+  });
+});
+
+describe('StrataStorage', () => {
+  const instances = Object.values(resourcesOf(storage, 'AWS::EC2::Instance'));
+
+  test('3 Debian 12 storage nodes (Ceph 16 from its packages) in turn across the AZs', () => {
+    expect(instances).toHaveLength(3);
+    expect(instances.map((instance) => instance.Properties.AvailabilityZone['Fn::Select'][0])).toEqual([0, 1, 0]);
+    const parameters = storage.toJSON().Parameters as Record<string, { Default: string }>;
+    expect(Object.values(parameters).map((parameter) => parameter.Default)).toContain('/aws/service/debian/release/12/latest/arm64');
+  });
+
+  test('each node: IMDSv2, detailed monitoring, an encrypted root and an encrypted 100 GiB gp3 OSD volume', () => {
+    storage.resourcePropertiesCountIs('AWS::EC2::LaunchTemplate', { LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } } }, 3);
+    for (const instance of instances) {
+      expect(instance.Properties.Monitoring).toBe(true);
+      expect(instance.Properties.BlockDeviceMappings).toEqual([
+        { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } },
+        { DeviceName: '/dev/sdf', Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 100, VolumeType: 'gp3' } },
+      ]);
+    }
+  });
+
+  test('user data runs the project scripts with a 128-PG data pool and the autoscaler on; joiners learn node 0 address', () => {
+    const [first, second] = instances.map((instance) => userDataText(instance.Properties.UserData));
+    expect(first).toContain("STRATA_CEPH_INDEX='0'");
+    expect(first).toContain("STRATA_CEPH_FIRST_IP=''");
+    expect(first).toContain("STRATA_PG_NUM='128'");
+    expect(first).toContain("STRATA_PG_AUTOSCALE='on'");
+    expect(first).toContain('exec bash /opt/strata/node-setup/storage-node.sh');
+    expect(second).toContain("STRATA_CEPH_INDEX='1'");
+    expect(second).toMatch(/STRATA_CEPH_FIRST_IP='<\{"Fn::GetAtt":\["CephNode0[0-9A-F]+","PrivateIp"\]\}>'/);
+  });
+
+  test('RGW has one name in a private hosted zone, with every storage node behind it', () => {
+    storage.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'storage.strata.internal.', VPCs: Match.anyValue() });
+    storage.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'rgw.storage.strata.internal.', Type: 'A' });
+    const record = Object.values(resourcesOf(storage, 'AWS::Route53::RecordSet'))[0];
+    expect(record.Properties.ResourceRecords).toEqual([0, 1, 2].map(() => ({ 'Fn::GetAtt': [expect.stringMatching(/^CephNode\d/), 'PrivateIp'] })));
+  });
+
+  test('the storage role reads one bundle object and writes only its own two secrets', () => {
+    const statements = Object.values(resourcesOf(storage, 'AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const s3 = statements.filter((statement) => JSON.stringify(statement.Action).includes('s3:'));
+    expect(s3).toEqual([expect.objectContaining({ Action: 's3:GetObject', Resource: expect.objectContaining({ 'Fn::Join': expect.anything() }) })]);
+    expect(JSON.stringify(s3[0].Resource)).toMatch(/\.zip"\]\]\}$/);
+    const writes = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:PutSecretValue'));
+    expect(writes.flatMap((statement) => [statement.Resource].flat()).map((resource) => resource.Ref).sort()).toEqual([
+      expect.stringMatching(/^CephClusterKeys/),
+      expect.stringMatching(/^CephObjectStoreKeys/),
+    ]);
+  });
+});
+
+describe('StrataCompute', () => {
+  const launchTemplate = Object.values(resourcesOf(compute, 'AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData;
+
+  test('a launch template with IMDSv2 (hop limit 1), instance tags in IMDS, detailed monitoring and an encrypted gp3 root', () => {
+    expect(launchTemplate.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'enabled' });
+    expect(launchTemplate.Monitoring).toEqual({ Enabled: true });
+    expect(launchTemplate.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' } }]);
+    expect(launchTemplate.InstanceType).toBe('c7g.large');
+  });
+
+  test('user data writes the settings, fetches the node bundle and runs the compute setup', () => {
+    const text = userDataText(launchTemplate.UserData);
+    expect(text).toContain("STRATA_SLOTS='2'");
+    expect(text).toContain("STRATA_NODE_POLICY='most-slots'");
+    expect(text).toContain(`STRATA_OFFLOAD_THRESHOLDS='{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'`);
+    expect(text).toContain("STRATA_RGW_ENDPOINT='https://rgw.storage.strata.internal:7443'");
+    expect(text).toContain(`STRATA_CACHE_PORT='${PORTS.cache}'`);
+    expect(text).toMatch(/aws s3 cp 's3:\/\/.*\/[0-9a-f]{64}\.zip' \/tmp\/strata-node\.zip/);
+    expect(text).toContain('exec bash /opt/strata/node-setup/compute-node.sh');
+  });
+
+  test('an Auto Scaling group of 2 to 6 nodes that reports every scaling event to the alert topic', () => {
+    compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MinSize: '2',
+      MaxSize: '6',
+      NotificationConfigurations: [Match.objectLike({
+        NotificationTypes: ['autoscaling:EC2_INSTANCE_LAUNCH', 'autoscaling:EC2_INSTANCE_LAUNCH_ERROR', 'autoscaling:EC2_INSTANCE_TERMINATE', 'autoscaling:EC2_INSTANCE_TERMINATE_ERROR'],
+      })],
+    });
+  });
+
+  test('scales on CPU and on slot use, whichever asks for more nodes', () => {
+    compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+      TargetTrackingConfiguration: { PredefinedMetricSpecification: { PredefinedMetricType: 'ASGAverageCPUUtilization' }, TargetValue: 70 },
+    });
+    compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+      TargetTrackingConfiguration: {
+        CustomizedMetricSpecification: { Namespace: 'Strata', MetricName: 'SlotUse', Dimensions: [{ Name: 'Role', Value: 'compute' }], Statistic: 'Average' },
+        TargetValue: 70,
+      },
+    });
+  });
+
+  test('a terminating node is held by a lifecycle hook, and may complete only its own group’s hook', () => {
+    compute.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
+      LifecycleHookName: 'strata-drain',
+      LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      HeartbeatTimeout: 360,
+      DefaultResult: 'CONTINUE',
+    });
+    compute.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: [{ Action: 'autoscaling:CompleteLifecycleAction', Effect: 'Allow', Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }) }] },
+    });
+  });
+
+  test('Session Manager instead of SSH', () => {
+    compute.hasResourceProperties('AWS::IAM::Role', {
+      ManagedPolicyArns: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/AmazonSSMManagedInstanceCore'])]) })],
+    });
+  });
+});
+
+describe('StrataDispatch', () => {
+  const fn = Object.values(resourcesOf(dispatch, 'AWS::Lambda::Function')).find((resource) => resource.Properties.Handler === 'index.handler')!;
+
+  test('the dispatcher: Node.js 24 on arm64, in the VPC, traced, with the policy layer', () => {
+    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, Timeout: 29, MemorySize: 512 });
+    expect(fn.Properties.VpcConfig.SubnetIds).toHaveLength(2);
+    expect(fn.Properties.Layers).toEqual([{ Ref: expect.stringMatching(/^PolicyLayer/) }]);
+    expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  test('its environment points at the TLS state store and the token secret, and names the strategy', () => {
+    const env = fn.Properties.Environment.Variables;
+    expect(userDataText(env.STRATA_REDIS_URL)).toMatch(/^rediss:\/\/<.*>:6380$/);
+    expect(env.STRATA_REDIS_AUTH_SECRET_ARN).toBeDefined();
+    expect(env).toMatchObject({ STRATA_STRATEGY: 'round-robin', STRATA_CHOICES: '2' });
+  });
+
+  test('every API method takes IAM (SigV4) auth; the invoke route validates its parameters and JSON body', () => {
+    const methods = Object.values(resourcesOf(dispatch, 'AWS::ApiGateway::Method'));
+    expect(methods.map((method) => method.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    for (const method of methods) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
+    dispatch.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      RequestParameters: { 'method.request.path.function': true },
+      RequestModels: { 'application/json': Match.anyValue() },
+      RequestValidatorId: Match.anyValue(),
+    });
+    dispatch.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
+    dispatch.hasResourceProperties('AWS::ApiGateway::Model', { ContentType: 'application/json', Schema: Match.objectLike({ type: 'object' }) });
+  });
+
+  test('the stage throttles, traces, logs access as JSON and logs errors without bodies', () => {
+    dispatch.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
+      MethodSettings: [Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000, LoggingLevel: 'ERROR', DataTraceEnabled: false })],
+    });
+  });
+
+  test('the dispatcher may read the token secret and nothing else of Secrets Manager', () => {
+    const statements = Object.values(resourcesOf(dispatch, 'AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const secrets = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
+    expect(secrets).toHaveLength(1);
+    expect(secrets[0].Action).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    expect(JSON.stringify(secrets[0].Resource)).toContain('CacheAuthToken');
+  });
+});
+
+describe('StrataObservability', () => {
+  const body = JSON.stringify(Object.values(resourcesOf(observability, 'AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
+
+  test('the dashboard has a row per tier with its figures', () => {
+    for (const text of ['Tier 1', 'Tier 2', 'Tier 3']) expect(body).toContain(text);
+    for (const metric of ['DispatchLatency', 'Decisions', 'NoCapacity', 'CpuBusy', 'MemoryUsed', 'LoadPerCore', 'SlotsUsed', 'SlotUse', 'CephHealth', 'EngineCPUUtilization', 'DatabaseMemoryUsagePercentage', 'ReplicationLag', 'GroupInServiceInstances']) {
+      expect(body).toContain(metric);
+    }
+    expect(body).toContain('\\"p50\\"');
+    expect(body).toContain('\\"p99\\"');
+  });
+
+  test('every alarm notifies the alert topic when it fires and when it clears', () => {
+    const alarms = Object.values(resourcesOf(observability, 'AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBe(9 + 2 * 2);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toHaveLength(1);
+      expect(alarm.Properties.OKActions).toEqual(alarm.Properties.AlarmActions);
+    }
+  });
+
+  test('Ceph counts as unhealthy when its health metric stops', () => {
+    observability.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CephHealth', TreatMissingData: 'breaching', Threshold: 0 });
+  });
+});
