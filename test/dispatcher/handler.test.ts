@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { configFromEnvironment } from '../../lambdas/dispatcher/handler';
+import { configFromEnvironment, redisUrlWithToken } from '../../lambdas/dispatcher/handler';
 import { startRedisServer, type RedisServer } from '../../local/redis-server';
 
 let redis: RedisServer;
@@ -45,10 +45,19 @@ describe('the Lambda handler', () => {
   });
 
   test.each([
-    [{}, 'STRATA_REDIS_URL must be set to the state store, e.g. rediss://:token@host:6380'],
+    [{}, 'STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380'],
     [{ STRATA_REDIS_URL: 'redis://x', STRATA_STRATEGY: 'fastest' }, 'Unknown invocation strategy "fastest". Valid names:'],
     [{ STRATA_REDIS_URL: 'redis://x', STRATA_MAX_ATTEMPTS: '0' }, 'STRATA_MAX_ATTEMPTS must be a number above 0, got 0'],
   ])('a bad environment %p fails the cold start with a message naming the variable', (env, message) => {
     expect(() => configFromEnvironment(env)).toThrow(message);
+  });
+
+  test('the AUTH token from Secrets Manager goes into the state store URL, encoded', async () => {
+    const secrets: string[] = [];
+    const read = async (arn: string) => (secrets.push(arn), JSON.stringify({ token: 'a/b+c=d' }));
+    expect(await redisUrlWithToken('rediss://cache.internal:6380', 'arn:secret', read)).toBe('rediss://:a%2Fb%2Bc%3Dd@cache.internal:6380');
+    expect(secrets).toEqual(['arn:secret']);
+    expect(await redisUrlWithToken('redis://127.0.0.1:6379', undefined, read)).toBe('redis://127.0.0.1:6379');
+    await expect(redisUrlWithToken('rediss://h:6380', 'arn:other', async () => '{}')).rejects.toThrow('secret arn:other has no "token" field');
   });
 });

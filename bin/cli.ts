@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+/**
+ * The operator command line: `npm run strata -- <command>`.
+ *   invoke  call a function through the deployed dispatcher (Lambda or the signed API), or a local API
+ *   status  the ElastiCache replication group and the live nodes with their metrics
+ *   local   the whole system on this machine (what `npm start` runs)
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { NodeView } from '@strata/policy-engine';
+import { RedisStateStore } from '../lambdas/state';
+import { proxyEvent } from '../local/api-adapter';
+import { HttpStateStore } from '../local/shared-state';
+import { explainAwsError, OperatorError, signForApiGateway, stackOutputs } from '../operator/aws';
+
+const USAGE = `usage: npm run strata -- <command> [options]   (each command takes --help)
+
+commands:
+  invoke FUNCTION   call a function: through the deployed dispatcher Lambda (default),
+                    the deployed API signed with SigV4 (--via api), or any API URL (--url)
+  status            the ElastiCache replication group and the dispatcher's view (deployed),
+                    or the live nodes and their metrics (--state URL)
+  local             the whole system on this machine; the options of \`npm start\``;
+
+const INVOKE_USAGE = `usage: npm run strata -- invoke FUNCTION [--data JSON | --file PATH]
+       [--via lambda|api] [--url URL [--sign]] [--region REGION] [--stack StrataDispatch]
+
+  --data JSON    the function's input, e.g. '{"key":"corpus/small.txt"}' (default {})
+  --file PATH    the input from a file (sent as it is)
+  --via          lambda: invoke the dispatcher function with an API Gateway event (default);
+                 api: POST to the deployed API URL, signed with SigV4
+  --url URL      POST to this API base URL instead, e.g. http://127.0.0.1:8080 (npm start);
+                 --sign signs it with SigV4 too
+  --region       the AWS region of the deployment (default: AWS_REGION or your profile's)
+  --stack        the dispatch stack's name`;
+
+const STATUS_USAGE = `usage: npm run strata -- status [--state URL] [--region REGION] [--stack-prefix Strata]
+
+  --state URL    read the live nodes from this state store: redis://, rediss://:TOKEN@host:port,
+                 or the http:// state of \`npm start\`; without it, ask the deployment on AWS
+  --region       the AWS region of the deployment
+  --stack-prefix the prefix of the stacks' names`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') return void console.log(USAGE);
+  if (command === 'invoke') return invoke(rest);
+  if (command === 'status') return status(rest);
+  if (command === 'local') return local(rest);
+  throw new UsageError(`unknown command "${command}"`, USAGE);
+}
+
+class UsageError extends Error {
+  constructor(message: string, readonly usage: string) {
+    super(message);
+  }
+}
+
+function parse<const O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, usage: string) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message, usage);
+  }
+}
+
+async function invoke(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    data: { type: 'string' },
+    file: { type: 'string' },
+    via: { type: 'string', default: 'lambda' },
+    url: { type: 'string' },
+    sign: { type: 'boolean', default: false },
+    region: { type: 'string' },
+    stack: { type: 'string', default: 'StrataDispatch' },
+  }, INVOKE_USAGE);
+  if (values.help) return void console.log(INVOKE_USAGE);
+  const [fn, ...extra] = positionals;
+  if (!fn || extra.length > 0) throw new UsageError('give exactly one FUNCTION, e.g. wordcount', INVOKE_USAGE);
+  if (values.data !== undefined && values.file !== undefined) throw new UsageError('give --data or --file, not both', INVOKE_USAGE);
+  if (values.via !== 'lambda' && values.via !== 'api') throw new UsageError(`--via must be lambda or api, got "${values.via}"`, INVOKE_USAGE);
+  let body: string;
+  if (values.file !== undefined) {
+    try {
+      body = readFileSync(values.file, 'utf8');
+    } catch (error) {
+      throw new OperatorError(`--file: cannot read ${values.file}: ${(error as Error).message}`);
+    }
+  } else {
+    body = values.data ?? '{}';
+    try {
+      JSON.parse(body);
+    } catch {
+      throw new UsageError(`--data must be JSON, got ${body}`, INVOKE_USAGE);
+    }
+  }
+  const path = `/invoke/${encodeURIComponent(fn)}`;
+
+  let reply: { status: number; headers: Record<string, string>; body: string };
+  if (values.url !== undefined || values.via === 'api') {
+    const base = values.url ?? (await stackOutputs(values.stack, values.region)).ApiUrl;
+    if (!base) throw new OperatorError(`stack ${values.stack} has no ApiUrl output`);
+    reply = await post(new URL(path.slice(1), base.endsWith('/') ? base : `${base}/`), body, values.url === undefined || values.sign, values.region);
+  } else {
+    const functionName = (await stackOutputs(values.stack, values.region)).DispatcherFunctionName;
+    if (!functionName) throw new OperatorError(`stack ${values.stack} has no DispatcherFunctionName output`);
+    reply = await invokeLambda(functionName, path, body, values.region);
+  }
+  const routing = Object.entries(reply.headers).filter(([name]) => name.startsWith('x-strata-')).map(([name, value]) => `${name.slice(9)}=${value}`);
+  if (routing.length > 0) console.error(`status ${reply.status}; ${routing.join(' ')}`);
+  console.log(reply.body);
+  if (reply.status >= 400) process.exitCode = 1;
+}
+
+async function post(url: URL, body: string, sign: boolean, region?: string) {
+  let headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (sign) {
+    const signingRegion = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1] ?? region ?? process.env.AWS_REGION;
+    if (!signingRegion) throw new OperatorError('no AWS region to sign for: pass --region or set AWS_REGION');
+    headers = await signForApiGateway({ method: 'POST', url, headers, body }, signingRegion);
+  }
+  const response = await fetch(url, { method: 'POST', headers, body }).catch((error: Error) => {
+    throw new OperatorError(`cannot reach ${url.origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+  });
+  return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
+}
+
+async function invokeLambda(functionName: string, path: string, body: string, region?: string) {
+  const client = new LambdaClient({ region });
+  try {
+    const event = proxyEvent({ method: 'POST', url: path, rawHeaders: ['content-type', 'application/json'], body: Buffer.from(body) });
+    const reply = await client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(event)) }));
+    const payload = Buffer.from(reply.Payload ?? []).toString('utf8');
+    if (reply.FunctionError) throw new OperatorError(`the dispatcher failed (${reply.FunctionError}): ${payload}`);
+    const result = JSON.parse(payload) as APIGatewayProxyResult;
+    return { status: result.statusCode, headers: (result.headers ?? {}) as Record<string, string>, body: result.body };
+  } catch (error) {
+    if (error instanceof OperatorError) throw error;
+    return explainAwsError(error);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function status(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    state: { type: 'string' },
+    region: { type: 'string' },
+    'stack-prefix': { type: 'string', default: 'Strata' },
+  }, STATUS_USAGE);
+  if (values.help) return void console.log(STATUS_USAGE);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, STATUS_USAGE);
+  if (values.state !== undefined) return printNodes(await liveNodesFrom(values.state));
+
+  const prefix = values['stack-prefix'];
+  const { ReplicationGroupId: groupId } = await stackOutputs(`${prefix}State`, values.region);
+  const client = new ElastiCacheClient({ region: values.region });
+  try {
+    const reply = await client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: groupId }));
+    for (const group of reply.ReplicationGroups ?? []) {
+      console.log(`state store ${group.ReplicationGroupId}: ${group.Status}, ${group.Engine ?? 'valkey'} ${group.CacheNodeType}, multi-AZ ${group.MultiAZ}, failover ${group.AutomaticFailover}, TLS ${group.TransitEncryptionEnabled}, at rest ${group.AtRestEncryptionEnabled}`);
+      for (const member of group.NodeGroups?.[0]?.NodeGroupMembers ?? []) {
+        console.log(`  ${member.CacheClusterId} ${member.CurrentRole ?? ''} in ${member.PreferredAvailabilityZone}`);
+      }
+    }
+  } catch (error) {
+    explainAwsError(error);
+  } finally {
+    client.destroy();
+  }
+  // The state store is inside the VPC; the dispatcher answers for it through the API.
+  const { ApiUrl: apiUrl } = await stackOutputs(`${prefix}Dispatch`, values.region);
+  const url = new URL('health', apiUrl);
+  const region = /\.execute-api\.([a-z0-9-]+)\./.exec(url.hostname)?.[1] ?? values.region ?? '';
+  const headers = await signForApiGateway({ method: 'GET', url, headers: {} }, region);
+  const health = await fetch(url, { headers }).then((response) => response.text());
+  console.log(`dispatcher: ${health}`);
+  console.log('for each node\'s metrics, open the dashboard, or run status --state with an SSM port forward to the state store');
+}
+
+async function liveNodesFrom(url: string): Promise<NodeView[]> {
+  if (url.startsWith('http://')) return new HttpStateStore(url).liveNodes();
+  if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--state must be a redis://, rediss:// or http:// URL, got "${url}"`, STATUS_USAGE);
+  const store = await RedisStateStore.connect({ url }).catch((error: Error) => {
+    throw new OperatorError(`cannot reach the state store at ${new URL(url).host}: ${error.message}`);
+  });
+  try {
+    return await store.liveNodes();
+  } finally {
+    await store.close();
+  }
+}
+
+function printNodes(nodes: readonly NodeView[]): void {
+  const now = Date.now();
+  const rows = nodes.map((n) => [
+    n.id, n.role, n.address, `${n.slotsUsed}/${n.slotsTotal}`, String(n.inFlight), `${(n.cpuBusy * 100).toFixed(0)}%`,
+    `${(n.memoryUsed * 100).toFixed(0)}%`, (n.load1 / Math.max(1, n.cores)).toFixed(2), n.draining ? 'draining' : 'up', `${((now - n.heartbeatAt) / 1000).toFixed(1)}s`,
+  ]);
+  const header = ['node', 'role', 'address', 'slots', 'in flight', 'cpu', 'memory', 'load/core', 'state', 'heartbeat'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+  console.log(`${nodes.length} live node(s)`);
+}
+
+async function local(args: string[]): Promise<void> {
+  const root = join(__dirname, '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'local', 'main.ts'), ...args], { cwd: root, stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+}
+
+main(process.argv.slice(2)).catch((error: Error) => {
+  if (error instanceof UsageError) {
+    console.error(`${error.message}\n\n${error.usage}`);
+    process.exit(2);
+  }
+  console.error(error instanceof OperatorError ? error.message : (error.stack ?? error.message));
+  process.exit(1);
+});
