@@ -145,8 +145,8 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
   access=$(printf '%s' "${user}" | grep -o '"access_key": "[^"]*"' | head -1 | cut -d'"' -f4)
   secret_key=$(printf '%s' "${user}" | grep -o '"secret_key": "[^"]*"' | head -1 | cut -d'"' -f4)
   until curl -sf --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" >/dev/null; do sleep 2; done
-  AWS_ACCESS_KEY_ID=${access} AWS_SECRET_ACCESS_KEY=${secret_key} aws s3api create-bucket --bucket "${STRATA_BUCKET}" \
-    --endpoint-url "https://localhost:${STRATA_RGW_PORT}" --ca-bundle "${keys}/ca.crt" --region "${STRATA_REGION}" >/dev/null || true
+  s3() { AWS_ACCESS_KEY_ID=${access} AWS_SECRET_ACCESS_KEY=${secret_key} aws s3api "$@" --endpoint-url "https://localhost:${STRATA_RGW_PORT}" --ca-bundle "${keys}/ca.crt" --region "${STRATA_REGION}"; }
+  s3 head-bucket --bucket "${STRATA_BUCKET}" 2>/dev/null || s3 create-bucket --bucket "${STRATA_BUCKET}" >/dev/null
   put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} CA="${keys}/ca.crt" node -e \
     'console.log(JSON.stringify({ accessKeyId: process.env.ACCESS, secretAccessKey: process.env.SECRET, caCertificate: require("fs").readFileSync(process.env.CA, "utf8") }))')"
 else

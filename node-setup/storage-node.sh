@@ -10,7 +10,7 @@ arch=$(dpkg --print-architecture)
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends ca-certificates curl gnupg openssl uuid-runtime lvm2 \
-  ceph-mon ceph-mgr ceph-osd ceph-volume ceph-common radosgw
+  ceph-mon ceph-mgr ceph-osd ceph-common radosgw # ceph-volume comes with ceph-osd
 install -d -m 0755 /etc/apt/keyrings
 curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
 echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_22.x nodistro main" > /etc/apt/sources.list.d/nodesource.list
