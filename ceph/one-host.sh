@@ -29,16 +29,18 @@ while [ $# -gt 0 ]; do
 done
 
 stop() {
-  local pid_file pid
-  # Newest first: RGW, OSDs, MGR, MON.
+  local pid_file pid pids=()
+  # Newest first (RGW, OSDs, MGR, MON), all asked at once, then waited for together.
   for pid_file in "$1"/run/client.*.pid "$1"/run/osd.*.pid "$1"/run/mgr.*.pid "$1"/run/mon.*.pid; do
     [ -f "${pid_file}" ] || continue
-    pid=$(cat "${pid_file}")
-    if kill "${pid}" 2>/dev/null; then
-      for _ in $(seq 50); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.2; done
-      kill -9 "${pid}" 2>/dev/null || true
-    fi
+    pids+=("$(cat "${pid_file}")")
+    kill "${pids[-1]}" 2>/dev/null || true
     rm -f "${pid_file}"
+  done
+  running() { for pid in "${pids[@]}"; do kill -0 "${pid}" 2>/dev/null && return 0; done; return 1; }
+  for _ in $(seq 100); do running || break; sleep 0.1; done
+  for pid in "${pids[@]}"; do
+    if kill -9 "${pid}" 2>/dev/null; then echo "one-host.sh: daemon ${pid} did not stop in 10 s; killed" >&2; fi
   done
 }
 
@@ -125,15 +127,16 @@ mkdir -p "${dir}/mgr/ceph-x"
 ceph auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' mds 'allow *' -o "${dir}/mgr/ceph-x/keyring"
 ceph-mgr -i x
 
-# OSDs: each gets its id from the monitors, its key, then its BlueStore.
+# OSDs: each gets its id from the monitors and its key, then makes its BlueStore and
+# starts; the mkfs runs are the slow part, so they run side by side.
 for _ in $(seq "${osds}"); do
   uuid=$(uuidgen)
   id=$(ceph osd new "${uuid}")
   mkdir -p "${dir}/osd/ceph-${id}"
   ceph auth get-or-create "osd.${id}" mon 'allow profile osd' mgr 'allow profile osd' osd 'allow *' -o "${dir}/osd/ceph-${id}/keyring"
-  ceph-osd -i "${id}" --mkfs --osd-uuid "${uuid}" 2>>"${dir}/log/mkfs.log"
-  ceph-osd -i "${id}"
+  { ceph-osd -i "${id}" --mkfs --osd-uuid "${uuid}" && ceph-osd -i "${id}"; } 2>>"${dir}/log/osd-start.log" &
 done
+wait
 
 # Healthy means: every OSD up and in, the manager available, HEALTH_OK.
 for _ in $(seq 240); do

@@ -2,8 +2,10 @@
 # Creates a Ceph pool, or brings an existing one into line, and changes nothing that
 # is already right (so a second run prints only "unchanged").
 #
-# The PG autoscaler stays on, and pg_num_min plus the bulk flag make pg_num a floor it
-# keeps: without them Pacific's autoscaler shrinks an empty 128-PG pool to 32.
+# The PG autoscaler stays on, and pg_num_min makes pg_num a floor it keeps: without it
+# Pacific's autoscaler shrinks an empty 128-PG pool to 32. (Not the bulk flag: it asks
+# for the pool's full share of PGs, which on a small cluster grows it past pg_num.)
+# The autoscaler may still grow the pool as data comes.
 #
 # Usage: pool.sh --pool NAME [--pg-num 128] [--autoscale on|off] [--size 3] [--min-size 2]
 #                [--application rgw]
@@ -67,14 +69,13 @@ if ceph osd pool ls | grep -qx "${pool}"; then
   echo "${pool}: exists"
 else
   ceph osd pool create "${pool}" --pg_num "${pg_num}" --pgp_num "${pg_num}" --pg_num_min "${pg_num}" \
-    --autoscale-mode="${autoscale}" --bulk >/dev/null
+    --autoscale-mode="${autoscale}" >/dev/null
   echo "${pool}: created with pg_num ${pg_num}"
   changes=$(( changes + 1 ))
 fi
 ensure size "${size}"
 ensure min_size "${min_size}"
 ensure pg_num_min "${pg_num}"
-ensure bulk true
 ensure pg_autoscale_mode "${autoscale}"
 if [ "$(pool_value pg_num)" -lt "${pg_num}" ]; then ensure pg_num "${pg_num}"; fi
 if ceph osd pool application get "${pool}" --format json | grep -q "\"${application}\""; then

@@ -18,7 +18,9 @@ export interface LocalClusterOptions {
   /** A real Redis for the shared state. @default the embedded store, served to the nodes on loopback */
   readonly redisUrl?: string;
   /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
-  readonly objects: { readonly folder: string } | { readonly s3Endpoint: string; readonly bucket: string };
+  readonly objects:
+    | { readonly folder: string }
+    | { readonly s3Endpoint: string; readonly bucket: string; readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string } };
   /** @default 'round-robin' */
   readonly strategy?: string;
   /** @default 'most-slots' */
@@ -50,11 +52,14 @@ export class LocalCluster {
   readonly processes = new Map<string, ChildProcess>();
   private readonly servers: Server[] = [];
   private readonly stores: StateStore[] = [];
+  // Node.js 20 is supported here; one AWS SDK notice about it, from this process, is enough.
+  private nodeEnv: Record<string, string> = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
   private constructor(
     readonly url: string,
     readonly dispatcher: Dispatcher,
     readonly state: StateStore,
+    private readonly heartbeatMs: number,
   ) {}
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -86,7 +91,11 @@ export class LocalCluster {
     });
     const api = await serveApi((event) => dispatcher.handle(event), options.port);
     servers.push(api.server);
-    const cluster = new LocalCluster(api.url, dispatcher, state);
+    const cluster = new LocalCluster(api.url, dispatcher, state, heartbeatMs);
+    // The nodes find S3 keys where the AWS SDK looks for them.
+    if ('credentials' in options.objects && options.objects.credentials) {
+      Object.assign(cluster.nodeEnv, { AWS_ACCESS_KEY_ID: options.objects.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: options.objects.credentials.secretAccessKey });
+    }
     cluster.servers.push(...servers);
     cluster.stores.push(state);
 
@@ -120,7 +129,7 @@ export class LocalCluster {
 
   /** Starts one node process and waits for its "ready" line. */
   async spawnNode(id: string, entry: string, args: string[]): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], { cwd: ROOT, env: { ...process.env, ...this.nodeEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
     this.processes.set(id, child);
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
@@ -143,7 +152,10 @@ export class LocalCluster {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const live = new Set((await this.state.liveNodes()).filter((n) => !n.draining).map((n) => n.id));
-      if ([...this.processes.keys()].every((id) => live.has(id))) return;
+      if ([...this.processes.keys()].every((id) => live.has(id))) {
+        // One more interval, so that every node has refreshed its view of the others too.
+        return new Promise((resolve) => setTimeout(resolve, this.heartbeatMs + 100));
+      }
       if (Date.now() > deadline) throw new Error(`nodes not live after ${timeoutMs} ms: ${[...this.processes.keys()].filter((id) => !live.has(id)).join(', ')}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

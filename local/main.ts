@@ -4,17 +4,19 @@
  * the sample corpus, sends a demo workload, prints per-node and per-tier figures, and
  * keeps serving until Ctrl-C (or stops at once with --exit).
  */
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
 import { forward } from '../lambdas/http/forward';
 import { exitWith, wholeNumber } from '../runtime/cli';
 import { FolderObjectStore, S3ObjectStore } from '../storage-agent/object-store';
+import { startCeph, type OneHostCeph } from './ceph';
 import { CORPUS, loadCorpus } from './corpus';
 import { LocalCluster } from './cluster';
 
-const USAGE = `usage: npm start -- [--redis URL] [--s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
+const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
   [--node-policy most-slots] [--offload-policy thresholds] [--nodes 3] [--slots 2]
   [--requests 200] [--concurrency 16] [--port 8080] [--exit]`;
 
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
     ({ values } = parseArgs({
       options: {
         redis: { type: 'string' },
+        ceph: { type: 'boolean', default: false },
         's3-endpoint': { type: 'string' },
         's3-bucket': { type: 'string', default: 'strata-data' },
         strategy: { type: 'string', default: 'round-robin' },
@@ -59,7 +62,23 @@ async function main(): Promise<void> {
   const folder = join(workDir, 'objects');
   const metricsDir = join(workDir, 'metrics');
   mkdirSync(metricsDir, { recursive: true });
-  const objects = values['s3-endpoint'] ? new S3ObjectStore({ endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] }) : new FolderObjectStore(folder);
+  if (values.ceph && values['s3-endpoint']) return exitWith(2, `give --ceph or --s3-endpoint, not both\n\n${USAGE}`);
+  let s3: { s3Endpoint: string; bucket: string; credentials?: { accessKeyId: string; secretAccessKey: string } } | undefined;
+  let ceph: OneHostCeph | undefined;
+  if (values.ceph) {
+    // A real Ceph on this host, in .local/ceph: the data pool and RGW, as the storage tier runs on AWS.
+    const cephFolder = join(workDir, 'ceph');
+    spawnSync('bash', [join(__dirname, '..', 'ceph', 'one-host.sh'), 'stop', cephFolder]); // a run that was killed may have left it up
+    rmSync(cephFolder, { recursive: true, force: true });
+    console.log('booting Ceph (MON, MGR, 3 OSDs, RGW) in .local/ceph...');
+    ceph = await startCeph({ folder: cephFolder });
+    await ceph.createBucket(values['s3-bucket']);
+    console.log(ceph.bootLog.split('\n').filter((line) => /HEALTH_OK after|ready after/.test(line)).join('; '));
+    s3 = { s3Endpoint: ceph.rgwEndpoint, bucket: values['s3-bucket'], credentials: ceph.credentials };
+  } else if (values['s3-endpoint']) {
+    s3 = { s3Endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] };
+  }
+  const objects = s3 ? new S3ObjectStore({ endpoint: s3.s3Endpoint, bucket: s3.bucket, credentials: s3.credentials }) : new FolderObjectStore(folder);
   console.log(`objects: ${objects.location}; state: ${values.redis ?? 'embedded (in this process)'}`);
   await loadCorpus(objects);
 
@@ -68,7 +87,7 @@ async function main(): Promise<void> {
     computeNodes: nodes,
     slots,
     redisUrl: values.redis,
-    objects: values['s3-endpoint'] ? { s3Endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] } : { folder },
+    objects: s3 ?? { folder },
     strategy: values.strategy,
     nodePolicy: values['node-policy'],
     offloadPolicy: values['offload-policy'],
@@ -78,6 +97,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     process.stderr.write('\nstopping every process this command started...\n');
     await cluster.stop();
+    await ceph?.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
