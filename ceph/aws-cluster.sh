@@ -12,14 +12,8 @@
 #   STRATA_PG_AUTOSCALE STRATA_BUCKET STRATA_RGW_PORT STRATA_RGW_NAME STRATA_OSD_MEMORY_TARGET
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=/dev/null
-source /etc/strata/strata.env
-
-imds() {
-  local token
-  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
-  curl -sf -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/$1"
-}
+# shellcheck source=node-setup/common.sh
+source "${here}/../node-setup/common.sh" # the settings, imds
 secret() { aws secretsmanager get-secret-value --region "${STRATA_REGION}" --secret-id "$1" --query SecretString --output text; }
 put_secret() { aws secretsmanager put-secret-value --region "${STRATA_REGION}" --secret-id "$1" --secret-string "$2" >/dev/null; }
 # A JSON object from NAME=FILE pairs, each file's content base64-encoded.

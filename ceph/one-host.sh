@@ -153,10 +153,16 @@ bash "${here}/pool.sh" --pool default.rgw.buckets.data --pg-num 128 --autoscale 
 # RGW, and an S3 user for the functions' data.
 ceph auth get-or-create client.rgw.gw mon 'allow rw' osd 'allow rwx' -o "${dir}/rgw/keyring"
 radosgw -n client.rgw.gw
-for _ in $(seq 120); do
+for _ in $(seq 240); do
   curl -s -o /dev/null "http://127.0.0.1:$(( base + 2 ))" && break
   sleep 0.5
 done
+if ! curl -s -o /dev/null "http://127.0.0.1:$(( base + 2 ))"; then
+  echo "one-host.sh: RGW does not answer on 127.0.0.1:$(( base + 2 )) after 2 minutes; its log ends:" >&2
+  tail -5 "${dir}/log/client.rgw.gw.log" >&2
+  stop "${dir}"
+  exit 1
+fi
 access=$(head -c 15 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr 'a-f' 'A-F')
 secret=$(head -c 30 /dev/urandom | od -An -tx1 | tr -d ' \n')
 radosgw-admin user create --uid strata --display-name 'Strata functions' --access-key "${access}" --secret-key "${secret}" >/dev/null

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,7 @@ export async function startCeph(options: { folder?: string; osds?: number } = {}
   const missing = cephMissing();
   if (missing) throw new Error(missing);
   const folder = options.folder ?? mkdtempSync(join(tmpdir(), 'strata-ceph-'));
+  const ownFolder = options.folder === undefined; // a folder of our own goes when the cluster stops
   const base = await freePortRange();
   const child = spawn('bash', [SCRIPT, 'start', folder, '--osds', String(options.osds ?? 3), '--base-port', String(base)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -48,7 +49,10 @@ export async function startCeph(options: { folder?: string; osds?: number } = {}
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`ceph/one-host.sh start failed (${code}):\n${stderr}`);
+  if (code !== 0) {
+    if (ownFolder) rmSync(folder, { recursive: true, force: true });
+    throw new Error(`ceph/one-host.sh start failed (${code}):\n${stderr}`);
+  }
   const values = Object.fromEntries(stdout.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2)));
   const env = { ...process.env, CEPH_CONF: values.CEPH_CONF };
   const credentials = { accessKeyId: values.S3_ACCESS_KEY, secretAccessKey: values.S3_SECRET_KEY };
@@ -73,18 +77,26 @@ export async function startCeph(options: { folder?: string; osds?: number } = {}
     },
     async stop() {
       spawnSync('bash', [SCRIPT, 'stop', folder], { stdio: 'inherit' });
+      if (ownFolder) rmSync(folder, { recursive: true, force: true });
     },
   };
 }
 
-/** A base port whose first three ports and daemon range (base+10..99) were free: one-host.sh's layout. */
+/**
+ * A base port whose first three ports and daemon range (base+10..99) were free:
+ * one-host.sh's layout. Below the kernel's ephemeral range, so that no outgoing
+ * connection takes one of them between this check and the daemons' bind.
+ */
 async function freePortRange(): Promise<number> {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const ranges = Math.floor((ephemeralLow - 100 - 10000) / 100);
+  if (ranges < 1) throw new Error(`no room for Ceph's ports below the ephemeral range (${ephemeralLow})`);
   for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20000 + 100 * Math.floor(Math.random() * 400);
+    const base = 10000 + 100 * Math.floor(Math.random() * ranges);
     const ports = [0, 1, 2, ...Array.from({ length: 90 }, (_, i) => 10 + i)].map((offset) => base + offset);
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }
-  throw new Error('no free range of 100 ports between 20000 and 60000');
+  throw new Error(`no free range of 100 ports between 10000 and ${ephemeralLow}`);
 }
 
 function isFree(port: number): Promise<boolean> {
