@@ -132,7 +132,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
       const parent = (i - 1) >> 1;
       if (heapTime[parent] <= time) break;
       heapTime[i] = heapTime[parent];
-      heapData.copyWithin(3 * i, 3 * parent, 3 * parent + 3);
+      heapData[3 * i] = heapData[3 * parent];
+      heapData[3 * i + 1] = heapData[3 * parent + 1];
+      heapData[3 * i + 2] = heapData[3 * parent + 2];
       i = parent;
     }
     heapTime[i] = time;
@@ -143,7 +145,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const pop = (): [number, number, number, number] => {
     const top: [number, number, number, number] = [heapTime[0], heapData[0], heapData[1], heapData[2]];
     const lastTime = heapTime[--heapSize];
-    const lastData = [heapData[3 * heapSize], heapData[3 * heapSize + 1], heapData[3 * heapSize + 2]];
+    const last0 = heapData[3 * heapSize];
+    const last1 = heapData[3 * heapSize + 1];
+    const last2 = heapData[3 * heapSize + 2];
     let i = 0;
     for (;;) {
       let child = 2 * i + 1;
@@ -151,13 +155,15 @@ export function simulate(options: SimulationOptions): SimulationResult {
       if (child + 1 < heapSize && heapTime[child + 1] < heapTime[child]) child++;
       if (heapTime[child] >= lastTime) break;
       heapTime[i] = heapTime[child];
-      heapData.copyWithin(3 * i, 3 * child, 3 * child + 3);
+      heapData[3 * i] = heapData[3 * child];
+      heapData[3 * i + 1] = heapData[3 * child + 1];
+      heapData[3 * i + 2] = heapData[3 * child + 2];
       i = child;
     }
     heapTime[i] = lastTime;
-    heapData[3 * i] = lastData[0];
-    heapData[3 * i + 1] = lastData[1];
-    heapData[3 * i + 2] = lastData[2];
+    heapData[3 * i] = last0;
+    heapData[3 * i + 1] = last1;
+    heapData[3 * i + 2] = last2;
     return top;
   };
 

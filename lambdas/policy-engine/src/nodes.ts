@@ -5,9 +5,20 @@ export function isLive(node: NodeView, ctx: PolicyContext): boolean {
   return ctx.now - node.heartbeatAt < ctx.heartbeatTtlMs;
 }
 
-/** Live, not draining nodes of one role, sorted by id so that every caller sees one order. */
+/**
+ * Live, not draining nodes of one role, sorted by id so that every caller sees one order.
+ * One pass: the state stores answer in id order already, so it sorts only when they did not.
+ */
 export function eligibleNodes(nodes: readonly NodeView[], role: NodeRole, ctx: PolicyContext): NodeView[] {
-  return nodes.filter((n) => n.role === role && !n.draining && isLive(n, ctx)).sort(byId);
+  const { now, heartbeatTtlMs } = ctx;
+  const eligible: NodeView[] = [];
+  let sorted = true;
+  for (const node of nodes) {
+    if (node.role !== role || node.draining || now - node.heartbeatAt >= heartbeatTtlMs) continue;
+    if (sorted && eligible.length > 0 && eligible[eligible.length - 1].id > node.id) sorted = false;
+    eligible.push(node);
+  }
+  return sorted ? eligible : eligible.sort(byId);
 }
 
 export function byId(a: NodeView, b: NodeView): number {

@@ -1,7 +1,7 @@
 import { eligibleNodes } from '../nodes';
 import { checkChoices } from '../options';
-import { shuffle } from '../random';
-import type { InvocationStrategy } from '../types';
+import { sample } from '../random';
+import type { InvocationStrategy, NodeView } from '../types';
 import { NO_COMPUTE_NODE, slotCandidates } from './candidates';
 
 /**
@@ -9,14 +9,23 @@ import { NO_COMPUTE_NODE, slotCandidates } from './candidates';
  * Balancing", 2001; Envoy's least-request, Knative's random-choice-2): sample `choices`
  * nodes at random and take the one with fewer in flight; a tie goes to the first drawn
  * (sorting the sample by id would starve the highest ids when nodes are idle). If the
- * whole sample is full, fall back to the other nodes in random order.
+ * whole sample is full, fall back to the other nodes in id order from a random node on
+ * (a rotation): d + 1 random draws a decision, not one per node, which matters at a
+ * thousand nodes.
  */
 export function powerOfChoices(choices = 2): InvocationStrategy {
   checkChoices(choices);
   return (nodes, _invocation, ctx) => {
     const eligible = eligibleNodes(nodes, 'compute', ctx);
-    if (eligible.length === 0) return NO_COMPUTE_NODE;
-    const order = shuffle(eligible, ctx.random);
-    return { kind: 'select', rule: 'fewest-in-flight', sample: Math.min(choices, order.length), candidates: slotCandidates(order) };
+    const n = eligible.length;
+    if (n === 0) return NO_COMPUTE_NODE;
+    const drawn = sample(eligible, choices, ctx.random);
+    const from = Math.floor(ctx.random() * n);
+    const rest: NodeView[] = [];
+    for (let i = 0; i < n; i++) {
+      const node = eligible[(from + i) % n];
+      if (!drawn.includes(node)) rest.push(node);
+    }
+    return { kind: 'select', rule: 'fewest-in-flight', sample: drawn.length, candidates: slotCandidates([...drawn, ...rest]) };
   };
 }
