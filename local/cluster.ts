@@ -13,8 +13,8 @@ export interface LocalClusterOptions {
   readonly computeNodes?: number;
   /** @default 1 */
   readonly storageNodes?: number;
-  /** Execution slots per node. @default 2 */
-  readonly slots?: number;
+  /** Execution slots per node, or per compute node in turn (heterogeneous nodes). @default 2 */
+  readonly slots?: number | readonly number[];
   /** A real Redis for the shared state. @default the embedded store, served to the nodes on loopback */
   readonly redisUrl?: string;
   /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
@@ -102,17 +102,21 @@ export class LocalCluster {
     const objectFlags =
       'folder' in options.objects ? ['--objects', options.objects.folder] : ['--s3-endpoint', options.objects.s3Endpoint, '--s3-bucket', options.objects.bucket];
     const common = (id: string) => [
-      '--id', id, '--state', stateUrl, '--slots', String(options.slots ?? 2), '--heartbeat-ms', String(heartbeatMs), ...objectFlags,
+      '--id', id, '--state', stateUrl, '--heartbeat-ms', String(heartbeatMs), ...objectFlags,
       ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
     ];
+    const slotsOf = (i: number) => (typeof options.slots === 'object' ? options.slots[i % options.slots.length] : (options.slots ?? 2));
     const thresholds = JSON.stringify(options.offloadThresholds ?? {});
     const storageThresholds = JSON.stringify(options.storageThresholds ?? options.offloadThresholds ?? {});
     try {
       await Promise.all([
-        ...range(options.storageNodes ?? 1).map((i) => cluster.spawnNode(`s${i + 1}`, 'storage-agent/main.ts', [...common(`s${i + 1}`), '--thresholds', storageThresholds])),
+        ...range(options.storageNodes ?? 1).map((i) =>
+          cluster.spawnNode(`s${i + 1}`, 'storage-agent/main.ts', [...common(`s${i + 1}`), '--slots', String(slotsOf(0)), '--thresholds', storageThresholds]),
+        ),
         ...range(options.computeNodes ?? 3).map((i) =>
           cluster.spawnNode(`c${i + 1}`, 'runtime/main.ts', [
             ...common(`c${i + 1}`),
+            '--slots', String(slotsOf(i)),
             '--node-policy', options.nodePolicy ?? 'most-slots',
             '--offload-policy', options.offloadPolicy ?? 'thresholds',
             '--offload-thresholds', thresholds,

@@ -17,13 +17,13 @@ import { summarize, type LatencySummary } from './stats';
  * - `strata`: a tier-1 strategy of the policy engine, its selection applied to live
  *   in-flight counts (as the Redis script does), limited to each node's slots, queued
  *   at the dispatcher while every node is full; a node that still finds itself full
- *   forwards by the tier-2 policy, or by id order for AutoNDP's "no policy".
+ *   forwards by the tier-2 policy (`id-order` for AutoNDP's "no policy").
  * - `oracle`: shortest expected delay with fresh state, argmin (in system + 1) / (slots x speed),
  *   straight to the node's queue: join-the-shortest-queue that also knows each node's speed.
  * - `random`: a node drawn uniformly, straight to its queue.
  */
 export type PlacementSpec =
-  | { readonly kind: 'strata'; readonly strategy: string; readonly nodePolicy: string | 'id-order'; readonly choices?: number }
+  | { readonly kind: 'strata'; readonly strategy: string; readonly nodePolicy: string; readonly choices?: number }
   | { readonly kind: 'oracle' }
   | { readonly kind: 'random' };
 
@@ -186,9 +186,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let peersOf: NodePolicy | undefined;
   if (placement.kind === 'strata') {
     strategy = invocationStrategy(placement.strategy, { choices: placement.choices ?? 2 });
-    peersOf = placement.nodePolicy === 'id-order'
-      ? (self, nodes) => ({ kind: 'forward', peers: nodes.filter((node) => node.id !== self.id) })
-      : nodePolicy(placement.nodePolicy, { choices: placement.choices ?? 2 });
+    peersOf = nodePolicy(placement.nodePolicy, { choices: placement.choices ?? 2 });
   }
   const invocation: Invocation = { functionName: 'work', hops: 0 };
   const waiting: number[] = []; // invocations queued at the dispatchers, oldest first

@@ -38,7 +38,7 @@ describe('loadStrataConfig', () => {
 
   test.each([
     [{ invocationStrategy: 'fastest' }, 'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, most-slots, least-load, hash-affinity, single-entry; got "fastest"'],
-    [{ nodePolicy: 3 }, 'strata.nodePolicy must be one of most-slots, least-load, power-of-two; got 3'],
+    [{ nodePolicy: 3 }, 'strata.nodePolicy must be one of most-slots, least-load, power-of-two, id-order; got 3'],
     [{ offloadPolicy: 'sometimes' }, 'strata.offloadPolicy must be one of thresholds, always, never; got "sometimes"'],
     [{ choices: 1.5 }, 'strata.choices must be a whole number of at least 1, got 1.5'],
     [{ offloadThresholds: { cpu: 1.2 } }, 'strata.offloadThresholds.cpu must be a number above 0 and at most 1, got 1.2'],

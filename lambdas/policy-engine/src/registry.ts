@@ -5,6 +5,7 @@ import { mostSlots } from './invocation/most-slots';
 import { powerOfChoices } from './invocation/power-of-choices';
 import { roundRobin } from './invocation/round-robin';
 import { singleEntry } from './invocation/single-entry';
+import { idOrderPeers } from './node/id-order';
 import { leastLoadPeers } from './node/least-load';
 import { mostSlotsPeers } from './node/most-slots';
 import { powerOfChoicesPeers } from './node/power-of-choices';
@@ -30,6 +31,7 @@ export const nodePolicies = {
   'most-slots': () => mostSlotsPeers,
   'least-load': () => leastLoadPeers,
   'power-of-two': (options) => powerOfChoicesPeers(options.choices),
+  'id-order': () => idOrderPeers,
 } satisfies Registry<NodePolicy>;
 
 /** Tier 3. */

@@ -1,0 +1,11 @@
+import type { NodePolicy } from '../types';
+import { NO_PEER, peersWithRoom } from './peers';
+
+/**
+ * Peers in id order, whatever their load: what AutoNDP did with no node policy, its
+ * peers kept in a sorted set. A baseline for the benchmarks, not a choice to deploy.
+ */
+export const idOrderPeers: NodePolicy = (self, nodes, _invocation, ctx) => {
+  const peers = peersWithRoom(self, nodes, ctx);
+  return peers.length === 0 ? NO_PEER : { kind: 'forward', peers };
+};

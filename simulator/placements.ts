@@ -1,0 +1,16 @@
+import type { PlacementSpec } from './simulate';
+
+/** The placements compared, by the name the tables use. */
+export const PLACEMENTS: Record<string, PlacementSpec> = {
+  oracle: { kind: 'oracle' },
+  random: { kind: 'random' },
+  // AutoNDP before: one entry node that forwards, in id order, when full. After: round robin.
+  'autondp-before': { kind: 'strata', strategy: 'single-entry', nodePolicy: 'id-order' },
+  'autondp-after': { kind: 'strata', strategy: 'round-robin', nodePolicy: 'id-order' },
+  'round-robin': { kind: 'strata', strategy: 'round-robin', nodePolicy: 'most-slots' },
+  'least-outstanding': { kind: 'strata', strategy: 'least-outstanding', nodePolicy: 'most-slots' },
+  'power-of-two': { kind: 'strata', strategy: 'power-of-two', nodePolicy: 'most-slots' },
+  'most-slots': { kind: 'strata', strategy: 'most-slots', nodePolicy: 'most-slots' },
+  'least-load': { kind: 'strata', strategy: 'least-load', nodePolicy: 'least-load' },
+  'hash-affinity': { kind: 'strata', strategy: 'hash-affinity', nodePolicy: 'most-slots' },
+};
