@@ -14,6 +14,7 @@ import { exitWith, wholeNumber } from '../runtime/cli';
 import { FolderObjectStore, S3ObjectStore } from '../storage-agent/object-store';
 import { startCeph, type OneHostCeph } from './ceph';
 import { CORPUS, loadCorpus } from './corpus';
+import { progress } from './progress';
 import { LocalCluster } from './cluster';
 
 const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
@@ -139,15 +140,6 @@ async function demo(url: string, requests: number, concurrency: number): Promise
   if (process.stderr.isTTY) process.stderr.write('\n');
   console.log(`\n${requests} requests at concurrency ${concurrency} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   return outcomes;
-}
-
-/** A progress bar redrawn in place on a terminal; elsewhere a line at every tenth. */
-function progress(done: number, total: number): void {
-  const width = 30;
-  const filled = Math.round((done / total) * width);
-  const bar = `[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`;
-  if (process.stderr.isTTY) process.stderr.write(`\r${bar}`);
-  else if (done === total || Math.floor((done * 10) / total) > Math.floor(((done - 1) * 10) / total)) process.stderr.write(`${bar}\n`);
 }
 
 function report(outcomes: Outcome[]): void {
