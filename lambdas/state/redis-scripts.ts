@@ -85,6 +85,7 @@ elseif rule == 'fewest-in-flight' then
   for i = 1, sampled do
     local count = room(i)
     if count ~= nil and (fewest == nil or count < fewest) then chosen, fewest = i, count end
+    if fewest == 0 then break end -- an idle candidate: none after it can be chosen over it
   end
   if chosen == nil then chosen = first_with_room(sampled + 1) end
 else

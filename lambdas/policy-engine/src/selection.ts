@@ -37,12 +37,17 @@ export function applySelection(
       return -1;
     }
     case 'fewest-in-flight': {
+      // The hot loop of join-the-shortest-queue over a whole fleet: kept plain, and it
+      // stops at the first idle candidate, which no other can beat (ties go to the earlier).
       const sampled = Math.min(selection.sample, candidates.length);
       let best = -1;
       let fewest = Infinity;
-      for (let i = 0; i < sampled; i++) {
-        const count = room(i);
-        if (count !== undefined && count < fewest) [best, fewest] = [i, count];
+      for (let i = 0; i < sampled && fewest > 0; i++) {
+        const count = inFlight(candidates[i].id);
+        if (count !== undefined && count < candidates[i].limit && count < fewest) {
+          best = i;
+          fewest = count;
+        }
       }
       return best !== -1 ? best : firstWithRoom(sampled);
     }

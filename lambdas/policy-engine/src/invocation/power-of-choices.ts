@@ -21,11 +21,14 @@ export function powerOfChoices(choices = 2): InvocationStrategy {
     if (n === 0) return NO_COMPUTE_NODE;
     const drawn = sample(eligible, choices, ctx.random);
     const from = Math.floor(ctx.random() * n);
-    const rest: NodeView[] = [];
-    for (let i = 0; i < n; i++) {
-      const node = eligible[(from + i) % n];
-      if (!drawn.includes(node)) rest.push(node);
+    const order = [...drawn];
+    const isDrawn = (node: NodeView) => {
+      for (const d of drawn) if (d === node) return true;
+      return false;
+    };
+    for (const [start, end] of [[from, n], [0, from]]) {
+      for (let i = start; i < end; i++) if (!isDrawn(eligible[i])) order.push(eligible[i]);
     }
-    return { kind: 'select', rule: 'fewest-in-flight', sample: drawn.length, candidates: slotCandidates([...drawn, ...rest]) };
+    return { kind: 'select', rule: 'fewest-in-flight', sample: drawn.length, candidates: slotCandidates(order) };
   };
 }
