@@ -5,7 +5,7 @@ const TOP_KEYS = 'invocationStrategy, nodePolicy, offloadPolicy, choices, offloa
 describe('loadStrataConfig', () => {
   test('fills every default when nothing is set', () => {
     expect(loadStrataConfig()).toEqual({
-      invocationStrategy: 'round-robin',
+      invocationStrategy: 'least-outstanding',
       nodePolicy: 'most-slots',
       offloadPolicy: 'thresholds',
       choices: 2,

@@ -119,10 +119,21 @@ describe('the storage tier on RGW', () => {
   test('offload on: the storage agent reads from RGW and runs the data stage there', async () => {
     await withCluster({ offloadPolicy: 'always', storageThresholds: { cpu: 1, memory: 1, loadPerCore: 1000 } }, async (cluster) => {
       for (const [name, args, text] of cases) {
-        const reply = await call(cluster.url, 'POST', `/invoke/${name}`, args);
-        expect(reply.status).toBe(200);
-        expect(reply.headers['x-strata-tier3']).toBe('offloaded:s1');
-        expect(json(reply)).toEqual(expected(name, args, text));
+        // The agent refuses while its CPU reads 100 % (thresholds are strict, and 1 is
+        // the highest): on a host saturated by other tests that can last a second.
+        // A refused stage runs on the compute node; ask again until one is offloaded.
+        let tier3 = '';
+        for (let attempt = 0; attempt < 20 && tier3 !== 'offloaded:s1'; attempt++) {
+          const reply = await call(cluster.url, 'POST', `/invoke/${name}`, args);
+          expect(reply.status).toBe(200);
+          expect(json(reply)).toEqual(expected(name, args, text));
+          tier3 = String(reply.headers['x-strata-tier3']);
+          if (tier3 !== 'offloaded:s1') {
+            expect(tier3).toBe('local:s1 refused (over-thresholds)');
+            await sleep(500);
+          }
+        }
+        expect(tier3).toBe('offloaded:s1');
       }
     });
   }, 120_000);
