@@ -24,7 +24,7 @@ export interface DispatchApiProps {
 
 /**
  * The REST API in front of the dispatcher: `POST /invoke/{function}` and `GET /health`,
- * IAM (SigV4) auth on both, throttled, request parameters validated, JSON access logs,
+ * IAM (SigV4) auth on both, throttled, parameters and JSON body validated, JSON access logs,
  * execution logs for errors and X-Ray tracing.
  */
 export class DispatchApi extends Construct {
@@ -68,7 +68,7 @@ export class DispatchApi extends Construct {
         requestModels: { 'application/json': jsonObject },
       });
     acknowledgeNag(this.api, 'APIG3', 'Callers must sign with SigV4 (IAM auth), so anonymous traffic never reaches the dispatcher; attach a WAF web ACL if you open the API to the public');
-    acknowledgeNag(this.api, 'COG4', 'IAM (SigV4) auth, not Cognito: callers are AWS principals (services, operators), as the issue asks');
+    acknowledgeNag(this.api, 'COG4', 'IAM (SigV4) auth, not Cognito: the callers are AWS principals (services and operators), not end users');
     acknowledgeNag(this.api, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]', "AWS-maintained: the account-level role API Gateway needs to write execution logs");
   }
 }
