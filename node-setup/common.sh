@@ -27,6 +27,27 @@ state_url() {
   echo "rediss://:${token}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
 }
 
+# The node's environment file, read by systemd as root: the state store URL with its
+# token, the S3 keys, the offload thresholds. RGW's CA goes where the node itself (user
+# strata) can read it, so that Node.js trusts RGW's TLS.
+write_node_env() {
+  local ca=/usr/local/share/strata/rgw-ca.pem
+  install -d -m 0755 "$(dirname "${ca}")"
+  secret_field "${STRATA_OBJECTS_SECRET_ARN}" caCertificate > "${ca}"
+  chmod 0644 "${ca}"
+  install -d -m 0700 /etc/strata
+  (
+    umask 077
+    cat > /etc/strata/node.env <<ENV
+STATE_URL=$(state_url)
+AWS_ACCESS_KEY_ID=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId)
+AWS_SECRET_ACCESS_KEY=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" secretAccessKey)
+NODE_EXTRA_CA_CERTS=${ca}
+OFFLOAD_THRESHOLDS='${STRATA_OFFLOAD_THRESHOLDS}'
+ENV
+  )
+}
+
 # Ships the node's metrics (EMF records, which CloudWatch turns into metrics), its
 # invocation log and its output to the node log group.
 start_cloudwatch_agent() {

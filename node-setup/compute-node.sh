@@ -10,18 +10,7 @@ ln -sf "$(command -v node-22 || command -v node)" /usr/local/bin/node
 
 ip=$(imds meta-data/local-ipv4)
 instance=$(imds meta-data/instance-id)
-install -d -m 0700 /etc/strata
-# The RGW endpoint's own CA, so that Node.js trusts its TLS.
-secret_field "${STRATA_OBJECTS_SECRET_ARN}" caCertificate > /etc/strata/rgw-ca.pem
-umask 077
-cat > /etc/strata/node.env <<ENV
-STATE_URL=$(state_url)
-AWS_ACCESS_KEY_ID=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId)
-AWS_SECRET_ACCESS_KEY=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" secretAccessKey)
-NODE_EXTRA_CA_CERTS=/etc/strata/rgw-ca.pem
-OFFLOAD_THRESHOLDS='${STRATA_OFFLOAD_THRESHOLDS}'
-ENV
-chmod 0644 /etc/strata/rgw-ca.pem
+write_node_env
 
 start_cloudwatch_agent
 install_unit strata-compute-node "Strata compute node (runtime and metrics agent)" \

@@ -32,17 +32,7 @@ bash "${STRATA_HOME}/ceph/aws-cluster.sh"
 
 ip=$(imds meta-data/local-ipv4)
 instance=$(imds meta-data/instance-id)
-install -d -m 0700 /etc/strata
-secret_field "${STRATA_OBJECTS_SECRET_ARN}" caCertificate > /etc/strata/rgw-ca.pem
-chmod 0644 /etc/strata/rgw-ca.pem
-umask 077
-cat > /etc/strata/node.env <<ENV
-STATE_URL=$(state_url)
-AWS_ACCESS_KEY_ID=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId)
-AWS_SECRET_ACCESS_KEY=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" secretAccessKey)
-NODE_EXTRA_CA_CERTS=/etc/strata/rgw-ca.pem
-OFFLOAD_THRESHOLDS='${STRATA_OFFLOAD_THRESHOLDS}'
-ENV
+write_node_env
 
 start_cloudwatch_agent
 install_unit strata-storage-agent "Strata storage agent (near-data stages and metrics agent)" \
