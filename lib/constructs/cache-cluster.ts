@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledgeNag } from './nag';
 
@@ -17,13 +17,20 @@ export interface CacheClusterProps {
   readonly replicas?: number;
 }
 
+/** Where the dispatchers and nodes find the state store, and the secret holding its AUTH token. */
+export interface StateStoreEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly authSecret: ISecret;
+}
+
 /**
  * The shared state of the dispatchers and nodes: a Valkey replication group with
  * Multi-AZ automatic failover, TLS required, encryption at rest, and an AUTH token
  * that lives in Secrets Manager. Cluster mode is off: Strata's Lua scripts touch
  * several keys, and one shard holds a fleet's state many times over.
  */
-export class CacheCluster extends Construct {
+export class CacheCluster extends Construct implements StateStoreEndpoint {
   readonly replicationGroup: CfnReplicationGroup;
   /** JSON `{"token": "..."}`: the AUTH token clients put in their rediss:// URL. */
   readonly authSecret: Secret;

@@ -11,15 +11,16 @@ import {
   type IVpc,
   type SubnetSelection,
 } from 'aws-cdk-lib/aws-ec2';
-import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { Role } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { ARecord, PrivateHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { StateStoreEndpoint } from './cache-cluster';
 import type { OffloadThresholds } from '@strata/policy-engine';
-import { acknowledgeNag, SSM_CORE_REASON } from './nag';
-import { grantReadBundle, nodeUserData } from './user-data';
+import { nodeRole, nodeUserData } from './ec2-node';
+import { acknowledgeNag } from './nag';
 
 export interface CephClusterProps {
   readonly vpc: IVpc;
@@ -27,7 +28,7 @@ export interface CephClusterProps {
   readonly securityGroup: ISecurityGroup;
   readonly bundle: Asset;
   readonly logGroup: ILogGroup;
-  readonly state: { readonly host: string; readonly port: number; readonly authSecret: Secret };
+  readonly state: StateStoreEndpoint;
   readonly agentPort: number;
   readonly rgwPort: number;
   /** Over these the storage agent runs no data stage. */
@@ -84,15 +85,7 @@ export class CephCluster extends Construct {
 
     this.clusterSecret = new Secret(this, 'ClusterKeys', { description: 'Strata Ceph: keyrings and RGW TLS key, published by storage node 0' });
     this.objectsSecret = new Secret(this, 'ObjectStoreKeys', { description: 'Strata Ceph RGW: S3 keys and CA certificate, published by storage node 0' });
-    this.role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
-      description: 'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets',
-      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
-    });
-    grantReadBundle(props.bundle, this.role);
-    acknowledgeNag(this.role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]', SSM_CORE_REASON);
-    props.logGroup.grantWrite(this.role);
-    props.state.authSecret.grantRead(this.role);
+    this.role = nodeRole(this, 'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets', props);
     for (const secret of [this.clusterSecret, this.objectsSecret]) {
       secret.grantRead(this.role);
       secret.grantWrite(this.role);

@@ -20,15 +20,16 @@ import {
   type IVpc,
   type SubnetSelection,
 } from 'aws-cdk-lib/aws-ec2';
-import { ManagedPolicy, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Policy, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
+import type { StateStoreEndpoint } from './cache-cluster';
 import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@strata/policy-engine';
-import { acknowledgeNag, SSM_CORE_REASON } from './nag';
-import { grantReadBundle, nodeUserData } from './user-data';
+import { nodeRole, nodeUserData } from './ec2-node';
+import { acknowledgeNag } from './nag';
 
 export interface ComputeFleetProps {
   readonly vpc: IVpc;
@@ -38,7 +39,7 @@ export interface ComputeFleetProps {
   readonly logGroup: ILogGroup;
   readonly alerts: ITopic;
   readonly port: number;
-  readonly state: { readonly host: string; readonly port: number; readonly authSecret: ISecret };
+  readonly state: StateStoreEndpoint;
   /** Where the nodes read function data: RGW's name and port, its bucket, and the secret with S3 keys and CA. */
   readonly objects: { readonly endpoint: string; readonly bucket: string; readonly secret: ISecret };
   readonly nodePolicy: NodePolicyName;
@@ -76,15 +77,7 @@ export class ComputeFleet extends Construct {
     super(scope, id);
     const instanceType = new InstanceType(props.instanceType ?? 'c7g.large');
     const { region } = Stack.of(this);
-    this.role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
-      description: 'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain',
-      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
-    });
-    grantReadBundle(props.bundle, this.role);
-    acknowledgeNag(this.role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]', SSM_CORE_REASON);
-    props.logGroup.grantWrite(this.role);
-    props.state.authSecret.grantRead(this.role);
+    this.role = nodeRole(this, 'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain', props);
     props.objects.secret.grantRead(this.role);
 
     const userData = UserData.forLinux();

@@ -4,8 +4,8 @@ import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2'
 import { Architecture, Runtime, Tracing, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { StateStoreEndpoint } from './cache-cluster';
 import type { InvocationStrategyName } from '@strata/policy-engine';
 import { POLICY_ENGINE_PACKAGE } from '../policy-layer';
 import { acknowledgeNag } from './nag';
@@ -18,7 +18,7 @@ export interface DispatcherFunctionProps {
   readonly securityGroup: ISecurityGroup;
   /** The shared layer with the policy engine; the function's bundle leaves the engine out. */
   readonly policyLayer: ILayerVersion;
-  readonly state: { readonly host: string; readonly port: number; readonly authSecret: ISecret };
+  readonly state: StateStoreEndpoint;
   readonly strategy: InvocationStrategyName;
   /** @default 2 */
   readonly choices?: number;

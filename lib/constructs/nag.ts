@@ -10,5 +10,3 @@ export function acknowledgeNag(scope: IConstruct, rule: string, reason: string):
   Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${rule}`, reason });
 }
 
-/** The AWS-managed policy Session Manager needs; it follows SSM's API changes, which an inline copy would not. */
-export const SSM_CORE_REASON = 'AmazonSSMManagedInstanceCore is the minimal AWS-maintained policy for Session Manager (no SSH); an inline copy would miss its updates';

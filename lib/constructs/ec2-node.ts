@@ -1,5 +1,9 @@
 import type { UserData } from 'aws-cdk-lib/aws-ec2';
-import { PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
+import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { StateStoreEndpoint } from './cache-cluster';
+import { acknowledgeNag } from './nag';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 
 export interface NodeUserDataOptions {
@@ -12,8 +16,26 @@ export interface NodeUserDataOptions {
   readonly settings: Record<string, string>;
 }
 
+/**
+ * The role both kinds of EC2 node take: Session Manager (no SSH), writing to their log
+ * group, reading the state store's token and the one object of their node bundle.
+ */
+export function nodeRole(scope: Construct, description: string, access: { readonly bundle: Asset; readonly logGroup: ILogGroup; readonly state: StateStoreEndpoint }): Role {
+  const role = new Role(scope, 'Role', {
+    assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
+    description,
+    managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+  });
+  acknowledgeNag(role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+    'AmazonSSMManagedInstanceCore is the minimal AWS-maintained policy for Session Manager (no SSH); an inline copy would miss its updates');
+  grantReadBundle(access.bundle, role);
+  access.logGroup.grantWrite(role);
+  access.state.authSecret.grantRead(role);
+  return role;
+}
+
 /** Lets a node read the one object of its bundle (asset.grantRead would open the whole asset bucket). */
-export function grantReadBundle(bundle: Asset, role: IRole): void {
+function grantReadBundle(bundle: Asset, role: IRole): void {
   role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
 }
 
