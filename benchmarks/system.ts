@@ -21,18 +21,18 @@ import { progress } from '../local/progress';
 import { startRedisServer } from '../local/redis-server';
 import { exitWith, wholeNumber } from '../runtime/cli';
 import { FolderObjectStore, S3ObjectStore } from '../storage-agent/object-store';
+import { PLACEMENTS } from '../simulator/placements';
+import type { PlacementSpec } from '../simulator/simulate';
 import { formatTable, summarize, type LatencySummary } from '../simulator/stats';
 import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from './charts';
 
-/** What each scenario sets in the local cluster. */
-const SCENARIOS: Record<string, Pick<LocalClusterOptions, 'strategy' | 'nodePolicy'>> = {
-  'autondp-before': { strategy: 'single-entry', nodePolicy: 'id-order' },
-  'autondp-after': { strategy: 'round-robin', nodePolicy: 'id-order' },
-  'round-robin': { strategy: 'round-robin', nodePolicy: 'most-slots' },
-  'least-outstanding': { strategy: 'least-outstanding', nodePolicy: 'most-slots' },
-  'power-of-two': { strategy: 'power-of-two', nodePolicy: 'most-slots' },
-  'least-load': { strategy: 'least-load', nodePolicy: 'least-load' },
-};
+/** The scenarios, as the simulator defines them (AutoNDP before and after, Strata's policies). */
+const SCENARIOS = Object.fromEntries(
+  ['autondp-before', 'autondp-after', 'round-robin', 'least-outstanding', 'power-of-two', 'least-load'].map((name) => {
+    const placement = PLACEMENTS[name] as Extract<PlacementSpec, { kind: 'strata' }>;
+    return [name, { strategy: placement.strategy, nodePolicy: placement.nodePolicy }];
+  }),
+) satisfies Record<string, Pick<LocalClusterOptions, 'strategy' | 'nodePolicy'>>;
 
 /** Each invocation of a workload, in turn. */
 const WORKLOADS: Record<string, readonly (readonly [string, unknown])[]> = {
