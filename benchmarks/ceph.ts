@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { startCeph } from '../local/ceph';
 import { CORPUS, loadCorpus } from '../local/corpus';
 import { exitWith, wholeNumber } from '../runtime/cli';
+import { summarize } from '../simulator/stats';
 import { S3ObjectStore } from '../storage-agent/object-store';
 
 const POOL = 'default.rgw.buckets.data';
@@ -66,14 +67,14 @@ async function main(): Promise<void> {
           }
         }));
         const elapsed = (performance.now() - begun) / 1000;
-        latencies.sort((a, b) => a - b);
+        const summary = summarize(latencies, 0, elapsed);
         const row = {
           object: `${name} (${bytes / 1024} KiB)`,
           concurrency,
-          getsPerSecond: gets / elapsed,
+          getsPerSecond: summary.throughput,
           mbPerSecond: (gets * bytes) / 1e6 / elapsed,
-          p50Ms: latencies[Math.floor(0.5 * (latencies.length - 1))],
-          p99Ms: latencies[Math.floor(0.99 * (latencies.length - 1))],
+          p50Ms: summary.medianMs,
+          p99Ms: summary.p99Ms,
         };
         s3.push(row);
         console.log(`S3 GET ${row.object} x${gets} at concurrency ${concurrency}: ${row.getsPerSecond.toFixed(0)}/s, ${row.mbPerSecond.toFixed(1)} MB/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms`);

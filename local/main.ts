@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
 import { forward } from '../lambdas/http/forward';
 import { exitWith, wholeNumber } from '../runtime/cli';
+import { summarize } from '../simulator/stats';
 import { FolderObjectStore, S3ObjectStore } from '../storage-agent/object-store';
 import { startCeph, type OneHostCeph } from './ceph';
 import { CORPUS, loadCorpus } from './corpus';
@@ -143,10 +144,9 @@ async function demo(url: string, requests: number, concurrency: number): Promise
 }
 
 function report(outcomes: Outcome[]): void {
-  const ms = outcomes.map((o) => o.ms).sort((a, b) => a - b);
-  const pct = (p: number) => ms[Math.min(ms.length - 1, Math.floor(ms.length * p))].toFixed(1);
+  const latency = summarize(outcomes.map((o) => o.ms), 0, 0);
   const byStatus = tally(outcomes.map((o) => String(o.status)));
-  console.log(`status: ${format(byStatus)}; latency p50 ${pct(0.5)} ms, p95 ${pct(0.95)} ms, p99 ${pct(0.99)} ms`);
+  console.log(`status: ${format(byStatus)}; latency p50 ${latency.medianMs.toFixed(1)} ms, p95 ${latency.p95Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms`);
   const header = (o: Outcome, name: string) => String(o.headers[name] ?? '-');
   console.log(`ran on (per node):       ${format(tally(outcomes.map((o) => header(o, 'x-strata-node'))))}`);
   console.log(`tier 1, dispatcher chose: ${format(tally(outcomes.map((o) => header(o, 'x-strata-tier1'))))}`);
