@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,27 +7,16 @@ import { LocalCluster } from '../../local/cluster';
 import { CORPUS } from '../../local/corpus';
 import { startRedisServer, type RedisServer } from '../../local/redis-server';
 import { corpusFolder } from '../support/cluster';
-
-const CLI = join(__dirname, '..', '..', 'bin', 'cli.ts');
+import { runScript } from '../support/processes';
 
 /** An environment with no AWS credentials, config or metadata service. */
 function bareEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { PATH: process.env.PATH!, HOME: mkdtempSync(join(tmpdir(), 'strata-home-')), AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extra };
 }
 
-/** Runs the operator CLI in its own process (asynchronously, so servers in this process keep answering). */
-function cli(args: string[], env = bareEnv(), options: { noNetwork?: boolean } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const command = [process.execPath, '--import', 'tsx', CLI, ...args];
-    // In a fresh network namespace any attempt to reach AWS fails at once.
-    const [file, ...rest] = options.noNetwork ? ['unshare', '--net', ...command] : command;
-    const child = spawn(file, rest, { env, cwd: join(__dirname, '..', '..') });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
+/** Runs the operator CLI in its own process. */
+function cli(args: string[], env = bareEnv(), options: { noNetwork?: boolean } = {}) {
+  return runScript('bin/cli.ts', args, env, options);
 }
 
 describe('the operator CLI without a deployment', () => {
