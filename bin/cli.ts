@@ -13,10 +13,9 @@ import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/cl
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { NodeView } from '@strata/policy-engine';
-import { RedisStateStore } from '../lambdas/state';
 import { proxyEvent } from '../local/api-adapter';
-import { HttpStateStore } from '../local/shared-state';
 import { explainAwsError, OperatorError, signForApiGateway, stackOutputs } from '../operator/aws';
+import { connectState } from '../runtime/cli';
 
 const USAGE = `usage: npm run strata -- <command> [options]   (each command takes --help)
 
@@ -184,9 +183,8 @@ async function status(args: string[]): Promise<void> {
 }
 
 async function liveNodesFrom(url: string): Promise<NodeView[]> {
-  if (url.startsWith('http://')) return new HttpStateStore(url).liveNodes();
-  if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--state must be a redis://, rediss:// or http:// URL, got "${url}"`, STATUS_USAGE);
-  const store = await RedisStateStore.connect({ url }).catch((error: Error) => {
+  if (!/^(rediss?|http):\/\//.test(url)) throw new UsageError(`--state must be a redis://, rediss:// or http:// URL, got "${url}"`, STATUS_USAGE);
+  const store = await connectState(url).catch((error: Error) => {
     throw new OperatorError(`cannot reach the state store at ${new URL(url).host}: ${error.message}`);
   });
   try {
