@@ -15,7 +15,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { NodeView } from '@strata/policy-engine';
 import { proxyEvent } from '../local/api-adapter';
 import { explainAwsError, OperatorError, signForApiGateway, stackOutputs } from '../operator/aws';
-import { connectState } from '../runtime/cli';
+import { connectState } from '../common/cli';
 
 const USAGE = `usage: npm run strata -- <command> [options]   (each command takes --help)
 
@@ -207,8 +207,7 @@ function printNodes(nodes: readonly NodeView[]): void {
 }
 
 async function local(args: string[]): Promise<void> {
-  const root = join(__dirname, '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'local', 'main.ts'), ...args], { cwd: root, stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'start.ts'), ...args], { cwd: join(__dirname, '..'), stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 }

@@ -11,7 +11,7 @@ import { DispatcherFunction } from './constructs/dispatcher-function';
 import { Network, PORTS } from './constructs/network';
 import { NodeBundle } from './constructs/node-bundle';
 import { Observability } from './constructs/observability';
-import { PolicyLayer } from './policy-layer';
+import { PolicyLayer } from './constructs/policy-layer';
 
 interface StrataStackProps extends StackProps {
   readonly config: StrataConfig;

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 
-const SCRIPT = join(__dirname, '..', 'ceph', 'one-host.sh');
+const SCRIPT = join(__dirname, 'ceph-one-host.sh');
 
-/** A one-host Ceph cluster started by ceph/one-host.sh: MON, MGR, OSDs, the data pool and RGW on loopback. */
+/** A one-host Ceph cluster started by local/ceph-one-host.sh: MON, MGR, OSDs, the data pool and RGW on loopback. */
 export interface OneHostCeph {
   readonly folder: string;
   /** Its ceph.conf, for the ceph CLI (CEPH_CONF). */
@@ -51,7 +51,7 @@ export async function startCeph(options: { folder?: string; osds?: number } = {}
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) {
     if (ownFolder) rmSync(folder, { recursive: true, force: true });
-    throw new Error(`ceph/one-host.sh start failed (${code}):\n${stderr}`);
+    throw new Error(`local/ceph-one-host.sh start failed (${code}):\n${stderr}`);
   }
   const values = Object.fromEntries(stdout.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2)));
   const env = { ...process.env, CEPH_CONF: values.CEPH_CONF };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { invocationStrategy, type OffloadThresholds } from '@strata/policy-engine';
 import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
-import { MemoryStateStore, RedisStateStore, type StateStore } from '../lambdas/state';
+import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
 import { serveApi } from './api-adapter';
 import { serveStateStore } from './shared-state';
 
@@ -111,10 +111,10 @@ export class LocalCluster {
     try {
       await Promise.all([
         ...range(options.storageNodes ?? 1).map((i) =>
-          cluster.spawnNode(`s${i + 1}`, 'storage-agent/main.ts', [...common(`s${i + 1}`), '--slots', String(slotsOf(0)), '--thresholds', storageThresholds]),
+          cluster.spawnNode(`s${i + 1}`, 'nodes/storage/main.ts', [...common(`s${i + 1}`), '--slots', String(slotsOf(0)), '--thresholds', storageThresholds]),
         ),
         ...range(options.computeNodes ?? 3).map((i) =>
-          cluster.spawnNode(`c${i + 1}`, 'runtime/main.ts', [
+          cluster.spawnNode(`c${i + 1}`, 'nodes/compute/main.ts', [
             ...common(`c${i + 1}`),
             '--slots', String(slotsOf(i)),
             '--node-policy', options.nodePolicy ?? 'most-slots',

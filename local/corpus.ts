@@ -1,5 +1,5 @@
 import { seededRandom } from '@strata/policy-engine';
-import type { ObjectStore } from '../storage-agent/object-store';
+import type { ObjectStore } from '../common/object-store';
 
 // Lines from Shakespeare (public domain), the kind of text AutoNDP counted words in.
 const LINES = [

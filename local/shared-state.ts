@@ -1,13 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NodeView, Selection } from '@strata/policy-engine';
-import { forward } from '../lambdas/http/forward';
-import { releaseOnce, type NodeReport, type Reservation, type Reserved, type StateStore } from '../lambdas/state';
+import type { Selection } from '@strata/policy-engine';
+import type { NodeReport, StateStore } from '../common/state';
 
 /**
  * The embedded state store shared by the processes of a local cluster: the launcher
  * keeps a MemoryStateStore and serves it on loopback, and the nodes reach it through
- * HttpStateStore. (With --redis every process talks to Redis instead.)
+ * HttpStateStore (common/state). (With --redis every process talks to Redis instead.)
  */
 export async function serveStateStore(store: StateStore, port = 0): Promise<{ url: string; server: Server }> {
   const releases = new Map<string, () => Promise<void>>();
@@ -48,41 +47,4 @@ export async function serveStateStore(store: StateStore, port = 0): Promise<{ ur
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
-/** A StateStore in another process of the local cluster, over loopback HTTP. */
-export class HttpStateStore implements StateStore {
-  private readonly address: string;
-
-  constructor(url: string) {
-    this.address = new URL(url).host;
-  }
-
-  async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
-    await this.call('/heartbeat', { report, ttlMs });
-  }
-
-  async deregister(nodeId: string): Promise<void> {
-    await this.call('/deregister', { nodeId });
-  }
-
-  liveNodes(): Promise<NodeView[]> {
-    return this.call('/nodes', {}) as Promise<NodeView[]>;
-  }
-
-  async reserve(selection: Selection): Promise<Reservation> {
-    const reply = (await this.call('/reserve', { selection })) as Reservation & { token?: string };
-    if (reply.kind === 'no-capacity') return reply;
-    const { nodeId, inFlight, token } = reply as Reserved & { token: string };
-    return { kind: 'chosen', nodeId, inFlight, release: releaseOnce(async () => void (await this.call('/release', { token }))) };
-  }
-
-  async close(): Promise<void> {}
-
-  private async call(path: string, body: unknown): Promise<unknown> {
-    const response = await forward({ address: this.address, path, body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, timeoutMs: 5_000 });
-    const value = JSON.parse(response.body.toString()) as unknown;
-    if (response.status !== 200) throw new Error(`state store: ${(value as { error?: string })?.error ?? response.status}`);
-    return value;
-  }
 }

@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Invocation, InvocationStrategy, NodeView, Selection } from '@strata/policy-engine';
 import { findFunction, functions, InputError } from '../../functions';
-import { forward, ForwardError, type ForwardResponse } from '../http/forward';
-import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER } from '../http/json';
-import { MemoryStateStore, type Reservation, type StateStore } from '../state';
+import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
+import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER } from '../../common/http/json';
+import { MemoryStateStore, type Reservation, type StateStore } from '../../common/state';
 
 export interface DispatcherOptions {
   /** Connects to the shared state; called again after a failure, at most once per refresh interval. */

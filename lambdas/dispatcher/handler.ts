@@ -3,7 +3,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { invocationStrategy } from '@strata/policy-engine';
-import { RedisStateStore } from '../state';
+import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
 
 /** The dispatcher's settings, read once per container from its environment. */

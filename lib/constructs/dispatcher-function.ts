@@ -7,7 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { StateStoreEndpoint } from './cache-cluster';
 import type { InvocationStrategyName } from '@strata/policy-engine';
-import { POLICY_ENGINE_PACKAGE } from '../policy-layer';
+import { POLICY_ENGINE_PACKAGE } from './policy-layer';
 import { acknowledgeNag } from './nag';
 
 const ROOT = join(__dirname, '..', '..');

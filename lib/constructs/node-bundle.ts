@@ -18,7 +18,7 @@ export class NodeBundle extends Construct {
   constructor(scope: Construct, id: string) {
     super(scope, id);
     this.asset = new Asset(this, 'Asset', {
-      path: join(ROOT, 'node-setup'),
+      path: join(ROOT, 'nodes', 'node-setup'),
       assetHashType: AssetHashType.OUTPUT,
       bundling: {
         // Only used when local bundling fails; esbuild is a dependency of this app, so it does not.
@@ -33,9 +33,9 @@ export class NodeBundle extends Construct {
 export function bundleNodes(outputDir: string): void {
   buildSync({
     entryPoints: {
-      'compute-node': join(ROOT, 'runtime', 'main.ts'),
-      'storage-agent': join(ROOT, 'storage-agent', 'main.ts'),
-      worker: join(ROOT, 'functions', 'worker.ts'),
+      'compute-node': join(ROOT, 'nodes', 'compute', 'main.ts'),
+      'storage-agent': join(ROOT, 'nodes', 'storage', 'main.ts'),
+      worker: join(ROOT, 'nodes', 'worker.ts'),
     },
     outdir: outputDir,
     bundle: true,
@@ -48,5 +48,5 @@ export function bundleNodes(outputDir: string): void {
   const piscina = join(dirname(require.resolve('piscina')), '..'); // its main is dist/main.js
   mkdirSync(join(outputDir, 'node_modules'), { recursive: true });
   cpSync(piscina, join(outputDir, 'node_modules', 'piscina'), { recursive: true, filter: (source) => !source.includes(`${piscina}/node_modules`) });
-  for (const folder of ['node-setup', 'ceph']) cpSync(join(ROOT, folder), join(outputDir, folder), { recursive: true });
+  for (const folder of ['node-setup', 'ceph']) cpSync(join(ROOT, 'nodes', folder), join(outputDir, folder), { recursive: true });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../../local/cluster';
 import { startRedisServer, type RedisServer } from '../../local/redis-server';
-import { RedisStateStore } from '../../lambdas/state';
+import { RedisStateStore } from '../../common/state';
 import { call, heldAfterHeartbeat } from '../support/cluster';
 
 let redis: RedisServer;

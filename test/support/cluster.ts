@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { forward, type ForwardResponse } from '../../lambdas/http/forward';
-import type { StateStore } from '../../lambdas/state';
+import { forward, type ForwardResponse } from '../../common/http/forward';
+import type { StateStore } from '../../common/state';
 import { loadCorpus } from '../../local/corpus';
-import { FolderObjectStore } from '../../storage-agent/object-store';
+import { FolderObjectStore } from '../../common/object-store';
 
 /** A fresh folder of objects holding the sample corpus. */
 export async function corpusFolder(): Promise<string> {

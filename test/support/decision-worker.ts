@@ -9,7 +9,7 @@
  */
 import { once } from 'node:events';
 import { invocationStrategy, seededRandom } from '@strata/policy-engine';
-import { RedisStateStore } from '../../lambdas/state';
+import { RedisStateStore } from '../../common/state';
 
 async function main(): Promise<void> {
   const [url, keyPrefix, strategyName, decisions, lanes, holdMs] = process.argv.slice(2);

@@ -1,0 +1,233 @@
+/**
+ * `npm run bench`: the whole system on this machine (real node processes, a real
+ * redis-server, Ceph's RGW with --ceph), one local cluster per scenario, the same load
+ * against each. Scenarios: AutoNDP before (one entry node that forwards, in id order,
+ * when full), AutoNDP after (round robin), and Strata's policies; each with offload on
+ * (AutoNDP's thresholds) or off. Drivers like AutoNDP's: a sliding window (fixed
+ * concurrency) and batches spread over one second; and an open-loop Poisson driver.
+ *
+ * Prints a table per load level with ratios against AutoNDP before measured in the same
+ * run, and writes results.json and charts (latency CDF, latency against load, share of
+ * the work per node) to the output folder.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { forward } from '../common/http/forward';
+import { startCeph, type OneHostCeph } from '../local/ceph';
+import { LocalCluster, type LocalClusterOptions } from '../local/cluster';
+import { CORPUS, loadCorpus } from '../local/corpus';
+import { progress } from '../local/progress';
+import { startRedisServer } from '../local/redis-server';
+import { exitWith, wholeNumber } from '../common/cli';
+import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
+import { PLACEMENTS } from '../bench/simulator/placements';
+import type { PlacementSpec } from '../bench/simulator/simulate';
+import { formatTable, summarize, type LatencySummary } from '../common/stats';
+import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
+
+/** The scenarios, as the simulator defines them (AutoNDP before and after, Strata's policies). */
+const SCENARIOS = Object.fromEntries(
+  ['autondp-before', 'autondp-after', 'round-robin', 'least-outstanding', 'power-of-two', 'least-load'].map((name) => {
+    const placement = PLACEMENTS[name] as Extract<PlacementSpec, { kind: 'strata' }>;
+    return [name, { strategy: placement.strategy, nodePolicy: placement.nodePolicy }];
+  }),
+) satisfies Record<string, Pick<LocalClusterOptions, 'strategy' | 'nodePolicy'>>;
+
+/** Each invocation of a workload, in turn. */
+const WORKLOADS: Record<string, readonly (readonly [string, unknown])[]> = {
+  'wordcount-large': [['wordcount', { key: CORPUS.large.key }]],
+  'wordcount-small': [['wordcount', { key: CORPUS.small.key }]],
+  'substring-large': [['substring', { key: CORPUS.large.key, pattern: 'love' }]],
+  // A CPU / I/O mix: hashing, waiting, and word counts over both objects.
+  mix: [
+    ['sha256', { data: 'strata', rounds: 20_000 }],
+    ['sleep', { ms: 50 }],
+    ['wordcount', { key: CORPUS.small.key }],
+    ['wordcount', { key: CORPUS.large.key }],
+  ],
+};
+
+const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).join(',')}]
+  [--workload ${Object.keys(WORKLOADS).join('|')}] [--driver window|batch|poisson] [--offload on|off|both]
+  [--requests 200] [--concurrency 1,16] [--batches 1,8,32] [--rates 2,4,8] [--seconds 15]
+  [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR]
+
+  window: --requests at each --concurrency, a new one as each finishes (AutoNDP's sliding window)
+  batch: each of --batches requests spread evenly over one second, then the next batch
+  poisson: open-loop Poisson arrivals at each of --rates per second, for --seconds each
+  --heterogeneous: compute nodes with 1, 2, 3... slots instead of --slots each`;
+
+interface Level {
+  readonly label: string;
+  readonly load: number;
+  readonly summary: LatencySummary;
+  readonly latenciesMs: number[];
+  readonly perNode: Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
+        workload: { type: 'string', default: 'wordcount-large' },
+        driver: { type: 'string', default: 'window' },
+        offload: { type: 'string', default: 'on' },
+        requests: { type: 'string', default: '200' },
+        concurrency: { type: 'string', default: '1,16' },
+        batches: { type: 'string', default: '1,8,32' },
+        rates: { type: 'string', default: '2,4,8' },
+        seconds: { type: 'string', default: '15' },
+        nodes: { type: 'string', default: '3' },
+        slots: { type: 'string', default: '2' },
+        heterogeneous: { type: 'boolean', default: false },
+        ceph: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return void console.log(USAGE);
+  const scenarios = values.scenarios.split(',');
+  const unknown = scenarios.find((name) => !(name in SCENARIOS));
+  if (unknown) exitWith(2, `--scenarios: unknown "${unknown}"; the scenarios are ${Object.keys(SCENARIOS).join(', ')}`);
+  if (!(values.workload in WORKLOADS)) exitWith(2, `--workload must be one of ${Object.keys(WORKLOADS).join(', ')}; got "${values.workload}"`);
+  if (!['window', 'batch', 'poisson'].includes(values.driver)) exitWith(2, `--driver must be window, batch or poisson; got "${values.driver}"`);
+  if (!['on', 'off', 'both'].includes(values.offload)) exitWith(2, `--offload must be on, off or both; got "${values.offload}"`);
+  const list = (flag: string, text: string) => text.split(',').map((item) => wholeNumber(flag, item, 1));
+  const levels = values.driver === 'window' ? list('concurrency', values.concurrency) : values.driver === 'batch' ? list('batches', values.batches) : list('rates', values.rates);
+  const requests = wholeNumber('requests', values.requests, 1);
+  const seconds = wholeNumber('seconds', values.seconds, 1);
+  const nodes = wholeNumber('nodes', values.nodes, 1);
+  const slots = values.heterogeneous ? Array.from({ length: nodes }, (_, i) => i + 1) : wholeNumber('slots', values.slots, 1);
+  const offloads = values.offload === 'both' ? ['on', 'off'] : [values.offload];
+
+  const out = values.out ?? join(__dirname, '..', 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(out, { recursive: true });
+  const redis = await startRedisServer();
+  let ceph: OneHostCeph | undefined;
+  let objects: LocalClusterOptions['objects'];
+  if (values.ceph) {
+    ceph = await startCeph();
+    await ceph.createBucket('strata-data');
+    await loadCorpus(new S3ObjectStore({ endpoint: ceph.rgwEndpoint, bucket: 'strata-data', credentials: ceph.credentials }));
+    objects = { s3Endpoint: ceph.rgwEndpoint, bucket: 'strata-data', credentials: ceph.credentials };
+  } else {
+    const folder = join(out, 'objects');
+    await loadCorpus(new FolderObjectStore(folder));
+    objects = { folder };
+  }
+  console.log(`${values.workload}, ${values.driver} driver at ${levels.join(', ')}; ${nodes} compute nodes with ${JSON.stringify(slots)} slots, 1 storage node; objects in ${ceph ? 'Ceph RGW' : 'a folder'}; state in redis-server`);
+
+  const results: { name: string; levels: Level[] }[] = [];
+  try {
+    for (const scenario of scenarios) {
+      for (const offload of offloads) {
+        const name = offloads.length > 1 ? `${scenario} (offload ${offload})` : scenario;
+        const cluster = await LocalCluster.start({
+          redisUrl: redis.url, objects, computeNodes: nodes, slots, ...SCENARIOS[scenario],
+          offloadPolicy: offload === 'on' ? 'thresholds' : 'never', queueTimeoutMs: 60_000,
+        });
+        try {
+          await cluster.waitForNodes();
+          await send(cluster.url, WORKLOADS[values.workload], 'window', Math.min(4, nodes), 4, seconds); // warm up
+          const measured: Level[] = [];
+          for (const level of levels) {
+            process.stderr.write(`${name}, ${values.driver} ${level}\n`);
+            measured.push(await send(cluster.url, WORKLOADS[values.workload], values.driver, level, requests, seconds));
+          }
+          results.push({ name, levels: measured });
+        } finally {
+          await cluster.stop();
+        }
+      }
+    }
+  } finally {
+    await ceph?.stop();
+    await redis.stop();
+  }
+
+  const baseline = results.find((result) => result.name.startsWith('autondp-before'));
+  for (let i = 0; i < levels.length; i++) {
+    console.log(`\n${values.workload}, ${results[0].levels[i].label}`);
+    console.log(formatTable(
+      results.map(({ name, levels: measured }) => {
+        const summary = measured[i].summary;
+        const base = baseline?.levels[i].summary;
+        return { name, summary, ratio: base ? `${(base.medianMs / summary.medianMs).toFixed(2)} / ${(base.stddevMs / summary.stddevMs).toFixed(2)}` : undefined };
+      }),
+      baseline ? 'before ÷ this: median / stddev' : undefined,
+    ));
+  }
+  writeFileSync(join(out, 'results.json'), JSON.stringify({ workload: values.workload, driver: values.driver, nodes, slots, ceph: Boolean(ceph), results: results.map(({ name, levels: measured }) => ({ name, levels: measured.map(({ latenciesMs: _, ...rest }) => rest) })) }, null, 2));
+  const top = levels.length - 1;
+  await latencyCdfChart(results.map(({ name, levels: measured }) => ({ name, latenciesMs: measured[top].latenciesMs })), join(out, 'latency-cdf.svg'), `${values.workload}: latency CDF, ${results[0].levels[top].label}`);
+  if (levels.length > 1) {
+    await latencyVsLoadChart(
+      results.flatMap(({ name, levels: measured }) => measured.map((level) => ({ policy: name, load: level.load, latencyMs: level.summary.medianMs }))),
+      join(out, 'median-vs-load.svg'), `${values.workload}: median latency against load`, values.driver === 'window' ? 'concurrency' : values.driver === 'batch' ? 'batch size (requests in one second)' : 'arrival rate per second',
+    );
+  }
+  await perNodeChart(
+    results.flatMap(({ name, levels: measured }) => Object.entries(measured[top].perNode).map(([node, count]) => ({ policy: name, node, value: count / measured[top].summary.completed }))),
+    join(out, 'work-per-node.svg'), `${values.workload}: share of invocations per node, ${results[0].levels[top].label}`, 'share',
+  );
+  console.log(`\nresults and charts: ${out}`);
+}
+
+/** Runs one load level with the driver and answers its figures. */
+async function send(url: string, workload: readonly (readonly [string, unknown])[], driver: string, level: number, requests: number, seconds: number): Promise<Level> {
+  const address = new URL(url).host;
+  const latencies: number[] = [];
+  const perNode: Record<string, number> = {};
+  let errors = 0;
+  let done = 0;
+  const one = async (i: number) => {
+    const [fn, body] = workload[i % workload.length];
+    const t0 = performance.now();
+    try {
+      const reply = await forward({ address, path: `/invoke/${fn}`, body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, timeoutMs: 120_000 });
+      if (reply.status === 200) {
+        latencies.push(performance.now() - t0);
+        const node = String(reply.headers['x-strata-node']);
+        perNode[node] = (perNode[node] ?? 0) + 1;
+      } else errors++;
+    } catch {
+      errors++;
+    }
+    progress(++done, total);
+  };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const total = driver === 'window' ? requests : driver === 'batch' ? level : Math.max(1, Math.round(level * seconds));
+  const started = performance.now();
+  if (driver === 'window') {
+    let next = 0;
+    await Promise.all(Array.from({ length: level }, async () => {
+      for (let i = next++; i < requests; i = next++) await one(i);
+    }));
+  } else if (driver === 'batch') {
+    // AutoNDP's batch test: the batch's requests spread evenly over one second.
+    await Promise.all(Array.from({ length: level }, async (_, i) => {
+      await sleep((1000 * i) / level);
+      await one(i);
+    }));
+  } else {
+    const pending: Promise<void>[] = [];
+    let at = 0;
+    for (let i = 0; i < total; i++) {
+      at += -Math.log(1 - Math.random()) * (1000 / level);
+      await sleep(Math.max(0, started + at - performance.now()));
+      pending.push(one(i));
+    }
+    await Promise.all(pending);
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const label = driver === 'window' ? `concurrency ${level}` : driver === 'batch' ? `batch of ${level} over 1 s` : `Poisson ${level}/s`;
+  return { label, load: level, summary: summarize(latencies, errors, elapsed), latenciesMs: latencies, perNode };
+}
+
+main().catch((error: Error) => exitWith(1, error.stack ?? error.message));

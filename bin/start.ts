@@ -1,0 +1,176 @@
+/**
+ * `npm start`: the whole system on this machine. Starts the dispatcher behind the API
+ * Gateway adapter, 3 compute nodes and 1 storage node as processes on loopback, loads
+ * the sample corpus, sends a demo workload, prints per-node and per-tier figures, and
+ * keeps serving until Ctrl-C (or stops at once with --exit).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
+import { forward } from '../common/http/forward';
+import { exitWith, wholeNumber } from '../common/cli';
+import { summarize } from '../common/stats';
+import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
+import { startCeph, type OneHostCeph } from '../local/ceph';
+import { CORPUS, loadCorpus } from '../local/corpus';
+import { progress } from '../local/progress';
+import { LocalCluster } from '../local/cluster';
+
+const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
+  [--node-policy most-slots] [--offload-policy thresholds] [--nodes 3] [--slots 2]
+  [--requests 200] [--concurrency 16] [--port 8080] [--exit]`;
+
+interface Outcome {
+  status: number;
+  ms: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        redis: { type: 'string' },
+        ceph: { type: 'boolean', default: false },
+        's3-endpoint': { type: 'string' },
+        's3-bucket': { type: 'string', default: 'strata-data' },
+        strategy: { type: 'string', default: 'round-robin' },
+        'node-policy': { type: 'string', default: 'most-slots' },
+        'offload-policy': { type: 'string', default: 'thresholds' },
+        nodes: { type: 'string', default: '3' },
+        slots: { type: 'string', default: '2' },
+        requests: { type: 'string', default: '200' },
+        concurrency: { type: 'string', default: '16' },
+        port: { type: 'string', default: '8080' },
+        exit: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return void console.log(USAGE);
+  oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
+  oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies));
+  oneOf('--offload-policy', values['offload-policy'], Object.keys(offloadPolicies));
+  const [nodes, slots, requests, concurrency, port] = (['nodes', 'slots', 'requests', 'concurrency', 'port'] as const).map((flag) =>
+    wholeNumber(flag, values[flag], flag === 'port' ? 0 : 1),
+  );
+
+  const workDir = join(__dirname, '..', '.local');
+  const folder = join(workDir, 'objects');
+  const metricsDir = join(workDir, 'metrics');
+  mkdirSync(metricsDir, { recursive: true });
+  if (values.ceph && values['s3-endpoint']) return exitWith(2, `give --ceph or --s3-endpoint, not both\n\n${USAGE}`);
+  let s3: { s3Endpoint: string; bucket: string; credentials?: { accessKeyId: string; secretAccessKey: string } } | undefined;
+  let ceph: OneHostCeph | undefined;
+  if (values.ceph) {
+    // A real Ceph on this host, in .local/ceph: the data pool and RGW, as the storage tier runs on AWS.
+    const cephFolder = join(workDir, 'ceph');
+    spawnSync('bash', [join(__dirname, '..', 'local', 'ceph-one-host.sh'), 'stop', cephFolder]); // a run that was killed may have left it up
+    rmSync(cephFolder, { recursive: true, force: true });
+    console.log('booting Ceph (MON, MGR, 3 OSDs, RGW) in .local/ceph...');
+    ceph = await startCeph({ folder: cephFolder });
+    await ceph.createBucket(values['s3-bucket']);
+    console.log(ceph.bootLog.split('\n').filter((line) => /HEALTH_OK after|ready after/.test(line)).join('; '));
+    s3 = { s3Endpoint: ceph.rgwEndpoint, bucket: values['s3-bucket'], credentials: ceph.credentials };
+  } else if (values['s3-endpoint']) {
+    s3 = { s3Endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] };
+  }
+  const objects = s3 ? new S3ObjectStore({ endpoint: s3.s3Endpoint, bucket: s3.bucket, credentials: s3.credentials }) : new FolderObjectStore(folder);
+  console.log(`objects: ${objects.location}; state: ${values.redis ?? 'embedded (in this process)'}`);
+  await loadCorpus(objects);
+
+  const started = Date.now();
+  const cluster = await LocalCluster.start({
+    computeNodes: nodes,
+    slots,
+    redisUrl: values.redis,
+    objects: s3 ?? { folder },
+    strategy: values.strategy,
+    nodePolicy: values['node-policy'],
+    offloadPolicy: values['offload-policy'],
+    port,
+    metricsDir,
+  });
+  const stop = async () => {
+    process.stderr.write('\nstopping every process this command started...\n');
+    await cluster.stop();
+    await ceph?.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  await cluster.waitForNodes();
+  console.log(`${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`);
+
+  const outcomes = await demo(cluster.url, requests, concurrency);
+  report(outcomes);
+  console.log(`\nnode metrics (CloudWatch EMF): ${metricsDir}`);
+  console.log(`try: curl -s -X POST ${cluster.url}/invoke/wordcount -H 'content-type: application/json' -d '{"key":"${CORPUS.small.key}"}' -i`);
+  if (values.exit) return stop();
+  console.log('serving; Ctrl-C stops every process.');
+}
+
+/** A mix like AutoNDP's: word count and substring search over small and large texts, CPU work and waits. */
+async function demo(url: string, requests: number, concurrency: number): Promise<Outcome[]> {
+  const address = new URL(url).host;
+  const mix: [string, unknown][] = [
+    ['wordcount', { key: CORPUS.small.key }],
+    ['wordcount', { key: CORPUS.large.key }],
+    ['substring', { key: CORPUS.large.key, pattern: 'love' }],
+    ['sha256', { data: 'strata', rounds: 20_000 }],
+    ['sleep', { ms: 50 }],
+  ];
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < requests; i = next++) {
+      const [fn, body] = mix[i % mix.length];
+      const t0 = performance.now();
+      const reply = await forward({ address, path: `/invoke/${fn}`, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      outcomes.push({ status: reply.status, ms: performance.now() - t0, headers: reply.headers });
+      progress(outcomes.length, requests);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  console.log(`\n${requests} requests at concurrency ${concurrency} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  return outcomes;
+}
+
+function report(outcomes: Outcome[]): void {
+  const latency = summarize(outcomes.map((o) => o.ms), 0, 0);
+  const byStatus = tally(outcomes.map((o) => String(o.status)));
+  console.log(`status: ${format(byStatus)}; latency p50 ${latency.medianMs.toFixed(1)} ms, p95 ${latency.p95Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms`);
+  const header = (o: Outcome, name: string) => String(o.headers[name] ?? '-');
+  console.log(`ran on (per node):       ${format(tally(outcomes.map((o) => header(o, 'x-strata-node'))))}`);
+  console.log(`tier 1, dispatcher chose: ${format(tally(outcomes.map((o) => header(o, 'x-strata-tier1'))))}`);
+  const forwarded = outcomes.filter((o) => header(o, 'x-strata-tier2').includes('>')).length;
+  console.log(`tier 2, forwarded to a peer: ${forwarded} of ${outcomes.length}`);
+  const tier3 = outcomes.map((o) => header(o, 'x-strata-tier3')).filter((v) => v !== 'none' && v !== '-');
+  console.log(`tier 3, data stages:      ${format(tally(tier3.map((v) => (v.startsWith('offloaded') ? v : `local (${v.slice(6)})`))))}`);
+}
+
+function tally(values: string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const v of values.sort()) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return counts;
+}
+
+function format(counts: Map<string, number>): string {
+  return [...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+}
+
+function oneOf(flag: string, value: string, names: string[]): void {
+  if (!names.includes(value)) exitWith(2, `${flag} must be one of ${names.join(', ')}; got "${value}"`);
+}
+
+main().catch((error: Error) => {
+  console.error(error.stack ?? error.message);
+  process.exit(1);
+});

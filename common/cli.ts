@@ -1,0 +1,32 @@
+/** Helpers for command-line programs: number flags, exiting with a message, the state and object stores named by flags. */
+import { appendFileSync } from 'node:fs';
+import { HttpStateStore, RedisStateStore, type StateStore } from './state';
+import { FolderObjectStore, S3ObjectStore, type ObjectStore } from './object-store';
+
+export function wholeNumber(flag: string, text: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) exitWith(2, `--${flag} must be a whole number of at least ${min}, got "${text}"`);
+  return value;
+}
+
+export async function connectState(url: string): Promise<StateStore> {
+  if (url.startsWith('http://')) return new HttpStateStore(url);
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) return RedisStateStore.connect({ url });
+  return exitWith(2, `--state must be a redis://, rediss:// or http:// address, got "${url}"`);
+}
+
+export function objectStoreFrom(values: { objects?: string; 's3-endpoint'?: string; 's3-bucket'?: string }): ObjectStore {
+  if (values['s3-endpoint']) return new S3ObjectStore({ endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] ?? 'strata-data' });
+  if (values.objects) return new FolderObjectStore(values.objects);
+  return exitWith(2, 'one of --objects DIR or --s3-endpoint URL is required');
+}
+
+/** JSON lines appended to a file (EMF records for the CloudWatch agent, the invocation log). */
+export function lineFile(path: string | undefined): ((line: string) => void) | undefined {
+  return path ? (line) => appendFileSync(path, `${line}\n`) : undefined;
+}
+
+export function exitWith(code: number, message: string): never {
+  (code === 0 ? process.stdout : process.stderr).write(`${message}\n`);
+  process.exit(code);
+}

@@ -1,0 +1,40 @@
+import type { NodeView, Selection } from '@strata/policy-engine';
+import { forward } from '../http/forward';
+import { releaseOnce, type NodeReport, type Reservation, type Reserved, type StateStore } from './types';
+
+/** A StateStore in another process of the local cluster, over loopback HTTP. */
+export class HttpStateStore implements StateStore {
+  private readonly address: string;
+
+  constructor(url: string) {
+    this.address = new URL(url).host;
+  }
+
+  async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
+    await this.call('/heartbeat', { report, ttlMs });
+  }
+
+  async deregister(nodeId: string): Promise<void> {
+    await this.call('/deregister', { nodeId });
+  }
+
+  liveNodes(): Promise<NodeView[]> {
+    return this.call('/nodes', {}) as Promise<NodeView[]>;
+  }
+
+  async reserve(selection: Selection): Promise<Reservation> {
+    const reply = (await this.call('/reserve', { selection })) as Reservation & { token?: string };
+    if (reply.kind === 'no-capacity') return reply;
+    const { nodeId, inFlight, token } = reply as Reserved & { token: string };
+    return { kind: 'chosen', nodeId, inFlight, release: releaseOnce(async () => void (await this.call('/release', { token }))) };
+  }
+
+  async close(): Promise<void> {}
+
+  private async call(path: string, body: unknown): Promise<unknown> {
+    const response = await forward({ address: this.address, path, body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, timeoutMs: 5_000 });
+    const value = JSON.parse(response.body.toString()) as unknown;
+    if (response.status !== 200) throw new Error(`state store: ${(value as { error?: string })?.error ?? response.status}`);
+    return value;
+  }
+}

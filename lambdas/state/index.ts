@@ -1,3 +1,0 @@
-export * from './types';
-export { MemoryStateStore } from './memory-store';
-export { RedisStateStore, type RedisStateStoreOptions } from './redis-store';

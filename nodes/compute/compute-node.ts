@@ -1,0 +1,171 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  tryInOrder,
+  underThresholds,
+  type Invocation,
+  type NodePolicy,
+  type OffloadPolicy,
+  type OffloadThresholds,
+} from '@strata/policy-engine';
+import { findFunction, functions, type StrataFunction } from '../../functions';
+import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
+import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, refuse, sendJson } from '../../common/http/json';
+import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
+import { NodeBase, type NodeBaseOptions } from '../node-base';
+
+export interface ComputeNodeOptions extends NodeBaseOptions {
+  readonly objects: ObjectStore;
+  /** Tier 2: which peers to try, in order, when this node is full. */
+  readonly nodePolicy: NodePolicy;
+  /** Tier 3: where a data stage runs. */
+  readonly offloadPolicy: OffloadPolicy;
+  /** An invocation is forwarded at most this many times. @default 2 */
+  readonly maxHops?: number;
+  /**
+   * Over any of these the node forwards even with a free slot. @default none: forward
+   * only when every slot is busy (a node's CPU is busy because its slots are, which
+   * the slot count already says).
+   */
+  readonly ownLimits?: OffloadThresholds;
+  /** How long a node that cannot forward waits for a slot before answering 503. @default 500 */
+  readonly slotWaitMs?: number;
+  /** @default 6 MiB, API Gateway's own limit */
+  readonly maxBodyBytes?: number;
+  /** Called with one JSON line for every invocation this node ran to the end. */
+  readonly invocationLog?: (line: string) => void;
+}
+
+/** The headers that tell a caller which node ran an invocation and what each tier decided. */
+export const NODE_HEADER = 'x-strata-node';
+export const ROUTE_HEADER = 'x-strata-route';
+export const OFFLOAD_HEADER = 'x-strata-offload';
+/** On a forwarded request: the nodes it has passed through, so that it is not offered back to them. */
+const VISITED_HEADER = 'x-strata-visited';
+
+/**
+ * A compute node: runs functions in its execution slots; when it is full or over its
+ * own limits, offers the invocation to peers in the order the node policy gives
+ * (hop count + 1, so it never loops), and when no peer takes it, waits briefly for a
+ * slot of its own before answering 503 with Retry-After.
+ */
+export class ComputeNode extends NodeBase {
+  private readonly maxHops: number;
+  private readonly ownLimits: OffloadThresholds | undefined;
+
+  constructor(protected readonly options: ComputeNodeOptions) {
+    super(options, 'compute');
+    this.maxHops = options.maxHops ?? 2;
+    this.ownLimits = options.ownLimits;
+  }
+
+  protected async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const name = /^\/invoke\/([^/]+)$/.exec(path)?.[1];
+    if (name === undefined) return sendJson(res, 404, { error: `no route ${path}` });
+    if (req.method !== 'POST') return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
+    const fn = findFunction(decodeURIComponent(name));
+    if (!fn) return sendJson(res, 404, { error: `no function "${name}"`, functions: Object.keys(functions) });
+
+    const hops = Number(req.headers[HOPS_HEADER] ?? 0);
+    if (!Number.isInteger(hops) || hops < 0) return sendJson(res, 400, { error: `${HOPS_HEADER} must be a whole number of at least 0` });
+    const read = await this.readArgs(req, res, fn, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
+    if (!read) return;
+    const { args, body } = read;
+    if (this.draining) return refuse(res, 'draining');
+
+    const invocation: Invocation = { functionName: fn.name, objectKey: fn.dataStage?.objectKey(args), hops };
+    let haveSlot = this.underOwnLimits() && this.slots.tryTake();
+    if (!haveSlot) {
+      const visited = String(req.headers[VISITED_HEADER] ?? '').split(',').filter(Boolean);
+      const forwarded = hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited) : undefined;
+      if (forwarded) return relay(res, forwarded, this.id);
+      haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
+      if (!haveSlot) return refuse(res, 'full');
+    }
+    try {
+      const started = performance.now();
+      const { result, offload } = await this.run(fn, args, invocation);
+      const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
+      this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms: performance.now() - started }));
+      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
+      throw error;
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  /**
+   * Offers the invocation to peers in the node policy's order, skipping nodes it has
+   * already passed through; answers the first reply that is not a refusal.
+   */
+  private async forwardToPeer(invocation: Invocation, body: Buffer, req: IncomingMessage, visited: string[]): Promise<ForwardResponse | undefined> {
+    const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
+    if (decision.kind === 'no-capacity') return undefined;
+    const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
+    const accepted = await tryInOrder(peers, async (peer) => {
+      try {
+        const reply = await forward({
+          address: peer.address,
+          path: req.url!,
+          body,
+          headers: {
+            'content-type': 'application/json',
+            [REQUEST_ID_HEADER]: String(req.headers[REQUEST_ID_HEADER] ?? '-'),
+            [HOPS_HEADER]: String(invocation.hops + 1),
+            [VISITED_HEADER]: [...visited, this.id].join(','),
+          },
+        });
+        return reply.status === 503 && reply.headers[REFUSED_HEADER] ? undefined : reply;
+      } catch (error) {
+        if (error instanceof ForwardError && error.kind === 'not-delivered') return undefined; // nothing ran there
+        throw error;
+      }
+    });
+    return accepted?.result;
+  }
+
+  /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
+  private async run(fn: StrataFunction<unknown>, args: unknown, invocation: Invocation): Promise<{ result: unknown; offload: string }> {
+    if (!fn.dataStage) return { result: await this.pool.runFinish(fn.name, args, undefined), offload: 'none' };
+    const key = invocation.objectKey!;
+    const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
+    let offload: string;
+    if (decision.kind === 'offload') {
+      try {
+        const reply = await forward({
+          address: decision.node.address,
+          path: `/stage/${fn.name}`,
+          body: JSON.stringify(args),
+          headers: { 'content-type': 'application/json' },
+        });
+        if (reply.status === 200) {
+          const staged = JSON.parse(reply.body.toString('utf8')) as unknown;
+          return { result: await this.pool.runFinish(fn.name, args, staged), offload: `offloaded:${decision.node.id}` };
+        }
+        if (reply.status === 404) throw new ObjectNotFoundError(key);
+        offload = `local:${decision.node.id} refused (${reply.headers[REFUSED_HEADER] ?? reply.status})`;
+      } catch (error) {
+        if (!(error instanceof ForwardError)) throw error;
+        offload = `local:${decision.node.id} failed (${error.kind})`;
+      }
+    } else {
+      offload = `local:${decision.reason}`;
+    }
+    const staged = await this.pool.runStage(fn.name, args, await this.options.objects.get(key));
+    return { result: await this.pool.runFinish(fn.name, args, staged), offload };
+  }
+
+  private underOwnLimits(): boolean {
+    return !this.ownLimits || underThresholds(this.self, this.ownLimits);
+  }
+}
+
+function relay(res: ServerResponse, reply: ForwardResponse, via: string): void {
+  const headers: Record<string, string> = { 'content-type': String(reply.headers['content-type'] ?? 'application/json') };
+  for (const name of [NODE_HEADER, OFFLOAD_HEADER, 'retry-after', REFUSED_HEADER]) {
+    if (reply.headers[name] !== undefined) headers[name] = String(reply.headers[name]);
+  }
+  headers[ROUTE_HEADER] = `${via}>${reply.headers[ROUTE_HEADER] ?? '?'}`;
+  res.writeHead(reply.status, headers).end(reply.body);
+}

@@ -1,0 +1,141 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { NodeRole, NodeView, PolicyContext } from '@strata/policy-engine';
+import { FunctionPool } from './pool';
+import { InputError, type StrataFunction } from '../functions';
+import { BodyTooLargeError, readBody, sendJson } from '../common/http/json';
+import type { StateStore } from '../common/state';
+import { MetricsAgent } from './metrics-agent/agent';
+import { Slots } from './slots';
+
+export interface NodeBaseOptions {
+  readonly id: string;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default 0, any free port */
+  readonly port?: number;
+  /** Execution slots: worker threads that run functions. */
+  readonly slots: number;
+  readonly store: StateStore;
+  /** How often the node publishes its figures and refreshes its view of the others. @default 1000 */
+  readonly heartbeatIntervalMs?: number;
+  /** Where the metrics agent's EMF records go. */
+  readonly emf?: (line: string) => void;
+  /** @default Math.random */
+  readonly random?: () => number;
+}
+
+/**
+ * What compute and storage nodes share: an HTTP server, execution slots with a worker
+ * thread each, the metrics agent publishing the node's heartbeat, a view of the other
+ * nodes refreshed at the same interval (a failed refresh keeps the last view), and a
+ * drain that finishes the work in hand before the node leaves.
+ */
+export abstract class NodeBase {
+  readonly slots: Slots;
+  address = '';
+  draining = false;
+  /** The other nodes as last read from the shared state. */
+  protected nodes: readonly NodeView[] = [];
+  protected readonly pool: FunctionPool;
+  /** Publishes this node's figures; made by start(), once the port is known. */
+  protected agent!: MetricsAgent;
+  private readonly server: Server;
+  private readonly intervalMs: number;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  protected constructor(
+    protected readonly options: NodeBaseOptions,
+    readonly role: NodeRole,
+  ) {
+    this.slots = new Slots(options.slots);
+    this.pool = new FunctionPool(options.slots);
+    this.intervalMs = options.heartbeatIntervalMs ?? 1000;
+    this.server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const handling = path === '/health' ? this.health(res) : this.handle(req, res, path);
+      handling.catch((error: Error) => {
+        if (!res.headersSent) sendJson(res, 500, { error: error.message });
+        else res.destroy(error);
+      });
+    });
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', resolve));
+    this.address = `${this.options.host ?? '127.0.0.1'}:${(this.server.address() as AddressInfo).port}`;
+    this.agent = new MetricsAgent({
+      id: this.id,
+      address: this.address,
+      role: this.role,
+      store: this.options.store,
+      slots: () => ({ total: this.slots.total, used: this.slots.inUse }),
+      draining: () => this.draining,
+      intervalMs: this.intervalMs,
+      emf: this.options.emf,
+    });
+    await this.agent.start();
+    await this.refresh();
+    this.refreshTimer = setInterval(() => void this.refresh(), this.intervalMs);
+    this.refreshTimer.unref();
+    return this;
+  }
+
+  /** Stops taking work, finishes what is in hand, leaves the shared state and stops. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.agent.publish(); // tell the dispatchers and peers at once, not at the next interval
+    await this.slots.idle();
+    this.agent.stop();
+    clearInterval(this.refreshTimer);
+    await this.options.store.deregister(this.id).catch(() => undefined);
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await this.pool.close();
+  }
+
+  /** This node as the policies see it, from its last published figures. */
+  protected get self(): NodeView {
+    const report = this.agent.lastReport!;
+    return { ...report, slotsUsed: this.slots.inUse, inFlight: 0 };
+  }
+
+  protected context(): PolicyContext {
+    return { now: Date.now(), random: this.options.random ?? Math.random, heartbeatTtlMs: 3 * this.intervalMs };
+  }
+
+  /** Every request but GET /health, with its path (no query). */
+  protected abstract handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
+
+  /**
+   * Reads the body (empty reads as {}) and parses it with the function's own parser;
+   * answers 413 or 400 itself and returns undefined when it cannot.
+   */
+  protected async readArgs(req: IncomingMessage, res: ServerResponse, fn: StrataFunction<unknown>, limit: number): Promise<{ args: unknown; body: Buffer } | undefined> {
+    try {
+      const body = await readBody(req, limit);
+      return { args: fn.parse(body.length === 0 ? {} : JSON.parse(body.toString('utf8'))), body };
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) sendJson(res, 413, { error: error.message });
+      else if (error instanceof InputError || error instanceof SyntaxError) sendJson(res, 400, { error: error.message });
+      else throw error;
+      return undefined;
+    }
+  }
+
+  private async health(res: ServerResponse): Promise<void> {
+    sendJson(res, 200, { id: this.id, role: this.role, slotsTotal: this.slots.total, slotsUsed: this.slots.inUse, draining: this.draining });
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      this.nodes = await this.options.store.liveNodes();
+    } catch {
+      // keep the last view: policies skip nodes whose heartbeat has grown old
+    }
+  }
+}

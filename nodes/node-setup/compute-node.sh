@@ -1,0 +1,36 @@
+#!/bin/bash
+# Sets up a compute node on Amazon Linux 2023: Node.js, the CloudWatch agent, the
+# runtime as a systemd unit, and the drain that runs when Auto Scaling terminates it.
+set -euo pipefail
+# shellcheck source=nodes/node-setup/common.sh
+source "$(dirname "$0")/common.sh"
+
+dnf install -y nodejs22 amazon-cloudwatch-agent
+ln -sf "$(command -v node-22 || command -v node)" /usr/local/bin/node
+
+ip=$(imds meta-data/local-ipv4)
+instance=$(imds meta-data/instance-id)
+write_node_env
+
+start_cloudwatch_agent
+install_unit strata-compute-node "Strata compute node (runtime and metrics agent)" \
+  "/usr/local/bin/node ${STRATA_HOME}/compute-node.js --id ${instance} --host ${ip} --port ${STRATA_PORT} \
+--slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint ${STRATA_RGW_ENDPOINT} --s3-bucket ${STRATA_BUCKET} \
+--node-policy ${STRATA_NODE_POLICY} --offload-policy ${STRATA_OFFLOAD_POLICY} --offload-thresholds \${OFFLOAD_THRESHOLDS} \
+--emf-file ${STRATA_LOG_DIR}/metrics.emf --invocation-log ${STRATA_LOG_DIR}/invocations.log"
+
+install -m 0755 "${STRATA_HOME}/node-setup/drain-on-termination.sh" /usr/local/bin/strata-drain-on-termination
+cat > /etc/systemd/system/strata-drain-on-termination.service <<UNIT
+[Unit]
+Description=Strata: drain this node when Auto Scaling terminates it, then let the termination go on
+After=strata-compute-node.service
+
+[Service]
+ExecStart=/usr/local/bin/strata-drain-on-termination strata-compute-node ${STRATA_LIFECYCLE_HOOK} ${STRATA_REGION}
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now strata-drain-on-termination.service

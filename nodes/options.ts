@@ -1,0 +1,76 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { connectState, exitWith, lineFile, objectStoreFrom, wholeNumber } from '../common/cli';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** The flags both node processes take. */
+export const NODE_FLAGS = {
+  id: { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '0' },
+  slots: { type: 'string', default: '2' },
+  state: { type: 'string' },
+  objects: { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  's3-bucket': { type: 'string', default: 'strata-data' },
+  'emf-file': { type: 'string' },
+  'invocation-log': { type: 'string' },
+  'heartbeat-ms': { type: 'string', default: '1000' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+/** Parses argv with the node flags and a process's own; exits 2 with the usage on a bad or missing flag. */
+export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, usage: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ options: { ...NODE_FLAGS, ...options }, strict: true, allowPositionals: false });
+  } catch (error) {
+    return exitWith(2, `${(error as Error).message}\n\n${usage}`);
+  }
+  const values = parsed.values as Record<string, unknown>;
+  if (values.help) exitWith(0, usage);
+  if (!values.id) exitWith(2, `--id is required\n\n${usage}`);
+  if (!values.state) exitWith(2, `--state is required: redis://host:port, or the http:// address of a local cluster's state\n\n${usage}`);
+  return parsed.values;
+}
+
+/** The options every node takes, from the common flags: connects to the shared state. */
+export async function commonNodeOptions(values: {
+  id?: string;
+  host?: string;
+  port?: string;
+  slots?: string;
+  state?: string;
+  objects?: string;
+  's3-endpoint'?: string;
+  's3-bucket'?: string;
+  'emf-file'?: string;
+  'heartbeat-ms'?: string;
+}) {
+  return {
+    id: values.id!,
+    host: values.host,
+    port: wholeNumber('port', values.port ?? '0', 0),
+    slots: wholeNumber('slots', values.slots ?? '2', 1),
+    heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'] ?? '1000', 1),
+    store: await connectState(values.state!),
+    objects: objectStoreFrom(values),
+    emf: lineFile(values['emf-file']),
+  };
+}
+
+/** Drains on SIGTERM or SIGINT (finishing the work in hand), then exits. */
+export function drainOnSignals(node: { drain(): Promise<void> }): void {
+  let draining = false;
+  const stop = () => {
+    if (draining) return;
+    draining = true;
+    node.drain().then(
+      () => process.exit(0),
+      (error: Error) => exitWith(1, `drain failed: ${error.message}`),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+

@@ -1,0 +1,26 @@
+/**
+ * A storage node's agent process: `tsx nodes/storage/main.ts --id s1 --state URL --objects DIR`.
+ * Prints "ready <host:port>" once it serves; drains on SIGTERM.
+ */
+import { checkOffloadThresholds } from '@strata/policy-engine';
+import { exitWith } from '../../common/cli';
+import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
+import { StorageNode } from './storage-node';
+
+const USAGE = `usage: nodes/storage/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B])
+  [--host 127.0.0.1] [--port 0] [--slots 2] [--thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--emf-file PATH]`;
+
+async function main(): Promise<void> {
+  const values = parseFlags({ thresholds: { type: 'string', default: '{}' } }, USAGE);
+  let thresholds;
+  try {
+    thresholds = checkOffloadThresholds(JSON.parse(values.thresholds));
+  } catch (error) {
+    exitWith(2, `--thresholds: ${(error as Error).message}`);
+  }
+  const node = await new StorageNode({ ...(await commonNodeOptions(values)), thresholds }).start();
+  drainOnSignals(node);
+  process.stdout.write(`ready ${node.address}\n`);
+}
+
+main().catch((error: Error) => exitWith(1, error.stack ?? error.message));

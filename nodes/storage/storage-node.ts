@@ -1,0 +1,45 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { underThresholds, type OffloadThresholds } from '@strata/policy-engine';
+import { findFunction } from '../../functions';
+import { refuse, sendJson } from '../../common/http/json';
+import { NodeBase, type NodeBaseOptions } from '../node-base';
+import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
+
+export interface StorageNodeOptions extends NodeBaseOptions {
+  readonly objects: ObjectStore;
+  /** The storage node refuses data stages while over any of these (AutoNDP's rule, checked again here on fresh figures). */
+  readonly thresholds: OffloadThresholds;
+}
+
+/**
+ * A storage node's agent: runs functions' data stages next to the data and answers only
+ * their small results. It refuses (503, nothing run) while it is over its thresholds,
+ * draining or full; the compute node then fetches the object and runs the stage itself.
+ */
+export class StorageNode extends NodeBase {
+  constructor(protected readonly options: StorageNodeOptions) {
+    super(options, 'storage');
+  }
+
+  protected async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const name = /^\/stage\/([^/]+)$/.exec(path)?.[1];
+    const fn = name === undefined ? undefined : findFunction(decodeURIComponent(name));
+    if (!fn?.dataStage) return sendJson(res, 404, { error: `no data stage at ${path}` });
+    if (req.method !== 'POST') return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
+    const read = await this.readArgs(req, res, fn, 64 * 1024);
+    if (!read) return;
+    const { args } = read;
+    if (this.draining) return refuse(res, 'draining');
+    if (!underThresholds(this.self, this.options.thresholds)) return refuse(res, 'over-thresholds');
+    if (!this.slots.tryTake()) return refuse(res, 'full');
+    try {
+      const data = await this.options.objects.get(fn.dataStage.objectKey(args));
+      sendJson(res, 200, await this.pool.runStage(fn.name, args, data), { 'x-strata-node': this.id });
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message });
+      throw error;
+    } finally {
+      this.slots.release();
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import fc from 'fast-check';
+import { freeSlots, nodePolicies, nodePolicy, tryInOrder, type Invocation, type NodeView } from '@strata/policy-engine';
+import { context, node, NOW, TTL_MS } from '../../support/nodes';
+
+const call: Invocation = { functionName: 'wordcount', hops: 1 };
+const self = node('self', { slotsUsed: 4 });
+const ids = (result: ReturnType<ReturnType<typeof nodePolicy>>) => (result.kind === 'forward' ? result.peers.map((p) => p.id) : []);
+
+// Alphabetical order is a, b, c, d: every expected order below differs from it, so a
+// caller that re-sorted the peers (as AutoNDP's sorted set did) would fail these tests.
+const peers: NodeView[] = [
+  node('a', { slotsTotal: 4, slotsUsed: 3, load1: 0.2, cores: 2 }), // 1 free, load 0.1/core
+  node('b', { slotsTotal: 8, slotsUsed: 1, load1: 3.0, cores: 2 }), // 7 free, load 1.5/core
+  node('c', { slotsTotal: 4, slotsUsed: 0, load1: 1.0, cores: 4 }), // 4 free, load 0.25/core
+  node('d', { slotsTotal: 4, slotsUsed: 2, load1: 0.0, cores: 1 }), // 2 free, load 0/core
+];
+
+describe('node policies', () => {
+  test('most-slots orders peers by free slots, most first', () => {
+    expect(ids(nodePolicy('most-slots')(self, [self, ...peers], call, context()))).toEqual(['b', 'c', 'd', 'a']);
+  });
+
+  test('least-load orders peers by load per core, least first', () => {
+    expect(ids(nodePolicy('least-load')(self, [self, ...peers], call, context()))).toEqual(['d', 'a', 'c', 'b']);
+  });
+
+  test('power-of-two puts the better of its two draws first, then the others', () => {
+    fc.assert(
+      fc.property(fc.nat(), (seed) => {
+        const order = (nodePolicy('power-of-two')(self, peers, call, context(seed)) as { peers: readonly NodeView[] }).peers;
+        expect(new Set(order.map((p) => p.id))).toEqual(new Set(['a', 'b', 'c', 'd']));
+        expect(freeSlots(order[0])).toBeGreaterThanOrEqual(freeSlots(order[1]));
+      }),
+    );
+  });
+
+  test.each(Object.keys(nodePolicies))('%s never offers itself, a full, draining, dead or storage peer', (name) => {
+    const view = [
+      self,
+      node('full', { slotsUsed: 4 }),
+      node('reserved-full', { inFlight: 4 }),
+      node('draining', { draining: true }),
+      node('dead', { heartbeatAt: NOW - TTL_MS }),
+      node('storage', { role: 'storage' }),
+      node('ok'),
+    ];
+    expect(ids(nodePolicy(name)(self, view, call, context()))).toEqual(['ok']);
+  });
+
+  test.each(Object.keys(nodePolicies))('%s answers no-capacity when no peer has room', (name) => {
+    expect(nodePolicy(name)(self, [self, node('full', { slotsUsed: 4 })], call, context())).toEqual({
+      kind: 'no-capacity',
+      reason: 'no live peer with a free slot',
+    });
+  });
+});
+
+describe('tryInOrder', () => {
+  test('offers the invocation to peers in exactly the policy order, stopping at the first that accepts', async () => {
+    const decision = nodePolicy('least-load')(self, [self, ...peers], call, context());
+    const offered: string[] = [];
+    const accepted = await tryInOrder((decision as { peers: readonly NodeView[] }).peers, async (peer) => {
+      offered.push(peer.id);
+      return peer.id === 'c' ? `ran on ${peer.id}` : undefined; // d and a refuse: full by now
+    });
+    expect(offered).toEqual(['d', 'a', 'c']);
+    expect(accepted).toEqual({ peer: expect.objectContaining({ id: 'c' }), result: 'ran on c' });
+  });
+
+  test('answers undefined when every peer refuses', async () => {
+    expect(await tryInOrder(peers, async () => undefined)).toBeUndefined();
+  });
+});
