@@ -1,5 +1,6 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 /** Thrown when an object does not exist; the API answers 404 for it. */
@@ -10,9 +11,21 @@ export class ObjectNotFoundError extends Error {
   }
 }
 
+/** An object being read: its size, known before its bytes, and its bytes as they arrive. */
+export interface ObjectStream {
+  readonly size: number;
+  /** Destroy it to stop reading early. */
+  readonly body: Readable;
+}
+
+/** How much of an object a read takes at a time. */
+const CHUNK_BYTES = 1024 * 1024;
+
 /** Where functions' data lives: Ceph's RGW (S3 API) on AWS and in the Ceph tests, a local folder by default. */
 export interface ObjectStore {
   get(key: string): Promise<Buffer>;
+  /** Starts reading an object, for data stages that stream it. */
+  open(key: string): Promise<ObjectStream>;
   put(key: string, body: Buffer | string): Promise<void>;
   /** For logs: where the objects are. */
   readonly location: string;
@@ -34,6 +47,23 @@ export class FolderObjectStore implements ObjectStore {
       if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') throw new ObjectNotFoundError(key);
       throw error;
     }
+  }
+
+  async open(key: string): Promise<ObjectStream> {
+    let file;
+    try {
+      file = await open(this.path(key));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new ObjectNotFoundError(key);
+      throw error;
+    }
+    const stats = await file.stat();
+    if (!stats.isFile()) {
+      await file.close();
+      throw new ObjectNotFoundError(key); // a folder opens on Linux, and is not an object
+    }
+    return { size: stats.size, body: file.createReadStream({ highWaterMark: CHUNK_BYTES }) };
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {
@@ -79,6 +109,17 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const reply = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
       return Buffer.from(await reply.Body!.transformToByteArray());
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') throw new ObjectNotFoundError(key);
+      throw error;
+    }
+  }
+
+  async open(key: string): Promise<ObjectStream> {
+    try {
+      const reply = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      // In Node.js the SDK's body is a stream (an IncomingMessage).
+      return { size: reply.ContentLength ?? 0, body: reply.Body as Readable };
     } catch (error) {
       if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') throw new ObjectNotFoundError(key);
       throw error;

@@ -12,6 +12,7 @@ export const sha256: StrataFunction<Args> = {
   description: 'hash data with SHA-256 `rounds` times (CPU); body {"data": "abc", "rounds": 10000}',
   parse: (body) => ({
     data: stringField(body, 'data', { min: 0, max: 65_536 }),
+    // A million rounds take about 2 s of one core: well inside RUN_BUDGET_MS.
     rounds: integerField(body, 'rounds', { min: 1, max: 1_000_000, fallback: 1 }),
   }),
   finish: (args) => {

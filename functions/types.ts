@@ -6,23 +6,57 @@ export class InputError extends Error {
   }
 }
 
+/** An object a data stage will not read: over a stated limit, which the message names. The API answers 422. */
+export class DataLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DataLimitError';
+  }
+}
+
 /**
  * A function the runtime can run. A near-data function declares a data stage: the part
  * that reads one object and reduces it to a small result, which may run on a storage
  * node next to the object (offload) or on the compute node after fetching it. `finish`
  * is the rest: a small merge after a stage, or all the work for a function without one.
  * Both run in an execution slot (a worker thread) and must be pure over their inputs.
+ *
+ * A data stage never holds the whole object: the runtime streams it, decodes it as UTF-8
+ * and feeds the stage's pass the text in pieces that end between words (functions/text.ts),
+ * so that an object of any size up to the stage's limit costs a few MB of memory.
  */
 export interface StrataFunction<Args = unknown> {
   readonly name: string;
   readonly description: string;
-  /** Validates a request body; throws InputError naming the field. */
+  /**
+   * Validates a request body; throws InputError naming the field. Returns plain JSON data
+   * that this same function accepts again: the dispatcher forwards it as the node's body.
+   */
   parse(body: unknown): Args;
   readonly dataStage?: {
     objectKey(args: Args): string;
-    run(text: string, args: Args): unknown;
+    /**
+     * The largest object the stage reads: what it gets through within RUN_BUDGET_MS on one
+     * core for the slowest text it is meant for. A larger object is refused (422) unread.
+     */
+    readonly maxObjectBytes: number;
+    /** A fresh pass over one object's text. */
+    begin(args: Args): TextPass;
   };
   finish(args: Args, staged: unknown): unknown;
+}
+
+/** A data stage's pass over one object, fed its text in order, a piece at a time. */
+export interface TextPass {
+  /**
+   * The next piece of the object's text. A piece ends after a line feed, or after a space
+   * or tab followed by printable ASCII: never inside a word, a grapheme cluster or a
+   * sequence that Unicode normalisation may change, so each piece may be segmented and
+   * normalised on its own with the same result as the whole text.
+   */
+  add(piece: string): void;
+  /** The stage's small result, once every piece is in; `bytes` is the object's size. */
+  end(bytes: number): unknown;
 }
 
 /** Reads one field of an object body, or throws an InputError naming it. */

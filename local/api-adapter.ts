@@ -6,6 +6,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 /** Anything that answers API Gateway REST proxy events: the dispatcher handler. */
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
+/** API Gateway's limit on a REST API's request body (10 MB); it answers 413 above it, and so does the adapter. */
+export const API_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
 /**
  * API Gateway on loopback: turns each HTTP request into a REST API proxy event, exactly
  * as API Gateway builds it, hands it to the handler and writes back what it answers.
@@ -13,8 +16,17 @@ export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayPr
 export async function serveApi(handler: ProxyHandler, port = 0): Promise<{ url: string; server: Server }> {
   const server = createServer(async (req, res) => {
     try {
+      // Read to the end (so the client sees the answer), keeping no more than the limit.
       const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size <= API_MAX_BODY_BYTES) chunks.push(chunk as Buffer);
+      }
+      if (size > API_MAX_BODY_BYTES) {
+        res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `Request Too Long: the body is ${size} bytes, over API Gateway's limit of ${API_MAX_BODY_BYTES}` }));
+        return;
+      }
       const result = await handler(toProxyEvent(req, Buffer.concat(chunks)));
       const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
       res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), 'content-length': body.length }).end(body);

@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { NodeRole, NodeView, PolicyContext } from '@strata/policy-engine';
 import { FunctionPool } from './pool';
-import { InputError, type StrataFunction } from '../functions';
-import { BodyTooLargeError, readBody, sendJson } from '../common/http/json';
+import { DataLimitError, InputError, type StrataFunction } from '../functions';
+import { MiB, RUN_BUDGET_MS } from '../functions/limits';
+import { BodyError, parseJsonBody, readBody, sendJson } from '../common/http/json';
+import type { ObjectStore } from '../common/object-store';
 import type { StateStore } from '../common/state';
 import { MetricsAgent } from './metrics-agent/agent';
 import { Slots } from './slots';
@@ -113,18 +115,36 @@ export abstract class NodeBase {
 
   /**
    * Reads the body (empty reads as {}) and parses it with the function's own parser;
-   * answers 413 or 400 itself and returns undefined when it cannot.
+   * answers 413, 415 or 400 itself and returns undefined when it cannot.
    */
   protected async readArgs(req: IncomingMessage, res: ServerResponse, fn: StrataFunction<unknown>, limit: number): Promise<{ args: unknown; body: Buffer } | undefined> {
     try {
       const body = await readBody(req, limit);
-      return { args: fn.parse(body.length === 0 ? {} : JSON.parse(body.toString('utf8'))), body };
+      return { args: fn.parse(body.length === 0 ? {} : parseJsonBody(body)), body };
     } catch (error) {
-      if (error instanceof BodyTooLargeError) sendJson(res, 413, { error: error.message });
-      else if (error instanceof InputError || error instanceof SyntaxError) sendJson(res, 400, { error: error.message });
+      if (error instanceof BodyError) sendJson(res, error.status, { error: error.message });
+      else if (error instanceof InputError) sendJson(res, 400, { error: error.message });
       else throw error;
       return undefined;
     }
+  }
+
+  /**
+   * Runs a function's data stage over its object, streamed from the store to a worker.
+   * Throws ObjectNotFoundError, or DataLimitError for an object over the stage's
+   * maxObjectBytes (before reading it) or one the stage refuses.
+   */
+  protected async runDataStage(fn: StrataFunction<unknown>, args: unknown, objects: ObjectStore): Promise<unknown> {
+    const { objectKey, maxObjectBytes } = fn.dataStage!;
+    const key = objectKey(args);
+    const object = await objects.open(key);
+    if (object.size > maxObjectBytes) {
+      object.body.destroy();
+      throw new DataLimitError(
+        `object "${key}" is ${object.size} bytes; ${fn.name} reads at most ${maxObjectBytes} bytes (${maxObjectBytes / MiB} MiB), what it gets through in the ${RUN_BUDGET_MS / 1000} s an invocation has`,
+      );
+    }
+    return this.pool.runStage(fn.name, args, object.body);
   }
 
   private async health(res: ServerResponse): Promise<void> {

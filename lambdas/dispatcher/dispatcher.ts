@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { Invocation, InvocationStrategy, NodeView, Selection } from '@strata/policy-engine';
 import { findFunction, functions, InputError } from '../../functions';
 import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
-import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER } from '../../common/http/json';
+import { BodyError, bodyText, HOPS_HEADER, parseJsonBody, REFUSED_HEADER, REQUEST_ID_HEADER, safeDecode } from '../../common/http/json';
 import { MemoryStateStore, type Reservation, type StateStore } from '../../common/state';
 
 export interface DispatcherOptions {
@@ -14,7 +14,7 @@ export interface DispatcherOptions {
   readonly maxAttempts?: number;
   /** @default 25000, under API Gateway's 29 s */
   readonly forwardTimeoutMs?: number;
-  /** @default 6 MiB, API Gateway's own limit */
+  /** @default 6 MiB, Lambda's limit on a request (API Gateway's own is 10 MB) */
   readonly maxBodyBytes?: number;
   /**
    * How long an invocation may wait for a free slot when every node is full, before
@@ -103,7 +103,8 @@ export class Dispatcher {
       throw error;
     }
     const requestId = typeof event.requestContext?.requestId === 'string' ? event.requestContext.requestId : '-';
-    return this.dispatch(fn.name, fn.dataStage?.objectKey(args), JSON.stringify(parsed.value), requestId);
+    // The node gets the arguments as the function parsed them: bounded, and nothing it would ignore.
+    return this.dispatch(fn.name, fn.dataStage?.objectKey(args), JSON.stringify(args), requestId);
   }
 
   /** Reserves a node, forwards, and on a refusal or an unreachable node tries the next, releasing each time. */
@@ -248,16 +249,14 @@ export class Dispatcher {
     const raw = event.body ? (event.isBase64Encoded === true ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8')) : Buffer.alloc(0);
     if (raw.length > limit) return { status: 413, error: `the body is ${raw.length} bytes, over the limit of ${limit}` };
     const type = headerOf(event, 'content-type')?.split(';')[0].trim().toLowerCase() ?? 'application/json';
-    if (type === 'application/json' || type.endsWith('+json')) {
-      if (raw.length === 0) return { value: {} };
-      try {
-        return { value: JSON.parse(raw.toString('utf8')) };
-      } catch (error) {
-        return { status: 400, error: `the body is not valid JSON: ${(error as Error).message}` };
-      }
+    try {
+      if (type === 'application/json' || type.endsWith('+json')) return { value: raw.length === 0 ? {} : parseJsonBody(raw) };
+      // A raw body reaches the function as {"data": "<the body>"}.
+      return { value: { data: bodyText(raw) } };
+    } catch (error) {
+      if (error instanceof BodyError) return { status: error.status, error: error.message };
+      throw error;
     }
-    // A raw body reaches the function as {"data": "<the body>"}.
-    return { value: { data: raw.toString('utf8') } };
   }
 }
 
@@ -269,12 +268,4 @@ function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined
   const headers = event.headers && typeof event.headers === 'object' ? event.headers : {};
   for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name && typeof value === 'string') return value;
   return undefined;
-}
-
-function safeDecode(text: string): string | undefined {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return undefined;
-  }
 }

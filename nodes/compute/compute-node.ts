@@ -7,9 +7,9 @@ import {
   type OffloadPolicy,
   type OffloadThresholds,
 } from '@strata/policy-engine';
-import { findFunction, functions, type StrataFunction } from '../../functions';
+import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
 import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
-import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, refuse, sendJson } from '../../common/http/json';
+import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { NodeBase, type NodeBaseOptions } from '../node-base';
 
@@ -29,7 +29,7 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly ownLimits?: OffloadThresholds;
   /** How long a node that cannot forward waits for a slot before answering 503. @default 500 */
   readonly slotWaitMs?: number;
-  /** @default 6 MiB, API Gateway's own limit */
+  /** @default 6 MiB, as the dispatcher's */
   readonly maxBodyBytes?: number;
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
@@ -62,7 +62,7 @@ export class ComputeNode extends NodeBase {
     const name = /^\/invoke\/([^/]+)$/.exec(path)?.[1];
     if (name === undefined) return sendJson(res, 404, { error: `no route ${path}` });
     if (req.method !== 'POST') return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
-    const fn = findFunction(decodeURIComponent(name));
+    const fn = findFunction(safeDecode(name) ?? '');
     if (!fn) return sendJson(res, 404, { error: `no function "${name}"`, functions: Object.keys(functions) });
 
     const hops = Number(req.headers[HOPS_HEADER] ?? 0);
@@ -89,6 +89,7 @@ export class ComputeNode extends NodeBase {
       sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
     } catch (error) {
       if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
+      if (error instanceof DataLimitError) return sendJson(res, 422, { error: error.message }, { [NODE_HEADER]: this.id });
       throw error;
     } finally {
       this.slots.release();
@@ -144,6 +145,7 @@ export class ComputeNode extends NodeBase {
           return { result: await this.pool.runFinish(fn.name, args, staged), offload: `offloaded:${decision.node.id}` };
         }
         if (reply.status === 404) throw new ObjectNotFoundError(key);
+        if (reply.status === 422) throw new DataLimitError(String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error));
         offload = `local:${decision.node.id} refused (${reply.headers[REFUSED_HEADER] ?? reply.status})`;
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
@@ -152,7 +154,7 @@ export class ComputeNode extends NodeBase {
     } else {
       offload = `local:${decision.reason}`;
     }
-    const staged = await this.pool.runStage(fn.name, args, await this.options.objects.get(key));
+    const staged = await this.runDataStage(fn, args, this.options.objects);
     return { result: await this.pool.runFinish(fn.name, args, staged), offload };
   }
 

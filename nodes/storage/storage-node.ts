@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { underThresholds, type OffloadThresholds } from '@strata/policy-engine';
-import { findFunction } from '../../functions';
-import { refuse, sendJson } from '../../common/http/json';
+import { DataLimitError, findFunction } from '../../functions';
+import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { NodeBase, type NodeBaseOptions } from '../node-base';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 
@@ -23,7 +23,7 @@ export class StorageNode extends NodeBase {
 
   protected async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const name = /^\/stage\/([^/]+)$/.exec(path)?.[1];
-    const fn = name === undefined ? undefined : findFunction(decodeURIComponent(name));
+    const fn = name === undefined ? undefined : findFunction(safeDecode(name) ?? '');
     if (!fn?.dataStage) return sendJson(res, 404, { error: `no data stage at ${path}` });
     if (req.method !== 'POST') return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
     const read = await this.readArgs(req, res, fn, 64 * 1024);
@@ -33,10 +33,10 @@ export class StorageNode extends NodeBase {
     if (!underThresholds(this.self, this.options.thresholds)) return refuse(res, 'over-thresholds');
     if (!this.slots.tryTake()) return refuse(res, 'full');
     try {
-      const data = await this.options.objects.get(fn.dataStage.objectKey(args));
-      sendJson(res, 200, await this.pool.runStage(fn.name, args, data), { 'x-strata-node': this.id });
+      sendJson(res, 200, await this.runDataStage(fn, args, this.options.objects), { 'x-strata-node': this.id });
     } catch (error) {
       if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message });
+      if (error instanceof DataLimitError) return sendJson(res, 422, { error: error.message });
       throw error;
     } finally {
       this.slots.release();

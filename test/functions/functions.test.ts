@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { findFunction, functions, InputError } from '../../functions';
+import { RUN_BUDGET_MS } from '../../functions/limits';
+import { runStageOver } from '../../functions/text';
+import { configFromEnvironment } from '../../lambdas/dispatcher/handler';
 
 const text = 'To be, or not to be: that is the question.\nWhether tis nobler in the mind to suffer\n';
 
@@ -8,7 +11,7 @@ describe('built-in functions', () => {
     const fn = functions.wordcount;
     const args = fn.parse({ key: 'corpus/hamlet.txt' });
     expect(fn.dataStage!.objectKey(args)).toBe('corpus/hamlet.txt');
-    const staged = fn.dataStage!.run(text, args);
+    const staged = runStageOver(fn, args, text);
     expect(fn.finish(args, staged)).toEqual({
       key: 'corpus/hamlet.txt',
       bytes: Buffer.byteLength(text),
@@ -21,7 +24,7 @@ describe('built-in functions', () => {
   test('substring counts overlapping matches and reports the first offsets', () => {
     const fn = functions.substring;
     const args = fn.parse({ key: 'a.txt', pattern: 'aa' });
-    expect(fn.finish(args, fn.dataStage!.run('aaaa b aa', args))).toEqual({ key: 'a.txt', pattern: 'aa', count: 4, first: [0, 1, 2, 7] });
+    expect(fn.finish(args, runStageOver(fn, args, 'aaaa b aa'))).toEqual({ key: 'a.txt', pattern: 'aa', count: 4, first: [0, 1, 2, 7] });
   });
 
   test('sha256 hashes the data, then the digest, rounds times', async () => {
@@ -44,9 +47,29 @@ describe('built-in functions', () => {
     ['wordcount', { key: '/abs' }, 'key must be a relative object key such as "corpus/hamlet.txt", without empty or ".." parts'],
     ['substring', { key: 'a', pattern: '' }, 'pattern must be a string of 1 to 256 characters'],
     ['sha256', { data: 'x', rounds: 0 }, 'rounds must be a whole number from 1 to 1000000'],
-    ['sleep', { ms: 'soon' }, 'ms must be a whole number from 0 to 60000'],
+    ['sleep', { ms: 'soon' }, 'ms must be a whole number from 0 to 20000'],
+    ['substring', { key: 'a', pattern: 'x\uD800' }, 'pattern must be well-formed Unicode text: it has a lone surrogate'],
   ])('%s rejects %p naming the field', (name, body, message) => {
     expect(() => findFunction(name)!.parse(body)).toThrow(new InputError(message));
+  });
+
+  test('no function accepts work that outlasts the dispatcher\'s wait for the node', () => {
+    // The dispatcher waits forwardTimeoutMs for a node; RUN_BUDGET_MS leaves room for slot waits and hops before it.
+    const { forwardTimeoutMs } = configFromEnvironment({ STRATA_REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(RUN_BUDGET_MS).toBeLessThanOrEqual(forwardTimeoutMs - 5_000);
+    expect(functions.sleep.parse({ ms: RUN_BUDGET_MS })).toEqual({ ms: RUN_BUDGET_MS });
+    expect(() => functions.sleep.parse({ ms: RUN_BUDGET_MS + 1 })).toThrow(new InputError(`ms must be a whole number from 0 to ${RUN_BUDGET_MS}`));
+  });
+
+  test.each([
+    ['wordcount', { key: 'corpus/a.txt', extra: [[[1]]] }],
+    ['substring', { key: 'a.txt', pattern: 'lo\u0301ve' }],
+    ['sha256', { data: '\u0000x', rounds: 3 }],
+    ['sleep', { ms: 5 }],
+  ])('%s: what it parses is a body it parses to the same (the dispatcher forwards it)', (name, body) => {
+    const fn = findFunction(name)!;
+    const args = fn.parse(body);
+    expect(fn.parse(JSON.parse(JSON.stringify(args)))).toEqual(args);
   });
 
   test('only registered names are functions', () => {

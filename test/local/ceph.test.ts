@@ -7,6 +7,7 @@ import { corpusText, CORPUS, loadCorpus } from '../../local/corpus';
 import { startRedisServer, type RedisServer } from '../../local/redis-server';
 import { S3ObjectStore } from '../../common/object-store';
 import { call, heldAfterHeartbeat, json } from '../support/cluster';
+import { runStageOver } from '../../functions/text';
 
 // A real Ceph (Debian's Pacific packages) on this host: MON, MGR, 3 BlueStore OSDs, the
 // data pool from nodes/ceph/pool.sh and RGW, all booted by local/ceph-one-host.sh. The storage
@@ -84,7 +85,7 @@ describe('the storage tier on RGW', () => {
   ] as const;
   const expected = (name: 'wordcount' | 'substring', args: { key: string }, text: string) => {
     const fn = functions[name] as (typeof functions)['wordcount'];
-    return fn.finish(args as never, fn.dataStage!.run(text, args as never));
+    return fn.finish(args as never, runStageOver(fn, args as never, text));
   };
 
   async function withCluster(options: Partial<LocalClusterOptions>, run: (cluster: LocalCluster) => Promise<void>): Promise<void> {
