@@ -1,4 +1,3 @@
-import { InstanceArchitecture, InstanceType } from 'aws-cdk-lib/aws-ec2';
 import {
   checkChoices,
   checkOffloadThresholds,
@@ -10,6 +9,7 @@ import {
   type OffloadPolicyName,
   type OffloadThresholds,
 } from '@strata/policy-engine';
+import { parseInstanceType } from './instance-types';
 
 /** Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`). */
 export interface StrataConfig {
@@ -210,13 +210,12 @@ class Section {
     return this.read(key, fallback, (value, path) => (typeof value === 'string' && pattern.test(value) ? value : fail(path, what, value)));
   }
 
-  /** An EC2 instance type; Graviton and x86 both work, the AMI follows the type's architecture. */
+  /** An EC2 instance type (lib/instance-types.ts); Graviton and x86 both work, the AMI follows the type's architecture. */
   instanceType(key: string, fallback: string): string {
     return this.read(key, fallback, (value, path) => {
-      if (typeof value !== 'string' || !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(value)) fail(path, 'an EC2 instance type such as c7g.large or m7i.large', value);
-      const architecture = new InstanceType(value).architecture;
-      if (architecture !== InstanceArchitecture.ARM_64 && architecture !== InstanceArchitecture.X86_64) fail(path, 'an arm64 or x86_64 instance type', value);
-      return value;
+      if (typeof value !== 'string') return fail(path, 'an EC2 instance type such as c7g.large or m7i.large', value);
+      const type = parseInstanceType(value);
+      return 'problem' in type ? fail(path, type.problem, value) : type.name;
     });
   }
 }

@@ -3,7 +3,6 @@ import {
   BlockDeviceVolume,
   EbsDeviceVolumeType,
   Instance,
-  InstanceArchitecture,
   InstanceType,
   MachineImage,
   UserData,
@@ -21,6 +20,7 @@ import type { StateStoreEndpoint } from './cache-cluster';
 import type { OffloadThresholds } from '@strata/policy-engine';
 import { nodeRole, nodeUserData } from './ec2-node';
 import { acknowledgeNag } from './nag';
+import { instanceArchitecture } from '../instance-types';
 
 export interface CephClusterProps {
   readonly vpc: IVpc;
@@ -78,7 +78,7 @@ export class CephCluster extends Construct {
     const osdsPerNode = props.osdsPerNode ?? 1;
     this.bucket = props.bucket ?? 'strata-data';
     const instanceType = new InstanceType(props.instanceType ?? 'm7g.large');
-    const arch = instanceType.architecture === InstanceArchitecture.ARM_64 ? 'arm64' : 'amd64';
+    const arch = instanceArchitecture(instanceType.toString()) === 'arm64' ? 'arm64' : 'amd64';
     const zone = new PrivateHostedZone(this, 'Zone', { vpc: props.vpc, zoneName: 'storage.strata.internal' });
     const rgwName = `rgw.${zone.zoneName}`;
     this.rgwEndpoint = `https://${rgwName}:${props.rgwPort}`;

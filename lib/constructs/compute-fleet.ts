@@ -15,7 +15,6 @@ import {
   MachineImage,
   UserData,
   AmazonLinuxCpuType,
-  InstanceArchitecture,
   type ISecurityGroup,
   type IVpc,
   type SubnetSelection,
@@ -30,6 +29,7 @@ import type { StateStoreEndpoint } from './cache-cluster';
 import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@strata/policy-engine';
 import { nodeRole, nodeUserData } from './ec2-node';
 import { acknowledgeNag } from './nag';
+import { instanceArchitecture } from '../instance-types';
 
 export interface ComputeFleetProps {
   readonly vpc: IVpc;
@@ -106,7 +106,7 @@ export class ComputeFleet extends Construct {
     const template = new LaunchTemplate(this, 'LaunchTemplate', {
       instanceType,
       machineImage: MachineImage.latestAmazonLinux2023({
-        cpuType: instanceType.architecture === InstanceArchitecture.ARM_64 ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
+        cpuType: instanceArchitecture(instanceType.toString()) === 'arm64' ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
       }),
       role: this.role,
       securityGroup: props.securityGroup,

@@ -1,5 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadStrataConfig, StrataConfigError } from '../../lib/config';
+import { instanceArchitecture } from '../../lib/instance-types';
 
+const FORM = 'an EC2 instance type: family, generation and attributes, a dot and a size, such as c7g.large or m7i-flex.xlarge';
+const FAMILY = 'an EC2 instance type of a known family (a, c, d, dl, f, g, gr, h, hpc, i, im, inf, is, m, p, r, t, trn, u, vt, x, z), such as c7g.large';
+const SIZE = 'an EC2 instance type with a size that exists (nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal, metal-16xl ...), such as c7g.large';
 const TOP_KEYS = 'invocationStrategy, nodePolicy, offloadPolicy, choices, offloadThresholds, network, state, compute, storage, dispatch, alarmEmail';
 
 describe('loadStrataConfig', () => {
@@ -50,7 +58,14 @@ describe('loadStrataConfig', () => {
     [{ network: { natGateways: 3 } }, 'strata.network.natGateways must be a whole number from 1 to 2; got 3'],
     [{ state: { nodeType: 't4g.small' } }, 'strata.state.nodeType must be an ElastiCache node type such as cache.t4g.small; got "t4g.small"'],
     [{ state: { replicas: 0 } }, 'strata.state.replicas must be a whole number from 1 to 5; got 0'],
-    [{ compute: { instanceType: 'large' } }, 'strata.compute.instanceType must be an EC2 instance type such as c7g.large or m7i.large; got "large"'],
+    [{ compute: { instanceType: 'large' } }, `strata.compute.instanceType must be ${FORM}; got "large"`],
+    [{ compute: { instanceType: 'banana.large' } }, `strata.compute.instanceType must be ${FORM}; got "banana.large"`],
+    [{ compute: { instanceType: 'zz7.large' } }, `strata.compute.instanceType must be ${FAMILY}; got "zz7.large"`],
+    [{ compute: { instanceType: 't2.banana' } }, `strata.compute.instanceType must be ${SIZE}; got "t2.banana"`],
+    [{ compute: { instanceType: 'c7g.huge' } }, `strata.compute.instanceType must be ${SIZE}; got "c7g.huge"`],
+    [{ storage: { instanceType: 'C7G.LARGE' } }, `strata.storage.instanceType must be ${FORM}; got "C7G.LARGE"`],
+    [{ storage: { instanceType: 'm7g.0xlarge' } }, `strata.storage.instanceType must be ${SIZE}; got "m7g.0xlarge"`],
+    [{ storage: { instanceType: 7 } }, 'strata.storage.instanceType must be an EC2 instance type such as c7g.large or m7i.large; got 7'],
     [{ compute: { minNodes: 4, maxNodes: 3 } }, 'strata.compute.maxNodes must be a whole number from 4 to 1000; got 3'],
     [{ compute: { slots: 4 } }, 'strata.compute.slots is not a setting; the settings are instanceType, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent'],
     [{ storage: { pgNum: 100 } }, 'strata.storage.pgNum must be a power of two from 8 to 4096; got 100'],
@@ -64,4 +79,48 @@ describe('loadStrataConfig', () => {
   ])('rejects %p naming the key and what it accepts', (raw, message) => {
     expect(() => loadStrataConfig(raw)).toThrow(new StrataConfigError(message));
   });
+});
+
+describe('instance types', () => {
+  test.each([
+    ['c7g.large', 'arm64'],
+    ['m7i-flex.xlarge', 'x86_64'],
+    ['c6gn.16xlarge', 'arm64'],
+    ['u-6tb1.metal', 'x86_64'],
+    ['u7i-12tb.224xlarge', 'x86_64'],
+    ['r7iz.metal-16xl', 'x86_64'],
+    ['a1.medium', 'arm64'],
+    ['t4g.nano', 'arm64'],
+    ['is4gen.large', 'arm64'],
+    ['x2iedn.metal', 'x86_64'],
+    ['g5g.xlarge', 'arm64'],
+    ['inf2.48xlarge', 'x86_64'],
+  ])('%s is taken, and is %s', (instanceType, architecture) => {
+    expect(loadStrataConfig({ compute: { instanceType }, storage: { instanceType } })).toMatchObject({ compute: { instanceType }, storage: { instanceType } });
+    expect(instanceArchitecture(instanceType)).toBe(architecture);
+  });
+
+  const synth = (instanceType: string) => {
+    const outdir = mkdtempSync(join(tmpdir(), 'strata-instance-'));
+    const context = { strata: { compute: { instanceType } }, 'aws:cdk:bundling-stacks': [] };
+    const result = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bin', 'strata.ts')], {
+      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+      encoding: 'utf8',
+    });
+    return { ...result, outdir };
+  };
+
+  test('banana.large stops synth with one line naming the key, not an aws-cdk-lib stack trace', () => {
+    const result = synth('banana.large');
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(`Invalid Strata config: strata.compute.instanceType must be ${FORM}; got "banana.large"`);
+  });
+
+  test('u-6tb1.metal, a form aws-cdk-lib cannot tell the architecture of, synthesizes on x86 Amazon Linux', () => {
+    const result = synth('u-6tb1.metal');
+    expect([result.status, result.stderr]).toEqual([0, expect.not.stringContaining('Error')]);
+    const template = readFileSync(join(result.outdir, 'StrataCompute.template.json'), 'utf8');
+    expect(template).toContain('"InstanceType": "u-6tb1.metal"');
+    expect(template).toContain('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64');
+  }, 120_000);
 });
