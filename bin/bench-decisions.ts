@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { invocationStrategy, type NodeView } from '@strata/policy-engine';
 import { RedisStateStore } from '../common/state';
 import { startRedisServer } from '../local/redis-server';
-import { wholeNumber } from '../common/cli';
+import { exitWith, wholeNumber } from '../common/cli';
 
 const STRATEGIES = ['round-robin', 'least-outstanding', 'power-of-two'];
 
@@ -40,15 +40,29 @@ interface Row {
   otherCommandsPerDecision: number;
 }
 
+const USAGE = `usage: npm run bench:decisions -- [--redis URL] [--decisions 20000] [--concurrency 1,16,64] [--nodes 10]
+
+  --redis URL      a redis-server to measure (default: one started on a free loopback port)
+  --decisions N    decisions per strategy and concurrency
+  --concurrency    dispatchers at once, each with its own connection, comma-separated
+  --nodes N        compute nodes registered in the state`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      redis: { type: 'string' },
-      decisions: { type: 'string', default: '20000' },
-      concurrency: { type: 'string', default: '1,16,64' },
-      nodes: { type: 'string', default: '10' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        redis: { type: 'string' },
+        decisions: { type: 'string', default: '20000' },
+        concurrency: { type: 'string', default: '1,16,64' },
+        nodes: { type: 'string', default: '10' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return void console.log(USAGE);
   const decisions = wholeNumber('decisions', values.decisions, 1);
   const nodeCount = wholeNumber('nodes', values.nodes, 1);
   const levels = values.concurrency.split(',').map((c) => wholeNumber('concurrency', c, 1));

@@ -15,6 +15,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 usage() { sed -n '6,7p' "$0" | sed 's/^# //' >&2; exit 2; }
+case ${1:-} in -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 [ $# -ge 2 ] || usage
 command=$1 dir=$2
 shift 2
