@@ -34,10 +34,10 @@ export const wordcount: StrataFunction<Args> = {
   parse: (body) => ({ key: objectKeyField(body) }),
   dataStage: {
     objectKey: (args) => args.key,
-    // The slowest text measured, Chinese without spaces or a table of ~500,000 distinct
-    // numbers, goes at about 4 MB per CPU-second (English at 12, on the test machine's
-    // cores): 64 MiB is about 17 s of one core, inside RUN_BUDGET_MS.
-    maxObjectBytes: 64 * MiB,
+    // Measured on the shared 2-core test machine: English ~18 MB per CPU-second, the
+    // slowest text ~3 (half a million distinct numbers: counting them dominates) and
+    // Chinese without spaces ~5 (dictionary lookups): 32 MiB is at most ~11 s of one core.
+    maxObjectBytes: 32 * MiB,
     begin: (args) => new WordCountPass(args.key),
   },
   finish: (_args, staged) => staged,

@@ -23,7 +23,7 @@ const CHUNKS_IN_FLIGHT = 4;
  * caller counts slots and never gives the pool more tasks than it has threads.
  *
  * Why threads rather than processes: a slot then costs a few MB, not a whole Node.js
- * process, and objects move to it without a copy through a socket.
+ * process, and an object's chunks move to it without a copy through a socket.
  */
 export class FunctionPool {
   private readonly pool: Piscina;

@@ -15,10 +15,10 @@ let cluster: LocalCluster;
 
 beforeAll(async () => {
   const folder = await corpusFolder();
-  // An object over wordcount's 64 MiB (sparse: refused before a byte is read), and one
+  // An object over wordcount's 32 MiB (sparse: refused before a byte is read), and one
   // whose 17 Mi characters have no line break, space or bracket to cut at.
   writeFileSync(join(folder, 'huge.txt'), '');
-  truncateSync(join(folder, 'huge.txt'), 64 * 1024 * 1024 + 1);
+  truncateSync(join(folder, 'huge.txt'), 32 * 1024 * 1024 + 1);
   writeFileSync(join(folder, 'one-line.txt'), 'a'.repeat(17 * 1024 * 1024));
   cluster = await LocalCluster.start({ objects: { folder }, computeNodes: 2, storageNodes: 1, slots: 2 });
   await cluster.waitForNodes();
@@ -105,7 +105,7 @@ describe('hostile requests found once, kept fixed: a 4xx that says why, never a 
     ['a number of 400 digits', '/invoke/substring', `{"key":"${small}","pattern":1${'0'.repeat(400)}}`, 400, /pattern must be a string/],
     ['a string of 60,000 characters', '/invoke/substring', `{"key":"${small}","pattern":"${'x'.repeat(60_000)}"}`, 400, /pattern must be a string of 1 to 256 characters/],
     ['a lone surrogate in the pattern', '/invoke/substring', `{"key":"${small}","pattern":"a\\ud800"}`, 400, /lone surrogate/],
-    ['an object over wordcount\'s limit', '/invoke/wordcount', '{"key":"huge.txt"}', 422, /wordcount reads at most 67108864 bytes \(64 MiB\)/],
+    ['an object over wordcount\'s limit', '/invoke/wordcount', '{"key":"huge.txt"}', 422, /wordcount reads at most 33554432 bytes \(32 MiB\)/],
     ['17 Mi characters with nowhere to cut', '/invoke/wordcount', '{"key":"one-line.txt"}', 422, /more than 16777216 characters without a line break/],
   ])('%s', async (_name, path, body, status, message) => {
     // A storage node busy past its thresholds refuses a stage before it opens the object (503, nothing run: another may take it).
