@@ -43,7 +43,7 @@ const body = fc.oneof(
   fc.record({ ms: fc.oneof(fc.integer({ min: -10, max: 5 }), fc.double(), fc.constant(null)) }).map((b) => JSON.stringify(b)),
   fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('base64')),
   // Deep nesting, odd encodings, numbers and strings past what a function takes.
-  fc.tuple(fc.integer({ min: 1, max: 3000 }), fc.constantFrom('[', '{"a":')).map(([depth, open]) => `{"key":"${CORPUS.small.key}","x":${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}}`),
+  fc.tuple(fc.integer({ min: 1, max: 8000 }), fc.constantFrom('[', '{"a":')).map(([depth, open]) => `{"key":"${CORPUS.small.key}","x":${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}}`),
   fc.tuple(fc.constantFrom('\uFEFF', '\uFFFE', ''), fc.json()).map(([bom, json]) => Buffer.from(`${bom}${json}`, 'utf16le').toString('base64')),
   fc.tuple(fc.constantFrom('ms', 'rounds', 'key', 'pattern'), fc.integer({ min: 300, max: 2000 })).map(([name, digits]) => `{"${name}": 1${'0'.repeat(digits)}, "data": "x", "key": "k"}`),
   fc.constantFrom('{"key":"k","pattern":"\\ud800"}', '{"data":"\\udfff\\ud800"}', `{"key":"${CORPUS.small.key}","pattern":"${'x'.repeat(300)}"}`),
