@@ -159,6 +159,7 @@ export class ObservabilityStack extends Stack {
       api: props.dispatch.api.api,
       dispatcher: props.dispatch.dispatcher.function,
       computeGroup: props.compute.autoScalingGroup,
+      predictivePolicies: props.compute.predictivePolicies.map((policy) => policy.attrPolicyName),
       cacheMembers: props.cache.memberIds(),
       alerts: props.alerts.topic,
     });
