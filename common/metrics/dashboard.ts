@@ -183,9 +183,10 @@ export const WIDGETS: readonly Widget[] = [
 export function everyMetricRead(): { readonly query: MetricQuery; readonly readers: readonly string[] }[] {
   const byKey = new Map<string, { query: MetricQuery; readers: string[] }>();
   const add = (query: MetricQuery, reader: string) => {
-    const key = `${query.namespace} ${query.name} ${Object.keys(query.dimensions).sort().join(',')}`;
+    const dims = Object.entries(query.dimensions).map(([key, value]) => `${key}=${typeof value === 'string' ? value : '*'}`).sort();
+    const key = `${query.namespace} ${query.name} ${dims.join(',')}`;
     const entry = byKey.get(key) ?? { query, readers: [] };
-    entry.readers.push(reader);
+    if (!entry.readers.includes(reader)) entry.readers.push(reader);
     byKey.set(key, entry);
   };
   for (const widget of WIDGETS) for (const query of widget.metrics) add(query, `widget "${widget.title}"`);
