@@ -115,6 +115,9 @@ export class ComputeStack extends Stack {
       ...config.compute,
     });
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName });
+    if (this.fleet.predictivePolicies.length > 0) {
+      new CfnOutput(this, 'PredictiveScalingPolicies', { value: Fn.join(',', this.fleet.predictivePolicies.map((policy) => policy.attrPolicyName)), description: 'Their forecasts are on the dashboard' });
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import {
   eachDimension,
   fixedDimensions,
   PERIOD_SECONDS,
+  searchExpression,
   type DashboardResources,
   type MetricQuery,
   type MissingData,
@@ -22,11 +23,9 @@ export function cloudWatchMetrics(query: MetricQuery, resources: DashboardResour
   if (!each) return [metricOf(query, fixed)];
   const [key, kind] = each;
   if (kind === 'node') {
-    const filters = Object.entries(fixed).map(([name, value]) => ` ${name}="${value}"`).join('');
-    const schema = [query.namespace, ...Object.keys(query.dimensions).sort()].join(',');
     return [
       new MathExpression({
-        expression: `SEARCH('{${schema}} MetricName="${query.name}"${filters}', '${query.stat}', ${PERIOD_SECONDS})`,
+        expression: searchExpression(query, fixed),
         label: `${query.label} \${PROP('Dim.${key}')}`.trim(),
         period: PERIOD,
       }),

@@ -14,6 +14,16 @@ import { launchChromium } from '../support/browser';
 const ROOT = join(__dirname, '..', '..');
 const REQUESTS = 400;
 
+// The page's DOM as far as these checks read it, in the functions Playwright runs in the
+// page (the tests compile without TypeScript's DOM library).
+interface PageElement {
+  readonly dataset: Record<string, string | undefined>;
+  readonly textContent: string | null;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
+}
+declare const document: PageElement & { readonly body: PageElement };
+
 let primary: RedisServer;
 let replica: RedisServer;
 let start: ChildProcess;
@@ -32,9 +42,9 @@ function line(pattern: RegExp): Promise<string> {
 /** What the page shows for one widget: per line, its figure over the run and its count of values. */
 async function figures(title: string): Promise<{ lines: number; points: number; svgLines: number; rows: Record<string, { total: number; samples: number }>; notes: string[] }> {
   return page.evaluate((wanted) => {
-    const card = [...document.querySelectorAll<HTMLElement>('.widget')].find((w) => w.dataset.title === wanted)!;
+    const card = [...document.querySelectorAll('.widget')].find((w) => w.dataset.title === wanted)!;
     const rows: Record<string, { total: number; samples: number }> = {};
-    for (const row of card.querySelectorAll<HTMLElement>('tr[data-label]')) {
+    for (const row of card.querySelectorAll('tr[data-label]')) {
       rows[row.dataset.label!] = { total: Number(row.querySelector('.total')!.textContent), samples: Number(row.querySelector('.samples')!.textContent) };
     }
     return {
@@ -87,10 +97,10 @@ describe('the dashboard of a run of npm start, in Chromium', () => {
     const address = (await line(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/)).slice('dashboard: '.length);
     await page.goto(address);
     await page.waitForFunction(() => Number(document.body.dataset.updates ?? 0) >= 1, null, { timeout: 30_000 });
-    expect(await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('.widget')].map((w) => w.dataset.title))).toEqual(WIDGETS.map((w) => w.title));
+    expect(await page.evaluate(() => [...document.querySelectorAll('.widget')].map((w) => w.dataset.title))).toEqual(WIDGETS.map((w) => w.title));
     // While the demo runs, the figures grow from one update to the next.
     await page.waitForFunction(() => {
-      const card = [...document.querySelectorAll<HTMLElement>('.widget')].find((w) => w.dataset.title === 'Invocations and concurrency');
+      const card = [...document.querySelectorAll('.widget')].find((w) => w.dataset.title === 'Invocations and concurrency');
       return Number(card?.querySelector('tr[data-label="invocations"] .total')?.textContent ?? 0) > 0;
     }, null, { timeout: 240_000 });
     midRunInvocations = (await figures('Invocations and concurrency')).rows.invocations.total;
