@@ -100,7 +100,10 @@ export class LocalCluster {
       heartbeatTtlMs: 3 * heartbeatMs,
       observer: telemetry ? telemetry.observer(options.observer) : options.observer,
     });
-    const api = await serveApi((event) => (telemetry ? telemetry.invoke(dispatcher, event) : dispatcher.handle(event)), options.port);
+    const api = await serveApi((event) => (telemetry ? telemetry.invoke(dispatcher, event) : dispatcher.handle(event)), options.port).catch(async (error: Error) => {
+      await telemetry?.stop(); // give stdout back
+      throw error;
+    });
     servers.push(api.server);
     const cluster = new LocalCluster(api.url, dispatcher, state, heartbeatMs);
     cluster.telemetry = telemetry;

