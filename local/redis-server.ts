@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A real redis-server on a free loopback port, for the integration tests, the benchmarks and local runs. */
 export interface RedisServer {
@@ -48,7 +51,8 @@ async function launch(port: number, extra: string[]): Promise<RedisServer> {
 async function spawnReady(port: number, extra: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', ...extra],
+    // A folder of its own: a replica writes the primary's snapshot to disk even without persistence.
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--dir', mkdtempSync(join(tmpdir(), 'strata-redis-')), ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {

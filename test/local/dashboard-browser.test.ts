@@ -32,11 +32,15 @@ let page: Page;
 let stdout = '';
 const seen = new Map<string, (line: string) => void>();
 
-/** The first line of npm start's output that matches, now or when it comes. */
+/** The first line of npm start's output that matches, now or when it comes; a failure if npm start exits first. */
 function line(pattern: RegExp): Promise<string> {
   const found = stdout.split('\n').find((l) => pattern.test(l));
   if (found) return Promise.resolve(found);
-  return new Promise((resolve) => seen.set(pattern.source, resolve));
+  if (start.exitCode !== null) return Promise.reject(new Error(`npm start exited (${start.exitCode}) before printing ${pattern}`));
+  return new Promise((resolve, reject) => {
+    seen.set(pattern.source, resolve);
+    start.once('exit', (code) => reject(new Error(`npm start exited (${code}) before printing ${pattern}`)));
+  });
 }
 
 /** What the page shows for one widget: per line, its figure over the run and its count of values. */
