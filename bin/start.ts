@@ -97,6 +97,7 @@ async function main(): Promise<void> {
   console.log(`dashboard: ${dashboard.url}`);
 
   const started = Date.now();
+  // A cluster that fails to start stops what it started; the dashboard and Ceph are this command's.
   const cluster = await LocalCluster.start({
     computeNodes: nodes,
     slots,
@@ -108,20 +109,29 @@ async function main(): Promise<void> {
     port,
     metricsDir,
     cephConf: ceph?.conf,
+  }).catch(async (error: Error) => {
+    await dashboard.close();
+    await ceph?.stop();
+    throw error;
   });
-  const stop = async () => {
+  const stop = async (code = 0) => {
     process.stderr.write('\nstopping every process this command started...\n');
     await cluster.stop();
     await dashboard.close();
     await ceph?.stop();
-    process.exit(0);
+    process.exit(code);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
-  await cluster.waitForNodes();
-  console.log(`${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`);
-
-  const outcomes = await demo(cluster.url, requests, concurrency);
+  let outcomes: Outcome[];
+  try {
+    await cluster.waitForNodes();
+    console.log(`${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`);
+    outcomes = await demo(cluster.url, requests, concurrency);
+  } catch (error) {
+    console.error((error as Error).stack ?? String(error));
+    return stop(1);
+  }
   report(outcomes);
   console.log(`\nmetrics (CloudWatch EMF): ${metricsDir}; the dashboard: ${dashboard.url}`);
   console.log(`try: curl -s -X POST ${cluster.url}/invoke/wordcount -H 'content-type: application/json' -d '{"key":"${CORPUS.small.key}"}' -i`);
