@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { forward } from '../common/http/forward';
 import { startCeph, type OneHostCeph } from '../local/ceph';
 import { LocalCluster, type LocalClusterOptions } from '../local/cluster';
+import { serveDashboard } from '../local/dashboard/server';
 import { CORPUS, loadCorpus } from '../local/corpus';
 import { progress } from '../local/progress';
 import { startRedisServer } from '../local/redis-server';
@@ -51,7 +52,7 @@ const WORKLOADS: Record<string, readonly (readonly [string, unknown])[]> = {
 const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).join(',')}]
   [--workload ${Object.keys(WORKLOADS).join('|')}] [--driver window|batch|poisson] [--offload on|off|both]
   [--requests 200] [--concurrency 1,16] [--batches 1,8,32] [--rates 2,4,8] [--seconds 15]
-  [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR]
+  [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR] [--dashboard-port 0]
 
   window: --requests at each --concurrency, a new one as each finishes (AutoNDP's sliding window)
   batch: each of --batches requests spread evenly over one second, then the next batch
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
         heterogeneous: { type: 'boolean', default: false },
         ceph: { type: 'boolean', default: false },
         out: { type: 'string' },
+        'dashboard-port': { type: 'string', default: '0' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -108,6 +110,9 @@ async function main(): Promise<void> {
 
   const out = values.out ?? join(__dirname, '..', 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(out, { recursive: true });
+  // The dashboard of the scenario that runs, from its cluster's EMF records (it starts afresh with each scenario).
+  const dashboard = await serveDashboard({ port: wholeNumber('dashboard-port', values['dashboard-port'], 0), title: 'npm run bench: starting' });
+  console.log(`dashboard: ${dashboard.url}`);
   const redis = await startRedisServer();
   let ceph: OneHostCeph | undefined;
   let objects: LocalClusterOptions['objects'];
@@ -128,9 +133,12 @@ async function main(): Promise<void> {
     for (const scenario of scenarios) {
       for (const offload of offloads) {
         const name = offloads.length > 1 ? `${scenario} (offload ${offload})` : scenario;
+        const metricsDir = join(out, 'metrics', name.replace(/[^\w-]+/g, '-'));
+        dashboard.reset(`npm run bench: ${name}, ${values.workload}, ${values.driver} driver`);
+        dashboard.addSource({ folder: metricsDir });
         const cluster = await LocalCluster.start({
           redisUrl: redis.url, objects, computeNodes: nodes, slots, ...SCENARIOS[scenario],
-          offloadPolicy: offload === 'on' ? 'thresholds' : 'never', queueTimeoutMs: 60_000,
+          offloadPolicy: offload === 'on' ? 'thresholds' : 'never', queueTimeoutMs: 60_000, metricsDir, cephConf: ceph?.conf,
         });
         try {
           await cluster.waitForNodes();
@@ -149,6 +157,7 @@ async function main(): Promise<void> {
   } finally {
     await ceph?.stop();
     await redis.stop();
+    await dashboard.close();
   }
 
   const baseline = results.find((result) => result.name.startsWith('autondp-before'));

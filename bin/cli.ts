@@ -15,6 +15,8 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { NodeView } from '@strata/policy-engine';
 import { proxyEvent } from '../local/api-adapter';
 import { explainAwsError, OperatorError, signForApiGateway, stackOutputs } from '../operator/aws';
+import { cloudWatchFigures, dashboardLink, formatFigures, type WidgetFigures } from '../operator/cloudwatch';
+import type { DashboardData } from '../local/dashboard/server';
 import { connectState } from '../common/cli';
 
 const USAGE = `usage: npm run strata -- <command> [options]   (each command takes --help)
@@ -22,8 +24,9 @@ const USAGE = `usage: npm run strata -- <command> [options]   (each command take
 commands:
   invoke FUNCTION   call a function: through the deployed dispatcher Lambda (default),
                     the deployed API signed with SigV4 (--via api), or any API URL (--url)
-  status            the ElastiCache replication group and the dispatcher's view (deployed),
-                    or the live nodes and their metrics (--state URL)
+  status            the dashboard's figures per tier from CloudWatch, the ElastiCache replication
+                    group and the dispatcher's view (deployed); or, for a local run, the live
+                    nodes from its state store (--state URL) and its page's figures (--dashboard URL)
   local             the whole system on this machine; the options of \`npm start\``;
 
 const INVOKE_USAGE = `usage: npm run strata -- invoke FUNCTION [--data JSON | --file PATH]
@@ -38,12 +41,15 @@ const INVOKE_USAGE = `usage: npm run strata -- invoke FUNCTION [--data JSON | --
   --region       the AWS region of the deployment (default: AWS_REGION or your profile's)
   --stack        the dispatch stack's name`;
 
-const STATUS_USAGE = `usage: npm run strata -- status [--state URL] [--region REGION] [--stack-prefix Strata]
+const STATUS_USAGE = `usage: npm run strata -- status [--state URL] [--dashboard URL] [--minutes 15] [--region REGION] [--stack-prefix Strata]
 
-  --state URL    read the live nodes from this state store: redis://, rediss://:TOKEN@host:port,
-                 or the http:// state of \`npm start\`; without it, ask the deployment on AWS
-  --region       the AWS region of the deployment
-  --stack-prefix the prefix of the stacks' names`;
+  --state URL     read the live nodes, per tier, from this state store: redis://, rediss://:TOKEN@host:port,
+                  or the http:// state of \`npm start\`
+  --dashboard URL the dashboard page \`npm start\` printed: print its figures per tier
+                  without either, ask the deployment on AWS (CloudWatch, ElastiCache, the API)
+  --minutes       on AWS, the window the latest figures are taken from (default 15)
+  --region        the AWS region of the deployment
+  --stack-prefix  the prefix of the stacks' names`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -149,22 +155,37 @@ async function invokeLambda(functionName: string, path: string, body: string, re
 async function status(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     state: { type: 'string' },
+    dashboard: { type: 'string' },
+    minutes: { type: 'string', default: '15' },
     region: { type: 'string' },
     'stack-prefix': { type: 'string', default: 'Strata' },
   }, STATUS_USAGE);
   if (values.help) return void console.log(STATUS_USAGE);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, STATUS_USAGE);
-  if (values.state !== undefined) return printNodes(await liveNodesFrom(values.state));
+  if (values.state !== undefined || values.dashboard !== undefined) {
+    if (values.dashboard !== undefined) {
+      console.log(formatFigures(await pageFigures(values.dashboard)));
+      console.log(`the dashboard: ${values.dashboard}\n`);
+    }
+    if (values.state !== undefined) printNodes(await liveNodesFrom(values.state));
+    return;
+  }
+  const minutes = Number(values.minutes);
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) throw new UsageError(`--minutes must be a whole number from 1 to 1440, got "${values.minutes}"`, STATUS_USAGE);
 
   const prefix = values['stack-prefix'];
-  const { ReplicationGroupId: groupId } = await stackOutputs(`${prefix}State`, values.region);
+  const [dispatch, compute, state, observability] = await Promise.all(['Dispatch', 'Compute', 'State', 'Observability'].map((stack) => stackOutputs(`${prefix}${stack}`, values.region)));
   const client = new ElastiCacheClient({ region: values.region });
+  let members: string[] = [];
+  let region: string;
   try {
-    const reply = await client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: groupId }));
+    region = await client.config.region();
+    const reply = await client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: state.ReplicationGroupId }));
     for (const group of reply.ReplicationGroups ?? []) {
       console.log(`state store ${group.ReplicationGroupId}: ${group.Status}, ${group.Engine ?? 'valkey'} ${group.CacheNodeType}, multi-AZ ${group.MultiAZ}, failover ${group.AutomaticFailover}, TLS ${group.TransitEncryptionEnabled}, at rest ${group.AtRestEncryptionEnabled}`);
       for (const member of group.NodeGroups?.[0]?.NodeGroupMembers ?? []) {
         console.log(`  ${member.CacheClusterId} ${member.CurrentRole ?? ''} in ${member.PreferredAvailabilityZone}`);
+        if (member.CacheClusterId) members.push(member.CacheClusterId);
       }
     }
   } catch (error) {
@@ -172,14 +193,44 @@ async function status(args: string[]): Promise<void> {
   } finally {
     client.destroy();
   }
+  members = members.sort();
+  const figures = await cloudWatchFigures({
+    apiName: `${prefix}Dispatch`, // the API is named after its stack
+    dispatcherFunctionName: dispatch.DispatcherFunctionName ?? '',
+    computeGroupName: compute.AutoScalingGroupName ?? '',
+    cacheMembers: members,
+    predictivePolicies: (compute.PredictiveScalingPolicies ?? '').split(',').filter(Boolean),
+  }, values.region, minutes);
+  console.log(`\nlatest one-minute figures of the last ${minutes} minutes (CloudWatch):`);
+  console.log(formatFigures(figures));
+  if (observability.DashboardName) console.log(`the dashboard: ${dashboardLink(region!, observability.DashboardName)}`);
   // The state store is inside the VPC; the dispatcher answers for it through the API.
-  const { ApiUrl: apiUrl } = await stackOutputs(`${prefix}Dispatch`, values.region);
-  const url = new URL('health', apiUrl);
-  const region = /\.execute-api\.([a-z0-9-]+)\./.exec(url.hostname)?.[1] ?? values.region ?? '';
-  const headers = await signForApiGateway({ method: 'GET', url, headers: {} }, region);
+  const url = new URL('health', dispatch.ApiUrl);
+  const apiRegion = /\.execute-api\.([a-z0-9-]+)\./.exec(url.hostname)?.[1] ?? region!;
+  const headers = await signForApiGateway({ method: 'GET', url, headers: {} }, apiRegion);
   const health = await fetch(url, { headers }).then((response) => response.text());
   console.log(`dispatcher: ${health}`);
-  console.log('for each node\'s metrics, open the dashboard, or run status --state with an SSM port forward to the state store');
+  console.log('for each node\'s own figures, run status --state with an SSM port forward to the state store');
+}
+
+/** The figures a local dashboard page shows, each line's latest value, read from the page's own data. */
+async function pageFigures(address: string): Promise<WidgetFigures[]> {
+  let url: URL;
+  try {
+    url = new URL('api/dashboard', address.endsWith('/') ? address : `${address}/`);
+  } catch {
+    throw new UsageError(`--dashboard must be the page's http:// address, got "${address}"`, STATUS_USAGE);
+  }
+  const response = await fetch(url).catch((error: Error) => {
+    throw new OperatorError(`cannot reach the dashboard at ${url.origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+  });
+  if (!response.ok) throw new OperatorError(`the dashboard at ${url.origin} answered ${response.status}`);
+  const data = (await response.json()) as DashboardData;
+  return data.widgets.map((widget) => ({
+    tier: widget.tier,
+    title: widget.title,
+    lines: widget.series.map((line) => ({ label: line.label, stat: line.stat, value: line.latest })),
+  }));
 }
 
 async function liveNodesFrom(url: string): Promise<NodeView[]> {

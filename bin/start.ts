@@ -1,8 +1,9 @@
 /**
  * `npm start`: the whole system on this machine. Starts the dispatcher behind the API
- * Gateway adapter, 3 compute nodes and 1 storage node as processes on loopback, loads
- * the sample corpus, sends a demo workload, prints per-node and per-tier figures, and
- * keeps serving until Ctrl-C (or stops at once with --exit).
+ * Gateway adapter, 3 compute nodes and 1 storage node as processes on loopback, and the
+ * dashboard page over their metrics; loads the sample corpus, sends a demo workload,
+ * prints per-node and per-tier figures, and keeps serving until Ctrl-C (or stops at once
+ * with --exit).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -17,10 +18,11 @@ import { startCeph, type OneHostCeph } from '../local/ceph';
 import { CORPUS, loadCorpus } from '../local/corpus';
 import { progress } from '../local/progress';
 import { LocalCluster } from '../local/cluster';
+import { serveDashboard } from '../local/dashboard/server';
 
 const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
   [--node-policy most-slots] [--offload-policy thresholds] [--nodes 3] [--slots 2]
-  [--requests 200] [--concurrency 16] [--port 8080] [--exit]`;
+  [--requests 200] [--concurrency 16] [--port 8080] [--dashboard-port 8081] [--work-dir .local] [--exit]`;
 
 interface Outcome {
   status: number;
@@ -45,6 +47,8 @@ async function main(): Promise<void> {
         requests: { type: 'string', default: '200' },
         concurrency: { type: 'string', default: '16' },
         port: { type: 'string', default: '8080' },
+        'dashboard-port': { type: 'string', default: '8081' },
+        'work-dir': { type: 'string', default: join(__dirname, '..', '.local') },
         exit: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -56,13 +60,14 @@ async function main(): Promise<void> {
   oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
   oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies));
   oneOf('--offload-policy', values['offload-policy'], Object.keys(offloadPolicies));
-  const [nodes, slots, requests, concurrency, port] = (['nodes', 'slots', 'requests', 'concurrency', 'port'] as const).map((flag) =>
-    wholeNumber(flag, values[flag], flag === 'port' ? 0 : 1),
+  const [nodes, slots, requests, concurrency, port, dashboardPort] = (['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const).map((flag) =>
+    wholeNumber(flag, values[flag], flag.endsWith('port') ? 0 : 1),
   );
 
-  const workDir = join(__dirname, '..', '.local');
+  const workDir = values['work-dir']; // objects, metrics, and Ceph with --ceph
   const folder = join(workDir, 'objects');
   const metricsDir = join(workDir, 'metrics');
+  rmSync(metricsDir, { recursive: true, force: true }); // the page shows this run only
   mkdirSync(metricsDir, { recursive: true });
   if (values.ceph && values['s3-endpoint']) return exitWith(2, `give --ceph or --s3-endpoint, not both\n\n${USAGE}`);
   let s3: { s3Endpoint: string; bucket: string; credentials?: { accessKeyId: string; secretAccessKey: string } } | undefined;
@@ -72,7 +77,7 @@ async function main(): Promise<void> {
     const cephFolder = join(workDir, 'ceph');
     spawnSync('bash', [join(__dirname, '..', 'local', 'ceph-one-host.sh'), 'stop', cephFolder]); // a run that was killed may have left it up
     rmSync(cephFolder, { recursive: true, force: true });
-    console.log('booting Ceph (MON, MGR, 3 OSDs, RGW) in .local/ceph...');
+    console.log(`booting Ceph (MON, MGR, 3 OSDs, RGW) in ${cephFolder}...`);
     ceph = await startCeph({ folder: cephFolder });
     await ceph.createBucket(values['s3-bucket']);
     console.log(ceph.bootLog.split('\n').filter((line) => /HEALTH_OK after|ready after/.test(line)).join('; '));
@@ -84,7 +89,15 @@ async function main(): Promise<void> {
   console.log(`objects: ${objects.location}; state: ${values.redis ?? 'embedded (in this process)'}`);
   await loadCorpus(objects);
 
+  const dashboard = await serveDashboard({
+    sources: [{ folder: metricsDir }],
+    title: `npm start: ${nodes} compute nodes, ${values.strategy} / ${values['node-policy']} / ${values['offload-policy']}`,
+    port: dashboardPort,
+  }).catch((error: Error) => exitWith(1, `the dashboard cannot listen on 127.0.0.1:${dashboardPort} (${error.message}); pass --dashboard-port 0 for any free port`));
+  console.log(`dashboard: ${dashboard.url}`);
+
   const started = Date.now();
+  // A cluster that fails to start stops what it started; the dashboard and Ceph are this command's.
   const cluster = await LocalCluster.start({
     computeNodes: nodes,
     slots,
@@ -95,24 +108,35 @@ async function main(): Promise<void> {
     offloadPolicy: values['offload-policy'],
     port,
     metricsDir,
+    cephConf: ceph?.conf,
+  }).catch(async (error: Error) => {
+    await dashboard.close();
+    await ceph?.stop();
+    throw error;
   });
-  const stop = async () => {
+  const stop = async (code = 0) => {
     process.stderr.write('\nstopping every process this command started...\n');
     await cluster.stop();
+    await dashboard.close();
     await ceph?.stop();
-    process.exit(0);
+    process.exit(code);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
-  await cluster.waitForNodes();
-  console.log(`${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`);
-
-  const outcomes = await demo(cluster.url, requests, concurrency);
+  let outcomes: Outcome[];
+  try {
+    await cluster.waitForNodes();
+    console.log(`${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`);
+    outcomes = await demo(cluster.url, requests, concurrency);
+  } catch (error) {
+    console.error((error as Error).stack ?? String(error));
+    return stop(1);
+  }
   report(outcomes);
-  console.log(`\nnode metrics (CloudWatch EMF): ${metricsDir}`);
+  console.log(`\nmetrics (CloudWatch EMF): ${metricsDir}; the dashboard: ${dashboard.url}`);
   console.log(`try: curl -s -X POST ${cluster.url}/invoke/wordcount -H 'content-type: application/json' -d '{"key":"${CORPUS.small.key}"}' -i`);
   if (values.exit) return stop();
-  console.log('serving; Ctrl-C stops every process.');
+  console.log(`serving; the dashboard at ${dashboard.url} goes on updating; Ctrl-C stops every process.`);
 }
 
 /** A mix like AutoNDP's: word count and substring search over small and large texts, CPU work and waits. */

@@ -1,3 +1,4 @@
+import type { PredictiveScalingMode } from './constructs/compute-fleet';
 import {
   checkChoices,
   checkOffloadThresholds,
@@ -59,6 +60,12 @@ export interface ComputeConfig {
   readonly targetCpuPercent: number;
   /** ...and average slot use near this percentage; whichever asks for more nodes wins. @default 70 */
   readonly targetSlotUsePercent: number;
+  /**
+   * Predictive scaling on the same two targets: 'forecast-only' publishes the forecast (on the
+   * dashboard, after 24 hours of metrics) without acting, 'forecast-and-scale' launches nodes
+   * ahead of it, 'off' creates no predictive policy. @default 'forecast-only'
+   */
+  readonly predictiveScaling: PredictiveScalingMode;
 }
 
 export interface StorageConfig {
@@ -89,6 +96,8 @@ export interface DispatchConfig {
   readonly throttleBurst: number;
 }
 
+const PREDICTIVE_SCALING_MODES: readonly PredictiveScalingMode[] = ['forecast-only', 'forecast-and-scale', 'off'];
+
 /** A config value that Strata cannot deploy; the message names the key and what it accepts. */
 export class StrataConfigError extends Error {
   constructor(message: string) {
@@ -107,7 +116,7 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   const network = top.section('network', ['maxAzs', 'natGateways']);
   const maxAzs = network.whole('maxAzs', 2, 2, 3);
   const state = top.section('state', ['nodeType', 'replicas']);
-  const compute = top.section('compute', ['instanceType', 'minNodes', 'maxNodes', 'slotsPerNode', 'targetCpuPercent', 'targetSlotUsePercent']);
+  const compute = top.section('compute', ['instanceType', 'minNodes', 'maxNodes', 'slotsPerNode', 'targetCpuPercent', 'targetSlotUsePercent', 'predictiveScaling']);
   const minNodes = compute.whole('minNodes', 2, 1, 1000);
   const storage = top.section('storage', ['nodes', 'instanceType', 'osdsPerNode', 'osdVolumeGiB', 'pgNum', 'pgAutoscale', 'slotsPerNode']);
   const dispatch = top.section('dispatch', ['memoryMiB', 'reservedConcurrency', 'throttleRatePerSecond', 'throttleBurst']);
@@ -139,6 +148,7 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
       slotsPerNode: compute.whole('slotsPerNode', 2, 1, 256),
       targetCpuPercent: compute.whole('targetCpuPercent', 70, 10, 95),
       targetSlotUsePercent: compute.whole('targetSlotUsePercent', 70, 10, 95),
+      predictiveScaling: compute.oneOf('predictiveScaling', 'forecast-only', PREDICTIVE_SCALING_MODES) as PredictiveScalingMode,
     },
     storage: {
       nodes: storage.whole('nodes', 3, 3, 12),

@@ -115,6 +115,9 @@ export class ComputeStack extends Stack {
       ...config.compute,
     });
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName });
+    if (this.fleet.predictivePolicies.length > 0) {
+      new CfnOutput(this, 'PredictiveScalingPolicies', { value: Fn.join(',', this.fleet.predictivePolicies.map((policy) => policy.attrPolicyName)), description: 'Their forecasts are on the dashboard' });
+    }
   }
 }
 
@@ -159,6 +162,7 @@ export class ObservabilityStack extends Stack {
       api: props.dispatch.api.api,
       dispatcher: props.dispatch.dispatcher.function,
       computeGroup: props.compute.autoScalingGroup,
+      predictivePolicies: props.compute.predictivePolicies.map((policy) => policy.attrPolicyName),
       cacheMembers: props.cache.memberIds(),
       alerts: props.alerts.topic,
     });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,6 +8,7 @@ import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatc
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
 import { serveApi } from './api-adapter';
 import { serveStateStore } from './shared-state';
+import { LocalTelemetry } from './telemetry';
 
 export interface LocalClusterOptions {
   /** @default 3 */
@@ -38,8 +40,14 @@ export interface LocalClusterOptions {
   /** How long the dispatcher queues an invocation while every node is full. @default 10000 */
   readonly queueTimeoutMs?: number;
   readonly observer?: DispatchObserver;
-  /** Where the nodes' EMF records and invocation logs go, two files per node. */
+  /**
+   * Where the EMF records go, each source a `*.emf.jsonl` file, for the dashboard: the
+   * nodes', the dispatcher's, and what AWS would publish for API Gateway, Lambda, the
+   * group, ElastiCache and Ceph; and the compute nodes' invocation logs.
+   */
   readonly metricsDir?: string;
+  /** A Ceph whose health the storage nodes' health script reports (with metricsDir). */
+  readonly cephConf?: string;
 }
 
 const ROOT = join(__dirname, '..');
@@ -52,6 +60,7 @@ export class LocalCluster {
   readonly processes = new Map<string, ChildProcess>();
   private readonly servers: Server[] = [];
   private readonly stores: StateStore[] = [];
+  private telemetry: LocalTelemetry | undefined;
   // Node.js 20 is supported here; one AWS SDK notice about it, from this process, is enough.
   private nodeEnv: Record<string, string> = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
@@ -79,6 +88,8 @@ export class LocalCluster {
     }
     const strategyName = options.strategy ?? 'round-robin';
     const redisUrl = options.redisUrl;
+    if (options.metricsDir) mkdirSync(options.metricsDir, { recursive: true });
+    const telemetry = options.metricsDir ? new LocalTelemetry({ metricsDir: options.metricsDir, redisUrl, cephConf: options.cephConf, heartbeatMs }) : undefined;
     const dispatcher = new Dispatcher({
       strategyName,
       strategy: invocationStrategy(strategyName),
@@ -87,11 +98,15 @@ export class LocalCluster {
       refreshMs: heartbeatMs,
       queueTimeoutMs: options.queueTimeoutMs,
       heartbeatTtlMs: 3 * heartbeatMs,
-      observer: options.observer,
+      observer: telemetry ? telemetry.observer(options.observer) : options.observer,
     });
-    const api = await serveApi((event) => dispatcher.handle(event), options.port);
+    const api = await serveApi((event) => (telemetry ? telemetry.invoke(dispatcher, event) : dispatcher.handle(event)), options.port).catch(async (error: Error) => {
+      await telemetry?.stop(); // give stdout back
+      throw error;
+    });
     servers.push(api.server);
     const cluster = new LocalCluster(api.url, dispatcher, state, heartbeatMs);
+    cluster.telemetry = telemetry;
     // The nodes find S3 keys where the AWS SDK looks for them.
     if ('credentials' in options.objects && options.objects.credentials) {
       Object.assign(cluster.nodeEnv, { AWS_ACCESS_KEY_ID: options.objects.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: options.objects.credentials.secretAccessKey });
@@ -128,6 +143,7 @@ export class LocalCluster {
       await cluster.stop();
       throw error;
     }
+    telemetry?.watchGroup(state, () => options.computeNodes ?? 3);
     return cluster;
   }
 
@@ -185,6 +201,7 @@ export class LocalCluster {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+    await this.telemetry?.stop();
     await this.dispatcher.close();
     await Promise.all(this.stores.map((store) => store.close()));
   }

@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A real redis-server on a free loopback port, for the integration tests, the benchmarks and local runs. */
 export interface RedisServer {
@@ -13,25 +16,25 @@ export interface RedisServer {
 
 /**
  * Starts Debian's `redis-server` with no persistence on a free loopback port and waits
- * until it accepts connections. Fails, never skips, when the binary is missing: the
+ * until it accepts connections; with `replicaOf`, as a replica of that server. Fails, never skips, when the binary is missing: the
  * integration tests must run (.ci/run installs it).
  */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: { readonly replicaOf?: RedisServer } = {}): Promise<RedisServer> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (.ci/run does this)');
   }
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
-      return await launch(port);
+      return await launch(port, options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf.port)] : []);
     } catch (error) {
       if (attempt >= 3) throw error; // another process took the port between our check and redis' bind
     }
   }
 }
 
-async function launch(port: number): Promise<RedisServer> {
-  const child = await spawnReady(port);
+async function launch(port: number, extra: string[]): Promise<RedisServer> {
+  const child = await spawnReady(port, extra);
   let current = child;
   return {
     port,
@@ -39,16 +42,17 @@ async function launch(port: number): Promise<RedisServer> {
     stop: () => stopChild(current),
     restart: async () => {
       await stopChild(current);
-      current = await spawnReady(port);
+      current = await spawnReady(port, extra);
     },
   };
 }
 
 /** Starts redis-server on the port and resolves once it accepts connections. */
-async function spawnReady(port: number): Promise<ChildProcess> {
+async function spawnReady(port: number, extra: string[] = []): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+    // A folder of its own: a replica writes the primary's snapshot to disk even without persistence.
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--dir', mkdtempSync(join(tmpdir(), 'strata-redis-')), ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,7 @@ export class OperatorError extends Error {
 
 /**
  * Turns the AWS SDK's errors into what an operator needs to read: no credentials, no
- * region, or no such stack. Anything else is re-thrown as it is.
+ * region, no such stack, or no permission. Anything else is re-thrown as it is.
  */
 export function explainAwsError(error: unknown, stackName?: string): never {
   const { name = '', message = '' } = error as { name?: string; message?: string };
@@ -19,6 +19,9 @@ export function explainAwsError(error: unknown, stackName?: string): never {
   if (/Region is missing/i.test(message)) throw new OperatorError('no AWS region: pass --region or set AWS_REGION');
   if (name === 'ValidationError' && /does not exist/.test(message)) {
     throw new OperatorError(`stack ${stackName} is not deployed in this account and region: run \`npx cdk deploy --all\` first (or pass --region)`);
+  }
+  if (name === 'AccessDenied' || name === 'AccessDeniedException') {
+    throw new OperatorError(`AWS denied the call: ${message} (the operator needs read access: cloudformation:DescribeStacks, elasticache:DescribeReplicationGroups, cloudwatch:GetMetricData, execute-api:Invoke)`);
   }
   if (name === 'ExpiredTokenException' || name === 'UnrecognizedClientException' || name === 'InvalidClientTokenId') {
     throw new OperatorError(`AWS rejected the credentials (${name}): refresh them and try again`);

@@ -63,29 +63,61 @@ export function metricsObserver(metrics: Metrics, logger: Logger): DispatchObser
       logger.warn('no capacity', { reason });
     },
     degraded(reason) {
-      metrics.addMetric('DegradedMode', MetricUnit.Count, 1);
       logger.error('state store unreachable: deciding over the last known nodes', { reason });
     },
   };
 }
 
-const logger = new Logger({ serviceName: 'strata-dispatcher' });
-const metrics = new Metrics({ namespace: 'Strata', serviceName: 'dispatcher' });
+/**
+ * `DegradedMode` 1 once in every clock minute in which a degraded container handles an
+ * invocation, so that the alarm (two minutes in a row) stays in ALARM for as long as an
+ * outage lasts under traffic. A frozen Lambda cannot say it between invocations.
+ */
+export function degradedModeReporter(metrics: Metrics, now: () => number = () => Date.now()): (degraded: boolean) => void {
+  let lastMinute: number | undefined;
+  return (degraded) => {
+    const minute = Math.floor(now() / 60_000);
+    if (!degraded || minute === lastMinute) return;
+    lastMinute = minute;
+    metrics.addMetric('DegradedMode', MetricUnit.Count, 1);
+  };
+}
+
+/** What a container reports through: Powertools' metrics (EMF on stdout) and logger, and the degraded-mode reporter. */
+export interface DispatcherTelemetry {
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly reportDegraded: (degraded: boolean) => void;
+}
+
+/** A container's telemetry, as the Lambda has it; the local cluster makes its own the same way. */
+export function dispatcherTelemetry(logger = new Logger({ serviceName: 'strata-dispatcher' })): DispatcherTelemetry {
+  const metrics = new Metrics({ namespace: 'Strata', serviceName: 'dispatcher' });
+  return { metrics, logger, reportDegraded: degradedModeReporter(metrics) };
+}
+
+/** One invocation as the Lambda runs it: the dispatcher's answer (500 on an unexpected error), then the invocation's metrics. */
+export async function handleAndPublish(dispatcher: Dispatcher, event: APIGatewayProxyEvent, telemetry: DispatcherTelemetry): Promise<APIGatewayProxyResult> {
+  try {
+    return await dispatcher.handle(event);
+  } catch (error) {
+    telemetry.logger.error('unexpected error', error as Error);
+    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'internal error' }) };
+  } finally {
+    telemetry.reportDegraded(dispatcher.degraded);
+    if (telemetry.metrics.hasStoredMetrics()) telemetry.metrics.publishStoredMetrics();
+  }
+}
+
+const telemetry = dispatcherTelemetry();
 let dispatcher: Dispatcher | undefined;
 
 /** The Lambda entry point: one Dispatcher, and so one Redis connection, per container. */
 export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
     const config = configFromEnvironment();
-    dispatcher = new Dispatcher({ ...config, connect: async () => RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }), observer: metricsObserver(metrics, logger) });
-    metrics.captureColdStartMetric();
+    dispatcher = new Dispatcher({ ...config, connect: async () => RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }), observer: metricsObserver(telemetry.metrics, telemetry.logger) });
+    telemetry.metrics.captureColdStartMetric();
   }
-  try {
-    return await dispatcher.handle(event);
-  } catch (error) {
-    logger.error('unexpected error', error as Error);
-    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'internal error' }) };
-  } finally {
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
+  return handleAndPublish(dispatcher, event, telemetry);
 }

@@ -1,12 +1,13 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import {
   AutoScalingGroup,
+  CfnScalingPolicy,
   DefaultResult,
+  GroupMetrics,
   HealthChecks,
   LifecycleTransition,
   ScalingEvents,
 } from 'aws-cdk-lib/aws-autoscaling';
-import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   BlockDeviceVolume,
   EbsDeviceVolumeType,
@@ -30,6 +31,8 @@ import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@stra
 import { nodeRole, nodeUserData } from './ec2-node';
 import { acknowledgeNag } from './nag';
 import { instanceArchitecture } from '../instance-types';
+import { SLOT_LOAD, SLOT_USE, type MetricQuery } from '../../common/metrics/dashboard';
+import { plainMetric } from './metrics';
 
 export interface ComputeFleetProps {
   readonly vpc: IVpc;
@@ -57,7 +60,15 @@ export interface ComputeFleetProps {
   readonly targetCpuPercent?: number;
   /** @default 70 */
   readonly targetSlotUsePercent?: number;
+  /**
+   * Predictive scaling on CPU and on slot use, beside the target tracking: 'forecast-only'
+   * publishes forecasts (after 24 hours of metrics) without acting; 'forecast-and-scale'
+   * also launches nodes ahead of the forecast. @default 'forecast-only'
+   */
+  readonly predictiveScaling?: PredictiveScalingMode;
 }
+
+export type PredictiveScalingMode = 'off' | 'forecast-only' | 'forecast-and-scale';
 
 /** The name of the lifecycle hook during which a terminating node drains. */
 export const DRAIN_HOOK = 'strata-drain';
@@ -66,12 +77,15 @@ export const DRAIN_HOOK = 'strata-drain';
  * The compute nodes: an Auto Scaling group of Amazon Linux 2023 instances from a launch
  * template (IMDSv2, encrypted gp3, detailed monitoring, no public IP, Session Manager
  * instead of SSH). User data installs Node.js and the node bundle and runs the runtime
- * under systemd. The group scales on CPU and on slot use; a lifecycle hook holds a
- * terminating node until it has drained.
+ * under systemd. The group scales on CPU and on slot use (target tracking), forecasts
+ * both (predictive scaling, acting on the forecast only if asked); a lifecycle hook holds
+ * a terminating node until it has drained.
  */
 export class ComputeFleet extends Construct {
   readonly autoScalingGroup: AutoScalingGroup;
   readonly role: Role;
+  /** The predictive scaling policies (CPU, slot use); their forecasts are on the dashboard. */
+  readonly predictivePolicies: CfnScalingPolicy[] = [];
 
   constructor(scope: Construct, id: string, props: ComputeFleetProps) {
     super(scope, id);
@@ -129,6 +143,8 @@ export class ComputeFleet extends Construct {
       notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
       defaultInstanceWarmup: Duration.minutes(3),
       cooldown: Duration.minutes(2),
+      // AWS/AutoScaling publishes GroupInServiceInstances and the rest only when asked (free, every minute).
+      groupMetrics: [GroupMetrics.all()],
     });
     this.autoScalingGroup.addLifecycleHook('Drain', {
       lifecycleHookName: DRAIN_HOOK,
@@ -144,15 +160,46 @@ export class ComputeFleet extends Construct {
     acknowledgeNag(completeDrain, 'IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<FleetGroupASGF037160E>]',
       "The * is the group's UUID, which no template can know; the ARN names this group only");
 
-    this.autoScalingGroup.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: props.targetCpuPercent ?? 70 });
-    this.autoScalingGroup.scaleToTrackMetric('SlotUse', {
-      metric: slotUseMetric(),
-      targetValue: props.targetSlotUsePercent ?? 70,
-    });
+    const targetCpu = props.targetCpuPercent ?? 70;
+    const targetSlotUse = props.targetSlotUsePercent ?? 70;
+    this.autoScalingGroup.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: targetCpu });
+    this.autoScalingGroup.scaleToTrackMetric('SlotUse', { metric: plainMetric(SLOT_USE), targetValue: targetSlotUse });
+
+    const mode = props.predictiveScaling ?? 'forecast-only';
+    if (mode !== 'off') {
+      const predictive = (id: string, metricSpecification: CfnScalingPolicy.PredictiveScalingMetricSpecificationProperty) =>
+        new CfnScalingPolicy(this, id, {
+          autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
+          policyType: 'PredictiveScaling',
+          predictiveScalingConfiguration: {
+            mode: mode === 'forecast-and-scale' ? 'ForecastAndScale' : 'ForecastOnly',
+            // A node boots and installs in about 3 minutes, then warms up: launch it 5 minutes ahead.
+            schedulingBufferTime: 300,
+            maxCapacityBreachBehavior: 'HonorMaxCapacity',
+            metricSpecifications: [metricSpecification],
+          },
+        });
+      this.predictivePolicies = [
+        predictive('PredictiveCpu', { targetValue: targetCpu, predefinedMetricPairSpecification: { predefinedMetricType: 'ASGCPUUtilization' } }),
+        predictive('PredictiveSlotUse', {
+          targetValue: targetSlotUse,
+          customizedScalingMetricSpecification: { metricDataQueries: [metricDataQuery('slot_use', SLOT_USE)] },
+          customizedLoadMetricSpecification: { metricDataQueries: [metricDataQuery('slot_load', SLOT_LOAD)] },
+        }),
+      ];
+    }
   }
 }
 
-/** Average slot use of the compute fleet, in percent, from the nodes' EMF records. */
-export function slotUseMetric(): Metric {
-  return new Metric({ namespace: 'Strata', metricName: 'SlotUse', dimensionsMap: { Role: 'compute' }, statistic: 'Average', period: Duration.minutes(1) });
+/** A predictive policy's query for one of Strata's fleet-wide metrics (plain dimensions only). */
+function metricDataQuery(id: string, query: MetricQuery): CfnScalingPolicy.MetricDataQueryProperty {
+  const metric = plainMetric(query);
+  return {
+    id,
+    metricStat: {
+      metric: { namespace: metric.namespace, metricName: metric.metricName, dimensions: Object.entries(metric.dimensions ?? {}).map(([name, value]) => ({ name, value: String(value) })) },
+      stat: query.stat,
+    },
+    returnData: true,
+  };
 }

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -34,6 +34,8 @@ export class DispatchApi extends Construct {
     super(scope, id);
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
     this.api = new RestApi(this, 'Api', {
+      // API Gateway's metrics are by ApiName: the stack's name is unique in the account and region, `Api` is not.
+      restApiName: Stack.of(this).stackName,
       description: 'Strata: invoke functions through the multi-tier load balancer',
       cloudWatchRole: true, // execution logs need the account's API Gateway logging role
       cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,

@@ -16,6 +16,8 @@ export interface MetricsAgentOptions {
   readonly ttlMs?: number;
   /** Where each sample's CloudWatch EMF record goes, one JSON line. @default nowhere */
   readonly emf?: (line: string) => void;
+  /** Told once when EMF records start to fail, and once when they work again. @default stderr */
+  readonly warn?: (message: string) => void;
   /** @default the real /proc */
   readonly sampler?: ProcSampler;
   readonly now?: () => number;
@@ -24,12 +26,15 @@ export interface MetricsAgentOptions {
 /**
  * Samples the host every interval, publishes the figures to the shared state with a
  * heartbeat that expires, and writes them as a CloudWatch embedded-metric-format record
- * for the CloudWatch agent to ship. A failed publish (the state store down) is counted
- * and retried at the next interval; the agent never stops on it.
+ * for the CloudWatch agent to ship. A failed publish (the state store down) or a failed
+ * EMF write (the file not writable) is counted and tried again at the next interval; the
+ * agent never stops on either, so the heartbeat goes on whatever happens to the metrics.
  */
 export class MetricsAgent {
   /** Publishes that failed since start; for the node's health report. */
   failedPublishes = 0;
+  /** EMF records that could not be written since start. */
+  failedEmfWrites = 0;
   lastReport: NodeReport | undefined;
 
   private readonly intervalMs: number;
@@ -37,6 +42,7 @@ export class MetricsAgent {
   private readonly sampler: ProcSampler;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  private emfFailing = false;
 
   constructor(private readonly options: MetricsAgentOptions) {
     this.intervalMs = options.intervalMs ?? 1000;
@@ -51,7 +57,7 @@ export class MetricsAgent {
   /** Publishes one sample now, then one every interval. */
   async start(): Promise<void> {
     await this.publish();
-    this.timer = setInterval(() => void this.publish(), this.intervalMs);
+    this.timer = setInterval(() => void this.publish().catch((error: Error) => this.warn(`metrics agent: sample failed: ${error.message}`)), this.intervalMs);
     this.timer.unref();
   }
 
@@ -78,13 +84,30 @@ export class MetricsAgent {
       draining: this.options.draining(),
     };
     this.lastReport = report;
-    this.options.emf?.(JSON.stringify(emfRecord(report, host)));
+    this.writeEmf(JSON.stringify(emfRecord(report, host)));
     try {
       await this.options.store.heartbeat(report, this.ttlMs);
     } catch {
       this.failedPublishes++;
     }
     return report;
+  }
+
+  private writeEmf(line: string): void {
+    if (!this.options.emf) return;
+    try {
+      this.options.emf(line);
+      if (this.emfFailing) this.warn('metrics agent: EMF records are written again');
+      this.emfFailing = false;
+    } catch (error) {
+      this.failedEmfWrites++;
+      if (!this.emfFailing) this.warn(`metrics agent: cannot write EMF records (${(error as Error).message}); the heartbeat goes on, and the agent tries again every interval`);
+      this.emfFailing = true;
+    }
+  }
+
+  private warn(message: string): void {
+    (this.options.warn ?? ((text: string) => process.stderr.write(`${text}\n`)))(message);
   }
 }
 

@@ -34,27 +34,38 @@ ip=$(imds meta-data/local-ipv4)
 instance=$(imds meta-data/instance-id)
 write_node_env
 
+# metrics.emf has two writers: the storage agent (user strata) and the Ceph health timer
+# (root, for the admin keyring). Whichever writes first creates the file, so create it
+# here, the agent's, before either starts: a root-owned file would lock the agent out.
+id strata >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin strata
+install -d -o strata -g strata "${STRATA_LOG_DIR}"
+emf=${STRATA_LOG_DIR}/metrics.emf
+[ -e "${emf}" ] || install -o strata -g strata -m 0644 /dev/null "${emf}"
+
 start_cloudwatch_agent
 install_unit strata-storage-agent "Strata storage agent (near-data stages and metrics agent)" \
   "/usr/bin/node ${STRATA_HOME}/storage-agent.js --id ${instance} --host ${ip} --port ${STRATA_PORT} \
 --slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint https://localhost:${STRATA_RGW_PORT} --s3-bucket ${STRATA_BUCKET} \
 --thresholds \${OFFLOAD_THRESHOLDS} --emf-file ${STRATA_LOG_DIR}/metrics.emf"
 
-# Ceph's health as a metric every minute (Strata/CephHealth: 0 ok, 1 warn, 2 error).
+# Ceph's health as a metric every 30 s (Strata/CephHealth: 0 ok, 1 warn, 2 error), so that
+# every one-minute period of the CephUnhealthy alarm (missing data breaches) has a value.
+# It appends to the agent's file; if the file is gone, it creates it as the agent's again.
 install -m 0755 "${STRATA_HOME}/ceph/health-metric.sh" /usr/local/bin/strata-ceph-health-metric
 cat > /etc/systemd/system/strata-ceph-health.service <<UNIT
 [Unit]
 Description=Strata: Ceph health as a CloudWatch metric
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c '/usr/local/bin/strata-ceph-health-metric >> ${STRATA_LOG_DIR}/metrics.emf'
+ExecStart=/bin/sh -c '[ -e ${emf} ] || install -o strata -g strata -m 0644 /dev/null ${emf}; /usr/local/bin/strata-ceph-health-metric >> ${emf}'
 UNIT
 cat > /etc/systemd/system/strata-ceph-health.timer <<UNIT
 [Unit]
-Description=Strata: Ceph health every minute
+Description=Strata: Ceph health every 30 seconds
 [Timer]
-OnBootSec=1min
-OnUnitActiveSec=1min
+OnBootSec=30s
+OnUnitActiveSec=30s
+AccuracySec=1s
 [Install]
 WantedBy=timers.target
 UNIT

@@ -20,7 +20,7 @@ describe('loadStrataConfig', () => {
       offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 },
       network: { maxAzs: 2, natGateways: 1 },
       state: { nodeType: 'cache.t4g.small', replicas: 1 },
-      compute: { instanceType: 'c7g.large', minNodes: 2, maxNodes: 6, slotsPerNode: 2, targetCpuPercent: 70, targetSlotUsePercent: 70 },
+      compute: { instanceType: 'c7g.large', minNodes: 2, maxNodes: 6, slotsPerNode: 2, targetCpuPercent: 70, targetSlotUsePercent: 70, predictiveScaling: 'forecast-only' },
       storage: { nodes: 3, instanceType: 'm7g.large', osdsPerNode: 1, osdVolumeGiB: 100, pgNum: 128, pgAutoscale: true, slotsPerNode: 2 },
       dispatch: { memoryMiB: 512, throttleRatePerSecond: 500, throttleBurst: 1000 },
     });
@@ -67,7 +67,8 @@ describe('loadStrataConfig', () => {
     [{ storage: { instanceType: 'm7g.0xlarge' } }, `strata.storage.instanceType must be ${SIZE}; got "m7g.0xlarge"`],
     [{ storage: { instanceType: 7 } }, 'strata.storage.instanceType must be an EC2 instance type such as c7g.large or m7i.large; got 7'],
     [{ compute: { minNodes: 4, maxNodes: 3 } }, 'strata.compute.maxNodes must be a whole number from 4 to 1000; got 3'],
-    [{ compute: { slots: 4 } }, 'strata.compute.slots is not a setting; the settings are instanceType, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent'],
+    [{ compute: { slots: 4 } }, 'strata.compute.slots is not a setting; the settings are instanceType, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent, predictiveScaling'],
+    [{ compute: { predictiveScaling: true } }, 'strata.compute.predictiveScaling must be one of forecast-only, forecast-and-scale, off; got true'],
     [{ storage: { pgNum: 100 } }, 'strata.storage.pgNum must be a power of two from 8 to 4096; got 100'],
     [{ storage: { pgAutoscale: 'on' } }, 'strata.storage.pgAutoscale must be true or false; got "on"'],
     [{ storage: { nodes: 2 } }, 'strata.storage.nodes must be a whole number from 3 to 12; got 2'],

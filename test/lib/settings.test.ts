@@ -15,7 +15,7 @@ const strata = {
   offloadThresholds: { cpu: 0.6 },
   network: { maxAzs: 3, natGateways: 3 },
   state: { nodeType: 'cache.r7g.large', replicas: 2 },
-  compute: { instanceType: 'c7i.xlarge', minNodes: 3, maxNodes: 12, slotsPerNode: 8, targetSlotUsePercent: 60 },
+  compute: { instanceType: 'c7i.xlarge', minNodes: 3, maxNodes: 12, slotsPerNode: 8, targetSlotUsePercent: 60, predictiveScaling: 'forecast-and-scale' },
   storage: { instanceType: 'm7i.xlarge', osdsPerNode: 2, osdVolumeGiB: 500, pgNum: 256, pgAutoscale: false },
   dispatch: { reservedConcurrency: 100, memoryMiB: 1024 },
   alarmEmail: 'ops@example.com',
@@ -55,10 +55,14 @@ test('storage: x86 nodes, one per AZ, two 500 GiB OSD volumes each, 256 PGs with
   }
 });
 
-test('compute: x86 Amazon Linux, 3 to 12 nodes of 8 slots, slot-use target 60%, the node policy', () => {
+test('compute: x86 Amazon Linux, 3 to 12 nodes of 8 slots, slot-use target 60% (tracked and forecast, acting on the forecast), the node policy', () => {
   const compute = templateOf(stacks.compute.stackName);
   compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '3', MaxSize: '12' });
   compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', { TargetTrackingConfiguration: Match.objectLike({ CustomizedMetricSpecification: Match.objectLike({ MetricName: 'SlotUse' }), TargetValue: 60 }) });
+  compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+    PolicyType: 'PredictiveScaling',
+    PredictiveScalingConfiguration: Match.objectLike({ Mode: 'ForecastAndScale', MetricSpecifications: [Match.objectLike({ TargetValue: 60, CustomizedScalingMetricSpecification: Match.anyValue() })] }),
+  });
   const parameters = compute.toJSON().Parameters as Record<string, { Default: string }>;
   expect(Object.values(parameters).map((parameter) => parameter.Default)).toContain('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64');
   const userData = JSON.stringify(compute.findResources('AWS::EC2::LaunchTemplate'));

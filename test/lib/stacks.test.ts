@@ -268,6 +268,22 @@ describe('StrataCompute', () => {
     });
   });
 
+  test('publishes its group metrics, so that "Nodes in service" has data', () => {
+    compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MetricsCollection: [{ Granularity: '1Minute' }] });
+  });
+
+  test('forecasts CPU and slot use with predictive scaling, forecast only, launching 5 minutes ahead within the maximum', () => {
+    const policies = Object.values(resourcesOf(compute, 'AWS::AutoScaling::ScalingPolicy')).filter((policy) => policy.Properties.PolicyType === 'PredictiveScaling');
+    expect(policies).toHaveLength(2);
+    for (const policy of policies) {
+      expect(policy.Properties.PredictiveScalingConfiguration).toMatchObject({ Mode: 'ForecastOnly', SchedulingBufferTime: 300, MaxCapacityBreachBehavior: 'HonorMaxCapacity' });
+    }
+    const specs = policies.map((policy) => policy.Properties.PredictiveScalingConfiguration.MetricSpecifications[0]);
+    expect(specs).toContainEqual({ TargetValue: 70, PredefinedMetricPairSpecification: { PredefinedMetricType: 'ASGCPUUtilization' } });
+    const slot = (id: string, name: string, stat: string) => ({ MetricDataQueries: [{ Id: id, MetricStat: { Metric: { Namespace: 'Strata', MetricName: name, Dimensions: [{ Name: 'Role', Value: 'compute' }] }, Stat: stat }, ReturnData: true }] });
+    expect(specs).toContainEqual({ TargetValue: 70, CustomizedScalingMetricSpecification: slot('slot_use', 'SlotUse', 'Average'), CustomizedLoadMetricSpecification: slot('slot_load', 'SlotsUsed', 'Sum') });
+  });
+
   test('a terminating node is held by a lifecycle hook, and may complete only its own group’s hook', () => {
     compute.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
       LifecycleHookName: 'strata-drain',
@@ -318,6 +334,10 @@ describe('StrataDispatch', () => {
     dispatch.hasResourceProperties('AWS::ApiGateway::Model', { ContentType: 'application/json', Schema: Match.objectLike({ type: 'object' }) });
   });
 
+  test("the API is named after its stack, so that its metrics (by ApiName) are this API's alone", () => {
+    dispatch.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'StrataDispatch' });
+  });
+
   test('the stage throttles, traces, logs access as JSON and logs errors without bodies', () => {
     dispatch.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'v1',
@@ -355,6 +375,25 @@ describe('StrataObservability', () => {
       expect(alarm.Properties.AlarmActions).toHaveLength(1);
       expect(alarm.Properties.OKActions).toEqual(alarm.Properties.AlarmActions);
     }
+  });
+
+  test('the alarms that guard scaling and offload count a silent agent as a breach, and storage pages on minutes, not seconds', () => {
+    observability.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SlotUse', Statistic: 'Average', TreatMissingData: 'breaching', Threshold: 90, EvaluationPeriods: 10 });
+    observability.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/EC2', MetricName: 'CPUUtilization', TreatMissingData: 'breaching', Threshold: 90 });
+    observability.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CpuBusy', Dimensions: [{ Name: 'Role', Value: 'storage' }], Statistic: 'Average', Period: 60, TreatMissingData: 'breaching', Threshold: 80 });
+  });
+
+  test('replication lag is drawn for every ElastiCache member, so a failover does not blank it', () => {
+    const members = stacks.state.cache.memberIds();
+    expect(members.length).toBeGreaterThan(1);
+    const lagLines = body.split('ReplicationLag').length - 1;
+    expect(lagLines).toBe(members.length);
+  });
+
+  test("the forecast of each predictive policy is drawn beside the group's nodes in service", () => {
+    expect(body).toContain('PredictiveScalingCapacityForecast');
+    expect(body.split('PredictiveScalingCapacityForecast').length - 1).toBe(2);
+    expect(body).toContain('GroupInServiceInstances');
   });
 
   test('Ceph counts as unhealthy when its health metric stops', () => {

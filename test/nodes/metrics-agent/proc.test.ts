@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lineFile } from '../../../common/cli';
 import { MemoryStateStore } from '../../../common/state';
 import { emfRecord, MetricsAgent } from '../../../nodes/metrics-agent/agent';
 import { parseLoadavg, parseMeminfo, parseProcStat, ProcSampler } from '../../../nodes/metrics-agent/proc';
@@ -98,6 +99,25 @@ describe('MetricsAgent', () => {
     const report = await agent.publish();
     expect(agent.failedPublishes).toBe(1);
     expect(report.draining).toBe(true);
+  });
+
+  test('an EMF file it cannot write (here a folder: EISDIR) neither stops start() nor the heartbeat; it says so once, and again when the file works', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'emf-'));
+    const path = join(folder, 'metrics.emf');
+    mkdirSync(path); // what appendFileSync cannot append to, as a root-owned file is for user strata
+    const store = new MemoryStateStore();
+    const warnings: string[] = [];
+    const agent = new MetricsAgent({ id: 's1', address: 'a', role: 'storage', store, slots: () => ({ total: 2, used: 0 }), draining: () => false, emf: lineFile(path), warn: (message) => warnings.push(message) });
+    await expect(agent.start()).resolves.toBeUndefined();
+    agent.stop();
+    expect((await store.liveNodes()).map((n) => n.id)).toEqual(['s1']);
+    await agent.publish();
+    expect(agent.failedEmfWrites).toBe(2);
+    expect(warnings).toEqual([expect.stringContaining('cannot write EMF records (EISDIR')]);
+    rmSync(path, { recursive: true });
+    await agent.publish();
+    expect(warnings[1]).toBe('metrics agent: EMF records are written again');
+    expect(JSON.parse(readFileSync(path, 'utf8')).NodeId).toBe('s1');
   });
 
   test('emfRecord names every metric it carries', () => {
