@@ -1,4 +1,4 @@
-import { applySelection, type Candidate, type Selection } from '@strata/policy-engine';
+import { applySelection, type Candidate, type CandidateSelection as Selection } from '@strata/policy-engine';
 
 const candidates = (...ids: string[]): Candidate[] => ids.map((id) => ({ id, limit: 2 }));
 const counts = (map: Record<string, number>) => (id: string) => map[id];
