@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { invocationStrategy } from '@strata/policy-engine';
 import { RedisStateStore } from '../../common/state';
@@ -21,9 +21,13 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
     /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. */
     redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
     strategyName,
-    strategy: invocationStrategy(strategyName, { choices: number('STRATA_CHOICES', 2) }),
+    strategy: invocationStrategy(strategyName, {
+      choices: number('STRATA_CHOICES', 2),
+      prequalProbes: number('STRATA_PREQUAL_PROBES', 3),
+      prequalQuantile: env.STRATA_PREQUAL_QUANTILE === undefined ? undefined : Number(env.STRATA_PREQUAL_QUANTILE),
+    }),
     maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
-    forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 25_000),
+    forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 28_000),
     refreshMs: number('STRATA_REFRESH_MS', 1000),
     heartbeatTtlMs: number('STRATA_HEARTBEAT_TTL_MS', 3000),
   };
@@ -73,15 +77,18 @@ const logger = new Logger({ serviceName: 'strata-dispatcher' });
 const metrics = new Metrics({ namespace: 'Strata', serviceName: 'dispatcher' });
 let dispatcher: Dispatcher | undefined;
 
-/** The Lambda entry point: one Dispatcher, and so one Redis connection, per container. */
-export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+/**
+ * The Lambda entry point: one Dispatcher, and so one Redis connection, per container.
+ * Each invocation's budget is the time the Lambda has left (under API Gateway's 29 s).
+ */
+export async function handler(event: APIGatewayProxyEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
     const config = configFromEnvironment();
     dispatcher = new Dispatcher({ ...config, connect: async () => RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }), observer: metricsObserver(metrics, logger) });
     metrics.captureColdStartMetric();
   }
   try {
-    return await dispatcher.handle(event);
+    return await dispatcher.handle(event, { remainingMs: context?.getRemainingTimeInMillis?.() });
   } catch (error) {
     logger.error('unexpected error', error as Error);
     return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'internal error' }) };
