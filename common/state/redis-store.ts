@@ -124,6 +124,11 @@ export class RedisStateStore implements StateStore {
     await this.client.close();
   }
 
+  /** Commands this store has sent Redis, each one round trip: for tests and the benchmark. */
+  get commandsSent(): number {
+    return this.client.sent;
+  }
+
   /** Sends any command; for tests and the benchmark (command statistics, resets). */
   command(args: readonly string[]): Promise<RespValue> {
     return this.client.send(args);

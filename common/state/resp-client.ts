@@ -37,6 +37,8 @@ const INCOMPLETE = Symbol('incomplete');
  * most of its cold start, for the 150 lines this needs.
  */
 export class RespClient {
+  /** Commands sent so far: each is one round trip (they are pipelined, never batched into one). */
+  sent = 0;
   private socket: Socket | undefined;
   private ready = false;
   private closed = false;
@@ -91,6 +93,7 @@ export class RespClient {
   private write(args: readonly string[]): Promise<RespValue> {
     let frame = `*${args.length}\r\n`;
     for (const arg of args) frame += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+    this.sent++;
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });
       this.socket!.write(frame);
