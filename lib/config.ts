@@ -2,6 +2,7 @@ import { InstanceArchitecture, InstanceType } from 'aws-cdk-lib/aws-ec2';
 import {
   checkChoices,
   checkOffloadThresholds,
+  checkQuantile,
   invocationStrategies,
   nodePolicies,
   offloadPolicies,
@@ -21,6 +22,8 @@ export interface StrataConfig {
   readonly offloadPolicy: OffloadPolicyName;
   /** How many nodes the power-of-two policies sample. @default 2 */
   readonly choices: number;
+  /** The prequal strategy: how many nodes it probes per decision, and the quantile of in-flight counts above which a probe is hot. @default 3 and 0.75 */
+  readonly prequal: { readonly probes: number; readonly quantile: number };
   /** Over any of these a storage node runs no data stage. @default cpu 0.8, memory 0.8, loadPerCore 0.8 (AutoNDP's) */
   readonly offloadThresholds: OffloadThresholds;
   readonly network: NetworkConfig;
@@ -101,9 +104,10 @@ export class StrataConfigError extends Error {
 export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   if (typeof raw === 'string') raw = parseJson(raw); // `cdk synth -c strata='{...}'` passes a string
   const top = new Section('strata', raw, [
-    'invocationStrategy', 'nodePolicy', 'offloadPolicy', 'choices', 'offloadThresholds',
+    'invocationStrategy', 'nodePolicy', 'offloadPolicy', 'choices', 'prequal', 'offloadThresholds',
     'network', 'state', 'compute', 'storage', 'dispatch', 'alarmEmail',
   ]);
+  const prequal = top.section('prequal', ['probes', 'quantile']);
   const network = top.section('network', ['maxAzs', 'natGateways']);
   const maxAzs = network.whole('maxAzs', 2, 2, 3);
   const state = top.section('state', ['nodeType', 'replicas']);
@@ -120,6 +124,10 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
     nodePolicy: top.oneOf('nodePolicy', 'most-slots', Object.keys(nodePolicies)) as NodePolicyName,
     offloadPolicy: top.oneOf('offloadPolicy', 'thresholds', Object.keys(offloadPolicies)) as OffloadPolicyName,
     choices: checked(() => checkChoices(top.raw.choices === undefined ? 2 : (top.raw.choices as number))),
+    prequal: {
+      probes: checked(() => checkChoices(prequal.raw.probes === undefined ? 3 : (prequal.raw.probes as number), 'prequal.probes')),
+      quantile: checked(() => checkQuantile(prequal.raw.quantile === undefined ? 0.75 : (prequal.raw.quantile as number), 'prequal.quantile')),
+    },
     offloadThresholds: checked(() => {
       const thresholds = top.raw.offloadThresholds ?? {};
       if (!isRecord(thresholds)) throw new RangeError('offloadThresholds must be an object with cpu, memory and loadPerCore');

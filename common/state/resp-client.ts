@@ -1,5 +1,4 @@
 import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
 
 /** A reply: simple and bulk strings as strings, integers as numbers, nulls, arrays. */
 export type RespValue = string | number | null | RespValue[];
@@ -100,9 +99,10 @@ export class RespClient {
     });
   }
 
-  private open(): Promise<void> {
+  private async open(): Promise<void> {
     const { host, port, tls } = this.target;
-    const socket = tls ? connectTls({ host, port, servername: host }) : connectTcp({ host, port });
+    // node:tls is loaded only for a TLS URL, and only when connecting: not in a cold start's module init.
+    const socket = tls ? (await import('node:tls')).connect({ host, port, servername: host }) : connectTcp({ host, port });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5000);

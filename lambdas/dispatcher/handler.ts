@@ -1,10 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { invocationStrategy } from '@strata/policy-engine';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
+import { getSecretString } from './secret';
 
 /** The dispatcher's settings, read once per container from its environment. */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
@@ -34,19 +34,13 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
 }
 
 /** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
-export async function redisUrlWithToken(url: string, secretArn: string | undefined, readSecret = readSecretString): Promise<string> {
+export async function redisUrlWithToken(url: string, secretArn: string | undefined, readSecret: (arn: string) => Promise<string> = getSecretString): Promise<string> {
   if (!secretArn) return url;
   const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
   if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
   const withToken = new URL(url);
   withToken.password = encodeURIComponent(token);
   return withToken.toString();
-}
-
-async function readSecretString(secretArn: string): Promise<string> {
-  const reply = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (reply.SecretString === undefined) throw new Error(`secret ${secretArn} has no string value`);
-  return reply.SecretString;
 }
 
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
