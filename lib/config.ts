@@ -14,7 +14,7 @@ import {
 
 /** Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`). */
 export interface StrataConfig {
-  /** Tier 1: how the dispatcher picks a compute node. @default 'least-outstanding' (the simulator's best; README) */
+  /** Tier 1: how the dispatcher picks a compute node. @default 'least-expected-delay' (the simulator's best; docs/benchmarks.md) */
   readonly invocationStrategy: InvocationStrategyName;
   /** Tier 2: which peer a full compute node forwards to. @default 'most-slots' */
   readonly nodePolicy: NodePolicyName;
@@ -120,7 +120,7 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
     return value;
   });
   return {
-    invocationStrategy: top.oneOf('invocationStrategy', 'least-outstanding', Object.keys(invocationStrategies)) as InvocationStrategyName,
+    invocationStrategy: top.oneOf('invocationStrategy', 'least-expected-delay', Object.keys(invocationStrategies)) as InvocationStrategyName,
     nodePolicy: top.oneOf('nodePolicy', 'most-slots', Object.keys(nodePolicies)) as NodePolicyName,
     offloadPolicy: top.oneOf('offloadPolicy', 'thresholds', Object.keys(offloadPolicies)) as OffloadPolicyName,
     choices: checked(() => checkChoices(top.raw.choices === undefined ? 2 : (top.raw.choices as number))),

@@ -17,9 +17,12 @@ export const DISPATCHER_ENTRY = join(ROOT, 'lambdas', 'dispatcher', 'handler.ts'
 export const DISPATCHER_BUNDLING = {
   format: OutputFormat.CJS,
   target: 'node24',
-  // Minified: less to read and compile at every cold start (about 70 KB, from 1.3 MB with node-redis unminified).
-  minify: true,
-  sourceMap: true,
+  // Whitespace and syntax minified, names kept so that a stack trace still reads (about
+  // 100 KB, from 1.3 MB with node-redis). No source map: Node.js's --enable-source-maps
+  // parses it at load, some 40 ms of every cold start.
+  minify: false,
+  esbuildArgs: { '--minify-whitespace': true, '--minify-syntax': true },
+  sourceMap: false,
   // The engine comes from the layer (/opt/nodejs/node_modules); the AWS SDK, if ever imported, from the runtime.
   externalModules: [POLICY_ENGINE_PACKAGE, '@aws-sdk/*'],
 } as const;
@@ -76,10 +79,9 @@ export class DispatcherFunction extends Construct {
         STRATA_STRATEGY: props.strategy,
         STRATA_CHOICES: String(props.choices ?? 2),
         ...(props.prequal ? { STRATA_PREQUAL_PROBES: String(props.prequal.probes), STRATA_PREQUAL_QUANTILE: String(props.prequal.quantile) } : {}),
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'strata-dispatcher',
       },
-      bundling: { ...DISPATCHER_BUNDLING, externalModules: [...DISPATCHER_BUNDLING.externalModules] },
+      bundling: { ...DISPATCHER_BUNDLING, esbuildArgs: { ...DISPATCHER_BUNDLING.esbuildArgs }, externalModules: [...DISPATCHER_BUNDLING.externalModules] },
     });
     props.state.authSecret.grantRead(this.function);
     acknowledgeNag(this.function, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'AWS-maintained: writing to its own log group only');

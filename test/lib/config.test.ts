@@ -5,7 +5,7 @@ const TOP_KEYS = 'invocationStrategy, nodePolicy, offloadPolicy, choices, prequa
 describe('loadStrataConfig', () => {
   test('fills every default when nothing is set', () => {
     expect(loadStrataConfig()).toEqual({
-      invocationStrategy: 'least-outstanding',
+      invocationStrategy: 'least-expected-delay',
       nodePolicy: 'most-slots',
       offloadPolicy: 'thresholds',
       choices: 2,

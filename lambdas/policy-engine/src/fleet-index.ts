@@ -173,12 +173,13 @@ function prequal(fleet: FleetColumns, drawn: readonly number[], threshold: numbe
 
 /** The value at rank floor(q (size - 1)) of a histogram of whole numbers (count by value). */
 function quantileOf(histogram: readonly number[], quantile: number): number {
+  // Counts are small (under a node's slots), so walk the values in order; a sparse one is sorted.
+  const values = histogram.length <= 4096 ? Array.from(histogram.keys()) : Object.keys(histogram).map(Number).sort((a, b) => a - b);
   let size = 0;
-  for (const key in histogram) size += histogram[key];
+  for (const value of values) size += histogram[value] ?? 0;
   let left = Math.floor(quantile * (size - 1));
-  const values = Object.keys(histogram).map(Number).sort((a, b) => a - b);
   for (const value of values) {
-    left -= histogram[value];
+    left -= histogram[value] ?? 0;
     if (left < 0) return value;
   }
   return Infinity;
