@@ -22,7 +22,7 @@ export interface StrataConfig {
   readonly offloadPolicy: OffloadPolicyName;
   /** How many nodes the power-of-two policies sample. @default 2 */
   readonly choices: number;
-  /** The prequal strategy: how many nodes it probes per decision, and the quantile of in-flight counts above which a probe is hot. @default 3 and 0.75 */
+  /** The prequal strategy: how many nodes it probes per decision, and the quantile of in-flight counts above which a probe is hot. @default 8 and 0.9 (the simulator's best) */
   readonly prequal: { readonly probes: number; readonly quantile: number };
   /** Over any of these a storage node runs no data stage. @default cpu 0.8, memory 0.8, loadPerCore 0.8 (AutoNDP's) */
   readonly offloadThresholds: OffloadThresholds;
@@ -125,8 +125,8 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
     offloadPolicy: top.oneOf('offloadPolicy', 'thresholds', Object.keys(offloadPolicies)) as OffloadPolicyName,
     choices: checked(() => checkChoices(top.raw.choices === undefined ? 2 : (top.raw.choices as number))),
     prequal: {
-      probes: checked(() => checkChoices(prequal.raw.probes === undefined ? 3 : (prequal.raw.probes as number), 'prequal.probes')),
-      quantile: checked(() => checkQuantile(prequal.raw.quantile === undefined ? 0.75 : (prequal.raw.quantile as number), 'prequal.quantile')),
+      probes: checked(() => checkChoices(prequal.raw.probes === undefined ? 8 : (prequal.raw.probes as number), 'prequal.probes')),
+      quantile: checked(() => checkQuantile(prequal.raw.quantile === undefined ? 0.9 : (prequal.raw.quantile as number), 'prequal.quantile')),
     },
     offloadThresholds: checked(() => {
       const thresholds = top.raw.offloadThresholds ?? {};

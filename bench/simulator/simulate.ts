@@ -84,8 +84,8 @@ export interface SimulationResult {
   readonly summary: LatencySummary;
   /** The invocations that arrived in the second half of the run (after any slowdown). */
   readonly secondHalf: LatencySummary;
-  /** Each node's busy fraction of its slots over the run, and its speed at the start. */
-  readonly nodes: readonly { readonly id: string; readonly speed: number; readonly utilisation: number }[];
+  /** Each node's busy fraction of its slots over the run, its slot-milliseconds of work, and its speed at the start. */
+  readonly nodes: readonly { readonly id: string; readonly speed: number; readonly utilisation: number; readonly busyMs: number }[];
   /** Every latency, in completion order (for charts). */
   readonly latencies: Float64Array;
   /** Invocations that were forwarded at least once. */
@@ -116,7 +116,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const hopMs = options.hopMs ?? 1;
   const maxHops = options.maxHops ?? 2;
   const queueTimeoutMs = options.queueTimeoutMs ?? 10_000;
+  // Two streams: the workload (arrivals, work, bursts, heartbeat phases) is the same for
+  // every placement, whatever randomness a policy draws from its own.
   const random = seededRandom(options.seed ?? 1);
+  const policyRandom = seededRandom(((options.seed ?? 1) ^ 0x5bd1e995) >>> 0);
   const exponential = (mean: number) => -Math.log(1 - random()) * mean;
 
   // The fleet: true speeds (only the oracle reads them), and who slows down at the middle.
@@ -167,7 +170,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const events = new EventQueue();
   let now = 0;
   let randomUsed = false;
-  const ctx: PolicyContext = { get now() { return now; }, random: () => ((randomUsed = true), random()), heartbeatTtlMs: Number.MAX_SAFE_INTEGER };
+  const ctx: PolicyContext = { get now() { return now; }, random: () => ((randomUsed = true), policyRandom()), heartbeatTtlMs: Number.MAX_SAFE_INTEGER };
 
   /** A node publishes its figures: what the state store and the next refreshes see. */
   const heartbeat = (i: number) => {
@@ -253,7 +256,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const place = (job: number, dispatcher: number): boolean => {
     let node: number;
     if (placement.kind === 'random') {
-      node = Math.floor(random() * n);
+      node = Math.floor(policyRandom() * n);
     } else if (placement.kind === 'oracle') {
       let bestDelay = Infinity;
       node = 0;
@@ -345,7 +348,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   return {
     summary: summarize(result.slice(), errors, seconds),
     secondHalf: summarize(secondHalf, total - middle - secondHalf.length, seconds / 2),
-    nodes: ids.map((id, i) => ({ id, speed: startSpeed[i], utilisation: busyMs[i] / (slots * (now - Math.max(0, firstArrival))) })),
+    nodes: ids.map((id, i) => ({ id, speed: startSpeed[i], utilisation: busyMs[i] / (slots * (now - Math.max(0, firstArrival))), busyMs: busyMs[i] })),
     latencies: result,
     forwarded,
     wallMs: performance.now() - started,

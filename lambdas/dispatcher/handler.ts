@@ -23,7 +23,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
     strategyName,
     strategy: invocationStrategy(strategyName, {
       choices: number('STRATA_CHOICES', 2),
-      prequalProbes: number('STRATA_PREQUAL_PROBES', 3),
+      prequalProbes: number('STRATA_PREQUAL_PROBES', 8),
       prequalQuantile: env.STRATA_PREQUAL_QUANTILE === undefined ? undefined : Number(env.STRATA_PREQUAL_QUANTILE),
     }),
     maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),

@@ -37,7 +37,7 @@ export interface DispatcherFunctionProps {
   readonly strategy: InvocationStrategyName;
   /** @default 2 */
   readonly choices?: number;
-  /** Prequal's probes per decision and hot quantile. @default the engine's (3 and 0.75) */
+  /** Prequal's probes per decision and hot quantile. @default the engine's (8 and 0.9) */
   readonly prequal?: { readonly probes: number; readonly quantile: number };
   /** @default 512 */
   readonly memoryMiB?: number;

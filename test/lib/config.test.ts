@@ -9,7 +9,7 @@ describe('loadStrataConfig', () => {
       nodePolicy: 'most-slots',
       offloadPolicy: 'thresholds',
       choices: 2,
-      prequal: { probes: 3, quantile: 0.75 },
+      prequal: { probes: 8, quantile: 0.9 },
       offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 },
       network: { maxAzs: 2, natGateways: 1 },
       state: { nodeType: 'cache.t4g.small', replicas: 1 },

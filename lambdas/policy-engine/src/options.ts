@@ -15,9 +15,9 @@ export const DEFAULT_OFFLOAD_THRESHOLDS: OffloadThresholds = { cpu: 0.8, memory:
 export interface PolicyOptions {
   /** How many nodes power-of-two samples. @default 2 */
   readonly choices?: number;
-  /** How many nodes prequal probes per decision. @default 3 */
+  /** How many nodes prequal probes per decision. @default 8 */
   readonly prequalProbes?: number;
-  /** Prequal's hot threshold: a probe is hot above this quantile of the fleet's in-flight counts. @default 0.75 */
+  /** Prequal's hot threshold: a probe is hot above this quantile of the fleet's in-flight counts. @default 0.9 */
   readonly prequalQuantile?: number;
   /** @default DEFAULT_OFFLOAD_THRESHOLDS */
   readonly offloadThresholds?: Partial<OffloadThresholds>;

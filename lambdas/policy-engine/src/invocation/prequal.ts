@@ -8,7 +8,7 @@ import { indexed } from './candidates';
  * service time the node publishes), or, if all are hot, the one with the fewest in
  * flight. Probes are read live in the state store, so none is ever stale or reused.
  */
-export function prequal(probes = 3, quantile = 0.75) {
+export function prequal(probes = 8, quantile = 0.9) {
   checkChoices(probes, 'prequalProbes');
   checkQuantile(quantile);
   return indexed((_invocation, ctx) => ({ kind: 'select', rule: 'prequal', quantile, draws: Array.from({ length: probes }, () => ctx.random()) }));
