@@ -153,6 +153,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
     slotsUsed: published.slotsUsed,
     loadPerCore: published.loadPerCore,
     serviceMs: published.indexServiceMs,
+    get withRoom() {
+      return withRoom;
+    },
   };
 
   // Invocations, by index.

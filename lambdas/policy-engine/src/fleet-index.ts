@@ -17,6 +17,8 @@ export interface FleetColumns {
   readonly loadPerCore: ArrayLike<number>;
   /** The service time the index ranks by (see indexServiceMs). */
   readonly serviceMs: ArrayLike<number>;
+  /** How many nodes have room (in flight under slots), when the caller keeps the count: saves the sampling rules a pass. */
+  readonly withRoom?: number;
 }
 
 /** How many nodes of its walk hash-affinity tries, one index lookup each, before it takes the least busy node. */
@@ -89,7 +91,7 @@ export function applyIndexed(selection: IndexedSelection, fleet: FleetColumns, c
       return -1;
     }
     case 'power-of-d': {
-      const drawn = drawFree(fleet, selection.draws, undefined);
+      const drawn = drawFree(fleet, selection.draws);
       for (const i of drawn) {
         if (inFlight[i] < bestScore) {
           best = i;
@@ -98,10 +100,8 @@ export function applyIndexed(selection: IndexedSelection, fleet: FleetColumns, c
       }
       return best;
     }
-    case 'prequal': {
-      const histogram: number[] = [];
-      return prequal(fleet, drawFree(fleet, selection.draws, histogram), quantileOf(histogram, selection.quantile));
-    }
+    case 'prequal':
+      return prequal(fleet, drawFree(fleet, selection.draws), freeQuantile(fleet, selection.quantile));
     case 'hash-affinity': {
       if (n === 0) return -1;
       const home = selection.hash % n;
@@ -123,22 +123,19 @@ function fewestInFlight({ ids, inFlight, slots }: FleetColumns): number {
   return best;
 }
 
-/**
- * The nodes with room at ranks floor(u x |F|) of F, one per draw, in draw order (repeats
- * possible). Fills `histogram` (count of F's nodes by in-flight count) when given.
- */
-function drawFree({ ids, inFlight, slots }: FleetColumns, draws: readonly number[], histogram: number[] | undefined): number[] {
-  let free = 0;
-  for (let i = 0; i < ids.length; i++) if (inFlight[i] < slots[i]) free++;
+/** The nodes with room at ranks floor(u x |F|) of F, one per draw, in draw order (repeats possible). */
+function drawFree({ ids, inFlight, slots, withRoom }: FleetColumns, draws: readonly number[]): number[] {
+  let free = withRoom ?? 0;
+  if (withRoom === undefined) for (let i = 0; i < ids.length; i++) if (inFlight[i] < slots[i]) free++;
   if (free === 0) return [];
   const ranks = draws.map((u) => Math.min(free - 1, Math.floor(u * free)));
-  const last = histogram ? free - 1 : Math.max(...ranks);
+  const byRank = ranks.map((_, d) => d).sort((a, b) => ranks[a] - ranks[b]);
   const drawn = new Array<number>(ranks.length);
-  let rank = 0;
-  for (let i = 0; i < ids.length && rank <= last; i++) {
+  // One scan, up to the highest rank drawn, matching the draws in rank order.
+  let next = 0;
+  for (let i = 0, rank = 0; i < ids.length && next < byRank.length; i++) {
     if (inFlight[i] >= slots[i]) continue;
-    for (let d = 0; d < ranks.length; d++) if (ranks[d] === rank) drawn[d] = i;
-    if (histogram) histogram[inFlight[i]] = (histogram[inFlight[i]] ?? 0) + 1;
+    while (next < byRank.length && ranks[byRank[next]] === rank) drawn[byRank[next++]] = i;
     rank++;
   }
   return drawn;
@@ -171,18 +168,32 @@ function prequal(fleet: FleetColumns, drawn: readonly number[], threshold: numbe
   return best;
 }
 
-/** The value at rank floor(q (size - 1)) of a histogram of whole numbers (count by value). */
-function quantileOf(histogram: readonly number[], quantile: number): number {
-  // Counts are small (under a node's slots), so walk the values in order; a sparse one is sorted.
-  const values = histogram.length <= 4096 ? Array.from(histogram.keys()) : Object.keys(histogram).map(Number).sort((a, b) => a - b);
-  let size = 0;
-  for (const value of values) size += histogram[value] ?? 0;
-  let left = Math.floor(quantile * (size - 1));
-  for (const value of values) {
-    left -= histogram[value] ?? 0;
-    if (left < 0) return value;
+let histogram = new Int32Array(64);
+
+/** The in-flight count at rank floor(q (|F| - 1)) of F sorted by in flight: a counting sort, as counts are under a node's slots. */
+function freeQuantile({ ids, inFlight, slots }: FleetColumns, quantile: number): number {
+  let free = 0;
+  let max = 0;
+  for (let i = 0; i < ids.length; i++) {
+    if (inFlight[i] >= slots[i]) continue;
+    free++;
+    if (inFlight[i] > max) max = inFlight[i];
   }
-  return Infinity;
+  const rank = Math.floor(quantile * (free - 1));
+  if (max > 4096) {
+    const counts: number[] = [];
+    for (let i = 0; i < ids.length; i++) if (inFlight[i] < slots[i]) counts.push(inFlight[i]);
+    return counts.sort((a, b) => a - b)[rank];
+  }
+  if (histogram.length <= max) histogram = new Int32Array(2 * (max + 1));
+  for (let i = 0; i < ids.length; i++) if (inFlight[i] < slots[i]) histogram[inFlight[i]]++;
+  let value = 0;
+  for (let left = rank; value <= max; value++) {
+    left -= histogram[value];
+    if (left < 0) break;
+  }
+  histogram.fill(0, 0, max + 1);
+  return value;
 }
 
 /** A step in [1, n) that shares no factor with n (1 when n <= 2), picked by `seed`: walking by it visits every node once. */
