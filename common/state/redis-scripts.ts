@@ -60,6 +60,30 @@ local function reindex(id)
   redis.call('ZADD', BY_USED, math.max(tonumber(f[4]), count) - slots, id)
 end
 
+-- The same after only its count moved by delta (a reservation or a release): the sets that
+-- rank by count, and the others only when it fills up or has room again. Answers its
+-- epoch and address, which a reservation hands out.
+local function count_moved(id, delta)
+  local key = node_key(id)
+  local count = redis.call('HINCRBY', key, 'inFlight', delta)
+  local f = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'indexServiceMs', 'load1', 'cores', 'epoch', 'address')
+  if f[1] == 'compute' and f[2] == '0' then
+    local slots = tonumber(f[3])
+    if count >= slots then
+      for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
+    else
+      if count - delta >= slots then -- it had no room before
+        redis.call('ZADD', FREE, 0, id)
+        redis.call('ZADD', BY_LOAD, tonumber(f[6]) / math.max(1, tonumber(f[7])), id)
+      end
+      redis.call('ZADD', BY_IN_FLIGHT, count, id)
+      redis.call('ZADD', BY_DELAY, (count + 1) * tonumber(f[5]) / slots, id)
+      redis.call('ZADD', BY_USED, math.max(tonumber(f[4]), count) - slots, id)
+    end
+  end
+  return count, f[8], f[9]
+end
+
 local function remove(id)
   redis.call('DEL', node_key(id))
   for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
@@ -71,10 +95,7 @@ local function give_back(lease)
   local epoch, id = string.match(lease, '^[^|]*|([^|]*)|(.*)$')
   local key = node_key(id)
   local count = tonumber(redis.call('HGET', key, 'inFlight'))
-  if count ~= nil and count > 0 and redis.call('HGET', key, 'epoch') == epoch then
-    redis.call('HINCRBY', key, 'inFlight', -1)
-    reindex(id)
-  end
+  if count ~= nil and count > 0 and redis.call('HGET', key, 'epoch') == epoch then count_moved(id, -1) end
 end
 
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', now)) do remove(id) end
@@ -309,12 +330,10 @@ else
 end
 
 if chosen == nil then return {0} end
-local key = node_key(chosen)
-local count = redis.call('HINCRBY', key, 'inFlight', 1)
-reindex(chosen)
-local lease = redis.call('INCR', P .. ':lease-count') .. '|' .. redis.call('HGET', key, 'epoch') .. '|' .. chosen
+local count, epoch, address = count_moved(chosen, 1)
+local lease = redis.call('INCR', P .. ':lease-count') .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)
-return {1, chosen, count, lease, redis.call('HGET', key, 'address')}
+return {1, chosen, count, lease, address}
 `,
 );
 
