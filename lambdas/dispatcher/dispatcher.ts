@@ -201,7 +201,9 @@ export class Dispatcher {
   private async reserveWhenFree(invocation: Invocation, tried: ReadonlySet<string>, started: number, deadline: number) {
     const queueUntil = Math.min(started + (this.options.queueTimeoutMs ?? 10_000), deadline - 1000);
     for (let pauseMs = 5; ; pauseMs = Math.min(2 * pauseMs, 250)) {
-      const nodes = (await this.liveNodes()).filter((n) => !tried.has(n.id));
+      // A strategy over the index never reads the list (and gets the nodes tried as `exclude`): no O(n) work a decision.
+      const known = await this.liveNodes();
+      const nodes = this.options.strategy.reads === 'membership' || tried.size === 0 ? known : known.filter((n) => !tried.has(n.id));
       let selection = this.options.strategy(nodes, invocation, this.context());
       if (selection.kind === 'select' && isIndexed(selection) && tried.size > 0) selection = { ...selection, exclude: [...tried] };
       const leaseMs = Math.max(1, deadline - this.now()) + (this.options.leaseGraceMs ?? 1000);
