@@ -299,8 +299,8 @@ elseif rule == 'power-of-d' or rule == 'prequal' then
     local _, threshold = at_rank(BY_IN_FLIGHT, math.floor(quantile * (m - 1)), excluded_ranks(BY_IN_FLIGHT))
     local best_count, best_service, best_hot
     for _, id in ipairs(drawn) do
-      local count = in_flight(id)
-      local service = tonumber(redis.call('HGET', node_key(id), 'indexServiceMs'))
+      local f = redis.call('HMGET', node_key(id), 'inFlight', 'indexServiceMs')
+      local count, service = tonumber(f[1]), tonumber(f[2])
       local hot = count > threshold
       local better
       if chosen == nil then better = true
