@@ -6,7 +6,7 @@
  * (connect to a real redis-server, read the membership), which is the rest of a cold start.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -78,11 +78,13 @@ async function main(): Promise<void> {
   } finally {
     await redis.stop();
   }
+  const bytes = { dispatcher: statSync(dispatcher).size, layer: statSync(layer).size };
+  rmSync(work, { recursive: true, force: true });
 
   const result = {
     at: new Date().toISOString(),
     runs,
-    bytes: { dispatcher: statSync(dispatcher).size, layer: statSync(layer).size },
+    bytes,
     initMs: { bare: stats(init.bare), dispatcher: stats(init.dispatcher), aboveBare: stats(init.dispatcher).median - stats(init.bare).median },
     firstInvocationMs: stats(firstInvocation),
     tlsAndHttpsModulesMs: stats(tlsModules),
