@@ -1,30 +1,39 @@
 /**
- * Decision benchmark: decisions per second and decision latency of each stateful
- * tier-1 strategy against a real redis-server, next to `redis-benchmark -t incr` on the
- * same server at the same concurrency, and the round trips per decision as Redis's own
- * command statistics count them.
+ * Decision benchmark: decisions per second and decision latency of tier-1 strategies
+ * against a real redis-server, for fleets of several sizes, next to
+ * `redis-benchmark -t incr` on the same server at the same concurrency, and the round
+ * trips per decision (counted by the clients, and as EVALSHA calls by Redis itself).
  *
  * Concurrency C means C dispatchers, each with its own connection and one decision in
  * flight (as C Lambda containers), which is also how redis-benchmark's C clients work.
  * Here all C share one Node.js process and the machine's cores with redis-server, so
  * a second figure isolates Redis's side: redis-benchmark itself sending the very
  * EVALSHA a decision sends, at the same concurrency.
- *
- * Usage: npm run bench:decisions -- [--redis URL] [--decisions N] [--concurrency 1,16,64] [--nodes 10]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { invocationStrategy, type NodeView } from '@strata/policy-engine';
-import { RedisStateStore } from '../common/state';
+import { invocationStrategies, invocationStrategy, type NodeView } from '@strata/policy-engine';
+import { RedisStateStore, type NodeReport } from '../common/state';
 import { startRedisServer } from '../local/redis-server';
 import { exitWith, wholeNumber } from '../common/cli';
 
-const STRATEGIES = ['round-robin', 'least-outstanding', 'power-of-two'];
+const STRATEGIES = ['round-robin', 'least-outstanding', 'power-of-two', 'least-expected-delay', 'prequal'];
+
+const USAGE = `usage: npm run bench:decisions -- [--nodes 10,100,1000,10000] [--concurrency 1,16,64] [--decisions 20000]
+  [--strategies ${STRATEGIES.join(',')}] [--repeat 1] [--redis URL] [--out FILE]
+
+For each fleet size, concurrency and strategy: decisions per second, p50 and p99 latency,
+redis-benchmark's INCR and the same EVALSHA at the same concurrency, round trips per
+decision, and Redis's own time per decision. Starts its own redis-server unless --redis
+is given. --repeat N runs the whole grid N times over, interleaved, and keeps each row's
+best (on a shared machine, the best is the least disturbed). Writes one JSON row per
+measurement to FILE (default bench/results/decisions.json).`;
 
 interface Row {
   strategy: string;
+  nodes: number;
   concurrency: number;
   decisions: number;
   decisionsPerSecond: number;
@@ -35,17 +44,13 @@ interface Row {
   /** The decision's EVALSHA sent by redis-benchmark (a C client): Redis's own cost of a decision. */
   scriptPerSecond: number;
   scriptRatioToIncr: number;
+  /** Commands the dispatchers sent per decision: the round trips. */
+  roundTripsPerDecision: number;
+  /** EVALSHA calls per decision as Redis counted them (INFO commandstats). */
   evalshaPerDecision: number;
-  /** Top-level commands other than EVALSHA per decision (the script's own HGET/HINCRBY/INCR excluded). */
-  otherCommandsPerDecision: number;
+  /** Redis's own time per decision, in microseconds (INFO commandstats): the script's cost, without the network or the client. */
+  redisUsPerDecision: number;
 }
-
-const USAGE = `usage: npm run bench:decisions -- [--redis URL] [--decisions 20000] [--concurrency 1,16,64] [--nodes 10]
-
-  --redis URL      a redis-server to measure (default: one started on a free loopback port)
-  --decisions N    decisions per strategy and concurrency
-  --concurrency    dispatchers at once, each with its own connection, comma-separated
-  --nodes N        compute nodes registered in the state`;
 
 async function main(): Promise<void> {
   let values;
@@ -55,8 +60,11 @@ async function main(): Promise<void> {
         redis: { type: 'string' },
         decisions: { type: 'string', default: '20000' },
         concurrency: { type: 'string', default: '1,16,64' },
-        nodes: { type: 'string', default: '10' },
-        help: { type: 'boolean', short: 'h', default: false },
+        nodes: { type: 'string', default: '10,100,1000,10000' },
+        strategies: { type: 'string', default: STRATEGIES.join(',') },
+        repeat: { type: 'string', default: '1' },
+        out: { type: 'string', default: join(__dirname, '..', 'bench', 'results', 'decisions.json') },
+        help: { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
@@ -64,50 +72,58 @@ async function main(): Promise<void> {
   }
   if (values.help) return void console.log(USAGE);
   const decisions = wholeNumber('decisions', values.decisions, 1);
-  const nodeCount = wholeNumber('nodes', values.nodes, 1);
+  const fleets = values.nodes.split(',').map((n) => wholeNumber('nodes', n, 1));
   const levels = values.concurrency.split(',').map((c) => wholeNumber('concurrency', c, 1));
+  const strategies = values.strategies.split(',');
+  const repeat = wholeNumber('repeat', values.repeat, 1);
+  const unknown = strategies.find((name) => !(name in invocationStrategies));
+  if (unknown) exitWith(2, `--strategies: unknown "${unknown}"; the strategies are ${Object.keys(invocationStrategies).join(', ')}`);
 
   const server = values.redis ? undefined : await startRedisServer();
   const url = values.redis ?? server!.url;
   const { hostname, port } = new URL(url);
   const rows: Row[] = [];
   try {
-    for (const concurrency of levels) {
-      const incrPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, ['-t', 'incr']);
-      for (const strategy of STRATEGIES) {
-        const measured = await measure(url, strategy, concurrency, decisions, nodeCount);
-        const scriptPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, measured.command);
-        const { command: _command, ...figures } = measured;
-        const row: Row = {
-          ...figures,
-          incrPerSecond,
-          ratioToIncr: figures.decisionsPerSecond / incrPerSecond,
-          scriptPerSecond,
-          scriptRatioToIncr: scriptPerSecond / incrPerSecond,
-        };
-        rows.push(row);
-        printRow(row, rows.length === 1);
+    for (let round = 1; round <= repeat; round++) {
+      if (repeat > 1) console.log(`round ${round} of ${repeat}`);
+      for (const nodeCount of fleets) {
+        for (const concurrency of levels) {
+          const incrPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, ['-t', 'incr']);
+          for (const strategy of strategies) {
+            const measured = await measure(url, strategy, concurrency, decisions, nodeCount);
+            const scriptPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, measured.command);
+            const { command: _command, ...figures } = measured;
+            const row: Row = { ...figures, incrPerSecond, ratioToIncr: figures.decisionsPerSecond / incrPerSecond, scriptPerSecond, scriptRatioToIncr: scriptPerSecond / incrPerSecond };
+            printRow(row, rows.length === 0 && round === 1);
+            keepBest(rows, row);
+          }
+        }
       }
+    }
+    if (repeat > 1) {
+      console.log(`\nbest of ${repeat}:`);
+      rows.forEach((row, i) => printRow(row, i === 0));
     }
   } finally {
     await server?.stop();
   }
-  const outDir = join(__dirname, '..', 'bench', 'results');
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'decisions.json'), JSON.stringify({ at: new Date().toISOString(), decisions, nodes: nodeCount, rows }, null, 2));
-  console.log(`\nresults: ${join(outDir, 'decisions.json')}`);
+  mkdirSync(dirname(values.out), { recursive: true });
+  writeFileSync(values.out, JSON.stringify({ at: new Date().toISOString(), decisions, rows }, null, 2));
+  console.log(`\nresults: ${values.out}`);
 }
 
 /** Runs `decisions` decisions over `concurrency` connections; each decision is the strategy plus one reserve. */
 async function measure(url: string, strategyName: string, concurrency: number, decisions: number, nodeCount: number) {
-  const keyPrefix = `bench-${strategyName}-${concurrency}-${Date.now()}`;
+  const keyPrefix = `bench-${strategyName}-${nodeCount}-${concurrency}-${Date.now()}`;
   const admin = await RedisStateStore.connect({ url, keyPrefix });
-  for (let i = 0; i < nodeCount; i++) {
-    await admin.heartbeat(benchNode(`node-${String(i).padStart(3, '0')}`), 600_000);
+  // Registered in batches: the heartbeats are pipelined, each still one round trip.
+  for (let i = 0; i < nodeCount; i += 256) {
+    await Promise.all(Array.from({ length: Math.min(256, nodeCount - i) }, (_, j) => admin.heartbeat(benchNode(i + j), 600_000)));
   }
   const dispatchers = await Promise.all(Array.from({ length: concurrency }, () => RedisStateStore.connect({ url, keyPrefix })));
-  const nodes = await admin.liveNodes(); // each dispatcher would refresh this in the background, not per decision
   const strategy = invocationStrategy(strategyName);
+  // What a dispatcher refreshes in the background, not per decision: the membership, or every node for a custom strategy.
+  const nodes: readonly NodeView[] = strategy.reads === 'membership' ? [] : await admin.liveNodes();
   const decide = () => strategy(nodes, { functionName: 'wordcount', hops: 0 }, { now: Date.now(), random: Math.random, heartbeatTtlMs: 600_000 });
   const latencies = new Float64Array(decisions);
 
@@ -127,36 +143,46 @@ async function measure(url: string, strategyName: string, concurrency: number, d
   await run(Math.min(decisions, 2_000), false); // warm the JIT and the connections; not measured
 
   await admin.command(['CONFIG', 'RESETSTAT']);
+  const sentBefore = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0);
   const started = process.hrtime.bigint();
   await run(decisions, true);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const stats = commandStats(String(await admin.command(['INFO', 'commandstats'])));
+  const sent = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0) - sentBefore;
+  const evalsha = commandStats(String(await admin.command(['INFO', 'commandstats']))).get('evalsha') ?? { calls: 0, usec: 0 };
   const selection = decide();
   const command = selection.kind === 'select' ? admin.reserveCommand(selection) : [];
   await Promise.all([admin, ...dispatchers].map((s) => s.close()));
 
   latencies.sort();
-  // The script's own calls show in the statistics too; clients never send these commands here.
-  const insideScript = new Set(['hget', 'hincrby', 'incr', 'evalsha', 'info', 'config|resetstat']);
-  const otherCommands = [...stats.entries()].filter(([name]) => !insideScript.has(name)).reduce((sum, [, calls]) => sum + calls, 0);
   return {
     command,
     strategy: strategyName,
+    nodes: nodeCount,
     concurrency,
     decisions,
     decisionsPerSecond: decisions / seconds,
     p50Ms: latencies[Math.floor(decisions * 0.5)],
     p99Ms: latencies[Math.min(decisions - 1, Math.floor(decisions * 0.99))],
-    evalshaPerDecision: (stats.get('evalsha') ?? 0) / decisions,
-    otherCommandsPerDecision: otherCommands / decisions,
+    roundTripsPerDecision: sent / decisions,
+    evalshaPerDecision: evalsha.calls / decisions,
+    redisUsPerDecision: evalsha.usec / Math.max(1, evalsha.calls),
   };
 }
 
-/** Calls per command from `INFO commandstats` (lines like `cmdstat_evalsha:calls=20000,...`). */
-function commandStats(info: string): Map<string, number> {
-  const calls = new Map<string, number>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1], Number(match[2]));
-  return calls;
+/** Keeps one row per strategy, fleet and concurrency: the fastest run, with the least Redis time seen. */
+function keepBest(rows: Row[], row: Row): void {
+  const at = rows.findIndex((r) => r.strategy === row.strategy && r.nodes === row.nodes && r.concurrency === row.concurrency);
+  if (at === -1) return void rows.push(row);
+  const best = row.decisionsPerSecond > rows[at].decisionsPerSecond ? row : rows[at];
+  const scriptPerSecond = Math.max(row.scriptPerSecond, rows[at].scriptPerSecond);
+  rows[at] = { ...best, scriptPerSecond, scriptRatioToIncr: scriptPerSecond / best.incrPerSecond, redisUsPerDecision: Math.min(row.redisUsPerDecision, rows[at].redisUsPerDecision) };
+}
+
+/** Calls and time per command from `INFO commandstats` (lines like `cmdstat_evalsha:calls=20000,usec=123456,...`). */
+function commandStats(info: string): Map<string, { calls: number; usec: number }> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) stats.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
+  return stats;
 }
 
 /** Requests per second from redis-benchmark with C clients, one request in flight each: `-t incr`, or a command. */
@@ -170,14 +196,16 @@ function redisBenchmark(host: string, port: string, concurrency: number, request
   return rps;
 }
 
-function benchNode(id: string): Omit<NodeView, 'inFlight'> {
-  // Enough slots that no decision is refused: this measures the decision, not capacity.
-  return { id, address: '127.0.0.1:0', role: 'compute', slotsTotal: 1e9, slotsUsed: 0, cpuBusy: 0, memoryUsed: 0, load1: 0, load5: 0, load15: 0, cores: 2, heartbeatAt: Date.now(), draining: false };
+/** A node with slots enough that no decision is refused (this measures the decision, not capacity) and a service time of its own. */
+function benchNode(i: number): NodeReport {
+  const id = `node-${String(i).padStart(5, '0')}`;
+  return { id, address: '127.0.0.1:0', role: 'compute', slotsTotal: 1e9, slotsUsed: 0, cpuBusy: 0, memoryUsed: 0, load1: (i % 7) / 7, load5: 0, load15: 0, cores: 2, heartbeatAt: Date.now(), draining: false, serviceMs: 50 + (i % 3) * 50 };
 }
 
 function printRow(row: Row, header: boolean): void {
   const columns: [string, (r: Row) => string][] = [
-    ['strategy', (r) => r.strategy.padEnd(18)],
+    ['strategy', (r) => r.strategy.padEnd(20)],
+    ['nodes', (r) => String(r.nodes).padStart(6)],
     ['conc', (r) => String(r.concurrency).padStart(4)],
     ['decisions/s', (r) => r.decisionsPerSecond.toFixed(0).padStart(11)],
     ['p50 ms', (r) => r.p50Ms.toFixed(3).padStart(7)],
@@ -186,14 +214,12 @@ function printRow(row: Row, header: boolean): void {
     ['vs INCR', (r) => `${(r.ratioToIncr * 100).toFixed(0)}%`.padStart(7)],
     ['script/s (C client)', (r) => r.scriptPerSecond.toFixed(0).padStart(19)],
     ['vs INCR', (r) => `${(r.scriptRatioToIncr * 100).toFixed(0)}%`.padStart(7)],
+    ['trips/dec', (r) => r.roundTripsPerDecision.toFixed(2).padStart(9)],
     ['EVALSHA/dec', (r) => r.evalshaPerDecision.toFixed(2).padStart(11)],
-    ['other/dec', (r) => r.otherCommandsPerDecision.toFixed(2).padStart(9)],
+    ['Redis µs/dec', (r) => r.redisUsPerDecision.toFixed(1).padStart(12)],
   ];
   if (header) console.log(columns.map(([name, cell]) => name.padStart(cell(row).length)).join('  '));
   console.log(columns.map(([, cell]) => cell(row)).join('  '));
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+main().catch((error: unknown) => exitWith(1, error instanceof Error ? error.message : String(error)));

@@ -1,29 +1,44 @@
 /**
  * `npm run simulate`: every placement policy over the same simulated fleet and
  * arrivals, driving the real policy engine, with the oracle and random for reference.
- *
- * Usage: npm run simulate -- [--nodes 100] [--invocations 100000] [--load 0.9[,0.5,...]] [--stale-ms 1000]
- *          [--speeds heterogeneous|uniform] [--arrivals poisson|bursty] [--dispatchers 4] [--slots 4]
- *          [--policies NAME,...] [--seed 1] [--out DIR]
- * Writes results.json and charts (latency CDF, latency against load, per-node utilisation) to DIR.
+ * Writes results.json (every run's figures and its ratios to the oracle's) and charts
+ * (latency CDF, p99 against load, per-node utilisation) to DIR.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
 import { parseArgs } from 'node:util';
+import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
 import { exitWith, wholeNumber } from '../common/cli';
 import { PLACEMENTS } from '../bench/simulator/placements';
 import { simulate, type SimulationOptions, type SimulationResult } from '../bench/simulator/simulate';
 import { formatTable } from '../common/stats';
 
-
 const USAGE = `usage: npm run simulate -- [--nodes 100] [--invocations 100000] [--load 0.9[,0.5,...]] [--stale-ms 1000]
-  [--speeds heterogeneous|uniform] [--arrivals poisson|bursty] [--dispatchers 4] [--slots 4]
-  [--policies ${Object.keys(PLACEMENTS).join(',')}] [--seed 1] [--out DIR]`;
+  [--speeds heterogeneous|uniform] [--slowdown] [--arrivals poisson|bursty] [--dispatchers 4] [--slots 4]
+  [--policies ${Object.keys(PLACEMENTS).join(',')}] [--seed 1] [--out DIR]
+
+--speeds heterogeneous: a third of the nodes at speed 0.5, a third at 1, a third at 2.
+--slowdown: a noisy neighbour; a third of the nodes slow to half speed when half the
+  invocations have arrived ("2nd half" figures are over the invocations after it).
+Prints, per load, each policy's figures and its p50, p99 and mean over the oracle's.`;
+
+/** A run's figures over the oracle's at the same load: what the tables print and the targets compare. */
+export interface OracleRatios {
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+  /** p99 over the invocations that arrived in the second half. */
+  readonly secondHalfP99: number;
+}
 
 export interface SimulationReport {
   readonly options: Omit<SimulationOptions, 'placement' | 'load'>;
-  readonly runs: readonly { readonly name: string; readonly load: number; readonly result: Omit<SimulationResult, 'latencies'> }[];
+  readonly runs: readonly {
+    readonly name: string;
+    readonly load: number;
+    readonly vsOracle?: OracleRatios;
+    readonly result: Omit<SimulationResult, 'latencies' | 'nodes'> & { readonly nodes: SimulationResult['nodes'] };
+  }[];
 }
 
 async function main(): Promise<void> {
@@ -36,6 +51,7 @@ async function main(): Promise<void> {
         load: { type: 'string', default: '0.9' },
         'stale-ms': { type: 'string', default: '1000' },
         speeds: { type: 'string', default: 'heterogeneous' },
+        slowdown: { type: 'boolean', default: false },
         arrivals: { type: 'string', default: 'poisson' },
         dispatchers: { type: 'string', default: '4' },
         slots: { type: 'string', default: '4' },
@@ -61,6 +77,7 @@ async function main(): Promise<void> {
     invocations: wholeNumber('invocations', values.invocations, 1),
     staleMs: wholeNumber('stale-ms', values['stale-ms'], 1),
     speeds: values.speeds as 'heterogeneous' | 'uniform',
+    slowdown: values.slowdown,
     arrivals: values.arrivals as 'poisson' | 'bursty',
     dispatchers: wholeNumber('dispatchers', values.dispatchers, 1),
     slots: wholeNumber('slots', values.slots, 1),
@@ -72,20 +89,31 @@ async function main(): Promise<void> {
   const cdfRuns: { name: string; latenciesMs: Float64Array }[] = [];
   const utilisation: { policy: string; node: string; value: number }[] = [];
   for (const load of loads) {
-    console.log(`\n${options.nodes} nodes (${options.speeds}, ${options.slots} slots), ${options.invocations} invocations, ${options.arrivals} arrivals at ${(load * 100).toFixed(0)}% load, metrics ${options.staleMs} ms stale, ${options.dispatchers} dispatchers`);
+    console.log(`\n${options.nodes} nodes (${options.speeds}${options.slowdown ? ', a third slow to half speed at the middle' : ''}, ${options.slots} slots), ${options.invocations} invocations, ${options.arrivals} arrivals at ${(load * 100).toFixed(0)}% load, metrics ${options.staleMs} ms stale, ${options.dispatchers} dispatchers`);
     const runs = names.map((name) => {
       const result = simulate({ ...options, load, placement: PLACEMENTS[name] });
       process.stderr.write(`  ${name}: ${(result.wallMs / 1000).toFixed(1)} s\n`);
       return { name, result };
     });
-    const oracle = runs.find((run) => run.name === 'oracle');
+    const oracle = runs.find((run) => run.name === 'oracle')?.result;
+    const ratios = (result: SimulationResult): OracleRatios | undefined =>
+      oracle && {
+        p50: result.summary.medianMs / oracle.summary.medianMs,
+        p99: result.summary.p99Ms / oracle.summary.p99Ms,
+        mean: result.summary.meanMs / oracle.summary.meanMs,
+        secondHalfP99: result.secondHalf.p99Ms / oracle.secondHalf.p99Ms,
+      };
+    const columns: [string, (r: OracleRatios) => number][] = [['p50', (r) => r.p50], ['p99', (r) => r.p99], ['mean', (r) => r.mean], ...(options.slowdown ? [['2nd-half p99', (r: OracleRatios) => r.secondHalfP99] as [string, (r: OracleRatios) => number]] : [])];
     console.log(formatTable(
-      runs.map(({ name, result }) => ({ name, summary: result.summary, ratio: oracle ? (result.summary.p99Ms / oracle.result.summary.p99Ms).toFixed(2) : undefined })),
-      oracle ? 'p99 / oracle' : undefined,
+      runs.map(({ name, result }) => {
+        const r = ratios(result);
+        return { name, summary: result.summary, ratio: r && columns.map(([, of]) => of(r).toFixed(2)).join(' / ') };
+      }),
+      oracle ? `${columns.map(([title]) => title).join(' / ')} ÷ oracle` : undefined,
     ));
     for (const { name, result } of runs) {
       const { latencies, ...rest } = result;
-      report.push({ name, load, result: rest });
+      report.push({ name, load, vsOracle: ratios(result), result: rest });
       if (load === loads.at(-1)) {
         cdfRuns.push({ name, latenciesMs: latencies });
         for (const node of result.nodes) utilisation.push({ policy: name, node: node.id, value: node.utilisation });

@@ -35,12 +35,13 @@ export function summarize(latencies: Float64Array | number[], errors: number, se
 
 /** A fixed-width table: one row per scenario, ratios against the baseline row's figure. */
 export function formatTable(rows: readonly { readonly name: string; readonly summary: LatencySummary; readonly ratio?: string }[], ratioHeader?: string): string {
-  const header = ['scenario', 'median ms', 'p95 ms', 'p99 ms', 'stddev ms', 'per s', 'errors', ...(ratioHeader ? [ratioHeader] : [])];
+  const header = ['scenario', 'median ms', 'p95 ms', 'p99 ms', 'mean ms', 'stddev ms', 'per s', 'errors', ...(ratioHeader ? [ratioHeader] : [])];
   const body = rows.map(({ name, summary: s, ratio }) => [
     name,
     s.medianMs.toFixed(1),
     s.p95Ms.toFixed(1),
     s.p99Ms.toFixed(1),
+    s.meanMs.toFixed(1),
     s.stddevMs.toFixed(1),
     s.throughput.toFixed(0),
     String(s.errors),

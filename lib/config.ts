@@ -2,6 +2,7 @@ import type { PredictiveScalingMode } from './constructs/compute-fleet';
 import {
   checkChoices,
   checkOffloadThresholds,
+  checkQuantile,
   invocationStrategies,
   nodePolicies,
   offloadPolicies,
@@ -14,7 +15,7 @@ import { parseInstanceType } from './instance-types';
 
 /** Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`). */
 export interface StrataConfig {
-  /** Tier 1: how the dispatcher picks a compute node. @default 'least-outstanding' (the simulator's best; README) */
+  /** Tier 1: how the dispatcher picks a compute node. @default 'least-expected-delay' (the simulator's best; docs/benchmarks.md) */
   readonly invocationStrategy: InvocationStrategyName;
   /** Tier 2: which peer a full compute node forwards to. @default 'most-slots' */
   readonly nodePolicy: NodePolicyName;
@@ -22,6 +23,8 @@ export interface StrataConfig {
   readonly offloadPolicy: OffloadPolicyName;
   /** How many nodes the power-of-two policies sample. @default 2 */
   readonly choices: number;
+  /** The prequal strategy: how many nodes it probes per decision, and the quantile of in-flight counts above which a probe is hot. @default 8 and 0.9 (the simulator's best) */
+  readonly prequal: { readonly probes: number; readonly quantile: number };
   /** Over any of these a storage node runs no data stage. @default cpu 0.8, memory 0.8, loadPerCore 0.8 (AutoNDP's) */
   readonly offloadThresholds: OffloadThresholds;
   readonly network: NetworkConfig;
@@ -110,9 +113,10 @@ export class StrataConfigError extends Error {
 export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   if (typeof raw === 'string') raw = parseJson(raw); // `cdk synth -c strata='{...}'` passes a string
   const top = new Section('strata', raw, [
-    'invocationStrategy', 'nodePolicy', 'offloadPolicy', 'choices', 'offloadThresholds',
+    'invocationStrategy', 'nodePolicy', 'offloadPolicy', 'choices', 'prequal', 'offloadThresholds',
     'network', 'state', 'compute', 'storage', 'dispatch', 'alarmEmail',
   ]);
+  const prequal = top.section('prequal', ['probes', 'quantile']);
   const network = top.section('network', ['maxAzs', 'natGateways']);
   const maxAzs = network.whole('maxAzs', 2, 2, 3);
   const state = top.section('state', ['nodeType', 'replicas']);
@@ -125,10 +129,14 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
     return value;
   });
   return {
-    invocationStrategy: top.oneOf('invocationStrategy', 'least-outstanding', Object.keys(invocationStrategies)) as InvocationStrategyName,
+    invocationStrategy: top.oneOf('invocationStrategy', 'least-expected-delay', Object.keys(invocationStrategies)) as InvocationStrategyName,
     nodePolicy: top.oneOf('nodePolicy', 'most-slots', Object.keys(nodePolicies)) as NodePolicyName,
     offloadPolicy: top.oneOf('offloadPolicy', 'thresholds', Object.keys(offloadPolicies)) as OffloadPolicyName,
     choices: checked(() => checkChoices(top.raw.choices === undefined ? 2 : (top.raw.choices as number))),
+    prequal: {
+      probes: checked(() => checkChoices(prequal.raw.probes === undefined ? 8 : (prequal.raw.probes as number), 'prequal.probes')),
+      quantile: checked(() => checkQuantile(prequal.raw.quantile === undefined ? 0.9 : (prequal.raw.quantile as number), 'prequal.quantile')),
+    },
     offloadThresholds: checked(() => {
       const thresholds = top.raw.offloadThresholds ?? {};
       if (!isRecord(thresholds)) throw new RangeError('offloadThresholds must be an object with cpu, memory and loadPerCore');

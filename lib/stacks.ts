@@ -139,6 +139,7 @@ export class DispatchStack extends Stack {
       state: cache,
       strategy: config.invocationStrategy,
       choices: config.choices,
+      prequal: config.prequal,
       ...config.dispatch,
     });
     this.api = new DispatchApi(this, 'Api', { dispatcher: this.dispatcher.function, ...config.dispatch });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Selection } from '@strata/policy-engine';
-import type { NodeReport, StateStore } from '../common/state';
+import { DEFAULT_LEASE_MS, type NodeReport, type StateStore } from '../common/state';
 
 /**
  * The embedded state store shared by the processes of a local cluster: the launcher
@@ -26,12 +26,16 @@ export async function serveStateStore(store: StateStore, port = 0): Promise<{ ur
           return reply(200, await store.deregister(body.nodeId as string));
         case '/nodes':
           return reply(200, await store.liveNodes());
+        case '/membership':
+          return reply(200, await store.membership(body.knownVersion as number | undefined));
         case '/reserve': {
-          const reservation = await store.reserve(body.selection as Selection);
+          const reservation = await store.reserve(body.selection as Selection, body.leaseMs as number | undefined);
           if (reservation.kind === 'no-capacity') return reply(200, reservation);
           const token = String(++tokens);
           releases.set(token, reservation.release);
-          return reply(200, { kind: 'chosen', nodeId: reservation.nodeId, inFlight: reservation.inFlight, token });
+          // A caller that never releases leaves the lease to run out in the store; forget its token then too.
+          setTimeout(() => releases.delete(token), (body.leaseMs as number | undefined) ?? DEFAULT_LEASE_MS).unref();
+          return reply(200, { kind: 'chosen', nodeId: reservation.nodeId, address: reservation.address, inFlight: reservation.inFlight, token });
         }
         case '/release': {
           const release = releases.get(body.token as string);

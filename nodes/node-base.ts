@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NodeRole, NodeView, PolicyContext } from '@strata/policy-engine';
+import { ServiceTimeEstimator, type NodeRole, type NodeView, type PolicyContext } from '@strata/policy-engine';
 import { FunctionPool } from './pool';
 import { DataLimitError, InputError, type StrataFunction } from '../functions';
 import { MiB, RUN_BUDGET_MS } from '../functions/limits';
@@ -39,6 +39,8 @@ export abstract class NodeBase {
   draining = false;
   /** The other nodes as last read from the shared state. */
   protected nodes: readonly NodeView[] = [];
+  /** How long this node's invocations hold a slot: what it publishes for the adaptive policies. */
+  protected readonly serviceTimes = new ServiceTimeEstimator();
   protected readonly pool: FunctionPool;
   /** Publishes this node's figures; made by start(), once the port is known. */
   protected agent!: MetricsAgent;
@@ -77,6 +79,7 @@ export abstract class NodeBase {
       store: this.options.store,
       slots: () => ({ total: this.slots.total, used: this.slots.inUse }),
       draining: () => this.draining,
+      serviceTimes: () => ({ serviceMs: this.serviceTimes.serviceMs, functionServiceMs: this.serviceTimes.functionServiceMs }),
       intervalMs: this.intervalMs,
       emf: this.options.emf,
     });

@@ -13,4 +13,7 @@ export const PLACEMENTS: Record<string, PlacementSpec> = {
   'most-slots': { kind: 'strata', strategy: 'most-slots', nodePolicy: 'most-slots' },
   'least-load': { kind: 'strata', strategy: 'least-load', nodePolicy: 'least-load' },
   'hash-affinity': { kind: 'strata', strategy: 'hash-affinity', nodePolicy: 'most-slots' },
+  // Adaptive: ranked by the service time each node measures of itself.
+  'least-expected-delay': { kind: 'strata', strategy: 'least-expected-delay', nodePolicy: 'expected-delay' },
+  prequal: { kind: 'strata', strategy: 'prequal', nodePolicy: 'expected-delay' },
 };

@@ -1,8 +1,13 @@
 import {
+  applyIndexed,
   applySelection,
+  indexServiceMs,
   invocationStrategy,
+  isIndexed,
   nodePolicy,
   seededRandom,
+  ServiceTimeEstimator,
+  type FleetColumns,
   type Invocation,
   type InvocationStrategy,
   type NodePolicy,
@@ -11,19 +16,29 @@ import {
   type Selection,
 } from '@strata/policy-engine';
 import { summarize, type LatencySummary } from '../../common/stats';
+import { EventQueue } from './event-queue';
 
 /**
  * How invocations are placed:
- * - `strata`: a tier-1 strategy of the policy engine, its selection applied to live
- *   in-flight counts (as the Redis script does), limited to each node's slots, queued
- *   at the dispatcher while every node is full; a node that still finds itself full
- *   forwards by the tier-2 policy (`id-order` for AutoNDP's "no policy").
- * - `oracle`: shortest expected delay with fresh state, argmin (in system + 1) / (slots x speed),
- *   straight to the node's queue: join-the-shortest-queue that also knows each node's speed.
+ * - `strata`: a tier-1 strategy of the policy engine. Its selection is applied as the
+ *   state store applies it: an IndexedSelection over the fleet (applyIndexed, the Redis
+ *   script's reference), a candidate list by applySelection; both against live in-flight
+ *   counts, limited to each node's slots, queued at the dispatcher while every node is
+ *   full. A node that still finds itself full forwards by the tier-2 policy (`id-order`
+ *   for AutoNDP's "no policy").
+ * - `oracle`: shortest expected delay with fresh state and the true speeds,
+ *   argmin (in system + 1) / (slots x speed), straight to the node's queue.
  * - `random`: a node drawn uniformly, straight to its queue.
  */
 export type PlacementSpec =
-  | { readonly kind: 'strata'; readonly strategy: string; readonly nodePolicy: string; readonly choices?: number }
+  | {
+      readonly kind: 'strata';
+      readonly strategy: string;
+      readonly nodePolicy: string;
+      readonly choices?: number;
+      readonly prequalProbes?: number;
+      readonly prequalQuantile?: number;
+    }
   | { readonly kind: 'oracle' }
   | { readonly kind: 'random' };
 
@@ -35,16 +50,24 @@ export interface SimulationOptions {
   readonly slots?: number;
   /** `heterogeneous`: a third of the nodes at speed 0.5, a third at 1, a third at 2. @default 'heterogeneous' */
   readonly speeds?: 'uniform' | 'heterogeneous';
+  /** A noisy neighbour: a third of the nodes (of every speed) slow to half speed when half the invocations have arrived. @default false */
+  readonly slowdown?: boolean;
   /** @default 100_000 */
   readonly invocations?: number;
-  /** Offered load as a fraction of the fleet's capacity. @default 0.9 */
+  /** Offered load as a fraction of the fleet's capacity (before any slowdown). @default 0.9 */
   readonly load?: number;
   /** Mean work per invocation, in ms at speed 1 (exponentially distributed). @default 100 */
   readonly meanWorkMs?: number;
   /** `bursty`: the rate switches between 1.5x and 0.5x the mean every second or so (exponential). @default 'poisson' */
   readonly arrivals?: 'poisson' | 'bursty';
-  /** How old the dispatchers' view of the nodes' metrics gets: each refreshes it this often. @default 1000 */
+  /**
+   * How stale the published figures get: each node publishes its figures (slots in use,
+   * load, its measured service time) every `staleMs`, and each dispatcher refreshes its
+   * view of them as often. In-flight counts are live, as in Redis. @default 1000
+   */
   readonly staleMs?: number;
+  /** The memory of each node's service-time estimate (ServiceTimeEstimator's decayMs). @default its default */
+  readonly estimateDecayMs?: number;
   /** Dispatchers, each with its own view; arrivals go to one at random. @default 4 */
   readonly dispatchers?: number;
   /** Cost of forwarding an invocation to a peer. @default 1 */
@@ -59,8 +82,10 @@ export interface SimulationOptions {
 
 export interface SimulationResult {
   readonly summary: LatencySummary;
-  /** Each node's busy fraction of its slots over the run, and its speed. */
-  readonly nodes: readonly { readonly id: string; readonly speed: number; readonly utilisation: number }[];
+  /** The invocations that arrived in the second half of the run (after any slowdown). */
+  readonly secondHalf: LatencySummary;
+  /** Each node's busy fraction of its slots over the run, its slot-milliseconds of work, and its speed at the start. */
+  readonly nodes: readonly { readonly id: string; readonly speed: number; readonly utilisation: number; readonly busyMs: number }[];
   /** Every latency, in completion order (for charts). */
   readonly latencies: Float64Array;
   /** Invocations that were forwarded at least once. */
@@ -71,12 +96,14 @@ export interface SimulationResult {
 
 const ARRIVAL = 0;
 const COMPLETE = 1;
-const REFRESH = 2;
+const HEARTBEAT = 2;
+const REFRESH = 3;
 
 /**
  * A discrete-event simulation of Strata's tiers 1 and 2 over `nodes` compute nodes,
  * driving the real policy engine (the same code as the Lambda layer). Deterministic for
- * a seed.
+ * a seed. Nodes measure their own service time from the invocations they run (noisy)
+ * and publish it with their heartbeat (late): the policies never see the true speeds.
  */
 export function simulate(options: SimulationOptions): SimulationResult {
   const started = performance.now();
@@ -89,98 +116,79 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const hopMs = options.hopMs ?? 1;
   const maxHops = options.maxHops ?? 2;
   const queueTimeoutMs = options.queueTimeoutMs ?? 10_000;
+  // Two streams: the workload (arrivals, work, bursts, heartbeat phases) is the same for
+  // every placement, whatever randomness a policy draws from its own.
   const random = seededRandom(options.seed ?? 1);
+  const policyRandom = seededRandom(((options.seed ?? 1) ^ 0x5bd1e995) >>> 0);
   const exponential = (mean: number) => -Math.log(1 - random()) * mean;
 
+  // The fleet: true speeds (only the oracle reads them), and who slows down at the middle.
   const speed = Float64Array.from({ length: n }, (_, i) => (options.speeds === 'uniform' ? 1 : [0.5, 1, 2][i % 3]));
+  const startSpeed = speed.slice();
+  const slowsDown = (i: number) => Math.floor(i / 3) % 3 === 0; // whole groups of three: every speed alike
   const capacityPerMs = speed.reduce((sum, s) => sum + s * slots, 0) / meanWork;
   const meanGapMs = 1 / ((options.load ?? 0.9) * capacityPerMs);
   const ids = Array.from({ length: n }, (_, i) => `n${String(i).padStart(6, '0')}`);
-  // A node's index is in its id, read back with arithmetic: a Map lookup per candidate
-  // was the simulator's hottest line with a thousand nodes.
-  const indexOf = (id: string) => {
-    let index = 0;
-    for (let c = 1; c < 7; c++) index = 10 * index + id.charCodeAt(c) - 48;
-    return index;
-  };
+  const indexOf = new Map(ids.map((id, i) => [id, i]));
 
-  // Live state of each node.
+  // Live state of each node, and what it last published.
   const running = new Int32Array(n); // slots busy
-  const inFlight = new Int32Array(n); // dispatcher reservations (Strata's in-flight counts)
+  const inFlight = new Int32Array(n); // dispatcher reservations (Strata's in-flight counts, live as in Redis)
+  let withRoom = n; // nodes with in flight under their slots: none means every indexed rule but lowest-id finds nothing
   const inSystem = new Int32Array(n); // running + queued at the node
   const busyMs = new Float64Array(n);
   const nodeQueue: number[][] = Array.from({ length: n }, () => []);
+  const estimators = Array.from({ length: n }, () => new ServiceTimeEstimator({ decayMs: options.estimateDecayMs }));
+  const published = {
+    slotsUsed: new Int32Array(n),
+    loadPerCore: new Float64Array(n),
+    ownServiceMs: new Float64Array(n).fill(Number.NaN), // NaN: no estimate yet
+    indexServiceMs: new Float64Array(n).fill(1),
+  };
+  // What an IndexedSelection is applied over: every node is live and eligible here.
+  const fleet: FleetColumns = {
+    ids,
+    inFlight,
+    slots: new Int32Array(n).fill(slots),
+    slotsUsed: published.slotsUsed,
+    loadPerCore: published.loadPerCore,
+    serviceMs: published.indexServiceMs,
+    get withRoom() {
+      return withRoom;
+    },
+  };
 
   // Invocations, by index.
   const arrivedAt = new Float64Array(total);
+  const startedAt = new Float64Array(total);
   const work = new Float64Array(total);
   const reservedOn = new Int32Array(total).fill(-1);
+  const dispatcherOf = new Int32Array(total);
+  const latencyOf = new Float64Array(total).fill(Number.NaN);
   const latencies = new Float64Array(total);
   let completed = 0;
   let errors = 0;
   let forwarded = 0;
 
-  // Events: a binary heap of [time, kind, a, b] in parallel arrays.
-  let heapTime = new Float64Array(1024);
-  let heapData = new Int32Array(3 * 1024);
-  let heapSize = 0;
-  const push = (time: number, kind: number, a: number, b: number) => {
-    if (heapSize === heapTime.length) {
-      const t = new Float64Array(heapTime.length * 2);
-      t.set(heapTime);
-      heapTime = t;
-      const d = new Int32Array(heapData.length * 2);
-      d.set(heapData);
-      heapData = d;
-    }
-    let i = heapSize++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heapTime[parent] <= time) break;
-      heapTime[i] = heapTime[parent];
-      heapData[3 * i] = heapData[3 * parent];
-      heapData[3 * i + 1] = heapData[3 * parent + 1];
-      heapData[3 * i + 2] = heapData[3 * parent + 2];
-      i = parent;
-    }
-    heapTime[i] = time;
-    heapData[3 * i] = kind;
-    heapData[3 * i + 1] = a;
-    heapData[3 * i + 2] = b;
-  };
-  const pop = (): [number, number, number, number] => {
-    const top: [number, number, number, number] = [heapTime[0], heapData[0], heapData[1], heapData[2]];
-    const lastTime = heapTime[--heapSize];
-    const last0 = heapData[3 * heapSize];
-    const last1 = heapData[3 * heapSize + 1];
-    const last2 = heapData[3 * heapSize + 2];
-    let i = 0;
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= heapSize) break;
-      if (child + 1 < heapSize && heapTime[child + 1] < heapTime[child]) child++;
-      if (heapTime[child] >= lastTime) break;
-      heapTime[i] = heapTime[child];
-      heapData[3 * i] = heapData[3 * child];
-      heapData[3 * i + 1] = heapData[3 * child + 1];
-      heapData[3 * i + 2] = heapData[3 * child + 2];
-      i = child;
-    }
-    heapTime[i] = lastTime;
-    heapData[3 * i] = last0;
-    heapData[3 * i + 1] = last1;
-    heapData[3 * i + 2] = last2;
-    return top;
-  };
-
-  // Each dispatcher's view of the nodes: figures as of its last refresh.
+  const events = new EventQueue();
   let now = 0;
   let randomUsed = false;
-  const ctx: PolicyContext = { get now() { return now; }, random: () => ((randomUsed = true), random()), heartbeatTtlMs: Number.MAX_SAFE_INTEGER };
+  const ctx: PolicyContext = { get now() { return now; }, random: () => ((randomUsed = true), policyRandom()), heartbeatTtlMs: Number.MAX_SAFE_INTEGER };
+
+  /** A node publishes its figures: what the state store and the next refreshes see. */
+  const heartbeat = (i: number) => {
+    published.slotsUsed[i] = running[i];
+    published.loadPerCore[i] = inSystem[i] / slots;
+    const own = estimators[i].serviceMs;
+    published.ownServiceMs[i] = own ?? Number.NaN;
+    published.indexServiceMs[i] = indexServiceMs(own, own !== undefined ? [] : [...published.ownServiceMs].filter((ms) => !Number.isNaN(ms)));
+  };
+  /** A dispatcher's view of the nodes, as of now: the published figures and the live counts. */
   const snapshot = (): NodeView[] =>
     ids.map((id, i) => ({
-      id, address: id, role: 'compute', slotsTotal: slots, slotsUsed: running[i], inFlight: inFlight[i], cpuBusy: running[i] / slots,
-      memoryUsed: 0.5, load1: inSystem[i], load5: 0, load15: 0, cores: slots, heartbeatAt: now, draining: false,
+      id, address: id, role: 'compute', slotsTotal: slots, slotsUsed: published.slotsUsed[i], inFlight: inFlight[i], cpuBusy: published.slotsUsed[i] / slots,
+      memoryUsed: 0.5, load1: published.loadPerCore[i] * slots, load5: 0, load15: 0, cores: slots, heartbeatAt: now, draining: false,
+      ...(Number.isNaN(published.ownServiceMs[i]) ? {} : { serviceMs: published.ownServiceMs[i] }),
     }));
   const views: NodeView[][] = Array.from({ length: dispatcherCount }, () => snapshot());
   // A strategy that drew no random number answers the same for the same view and function: keep it.
@@ -191,8 +199,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let strategy: InvocationStrategy | undefined;
   let peersOf: NodePolicy | undefined;
   if (placement.kind === 'strata') {
-    strategy = invocationStrategy(placement.strategy, { choices: placement.choices ?? 2 });
-    peersOf = nodePolicy(placement.nodePolicy, { choices: placement.choices ?? 2 });
+    const policyOptions = { choices: placement.choices ?? 2, prequalProbes: placement.prequalProbes, prequalQuantile: placement.prequalQuantile };
+    strategy = invocationStrategy(placement.strategy, policyOptions);
+    peersOf = nodePolicy(placement.nodePolicy, policyOptions);
   }
   const invocation: Invocation = { functionName: 'work', hops: 0 };
   const waiting: number[] = []; // invocations queued at the dispatchers, oldest first
@@ -200,10 +209,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
   const start = (node: number, job: number) => {
     running[node]++;
+    startedAt[job] = now;
     const serviceMs = work[job] / speed[node];
     busyMs[node] += serviceMs;
     push(now + serviceMs, COMPLETE, node, job);
   };
+  const push = (time: number, kind: number, a: number, b: number) => events.push(time, kind, a, b);
   /** The invocation reaches a node: it runs there, or forwards by the node policy, or queues. */
   const arrive = (node: number, job: number, hops: number, dispatcher: number) => {
     if (running[node] < slots) {
@@ -215,7 +226,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       const decision = peersOf(view[node], view, { ...invocation, hops }, ctx);
       if (decision.kind === 'forward') {
         for (const peer of decision.peers) {
-          const p = indexOf(peer.id);
+          const p = indexOf.get(peer.id)!;
           if (running[p] < slots) {
             forwarded++;
             arrivedAt[job] -= hopMs; // the hop's cost, counted in the invocation's latency
@@ -228,46 +239,46 @@ export function simulate(options: SimulationOptions): SimulationResult {
     inSystem[node]++;
     nodeQueue[node].push(job);
   };
-  /** A dispatcher places an invocation; false when it must wait for room. */
-  const place = (job: number, dispatcher: number): boolean => {
-    if (placement.kind === 'random') {
-      const node = Math.floor(random() * n);
-      reservedOn[job] = node;
-      arrive(node, job, maxHops, dispatcher);
-      return true;
-    }
-    if (placement.kind === 'oracle') {
-      let best = 0;
-      let bestDelay = Infinity;
-      for (let i = 0; i < n; i++) {
-        const delay = (inSystem[i] + 1) / (slots * speed[i]);
-        if (delay < bestDelay) [best, bestDelay] = [i, delay];
-      }
-      reservedOn[job] = best;
-      arrive(best, job, maxHops, dispatcher);
-      return true;
-    }
+  /** Picks a node as the state store would for a Strata strategy; -1 when every node is full. */
+  const choose = (dispatcher: number): number => {
     let selection = cached[dispatcher].get(invocation.functionName);
     if (selection === undefined) {
       randomUsed = false;
       selection = strategy!(views[dispatcher], invocation, ctx);
       if (!randomUsed) cached[dispatcher].set(invocation.functionName, selection);
     }
-    if (selection.kind !== 'select') return false;
+    if (selection.kind !== 'select') return -1;
+    const rotating = selection.rule === 'rotate' || selection.rule === 'round-robin' ? selection.cursor : undefined;
     let cursor = 0;
-    if (selection.rule === 'rotate') {
-      cursor = (cursors.get(selection.cursor) ?? 0) + 1;
-      cursors.set(selection.cursor, cursor);
+    if (rotating !== undefined) cursors.set(rotating, (cursor = (cursors.get(rotating) ?? 0) + 1));
+    if (isIndexed(selection)) return withRoom === 0 && selection.rule !== 'lowest-id' ? -1 : applyIndexed(selection, fleet, cursor);
+    const chosen = applySelection(selection, (id) => inFlight[indexOf.get(id)!], cursor);
+    return chosen === -1 ? -1 : indexOf.get(selection.candidates[chosen].id)!;
+  };
+  /** A dispatcher places an invocation; false when it must wait for room. */
+  const place = (job: number, dispatcher: number): boolean => {
+    let node: number;
+    if (placement.kind === 'random') {
+      node = Math.floor(policyRandom() * n);
+    } else if (placement.kind === 'oracle') {
+      let bestDelay = Infinity;
+      node = 0;
+      for (let i = 0; i < n; i++) {
+        const delay = (inSystem[i] + 1) / (slots * speed[i]);
+        if (delay < bestDelay) {
+          node = i;
+          bestDelay = delay;
+        }
+      }
+    } else {
+      node = choose(dispatcher);
+      if (node === -1) return false;
+      if (++inFlight[node] === slots) withRoom--;
     }
-    const chosen = applySelection(selection, (id) => inFlight[indexOf(id)], cursor);
-    if (chosen === -1) return false;
-    const node = indexOf(selection.candidates[chosen].id);
-    inFlight[node]++;
     reservedOn[job] = node;
-    arrive(node, job, 0, dispatcher);
+    arrive(node, job, placement.kind === 'strata' ? 0 : maxHops, dispatcher);
     return true;
   };
-  const dispatcherOf = new Int32Array(total);
   const retryWaiting = () => {
     while (waitingHead < waiting.length) {
       const job = waiting[waitingHead];
@@ -281,9 +292,9 @@ export function simulate(options: SimulationOptions): SimulationResult {
     }
   };
 
-  // Arrivals, one at a time (the next is scheduled when one arrives), and the refreshes.
+  // Arrivals, one at a time (the next is scheduled when one arrives), the heartbeats and the refreshes.
   let arrivals = 0;
-  let rateFactor = 1;
+  let rateFactor = options.arrivals === 'bursty' ? 1.5 : 1;
   let nextSwitch = options.arrivals === 'bursty' ? exponential(1000) : Infinity;
   const scheduleArrival = () => {
     if (arrivals >= total) return;
@@ -297,16 +308,20 @@ export function simulate(options: SimulationOptions): SimulationResult {
     work[job] = exponential(meanWork);
     push(t, ARRIVAL, job, Math.floor(random() * dispatcherCount));
   };
-  if (options.arrivals === 'bursty') rateFactor = 1.5;
   scheduleArrival();
+  for (let i = 0; i < n; i++) push(random() * staleMs, HEARTBEAT, i, 0);
   for (let d = 0; d < dispatcherCount; d++) push(random() * staleMs, REFRESH, d, 0);
 
+  const middle = Math.floor(total / 2);
   let firstArrival = -1;
-  while (heapSize > 0 && completed + errors < total) {
-    const [time, kind, a, b] = pop();
+  const event: [number, number, number, number] = [0, 0, 0, 0];
+  while (events.size > 0 && completed + errors < total) {
+    events.pop(event);
+    const [time, kind, a, b] = event;
     now = time;
     if (kind === ARRIVAL) {
       if (firstArrival < 0) firstArrival = now;
+      if (a === middle && options.slowdown) for (let i = 0; i < n; i++) if (slowsDown(i)) speed[i] = startSpeed[i] / 2;
       arrivedAt[a] = now;
       dispatcherOf[a] = b;
       if (waitingHead < waiting.length || !place(a, b)) waiting.push(a);
@@ -314,11 +329,16 @@ export function simulate(options: SimulationOptions): SimulationResult {
     } else if (kind === COMPLETE) {
       running[a]--;
       inSystem[a]--;
-      latencies[completed++] = now - arrivedAt[b];
-      if (reservedOn[b] >= 0 && placement.kind === 'strata') inFlight[reservedOn[b]]--;
+      latencyOf[b] = now - arrivedAt[b];
+      latencies[completed++] = latencyOf[b];
+      estimators[a].record(invocation.functionName, now - startedAt[b], now); // what the node measures: noisy, and only of what it ran
+      if (placement.kind === 'strata' && inFlight[reservedOn[b]]-- === slots) withRoom++;
       const next = nodeQueue[a].shift();
       if (next !== undefined) start(a, next);
       retryWaiting();
+    } else if (kind === HEARTBEAT) {
+      heartbeat(a);
+      push(now + staleMs, HEARTBEAT, a, 0);
     } else {
       views[a] = snapshot();
       cached[a].clear();
@@ -326,10 +346,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
     }
   }
   const seconds = (now - Math.max(0, firstArrival)) / 1000;
+  const secondHalf = latencyOf.subarray(middle).filter((ms) => !Number.isNaN(ms));
   const result = latencies.slice(0, completed);
   return {
     summary: summarize(result.slice(), errors, seconds),
-    nodes: ids.map((id, i) => ({ id, speed: speed[i], utilisation: busyMs[i] / (slots * (now - Math.max(0, firstArrival))) })),
+    secondHalf: summarize(secondHalf, total - middle - secondHalf.length, seconds / 2),
+    nodes: ids.map((id, i) => ({ id, speed: startSpeed[i], utilisation: busyMs[i] / (slots * (now - Math.max(0, firstArrival))), busyMs: busyMs[i] })),
     latencies: result,
     forwarded,
     wallMs: performance.now() - started,

@@ -1,6 +1,6 @@
 import type { NodeView, Selection } from '@strata/policy-engine';
 import { forward } from '../http/forward';
-import { releaseOnce, type NodeReport, type Reservation, type Reserved, type StateStore } from './types';
+import { releaseOnce, type Membership, type NodeReport, type Reservation, type Reserved, type StateStore } from './types';
 
 /** A StateStore in another process of the local cluster, over loopback HTTP. */
 export class HttpStateStore implements StateStore {
@@ -22,11 +22,15 @@ export class HttpStateStore implements StateStore {
     return this.call('/nodes', {}) as Promise<NodeView[]>;
   }
 
-  async reserve(selection: Selection): Promise<Reservation> {
-    const reply = (await this.call('/reserve', { selection })) as Reservation & { token?: string };
+  membership(knownVersion?: number): Promise<Membership> {
+    return this.call('/membership', { knownVersion }) as Promise<Membership>;
+  }
+
+  async reserve(selection: Selection, leaseMs?: number): Promise<Reservation> {
+    const reply = (await this.call('/reserve', { selection, leaseMs })) as Reservation & { token?: string };
     if (reply.kind === 'no-capacity') return reply;
-    const { nodeId, inFlight, token } = reply as Reserved & { token: string };
-    return { kind: 'chosen', nodeId, inFlight, release: releaseOnce(async () => void (await this.call('/release', { token }))) };
+    const { nodeId, address, inFlight, token } = reply as Reserved & { token: string };
+    return { kind: 'chosen', nodeId, address, inFlight, release: releaseOnce(async () => void (await this.call('/release', { token }))) };
   }
 
   async close(): Promise<void> {}

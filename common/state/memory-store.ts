@@ -1,5 +1,5 @@
-import { applySelection, byId, type NodeView, type Selection } from '@strata/policy-engine';
-import { NO_ROOM, releaseOnce, type NodeReport, type Reservation, type StateStore } from './types';
+import { applyIndexed, applySelection, indexServiceMs, isIndexed, type FleetColumns, type IndexedSelection, type NodeView, type Selection } from '@strata/policy-engine';
+import { checkReport, checkTtl, DEFAULT_LEASE_MS, memberKey, memberOf, NO_ROOM, releaseOnce, type Membership, type NodeReport, type Reservation, type StateStore } from './types';
 
 interface Entry {
   report: NodeReport;
@@ -7,60 +7,86 @@ interface Entry {
   /** Changes when a node registers anew, so that releases from its previous life do nothing. */
   epoch: number;
   expiresAt: number;
+  /** The service time the index ranks it by: its own, or the fleet's median at its last heartbeat. */
+  indexServiceMs: number;
+}
+
+interface Lease {
+  readonly nodeId: string;
+  readonly epoch: number;
+  readonly deadline: number;
 }
 
 /**
- * The state store inside one process: the embedded default for a local run and the
- * twin of the Redis store in tests. JavaScript runs each call to completion, so every
- * call is atomic without locks.
+ * The state store inside one process: the embedded default for a local run, the
+ * dispatcher's fallback while Redis is away, and the reference the Redis store is
+ * tested against. It keeps no index: every decision scans the nodes (applyIndexed),
+ * which is plain and, at the sizes it serves, fast. JavaScript runs each call to
+ * completion, so every call is atomic without locks.
  */
 export class MemoryStateStore implements StateStore {
   private readonly entries = new Map<string, Entry>();
+  private readonly leases = new Map<string, Lease>();
   private readonly cursors = new Map<string, number>();
+  private readonly members = new Map<string, string>();
   private epochs = 0;
+  private leaseCount = 0;
+  private version = 0;
 
-  /** @param now the clock that expires heartbeats, in ms; injectable for tests */
+  /** @param now the clock that expires heartbeats and leases, in ms; injectable for tests */
   constructor(private readonly now: () => number = Date.now) {}
 
   async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
-    const entry = this.live(report.id) ?? { inFlight: 0, epoch: ++this.epochs, report, expiresAt: 0 };
+    checkReport(report);
+    checkTtl('ttlMs', ttlMs);
+    const now = this.sweep();
+    const entry = this.entries.get(report.id) ?? { inFlight: 0, epoch: ++this.epochs, report, expiresAt: 0, indexServiceMs: 1 };
     entry.report = { ...report };
-    entry.expiresAt = this.now() + ttlMs;
+    entry.expiresAt = now + ttlMs;
     this.entries.set(report.id, entry);
+    const othersWithHistory = [...this.entries.values()].filter((e) => eligible(e) && e.report.serviceMs !== undefined).map((e) => e.report.serviceMs!);
+    entry.indexServiceMs = indexServiceMs(report.serviceMs, othersWithHistory);
+    const member = memberKey(memberOf(report));
+    if (this.members.get(report.id) !== member) {
+      this.members.set(report.id, member);
+      this.version++;
+    }
   }
 
   async deregister(nodeId: string): Promise<void> {
-    this.entries.delete(nodeId);
+    this.sweep();
+    this.remove(nodeId);
   }
 
   async liveNodes(): Promise<NodeView[]> {
-    const nodes: NodeView[] = [];
-    for (const id of [...this.entries.keys()]) {
-      const entry = this.live(id);
-      if (entry) nodes.push({ ...entry.report, inFlight: entry.inFlight });
-    }
-    return nodes.sort(byId);
+    this.sweep();
+    return this.sorted().map((e) => ({ ...e.report, inFlight: e.inFlight }));
   }
 
-  async reserve(selection: Selection): Promise<Reservation> {
-    let cursor = 0;
-    if (selection.rule === 'rotate') {
-      cursor = (this.cursors.get(selection.cursor) ?? 0) + 1;
-      this.cursors.set(selection.cursor, cursor);
-    }
-    const index = applySelection(selection, (id) => this.live(id)?.inFlight, cursor);
-    if (index === -1) return NO_ROOM;
-    const nodeId = selection.candidates[index].id;
-    const entry = this.live(nodeId)!;
+  async membership(knownVersion?: number): Promise<Membership> {
+    this.sweep();
+    if (knownVersion === this.version) return { version: this.version };
+    return { version: this.version, members: this.sorted().map((e) => memberOf(e.report)) };
+  }
+
+  async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
+    checkTtl('leaseMs', leaseMs);
+    const now = this.sweep();
+    const nodeId = isIndexed(selection) ? this.pickIndexed(selection) : this.pickCandidate(selection);
+    if (nodeId === undefined) return NO_ROOM;
+    const entry = this.entries.get(nodeId)!;
     entry.inFlight += 1;
-    const { epoch } = entry;
+    const leaseId = String(++this.leaseCount);
+    this.leases.set(leaseId, { nodeId, epoch: entry.epoch, deadline: now + leaseMs });
     return {
       kind: 'chosen',
       nodeId,
+      address: entry.report.address,
       inFlight: entry.inFlight,
       release: releaseOnce(async () => {
-        const current = this.live(nodeId);
-        if (current && current.epoch === epoch && current.inFlight > 0) current.inFlight -= 1;
+        this.sweep();
+        const lease = this.leases.get(leaseId);
+        if (lease && this.leases.delete(leaseId)) this.giveBack(lease);
       }),
     };
   }
@@ -69,13 +95,64 @@ export class MemoryStateStore implements StateStore {
     this.entries.clear();
   }
 
-  /** The node's entry while its heartbeat holds; an expired one is dropped with its counts. */
-  private live(nodeId: string): Entry | undefined {
-    const entry = this.entries.get(nodeId);
-    if (entry && entry.expiresAt <= this.now()) {
-      this.entries.delete(nodeId);
-      return undefined;
-    }
-    return entry;
+  private pickCandidate(selection: Exclude<Selection, IndexedSelection>): string | undefined {
+    if (selection.candidates.length === 0) return undefined;
+    const index = applySelection(selection, (id) => this.entries.get(id)?.inFlight, selection.rule === 'rotate' ? this.advance(selection.cursor) : 0);
+    return index === -1 ? undefined : selection.candidates[index].id;
   }
+
+  private pickIndexed(selection: IndexedSelection): string | undefined {
+    const cursor = selection.rule === 'round-robin' ? this.advance(selection.cursor) : 0;
+    const excluded = new Set(selection.exclude ?? []);
+    const fleet = columns(this.sorted().filter((e) => eligible(e) && !excluded.has(e.report.id)));
+    const index = applyIndexed(selection, fleet, cursor);
+    return index === -1 ? undefined : fleet.ids[index];
+  }
+
+  private advance(cursor: string): number {
+    const value = (this.cursors.get(cursor) ?? 0) + 1;
+    this.cursors.set(cursor, value);
+    return value;
+  }
+
+  /** Drops the nodes whose heartbeat expired and gives back the leases that ran out; answers now. */
+  private sweep(): number {
+    const now = this.now();
+    for (const [id, entry] of this.entries) if (entry.expiresAt <= now) this.remove(id);
+    for (const [id, lease] of this.leases) {
+      if (lease.deadline > now) continue;
+      this.leases.delete(id);
+      this.giveBack(lease);
+    }
+    return now;
+  }
+
+  private giveBack(lease: Lease): void {
+    const entry = this.entries.get(lease.nodeId);
+    if (entry && entry.epoch === lease.epoch && entry.inFlight > 0) entry.inFlight -= 1;
+  }
+
+  private remove(nodeId: string): void {
+    this.entries.delete(nodeId);
+    if (this.members.delete(nodeId)) this.version++;
+  }
+
+  private sorted(): Entry[] {
+    return [...this.entries.values()].sort((a, b) => (a.report.id < b.report.id ? -1 : 1));
+  }
+}
+
+function eligible(entry: Entry): boolean {
+  return entry.report.role === 'compute' && !entry.report.draining;
+}
+
+function columns(entries: readonly Entry[]): FleetColumns {
+  return {
+    ids: entries.map((e) => e.report.id),
+    inFlight: entries.map((e) => e.inFlight),
+    slots: entries.map((e) => e.report.slotsTotal),
+    slotsUsed: entries.map((e) => e.report.slotsUsed),
+    loadPerCore: entries.map((e) => e.report.load1 / Math.max(1, e.report.cores)),
+    serviceMs: entries.map((e) => e.indexServiceMs),
+  };
 }

@@ -1,7 +1,20 @@
-import { createClient } from '@redis/client';
-import { byId, type NodeView, type Selection } from '@strata/policy-engine';
-import { ALL_SCRIPTS, HEARTBEAT, LIVE_NODES, RELEASE, RESERVE, type LuaScript } from './redis-scripts';
-import { NO_ROOM, releaseOnce, type NodeReport, type Reservation, type StateStore } from './types';
+import { isIndexed, type NodeView, type Selection } from '@strata/policy-engine';
+import { ALL_SCRIPTS, DEREGISTER, HEARTBEAT, LIVE_NODES, MEMBERSHIP, RELEASE, RESERVE, type LuaScript } from './redis-scripts';
+import { RespClient, RespError, type RespValue } from './resp-client';
+import {
+  checkReport,
+  checkTtl,
+  DEFAULT_LEASE_MS,
+  memberKey,
+  memberOf,
+  NO_ROOM,
+  releaseOnce,
+  type FleetMember,
+  type Membership,
+  type NodeReport,
+  type Reservation,
+  type StateStore,
+} from './types';
 
 export interface RedisStateStoreOptions {
   /** `redis://host:port`, or `rediss://:token@host:port` for ElastiCache with TLS and an AUTH token. */
@@ -15,171 +28,151 @@ export interface RedisStateStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Called with connection errors (the client keeps reconnecting). @default they are kept in `lastError` */
   readonly onError?: (error: Error) => void;
+  /**
+   * The clock that expires heartbeats and leases, in ms. @default Redis's own (`TIME`),
+   * one clock for every dispatcher and node; a test passes its own to agree with
+   * the in-memory store.
+   */
+  readonly now?: () => number;
 }
-
-function newClient(options: RedisStateStoreOptions, wasReady: () => boolean) {
-  return createClient({
-    url: options.url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 2000,
-      // Keep reconnecting a connection that once worked; a first connect that fails fails the caller.
-      reconnectStrategy: (retries) => (wasReady() ? Math.min(50 * 2 ** retries, 2000) : false),
-    },
-  });
-}
-
-type Client = ReturnType<typeof newClient>;
 
 /**
  * The state store on Redis or Valkey (ElastiCache on AWS). Every call is one round trip:
  * an EVALSHA of a script loaded once at connect (and again if the server lost it).
  * Calls fail at once while the connection is down instead of queueing, so that a
- * dispatcher can fall back to its last known nodes.
- *
- * Why node-redis: it is the client Redis maintains today (ioredis is in best-effort
- * maintenance), it speaks TLS and AUTH for ElastiCache, and it has no native parts.
+ * dispatcher can fall back to its last known nodes. Decisions by an IndexedSelection
+ * cost O(log n) or O(d) in Redis whatever the fleet's size (docs/policies.md, cost model).
  */
 export class RedisStateStore implements StateStore {
   /** The last connection error, for health reports. */
   lastError: Error | undefined;
 
-  private readonly registryKey: string;
-  private readonly nodeKeyPrefix: string;
-  private readonly epochKey: string;
-  private readonly cursorKeyPrefix: string;
+  private readonly tag: string;
 
   private constructor(
-    private readonly client: Client,
+    private readonly client: RespClient,
     keyPrefix: string,
+    private readonly now: (() => number) | undefined,
   ) {
-    const tag = `{${keyPrefix}}`;
-    this.registryKey = `${tag}:nodes`;
-    this.nodeKeyPrefix = `${tag}:node:`;
-    this.epochKey = `${tag}:epochs`;
-    this.cursorKeyPrefix = `${tag}:cursor:`;
+    this.tag = `{${keyPrefix}}`;
   }
 
   static async connect(options: RedisStateStoreOptions): Promise<RedisStateStore> {
-    let ready = false;
-    const client = newClient(options, () => ready);
-    const store = new RedisStateStore(client, options.keyPrefix ?? 'strata');
-    client.on('error', (error: Error) => {
-      store.lastError = error;
-      options.onError?.(error);
-    });
-    client.on('ready', () => {
-      ready = true;
+    let store: RedisStateStore | undefined;
+    const client = await RespClient.connect({
+      url: options.url,
+      connectTimeoutMs: options.connectTimeoutMs,
+      onError: (error) => {
+        if (store) store.lastError = error;
+        options.onError?.(error);
+      },
       // A server that restarted has lost its scripts; load them before the next decision needs them.
-      void store.loadScripts().catch((error: Error) => (store.lastError = error));
+      onReady: () => void store?.loadScripts().catch((error: Error) => (store!.lastError = error)),
     });
-    await client.connect();
+    store = new RedisStateStore(client, options.keyPrefix ?? 'strata', options.now);
+    await store.loadScripts();
     return store;
   }
 
   async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
-    if (!(ttlMs > 0)) throw new RangeError(`ttlMs must be above 0, got ${ttlMs}`);
-    const fields = Object.entries(encodeReport(report)).flat();
-    const keys = [this.registryKey, this.nodeKey(report.id), this.epochKey];
-    await this.run(HEARTBEAT, evalsha(HEARTBEAT, keys, [Math.ceil(ttlMs), report.id, ...fields]));
+    checkReport(report);
+    checkTtl('ttlMs', ttlMs);
+    const own = report.serviceMs === undefined ? '' : String(report.serviceMs);
+    await this.run(HEARTBEAT, [ttlMs, report.id, memberKey(memberOf(report)), own, ...Object.entries(encodeReport(report)).flat()]);
   }
 
   async deregister(nodeId: string): Promise<void> {
-    await this.client.multi().del(this.nodeKey(nodeId)).sRem(this.registryKey, nodeId).exec();
+    await this.run(DEREGISTER, [nodeId]);
   }
 
   async liveNodes(): Promise<NodeView[]> {
-    const reply = await this.run(LIVE_NODES, evalsha(LIVE_NODES, [this.registryKey], [this.nodeKeyPrefix]));
+    const reply = (await this.run(LIVE_NODES, [])) as string[][];
     const nodes: NodeView[] = [];
-    for (const flat of reply as string[][]) {
+    for (const flat of reply) {
       const node = decodeNode(flat);
       if (node) nodes.push(node);
     }
-    return nodes.sort(byId);
+    return nodes.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  async reserve(selection: Selection): Promise<Reservation> {
-    const { candidates } = selection;
-    if (candidates.length === 0) return NO_ROOM;
-    const [index, inFlight, epoch] = (await this.run(RESERVE, this.reserveCommand(selection))) as number[];
-    if (index === 0) return NO_ROOM;
-    const nodeId = candidates[index - 1].id;
-    return {
-      kind: 'chosen',
-      nodeId,
-      inFlight,
-      release: releaseOnce(async () => {
-        await this.run(RELEASE, evalsha(RELEASE, [this.nodeKey(nodeId)], [epoch]));
-      }),
-    };
+  async membership(knownVersion?: number): Promise<Membership> {
+    const [version, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [number, string[] | undefined];
+    if (flat === undefined) return { version };
+    const members: FleetMember[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const [role, draining, slotsTotal, ...address] = flat[i + 1].split('|');
+      members.push({ id: flat[i], address: address.join('|'), role: role as FleetMember['role'], slotsTotal: Number(slotsTotal), draining: draining === '1' });
+    }
+    return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
+  }
+
+  async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
+    checkTtl('leaseMs', leaseMs);
+    if (!isIndexed(selection) && selection.candidates.length === 0) return NO_ROOM;
+    const reply = (await this.run(RESERVE, this.reserveArgs(selection, leaseMs))) as [number, string, number, string, string];
+    if (reply[0] === 0) return NO_ROOM;
+    const [, nodeId, inFlight, lease, address] = reply;
+    return { kind: 'chosen', nodeId, address, inFlight, release: releaseOnce(async () => void (await this.run(RELEASE, [lease]))) };
   }
 
   /** The one command a reservation sends (EVALSHA of the reserve script); public for the benchmark. */
-  reserveCommand(selection: Selection): string[] {
-    const { candidates } = selection;
-    const keys = candidates.map((c) => this.nodeKey(c.id));
-    if (selection.rule === 'rotate') keys.push(this.cursorKeyPrefix + selection.cursor);
-    const sample = selection.rule === 'fewest-in-flight' ? selection.sample : 0;
-    return evalsha(RESERVE, keys, [selection.rule, sample, ...candidates.map((c) => c.limit)]);
+  reserveCommand(selection: Selection, leaseMs = DEFAULT_LEASE_MS): string[] {
+    return this.evalsha(RESERVE, this.reserveArgs(selection, leaseMs));
   }
 
   async close(): Promise<void> {
-    if (this.client.isOpen) await this.client.close();
+    await this.client.close();
+  }
+
+  /** Commands this store has sent Redis, each one round trip: for tests and the benchmark. */
+  get commandsSent(): number {
+    return this.client.sent;
   }
 
   /** Sends any command; for tests and the benchmark (command statistics, resets). */
-  command(args: readonly string[]): Promise<unknown> {
-    return this.client.sendCommand([...args]);
+  command(args: readonly string[]): Promise<RespValue> {
+    return this.client.send(args);
   }
 
-  private nodeKey(nodeId: string): string {
-    return this.nodeKeyPrefix + nodeId;
+  private reserveArgs(selection: Selection, leaseMs: number): (string | number)[] {
+    const s = selection as Partial<Record<'cursor' | 'sample' | 'quantile' | 'hash' | 'stepSeed', string | number>>;
+    const draws = 'draws' in selection ? selection.draws : [];
+    const exclude = 'exclude' in selection && selection.exclude ? [...new Set(selection.exclude)] : [];
+    const candidates = isIndexed(selection) ? [] : selection.candidates;
+    return [
+      leaseMs, selection.rule, s.cursor ?? '', s.sample ?? 0, s.quantile ?? 0, s.hash ?? 0, s.stepSeed ?? 0,
+      draws.length, ...draws, exclude.length, ...exclude, candidates.length, ...candidates.map((c) => c.id), ...candidates.map((c) => c.limit),
+    ];
+  }
+
+  private evalsha(script: LuaScript, args: readonly (string | number)[]): string[] {
+    return ['EVALSHA', script.sha, '1', this.tag, this.now ? String(this.now()) : '', ...args.map(String)];
   }
 
   private async loadScripts(): Promise<void> {
-    for (const script of ALL_SCRIPTS) await this.client.sendCommand(['SCRIPT', 'LOAD', script.source]);
+    await Promise.all(ALL_SCRIPTS.map((script) => this.client.send(['SCRIPT', 'LOAD', script.source])));
   }
 
   /** Sends an EVALSHA; if the server has lost the script (a restart or SCRIPT FLUSH), loads it and tries once more. */
-  private async run(script: LuaScript, command: string[]): Promise<unknown> {
+  private async run(script: LuaScript, args: readonly (string | number)[]): Promise<RespValue> {
+    const command = this.evalsha(script, args);
     try {
-      return await this.client.sendCommand(command);
+      return await this.client.send(command);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      await this.client.sendCommand(['SCRIPT', 'LOAD', script.source]);
-      return this.client.sendCommand(command);
+      if (!(error instanceof RespError) || !error.message.startsWith('NOSCRIPT')) throw error;
+      await this.client.send(['SCRIPT', 'LOAD', script.source]);
+      return this.client.send(command);
     }
   }
 }
 
-function evalsha(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): string[] {
-  return ['EVALSHA', script.sha, String(keys.length), ...keys, ...args.map(String)];
-}
-
-const NUMBER_FIELDS = [
-  'slotsTotal',
-  'slotsUsed',
-  'cpuBusy',
-  'memoryUsed',
-  'load1',
-  'load5',
-  'load15',
-  'cores',
-  'heartbeatAt',
-] as const satisfies readonly (keyof NodeReport)[];
+const NUMBER_FIELDS = ['slotsTotal', 'slotsUsed', 'cpuBusy', 'memoryUsed', 'load1', 'load5', 'load15', 'cores', 'heartbeatAt'] as const satisfies readonly (keyof NodeReport)[];
 
 function encodeReport(report: NodeReport): Record<string, string> {
-  const fields: Record<string, string> = {
-    id: report.id,
-    address: report.address,
-    role: report.role,
-    draining: report.draining ? '1' : '0',
-  };
-  for (const key of NUMBER_FIELDS) {
-    const value = report[key];
-    if (!Number.isFinite(value)) throw new RangeError(`node report ${key} must be a finite number, got ${value}`);
-    fields[key] = String(value);
-  }
+  const fields: Record<string, string> = { id: report.id, address: report.address, role: report.role, draining: report.draining ? '1' : '0' };
+  for (const key of NUMBER_FIELDS) fields[key] = String(report[key]);
+  if (report.serviceMs !== undefined) fields.serviceMs = String(report.serviceMs);
+  if (report.functionServiceMs !== undefined) fields.functionServiceMs = JSON.stringify(report.functionServiceMs);
   return fields;
 }
 
@@ -199,5 +192,7 @@ function decodeNode(flat: readonly string[]): NodeView | undefined {
     draining: hash.draining === '1',
     inFlight,
     ...(numbers as Record<(typeof NUMBER_FIELDS)[number], number>),
+    ...(hash.serviceMs === undefined ? {} : { serviceMs: Number(hash.serviceMs) }),
+    ...(hash.functionServiceMs === undefined ? {} : { functionServiceMs: JSON.parse(hash.functionServiceMs) as Record<string, number> }),
   };
 }

@@ -1,4 +1,4 @@
-import type { NoCapacity, NodeView, Selection } from '@strata/policy-engine';
+import type { NoCapacity, NodeRole, NodeView, Selection } from '@strata/policy-engine';
 
 /** What a node publishes about itself at each heartbeat: its view less the dispatchers' count. */
 export type NodeReport = Omit<NodeView, 'inFlight'>;
@@ -7,6 +7,8 @@ export type NodeReport = Omit<NodeView, 'inFlight'>;
 export interface Reserved {
   readonly kind: 'chosen';
   readonly nodeId: string;
+  /** Where to send the invocation: the node's address as the store knows it now. */
+  readonly address: string;
   /** In-flight count on the node right after this reservation. */
   readonly inFlight: number;
   readonly release: () => Promise<void>;
@@ -14,20 +16,47 @@ export interface Reserved {
 
 export type Reservation = Reserved | NoCapacity;
 
+/** Who is in the fleet: what changes only when a node joins, leaves, drains or is resized. */
+export interface FleetMember {
+  readonly id: string;
+  readonly address: string;
+  readonly role: NodeRole;
+  readonly slotsTotal: number;
+  readonly draining: boolean;
+}
+
+/** The fleet's members and a version that changes whenever they do. */
+export interface Membership {
+  readonly version: number;
+  /** Sorted by id; absent when the version is the one the caller already knew. */
+  readonly members?: readonly FleetMember[];
+}
+
+/** A reservation's lease when the caller gives none: past API Gateway's 29 s, no invocation still needs it. */
+export const DEFAULT_LEASE_MS = 30_000;
+
 /**
  * The state the policies share between decisions and between dispatchers: the node
- * registry with its heartbeats, the in-flight counts, and the round-robin cursors.
- * Every call is one round trip and atomic.
+ * registry with its heartbeats, the in-flight counts with their leases, the round-robin
+ * cursors, and the index a strategy's IndexedSelection is applied over. Every call is
+ * one round trip and atomic. Expired nodes and leases are swept at the start of every
+ * call, so nothing expired is ever chosen or counted.
  */
 export interface StateStore {
   /** Registers the node or refreshes its figures. It is gone `ttlMs` after its last heartbeat, with its counts. */
   heartbeat(report: NodeReport, ttlMs: number): Promise<void>;
   /** Removes the node at once; reservations on it release to nothing. */
   deregister(nodeId: string): Promise<void>;
-  /** The nodes whose heartbeat has not expired, with their live in-flight counts, sorted by id. */
+  /** The nodes whose heartbeat has not expired, with their live in-flight counts, sorted by id. O(n): for node views and custom strategies. */
   liveNodes(): Promise<NodeView[]>;
-  /** Picks one candidate by the selection's rule and reserves it (in-flight + 1), atomically. */
-  reserve(selection: Selection): Promise<Reservation>;
+  /** The members, unless `knownVersion` is still current: O(1) while nobody joins or leaves. */
+  membership(knownVersion?: number): Promise<Membership>;
+  /**
+   * Picks a node by the selection's rule and reserves it (in-flight + 1), atomically.
+   * The reservation is a lease: if it is not released within `leaseMs`, the store
+   * releases it itself, whatever became of the caller.
+   */
+  reserve(selection: Selection, leaseMs?: number): Promise<Reservation>;
   close(): Promise<void>;
 }
 
@@ -38,3 +67,36 @@ export function releaseOnce(release: () => Promise<void>): () => Promise<void> {
 }
 
 export const NO_ROOM: NoCapacity = { kind: 'no-capacity', reason: 'every candidate is full or gone' };
+
+const NUMBER_FIELDS = ['slotsTotal', 'slotsUsed', 'cpuBusy', 'memoryUsed', 'load1', 'load5', 'load15', 'cores', 'heartbeatAt'] as const;
+/** Node ids: printable ASCII, so that both stores order them the same way (by byte). */
+const NODE_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** Throws a RangeError naming the field of a report that no store can keep. */
+export function checkReport(report: NodeReport): NodeReport {
+  if (typeof report.id !== 'string' || !NODE_ID.test(report.id)) throw new RangeError(`node report id must be 1 to 200 printable ASCII characters, got ${JSON.stringify(report.id)}`);
+  if (report.role !== 'compute' && report.role !== 'storage') throw new RangeError(`node report role must be compute or storage, got ${JSON.stringify(report.role)}`);
+  for (const key of NUMBER_FIELDS) {
+    if (!Number.isFinite(report[key])) throw new RangeError(`node report ${key} must be a finite number, got ${report[key]}`);
+  }
+  if (!Number.isInteger(report.slotsTotal) || report.slotsTotal < 0) throw new RangeError(`node report slotsTotal must be a whole number, got ${report.slotsTotal}`);
+  const times: [string, number | undefined][] = [['serviceMs', report.serviceMs], ...Object.entries(report.functionServiceMs ?? {}).map(([name, ms]): [string, number] => [`functionServiceMs.${name}`, ms])];
+  for (const [key, ms] of times) {
+    if (ms !== undefined && !(Number.isFinite(ms) && ms >= 0)) throw new RangeError(`node report ${key} must be a number of at least 0, got ${ms}`);
+  }
+  return report;
+}
+
+export function checkTtl(name: string, ms: number): number {
+  if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError(`${name} must be above 0, got ${ms}`);
+  return ms;
+}
+
+export function memberOf(report: NodeReport): FleetMember {
+  return { id: report.id, address: report.address, role: report.role, slotsTotal: report.slotsTotal, draining: report.draining };
+}
+
+/** What makes a membership change, as one string: role, draining, slots, address (last: it may hold any character). */
+export function memberKey(member: FleetMember): string {
+  return `${member.role}|${member.draining ? 1 : 0}|${member.slotsTotal}|${member.address}`;
+}

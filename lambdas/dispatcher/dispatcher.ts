@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { Invocation, InvocationStrategy, NodeView, Selection } from '@strata/policy-engine';
+import { isIndexed, type Invocation, type InvocationStrategy, type NodeView, type Selection } from '@strata/policy-engine';
 import { findFunction, functions, InputError } from '../../functions';
 import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
 import { BodyError, bodyText, HOPS_HEADER, parseJsonBody, REFUSED_HEADER, REQUEST_ID_HEADER, safeDecode } from '../../common/http/json';
-import { MemoryStateStore, type Reservation, type StateStore } from '../../common/state';
+import { MemoryStateStore, type FleetMember, type Reservation, type StateStore } from '../../common/state';
 
 export interface DispatcherOptions {
   /** Connects to the shared state; called again after a failure, at most once per refresh interval. */
@@ -12,8 +12,21 @@ export interface DispatcherOptions {
   readonly strategy: InvocationStrategy;
   /** How many nodes to try when one cannot be reached or refuses. @default 3 */
   readonly maxAttempts?: number;
-  /** @default 25000, under API Gateway's 29 s */
+  /** The longest one forward may take. @default whatever is left of the invocation's budget */
   readonly forwardTimeoutMs?: number;
+  /**
+   * API Gateway's integration timeout: an invocation's whole budget (queueing and
+   * forwarding) ends this long after API Gateway received the request, or when the
+   * Lambda's own time runs out, whichever is first. @default 29000
+   */
+  readonly apiTimeoutMs?: number;
+  /** Kept back from the budget for the answer to travel back. @default 250 */
+  readonly replyMarginMs?: number;
+  /**
+   * How long a reservation outlives its invocation's budget: its lease. If the process
+   * dies with the reservation held, the state store frees it then on its own. @default 1000
+   */
+  readonly leaseGraceMs?: number;
   /** @default 6 MiB, Lambda's limit on a request (API Gateway's own is 10 MB) */
   readonly maxBodyBytes?: number;
   /**
@@ -21,7 +34,10 @@ export interface DispatcherOptions {
    * the answer is 503. Bursts queue here instead of failing. @default 10000
    */
   readonly queueTimeoutMs?: number;
-  /** How old the node list may grow before it is read again. @default 1000 */
+  /**
+   * How old the node list may grow before it is read again. For a strategy that decides
+   * over the store's index, only the fleet's membership is read, and only when it changed. @default 1000
+   */
   readonly refreshMs?: number;
   /** A node whose heartbeat is older is not chosen. @default 3000 */
   readonly heartbeatTtlMs?: number;
@@ -53,6 +69,8 @@ export class Dispatcher {
   private nodes: readonly NodeView[] = [];
   private readAt = Number.NEGATIVE_INFINITY;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
+  /** The membership version `nodes` was read at, for a strategy that reads only membership. */
+  private membershipVersion: number | undefined;
   /** Counts of its own, over the last known nodes, for while the shared state is away. */
   private fallback: MemoryStateStore;
   private degradedReason: string | undefined;
@@ -75,7 +93,8 @@ export class Dispatcher {
     return this.degradedReason !== undefined;
   }
 
-  async handle(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  /** @param budget what the Lambda runtime says of the time left (`context.getRemainingTimeInMillis()`) */
+  async handle(event: APIGatewayProxyEvent, budget: { remainingMs?: number } = {}): Promise<APIGatewayProxyResult> {
     const method = typeof event?.httpMethod === 'string' ? event.httpMethod.toUpperCase() : undefined;
     const path = typeof event?.path === 'string' ? event.path : undefined;
     if (!method || !path) return reply(400, { error: 'not an API Gateway proxy event: httpMethod and path are required' });
@@ -104,16 +123,25 @@ export class Dispatcher {
     }
     const requestId = typeof event.requestContext?.requestId === 'string' ? event.requestContext.requestId : '-';
     // The node gets the arguments as the function parsed them: bounded, and nothing it would ignore.
-    return this.dispatch(fn.name, fn.dataStage?.objectKey(args), JSON.stringify(args), requestId);
+    return this.dispatch(fn.name, fn.dataStage?.objectKey(args), JSON.stringify(args), requestId, this.deadline(event, budget.remainingMs));
+  }
+
+  /** When this invocation's answer must be on its way: API Gateway's timeout or the Lambda's, less the reply margin. */
+  private deadline(event: APIGatewayProxyEvent, remainingMs: number | undefined): number {
+    const now = this.now();
+    const received = event.requestContext?.requestTimeEpoch;
+    const fromApi = (typeof received === 'number' && received <= now ? received : now) + (this.options.apiTimeoutMs ?? 29_000);
+    const fromLambda = typeof remainingMs === 'number' && Number.isFinite(remainingMs) ? now + remainingMs : Infinity;
+    return Math.min(fromApi, fromLambda) - (this.options.replyMarginMs ?? 250);
   }
 
   /** Reserves a node, forwards, and on a refusal or an unreachable node tries the next, releasing each time. */
-  private async dispatch(functionName: string, objectKey: string | undefined, body: string, requestId: string): Promise<APIGatewayProxyResult> {
+  private async dispatch(functionName: string, objectKey: string | undefined, body: string, requestId: string, deadline: number): Promise<APIGatewayProxyResult> {
     const started = this.now();
     const tried = new Set<string>();
     const maxAttempts = this.options.maxAttempts ?? 3;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const reserved = await this.reserveWhenFree({ functionName, objectKey, hops: 0 }, tried, started);
+      const reserved = await this.reserveWhenFree({ functionName, objectKey, hops: 0 }, tried, started, deadline);
       if (reserved.kind === 'no-capacity') {
         this.options.observer?.noCapacity?.(reserved.reason);
         return reply(503, { error: 'no compute node can take the invocation now', reason: reserved.reason }, { 'retry-after': '1' });
@@ -126,7 +154,7 @@ export class Dispatcher {
           path: `/invoke/${encodeURIComponent(functionName)}`,
           body,
           headers: { 'content-type': 'application/json', [HOPS_HEADER]: '0', [REQUEST_ID_HEADER]: requestId },
-          timeoutMs: this.options.forwardTimeoutMs ?? 25_000,
+          timeoutMs: Math.max(1, Math.min(this.options.forwardTimeoutMs ?? Infinity, deadline - this.now())),
         });
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
@@ -165,19 +193,25 @@ export class Dispatcher {
   }
 
   /**
-   * Asks the strategy and reserves; while every node is full, tries again until the
-   * queue timeout: at once when this dispatcher releases a reservation, else after a
-   * growing pause (other dispatchers' releases are only seen by asking again).
+   * Asks the strategy and reserves, the reservation leased until the invocation's
+   * deadline (and a grace); while every node is full, tries again until the queue
+   * timeout, leaving a second of the budget to forward: at once when this dispatcher
+   * releases a reservation, else after a growing pause (other dispatchers' releases are
+   * only seen by asking again).
    */
-  private async reserveWhenFree(invocation: Invocation, tried: ReadonlySet<string>, started: number) {
-    const deadline = started + (this.options.queueTimeoutMs ?? 10_000);
+  private async reserveWhenFree(invocation: Invocation, tried: ReadonlySet<string>, started: number, deadline: number) {
+    const queueUntil = Math.min(started + (this.options.queueTimeoutMs ?? 10_000), deadline - 1000);
     for (let pauseMs = 5; ; pauseMs = Math.min(2 * pauseMs, 250)) {
-      const nodes = (await this.liveNodes()).filter((n) => !tried.has(n.id));
-      const selection = this.options.strategy(nodes, invocation, this.context());
-      const reservation = selection.kind === 'select' ? await this.reserve(selection) : selection;
-      if (reservation.kind === 'chosen') return { kind: 'chosen' as const, node: nodes.find((n) => n.id === reservation.nodeId)!, reservation };
-      if (this.now() >= deadline) return reservation;
-      await this.pause(Math.min(pauseMs, deadline - this.now()));
+      // A strategy over the index never reads the list (and gets the nodes tried as `exclude`): no O(n) work a decision.
+      const known = await this.liveNodes();
+      const nodes = this.options.strategy.reads === 'membership' || tried.size === 0 ? known : known.filter((n) => !tried.has(n.id));
+      let selection = this.options.strategy(nodes, invocation, this.context());
+      if (selection.kind === 'select' && isIndexed(selection) && tried.size > 0) selection = { ...selection, exclude: [...tried] };
+      const leaseMs = Math.max(1, deadline - this.now()) + (this.options.leaseGraceMs ?? 1000);
+      const reservation = selection.kind === 'select' ? await this.reserve(selection, leaseMs) : selection;
+      if (reservation.kind === 'chosen') return { kind: 'chosen' as const, node: { id: reservation.nodeId, address: reservation.address }, reservation };
+      if (this.now() >= queueUntil) return reservation;
+      await this.pause(Math.min(pauseMs, queueUntil - this.now()));
     }
   }
 
@@ -197,7 +231,12 @@ export class Dispatcher {
     });
   }
 
-  /** The node list, read again once it is older than refreshMs; on failure the last one, judged as of when it was read. */
+  /**
+   * The node list, read again once it is older than refreshMs; on failure the last one,
+   * judged as of when it was read. A strategy that decides over the store's index gets
+   * the membership only, which costs one version check while nobody joins or leaves; a
+   * strategy that orders the nodes itself gets every node's figures, O(n) per refresh.
+   */
   private async liveNodes(): Promise<readonly NodeView[]> {
     if (this.now() - this.readAt < (this.options.refreshMs ?? 1000)) return this.nodes;
     if (this.degraded && this.now() - this.lastAttemptAt < (this.options.refreshMs ?? 1000)) return this.nodes;
@@ -207,27 +246,37 @@ export class Dispatcher {
         this.store = undefined;
         throw error;
       });
-      this.nodes = await (await this.store).liveNodes();
+      const store = await this.store;
+      let changed = true;
+      if (this.options.strategy.reads === 'membership') {
+        const { version, members } = await store.membership(this.membershipVersion);
+        if (members) [this.nodes, this.membershipVersion] = [members.map((m) => asNodeView(m, this.now())), version];
+        changed = members !== undefined;
+      } else {
+        this.nodes = await store.liveNodes();
+      }
       this.readAt = this.now();
       this.degradedReason = undefined;
-      const fallback = new MemoryStateStore(this.now);
-      for (const node of this.nodes) await fallback.heartbeat(node, 24 * 3600_000);
-      this.fallback = fallback;
+      if (changed) {
+        const fallback = new MemoryStateStore(this.now);
+        for (const node of this.nodes) await fallback.heartbeat(node, 24 * 3600_000);
+        this.fallback = fallback;
+      }
     } catch (error) {
       this.degrade(error);
     }
     return this.nodes;
   }
 
-  private async reserve(selection: Selection): Promise<Reservation> {
+  private async reserve(selection: Selection, leaseMs: number): Promise<Reservation> {
     if (this.store && !this.degraded) {
       try {
-        return await (await this.store).reserve(selection);
+        return await (await this.store).reserve(selection, leaseMs);
       } catch (error) {
         this.degrade(error);
       }
     }
-    return this.fallback.reserve(selection);
+    return this.fallback.reserve(selection, leaseMs);
   }
 
   private context() {
@@ -258,6 +307,11 @@ export class Dispatcher {
       throw error;
     }
   }
+}
+
+/** A member as a node view with no figures: all a strategy that reads membership looks at. */
+function asNodeView(member: FleetMember, readAt: number): NodeView {
+  return { ...member, slotsUsed: 0, inFlight: 0, cpuBusy: 0, memoryUsed: 0, load1: 0, load5: 0, load15: 0, cores: 1, heartbeatAt: readAt };
 }
 
 function reply(status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {

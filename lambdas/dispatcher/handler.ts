@@ -1,10 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { invocationStrategy } from '@strata/policy-engine';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
+import { getSecretString } from './secret';
 
 /** The dispatcher's settings, read once per container from its environment. */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
@@ -21,28 +21,26 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
     /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. */
     redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
     strategyName,
-    strategy: invocationStrategy(strategyName, { choices: number('STRATA_CHOICES', 2) }),
+    strategy: invocationStrategy(strategyName, {
+      choices: number('STRATA_CHOICES', 2),
+      prequalProbes: number('STRATA_PREQUAL_PROBES', 8),
+      prequalQuantile: env.STRATA_PREQUAL_QUANTILE === undefined ? undefined : Number(env.STRATA_PREQUAL_QUANTILE),
+    }),
     maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
-    forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 25_000),
+    forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 28_000),
     refreshMs: number('STRATA_REFRESH_MS', 1000),
     heartbeatTtlMs: number('STRATA_HEARTBEAT_TTL_MS', 3000),
   };
 }
 
 /** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
-export async function redisUrlWithToken(url: string, secretArn: string | undefined, readSecret = readSecretString): Promise<string> {
+export async function redisUrlWithToken(url: string, secretArn: string | undefined, readSecret: (arn: string) => Promise<string> = getSecretString): Promise<string> {
   if (!secretArn) return url;
   const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
   if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
   const withToken = new URL(url);
   withToken.password = encodeURIComponent(token);
   return withToken.toString();
-}
-
-async function readSecretString(secretArn: string): Promise<string> {
-  const reply = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
-  if (reply.SecretString === undefined) throw new Error(`secret ${secretArn} has no string value`);
-  return reply.SecretString;
 }
 
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
@@ -97,9 +95,14 @@ export function dispatcherTelemetry(logger = new Logger({ serviceName: 'strata-d
 }
 
 /** One invocation as the Lambda runs it: the dispatcher's answer (500 on an unexpected error), then the invocation's metrics. */
-export async function handleAndPublish(dispatcher: Dispatcher, event: APIGatewayProxyEvent, telemetry: DispatcherTelemetry): Promise<APIGatewayProxyResult> {
+export async function handleAndPublish(
+  dispatcher: Dispatcher,
+  event: APIGatewayProxyEvent,
+  telemetry: DispatcherTelemetry,
+  budget: Parameters<Dispatcher['handle']>[1] = {},
+): Promise<APIGatewayProxyResult> {
   try {
-    return await dispatcher.handle(event);
+    return await dispatcher.handle(event, budget);
   } catch (error) {
     telemetry.logger.error('unexpected error', error as Error);
     return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'internal error' }) };
@@ -112,12 +115,15 @@ export async function handleAndPublish(dispatcher: Dispatcher, event: APIGateway
 const telemetry = dispatcherTelemetry();
 let dispatcher: Dispatcher | undefined;
 
-/** The Lambda entry point: one Dispatcher, and so one Redis connection, per container. */
-export async function handler(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+/**
+ * The Lambda entry point: one Dispatcher, and so one Redis connection, per container.
+ * Each invocation's budget is the time the Lambda has left (under API Gateway's 29 s).
+ */
+export async function handler(event: APIGatewayProxyEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
     const config = configFromEnvironment();
     dispatcher = new Dispatcher({ ...config, connect: async () => RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }), observer: metricsObserver(telemetry.metrics, telemetry.logger) });
     telemetry.metrics.captureColdStartMetric();
   }
-  return handleAndPublish(dispatcher, event, telemetry);
+  return handleAndPublish(dispatcher, event, telemetry, { remainingMs: context?.getRemainingTimeInMillis?.() });
 }

@@ -45,6 +45,7 @@ export function bundlePolicyEngine(outputDir: string): string {
     platform: 'node',
     target: 'node22',
     format: 'cjs',
+    minify: true, // read at every cold start of the dispatcher
     sourcemap: false,
     logLevel: 'warning',
   });

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createClient } from '@redis/client';
+import { RespClient } from '../../common/state/resp-client';
 import type { DashboardResources, MetricQuery } from '../../common/metrics/dashboard';
 import { emfRecord } from './emf';
 
@@ -65,29 +65,27 @@ export function groupRecord(names: DashboardResources, inService: number, desire
  * A member's id is its host:port.
  */
 export function sampleElastiCache(primaryUrl: string, write: (line: string) => void, intervalMs = 2000): { stop(): Promise<void> } {
-  const clients = new Map<string, ReturnType<typeof createClient>>();
+  const clients = new Map<string, RespClient>();
   const lastCpu = new Map<string, { cpu: number; at: number }>();
-  const connect = async (url: string) => {
+  /** INFO from one member; a client that once connected reconnects by itself, and a call fails at once while it is down. */
+  const info = async (url: string, section?: string) => {
     let client = clients.get(url);
-    if (client && !client.isOpen) client = undefined; // it went away: connect again
     if (!client) {
-      client = createClient({ url, socket: { reconnectStrategy: false } });
-      client.on('error', () => undefined);
+      client = await RespClient.connect({ url, onError: () => undefined });
       clients.set(url, client);
-      await client.connect();
     }
-    return client;
+    return parseInfo(String(await client.send(section ? ['INFO', section] : ['INFO'])));
   };
   const sampleMember = async (url: string, id: string, lagSeconds: number | undefined) => {
-    const info = parseInfo(await (await connect(url)).info());
+    const fields = await info(url);
     const at = Date.now();
-    const cpu = Number(info.used_cpu_sys_main_thread ?? info.used_cpu_sys) + Number(info.used_cpu_user_main_thread ?? info.used_cpu_user);
+    const cpu = Number(fields.used_cpu_sys_main_thread ?? fields.used_cpu_sys) + Number(fields.used_cpu_user_main_thread ?? fields.used_cpu_user);
     const before = lastCpu.get(id);
     lastCpu.set(id, { cpu, at });
-    const capacity = Number(info.maxmemory) > 0 ? Number(info.maxmemory) : Number(info.total_system_memory);
+    const capacity = Number(fields.maxmemory) > 0 ? Number(fields.maxmemory) : Number(fields.total_system_memory);
     const metrics: Record<string, readonly [number, string]> = {
-      DatabaseMemoryUsagePercentage: [(100 * Number(info.used_memory)) / capacity, 'Percent'],
-      CurrConnections: [Number(info.connected_clients), 'Count'],
+      DatabaseMemoryUsagePercentage: [(100 * Number(fields.used_memory)) / capacity, 'Percent'],
+      CurrConnections: [Number(fields.connected_clients), 'Count'],
     };
     if (before && at > before.at) metrics.EngineCPUUtilization = [Math.min(100, (100 * (cpu - before.cpu) * 1000) / (at - before.at)), 'Percent'];
     if (lagSeconds !== undefined) metrics.ReplicationLag = [lagSeconds, 'Seconds'];
@@ -95,9 +93,9 @@ export function sampleElastiCache(primaryUrl: string, write: (line: string) => v
   };
   const sample = async () => {
     const primary = new URL(primaryUrl);
-    const info = parseInfo(await (await connect(primaryUrl)).info('replication'));
+    const replication = await info(primaryUrl, 'replication');
     await sampleMember(primaryUrl, `${primary.hostname}:${primary.port}`, undefined);
-    for (const [key, value] of Object.entries(info)) {
+    for (const [key, value] of Object.entries(replication)) {
       if (!/^slave\d+$/.test(key)) continue;
       const replica = Object.fromEntries(value.split(',').map((pair) => pair.split('=')));
       const url = new URL(primaryUrl);
@@ -115,7 +113,7 @@ export function sampleElastiCache(primaryUrl: string, write: (line: string) => v
     async stop() {
       clearInterval(timer);
       await running;
-      await Promise.all([...clients.values()].map((client) => (client.isOpen ? client.close() : Promise.resolve()).catch(() => undefined)));
+      await Promise.all([...clients.values()].map((client) => client.close().catch(() => undefined)));
     },
   };
 }

@@ -84,8 +84,10 @@ export class ComputeNode extends NodeBase {
     try {
       const started = performance.now();
       const { result, offload } = await this.run(fn, args, invocation);
+      const ms = performance.now() - started;
+      this.serviceTimes.record(fn.name, ms, Date.now());
       const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
-      this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms: performance.now() - started }));
+      this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms }));
       sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
     } catch (error) {
       if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });

@@ -10,6 +10,8 @@ export interface MetricsAgentOptions {
   /** The runtime's execution slots, read at every sample. */
   readonly slots: () => { readonly total: number; readonly used: number };
   readonly draining: () => boolean;
+  /** The node's measured service times, published with each heartbeat. @default none */
+  readonly serviceTimes?: () => Pick<NodeReport, 'serviceMs' | 'functionServiceMs'>;
   /** @default 1000 */
   readonly intervalMs?: number;
   /** How long the node stays listed without a heartbeat. @default 3 x intervalMs */
@@ -82,6 +84,7 @@ export class MetricsAgent {
       cores: host.cores,
       heartbeatAt: this.now(),
       draining: this.options.draining(),
+      ...withoutUndefined(this.options.serviceTimes?.() ?? {}),
     };
     this.lastReport = report;
     this.writeEmf(JSON.stringify(emfRecord(report, host)));
@@ -125,6 +128,8 @@ export function emfRecord(report: NodeReport, host: HostSample): Record<string, 
     SlotsUsed: [report.slotsUsed, 'Count'],
     // What the compute fleet scales on.
     SlotUse: [report.slotsTotal > 0 ? (100 * report.slotsUsed) / report.slotsTotal : 0, 'Percent'],
+    // What the adaptive policies rank by: how long an invocation holds a slot here.
+    ...(report.serviceMs === undefined ? {} : { ServiceTime: [report.serviceMs, 'Milliseconds'] }),
   } as const;
   return {
     _aws: {
@@ -141,4 +146,8 @@ export function emfRecord(report: NodeReport, host: HostSample): Record<string, 
     NodeId: report.id,
     ...Object.fromEntries(Object.entries(metrics).map(([name, [value]]) => [name, value])),
   };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -17,6 +17,33 @@ test('npm run simulate: a table per load with the oracle ratio, results.json and
   for (const chart of ['latency-cdf.svg', 'node-utilisation.svg', 'p99-vs-load.svg']) expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg /);
 }, 60_000);
 
+test('npm run simulate: the slowdown scenario reports the second half; --help prints the usage', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'strata-sim-'));
+  const result = await run('bin/simulate.ts', ['--nodes', '12', '--invocations', '3000', '--load', '0.7', '--slowdown', '--policies', 'oracle,least-expected-delay', '--out', out]);
+  expect(result.status).toBe(0);
+  expect(result.stdout).toMatch(/p50 \/ p99 \/ mean \/ 2nd-half p99 ÷ oracle/);
+  const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { name: string; vsOracle: Record<string, number>; result: { secondHalf: { completed: number } } }[] };
+  expect(report.runs[0].vsOracle).toEqual({ p50: 1, p99: 1, mean: 1, secondHalfP99: 1 });
+  expect(Object.keys(report.runs[1].vsOracle).sort()).toEqual(['mean', 'p50', 'p99', 'secondHalfP99']);
+  expect(report.runs[1].result.secondHalf.completed).toBeGreaterThan(1000);
+  const help = await run('bin/simulate.ts', ['--help']);
+  expect(help.status).toBe(0);
+  expect(help.stdout).toMatch(/^usage: npm run simulate/);
+}, 60_000);
+
+test('npm run bench:decisions: JSON rows per fleet size and strategy, one round trip per decision; --help prints the usage', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'strata-decisions-')), 'decisions.json');
+  const result = await run('bin/bench-decisions.ts', ['--nodes', '3,40', '--concurrency', '2', '--decisions', '200', '--strategies', 'round-robin,least-expected-delay', '--out', out]);
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  const { rows } = JSON.parse(readFileSync(out, 'utf8')) as { rows: { strategy: string; nodes: number; roundTripsPerDecision: number; evalshaPerDecision: number; decisionsPerSecond: number }[] };
+  expect(rows.map((r) => `${r.strategy}@${r.nodes}`)).toEqual(['round-robin@3', 'least-expected-delay@3', 'round-robin@40', 'least-expected-delay@40']);
+  for (const row of rows) expect([row.roundTripsPerDecision, row.evalshaPerDecision, row.decisionsPerSecond > 0]).toEqual([1, 1, true]);
+  const help = await run('bin/bench-decisions.ts', ['--help']);
+  expect(help.status).toBe(0);
+  expect(help.stdout).toMatch(/^usage: npm run bench:decisions -- \[--nodes 10,100,1000,10000\]/);
+}, 120_000);
+
 test('npm run simulate rejects a bad flag with the reason', async () => {
   const result = await run('bin/simulate.ts', ['--policies', 'fastest']);
   expect(result.status).toBe(2);

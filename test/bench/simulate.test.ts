@@ -13,6 +13,12 @@ describe('the simulator', () => {
     expect(simulate({ ...small, seed: 8, placement: PLACEMENTS['power-of-two'] }).summary).not.toEqual(a.summary);
   });
 
+  test('every placement gets the same workload, whatever randomness its policy draws', () => {
+    const work = (name: string) => simulate({ ...small, speeds: 'uniform', placement: PLACEMENTS[name] }).nodes.reduce((sum, node) => sum + node.busyMs, 0);
+    const expected = work('least-outstanding');
+    for (const name of ['power-of-two', 'prequal', 'random']) expect(work(name)).toBeCloseTo(expected, 3);
+  });
+
   test('at low load on equal nodes, latency is the work itself: median near ln 2 x the 100 ms mean', () => {
     const { summary } = simulate({ ...small, load: 0.2, speeds: 'uniform', placement: PLACEMENTS['least-outstanding'] });
     expect(summary.medianMs).toBeGreaterThan(100 * Math.LN2 * 0.9);
@@ -46,6 +52,28 @@ describe('the simulator', () => {
     const before = simulate({ ...small, placement: PLACEMENTS['autondp-before'] });
     expect(before.forwarded).toBeGreaterThan(1000);
     expect(simulate({ ...small, placement: PLACEMENTS['round-robin'] }).forwarded).toBe(0); // slot limits: no node is ever sent more than it holds
+  });
+});
+
+describe('the adaptive policies in the simulator', () => {
+  test('learn node speed from what the nodes measure: on a mixed fleet they load the fast nodes, as the oracle does', () => {
+    const utilisation = (name: string, speed: number) => {
+      const nodes = simulate({ ...small, load: 0.5, placement: PLACEMENTS[name] }).nodes.filter((node) => node.speed === speed);
+      return nodes.reduce((sum, node) => sum + node.utilisation, 0) / nodes.length;
+    };
+    // least-outstanding, blind to speed, loads every speed alike (about 0.5 each)
+    for (const name of ['least-expected-delay', 'prequal']) {
+      expect(utilisation(name, 2)).toBeGreaterThan(1.3 * utilisation('least-outstanding', 2));
+      expect(utilisation(name, 0.5)).toBeLessThan(utilisation('least-outstanding', 0.5) / 3);
+    }
+  });
+
+  test('after a third of the nodes slow down, least-expected-delay stays near the oracle, well ahead of least-outstanding', () => {
+    const secondHalf = (name: string) => simulate({ ...small, invocations: 40_000, load: 0.5, slowdown: true, placement: PLACEMENTS[name] }).secondHalf;
+    const [adaptive, blind, oracle] = ['least-expected-delay', 'least-outstanding', 'oracle'].map(secondHalf);
+    expect(adaptive.completed).toBe(20_000);
+    expect(adaptive.p99Ms).toBeLessThan(0.8 * blind.p99Ms);
+    expect(adaptive.p99Ms).toBeLessThan(1.2 * oracle.p99Ms);
   });
 });
 

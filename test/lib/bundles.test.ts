@@ -59,14 +59,14 @@ describe('the policy layer', () => {
         invocation: Object.keys(engine.invocationStrategies),
         node: Object.keys(engine.nodePolicies),
         offload: Object.keys(engine.offloadPolicies),
-        decision: engine.invocationStrategy('round-robin')([node], { functionName: 'f', hops: 0 }, ctx).candidates[0].id,
+        decision: engine.invocationStrategy('round-robin')([node], { functionName: 'f', hops: 0 }, ctx).rule,
       }));`;
     const output = execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, NODE_PATH: layerNodeModules }, cwd: tmpdir() });
     expect(JSON.parse(output.toString())).toEqual({
       invocation: Object.keys(invocationStrategies),
       node: Object.keys(nodePolicies),
       offload: Object.keys(offloadPolicies),
-      decision: 'n1',
+      decision: 'round-robin',
     });
   });
 });
@@ -108,7 +108,8 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
   test('the dispatcher bundle leaves the policy engine out and takes it from the layer', () => {
     const source = readFileSync(join(dispatcherDir, 'index.js'), 'utf8');
     expect(source).toContain('require("@strata/policy-engine")');
-    expect(source).not.toContain('hash-affinity'); // a policy name only the engine's registry spells
+    expect(source).not.toContain('single-entry'); // a policy name only the engine's registry spells
+    expect(source).not.toContain('@aws-sdk'); // the AUTH token is read with one signed request, not the SDK
     const withoutLayer = runFresh(invokeScript, { EVENT: event(), STRATA_REDIS_URL: redis.url, NODE_PATH: runtimeModules });
     expect(withoutLayer.status).not.toBe(0);
     expect(withoutLayer.stderr).toContain("Cannot find module '@strata/policy-engine'");

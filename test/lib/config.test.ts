@@ -8,15 +8,16 @@ import { instanceArchitecture } from '../../lib/instance-types';
 const FORM = 'an EC2 instance type: family, generation and attributes, a dot and a size, such as c7g.large or m7i-flex.xlarge';
 const FAMILY = 'an EC2 instance type of a known family (a, c, d, dl, f, g, gr, h, hpc, i, im, inf, is, m, p, r, t, trn, u, vt, x, z), such as c7g.large';
 const SIZE = 'an EC2 instance type with a size that exists (nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal, metal-16xl ...), such as c7g.large';
-const TOP_KEYS = 'invocationStrategy, nodePolicy, offloadPolicy, choices, offloadThresholds, network, state, compute, storage, dispatch, alarmEmail';
+const TOP_KEYS = 'invocationStrategy, nodePolicy, offloadPolicy, choices, prequal, offloadThresholds, network, state, compute, storage, dispatch, alarmEmail';
 
 describe('loadStrataConfig', () => {
   test('fills every default when nothing is set', () => {
     expect(loadStrataConfig()).toEqual({
-      invocationStrategy: 'least-outstanding',
+      invocationStrategy: 'least-expected-delay',
       nodePolicy: 'most-slots',
       offloadPolicy: 'thresholds',
       choices: 2,
+      prequal: { probes: 8, quantile: 0.9 },
       offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 },
       network: { maxAzs: 2, natGateways: 1 },
       state: { nodeType: 'cache.t4g.small', replicas: 1 },
@@ -45,10 +46,13 @@ describe('loadStrataConfig', () => {
   });
 
   test.each([
-    [{ invocationStrategy: 'fastest' }, 'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, most-slots, least-load, hash-affinity, single-entry; got "fastest"'],
-    [{ nodePolicy: 3 }, 'strata.nodePolicy must be one of most-slots, least-load, power-of-two, id-order; got 3'],
+    [{ invocationStrategy: 'fastest' }, 'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry; got "fastest"'],
+    [{ nodePolicy: 3 }, 'strata.nodePolicy must be one of most-slots, least-load, power-of-two, expected-delay, id-order; got 3'],
     [{ offloadPolicy: 'sometimes' }, 'strata.offloadPolicy must be one of thresholds, always, never; got "sometimes"'],
-    [{ choices: 1.5 }, 'strata.choices must be a whole number of at least 1, got 1.5'],
+    [{ choices: 1.5 }, 'strata.choices must be a whole number from 1 to 64, got 1.5'],
+    [{ prequal: { probes: 0 } }, 'strata.prequal.probes must be a whole number from 1 to 64, got 0'],
+    [{ prequal: { quantile: 2 } }, 'strata.prequal.quantile must be a number from 0 to 1, got 2'],
+    [{ prequal: { hot: 0.5 } }, 'strata.prequal.hot is not a setting; the settings are probes, quantile'],
     [{ offloadThresholds: { cpu: 1.2 } }, 'strata.offloadThresholds.cpu must be a number above 0 and at most 1, got 1.2'],
     [{ offloadThresholds: { disk: 0.5 } }, 'strata.offloadThresholds.disk is not a threshold; they are cpu, memory, loadPerCore'],
     [{ offloadThresholds: 0.5 }, 'strata.offloadThresholds must be an object with cpu, memory and loadPerCore'],

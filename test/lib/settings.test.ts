@@ -11,6 +11,7 @@ import { cdkJsonContext } from '../support/cdk';
 const strata = {
   invocationStrategy: 'power-of-two',
   choices: 3,
+  prequal: { probes: 5, quantile: 0.5 },
   nodePolicy: 'least-load',
   offloadThresholds: { cpu: 0.6 },
   network: { maxAzs: 3, natGateways: 3 },
@@ -75,7 +76,7 @@ test('dispatch: the strategy and its choices, reserved concurrency and memory', 
     Handler: 'index.handler',
     MemorySize: 1024,
     ReservedConcurrentExecutions: 100,
-    Environment: { Variables: Match.objectLike({ STRATA_STRATEGY: 'power-of-two', STRATA_CHOICES: '3' }) },
+    Environment: { Variables: Match.objectLike({ STRATA_STRATEGY: 'power-of-two', STRATA_CHOICES: '3', STRATA_PREQUAL_PROBES: '5', STRATA_PREQUAL_QUANTILE: '0.5' }) },
   });
   templateOf(stacks.dispatch.stackName).hasOutput('Policies', { Value: 'power-of-two / least-load / thresholds' });
 });

@@ -317,7 +317,7 @@ describe('StrataDispatch', () => {
     const env = fn.Properties.Environment.Variables;
     expect(userDataText(env.STRATA_REDIS_URL)).toMatch(/^rediss:\/\/<.*>:6380$/);
     expect(env.STRATA_REDIS_AUTH_SECRET_ARN).toBeDefined();
-    expect(env).toMatchObject({ STRATA_STRATEGY: 'least-outstanding', STRATA_CHOICES: '2' });
+    expect(env).toMatchObject({ STRATA_STRATEGY: 'least-expected-delay', STRATA_CHOICES: '2', STRATA_PREQUAL_PROBES: '8', STRATA_PREQUAL_QUANTILE: '0.9' });
   });
 
   test('every API method takes IAM (SigV4) auth; the invoke route validates its parameters and JSON body', () => {

@@ -23,6 +23,6 @@ describe('bin/strata.ts', () => {
       encoding: 'utf8',
     });
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('Invalid Strata config: strata.nodePolicy must be one of most-slots, least-load, power-of-two, id-order; got "random"');
+    expect(result.stderr).toContain('Invalid Strata config: strata.nodePolicy must be one of most-slots, least-load, power-of-two, expected-delay, id-order; got "random"');
   });
 });

@@ -5,13 +5,15 @@
  * @example
  * const strategy = invocationStrategy('power-of-two');
  * const selection = strategy(nodes, { functionName: 'wordcount', hops: 0 }, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
- * // then: stateStore.reserve(selection) picks and reserves one node atomically
+ * // then: stateStore.reserve(selection) picks and reserves one node atomically, over its own index
  */
 export * from './types';
 export * from './nodes';
 export * from './options';
 export * from './random';
 export * from './selection';
+export * from './fleet-index';
+export * from './service-time';
 export * from './registry';
 export { fnv1a } from './invocation/hash-affinity';
 export { underThresholds } from './offload/thresholds';

@@ -15,16 +15,28 @@ export const DEFAULT_OFFLOAD_THRESHOLDS: OffloadThresholds = { cpu: 0.8, memory:
 export interface PolicyOptions {
   /** How many nodes power-of-two samples. @default 2 */
   readonly choices?: number;
+  /** How many nodes prequal probes per decision. @default 8 */
+  readonly prequalProbes?: number;
+  /** Prequal's hot threshold: a probe is hot above this quantile of the fleet's in-flight counts. @default 0.9 */
+  readonly prequalQuantile?: number;
   /** @default DEFAULT_OFFLOAD_THRESHOLDS */
   readonly offloadThresholds?: Partial<OffloadThresholds>;
 }
 
-/** Throws a RangeError naming the option when `choices` is not a whole number >= 1. */
-export function checkChoices(choices: number): number {
-  if (!Number.isInteger(choices) || choices < 1) {
-    throw new RangeError(`choices must be a whole number of at least 1, got ${choices}`);
+/** Throws a RangeError naming the option when a sample size is not a whole number from 1 to 64. */
+export function checkChoices(choices: number, name = 'choices'): number {
+  if (!Number.isInteger(choices) || choices < 1 || choices > 64) {
+    throw new RangeError(`${name} must be a whole number from 1 to 64, got ${choices}`);
   }
   return choices;
+}
+
+/** Throws a RangeError naming the option when prequal's quantile is not in [0, 1]. */
+export function checkQuantile(quantile: number, name = 'prequalQuantile'): number {
+  if (typeof quantile !== 'number' || !(quantile >= 0 && quantile <= 1)) {
+    throw new RangeError(`${name} must be a number from 0 to 1, got ${quantile}`);
+  }
+  return quantile;
 }
 
 /** Fills in defaults and throws a RangeError naming the threshold that is out of range. */

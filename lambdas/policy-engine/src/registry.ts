@@ -1,10 +1,13 @@
 import { hashAffinity } from './invocation/hash-affinity';
+import { leastExpectedDelay } from './invocation/least-expected-delay';
 import { leastLoad } from './invocation/least-load';
 import { leastOutstanding } from './invocation/least-outstanding';
 import { mostSlots } from './invocation/most-slots';
 import { powerOfChoices } from './invocation/power-of-choices';
+import { prequal } from './invocation/prequal';
 import { roundRobin } from './invocation/round-robin';
 import { singleEntry } from './invocation/single-entry';
+import { expectedDelayPeers } from './node/expected-delay';
 import { idOrderPeers } from './node/id-order';
 import { leastLoadPeers } from './node/least-load';
 import { mostSlotsPeers } from './node/most-slots';
@@ -20,6 +23,8 @@ export const invocationStrategies = {
   'round-robin': () => roundRobin,
   'least-outstanding': () => leastOutstanding,
   'power-of-two': (options) => powerOfChoices(options.choices),
+  'least-expected-delay': () => leastExpectedDelay,
+  prequal: (options) => prequal(options.prequalProbes, options.prequalQuantile),
   'most-slots': () => mostSlots,
   'least-load': () => leastLoad,
   'hash-affinity': () => hashAffinity,
@@ -31,6 +36,7 @@ export const nodePolicies = {
   'most-slots': () => mostSlotsPeers,
   'least-load': () => leastLoadPeers,
   'power-of-two': (options) => powerOfChoicesPeers(options.choices),
+  'expected-delay': () => expectedDelayPeers,
   'id-order': () => idOrderPeers,
 } satisfies Registry<NodePolicy>;
 

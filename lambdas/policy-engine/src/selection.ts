@@ -1,4 +1,9 @@
-import type { Selection } from './types';
+import type { CandidateSelection, IndexedSelection, Selection } from './types';
+
+/** Whether the store decides over its own index (no candidate list). */
+export function isIndexed(selection: Selection): selection is IndexedSelection {
+  return !('candidates' in selection);
+}
 
 /**
  * Applies a selection's rule to live in-flight counts and returns the index of the
@@ -9,7 +14,7 @@ import type { Selection } from './types';
  * @param cursor for `rotate`: the shared counter after this decision advanced it (1, 2, ...)
  */
 export function applySelection(
-  selection: Selection,
+  selection: CandidateSelection,
   inFlight: (id: string) => number | undefined,
   cursor = 0,
 ): number {

@@ -1,4 +1,5 @@
-import type { Selection } from '@strata/policy-engine';
+import fc from 'fast-check';
+import type { IndexedSelection, Selection } from '@strata/policy-engine';
 import type { NodeReport, Reserved, StateStore } from '../../../common/state';
 import { NOW } from '../../support/nodes';
 
@@ -28,6 +29,22 @@ export function report(id: string, overrides: Partial<NodeReport> = {}): NodeRep
 }
 
 export const inOrder = (...ids: string[]): Selection => ({ kind: 'select', rule: 'in-order', candidates: ids.map((id) => ({ id, limit: 2 })) });
+const indexed = (selection: { rule: IndexedSelection['rule'] } & Record<string, unknown>) => ({ kind: 'select', ...selection }) as IndexedSelection;
+const chosen = async (store: StateStore, selection: Selection) => {
+  const r = await store.reserve(selection);
+  return r.kind === 'chosen' ? r.nodeId : undefined;
+};
+
+/** Every indexed rule, with random draws and parameters. */
+export const arbitraryIndexedSelection = (ids: readonly string[]) =>
+  fc.record({
+    rule: fc.constantFrom('least-outstanding', 'least-expected-delay', 'least-load', 'most-free-slots', 'lowest-id', 'round-robin', 'power-of-d', 'prequal', 'hash-affinity'),
+    draws: fc.array(fc.integer({ min: 0, max: 999 }).map((k) => k / 1000), { minLength: 1, maxLength: 4 }),
+    quantile: fc.integer({ min: 0, max: 100 }).map((k) => k / 100),
+    hash: fc.nat({ max: 0xffffffff }),
+    stepSeed: fc.nat({ max: 0xffffffff }),
+    exclude: fc.subarray([...ids], { maxLength: 3 }),
+  }).map((s) => ({ kind: 'select', cursor: 'rr', ...s }) as unknown as IndexedSelection);
 
 /**
  * The behaviour every StateStore must have; run against the in-memory and the Redis
@@ -43,16 +60,16 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
   });
 
   test('lists registered nodes, sorted by id, with their reported figures and zero in flight', async () => {
-    await store.heartbeat(report('b'), TTL);
+    await store.heartbeat(report('b', { serviceMs: 12.5, functionServiceMs: { wordcount: 30 } }), TTL);
     await store.heartbeat(report('a', { role: 'storage', cpuBusy: 0.9, draining: true }), TTL);
     expect(await store.liveNodes()).toEqual([
       { ...report('a', { role: 'storage', cpuBusy: 0.9, draining: true }), inFlight: 0 },
-      { ...report('b'), inFlight: 0 },
+      { ...report('b', { serviceMs: 12.5, functionServiceMs: { wordcount: 30 } }), inFlight: 0 },
     ]);
   });
 
-  test('a heartbeat refreshes the figures and keeps the in-flight count', async () => {
-    await store.heartbeat(report('a'), TTL);
+  test('a heartbeat refreshes the figures and keeps the in-flight count; a figure no longer reported is gone', async () => {
+    await store.heartbeat(report('a', { serviceMs: 40 }), TTL);
     await store.reserve(inOrder('a'));
     await store.heartbeat(report('a', { load1: 3, slotsUsed: 1 }), TTL);
     expect(await store.liveNodes()).toEqual([{ ...report('a', { load1: 3, slotsUsed: 1 }), inFlight: 1 }]);
@@ -83,11 +100,19 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
     expect(await store.liveNodes()).toEqual([]);
   });
 
+  test('rejects a report or a TTL no store can keep, naming the field', async () => {
+    await expect(store.heartbeat(report('has space'), TTL)).rejects.toThrow('node report id must be 1 to 200 printable ASCII characters');
+    await expect(store.heartbeat(report('a', { load1: Number.NaN }), TTL)).rejects.toThrow('node report load1 must be a finite number');
+    await expect(store.heartbeat(report('a', { serviceMs: -1 }), TTL)).rejects.toThrow('node report serviceMs must be a number of at least 0');
+    await expect(store.heartbeat(report('a'), 0)).rejects.toThrow('ttlMs must be above 0');
+    expect(await store.liveNodes()).toEqual([]);
+  });
+
   test('reserve counts up to the limit, then answers no-capacity; release counts down', async () => {
     await store.heartbeat(report('a'), TTL);
     const first = (await store.reserve(inOrder('a'))) as Reserved;
     const second = (await store.reserve(inOrder('a'))) as Reserved;
-    expect([first.nodeId, first.inFlight, second.inFlight]).toEqual(['a', 1, 2]);
+    expect([first.nodeId, first.address, first.inFlight, second.inFlight]).toEqual(['a', report('a').address, 1, 2]);
     expect((await store.reserve(inOrder('a'))).kind).toBe('no-capacity');
     await first.release();
     expect((await store.liveNodes())[0].inFlight).toBe(1);
@@ -104,6 +129,20 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
     expect((await store.liveNodes()).map((n) => n.inFlight)).toEqual([0, 1]);
     await rb.release();
     expect((await store.liveNodes()).map((n) => n.inFlight)).toEqual([0, 0]);
+  });
+
+  test('a reservation is a lease: not released within it, its count is given back; a late release changes nothing', async () => {
+    await store.heartbeat(report('a'), TTL * 100);
+    const held = (await store.reserve(inOrder('a'), 300)) as Reserved;
+    const other = (await store.reserve(inOrder('a'), 3000)) as Reserved;
+    expect((await store.liveNodes())[0].inFlight).toBe(2);
+    expect((await store.reserve(inOrder('a'))).kind).toBe('no-capacity');
+    await advance(301);
+    expect((await store.liveNodes())[0].inFlight).toBe(1);
+    await held.release(); // the lease ran out: nothing left to give back
+    expect((await store.liveNodes())[0].inFlight).toBe(1);
+    await other.release();
+    expect((await store.liveNodes())[0].inFlight).toBe(0);
   });
 
   test('a release from before a node re-registered does not touch its new counts', async () => {
@@ -145,5 +184,115 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
 
   test('an empty selection has no capacity', async () => {
     expect((await store.reserve({ kind: 'select', rule: 'in-order', candidates: [] })).kind).toBe('no-capacity');
+  });
+
+  describe('membership', () => {
+    test('lists who is in the fleet, and answers only the version while nothing changed', async () => {
+      await store.heartbeat(report('b', { role: 'storage' }), TTL);
+      await store.heartbeat(report('a', { slotsTotal: 4 }), TTL);
+      const first = await store.membership();
+      expect(first.members).toEqual([
+        { id: 'a', address: report('a').address, role: 'compute', slotsTotal: 4, draining: false },
+        { id: 'b', address: report('b').address, role: 'storage', slotsTotal: 2, draining: false },
+      ]);
+      await store.heartbeat(report('a', { slotsTotal: 4, load1: 3, slotsUsed: 2, serviceMs: 9 }), TTL); // figures, not membership
+      await store.reserve(inOrder('a'));
+      expect(await store.membership(first.version)).toEqual({ version: first.version });
+    });
+
+    test('a new version when a node joins, drains, leaves or expires', async () => {
+      await store.heartbeat(report('a'), TTL);
+      const versions = [(await store.membership()).version];
+      const next = async () => {
+        const m = await store.membership(versions.at(-1));
+        expect(m.members).toBeDefined();
+        versions.push(m.version);
+        return m.members!.map((n) => `${n.id}${n.draining ? ' draining' : ''}`);
+      };
+      await store.heartbeat(report('b'), TTL * 10);
+      expect(await next()).toEqual(['a', 'b']);
+      await store.heartbeat(report('b', { draining: true }), TTL * 10);
+      expect(await next()).toEqual(['a', 'b draining']);
+      await advance(TTL + 1);
+      expect(await next()).toEqual(['b draining']);
+      await store.deregister('b');
+      expect(await next()).toEqual([]);
+      expect(new Set(versions).size).toBe(versions.length);
+    });
+  });
+
+  describe('indexed selections', () => {
+    beforeEach(async () => {
+      // a: 1 slot; b: slow; c: fast, loaded; d: draining; e: storage; f: expires.
+      await store.heartbeat(report('a', { slotsTotal: 1, serviceMs: 10, load1: 4 }), TTL * 10);
+      await store.heartbeat(report('b', { slotsTotal: 4, serviceMs: 400, load1: 0.2 }), TTL * 10);
+      await store.heartbeat(report('c', { slotsTotal: 4, serviceMs: 50, load1: 3, slotsUsed: 3 }), TTL * 10);
+      await store.heartbeat(report('d', { slotsTotal: 8, draining: true }), TTL * 10);
+      await store.heartbeat(report('e', { slotsTotal: 8, role: 'storage' }), TTL * 10);
+      await store.heartbeat(report('f', { slotsTotal: 8, load1: 0 }), TTL);
+      await advance(TTL + 1);
+    });
+
+    test('least-outstanding, least-expected-delay, least-load and most-free-slots rank by their measure, over nodes with room', async () => {
+      expect(await chosen(store, indexed({ rule: 'least-outstanding' }))).toBe('a'); // all idle: the lowest id
+      expect(await chosen(store, indexed({ rule: 'least-outstanding' }))).toBe('b'); // a is full now
+      // delays: b (1 + 1) x 400 / 4 = 200, c (0 + 1) x 50 / 4 = 12.5
+      expect(await chosen(store, indexed({ rule: 'least-expected-delay' }))).toBe('c');
+      expect(await chosen(store, indexed({ rule: 'least-load' }))).toBe('b');
+      // free slots: b 4 - 2 = 2, c 4 - max(3, 1) = 1
+      expect(await chosen(store, indexed({ rule: 'most-free-slots' }))).toBe('b');
+    });
+
+    test('round-robin takes the nodes in id order, skipping full ones', async () => {
+      const picks: (string | undefined)[] = [];
+      for (let i = 0; i < 5; i++) picks.push(await chosen(store, indexed({ rule: 'round-robin', cursor: 'rr' })));
+      expect(picks).toEqual(['a', 'b', 'c', 'b', 'b']); // a has one slot: the 4th starts at a, full, and takes the next
+    });
+
+    test('exclude takes a node out as if it were not there', async () => {
+      expect(await chosen(store, indexed({ rule: 'least-expected-delay', exclude: ['c', 'zz'] }))).toBe('a');
+      expect(await chosen(store, indexed({ rule: 'lowest-id', exclude: ['a'] }))).toBe('b');
+      expect(await chosen(store, indexed({ rule: 'power-of-d', draws: [0, 0.99], exclude: ['b', 'c'] }))).toBeUndefined(); // only a, full
+    });
+
+    test('power-of-d draws nodes with room by rank and takes the one with fewer in flight', async () => {
+      await store.reserve(inOrder('b'));
+      // F = a, b, c: 0.5 draws b (1 in flight), 0.9 draws c (0)
+      expect(await chosen(store, indexed({ rule: 'power-of-d', draws: [0.5, 0.9] }))).toBe('c');
+      expect(await chosen(store, indexed({ rule: 'power-of-d', draws: [0.9, 0.5] }))).toBe('c'); // both at 1: the first drawn
+    });
+
+    test('prequal takes the fastest cold probe, or the least busy when all are hot', async () => {
+      expect(await chosen(store, indexed({ rule: 'prequal', draws: [0.4, 0.9], quantile: 0.5 }))).toBe('c'); // both cold: c is faster than b
+      await store.reserve(inOrder('c'));
+      // c has 2 in flight, b 0: with the median at 0, c is hot
+      expect(await chosen(store, indexed({ rule: 'prequal', draws: [0.9, 0.4], quantile: 0.5 }))).toBe('b');
+    });
+
+    test('a node with no history is ranked at the fleet median of service times, not penalised', async () => {
+      await store.heartbeat(report('g', { slotsTotal: 4 }), TTL * 10); // median of a, b, c: 50 (like c)
+      await store.reserve(inOrder('c'));
+      // c: 2 x 50 / 4 = 25; g: 1 x 50 / 4 = 12.5; a: 1 x 10 / 1 = 10
+      expect(await chosen(store, indexed({ rule: 'least-expected-delay' }))).toBe('a');
+      expect(await chosen(store, indexed({ rule: 'least-expected-delay' }))).toBe('g');
+    });
+
+    test('single entry (lowest-id) takes the first node whatever it carries', async () => {
+      for (let i = 0; i < 3; i++) expect(await chosen(store, indexed({ rule: 'lowest-id' }))).toBe('a');
+    });
+
+    test('never chooses an expired, draining, storage or full node, whatever the rule', async () => {
+      await fc.assert(
+        fc.asyncProperty(arbitraryIndexedSelection(['a', 'b', 'c', 'd', 'e', 'f']), fc.boolean(), async (selection, keep) => {
+          const r = await store.reserve(selection);
+          if (r.kind === 'chosen') {
+            expect(['a', 'b', 'c']).toContain(r.nodeId);
+            if (selection.rule !== 'lowest-id') expect(r.inFlight).toBeLessThanOrEqual(r.nodeId === 'a' ? 1 : 4);
+            if (!keep || selection.rule === 'lowest-id') await r.release(); // kept ones fill the nodes up
+          }
+        }),
+        { numRuns: 40 },
+      );
+    });
   });
 }

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import type { Selection } from '@strata/policy-engine';
-import { MemoryStateStore, RedisStateStore, type Reservation } from '../../../common/state';
+import { MemoryStateStore, RedisStateStore, type Reservation, type Reserved, type StateStore } from '../../../common/state';
 import { startRedisServer, type RedisServer } from '../../../local/redis-server';
-import { report, stateStoreContract } from './contract';
+import { arbitraryIndexedSelection, report, stateStoreContract } from './contract';
 
 let server: RedisServer;
 let store: RedisStateStore;
@@ -17,46 +17,134 @@ afterAll(async () => {
   await server?.stop();
 });
 
+const IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+
+const arbitraryHeartbeat = (ttl: fc.Arbitrary<number>) =>
+  fc.record({
+      op: fc.constant('heartbeat' as const),
+      id: fc.constantFrom(...IDS),
+      role: fc.constantFrom('compute' as const, 'compute' as const, 'compute' as const, 'storage' as const),
+      draining: fc.integer({ min: 0, max: 9 }).map((x) => x < 2),
+      slotsTotal: fc.integer({ min: 1, max: 6 }),
+      slotsUsed: fc.integer({ min: 0, max: 6 }),
+      load1: fc.double({ min: 0, max: 4, noNaN: true }),
+      cores: fc.integer({ min: 1, max: 4 }),
+      serviceMs: fc.option(fc.double({ min: 0.5, max: 500, noNaN: true }), { nil: undefined }),
+      ttl,
+    });
+
+/** One step of a random history, applied to both stores alike. */
+const arbitraryStep = fc.oneof(
+  { weight: 3, arbitrary: arbitraryHeartbeat(fc.integer({ min: 50, max: 3000 })) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('reserve' as const), selection: arbitraryIndexedSelection(IDS), lease: fc.integer({ min: 50, max: 3000 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('reserve' as const),
+      selection: fc
+        .record({ rule: fc.constantFrom('in-order', 'rotate', 'fewest-in-flight'), order: fc.shuffledSubarray(IDS, { minLength: 1 }), limit: fc.integer({ min: 0, max: 4 }), sample: fc.integer({ min: 1, max: 6 }) })
+        .map(({ order, limit, ...s }) => ({ kind: 'select', cursor: 'rotate', ...s, candidates: order.map((id) => ({ id, limit })) }) as unknown as Selection),
+      lease: fc.integer({ min: 50, max: 3000 }),
+    }),
+  },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant('release' as const), which: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('deregister' as const), id: fc.constantFrom(...IDS) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 700 }) }) },
+);
+
+/** Runs the history on a store and answers everything it observed. */
+async function replay(target: StateStore, steps: readonly Step[], advance: (ms: number) => void): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const held: Reserved[] = [];
+  for (const step of steps) {
+    switch (step.op) {
+      case 'heartbeat': {
+        const { id, role, draining, slotsTotal, slotsUsed, load1, cores, serviceMs, ttl } = step;
+        await target.heartbeat(report(id, { role, draining, slotsTotal, slotsUsed, load1, cores, ...(serviceMs === undefined ? {} : { serviceMs }) }), ttl);
+        break;
+      }
+      case 'reserve': {
+        const r: Reservation = await target.reserve(step.selection, step.lease);
+        if (r.kind === 'chosen') held.push(r);
+        seen.push(r.kind === 'chosen' ? [r.nodeId, r.inFlight, r.address] : r);
+        break;
+      }
+      case 'release':
+        if (held.length > 0) await held[step.which % held.length].release();
+        break;
+      case 'deregister':
+        await target.deregister(step.id);
+        break;
+      case 'advance':
+        advance(step.ms);
+        break;
+    }
+    seen.push(await target.liveNodes());
+  }
+  seen.push(await target.membership());
+  return seen;
+}
+
+type Step = typeof arbitraryStep extends fc.Arbitrary<infer T> ? T : never;
+
 describe('RedisStateStore on a real redis-server', () => {
   stateStoreContract(async () => {
     await store?.close();
-    store = await RedisStateStore.connect({ url: server.url, keyPrefix: `contract-${++prefixes}` });
-    return { store, advance: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+    let now = 1_000;
+    store = await RedisStateStore.connect({ url: server.url, keyPrefix: `contract-${++prefixes}`, now: () => now });
+    return { store, advance: async (ms) => void (now += ms) };
   });
 
-  test('makes the same choice as the in-memory store for any selection and counts (Lua and TypeScript agree)', async () => {
-    const ids = ['a', 'b', 'c', 'd', 'e'];
-    const scenario = fc.record({
-      rule: fc.constantFrom('in-order' as const, 'rotate' as const, 'fewest-in-flight' as const),
-      order: fc.shuffledSubarray(ids, { minLength: 1 }),
-      limits: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 5, maxLength: 5 }),
-      sample: fc.integer({ min: 1, max: 5 }),
-      live: fc.subarray(ids),
-      reservations: fc.array(fc.constantFrom(...ids), { maxLength: 10 }),
-      decisions: fc.integer({ min: 1, max: 6 }),
+  test('agrees with the in-memory store on any history of heartbeats, decisions, releases, leases and expiries (Lua and TypeScript, index and scan)', async () => {
+    // A fleet to start from, then anything.
+    const history = fc.tuple(fc.array(arbitraryHeartbeat(fc.integer({ min: 1000, max: 10_000 })), { minLength: 3, maxLength: 8 }), fc.array(arbitraryStep, { minLength: 20, maxLength: 60 }));
+    await fc.assert(
+      fc.asyncProperty(history.map(([fleet, steps]) => [...fleet, ...steps]), async (steps) => {
+        let now = 1_000_000;
+        const redis = await RedisStateStore.connect({ url: server.url, keyPrefix: `agree-${++prefixes}`, now: () => now });
+        const memory = new MemoryStateStore(() => now);
+        const fromRedis = await replay(redis, steps, (ms) => (now += ms));
+        await redis.close();
+        now = 1_000_000;
+        const fromMemory = await replay(memory, steps, (ms) => (now += ms));
+        expect(fromRedis).toEqual(fromMemory);
+
+      }),
+      { numRuns: 150 },
+    );
+  }, 120_000);
+
+  test('agrees with the in-memory store on every indexed rule over a loaded fleet (counts near their limits, exclusions, ties)', async () => {
+    const loaded = fc.record({
+      fleet: fc.array(arbitraryHeartbeat(fc.constant(60_000)), { minLength: 1, maxLength: 10 }),
+      load: fc.array(fc.constantFrom(...IDS), { maxLength: 30 }),
+      decisions: fc.array(arbitraryIndexedSelection(IDS), { minLength: 1, maxLength: 8 }),
     });
     await fc.assert(
-      fc.asyncProperty(scenario, async (s) => {
-        const redis = await RedisStateStore.connect({ url: server.url, keyPrefix: `agree-${++prefixes}` });
-        const memory = new MemoryStateStore();
-        const picks: string[][] = [[], []];
-        for (const [i, target] of [redis, memory].entries()) {
-          for (const id of s.live) await target.heartbeat(report(id, { slotsTotal: 3 }), 60_000);
-          for (const id of s.reservations) await target.reserve({ kind: 'select', rule: 'in-order', candidates: [{ id, limit: 3 }] });
-          const selection = {
-            kind: 'select',
-            rule: s.rule,
-            cursor: 'agree',
-            sample: s.sample,
-            candidates: s.order.map((id) => ({ id, limit: s.limits[ids.indexOf(id)] })),
-          } as Selection;
-          for (let d = 0; d < s.decisions; d++) picks[i].push(outcome(await target.reserve(selection)));
-        }
+      fc.asyncProperty(loaded, async ({ fleet, load, decisions }) => {
+        const steps: Step[] = [
+          ...fleet,
+          ...load.map((id): Step => ({ op: 'reserve', selection: { kind: 'select', rule: 'in-order', candidates: [{ id, limit: 6 }] }, lease: 60_000 })),
+          ...decisions.map((selection): Step => ({ op: 'reserve', selection, lease: 60_000 })),
+        ];
+        const redis = await RedisStateStore.connect({ url: server.url, keyPrefix: `loaded-${++prefixes}`, now: () => 1_000 });
+        const fromRedis = await replay(redis, steps, () => undefined);
         await redis.close();
-        expect(picks[0]).toEqual(picks[1]);
+        expect(fromRedis).toEqual(await replay(new MemoryStateStore(() => 1_000), steps, () => undefined));
       }),
-      { numRuns: 60 },
+      { numRuns: 300 },
     );
+  }, 120_000);
+
+  test("with Redis's own clock (no clock given), heartbeats and leases expire in real time", async () => {
+    const real = await RedisStateStore.connect({ url: server.url, keyPrefix: `real-${++prefixes}` });
+    await real.heartbeat(report('a'), 300);
+    await real.heartbeat(report('b'), 60_000);
+    await real.reserve({ kind: 'select', rule: 'in-order', candidates: [{ id: 'b', limit: 2 }] }, 200);
+    expect((await real.liveNodes()).map((n) => [n.id, n.inFlight])).toEqual([['a', 0], ['b', 1]]);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect((await real.liveNodes()).map((n) => [n.id, n.inFlight])).toEqual([['b', 0]]);
+    await real.close();
   });
 
   test('recovers its scripts after the server loses them (SCRIPT FLUSH, as after a restart)', async () => {
@@ -67,11 +155,17 @@ describe('RedisStateStore on a real redis-server', () => {
     await fresh.close();
   });
 
+  test('keeps every key under one hash tag, so a cluster keeps them in one slot', async () => {
+    const tagged = await RedisStateStore.connect({ url: server.url, keyPrefix: `tag-${++prefixes}` });
+    await tagged.heartbeat(report('a', { serviceMs: 5 }), 60_000);
+    await tagged.reserve({ kind: 'select', rule: 'round-robin', cursor: 'rr' });
+    const keys = (await tagged.command(['KEYS', `*tag-${prefixes}*`])) as string[];
+    expect(keys.length).toBeGreaterThan(8);
+    for (const key of keys) expect(key.startsWith(`{tag-${prefixes}}:`)).toBe(true);
+    await tagged.close();
+  });
+
   test('fails fast, without queueing, when the server cannot be reached', async () => {
     await expect(RedisStateStore.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 })).rejects.toThrow();
   });
 });
-
-function outcome(reservation: Reservation): string {
-  return reservation.kind === 'chosen' ? `${reservation.nodeId}:${reservation.inFlight}` : 'none';
-}

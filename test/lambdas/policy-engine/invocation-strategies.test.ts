@@ -1,18 +1,21 @@
 import fc from 'fast-check';
 import {
+  AFFINITY_WALK,
+  applyIndexed,
   applySelection,
   freeSlots,
   invocationStrategies,
   invocationStrategy,
+  isIndexed,
   isLive,
   loadPerCore,
+  type IndexedSelection,
   type Invocation,
   type InvocationStrategy,
   type NodeView,
   type PolicyContext,
-  type Selection,
 } from '@strata/policy-engine';
-import { context, node, nodes, NOW, TTL_MS } from '../../support/nodes';
+import { context, fleetOf, node, nodes, NOW, TTL_MS } from '../../support/nodes';
 
 const call: Invocation = { functionName: 'wordcount', hops: 0 };
 
@@ -21,6 +24,11 @@ function choose(strategy: InvocationStrategy, view: readonly NodeView[], ctx: Po
   const selection = strategy(view, invocation, ctx);
   if (selection.kind === 'no-capacity') return { selection, chosen: undefined };
   const byId = new Map(view.map((n) => [n.id, n]));
+  if (isIndexed(selection)) {
+    const fleet = fleetOf(view, ctx);
+    const index = applyIndexed(selection, fleet, cursor);
+    return { selection, chosen: index === -1 ? undefined : byId.get(fleet.ids[index]) };
+  }
   const index = applySelection(selection, (id) => byId.get(id)?.inFlight, cursor);
   return { selection, chosen: index === -1 ? undefined : byId.get(selection.candidates[index].id) };
 }
@@ -35,7 +43,8 @@ const arbitraryNode = (id: string) =>
     role: fc.constantFrom('compute' as const, 'storage' as const),
     draining: fc.boolean(),
     ageMs: fc.integer({ min: 0, max: 2 * TTL_MS }),
-  }).map(({ ageMs, ...fields }) => node(id, { ...fields, heartbeatAt: NOW - ageMs }));
+    serviceMs: fc.option(fc.double({ min: 1, max: 1000, noNaN: true }), { nil: undefined }),
+  }).map(({ ageMs, serviceMs, ...fields }) => node(id, { ...fields, heartbeatAt: NOW - ageMs, ...(serviceMs === undefined ? {} : { serviceMs }) }));
 
 const arbitraryCluster = fc
   .integer({ min: 0, max: 12 })
@@ -58,9 +67,9 @@ describe.each(Object.keys(invocationStrategies))('invocation strategy %s', (name
     );
   });
 
-  test('answers a typed no-capacity when no compute node is live', () => {
+  test('chooses nothing when no compute node is live', () => {
     const dead = [node('a', { heartbeatAt: NOW - TTL_MS }), node('b', { draining: true }), node('c', { role: 'storage' })];
-    expect(strategy(dead, call, context())).toEqual({ kind: 'no-capacity', reason: 'no live compute node' });
+    expect(choose(strategy, dead, context()).chosen).toBeUndefined();
   });
 
   if (name !== 'single-entry') {
@@ -80,6 +89,12 @@ describe.each(Object.keys(invocationStrategies))('invocation strategy %s', (name
     const copy = structuredClone(view);
     strategy(view, call, context());
     expect(view).toEqual(copy);
+  });
+
+  test('a strategy that decides over the index says it reads only membership, and never reads a node', () => {
+    if (strategy.reads !== 'membership') return expect(strategy.reads ?? 'figures').toBe('figures');
+    const untouchable = new Proxy([], { get: () => { throw new Error('read the node list'); } }) as unknown as NodeView[];
+    expect(isIndexed(strategy(untouchable, call, context()) as IndexedSelection)).toBe(true);
   });
 });
 
@@ -109,17 +124,17 @@ describe('least-outstanding', () => {
 describe('power-of-two', () => {
   const strategy = invocationStrategy('power-of-two');
 
-  test('picks the one of its two sampled nodes with fewer in flight', () => {
+  test('draws two nodes with room and picks the one with fewer in flight', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 2, maxLength: 16 }), fc.nat(), (loads, seed) => {
+      fc.property(fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 16 }), fc.nat(), (loads, seed) => {
         const view = loads.map((inFlight, i) => node(`n${String(i).padStart(2, '0')}`, { inFlight }));
         const { selection, chosen } = choose(strategy, view, context(seed));
-        const sampled = (selection as Extract<Selection, { rule: 'fewest-in-flight' }>).candidates.slice(0, 2);
-        const inFlight = sampled.map((c) => view.find((n) => n.id === c.id)!.inFlight);
-        if (Math.min(...inFlight) < 4) {
-          expect(sampled.map((c) => c.id)).toContain(chosen!.id);
-          expect(chosen!.inFlight).toBe(Math.min(...inFlight));
-        }
+        const withRoom = view.filter((n) => n.inFlight < 4);
+        if (withRoom.length === 0) return expect(chosen).toBeUndefined();
+        const drawn = (selection as unknown as { draws: number[] }).draws.map((u) => withRoom[Math.floor(u * withRoom.length)]);
+        expect(drawn).toHaveLength(2);
+        expect(chosen!.inFlight).toBe(Math.min(...drawn.map((n) => n.inFlight)));
+        expect(drawn).toContain(chosen);
       }),
     );
   });
@@ -133,8 +148,47 @@ describe('power-of-two', () => {
     expect(once(3)).toEqual(once(3));
   });
 
-  test('rejects a choice count below one', () => {
-    expect(() => invocationStrategy('power-of-two', { choices: 0 })).toThrow(/choices must be a whole number of at least 1, got 0/);
+  test('rejects a choice count outside 1 to 64', () => {
+    expect(() => invocationStrategy('power-of-two', { choices: 0 })).toThrow(/choices must be a whole number from 1 to 64, got 0/);
+  });
+});
+
+describe('least-expected-delay', () => {
+  const strategy = invocationStrategy('least-expected-delay');
+
+  test('weighs the live in-flight count by the service time the node measured: (in flight + 1) x service time / slots', () => {
+    const view = [node('fast', { serviceMs: 50, inFlight: 3 }), node('slow', { serviceMs: 200 }), node('mid', { serviceMs: 100, inFlight: 1 })];
+    // fast 4 x 50 / 4 = 50, slow 1 x 200 / 4 = 50, mid 2 x 100 / 4 = 50: a tie, to the lowest id
+    expect(choose(strategy, view, context()).chosen?.id).toBe('fast');
+    expect(choose(strategy, [{ ...view[0], inFlight: 2 }, ...view.slice(1)], context()).chosen?.id).toBe('fast');
+    expect(choose(strategy, [view[0], view[1], { ...view[2], inFlight: 0 }], context()).chosen?.id).toBe('mid');
+  });
+
+  test('ranks a node with no history at the median of the others, not last', () => {
+    const view = [node('a', { serviceMs: 10, inFlight: 2 }), node('b', { serviceMs: 30, inFlight: 2 }), node('c', { serviceMs: 90, inFlight: 2 }), node('new')];
+    // the median is 30: new 1 x 30 / 4 = 7.5, a 3 x 10 / 4 = 7.5 (a tie to a), b 22.5, c 67.5
+    expect(choose(strategy, view, context()).chosen?.id).toBe('a');
+    expect(choose(strategy, [{ ...view[0], inFlight: 3 }, ...view.slice(1)], context()).chosen?.id).toBe('new');
+  });
+});
+
+describe('prequal', () => {
+  test('of its probes, the cold one with the lowest service time; if all are hot, the least busy', () => {
+    // Draws at 0 and 0.99 probe a and the last node; the quantile sets the hot threshold.
+    const pick = (view: NodeView[], quantile: number) => {
+      const strategy = invocationStrategy('prequal', { prequalProbes: 2, prequalQuantile: quantile });
+      const draws = [0, 0.99];
+      const random = () => draws.shift()!;
+      return choose(strategy, view, context(1, { random })).chosen?.id;
+    };
+    const view = [node('a', { serviceMs: 80, inFlight: 0 }), node('b', { serviceMs: 10, inFlight: 2 }), node('c', { serviceMs: 20, inFlight: 1 })];
+    expect(pick(view, 1)).toBe('c'); // threshold 2: both cold, c is faster
+    expect(pick(view, 0)).toBe('a'); // threshold 0: c is hot, a cold
+    expect(pick([view[0], view[1], { ...view[2], inFlight: 0 }], 0)).toBe('c'); // both cold at 0: c is faster
+  });
+
+  test('rejects a quantile outside 0 to 1, naming it', () => {
+    expect(() => invocationStrategy('prequal', { prequalQuantile: 1.5 })).toThrow('prequalQuantile must be a number from 0 to 1, got 1.5');
   });
 });
 
@@ -175,18 +229,20 @@ describe('hash-affinity', () => {
     );
   });
 
-  test('walks every node exactly once by a co-prime step, so a full home spills to a free node', () => {
+  test('a full home spills along a walk that visits distinct nodes, then to the least busy node', () => {
     fc.assert(
       fc.property(fc.string(), fc.integer({ min: 1, max: 40 }), (name, n) => {
-        const selection = strategy(nodes(n), fn(name), context());
-        const ids = (selection as Selection).candidates.map((c) => c.id);
-        expect(new Set(ids).size).toBe(n);
+        let view = nodes(n, { slotsTotal: 1 });
+        const walk: string[] = [];
+        for (let i = 0; i < Math.min(n, AFFINITY_WALK); i++) {
+          const next = choose(strategy, view, context(), 1, fn(name)).chosen!.id;
+          walk.push(next);
+          view = view.map((v) => (v.id === next ? { ...v, inFlight: 1 } : v));
+        }
+        expect(new Set(walk).size).toBe(walk.length);
+        if (n > AFFINITY_WALK) expect(choose(strategy, view, context(), 1, fn(name)).chosen).toBeDefined();
       }),
     );
-    const view = nodes(7);
-    const walk = (strategy(view, fn('sha256'), context()) as Selection).candidates.map((c) => c.id);
-    const full = view.map((n) => (walk.slice(0, 3).includes(n.id) ? { ...n, inFlight: 4 } : n));
-    expect(choose(strategy, full, context(), 1, fn('sha256')).chosen!.id).toBe(walk[3]);
   });
 
   test('spreads different functions over different home nodes', () => {

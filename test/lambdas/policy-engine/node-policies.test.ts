@@ -24,6 +24,19 @@ describe('node policies', () => {
     expect(ids(nodePolicy('least-load')(self, [self, ...peers], call, context()))).toEqual(['d', 'a', 'c', 'b']);
   });
 
+  test('expected-delay orders peers by (slots in use + 1) x their measured service time / slots; no estimate counts as the median', () => {
+    const timed = [
+      node('a', { slotsTotal: 4, slotsUsed: 3, serviceMs: 10 }), // 4 x 10 / 4 = 10
+      node('b', { slotsTotal: 4, slotsUsed: 0, serviceMs: 100 }), // 1 x 100 / 4 = 25
+      node('c', { slotsTotal: 2, slotsUsed: 0 }), // the median, 40: 1 x 40 / 2 = 20
+      node('d', { slotsTotal: 4, slotsUsed: 1, serviceMs: 40 }), // 2 x 40 / 4 = 20
+    ];
+    expect(ids(nodePolicy('expected-delay')(self, [self, ...timed], call, context()))).toEqual(['a', 'c', 'd', 'b']);
+    // For a function the peers have measured, its own estimates decide.
+    const perFunction = timed.map((p) => ({ ...p, functionServiceMs: { wordcount: p.id === 'b' ? 1 : 50 } }));
+    expect(ids(nodePolicy('expected-delay')(self, [self, ...perFunction], call, context()))[0]).toBe('b');
+  });
+
   test('power-of-two puts the better of its two draws first, then the others', () => {
     fc.assert(
       fc.property(fc.nat(), (seed) => {

@@ -1,4 +1,5 @@
-import { applySelection, type Candidate, type Selection } from '@strata/policy-engine';
+import fc from 'fast-check';
+import { applyIndexed, applySelection, type Candidate, type CandidateSelection as Selection, type IndexedSelection } from '@strata/policy-engine';
 
 const candidates = (...ids: string[]): Candidate[] => ids.map((id) => ({ id, limit: 2 }));
 const counts = (map: Record<string, number>) => (id: string) => map[id];
@@ -32,5 +33,30 @@ describe('applySelection', () => {
       const selection = { kind: 'select', rule, cursor: 'rr', sample: 3, candidates: candidates('a', 'b', 'c') } as Selection;
       expect(applySelection(selection, counts({ a: 2, b: 2 }), 1)).toBe(-1);
     }
+  });
+});
+
+describe('applyIndexed', () => {
+  test('a caller that keeps the count of nodes with room gets the same answers as one that does not', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 300 })), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.integer({ min: 0, max: 999 }).map((k) => k / 1000), { minLength: 1, maxLength: 8 }),
+        fc.constantFrom('power-of-d' as const, 'prequal' as const),
+        (nodes, draws, rule) => {
+          const fleet = {
+            ids: nodes.map((_, i) => `n${String(i).padStart(2, '0')}`),
+            inFlight: nodes.map(([count]) => count),
+            slots: nodes.map(([, slots]) => slots),
+            slotsUsed: nodes.map(() => 0),
+            loadPerCore: nodes.map(() => 0),
+            serviceMs: nodes.map(([, , ms]) => ms),
+          };
+          const selection = { kind: 'select', rule, draws, quantile: 0.5 } as IndexedSelection;
+          const withRoom = nodes.filter(([count, slots]) => count < slots).length;
+          expect(applyIndexed(selection, { ...fleet, withRoom })).toBe(applyIndexed(selection, fleet));
+        },
+      ),
+    );
   });
 });

@@ -1,23 +1,16 @@
-import { eligibleNodes } from '../nodes';
-import type { InvocationStrategy } from '../types';
-import { NO_COMPUTE_NODE, slotCandidates } from './candidates';
+import { indexed } from './candidates';
 
 /**
  * Affinity by function name (Apache OpenWhisk's ShardingContainerPoolBalancer): a
  * function's home node is its hash modulo the node count, so its warm state stays on
  * one node; when home is full, walk the nodes by a step co-prime to their count, which
- * visits every node once, in an order that differs between functions.
+ * visits the nodes in an order that differs between functions. The store walks at most
+ * AFFINITY_WALK steps, then takes the least busy node.
  */
-export const hashAffinity: InvocationStrategy = (nodes, invocation, ctx) => {
-  const eligible = eligibleNodes(nodes, 'compute', ctx);
-  const n = eligible.length;
-  if (n === 0) return NO_COMPUTE_NODE;
+export const hashAffinity = indexed((invocation) => {
   const hash = fnv1a(invocation.functionName);
-  const home = hash % n;
-  const step = coprimeStep(Math.imul(hash, 0x9e3779b1) >>> 0, n);
-  const walk = Array.from({ length: n }, (_, i) => eligible[(home + i * step) % n]);
-  return { kind: 'select', rule: 'in-order', candidates: slotCandidates(walk) };
-};
+  return { kind: 'select', rule: 'hash-affinity', hash, stepSeed: Math.imul(hash, 0x9e3779b1) >>> 0 };
+});
 
 /** 32-bit FNV-1a over the UTF-16 code units: fast, stable across processes and versions. */
 export function fnv1a(text: string): number {
@@ -27,17 +20,4 @@ export function fnv1a(text: string): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return hash >>> 0;
-}
-
-/** A step in [1, n) that shares no factor with n (1 when n is 1), picked by `seed`. */
-function coprimeStep(seed: number, n: number): number {
-  if (n <= 2) return 1;
-  let step = 1 + (seed % (n - 1));
-  while (gcd(step, n) !== 1) step = step === n - 1 ? 1 : step + 1;
-  return step;
-}
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) [a, b] = [b, a % b];
-  return a;
 }

@@ -1,10 +1,4 @@
-import { byLeastLoad, eligibleNodes } from '../nodes';
-import type { InvocationStrategy } from '../types';
-import { NO_COMPUTE_NODE, slotCandidates } from './candidates';
+import { indexed } from './candidates';
 
-/** The node with the lowest one-minute load per core, then the next, until one has room. */
-export const leastLoad: InvocationStrategy = (nodes, _invocation, ctx) => {
-  const eligible = eligibleNodes(nodes, 'compute', ctx).sort(byLeastLoad);
-  if (eligible.length === 0) return NO_COMPUTE_NODE;
-  return { kind: 'select', rule: 'in-order', candidates: slotCandidates(eligible) };
-};
+/** The node with room and the lowest one-minute load per core, as of its last heartbeat. */
+export const leastLoad = indexed(() => ({ kind: 'select', rule: 'least-load' }));

@@ -1,10 +1,4 @@
-import { byMostFreeSlots, eligibleNodes } from '../nodes';
-import type { InvocationStrategy } from '../types';
-import { NO_COMPUTE_NODE, slotCandidates } from './candidates';
+import { indexed } from './candidates';
 
-/** The node with the most free slots in the last snapshot, then the next, until one has room. */
-export const mostSlots: InvocationStrategy = (nodes, _invocation, ctx) => {
-  const eligible = eligibleNodes(nodes, 'compute', ctx).sort(byMostFreeSlots);
-  if (eligible.length === 0) return NO_COMPUTE_NODE;
-  return { kind: 'select', rule: 'in-order', candidates: slotCandidates(eligible) };
-};
+/** The node with the most free slots (the larger of its reported slots in use and its live in-flight count). */
+export const mostSlots = indexed(() => ({ kind: 'select', rule: 'most-free-slots' }));

@@ -1,0 +1,208 @@
+import { connect as connectTcp, type Socket } from 'node:net';
+
+/** A reply: simple and bulk strings as strings, integers as numbers, nulls, arrays. */
+export type RespValue = string | number | null | RespValue[];
+
+/** An error reply from the server (`-NOSCRIPT ...`, `-ERR ...`): the command reached it and failed. */
+export class RespError extends Error {
+  override readonly name = 'RespError';
+}
+
+export interface RespClientOptions {
+  /** `redis://[:password@]host[:port][/db]`, or `rediss://` for TLS (ElastiCache in transit encryption). */
+  readonly url: string;
+  /** How long to wait for a connection. @default 2000 */
+  readonly connectTimeoutMs?: number;
+  /** Connection errors; the client keeps reconnecting a connection that once worked. */
+  readonly onError?: (error: Error) => void;
+  /** Each time the connection is ready, the first time and after every reconnect. */
+  readonly onReady?: () => void;
+}
+
+interface Pending {
+  readonly resolve: (value: RespValue) => void;
+  readonly reject: (error: Error) => void;
+}
+
+const INCOMPLETE = Symbol('incomplete');
+
+/**
+ * A Redis client for the few commands the state store sends (EVALSHA, SCRIPT LOAD,
+ * AUTH), in RESP2 over node:net or node:tls: commands are pipelined on one connection
+ * and answered in order. While the connection is down a command fails at once instead
+ * of queueing (the dispatcher then decides over what it last knew), and a connection
+ * that once worked is re-opened with a growing pause. Written here rather than taken
+ * from node-redis, whose 425 KB (minified) made up 90 % of the dispatcher's bundle and
+ * most of its cold start, for the 150 lines this needs.
+ */
+export class RespClient {
+  /** Commands sent so far: each is one round trip (they are pipelined, never batched into one). */
+  sent = 0;
+  private socket: Socket | undefined;
+  private ready = false;
+  private closed = false;
+  private everReady = false;
+  private retries = 0;
+  private pending: Pending[] = [];
+  private head = 0;
+  private buffer: Buffer = Buffer.alloc(0);
+  private readonly target: { host: string; port: number; tls: boolean; auth: string[]; db: string | undefined };
+
+  private constructor(private readonly options: RespClientOptions) {
+    const url = new URL(options.url);
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new RangeError(`the state store URL must start with redis:// or rediss://, got ${url.protocol}`);
+    const password = decodeURIComponent(url.password);
+    const user = decodeURIComponent(url.username);
+    this.target = {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port || 6379),
+      tls: url.protocol === 'rediss:',
+      auth: password ? (user ? [user, password] : [password]) : [],
+      db: url.pathname.length > 1 ? url.pathname.slice(1) : undefined,
+    };
+  }
+
+  /** Connects, authenticates and resolves once ready; a first connection that fails rejects. */
+  static async connect(options: RespClientOptions): Promise<RespClient> {
+    const client = new RespClient(options);
+    await client.open();
+    return client;
+  }
+
+  get isOpen(): boolean {
+    return this.ready;
+  }
+
+  /** Sends one command; resolves with its reply, rejects with a RespError for an error reply. */
+  send(args: readonly string[]): Promise<RespValue> {
+    if (!this.ready) return Promise.reject(new Error('the state store connection is down'));
+    return this.write(args);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.end();
+    });
+  }
+
+  private write(args: readonly string[]): Promise<RespValue> {
+    let frame = `*${args.length}\r\n`;
+    for (const arg of args) frame += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+    this.sent++;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.socket!.write(frame);
+    });
+  }
+
+  private async open(): Promise<void> {
+    const { host, port, tls } = this.target;
+    // node:tls is loaded only for a TLS URL, and only when connecting: not in a cold start's module init.
+    const socket = tls ? (await import('node:tls')).connect({ host, port, servername: host }) : connectTcp({ host, port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 5000);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => socket.destroy(new Error(`no connection to ${host}:${port} within ${this.options.connectTimeoutMs ?? 2000} ms`)), this.options.connectTimeoutMs ?? 2000);
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        const { auth, db } = this.target;
+        Promise.all([...(auth.length > 0 ? [this.write(['AUTH', ...auth])] : []), ...(db ? [this.write(['SELECT', db])] : [])]).then(() => {
+          this.ready = this.everReady = true;
+          this.retries = 0;
+          this.options.onReady?.();
+          resolve();
+        }, (error: Error) => socket.destroy(error));
+      });
+      socket.on('data', (chunk: Buffer) => this.receive(chunk));
+      socket.on('error', (error: Error) => {
+        this.options.onError?.(error);
+        if (!this.everReady) reject(error);
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        this.ready = false;
+        this.buffer = Buffer.alloc(0);
+        const lost = this.pending.slice(this.head);
+        this.pending = [];
+        this.head = 0;
+        for (const p of lost) p.reject(new Error('the state store connection was lost'));
+        if (!this.everReady) return reject(new Error(`no connection to ${host}:${port}`));
+        if (this.closed) return;
+        const pause = Math.min(50 * 2 ** this.retries++, 2000);
+        setTimeout(() => void this.open().catch(() => undefined), pause).unref();
+      });
+    });
+  }
+
+  /** Parses every whole reply in the buffer and answers the oldest pending commands with them. */
+  private receive(chunk: Buffer): void {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    let offset = 0;
+    for (;;) {
+      let parsed: Parsed;
+      try {
+        parsed = parse(this.buffer, offset);
+      } catch (error) {
+        this.socket?.destroy(error as Error); // not Redis on the other end: fail every pending command
+        return;
+      }
+      if (parsed === INCOMPLETE) break;
+      offset = parsed.next;
+      const waiter = this.pending[this.head++];
+      if (this.head > 1024 && this.head * 2 > this.pending.length) {
+        this.pending = this.pending.slice(this.head);
+        this.head = 0;
+      }
+      if (parsed.value instanceof RespError) waiter?.reject(parsed.value);
+      else waiter?.resolve(parsed.value);
+    }
+    this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
+  }
+}
+
+type Parsed = { value: RespValue | RespError; next: number } | typeof INCOMPLETE;
+
+/** One RESP2 reply starting at `at`, or INCOMPLETE when the buffer does not hold all of it yet. */
+function parse(buffer: Buffer, at: number): Parsed {
+  const end = buffer.indexOf('\r\n', at);
+  if (end === -1) return INCOMPLETE;
+  const line = buffer.toString('utf8', at + 1, end);
+  switch (buffer[at]) {
+    case 0x2b: // + simple string
+      return { value: line, next: end + 2 };
+    case 0x2d: // - error
+      return { value: new RespError(line), next: end + 2 };
+    case 0x3a: // : integer
+      return { value: Number(line), next: end + 2 };
+    case 0x24: {
+      // $ bulk string
+      const length = Number(line);
+      if (length < 0) return { value: null, next: end + 2 };
+      if (buffer.length < end + 2 + length + 2) return INCOMPLETE;
+      return { value: buffer.toString('utf8', end + 2, end + 2 + length), next: end + 2 + length + 2 };
+    }
+    case 0x2a: {
+      // * array
+      const count = Number(line);
+      if (count < 0) return { value: null, next: end + 2 };
+      const items: RespValue[] = [];
+      let error: RespError | undefined; // a script never returns one inside an array, but keep the stream in step
+      let next = end + 2;
+      for (let i = 0; i < count; i++) {
+        const item = parse(buffer, next);
+        if (item === INCOMPLETE) return INCOMPLETE;
+        if (item.value instanceof RespError) error ??= item.value;
+        else items.push(item.value);
+        next = item.next;
+      }
+      return { value: error ?? items, next };
+    }
+    default:
+      throw new Error(`unexpected byte ${buffer[at]} in a reply from the state store`);
+  }
+}

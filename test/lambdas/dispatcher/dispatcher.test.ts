@@ -1,0 +1,86 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { eligibleNodes, invocationStrategy, type InvocationStrategy } from '@strata/policy-engine';
+import { MemoryStateStore, type StateStore } from '../../../common/state';
+import { REFUSED_HEADER } from '../../../common/http/json';
+import { Dispatcher } from '../../../lambdas/dispatcher/dispatcher';
+import { report } from '../../common/state/contract';
+
+/** A compute node stand-in on loopback: answers 200 naming itself, or refuses (nothing ran). */
+async function fakeNode(id: string, refuse = false): Promise<{ server: Server; address: string; calls: () => number }> {
+  let calls = 0;
+  const server = createServer((req, res) => {
+    calls++;
+    req.resume();
+    if (refuse) res.writeHead(503, { [REFUSED_HEADER]: 'full', 'content-type': 'application/json' }).end('{}');
+    else res.writeHead(200, { 'content-type': 'application/json', 'x-strata-node': id }).end(JSON.stringify({ ran: id }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, calls: () => calls };
+}
+
+/** A store that counts what the dispatcher reads of it. */
+function counting(store: StateStore) {
+  const calls = { liveNodes: 0, membership: 0 };
+  const proxy: StateStore = {
+    heartbeat: (r, ttl) => store.heartbeat(r, ttl),
+    deregister: (id) => store.deregister(id),
+    liveNodes: () => (calls.liveNodes++, store.liveNodes()),
+    membership: (v) => (calls.membership++, store.membership(v)),
+    reserve: (s, lease) => store.reserve(s, lease),
+    close: () => store.close(),
+  };
+  return { proxy, calls };
+}
+
+const invoke = { httpMethod: 'POST', path: '/invoke/sleep', headers: {}, body: '{"ms": 0}', isBase64Encoded: false, requestContext: { requestId: 'r' } } as never;
+
+describe('the dispatcher with each kind of strategy', () => {
+  const servers: Server[] = [];
+  afterAll(() => servers.forEach((s) => s.close()));
+
+  test('a strategy over the index gets the membership only, read again only when it changes; the node comes from the store', async () => {
+    const [a, b] = await Promise.all([fakeNode('a'), fakeNode('b')]);
+    servers.push(a.server, b.server);
+    const store = new MemoryStateStore();
+    await store.heartbeat(report('a', { address: a.address, serviceMs: 500 }), 60_000);
+    await store.heartbeat(report('b', { address: b.address, serviceMs: 5 }), 60_000);
+    const { proxy, calls } = counting(store);
+    let now = 1_000;
+    const dispatcher = new Dispatcher({ connect: async () => proxy, strategyName: 'least-expected-delay', strategy: invocationStrategy('least-expected-delay'), refreshMs: 1000, now: () => now });
+    for (let i = 0; i < 3; i++) expect((await dispatcher.handle(invoke)).headers?.['x-strata-node']).toBe('b');
+    now += 1500;
+    await dispatcher.handle(invoke);
+    expect(calls).toEqual({ liveNodes: 0, membership: 2 });
+  });
+
+  test('a custom strategy that orders the nodes itself gets every node with its figures (the general path) and is obeyed', async () => {
+    const [a, b] = await Promise.all([fakeNode('a'), fakeNode('b')]);
+    servers.push(a.server, b.server);
+    const store = new MemoryStateStore();
+    await store.heartbeat(report('a', { address: a.address, memoryUsed: 0.9, heartbeatAt: Date.now() }), 60_000);
+    await store.heartbeat(report('b', { address: b.address, memoryUsed: 0.1, heartbeatAt: Date.now() }), 60_000);
+    const { proxy, calls } = counting(store);
+    const leastMemory: InvocationStrategy = (nodes, _invocation, ctx) => ({
+      kind: 'select',
+      rule: 'in-order',
+      candidates: eligibleNodes(nodes, 'compute', ctx).sort((x, y) => x.memoryUsed - y.memoryUsed).map((n) => ({ id: n.id, limit: n.slotsTotal })),
+    });
+    const dispatcher = new Dispatcher({ connect: async () => proxy, strategyName: 'least-memory', strategy: leastMemory });
+    expect((await dispatcher.handle(invoke)).headers?.['x-strata-node']).toBe('b');
+    expect(calls).toEqual({ liveNodes: 1, membership: 0 });
+  });
+
+  test('a node that refuses is left out of the index for the next attempt, and its reservation released', async () => {
+    const [a, b] = await Promise.all([fakeNode('a', true), fakeNode('b')]);
+    servers.push(a.server, b.server);
+    const store = new MemoryStateStore();
+    await store.heartbeat(report('a', { address: a.address, slotsTotal: 4 }), 60_000);
+    await store.heartbeat(report('b', { address: b.address, slotsTotal: 4 }), 60_000);
+    const dispatcher = new Dispatcher({ connect: async () => store, strategyName: 'least-outstanding', strategy: invocationStrategy('least-outstanding') });
+    const reply = await dispatcher.handle(invoke);
+    expect([reply.statusCode, reply.headers?.['x-strata-node'], reply.headers?.['x-strata-attempts']]).toEqual([200, 'b', '2']);
+    expect(a.calls()).toBe(1);
+    expect((await store.liveNodes()).map((n) => n.inFlight)).toEqual([0, 0]);
+  });
+});
