@@ -238,8 +238,9 @@ export class Dispatcher {
    * strategy that orders the nodes itself gets every node's figures, O(n) per refresh.
    */
   private async liveNodes(): Promise<readonly NodeView[]> {
-    if (this.now() - this.readAt < (this.options.refreshMs ?? 1000)) return this.nodes;
-    if (this.degraded && this.now() - this.lastAttemptAt < (this.options.refreshMs ?? 1000)) return this.nodes;
+    const refreshMs = this.options.refreshMs ?? 1000;
+    // Healthy: read again once the list is older than refreshMs. Degraded: try the store again as often, keeping the last list.
+    if (this.now() - (this.degraded ? this.lastAttemptAt : this.readAt) < refreshMs) return this.nodes;
     this.lastAttemptAt = this.now();
     try {
       this.store ??= this.options.connect().catch((error: unknown) => {
@@ -280,7 +281,7 @@ export class Dispatcher {
   }
 
   private context() {
-    // While degraded, judge heartbeats as of the last read: nothing newer can arrive.
+    // While degraded, judge heartbeats as of the last successful read: nothing newer can arrive.
     const now = this.degraded && Number.isFinite(this.readAt) ? this.readAt : this.now();
     return { now, random: this.options.random ?? Math.random, heartbeatTtlMs: this.options.heartbeatTtlMs ?? 3000 };
   }
@@ -289,7 +290,6 @@ export class Dispatcher {
     const reason = error instanceof Error ? error.message : String(error);
     if (!this.degraded) this.options.observer?.degraded?.(reason);
     this.degradedReason = reason;
-    this.readAt = Number.NEGATIVE_INFINITY; // read again at the next chance
   }
 
   private parseBody(event: APIGatewayProxyEvent): { value: unknown } | { status: number; error: string } {

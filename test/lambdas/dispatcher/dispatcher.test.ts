@@ -84,3 +84,56 @@ describe('the dispatcher with each kind of strategy', () => {
     expect((await store.liveNodes()).map((n) => n.inFlight)).toEqual([0, 0]);
   });
 });
+
+describe('the dispatcher through a long state-store outage', () => {
+  const servers: Server[] = [];
+  afterAll(() => servers.forEach((s) => s.close()));
+
+  /** A store that answers until `down` is set, then fails every call, as ElastiCache out of reach does. */
+  function failing(store: StateStore) {
+    const state = { down: false };
+    const guard = <T>(call: () => Promise<T>) => (state.down ? Promise.reject(new Error('connect ECONNREFUSED')) : call());
+    const proxy: StateStore = {
+      heartbeat: (r, ttl) => guard(() => store.heartbeat(r, ttl)),
+      deregister: (id) => guard(() => store.deregister(id)),
+      liveNodes: () => guard(() => store.liveNodes()),
+      membership: (v) => guard(() => store.membership(v)),
+      reserve: (s, lease) => guard(() => store.reserve(s, lease)),
+      close: () => store.close(),
+    };
+    return { proxy, state };
+  }
+
+  /** A custom strategy: it orders the nodes it read itself, judging their heartbeats by the context's clock. */
+  const leastMemory: InvocationStrategy = (nodes, _invocation, ctx) => ({
+    kind: 'select',
+    rule: 'in-order',
+    candidates: eligibleNodes(nodes, 'compute', ctx).sort((x, y) => x.memoryUsed - y.memoryUsed).map((n) => ({ id: n.id, limit: n.slotsTotal })),
+  });
+
+  test.each([
+    ['least-expected-delay', invocationStrategy('least-expected-delay')],
+    ['most-slots', invocationStrategy('most-slots')],
+    ['least-memory', leastMemory],
+  ] as const)('%s keeps dispatching, marked degraded, over the nodes it last read, minutes into the outage', async (strategyName, strategy) => {
+    const node = await fakeNode('a');
+    servers.push(node.server);
+    let now = Date.now();
+    const store = new MemoryStateStore(() => now);
+    await store.heartbeat(report('a', { address: node.address, slotsTotal: 4, heartbeatAt: now }), 60_000);
+    const { proxy, state } = failing(store);
+    const dispatcher = new Dispatcher({ connect: async () => proxy, strategyName, strategy, refreshMs: 1000, queueTimeoutMs: 0, now: () => now });
+    expect((await dispatcher.handle(invoke)).statusCode).toBe(200);
+
+    state.down = true;
+    for (let minute = 0; minute < 5; minute++) {
+      now += 60_000; // far past the 3 s heartbeat limit: only the last read can vouch for the node
+      const reply = await dispatcher.handle(invoke);
+      expect([reply.statusCode, reply.headers?.['x-strata-node'], reply.headers?.['x-strata-tier1']]).toEqual([200, 'a', `${strategyName}:a (degraded)`]);
+    }
+    state.down = false;
+    now += 1_500;
+    await store.heartbeat(report('a', { address: node.address, slotsTotal: 4, heartbeatAt: now }), 60_000);
+    expect((await dispatcher.handle(invoke)).headers?.['x-strata-tier1']).toBe(`${strategyName}:a`);
+  });
+});
