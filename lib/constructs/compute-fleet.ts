@@ -83,7 +83,7 @@ export class ComputeFleet extends Construct {
     const userData = UserData.forLinux();
     nodeUserData(userData, {
       bundle: props.bundle,
-      prelude: ['dnf install -y unzip'], // the AMI has the AWS CLI
+      prelude: ['aws_dnf_install unzip'], // the AMI has the AWS CLI
       setupScript: 'node-setup/compute-node.sh',
       settings: {
         STRATA_REGION: region,

@@ -13,9 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=nodes/node-setup/common.sh
-source "${here}/../node-setup/common.sh" # the settings, imds
-secret() { aws secretsmanager get-secret-value --region "${STRATA_REGION}" --secret-id "$1" --query SecretString --output text; }
-put_secret() { aws secretsmanager put-secret-value --region "${STRATA_REGION}" --secret-id "$1" --secret-string "$2" >/dev/null; }
+source "${here}/../node-setup/common.sh" # the settings, imds, the AWS seam
 # A JSON object from NAME=FILE pairs, each file's content base64-encoded.
 files_json() { node -e 'const fs = require("fs"); console.log(JSON.stringify(Object.fromEntries(process.argv.slice(1).map((a) => { const [k, f] = a.split("="); return [k, fs.readFileSync(f).toString("base64")]; }))))' "$@"; }
 # Writes one base64 field of a JSON object (stdin) to a file.
@@ -89,13 +87,13 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
   printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\n' "${STRATA_RGW_NAME}" > "${keys}/rgw.ext"
   openssl x509 -req -in "${keys}/rgw.csr" -CA "${keys}/ca.crt" -CAkey "${keys}/ca.key" -CAcreateserial \
     -days 3650 -extfile "${keys}/rgw.ext" -out /etc/ceph/rgw.crt 2>/dev/null
-  put_secret "${STRATA_CEPH_SECRET_ARN}" "$(files_json mon="${keys}/mon.keyring" admin=/etc/ceph/ceph.client.admin.keyring \
+  aws_put_secret "${STRATA_CEPH_SECRET_ARN}" "$(files_json mon="${keys}/mon.keyring" admin=/etc/ceph/ceph.client.admin.keyring \
     bootstrapOsd=/var/lib/ceph/bootstrap-osd/ceph.keyring rgwCert=/etc/ceph/rgw.crt rgwKey=/etc/ceph/rgw.key \
     caCert="${keys}/ca.crt" fsid=<(printf '%s' "${fsid}"))"
 else
   echo "waiting for node 0 to publish the cluster secret"
-  until secret "${STRATA_CEPH_SECRET_ARN}" | grep -q '"fsid"'; do sleep 10; done
-  cluster=$(secret "${STRATA_CEPH_SECRET_ARN}")
+  until aws_get_secret "${STRATA_CEPH_SECRET_ARN}" | grep -q '"fsid"'; do sleep 10; done
+  cluster=$(aws_get_secret "${STRATA_CEPH_SECRET_ARN}")
   printf '%s' "${cluster}" | field_to_file fsid "${keys}/fsid"
   write_conf "$(cat "${keys}/fsid")"
   printf '%s' "${cluster}" | field_to_file mon "${keys}/mon.keyring"
@@ -141,10 +139,10 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
   until curl -sf --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" >/dev/null; do sleep 2; done
   s3() { AWS_ACCESS_KEY_ID=${access} AWS_SECRET_ACCESS_KEY=${secret_key} aws s3api "$@" --endpoint-url "https://localhost:${STRATA_RGW_PORT}" --ca-bundle "${keys}/ca.crt" --region "${STRATA_REGION}"; }
   s3 head-bucket --bucket "${STRATA_BUCKET}" 2>/dev/null || s3 create-bucket --bucket "${STRATA_BUCKET}" >/dev/null
-  put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} CA="${keys}/ca.crt" node -e \
+  aws_put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} CA="${keys}/ca.crt" node -e \
     'console.log(JSON.stringify({ accessKeyId: process.env.ACCESS, secretAccessKey: process.env.SECRET, caCertificate: require("fs").readFileSync(process.env.CA, "utf8") }))')"
 else
   echo "waiting for node 0 to publish the object-store keys"
-  until secret "${STRATA_OBJECTS_SECRET_ARN}" | grep -q accessKeyId; do sleep 10; done
+  until aws_get_secret "${STRATA_OBJECTS_SECRET_ARN}" | grep -q accessKeyId; do sleep 10; done
 fi
 echo "ceph on ${host}: ready"

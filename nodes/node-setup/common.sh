@@ -6,6 +6,8 @@ STRATA_HOME=/opt/strata
 STRATA_LOG_DIR=/var/log/strata
 # shellcheck source=/dev/null
 source /etc/strata/strata.env
+# shellcheck source=nodes/node-setup/aws.sh
+source /etc/strata/aws.sh # the AWS seam, written by the user data
 
 # IMDSv2: a session token first, then the path under /latest/.
 imds() {
@@ -16,7 +18,7 @@ imds() {
 
 # One field of a JSON secret in Secrets Manager (empty if the field is not there yet).
 secret_field() {
-  aws secretsmanager get-secret-value --region "${STRATA_REGION}" --secret-id "$1" --query SecretString --output text |
+  aws_get_secret "$1" |
     node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(String(JSON.parse(s)[process.argv[1]] ?? "")))' "$2"
 }
 
@@ -67,7 +69,7 @@ start_cloudwatch_agent() {
   }
 }
 JSON
-  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "file:${STRATA_HOME}/cloudwatch-agent.json"
+  aws_cloudwatch_agent_start "${STRATA_HOME}/cloudwatch-agent.json"
 }
 
 # A systemd unit for one of Strata's processes, run as the unprivileged user strata.

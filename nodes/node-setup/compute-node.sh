@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=nodes/node-setup/common.sh
 source "$(dirname "$0")/common.sh"
 
-dnf install -y nodejs22 amazon-cloudwatch-agent
+aws_dnf_install nodejs22 amazon-cloudwatch-agent
 ln -sf "$(command -v node-22 || command -v node)" /usr/local/bin/node
 
 ip=$(imds meta-data/local-ipv4)

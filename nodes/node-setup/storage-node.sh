@@ -5,28 +5,13 @@
 set -euo pipefail
 # shellcheck source=nodes/node-setup/common.sh
 source "$(dirname "$0")/common.sh"
-arch=$(dpkg --print-architecture)
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends ca-certificates curl gnupg openssl uuid-runtime lvm2 \
   ceph-mon ceph-mgr ceph-osd ceph-common radosgw # ceph-volume comes with ceph-osd
-install -d -m 0755 /etc/apt/keyrings
-curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
-echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_22.x nodistro main" > /etc/apt/sources.list.d/nodesource.list
-apt-get update
-apt-get install -y nodejs
-for agent in amazon-ssm-agent amazon-cloudwatch-agent; do
-  if ! dpkg -s "${agent}" >/dev/null 2>&1; then
-    case ${agent} in
-      amazon-ssm-agent) url="https://s3.${STRATA_REGION}.amazonaws.com/amazon-ssm-${STRATA_REGION}/latest/debian_${arch}/amazon-ssm-agent.deb" ;;
-      amazon-cloudwatch-agent) url="https://amazoncloudwatch-agent-${STRATA_REGION}.s3.${STRATA_REGION}.amazonaws.com/debian/${arch}/latest/amazon-cloudwatch-agent.deb" ;;
-    esac
-    curl -fsSL -o "/tmp/${agent}.deb" "${url}"
-    apt-get install -y "/tmp/${agent}.deb"
-  fi
-done
-systemctl enable --now amazon-ssm-agent
+aws_nodesource_install 22
+aws_agent_debs_install
 
 bash "${STRATA_HOME}/ceph/aws-cluster.sh"
 

@@ -242,7 +242,7 @@ describe('StrataCompute', () => {
     expect(text).toContain(`STRATA_OFFLOAD_THRESHOLDS='{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'`);
     expect(text).toContain("STRATA_RGW_ENDPOINT='https://rgw.storage.strata.internal:7443'");
     expect(text).toContain(`STRATA_CACHE_PORT='${PORTS.cache}'`);
-    expect(text).toMatch(/aws s3 cp 's3:\/\/.*\/[0-9a-f]{64}\.zip' \/tmp\/strata-node\.zip/);
+    expect(text).toMatch(/aws_fetch_bundle 's3:\/\/.*\/[0-9a-f]{64}\.zip' \/tmp\/strata-node\.zip/);
     expect(text).toContain('exec bash /opt/strata/node-setup/compute-node.sh');
   });
 
