@@ -35,8 +35,10 @@ export class DispatchApi extends Construct {
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
     this.api = new RestApi(this, 'Api', {
       description: 'Strata: invoke functions through the multi-tier load balancer',
-      cloudWatchRole: true, // execution logs need the account's API Gateway logging role
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // Execution logs need API Gateway's logging role, which is one setting for the whole
+      // account and region: other APIs use it too, so `cdk destroy` leaves it (docs/aws.md).
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
         stageName: 'v1',
         throttlingRateLimit: props.throttleRatePerSecond ?? 500,
