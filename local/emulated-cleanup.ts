@@ -8,6 +8,9 @@ export interface HostRecord {
   /** Its folder: the overlay's upper and work folders, the mount point, console.log. */
   dir: string;
   mounted?: string;
+  /** The zram device and mount of the host's own root disk, if it has one. */
+  rootZram?: number;
+  rootMounted?: string;
   netns?: string;
   veth?: string;
   zram?: number;
@@ -61,7 +64,12 @@ export function removeHostSync(host: HostRecord): void {
   if (host.mounted && mountedAt(host.mounted)) {
     if (!quietly('umount', [host.mounted], true)) quietly('umount', ['-l', host.mounted]);
   }
-  if (host.dir.startsWith(HOSTS_DIR) && !(host.mounted && mountedAt(host.mounted))) attempt(() => rmSync(host.dir, { recursive: true, force: true }));
+  if (host.rootMounted && mountedAt(host.rootMounted)) {
+    if (!quietly('umount', [host.rootMounted], true)) quietly('umount', ['-l', host.rootMounted]);
+  }
+  const stillMounted = [host.mounted, host.rootMounted].some((path) => path && mountedAt(path));
+  if (host.dir.startsWith(HOSTS_DIR) && !stillMounted) attempt(() => rmSync(host.dir, { recursive: true, force: true }));
+  if (host.rootZram !== undefined) releaseZram(host.rootZram);
   if (host.netns) quietly('ip', ['netns', 'del', host.netns], true);
   if (host.veth) quietly('ip', ['link', 'del', host.veth], true);
   if (host.zram !== undefined && !host.keepZram) releaseZram(host.zram);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,7 +8,7 @@ import { removeHostSync, type HostRecord } from './emulated-cleanup';
 export type { HostRecord } from './emulated-cleanup';
 
 export interface HostOptions {
-  /** The host's hostname, also in its link's name: 1-9 of [a-z0-9-]. */
+  /** The host's hostname, also in its link's name: 1-12 of [a-z0-9-], at most 14 with the network's name. */
   readonly name: string;
   /** Its IPv4 address on the network (eth0 inside the host). */
   readonly address: string;
@@ -23,6 +23,12 @@ export interface HostOptions {
    * removed host (remove({ keepDisk: true })). @default none
    */
   readonly disk?: { readonly sizeGiB: number } | { readonly device: string };
+  /**
+   * A root disk of the host's own, GiB: its writable layer goes on a zram-backed ext4, so
+   * that free space inside is the host's (a Ceph monitor warns below 30 %), not this
+   * machine's. @default the writable layer is a folder of this machine
+   */
+  readonly rootDiskGiB?: number;
   /** Folders or files of this machine inside the host. */
   readonly binds?: readonly { readonly source: string; readonly target: string; readonly readOnly?: boolean }[];
   /** Files written into the host's file system before it boots: path -> content. */
@@ -54,7 +60,9 @@ export class Host {
     private readonly save: () => void,
     private readonly forget: () => void,
   ) {
-    if (!/^[a-z0-9][a-z0-9-]{0,8}$/.test(options.name)) throw new RangeError(`host name must be 1-9 of [a-z0-9-], got "${options.name}"`);
+    if (!/^[a-z0-9][a-z0-9-]{0,11}$/.test(options.name) || net.network.length + options.name.length > 14) {
+      throw new RangeError(`host name must be 1-12 of [a-z0-9-], at most ${14 - net.network.length} on network "${net.network}"; got "${options.name}"`);
+    }
     if (options.cpu !== undefined && !(options.cpu > 0 && options.cpu <= 64)) throw new RangeError(`host ${options.name}: cpu must be a number of cores above 0, got ${options.cpu}`);
     if (options.bandwidthMbit !== undefined && !(options.bandwidthMbit > 0)) throw new RangeError(`host ${options.name}: bandwidthMbit must be above 0, got ${options.bandwidthMbit}`);
     this.name = options.name;
@@ -75,6 +83,21 @@ export class Host {
   /** @internal HostNetwork.create() */
   async create(): Promise<void> {
     const { record, options, net } = this;
+    mkdirSync(record.dir, { recursive: true });
+    if (options.rootDiskGiB !== undefined) {
+      record.rootZram = Number(readFileSync('/sys/class/zram-control/hot_add', 'utf8').trim());
+      this.save();
+      writeFileSync(`/sys/block/zram${record.rootZram}/disksize`, `${Math.round(options.rootDiskGiB * 1024)}M`);
+      const device = `/dev/zram${record.rootZram}`;
+      if (!existsSync(device)) {
+        const [major, minor] = readFileSync(`/sys/block/zram${record.rootZram}/dev`, 'utf8').trim().split(':');
+        await must('mknod', [device, 'b', major, minor]);
+      }
+      await must('mkfs.ext4', ['-q', '-F', device]);
+      await must('mount', [device, record.dir]);
+      record.rootMounted = record.dir;
+      this.save();
+    }
     for (const folder of ['upper', 'work', 'root']) mkdirSync(join(record.dir, folder), { recursive: true });
     await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${options.image},upperdir=${join(record.dir, 'upper')},workdir=${join(record.dir, 'work')}`, this.root]);
     record.mounted = this.root;
@@ -208,6 +231,14 @@ export class Host {
     const cpu = this.record.cgroups?.find((cgroup) => cgroup.startsWith('/sys/fs/cgroup/cpu/'));
     return execute('sh', ['-c', `${cpu ? `echo $$ > ${cpu}/cgroup.procs && ` : ''}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
       ...Object.entries({ ...INSIDE_ENV, ...options.env }).map(([key, value]) => `${key}=${value}`), ...argv], { ...options, env: undefined });
+  }
+
+  /** Starts a long-running command inside the host (as run() does) and answers its process, with pipes to its standard streams. */
+  spawn(argv: readonly string[], env: Readonly<Record<string, string>> = {}): ChildProcess {
+    if (!this.running) throw new Error(`host ${this.name} is not running`);
+    const cpu = this.record.cgroups?.find((cgroup) => cgroup.startsWith('/sys/fs/cgroup/cpu/'));
+    return spawn('sh', ['-c', `${cpu ? `echo $$ > ${cpu}/cgroup.procs && ` : ''}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
+      ...Object.entries({ ...INSIDE_ENV, ...env }).map(([key, value]) => `${key}=${value}`), ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   /** run(), throwing with the command's output when it fails; answers its standard output. */

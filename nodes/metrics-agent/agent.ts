@@ -30,6 +30,8 @@ export interface MetricsAgentOptions {
 export class MetricsAgent {
   /** Publishes that failed since start; for the node's health report. */
   failedPublishes = 0;
+  /** Whether the last heartbeat reached the shared state: the node is registered there. */
+  registered = false;
   lastReport: NodeReport | undefined;
 
   private readonly intervalMs: number;
@@ -81,8 +83,10 @@ export class MetricsAgent {
     this.options.emf?.(JSON.stringify(emfRecord(report, host)));
     try {
       await this.options.store.heartbeat(report, this.ttlMs);
+      this.registered = true;
     } catch {
       this.failedPublishes++;
+      this.registered = false;
     }
     return report;
   }

@@ -55,6 +55,45 @@ aws_cloudwatch_agent_start() {
   /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "file:$1"
 }
 
+# Attaches one of this node's EBS volumes to this instance and prints its device once the
+# kernel shows it: aws_attach_volume VOLUME DEVICE_NAME INSTANCE. While the instance this
+# one replaces still holds the volume, it tries again (for up to ten minutes).
+aws_attach_volume() {
+  local volume=$1 name=$2 instance=$3 device error tries=0
+  # Nitro instances show EBS volumes as NVMe devices whose serial is the volume id; others by name.
+  device=/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume/-/}
+  [ -e "${device}" ] || [ -e "${name/\/dev\/sd//dev/xvd}" ] || until error=$(aws ec2 attach-volume --region "${STRATA_REGION}" \
+    --volume-id "${volume}" --instance-id "${instance}" --device "${name}" 2>&1 >/dev/null); do
+    case ${error} in
+      *VolumeInUse* | *IncorrectState*) ;;
+      *) echo "${error}" >&2; return 1 ;;
+    esac
+    tries=$((tries + 1))
+    [ "${tries}" -lt 60 ] || { echo "${volume} is still in use elsewhere after ten minutes: ${error}" >&2; return 1; }
+    sleep 10
+  done
+  for _ in $(seq 1 60); do
+    [ -e "${device}" ] && { readlink -f "${device}"; return 0; }
+    [ -e "${name/\/dev\/sd//dev/xvd}" ] && { echo "${name/\/dev\/sd//dev/xvd}"; return 0; }
+    sleep 2
+  done
+  echo "${volume} is attached but no device for it appeared" >&2
+  return 1
+}
+
+# Moves a fixed private address onto this instance's network interface, from the
+# instance this one replaces if that one still has it: aws_claim_address ADDRESS INTERFACE_ID.
+aws_claim_address() {
+  aws ec2 assign-private-ip-addresses --region "${STRATA_REGION}" --network-interface-id "$2" --private-ip-addresses "$1" --allow-reassignment
+}
+
+# Tells CloudFormation how this node's creation went: aws_signal SUCCESS|FAILURE INSTANCE.
+# Fails when no stack operation waits for it (a node that replaces one, later on).
+aws_signal() {
+  aws cloudformation signal-resource --region "${STRATA_REGION}" --stack-name "${STRATA_STACK}" \
+    --logical-resource-id "${STRATA_SIGNAL_RESOURCE}" --unique-id "$2" --status "$1" >/dev/null
+}
+
 # Lets Auto Scaling go on with a termination: aws_complete_lifecycle_action HOOK GROUP INSTANCE.
 aws_complete_lifecycle_action() {
   aws autoscaling complete-lifecycle-action --region "${STRATA_REGION}" --lifecycle-action-result CONTINUE \

@@ -1,27 +1,29 @@
 #!/bin/bash
 # Sets up a Ceph storage node on Debian 12: Ceph from Debian's packages (the same
-# version the tests boot), Node.js 22 (NodeSource), the SSM and CloudWatch agents,
-# then the Ceph daemons (nodes/ceph/aws-cluster.sh) and the storage agent as a systemd unit.
-set -euo pipefail
+# version the tests boot), Node.js 22 (NodeSource), the SSM and CloudWatch agents, then
+# the Ceph daemons (nodes/ceph/aws-cluster.sh) and the storage agent as a systemd unit.
+# The node is done when Ceph says HEALTH_OK: then it signals CloudFormation, which
+# completes the storage stack when every node has.
+set -Eeuo pipefail
 # shellcheck source=nodes/node-setup/common.sh
 source "$(dirname "$0")/common.sh"
+trap 'fail "storage node setup failed (line ${LINENO})"' ERR
+instance=$(imds meta-data/instance-id)
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends ca-certificates curl gnupg openssl uuid-runtime lvm2 \
+apt-get install -y --no-install-recommends ca-certificates curl gnupg openssl uuid-runtime logrotate \
   ceph-mon ceph-mgr ceph-osd ceph-common radosgw # ceph-volume comes with ceph-osd
 aws_nodesource_install 22
 aws_agent_debs_install
+install_log_rotation
 
 bash "${STRATA_HOME}/ceph/aws-cluster.sh"
 
-ip=$(imds meta-data/local-ipv4)
-instance=$(imds meta-data/instance-id)
 write_node_env
-
 start_cloudwatch_agent
 install_unit strata-storage-agent "Strata storage agent (near-data stages and metrics agent)" \
-  "/usr/bin/node ${STRATA_HOME}/storage-agent.js --id ${instance} --host ${ip} --port ${STRATA_PORT} \
+  "/usr/bin/node ${STRATA_HOME}/storage-agent.js --id ${instance} --host ${STRATA_CEPH_ADDRESS} --port ${STRATA_PORT} \
 --slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint https://localhost:${STRATA_RGW_PORT} --s3-bucket ${STRATA_BUCKET} \
 --thresholds \${OFFLOAD_THRESHOLDS} --emf-file ${STRATA_LOG_DIR}/metrics.emf"
 
@@ -45,3 +47,11 @@ WantedBy=timers.target
 UNIT
 systemctl daemon-reload
 systemctl enable --now strata-ceph-health.timer
+
+started=${SECONDS}
+until [ "$(timeout 60 ceph health 2>/dev/null)" = HEALTH_OK ]; do
+  [ $((SECONDS - started)) -lt 2400 ] || fail "Ceph is not HEALTH_OK after 40 minutes: $(timeout 60 ceph health 2>&1)"
+  sleep 10
+done
+echo "Ceph: HEALTH_OK"
+aws_signal SUCCESS "${instance}" || echo "no CloudFormation operation waits for this node (it replaces one): not signalled"

@@ -73,3 +73,93 @@ describe('cdk destroy leaves what the account shares', () => {
     expect(dispatch.toJSON().Resources[roleId].DeletionPolicy).toBe('Retain');
   });
 });
+
+/** The user data of a launch template or instance, with CloudFormation's joins flattened to text. */
+function userDataText(userData: unknown): string {
+  const flatten = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    if (Array.isArray(value)) return value.map(flatten).join('');
+    const object = value as Record<string, unknown>;
+    if ('Fn::Base64' in object) return flatten(object['Fn::Base64']);
+    if ('Fn::Join' in object) return (object['Fn::Join'] as [string, unknown[]])[1].map(flatten).join('');
+    return `<${JSON.stringify(object)}>`;
+  };
+  return flatten(userData);
+}
+const setting = (text: string, key: string) => new RegExp(`^${key}='([^']*)'$`, 'm').exec(text)?.[1];
+
+describe('the storage nodes survive a lost AZ, a deploy and a replacement', () => {
+  const storage = templateOf(stacks.storage);
+  const compute = templateOf(stacks.compute);
+  const groups = Object.entries(storage.findResources('AWS::AutoScaling::AutoScalingGroup'));
+  const userDataOf = (group: (typeof groups)[number][1]) => {
+    const templateId = (group.Properties.LaunchTemplate as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
+    return userDataText(storage.toJSON().Resources[templateId].Properties.LaunchTemplateData.UserData);
+  };
+
+  test('three AZs by default, a storage node in each: Ceph places one copy of each PG per AZ', () => {
+    const azs = Object.values(network.findResources('AWS::EC2::Subnet')).map((subnet) => JSON.stringify(subnet.Properties.AvailabilityZone));
+    expect(new Set(azs).size).toBe(3);
+    expect(groups).toHaveLength(3);
+    const subnets = groups.map(([, group]) => JSON.stringify(group.Properties.VPCZoneIdentifier));
+    expect(new Set(subnets).size).toBe(3);
+    for (const [, group] of groups) {
+      expect(group.Properties.VPCZoneIdentifier).toHaveLength(1);
+      expect(setting(userDataOf(group), 'STRATA_CEPH_FAILURE_DOMAIN')).toBe('zone');
+    }
+  });
+
+  test('with two AZs the synth warns what the operator gives up', () => {
+    const twoAzs = synth({ ...(cdkJsonContext().strata as object), network: { maxAzs: 2, natGateways: 1 } });
+    const warnings = twoAzs.assembly.getStackByName(twoAzs.stacks.storage.stackName).messages.filter((message) => message.level === 'warning').map((message) => String(message.entry.data));
+    expect(warnings).toContainEqual(expect.stringMatching(/^Storage spans 2 AZs: losing the AZ with two of the three monitors stops Ceph/));
+  });
+
+  test('no storage node is an instance a deploy can replace: each is a group of exactly one, with no rolling or replacing update', () => {
+    expect(storage.findResources('AWS::EC2::Instance')).toEqual({});
+    for (const [, group] of groups) {
+      expect(group.Properties).toMatchObject({ MinSize: '1', MaxSize: '1' });
+      expect(Object.keys(group.UpdatePolicy ?? {})).not.toContain('AutoScalingRollingUpdate');
+      expect(Object.keys(group.UpdatePolicy ?? {})).not.toContain('AutoScalingReplacingUpdate');
+    }
+  });
+
+  test('OSD data lives on encrypted volumes of their own, in the node’s AZ, that a replacement instance attaches again', () => {
+    const volumes = storage.findResources('AWS::EC2::Volume');
+    expect(Object.values(volumes).map((volume) => volume.Properties)).toEqual(Array(3).fill(expect.objectContaining({ Encrypted: true, Size: 100, VolumeType: 'gp3' })));
+    for (const [, group] of groups) {
+      const ids = setting(userDataOf(group), 'STRATA_OSD_VOLUMES')!;
+      expect(ids).toMatch(/^<\{"Ref":"CephNode\dOsd0[0-9A-F]+"\}>$/);
+      const volume = volumes[JSON.parse(ids.slice(1, -1)).Ref as string];
+      expect(JSON.stringify(volume.Properties.AvailabilityZone)).toBeDefined();
+    }
+    for (const template of Object.values(storage.findResources('AWS::EC2::LaunchTemplate'))) {
+      expect(template.Properties.LaunchTemplateData.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } }]);
+    }
+  });
+
+  test('every node’s mon_host names all three monitors at their fixed addresses', () => {
+    const monitors = groups.map(([, group]) => setting(userDataOf(group), 'STRATA_CEPH_MONS'));
+    expect(new Set(monitors).size).toBe(1);
+    const pairs = monitors[0]!.split(' ');
+    expect(pairs).toHaveLength(3);
+    groups.forEach(([, group], index) => expect(pairs[index]).toBe(`storage-${index}=${setting(userDataOf(group), 'STRATA_CEPH_ADDRESS')}`));
+    expect(pairs.map((pair) => pair.split('=')[1])).toEqual(['10.40.16.10', '10.40.32.10', '10.40.48.10']);
+  });
+
+  test('the storage stack completes only when every node has signalled (Ceph HEALTH_OK), and nodes may signal only their stack', () => {
+    for (const [id, group] of groups) {
+      expect(group.CreationPolicy).toEqual({ ResourceSignal: { Count: 1, Timeout: 'PT45M' } });
+      expect(setting(userDataOf(group), 'STRATA_SIGNAL_RESOURCE')).toBe(id);
+    }
+    const statements = Object.values(storage.findResources('AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'cloudformation:SignalResource', Resource: { Ref: 'AWS::StackId' } }));
+  });
+
+  test('the compute stack completes only when its first nodes have registered in the state store and signalled', () => {
+    const [[id, group]] = Object.entries(compute.findResources('AWS::AutoScaling::AutoScalingGroup'));
+    expect(group.CreationPolicy).toEqual({ ResourceSignal: { Count: 2, Timeout: 'PT30M' } });
+    const templateId = (group.Properties.LaunchTemplate as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
+    expect(setting(userDataText(compute.toJSON().Resources[templateId].Properties.LaunchTemplateData.UserData), 'STRATA_SIGNAL_RESOURCE')).toBe(id);
+  });
+});
