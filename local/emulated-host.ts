@@ -170,7 +170,9 @@ export class Host {
   async boot(timeoutMs = 120_000): Promise<void> {
     if (this.running) throw new Error(`host ${this.name} is already running`);
     const args = ['-D', this.root, '--register=no', '--keep-unit', '--boot', `--network-namespace-path=/run/netns/${this.netns}`,
-      '-M', this.name, `--hostname=${this.name}`, '--resolv-conf=copy-host', '--timezone=off', '--link-journal=no'];
+      '-M', this.name, `--hostname=${this.name}`, '--resolv-conf=copy-host', '--timezone=off', '--link-journal=no',
+      // Its network namespace is its own, so it may change it (as --private-network would allow).
+      '--capability=CAP_NET_ADMIN'];
     if (this.disk) args.push(`--bind=${this.disk}`);
     for (const bind of this.options.binds ?? []) args.push(`--bind${bind.readOnly ? '-ro' : ''}=${bind.source}:${bind.target}`);
     const console = openSync(join(this.record.dir, 'console.log'), 'a');

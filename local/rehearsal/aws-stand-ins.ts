@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { must } from '../commands';
@@ -80,11 +80,12 @@ export class AwsStandIns {
     rmSync(join(this.folder, 'signals', `${resource}.waiting`), { force: true });
   }
 
-  /** The signals received, as { resource, uniqueId, status }. */
-  signals(): { resource: string; uniqueId: string; status: string }[] {
+  /** The signals received, as { resource, uniqueId, status, at (ms since the epoch) }. */
+  signals(): { resource: string; uniqueId: string; status: string; at: number }[] {
     return readdirSync(join(this.folder, 'signals')).filter((name) => !name.endsWith('.waiting')).map((name) => {
       const [resource, ...rest] = name.split('.');
-      return { resource, uniqueId: rest.join('.'), status: readFileSync(join(this.folder, 'signals', name), 'utf8').trim() };
+      const file = join(this.folder, 'signals', name);
+      return { resource, uniqueId: rest.join('.'), status: readFileSync(file, 'utf8').trim(), at: statSync(file).mtimeMs };
     });
   }
 

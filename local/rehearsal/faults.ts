@@ -109,29 +109,35 @@ async function replaceStorageHost(env: RehearsalEnvironment, report: Report, tra
   });
 }
 
-/** A compute host loses its power: within the heartbeat TTL the dispatcher stops choosing it, and invocations go on. */
+/**
+ * A compute host loses its power: within the heartbeat TTL the dispatcher stops choosing it
+ * (no invocation needs a second attempt after it), and every invocation meanwhile answers.
+ */
 async function computeHostDown(env: RehearsalEnvironment, report: Report, dispatcher: DispatcherLambda, name: string): Promise<void> {
   const instance = env.fleet.byName(name);
   const ttlMs = Number(dispatcherSetting(env, 'STRATA_HEARTBEAT_TTL_MS') ?? 3000);
   const refreshMs = Number(dispatcherSetting(env, 'STRATA_REFRESH_MS') ?? 1000);
   await instance.host.stop();
   const downAt = Date.now();
-  const chosen: { at: number; node: string; status: number }[] = [];
+  const calls: { at: number; attempts: number; status: number }[] = [];
   while (Date.now() - downAt < ttlMs + refreshMs + 8000) {
     const reply = await dispatcher.invoke('wordcount', { key: 'corpus/small.txt' }, 30_000).catch(() => undefined);
-    chosen.push({ at: Date.now() - downAt, node: reply?.headers['x-strata-node'] ?? '?', status: reply?.statusCode ?? 0 });
+    calls.push({ at: Date.now() - downAt, attempts: Number(reply?.headers['x-strata-attempts'] ?? 0), status: reply?.statusCode ?? 0 });
     await sleep(200);
   }
-  await report.check(`${name} powered off: the dispatcher stops choosing it within the heartbeat TTL (${ttlMs} ms) and its refresh (${refreshMs} ms)`, async () => {
+  await report.check(`${name} powered off: within the heartbeat TTL (${ttlMs} ms) and a refresh (${refreshMs} ms) the dispatcher stops choosing it, and every invocation answers`, async () => {
     const state = await RedisStateStore.connect({ url: env.state.localUrl });
     const live = await state.liveNodes().finally(() => state.close());
-    const late = chosen.filter((call) => call.node === instance.instanceId && call.at > ttlMs + refreshMs);
-    const failed = chosen.filter((call) => call.status !== 200);
-    if (late.length > 0 || live.some((node) => node.id === instance.instanceId)) throw new Error(`chosen ${late.length} times after ${ttlMs + refreshMs} ms; still live in the state store: ${live.some((node) => node.id === instance.instanceId)}`);
-    if (failed.length > 0) throw new Error(`${failed.length} of ${chosen.length} invocations failed: ${JSON.stringify(failed.slice(0, 3))}`);
-    const last = Math.max(0, ...chosen.filter((call) => call.node === instance.instanceId).map((call) => call.at));
-    report.figure(`${name} powered off to its last dispatch`, last / 1000, 's');
-    return `${chosen.length} invocations, all 200; the last one it was chosen for ${(last / 1000).toFixed(1)} s after the power cut (the dispatcher retries another node when one does not answer)`;
+    const retried = calls.filter((call) => call.attempts > 1);
+    const late = retried.filter((call) => call.at > ttlMs + refreshMs + 1000); // + the time a call takes
+    const failed = calls.filter((call) => call.status !== 200);
+    if (late.length > 0 || live.some((node) => node.id === instance.instanceId)) {
+      throw new Error(`tried first ${late.length} times after ${ttlMs + refreshMs} ms: ${JSON.stringify(late.slice(0, 3))}; still live in the state store: ${live.some((node) => node.id === instance.instanceId)}`);
+    }
+    if (failed.length > 0) throw new Error(`${failed.length} of ${calls.length} invocations failed: ${JSON.stringify(failed.slice(0, 3))}`);
+    const last = Math.max(0, ...retried.map((call) => call.at));
+    report.figure(`${name} powered off to the dispatcher's last attempt on it`, last / 1000, 's');
+    return `${calls.length} invocations, all 200; ${retried.length} tried ${name} first and went on to another node, the last ${(last / 1000).toFixed(1)} s after the power cut`;
   });
 }
 

@@ -10,6 +10,8 @@ const USER_DATA = '/var/lib/cloud/instance/scripts/user-data';
 const USER_DATA_EXIT = '/var/lib/cloud/instance/user-data.exit';
 const USER_DATA_LOG = '/var/log/cloud-init-output.log';
 const USER_DATA_UNIT = 'strata-rehearsal-user-data.service';
+/** The line the stand-in for cloud-init writes before each run of the user data. */
+const RUN_MARK = '=== rehearsal: user data starts';
 
 /** A launched instance: an emulated host, what IMDS tells it, and how its user data went. */
 export interface Instance {
@@ -97,10 +99,12 @@ export class Fleet {
     return existsSync(path) ? Number(readFileSync(path, 'utf8').trim()) : undefined;
   }
 
-  /** The last lines of the user data's output (cloud-init-output.log). */
+  /** The last lines of the user data's output (cloud-init-output.log) in its last run. */
   userDataOutput(instance: Instance, lines = 40): string {
     const path = join(instance.host.root, USER_DATA_LOG);
-    return existsSync(path) ? readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no output)';
+    if (!existsSync(path)) return '(no output)';
+    const text = readFileSync(path, 'utf8');
+    return text.slice(Math.max(0, text.lastIndexOf(RUN_MARK))).trimEnd().split('\n').slice(-lines).join('\n');
   }
 
   /** Waits until the user data has ended; answers its exit status and how long it ran. */
@@ -143,7 +147,7 @@ After=network-online.target
 [Service]
 Type=oneshot
 ExecStartPre=/usr/sbin/update-ca-certificates
-ExecStart=/bin/sh -c '${USER_DATA} >> ${USER_DATA_LOG} 2>&1; echo $? > ${USER_DATA_EXIT}'
+ExecStart=/bin/sh -c 'echo "${RUN_MARK} $$(date -Is)" >> ${USER_DATA_LOG}; ${USER_DATA} >> ${USER_DATA_LOG} 2>&1; echo $$? > ${USER_DATA_EXIT}'
 TimeoutStartSec=infinity
 `;
 }

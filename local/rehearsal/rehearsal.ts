@@ -29,9 +29,10 @@ export async function rehearse(options: RehearsalOptions): Promise<boolean> {
   let dispatcher: DispatcherLambda | undefined;
   try {
     const { storage, firstLaunch } = await bringUp(env, report);
-    await checkCluster(env, report, storage, firstLaunch);
+    // What a user does once the stacks are complete, then what Ceph and the nodes say.
     dispatcher = await startDispatcher(env);
     await invocations(env, report, dispatcher, firstLaunch);
+    await checkCluster(env, report, storage, firstLaunch);
     if (options.faults) await rehearseFaults(env, report, dispatcher);
   } catch (error) {
     if (!(error instanceof CheckFailed)) throw error;
@@ -71,7 +72,10 @@ async function bringUp(env: RehearsalEnvironment, report: Report): Promise<{ sto
       return `${lines.join(', ')}; each after "${[...new Set(ready)].join('" / "')}"`;
     });
   }
-  report.figure('first launch to the storage and compute stacks complete', (Date.now() - started) / 1000, 's');
+  const lastSignal = (stack: string) => Math.max(...aws.signals().filter((signal) => deployment.signalledResources(stack).some(({ resource }) => resource === signal.resource)).map((signal) => signal.at));
+  for (const [stack, what] of [[STACKS.storage, 'HEALTH_OK (the storage stack complete: its last signal)'], [STACKS.compute, 'the compute stack complete (its last node registered)']] as const) {
+    if (Number.isFinite(lastSignal(stack))) report.figure(`first launch to ${what}`, (lastSignal(stack) - started) / 1000, 's');
+  }
   await report.check('compute hosts started before storage was ready waited for the object-store keys (and did not fail on them)', () => {
     const waited = compute.filter((instance) => fleet.userDataOutput(instance, 10_000).includes('waiting for storage node 0 to publish the object-store keys'));
     if (waited.length === 0) throw new Error('no compute host logged a wait: were they started too late to show it?');

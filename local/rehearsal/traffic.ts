@@ -61,10 +61,15 @@ export class Traffic {
   /** Reads back every object written so far; answers how many, or throws naming what is missing or wrong. */
   async verifyAll(): Promise<number> {
     const wrong: string[] = [];
-    for (const [key, hash] of this.written) {
-      const body = await this.objects.get(key).catch((error: Error) => `unreadable: ${error.message}`);
-      if (sha256(body) !== hash) wrong.push(`${key}: ${body.startsWith('unreadable') ? body : 'content differs'}`);
-    }
+    const entries = [...this.written];
+    const reader = async () => {
+      for (let entry = entries.pop(); entry; entry = entries.pop()) {
+        const [key, hash] = entry;
+        const body = await this.objects.get(key).catch((error: Error) => `unreadable: ${error.message}`);
+        if (sha256(body) !== hash) wrong.push(`${key}: ${body.startsWith('unreadable') ? body : 'content differs'}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, reader));
     if (wrong.length > 0) throw new Error(`${wrong.length} of ${this.written.size} objects lost or changed: ${wrong.slice(0, 5).join('; ')}`);
     return this.written.size;
   }

@@ -137,6 +137,9 @@ install_unit() {
   local name=$1 description=$2 command=$3
   id strata >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin strata
   install -d -o strata -g strata "${STRATA_LOG_DIR}"
+  # The node's, though root appends to it too (the Ceph health timer): made by whoever writes first, it would be root's.
+  touch "${STRATA_LOG_DIR}/metrics.emf"
+  chown strata:strata "${STRATA_LOG_DIR}/metrics.emf"
   cat > "/etc/systemd/system/${name}.service" <<UNIT
 [Unit]
 Description=${description}

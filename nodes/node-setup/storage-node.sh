@@ -54,4 +54,4 @@ until [ "$(timeout 60 ceph health 2>/dev/null)" = HEALTH_OK ]; do
   sleep 10
 done
 echo "Ceph: HEALTH_OK"
-aws_signal SUCCESS "${instance}" || echo "no CloudFormation operation waits for this node (it replaces one): not signalled"
+aws_signal SUCCESS "${instance}" || echo "no CloudFormation operation waits for this node's signal (it replaces one, or runs again): not signalled"
