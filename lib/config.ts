@@ -37,7 +37,11 @@ export interface StrataConfig {
 }
 
 export interface NetworkConfig {
-  /** Availability zones the VPC spans: 2 or 3 (every region has 3 but us-west-1, whose newer accounts get 2). @default 2 */
+  /**
+   * Availability zones the VPC spans: 3, or 2 where a region has only 2 (us-west-1 for newer accounts).
+   * With 3, Ceph keeps quorum and min_size when one AZ is lost; with 2 it stops until the AZ with
+   * two of its three monitors returns (a synth warning says so). @default 3
+   */
   readonly maxAzs: number;
   /** NAT gateways: nodes install packages at boot through them. 1 is cheapest, one per AZ survives an AZ. @default 1 */
   readonly natGateways: number;
@@ -118,7 +122,7 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   ]);
   const prequal = top.section('prequal', ['probes', 'quantile']);
   const network = top.section('network', ['maxAzs', 'natGateways']);
-  const maxAzs = network.whole('maxAzs', 2, 2, 3);
+  const maxAzs = network.whole('maxAzs', 3, 2, 3);
   const state = top.section('state', ['nodeType', 'replicas']);
   const compute = top.section('compute', ['instanceType', 'minNodes', 'maxNodes', 'slotsPerNode', 'targetCpuPercent', 'targetSlotUsePercent', 'predictiveScaling']);
   const minNodes = compute.whole('minNodes', 2, 1, 1000);

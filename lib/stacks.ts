@@ -71,7 +71,7 @@ export class StorageStack extends Stack {
   readonly ceph: CephCluster;
   readonly bundle: NodeBundle;
 
-  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly cache: CacheCluster }) {
+  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly alerts: Alerts; readonly cache: CacheCluster }) {
     super(scope, id, props);
     const { config, network, cache } = props;
     this.bundle = new NodeBundle(this, 'NodeBundle');
@@ -81,6 +81,7 @@ export class StorageStack extends Stack {
       securityGroup: network.storageSecurityGroup,
       bundle: this.bundle.asset,
       logGroup: nodeLogGroup(this),
+      alerts: props.alerts.topic,
       state: cache,
       agentPort: PORTS.storageAgent,
       rgwPort: PORTS.rgw,

@@ -2,11 +2,13 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import {
   AutoScalingGroup,
   CfnScalingPolicy,
+  CfnAutoScalingGroup,
   DefaultResult,
   GroupMetrics,
   HealthChecks,
   LifecycleTransition,
   ScalingEvents,
+  Signals,
 } from 'aws-cdk-lib/aws-autoscaling';
 import {
   BlockDeviceVolume,
@@ -79,7 +81,9 @@ export const DRAIN_HOOK = 'strata-drain';
  * instead of SSH). User data installs Node.js and the node bundle and runs the runtime
  * under systemd. The group scales on CPU and on slot use (target tracking), forecasts
  * both (predictive scaling, acting on the forecast only if asked); a lifecycle hook holds
- * a terminating node until it has drained.
+ * a terminating node until it has drained. The stack completes only when the first
+ * minNodes nodes have registered in the state store and signalled so (a node waits for
+ * the object-store keys storage node 0 publishes before it starts).
  */
 export class ComputeFleet extends Construct {
   readonly autoScalingGroup: AutoScalingGroup;
@@ -95,28 +99,6 @@ export class ComputeFleet extends Construct {
     props.objects.secret.grantRead(this.role);
 
     const userData = UserData.forLinux();
-    nodeUserData(userData, {
-      bundle: props.bundle,
-      prelude: ['dnf install -y unzip'], // the AMI has the AWS CLI
-      setupScript: 'node-setup/compute-node.sh',
-      settings: {
-        STRATA_REGION: region,
-        STRATA_LOG_GROUP: props.logGroup.logGroupName,
-        STRATA_PORT: String(props.port),
-        STRATA_SLOTS: String(props.slotsPerNode ?? 2),
-        STRATA_CACHE_HOST: props.state.host,
-        STRATA_CACHE_PORT: String(props.state.port),
-        STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
-        STRATA_RGW_ENDPOINT: props.objects.endpoint,
-        STRATA_BUCKET: props.objects.bucket,
-        STRATA_OBJECTS_SECRET_ARN: props.objects.secret.secretArn,
-        STRATA_NODE_POLICY: props.nodePolicy,
-        STRATA_OFFLOAD_POLICY: props.offloadPolicy,
-        STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
-        STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
-      },
-    });
-
     const template = new LaunchTemplate(this, 'LaunchTemplate', {
       instanceType,
       machineImage: MachineImage.latestAmazonLinux2023({
@@ -133,11 +115,12 @@ export class ComputeFleet extends Construct {
       blockDevices: [{ deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(20, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }) }],
     });
 
+    const minNodes = props.minNodes ?? 2;
     this.autoScalingGroup = new AutoScalingGroup(this, 'Group', {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       launchTemplate: template,
-      minCapacity: props.minNodes ?? 2,
+      minCapacity: minNodes,
       maxCapacity: props.maxNodes ?? 6,
       healthChecks: HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
       notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
@@ -145,6 +128,33 @@ export class ComputeFleet extends Construct {
       cooldown: Duration.minutes(2),
       // AWS/AutoScaling publishes GroupInServiceInstances and the rest only when asked (free, every minute).
       groupMetrics: [GroupMetrics.all()],
+      signals: Signals.waitForCount(minNodes, { timeout: Duration.minutes(30) }),
+    });
+    const { stackName, stackId } = Stack.of(this);
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['cloudformation:SignalResource'], resources: [stackId] }));
+    // The user data names the group (to signal it), so it is written once the group exists; it renders at synth.
+    nodeUserData(userData, {
+      bundle: props.bundle,
+      prelude: ['aws_dnf_install unzip'], // the AMI has the AWS CLI
+      setupScript: 'node-setup/compute-node.sh',
+      settings: {
+        STRATA_REGION: region,
+        STRATA_STACK: stackName,
+        STRATA_SIGNAL_RESOURCE: Stack.of(this).getLogicalId(this.autoScalingGroup.node.defaultChild as CfnAutoScalingGroup),
+        STRATA_LOG_GROUP: props.logGroup.logGroupName,
+        STRATA_PORT: String(props.port),
+        STRATA_SLOTS: String(props.slotsPerNode ?? 2),
+        STRATA_CACHE_HOST: props.state.host,
+        STRATA_CACHE_PORT: String(props.state.port),
+        STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
+        STRATA_RGW_ENDPOINT: props.objects.endpoint,
+        STRATA_BUCKET: props.objects.bucket,
+        STRATA_OBJECTS_SECRET_ARN: props.objects.secret.secretArn,
+        STRATA_NODE_POLICY: props.nodePolicy,
+        STRATA_OFFLOAD_POLICY: props.offloadPolicy,
+        STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
+        STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
+      },
     });
     this.autoScalingGroup.addLifecycleHook('Drain', {
       lifecycleHookName: DRAIN_HOOK,

@@ -40,20 +40,19 @@ test('state: the node type and two replicas', () => {
 
 test('storage: x86 nodes, one per AZ, two 500 GiB OSD volumes each, 256 PGs with the autoscaler off', () => {
   const storage = templateOf(stacks.storage.stackName);
-  const instances = Object.values(storage.findResources('AWS::EC2::Instance')) as { Properties: any }[];
-  expect(instances.map((instance) => instance.Properties.AvailabilityZone['Fn::Select'][0])).toEqual([0, 1, 2]);
-  expect(instances[0].Properties.InstanceType).toBe('m7i.xlarge');
-  expect(instances[0].Properties.BlockDeviceMappings.map((device: { DeviceName: string; Ebs: { VolumeSize: number } }) => [device.DeviceName, device.Ebs.VolumeSize])).toEqual([
-    ['/dev/xvda', 30],
-    ['/dev/sdf', 500],
-    ['/dev/sdg', 500],
-  ]);
+  const groups = Object.values(storage.findResources('AWS::AutoScaling::AutoScalingGroup')) as { Properties: any }[];
+  expect(groups).toHaveLength(3);
+  const templates = groups.map((group) => storage.toJSON().Resources[group.Properties.LaunchTemplate.LaunchTemplateId.Ref].Properties.LaunchTemplateData);
+  expect(templates.map((data) => data.InstanceType)).toEqual(['m7i.xlarge', 'm7i.xlarge', 'm7i.xlarge']);
+  const volumes = Object.values(storage.findResources('AWS::EC2::Volume')) as { Properties: { Size: number; AvailabilityZone: unknown } }[];
+  expect(volumes.map((volume) => volume.Properties.Size)).toEqual(Array(6).fill(500));
   const parameters = storage.toJSON().Parameters as Record<string, { Default: string }>;
   expect(Object.values(parameters).map((parameter) => parameter.Default)).toContain('/aws/service/debian/release/12/latest/amd64');
-  const userData = JSON.stringify(instances[0].Properties.UserData);
-  for (const setting of ["STRATA_PG_NUM='256'", "STRATA_PG_AUTOSCALE='off'", "STRATA_OSDS_PER_NODE='2'", `STRATA_OFFLOAD_THRESHOLDS='{\\"cpu\\":0.6,\\"memory\\":0.8,\\"loadPerCore\\":0.8}'`]) {
+  const userData = JSON.stringify(templates[0].UserData);
+  for (const setting of ["STRATA_PG_NUM='256'", "STRATA_PG_AUTOSCALE='off'", `STRATA_OFFLOAD_THRESHOLDS='{\\"cpu\\":0.6,\\"memory\\":0.8,\\"loadPerCore\\":0.8}'`]) {
     expect(userData).toContain(setting);
   }
+  expect(userData).toMatch(/STRATA_OSD_VOLUMES='",\{"Ref":"CephNode0Osd0[0-9A-F]+"\}," ",\{"Ref":"CephNode0Osd1[0-9A-F]+"\},"'/);
 });
 
 test('compute: x86 Amazon Linux, 3 to 12 nodes of 8 slots, slot-use target 60% (tracked and forecast, acting on the forecast), the node policy', () => {
