@@ -25,6 +25,7 @@ import { exitWith, wholeNumber } from '../common/cli';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { PLACEMENTS } from '../bench/simulator/placements';
 import type { PlacementSpec } from '../bench/simulator/simulate';
+import { checkOffloadThresholds } from '@strata/policy-engine';
 import { formatTable, summarize, type LatencySummary } from '../common/stats';
 import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
 
@@ -54,13 +55,14 @@ const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).joi
   [--workload ${Object.keys(WORKLOADS).join('|')}] [--driver window|batch|poisson] [--offload on|off|both]
   [--requests 200] [--concurrency 1,16] [--batches 1,8,32] [--rates 2,4,8] [--seconds 15]
   [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR] [--dashboard-port 0]
-  [--emulate [--cpu 0.25,0.25,0.5] [--storage-cpu 0.75] [--control-cpu 0.25] [--link 100,1000]]
+  [--thresholds 0.8,0.8,0.8] [--emulate [--cpu 0.25,0.25,0.5] [--storage-cpu 0.75] [--control-cpu 0.25] [--link 100,1000]]
 
   window: --requests at each --concurrency, a new one as each finishes (AutoNDP's sliding window)
   batch: each of --batches requests spread evenly over one second, then the next batch
   poisson: open-loop Poisson arrivals at each of --rates per second, for --seconds each
   --heterogeneous: compute nodes with 1, 2, 3... slots instead of --slots each
-  --offload on (AutoNDP's thresholds) | off | always (offer every stage; the storage node may refuse) | both (on, off) | all
+  --offload on (AutoNDP's thresholds) | off | always (every stage offered, and taken unless the storage node's
+    slots are full) | both (on, off) | all;  --thresholds cpu,memory,load per core: the offload thresholds
   --emulate: every node on an emulated host of its own (local/emulated-fleet.ts): a compute node per
     --cpu quota (cores of this machine), the storage node (Ceph + its agent) at each --storage-cpu,
     Redis at --control-cpu, every node's link at each --link rate (Mbit/s); the quotas must fit the
@@ -116,6 +118,7 @@ async function main(): Promise<void> {
         'storage-cpu': { type: 'string', default: '0.75' },
         'control-cpu': { type: 'string', default: '0.25' },
         link: { type: 'string', default: '100' },
+        thresholds: { type: 'string', default: '0.8,0.8,0.8' },
         out: { type: 'string' },
         'dashboard-port': { type: 'string', default: '0' },
         help: { type: 'boolean', default: false },
@@ -145,6 +148,13 @@ async function main(): Promise<void> {
   const nodes = values.emulate ? computeCpu.length : wholeNumber('nodes', values.nodes, 1);
   const slots = values.heterogeneous ? Array.from({ length: nodes }, (_, i) => i + 1) : wholeNumber('slots', values.slots, 1);
   const offloads = OFFLOADS[values.offload];
+  const [cpuLimit, memoryLimit, loadLimit] = values.thresholds.split(',').map(Number);
+  const thresholds = { cpu: cpuLimit, memory: memoryLimit, loadPerCore: loadLimit };
+  try {
+    checkOffloadThresholds(thresholds);
+  } catch (error) {
+    exitWith(2, `--thresholds (cpu,memory,load per core): ${(error as Error).message}`);
+  }
 
   const out = values.out ?? join(__dirname, '..', 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(out, { recursive: true });
@@ -195,7 +205,9 @@ async function main(): Promise<void> {
           dashboard.addSource({ folder: metricsDir });
           const cluster = await LocalCluster.start({
             redisUrl, objects, computeNodes: nodes, slots, ...SCENARIOS[scenario],
-            offloadPolicy: OFFLOAD_POLICIES[offload], queueTimeoutMs: 60_000, metricsDir, cephConf: ceph?.conf,
+            offloadPolicy: OFFLOAD_POLICIES[offload], offloadThresholds: thresholds,
+            // "always": the storage node takes every stage its slots allow (its thresholds out of the way).
+            storageThresholds: offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds, queueTimeoutMs: 60_000, metricsDir, cephConf: ceph?.conf,
             nodeHost: fleet ? (id) => fleet.placement(id) : undefined,
           });
           try {
