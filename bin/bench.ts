@@ -189,7 +189,7 @@ async function main(): Promise<void> {
   // Without --emulate one setting: the machine as it is.
   const settings = fleet ? links.flatMap((link) => storageCpus.map((storageCpu) => ({ link, storageCpu }))) : [undefined];
 
-  const results: { name: string; setting: string; levels: Level[] }[] = [];
+  const results: { name: string; setting: string; scenario: string; offload: string; link?: number; storageCpu?: number; levels: Level[] }[] = [];
   try {
     for (const setting of settings) {
       if (fleet && setting) {
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
               const hosts = fleet && before ? fleet.usage(before, fleet.read()) : undefined;
               measured.push({ ...figures, hosts, limitedBy: hosts ? bottleneck(hosts).resource : undefined, benchCpuCores: (cpu.user + cpu.system) / 1e6 / figures.elapsedS });
             }
-            results.push({ name, setting: where, levels: measured });
+            results.push({ name, setting: where, scenario, offload: OFFLOAD_POLICIES[offload], link: setting?.link, storageCpu: setting?.storageCpu, levels: measured });
           } finally {
             await cluster.stop();
           }
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
       if (off) console.log(`${name.replace(' (offload on)', '')}: offload off ÷ on, median ${(off.medianMs / measured[i].summary.medianMs).toFixed(2)}×, p99 ${(off.p99Ms / measured[i].summary.p99Ms).toFixed(2)}×`);
     }
   }
-  writeFileSync(join(out, 'results.json'), JSON.stringify({ workload: values.workload, driver: values.driver, nodes, slots, ceph: Boolean(ceph), emulated: fleet ? { computeCpu, storageCpus, links, controlCpu: values['control-cpu'] } : undefined, results: results.map(({ name, levels: measured }) => ({ name, levels: measured.map(({ latenciesMs: _, ...rest }) => rest) })) }, null, 2));
+  writeFileSync(join(out, 'results.json'), JSON.stringify({ workload: values.workload, driver: values.driver, nodes, slots, ceph: Boolean(ceph), emulated: fleet ? { computeCpu, storageCpus, links, controlCpu: values['control-cpu'] } : undefined, results: results.map(({ setting: _, levels: measured, ...run }) => ({ ...run, levels: measured.map(({ latenciesMs: _latencies, ...rest }) => rest) })) }, null, 2));
   const top = levels.length - 1;
   await latencyCdfChart(results.map(({ name, levels: measured }) => ({ name, latenciesMs: measured[top].latenciesMs })), join(out, 'latency-cdf.svg'), `${values.workload}: latency CDF, ${results[0].levels[top].label}`);
   if (levels.length > 1) {
