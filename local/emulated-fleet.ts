@@ -28,6 +28,8 @@ export interface EmulatedFleetOptions {
   readonly controlCpu: number;
   /** Every node's link, Mbit/s each way. */
   readonly linkMbit: number;
+  /** The hosts' network: a name of 1-5 of [a-z0-9] and a /24 of its own. @default bench, 10.77.13.0/24 */
+  readonly network?: { readonly name: string; readonly subnet24: string };
   readonly log?: (line: string) => void;
 }
 
@@ -52,8 +54,8 @@ export interface HostUsage {
 
 export type CounterReading = ReadonlyMap<string, ReturnType<Host['counters']> & { atNs: bigint }>;
 
-const SUBNET = '10.77.13.0/24';
-const ADDRESSES = { ctl: '10.77.13.10', s1: '10.77.13.20', compute: (i: number) => `10.77.13.${31 + i}` };
+/** The hosts' addresses in a /24 (given as its first three numbers, e.g. 10.77.13). */
+const addresses = (prefix: string) => ({ ctl: `${prefix}.10`, s1: `${prefix}.20`, compute: (i: number) => `${prefix}.${31 + i}` });
 
 export class EmulatedFleet {
   private readonly quotas = new Map<string, number>();
@@ -81,7 +83,10 @@ export class EmulatedFleet {
       throw new RangeError(`the hosts' CPU quotas sum to ${total.toFixed(2)} cores (compute ${options.computeCpu.join(' + ')}, storage ${options.storageCpu}, control ${options.controlCpu}); this machine has ${cores}`);
     }
     const log = options.log ?? (() => undefined);
-    const network = await HostNetwork.open({ name: 'bench', subnet: SUBNET, log });
+    if (options.computeCpu.length < 1 || options.computeCpu.length > 200) throw new RangeError(`computeCpu must list 1 to 200 quotas, got ${options.computeCpu.length}`);
+    const prefix = options.network?.subnet24 ?? '10.77.13';
+    const ADDRESSES = addresses(prefix);
+    const network = await HostNetwork.open({ name: options.network?.name ?? 'bench', subnet: `${prefix}.0/24`, log });
     try {
       // The hosts are not booted, but a host is made on an image: the base one will do.
       const image = await debianImage({ packages: [] }, log);
