@@ -55,7 +55,7 @@ const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).joi
   [--workload ${Object.keys(WORKLOADS).join('|')}] [--driver window|batch|poisson] [--offload on|off|both]
   [--requests 200] [--concurrency 1,16] [--batches 1,8,32] [--rates 2,4,8] [--seconds 15]
   [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR] [--dashboard-port 0]
-  [--thresholds 0.8,0.8,0.8] [--emulate [--cpu 0.25,0.25,0.5] [--storage-cpu 0.75] [--control-cpu 0.25] [--link 100,1000]]
+  [--thresholds 0.8,0.8,0.8] [--storage-slots N] [--emulate [--cpu 0.25,0.25,0.5] [--storage-cpu 0.75] [--control-cpu 0.25] [--link 100,1000]]
 
   window: --requests at each --concurrency, a new one as each finishes (AutoNDP's sliding window)
   batch: each of --batches requests spread evenly over one second, then the next batch
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
         'control-cpu': { type: 'string', default: '0.25' },
         link: { type: 'string', default: '100' },
         thresholds: { type: 'string', default: '0.8,0.8,0.8' },
+        'storage-slots': { type: 'string' },
         out: { type: 'string' },
         'dashboard-port': { type: 'string', default: '0' },
         help: { type: 'boolean', default: false },
@@ -205,6 +206,7 @@ async function main(): Promise<void> {
           dashboard.addSource({ folder: metricsDir });
           const cluster = await LocalCluster.start({
             redisUrl, objects, computeNodes: nodes, slots, ...SCENARIOS[scenario],
+            storageSlots: values['storage-slots'] === undefined ? undefined : wholeNumber('storage-slots', values['storage-slots'], 1),
             offloadPolicy: OFFLOAD_POLICIES[offload], offloadThresholds: thresholds,
             // "always": the storage node takes every stage its slots allow (its thresholds out of the way).
             storageThresholds: offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds, queueTimeoutMs: 60_000, metricsDir, cephConf: ceph?.conf,
@@ -254,7 +256,7 @@ async function main(): Promise<void> {
       if (off) console.log(`${name.replace(' (offload on)', '')}: offload off ÷ on, median ${(off.medianMs / measured[i].summary.medianMs).toFixed(2)}×, p99 ${(off.p99Ms / measured[i].summary.p99Ms).toFixed(2)}×`);
     }
   }
-  writeFileSync(join(out, 'results.json'), JSON.stringify({ workload: values.workload, driver: values.driver, nodes, slots, ceph: Boolean(ceph), emulated: fleet ? { computeCpu, storageCpus, links, controlCpu: values['control-cpu'] } : undefined, results: results.map(({ setting: _, levels: measured, ...run }) => ({ ...run, levels: measured.map(({ latenciesMs: _latencies, ...rest }) => rest) })) }, null, 2));
+  writeFileSync(join(out, 'results.json'), JSON.stringify({ workload: values.workload, driver: values.driver, nodes, slots, ceph: Boolean(ceph), emulated: fleet ? { computeCpu, storageCpus, links, controlCpu: values['control-cpu'], storageSlots: values['storage-slots'] === undefined ? undefined : Number(values['storage-slots']) } : undefined, results: results.map(({ setting: _, levels: measured, ...run }) => ({ ...run, levels: measured.map(({ latenciesMs: _latencies, ...rest }) => rest) })) }, null, 2));
   const top = levels.length - 1;
   await latencyCdfChart(results.map(({ name, levels: measured }) => ({ name, latenciesMs: measured[top].latenciesMs })), join(out, 'latency-cdf.svg'), `${values.workload}: latency CDF, ${results[0].levels[top].label}`);
   if (levels.length > 1) {

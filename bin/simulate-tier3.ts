@@ -14,12 +14,15 @@ import { PLACEMENTS } from '../bench/simulator/placements';
 
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.75] [--link 100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
-  [--stage-cpu-ms 160] [--serve-cpu-ms 60] [--overhead-cpu-ms 15] [--storage-idle-cores 0.05]
+  [--stage-cpu-ms 240] [--near-stage-cpu-ms 215] [--serve-cpu-ms 60] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05]
   [--compare bench/results/.../results.json]
 
-The CPU costs are ms on a whole core of this machine: the data stage (word count over the
-object), serving the object through RGW on the storage host, and a node's own work per
-invocation. Measure them with an emulated bench (its per-host counters) and pass them here.`;
+The CPU costs are ms on a whole core of this machine: the data stage on a compute node
+(reading the object through the S3 client and counting its words), the same stage on the
+storage host (RGW, the OSDs and the agent's read included), serving the object through RGW
+to a compute node, and a compute node's own work per invocation. The defaults are what the
+hosts' counters gave in an emulated bench at concurrency 1 (docs/benchmarks.md); measure
+them again with one (CPU seconds per request from its per-host figures) and pass them here.`;
 
 async function main(): Promise<void> {
   let values;
@@ -33,9 +36,10 @@ async function main(): Promise<void> {
         requests: { type: 'string', default: '200' },
         strategy: { type: 'string', default: 'round-robin' },
         'object-mib': { type: 'string', default: '4' },
-        'stage-cpu-ms': { type: 'string', default: '160' },
+        'stage-cpu-ms': { type: 'string', default: '240' },
+        'near-stage-cpu-ms': { type: 'string', default: '215' },
         'serve-cpu-ms': { type: 'string', default: '60' },
-        'overhead-cpu-ms': { type: 'string', default: '15' },
+        'overhead-cpu-ms': { type: 'string', default: '20' },
         'storage-idle-cores': { type: 'string', default: '0.05' },
         compare: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -53,6 +57,7 @@ async function main(): Promise<void> {
   const costs = {
     objectBytes: number('object-mib', values['object-mib']) * 1024 * 1024,
     stageCpuMs: number('stage-cpu-ms', values['stage-cpu-ms']),
+    nearStageCpuMs: number('near-stage-cpu-ms', values['near-stage-cpu-ms']),
     serveCpuMs: number('serve-cpu-ms', values['serve-cpu-ms']),
     overheadCpuMs: number('overhead-cpu-ms', values['overhead-cpu-ms']),
     storageIdleCores: number('storage-idle-cores', values['storage-idle-cores']),
@@ -90,8 +95,8 @@ interface BenchRun {
 }
 
 /** The model beside each run of an emulated bench: the same policy, offload, link, quotas and concurrency. */
-function compare(path: string, computeCpu: readonly number[], run: (options: Omit<Tier3Options, 'objectBytes' | 'stageCpuMs' | 'serveCpuMs' | 'overheadCpuMs' | 'storageIdleCores'>) => ReturnType<typeof simulateTier3>): void {
-  const report = JSON.parse(readFileSync(path, 'utf8')) as { driver: string; slots: number | number[]; emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[] }; results: BenchRun[] };
+function compare(path: string, computeCpu: readonly number[], run: (options: Omit<Tier3Options, 'objectBytes' | 'stageCpuMs' | 'nearStageCpuMs' | 'serveCpuMs' | 'overheadCpuMs' | 'storageIdleCores'>) => ReturnType<typeof simulateTier3>): void {
+  const report = JSON.parse(readFileSync(path, 'utf8')) as { driver: string; slots: number | number[]; emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[]; storageSlots?: number }; results: BenchRun[] };
   if (!report.emulated) exitWith(2, `--compare: ${path} is not from an emulated bench (npm run bench -- --emulate)`);
   if (report.driver !== 'window') exitWith(2, `--compare: the model runs the window driver only; ${path} used ${report.driver}`);
   console.log('run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99');
@@ -108,7 +113,7 @@ function compare(path: string, computeCpu: readonly number[], run: (options: Omi
     }
     for (const level of result.levels) {
       const model = run({
-        computeCpu: report.emulated!.computeCpu ?? computeCpu, slots: typeof report.slots === 'number' ? report.slots : undefined, storageCpu, linkMbit,
+        computeCpu: report.emulated!.computeCpu ?? computeCpu, slots: typeof report.slots === 'number' ? report.slots : undefined, storageSlots: report.emulated!.storageSlots, storageCpu, linkMbit,
         strategy, offload, concurrency: level.load, requests: Math.max(level.summary.completed, 100),
       });
       const system = level.summary;

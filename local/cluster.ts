@@ -17,6 +17,8 @@ export interface LocalClusterOptions {
   readonly storageNodes?: number;
   /** Execution slots per node, or per compute node in turn (heterogeneous nodes). @default 2 */
   readonly slots?: number | readonly number[];
+  /** The storage nodes' slots (data stages at once). @default the first compute node's */
+  readonly storageSlots?: number;
   /** A real Redis for the shared state. @default the embedded store, served to the nodes on loopback */
   readonly redisUrl?: string;
   /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
@@ -133,7 +135,7 @@ export class LocalCluster {
     try {
       await Promise.all([
         ...range(options.storageNodes ?? 1).map((i) =>
-          cluster.spawnNode(`s${i + 1}`, 'nodes/storage/main.ts', [...common(`s${i + 1}`), '--slots', String(slotsOf(0)), '--thresholds', storageThresholds]),
+          cluster.spawnNode(`s${i + 1}`, 'nodes/storage/main.ts', [...common(`s${i + 1}`), '--slots', String(options.storageSlots ?? slotsOf(0)), '--thresholds', storageThresholds]),
         ),
         ...range(options.computeNodes ?? 3).map((i) =>
           cluster.spawnNode(`c${i + 1}`, 'nodes/compute/main.ts', [

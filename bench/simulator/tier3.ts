@@ -39,9 +39,11 @@ export interface Tier3Options {
   /** Every node's link, Mbit/s each way. */
   readonly linkMbit: number;
   readonly objectBytes: number;
-  /** CPU of the data stage (word count over the object), ms on a whole core. */
+  /** CPU of the data stage on a compute node (reading the object through the S3 client, and word count over it), ms on a whole core. */
   readonly stageCpuMs: number;
-  /** CPU on the storage host to serve the object through RGW (RGW and the OSDs), ms on a whole core. */
+  /** CPU of the data stage on the storage host, all of it there (RGW and the OSDs serving it, the agent reading it, the stage), ms on a whole core. */
+  readonly nearStageCpuMs: number;
+  /** CPU on the storage host to serve the object through RGW to a compute node (RGW and the OSDs), ms on a whole core. */
   readonly serveCpuMs: number;
   /** CPU a node spends on an invocation besides the stage (HTTP, S3 client, JSON), ms on a whole core. */
   readonly overheadCpuMs: number;
@@ -134,7 +136,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     const storageSelf = nodes[storage];
     const taken = decision.kind === 'offload' && underThresholds(storageSelf, storageLimits) && inFlight[storage] < slots[storage];
     const phases: Phase[] = taken
-      ? [{ kind: 'cpu', host: chosen, left: options.overheadCpuMs }, { kind: 'cpu', host: storage, left: options.serveCpuMs + options.stageCpuMs + options.overheadCpuMs }]
+      ? [{ kind: 'cpu', host: chosen, left: options.overheadCpuMs }, { kind: 'cpu', host: storage, left: options.nearStageCpuMs }]
       : [
           { kind: 'cpu', host: chosen, left: options.overheadCpuMs },
           { kind: 'cpu', host: storage, left: options.serveCpuMs },
