@@ -214,7 +214,8 @@ async function main(): Promise<void> {
           });
           try {
             await cluster.waitForNodes();
-            await send(cluster.url, WORKLOADS[values.workload], 'window', Math.min(4, nodes), 4, seconds); // warm up
+            // Warm up: a few invocations per node (each node's first ones compile, connect, fill caches).
+          await send(cluster.url, WORKLOADS[values.workload], 'window', Math.min(4, nodes), 3 * (nodes + 1), seconds);
             const measured: Level[] = [];
             for (const level of levels) {
               process.stderr.write(`${name}, ${values.driver} ${level}\n`);

@@ -14,15 +14,16 @@ import { PLACEMENTS } from '../bench/simulator/placements';
 
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.75] [--link 100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
-  [--stage-cpu-ms 240] [--near-stage-cpu-ms 215] [--serve-cpu-ms 60] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05]
+  [--stage-cpu-ms 120] [--near-stage-cpu-ms 170] [--serve-cpu-ms 40] [--overhead-cpu-ms 15] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
   [--compare bench/results/.../results.json]
 
 The CPU costs are ms on a whole core of this machine: the data stage on a compute node
 (reading the object through the S3 client and counting its words), the same stage on the
 storage host (RGW, the OSDs and the agent's read included), serving the object through RGW
-to a compute node, and a compute node's own work per invocation. The defaults are what the
-hosts' counters gave in an emulated bench at concurrency 1 (docs/benchmarks.md); measure
-them again with one (CPU seconds per request from its per-host figures) and pass them here.`;
+to a compute node, and a compute node's own work per invocation. The defaults were fitted
+to an emulated bench's medians at concurrency 1 (docs/benchmarks.md), the hosts' counters
+giving the first guess (CPU per request, less the nodes' background CPU); fit them again
+on another machine and pass them here.`;
 
 async function main(): Promise<void> {
   let values;
@@ -36,11 +37,12 @@ async function main(): Promise<void> {
         requests: { type: 'string', default: '200' },
         strategy: { type: 'string', default: 'round-robin' },
         'object-mib': { type: 'string', default: '4' },
-        'stage-cpu-ms': { type: 'string', default: '240' },
-        'near-stage-cpu-ms': { type: 'string', default: '215' },
-        'serve-cpu-ms': { type: 'string', default: '60' },
-        'overhead-cpu-ms': { type: 'string', default: '20' },
+        'stage-cpu-ms': { type: 'string', default: '120' },
+        'near-stage-cpu-ms': { type: 'string', default: '170' },
+        'serve-cpu-ms': { type: 'string', default: '40' },
+        'overhead-cpu-ms': { type: 'string', default: '15' },
         'storage-idle-cores': { type: 'string', default: '0.05' },
+        'node-idle-cores': { type: 'string', default: '0.03' },
         compare: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     serveCpuMs: number('serve-cpu-ms', values['serve-cpu-ms']),
     overheadCpuMs: number('overhead-cpu-ms', values['overhead-cpu-ms']),
     storageIdleCores: number('storage-idle-cores', values['storage-idle-cores']),
+    nodeIdleCores: number('node-idle-cores', values['node-idle-cores']),
   };
   const requests = wholeNumber('requests', values.requests, 1);
   const computeCpu = numbers('cpu', values.cpu);
@@ -95,7 +98,7 @@ interface BenchRun {
 }
 
 /** The model beside each run of an emulated bench: the same policy, offload, link, quotas and concurrency. */
-function compare(path: string, computeCpu: readonly number[], run: (options: Omit<Tier3Options, 'objectBytes' | 'stageCpuMs' | 'nearStageCpuMs' | 'serveCpuMs' | 'overheadCpuMs' | 'storageIdleCores'>) => ReturnType<typeof simulateTier3>): void {
+function compare(path: string, computeCpu: readonly number[], run: (options: Omit<Tier3Options, 'objectBytes' | 'stageCpuMs' | 'nearStageCpuMs' | 'serveCpuMs' | 'overheadCpuMs' | 'storageIdleCores' | 'nodeIdleCores'>) => ReturnType<typeof simulateTier3>): void {
   const report = JSON.parse(readFileSync(path, 'utf8')) as { driver: string; slots: number | number[]; emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[]; storageSlots?: number }; results: BenchRun[] };
   if (!report.emulated) exitWith(2, `--compare: ${path} is not from an emulated bench (npm run bench -- --emulate)`);
   if (report.driver !== 'window') exitWith(2, `--compare: the model runs the window driver only; ${path} used ${report.driver}`);

@@ -23,7 +23,9 @@ import { summarize, type LatencySummary } from '../../common/stats';
  * compute node, which first reads the object through RGW over both links, or near the
  * data on the storage node. A fluid model stepped every millisecond: a host's CPU is
  * shared equally by the stages on it (one stage uses at most one core), a link by the
- * transfers on it, and a transfer goes at the slower of its two ends. The tier-1
+ * transfers on it, and a transfer goes at the slower of its two ends. A stage on a
+ * compute node streams: it counts words as the object arrives, so its pace is the slower
+ * of its share of the links and its share of the CPU. The tier-1
  * strategy and the offload policy are the policy engine's; every host publishes its
  * figures (CPU busy over its quota, load per core, its service time) once a heartbeat,
  * as the nodes do, and the storage node checks its thresholds on its own last figures.
@@ -49,6 +51,8 @@ export interface Tier3Options {
   readonly overheadCpuMs: number;
   /** The storage host's background CPU (Ceph's daemons when idle), cores. @default 0 */
   readonly storageIdleCores?: number;
+  /** Every node's background CPU (heartbeats, metrics, logs), cores. @default 0 */
+  readonly nodeIdleCores?: number;
   readonly strategy: string;
   /** 'thresholds' | 'never' | 'always' (the storage node then refuses only when full). */
   readonly offload: string;
@@ -69,7 +73,10 @@ export interface Tier3Result {
   readonly utilisation: Readonly<Record<string, number>>;
 }
 
-type Phase = { kind: 'cpu'; host: number; left: number } | { kind: 'link'; hosts: [number, number]; left: number };
+type Phase =
+  | { kind: 'cpu'; host: number; left: number }
+  /** Bytes left of an object streamed over the two hosts' links into a stage on `host`. */
+  | { kind: 'stream'; hosts: [number, number]; host: number; left: number };
 interface Job { started: number; phases: Phase[]; host: number; offloaded: boolean }
 
 const AUTONDP = { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 };
@@ -80,6 +87,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const quota = [...options.computeCpu, options.storageCpu];
   const slots = [...options.computeCpu.map(() => options.slots ?? 2), options.storageSlots ?? 2];
   const linkBytesPerMs = (options.linkMbit * 1e6) / 8 / 1000;
+  const cpuPerByte = options.stageCpuMs / options.objectBytes;
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const thresholds = options.thresholds ?? AUTONDP;
   const ids = [...options.computeCpu.map((_, i) => `c${i + 1}`), 's1'];
@@ -140,8 +148,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       : [
           { kind: 'cpu', host: chosen, left: options.overheadCpuMs },
           { kind: 'cpu', host: storage, left: options.serveCpuMs },
-          { kind: 'link', hosts: [chosen, storage], left: options.objectBytes },
-          { kind: 'cpu', host: chosen, left: options.stageCpuMs },
+          { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes },
         ];
     if (taken) {
       inFlight[storage]++;
@@ -161,16 +168,14 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     const onLink = new Int32Array(n + 1);
     for (const job of jobs) {
       const phase = job.phases[0];
-      if (phase.kind === 'cpu') onCpu[phase.host]++;
-      else for (const host of phase.hosts) onLink[host]++;
+      onCpu[phase.host]++;
+      if (phase.kind === 'stream') for (const host of phase.hosts) onLink[host]++;
     }
-    const cpuFor = (host: number) => {
-      const available = Math.max(0, quota[host] - (host === storage ? options.storageIdleCores ?? 0 : 0));
-      return Math.min(1, available / onCpu[host]);
-    };
+    const idle = (host: number) => (options.nodeIdleCores ?? 0) + (host === storage ? options.storageIdleCores ?? 0 : 0);
+    const cpuFor = (host: number) => Math.min(1, Math.max(0, quota[host] - idle(host)) / onCpu[host]);
     for (let host = 0; host <= n; host++) {
-      const demand = Math.min(onCpu[host], Number.MAX_VALUE) + (host === storage ? options.storageIdleCores ?? 0 : 0);
-      const use = Math.min(demand, quota[host], 2);
+      const demand = onCpu[host] + idle(host);
+      const use = Math.min(demand, quota[host]);
       used[host] += use;
       totalUsed[host] += use;
       if (demand > quota[host]) throttled[host] += 1;
@@ -179,7 +184,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       const phase = job.phases[0];
       if (phase.kind === 'cpu') phase.left -= cpuFor(phase.host);
       else {
-        const rate = Math.min(...phase.hosts.map((host) => linkBytesPerMs / onLink[host]));
+        const rate = Math.min(...phase.hosts.map((host) => linkBytesPerMs / onLink[host]), cpuFor(phase.host) / cpuPerByte);
         phase.left -= rate;
         for (const host of phase.hosts) linkUsed[host] += rate;
       }
