@@ -12,17 +12,17 @@ import { exitWith, wholeNumber } from '../common/cli';
 import { simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
 import { PLACEMENTS } from '../bench/simulator/placements';
 
-const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.75] [--link 100,1000]
+const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
-  [--stage-cpu-ms 120] [--near-stage-cpu-ms 170] [--serve-cpu-ms 40] [--overhead-cpu-ms 15] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
+  [--stage-cpu-ms 180] [--near-stage-cpu-ms 230] [--serve-cpu-ms 50] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
   [--compare bench/results/.../results.json]
 
 The CPU costs are ms on a whole core of this machine: the data stage on a compute node
 (reading the object through the S3 client and counting its words), the same stage on the
 storage host (RGW, the OSDs and the agent's read included), serving the object through RGW
-to a compute node, and a compute node's own work per invocation. The defaults were fitted
-to an emulated bench's medians at concurrency 1 (docs/benchmarks.md), the hosts' counters
-giving the first guess (CPU per request, less the nodes' background CPU); fit them again
+to a compute node, and a compute node's own work per invocation. The defaults come from
+an emulated bench (docs/benchmarks.md): the hosts' counters (CPU per request, less the
+nodes' background CPU), then adjusted to its medians at concurrency 1; measure them again
 on another machine and pass them here.`;
 
 async function main(): Promise<void> {
@@ -31,16 +31,16 @@ async function main(): Promise<void> {
     ({ values } = parseArgs({
       options: {
         cpu: { type: 'string', default: '0.25,0.25,0.5' },
-        'storage-cpu': { type: 'string', default: '0.25,0.75' },
-        link: { type: 'string', default: '100,1000' },
+        'storage-cpu': { type: 'string', default: '0.25,0.5,1' },
+        link: { type: 'string', default: '50,100,1000' },
         concurrency: { type: 'string', default: '1,8' },
         requests: { type: 'string', default: '200' },
         strategy: { type: 'string', default: 'round-robin' },
         'object-mib': { type: 'string', default: '4' },
-        'stage-cpu-ms': { type: 'string', default: '120' },
-        'near-stage-cpu-ms': { type: 'string', default: '170' },
-        'serve-cpu-ms': { type: 'string', default: '40' },
-        'overhead-cpu-ms': { type: 'string', default: '15' },
+        'stage-cpu-ms': { type: 'string', default: '180' },
+        'near-stage-cpu-ms': { type: 'string', default: '230' },
+        'serve-cpu-ms': { type: 'string', default: '50' },
+        'overhead-cpu-ms': { type: 'string', default: '20' },
         'storage-idle-cores': { type: 'string', default: '0.05' },
         'node-idle-cores': { type: 'string', default: '0.03' },
         compare: { type: 'string' },
