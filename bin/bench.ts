@@ -167,8 +167,9 @@ async function main(): Promise<void> {
   let ceph: OneHostCeph | undefined;
   let objects: LocalClusterOptions['objects'];
   if (values.emulate) {
+    // The largest storage quota first: the sum is checked against the machine before any host is made.
     fleet = await EmulatedFleet.start({
-      computeCpu, storageCpu: storageCpus[0], controlCpu: cores('control-cpu', values['control-cpu'])[0], linkMbit: links[0], log: (line) => console.error(line),
+      computeCpu, storageCpu: Math.max(...storageCpus), controlCpu: cores('control-cpu', values['control-cpu'])[0], linkMbit: links[0], log: (line) => console.error(line),
     }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
     objects = { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials };
   } else if (values.ceph) {
