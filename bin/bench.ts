@@ -31,7 +31,7 @@ import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/char
 
 /** The scenarios, as the simulator defines them (AutoNDP before and after, Strata's policies). */
 const SCENARIOS = Object.fromEntries(
-  ['autondp-before', 'autondp-after', 'round-robin', 'least-outstanding', 'power-of-two', 'least-load', 'least-expected-delay', 'prequal'].map((name) => {
+  ['autondp-before', 'autondp-after', 'round-robin', 'least-outstanding', 'power-of-two', 'least-load', 'most-slots', 'hash-affinity', 'least-expected-delay', 'prequal'].map((name) => {
     const placement = PLACEMENTS[name] as Extract<PlacementSpec, { kind: 'strata' }>;
     return [name, { strategy: placement.strategy, nodePolicy: placement.nodePolicy }];
   }),
