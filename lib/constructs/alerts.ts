@@ -4,6 +4,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { denyGrantsExceptForAwsServices } from './kms';
 
 export interface AlertsProps {
   /** Gets every alarm and scaling event by email. @default no subscription */
@@ -30,6 +31,7 @@ export class Alerts extends Construct {
       resources: ['*'],
       conditions: { ArnEquals: { 'aws:PrincipalArn': `arn:${partition}:iam::${account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling` } },
     }));
+    denyGrantsExceptForAwsServices(key);
     this.topic = new Topic(this, 'Topic', { displayName: 'Strata alerts', masterKey: key, enforceSSL: true });
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
   }
