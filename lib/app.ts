@@ -25,7 +25,7 @@ export function defineStrata(app: App): StrataStacks {
   const description = (what: string) => `Strata (multi-tier load balancing for serverless runtimes): ${what}`;
   const network = new NetworkStack(app, 'StrataNetwork', { config, description: description('VPC, security groups, alert topic') });
   const state = new StateStack(app, 'StrataState', { config, network: network.network, description: description('ElastiCache state store') });
-  const storage = new StorageStack(app, 'StrataStorage', { config, network: network.network, cache: state.cache, description: description('Ceph storage tier') });
+  const storage = new StorageStack(app, 'StrataStorage', { config, network: network.network, alerts: network.alerts, cache: state.cache, description: description('Ceph storage tier') });
   const compute = new ComputeStack(app, 'StrataCompute', {
     config, network: network.network, alerts: network.alerts, cache: state.cache, storage, description: description('compute nodes'),
   });

@@ -66,7 +66,7 @@ export class StorageStack extends Stack {
   readonly ceph: CephCluster;
   readonly bundle: NodeBundle;
 
-  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly cache: CacheCluster }) {
+  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly alerts: Alerts; readonly cache: CacheCluster }) {
     super(scope, id, props);
     const { config, network, cache } = props;
     this.bundle = new NodeBundle(this, 'NodeBundle');
@@ -76,6 +76,7 @@ export class StorageStack extends Stack {
       securityGroup: network.storageSecurityGroup,
       bundle: this.bundle.asset,
       logGroup: strataLogGroup(this, 'NodeLogs'), // the nodes' metrics (EMF), invocation logs and output
+      alerts: props.alerts.topic,
       state: cache,
       agentPort: PORTS.storageAgent,
       rgwPort: PORTS.rgw,

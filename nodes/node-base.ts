@@ -150,8 +150,10 @@ export abstract class NodeBase {
     return this.pool.runStage(fn.name, args, object.body);
   }
 
+  /** 200 while the node's heartbeat reaches the shared state (dispatchers and peers see it); 503 before, or when it stops. */
   private async health(res: ServerResponse): Promise<void> {
-    sendJson(res, 200, { id: this.id, role: this.role, slotsTotal: this.slots.total, slotsUsed: this.slots.inUse, draining: this.draining });
+    const registered = this.agent?.registered ?? false;
+    sendJson(res, registered ? 200 : 503, { id: this.id, role: this.role, registered, slotsTotal: this.slots.total, slotsUsed: this.slots.inUse, draining: this.draining });
   }
 
   private async refresh(): Promise<void> {

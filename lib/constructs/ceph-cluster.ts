@@ -1,24 +1,30 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { AutoScalingGroup, CfnAutoScalingGroup, HealthChecks, ScalingEvents, Signals } from 'aws-cdk-lib/aws-autoscaling';
 import {
   BlockDeviceVolume,
+  CfnLaunchTemplate,
   EbsDeviceVolumeType,
-  Instance,
   InstanceType,
+  LaunchTemplate,
   MachineImage,
   UserData,
+  Volume,
   type ISecurityGroup,
+  type ISubnet,
   type IVpc,
   type SubnetSelection,
 } from 'aws-cdk-lib/aws-ec2';
-import type { Role } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { ARecord, PrivateHostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { StateStoreEndpoint } from './cache-cluster';
 import type { OffloadThresholds } from '@strata/policy-engine';
-import { nodeRole, nodeUserData } from './ec2-node';
+import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
+import { exceptControl } from '../control-tower';
 import { acknowledgeNag } from './nag';
 import { instanceArchitecture } from '../instance-types';
 
@@ -28,6 +34,7 @@ export interface CephClusterProps {
   readonly securityGroup: ISecurityGroup;
   readonly bundle: Asset;
   readonly logGroup: ILogGroup;
+  readonly alerts: ITopic;
   readonly state: StateStoreEndpoint;
   readonly agentPort: number;
   readonly rgwPort: number;
@@ -35,8 +42,8 @@ export interface CephClusterProps {
   readonly thresholds: OffloadThresholds;
   /** @default 3 */
   readonly nodes?: number;
-  /** @default 'm7g.large' */
-  readonly instanceType?: string;
+  /** The first preferred; one architecture and size (lib/config.ts checks). @default ['m7g.large', 'm7gd.large'] */
+  readonly instanceTypes?: readonly string[];
   /** @default 1 */
   readonly osdsPerNode?: number;
   /** @default 100 */
@@ -53,16 +60,32 @@ export interface CephClusterProps {
 
 /** Each OSD's memory target: leaves room for MON, MGR, RGW and the agent on an 8 GiB node. */
 const OSD_MEMORY_TARGET = 2 * 1024 ** 3;
+/** Monitors: the first three nodes, one per AZ; every daemon's mon_host names all three. */
+const MONITORS = 3;
+/** How long a node may take to join and see Ceph HEALTH_OK before its creation counts as failed. */
+const HEALTHY_WITHIN = Duration.minutes(45);
+/** The tag by which storage nodes, their volumes and their network interfaces are known to IAM. */
+export const STORAGE_TAG = { key: 'strata:role', value: 'storage' } as const;
 
 /**
- * Ceph on EC2 from Debian's packages: one node per AZ in turn, each with MON, MGR, its
- * EBS volumes as OSDs, RGW (S3 over TLS) and the storage agent. Node 0 creates the
- * cluster and the data pool (pgNum PGs, autoscaler on, pgNum as its floor) and
- * publishes the cluster keys and the S3 keys in Secrets Manager; the others join.
- * Compute nodes find RGW at rgw.<zone> in a private hosted zone.
+ * Ceph on EC2 from Debian's packages. Each node is an Auto Scaling group of exactly one
+ * instance in its own subnet (AZ by AZ in turn), with what outlives the instance kept
+ * apart from it: a fixed private address (the tenth of its subnet on, claimed at boot)
+ * and its EBS data volumes (attached at boot, raw-mode BlueStore OSDs). So:
+ * - a deploy never replaces a running node: a new Debian image changes only the launch
+ *   template, which the group uses the next time it launches (no rolling update policy);
+ * - a node is replaced when its instance fails or the operator terminates it, one at a
+ *   time (docs/aws.md), and the new instance comes back with the same address, monitor
+ *   name and OSD data;
+ * - the stack completes only when every node has signalled that Ceph is HEALTH_OK.
+ * Node 0 creates the cluster (once: a replacement node 0 joins); every node runs an OSD
+ * per volume, RGW (S3 over TLS) and the storage agent; the first three run a monitor
+ * and a manager. The data pool keeps pgNum PGs as its floor with the autoscaler on, one
+ * replica per AZ (three AZs; per host with two). Compute nodes reach RGW at
+ * rgw.<zone>, every node's fixed address.
  */
 export class CephCluster extends Construct {
-  readonly instances: Instance[] = [];
+  readonly groups: AutoScalingGroup[] = [];
   readonly role: Role;
   /** The keyrings and RGW's TLS key: storage nodes only. */
   readonly clusterSecret: Secret;
@@ -71,21 +94,24 @@ export class CephCluster extends Construct {
   /** https://rgw.<zone>:<port> */
   readonly rgwEndpoint: string;
   readonly bucket: string;
+  /** Every node's fixed private address, by index. */
+  readonly addresses: string[] = [];
 
   constructor(scope: Construct, id: string, props: CephClusterProps) {
     super(scope, id);
     const count = props.nodes ?? 3;
     const osdsPerNode = props.osdsPerNode ?? 1;
     this.bucket = props.bucket ?? 'strata-data';
-    const instanceType = new InstanceType(props.instanceType ?? 'm7g.large');
-    const arch = instanceArchitecture(instanceType.toString()) === 'arm64' ? 'arm64' : 'amd64';
+    const instanceTypes = props.instanceTypes ?? ['m7g.large', 'm7gd.large'];
+    const arch = instanceArchitecture(instanceTypes[0]) === 'arm64' ? 'arm64' : 'amd64';
     const zone = new PrivateHostedZone(this, 'Zone', { vpc: props.vpc, zoneName: 'storage.strata.internal' });
     const rgwName = `rgw.${zone.zoneName}`;
     this.rgwEndpoint = `https://${rgwName}:${props.rgwPort}`;
+    const stack = Stack.of(this);
 
-    this.clusterSecret = new Secret(this, 'ClusterKeys', { description: 'Strata Ceph: keyrings and RGW TLS key, published by storage node 0' });
+    this.clusterSecret = new Secret(this, 'ClusterKeys', { description: 'Strata Ceph: keyrings, monmap and RGW TLS key, published by storage node 0' });
     this.objectsSecret = new Secret(this, 'ObjectStoreKeys', { description: 'Strata Ceph RGW: S3 keys and CA certificate, published by storage node 0' });
-    this.role = nodeRole(this, 'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets', props);
+    this.role = nodeRole(this, 'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets, its volumes and address', props);
     for (const secret of [this.clusterSecret, this.objectsSecret]) {
       secret.grantRead(this.role);
       secret.grantWrite(this.role);
@@ -93,15 +119,63 @@ export class CephCluster extends Construct {
     }
 
     const subnets = props.vpc.selectSubnets(props.subnets).subnets;
-    const { region } = Stack.of(this);
+    if (subnets.length < 3) {
+      Annotations.of(this).addWarningV2('strata:storage-two-azs', `Storage spans ${subnets.length} AZs: losing the AZ with two of the three monitors stops Ceph (no quorum, and PGs with two of their three copies there fall below min_size 2) until it returns; use network.maxAzs 3`);
+    }
+    const failureDomain = subnets.length >= 3 ? 'zone' : 'host';
+    const placement = Array.from({ length: count }, (_, index) => subnets[index % subnets.length]);
+    this.addresses.push(...placement.map((subnet, index) => fixedAddress(subnet, Math.floor(index / subnets.length))));
+    const monitors = this.addresses.slice(0, MONITORS).map((address, index) => `storage-${index}=${address}`).join(' ');
+    const volumeArns: string[] = [];
+
     for (let index = 0; index < count; index++) {
+      const subnet = placement[index];
+      const volumes = Array.from({ length: osdsPerNode }, (_, osd) => new Volume(this, `Node${index}Osd${osd}`, {
+        availabilityZone: subnet.availabilityZone,
+        size: Size.gibibytes(props.osdVolumeGiB ?? 100),
+        volumeType: EbsDeviceVolumeType.GP3,
+        encrypted: true,
+        removalPolicy: RemovalPolicy.DESTROY, // kept when the node's instance is replaced; `cdk destroy` deletes it
+      }));
+      volumeArns.push(...volumes.map((volume) => stack.formatArn({ service: 'ec2', resource: 'volume', resourceName: volume.volumeId })));
       const userData = UserData.forLinux();
+      const template = new LaunchTemplate(this, `Node${index}Template`, {
+        instanceType: new InstanceType(instanceTypes[0]),
+        machineImage: MachineImage.fromSsmParameter(`/aws/service/debian/release/12/latest/${arch}`),
+        role: this.role,
+        securityGroup: props.securityGroup,
+        userData,
+        requireImdsv2: true,
+        httpPutResponseHopLimit: 1,
+        associatePublicIpAddress: false,
+        detailedMonitoring: true,
+        ebsOptimized: true,
+        blockDevices: [{ deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(30, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }) }],
+      });
+      // Tags IAM conditions read: the instance (attach a volume to it) and its network interface (claim the address).
+      const tags = [{ key: 'Name', value: `${this.node.path}/Node${index}` }, STORAGE_TAG];
+      (template.node.defaultChild as CfnLaunchTemplate).addPropertyOverride('LaunchTemplateData.TagSpecifications',
+        ['instance', 'volume', 'network-interface'].map((resourceType) => ({ ResourceType: resourceType, Tags: tags.map(({ key, value }) => ({ Key: key, Value: value })) })));
+      const group = new AutoScalingGroup(this, `Node${index}`, {
+        vpc: props.vpc,
+        vpcSubnets: { subnets: [subnet] },
+        mixedInstancesPolicy: launchAnyOf(template, instanceTypes),
+        minCapacity: 1,
+        maxCapacity: 1,
+        healthChecks: HealthChecks.ec2({ gracePeriod: Duration.minutes(10) }),
+        signals: Signals.waitForCount(1, { timeout: HEALTHY_WITHIN }),
+        notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
+      });
+      exceptControl(group, 'CT.AUTOSCALING.PR.1', "A storage node is a group of one kept in one AZ: its OSD volume and its fixed address live there. Ceph spans the AZs instead, a node, a monitor and a copy of each PG in each");
+      acknowledgeLaunchChecks(group, instanceTypes, 'storage.instanceTypes');
       nodeUserData(userData, {
         bundle: props.bundle,
         prelude: ['export DEBIAN_FRONTEND=noninteractive', 'apt-get update', 'apt-get install -y --no-install-recommends awscli unzip'],
         setupScript: 'node-setup/storage-node.sh',
         settings: {
-          STRATA_REGION: region,
+          STRATA_REGION: stack.region,
+          STRATA_STACK: stack.stackName,
+          STRATA_SIGNAL_RESOURCE: stack.getLogicalId(group.node.defaultChild as CfnAutoScalingGroup),
           STRATA_LOG_GROUP: props.logGroup.logGroupName,
           STRATA_PORT: String(props.agentPort),
           STRATA_SLOTS: String(props.slotsPerNode ?? 2),
@@ -113,10 +187,12 @@ export class CephCluster extends Construct {
           STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.thresholds),
           STRATA_VPC_CIDR: props.vpc.vpcCidrBlock,
           STRATA_CEPH_INDEX: String(index),
-          // The joiners learn the cluster from node 0's monitor; node 0 takes its own address.
-          STRATA_CEPH_FIRST_IP: index === 0 ? '' : this.instances[0].instancePrivateIp,
+          STRATA_CEPH_NAME: `storage-${index}`,
+          STRATA_CEPH_ADDRESS: this.addresses[index],
+          STRATA_CEPH_MONS: monitors,
+          STRATA_CEPH_FAILURE_DOMAIN: failureDomain,
           STRATA_CEPH_NODES: String(count),
-          STRATA_OSDS_PER_NODE: String(osdsPerNode),
+          STRATA_OSD_VOLUMES: volumes.map((volume) => volume.volumeId).join(' '),
           STRATA_OSD_MEMORY_TARGET: String(OSD_MEMORY_TARGET),
           STRATA_PG_NUM: String(props.pgNum ?? 128),
           STRATA_PG_AUTOSCALE: props.pgAutoscale === false ? 'off' : 'on',
@@ -125,35 +201,35 @@ export class CephCluster extends Construct {
           STRATA_RGW_NAME: rgwName,
         },
       });
-      const instance = new Instance(this, `Node${index}`, {
-        vpc: props.vpc,
-        vpcSubnets: { subnets: [subnets[index % subnets.length]] },
-        instanceType,
-        machineImage: MachineImage.fromSsmParameter(`/aws/service/debian/release/12/latest/${arch}`),
-        role: this.role,
-        securityGroup: props.securityGroup,
-        userData,
-        userDataCausesReplacement: false, // a new user data must not wipe a running OSD
-        requireImdsv2: true,
-        associatePublicIpAddress: false,
-        detailedMonitoring: true,
-        ebsOptimized: true,
-        blockDevices: [
-          { deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(30, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }) },
-          ...Array.from({ length: osdsPerNode }, (_, osd) => ({
-            deviceName: `/dev/sd${String.fromCharCode('f'.charCodeAt(0) + osd)}`,
-            volume: BlockDeviceVolume.ebs(props.osdVolumeGiB ?? 100, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true, deleteOnTermination: true }),
-          })),
-        ],
-      });
-      acknowledgeNag(instance, 'EC29', 'Termination protection would make `cdk destroy` fail; the data pool keeps 3 replicas across AZs, so losing one node loses no data');
-      this.instances.push(instance);
+      this.groups.push(group);
     }
-    new ARecord(this, 'Rgw', {
-      zone,
-      recordName: rgwName,
-      target: RecordTarget.fromIpAddresses(...this.instances.map((instance) => instance.instancePrivateIp)),
-      ttl: Duration.minutes(1),
-    });
+
+    this.grantNodeSelfService(volumeArns);
+    new ARecord(this, 'Rgw', { zone, recordName: rgwName, target: RecordTarget.fromIpAddresses(...this.addresses), ttl: Duration.minutes(5) });
   }
+
+  /** What a node does to itself at boot: attach its volumes, claim its address, signal CloudFormation. */
+  private grantNodeSelfService(volumeArns: string[]): void {
+    const stack = Stack.of(this);
+    const tagged = { StringEquals: { [`aws:ResourceTag/${STORAGE_TAG.key}`]: STORAGE_TAG.value } };
+    const statements = [
+      new PolicyStatement({ sid: 'AttachOwnVolumes', actions: ['ec2:AttachVolume'], resources: volumeArns }),
+      new PolicyStatement({ sid: 'ToStorageInstances', actions: ['ec2:AttachVolume'], resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })], conditions: tagged }),
+      new PolicyStatement({ sid: 'ClaimFixedAddress', actions: ['ec2:AssignPrivateIpAddresses'], resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })], conditions: tagged }),
+      new PolicyStatement({ sid: 'SignalCreation', actions: ['cloudformation:SignalResource'], resources: [stack.stackId] }),
+    ];
+    for (const statement of statements) this.role.addToPrincipalPolicy(statement);
+    acknowledgeNag(this.role, 'IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+      'A replacement instance is not known before it launches: the statement allows only instances tagged strata:role=storage, and only with the volumes named in the statement before it');
+    acknowledgeNag(this.role, 'IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
+      "A replacement instance's network interface is not known before it launches: only interfaces tagged strata:role=storage may take a node's fixed address");
+  }
+}
+
+/** A node's fixed private address: the tenth address of its subnet, the eleventh for a second node in the same subnet, ... */
+function fixedAddress(subnet: ISubnet, slot: number): string {
+  const [base, bits] = subnet.ipv4CidrBlock.split('/');
+  if (bits === undefined) throw new Error(`the storage subnet ${subnet.node.path} has no literal CIDR block; fixed node addresses need one`);
+  const value = base.split('.').reduce((sum, part) => sum * 256 + Number(part), 0) + 10 + slot;
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }

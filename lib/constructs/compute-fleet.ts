@@ -2,11 +2,13 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import {
   AutoScalingGroup,
   CfnScalingPolicy,
+  CfnAutoScalingGroup,
   DefaultResult,
   GroupMetrics,
   HealthChecks,
   LifecycleTransition,
   ScalingEvents,
+  Signals,
 } from 'aws-cdk-lib/aws-autoscaling';
 import {
   BlockDeviceVolume,
@@ -28,7 +30,7 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import type { StateStoreEndpoint } from './cache-cluster';
 import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@strata/policy-engine';
-import { nodeRole, nodeUserData } from './ec2-node';
+import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import { acknowledgeNag } from './nag';
 import { instanceArchitecture } from '../instance-types';
 import { SLOT_LOAD, SLOT_USE, type MetricQuery } from '../../common/metrics/dashboard';
@@ -48,8 +50,8 @@ export interface ComputeFleetProps {
   readonly nodePolicy: NodePolicyName;
   readonly offloadPolicy: OffloadPolicyName;
   readonly offloadThresholds: OffloadThresholds;
-  /** @default 'c7g.large' */
-  readonly instanceType?: string;
+  /** The first preferred; one architecture and size (lib/config.ts checks). @default ['c7g.large', 'c7gd.large'] */
+  readonly instanceTypes?: readonly string[];
   /** @default 2 */
   readonly minNodes?: number;
   /** @default 6 */
@@ -79,7 +81,9 @@ export const DRAIN_HOOK = 'strata-drain';
  * instead of SSH). User data installs Node.js and the node bundle and runs the runtime
  * under systemd. The group scales on CPU and on slot use (target tracking), forecasts
  * both (predictive scaling, acting on the forecast only if asked); a lifecycle hook holds
- * a terminating node until it has drained.
+ * a terminating node until it has drained. The stack completes only when the first
+ * minNodes nodes have registered in the state store and signalled so (a node waits for
+ * the object-store keys storage node 0 publishes before it starts).
  */
 export class ComputeFleet extends Construct {
   readonly autoScalingGroup: AutoScalingGroup;
@@ -89,18 +93,58 @@ export class ComputeFleet extends Construct {
 
   constructor(scope: Construct, id: string, props: ComputeFleetProps) {
     super(scope, id);
-    const instanceType = new InstanceType(props.instanceType ?? 'c7g.large');
+    const instanceTypes = props.instanceTypes ?? ['c7g.large', 'c7gd.large'];
     const { region } = Stack.of(this);
     this.role = nodeRole(this, 'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain', props);
     props.objects.secret.grantRead(this.role);
 
     const userData = UserData.forLinux();
+    const template = new LaunchTemplate(this, 'LaunchTemplate', {
+      instanceType: new InstanceType(instanceTypes[0]),
+      machineImage: MachineImage.latestAmazonLinux2023({
+        cpuType: instanceArchitecture(instanceTypes[0]) === 'arm64' ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
+      }),
+      role: this.role,
+      securityGroup: props.securityGroup,
+      userData,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      instanceMetadataTags: true, // the drain reads its group's name from the instance tags
+      associatePublicIpAddress: false,
+      detailedMonitoring: true,
+      blockDevices: [{ deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(20, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }) }],
+    });
+
+    const minNodes = props.minNodes ?? 2;
+    this.autoScalingGroup = new AutoScalingGroup(this, 'Group', {
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      mixedInstancesPolicy: launchAnyOf(template, instanceTypes),
+      minCapacity: minNodes,
+      maxCapacity: props.maxNodes ?? 6,
+      healthChecks: HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
+      notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
+      defaultInstanceWarmup: Duration.minutes(3),
+      cooldown: Duration.minutes(2),
+      // AWS/AutoScaling publishes GroupInServiceInstances and the rest only when asked (free, every minute).
+      groupMetrics: [GroupMetrics.all()],
+      signals: Signals.waitForCount(minNodes, { timeout: Duration.minutes(30) }),
+    });
+    // The subnets' AZs, named as well: Control Tower's CT.AUTOSCALING.PR.1 reads them there.
+    const group = this.autoScalingGroup.node.defaultChild as CfnAutoScalingGroup;
+    group.availabilityZones = props.vpc.selectSubnets(props.subnets).availabilityZones;
+    acknowledgeLaunchChecks(this.autoScalingGroup, instanceTypes, 'compute.instanceTypes');
+    const { stackName, stackId } = Stack.of(this);
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['cloudformation:SignalResource'], resources: [stackId] }));
+    // The user data names the group (to signal it), so it is written once the group exists; it renders at synth.
     nodeUserData(userData, {
       bundle: props.bundle,
-      prelude: ['dnf install -y unzip'], // the AMI has the AWS CLI
+      prelude: ['aws_dnf_install unzip'], // the AMI has the AWS CLI
       setupScript: 'node-setup/compute-node.sh',
       settings: {
         STRATA_REGION: region,
+        STRATA_STACK: stackName,
+        STRATA_SIGNAL_RESOURCE: Stack.of(this).getLogicalId(group),
         STRATA_LOG_GROUP: props.logGroup.logGroupName,
         STRATA_PORT: String(props.port),
         STRATA_SLOTS: String(props.slotsPerNode ?? 2),
@@ -115,36 +159,6 @@ export class ComputeFleet extends Construct {
         STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
         STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
       },
-    });
-
-    const template = new LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType,
-      machineImage: MachineImage.latestAmazonLinux2023({
-        cpuType: instanceArchitecture(instanceType.toString()) === 'arm64' ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
-      }),
-      role: this.role,
-      securityGroup: props.securityGroup,
-      userData,
-      requireImdsv2: true,
-      httpPutResponseHopLimit: 1,
-      instanceMetadataTags: true, // the drain reads its group's name from the instance tags
-      associatePublicIpAddress: false,
-      detailedMonitoring: true,
-      blockDevices: [{ deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(20, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }) }],
-    });
-
-    this.autoScalingGroup = new AutoScalingGroup(this, 'Group', {
-      vpc: props.vpc,
-      vpcSubnets: props.subnets,
-      launchTemplate: template,
-      minCapacity: props.minNodes ?? 2,
-      maxCapacity: props.maxNodes ?? 6,
-      healthChecks: HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
-      notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
-      defaultInstanceWarmup: Duration.minutes(3),
-      cooldown: Duration.minutes(2),
-      // AWS/AutoScaling publishes GroupInServiceInstances and the rest only when asked (free, every minute).
-      groupMetrics: [GroupMetrics.all()],
     });
     this.autoScalingGroup.addLifecycleHook('Drain', {
       lifecycleHookName: DRAIN_HOOK,

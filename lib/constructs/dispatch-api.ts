@@ -38,8 +38,10 @@ export class DispatchApi extends Construct {
       // API Gateway's metrics are by ApiName: the stack's name is unique in the account and region, `Api` is not.
       restApiName: Stack.of(this).stackName,
       description: 'Strata: invoke functions through the multi-tier load balancer',
-      cloudWatchRole: true, // execution logs need the account's API Gateway logging role
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // Execution logs need API Gateway's logging role, which is one setting for the whole
+      // account and region: other APIs use it too, so `cdk destroy` leaves it (docs/aws.md).
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
         stageName: 'v1',
         throttlingRateLimit: props.throttleRatePerSecond ?? 500,

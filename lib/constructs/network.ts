@@ -32,7 +32,7 @@ export const PORTS = {
 export const VPC_CIDR = '10.40.0.0/16';
 
 export interface NetworkProps {
-  /** @default 2 */
+  /** @default 3 */
   readonly maxAzs?: number;
   /** @default 1 */
   readonly natGateways?: number;
@@ -58,7 +58,7 @@ export class Network extends Construct {
     super(scope, id);
     this.vpc = new Vpc(this, 'Vpc', {
       ipAddresses: IpAddresses.cidr(VPC_CIDR),
-      maxAzs: props.maxAzs ?? 2,
+      maxAzs: props.maxAzs ?? 3,
       natGateways: props.natGateways ?? 1,
       subnetConfiguration: [
         { name: 'nat', subnetType: SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },

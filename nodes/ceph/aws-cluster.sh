@@ -1,38 +1,99 @@
 #!/bin/bash
-# Ceph on one EC2 storage node, from Debian's packages. Node 0 creates the cluster:
-# monitor, manager, keys, RGW's TLS certificate; it publishes them in the cluster
-# secret. The other nodes wait for that secret and join as monitors. Every node adds
-# its EBS data volumes as OSDs and runs RGW (S3 over TLS). Node 0 then sets up the
-# data pool (nodes/ceph/pool.sh), the RGW user and the bucket, and publishes the S3 keys
-# and the CA certificate in the object-store secret for the compute nodes.
+# Ceph on one EC2 storage node, from Debian's packages. Safe to run again: it changes
+# nothing that is already right.
+#
+# A node's place in the cluster outlives its instance (lib/constructs/ceph-cluster.ts): a
+# fixed private address, claimed here, and its EBS data volumes, attached here. Its
+# Ceph name (storage-N) names its monitor, manager, RGW and CRUSH host.
+#
+# Node 0 creates the cluster the first time: keys, a monmap with every monitor (v2 and
+# v1 addresses), RGW's TLS certificate from a CA of the cluster's own; it publishes them
+# in the cluster secret. Every other node, and any node that replaces one, takes them from
+# there. The monitors form their quorum; each volume becomes a raw-mode BlueStore OSD
+# (activated at every boot by strata-osd-activate.service); RGW serves S3 over TLS. Node 0
+# then sets up the data pool (nodes/ceph/pool.sh), the RGW user and the bucket, and
+# publishes the S3 keys and the CA in the object-store secret for the compute nodes.
 #
 # Settings come from /etc/strata/strata.env (written by the user data):
-#   STRATA_REGION STRATA_VPC_CIDR STRATA_CEPH_INDEX STRATA_CEPH_FIRST_IP (empty on node 0) STRATA_CEPH_NODES
-#   STRATA_CEPH_SECRET_ARN STRATA_OBJECTS_SECRET_ARN STRATA_OSDS_PER_NODE STRATA_PG_NUM
-#   STRATA_PG_AUTOSCALE STRATA_BUCKET STRATA_RGW_PORT STRATA_RGW_NAME STRATA_OSD_MEMORY_TARGET
+#   STRATA_REGION STRATA_VPC_CIDR STRATA_CEPH_INDEX STRATA_CEPH_NAME STRATA_CEPH_ADDRESS
+#   STRATA_CEPH_MONS ("storage-0=ADDRESS ...") STRATA_CEPH_FAILURE_DOMAIN (zone|host)
+#   STRATA_CEPH_NODES STRATA_OSD_VOLUMES STRATA_CEPH_SECRET_ARN STRATA_OBJECTS_SECRET_ARN
+#   STRATA_PG_NUM STRATA_PG_AUTOSCALE STRATA_BUCKET STRATA_RGW_PORT STRATA_RGW_NAME STRATA_OSD_MEMORY_TARGET
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=nodes/node-setup/common.sh
-source "${here}/../node-setup/common.sh" # the settings, imds
-secret() { aws secretsmanager get-secret-value --region "${STRATA_REGION}" --secret-id "$1" --query SecretString --output text; }
-put_secret() { aws secretsmanager put-secret-value --region "${STRATA_REGION}" --secret-id "$1" --secret-string "$2" >/dev/null; }
+source "${here}/../node-setup/common.sh" # the settings, imds, the AWS seam
 # A JSON object from NAME=FILE pairs, each file's content base64-encoded.
 files_json() { node -e 'const fs = require("fs"); console.log(JSON.stringify(Object.fromEntries(process.argv.slice(1).map((a) => { const [k, f] = a.split("="); return [k, fs.readFileSync(f).toString("base64")]; }))))' "$@"; }
-# Writes one base64 field of a JSON object (stdin) to a file.
-field_to_file() { node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => require("fs").writeFileSync(process.argv[2], Buffer.from(JSON.parse(s)[process.argv[1]], "base64"), { mode: 0o600 }))' "$1" "$2"; }
+# Writes one base64 field of a JSON object (stdin) to a file, with a mode.
+field_to_file() { node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => require("fs").writeFileSync(process.argv[2], Buffer.from(JSON.parse(s)[process.argv[1]], "base64"), { mode: Number.parseInt(process.argv[3], 8) }))' "$1" "$2" "$3"; }
+# Waits (up to $2 seconds) until the secret's value contains $3, saying so every minute.
+wait_for_secret() {
+  local arn=$1 limit=$2 want=$3 what=$4 waited=0
+  until aws_get_secret "${arn}" | grep -q "${want}"; do
+    [ "${waited}" -lt "${limit}" ] || { echo "gave up after ${limit} s waiting for ${what} in ${arn}" >&2; return 1; }
+    [ $((waited % 60)) -eq 0 ] && echo "waiting for ${what} in ${arn} (${waited} s so far)"
+    sleep 10
+    waited=$((waited + 10))
+  done
+}
 
-host=$(hostname -s)
-ip=$(imds meta-data/local-ipv4)
-STRATA_CEPH_FIRST_IP=${STRATA_CEPH_FIRST_IP:-${ip}} # node 0 is the first monitor
+node=${STRATA_CEPH_NAME}
+address=${STRATA_CEPH_ADDRESS}
+instance=$(imds meta-data/instance-id)
+zone=$(imds meta-data/placement/availability-zone)
 keys=/etc/ceph/bootstrap
-install -d -m 0700 "${keys}"
+# The monitor runs as ceph and reads its monmap and keyring here (group ceph); the CA's key stays root's (0600).
+install -d -m 0750 -o root -g ceph "${keys}"
+
+# The fixed address: moved onto this instance's interface at AWS, and added in the OS at every boot.
+primary=$(imds meta-data/local-ipv4)
+aws_claim_address "${address}" "$(imds "meta-data/network/interfaces/macs/$(imds meta-data/mac)/interface-id")"
+interface=$(ip -o -4 addr show | awk -v ip="${primary}" '$4 ~ "^" ip "/" { print $2; exit }')
+cat > /etc/systemd/system/strata-address.service <<UNIT
+[Unit]
+Description=Strata: this storage node's fixed address ${address} on ${interface}
+Wants=network-online.target
+After=network-online.target
+Before=ceph.target ceph-mon.target ceph-mgr.target ceph-osd.target ceph-radosgw.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/sbin/ip addr replace ${address}/32 dev ${interface}
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now strata-address.service
+
+# The data volumes: attached (again, after a replacement) to this instance.
+osd_devices=()
+letter=f
+for volume in ${STRATA_OSD_VOLUMES}; do
+  osd_devices+=("$(aws_attach_volume "${volume}" "/dev/sd${letter}" "${instance}")")
+  letter=$(echo "${letter}" | tr 'a-y' 'b-z')
+done
+echo "data volumes: ${osd_devices[*]}"
+
+# Every monitor, in every node's mon_host and in the first monmap; this node's monitor, if it runs one.
+mon_host='' monmap_args=() my_mon=''
+for pair in ${STRATA_CEPH_MONS}; do
+  name=${pair%%=*} ip=${pair#*=}
+  mon_host+="${mon_host:+,}[v2:${ip}:3300,v1:${ip}:6789]"
+  monmap_args+=(--addv "${name}" "[v2:${ip}:3300,v1:${ip}:6789]")
+  [ "${name}" = "${node}" ] && my_mon=${name}
+done
 
 write_conf() {
   cat > /etc/ceph/ceph.conf <<CONF
 [global]
 fsid = $1
-mon_host = ${STRATA_CEPH_FIRST_IP}
+mon_host = ${mon_host}
 public_network = ${STRATA_VPC_CIDR}
+public_addr = ${address}
+cluster_addr = ${address}
 auth_cluster_required = cephx
 auth_service_required = cephx
 auth_client_required = cephx
@@ -49,28 +110,21 @@ osd_pool_default_min_size = 2
 osd_memory_target = ${STRATA_OSD_MEMORY_TARGET}
 client_mount_timeout = 30
 
-[client.rgw.${host}]
+[osd]
+# CRUSH places each copy of a PG in another ${STRATA_CEPH_FAILURE_DOMAIN}: the AZ, or (with two AZs) the node.
+crush_location = root=default zone=${zone} host=${node}
+
+# No rgw_dns_name: with one, RGW takes any other Host (localhost, an address) for a bucket
+# name, and the clients here all address buckets by path.
+[client.rgw.${node}]
 rgw_frontends = beast ssl_endpoint=0.0.0.0:${STRATA_RGW_PORT} ssl_certificate=/etc/ceph/rgw.crt ssl_private_key=/etc/ceph/rgw.key
-rgw_dns_name = ${STRATA_RGW_NAME}
 CONF
 }
 
-start_mon() {
-  install -d -o ceph -g ceph "/var/lib/ceph/mon/ceph-${host}"
-  sudo -u ceph ceph-mon --mkfs -i "${host}" --monmap "$1" --keyring "${keys}/mon.keyring"
-  systemctl enable --now "ceph-mon@${host}"
-}
-
-start_mgr() {
-  install -d -o ceph -g ceph "/var/lib/ceph/mgr/ceph-${host}"
-  ceph auth get-or-create "mgr.${host}" mon 'allow profile mgr' osd 'allow *' mds 'allow *' > "/var/lib/ceph/mgr/ceph-${host}/keyring"
-  chown ceph:ceph "/var/lib/ceph/mgr/ceph-${host}/keyring"
-  systemctl enable --now "ceph-mgr@${host}"
-}
-
-if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
+# The cluster: made by node 0 the first time, taken from the cluster secret otherwise.
+if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! aws_get_secret "${STRATA_CEPH_SECRET_ARN}" | grep -q '"fsid"'; then
+  echo "creating the cluster"
   fsid=$(uuidgen)
-  write_conf "${fsid}"
   ceph-authtool --create-keyring "${keys}/mon.keyring" --gen-key -n mon. --cap mon 'allow *'
   ceph-authtool --create-keyring /etc/ceph/ceph.client.admin.keyring --gen-key -n client.admin \
     --cap mon 'allow *' --cap osd 'allow *' --cap mds 'allow *' --cap mgr 'allow *'
@@ -79,9 +133,7 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
     --cap mon 'profile bootstrap-osd' --cap mgr 'allow r'
   ceph-authtool "${keys}/mon.keyring" --import-keyring /etc/ceph/ceph.client.admin.keyring
   ceph-authtool "${keys}/mon.keyring" --import-keyring /var/lib/ceph/bootstrap-osd/ceph.keyring
-  chown ceph:ceph "${keys}/mon.keyring"
-  monmaptool --create --add "${host}" "${ip}" --fsid "${fsid}" "${keys}/monmap"
-  start_mon "${keys}/monmap"
+  monmaptool --create --fsid "${fsid}" "${monmap_args[@]}" "${keys}/monmap"
   # RGW's certificate, from a CA of the cluster's own; compute nodes trust the CA.
   openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj '/CN=Strata Ceph CA' \
     -keyout "${keys}/ca.key" -out "${keys}/ca.crt" 2>/dev/null
@@ -89,62 +141,140 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
   printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\n' "${STRATA_RGW_NAME}" > "${keys}/rgw.ext"
   openssl x509 -req -in "${keys}/rgw.csr" -CA "${keys}/ca.crt" -CAkey "${keys}/ca.key" -CAcreateserial \
     -days 3650 -extfile "${keys}/rgw.ext" -out /etc/ceph/rgw.crt 2>/dev/null
-  put_secret "${STRATA_CEPH_SECRET_ARN}" "$(files_json mon="${keys}/mon.keyring" admin=/etc/ceph/ceph.client.admin.keyring \
-    bootstrapOsd=/var/lib/ceph/bootstrap-osd/ceph.keyring rgwCert=/etc/ceph/rgw.crt rgwKey=/etc/ceph/rgw.key \
+  aws_put_secret "${STRATA_CEPH_SECRET_ARN}" "$(files_json mon="${keys}/mon.keyring" admin=/etc/ceph/ceph.client.admin.keyring \
+    bootstrapOsd=/var/lib/ceph/bootstrap-osd/ceph.keyring monmap="${keys}/monmap" rgwCert=/etc/ceph/rgw.crt rgwKey=/etc/ceph/rgw.key \
     caCert="${keys}/ca.crt" fsid=<(printf '%s' "${fsid}"))"
 else
-  echo "waiting for node 0 to publish the cluster secret"
-  until secret "${STRATA_CEPH_SECRET_ARN}" | grep -q '"fsid"'; do sleep 10; done
-  cluster=$(secret "${STRATA_CEPH_SECRET_ARN}")
-  printf '%s' "${cluster}" | field_to_file fsid "${keys}/fsid"
-  write_conf "$(cat "${keys}/fsid")"
-  printf '%s' "${cluster}" | field_to_file mon "${keys}/mon.keyring"
-  printf '%s' "${cluster}" | field_to_file admin /etc/ceph/ceph.client.admin.keyring
+  wait_for_secret "${STRATA_CEPH_SECRET_ARN}" 3600 '"fsid"' 'storage node 0 to publish the cluster keys'
+  cluster=$(aws_get_secret "${STRATA_CEPH_SECRET_ARN}")
+  printf '%s' "${cluster}" | field_to_file fsid "${keys}/fsid" 0640
+  fsid=$(cat "${keys}/fsid")
+  for file in mon="${keys}/mon.keyring" monmap="${keys}/monmap" caCert="${keys}/ca.crt" admin=/etc/ceph/ceph.client.admin.keyring \
+    rgwCert=/etc/ceph/rgw.crt rgwKey=/etc/ceph/rgw.key; do
+    printf '%s' "${cluster}" | field_to_file "${file%%=*}" "${file#*=}" 0600
+  done
   install -d -o ceph -g ceph /var/lib/ceph/bootstrap-osd
-  printf '%s' "${cluster}" | field_to_file bootstrapOsd /var/lib/ceph/bootstrap-osd/ceph.keyring
-  printf '%s' "${cluster}" | field_to_file rgwCert /etc/ceph/rgw.crt
-  printf '%s' "${cluster}" | field_to_file rgwKey /etc/ceph/rgw.key
-  chown ceph:ceph "${keys}/mon.keyring"
-  ceph mon getmap -o "${keys}/monmap"
-  start_mon "${keys}/monmap"
+  printf '%s' "${cluster}" | field_to_file bootstrapOsd /var/lib/ceph/bootstrap-osd/ceph.keyring 0600
 fi
-start_mgr
+write_conf "${fsid}"
+# RGW runs as ceph and reads its certificate and key.
+chown ceph:ceph /etc/ceph/rgw.crt /etc/ceph/rgw.key
+chmod 0644 /etc/ceph/rgw.crt
+chmod 0600 /etc/ceph/rgw.key
+# Whether the cluster has been up before (node 0 publishes the S3 keys once it is): then a
+# monitor that has no store joins the quorum as it is now, not the first monmap.
+formed=false
+aws_get_secret "${STRATA_OBJECTS_SECRET_ARN}" | grep -q '"accessKeyId"' && formed=true
 
-# OSDs: every unused, unpartitioned disk but the root disk (EBS volumes show as NVMe).
-root_disk=$(lsblk -no PKNAME "$(findmnt -no SOURCE /)")
-for disk in $(lsblk -dpno NAME,TYPE | awk '$2 == "disk" { print $1 }'); do
-  [ "${disk}" = "/dev/${root_disk}" ] && continue
-  [ -z "$(lsblk -no FSTYPE "${disk}" | tr -d '[:space:]')" ] || continue
-  [ "$(lsblk -no NAME "${disk}" | wc -l)" -eq 1 ] || continue
-  ceph-volume lvm create --data "${disk}"
+if [ -n "${my_mon}" ]; then
+  if [ ! -e "/var/lib/ceph/mon/ceph-${node}/keyring" ]; then
+    monmap=${keys}/monmap
+    if ${formed}; then
+      until timeout 60 ceph mon getmap -o "${keys}/monmap.now" >/dev/null 2>&1; do echo "waiting for a monitor quorum to join"; sleep 10; done
+      monmap=${keys}/monmap.now
+    fi
+    install -d -o ceph -g ceph "/var/lib/ceph/mon/ceph-${node}"
+    chgrp ceph "${monmap}" "${keys}/mon.keyring"
+    chmod 0640 "${monmap}" "${keys}/mon.keyring"
+    runuser -u ceph -- ceph-mon --mkfs -i "${node}" --monmap "${monmap}" --keyring "${keys}/mon.keyring"
+  fi
+  systemctl enable --now "ceph-mon@${node}"
+fi
+# The first quorum forms once two monitors run; until then each ceph command times out (client_mount_timeout).
+started=${SECONDS}
+until ceph -s >/dev/null 2>&1; do
+  [ $((SECONDS - started)) -lt 3600 ] || { echo "no monitor quorum after an hour" >&2; exit 1; }
+  echo "waiting for a monitor quorum ($((SECONDS - started)) s so far)"
+  sleep 5
+done
+
+if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
+  # Every pool places its copies by this rule: one per AZ (or per node with two AZs). Set
+  # before any pool exists (the manager's and RGW's make themselves when they start).
+  ceph osd crush rule create-replicated strata default "${STRATA_CEPH_FAILURE_DOMAIN}" 2>/dev/null || true
+  rule=$(ceph osd crush rule dump strata --format json | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).rule_id))')
+  [ "$(ceph config get mon osd_pool_default_crush_rule)" = "${rule}" ] || ceph config set global osd_pool_default_crush_rule "${rule}"
+fi
+
+if [ -n "${my_mon}" ]; then
+  install -d -o ceph -g ceph "/var/lib/ceph/mgr/ceph-${node}"
+  ceph auth get-or-create "mgr.${node}" mon 'allow profile mgr' osd 'allow *' mds 'allow *' > "/var/lib/ceph/mgr/ceph-${node}/keyring"
+  chown ceph:ceph "/var/lib/ceph/mgr/ceph-${node}/keyring"
+  systemctl enable --now "ceph-mgr@${node}"
+fi
+
+# OSDs: a raw-mode BlueStore OSD on each data volume; one of this cluster's already there
+# (a replaced instance, or a second run) is kept. Anything else on a volume stops the script.
+for device in "${osd_devices[@]}"; do
+  if ceph-volume raw list "${device}" --format json | grep -q "\"ceph_fsid\": \"${fsid}\""; then
+    echo "${device}: an OSD of this cluster"
+  elif [ -z "$(lsblk -no FSTYPE "${device}" | tr -d '[:space:]')" ] && ! ceph-volume raw list "${device}" --format json | grep -q ceph_fsid; then
+    ceph-volume raw prepare --bluestore --data "${device}"
+  else
+    echo "${device} holds data that is not an OSD of this cluster; not touching it" >&2
+    exit 1
+  fi
+done
+install -m 0755 "${here}/osd-activate.sh" /usr/local/sbin/strata-osd-activate
+cat > /etc/systemd/system/strata-osd-activate.service <<UNIT
+[Unit]
+Description=Strata: activate this node's raw-mode Ceph OSDs
+After=local-fs.target strata-address.service
+Before=ceph-osd.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/strata-osd-activate
+
+[Install]
+WantedBy=ceph-osd.target
+UNIT
+install -d /etc/systemd/system/ceph-osd@.service.d
+printf '[Unit]\nAfter=strata-osd-activate.service\nWants=strata-osd-activate.service\n' > /etc/systemd/system/ceph-osd@.service.d/strata-activate.conf
+systemctl daemon-reload
+systemctl enable strata-osd-activate.service
+systemctl restart strata-osd-activate.service
+mine=$(strata-osd-activate --list)
+for id in ${mine}; do systemctl enable --now "ceph-osd@${id}"; done
+# An OSD under this node's name that is down and on none of its volumes was on a volume
+# that is gone: its copies are elsewhere, so it leaves the cluster (Ceph then backfills).
+for id in $(ceph osd ls-tree "${node}" 2>/dev/null); do
+  grep -qx "${id}" <<<"${mine}" && continue
+  if ceph osd dump --format json | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.exit(JSON.parse(s).osds.find((o) => o.osd === Number(process.argv[1])).up ? 1 : 0))' "${id}"; then
+    echo "osd.${id} was this node's and its volume is gone: purging it"
+    ceph osd purge "${id}" --yes-i-really-mean-it
+  fi
 done
 
 # RGW.
-install -d -o ceph -g ceph "/var/lib/ceph/radosgw/ceph-rgw.${host}"
-ceph auth get-or-create "client.rgw.${host}" mon 'allow rw' osd 'allow rwx' > "/var/lib/ceph/radosgw/ceph-rgw.${host}/keyring"
-chown ceph:ceph "/var/lib/ceph/radosgw/ceph-rgw.${host}/keyring" /etc/ceph/rgw.key
-chmod 0600 /etc/ceph/rgw.key
-
+install -d -o ceph -g ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}"
+ceph auth get-or-create "client.rgw.${node}" mon 'allow rw' osd 'allow rwx' > "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
+chown ceph:ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
 if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
   # The data pool before RGW creates it with the defaults.
   bash "${here}/pool.sh" --pool default.rgw.buckets.data --pg-num "${STRATA_PG_NUM}" --autoscale "${STRATA_PG_AUTOSCALE}" \
     --size 3 --min-size 2 --application rgw
 fi
-systemctl enable --now "ceph-radosgw@rgw.${host}"
+systemctl enable --now "ceph-radosgw@rgw.${node}"
 
-if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
-  echo "waiting for $(( STRATA_CEPH_NODES * STRATA_OSDS_PER_NODE )) OSDs"
-  until [ "$(ceph osd stat --format json | grep -o '"num_up_osds":[0-9]*' | cut -d: -f2)" -ge $(( STRATA_CEPH_NODES * STRATA_OSDS_PER_NODE )) ]; do sleep 10; done
+if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! ${formed}; then
+  osds=$(( STRATA_CEPH_NODES * $(wc -w <<<"${STRATA_OSD_VOLUMES}") ))
+  echo "waiting for ${osds} OSDs"
+  until [ "$(timeout 60 ceph osd stat --format json | grep -o '"num_up_osds":[0-9]*' | cut -d: -f2)" -ge "${osds}" ]; do sleep 10; done
   user=$(radosgw-admin user info --uid strata 2>/dev/null || radosgw-admin user create --uid strata --display-name 'Strata functions')
   access=$(printf '%s' "${user}" | grep -o '"access_key": "[^"]*"' | head -1 | cut -d'"' -f4)
   secret_key=$(printf '%s' "${user}" | grep -o '"secret_key": "[^"]*"' | head -1 | cut -d'"' -f4)
-  until curl -sf --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" >/dev/null; do sleep 2; done
+  started=${SECONDS}
+  until curl -sf --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" >/dev/null; do
+    [ $((SECONDS - started)) -lt 300 ] || { echo "RGW does not answer on https://localhost:${STRATA_RGW_PORT}: $(curl -sS --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" 2>&1)" >&2; exit 1; }
+    sleep 2
+  done
   s3() { AWS_ACCESS_KEY_ID=${access} AWS_SECRET_ACCESS_KEY=${secret_key} aws s3api "$@" --endpoint-url "https://localhost:${STRATA_RGW_PORT}" --ca-bundle "${keys}/ca.crt" --region "${STRATA_REGION}"; }
   s3 head-bucket --bucket "${STRATA_BUCKET}" 2>/dev/null || s3 create-bucket --bucket "${STRATA_BUCKET}" >/dev/null
-  put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} CA="${keys}/ca.crt" node -e \
+  aws_put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} CA="${keys}/ca.crt" node -e \
     'console.log(JSON.stringify({ accessKeyId: process.env.ACCESS, secretAccessKey: process.env.SECRET, caCertificate: require("fs").readFileSync(process.env.CA, "utf8") }))')"
 else
-  echo "waiting for node 0 to publish the object-store keys"
-  until secret "${STRATA_OBJECTS_SECRET_ARN}" | grep -q accessKeyId; do sleep 10; done
+  wait_for_secret "${STRATA_OBJECTS_SECRET_ARN}" 3600 '"accessKeyId"' 'storage node 0 to publish the object-store keys'
 fi
-echo "ceph on ${host}: ready"
+echo "ceph on ${node} (${address}): ready"

@@ -37,6 +37,8 @@ export class MetricsAgent {
   failedPublishes = 0;
   /** EMF records that could not be written since start. */
   failedEmfWrites = 0;
+  /** Whether the last heartbeat reached the shared state: the node is registered there. */
+  registered = false;
   lastReport: NodeReport | undefined;
 
   private readonly intervalMs: number;
@@ -90,8 +92,10 @@ export class MetricsAgent {
     this.writeEmf(JSON.stringify(emfRecord(report, host)));
     try {
       await this.options.store.heartbeat(report, this.ttlMs);
+      this.registered = true;
     } catch {
       this.failedPublishes++;
+      this.registered = false;
     }
     return report;
   }

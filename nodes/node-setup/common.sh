@@ -6,6 +6,8 @@ STRATA_HOME=/opt/strata
 STRATA_LOG_DIR=/var/log/strata
 # shellcheck source=/dev/null
 source /etc/strata/strata.env
+# shellcheck source=nodes/node-setup/aws.sh
+source /etc/strata/aws.sh # the AWS seam, written by the user data
 
 # IMDSv2: a session token first, then the path under /latest/.
 imds() {
@@ -16,7 +18,7 @@ imds() {
 
 # One field of a JSON secret in Secrets Manager (empty if the field is not there yet).
 secret_field() {
-  aws secretsmanager get-secret-value --region "${STRATA_REGION}" --secret-id "$1" --query SecretString --output text |
+  aws_get_secret "$1" |
     node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(String(JSON.parse(s)[process.argv[1]] ?? "")))' "$2"
 }
 
@@ -27,11 +29,34 @@ state_url() {
   echo "rediss://:${token}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
 }
 
+# Setup that fails says so to CloudFormation at once (while a stack waits for this node)
+# instead of after the creation timeout: `trap 'fail "..."' ERR` in a setup script.
+fail() {
+  echo "$1" >&2
+  aws_signal FAILURE "$(imds meta-data/instance-id)" || true
+  exit 1
+}
+
+# Storage node 0 publishes the S3 keys and RGW's CA in the object-store secret once Ceph
+# is up; until then the secret holds the random string CloudFormation made it with.
+wait_for_object_store_keys() {
+  local started=${SECONDS}
+  until aws_get_secret "${STRATA_OBJECTS_SECRET_ARN}" | grep -q '"accessKeyId"'; do
+    if [ $((SECONDS - started)) -ge 3600 ]; then
+      echo "gave up after an hour waiting for storage node 0 to publish the object-store keys in ${STRATA_OBJECTS_SECRET_ARN}" >&2
+      return 1
+    fi
+    echo "waiting for storage node 0 to publish the object-store keys in ${STRATA_OBJECTS_SECRET_ARN} ($((SECONDS - started)) s so far)"
+    sleep 30
+  done
+}
+
 # The node's environment file, read by systemd as root: the state store URL with its
 # token, the S3 keys, the offload thresholds. RGW's CA goes where the node itself (user
 # strata) can read it, so that Node.js trusts RGW's TLS.
 write_node_env() {
   local ca=/usr/local/share/strata/rgw-ca.pem
+  wait_for_object_store_keys
   install -d -m 0755 "$(dirname "${ca}")"
   secret_field "${STRATA_OBJECTS_SECRET_ARN}" caCertificate > "${ca}"
   chmod 0644 "${ca}"
@@ -67,7 +92,43 @@ start_cloudwatch_agent() {
   }
 }
 JSON
-  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "file:${STRATA_HOME}/cloudwatch-agent.json"
+  aws_cloudwatch_agent_start "${STRATA_HOME}/cloudwatch-agent.json"
+}
+
+# Keeps the node's logs (metrics, invocations, output) from filling its disk: rotated at
+# 100 MB or daily, five kept, compressed; checked every hour. copytruncate, because
+# systemd and the node keep the files open; the CloudWatch agent follows a truncated file.
+install_log_rotation() {
+  cat > /etc/logrotate.d/strata <<CONF
+${STRATA_LOG_DIR}/*.log ${STRATA_LOG_DIR}/*.emf {
+  daily
+  maxsize 100M
+  rotate 5
+  compress
+  delaycompress
+  missingok
+  notifempty
+  copytruncate
+}
+CONF
+  cat > /etc/systemd/system/strata-logrotate.service <<UNIT
+[Unit]
+Description=Strata: rotate the node's logs
+[Service]
+Type=oneshot
+ExecStart=/usr/sbin/logrotate /etc/logrotate.d/strata
+UNIT
+  cat > /etc/systemd/system/strata-logrotate.timer <<UNIT
+[Unit]
+Description=Strata: rotate the node's logs every hour
+[Timer]
+OnCalendar=hourly
+Persistent=true
+[Install]
+WantedBy=timers.target
+UNIT
+  systemctl daemon-reload
+  systemctl enable --now strata-logrotate.timer
 }
 
 # A systemd unit for one of Strata's processes, run as the unprivileged user strata.
@@ -76,6 +137,9 @@ install_unit() {
   local name=$1 description=$2 command=$3
   id strata >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin strata
   install -d -o strata -g strata "${STRATA_LOG_DIR}"
+  # The node's, though root appends to it too (the Ceph health timer): made by whoever writes first, it would be root's.
+  touch "${STRATA_LOG_DIR}/metrics.emf"
+  chown strata:strata "${STRATA_LOG_DIR}/metrics.emf"
   cat > "/etc/systemd/system/${name}.service" <<UNIT
 [Unit]
 Description=${description}

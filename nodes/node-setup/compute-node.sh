@@ -1,16 +1,20 @@
 #!/bin/bash
 # Sets up a compute node on Amazon Linux 2023: Node.js, the CloudWatch agent, the
 # runtime as a systemd unit, and the drain that runs when Auto Scaling terminates it.
-set -euo pipefail
+# The node counts once it has registered in the state store: then it signals
+# CloudFormation, which completes the compute stack when the group's first nodes have.
+set -Eeuo pipefail
 # shellcheck source=nodes/node-setup/common.sh
 source "$(dirname "$0")/common.sh"
+trap 'fail "compute node setup failed (line ${LINENO})"' ERR
 
-dnf install -y nodejs22 amazon-cloudwatch-agent
+aws_dnf_install nodejs22 amazon-cloudwatch-agent logrotate
 ln -sf "$(command -v node-22 || command -v node)" /usr/local/bin/node
 
 ip=$(imds meta-data/local-ipv4)
 instance=$(imds meta-data/instance-id)
 write_node_env
+install_log_rotation
 
 start_cloudwatch_agent
 install_unit strata-compute-node "Strata compute node (runtime and metrics agent)" \
@@ -34,3 +38,12 @@ WantedBy=multi-user.target
 UNIT
 systemctl daemon-reload
 systemctl enable --now strata-drain-on-termination.service
+
+# /health answers 200 once the node's heartbeat is in the state store.
+started=${SECONDS}
+until curl -sf "http://${ip}:${STRATA_PORT}/health" >/dev/null; do
+  [ $((SECONDS - started)) -lt 300 ] || fail "the compute node has not registered in the state store after 5 minutes: $(tail -5 "${STRATA_LOG_DIR}/node.log")"
+  sleep 2
+done
+echo "registered in the state store as ${instance} at ${ip}:${STRATA_PORT}"
+aws_signal SUCCESS "${instance}" || echo "no CloudFormation operation waits for this node (a scale-out): not signalled"

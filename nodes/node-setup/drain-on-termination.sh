@@ -4,7 +4,10 @@
 # state), stops UNIT (SIGTERM: the node deregisters and finishes what it runs), then
 # completes the lifecycle action so the termination goes on.
 set -euo pipefail
-unit=$1 hook=$2 region=$3
+unit=$1 hook=$2
+export STRATA_REGION=$3
+# shellcheck source=nodes/node-setup/aws.sh
+source /etc/strata/aws.sh # the AWS seam, written by the user data
 
 imds() {
   local token
@@ -15,7 +18,5 @@ imds() {
 until [ "$(imds meta-data/autoscaling/target-lifecycle-state || true)" = Terminated ]; do sleep 5; done
 echo "terminating: draining ${unit}"
 systemctl stop "${unit}"
-aws autoscaling complete-lifecycle-action --region "${region}" --lifecycle-action-result CONTINUE \
-  --lifecycle-hook-name "${hook}" --instance-id "$(imds meta-data/instance-id)" \
-  --auto-scaling-group-name "$(imds meta-data/tags/instance/aws:autoscaling:groupName)"
+aws_complete_lifecycle_action "${hook}" "$(imds meta-data/tags/instance/aws:autoscaling:groupName)" "$(imds meta-data/instance-id)"
 echo "drained; termination continues"

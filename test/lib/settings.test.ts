@@ -16,8 +16,8 @@ const strata = {
   offloadThresholds: { cpu: 0.6 },
   network: { maxAzs: 3, natGateways: 3 },
   state: { nodeType: 'cache.r7g.large', replicas: 2 },
-  compute: { instanceType: 'c7i.xlarge', minNodes: 3, maxNodes: 12, slotsPerNode: 8, targetSlotUsePercent: 60, predictiveScaling: 'forecast-and-scale' },
-  storage: { instanceType: 'm7i.xlarge', osdsPerNode: 2, osdVolumeGiB: 500, pgNum: 256, pgAutoscale: false },
+  compute: { instanceTypes: ['c7i.xlarge', 'c6i.xlarge'], minNodes: 3, maxNodes: 12, slotsPerNode: 8, targetSlotUsePercent: 60, predictiveScaling: 'forecast-and-scale' },
+  storage: { instanceTypes: ['m7i.xlarge'], osdsPerNode: 2, osdVolumeGiB: 500, pgNum: 256, pgAutoscale: false },
   dispatch: { reservedConcurrency: 100, memoryMiB: 1024 },
   alarmEmail: 'ops@example.com',
 };
@@ -40,25 +40,32 @@ test('state: the node type and two replicas', () => {
 
 test('storage: x86 nodes, one per AZ, two 500 GiB OSD volumes each, 256 PGs with the autoscaler off', () => {
   const storage = templateOf(stacks.storage.stackName);
-  const instances = Object.values(storage.findResources('AWS::EC2::Instance')) as { Properties: any }[];
-  expect(instances.map((instance) => instance.Properties.AvailabilityZone['Fn::Select'][0])).toEqual([0, 1, 2]);
-  expect(instances[0].Properties.InstanceType).toBe('m7i.xlarge');
-  expect(instances[0].Properties.BlockDeviceMappings.map((device: { DeviceName: string; Ebs: { VolumeSize: number } }) => [device.DeviceName, device.Ebs.VolumeSize])).toEqual([
-    ['/dev/xvda', 30],
-    ['/dev/sdf', 500],
-    ['/dev/sdg', 500],
-  ]);
+  const groups = Object.values(storage.findResources('AWS::AutoScaling::AutoScalingGroup')) as { Properties: any }[];
+  expect(groups).toHaveLength(3);
+  const templates = groups.map((group) => storage.toJSON().Resources[group.Properties.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId.Ref].Properties.LaunchTemplateData);
+  expect(templates.map((data) => data.InstanceType)).toEqual(['m7i.xlarge', 'm7i.xlarge', 'm7i.xlarge']);
+  // One type is the operator's choice: each group says so against Control Tower's rule for two.
+  for (const group of Object.values(storage.findResources('AWS::AutoScaling::AutoScalingGroup'))) {
+    expect(group.Metadata['strata:controlTowerExceptions']['CT.AUTOSCALING.PR.6']).toBe('The operator allowed one instance type (storage.instanceTypes: ["m7i.xlarge"])');
+  }
+  const volumes = Object.values(storage.findResources('AWS::EC2::Volume')) as { Properties: { Size: number; AvailabilityZone: unknown } }[];
+  expect(volumes.map((volume) => volume.Properties.Size)).toEqual(Array(6).fill(500));
   const parameters = storage.toJSON().Parameters as Record<string, { Default: string }>;
   expect(Object.values(parameters).map((parameter) => parameter.Default)).toContain('/aws/service/debian/release/12/latest/amd64');
-  const userData = JSON.stringify(instances[0].Properties.UserData);
-  for (const setting of ["STRATA_PG_NUM='256'", "STRATA_PG_AUTOSCALE='off'", "STRATA_OSDS_PER_NODE='2'", `STRATA_OFFLOAD_THRESHOLDS='{\\"cpu\\":0.6,\\"memory\\":0.8,\\"loadPerCore\\":0.8}'`]) {
+  const userData = JSON.stringify(templates[0].UserData);
+  for (const setting of ["STRATA_PG_NUM='256'", "STRATA_PG_AUTOSCALE='off'", `STRATA_OFFLOAD_THRESHOLDS='{\\"cpu\\":0.6,\\"memory\\":0.8,\\"loadPerCore\\":0.8}'`]) {
     expect(userData).toContain(setting);
   }
+  expect(userData).toMatch(/STRATA_OSD_VOLUMES='",\{"Ref":"CephNode0Osd0[0-9A-F]+"\}," ",\{"Ref":"CephNode0Osd1[0-9A-F]+"\},"'/);
 });
 
 test('compute: x86 Amazon Linux, 3 to 12 nodes of 8 slots, slot-use target 60% (tracked and forecast, acting on the forecast), the node policy', () => {
   const compute = templateOf(stacks.compute.stackName);
-  compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '3', MaxSize: '12' });
+  compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+    MinSize: '3',
+    MaxSize: '12',
+    MixedInstancesPolicy: Match.objectLike({ LaunchTemplate: Match.objectLike({ Overrides: [{ InstanceType: 'c7i.xlarge' }, { InstanceType: 'c6i.xlarge' }] }) }),
+  });
   compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', { TargetTrackingConfiguration: Match.objectLike({ CustomizedMetricSpecification: Match.objectLike({ MetricName: 'SlotUse' }), TargetValue: 60 }) });
   compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
     PolicyType: 'PredictiveScaling',

@@ -51,6 +51,23 @@ describe('the whole app', () => {
     ]);
   });
 
+  test("passes Control Tower's proactive controls; the resources excepted, each from one control with its reason", () => {
+    const excepted = all.flatMap((template) => Object.entries(template.toJSON().Resources as Record<string, { Metadata?: Record<string, Record<string, string>> }>)
+      .flatMap(([id, resource]) => Object.entries(resource.Metadata?.['strata:controlTowerExceptions'] ?? {}).map(([control, reason]) => ({ id, control, reason }))));
+    for (const { reason } of excepted) expect(reason.length).toBeGreaterThan(40);
+    expect(excepted.map(({ id, control }) => `${control} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort()).toEqual([
+      'CT.AUTOSCALING.PR.1 CephNode0ASG',
+      'CT.AUTOSCALING.PR.1 CephNode1ASG',
+      'CT.AUTOSCALING.PR.1 CephNode2ASG',
+      'CT.LAMBDA.PR.2 ApihealthGETApiPermissionStrataDispatchApi21638CF3GEThealth',
+      'CT.LAMBDA.PR.2 ApihealthGETApiPermissionTestStrataDispatchApi21638CF3GEThealth',
+      'CT.LAMBDA.PR.2 ApiinvokefunctionPOSTApiPermissionStrataDispatchApi21638CF3POSTinvokefunction',
+      'CT.LAMBDA.PR.2 ApiinvokefunctionPOSTApiPermissionTestStrataDispatchApi21638CF3POSTinvokefunction',
+      'CT.LAMBDA.PR.3 CustomVpcRestrictDefaultSGCustomResourceProviderHandler',
+      'CT.LAMBDA.PR.3 DispatcherFunction',
+    ]);
+  });
+
   test('every acknowledged finding carries a specific reason', () => {
     const suppressed = report.pluginReports.flatMap((plugin) => plugin.suppressedViolations);
     expect(suppressed.length).toBeGreaterThan(0);
@@ -86,9 +103,9 @@ describe('the whole app', () => {
 });
 
 describe('StrataNetwork', () => {
-  test('a VPC over 2 AZs: NAT-only public subnets, private workload subnets, isolated data subnets', () => {
+  test('a VPC over 3 AZs: NAT-only public subnets, private workload subnets, isolated data subnets', () => {
     network.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: VPC_CIDR });
-    network.resourceCountIs('AWS::EC2::Subnet', 6);
+    network.resourceCountIs('AWS::EC2::Subnet', 9);
     network.resourceCountIs('AWS::EC2::NatGateway', 1);
     for (const subnet of Object.values(resourcesOf(network, 'AWS::EC2::Subnet'))) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
   });
@@ -174,42 +191,44 @@ describe('StrataState', () => {
 });
 
 describe('StrataStorage', () => {
-  const instances = Object.values(resourcesOf(storage, 'AWS::EC2::Instance'));
+  const groups = Object.entries(resourcesOf(storage, 'AWS::AutoScaling::AutoScalingGroup'));
+  const templates = groups.map(([, group]) => storage.toJSON().Resources[group.Properties.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId.Ref].Properties.LaunchTemplateData);
 
-  test('3 Debian 12 storage nodes (Ceph 16 from its packages) in turn across the AZs', () => {
-    expect(instances).toHaveLength(3);
-    expect(instances.map((instance) => instance.Properties.AvailabilityZone['Fn::Select'][0])).toEqual([0, 1, 0]);
+  test('each node may launch as either of two Graviton types (the next when EC2 has none of the first), both encrypting traffic between instances', () => {
+    for (const [, group] of groups) {
+      expect(group.Properties.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([{ InstanceType: 'm7g.large' }, { InstanceType: 'm7gd.large' }]);
+      expect(group.Properties.MixedInstancesPolicy.InstancesDistribution).toEqual({ OnDemandAllocationStrategy: 'prioritized', OnDemandPercentageAboveBaseCapacity: 100 });
+    }
+  });
+
+  test('3 Debian 12 storage nodes (Ceph 16 from its packages), each a group of one in its own AZ', () => {
+    expect(groups).toHaveLength(3);
     const parameters = storage.toJSON().Parameters as Record<string, { Default: string }>;
     expect(Object.values(parameters).map((parameter) => parameter.Default)).toContain('/aws/service/debian/release/12/latest/arm64');
   });
 
-  test('each node: IMDSv2, detailed monitoring, an encrypted root and an encrypted 100 GiB gp3 OSD volume', () => {
-    storage.resourcePropertiesCountIs('AWS::EC2::LaunchTemplate', { LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } } }, 3);
-    for (const instance of instances) {
-      expect(instance.Properties.Monitoring).toBe(true);
-      expect(instance.Properties.BlockDeviceMappings).toEqual([
-        { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } },
-        { DeviceName: '/dev/sdf', Ebs: { DeleteOnTermination: true, Encrypted: true, VolumeSize: 100, VolumeType: 'gp3' } },
-      ]);
+  test('each node: IMDSv2 (hop limit 1), detailed monitoring, an encrypted gp3 root; its OSD volume is a 100 GiB encrypted gp3 of its own', () => {
+    for (const data of templates) {
+      expect(data.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
+      expect(data.Monitoring).toEqual({ Enabled: true });
+      expect(data.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } }]);
     }
+    storage.resourcePropertiesCountIs('AWS::EC2::Volume', { Encrypted: true, Size: 100, VolumeType: 'gp3' }, 3);
   });
 
-  test('user data runs the project scripts with a 128-PG data pool and the autoscaler on; joiners learn node 0 address', () => {
-    const [first, second] = instances.map((instance) => userDataText(instance.Properties.UserData));
+  test('user data runs the project scripts with a 128-PG data pool and the autoscaler on; every node knows every monitor', () => {
+    const [first, second] = templates.map((data) => userDataText(data.UserData));
     expect(first).toContain("STRATA_CEPH_INDEX='0'");
-    expect(first).toContain("STRATA_CEPH_FIRST_IP=''");
     expect(first).toContain("STRATA_PG_NUM='128'");
     expect(first).toContain("STRATA_PG_AUTOSCALE='on'");
     expect(first).toContain('exec bash /opt/strata/node-setup/storage-node.sh');
     expect(second).toContain("STRATA_CEPH_INDEX='1'");
-    expect(second).toMatch(/STRATA_CEPH_FIRST_IP='<\{"Fn::GetAtt":\["CephNode0[0-9A-F]+","PrivateIp"\]\}>'/);
+    expect(second).toContain("STRATA_CEPH_MONS='storage-0=10.40.16.10 storage-1=10.40.32.10 storage-2=10.40.48.10'");
   });
 
-  test('RGW has one name in a private hosted zone, with every storage node behind it', () => {
+  test("RGW has one name in a private hosted zone, with every storage node's fixed address behind it", () => {
     storage.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'storage.strata.internal.', VPCs: Match.anyValue() });
-    storage.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'rgw.storage.strata.internal.', Type: 'A' });
-    const record = Object.values(resourcesOf(storage, 'AWS::Route53::RecordSet'))[0];
-    expect(record.Properties.ResourceRecords).toEqual([0, 1, 2].map(() => ({ 'Fn::GetAtt': [expect.stringMatching(/^CephNode\d/), 'PrivateIp'] })));
+    storage.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'rgw.storage.strata.internal.', Type: 'A', ResourceRecords: ['10.40.16.10', '10.40.32.10', '10.40.48.10'] });
   });
 
   test('the storage role reads one bundle object and writes only its own two secrets', () => {
@@ -223,6 +242,20 @@ describe('StrataStorage', () => {
       expect.stringMatching(/^CephObjectStoreKeys/),
     ]);
   });
+
+  test('a node may attach only the storage volumes, only to storage instances, and claim addresses only on their interfaces', () => {
+    const statements = Object.values(resourcesOf(storage, 'AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const ec2 = statements.filter((statement) => JSON.stringify(statement.Action).includes('ec2:'));
+    expect(ec2.map((statement) => statement.Sid).sort()).toEqual(['AttachOwnVolumes', 'ClaimFixedAddress', 'ToStorageInstances']);
+    expect(ec2.find((statement) => statement.Sid === 'AttachOwnVolumes').Resource).toHaveLength(3);
+    for (const sid of ['ClaimFixedAddress', 'ToStorageInstances']) {
+      expect(ec2.find((statement) => statement.Sid === sid).Condition).toEqual({ StringEquals: { 'aws:ResourceTag/strata:role': 'storage' } });
+    }
+    for (const data of templates) {
+      expect(data.TagSpecifications.map((spec: { ResourceType: string }) => spec.ResourceType)).toEqual(['instance', 'volume', 'network-interface']);
+      for (const spec of data.TagSpecifications) expect(spec.Tags).toContainEqual({ Key: 'strata:role', Value: 'storage' });
+    }
+  });
 });
 
 describe('StrataCompute', () => {
@@ -235,6 +268,16 @@ describe('StrataCompute', () => {
     expect(launchTemplate.InstanceType).toBe('c7g.large');
   });
 
+  test('the group launches either of two Graviton types that encrypt traffic between instances, across the three AZs of its subnets', () => {
+    const [group] = Object.values(resourcesOf(compute, 'AWS::AutoScaling::AutoScalingGroup'));
+    expect(group.Properties.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([{ InstanceType: 'c7g.large' }, { InstanceType: 'c7gd.large' }]);
+    expect(group.Properties.VPCZoneIdentifier).toHaveLength(3);
+    expect(group.Properties.AvailabilityZones).toEqual([0, 1, 2].map((index) => ({ 'Fn::Select': [index, { 'Fn::GetAZs': '' }] })));
+    // The network stack's subnets name their AZs the same way, so the two lists agree.
+    const subnetZones = Object.values(resourcesOf(network, 'AWS::EC2::Subnet')).map((subnet) => JSON.stringify(subnet.Properties.AvailabilityZone));
+    for (const zone of group.Properties.AvailabilityZones) expect(subnetZones).toContain(JSON.stringify(zone));
+  });
+
   test('user data writes the settings, fetches the node bundle and runs the compute setup', () => {
     const text = userDataText(launchTemplate.UserData);
     expect(text).toContain("STRATA_SLOTS='2'");
@@ -242,7 +285,7 @@ describe('StrataCompute', () => {
     expect(text).toContain(`STRATA_OFFLOAD_THRESHOLDS='{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'`);
     expect(text).toContain("STRATA_RGW_ENDPOINT='https://rgw.storage.strata.internal:7443'");
     expect(text).toContain(`STRATA_CACHE_PORT='${PORTS.cache}'`);
-    expect(text).toMatch(/aws s3 cp 's3:\/\/.*\/[0-9a-f]{64}\.zip' \/tmp\/strata-node\.zip/);
+    expect(text).toMatch(/aws_fetch_bundle 's3:\/\/.*\/[0-9a-f]{64}\.zip' \/tmp\/strata-node\.zip/);
     expect(text).toContain('exec bash /opt/strata/node-setup/compute-node.sh');
   });
 
@@ -308,7 +351,7 @@ describe('StrataDispatch', () => {
 
   test('the dispatcher: Node.js 24 on arm64, in the VPC, traced, with the policy layer', () => {
     expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, Timeout: 29, MemorySize: 512 });
-    expect(fn.Properties.VpcConfig.SubnetIds).toHaveLength(2);
+    expect(fn.Properties.VpcConfig.SubnetIds).toHaveLength(3);
     expect(fn.Properties.Layers).toEqual([{ Ref: expect.stringMatching(/^PolicyLayer/) }]);
     expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
