@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Stack } from 'aws-cdk-lib';
 import { defineStrata } from '../../lib/app';
 import { PORTS, VPC_CIDR } from '../../lib/constructs/network';
-import { cdkJsonContext } from '../support/cdk';
+import { cdkJsonContext, userDataText } from '../support/cdk';
 
 // One synth of the whole app for the file, as `cdk synth` does it (cdk.json's context,
 // cdk-nag and the CloudFormation validator on), but without bundling assets: the
@@ -22,19 +22,6 @@ const compute = templateOf(stacks.compute);
 const dispatch = templateOf(stacks.dispatch);
 const observability = templateOf(stacks.observability);
 const all = [network, state, storage, compute, dispatch, observability];
-
-/** The user data of a launch template or instance, with CloudFormation's joins flattened to text. */
-function userDataText(userData: unknown): string {
-  const flatten = (value: unknown): string => {
-    if (typeof value === 'string') return value;
-    if (Array.isArray(value)) return value.map(flatten).join('');
-    const object = value as Record<string, unknown>;
-    if ('Fn::Base64' in object) return flatten(object['Fn::Base64']);
-    if ('Fn::Join' in object) return (object['Fn::Join'] as [string, unknown[]])[1].map(flatten).join('');
-    return `<${JSON.stringify(object)}>`;
-  };
-  return flatten(userData);
-}
 
 function resourcesOf(template: Template, type: string): Record<string, { Properties: Record<string, any> }> {
   return template.findResources(type) as Record<string, { Properties: Record<string, any> }>;
