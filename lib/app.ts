@@ -1,5 +1,6 @@
 import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { ControlTowerChecks } from './control-tower';
 import { loadStrataConfig } from './config';
 import { ComputeStack, DispatchStack, NetworkStack, ObservabilityStack, StateStack, StorageStack } from './stacks';
 
@@ -14,7 +15,8 @@ export interface StrataStacks {
 }
 
 /**
- * Adds Strata's stacks and the cdk-nag AwsSolutions checks to an app; the CLI and the
+ * Adds Strata's stacks, cdk-nag's AwsSolutions checks and AWS Control Tower's proactive
+ * controls to an app; the CLI and the
  * tests both use this. The stacks are environment-agnostic: they deploy to the account
  * and region of the credentials in use.
  */
@@ -31,6 +33,6 @@ export function defineStrata(app: App): StrataStacks {
   const observability = new ObservabilityStack(app, 'StrataObservability', {
     alerts: network.alerts, cache: state.cache, compute: compute.fleet, dispatch, description: description('dashboard and alarms'),
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ControlTowerChecks());
   return { network, state, storage, compute, dispatch, observability };
 }

@@ -55,8 +55,12 @@ export interface StateConfig {
 }
 
 export interface ComputeConfig {
-  /** @default 'c7g.large' (Graviton) */
-  readonly instanceType: string;
+  /**
+   * The instance types the fleet may launch, the first preferred; the others when EC2 has
+   * none of it in an AZ. One architecture (the AMI follows it) and one size (nodes are equal
+   * for the slots and the scaling targets). @default ['c7g.large', 'c7gd.large'] (Graviton)
+   */
+  readonly instanceTypes: readonly string[];
   /** @default 2 */
   readonly minNodes: number;
   /** @default 6 */
@@ -78,8 +82,8 @@ export interface ComputeConfig {
 export interface StorageConfig {
   /** Ceph nodes (MON, MGR, OSDs, RGW, storage agent), spread over the AZs; 3 or more for 3 replicas. @default 3 */
   readonly nodes: number;
-  /** @default 'm7g.large' (Graviton) */
-  readonly instanceType: string;
+  /** As compute.instanceTypes; each node is a group of one that may launch any of them. @default ['m7g.large', 'm7gd.large'] (Graviton, 8 GiB) */
+  readonly instanceTypes: readonly string[];
   /** EBS volumes per node, one OSD each. @default 1 */
   readonly osdsPerNode: number;
   /** Size of each OSD volume, GiB. @default 100 */
@@ -124,9 +128,9 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   const network = top.section('network', ['maxAzs', 'natGateways']);
   const maxAzs = network.whole('maxAzs', 3, 2, 3);
   const state = top.section('state', ['nodeType', 'replicas']);
-  const compute = top.section('compute', ['instanceType', 'minNodes', 'maxNodes', 'slotsPerNode', 'targetCpuPercent', 'targetSlotUsePercent', 'predictiveScaling']);
+  const compute = top.section('compute', ['instanceTypes', 'minNodes', 'maxNodes', 'slotsPerNode', 'targetCpuPercent', 'targetSlotUsePercent', 'predictiveScaling']);
   const minNodes = compute.whole('minNodes', 2, 1, 1000);
-  const storage = top.section('storage', ['nodes', 'instanceType', 'osdsPerNode', 'osdVolumeGiB', 'pgNum', 'pgAutoscale', 'slotsPerNode']);
+  const storage = top.section('storage', ['nodes', 'instanceTypes', 'osdsPerNode', 'osdVolumeGiB', 'pgNum', 'pgAutoscale', 'slotsPerNode']);
   const dispatch = top.section('dispatch', ['memoryMiB', 'reservedConcurrency', 'throttleRatePerSecond', 'throttleBurst']);
   const alarmEmail = top.optional('alarmEmail', (value, path) => {
     if (typeof value !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) fail(path, 'an email address', value);
@@ -154,7 +158,7 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
       replicas: state.whole('replicas', 1, 1, 5),
     },
     compute: {
-      instanceType: compute.instanceType('instanceType', 'c7g.large'),
+      instanceTypes: compute.instanceTypes('instanceTypes', ['c7g.large', 'c7gd.large']),
       minNodes,
       maxNodes: compute.whole('maxNodes', Math.max(6, minNodes), minNodes, 1000),
       slotsPerNode: compute.whole('slotsPerNode', 2, 1, 256),
@@ -164,7 +168,7 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
     },
     storage: {
       nodes: storage.whole('nodes', 3, 3, 12),
-      instanceType: storage.instanceType('instanceType', 'm7g.large'),
+      instanceTypes: storage.instanceTypes('instanceTypes', ['m7g.large', 'm7gd.large']),
       osdsPerNode: storage.whole('osdsPerNode', 1, 1, 8),
       osdVolumeGiB: storage.whole('osdVolumeGiB', 100, 10, 16384),
       pgNum: storage.powerOfTwo('pgNum', 128, 8, 4096),
@@ -232,12 +236,24 @@ class Section {
     return this.read(key, fallback, (value, path) => (typeof value === 'string' && pattern.test(value) ? value : fail(path, what, value)));
   }
 
-  /** An EC2 instance type (lib/instance-types.ts); Graviton and x86 both work, the AMI follows the type's architecture. */
-  instanceType(key: string, fallback: string): string {
+  /**
+   * EC2 instance types (lib/instance-types.ts), 1 to 4, the first preferred: Graviton or
+   * x86 (the AMI follows), but all one architecture and one size.
+   */
+  instanceTypes(key: string, fallback: readonly string[]): readonly string[] {
     return this.read(key, fallback, (value, path) => {
-      if (typeof value !== 'string') return fail(path, 'an EC2 instance type such as c7g.large or m7i.large', value);
-      const type = parseInstanceType(value);
-      return 'problem' in type ? fail(path, type.problem, value) : type.name;
+      if (!Array.isArray(value) || value.length < 1 || value.length > 4) {
+        return fail(path, 'a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]', value);
+      }
+      const types = value.map((name: unknown, index) => {
+        if (typeof name !== 'string') return fail(`${path}[${index}]`, 'an EC2 instance type such as c7g.large or m7i.large', name);
+        const type = parseInstanceType(name);
+        return 'problem' in type ? fail(`${path}[${index}]`, type.problem, name) : type;
+      });
+      if (new Set(types.map((type) => type.name)).size < types.length) fail(path, 'instance types each named once', value);
+      if (new Set(types.map((type) => type.architecture)).size > 1) fail(path, 'all Graviton (arm64) or all x86, as the AMI follows them', value);
+      if (new Set(types.map((type) => type.name.slice(type.name.indexOf('.') + 1))).size > 1) fail(path, 'all one size, such as large (every node the same for the slots and the scaling targets)', value);
+      return types.map((type) => type.name);
     });
   }
 }

@@ -1,5 +1,4 @@
-import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StrataConfig } from './config';
 import { Alerts } from './constructs/alerts';
@@ -8,6 +7,7 @@ import { CephCluster } from './constructs/ceph-cluster';
 import { ComputeFleet } from './constructs/compute-fleet';
 import { DispatchApi } from './constructs/dispatch-api';
 import { DispatcherFunction } from './constructs/dispatcher-function';
+import { strataLogGroup } from './constructs/log-key';
 import { Network, PORTS } from './constructs/network';
 import { NodeBundle } from './constructs/node-bundle';
 import { Observability } from './constructs/observability';
@@ -61,11 +61,6 @@ export class StateStack extends Stack {
   }
 }
 
-/** The log group of a node kind's metrics (EMF), invocation logs and output. */
-function nodeLogGroup(stack: Stack): LogGroup {
-  return new LogGroup(stack, 'NodeLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-}
-
 /** The storage tier: Ceph on EC2 with RGW and the storage agents. */
 export class StorageStack extends Stack {
   readonly ceph: CephCluster;
@@ -80,7 +75,7 @@ export class StorageStack extends Stack {
       subnets: network.workloadSubnets,
       securityGroup: network.storageSecurityGroup,
       bundle: this.bundle.asset,
-      logGroup: nodeLogGroup(this),
+      logGroup: strataLogGroup(this, 'NodeLogs'), // the nodes' metrics (EMF), invocation logs and output
       alerts: props.alerts.topic,
       state: cache,
       agentPort: PORTS.storageAgent,
@@ -105,7 +100,7 @@ export class ComputeStack extends Stack {
       subnets: network.workloadSubnets,
       securityGroup: network.computeSecurityGroup,
       bundle: storage.bundle.asset,
-      logGroup: nodeLogGroup(this),
+      logGroup: strataLogGroup(this, 'NodeLogs'), // the nodes' metrics (EMF), invocation logs and output
       alerts: props.alerts.topic,
       port: PORTS.computeNode,
       state: cache,

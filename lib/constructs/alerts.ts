@@ -4,6 +4,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { denyGrantsExceptForAwsServices } from './kms';
 
 export interface AlertsProps {
   /** Gets every alarm and scaling event by email. @default no subscription */
@@ -35,6 +36,7 @@ export class Alerts extends Construct {
     const key = new Key(this, 'Key', { description: 'Strata alert topic', enableKeyRotation: true });
     key.addToResourcePolicy(new PolicyStatement({ sid: 'CloudWatchAlarms', principals: [cloudWatch], actions: useKey, resources: ['*'] }));
     key.addToResourcePolicy(new PolicyStatement({ sid: 'AutoScalingNotifications', principals: [new AnyPrincipal()], actions: useKey, resources: ['*'], conditions: byAutoScaling }));
+    denyGrantsExceptForAwsServices(key);
 
     this.topic = new Topic(this, 'Topic', { displayName: 'Strata alerts', masterKey: key, enforceSSL: true });
     this.topic.addToResourcePolicy(new PolicyStatement({

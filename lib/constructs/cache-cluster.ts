@@ -1,9 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
 
 export interface CacheClusterProps {
@@ -53,7 +52,7 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
       description: 'Strata state store',
       subnetIds: props.vpc.selectSubnets(props.subnets).subnetIds,
     });
-    const slowLog = new LogGroup(this, 'SlowLog', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const slowLog = strataLogGroup(this, 'SlowLog');
     this.replicationGroup = new CfnReplicationGroup(this, 'ReplicationGroup', {
       replicationGroupDescription: 'Strata state store: node registry, in-flight counts, policy cursors',
       engine: 'valkey',

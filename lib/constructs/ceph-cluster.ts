@@ -23,7 +23,8 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { StateStoreEndpoint } from './cache-cluster';
 import type { OffloadThresholds } from '@strata/policy-engine';
-import { nodeRole, nodeUserData } from './ec2-node';
+import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
+import { exceptControl } from '../control-tower';
 import { acknowledgeNag } from './nag';
 import { instanceArchitecture } from '../instance-types';
 
@@ -41,8 +42,8 @@ export interface CephClusterProps {
   readonly thresholds: OffloadThresholds;
   /** @default 3 */
   readonly nodes?: number;
-  /** @default 'm7g.large' */
-  readonly instanceType?: string;
+  /** The first preferred; one architecture and size (lib/config.ts checks). @default ['m7g.large', 'm7gd.large'] */
+  readonly instanceTypes?: readonly string[];
   /** @default 1 */
   readonly osdsPerNode?: number;
   /** @default 100 */
@@ -101,8 +102,8 @@ export class CephCluster extends Construct {
     const count = props.nodes ?? 3;
     const osdsPerNode = props.osdsPerNode ?? 1;
     this.bucket = props.bucket ?? 'strata-data';
-    const instanceType = new InstanceType(props.instanceType ?? 'm7g.large');
-    const arch = instanceArchitecture(instanceType.toString()) === 'arm64' ? 'arm64' : 'amd64';
+    const instanceTypes = props.instanceTypes ?? ['m7g.large', 'm7gd.large'];
+    const arch = instanceArchitecture(instanceTypes[0]) === 'arm64' ? 'arm64' : 'amd64';
     const zone = new PrivateHostedZone(this, 'Zone', { vpc: props.vpc, zoneName: 'storage.strata.internal' });
     const rgwName = `rgw.${zone.zoneName}`;
     this.rgwEndpoint = `https://${rgwName}:${props.rgwPort}`;
@@ -139,7 +140,7 @@ export class CephCluster extends Construct {
       volumeArns.push(...volumes.map((volume) => stack.formatArn({ service: 'ec2', resource: 'volume', resourceName: volume.volumeId })));
       const userData = UserData.forLinux();
       const template = new LaunchTemplate(this, `Node${index}Template`, {
-        instanceType,
+        instanceType: new InstanceType(instanceTypes[0]),
         machineImage: MachineImage.fromSsmParameter(`/aws/service/debian/release/12/latest/${arch}`),
         role: this.role,
         securityGroup: props.securityGroup,
@@ -158,13 +159,15 @@ export class CephCluster extends Construct {
       const group = new AutoScalingGroup(this, `Node${index}`, {
         vpc: props.vpc,
         vpcSubnets: { subnets: [subnet] },
-        launchTemplate: template,
+        mixedInstancesPolicy: launchAnyOf(template, instanceTypes),
         minCapacity: 1,
         maxCapacity: 1,
         healthChecks: HealthChecks.ec2({ gracePeriod: Duration.minutes(10) }),
         signals: Signals.waitForCount(1, { timeout: HEALTHY_WITHIN }),
         notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
       });
+      exceptControl(group, 'CT.AUTOSCALING.PR.1', "A storage node is a group of one kept in one AZ: its OSD volume and its fixed address live there. Ceph spans the AZs instead, a node, a monitor and a copy of each PG in each");
+      acknowledgeLaunchChecks(group, instanceTypes, 'storage.instanceTypes');
       nodeUserData(userData, {
         bundle: props.bundle,
         prelude: ['export DEBIAN_FRONTEND=noninteractive', 'apt-get update', 'apt-get install -y --no-install-recommends awscli unzip'],

@@ -30,7 +30,7 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import type { StateStoreEndpoint } from './cache-cluster';
 import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@strata/policy-engine';
-import { nodeRole, nodeUserData } from './ec2-node';
+import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import { acknowledgeNag } from './nag';
 import { instanceArchitecture } from '../instance-types';
 import { SLOT_LOAD, SLOT_USE, type MetricQuery } from '../../common/metrics/dashboard';
@@ -50,8 +50,8 @@ export interface ComputeFleetProps {
   readonly nodePolicy: NodePolicyName;
   readonly offloadPolicy: OffloadPolicyName;
   readonly offloadThresholds: OffloadThresholds;
-  /** @default 'c7g.large' */
-  readonly instanceType?: string;
+  /** The first preferred; one architecture and size (lib/config.ts checks). @default ['c7g.large', 'c7gd.large'] */
+  readonly instanceTypes?: readonly string[];
   /** @default 2 */
   readonly minNodes?: number;
   /** @default 6 */
@@ -93,16 +93,16 @@ export class ComputeFleet extends Construct {
 
   constructor(scope: Construct, id: string, props: ComputeFleetProps) {
     super(scope, id);
-    const instanceType = new InstanceType(props.instanceType ?? 'c7g.large');
+    const instanceTypes = props.instanceTypes ?? ['c7g.large', 'c7gd.large'];
     const { region } = Stack.of(this);
     this.role = nodeRole(this, 'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain', props);
     props.objects.secret.grantRead(this.role);
 
     const userData = UserData.forLinux();
     const template = new LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType,
+      instanceType: new InstanceType(instanceTypes[0]),
       machineImage: MachineImage.latestAmazonLinux2023({
-        cpuType: instanceArchitecture(instanceType.toString()) === 'arm64' ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
+        cpuType: instanceArchitecture(instanceTypes[0]) === 'arm64' ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
       }),
       role: this.role,
       securityGroup: props.securityGroup,
@@ -119,7 +119,7 @@ export class ComputeFleet extends Construct {
     this.autoScalingGroup = new AutoScalingGroup(this, 'Group', {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
-      launchTemplate: template,
+      mixedInstancesPolicy: launchAnyOf(template, instanceTypes),
       minCapacity: minNodes,
       maxCapacity: props.maxNodes ?? 6,
       healthChecks: HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
@@ -130,6 +130,10 @@ export class ComputeFleet extends Construct {
       groupMetrics: [GroupMetrics.all()],
       signals: Signals.waitForCount(minNodes, { timeout: Duration.minutes(30) }),
     });
+    // The subnets' AZs, named as well: Control Tower's CT.AUTOSCALING.PR.1 reads them there.
+    const group = this.autoScalingGroup.node.defaultChild as CfnAutoScalingGroup;
+    group.availabilityZones = props.vpc.selectSubnets(props.subnets).availabilityZones;
+    acknowledgeLaunchChecks(this.autoScalingGroup, instanceTypes, 'compute.instanceTypes');
     const { stackName, stackId } = Stack.of(this);
     this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['cloudformation:SignalResource'], resources: [stackId] }));
     // The user data names the group (to signal it), so it is written once the group exists; it renders at synth.
@@ -140,7 +144,7 @@ export class ComputeFleet extends Construct {
       settings: {
         STRATA_REGION: region,
         STRATA_STACK: stackName,
-        STRATA_SIGNAL_RESOURCE: Stack.of(this).getLogicalId(this.autoScalingGroup.node.defaultChild as CfnAutoScalingGroup),
+        STRATA_SIGNAL_RESOURCE: Stack.of(this).getLogicalId(group),
         STRATA_LOG_GROUP: props.logGroup.logGroupName,
         STRATA_PORT: String(props.port),
         STRATA_SLOTS: String(props.slotsPerNode ?? 2),

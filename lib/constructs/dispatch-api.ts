@@ -9,10 +9,11 @@ import {
   RequestValidator,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnPermission, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
+import { exceptControl } from '../control-tower';
 
 export interface DispatchApiProps {
   readonly dispatcher: IFunction;
@@ -32,7 +33,7 @@ export class DispatchApi extends Construct {
 
   constructor(scope: Construct, id: string, props: DispatchApiProps) {
     super(scope, id);
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+    const accessLogs = strataLogGroup(this, 'AccessLogs');
     this.api = new RestApi(this, 'Api', {
       // API Gateway's metrics are by ApiName: the stack's name is unique in the account and region, `Api` is not.
       restApiName: Stack.of(this).stackName,
@@ -71,6 +72,9 @@ export class DispatchApi extends Construct {
         requestParameters: { 'method.request.path.function': true },
         requestModels: { 'application/json': jsonObject },
       });
+    for (const permission of this.api.node.findAll().filter((c): c is CfnPermission => c instanceof CfnPermission)) {
+      exceptControl(permission, 'CT.LAMBDA.PR.2', "API Gateway may invoke the dispatcher only for this API's method: SourceArn names it, an Fn::Join of this API's id that the rule cannot read statically");
+    }
     acknowledgeNag(this.api, 'APIG3', 'Callers must sign with SigV4 (IAM auth), so anonymous traffic never reaches the dispatcher; attach a WAF web ACL if you open the API to the public');
     acknowledgeNag(this.api, 'COG4', 'IAM (SigV4) auth, not Cognito: the callers are AWS principals (services and operators), not end users');
     acknowledgeNag(this.api, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]', "AWS-maintained: the account-level role API Gateway needs to write execution logs");

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { UserData } from 'aws-cdk-lib/aws-ec2';
+import { OnDemandAllocationStrategy, type AutoScalingGroup, type AutoScalingGroupProps } from 'aws-cdk-lib/aws-autoscaling';
+import { InstanceType, type LaunchTemplate, type UserData } from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeNag } from './nag';
+import { exceptControl } from '../control-tower';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 
 /** The AWS seam (nodes/node-setup/aws.sh): the user data writes it to /etc/strata/aws.sh between these lines. */
@@ -71,4 +73,28 @@ export function nodeUserData(userData: UserData, options: NodeUserDataOptions): 
     'rm -rf /opt/strata && install -d /opt/strata && unzip -q /tmp/strata-node.zip -d /opt/strata && rm /tmp/strata-node.zip',
     `exec bash /opt/strata/${options.setupScript}`,
   );
+}
+
+/**
+ * An Auto Scaling group's launch: its template, with every instance type the operator
+ * allows, the first preferred, on demand only (the next type when EC2 has no capacity of
+ * one in the AZ).
+ */
+export function launchAnyOf(template: LaunchTemplate, instanceTypes: readonly string[]): NonNullable<AutoScalingGroupProps['mixedInstancesPolicy']> {
+  return {
+    launchTemplate: template,
+    launchTemplateOverrides: instanceTypes.map((name) => ({ instanceType: new InstanceType(name) })),
+    instancesDistribution: { onDemandAllocationStrategy: OnDemandAllocationStrategy.PRIORITIZED, onDemandPercentageAboveBaseCapacity: 100 },
+  };
+}
+
+/**
+ * What the checks at synth cannot see in a group launched by launchAnyOf, said once:
+ * cdk-nag's EC26 reads only a group's own LaunchTemplate (it throws on a mixed instances
+ * policy), and a single instance type is the operator's choice against Control Tower's
+ * CT.AUTOSCALING.PR.6.
+ */
+export function acknowledgeLaunchChecks(group: AutoScalingGroup, instanceTypes: readonly string[], key: string): void {
+  acknowledgeNag(group, 'EC26', "cdk-nag cannot follow a mixed instances policy to its launch template; that template's volumes are encrypted gp3 (test/lib/stacks.test.ts)");
+  if (instanceTypes.length === 1) exceptControl(group, 'CT.AUTOSCALING.PR.6', `The operator allowed one instance type (${key}: ["${instanceTypes[0]}"])`);
 }

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import {
   CfnSecurityGroup,
   FlowLogDestination,
@@ -12,8 +12,9 @@ import {
   Vpc,
   type SubnetSelection,
 } from 'aws-cdk-lib/aws-ec2';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { strataLogGroup } from './log-key';
+import { exceptControl } from '../control-tower';
 
 /** The ports each tier listens on, in one place for the security groups, user data and the dispatcher. */
 export const PORTS = {
@@ -35,8 +36,6 @@ export interface NetworkProps {
   readonly maxAzs?: number;
   /** @default 1 */
   readonly natGateways?: number;
-  /** Flow logs and the like are kept this long. @default one year */
-  readonly logRetention?: RetentionDays;
 }
 
 /**
@@ -68,10 +67,13 @@ export class Network extends Construct {
       ],
       gatewayEndpoints: { S3: { service: GatewayVpcEndpointAwsService.S3 } },
     });
-    const flowLogs = new LogGroup(this, 'FlowLogs', {
-      retention: props.logRetention ?? RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    // CDK's own handler that strips the default security group's rules (feature flag
+    // restrictDefaultSecurityGroup) is a singleton of the stack, outside any VPC.
+    const restrictDefaultRules = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider')?.node.tryFindChild('Handler');
+    if (restrictDefaultRules) {
+      exceptControl(restrictDefaultRules, 'CT.LAMBDA.PR.3', "CDK's handler that removes the default security group's rules at deploy time: it calls only the EC2 API and holds no data, and runs before any VPC endpoint it could use exists");
+    }
+    const flowLogs = strataLogGroup(this, 'FlowLogs');
     this.vpc.addFlowLog('FlowLog', { destination: FlowLogDestination.toCloudWatchLogs(flowLogs) });
 
     // AWS APIs without leaving the VPC: Session Manager, CloudWatch, Secrets Manager.

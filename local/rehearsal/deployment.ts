@@ -73,10 +73,12 @@ export class Deployment {
     return this.groupLaunches(STACKS.compute, groupId);
   }
 
-  /** What an Auto Scaling group launches at create: MinSize instances from its launch template, across its subnets. */
+  /** What an Auto Scaling group launches at create: MinSize instances from its launch template (the one its mixed instances policy names), across its subnets. */
   private groupLaunches(stack: string, groupId: string): InstanceLaunch[] {
     const group = this.assembly.resource(stack, groupId);
-    const templateId = (group.Properties!.LaunchTemplate as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
+    type TemplateRef = { LaunchTemplateId: { Ref: string } };
+    const mixed = group.Properties!.MixedInstancesPolicy as { LaunchTemplate: { LaunchTemplateSpecification: TemplateRef } } | undefined;
+    const templateId = (mixed?.LaunchTemplate.LaunchTemplateSpecification ?? (group.Properties!.LaunchTemplate as TemplateRef)).LaunchTemplateId.Ref;
     const data = this.assembly.resource(stack, templateId).Properties!.LaunchTemplateData as Record<string, unknown>;
     const subnets = (this.assembly.resolve(stack, group.Properties!.VPCZoneIdentifier) as string[]).map((id) => this.subnetOf(stack, id));
     const instanceTags = ((data.TagSpecifications ?? []) as { ResourceType: string; Tags: unknown }[]).find((spec) => spec.ResourceType === 'instance')?.Tags;

@@ -21,20 +21,20 @@ describe('loadStrataConfig', () => {
       offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 },
       network: { maxAzs: 3, natGateways: 1 },
       state: { nodeType: 'cache.t4g.small', replicas: 1 },
-      compute: { instanceType: 'c7g.large', minNodes: 2, maxNodes: 6, slotsPerNode: 2, targetCpuPercent: 70, targetSlotUsePercent: 70, predictiveScaling: 'forecast-only' },
-      storage: { nodes: 3, instanceType: 'm7g.large', osdsPerNode: 1, osdVolumeGiB: 100, pgNum: 128, pgAutoscale: true, slotsPerNode: 2 },
+      compute: { instanceTypes: ['c7g.large', 'c7gd.large'], minNodes: 2, maxNodes: 6, slotsPerNode: 2, targetCpuPercent: 70, targetSlotUsePercent: 70, predictiveScaling: 'forecast-only' },
+      storage: { nodes: 3, instanceTypes: ['m7g.large', 'm7gd.large'], osdsPerNode: 1, osdVolumeGiB: 100, pgNum: 128, pgAutoscale: true, slotsPerNode: 2 },
       dispatch: { memoryMiB: 512, throttleRatePerSecond: 500, throttleBurst: 1000 },
     });
   });
 
   test('takes nested settings and keeps the defaults of the rest', () => {
     const config = loadStrataConfig({
-      compute: { minNodes: 8, instanceType: 'm7i.large' },
+      compute: { minNodes: 8, instanceTypes: ['m7i.large'] },
       storage: { pgNum: 256, pgAutoscale: false, osdsPerNode: 2 },
       dispatch: { reservedConcurrency: 50 },
       alarmEmail: 'ops@example.com',
     });
-    expect(config.compute).toMatchObject({ minNodes: 8, maxNodes: 8, instanceType: 'm7i.large', slotsPerNode: 2 });
+    expect(config.compute).toMatchObject({ minNodes: 8, maxNodes: 8, instanceTypes: ['m7i.large'], slotsPerNode: 2 });
     expect(config.storage).toMatchObject({ pgNum: 256, pgAutoscale: false, osdsPerNode: 2, osdVolumeGiB: 100 });
     expect(config.dispatch.reservedConcurrency).toBe(50);
     expect(config.alarmEmail).toBe('ops@example.com');
@@ -62,23 +62,29 @@ describe('loadStrataConfig', () => {
     [{ network: { maxAzs: 2, natGateways: 3 } }, 'strata.network.natGateways must be a whole number from 1 to 2; got 3'],
     [{ state: { nodeType: 't4g.small' } }, 'strata.state.nodeType must be an ElastiCache node type such as cache.t4g.small; got "t4g.small"'],
     [{ state: { replicas: 0 } }, 'strata.state.replicas must be a whole number from 1 to 5; got 0'],
-    [{ compute: { instanceType: 'large' } }, `strata.compute.instanceType must be ${FORM}; got "large"`],
-    [{ compute: { instanceType: 'banana.large' } }, `strata.compute.instanceType must be ${FORM}; got "banana.large"`],
-    [{ compute: { instanceType: 'zz7.large' } }, `strata.compute.instanceType must be ${FAMILY}; got "zz7.large"`],
-    [{ compute: { instanceType: 't2.banana' } }, `strata.compute.instanceType must be ${SIZE}; got "t2.banana"`],
-    [{ compute: { instanceType: 'c7g.huge' } }, `strata.compute.instanceType must be ${SIZE}; got "c7g.huge"`],
-    [{ storage: { instanceType: 'C7G.LARGE' } }, `strata.storage.instanceType must be ${FORM}; got "C7G.LARGE"`],
-    [{ storage: { instanceType: 'm7g.0xlarge' } }, `strata.storage.instanceType must be ${SIZE}; got "m7g.0xlarge"`],
-    [{ storage: { instanceType: 7 } }, 'strata.storage.instanceType must be an EC2 instance type such as c7g.large or m7i.large; got 7'],
+    [{ compute: { instanceTypes: ['large'] } }, `strata.compute.instanceTypes[0] must be ${FORM}; got "large"`],
+    [{ compute: { instanceTypes: ['banana.large'] } }, `strata.compute.instanceTypes[0] must be ${FORM}; got "banana.large"`],
+    [{ compute: { instanceTypes: ['zz7.large'] } }, `strata.compute.instanceTypes[0] must be ${FAMILY}; got "zz7.large"`],
+    [{ compute: { instanceTypes: ['t2.banana'] } }, `strata.compute.instanceTypes[0] must be ${SIZE}; got "t2.banana"`],
+    [{ compute: { instanceTypes: ['c7g.huge'] } }, `strata.compute.instanceTypes[0] must be ${SIZE}; got "c7g.huge"`],
+    [{ storage: { instanceTypes: ['C7G.LARGE'] } }, `strata.storage.instanceTypes[0] must be ${FORM}; got "C7G.LARGE"`],
+    [{ storage: { instanceTypes: ['m7g.0xlarge'] } }, `strata.storage.instanceTypes[0] must be ${SIZE}; got "m7g.0xlarge"`],
+    [{ storage: { instanceTypes: [7] } }, 'strata.storage.instanceTypes[0] must be an EC2 instance type such as c7g.large or m7i.large; got 7'],
+    [{ compute: { instanceTypes: 'c7g.large' } }, 'strata.compute.instanceTypes must be a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]; got "c7g.large"'],
+    [{ compute: { instanceTypes: [] } }, 'strata.compute.instanceTypes must be a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]; got []'],
+    [{ compute: { instanceTypes: ['c7g.large', 'c7i.large'] } }, 'strata.compute.instanceTypes must be all Graviton (arm64) or all x86, as the AMI follows them; got ["c7g.large","c7i.large"]'],
+    [{ compute: { instanceTypes: ['c7g.large', 'c7g.xlarge'] } }, 'strata.compute.instanceTypes must be all one size, such as large (every node the same for the slots and the scaling targets); got ["c7g.large","c7g.xlarge"]'],
+    [{ storage: { instanceTypes: ['m7g.large', 'm7g.large'] } }, 'strata.storage.instanceTypes must be instance types each named once; got ["m7g.large","m7g.large"]'],
+    [{ compute: { instanceType: 'c7g.large' } }, 'strata.compute.instanceType is not a setting; the settings are instanceTypes, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent, predictiveScaling'],
     [{ compute: { minNodes: 4, maxNodes: 3 } }, 'strata.compute.maxNodes must be a whole number from 4 to 1000; got 3'],
-    [{ compute: { slots: 4 } }, 'strata.compute.slots is not a setting; the settings are instanceType, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent, predictiveScaling'],
+    [{ compute: { slots: 4 } }, 'strata.compute.slots is not a setting; the settings are instanceTypes, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent, predictiveScaling'],
     [{ compute: { predictiveScaling: true } }, 'strata.compute.predictiveScaling must be one of forecast-only, forecast-and-scale, off; got true'],
     [{ storage: { pgNum: 100 } }, 'strata.storage.pgNum must be a power of two from 8 to 4096; got 100'],
     [{ storage: { pgAutoscale: 'on' } }, 'strata.storage.pgAutoscale must be true or false; got "on"'],
     [{ storage: { nodes: 2 } }, 'strata.storage.nodes must be a whole number from 3 to 12; got 2'],
     [{ storage: { osdVolumeGiB: '100' } }, 'strata.storage.osdVolumeGiB must be a whole number from 10 to 16384; got "100"'],
     [{ dispatch: { reservedConcurrency: 0 } }, 'strata.dispatch.reservedConcurrency must be a whole number from 1 to 10000; got 0'],
-    [{ storage: 'big' }, 'strata.storage must be an object with the keys nodes, instanceType, osdsPerNode, osdVolumeGiB, pgNum, pgAutoscale, slotsPerNode'],
+    [{ storage: 'big' }, 'strata.storage must be an object with the keys nodes, instanceTypes, osdsPerNode, osdVolumeGiB, pgNum, pgAutoscale, slotsPerNode'],
     [{ alarmEmail: 'ops' }, 'strata.alarmEmail must be an email address; got "ops"'],
     ['{not json', 'strata must be a JSON object; could not parse "{not json"'],
   ])('rejects %p naming the key and what it accepts', (raw, message) => {
@@ -101,13 +107,14 @@ describe('instance types', () => {
     ['g5g.xlarge', 'arm64'],
     ['inf2.48xlarge', 'x86_64'],
   ])('%s is taken, and is %s', (instanceType, architecture) => {
-    expect(loadStrataConfig({ compute: { instanceType }, storage: { instanceType } })).toMatchObject({ compute: { instanceType }, storage: { instanceType } });
+    const instanceTypes = [instanceType];
+    expect(loadStrataConfig({ compute: { instanceTypes }, storage: { instanceTypes } })).toMatchObject({ compute: { instanceTypes }, storage: { instanceTypes } });
     expect(instanceArchitecture(instanceType)).toBe(architecture);
   });
 
   const synth = (instanceType: string) => {
     const outdir = mkdtempSync(join(tmpdir(), 'strata-instance-'));
-    const context = { strata: { compute: { instanceType } }, 'aws:cdk:bundling-stacks': [] };
+    const context = { strata: { compute: { instanceTypes: [instanceType] } }, 'aws:cdk:bundling-stacks': [] };
     const result = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bin', 'strata.ts')], {
       env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
       encoding: 'utf8',
@@ -118,7 +125,7 @@ describe('instance types', () => {
   test('banana.large stops synth with one line naming the key, not an aws-cdk-lib stack trace', () => {
     const result = synth('banana.large');
     expect(result.status).toBe(1);
-    expect(result.stderr.trim()).toBe(`Invalid Strata config: strata.compute.instanceType must be ${FORM}; got "banana.large"`);
+    expect(result.stderr.trim()).toBe(`Invalid Strata config: strata.compute.instanceTypes[0] must be ${FORM}; got "banana.large"`);
   });
 
   test('u-6tb1.metal, a form aws-cdk-lib cannot tell the architecture of, synthesizes on x86 Amazon Linux', () => {

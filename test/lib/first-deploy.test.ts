@@ -5,7 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { Stack } from 'aws-cdk-lib';
 import { defineStrata } from '../../lib/app';
-import { cdkJsonContext } from '../support/cdk';
+import { cdkJsonContext, userDataText } from '../support/cdk';
 
 // Template properties a first `cdk deploy --all` depends on, and that only a real account
 // would otherwise show (docs/rehearsal.md): who may publish to the alert topic, what
@@ -74,18 +74,6 @@ describe('cdk destroy leaves what the account shares', () => {
   });
 });
 
-/** The user data of a launch template or instance, with CloudFormation's joins flattened to text. */
-function userDataText(userData: unknown): string {
-  const flatten = (value: unknown): string => {
-    if (typeof value === 'string') return value;
-    if (Array.isArray(value)) return value.map(flatten).join('');
-    const object = value as Record<string, unknown>;
-    if ('Fn::Base64' in object) return flatten(object['Fn::Base64']);
-    if ('Fn::Join' in object) return (object['Fn::Join'] as [string, unknown[]])[1].map(flatten).join('');
-    return `<${JSON.stringify(object)}>`;
-  };
-  return flatten(userData);
-}
 const setting = (text: string, key: string) => new RegExp(`^${key}='([^']*)'$`, 'm').exec(text)?.[1];
 
 describe('the storage nodes survive a lost AZ, a deploy and a replacement', () => {
@@ -93,7 +81,7 @@ describe('the storage nodes survive a lost AZ, a deploy and a replacement', () =
   const compute = templateOf(stacks.compute);
   const groups = Object.entries(storage.findResources('AWS::AutoScaling::AutoScalingGroup'));
   const userDataOf = (group: (typeof groups)[number][1]) => {
-    const templateId = (group.Properties.LaunchTemplate as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
+    const templateId = (group.Properties.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
     return userDataText(storage.toJSON().Resources[templateId].Properties.LaunchTemplateData.UserData);
   };
 
@@ -159,7 +147,7 @@ describe('the storage nodes survive a lost AZ, a deploy and a replacement', () =
   test('the compute stack completes only when its first nodes have registered in the state store and signalled', () => {
     const [[id, group]] = Object.entries(compute.findResources('AWS::AutoScaling::AutoScalingGroup'));
     expect(group.CreationPolicy).toEqual({ ResourceSignal: { Count: 2, Timeout: 'PT30M' } });
-    const templateId = (group.Properties.LaunchTemplate as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
+    const templateId = (group.Properties.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification as { LaunchTemplateId: { Ref: string } }).LaunchTemplateId.Ref;
     expect(setting(userDataText(compute.toJSON().Resources[templateId].Properties.LaunchTemplateData.UserData), 'STRATA_SIGNAL_RESOURCE')).toBe(id);
   });
 });

@@ -16,8 +16,8 @@ const strata = {
   offloadThresholds: { cpu: 0.6 },
   network: { maxAzs: 3, natGateways: 3 },
   state: { nodeType: 'cache.r7g.large', replicas: 2 },
-  compute: { instanceType: 'c7i.xlarge', minNodes: 3, maxNodes: 12, slotsPerNode: 8, targetSlotUsePercent: 60, predictiveScaling: 'forecast-and-scale' },
-  storage: { instanceType: 'm7i.xlarge', osdsPerNode: 2, osdVolumeGiB: 500, pgNum: 256, pgAutoscale: false },
+  compute: { instanceTypes: ['c7i.xlarge', 'c6i.xlarge'], minNodes: 3, maxNodes: 12, slotsPerNode: 8, targetSlotUsePercent: 60, predictiveScaling: 'forecast-and-scale' },
+  storage: { instanceTypes: ['m7i.xlarge'], osdsPerNode: 2, osdVolumeGiB: 500, pgNum: 256, pgAutoscale: false },
   dispatch: { reservedConcurrency: 100, memoryMiB: 1024 },
   alarmEmail: 'ops@example.com',
 };
@@ -42,8 +42,12 @@ test('storage: x86 nodes, one per AZ, two 500 GiB OSD volumes each, 256 PGs with
   const storage = templateOf(stacks.storage.stackName);
   const groups = Object.values(storage.findResources('AWS::AutoScaling::AutoScalingGroup')) as { Properties: any }[];
   expect(groups).toHaveLength(3);
-  const templates = groups.map((group) => storage.toJSON().Resources[group.Properties.LaunchTemplate.LaunchTemplateId.Ref].Properties.LaunchTemplateData);
+  const templates = groups.map((group) => storage.toJSON().Resources[group.Properties.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId.Ref].Properties.LaunchTemplateData);
   expect(templates.map((data) => data.InstanceType)).toEqual(['m7i.xlarge', 'm7i.xlarge', 'm7i.xlarge']);
+  // One type is the operator's choice: each group says so against Control Tower's rule for two.
+  for (const group of Object.values(storage.findResources('AWS::AutoScaling::AutoScalingGroup'))) {
+    expect(group.Metadata['strata:controlTowerExceptions']['CT.AUTOSCALING.PR.6']).toBe('The operator allowed one instance type (storage.instanceTypes: ["m7i.xlarge"])');
+  }
   const volumes = Object.values(storage.findResources('AWS::EC2::Volume')) as { Properties: { Size: number; AvailabilityZone: unknown } }[];
   expect(volumes.map((volume) => volume.Properties.Size)).toEqual(Array(6).fill(500));
   const parameters = storage.toJSON().Parameters as Record<string, { Default: string }>;
@@ -57,7 +61,11 @@ test('storage: x86 nodes, one per AZ, two 500 GiB OSD volumes each, 256 PGs with
 
 test('compute: x86 Amazon Linux, 3 to 12 nodes of 8 slots, slot-use target 60% (tracked and forecast, acting on the forecast), the node policy', () => {
   const compute = templateOf(stacks.compute.stackName);
-  compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '3', MaxSize: '12' });
+  compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+    MinSize: '3',
+    MaxSize: '12',
+    MixedInstancesPolicy: Match.objectLike({ LaunchTemplate: Match.objectLike({ Overrides: [{ InstanceType: 'c7i.xlarge' }, { InstanceType: 'c6i.xlarge' }] }) }),
+  });
   compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', { TargetTrackingConfiguration: Match.objectLike({ CustomizedMetricSpecification: Match.objectLike({ MetricName: 'SlotUse' }), TargetValue: 60 }) });
   compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
     PolicyType: 'PredictiveScaling',

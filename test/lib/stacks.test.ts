@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Stack } from 'aws-cdk-lib';
 import { defineStrata } from '../../lib/app';
 import { PORTS, VPC_CIDR } from '../../lib/constructs/network';
-import { cdkJsonContext } from '../support/cdk';
+import { cdkJsonContext, userDataText } from '../support/cdk';
 
 // One synth of the whole app for the file, as `cdk synth` does it (cdk.json's context,
 // cdk-nag and the CloudFormation validator on), but without bundling assets: the
@@ -23,19 +23,6 @@ const dispatch = templateOf(stacks.dispatch);
 const observability = templateOf(stacks.observability);
 const all = [network, state, storage, compute, dispatch, observability];
 
-/** The user data of a launch template or instance, with CloudFormation's joins flattened to text. */
-function userDataText(userData: unknown): string {
-  const flatten = (value: unknown): string => {
-    if (typeof value === 'string') return value;
-    if (Array.isArray(value)) return value.map(flatten).join('');
-    const object = value as Record<string, unknown>;
-    if ('Fn::Base64' in object) return flatten(object['Fn::Base64']);
-    if ('Fn::Join' in object) return (object['Fn::Join'] as [string, unknown[]])[1].map(flatten).join('');
-    return `<${JSON.stringify(object)}>`;
-  };
-  return flatten(userData);
-}
-
 function resourcesOf(template: Template, type: string): Record<string, { Properties: Record<string, any> }> {
   return template.findResources(type) as Record<string, { Properties: Record<string, any> }>;
 }
@@ -48,6 +35,23 @@ describe('the whole app', () => {
   test('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
     expect(report.pluginReports.map(({ pluginName, conclusion, violations }) => ({ pluginName, conclusion, violations }))).toEqual([
       { pluginName: 'AwsSolutions', conclusion: 'success', violations: [] },
+    ]);
+  });
+
+  test("passes Control Tower's proactive controls; the resources excepted, each from one control with its reason", () => {
+    const excepted = all.flatMap((template) => Object.entries(template.toJSON().Resources as Record<string, { Metadata?: Record<string, Record<string, string>> }>)
+      .flatMap(([id, resource]) => Object.entries(resource.Metadata?.['strata:controlTowerExceptions'] ?? {}).map(([control, reason]) => ({ id, control, reason }))));
+    for (const { reason } of excepted) expect(reason.length).toBeGreaterThan(40);
+    expect(excepted.map(({ id, control }) => `${control} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort()).toEqual([
+      'CT.AUTOSCALING.PR.1 CephNode0ASG',
+      'CT.AUTOSCALING.PR.1 CephNode1ASG',
+      'CT.AUTOSCALING.PR.1 CephNode2ASG',
+      'CT.LAMBDA.PR.2 ApihealthGETApiPermissionStrataDispatchApi21638CF3GEThealth',
+      'CT.LAMBDA.PR.2 ApihealthGETApiPermissionTestStrataDispatchApi21638CF3GEThealth',
+      'CT.LAMBDA.PR.2 ApiinvokefunctionPOSTApiPermissionStrataDispatchApi21638CF3POSTinvokefunction',
+      'CT.LAMBDA.PR.2 ApiinvokefunctionPOSTApiPermissionTestStrataDispatchApi21638CF3POSTinvokefunction',
+      'CT.LAMBDA.PR.3 CustomVpcRestrictDefaultSGCustomResourceProviderHandler',
+      'CT.LAMBDA.PR.3 DispatcherFunction',
     ]);
   });
 
@@ -175,7 +179,14 @@ describe('StrataState', () => {
 
 describe('StrataStorage', () => {
   const groups = Object.entries(resourcesOf(storage, 'AWS::AutoScaling::AutoScalingGroup'));
-  const templates = groups.map(([, group]) => storage.toJSON().Resources[group.Properties.LaunchTemplate.LaunchTemplateId.Ref].Properties.LaunchTemplateData);
+  const templates = groups.map(([, group]) => storage.toJSON().Resources[group.Properties.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId.Ref].Properties.LaunchTemplateData);
+
+  test('each node may launch as either of two Graviton types (the next when EC2 has none of the first), both encrypting traffic between instances', () => {
+    for (const [, group] of groups) {
+      expect(group.Properties.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([{ InstanceType: 'm7g.large' }, { InstanceType: 'm7gd.large' }]);
+      expect(group.Properties.MixedInstancesPolicy.InstancesDistribution).toEqual({ OnDemandAllocationStrategy: 'prioritized', OnDemandPercentageAboveBaseCapacity: 100 });
+    }
+  });
 
   test('3 Debian 12 storage nodes (Ceph 16 from its packages), each a group of one in its own AZ', () => {
     expect(groups).toHaveLength(3);
@@ -242,6 +253,16 @@ describe('StrataCompute', () => {
     expect(launchTemplate.Monitoring).toEqual({ Enabled: true });
     expect(launchTemplate.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' } }]);
     expect(launchTemplate.InstanceType).toBe('c7g.large');
+  });
+
+  test('the group launches either of two Graviton types that encrypt traffic between instances, across the three AZs of its subnets', () => {
+    const [group] = Object.values(resourcesOf(compute, 'AWS::AutoScaling::AutoScalingGroup'));
+    expect(group.Properties.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([{ InstanceType: 'c7g.large' }, { InstanceType: 'c7gd.large' }]);
+    expect(group.Properties.VPCZoneIdentifier).toHaveLength(3);
+    expect(group.Properties.AvailabilityZones).toEqual([0, 1, 2].map((index) => ({ 'Fn::Select': [index, { 'Fn::GetAZs': '' }] })));
+    // The network stack's subnets name their AZs the same way, so the two lists agree.
+    const subnetZones = Object.values(resourcesOf(network, 'AWS::EC2::Subnet')).map((subnet) => JSON.stringify(subnet.Properties.AvailabilityZone));
+    for (const zone of group.Properties.AvailabilityZones) expect(subnetZones).toContain(JSON.stringify(zone));
   });
 
   test('user data writes the settings, fetches the node bundle and runs the compute setup', () => {
