@@ -18,11 +18,17 @@ import { startCeph, type OneHostCeph } from '../local/ceph';
 import { CORPUS, loadCorpus } from '../local/corpus';
 import { progress } from '../local/progress';
 import { LocalCluster } from '../local/cluster';
+import { EmulatedFleet } from '../local/emulated-fleet';
 import { serveDashboard } from '../local/dashboard/server';
 
 const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
   [--node-policy most-slots] [--offload-policy thresholds] [--nodes 3] [--slots 2]
-  [--requests 200] [--concurrency 16] [--port 8080] [--dashboard-port 8081] [--work-dir .local] [--exit]`;
+  [--requests 200] [--concurrency 16] [--port 8080] [--dashboard-port 8081] [--work-dir .local] [--exit]
+  [--emulate [--cpu 0.25,0.25,0.5] [--storage-cpu 0.75] [--control-cpu 0.25] [--link 100]]
+
+--emulate: every node on an emulated host of its own with a CPU quota (cores) and a link
+  (Mbit/s), Ceph and the storage agent on the storage host, Redis on a host of its own
+  (root only; docs/benchmarks.md). --cpu gives one compute node per quota.`;
 
 interface Outcome {
   status: number;
@@ -50,6 +56,11 @@ async function main(): Promise<void> {
         'dashboard-port': { type: 'string', default: '8081' },
         'work-dir': { type: 'string', default: join(__dirname, '..', '.local') },
         exit: { type: 'boolean', default: false },
+        emulate: { type: 'boolean', default: false },
+        cpu: { type: 'string', default: '0.25,0.25,0.5' },
+        'storage-cpu': { type: 'string', default: '0.75' },
+        'control-cpu': { type: 'string', default: '0.25' },
+        link: { type: 'string', default: '100' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -60,7 +71,11 @@ async function main(): Promise<void> {
   oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
   oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies));
   oneOf('--offload-policy', values['offload-policy'], Object.keys(offloadPolicies));
-  const [nodes, slots, requests, concurrency, port, dashboardPort] = (['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const).map((flag) =>
+  const quota = (flag: 'cpu' | 'storage-cpu' | 'control-cpu', text: string) => text.split(',').map((item) => {
+    const value = Number(item);
+    return Number.isFinite(value) && value > 0 && value <= 64 ? value : exitWith(2, `--${flag}: "${item}" is not a number of cores (e.g. 0.25, 0.5, 1)`);
+  });
+  const [nodeCount, slots, requests, concurrency, port, dashboardPort] = (['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const).map((flag) =>
     wholeNumber(flag, values[flag], flag.endsWith('port') ? 0 : 1),
   );
 
@@ -72,7 +87,16 @@ async function main(): Promise<void> {
   if (values.ceph && values['s3-endpoint']) return exitWith(2, `give --ceph or --s3-endpoint, not both\n\n${USAGE}`);
   let s3: { s3Endpoint: string; bucket: string; credentials?: { accessKeyId: string; secretAccessKey: string } } | undefined;
   let ceph: OneHostCeph | undefined;
-  if (values.ceph) {
+  let fleet: EmulatedFleet | undefined;
+  if (values.emulate && (values.ceph || values['s3-endpoint'] || values.redis)) return exitWith(2, `--emulate brings its own Ceph and Redis: leave out --ceph, --s3-endpoint and --redis\n\n${USAGE}`);
+  if (values.emulate) {
+    console.log('making the emulated hosts and booting Ceph on the storage host...');
+    fleet = await EmulatedFleet.start({
+      computeCpu: quota('cpu', values.cpu), storageCpu: quota('storage-cpu', values['storage-cpu'])[0], controlCpu: quota('control-cpu', values['control-cpu'])[0],
+      linkMbit: wholeNumber('link', values.link, 1), log: (line) => console.log(line),
+    }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
+    s3 = { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials };
+  } else if (values.ceph) {
     // A real Ceph on this host, in .local/ceph: the data pool and RGW, as the storage tier runs on AWS.
     const cephFolder = join(workDir, 'ceph');
     spawnSync('bash', [join(__dirname, '..', 'local', 'ceph-one-host.sh'), 'stop', cephFolder]); // a run that was killed may have left it up
@@ -85,9 +109,11 @@ async function main(): Promise<void> {
   } else if (values['s3-endpoint']) {
     s3 = { s3Endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] };
   }
+  const nodes = fleet?.computeNodes ?? nodeCount;
+  const redisUrl = fleet?.redisUrl ?? values.redis;
   const objects = s3 ? new S3ObjectStore({ endpoint: s3.s3Endpoint, bucket: s3.bucket, credentials: s3.credentials }) : new FolderObjectStore(folder);
-  console.log(`objects: ${objects.location}; state: ${values.redis ?? 'embedded (in this process)'}`);
-  await loadCorpus(objects);
+  console.log(`objects: ${objects.location}; state: ${redisUrl ?? 'embedded (in this process)'}`);
+  if (!fleet) await loadCorpus(objects); // the fleet loaded it
 
   const dashboard = await serveDashboard({
     sources: [{ folder: metricsDir }],
@@ -101,8 +127,9 @@ async function main(): Promise<void> {
   const cluster = await LocalCluster.start({
     computeNodes: nodes,
     slots,
-    redisUrl: values.redis,
+    redisUrl,
     objects: s3 ?? { folder },
+    nodeHost: fleet ? (id) => fleet.placement(id) : undefined,
     strategy: values.strategy,
     nodePolicy: values['node-policy'],
     offloadPolicy: values['offload-policy'],
@@ -112,6 +139,7 @@ async function main(): Promise<void> {
   }).catch(async (error: Error) => {
     await dashboard.close();
     await ceph?.stop();
+    await fleet?.close();
     throw error;
   });
   const stop = async (code = 0) => {
@@ -119,6 +147,7 @@ async function main(): Promise<void> {
     await cluster.stop();
     await dashboard.close();
     await ceph?.stop();
+    await fleet?.close();
     process.exit(code);
   };
   process.once('SIGINT', () => void stop());

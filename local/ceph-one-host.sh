@@ -3,7 +3,7 @@
 # (BlueStore on sparse files), the data pool (nodes/ceph/pool.sh, 1 replica) and RGW with an
 # S3 user. For tests and the local run; Debian's packages, no containers, no systemd.
 #
-# Usage: ceph-one-host.sh start DIR [--osds 3] [--base-port 17100]
+# Usage: ceph-one-host.sh start DIR [--osds 3] [--base-port 17100] [--rgw-address 127.0.0.1]
 #        ceph-one-host.sh stop DIR
 #
 # start prints, once the cluster is HEALTH_OK and RGW answers, the lines
@@ -19,11 +19,12 @@ case ${1:-} in -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; 
 [ $# -ge 2 ] || usage
 command=$1 dir=$2
 shift 2
-osds=3 base=17100
+osds=3 base=17100 rgw_address=127.0.0.1
 while [ $# -gt 0 ]; do
   case $1 in
     --osds) osds=$2 ;;
     --base-port) base=$2 ;;
+    --rgw-address) rgw_address=$2 ;; # where RGW listens besides loopback's view of it (0.0.0.0: every address)
     *) echo "ceph-one-host.sh: unknown argument $1" >&2; usage ;;
   esac
   shift 2 || usage
@@ -111,7 +112,7 @@ osd_memory_target = 939524096
 
 [client.rgw.gw]
 keyring = ${dir}/rgw/keyring
-rgw_frontends = beast endpoint=127.0.0.1:$(( base + 2 ))
+rgw_frontends = beast endpoint=${rgw_address}:$(( base + 2 ))
 rgw_data = ${dir}/rgw
 CONF
 

@@ -37,13 +37,16 @@ export function cephMissing(): string | undefined {
  * Boots a one-host Ceph in a fresh folder (or the one given) on ports that were free.
  * Fails, never skips, when Ceph is not installed.
  */
-export async function startCeph(options: { folder?: string; osds?: number } = {}): Promise<OneHostCeph> {
+export async function startCeph(options: { folder?: string; osds?: number; rgwAddress?: string; commandPrefix?: readonly string[] } = {}): Promise<OneHostCeph> {
+  // A prefix (an emulated host's) runs the script and the ceph CLI elsewhere: [file, ...args] before the command.
+  const [file, ...prefix] = options.commandPrefix ?? [];
+  const run = (command: string, args: readonly string[]) => (file === undefined ? ([command, [...args]] as const) : ([file, [...prefix, command, ...args]] as const));
   const missing = cephMissing();
   if (missing) throw new Error(missing);
   const folder = options.folder ?? mkdtempSync(join(tmpdir(), 'strata-ceph-'));
   const ownFolder = options.folder === undefined; // a folder of our own goes when the cluster stops
   const base = await freePortRange();
-  const child = spawn('bash', [SCRIPT, 'start', folder, '--osds', String(options.osds ?? 3), '--base-port', String(base)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...run('bash', [SCRIPT, 'start', folder, '--osds', String(options.osds ?? 3), '--base-port', String(base), ...(options.rgwAddress ? ['--rgw-address', options.rgwAddress] : [])]), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -63,7 +66,7 @@ export async function startCeph(options: { folder?: string; osds?: number } = {}
     credentials,
     bootLog: stderr,
     ceph(...args) {
-      const result = spawnSync('ceph', args, { env, encoding: 'utf8', timeout: 60_000 });
+      const result = spawnSync(...run('ceph', args), { env, encoding: 'utf8', timeout: 60_000 });
       if (result.status !== 0) throw new Error(`ceph ${args.join(' ')} failed: ${result.stderr}`);
       return result.stdout;
     },
@@ -76,7 +79,7 @@ export async function startCeph(options: { folder?: string; osds?: number } = {}
       }
     },
     async stop() {
-      spawnSync('bash', [SCRIPT, 'stop', folder], { stdio: 'inherit' });
+      spawnSync(...run('bash', [SCRIPT, 'stop', folder]), { stdio: 'inherit' });
       if (ownFolder) rmSync(folder, { recursive: true, force: true });
     },
   };

@@ -17,6 +17,8 @@ export interface LocalClusterOptions {
   readonly storageNodes?: number;
   /** Execution slots per node, or per compute node in turn (heterogeneous nodes). @default 2 */
   readonly slots?: number | readonly number[];
+  /** The storage nodes' slots (data stages at once). @default the first compute node's */
+  readonly storageSlots?: number;
   /** A real Redis for the shared state. @default the embedded store, served to the nodes on loopback */
   readonly redisUrl?: string;
   /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
@@ -48,6 +50,11 @@ export interface LocalClusterOptions {
   readonly metricsDir?: string;
   /** A Ceph whose health the storage nodes' health script reports (with metricsDir). */
   readonly cephConf?: string;
+  /**
+   * Where each node runs: its address and a command prefix (an emulated host's, see
+   * local/emulated-fleet.ts), and the S3 endpoint it reads at. @default this machine, on loopback
+   */
+  readonly nodeHost?: (id: string) => { readonly address: string; readonly commandPrefix: readonly string[]; readonly s3Endpoint?: string };
 }
 
 const ROOT = join(__dirname, '..');
@@ -69,6 +76,7 @@ export class LocalCluster {
     readonly dispatcher: Dispatcher,
     readonly state: StateStore,
     private readonly heartbeatMs: number,
+    private readonly nodeHost?: LocalClusterOptions['nodeHost'],
   ) {}
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
@@ -105,7 +113,7 @@ export class LocalCluster {
       throw error;
     });
     servers.push(api.server);
-    const cluster = new LocalCluster(api.url, dispatcher, state, heartbeatMs);
+    const cluster = new LocalCluster(api.url, dispatcher, state, heartbeatMs, options.nodeHost);
     cluster.telemetry = telemetry;
     // The nodes find S3 keys where the AWS SDK looks for them.
     if ('credentials' in options.objects && options.objects.credentials) {
@@ -114,10 +122,11 @@ export class LocalCluster {
     cluster.servers.push(...servers);
     cluster.stores.push(state);
 
-    const objectFlags =
-      'folder' in options.objects ? ['--objects', options.objects.folder] : ['--s3-endpoint', options.objects.s3Endpoint, '--s3-bucket', options.objects.bucket];
+    const objectFlags = (id: string) =>
+      'folder' in options.objects ? ['--objects', options.objects.folder] : ['--s3-endpoint', options.nodeHost?.(id).s3Endpoint ?? options.objects.s3Endpoint, '--s3-bucket', options.objects.bucket];
     const common = (id: string) => [
-      '--id', id, '--state', stateUrl, '--heartbeat-ms', String(heartbeatMs), ...objectFlags,
+      '--id', id, '--state', stateUrl, '--heartbeat-ms', String(heartbeatMs), ...objectFlags(id),
+      ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : []),
       ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
     ];
     const slotsOf = (i: number) => (typeof options.slots === 'object' ? options.slots[i % options.slots.length] : (options.slots ?? 2));
@@ -126,7 +135,7 @@ export class LocalCluster {
     try {
       await Promise.all([
         ...range(options.storageNodes ?? 1).map((i) =>
-          cluster.spawnNode(`s${i + 1}`, 'nodes/storage/main.ts', [...common(`s${i + 1}`), '--slots', String(slotsOf(0)), '--thresholds', storageThresholds]),
+          cluster.spawnNode(`s${i + 1}`, 'nodes/storage/main.ts', [...common(`s${i + 1}`), '--slots', String(options.storageSlots ?? slotsOf(0)), '--thresholds', storageThresholds]),
         ),
         ...range(options.computeNodes ?? 3).map((i) =>
           cluster.spawnNode(`c${i + 1}`, 'nodes/compute/main.ts', [
@@ -149,7 +158,9 @@ export class LocalCluster {
 
   /** Starts one node process and waits for its "ready" line. */
   async spawnNode(id: string, entry: string, args: string[]): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], { cwd: ROOT, env: { ...process.env, ...this.nodeEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const [file, ...prefix] = this.nodeHost?.(id).commandPrefix ?? [];
+    const argv = [process.execPath, '--import', 'tsx', join(ROOT, entry), ...args];
+    const child = spawn(file ?? argv[0], [...prefix, ...(file ? argv : argv.slice(1))], { cwd: ROOT, env: { ...process.env, ...this.nodeEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
     this.processes.set(id, child);
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });

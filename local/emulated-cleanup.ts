@@ -41,7 +41,7 @@ export function cleanUpRecord(record: NetworkRecord): void {
     quietly('nft', ['delete', 'table', 'ip', record.nat.table]);
     attempt(() => writeFileSync('/proc/sys/net/ipv4/ip_forward', record.nat!.ipForward));
   }
-  for (const hierarchy of ['cpu', 'systemd', 'unified']) {
+  for (const hierarchy of ['cpu', 'systemd', 'unified', 'cpuacct']) {
     for (const folder of [`/sys/fs/cgroup/${hierarchy}/strata-hosts/${record.name}`, `/sys/fs/cgroup/${hierarchy}/strata-hosts`]) attempt(() => rmdirSync(folder));
   }
   attempt(() => rmSync(record.statePath, { force: true }));

@@ -154,7 +154,7 @@ export class Host {
 
     // Cgroups of its own: nspawn (with --keep-unit) makes its payload cgroup where it starts,
     // so two hosts must not start in the same one; the cpu one carries the quota.
-    record.cgroups = ['cpu', 'systemd', 'unified']
+    record.cgroups = ['cpu', 'systemd', 'unified', 'cpuacct']
       .filter((hierarchy) => existsSync(`/sys/fs/cgroup/${hierarchy}/cgroup.procs`))
       .map((hierarchy) => `/sys/fs/cgroup/${hierarchy}/strata-hosts/${net.network}/${options.name}`);
     this.save();
@@ -230,16 +230,16 @@ export class Host {
   run(command: string | readonly string[], options: CommandOptions = {}): Promise<Finished> {
     if (!this.running) return Promise.resolve({ status: null, stdout: '', stderr: `host ${this.name} is not running` });
     const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
-    const cpu = this.record.cgroups?.find((cgroup) => cgroup.startsWith('/sys/fs/cgroup/cpu/'));
-    return execute('sh', ['-c', `${cpu ? `echo $$ > ${cpu}/cgroup.procs && ` : ''}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
+    const cpu = this.record.cgroups?.filter((cgroup) => /^\/sys\/fs\/cgroup\/cpu(acct)?\//.test(cgroup)).join(' ');
+    return execute('sh', ['-c', `${cpu ? `for g in ${cpu}; do echo $$ > "$g/cgroup.procs" || exit 1; done; ` : ''}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
       ...Object.entries({ ...INSIDE_ENV, ...options.env }).map(([key, value]) => `${key}=${value}`), ...argv], { ...options, env: undefined });
   }
 
   /** Starts a long-running command inside the host (as run() does) and answers its process, with pipes to its standard streams. */
   spawn(argv: readonly string[], env: Readonly<Record<string, string>> = {}): ChildProcess {
     if (!this.running) throw new Error(`host ${this.name} is not running`);
-    const cpu = this.record.cgroups?.find((cgroup) => cgroup.startsWith('/sys/fs/cgroup/cpu/'));
-    return spawn('sh', ['-c', `${cpu ? `echo $$ > ${cpu}/cgroup.procs && ` : ''}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
+    const cpu = this.record.cgroups?.filter((cgroup) => /^\/sys\/fs\/cgroup\/cpu(acct)?\//.test(cgroup)).join(' ');
+    return spawn('sh', ['-c', `${cpu ? `for g in ${cpu}; do echo $$ > "$g/cgroup.procs" || exit 1; done; ` : ''}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
       ...Object.entries({ ...INSIDE_ENV, ...env }).map(([key, value]) => `${key}=${value}`), ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
@@ -248,6 +248,54 @@ export class Host {
     const result = await this.run(command, options);
     if (result.status !== 0) throw new Error(`${this.name}: ${typeof command === 'string' ? command : command.join(' ')} failed (${result.status ?? 'timed out'}):\n${`${result.stdout}${result.stderr}`.trim().split('\n').slice(-25).join('\n')}`);
     return result.stdout;
+  }
+
+  /**
+   * A command prefix that runs one of this machine's programs as if on the host, without
+   * booting it: in the host's network namespace and cgroups (under its CPU quota, counted
+   * by counters()). The benchmark runs its nodes this way: their own CPU budget and link,
+   * this machine's files and Node.js.
+   */
+  commandPrefix(): string[] {
+    const cgroups = (this.record.cgroups ?? []).filter((cgroup) => /^\/sys\/fs\/cgroup\/cpu(acct)?\//.test(cgroup)).join(' ');
+    return ['sh', '-c', `for g in ${cgroups}; do echo $$ > "$g/cgroup.procs" || exit 1; done; exec nsenter --net=/run/netns/${this.netns} -- "$@"`, 'sh'];
+  }
+
+  /** Changes the host's CPU quota (cores; undefined: none) and its link's bandwidth (Mbit/s), live. */
+  async limit(change: { cpu?: number | null; bandwidthMbit?: number }): Promise<void> {
+    if (change.cpu !== undefined) {
+      if (change.cpu !== null && !(change.cpu > 0 && change.cpu <= 64)) throw new RangeError(`host ${this.name}: cpu must be a number of cores above 0, got ${change.cpu}`);
+      const cpu = this.record.cgroups?.find((cgroup) => cgroup.startsWith('/sys/fs/cgroup/cpu/'));
+      if (cpu) writeFileSync(join(cpu, 'cpu.cfs_quota_us'), change.cpu === null ? '-1' : String(Math.round(change.cpu * 100000)));
+    }
+    if (change.bandwidthMbit !== undefined) {
+      if (this.options.bandwidthMbit === undefined) throw new Error(`host ${this.name} was made without a bandwidth limit; only a limited link can be changed`);
+      const rate = `${change.bandwidthMbit}mbit`;
+      await must('tc', ['class', 'change', 'dev', this.record.veth!, 'parent', '1:', 'classid', '1:10', 'htb', 'rate', rate, 'ceil', rate]);
+      await must('ip', ['netns', 'exec', this.netns, 'tc', 'class', 'change', 'dev', 'eth0', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', rate, 'ceil', rate]);
+    }
+  }
+
+  /**
+   * The host's own counters: CPU time used by everything in it (cpuacct, ns), the time
+   * its quota throttled it (ns) and in how many periods, and the bytes over its link
+   * (sent and received, as the host sees them).
+   */
+  counters(): { cpuNs: number; throttledNs: number; periods: number; throttledPeriods: number; txBytes: number; rxBytes: number } {
+    const cgroup = (hierarchy: string) => this.record.cgroups?.find((path) => path.startsWith(`/sys/fs/cgroup/${hierarchy}/`));
+    const cpuacct = cgroup('cpuacct');
+    const cpu = cgroup('cpu');
+    const stat = cpu ? Object.fromEntries(readFileSync(join(cpu, 'cpu.stat'), 'utf8').trim().split('\n').map((line) => line.split(' ')).map(([k, v]) => [k, Number(v)])) : {};
+    // The bridge end of the veth: what it transmits, the host receives.
+    const bytes = (name: string) => Number(readFileSync(`/sys/class/net/${this.record.veth}/statistics/${name}`, 'utf8'));
+    return {
+      cpuNs: cpuacct ? Number(readFileSync(join(cpuacct, 'cpuacct.usage'), 'utf8')) : 0,
+      throttledNs: stat.throttled_time ?? 0,
+      periods: stat.nr_periods ?? 0,
+      throttledPeriods: stat.nr_throttled ?? 0,
+      txBytes: bytes('rx_bytes'),
+      rxBytes: bytes('tx_bytes'),
+    };
   }
 
   /** Runs one of this machine's programs in the host's network namespace only (e.g. nft, tc, ss). */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -57,15 +58,22 @@ export function parseLoadavg(text: string): readonly [number, number, number] {
 export class ProcSampler {
   private previous: CpuTimes | undefined;
   private last = { cpuBusy: 0, iowait: 0 };
+  private quota: CgroupQuota | undefined | null = null;
+  private previousQuota: { usageNs: number; throttledNs: number; wallNs: bigint } | undefined;
+  private lastLoad = 0;
 
   constructor(
     private readonly procDir = '/proc',
     private readonly cores = availableParallelism(),
+    private readonly cgroupDir = '/sys/fs/cgroup',
   ) {}
 
   async sample(): Promise<HostSample> {
     const read = (name: string) => readFile(join(this.procDir, name), 'utf8');
     const [stat, meminfo, loadavg] = await Promise.all([read('stat'), read('meminfo'), read('loadavg')]);
+    if (this.quota === null) this.quota = await cgroupQuota(this.procDir, this.cgroupDir);
+    const memory = parseMeminfo(meminfo);
+    if (this.quota) return { ...(await this.sampleQuota(this.quota)), memoryUsed: clamp(1 - memory.availableKb / memory.totalKb) };
     const cpu = parseProcStat(stat);
     const since = this.previous ?? { busy: 0, iowait: 0, total: 0 };
     const elapsed = cpu.total - since.total;
@@ -73,9 +81,56 @@ export class ProcSampler {
       this.last = { cpuBusy: clamp((cpu.busy - since.busy) / elapsed), iowait: clamp((cpu.iowait - since.iowait) / elapsed) };
     }
     this.previous = cpu;
-    const memory = parseMeminfo(meminfo);
     const [load1, load5, load15] = parseLoadavg(loadavg);
     return { ...this.last, memoryUsed: clamp(1 - memory.availableKb / memory.totalKb), load1, load5, load15, cores: this.cores };
+  }
+
+  /**
+   * Under a CPU quota (a container, an emulated host) the machine's /proc/stat and
+   * loadavg say nothing about this node's budget: CPU busy is the group's CPU time over
+   * its quota, and the load per core is that plus the share of the time the quota held
+   * the group back (work waiting for CPU), so a saturated node is over 0.8 on both.
+   */
+  private async sampleQuota(quota: CgroupQuota): Promise<Omit<HostSample, 'memoryUsed'>> {
+    const usageNs = Number(await readFile(quota.usageFile, 'utf8'));
+    const stat = await readFile(quota.statFile, 'utf8');
+    const throttledNs = Number(/^throttled_time (\d+)/m.exec(stat)?.[1] ?? 0);
+    const wallNs = process.hrtime.bigint();
+    const since = this.previousQuota;
+    this.previousQuota = { usageNs, throttledNs, wallNs };
+    if (since && wallNs > since.wallNs) {
+      const wall = Number(wallNs - since.wallNs);
+      const busy = clamp((usageNs - since.usageNs) / (wall * quota.cores));
+      this.last = { cpuBusy: busy, iowait: 0 };
+      this.lastLoad = (busy + clamp((throttledNs - since.throttledNs) / wall)) * Math.max(1, quota.cores);
+    }
+    return { ...this.last, load1: this.lastLoad, load5: this.lastLoad, load15: this.lastLoad, cores: quota.cores };
+  }
+}
+
+interface CgroupQuota {
+  readonly cores: number;
+  readonly usageFile: string;
+  readonly statFile: string;
+}
+
+/** This process's cgroup v1 CPU quota, if it has one and its usage is counted (cpuacct); else undefined. */
+async function cgroupQuota(procDir: string, cgroupDir: string): Promise<CgroupQuota | undefined> {
+  try {
+    const lines = (await readFile(join(procDir, 'self', 'cgroup'), 'utf8')).split('\n').map((line) => line.split(':'));
+    const path = (controller: string) => lines.find(([, controllers]) => controllers?.split(',').includes(controller))?.[2];
+    const cpu = path('cpu');
+    const cpuacct = path('cpuacct');
+    if (cpu === undefined || cpuacct === undefined) return undefined;
+    const cpuDir = join(cgroupDir, existsSync(join(cgroupDir, 'cpu')) ? 'cpu' : 'cpu,cpuacct', cpu);
+    const quotaUs = Number(await readFile(join(cpuDir, 'cpu.cfs_quota_us'), 'utf8'));
+    const periodUs = Number(await readFile(join(cpuDir, 'cpu.cfs_period_us'), 'utf8'));
+    if (!(quotaUs > 0 && periodUs > 0)) return undefined;
+    const usageFile = join(cgroupDir, existsSync(join(cgroupDir, 'cpuacct')) ? 'cpuacct' : 'cpu,cpuacct', cpuacct, 'cpuacct.usage');
+    if (!existsSync(usageFile)) return undefined;
+    return { cores: quotaUs / periodUs, usageFile, statFile: join(cpuDir, 'cpu.stat') };
+  } catch {
+    return undefined;
   }
 }
 

@@ -22,7 +22,7 @@ function leftovers(network: string): string[] {
   found.push(...links.map((name) => `link ${name}`));
   if (existsSync('/run/netns')) found.push(...readdirSync('/run/netns').filter((name) => name.startsWith(`strata-${network}-`)).map((name) => `netns ${name}`));
   found.push(...readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((line) => line.includes(`/strata-hosts/${network}/`)).map((line) => `mount ${line.split(' ')[1]}`));
-  for (const hierarchy of ['cpu', 'systemd', 'unified']) {
+  for (const hierarchy of ['cpu', 'systemd', 'unified', 'cpuacct']) {
     if (existsSync(`/sys/fs/cgroup/${hierarchy}/strata-hosts/${network}`)) found.push(`cgroup ${hierarchy}`);
   }
   return found;

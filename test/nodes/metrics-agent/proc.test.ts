@@ -47,6 +47,46 @@ describe('ProcSampler', () => {
     expect((await sampler.sample()).cpuBusy).toBeCloseTo(400 / 600); // nothing elapsed: no division by zero
   });
 
+  test('under a cgroup CPU quota (a container, an emulated host) it measures the group against its quota', async () => {
+    const proc = procFolder([100, 0, 100, 700, 100, 0, 0, 0]);
+    mkdirSync(join(proc.dir, 'self'));
+    writeFileSync(join(proc.dir, 'self', 'cgroup'), '5:cpuacct:/hosts/s1\n4:cpu:/hosts/s1\n1:name=systemd:/hosts/s1\n');
+    const cgroups = mkdtempSync(join(tmpdir(), 'cgroup-'));
+    const cpu = join(cgroups, 'cpu', 'hosts', 's1');
+    const cpuacct = join(cgroups, 'cpuacct', 'hosts', 's1');
+    mkdirSync(cpu, { recursive: true });
+    mkdirSync(cpuacct, { recursive: true });
+    writeFileSync(join(cpu, 'cpu.cfs_quota_us'), '50000\n');
+    writeFileSync(join(cpu, 'cpu.cfs_period_us'), '100000\n');
+    writeFileSync(join(cpu, 'cpu.stat'), 'nr_periods 10\nnr_throttled 0\nthrottled_time 0\n');
+    writeFileSync(join(cpuacct, 'cpuacct.usage'), '1000000000\n');
+    const sampler = new ProcSampler(proc.dir, 2, cgroups);
+    const started = process.hrtime.bigint(); // before the first sample: the sampler's interval lies inside ours
+    expect((await sampler.sample()).cores).toBe(0.5); // the quota's cores, not the machine's 2
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    writeFileSync(join(cpuacct, 'cpuacct.usage'), String(1e9 + 20e6)); // 20 ms of CPU
+    const sample = await sampler.sample();
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    expect(sample.cpuBusy).toBeGreaterThan(0);
+    expect(sample.cpuBusy).toBeLessThanOrEqual(20 / (0.5 * 200) + 1e-9); // 20 ms over at least 200 ms at half a core
+    expect(sample.cpuBusy).toBeGreaterThanOrEqual(20 / (0.5 * wallMs) - 1e-9);
+    expect(sample.load1).toBeCloseTo(sample.cpuBusy); // not throttled: the load is the busy share
+    expect(sample.memoryUsed).toBe(0.75); // memory is still the machine's
+    rmSync(cgroups, { recursive: true, force: true });
+  });
+
+  test('without a quota (none set, or no such cgroup) it reads /proc as before', async () => {
+    const proc = procFolder([100, 0, 100, 700, 100, 0, 0, 0]);
+    mkdirSync(join(proc.dir, 'self'));
+    writeFileSync(join(proc.dir, 'self', 'cgroup'), '5:cpuacct:/\n4:cpu:/\n');
+    const cgroups = mkdtempSync(join(tmpdir(), 'cgroup-'));
+    mkdirSync(join(cgroups, 'cpu'), { recursive: true });
+    writeFileSync(join(cgroups, 'cpu', 'cpu.cfs_quota_us'), '-1\n');
+    writeFileSync(join(cgroups, 'cpu', 'cpu.cfs_period_us'), '100000\n');
+    expect(await new ProcSampler(proc.dir, 4, cgroups).sample()).toEqual({ cpuBusy: 0.2, iowait: 0.1, memoryUsed: 0.75, load1: 1.5, load5: 0.75, load15: 0.25, cores: 4 });
+    rmSync(cgroups, { recursive: true, force: true });
+  });
+
   test('reads this machine\'s real /proc', async () => {
     const sampler = new ProcSampler();
     await sampler.sample();

@@ -1,0 +1,225 @@
+import {
+  applyIndexed,
+  applySelection,
+  indexServiceMs,
+  invocationStrategy,
+  isIndexed,
+  offloadPolicy,
+  seededRandom,
+  ServiceTimeEstimator,
+  underThresholds,
+  type FleetColumns,
+  type Invocation,
+  type NodeView,
+  type OffloadThresholds,
+  type PolicyContext,
+} from '@strata/policy-engine';
+import { summarize, type LatencySummary } from '../../common/stats';
+
+/**
+ * The emulated benchmark's fleet as a model (local/emulated-fleet.ts is the system): a
+ * few compute nodes and one storage node, each with a CPU quota (cores) and a link
+ * (Mbit/s each way), running data stages (word count over one object) either on the
+ * compute node, which first reads the object through RGW over both links, or near the
+ * data on the storage node. A fluid model stepped every millisecond: a host's CPU is
+ * shared equally by the stages on it (one stage uses at most one core), a link by the
+ * transfers on it, and a transfer goes at the slower of its two ends. A stage on a
+ * compute node streams: it counts words as the object arrives, so its pace is the slower
+ * of its share of the links and its share of the CPU. The tier-1
+ * strategy and the offload policy are the policy engine's; every host publishes its
+ * figures (CPU busy over its quota, load per core, its service time) once a heartbeat,
+ * as the nodes do, and the storage node checks its thresholds on its own last figures.
+ */
+export interface Tier3Options {
+  /** Compute nodes' CPU quotas, cores: one node each. */
+  readonly computeCpu: readonly number[];
+  /** Slots per compute node. @default 2 */
+  readonly slots?: number;
+  readonly storageCpu: number;
+  /** @default 2 */
+  readonly storageSlots?: number;
+  /** Every node's link, Mbit/s each way. */
+  readonly linkMbit: number;
+  readonly objectBytes: number;
+  /** CPU of the data stage on a compute node (reading the object through the S3 client, and word count over it), ms on a whole core. */
+  readonly stageCpuMs: number;
+  /** CPU of the data stage on the storage host, all of it there (RGW and the OSDs serving it, the agent reading it, the stage), ms on a whole core. */
+  readonly nearStageCpuMs: number;
+  /** CPU on the storage host to serve the object through RGW to a compute node (RGW and the OSDs), ms on a whole core. */
+  readonly serveCpuMs: number;
+  /** CPU a node spends on an invocation besides the stage (HTTP, S3 client, JSON), ms on a whole core. */
+  readonly overheadCpuMs: number;
+  /** The storage host's background CPU (Ceph's daemons when idle), cores. @default 0 */
+  readonly storageIdleCores?: number;
+  /** Every node's background CPU (heartbeats, metrics, logs), cores. @default 0 */
+  readonly nodeIdleCores?: number;
+  readonly strategy: string;
+  /** 'thresholds' | 'never' | 'always' (the storage node then refuses only when full). */
+  readonly offload: string;
+  readonly thresholds?: OffloadThresholds;
+  /** Closed loop: this many clients, each sending the next as its last is answered. */
+  readonly concurrency: number;
+  readonly requests: number;
+  /** @default 1000 */
+  readonly heartbeatMs?: number;
+  /** @default 1 */
+  readonly seed?: number;
+}
+
+export interface Tier3Result {
+  readonly summary: LatencySummary;
+  readonly offloaded: number;
+  /** Each host's CPU use over its quota, and each link's use over its rate, over the run. */
+  readonly utilisation: Readonly<Record<string, number>>;
+}
+
+type Phase =
+  | { kind: 'cpu'; host: number; left: number }
+  /** Bytes left of an object streamed over the two hosts' links into a stage on `host`. */
+  | { kind: 'stream'; hosts: [number, number]; host: number; left: number };
+interface Job { started: number; phases: Phase[]; host: number; offloaded: boolean }
+
+const AUTONDP = { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 };
+
+export function simulateTier3(options: Tier3Options): Tier3Result {
+  const n = options.computeCpu.length;
+  const storage = n; // host index of the storage node
+  const quota = [...options.computeCpu, options.storageCpu];
+  const slots = [...options.computeCpu.map(() => options.slots ?? 2), options.storageSlots ?? 2];
+  const linkBytesPerMs = (options.linkMbit * 1e6) / 8 / 1000;
+  const cpuPerByte = options.stageCpuMs / options.objectBytes;
+  const heartbeatMs = options.heartbeatMs ?? 1000;
+  const thresholds = options.thresholds ?? AUTONDP;
+  const ids = [...options.computeCpu.map((_, i) => `c${i + 1}`), 's1'];
+  const random = seededRandom(options.seed ?? 1);
+  let now = 0;
+  const ctx: PolicyContext = { get now() { return now; }, random, heartbeatTtlMs: Number.MAX_SAFE_INTEGER };
+  const strategy = invocationStrategy(options.strategy);
+  const offload = offloadPolicy(options.offload === 'always' ? 'always' : options.offload, { offloadThresholds: thresholds });
+  const storageLimits = options.offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds;
+  const invocation: Invocation = { functionName: 'wordcount', hops: 0, objectKey: 'corpus/large.txt' };
+
+  const inFlight = new Int32Array(n + 1); // reservations (compute) and taken slots (storage)
+  const estimators = ids.map(() => new ServiceTimeEstimator());
+  // Per heartbeat window: CPU used and throttled ms, per host; published figures.
+  const used = new Float64Array(n + 1);
+  const throttled = new Float64Array(n + 1);
+  const totalUsed = new Float64Array(n + 1);
+  const linkUsed = new Float64Array(n + 1);
+  const published = ids.map((id, i) => ({ cpuBusy: 0, load: 0, serviceMs: undefined as number | undefined, id, i }));
+  const view = (): NodeView[] =>
+    published.map((p) => ({
+      id: p.id, address: p.id, role: p.i === storage ? 'storage' : 'compute', slotsTotal: slots[p.i], slotsUsed: inFlight[p.i], inFlight: inFlight[p.i],
+      cpuBusy: p.cpuBusy, memoryUsed: 0.2, load1: p.load * Math.max(1, quota[p.i]), load5: 0, load15: 0, cores: quota[p.i], heartbeatAt: ctx.now, draining: false,
+      ...(p.serviceMs === undefined ? {} : { serviceMs: p.serviceMs }),
+    }));
+  let nodes = view();
+
+  const jobs = new Set<Job>();
+  const waiting: number[] = []; // arrival times of invocations the dispatcher queues
+  const latencies: number[] = [];
+  let offloaded = 0;
+  let sent = 0;
+  let cursor = 0;
+
+  const place = (now: number): boolean => {
+    const computeViews = nodes.filter((node) => node.role === 'compute');
+    const selection = strategy(computeViews, invocation, ctx);
+    if (selection.kind !== 'select') return false;
+    cursor++;
+    let chosen: number;
+    if (isIndexed(selection)) {
+      const fleet: FleetColumns = {
+        ids: ids.slice(0, n), inFlight: inFlight.subarray(0, n), slots: slots.slice(0, n), slotsUsed: inFlight.subarray(0, n),
+        loadPerCore: published.slice(0, n).map((p) => p.load), serviceMs: published.slice(0, n).map((p) => indexServiceMs(p.serviceMs, [])),
+      };
+      chosen = applyIndexed(selection, fleet, cursor);
+    } else {
+      const index = applySelection(selection, (id) => inFlight[ids.indexOf(id)], cursor);
+      chosen = index === -1 ? -1 : ids.indexOf(selection.candidates[index].id);
+    }
+    if (chosen === -1 || inFlight[chosen] >= slots[chosen]) return false;
+    inFlight[chosen]++;
+    const decision = offload(nodes, invocation, ctx, undefined);
+    const storageSelf = nodes[storage];
+    const taken = decision.kind === 'offload' && underThresholds(storageSelf, storageLimits) && inFlight[storage] < slots[storage];
+    const phases: Phase[] = taken
+      ? [{ kind: 'cpu', host: chosen, left: options.overheadCpuMs }, { kind: 'cpu', host: storage, left: options.nearStageCpuMs }]
+      : [
+          { kind: 'cpu', host: chosen, left: options.overheadCpuMs },
+          { kind: 'cpu', host: storage, left: options.serveCpuMs },
+          { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes },
+        ];
+    if (taken) {
+      inFlight[storage]++;
+      offloaded++;
+    }
+    jobs.add({ started: now, phases, host: chosen, offloaded: taken });
+    return true;
+  };
+
+  // Closed loop: `concurrency` clients start at once.
+  for (let i = 0; i < Math.min(options.concurrency, options.requests); i++, sent++) waiting.push(0);
+  let nextHeartbeat = heartbeatMs;
+  while (latencies.length < options.requests) {
+    while (waiting.length > 0 && place(waiting[0])) waiting.shift();
+    // Fair shares for this millisecond.
+    const onCpu = new Int32Array(n + 1);
+    const onLink = new Int32Array(n + 1);
+    for (const job of jobs) {
+      const phase = job.phases[0];
+      onCpu[phase.host]++;
+      if (phase.kind === 'stream') for (const host of phase.hosts) onLink[host]++;
+    }
+    const idle = (host: number) => (options.nodeIdleCores ?? 0) + (host === storage ? options.storageIdleCores ?? 0 : 0);
+    const cpuFor = (host: number) => Math.min(1, Math.max(0, quota[host] - idle(host)) / onCpu[host]);
+    for (let host = 0; host <= n; host++) {
+      const demand = onCpu[host] + idle(host);
+      const use = Math.min(demand, quota[host]);
+      used[host] += use;
+      totalUsed[host] += use;
+      if (demand > quota[host]) throttled[host] += 1;
+    }
+    for (const job of [...jobs]) {
+      const phase = job.phases[0];
+      if (phase.kind === 'cpu') phase.left -= cpuFor(phase.host);
+      else {
+        const rate = Math.min(...phase.hosts.map((host) => linkBytesPerMs / onLink[host]), cpuFor(phase.host) / cpuPerByte);
+        phase.left -= rate;
+        for (const host of phase.hosts) linkUsed[host] += rate;
+      }
+      if (phase.left <= 0) job.phases.shift();
+      if (job.phases.length === 0) {
+        jobs.delete(job);
+        latencies.push(now + 1 - job.started);
+        inFlight[job.host]--;
+        if (job.offloaded) inFlight[storage]--;
+        estimators[job.host].record(invocation.functionName, now + 1 - job.started, now);
+        if (sent < options.requests) {
+          waiting.push(now + 1);
+          sent++;
+        }
+      }
+    }
+    now++;
+    if (now >= nextHeartbeat) {
+      for (let host = 0; host <= n; host++) {
+        const busy = Math.min(1, used[host] / (heartbeatMs * quota[host]));
+        published[host].cpuBusy = busy;
+        published[host].load = busy + throttled[host] / heartbeatMs;
+        published[host].serviceMs = estimators[host].serviceMs;
+        used[host] = 0;
+        throttled[host] = 0;
+      }
+      nodes = view();
+      nextHeartbeat += heartbeatMs;
+    }
+    if (now > 36e5) throw new Error('the tier-3 simulation ran an hour of simulated time without finishing');
+  }
+  const utilisation: Record<string, number> = {};
+  ids.forEach((id, host) => {
+    utilisation[`${id} CPU`] = totalUsed[host] / (now * quota[host]);
+    utilisation[`${id} link`] = linkUsed[host] / (now * linkBytesPerMs);
+  });
+  return { summary: summarize(latencies, 0, now / 1000), offloaded, utilisation };
+}

@@ -1,0 +1,135 @@
+/**
+ * `npm run simulate:tier3`: the emulated benchmark's fleet as a model
+ * (bench/simulator/tier3.ts): word count over the large object with offload off, on
+ * (AutoNDP's thresholds) and always, across link rates, storage CPU quotas and loads;
+ * prints the crossover table. With --compare, runs the model on each configuration of an
+ * emulated `npm run bench` results.json and prints the model's median and p99 beside the
+ * system's.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { exitWith, wholeNumber } from '../common/cli';
+import { simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
+import { PLACEMENTS } from '../bench/simulator/placements';
+
+const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
+  [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
+  [--stage-cpu-ms 180] [--near-stage-cpu-ms 230] [--serve-cpu-ms 50] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
+  [--compare bench/results/.../results.json]
+
+The CPU costs are ms on a whole core of this machine: the data stage on a compute node
+(reading the object through the S3 client and counting its words), the same stage on the
+storage host (RGW, the OSDs and the agent's read included), serving the object through RGW
+to a compute node, and a compute node's own work per invocation. The defaults come from
+an emulated bench (docs/benchmarks.md): the hosts' counters (CPU per request, less the
+nodes' background CPU), then adjusted to its medians at concurrency 1; measure them again
+on another machine and pass them here.`;
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        cpu: { type: 'string', default: '0.25,0.25,0.5' },
+        'storage-cpu': { type: 'string', default: '0.25,0.5,1' },
+        link: { type: 'string', default: '50,100,1000' },
+        concurrency: { type: 'string', default: '1,8' },
+        requests: { type: 'string', default: '200' },
+        strategy: { type: 'string', default: 'round-robin' },
+        'object-mib': { type: 'string', default: '4' },
+        'stage-cpu-ms': { type: 'string', default: '180' },
+        'near-stage-cpu-ms': { type: 'string', default: '230' },
+        'serve-cpu-ms': { type: 'string', default: '50' },
+        'overhead-cpu-ms': { type: 'string', default: '20' },
+        'storage-idle-cores': { type: 'string', default: '0.05' },
+        'node-idle-cores': { type: 'string', default: '0.03' },
+        compare: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
+  }
+  if (values.help) return void console.log(USAGE);
+  const number = (flag: string, text: string) => {
+    const value = Number(text);
+    return Number.isFinite(value) && value >= 0 ? value : exitWith(2, `--${flag}: "${text}" is not a number of at least 0`);
+  };
+  const numbers = (flag: string, text: string) => text.split(',').map((item) => number(flag, item));
+  const costs = {
+    objectBytes: number('object-mib', values['object-mib']) * 1024 * 1024,
+    stageCpuMs: number('stage-cpu-ms', values['stage-cpu-ms']),
+    nearStageCpuMs: number('near-stage-cpu-ms', values['near-stage-cpu-ms']),
+    serveCpuMs: number('serve-cpu-ms', values['serve-cpu-ms']),
+    overheadCpuMs: number('overhead-cpu-ms', values['overhead-cpu-ms']),
+    storageIdleCores: number('storage-idle-cores', values['storage-idle-cores']),
+    nodeIdleCores: number('node-idle-cores', values['node-idle-cores']),
+  };
+  const requests = wholeNumber('requests', values.requests, 1);
+  const computeCpu = numbers('cpu', values.cpu);
+  const run = (options: Omit<Tier3Options, keyof typeof costs>) => simulateTier3({ ...costs, ...options });
+
+  if (values.compare) return compare(values.compare, computeCpu, run);
+
+  console.log(`word count over ${values['object-mib']} MiB, ${values.strategy}, compute nodes at ${computeCpu.join(', ')} cores; median ms (offloaded share), off ÷ on and off ÷ always`);
+  console.log('link Mbit/s | storage cores | concurrency | off | on (thresholds) | always | off ÷ on | off ÷ always | limited by (off / always)');
+  for (const linkMbit of numbers('link', values.link)) {
+    for (const storageCpu of numbers('storage-cpu', values['storage-cpu'])) {
+      for (const concurrency of numbers('concurrency', values.concurrency)) {
+        const [off, on, always] = (['never', 'thresholds', 'always'] as const).map((offload) =>
+          run({ computeCpu, storageCpu, linkMbit, strategy: values.strategy, offload, concurrency, requests }),
+        );
+        const cell = (r: typeof off) => `${r.summary.medianMs.toFixed(0)} (${Math.round((100 * r.offloaded) / requests)} %)`;
+        const busiest = (r: typeof off) => Object.entries(r.utilisation).sort((a, b) => b[1] - a[1])[0];
+        const limit = (r: typeof off) => `${busiest(r)[0]} ${(100 * busiest(r)[1]).toFixed(0)} %`;
+        console.log(`${linkMbit} | ${storageCpu} | ${concurrency} | ${cell(off)} | ${cell(on)} | ${cell(always)} | ${(off.summary.medianMs / on.summary.medianMs).toFixed(2)} | ${(off.summary.medianMs / always.summary.medianMs).toFixed(2)} | ${limit(off)} / ${limit(always)}`);
+      }
+    }
+  }
+}
+
+interface BenchRun {
+  readonly name: string;
+  readonly scenario?: string;
+  readonly offload?: string;
+  readonly link?: number;
+  readonly storageCpu?: number;
+  readonly levels: readonly { label: string; load: number; summary: { completed: number; medianMs: number; p99Ms: number } }[];
+}
+
+/** The model beside each run of an emulated bench: the same policy, offload, link, quotas and concurrency. */
+function compare(path: string, computeCpu: readonly number[], run: (options: Omit<Tier3Options, 'objectBytes' | 'stageCpuMs' | 'nearStageCpuMs' | 'serveCpuMs' | 'overheadCpuMs' | 'storageIdleCores' | 'nodeIdleCores'>) => ReturnType<typeof simulateTier3>): void {
+  const report = JSON.parse(readFileSync(path, 'utf8')) as { driver: string; slots: number | number[]; emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[]; storageSlots?: number }; results: BenchRun[] };
+  if (!report.emulated) exitWith(2, `--compare: ${path} is not from an emulated bench (npm run bench -- --emulate)`);
+  if (report.driver !== 'window') exitWith(2, `--compare: the model runs the window driver only; ${path} used ${report.driver}`);
+  console.log('run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99');
+  for (const result of report.results) {
+    // Runs from before results.json named their settings only in the run's name.
+    const named = /^([\w-]+)(?: \(offload (\w+)\))?(?:, (\d+) Mbit\/s, storage ([\d.]+) cores)?/.exec(result.name)!;
+    const offload = result.offload ?? ({ on: 'thresholds', off: 'never', always: 'always' } as Record<string, string>)[named[2] ?? 'on'];
+    const linkMbit = result.link ?? Number(named[3] ?? report.emulated!.links[0]);
+    const storageCpu = result.storageCpu ?? Number(named[4] ?? report.emulated!.storageCpus[0]);
+    const strategy = strategyOf(result.scenario ?? named[1]);
+    if (!strategy) {
+      console.log(`${result.name} | not modelled (tier-2 forwarding is not in the tier-3 model)`);
+      continue;
+    }
+    for (const level of result.levels) {
+      const model = run({
+        computeCpu: report.emulated!.computeCpu ?? computeCpu, slots: typeof report.slots === 'number' ? report.slots : undefined, storageSlots: report.emulated!.storageSlots, storageCpu, linkMbit,
+        strategy, offload, concurrency: level.load, requests: Math.max(level.summary.completed, 100),
+      });
+      const system = level.summary;
+      console.log(`${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)}`);
+    }
+  }
+}
+
+/** The bench's scenarios by their tier-1 strategy, as the simulator's placements name them. */
+function strategyOf(scenario: string): string | undefined {
+  const placement = PLACEMENTS[scenario];
+  // AutoNDP before's entry node forwards by tier 2, which this model leaves out.
+  return placement?.kind === 'strata' && placement.strategy !== 'single-entry' ? placement.strategy : undefined;
+}
+
+main().catch((error: Error) => exitWith(1, error.stack ?? error.message));
