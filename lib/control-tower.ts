@@ -9,9 +9,10 @@ const EXCEPTIONS_METADATA = 'strata:controlTowerExceptions';
 /**
  * AWS Control Tower's proactive controls, as the CloudFormation Guard rules that
  * `@cdklabs/cdk-validator-cfnguard` ships, run at every synth beside cdk-nag: a finding
- * fails the synth. A finding that is an artifact of reading a template statically (a
- * value built with an intrinsic the rule cannot follow) is excepted for that resource
- * alone, with its reason, by `exceptControl`; the exception is kept in the template's
+ * fails the synth. A finding that does not apply — an artifact of reading a template
+ * statically (a value built with an intrinsic the rule cannot follow), or a design choice
+ * (a storage node kept in one AZ) — is excepted for that resource alone, with its reason,
+ * by `exceptControl`; the exception is kept in the template's
  * metadata, where a reviewer sees it. An exception that no longer matches a finding
  * fails the synth too, so none outlives its reason.
  *
