@@ -16,8 +16,8 @@ export interface StrataStacks {
 
 /**
  * Adds Strata's stacks, cdk-nag's AwsSolutions checks and AWS Control Tower's proactive
- * controls to an app; the CLI and the tests both use this. The stacks are environment-agnostic: they deploy to the account
- * and region of the credentials in use.
+ * controls to an app; the CLI and the tests both use this. The stacks are
+ * environment-agnostic: they deploy to the account and region of the credentials in use.
  */
 export function defineStrata(app: App): StrataStacks {
   const config = loadStrataConfig(app.node.tryGetContext('strata'));
