@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from './commands';
 
 /** What was made for one host, as recorded while it was made; every field is undone by removeHostSync. */
 export interface HostRecord {
@@ -51,12 +52,12 @@ export function cleanUpRecord(record: NetworkRecord): void {
 /** Kills the host's processes (its PID 1 first: the kernel then ends every process in it), then unmounts and removes what it had. */
 export function removeHostSync(host: HostRecord): void {
   for (const pid of [host.leaderPid, host.nspawnPid]) {
-    if (pid !== undefined && isAlive(pid)) attempt(() => process.kill(pid, 'SIGKILL'));
+    if (pid !== undefined && processAlive(pid)) attempt(() => process.kill(pid, 'SIGKILL'));
   }
   // Whatever else is left in the host's cgroups (a process that outlived its nspawn) goes too.
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const left = [host.leaderPid, host.nspawnPid, ...(host.cgroups ?? []).flatMap(processesIn)].filter((pid): pid is number => pid !== undefined && isAlive(pid));
+    const left = [host.leaderPid, host.nspawnPid, ...(host.cgroups ?? []).flatMap(processesIn)].filter((pid): pid is number => pid !== undefined && processAlive(pid));
     if (left.length === 0 || Date.now() > deadline) break;
     for (const pid of left) attempt(() => process.kill(pid, 'SIGKILL'));
     pause(100);
@@ -111,19 +112,6 @@ function removeCgroupTree(path: string): void {
 
 function mountedAt(path: string): boolean {
   return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
 }
 
 /** Runs a command, printing its error unless told the failure is expected (e.g. the link already went with its namespace). */

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { execute, must, sleep, type CommandOptions, type Finished } from './commands';
+import { execute, must, processAlive, sleep, type CommandOptions, type Finished } from './commands';
 import { removeHostSync, type HostRecord } from './emulated-cleanup';
 
 export type { HostRecord } from './emulated-cleanup';
@@ -77,7 +77,7 @@ export class Host {
   }
 
   get running(): boolean {
-    return this.record.leaderPid !== undefined && alive(this.record.leaderPid);
+    return this.record.leaderPid !== undefined && processAlive(this.record.leaderPid);
   }
 
   /** @internal HostNetwork.create() */
@@ -190,7 +190,7 @@ export class Host {
     // earlier process would join namespaces the container has not finished making.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (!alive(child.pid!)) throw new Error(`host ${this.name}: systemd-nspawn exited at boot; its output is in ${join(this.record.dir, 'console.log')}:\n${this.consoleTail()}`);
+      if (!processAlive(child.pid!)) throw new Error(`host ${this.name}: systemd-nspawn exited at boot; its output is in ${join(this.record.dir, 'console.log')}:\n${this.consoleTail()}`);
       const leader = readChildren(child.pid!).find((pid) => commandName(pid) === 'systemd');
       if (leader !== undefined && this.record.leaderPid === undefined) {
         this.record.leaderPid = leader;
@@ -208,7 +208,7 @@ export class Host {
   /** Cuts the power: every process of the host dies at once. Its file system, disk and link stay, for boot(). */
   async stop(): Promise<void> {
     const { leaderPid, nspawnPid } = this.record;
-    if (leaderPid !== undefined && alive(leaderPid)) process.kill(leaderPid, 'SIGKILL');
+    if (leaderPid !== undefined && processAlive(leaderPid)) process.kill(leaderPid, 'SIGKILL');
     await waitGone([leaderPid, nspawnPid], 15_000);
     this.record.leaderPid = undefined;
     this.record.nspawnPid = undefined;
@@ -218,7 +218,7 @@ export class Host {
   /** An orderly shutdown (systemd stops every unit), as `poweroff` inside; a power cut after timeoutMs. */
   async shutdown(timeoutMs = 60_000): Promise<void> {
     const { nspawnPid, leaderPid } = this.record;
-    if (nspawnPid !== undefined && alive(nspawnPid)) process.kill(nspawnPid, 'SIGTERM'); // nspawn turns it into SIGRTMIN+3: poweroff
+    if (nspawnPid !== undefined && processAlive(nspawnPid)) process.kill(nspawnPid, 'SIGTERM'); // nspawn turns it into SIGRTMIN+3: poweroff
     await waitGone([leaderPid, nspawnPid], timeoutMs).catch(() => undefined);
     await this.stop();
   }
@@ -230,17 +230,25 @@ export class Host {
   run(command: string | readonly string[], options: CommandOptions = {}): Promise<Finished> {
     if (!this.running) return Promise.resolve({ status: null, stdout: '', stderr: `host ${this.name} is not running` });
     const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
-    const cpu = this.record.cgroups?.filter((cgroup) => /^\/sys\/fs\/cgroup\/cpu(acct)?\//.test(cgroup)).join(' ');
-    return execute('sh', ['-c', `${cpu ? `for g in ${cpu}; do echo $$ > "$g/cgroup.procs" || exit 1; done; ` : ''}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
-      ...Object.entries({ ...INSIDE_ENV, ...options.env }).map(([key, value]) => `${key}=${value}`), ...argv], { ...options, env: undefined });
+    return execute('sh', this.insideArgs(argv, options.env), { ...options, env: undefined });
   }
 
   /** Starts a long-running command inside the host (as run() does) and answers its process, with pipes to its standard streams. */
   spawn(argv: readonly string[], env: Readonly<Record<string, string>> = {}): ChildProcess {
     if (!this.running) throw new Error(`host ${this.name} is not running`);
-    const cpu = this.record.cgroups?.filter((cgroup) => /^\/sys\/fs\/cgroup\/cpu(acct)?\//.test(cgroup)).join(' ');
-    return spawn('sh', ['-c', `${cpu ? `for g in ${cpu}; do echo $$ > "$g/cgroup.procs" || exit 1; done; ` : ''}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
-      ...Object.entries({ ...INSIDE_ENV, ...env }).map(([key, value]) => `${key}=${value}`), ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return spawn('sh', this.insideArgs(argv, env), { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  /** sh's arguments that run argv inside the host (all its namespaces, its CPU cgroups) with only INSIDE_ENV and env set. */
+  private insideArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): string[] {
+    return ['-c', `${this.enterCpuCgroups()}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
+      ...Object.entries({ ...INSIDE_ENV, ...env }).map(([key, value]) => `${key}=${value}`), ...argv];
+  }
+
+  /** Shell that moves itself into the host's CPU cgroups (the quota; cpuacct counts its time), or nothing when it has none. */
+  private enterCpuCgroups(): string {
+    const cgroups = (this.record.cgroups ?? []).filter((cgroup) => /^\/sys\/fs\/cgroup\/cpu(acct)?\//.test(cgroup));
+    return cgroups.length > 0 ? `for g in ${cgroups.join(' ')}; do echo $$ > "$g/cgroup.procs" || exit 1; done; ` : '';
   }
 
   /** run(), throwing with the command's output when it fails; answers its standard output. */
@@ -257,8 +265,7 @@ export class Host {
    * this machine's files and Node.js.
    */
   commandPrefix(): string[] {
-    const cgroups = (this.record.cgroups ?? []).filter((cgroup) => /^\/sys\/fs\/cgroup\/cpu(acct)?\//.test(cgroup)).join(' ');
-    return ['sh', '-c', `for g in ${cgroups}; do echo $$ > "$g/cgroup.procs" || exit 1; done; exec nsenter --net=/run/netns/${this.netns} -- "$@"`, 'sh'];
+    return ['sh', '-c', `${this.enterCpuCgroups()}exec nsenter --net=/run/netns/${this.netns} -- "$@"`, 'sh'];
   }
 
   /** Changes the host's CPU quota (cores; undefined: none) and its link's bandwidth (Mbit/s), live. */
@@ -338,15 +345,6 @@ export class Host {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-}
-
 function commandName(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -365,7 +363,7 @@ function readChildren(pid: number): number[] {
 
 async function waitGone(pids: (number | undefined)[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (pids.some((pid) => pid !== undefined && alive(pid))) {
+  while (pids.some((pid) => pid !== undefined && processAlive(pid))) {
     if (Date.now() > deadline) throw new Error(`processes ${pids.join(', ')} did not end within ${timeoutMs} ms`);
     await sleep(100);
   }

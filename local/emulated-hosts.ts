@@ -25,7 +25,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { must, mustSync } from './commands';
+import { must, mustSync, processAlive } from './commands';
 import { Host, type HostOptions, type HostRecord } from './emulated-host';
 import { addressInSubnet, parseSubnet, type Subnet } from './ipv4';
 import { cleanUpRecord, type NetworkRecord } from './emulated-cleanup';
@@ -193,15 +193,6 @@ export function checkPrerequisites(needs: { nat?: boolean } = {}): void {
   if (!existsSync('/sys/fs/cgroup/systemd/cgroup.procs')) missing('no name=systemd cgroup hierarchy at /sys/fs/cgroup/systemd (systemd-nspawn needs it)');
   if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) missing('the kernel has no overlayfs (each host is an overlay of the image)');
   if (!existsSync('/sys/class/zram-control/hot_add')) missing('no zram (modprobe zram): data disks are zram devices');
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 let handlersInstalled = false;

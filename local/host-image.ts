@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { must, sleep } from './commands';
+import { must, processAlive, sleep } from './commands';
 
 /** Where built images are kept between runs: outside the git tree, one folder per recipe. */
 export const IMAGE_CACHE = process.env.STRATA_IMAGE_CACHE ?? '/var/cache/strata/images';
@@ -106,17 +106,8 @@ async function lock(path: string): Promise<() => void> {
       } catch {
         // its owner is writing the pid this moment
       }
-      if (owner && !alive(owner)) rmSync(path, { recursive: true, force: true });
+      if (owner && !processAlive(owner)) rmSync(path, { recursive: true, force: true });
       else await sleep(2000);
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
