@@ -70,10 +70,15 @@ export class ProcSampler {
 
   async sample(): Promise<HostSample> {
     const read = (name: string) => readFile(join(this.procDir, name), 'utf8');
-    const [stat, meminfo, loadavg] = await Promise.all([read('stat'), read('meminfo'), read('loadavg')]);
     if (this.quota === null) this.quota = await cgroupQuota(this.procDir, this.cgroupDir);
+    const [meminfo, cpu] = await Promise.all([read('meminfo'), this.quota ? this.sampleQuota(this.quota) : this.sampleMachine(read)]);
     const memory = parseMeminfo(meminfo);
-    if (this.quota) return { ...(await this.sampleQuota(this.quota)), memoryUsed: clamp(1 - memory.availableKb / memory.totalKb) };
+    return { ...cpu, memoryUsed: clamp(1 - memory.availableKb / memory.totalKb) };
+  }
+
+  /** CPU busy and load of the whole machine, from /proc/stat (since the last sample) and /proc/loadavg. */
+  private async sampleMachine(read: (name: string) => Promise<string>): Promise<Omit<HostSample, 'memoryUsed'>> {
+    const [stat, loadavg] = await Promise.all([read('stat'), read('loadavg')]);
     const cpu = parseProcStat(stat);
     const since = this.previous ?? { busy: 0, iowait: 0, total: 0 };
     const elapsed = cpu.total - since.total;
@@ -82,7 +87,7 @@ export class ProcSampler {
     }
     this.previous = cpu;
     const [load1, load5, load15] = parseLoadavg(loadavg);
-    return { ...this.last, memoryUsed: clamp(1 - memory.availableKb / memory.totalKb), load1, load5, load15, cores: this.cores };
+    return { ...this.last, load1, load5, load15, cores: this.cores };
   }
 
   /**
