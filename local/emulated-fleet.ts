@@ -10,7 +10,7 @@
  * of their own) without a systemd per host. The dispatcher and the load driver stay in
  * the benchmark's process on this machine.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../common/object-store';
@@ -18,6 +18,7 @@ import { startCeph, type OneHostCeph } from './ceph';
 import { loadCorpus } from './corpus';
 import { HostNetwork, type Host } from './emulated-hosts';
 import { debianImage } from './host-image';
+import { spawnRedis } from './redis-server';
 
 export interface EmulatedFleetOptions {
   /** The compute nodes' CPU quotas, cores each: one node per entry. */
@@ -58,9 +59,6 @@ export type CounterReading = ReadonlyMap<string, ReturnType<Host['counters']> & 
 const addresses = (prefix: string) => ({ ctl: `${prefix}.10`, s1: `${prefix}.20`, compute: (i: number) => `${prefix}.${31 + i}` });
 
 export class EmulatedFleet {
-  private readonly quotas = new Map<string, number>();
-  private linkMbit: number;
-
   private constructor(
     private readonly network: HostNetwork,
     readonly ceph: OneHostCeph,
@@ -68,20 +66,14 @@ export class EmulatedFleet {
     readonly redisUrl: string,
     /** RGW as the compute nodes reach it, over the storage host's link. */
     readonly s3Endpoint: string,
-    options: EmulatedFleetOptions,
-  ) {
-    this.linkMbit = options.linkMbit;
-    this.quotas.set('ctl', options.controlCpu).set('s1', options.storageCpu);
-    options.computeCpu.forEach((cpu, i) => this.quotas.set(`c${i + 1}`, cpu));
-  }
+    private readonly quotas: Map<string, number>,
+    private linkMbit: number,
+  ) {}
 
   /** Checks the quotas (their sum fits this machine), makes the hosts, starts Redis and Ceph, loads the corpus into RGW. */
   static async start(options: EmulatedFleetOptions): Promise<EmulatedFleet> {
-    const total = options.computeCpu.reduce((a, b) => a + b, 0) + options.storageCpu + options.controlCpu;
-    const cores = cpus().length;
-    if (total > cores + 1e-9) {
-      throw new RangeError(`the hosts' CPU quotas sum to ${total.toFixed(2)} cores (compute ${options.computeCpu.join(' + ')}, storage ${options.storageCpu}, control ${options.controlCpu}); this machine has ${cores}`);
-    }
+    const quotas = new Map([['ctl', options.controlCpu], ['s1', options.storageCpu], ...options.computeCpu.map((cpu, i): [string, number] => [`c${i + 1}`, cpu])]);
+    checkQuotasFit(quotas);
     const log = options.log ?? (() => undefined);
     if (options.computeCpu.length < 1 || options.computeCpu.length > 200) throw new RangeError(`computeCpu must list 1 to 200 quotas, got ${options.computeCpu.length}`);
     const prefix = options.network?.subnet24 ?? '10.77.13';
@@ -110,7 +102,7 @@ export class EmulatedFleet {
       }
       await loadCorpus(new S3ObjectStore({ endpoint: s3Endpoint, bucket: 'strata-data', credentials: ceph.credentials }));
       await storage.limit({ cpu: options.storageCpu });
-      return new EmulatedFleet(network, ceph, redis, `redis://${ADDRESSES.ctl}:6379`, s3Endpoint, options);
+      return new EmulatedFleet(network, ceph, redis, `redis://${ADDRESSES.ctl}:6379`, s3Endpoint, quotas, options.linkMbit);
     } catch (error) {
       await network.close();
       throw error;
@@ -134,8 +126,7 @@ export class EmulatedFleet {
   }
 
   async setStorageCpu(cores: number): Promise<void> {
-    const total = [...this.quotas].reduce((sum, [name, cpu]) => sum + (name === 's1' ? cores : cpu), 0);
-    if (total > cpus().length + 1e-9) throw new RangeError(`a storage quota of ${cores} makes the hosts' quotas sum to ${total.toFixed(2)} cores, over this machine's ${cpus().length}`);
+    checkQuotasFit(new Map(this.quotas).set('s1', cores));
     await this.network.host('s1').limit({ cpu: cores });
     this.quotas.set('s1', cores);
   }
@@ -182,26 +173,17 @@ export function bottleneck(usage: readonly HostUsage[]): { resource: string; uti
   return top.utilisation >= 0.7 ? top : { resource: `none (busiest: ${top.resource} at ${(100 * top.utilisation).toFixed(0)} %)`, utilisation: top.utilisation };
 }
 
+/** Throws unless the hosts' CPU quotas (cores, by host) sum to no more than this machine's cores. */
+function checkQuotasFit(quotas: ReadonlyMap<string, number>): void {
+  const total = [...quotas.values()].reduce((a, b) => a + b, 0);
+  const cores = cpus().length;
+  if (total > cores + 1e-9) {
+    throw new RangeError(`the hosts' CPU quotas sum to ${total.toFixed(2)} cores (${[...quotas].map(([host, cpu]) => `${host} ${cpu}`).join(', ')}); this machine has ${cores}`);
+  }
+}
+
 /** Debian's redis-server in the control host, on its address, without persistence. */
-async function startRedis(host: Host): Promise<ChildProcess> {
-  const [file, ...prefix] = host.commandPrefix();
-  const child = spawn(file, [...prefix, 'redis-server', '--port', '6379', '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', '/tmp'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start in host ctl:\n${output}`)), 15_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk;
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code} in host ctl:\n${output}`));
-    });
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return child;
+function startRedis(host: Host): Promise<ChildProcess> {
+  const args = ['--port', '6379', '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', '/tmp'];
+  return spawnRedis(args, { where: 'in host ctl', commandPrefix: host.commandPrefix(), timeoutMs: 15_000 });
 }

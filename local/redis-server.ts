@@ -47,17 +47,24 @@ async function launch(port: number, extra: string[]): Promise<RedisServer> {
   };
 }
 
-/** Starts redis-server on the port and resolves once it accepts connections. */
-async function spawnReady(port: number, extra: string[] = []): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    // A folder of its own: a replica writes the primary's snapshot to disk even without persistence.
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--dir', mkdtempSync(join(tmpdir(), 'strata-redis-')), ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** Starts redis-server on the loopback port and resolves once it accepts connections. */
+function spawnReady(port: number, extra: string[] = []): Promise<ChildProcess> {
+  // A folder of its own: a replica writes the primary's snapshot to disk even without persistence.
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--dir', mkdtempSync(join(tmpdir(), 'strata-redis-')), ...extra];
+  return spawnRedis(args, { where: `on port ${port}` });
+}
+
+/**
+ * Starts redis-server with these arguments, after a command prefix if given (an emulated
+ * host's: local/emulated-host.ts), and resolves once it accepts connections; kills it and
+ * rejects with its output if it exits or is not ready within the timeout.
+ */
+export async function spawnRedis(args: readonly string[], options: { where: string; commandPrefix?: readonly string[]; timeoutMs?: number }): Promise<ChildProcess> {
+  const [file, ...prefix] = [...(options.commandPrefix ?? []), 'redis-server'];
+  const child = spawn(file, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => fail(new Error(`redis-server did not start on port ${port}:\n${output}`)), 10_000);
+    const timer = setTimeout(() => fail(new Error(`redis-server did not start ${options.where}:\n${output}`)), options.timeoutMs ?? 10_000);
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -70,9 +77,10 @@ async function spawnReady(port: number, extra: string[] = []): Promise<ChildProc
         resolve();
       }
     });
-    child.once('exit', (code) => fail(new Error(`redis-server exited with ${code} on port ${port}:\n${output}`)));
+    child.once('exit', (code) => fail(new Error(`redis-server exited with ${code} ${options.where}:\n${output}`)));
   });
   child.stdout!.resume();
+  child.stderr!.resume();
   return child;
 }
 
