@@ -21,7 +21,7 @@ import { CORPUS, loadCorpus } from '../local/corpus';
 import { progress } from '../local/progress';
 import { startRedisServer, type RedisServer } from '../local/redis-server';
 import { bottleneck, EmulatedFleet, type HostUsage } from '../local/emulated-fleet';
-import { exitWith, wholeNumber } from '../common/cli';
+import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { PLACEMENTS } from '../bench/simulator/placements';
 import type { PlacementSpec } from '../bench/simulator/simulate';
@@ -139,12 +139,8 @@ async function main(): Promise<void> {
   const levels = values.driver === 'window' ? list('concurrency', values.concurrency) : values.driver === 'batch' ? list('batches', values.batches) : list('rates', values.rates);
   const requests = wholeNumber('requests', values.requests, 1);
   const seconds = wholeNumber('seconds', values.seconds, 1);
-  const cores = (flag: string, text: string) => text.split(',').map((item) => {
-    const value = Number(item);
-    return Number.isFinite(value) && value > 0 && value <= 64 ? value : exitWith(2, `--${flag}: "${item}" is not a number of cores (e.g. 0.25, 0.5, 1)`);
-  });
-  const computeCpu = cores('cpu', values.cpu);
-  const storageCpus = cores('storage-cpu', values['storage-cpu']);
+  const computeCpu = coresList('cpu', values.cpu);
+  const storageCpus = coresList('storage-cpu', values['storage-cpu']);
   const links = list('link', values.link);
   const nodes = values.emulate ? computeCpu.length : wholeNumber('nodes', values.nodes, 1);
   const slots = values.heterogeneous ? Array.from({ length: nodes }, (_, i) => i + 1) : wholeNumber('slots', values.slots, 1);
@@ -169,7 +165,7 @@ async function main(): Promise<void> {
   if (values.emulate) {
     // The largest storage quota first: the sum is checked against the machine before any host is made.
     fleet = await EmulatedFleet.start({
-      computeCpu, storageCpu: Math.max(...storageCpus), controlCpu: cores('control-cpu', values['control-cpu'])[0], linkMbit: links[0], log: (line) => console.error(line),
+      computeCpu, storageCpu: Math.max(...storageCpus), controlCpu: coresList('control-cpu', values['control-cpu'])[0], linkMbit: links[0], log: (line) => console.error(line),
     }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
     objects = { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials };
   } else if (values.ceph) {

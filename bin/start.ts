@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
 import { forward } from '../common/http/forward';
-import { exitWith, wholeNumber } from '../common/cli';
+import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { summarize } from '../common/stats';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { startCeph, type OneHostCeph } from '../local/ceph';
@@ -71,10 +71,6 @@ async function main(): Promise<void> {
   oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
   oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies));
   oneOf('--offload-policy', values['offload-policy'], Object.keys(offloadPolicies));
-  const quota = (flag: 'cpu' | 'storage-cpu' | 'control-cpu', text: string) => text.split(',').map((item) => {
-    const value = Number(item);
-    return Number.isFinite(value) && value > 0 && value <= 64 ? value : exitWith(2, `--${flag}: "${item}" is not a number of cores (e.g. 0.25, 0.5, 1)`);
-  });
   const [nodeCount, slots, requests, concurrency, port, dashboardPort] = (['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const).map((flag) =>
     wholeNumber(flag, values[flag], flag.endsWith('port') ? 0 : 1),
   );
@@ -92,7 +88,7 @@ async function main(): Promise<void> {
   if (values.emulate) {
     console.log('making the emulated hosts and booting Ceph on the storage host...');
     fleet = await EmulatedFleet.start({
-      computeCpu: quota('cpu', values.cpu), storageCpu: quota('storage-cpu', values['storage-cpu'])[0], controlCpu: quota('control-cpu', values['control-cpu'])[0],
+      computeCpu: coresList('cpu', values.cpu), storageCpu: coresList('storage-cpu', values['storage-cpu'])[0], controlCpu: coresList('control-cpu', values['control-cpu'])[0],
       linkMbit: wholeNumber('link', values.link, 1), log: (line) => console.log(line),
     }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
     s3 = { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials };

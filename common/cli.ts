@@ -9,6 +9,14 @@ export function wholeNumber(flag: string, text: string, min: number): number {
   return value;
 }
 
+/** A comma-separated list of CPU quotas, in cores (above 0, at most 64), e.g. "0.25,0.5,1". */
+export function coresList(flag: string, text: string): number[] {
+  return text.split(',').map((item) => {
+    const value = Number(item);
+    return Number.isFinite(value) && value > 0 && value <= 64 ? value : exitWith(2, `--${flag}: "${item}" is not a number of cores (e.g. 0.25, 0.5, 1)`);
+  });
+}
+
 export async function connectState(url: string): Promise<StateStore> {
   if (url.startsWith('http://')) return new HttpStateStore(url);
   if (url.startsWith('redis://') || url.startsWith('rediss://')) return RedisStateStore.connect({ url });
