@@ -88,7 +88,17 @@ export interface S3ObjectStoreOptions {
   readonly region?: string;
   /** @default the SDK's credential chain */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /**
+   * How long a connection may stay silent (waiting for an answer, or between two chunks of
+   * a body) before the request fails and the SDK retries it. Without it, a read from an RGW
+   * host that lost its power waits forever: no reset ever comes, and the slot stays taken.
+   * @default 15000
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+/** How long a TCP connect to RGW may take before the SDK tries again (DNS may then give another storage node). */
+const CONNECT_TIMEOUT_MS = 5000;
 
 /** Objects in an S3 bucket, path style so that Ceph's RGW serves them without wildcard DNS. */
 export class S3ObjectStore implements ObjectStore {
@@ -102,6 +112,7 @@ export class S3ObjectStore implements ObjectStore {
       region: options.region ?? 'us-east-1',
       forcePathStyle: true,
       credentials: options.credentials,
+      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: options.idleTimeoutMs ?? 15_000 },
     });
   }
 

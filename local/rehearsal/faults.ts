@@ -54,7 +54,7 @@ async function storageHostDown(env: RehearsalEnvironment, report: Report, traffi
   await report.check(`${name} boots again (its units, fixed address and OSD come back by themselves) and Ceph is HEALTH_OK`, async () => {
     await survivor.waitForHealthOk(HEALTH_TIMEOUT_MS);
     report.figure(`${name} boot to HEALTH_OK`, (Date.now() - bootAt) / 1000, 's');
-    return `${((Date.now() - bootAt) / 1000).toFixed(0)} s after it booted; writes meanwhile ${traffic.summary(bootAt).writes}`;
+    return `${((Date.now() - bootAt) / 1000).toFixed(0)} s after it booted; writes meanwhile ${writesWentOn(traffic, bootAt)}`;
   });
 }
 
@@ -105,7 +105,7 @@ async function replaceStorageHost(env: RehearsalEnvironment, report: Report, tra
     const quorum = await survivor.quorumNames();
     if (volume === 'keep' && !isDeepStrictEqual(osdsAfter, osdsBefore)) throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
     if (volume === 'fresh' && (osdsAfter.length !== osdsBefore.length || isDeepStrictEqual(osdsAfter, osdsBefore))) throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
-    return `OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}; quorum ${quorum.join(', ')}; ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the launch; writes meanwhile ${traffic.summary(startedAt).writes}`;
+    return `OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}; quorum ${quorum.join(', ')}; ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the launch; writes meanwhile ${writesWentOn(traffic, startedAt)}`;
   });
 }
 
@@ -155,6 +155,13 @@ async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<
     return [key, `${env.aws.secretVersions(arn).length} versions`];
   }));
   return { fsid, mons, osds, pool, auth, ...secrets };
+}
+
+/** The writes since a time, which must have gone on (a writer stuck on a dead host's connection writes nothing, and fails nothing). */
+function writesWentOn(traffic: Traffic, from: number): string {
+  const since = traffic.summary(from);
+  if (since.okWrites === 0) throw new Error(`no write went through in the ${((Date.now() - from) / 1000).toFixed(0)} s since: ${since.writes}`);
+  return since.writes;
 }
 
 function dispatcherSetting(env: RehearsalEnvironment, key: string): string | undefined {

@@ -4,6 +4,9 @@ import { CORPUS } from '../corpus';
 import type { DispatcherLambda } from './dispatcher';
 import type { RgwObjects } from './objects';
 
+/** Each call of the loops ends within this (the S3 client's retries of a silent connection, the dispatcher's 30 s). */
+const STOP_TIMEOUT_MS = 60_000;
+
 interface Outcome {
   readonly at: number;
   readonly ok: boolean;
@@ -31,9 +34,14 @@ export class Traffic {
     this.loops = [this.writeLoop(), this.readLoop()];
   }
 
+  /** Stops both loops; throws if one is still stuck in a call a minute later, rather than waiting forever. */
   async stop(): Promise<void> {
     this.running = false;
-    await Promise.all(this.loops);
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`a traffic loop is still in a call ${STOP_TIMEOUT_MS / 1000} s after stopping; last write ${JSON.stringify(this.writes.at(-1))}, last invocation ${JSON.stringify(this.invocations.at(-1))}`)), STOP_TIMEOUT_MS);
+    });
+    await Promise.race([Promise.all(this.loops), stuck]).finally(() => clearTimeout(timer));
   }
 
   /** Writes and invocations between two times: how many went through, how many failed (with the last errors), the longest pause between successes. */
