@@ -12,6 +12,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Stops the server and starts a new, empty one on the same port (as a restart without persistence). */
   restart(): Promise<void>;
+  /** SIGSTOP: connections stay open and nothing answers, as when its host loses its power. */
+  freeze(): void;
+  /** SIGCONT after a freeze. */
+  thaw(): void;
 }
 
 /**
@@ -44,6 +48,8 @@ async function launch(port: number, extra: string[]): Promise<RedisServer> {
       await stopChild(current);
       current = await spawnReady(port, extra);
     },
+    freeze: () => void current.kill('SIGSTOP'),
+    thaw: () => void current.kill('SIGCONT'),
   };
 }
 
@@ -89,6 +95,7 @@ function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
+    child.kill('SIGCONT'); // a frozen server takes its SIGTERM once it runs again
   });
 }
 

@@ -7,8 +7,14 @@ export interface ForwardRequest {
   readonly method?: string;
   readonly headers?: Record<string, string>;
   readonly body?: Buffer | string;
-  /** Gives up (and answers a 'timeout' failure) after this long. @default 30000 */
+  /** Gives up (and answers a 'timeout' failure) after this long, connection included. @default 30000 */
   readonly timeoutMs?: number;
+  /**
+   * Gives up on a connection not made within this long ('not-delivered': the caller may
+   * try another node). A host that lost its power answers no SYN, and the kernel would
+   * retry for two minutes. @default 2000, or timeoutMs if shorter
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 export interface ForwardResponse {
@@ -42,33 +48,44 @@ const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
 export function forward(req: ForwardRequest): Promise<ForwardResponse> {
   const [host, port] = splitAddress(req.address);
   return new Promise((resolve, reject) => {
+    const timeoutMs = req.timeoutMs ?? 30_000;
+    const connectTimeoutMs = Math.min(req.connectTimeoutMs ?? 2000, timeoutMs);
     let connected = false;
+    const settle = (error?: ForwardError, response?: ForwardResponse) => {
+      clearTimeout(connectTimer);
+      clearTimeout(deadline);
+      if (error) reject(error);
+      else resolve(response!);
+    };
+    // Whichever comes first ends the request; the promise keeps the first outcome.
+    const giveUp = (why: string) => {
+      settle(new ForwardError(connected ? 'timeout' : 'not-delivered', req.address, new Error(why)));
+      outgoing.destroy();
+    };
+    const connectTimer = setTimeout(() => giveUp(`no connection within ${connectTimeoutMs} ms`), connectTimeoutMs);
+    const deadline = setTimeout(() => giveUp(`timed out after ${timeoutMs} ms`), timeoutMs);
     const outgoing = request(
       { host, port, path: req.path, method: req.method ?? 'POST', headers: req.headers, agent },
       (incoming) => {
         const chunks: Buffer[] = [];
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 502, headers: incoming.headers, body: Buffer.concat(chunks) }));
-        incoming.on('error', (error) => reject(new ForwardError('broken', req.address, error)));
+        incoming.on('end', () => settle(undefined, { status: incoming.statusCode ?? 502, headers: incoming.headers, body: Buffer.concat(chunks) }));
+        incoming.on('error', (error) => settle(new ForwardError('broken', req.address, error)));
       },
     );
+    const onConnect = () => {
+      connected = true;
+      clearTimeout(connectTimer);
+    };
     outgoing.on('socket', (socket) => {
-      if (!socket.connecting) connected = true; // a kept-alive socket
-      else socket.once('connect', () => (connected = true));
+      if (!socket.connecting) onConnect(); // a kept-alive socket
+      else socket.once('connect', onConnect);
     });
-    outgoing.setTimeout(req.timeoutMs ?? 30_000, () => outgoing.destroy(new TimeoutError()));
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
-      if (error instanceof TimeoutError) reject(new ForwardError(connected ? 'timeout' : 'not-delivered', req.address, error));
-      else reject(new ForwardError(!connected && NOT_DELIVERED.has(error.code ?? '') ? 'not-delivered' : 'broken', req.address, error));
+      settle(new ForwardError(!connected && NOT_DELIVERED.has(error.code ?? '') ? 'not-delivered' : 'broken', req.address, error));
     });
     outgoing.end(req.body);
   });
-}
-
-class TimeoutError extends Error {
-  constructor() {
-    super('timed out');
-  }
 }
 
 function splitAddress(address: string): [string, number] {

@@ -112,5 +112,11 @@ export function refuse(res: ServerResponse, why: 'full' | 'draining' | 'over-thr
 export const REFUSED_HEADER = 'x-strata-refused';
 /** How many times an invocation has been forwarded between nodes. */
 export const HOPS_HEADER = 'x-strata-hops';
+/**
+ * How many more milliseconds the caller waits for the answer. A node bounds its own
+ * forwards (to a peer, to a storage node) by it and starts no work once it has run out:
+ * past it, nobody reads the answer.
+ */
+export const BUDGET_HEADER = 'x-strata-budget-ms';
 /** The API request an invocation belongs to, passed along every hop: for logs and for finding duplicates. */
 export const REQUEST_ID_HEADER = 'x-strata-request-id';

@@ -26,6 +26,8 @@ export interface RedisStateStoreOptions {
   readonly keyPrefix?: string;
   /** How long to wait for a connection before a call fails. @default 2000 */
   readonly connectTimeoutMs?: number;
+  /** How long a call waits for Redis's answer before it fails and the connection is re-opened. @default 2000 */
+  readonly replyTimeoutMs?: number;
   /** Called with connection errors (the client keeps reconnecting). @default they are kept in `lastError` */
   readonly onError?: (error: Error) => void;
   /**
@@ -62,6 +64,7 @@ export class RedisStateStore implements StateStore {
     const client = await RespClient.connect({
       url: options.url,
       connectTimeoutMs: options.connectTimeoutMs,
+      replyTimeoutMs: options.replyTimeoutMs,
       onError: (error) => {
         if (store) store.lastError = error;
         options.onError?.(error);

@@ -13,6 +13,13 @@ export interface RespClientOptions {
   readonly url: string;
   /** How long to wait for a connection. @default 2000 */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long the oldest unanswered command may wait for its reply. A server that froze or
+   * a host that lost its power leaves the connection open and silent (no reset ever comes):
+   * then the connection is dropped, every pending command fails, and it is re-opened.
+   * @default 2000
+   */
+  readonly replyTimeoutMs?: number;
   /** Connection errors; the client keeps reconnecting a connection that once worked. */
   readonly onError?: (error: Error) => void;
   /** Each time the connection is ready, the first time and after every reconnect. */
@@ -46,6 +53,10 @@ export class RespClient {
   private pending: Pending[] = [];
   private head = 0;
   private buffer: Buffer = Buffer.alloc(0);
+  /** Armed while a command waits for its reply; restarted by each reply. */
+  private replyTimer: NodeJS.Timeout | undefined;
+  /** Why the connection last failed, for the commands it takes with it. */
+  private lastFailure: Error | undefined;
   private readonly target: { host: string; port: number; tls: boolean; auth: string[]; db: string | undefined };
 
   private constructor(private readonly options: RespClientOptions) {
@@ -86,6 +97,7 @@ export class RespClient {
     await new Promise<void>((resolve) => {
       socket.once('close', () => resolve());
       socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref(); // a host that is gone never acknowledges the end
     });
   }
 
@@ -96,7 +108,17 @@ export class RespClient {
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });
       this.socket!.write(frame);
+      this.replyTimer ??= setTimeout(() => this.socket?.destroy(new Error(`the state store did not answer within ${this.replyTimeoutMs} ms`)), this.replyTimeoutMs);
     });
+  }
+
+  private get replyTimeoutMs(): number {
+    return this.options.replyTimeoutMs ?? 2000;
+  }
+
+  private stopReplyTimer(): void {
+    clearTimeout(this.replyTimer);
+    this.replyTimer = undefined;
   }
 
   private async open(): Promise<void> {
@@ -110,8 +132,10 @@ export class RespClient {
       const timer = setTimeout(() => socket.destroy(new Error(`no connection to ${host}:${port} within ${this.options.connectTimeoutMs ?? 2000} ms`)), this.options.connectTimeoutMs ?? 2000);
       socket.once(tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
+        // Ready once the server has answered (AUTH, SELECT, or else a PING): a frozen server accepts connections too.
         const { auth, db } = this.target;
-        Promise.all([...(auth.length > 0 ? [this.write(['AUTH', ...auth])] : []), ...(db ? [this.write(['SELECT', db])] : [])]).then(() => {
+        const handshake = [...(auth.length > 0 ? [['AUTH', ...auth]] : []), ...(db ? [['SELECT', db]] : [])];
+        Promise.all((handshake.length > 0 ? handshake : [['PING']]).map((command) => this.write(command))).then(() => {
           this.ready = this.everReady = true;
           this.retries = 0;
           this.options.onReady?.();
@@ -120,18 +144,22 @@ export class RespClient {
       });
       socket.on('data', (chunk: Buffer) => this.receive(chunk));
       socket.on('error', (error: Error) => {
+        this.lastFailure = error;
         this.options.onError?.(error);
         if (!this.everReady) reject(error);
       });
       socket.on('close', () => {
         clearTimeout(timer);
+        this.stopReplyTimer();
         this.ready = false;
         this.buffer = Buffer.alloc(0);
         const lost = this.pending.slice(this.head);
         this.pending = [];
         this.head = 0;
-        for (const p of lost) p.reject(new Error('the state store connection was lost'));
-        if (!this.everReady) return reject(new Error(`no connection to ${host}:${port}`));
+        const why = this.lastFailure ? `: ${this.lastFailure.message}` : '';
+        this.lastFailure = undefined;
+        for (const p of lost) p.reject(new Error(`the state store connection was lost${why}`));
+        if (!this.everReady) return reject(new Error(`no connection to ${host}:${port}${why}`));
         if (this.closed) return;
         const pause = Math.min(50 * 2 ** this.retries++, 2000);
         setTimeout(() => void this.open().catch(() => undefined), pause).unref();
@@ -160,6 +188,8 @@ export class RespClient {
       }
       if (parsed.value instanceof RespError) waiter?.reject(parsed.value);
       else waiter?.resolve(parsed.value);
+      if (this.head < this.pending.length) this.replyTimer?.refresh();
+      else this.stopReplyTimer();
     }
     this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
   }

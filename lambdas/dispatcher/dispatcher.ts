@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { isIndexed, type Invocation, type InvocationStrategy, type NodeView, type Selection } from '@strata/policy-engine';
 import { findFunction, functions, InputError } from '../../functions';
 import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
-import { BodyError, bodyText, HOPS_HEADER, parseJsonBody, REFUSED_HEADER, REQUEST_ID_HEADER, safeDecode } from '../../common/http/json';
+import { BodyError, bodyText, BUDGET_HEADER, HOPS_HEADER, parseJsonBody, REFUSED_HEADER, REQUEST_ID_HEADER, safeDecode } from '../../common/http/json';
 import { MemoryStateStore, type FleetMember, type Reservation, type StateStore } from '../../common/state';
 
 export interface DispatcherOptions {
@@ -148,13 +148,14 @@ export class Dispatcher {
       }
       const { node, reservation } = reserved;
       let response: ForwardResponse;
+      const timeoutMs = Math.max(1, Math.min(this.options.forwardTimeoutMs ?? Infinity, deadline - this.now()));
       try {
         response = await forward({
           address: node.address,
           path: `/invoke/${encodeURIComponent(functionName)}`,
           body,
-          headers: { 'content-type': 'application/json', [HOPS_HEADER]: '0', [REQUEST_ID_HEADER]: requestId },
-          timeoutMs: Math.max(1, Math.min(this.options.forwardTimeoutMs ?? Infinity, deadline - this.now())),
+          headers: { 'content-type': 'application/json', [HOPS_HEADER]: '0', [REQUEST_ID_HEADER]: requestId, [BUDGET_HEADER]: String(Math.round(timeoutMs)) },
+          timeoutMs,
         });
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;

@@ -266,8 +266,8 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! ${formed}; then
   access=$(printf '%s' "${user}" | grep -o '"access_key": "[^"]*"' | head -1 | cut -d'"' -f4)
   secret_key=$(printf '%s' "${user}" | grep -o '"secret_key": "[^"]*"' | head -1 | cut -d'"' -f4)
   started=${SECONDS}
-  until curl -sf --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" >/dev/null; do
-    [ $((SECONDS - started)) -lt 300 ] || { echo "RGW does not answer on https://localhost:${STRATA_RGW_PORT}: $(curl -sS --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" 2>&1)" >&2; exit 1; }
+  until curl -sf -m 5 --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" >/dev/null; do
+    [ $((SECONDS - started)) -lt 300 ] || { echo "RGW does not answer on https://localhost:${STRATA_RGW_PORT}: $(curl -sS -m 5 --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" 2>&1)" >&2; exit 1; }
     sleep 2
   done
   s3() { AWS_ACCESS_KEY_ID=${access} AWS_SECRET_ACCESS_KEY=${secret_key} aws s3api "$@" --endpoint-url "https://localhost:${STRATA_RGW_PORT}" --ca-bundle "${keys}/ca.crt" --region "${STRATA_REGION}"; }

@@ -9,7 +9,7 @@ import {
 } from '@strata/policy-engine';
 import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
 import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
-import { HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, refuse, safeDecode, sendJson } from '../../common/http/json';
+import { BUDGET_HEADER, HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { NodeBase, type NodeBaseOptions } from '../node-base';
 
@@ -67,6 +67,9 @@ export class ComputeNode extends NodeBase {
 
     const hops = Number(req.headers[HOPS_HEADER] ?? 0);
     if (!Number.isInteger(hops) || hops < 0) return sendJson(res, 400, { error: `${HOPS_HEADER} must be a whole number of at least 0` });
+    const budgetMs = req.headers[BUDGET_HEADER] === undefined ? undefined : Number(req.headers[BUDGET_HEADER]);
+    if (budgetMs !== undefined && !(Number.isInteger(budgetMs) && budgetMs > 0)) return sendJson(res, 400, { error: `${BUDGET_HEADER} must be a whole number of milliseconds above 0` });
+    const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
     const read = await this.readArgs(req, res, fn, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
     if (!read) return;
     const { args, body } = read;
@@ -76,14 +79,15 @@ export class ComputeNode extends NodeBase {
     let haveSlot = this.underOwnLimits() && this.slots.tryTake();
     if (!haveSlot) {
       const visited = String(req.headers[VISITED_HEADER] ?? '').split(',').filter(Boolean);
-      const forwarded = hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited) : undefined;
+      const forwarded = hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited, deadline) : undefined;
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
     }
     try {
+      if (outOfTime(deadline)) throw new OutOfTimeError();
       const started = performance.now();
-      const { result, offload } = await this.run(fn, args, invocation);
+      const { result, offload } = await this.run(fn, args, invocation, deadline);
       const ms = performance.now() - started;
       this.serviceTimes.record(fn.name, ms, Date.now());
       const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
@@ -92,6 +96,7 @@ export class ComputeNode extends NodeBase {
     } catch (error) {
       if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
       if (error instanceof DataLimitError) return sendJson(res, 422, { error: error.message }, { [NODE_HEADER]: this.id });
+      if (error instanceof OutOfTimeError) return sendJson(res, 504, { error: error.message }, { [NODE_HEADER]: this.id });
       throw error;
     } finally {
       this.slots.release();
@@ -102,11 +107,13 @@ export class ComputeNode extends NodeBase {
    * Offers the invocation to peers in the node policy's order, skipping nodes it has
    * already passed through; answers the first reply that is not a refusal.
    */
-  private async forwardToPeer(invocation: Invocation, body: Buffer, req: IncomingMessage, visited: string[]): Promise<ForwardResponse | undefined> {
+  private async forwardToPeer(invocation: Invocation, body: Buffer, req: IncomingMessage, visited: string[], deadline: number | undefined): Promise<ForwardResponse | undefined> {
     const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
     if (decision.kind === 'no-capacity') return undefined;
     const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
     const accepted = await tryInOrder(peers, async (peer) => {
+      const timeoutMs = msLeft(deadline);
+      if (timeoutMs !== undefined && timeoutMs <= 0) return undefined;
       try {
         const reply = await forward({
           address: peer.address,
@@ -117,7 +124,9 @@ export class ComputeNode extends NodeBase {
             [REQUEST_ID_HEADER]: String(req.headers[REQUEST_ID_HEADER] ?? '-'),
             [HOPS_HEADER]: String(invocation.hops + 1),
             [VISITED_HEADER]: [...visited, this.id].join(','),
+            ...budgetHeader(timeoutMs),
           },
+          timeoutMs,
         });
         return reply.status === 503 && reply.headers[REFUSED_HEADER] ? undefined : reply;
       } catch (error) {
@@ -129,7 +138,7 @@ export class ComputeNode extends NodeBase {
   }
 
   /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
-  private async run(fn: StrataFunction<unknown>, args: unknown, invocation: Invocation): Promise<{ result: unknown; offload: string }> {
+  private async run(fn: StrataFunction<unknown>, args: unknown, invocation: Invocation, deadline: number | undefined): Promise<{ result: unknown; offload: string }> {
     if (!fn.dataStage) return { result: await this.pool.runFinish(fn.name, args, undefined), offload: 'none' };
     const key = invocation.objectKey!;
     const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
@@ -141,6 +150,7 @@ export class ComputeNode extends NodeBase {
           path: `/stage/${fn.name}`,
           body: JSON.stringify(args),
           headers: { 'content-type': 'application/json' },
+          timeoutMs: msLeft(deadline),
         });
         if (reply.status === 200) {
           const staged = JSON.parse(reply.body.toString('utf8')) as unknown;
@@ -156,6 +166,7 @@ export class ComputeNode extends NodeBase {
     } else {
       offload = `local:${decision.reason}`;
     }
+    if (outOfTime(deadline)) throw new OutOfTimeError();
     const staged = await this.runDataStage(fn, args, this.options.objects);
     return { result: await this.pool.runFinish(fn.name, args, staged), offload };
   }
@@ -163,6 +174,26 @@ export class ComputeNode extends NodeBase {
   private underOwnLimits(): boolean {
     return !this.ownLimits || underThresholds(this.self, this.ownLimits);
   }
+}
+
+/** The caller's budget ran out before the work could start: nobody would read the answer. */
+class OutOfTimeError extends Error {
+  constructor() {
+    super(`the caller stopped waiting (${BUDGET_HEADER}) before the invocation could run`);
+  }
+}
+
+/** Milliseconds until the deadline; undefined without one (a caller that sent no budget). */
+function msLeft(deadline: number | undefined): number | undefined {
+  return deadline === undefined ? undefined : deadline - Date.now();
+}
+
+function outOfTime(deadline: number | undefined): boolean {
+  return deadline !== undefined && Date.now() >= deadline;
+}
+
+function budgetHeader(ms: number | undefined): Record<string, string> {
+  return ms === undefined ? {} : { [BUDGET_HEADER]: String(Math.max(1, Math.round(ms))) };
 }
 
 function relay(res: ServerResponse, reply: ForwardResponse, via: string): void {

@@ -41,7 +41,7 @@ systemctl enable --now strata-drain-on-termination.service
 
 # /health answers 200 once the node's heartbeat is in the state store.
 started=${SECONDS}
-until curl -sf "http://${ip}:${STRATA_PORT}/health" >/dev/null; do
+until curl -sf -m 5 "http://${ip}:${STRATA_PORT}/health" >/dev/null; do
   [ $((SECONDS - started)) -lt 300 ] || fail "the compute node has not registered in the state store after 5 minutes: $(tail -5 "${STRATA_LOG_DIR}/node.log")"
   sleep 2
 done

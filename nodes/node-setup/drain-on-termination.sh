@@ -11,8 +11,8 @@ source /etc/strata/aws.sh # the AWS seam, written by the user data
 
 imds() {
   local token
-  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
-  curl -sf -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/$1"
+  token=$(curl -sf -m 5 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  curl -sf -m 5 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/$1"
 }
 
 until [ "$(imds meta-data/autoscaling/target-lifecycle-state || true)" = Terminated ]; do sleep 5; done

@@ -108,6 +108,18 @@ describe('the local cluster end to end, with a real redis-server', () => {
     expect(replies.map((r) => r.status)).toEqual(Array(30).fill(200));
   });
 
+  test("a compute node starts no work once the caller's budget (x-strata-budget-ms) has run out, and rejects a bad budget", async () => {
+    const c1 = (await cluster.state.liveNodes()).find((node) => node.id === 'c1')!;
+    const direct = (body: unknown, headers: Record<string, string>) => call(`http://${c1.address}`, 'POST', '/invoke/sleep', body, { 'x-strata-hops': '9', ...headers }); // 9: no forwarding to peers
+    expect([(await direct({ ms: 1 }, { 'x-strata-budget-ms': '0' })).status, json(await direct({ ms: 1 }, { 'x-strata-budget-ms': 'soon' })).error]).toEqual([400, 'x-strata-budget-ms must be a whole number of milliseconds above 0']);
+    const busy = [direct({ ms: 400 }, {}), direct({ ms: 400 }, {})]; // both of c1's slots
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const late = await direct({ ms: 1 }, { 'x-strata-budget-ms': '150' }); // a slot frees at ~400 ms, within the node's slot wait
+    expect([late.status, late.headers['x-strata-node'], json(late).error]).toEqual([504, 'c1', 'the caller stopped waiting (x-strata-budget-ms) before the invocation could run']);
+    expect((await Promise.all(busy)).map((reply) => reply.status)).toEqual([200, 200]);
+    expect((await direct({ ms: 1 }, { 'x-strata-budget-ms': '5000' })).status).toBe(200);
+  });
+
   test('after the work is done no node holds a reservation or a slot', async () => {
     expect(await heldAfterHeartbeat(cluster.state)).toEqual([
       ['c1', 0, 0],

@@ -90,6 +90,33 @@ describe('faults, on real processes with a real redis-server', () => {
     expect(degradedDecisions.slice(-20).some(Boolean)).toBe(false); // ...and is over
     expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0)).toBeGreaterThan(0); // decisions are made in Redis again
   });
+
+  test('a frozen redis-server (open connections, no answers) under load: invocations go on, decided over the last known nodes, and back in Redis after it thaws', async () => {
+    const replies: { at: number; status: number; degraded: boolean }[] = [];
+    let running = true;
+    const lanes = Array.from({ length: 8 }, async () => {
+      while (running) {
+        const reply = await call(cluster.url, 'POST', '/invoke/sleep', { ms: 5 });
+        replies.push({ at: Date.now(), status: reply.status, degraded: String(reply.headers['x-strata-tier1']).endsWith('(degraded)') });
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const frozenAt = Date.now();
+    redis.freeze();
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    const thawedAt = Date.now();
+    redis.thaw();
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    running = false;
+    await Promise.all(lanes);
+
+    const whileFrozen = replies.filter((r) => r.at > frozenAt + 3_000 && r.at < thawedAt); // past the reply timeout (2 s)
+    console.log(`freeze test: ${replies.length} requests, statuses ${JSON.stringify(tally(replies.map((r) => r.status)))}, ${whileFrozen.length} answered while frozen, ${replies.filter((r) => r.degraded).length} decided while degraded`);
+    expect(replies.filter((r) => r.status >= 500)).toEqual([]);
+    expect(whileFrozen.length).toBeGreaterThan(0); // nothing waited for the frozen server...
+    expect(whileFrozen.every((r) => r.degraded)).toBe(true); // ...they were decided over what the dispatcher last knew
+    expect(replies.slice(-20).some((r) => r.degraded)).toBe(false); // and decisions are in Redis again
+  });
 });
 
 describe('draining', () => {
