@@ -51,19 +51,13 @@ export function forward(req: ForwardRequest): Promise<ForwardResponse> {
     const timeoutMs = req.timeoutMs ?? 30_000;
     const connectTimeoutMs = Math.min(req.connectTimeoutMs ?? 2000, timeoutMs);
     let connected = false;
+    let connectTimer: NodeJS.Timeout | undefined;
     const settle = (error?: ForwardError, response?: ForwardResponse) => {
       clearTimeout(connectTimer);
       clearTimeout(deadline);
       if (error) reject(error);
       else resolve(response!);
     };
-    // Whichever comes first ends the request; the promise keeps the first outcome.
-    const giveUp = (why: string) => {
-      settle(new ForwardError(connected ? 'timeout' : 'not-delivered', req.address, new Error(why)));
-      outgoing.destroy();
-    };
-    const connectTimer = setTimeout(() => giveUp(`no connection within ${connectTimeoutMs} ms`), connectTimeoutMs);
-    const deadline = setTimeout(() => giveUp(`timed out after ${timeoutMs} ms`), timeoutMs);
     const outgoing = request(
       { host, port, path: req.path, method: req.method ?? 'POST', headers: req.headers, agent },
       (incoming) => {
@@ -73,13 +67,21 @@ export function forward(req: ForwardRequest): Promise<ForwardResponse> {
         incoming.on('error', (error) => settle(new ForwardError('broken', req.address, error)));
       },
     );
-    const onConnect = () => {
-      connected = true;
-      clearTimeout(connectTimer);
+    // Whichever comes first ends the request; the promise keeps the first outcome.
+    const giveUp = (why: string) => {
+      settle(new ForwardError(connected ? 'timeout' : 'not-delivered', req.address, new Error(why)));
+      outgoing.destroy();
     };
+    const deadline = setTimeout(() => giveUp(`timed out after ${timeoutMs} ms`), timeoutMs);
     outgoing.on('socket', (socket) => {
-      if (!socket.connecting) onConnect(); // a kept-alive socket
-      else socket.once('connect', onConnect);
+      const onConnect = () => {
+        connected = true;
+        clearTimeout(connectTimer);
+      };
+      if (!socket.connecting) return onConnect(); // a kept-alive socket
+      // From when the connection is attempted: time queued for one of the agent's sockets counts only against the deadline.
+      connectTimer = setTimeout(() => giveUp(`no connection within ${connectTimeoutMs} ms`), connectTimeoutMs);
+      socket.once('connect', onConnect);
     });
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
       settle(new ForwardError(!connected && NOT_DELIVERED.has(error.code ?? '') ? 'not-delivered' : 'broken', req.address, error));

@@ -35,12 +35,13 @@ const INCOMPLETE = Symbol('incomplete');
 
 /**
  * A Redis client for the few commands the state store sends (EVALSHA, SCRIPT LOAD,
- * AUTH), in RESP2 over node:net or node:tls: commands are pipelined on one connection
- * and answered in order. While the connection is down a command fails at once instead
- * of queueing (the dispatcher then decides over what it last knew), and a connection
- * that once worked is re-opened with a growing pause. Written here rather than taken
- * from node-redis, whose 425 KB (minified) made up 90 % of the dispatcher's bundle and
- * most of its cold start, for the 150 lines this needs.
+ * AUTH, SELECT, PING), in RESP2 over node:net or node:tls: commands are pipelined on one
+ * connection and answered in order. While the connection is down a command fails at once
+ * instead of queueing (the dispatcher then decides over what it last knew); a connection
+ * that goes silent while commands wait is dropped; one that once worked is re-opened with
+ * a growing pause. Written here rather than taken from node-redis, whose 425 KB
+ * (minified) made up 90 % of the dispatcher's bundle and most of its cold start, for the
+ * 200 lines this needs.
  */
 export class RespClient {
   /** Commands sent so far: each is one round trip (they are pipelined, never batched into one). */
@@ -53,8 +54,12 @@ export class RespClient {
   private pending: Pending[] = [];
   private head = 0;
   private buffer: Buffer = Buffer.alloc(0);
-  /** Armed while a command waits for its reply; restarted by each reply. */
+  /** Arrays of the reply being read, innermost last: how many items each still needs. */
+  private arrays: { remaining: number; items: RespValue[]; error?: RespError }[] = [];
+  /** Armed while commands wait for replies. */
   private replyTimer: NodeJS.Timeout | undefined;
+  /** When the server last sent a byte (or, if nothing was waiting, when a command was sent). */
+  private heardAt = 0;
   /** Why the connection last failed, for the commands it takes with it. */
   private lastFailure: Error | undefined;
   private readonly target: { host: string; port: number; tls: boolean; auth: string[]; db: string | undefined };
@@ -106,14 +111,30 @@ export class RespClient {
     for (const arg of args) frame += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
     this.sent++;
     return new Promise((resolve, reject) => {
+      if (this.head >= this.pending.length) this.heardAt = Date.now(); // nothing was waiting: the silence starts now
       this.pending.push({ resolve, reject });
       this.socket!.write(frame);
-      this.replyTimer ??= setTimeout(() => this.socket?.destroy(new Error(`the state store did not answer within ${this.replyTimeoutMs} ms`)), this.replyTimeoutMs);
+      this.replyTimer ??= setTimeout(() => this.checkSilence(), this.replyTimeoutMs);
     });
   }
 
   private get replyTimeoutMs(): number {
     return this.options.replyTimeoutMs ?? 2000;
+  }
+
+  /**
+   * While commands wait, drops a connection that has sent no byte for the reply timeout.
+   * Checked after the bytes already waiting on the socket are read (setImmediate runs
+   * after I/O), so a busy event loop does not mistake a late read for a silent server.
+   */
+  private checkSilence(): void {
+    setImmediate(() => {
+      this.replyTimer = undefined;
+      if (this.head >= this.pending.length) return;
+      const silentMs = Date.now() - this.heardAt;
+      if (silentMs >= this.replyTimeoutMs) this.socket?.destroy(new Error(`the state store did not answer within ${this.replyTimeoutMs} ms`));
+      else this.replyTimer = setTimeout(() => this.checkSilence(), this.replyTimeoutMs - silentMs);
+    });
   }
 
   private stopReplyTimer(): void {
@@ -153,6 +174,7 @@ export class RespClient {
         this.stopReplyTimer();
         this.ready = false;
         this.buffer = Buffer.alloc(0);
+        this.arrays = [];
         const lost = this.pending.slice(this.head);
         this.pending = [];
         this.head = 0;
@@ -162,43 +184,67 @@ export class RespClient {
         if (!this.everReady) return reject(new Error(`no connection to ${host}:${port}${why}`));
         if (this.closed) return;
         const pause = Math.min(50 * 2 ** this.retries++, 2000);
-        setTimeout(() => void this.open().catch(() => undefined), pause).unref();
+        setTimeout(() => void (this.closed ? undefined : this.open().catch(() => undefined)), pause).unref();
       });
     });
   }
 
-  /** Parses every whole reply in the buffer and answers the oldest pending commands with them. */
+  /**
+   * Reads every whole token in the buffer, building replies as they complete, and answers
+   * the oldest pending commands with them. Arrays being read are kept between chunks, so a
+   * large reply costs one pass over its bytes, not one per chunk.
+   */
   private receive(chunk: Buffer): void {
+    this.heardAt = Date.now();
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     let offset = 0;
     for (;;) {
-      let parsed: Parsed;
+      let token: Token;
       try {
-        parsed = parse(this.buffer, offset);
+        token = readToken(this.buffer, offset);
       } catch (error) {
         this.socket?.destroy(error as Error); // not Redis on the other end: fail every pending command
         return;
       }
-      if (parsed === INCOMPLETE) break;
-      offset = parsed.next;
-      const waiter = this.pending[this.head++];
-      if (this.head > 1024 && this.head * 2 > this.pending.length) {
-        this.pending = this.pending.slice(this.head);
-        this.head = 0;
+      if (token === INCOMPLETE) break;
+      offset = token.next;
+      if (token.arrayOf !== undefined) {
+        this.arrays.push({ remaining: token.arrayOf, items: [] });
+        continue;
       }
-      if (parsed.value instanceof RespError) waiter?.reject(parsed.value);
-      else waiter?.resolve(parsed.value);
-      if (this.head < this.pending.length) this.replyTimer?.refresh();
-      else this.stopReplyTimer();
+      let value: RespValue | RespError | undefined = token.value;
+      while (value !== undefined && this.arrays.length > 0) {
+        const array = this.arrays[this.arrays.length - 1];
+        if (value instanceof RespError) array.error ??= value; // a script never returns one inside an array, but keep the stream in step
+        else array.items.push(value);
+        if (--array.remaining > 0) {
+          value = undefined;
+        } else {
+          this.arrays.pop();
+          value = array.error ?? array.items;
+        }
+      }
+      if (value !== undefined) this.answer(value);
     }
     this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
   }
+
+  private answer(value: RespValue | RespError): void {
+    const waiter = this.pending[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    if (value instanceof RespError) waiter?.reject(value);
+    else waiter?.resolve(value);
+  }
 }
 
-type Parsed = { value: RespValue | RespError; next: number } | typeof INCOMPLETE;
+/** A whole scalar, or the header of an array (`arrayOf` items follow), or INCOMPLETE. */
+type Token = { value: RespValue | RespError; arrayOf?: undefined; next: number } | { value?: undefined; arrayOf: number; next: number } | typeof INCOMPLETE;
 
-/** One RESP2 reply starting at `at`, or INCOMPLETE when the buffer does not hold all of it yet. */
-function parse(buffer: Buffer, at: number): Parsed {
+/** One RESP2 token starting at `at`, or INCOMPLETE when the buffer does not hold all of it yet. */
+function readToken(buffer: Buffer, at: number): Token {
   const end = buffer.indexOf('\r\n', at);
   if (end === -1) return INCOMPLETE;
   const line = buffer.toString('utf8', at + 1, end);
@@ -220,17 +266,8 @@ function parse(buffer: Buffer, at: number): Parsed {
       // * array
       const count = Number(line);
       if (count < 0) return { value: null, next: end + 2 };
-      const items: RespValue[] = [];
-      let error: RespError | undefined; // a script never returns one inside an array, but keep the stream in step
-      let next = end + 2;
-      for (let i = 0; i < count; i++) {
-        const item = parse(buffer, next);
-        if (item === INCOMPLETE) return INCOMPLETE;
-        if (item.value instanceof RespError) error ??= item.value;
-        else items.push(item.value);
-        next = item.next;
-      }
-      return { value: error ?? items, next };
+      if (count === 0) return { value: [], next: end + 2 };
+      return { arrayOf: count, next: end + 2 };
     }
     default:
       throw new Error(`unexpected byte ${buffer[at]} in a reply from the state store`);

@@ -25,7 +25,8 @@ export async function rehearseFaults(env: RehearsalEnvironment, report: Report, 
     await report.check('nothing written during the faults was lost', async () => `${await traffic.verifyAll()} objects read back through RGW, each as written`);
     await computeHostDown(env, report, dispatcher, 'compute-1');
   } finally {
-    await traffic.stop();
+    // A stuck loop is reported, and does not hide the error of a check that failed.
+    await traffic.stop().catch((error: Error) => report.log(`traffic: ${error.message}`));
     objects.close();
   }
 }

@@ -4,8 +4,8 @@ import { CORPUS } from '../corpus';
 import type { DispatcherLambda } from './dispatcher';
 import type { RgwObjects } from './objects';
 
-/** Each call of the loops ends within this (the S3 client's retries of a silent connection, the dispatcher's 30 s). */
-const STOP_TIMEOUT_MS = 60_000;
+/** Each call of the loops ends within this (the S3 client's 3 attempts on silent connections, about 60 s; the dispatcher's 30 s). */
+const STOP_TIMEOUT_MS = 90_000;
 
 interface Outcome {
   readonly at: number;

@@ -68,7 +68,7 @@ export class ComputeNode extends NodeBase {
     const hops = Number(req.headers[HOPS_HEADER] ?? 0);
     if (!Number.isInteger(hops) || hops < 0) return sendJson(res, 400, { error: `${HOPS_HEADER} must be a whole number of at least 0` });
     const budgetMs = req.headers[BUDGET_HEADER] === undefined ? undefined : Number(req.headers[BUDGET_HEADER]);
-    if (budgetMs !== undefined && !(Number.isInteger(budgetMs) && budgetMs > 0)) return sendJson(res, 400, { error: `${BUDGET_HEADER} must be a whole number of milliseconds above 0` });
+    if (budgetMs !== undefined && !(Number.isInteger(budgetMs) && budgetMs >= 1 && budgetMs <= MAX_BUDGET_MS)) return sendJson(res, 400, { error: `${BUDGET_HEADER} must be a whole number of milliseconds from 1 to ${MAX_BUDGET_MS}` });
     const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
     const read = await this.readArgs(req, res, fn, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
     if (!read) return;
@@ -175,6 +175,9 @@ export class ComputeNode extends NodeBase {
     return !this.ownLimits || underThresholds(this.self, this.ownLimits);
   }
 }
+
+/** The longest budget a caller may give (15 min, Lambda's own limit); the dispatcher's is under 29 s. */
+const MAX_BUDGET_MS = 900_000;
 
 /** The caller's budget ran out before the work could start: nobody would read the answer. */
 class OutOfTimeError extends Error {

@@ -38,6 +38,12 @@ describe('forward', () => {
     expect([reply.status, reply.body.toString()]).toEqual([200, '{"ok":true}']);
   });
 
+  it('counts time queued for one of the 256 pooled sockets against the deadline, not the connect timeout', async () => {
+    const address = await listen(createHttpServer((req, res) => req.resume().on('end', () => setTimeout(() => res.end('ok'), 400))));
+    const replies = await Promise.all(Array.from({ length: 300 }, () => forward({ address, path: '/', timeoutMs: 10_000, connectTimeoutMs: 200 }).then((reply) => reply.status, (error: ForwardError) => error.message)));
+    expect(replies).toEqual(Array(300).fill(200)); // the last 44 waited ~400 ms for a socket
+  });
+
   it('is not-delivered when nothing listens', async () => {
     const address = await listen(createServer());
     await new Promise((resolve) => servers.pop()!.close(resolve)); // the port is free again

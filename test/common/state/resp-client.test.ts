@@ -28,6 +28,35 @@ describe('RespClient when the server goes silent', () => {
     await redis?.stop();
   });
 
+  it('reads replies that arrive a byte at a time: nested arrays, nulls, empty arrays and errors, in order', async () => {
+    const replies = ['+PONG\r\n', '*3\r\n*2\r\n$1\r\na\r\n:5\r\n$-1\r\n*0\r\n', '-ERR boom\r\n', '$5\r\nhello\r\n'];
+    const dripping = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.setNoDelay(true);
+      let next = 0;
+      socket.on('data', async (data) => {
+        const commands = String(data).split('*').length - 1; // one reply per command, in order
+        for (let c = 0; c < commands; c++) {
+          for (const byte of replies[next++]) {
+            socket.write(byte);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => dripping.listen(0, '127.0.0.1', resolve));
+    const client = await RespClient.connect({ url: `redis://127.0.0.1:${(dripping.address() as AddressInfo).port}` });
+    try {
+      expect(await client.send(['EVALSHA', 'x', '0'])).toEqual([['a', 5], null, []]);
+      await expect(client.send(['EVALSHA', 'y', '0'])).rejects.toThrow('ERR boom');
+      expect(await client.send(['GET', 'k'])).toBe('hello');
+    } finally {
+      await client.close();
+      await new Promise((resolve) => dripping.close(resolve));
+    }
+  });
+
   it('fails a first connection whose AUTH gets no answer', async () => {
     const { port } = silent.address() as AddressInfo;
     await expect(RespClient.connect({ url: `redis://:token@127.0.0.1:${port}`, replyTimeoutMs: 300 })).rejects.toThrow(/did not answer within 300 ms/);
