@@ -36,9 +36,9 @@ export class RgwObjects {
       region: access.region,
       forcePathStyle: true,
       credentials: { accessKeyId: access.accessKeyId, secretAccessKey: access.secretAccessKey },
-      requestHandler: { httpsAgent: new Agent({ ca: access.caCertificate, lookup: lookup as never, keepAlive: false }), connectionTimeout: 5000, socketTimeout: 15_000 },
       // A host that loses its power never resets its connections: a silent one fails after
-      // 15 s and the SDK retries it (the default requestTimeout only logs a warning).
+      // 15 s and the SDK retries it (a requestTimeout would only log a warning).
+      requestHandler: { httpsAgent: new Agent({ ca: access.caCertificate, lookup: lookup as never, keepAlive: false }), connectionTimeout: 5000, socketTimeout: 15_000 },
       maxAttempts: 3,
     });
   }
