@@ -97,8 +97,12 @@ export interface S3ObjectStoreOptions {
   readonly idleTimeoutMs?: number;
 }
 
-/** How long a TCP connect to RGW may take before the SDK tries again (DNS may then give another storage node). */
-const CONNECT_TIMEOUT_MS = 5000;
+/**
+ * The S3 client's limits on RGW (every S3 client here uses them): a TCP connect may take
+ * 5 s before the SDK tries again (DNS may then give another storage node), and a
+ * connection may stay silent for 15 s.
+ */
+export const RGW_TIMEOUTS = { connectionTimeout: 5000, socketTimeout: 15_000 } as const;
 
 /** Objects in an S3 bucket, path style so that Ceph's RGW serves them without wildcard DNS. */
 export class S3ObjectStore implements ObjectStore {
@@ -112,7 +116,7 @@ export class S3ObjectStore implements ObjectStore {
       region: options.region ?? 'us-east-1',
       forcePathStyle: true,
       credentials: options.credentials,
-      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: options.idleTimeoutMs ?? 15_000 },
+      requestHandler: { ...RGW_TIMEOUTS, socketTimeout: options.idleTimeoutMs ?? RGW_TIMEOUTS.socketTimeout },
     });
   }
 

@@ -1,6 +1,7 @@
 import { Agent } from 'node:https';
 import type { LookupAddress } from 'node:dns';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { RGW_TIMEOUTS } from '../../common/object-store';
 
 export interface RgwAccess {
   /** RGW's name as the templates give it (rgw.storage.strata.internal) and its port. */
@@ -36,9 +37,9 @@ export class RgwObjects {
       region: access.region,
       forcePathStyle: true,
       credentials: { accessKeyId: access.accessKeyId, secretAccessKey: access.secretAccessKey },
-      // A host that loses its power never resets its connections: a silent one fails after
-      // 15 s and the SDK retries it (a requestTimeout would only log a warning).
-      requestHandler: { httpsAgent: new Agent({ ca: access.caCertificate, lookup: lookup as never, keepAlive: false }), connectionTimeout: 5000, socketTimeout: 15_000 },
+      // A host that loses its power never resets its connections: a silent one fails and the
+      // SDK retries it, as on the compute nodes (a requestTimeout would only log a warning).
+      requestHandler: { httpsAgent: new Agent({ ca: access.caCertificate, lookup: lookup as never, keepAlive: false }), ...RGW_TIMEOUTS },
       maxAttempts: 3,
     });
   }

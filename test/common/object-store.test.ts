@@ -1,6 +1,6 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { S3ObjectStore } from '../../common/object-store';
+import { onLoopback, type OnLoopback } from '../support/loopback';
 
 /**
  * An RGW that lost its power mid-request never resets the connection: the S3 client must
@@ -8,34 +8,27 @@ import { S3ObjectStore } from '../../common/object-store';
  * forever. Here a real TCP server plays that host: it takes connections and then goes quiet.
  */
 describe('S3ObjectStore against a host that goes silent', () => {
-  let server: Server;
-  let endpoint: string;
+  let server: OnLoopback;
   let connections = 0;
-  const sockets = new Set<Socket>();
   /** What the server writes on each connection before going quiet. */
   let firstBytes = '';
 
   beforeAll(async () => {
-    server = createServer((socket) => {
+    server = await onLoopback(createServer((socket) => {
       connections++;
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
       socket.once('data', () => socket.write(firstBytes));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }));
   });
 
   afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await server?.close();
   });
 
   beforeEach(() => {
     connections = 0;
   });
 
-  const store = () => new S3ObjectStore({ endpoint, bucket: 'data', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, idleTimeoutMs: 300 });
+  const store = () => new S3ObjectStore({ endpoint: `http://${server.address}`, bucket: 'data', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, idleTimeoutMs: 300 });
 
   it('fails a request that gets no answer, after retrying it on new connections', async () => {
     firstBytes = '';

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type Server } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
 import { ForwardError, forward } from '../../../common/http/forward';
+import { onLoopback, type OnLoopback } from '../../support/loopback';
 
 /**
  * How a forward between nodes ends when the peer is not there: each kind of failure is
@@ -10,24 +11,20 @@ import { ForwardError, forward } from '../../../common/http/forward';
  * (only 'not-delivered' is safe to send to another node).
  */
 describe('forward', () => {
-  const sockets = new Set<Socket>();
-  const servers: (Server | HttpServer)[] = [];
+  const servers: OnLoopback[] = [];
   let backlogFull: ChildProcess | undefined;
+  let queued: ReturnType<typeof connect> | undefined;
 
   afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    await Promise.all(servers.map((server) => server.close()));
+    queued?.destroy();
     backlogFull?.kill();
   });
 
   async function listen(server: Server | HttpServer): Promise<string> {
-    servers.push(server);
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const started = await onLoopback(server);
+    servers.push(started);
+    return started.address;
   }
 
   const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: ForwardError) => ({ kind: error.kind, message: error.message }));
@@ -46,7 +43,7 @@ describe('forward', () => {
 
   it('is not-delivered when nothing listens', async () => {
     const address = await listen(createServer());
-    await new Promise((resolve) => servers.pop()!.close(resolve)); // the port is free again
+    await servers.pop()!.close(); // the port is free again
     expect(await failure(forward({ address, path: '/', timeoutMs: 1000 }))).toMatchObject({ kind: 'not-delivered' });
   });
 
@@ -55,9 +52,8 @@ describe('forward', () => {
     // queue, the kernel drops every new SYN, as a powered-off host's silence.
     backlogFull = spawn('python3', ['-c', "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(600)"]);
     const port = await new Promise<number>((resolve) => backlogFull!.stdout!.once('data', (data) => resolve(Number(String(data).trim()))));
-    const queued = connect(port, '127.0.0.1');
-    sockets.add(queued);
-    await new Promise((resolve) => queued.once('connect', resolve));
+    queued = connect(port, '127.0.0.1');
+    await new Promise((resolve) => queued!.once('connect', resolve));
     expect(await failure(forward({ address: `127.0.0.1:${port}`, path: '/', timeoutMs: 20_000, connectTimeoutMs: 300 }))).toEqual({
       kind: 'not-delivered',
       message: `not-delivered forwarding to 127.0.0.1:${port}: no connection within 300 ms`,

@@ -1,7 +1,7 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { RespClient } from '../../../common/state/resp-client';
 import { startRedisServer, type RedisServer } from '../../../local/redis-server';
+import { onLoopback, type OnLoopback } from '../../support/loopback';
 
 /**
  * A Redis whose host froze or lost its power keeps its connections open and answers
@@ -10,29 +10,21 @@ import { startRedisServer, type RedisServer } from '../../../local/redis-server'
  */
 describe('RespClient when the server goes silent', () => {
   let redis: RedisServer;
-  let silent: Server;
-  const sockets = new Set<Socket>();
+  let silent: OnLoopback;
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    silent = createServer((socket) => {
-      sockets.add(socket); // accepts, reads, never answers
-      socket.on('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    silent = await onLoopback(createServer(() => undefined)); // accepts, reads, never answers
   });
 
   afterAll(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => silent.close(resolve));
+    await silent?.close();
     await redis?.stop();
   });
 
   it('reads replies that arrive a byte at a time: nested arrays, nulls, empty arrays and errors, in order', async () => {
     const replies = ['+PONG\r\n', '*3\r\n*2\r\n$1\r\na\r\n:5\r\n$-1\r\n*0\r\n', '-ERR boom\r\n', '$5\r\nhello\r\n'];
-    const dripping = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
+    const dripping = await onLoopback(createServer((socket) => {
       socket.setNoDelay(true);
       let next = 0;
       socket.on('data', async (data) => {
@@ -44,22 +36,20 @@ describe('RespClient when the server goes silent', () => {
           }
         }
       });
-    });
-    await new Promise<void>((resolve) => dripping.listen(0, '127.0.0.1', resolve));
-    const client = await RespClient.connect({ url: `redis://127.0.0.1:${(dripping.address() as AddressInfo).port}` });
+    }));
+    const client = await RespClient.connect({ url: `redis://${dripping.address}` });
     try {
       expect(await client.send(['EVALSHA', 'x', '0'])).toEqual([['a', 5], null, []]);
       await expect(client.send(['EVALSHA', 'y', '0'])).rejects.toThrow('ERR boom');
       expect(await client.send(['GET', 'k'])).toBe('hello');
     } finally {
       await client.close();
-      await new Promise((resolve) => dripping.close(resolve));
+      await dripping.close();
     }
   });
 
   it('fails a first connection whose AUTH gets no answer', async () => {
-    const { port } = silent.address() as AddressInfo;
-    await expect(RespClient.connect({ url: `redis://:token@127.0.0.1:${port}`, replyTimeoutMs: 300 })).rejects.toThrow(/did not answer within 300 ms/);
+    await expect(RespClient.connect({ url: `redis://:token@${silent.address}`, replyTimeoutMs: 300 })).rejects.toThrow(/did not answer within 300 ms/);
   });
 
   it('fails every pending command of a frozen server, then reconnects once it answers again', async () => {
