@@ -237,14 +237,27 @@ systemctl enable strata-osd-activate.service
 systemctl restart strata-osd-activate.service
 mine=$(strata-osd-activate --list)
 for id in ${mine}; do systemctl enable --now "ceph-osd@${id}"; done
-# An OSD under this node's name that is down and on none of its volumes was on a volume
-# that is gone: its copies are elsewhere, so it leaves the cluster (Ceph then backfills).
+# An OSD under this node's name that is on none of its volumes was on a volume that is
+# gone: its copies are elsewhere, so it leaves the cluster (Ceph then backfills). Its
+# daemon is dead, whatever the monitors say: it listened on this node's fixed address,
+# which this instance holds now. A fast replacement gets here before the monitors have
+# marked it down (osd_heartbeat_grace and two reporters), and `osd purge` refuses an OSD
+# that is up, so it is marked down here rather than left `down, in` until
+# mon_osd_down_out_interval (600 s) ends.
+osd_up_at() { ceph osd dump --format json | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => { const o = JSON.parse(s).osds.find((x) => x.osd === Number(process.argv[1])); console.log(o && o.up ? "up " + o.public_addr : "down"); })' "$1"; }
 for id in $(ceph osd ls-tree "${node}" 2>/dev/null); do
   grep -qx "${id}" <<<"${mine}" && continue
-  if ceph osd dump --format json | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.exit(JSON.parse(s).osds.find((o) => o.osd === Number(process.argv[1])).up ? 1 : 0))' "${id}"; then
-    echo "osd.${id} was this node's and its volume is gone: purging it"
-    ceph osd purge "${id}" --yes-i-really-mean-it
+  state=$(osd_up_at "${id}")
+  if [ "${state}" != down ]; then
+    case "${state}" in
+      "up ${address}:"* | "up [v2:${address}:"*) ;;
+      *) echo "osd.${id} is under ${node} but up at another address (${state#up }); not touching it" >&2; continue ;;
+    esac
+    echo "osd.${id} was this node's and the monitors still had it up at this node's address: marking it down"
+    ceph osd down "${id}"
   fi
+  echo "osd.${id} was this node's and its volume is gone: purging it"
+  ceph osd purge "${id}" --yes-i-really-mean-it
 done
 
 # RGW.
