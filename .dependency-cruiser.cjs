@@ -12,14 +12,16 @@ module.exports = {
   forbidden: [
     {
       name: 'deployed-imports-only-deployed',
-      comment: 'Code that runs in Lambda or on a node must not pull in the CDK app, the local harness, benchmarks, tests, the operator CLI or entry points.',
+      comment:
+        'Code that runs in Lambda or on a node must not pull in the CDK app, the local harness, benchmarks, tests, the operator CLI or entry points.',
       severity: 'error',
       from: { path: DEPLOYED },
       to: { path: NOT_DEPLOYED },
     },
     {
       name: 'policy-engine-is-pure',
-      comment: 'The policy engine (the shared layer) is pure functions: nothing of ours outside it, no Node.js I/O modules, no packages.',
+      comment:
+        'The policy engine (the shared layer) is pure functions: nothing of ours outside it, no Node.js I/O modules, no packages.',
       severity: 'error',
       from: { path: '^lambdas/policy-engine/' },
       to: {
@@ -35,14 +37,15 @@ module.exports = {
     },
     {
       name: 'functions-stand-alone',
-      comment: 'Functions are the user\'s extension point: they import only the policy engine and the shared libraries.',
+      comment: "Functions are the user's extension point: they import only the policy engine and the shared libraries.",
       severity: 'error',
       from: { path: '^functions/' },
       to: { path: '^(lambdas/dispatcher|nodes)/' },
     },
     {
       name: 'tiers-apart',
-      comment: 'The dispatcher (Lambda) and the nodes (EC2) share code only through common/, functions/ and the policy engine.',
+      comment:
+        'The dispatcher (Lambda) and the nodes (EC2) share code only through common/, functions/ and the policy engine.',
       severity: 'error',
       from: { path: '^lambdas/dispatcher/' },
       to: { path: '^nodes/' },
@@ -55,7 +58,8 @@ module.exports = {
     },
     {
       name: 'harness-below-benchmarks',
-      comment: 'The local harness is used by benchmarks and tests, never the other way round; nothing but tests imports tests.',
+      comment:
+        'The local harness is used by benchmarks and tests, never the other way round; nothing but tests imports tests.',
       severity: 'error',
       from: { path: '^(bin|lib|local|bench|operator)/' },
       to: { path: '^test/' },

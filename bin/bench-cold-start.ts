@@ -70,7 +70,15 @@ async function main(): Promise<void> {
   // On AWS the first connection is TLS and the AUTH token comes over HTTPS: modules the
   // local first invocation (plain redis://, no secret) does not load, measured apart.
   const tlsModules: number[] = [];
-  for (let i = 0; i < runs; i++) tlsModules.push(Number(run(`const t = process.hrtime.bigint(); require('node:tls'); require('node:https'); console.log(Number(process.hrtime.bigint() - t) / 1e6);`, {}).trim()));
+  for (let i = 0; i < runs; i++)
+    tlsModules.push(
+      Number(
+        run(
+          `const t = process.hrtime.bigint(); require('node:tls'); require('node:https'); console.log(Number(process.hrtime.bigint() - t) / 1e6);`,
+          {},
+        ).trim(),
+      ),
+    );
   const redis = await startRedisServer();
   const firstInvocation: number[] = [];
   try {
@@ -85,14 +93,26 @@ async function main(): Promise<void> {
     at: new Date().toISOString(),
     runs,
     bytes,
-    initMs: { bare: stats(init.bare), dispatcher: stats(init.dispatcher), aboveBare: stats(init.dispatcher).median - stats(init.bare).median },
+    initMs: {
+      bare: stats(init.bare),
+      dispatcher: stats(init.dispatcher),
+      aboveBare: stats(init.dispatcher).median - stats(init.bare).median,
+    },
     firstInvocationMs: stats(firstInvocation),
     tlsAndHttpsModulesMs: stats(tlsModules),
   };
-  console.log(`dispatcher bundle ${(result.bytes.dispatcher / 1024).toFixed(1)} KiB, policy layer ${(result.bytes.layer / 1024).toFixed(1)} KiB`);
-  console.log(`module init, median (p90) of ${runs}: bare handler ${fmt(result.initMs.bare)}, dispatcher ${fmt(result.initMs.dispatcher)}: ${result.initMs.aboveBare.toFixed(1)} ms above bare`);
-  console.log(`first invocation (connect to Redis, read the membership, answer /health), median (p90) of ${firstInvocation.length}: ${fmt(result.firstInvocationMs)}`);
-  console.log(`on AWS the first invocation also loads node:tls and node:https (the TLS connection, the AUTH token): ${fmt(result.tlsAndHttpsModulesMs)}`);
+  console.log(
+    `dispatcher bundle ${(result.bytes.dispatcher / 1024).toFixed(1)} KiB, policy layer ${(result.bytes.layer / 1024).toFixed(1)} KiB`,
+  );
+  console.log(
+    `module init, median (p90) of ${runs}: bare handler ${fmt(result.initMs.bare)}, dispatcher ${fmt(result.initMs.dispatcher)}: ${result.initMs.aboveBare.toFixed(1)} ms above bare`,
+  );
+  console.log(
+    `first invocation (connect to Redis, read the membership, answer /health), median (p90) of ${firstInvocation.length}: ${fmt(result.firstInvocationMs)}`,
+  );
+  console.log(
+    `on AWS the first invocation also loads node:tls and node:https (the TLS connection, the AUTH token): ${fmt(result.tlsAndHttpsModulesMs)}`,
+  );
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(values.out, JSON.stringify(result, null, 2));
   console.log(`results: ${values.out}`);
@@ -116,7 +136,11 @@ function firstCall(file: string, nodePath: string, redisUrl: string): number {
 }
 
 function run(script: string, env: Record<string, string>): string {
-  const result = spawnSync(process.execPath, ['-e', script], { cwd: tmpdir(), env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['-e', script], {
+    cwd: tmpdir(),
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`a measuring process failed:\n${result.stderr}`);
   return result.stdout;
 }
@@ -133,7 +157,10 @@ function runtimeModules(work: string): string {
 
 function stats(values: readonly number[]): { median: number; p90: number } {
   const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor((sorted.length - 1) / 2)], p90: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))] };
+  return {
+    median: sorted[Math.floor((sorted.length - 1) / 2)],
+    p90: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))],
+  };
 }
 
 function fmt({ median, p90 }: { median: number; p90: number }): string {

@@ -77,7 +77,11 @@ async function main(): Promise<void> {
   const strategies = values.strategies.split(',');
   const repeat = wholeNumber('repeat', values.repeat, 1);
   const unknown = strategies.find((name) => !(name in invocationStrategies));
-  if (unknown) exitWith(2, `--strategies: unknown "${unknown}"; the strategies are ${Object.keys(invocationStrategies).join(', ')}`);
+  if (unknown)
+    exitWith(
+      2,
+      `--strategies: unknown "${unknown}"; the strategies are ${Object.keys(invocationStrategies).join(', ')}`,
+    );
 
   const server = values.redis ? undefined : await startRedisServer();
   const url = values.redis ?? server!.url;
@@ -93,7 +97,13 @@ async function main(): Promise<void> {
             const measured = await measure(url, strategy, concurrency, decisions, nodeCount);
             const scriptPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, measured.command);
             const { command: _command, ...figures } = measured;
-            const row: Row = { ...figures, incrPerSecond, ratioToIncr: figures.decisionsPerSecond / incrPerSecond, scriptPerSecond, scriptRatioToIncr: scriptPerSecond / incrPerSecond };
+            const row: Row = {
+              ...figures,
+              incrPerSecond,
+              ratioToIncr: figures.decisionsPerSecond / incrPerSecond,
+              scriptPerSecond,
+              scriptRatioToIncr: scriptPerSecond / incrPerSecond,
+            };
             printRow(row, rows.length === 0 && round === 1);
             keepBest(rows, row);
           }
@@ -118,13 +128,22 @@ async function measure(url: string, strategyName: string, concurrency: number, d
   const admin = await RedisStateStore.connect({ url, keyPrefix });
   // Registered in batches: the heartbeats are pipelined, each still one round trip.
   for (let i = 0; i < nodeCount; i += 256) {
-    await Promise.all(Array.from({ length: Math.min(256, nodeCount - i) }, (_, j) => admin.heartbeat(benchNode(i + j), 600_000)));
+    await Promise.all(
+      Array.from({ length: Math.min(256, nodeCount - i) }, (_, j) => admin.heartbeat(benchNode(i + j), 600_000)),
+    );
   }
-  const dispatchers = await Promise.all(Array.from({ length: concurrency }, () => RedisStateStore.connect({ url, keyPrefix })));
+  const dispatchers = await Promise.all(
+    Array.from({ length: concurrency }, () => RedisStateStore.connect({ url, keyPrefix })),
+  );
   const strategy = invocationStrategy(strategyName);
   // What a dispatcher refreshes in the background, not per decision: the membership, or every node for a custom strategy.
   const nodes: readonly NodeView[] = strategy.reads === 'membership' ? [] : await admin.liveNodes();
-  const decide = () => strategy(nodes, { functionName: 'wordcount', hops: 0 }, { now: Date.now(), random: Math.random, heartbeatTtlMs: 600_000 });
+  const decide = () =>
+    strategy(
+      nodes,
+      { functionName: 'wordcount', hops: 0 },
+      { now: Date.now(), random: Math.random, heartbeatTtlMs: 600_000 },
+    );
   const latencies = new Float64Array(decisions);
 
   const run = async (count: number, record: boolean) => {
@@ -134,7 +153,8 @@ async function measure(url: string, strategyName: string, concurrency: number, d
         for (let i = next++; i < count; i = next++) {
           const t0 = process.hrtime.bigint();
           const selection = decide();
-          if (selection.kind !== 'select' || (await store.reserve(selection)).kind !== 'chosen') throw new Error('benchmark nodes ran out of room');
+          if (selection.kind !== 'select' || (await store.reserve(selection)).kind !== 'chosen')
+            throw new Error('benchmark nodes ran out of room');
           if (record) latencies[i] = Number(process.hrtime.bigint() - t0) / 1e6;
         }
       }),
@@ -148,7 +168,10 @@ async function measure(url: string, strategyName: string, concurrency: number, d
   await run(decisions, true);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const sent = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0) - sentBefore;
-  const evalsha = commandStats(String(await admin.command(['INFO', 'commandstats']))).get('evalsha') ?? { calls: 0, usec: 0 };
+  const evalsha = commandStats(String(await admin.command(['INFO', 'commandstats']))).get('evalsha') ?? {
+    calls: 0,
+    usec: 0,
+  };
   const selection = decide();
   const command = selection.kind === 'select' ? admin.reserveCommand(selection) : [];
   await Promise.all([admin, ...dispatchers].map((s) => s.close()));
@@ -171,25 +194,40 @@ async function measure(url: string, strategyName: string, concurrency: number, d
 
 /** Keeps one row per strategy, fleet and concurrency: the fastest run, with the least Redis time seen. */
 function keepBest(rows: Row[], row: Row): void {
-  const at = rows.findIndex((r) => r.strategy === row.strategy && r.nodes === row.nodes && r.concurrency === row.concurrency);
+  const at = rows.findIndex(
+    (r) => r.strategy === row.strategy && r.nodes === row.nodes && r.concurrency === row.concurrency,
+  );
   if (at === -1) return void rows.push(row);
   const best = row.decisionsPerSecond > rows[at].decisionsPerSecond ? row : rows[at];
   const scriptPerSecond = Math.max(row.scriptPerSecond, rows[at].scriptPerSecond);
-  rows[at] = { ...best, scriptPerSecond, scriptRatioToIncr: scriptPerSecond / best.incrPerSecond, redisUsPerDecision: Math.min(row.redisUsPerDecision, rows[at].redisUsPerDecision) };
+  rows[at] = {
+    ...best,
+    scriptPerSecond,
+    scriptRatioToIncr: scriptPerSecond / best.incrPerSecond,
+    redisUsPerDecision: Math.min(row.redisUsPerDecision, rows[at].redisUsPerDecision),
+  };
 }
 
 /** Calls and time per command from `INFO commandstats` (lines like `cmdstat_evalsha:calls=20000,usec=123456,...`). */
 function commandStats(info: string): Map<string, { calls: number; usec: number }> {
   const stats = new Map<string, { calls: number; usec: number }>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) stats.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
+    stats.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
   return stats;
 }
 
 /** Requests per second from redis-benchmark with C clients, one request in flight each: `-t incr`, or a command. */
-function redisBenchmark(host: string, port: string, concurrency: number, requests: number, test: readonly string[]): number {
+function redisBenchmark(
+  host: string,
+  port: string,
+  concurrency: number,
+  requests: number,
+  test: readonly string[],
+): number {
   const args = ['-h', host, '-p', port, '-c', String(concurrency), '-n', String(requests), '--csv', ...test];
   const result = spawnSync('redis-benchmark', args, { encoding: 'utf8' });
-  if (result.error || result.status !== 0) throw new Error(`redis-benchmark failed: ${result.error?.message ?? result.stderr}`);
+  if (result.error || result.status !== 0)
+    throw new Error(`redis-benchmark failed: ${result.error?.message ?? result.stderr}`);
   const lines = result.stdout.trim().split('\n');
   const rps = Number(lines[lines.length - 1].split('","')[1]);
   if (!(rps > 0)) throw new Error(`unexpected redis-benchmark output:\n${result.stdout}`);
@@ -199,7 +237,22 @@ function redisBenchmark(host: string, port: string, concurrency: number, request
 /** A node with slots enough that no decision is refused (this measures the decision, not capacity) and a service time of its own. */
 function benchNode(i: number): NodeReport {
   const id = `node-${String(i).padStart(5, '0')}`;
-  return { id, address: '127.0.0.1:0', role: 'compute', slotsTotal: 1e9, slotsUsed: 0, cpuBusy: 0, memoryUsed: 0, load1: (i % 7) / 7, load5: 0, load15: 0, cores: 2, heartbeatAt: Date.now(), draining: false, serviceMs: 50 + (i % 3) * 50 };
+  return {
+    id,
+    address: '127.0.0.1:0',
+    role: 'compute',
+    slotsTotal: 1e9,
+    slotsUsed: 0,
+    cpuBusy: 0,
+    memoryUsed: 0,
+    load1: (i % 7) / 7,
+    load5: 0,
+    load15: 0,
+    cores: 2,
+    heartbeatAt: Date.now(),
+    draining: false,
+    serviceMs: 50 + (i % 3) * 50,
+  };
 }
 
 function printRow(row: Row, header: boolean): void {

@@ -31,7 +31,18 @@ import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/char
 
 /** The scenarios, as the simulator defines them (AutoNDP before and after, Strata's policies). */
 const SCENARIOS = Object.fromEntries(
-  ['autondp-before', 'autondp-after', 'round-robin', 'least-outstanding', 'power-of-two', 'least-load', 'most-slots', 'hash-affinity', 'least-expected-delay', 'prequal'].map((name) => {
+  [
+    'autondp-before',
+    'autondp-after',
+    'round-robin',
+    'least-outstanding',
+    'power-of-two',
+    'least-load',
+    'most-slots',
+    'hash-affinity',
+    'least-expected-delay',
+    'prequal',
+  ].map((name) => {
     const placement = PLACEMENTS[name] as Extract<PlacementSpec, { kind: 'strata' }>;
     return [name, { strategy: placement.strategy, nodePolicy: placement.nodePolicy }];
   }),
@@ -84,12 +95,21 @@ interface Level {
 
 /** The offload settings: AutoNDP's thresholds (on), never (off), always offered. */
 const OFFLOAD_POLICIES: Record<string, string> = { on: 'thresholds', off: 'never', always: 'always' };
-const OFFLOADS: Record<string, readonly string[]> = { on: ['on'], off: ['off'], always: ['always'], both: ['on', 'off'], all: ['on', 'off', 'always'] };
+const OFFLOADS: Record<string, readonly string[]> = {
+  on: ['on'],
+  off: ['off'],
+  always: ['always'],
+  both: ['on', 'off'],
+  all: ['on', 'off', 'always'],
+};
 
 /** Per run: each host's CPU (cores used / quota, share of periods throttled) and link (Mbit/s), and what limited it. */
 function usageTable(rows: readonly { name: string; level: Level }[]): string {
   const lines = rows.map(({ name, level }) => {
-    const hosts = (level.hosts ?? []).map((u) => `${u.host} ${u.cpuCores.toFixed(2)}/${u.quotaCores}${u.throttled > 0.05 ? ` thr ${(100 * u.throttled).toFixed(0)}%` : ''}${Number.isFinite(u.linkRateMbit) ? ` ${u.linkMbit.toFixed(0)}Mb` : ''}`);
+    const hosts = (level.hosts ?? []).map(
+      (u) =>
+        `${u.host} ${u.cpuCores.toFixed(2)}/${u.quotaCores}${u.throttled > 0.05 ? ` thr ${(100 * u.throttled).toFixed(0)}%` : ''}${Number.isFinite(u.linkRateMbit) ? ` ${u.linkMbit.toFixed(0)}Mb` : ''}`,
+    );
     return `  ${name}: limited by ${level.limitedBy}; ${hosts.join(', ')}; dispatcher+driver ${level.benchCpuCores?.toFixed(2)} cores`;
   });
   return `hosts (CPU cores used / quota, throttled periods, link Mbit/s):\n${lines.join('\n')}`;
@@ -132,18 +152,28 @@ async function main(): Promise<void> {
   const scenarios = values.scenarios.split(',');
   const unknown = scenarios.find((name) => !(name in SCENARIOS));
   if (unknown) exitWith(2, `--scenarios: unknown "${unknown}"; the scenarios are ${Object.keys(SCENARIOS).join(', ')}`);
-  if (!(values.workload in WORKLOADS)) exitWith(2, `--workload must be one of ${Object.keys(WORKLOADS).join(', ')}; got "${values.workload}"`);
-  if (!['window', 'batch', 'poisson'].includes(values.driver)) exitWith(2, `--driver must be window, batch or poisson; got "${values.driver}"`);
-  if (!(values.offload in OFFLOADS)) exitWith(2, `--offload must be one of ${Object.keys(OFFLOADS).join(', ')}; got "${values.offload}"`);
+  if (!(values.workload in WORKLOADS))
+    exitWith(2, `--workload must be one of ${Object.keys(WORKLOADS).join(', ')}; got "${values.workload}"`);
+  if (!['window', 'batch', 'poisson'].includes(values.driver))
+    exitWith(2, `--driver must be window, batch or poisson; got "${values.driver}"`);
+  if (!(values.offload in OFFLOADS))
+    exitWith(2, `--offload must be one of ${Object.keys(OFFLOADS).join(', ')}; got "${values.offload}"`);
   const list = (flag: string, text: string) => text.split(',').map((item) => wholeNumber(flag, item, 1));
-  const levels = values.driver === 'window' ? list('concurrency', values.concurrency) : values.driver === 'batch' ? list('batches', values.batches) : list('rates', values.rates);
+  const levels =
+    values.driver === 'window'
+      ? list('concurrency', values.concurrency)
+      : values.driver === 'batch'
+        ? list('batches', values.batches)
+        : list('rates', values.rates);
   const requests = wholeNumber('requests', values.requests, 1);
   const seconds = wholeNumber('seconds', values.seconds, 1);
   const computeCpu = coresList('cpu', values.cpu);
   const storageCpus = coresList('storage-cpu', values['storage-cpu']);
   const links = list('link', values.link);
   const nodes = values.emulate ? computeCpu.length : wholeNumber('nodes', values.nodes, 1);
-  const slots = values.heterogeneous ? Array.from({ length: nodes }, (_, i) => i + 1) : wholeNumber('slots', values.slots, 1);
+  const slots = values.heterogeneous
+    ? Array.from({ length: nodes }, (_, i) => i + 1)
+    : wholeNumber('slots', values.slots, 1);
   const offloads = OFFLOADS[values.offload];
   const [cpuLimit, memoryLimit, loadLimit] = values.thresholds.split(',').map(Number);
   const thresholds = { cpu: cpuLimit, memory: memoryLimit, loadPerCore: loadLimit };
@@ -153,10 +183,14 @@ async function main(): Promise<void> {
     exitWith(2, `--thresholds (cpu,memory,load per core): ${(error as Error).message}`);
   }
 
-  const out = values.out ?? join(__dirname, '..', 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const out =
+    values.out ?? join(__dirname, '..', 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(out, { recursive: true });
   // The dashboard of the scenario that runs, from its cluster's EMF records (it starts afresh with each scenario).
-  const dashboard = await serveDashboard({ port: wholeNumber('dashboard-port', values['dashboard-port'], 0), title: 'npm run bench: starting' });
+  const dashboard = await serveDashboard({
+    port: wholeNumber('dashboard-port', values['dashboard-port'], 0),
+    title: 'npm run bench: starting',
+  });
   console.log(`dashboard: ${dashboard.url}`);
   let fleet: EmulatedFleet | undefined;
   let redis: RedisServer | undefined;
@@ -165,14 +199,20 @@ async function main(): Promise<void> {
   if (values.emulate) {
     // The largest storage quota first: the sum is checked against the machine before any host is made.
     fleet = await EmulatedFleet.start({
-      computeCpu, storageCpu: Math.max(...storageCpus), controlCpu: coresList('control-cpu', values['control-cpu'])[0], linkMbit: links[0], log: (line) => console.error(line),
+      computeCpu,
+      storageCpu: Math.max(...storageCpus),
+      controlCpu: coresList('control-cpu', values['control-cpu'])[0],
+      linkMbit: links[0],
+      log: (line) => console.error(line),
     }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
     objects = { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials };
   } else if (values.ceph) {
     redis = await startRedisServer();
     ceph = await startCeph();
     await ceph.createBucket('strata-data');
-    await loadCorpus(new S3ObjectStore({ endpoint: ceph.rgwEndpoint, bucket: 'strata-data', credentials: ceph.credentials }));
+    await loadCorpus(
+      new S3ObjectStore({ endpoint: ceph.rgwEndpoint, bucket: 'strata-data', credentials: ceph.credentials }),
+    );
     objects = { s3Endpoint: ceph.rgwEndpoint, bucket: 'strata-data', credentials: ceph.credentials };
   } else {
     redis = await startRedisServer();
@@ -181,20 +221,33 @@ async function main(): Promise<void> {
     objects = { folder };
   }
   const redisUrl = fleet?.redisUrl ?? redis!.url;
-  console.log(fleet
-    ? `${values.workload}, ${values.driver} driver at ${levels.join(', ')}; emulated hosts: compute nodes at ${computeCpu.join(', ')} cores with ${JSON.stringify(slots)} slots, storage (Ceph + agent) at ${storageCpus.join(' / ')} cores, Redis at ${values['control-cpu']}, links ${links.join(' / ')} Mbit/s`
-    : `${values.workload}, ${values.driver} driver at ${levels.join(', ')}; ${nodes} compute nodes with ${JSON.stringify(slots)} slots, 1 storage node; objects in ${ceph ? 'Ceph RGW' : 'a folder'}; state in redis-server`);
+  console.log(
+    fleet
+      ? `${values.workload}, ${values.driver} driver at ${levels.join(', ')}; emulated hosts: compute nodes at ${computeCpu.join(', ')} cores with ${JSON.stringify(slots)} slots, storage (Ceph + agent) at ${storageCpus.join(' / ')} cores, Redis at ${values['control-cpu']}, links ${links.join(' / ')} Mbit/s`
+      : `${values.workload}, ${values.driver} driver at ${levels.join(', ')}; ${nodes} compute nodes with ${JSON.stringify(slots)} slots, 1 storage node; objects in ${ceph ? 'Ceph RGW' : 'a folder'}; state in redis-server`,
+  );
   // Without --emulate one setting: the machine as it is.
-  const settings = fleet ? links.flatMap((link) => storageCpus.map((storageCpu) => ({ link, storageCpu }))) : [undefined];
+  const settings = fleet
+    ? links.flatMap((link) => storageCpus.map((storageCpu) => ({ link, storageCpu })))
+    : [undefined];
 
-  const results: { name: string; setting: string; scenario: string; offload: string; link?: number; storageCpu?: number; levels: Level[] }[] = [];
+  const results: {
+    name: string;
+    setting: string;
+    scenario: string;
+    offload: string;
+    link?: number;
+    storageCpu?: number;
+    levels: Level[];
+  }[] = [];
   try {
     for (const setting of settings) {
       if (fleet && setting) {
         await fleet.setLink(setting.link);
         await fleet.setStorageCpu(setting.storageCpu);
       }
-      const where = setting && settings.length > 1 ? `, ${setting.link} Mbit/s, storage ${setting.storageCpu} cores` : '';
+      const where =
+        setting && settings.length > 1 ? `, ${setting.link} Mbit/s, storage ${setting.storageCpu} cores` : '';
       for (const scenario of scenarios) {
         for (const offload of offloads) {
           const name = `${scenario}${offloads.length > 1 ? ` (offload ${offload})` : ''}${where}`;
@@ -202,28 +255,59 @@ async function main(): Promise<void> {
           dashboard.reset(`npm run bench: ${name}, ${values.workload}, ${values.driver} driver`);
           dashboard.addSource({ folder: metricsDir });
           const cluster = await LocalCluster.start({
-            redisUrl, objects, computeNodes: nodes, slots, ...SCENARIOS[scenario],
-            storageSlots: values['storage-slots'] === undefined ? undefined : wholeNumber('storage-slots', values['storage-slots'], 1),
-            offloadPolicy: OFFLOAD_POLICIES[offload], offloadThresholds: thresholds,
+            redisUrl,
+            objects,
+            computeNodes: nodes,
+            slots,
+            ...SCENARIOS[scenario],
+            storageSlots:
+              values['storage-slots'] === undefined
+                ? undefined
+                : wholeNumber('storage-slots', values['storage-slots'], 1),
+            offloadPolicy: OFFLOAD_POLICIES[offload],
+            offloadThresholds: thresholds,
             // "always": the storage node takes every stage its slots allow (its thresholds out of the way).
-            storageThresholds: offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds, queueTimeoutMs: 60_000, metricsDir, cephConf: ceph?.conf,
+            storageThresholds: offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds,
+            queueTimeoutMs: 60_000,
+            metricsDir,
+            cephConf: ceph?.conf,
             nodeHost: fleet ? (id) => fleet.placement(id) : undefined,
           });
           try {
             await cluster.waitForNodes();
             // Warm up: a few invocations per node (each node's first ones compile, connect, fill caches).
-          await send(cluster.url, WORKLOADS[values.workload], 'window', Math.min(4, nodes), 3 * (nodes + 1), seconds);
+            await send(cluster.url, WORKLOADS[values.workload], 'window', Math.min(4, nodes), 3 * (nodes + 1), seconds);
             const measured: Level[] = [];
             for (const level of levels) {
               process.stderr.write(`${name}, ${values.driver} ${level}\n`);
               const before = fleet?.read();
               const dispatcherCpu = process.cpuUsage();
-              const figures = await send(cluster.url, WORKLOADS[values.workload], values.driver, level, requests, seconds);
+              const figures = await send(
+                cluster.url,
+                WORKLOADS[values.workload],
+                values.driver,
+                level,
+                requests,
+                seconds,
+              );
               const cpu = process.cpuUsage(dispatcherCpu);
               const hosts = fleet && before ? fleet.usage(before, fleet.read()) : undefined;
-              measured.push({ ...figures, hosts, limitedBy: hosts ? bottleneck(hosts).resource : undefined, benchCpuCores: (cpu.user + cpu.system) / 1e6 / figures.elapsedS });
+              measured.push({
+                ...figures,
+                hosts,
+                limitedBy: hosts ? bottleneck(hosts).resource : undefined,
+                benchCpuCores: (cpu.user + cpu.system) / 1e6 / figures.elapsedS,
+              });
             }
-            results.push({ name, setting: where, scenario, offload: OFFLOAD_POLICIES[offload], link: setting?.link, storageCpu: setting?.storageCpu, levels: measured });
+            results.push({
+              name,
+              setting: where,
+              scenario,
+              offload: OFFLOAD_POLICIES[offload],
+              link: setting?.link,
+              storageCpu: setting?.storageCpu,
+              levels: measured,
+            });
           } finally {
             await cluster.stop();
           }
@@ -239,39 +323,107 @@ async function main(): Promise<void> {
 
   for (let i = 0; i < levels.length; i++) {
     console.log(`\n${values.workload}, ${results[0].levels[i].label}`);
-    console.log(formatTable(
-      results.map(({ name, setting, levels: measured }) => {
-        // Ratios against AutoNDP before in the same setting (link, storage quota).
-        const base = results.find((result) => result.setting === setting && result.name.startsWith('autondp-before'))?.levels[i].summary;
-        const summary = measured[i].summary;
-        return { name, summary, ratio: base ? `${(base.medianMs / summary.medianMs).toFixed(2)} / ${(base.stddevMs / summary.stddevMs).toFixed(2)}` : undefined };
-      }),
-      results.some((result) => result.name.startsWith('autondp-before')) ? 'before ÷ this: median / stddev' : undefined,
-    ));
+    console.log(
+      formatTable(
+        results.map(({ name, setting, levels: measured }) => {
+          // Ratios against AutoNDP before in the same setting (link, storage quota).
+          const base = results.find((result) => result.setting === setting && result.name.startsWith('autondp-before'))
+            ?.levels[i].summary;
+          const summary = measured[i].summary;
+          return {
+            name,
+            summary,
+            ratio: base
+              ? `${(base.medianMs / summary.medianMs).toFixed(2)} / ${(base.stddevMs / summary.stddevMs).toFixed(2)}`
+              : undefined,
+          };
+        }),
+        results.some((result) => result.name.startsWith('autondp-before'))
+          ? 'before ÷ this: median / stddev'
+          : undefined,
+      ),
+    );
     if (fleet) console.log(usageTable(results.map(({ name, levels: measured }) => ({ name, level: measured[i] }))));
     for (const { name, levels: measured } of results.filter((result) => result.name.includes('(offload on)'))) {
-      const off = results.find((result) => result.name === name.replace('(offload on)', '(offload off)'))?.levels[i].summary;
-      if (off) console.log(`${name.replace(' (offload on)', '')}: offload off ÷ on, median ${(off.medianMs / measured[i].summary.medianMs).toFixed(2)}×, p99 ${(off.p99Ms / measured[i].summary.p99Ms).toFixed(2)}×`);
+      const off = results.find((result) => result.name === name.replace('(offload on)', '(offload off)'))?.levels[i]
+        .summary;
+      if (off)
+        console.log(
+          `${name.replace(' (offload on)', '')}: offload off ÷ on, median ${(off.medianMs / measured[i].summary.medianMs).toFixed(2)}×, p99 ${(off.p99Ms / measured[i].summary.p99Ms).toFixed(2)}×`,
+        );
     }
   }
-  writeFileSync(join(out, 'results.json'), JSON.stringify({ workload: values.workload, driver: values.driver, nodes, slots, ceph: Boolean(ceph), emulated: fleet ? { computeCpu, storageCpus, links, controlCpu: values['control-cpu'], storageSlots: values['storage-slots'] === undefined ? undefined : Number(values['storage-slots']) } : undefined, results: results.map(({ setting: _, levels: measured, ...run }) => ({ ...run, levels: measured.map(({ latenciesMs: _latencies, ...rest }) => rest) })) }, null, 2));
+  writeFileSync(
+    join(out, 'results.json'),
+    JSON.stringify(
+      {
+        workload: values.workload,
+        driver: values.driver,
+        nodes,
+        slots,
+        ceph: Boolean(ceph),
+        emulated: fleet
+          ? {
+              computeCpu,
+              storageCpus,
+              links,
+              controlCpu: values['control-cpu'],
+              storageSlots: values['storage-slots'] === undefined ? undefined : Number(values['storage-slots']),
+            }
+          : undefined,
+        results: results.map(({ setting: _, levels: measured, ...run }) => ({
+          ...run,
+          levels: measured.map(({ latenciesMs: _latencies, ...rest }) => rest),
+        })),
+      },
+      null,
+      2,
+    ),
+  );
   const top = levels.length - 1;
-  await latencyCdfChart(results.map(({ name, levels: measured }) => ({ name, latenciesMs: measured[top].latenciesMs })), join(out, 'latency-cdf.svg'), `${values.workload}: latency CDF, ${results[0].levels[top].label}`);
+  await latencyCdfChart(
+    results.map(({ name, levels: measured }) => ({ name, latenciesMs: measured[top].latenciesMs })),
+    join(out, 'latency-cdf.svg'),
+    `${values.workload}: latency CDF, ${results[0].levels[top].label}`,
+  );
   if (levels.length > 1) {
     await latencyVsLoadChart(
-      results.flatMap(({ name, levels: measured }) => measured.map((level) => ({ policy: name, load: level.load, latencyMs: level.summary.medianMs }))),
-      join(out, 'median-vs-load.svg'), `${values.workload}: median latency against load`, values.driver === 'window' ? 'concurrency' : values.driver === 'batch' ? 'batch size (requests in one second)' : 'arrival rate per second',
+      results.flatMap(({ name, levels: measured }) =>
+        measured.map((level) => ({ policy: name, load: level.load, latencyMs: level.summary.medianMs })),
+      ),
+      join(out, 'median-vs-load.svg'),
+      `${values.workload}: median latency against load`,
+      values.driver === 'window'
+        ? 'concurrency'
+        : values.driver === 'batch'
+          ? 'batch size (requests in one second)'
+          : 'arrival rate per second',
     );
   }
   await perNodeChart(
-    results.flatMap(({ name, levels: measured }) => Object.entries(measured[top].perNode).map(([node, count]) => ({ policy: name, node, value: count / measured[top].summary.completed }))),
-    join(out, 'work-per-node.svg'), `${values.workload}: share of invocations per node, ${results[0].levels[top].label}`, 'share',
+    results.flatMap(({ name, levels: measured }) =>
+      Object.entries(measured[top].perNode).map(([node, count]) => ({
+        policy: name,
+        node,
+        value: count / measured[top].summary.completed,
+      })),
+    ),
+    join(out, 'work-per-node.svg'),
+    `${values.workload}: share of invocations per node, ${results[0].levels[top].label}`,
+    'share',
   );
   console.log(`\nresults and charts: ${out}`);
 }
 
 /** Runs one load level with the driver and answers its figures. */
-async function send(url: string, workload: readonly (readonly [string, unknown])[], driver: string, level: number, requests: number, seconds: number): Promise<Level> {
+async function send(
+  url: string,
+  workload: readonly (readonly [string, unknown])[],
+  driver: string,
+  level: number,
+  requests: number,
+  seconds: number,
+): Promise<Level> {
   const address = new URL(url).host;
   const latencies: number[] = [];
   const perNode: Record<string, number> = {};
@@ -281,7 +433,13 @@ async function send(url: string, workload: readonly (readonly [string, unknown])
     const [fn, body] = workload[i % workload.length];
     const t0 = performance.now();
     try {
-      const reply = await forward({ address, path: `/invoke/${fn}`, body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, timeoutMs: 120_000 });
+      const reply = await forward({
+        address,
+        path: `/invoke/${fn}`,
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+        timeoutMs: 120_000,
+      });
       if (reply.status === 200) {
         latencies.push(performance.now() - t0);
         const node = String(reply.headers['x-strata-node']);
@@ -297,15 +455,19 @@ async function send(url: string, workload: readonly (readonly [string, unknown])
   const started = performance.now();
   if (driver === 'window') {
     let next = 0;
-    await Promise.all(Array.from({ length: level }, async () => {
-      for (let i = next++; i < requests; i = next++) await one(i);
-    }));
+    await Promise.all(
+      Array.from({ length: level }, async () => {
+        for (let i = next++; i < requests; i = next++) await one(i);
+      }),
+    );
   } else if (driver === 'batch') {
     // AutoNDP's batch test: the batch's requests spread evenly over one second.
-    await Promise.all(Array.from({ length: level }, async (_, i) => {
-      await sleep((1000 * i) / level);
-      await one(i);
-    }));
+    await Promise.all(
+      Array.from({ length: level }, async (_, i) => {
+        await sleep((1000 * i) / level);
+        await one(i);
+      }),
+    );
   } else {
     const pending: Promise<void>[] = [];
     let at = 0;
@@ -317,8 +479,20 @@ async function send(url: string, workload: readonly (readonly [string, unknown])
     await Promise.all(pending);
   }
   const elapsed = (performance.now() - started) / 1000;
-  const label = driver === 'window' ? `concurrency ${level}` : driver === 'batch' ? `batch of ${level} over 1 s` : `Poisson ${level}/s`;
-  return { label, load: level, summary: summarize(latencies, errors, elapsed), elapsedS: elapsed, latenciesMs: latencies, perNode };
+  const label =
+    driver === 'window'
+      ? `concurrency ${level}`
+      : driver === 'batch'
+        ? `batch of ${level} over 1 s`
+        : `Poisson ${level}/s`;
+  return {
+    label,
+    load: level,
+    summary: summarize(latencies, errors, elapsed),
+    elapsedS: elapsed,
+    latenciesMs: latencies,
+    perNode,
+  };
 }
 
 main().catch((error: Error) => exitWith(1, error.stack ?? error.message));

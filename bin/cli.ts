@@ -53,7 +53,8 @@ const STATUS_USAGE = `usage: npm run strata -- status [--state URL] [--dashboard
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') return void console.log(USAGE);
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help')
+    return void console.log(USAGE);
   if (command === 'invoke') return invoke(rest);
   if (command === 'status') return status(rest);
   if (command === 'local') return local(rest);
@@ -61,34 +62,48 @@ async function main(argv: string[]): Promise<void> {
 }
 
 class UsageError extends Error {
-  constructor(message: string, readonly usage: string) {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
     super(message);
   }
 }
 
 function parse<const O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, usage: string) {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message, usage);
   }
 }
 
 async function invoke(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, {
-    data: { type: 'string' },
-    file: { type: 'string' },
-    via: { type: 'string', default: 'lambda' },
-    url: { type: 'string' },
-    sign: { type: 'boolean', default: false },
-    region: { type: 'string' },
-    stack: { type: 'string', default: 'StrataDispatch' },
-  }, INVOKE_USAGE);
+  const { values, positionals } = parse(
+    args,
+    {
+      data: { type: 'string' },
+      file: { type: 'string' },
+      via: { type: 'string', default: 'lambda' },
+      url: { type: 'string' },
+      sign: { type: 'boolean', default: false },
+      region: { type: 'string' },
+      stack: { type: 'string', default: 'StrataDispatch' },
+    },
+    INVOKE_USAGE,
+  );
   if (values.help) return void console.log(INVOKE_USAGE);
   const [fn, ...extra] = positionals;
   if (!fn || extra.length > 0) throw new UsageError('give exactly one FUNCTION, e.g. wordcount', INVOKE_USAGE);
-  if (values.data !== undefined && values.file !== undefined) throw new UsageError('give --data or --file, not both', INVOKE_USAGE);
-  if (values.via !== 'lambda' && values.via !== 'api') throw new UsageError(`--via must be lambda or api, got "${values.via}"`, INVOKE_USAGE);
+  if (values.data !== undefined && values.file !== undefined)
+    throw new UsageError('give --data or --file, not both', INVOKE_USAGE);
+  if (values.via !== 'lambda' && values.via !== 'api')
+    throw new UsageError(`--via must be lambda or api, got "${values.via}"`, INVOKE_USAGE);
   let body: string;
   if (values.file !== undefined) {
     try {
@@ -110,13 +125,20 @@ async function invoke(args: string[]): Promise<void> {
   if (values.url !== undefined || values.via === 'api') {
     const base = values.url ?? (await stackOutputs(values.stack, values.region)).ApiUrl;
     if (!base) throw new OperatorError(`stack ${values.stack} has no ApiUrl output`);
-    reply = await post(new URL(path.slice(1), base.endsWith('/') ? base : `${base}/`), body, values.url === undefined || values.sign, values.region);
+    reply = await post(
+      new URL(path.slice(1), base.endsWith('/') ? base : `${base}/`),
+      body,
+      values.url === undefined || values.sign,
+      values.region,
+    );
   } else {
     const functionName = (await stackOutputs(values.stack, values.region)).DispatcherFunctionName;
     if (!functionName) throw new OperatorError(`stack ${values.stack} has no DispatcherFunctionName output`);
     reply = await invokeLambda(functionName, path, body, values.region);
   }
-  const routing = Object.entries(reply.headers).filter(([name]) => name.startsWith('x-strata-')).map(([name, value]) => `${name.slice(9)}=${value}`);
+  const routing = Object.entries(reply.headers)
+    .filter(([name]) => name.startsWith('x-strata-'))
+    .map(([name, value]) => `${name.slice(9)}=${value}`);
   if (routing.length > 0) console.error(`status ${reply.status}; ${routing.join(' ')}`);
   console.log(reply.body);
   if (reply.status >= 400) process.exitCode = 1;
@@ -125,12 +147,15 @@ async function invoke(args: string[]): Promise<void> {
 async function post(url: URL, body: string, sign: boolean, region?: string) {
   let headers: Record<string, string> = { 'content-type': 'application/json' };
   if (sign) {
-    const signingRegion = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1] ?? region ?? process.env.AWS_REGION;
+    const signingRegion =
+      /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1] ?? region ?? process.env.AWS_REGION;
     if (!signingRegion) throw new OperatorError('no AWS region to sign for: pass --region or set AWS_REGION');
     headers = await signForApiGateway({ method: 'POST', url, headers, body }, signingRegion);
   }
   const response = await fetch(url, { method: 'POST', headers, body }).catch((error: Error) => {
-    throw new OperatorError(`cannot reach ${url.origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+    throw new OperatorError(
+      `cannot reach ${url.origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`,
+    );
   });
   return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
 }
@@ -138,8 +163,15 @@ async function post(url: URL, body: string, sign: boolean, region?: string) {
 async function invokeLambda(functionName: string, path: string, body: string, region?: string) {
   const client = new LambdaClient({ region });
   try {
-    const event = proxyEvent({ method: 'POST', url: path, rawHeaders: ['content-type', 'application/json'], body: Buffer.from(body) });
-    const reply = await client.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(event)) }));
+    const event = proxyEvent({
+      method: 'POST',
+      url: path,
+      rawHeaders: ['content-type', 'application/json'],
+      body: Buffer.from(body),
+    });
+    const reply = await client.send(
+      new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(event)) }),
+    );
     const payload = Buffer.from(reply.Payload ?? []).toString('utf8');
     if (reply.FunctionError) throw new OperatorError(`the dispatcher failed (${reply.FunctionError}): ${payload}`);
     const result = JSON.parse(payload) as APIGatewayProxyResult;
@@ -153,13 +185,17 @@ async function invokeLambda(functionName: string, path: string, body: string, re
 }
 
 async function status(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, {
-    state: { type: 'string' },
-    dashboard: { type: 'string' },
-    minutes: { type: 'string', default: '15' },
-    region: { type: 'string' },
-    'stack-prefix': { type: 'string', default: 'Strata' },
-  }, STATUS_USAGE);
+  const { values, positionals } = parse(
+    args,
+    {
+      state: { type: 'string' },
+      dashboard: { type: 'string' },
+      minutes: { type: 'string', default: '15' },
+      region: { type: 'string' },
+      'stack-prefix': { type: 'string', default: 'Strata' },
+    },
+    STATUS_USAGE,
+  );
   if (values.help) return void console.log(STATUS_USAGE);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, STATUS_USAGE);
   if (values.state !== undefined || values.dashboard !== undefined) {
@@ -171,18 +207,25 @@ async function status(args: string[]): Promise<void> {
     return;
   }
   const minutes = Number(values.minutes);
-  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) throw new UsageError(`--minutes must be a whole number from 1 to 1440, got "${values.minutes}"`, STATUS_USAGE);
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440)
+    throw new UsageError(`--minutes must be a whole number from 1 to 1440, got "${values.minutes}"`, STATUS_USAGE);
 
   const prefix = values['stack-prefix'];
-  const [dispatch, compute, state, observability] = await Promise.all(['Dispatch', 'Compute', 'State', 'Observability'].map((stack) => stackOutputs(`${prefix}${stack}`, values.region)));
+  const [dispatch, compute, state, observability] = await Promise.all(
+    ['Dispatch', 'Compute', 'State', 'Observability'].map((stack) => stackOutputs(`${prefix}${stack}`, values.region)),
+  );
   const client = new ElastiCacheClient({ region: values.region });
   let members: string[] = [];
   let region: string;
   try {
     region = await client.config.region();
-    const reply = await client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: state.ReplicationGroupId }));
+    const reply = await client.send(
+      new DescribeReplicationGroupsCommand({ ReplicationGroupId: state.ReplicationGroupId }),
+    );
     for (const group of reply.ReplicationGroups ?? []) {
-      console.log(`state store ${group.ReplicationGroupId}: ${group.Status}, ${group.Engine ?? 'valkey'} ${group.CacheNodeType}, multi-AZ ${group.MultiAZ}, failover ${group.AutomaticFailover}, TLS ${group.TransitEncryptionEnabled}, at rest ${group.AtRestEncryptionEnabled}`);
+      console.log(
+        `state store ${group.ReplicationGroupId}: ${group.Status}, ${group.Engine ?? 'valkey'} ${group.CacheNodeType}, multi-AZ ${group.MultiAZ}, failover ${group.AutomaticFailover}, TLS ${group.TransitEncryptionEnabled}, at rest ${group.AtRestEncryptionEnabled}`,
+      );
       for (const member of group.NodeGroups?.[0]?.NodeGroupMembers ?? []) {
         console.log(`  ${member.CacheClusterId} ${member.CurrentRole ?? ''} in ${member.PreferredAvailabilityZone}`);
         if (member.CacheClusterId) members.push(member.CacheClusterId);
@@ -194,13 +237,17 @@ async function status(args: string[]): Promise<void> {
     client.destroy();
   }
   members = members.sort();
-  const figures = await cloudWatchFigures({
-    apiName: `${prefix}Dispatch`, // the API is named after its stack
-    dispatcherFunctionName: dispatch.DispatcherFunctionName ?? '',
-    computeGroupName: compute.AutoScalingGroupName ?? '',
-    cacheMembers: members,
-    predictivePolicies: (compute.PredictiveScalingPolicies ?? '').split(',').filter(Boolean),
-  }, values.region, minutes);
+  const figures = await cloudWatchFigures(
+    {
+      apiName: `${prefix}Dispatch`, // the API is named after its stack
+      dispatcherFunctionName: dispatch.DispatcherFunctionName ?? '',
+      computeGroupName: compute.AutoScalingGroupName ?? '',
+      cacheMembers: members,
+      predictivePolicies: (compute.PredictiveScalingPolicies ?? '').split(',').filter(Boolean),
+    },
+    values.region,
+    minutes,
+  );
   console.log(`\nlatest one-minute figures of the last ${minutes} minutes (CloudWatch):`);
   console.log(formatFigures(figures));
   if (observability.DashboardName) console.log(`the dashboard: ${dashboardLink(region!, observability.DashboardName)}`);
@@ -210,7 +257,7 @@ async function status(args: string[]): Promise<void> {
   const headers = await signForApiGateway({ method: 'GET', url, headers: {} }, apiRegion);
   const health = await fetch(url, { headers }).then((response) => response.text());
   console.log(`dispatcher: ${health}`);
-  console.log('for each node\'s own figures, run status --state with an SSM port forward to the state store');
+  console.log("for each node's own figures, run status --state with an SSM port forward to the state store");
 }
 
 /** The figures a local dashboard page shows, each line's latest value, read from the page's own data. */
@@ -222,7 +269,9 @@ async function pageFigures(address: string): Promise<WidgetFigures[]> {
     throw new UsageError(`--dashboard must be the page's http:// address, got "${address}"`, STATUS_USAGE);
   }
   const response = await fetch(url).catch((error: Error) => {
-    throw new OperatorError(`cannot reach the dashboard at ${url.origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+    throw new OperatorError(
+      `cannot reach the dashboard at ${url.origin}: ${(error.cause as Error | undefined)?.message ?? error.message}`,
+    );
   });
   if (!response.ok) throw new OperatorError(`the dashboard at ${url.origin} answered ${response.status}`);
   const data = (await response.json()) as DashboardData;
@@ -234,7 +283,8 @@ async function pageFigures(address: string): Promise<WidgetFigures[]> {
 }
 
 async function liveNodesFrom(url: string): Promise<NodeView[]> {
-  if (!/^(rediss?|http):\/\//.test(url)) throw new UsageError(`--state must be a redis://, rediss:// or http:// URL, got "${url}"`, STATUS_USAGE);
+  if (!/^(rediss?|http):\/\//.test(url))
+    throw new UsageError(`--state must be a redis://, rediss:// or http:// URL, got "${url}"`, STATUS_USAGE);
   const store = await connectState(url).catch((error: Error) => {
     throw new OperatorError(`cannot reach the state store at ${new URL(url).host}: ${error.message}`);
   });
@@ -248,17 +298,34 @@ async function liveNodesFrom(url: string): Promise<NodeView[]> {
 function printNodes(nodes: readonly NodeView[]): void {
   const now = Date.now();
   const rows = nodes.map((n) => [
-    n.id, n.role, n.address, `${n.slotsUsed}/${n.slotsTotal}`, String(n.inFlight), `${(n.cpuBusy * 100).toFixed(0)}%`,
-    `${(n.memoryUsed * 100).toFixed(0)}%`, (n.load1 / Math.max(1, n.cores)).toFixed(2), n.draining ? 'draining' : 'up', `${((now - n.heartbeatAt) / 1000).toFixed(1)}s`,
+    n.id,
+    n.role,
+    n.address,
+    `${n.slotsUsed}/${n.slotsTotal}`,
+    String(n.inFlight),
+    `${(n.cpuBusy * 100).toFixed(0)}%`,
+    `${(n.memoryUsed * 100).toFixed(0)}%`,
+    (n.load1 / Math.max(1, n.cores)).toFixed(2),
+    n.draining ? 'draining' : 'up',
+    `${((now - n.heartbeatAt) / 1000).toFixed(1)}s`,
   ]);
   const header = ['node', 'role', 'address', 'slots', 'in flight', 'cpu', 'memory', 'load/core', 'state', 'heartbeat'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+  for (const row of [header, ...rows])
+    console.log(
+      row
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
   console.log(`${nodes.length} live node(s)`);
 }
 
 async function local(args: string[]): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'start.ts'), ...args], { cwd: join(__dirname, '..'), stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'start.ts'), ...args], {
+    cwd: join(__dirname, '..'),
+    stdio: 'inherit',
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 }

@@ -35,11 +35,17 @@ async function main(): Promise<void> {
   const outdir = mkdtempSync(join(tmpdir(), 'strata-rehearsal-cdk-'));
   try {
     process.stdout.write('synthesizing the app with every bundle built (as `cdk deploy` would upload it)\n');
-    const context = (JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+    const context = (
+      JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+    ).context;
     const app = new App({ context, outdir });
     defineStrata(app);
     app.synth();
-    const options: RehearsalOptions = { assembly: outdir, faults: !args.includes('--no-faults'), keepGoing: args.includes('--keep-going') };
+    const options: RehearsalOptions = {
+      assembly: outdir,
+      faults: !args.includes('--no-faults'),
+      keepGoing: args.includes('--keep-going'),
+    };
     const ok = await rehearse(options);
     process.stdout.write(`rehearsal ${ok ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s\n`);
     process.exitCode = ok ? 0 : 1;

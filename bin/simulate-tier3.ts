@@ -53,7 +53,9 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(USAGE);
   const number = (flag: string, text: string) => {
     const value = Number(text);
-    return Number.isFinite(value) && value >= 0 ? value : exitWith(2, `--${flag}: "${text}" is not a number of at least 0`);
+    return Number.isFinite(value) && value >= 0
+      ? value
+      : exitWith(2, `--${flag}: "${text}" is not a number of at least 0`);
   };
   const numbers = (flag: string, text: string) => text.split(',').map((item) => number(flag, item));
   const costs = {
@@ -71,18 +73,25 @@ async function main(): Promise<void> {
 
   if (values.compare) return compare(values.compare, computeCpu, run);
 
-  console.log(`word count over ${values['object-mib']} MiB, ${values.strategy}, compute nodes at ${computeCpu.join(', ')} cores; median ms (offloaded share), off ÷ on and off ÷ always`);
-  console.log('link Mbit/s | storage cores | concurrency | off | on (thresholds) | always | off ÷ on | off ÷ always | limited by (off / always)');
+  console.log(
+    `word count over ${values['object-mib']} MiB, ${values.strategy}, compute nodes at ${computeCpu.join(', ')} cores; median ms (offloaded share), off ÷ on and off ÷ always`,
+  );
+  console.log(
+    'link Mbit/s | storage cores | concurrency | off | on (thresholds) | always | off ÷ on | off ÷ always | limited by (off / always)',
+  );
   for (const linkMbit of numbers('link', values.link)) {
     for (const storageCpu of numbers('storage-cpu', values['storage-cpu'])) {
       for (const concurrency of numbers('concurrency', values.concurrency)) {
         const [off, on, always] = (['never', 'thresholds', 'always'] as const).map((offload) =>
           run({ computeCpu, storageCpu, linkMbit, strategy: values.strategy, offload, concurrency, requests }),
         );
-        const cell = (r: typeof off) => `${r.summary.medianMs.toFixed(0)} (${Math.round((100 * r.offloaded) / requests)} %)`;
+        const cell = (r: typeof off) =>
+          `${r.summary.medianMs.toFixed(0)} (${Math.round((100 * r.offloaded) / requests)} %)`;
         const busiest = (r: typeof off) => Object.entries(r.utilisation).sort((a, b) => b[1] - a[1])[0];
         const limit = (r: typeof off) => `${busiest(r)[0]} ${(100 * busiest(r)[1]).toFixed(0)} %`;
-        console.log(`${linkMbit} | ${storageCpu} | ${concurrency} | ${cell(off)} | ${cell(on)} | ${cell(always)} | ${(off.summary.medianMs / on.summary.medianMs).toFixed(2)} | ${(off.summary.medianMs / always.summary.medianMs).toFixed(2)} | ${limit(off)} / ${limit(always)}`);
+        console.log(
+          `${linkMbit} | ${storageCpu} | ${concurrency} | ${cell(off)} | ${cell(on)} | ${cell(always)} | ${(off.summary.medianMs / on.summary.medianMs).toFixed(2)} | ${(off.summary.medianMs / always.summary.medianMs).toFixed(2)} | ${limit(off)} / ${limit(always)}`,
+        );
       }
     }
   }
@@ -94,19 +103,46 @@ interface BenchRun {
   readonly offload?: string;
   readonly link?: number;
   readonly storageCpu?: number;
-  readonly levels: readonly { label: string; load: number; summary: { completed: number; medianMs: number; p99Ms: number } }[];
+  readonly levels: readonly {
+    label: string;
+    load: number;
+    summary: { completed: number; medianMs: number; p99Ms: number };
+  }[];
 }
 
 /** The model beside each run of an emulated bench: the same policy, offload, link, quotas and concurrency. */
-function compare(path: string, computeCpu: readonly number[], run: (options: Omit<Tier3Options, 'objectBytes' | 'stageCpuMs' | 'nearStageCpuMs' | 'serveCpuMs' | 'overheadCpuMs' | 'storageIdleCores' | 'nodeIdleCores'>) => ReturnType<typeof simulateTier3>): void {
-  const report = JSON.parse(readFileSync(path, 'utf8')) as { driver: string; slots: number | number[]; emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[]; storageSlots?: number }; results: BenchRun[] };
+function compare(
+  path: string,
+  computeCpu: readonly number[],
+  run: (
+    options: Omit<
+      Tier3Options,
+      | 'objectBytes'
+      | 'stageCpuMs'
+      | 'nearStageCpuMs'
+      | 'serveCpuMs'
+      | 'overheadCpuMs'
+      | 'storageIdleCores'
+      | 'nodeIdleCores'
+    >,
+  ) => ReturnType<typeof simulateTier3>,
+): void {
+  const report = JSON.parse(readFileSync(path, 'utf8')) as {
+    driver: string;
+    slots: number | number[];
+    emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[]; storageSlots?: number };
+    results: BenchRun[];
+  };
   if (!report.emulated) exitWith(2, `--compare: ${path} is not from an emulated bench (npm run bench -- --emulate)`);
-  if (report.driver !== 'window') exitWith(2, `--compare: the model runs the window driver only; ${path} used ${report.driver}`);
+  if (report.driver !== 'window')
+    exitWith(2, `--compare: the model runs the window driver only; ${path} used ${report.driver}`);
   console.log('run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99');
   for (const result of report.results) {
     // Runs from before results.json named their settings only in the run's name.
     const named = /^([\w-]+)(?: \(offload (\w+)\))?(?:, (\d+) Mbit\/s, storage ([\d.]+) cores)?/.exec(result.name)!;
-    const offload = result.offload ?? ({ on: 'thresholds', off: 'never', always: 'always' } as Record<string, string>)[named[2] ?? 'on'];
+    const offload =
+      result.offload ??
+      ({ on: 'thresholds', off: 'never', always: 'always' } as Record<string, string>)[named[2] ?? 'on'];
     const linkMbit = result.link ?? Number(named[3] ?? report.emulated!.links[0]);
     const storageCpu = result.storageCpu ?? Number(named[4] ?? report.emulated!.storageCpus[0]);
     const strategy = strategyOf(result.scenario ?? named[1]);
@@ -116,11 +152,20 @@ function compare(path: string, computeCpu: readonly number[], run: (options: Omi
     }
     for (const level of result.levels) {
       const model = run({
-        computeCpu: report.emulated!.computeCpu ?? computeCpu, slots: typeof report.slots === 'number' ? report.slots : undefined, storageSlots: report.emulated!.storageSlots, storageCpu, linkMbit,
-        strategy, offload, concurrency: level.load, requests: Math.max(level.summary.completed, 100),
+        computeCpu: report.emulated!.computeCpu ?? computeCpu,
+        slots: typeof report.slots === 'number' ? report.slots : undefined,
+        storageSlots: report.emulated!.storageSlots,
+        storageCpu,
+        linkMbit,
+        strategy,
+        offload,
+        concurrency: level.load,
+        requests: Math.max(level.summary.completed, 100),
       });
       const system = level.summary;
-      console.log(`${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)}`);
+      console.log(
+        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)}`,
+      );
     }
   }
 }

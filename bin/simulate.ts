@@ -66,9 +66,12 @@ async function main(): Promise<void> {
   }
   if (values.help) return void console.log(USAGE);
   const loads = values.load.split(',').map(Number);
-  if (!loads.every((load) => load > 0 && load < 1.5)) exitWith(2, `--load must be numbers above 0 and below 1.5, got "${values.load}"`);
-  if (values.speeds !== 'heterogeneous' && values.speeds !== 'uniform') exitWith(2, `--speeds must be heterogeneous or uniform, got "${values.speeds}"`);
-  if (values.arrivals !== 'poisson' && values.arrivals !== 'bursty') exitWith(2, `--arrivals must be poisson or bursty, got "${values.arrivals}"`);
+  if (!loads.every((load) => load > 0 && load < 1.5))
+    exitWith(2, `--load must be numbers above 0 and below 1.5, got "${values.load}"`);
+  if (values.speeds !== 'heterogeneous' && values.speeds !== 'uniform')
+    exitWith(2, `--speeds must be heterogeneous or uniform, got "${values.speeds}"`);
+  if (values.arrivals !== 'poisson' && values.arrivals !== 'bursty')
+    exitWith(2, `--arrivals must be poisson or bursty, got "${values.arrivals}"`);
   const names = values.policies.split(',');
   const unknown = names.find((name) => !(name in PLACEMENTS));
   if (unknown) exitWith(2, `--policies: unknown "${unknown}"; the policies are ${Object.keys(PLACEMENTS).join(', ')}`);
@@ -83,13 +86,17 @@ async function main(): Promise<void> {
     slots: wholeNumber('slots', values.slots, 1),
     seed: wholeNumber('seed', values.seed, 0),
   };
-  const out = values.out ?? join(__dirname, '..', 'bench', 'results', `simulation-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const out =
+    values.out ??
+    join(__dirname, '..', 'bench', 'results', `simulation-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(out, { recursive: true });
   const report: SimulationReport['runs'][number][] = [];
   const cdfRuns: { name: string; latenciesMs: Float64Array }[] = [];
   const utilisation: { policy: string; node: string; value: number }[] = [];
   for (const load of loads) {
-    console.log(`\n${options.nodes} nodes (${options.speeds}${options.slowdown ? ', a third slow to half speed at the middle' : ''}, ${options.slots} slots), ${options.invocations} invocations, ${options.arrivals} arrivals at ${(load * 100).toFixed(0)}% load, metrics ${options.staleMs} ms stale, ${options.dispatchers} dispatchers`);
+    console.log(
+      `\n${options.nodes} nodes (${options.speeds}${options.slowdown ? ', a third slow to half speed at the middle' : ''}, ${options.slots} slots), ${options.invocations} invocations, ${options.arrivals} arrivals at ${(load * 100).toFixed(0)}% load, metrics ${options.staleMs} ms stale, ${options.dispatchers} dispatchers`,
+    );
     const runs = names.map((name) => {
       const result = simulate({ ...options, load, placement: PLACEMENTS[name] });
       process.stderr.write(`  ${name}: ${(result.wallMs / 1000).toFixed(1)} s\n`);
@@ -103,14 +110,23 @@ async function main(): Promise<void> {
         mean: result.summary.meanMs / oracle.summary.meanMs,
         secondHalfP99: result.secondHalf.p99Ms / oracle.secondHalf.p99Ms,
       };
-    const columns: [string, (r: OracleRatios) => number][] = [['p50', (r) => r.p50], ['p99', (r) => r.p99], ['mean', (r) => r.mean], ...(options.slowdown ? [['2nd-half p99', (r: OracleRatios) => r.secondHalfP99] as [string, (r: OracleRatios) => number]] : [])];
-    console.log(formatTable(
-      runs.map(({ name, result }) => {
-        const r = ratios(result);
-        return { name, summary: result.summary, ratio: r && columns.map(([, of]) => of(r).toFixed(2)).join(' / ') };
-      }),
-      oracle ? `${columns.map(([title]) => title).join(' / ')} ÷ oracle` : undefined,
-    ));
+    const columns: [string, (r: OracleRatios) => number][] = [
+      ['p50', (r) => r.p50],
+      ['p99', (r) => r.p99],
+      ['mean', (r) => r.mean],
+      ...(options.slowdown
+        ? [['2nd-half p99', (r: OracleRatios) => r.secondHalfP99] as [string, (r: OracleRatios) => number]]
+        : []),
+    ];
+    console.log(
+      formatTable(
+        runs.map(({ name, result }) => {
+          const r = ratios(result);
+          return { name, summary: result.summary, ratio: r && columns.map(([, of]) => of(r).toFixed(2)).join(' / ') };
+        }),
+        oracle ? `${columns.map(([title]) => title).join(' / ')} ÷ oracle` : undefined,
+      ),
+    );
     for (const { name, result } of runs) {
       const { latencies, ...rest } = result;
       report.push({ name, load, vsOracle: ratios(result), result: rest });
@@ -120,12 +136,29 @@ async function main(): Promise<void> {
       }
     }
   }
-  writeFileSync(join(out, 'results.json'), JSON.stringify({ options, runs: report } satisfies SimulationReport, null, 2));
+  writeFileSync(
+    join(out, 'results.json'),
+    JSON.stringify({ options, runs: report } satisfies SimulationReport, null, 2),
+  );
   const last = `${(loads.at(-1)! * 100).toFixed(0)}% load`;
-  await latencyCdfChart(cdfRuns, join(out, 'latency-cdf.svg'), `Latency CDF, ${options.nodes} simulated nodes, ${last}`);
-  await perNodeChart(utilisation, join(out, 'node-utilisation.svg'), `Slot utilisation per node, ${last}`, 'utilisation');
+  await latencyCdfChart(
+    cdfRuns,
+    join(out, 'latency-cdf.svg'),
+    `Latency CDF, ${options.nodes} simulated nodes, ${last}`,
+  );
+  await perNodeChart(
+    utilisation,
+    join(out, 'node-utilisation.svg'),
+    `Slot utilisation per node, ${last}`,
+    'utilisation',
+  );
   if (loads.length > 1) {
-    await latencyVsLoadChart(report.map(({ name, load, result }) => ({ policy: name, load, latencyMs: result.summary.p99Ms })), join(out, 'p99-vs-load.svg'), 'p99 latency against offered load', 'offered load');
+    await latencyVsLoadChart(
+      report.map(({ name, load, result }) => ({ policy: name, load, latencyMs: result.summary.p99Ms })),
+      join(out, 'p99-vs-load.svg'),
+      'p99 latency against offered load',
+      'offered load',
+    );
   }
   console.log(`\nresults and charts: ${out}`);
 }

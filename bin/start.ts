@@ -71,9 +71,9 @@ async function main(): Promise<void> {
   oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
   oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies));
   oneOf('--offload-policy', values['offload-policy'], Object.keys(offloadPolicies));
-  const [nodeCount, slots, requests, concurrency, port, dashboardPort] = (['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const).map((flag) =>
-    wholeNumber(flag, values[flag], flag.endsWith('port') ? 0 : 1),
-  );
+  const [nodeCount, slots, requests, concurrency, port, dashboardPort] = (
+    ['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const
+  ).map((flag) => wholeNumber(flag, values[flag], flag.endsWith('port') ? 0 : 1));
 
   const workDir = values['work-dir']; // objects, metrics, and Ceph with --ceph
   const folder = join(workDir, 'objects');
@@ -81,15 +81,24 @@ async function main(): Promise<void> {
   rmSync(metricsDir, { recursive: true, force: true }); // the page shows this run only
   mkdirSync(metricsDir, { recursive: true });
   if (values.ceph && values['s3-endpoint']) return exitWith(2, `give --ceph or --s3-endpoint, not both\n\n${USAGE}`);
-  let s3: { s3Endpoint: string; bucket: string; credentials?: { accessKeyId: string; secretAccessKey: string } } | undefined;
+  let s3:
+    | { s3Endpoint: string; bucket: string; credentials?: { accessKeyId: string; secretAccessKey: string } }
+    | undefined;
   let ceph: OneHostCeph | undefined;
   let fleet: EmulatedFleet | undefined;
-  if (values.emulate && (values.ceph || values['s3-endpoint'] || values.redis)) return exitWith(2, `--emulate brings its own Ceph and Redis: leave out --ceph, --s3-endpoint and --redis\n\n${USAGE}`);
+  if (values.emulate && (values.ceph || values['s3-endpoint'] || values.redis))
+    return exitWith(
+      2,
+      `--emulate brings its own Ceph and Redis: leave out --ceph, --s3-endpoint and --redis\n\n${USAGE}`,
+    );
   if (values.emulate) {
     console.log('making the emulated hosts and booting Ceph on the storage host...');
     fleet = await EmulatedFleet.start({
-      computeCpu: coresList('cpu', values.cpu), storageCpu: coresList('storage-cpu', values['storage-cpu'])[0], controlCpu: coresList('control-cpu', values['control-cpu'])[0],
-      linkMbit: wholeNumber('link', values.link, 1), log: (line) => console.log(line),
+      computeCpu: coresList('cpu', values.cpu),
+      storageCpu: coresList('storage-cpu', values['storage-cpu'])[0],
+      controlCpu: coresList('control-cpu', values['control-cpu'])[0],
+      linkMbit: wholeNumber('link', values.link, 1),
+      log: (line) => console.log(line),
     }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
     s3 = { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials };
   } else if (values.ceph) {
@@ -100,14 +109,21 @@ async function main(): Promise<void> {
     console.log(`booting Ceph (MON, MGR, 3 OSDs, RGW) in ${cephFolder}...`);
     ceph = await startCeph({ folder: cephFolder });
     await ceph.createBucket(values['s3-bucket']);
-    console.log(ceph.bootLog.split('\n').filter((line) => /HEALTH_OK after|ready after/.test(line)).join('; '));
+    console.log(
+      ceph.bootLog
+        .split('\n')
+        .filter((line) => /HEALTH_OK after|ready after/.test(line))
+        .join('; '),
+    );
     s3 = { s3Endpoint: ceph.rgwEndpoint, bucket: values['s3-bucket'], credentials: ceph.credentials };
   } else if (values['s3-endpoint']) {
     s3 = { s3Endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] };
   }
   const nodes = fleet?.computeNodes ?? nodeCount;
   const redisUrl = fleet?.redisUrl ?? values.redis;
-  const objects = s3 ? new S3ObjectStore({ endpoint: s3.s3Endpoint, bucket: s3.bucket, credentials: s3.credentials }) : new FolderObjectStore(folder);
+  const objects = s3
+    ? new S3ObjectStore({ endpoint: s3.s3Endpoint, bucket: s3.bucket, credentials: s3.credentials })
+    : new FolderObjectStore(folder);
   console.log(`objects: ${objects.location}; state: ${redisUrl ?? 'embedded (in this process)'}`);
   if (!fleet) await loadCorpus(objects); // the fleet loaded it
 
@@ -115,7 +131,12 @@ async function main(): Promise<void> {
     sources: [{ folder: metricsDir }],
     title: `npm start: ${nodes} compute nodes, ${values.strategy} / ${values['node-policy']} / ${values['offload-policy']}`,
     port: dashboardPort,
-  }).catch((error: Error) => exitWith(1, `the dashboard cannot listen on 127.0.0.1:${dashboardPort} (${error.message}); pass --dashboard-port 0 for any free port`));
+  }).catch((error: Error) =>
+    exitWith(
+      1,
+      `the dashboard cannot listen on 127.0.0.1:${dashboardPort} (${error.message}); pass --dashboard-port 0 for any free port`,
+    ),
+  );
   console.log(`dashboard: ${dashboard.url}`);
 
   const started = Date.now();
@@ -151,7 +172,9 @@ async function main(): Promise<void> {
   let outcomes: Outcome[];
   try {
     await cluster.waitForNodes();
-    console.log(`${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`);
+    console.log(
+      `${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`,
+    );
     outcomes = await demo(cluster.url, requests, concurrency);
   } catch (error) {
     console.error((error as Error).stack ?? String(error));
@@ -159,7 +182,9 @@ async function main(): Promise<void> {
   }
   report(outcomes);
   console.log(`\nmetrics (CloudWatch EMF): ${metricsDir}; the dashboard: ${dashboard.url}`);
-  console.log(`try: curl -s -X POST ${cluster.url}/invoke/wordcount -H 'content-type: application/json' -d '{"key":"${CORPUS.small.key}"}' -i`);
+  console.log(
+    `try: curl -s -X POST ${cluster.url}/invoke/wordcount -H 'content-type: application/json' -d '{"key":"${CORPUS.small.key}"}' -i`,
+  );
   if (values.exit) return stop();
   console.log(`serving; the dashboard at ${dashboard.url} goes on updating; Ctrl-C stops every process.`);
 }
@@ -180,7 +205,12 @@ async function demo(url: string, requests: number, concurrency: number): Promise
     for (let i = next++; i < requests; i = next++) {
       const [fn, body] = mix[i % mix.length];
       const t0 = performance.now();
-      const reply = await forward({ address, path: `/invoke/${fn}`, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      const reply = await forward({
+        address,
+        path: `/invoke/${fn}`,
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
       outcomes.push({ status: reply.status, ms: performance.now() - t0, headers: reply.headers });
       progress(outcomes.length, requests);
     }
@@ -188,21 +218,31 @@ async function demo(url: string, requests: number, concurrency: number): Promise
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, lane));
   if (process.stderr.isTTY) process.stderr.write('\n');
-  console.log(`\n${requests} requests at concurrency ${concurrency} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  console.log(
+    `\n${requests} requests at concurrency ${concurrency} in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
+  );
   return outcomes;
 }
 
 function report(outcomes: Outcome[]): void {
-  const latency = summarize(outcomes.map((o) => o.ms), 0, 0);
+  const latency = summarize(
+    outcomes.map((o) => o.ms),
+    0,
+    0,
+  );
   const byStatus = tally(outcomes.map((o) => String(o.status)));
-  console.log(`status: ${format(byStatus)}; latency p50 ${latency.medianMs.toFixed(1)} ms, p95 ${latency.p95Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms`);
+  console.log(
+    `status: ${format(byStatus)}; latency p50 ${latency.medianMs.toFixed(1)} ms, p95 ${latency.p95Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms`,
+  );
   const header = (o: Outcome, name: string) => String(o.headers[name] ?? '-');
   console.log(`ran on (per node):       ${format(tally(outcomes.map((o) => header(o, 'x-strata-node'))))}`);
   console.log(`tier 1, dispatcher chose: ${format(tally(outcomes.map((o) => header(o, 'x-strata-tier1'))))}`);
   const forwarded = outcomes.filter((o) => header(o, 'x-strata-tier2').includes('>')).length;
   console.log(`tier 2, forwarded to a peer: ${forwarded} of ${outcomes.length}`);
   const tier3 = outcomes.map((o) => header(o, 'x-strata-tier3')).filter((v) => v !== 'none' && v !== '-');
-  console.log(`tier 3, data stages:      ${format(tally(tier3.map((v) => (v.startsWith('offloaded') ? v : `local (${v.slice(6)})`))))}`);
+  console.log(
+    `tier 3, data stages:      ${format(tally(tier3.map((v) => (v.startsWith('offloaded') ? v : `local (${v.slice(6)})`))))}`,
+  );
 }
 
 function tally(values: string[]): Map<string, number> {

@@ -5,7 +5,8 @@ import { FolderObjectStore, S3ObjectStore, type ObjectStore } from './object-sto
 
 export function wholeNumber(flag: string, text: string, min: number): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min) exitWith(2, `--${flag} must be a whole number of at least ${min}, got "${text}"`);
+  if (!Number.isInteger(value) || value < min)
+    exitWith(2, `--${flag} must be a whole number of at least ${min}, got "${text}"`);
   return value;
 }
 
@@ -13,7 +14,9 @@ export function wholeNumber(flag: string, text: string, min: number): number {
 export function coresList(flag: string, text: string): number[] {
   return text.split(',').map((item) => {
     const value = Number(item);
-    return Number.isFinite(value) && value > 0 && value <= 64 ? value : exitWith(2, `--${flag}: "${item}" is not a number of cores (e.g. 0.25, 0.5, 1)`);
+    return Number.isFinite(value) && value > 0 && value <= 64
+      ? value
+      : exitWith(2, `--${flag}: "${item}" is not a number of cores (e.g. 0.25, 0.5, 1)`);
   });
 }
 
@@ -23,8 +26,13 @@ export async function connectState(url: string): Promise<StateStore> {
   return exitWith(2, `--state must be a redis://, rediss:// or http:// address, got "${url}"`);
 }
 
-export function objectStoreFrom(values: { objects?: string; 's3-endpoint'?: string; 's3-bucket'?: string }): ObjectStore {
-  if (values['s3-endpoint']) return new S3ObjectStore({ endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] ?? 'strata-data' });
+export function objectStoreFrom(values: {
+  objects?: string;
+  's3-endpoint'?: string;
+  's3-bucket'?: string;
+}): ObjectStore {
+  if (values['s3-endpoint'])
+    return new S3ObjectStore({ endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] ?? 'strata-data' });
   if (values.objects) return new FolderObjectStore(values.objects);
   return exitWith(2, 'one of --objects DIR or --s3-endpoint URL is required');
 }

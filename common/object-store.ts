@@ -125,7 +125,8 @@ export class S3ObjectStore implements ObjectStore {
       const reply = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
       return Buffer.from(await reply.Body!.transformToByteArray());
     } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') throw new ObjectNotFoundError(key);
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey')
+        throw new ObjectNotFoundError(key);
       throw error;
     }
   }
@@ -136,7 +137,8 @@ export class S3ObjectStore implements ObjectStore {
       // In Node.js the SDK's body is a stream (an IncomingMessage).
       return { size: reply.ContentLength ?? 0, body: reply.Body as Readable };
     } catch (error) {
-      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') throw new ObjectNotFoundError(key);
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey')
+        throw new ObjectNotFoundError(key);
       throw error;
     }
   }

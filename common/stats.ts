@@ -34,8 +34,21 @@ export function summarize(latencies: Float64Array | number[], errors: number, se
 }
 
 /** A fixed-width table: one row per scenario, ratios against the baseline row's figure. */
-export function formatTable(rows: readonly { readonly name: string; readonly summary: LatencySummary; readonly ratio?: string }[], ratioHeader?: string): string {
-  const header = ['scenario', 'median ms', 'p95 ms', 'p99 ms', 'mean ms', 'stddev ms', 'per s', 'errors', ...(ratioHeader ? [ratioHeader] : [])];
+export function formatTable(
+  rows: readonly { readonly name: string; readonly summary: LatencySummary; readonly ratio?: string }[],
+  ratioHeader?: string,
+): string {
+  const header = [
+    'scenario',
+    'median ms',
+    'p95 ms',
+    'p99 ms',
+    'mean ms',
+    'stddev ms',
+    'per s',
+    'errors',
+    ...(ratioHeader ? [ratioHeader] : []),
+  ];
   const body = rows.map(({ name, summary: s, ratio }) => [
     name,
     s.medianMs.toFixed(1),
@@ -48,5 +61,7 @@ export function formatTable(rows: readonly { readonly name: string; readonly sum
     ...(ratioHeader ? [ratio ?? ''] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-  return [header, ...body].map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n');
+  return [header, ...body]
+    .map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '))
+    .join('\n');
 }

@@ -24,11 +24,13 @@ export interface SubstringMatches {
  */
 export const substring: StrataFunction<Args> = {
   name: 'substring',
-  description: 'count the matches of a pattern in a text object (NFC-normalised text, offsets in code points); body {"key": "corpus/x.txt", "pattern": "love"}',
+  description:
+    'count the matches of a pattern in a text object (NFC-normalised text, offsets in code points); body {"key": "corpus/x.txt", "pattern": "love"}',
   parse: (body) => {
     const key = objectKeyField(body);
     const pattern = stringField(body, 'pattern', { max: 256 });
-    if (/[\uD800-\uDFFF]/u.test(pattern)) throw new InputError('pattern must be well-formed Unicode text: it has a lone surrogate');
+    if (/[\uD800-\uDFFF]/u.test(pattern))
+      throw new InputError('pattern must be well-formed Unicode text: it has a lone surrogate');
     return { key, pattern };
   },
   dataStage: {

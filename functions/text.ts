@@ -90,7 +90,9 @@ export class TextFeed {
     this.carry.push(text);
     this.carryLength += text.length;
     if (this.carryLength > this.maxUnbrokenChars) {
-      throw new DataLimitError(`the object has more than ${this.maxUnbrokenChars} characters without a line break, a space or a bracket; a data stage reads text in pieces that end at one`);
+      throw new DataLimitError(
+        `the object has more than ${this.maxUnbrokenChars} characters without a line break, a space or a bracket; a data stage reads text in pieces that end at one`,
+      );
     }
   }
 }
@@ -113,7 +115,11 @@ function lastPlaceToCut(text: string): number {
 const WORDS_NEVER_JOIN_ACROSS = '!#$%&()*+-/<=>?@[\\]^`{|}~';
 
 /** Runs a function's data stage over an object given as chunks of its bytes: what a node's worker thread does, in one call. */
-export function runStageOver<Args>(fn: StrataFunction<Args>, args: Args, chunks: Iterable<Uint8Array> | string): unknown {
+export function runStageOver<Args>(
+  fn: StrataFunction<Args>,
+  args: Args,
+  chunks: Iterable<Uint8Array> | string,
+): unknown {
   const feed = new TextFeed(fn.dataStage!.begin(args));
   for (const chunk of typeof chunks === 'string' ? [Buffer.from(chunks)] : chunks) feed.push(chunk);
   return feed.end();

@@ -75,7 +75,11 @@ export function stringField(body: unknown, name: string, { min = 1, max = 1024 }
   return value;
 }
 
-export function integerField(body: unknown, name: string, { min, max, fallback }: { min: number; max: number; fallback?: number }): number {
+export function integerField(
+  body: unknown,
+  name: string,
+  { min, max, fallback }: { min: number; max: number; fallback?: number },
+): number {
   const value = field(body, name) ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InputError(`${name} must be a whole number from ${min} to ${max}`);
@@ -86,7 +90,11 @@ export function integerField(body: unknown, name: string, { min, max, fallback }
 /** Object keys as S3 takes them, without the parts that would escape a local folder. */
 export function objectKeyField(body: unknown): string {
   const key = stringField(body, 'key', { max: 512 });
-  if (key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '') || /[\u0000-\u001f]/.test(key)) {
+  if (
+    key.startsWith('/') ||
+    key.split('/').some((part) => part === '..' || part === '') ||
+    /[\u0000-\u001f]/.test(key)
+  ) {
     throw new InputError('key must be a relative object key such as "corpus/hamlet.txt", without empty or ".." parts');
   }
   return key;

@@ -30,7 +30,8 @@ export const MAX_DISTINCT_WORDS = 1 << 20;
  */
 export const wordcount: StrataFunction<Args> = {
   name: 'wordcount',
-  description: 'count lines and words (Unicode word segmentation over NFKC text) of a text object, and its ten most frequent words; body {"key": "corpus/x.txt"}',
+  description:
+    'count lines and words (Unicode word segmentation over NFKC text) of a text object, and its ten most frequent words; body {"key": "corpus/x.txt"}',
   parse: (body) => ({ key: objectKeyField(body) }),
   dataStage: {
     objectKey: (args) => args.key,
@@ -149,7 +150,9 @@ class WordCountPass implements TextPass {
   private count(word: string): void {
     const seen = this.counts.get(word);
     if (seen === undefined && this.counts.size >= MAX_DISTINCT_WORDS) {
-      throw new DataLimitError(`the object has more than ${MAX_DISTINCT_WORDS} distinct words; wordcount counts at most that many`);
+      throw new DataLimitError(
+        `the object has more than ${MAX_DISTINCT_WORDS} distinct words; wordcount counts at most that many`,
+      );
     }
     this.counts.set(word, (seen ?? 0) + 1);
     this.words++;

@@ -22,15 +22,42 @@ export interface StrataStacks {
 export function defineStrata(app: App): StrataStacks {
   const config = loadStrataConfig(app.node.tryGetContext('strata'));
   const description = (what: string) => `Strata (multi-tier load balancing for serverless runtimes): ${what}`;
-  const network = new NetworkStack(app, 'StrataNetwork', { config, description: description('VPC, security groups, alert topic') });
-  const state = new StateStack(app, 'StrataState', { config, network: network.network, description: description('ElastiCache state store') });
-  const storage = new StorageStack(app, 'StrataStorage', { config, network: network.network, alerts: network.alerts, cache: state.cache, description: description('Ceph storage tier') });
-  const compute = new ComputeStack(app, 'StrataCompute', {
-    config, network: network.network, alerts: network.alerts, cache: state.cache, storage, description: description('compute nodes'),
+  const network = new NetworkStack(app, 'StrataNetwork', {
+    config,
+    description: description('VPC, security groups, alert topic'),
   });
-  const dispatch = new DispatchStack(app, 'StrataDispatch', { config, network: network.network, cache: state.cache, description: description('policy layer, dispatcher, API') });
+  const state = new StateStack(app, 'StrataState', {
+    config,
+    network: network.network,
+    description: description('ElastiCache state store'),
+  });
+  const storage = new StorageStack(app, 'StrataStorage', {
+    config,
+    network: network.network,
+    alerts: network.alerts,
+    cache: state.cache,
+    description: description('Ceph storage tier'),
+  });
+  const compute = new ComputeStack(app, 'StrataCompute', {
+    config,
+    network: network.network,
+    alerts: network.alerts,
+    cache: state.cache,
+    storage,
+    description: description('compute nodes'),
+  });
+  const dispatch = new DispatchStack(app, 'StrataDispatch', {
+    config,
+    network: network.network,
+    cache: state.cache,
+    description: description('policy layer, dispatcher, API'),
+  });
   const observability = new ObservabilityStack(app, 'StrataObservability', {
-    alerts: network.alerts, cache: state.cache, compute: compute.fleet, dispatch, description: description('dashboard and alarms'),
+    alerts: network.alerts,
+    cache: state.cache,
+    compute: compute.fleet,
+    dispatch,
+    description: description('dashboard and alarms'),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ControlTowerChecks());
   return { network, state, storage, compute, dispatch, observability };

@@ -121,40 +121,86 @@ export class StrataConfigError extends Error {
 export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   if (typeof raw === 'string') raw = parseJson(raw); // `cdk synth -c strata='{...}'` passes a string
   const top = new Section('strata', raw, [
-    'invocationStrategy', 'nodePolicy', 'offloadPolicy', 'choices', 'prequal', 'offloadThresholds',
-    'network', 'state', 'compute', 'storage', 'dispatch', 'alarmEmail',
+    'invocationStrategy',
+    'nodePolicy',
+    'offloadPolicy',
+    'choices',
+    'prequal',
+    'offloadThresholds',
+    'network',
+    'state',
+    'compute',
+    'storage',
+    'dispatch',
+    'alarmEmail',
   ]);
   const prequal = top.section('prequal', ['probes', 'quantile']);
   const network = top.section('network', ['maxAzs', 'natGateways']);
   const maxAzs = network.whole('maxAzs', 3, 2, 3);
   const state = top.section('state', ['nodeType', 'replicas']);
-  const compute = top.section('compute', ['instanceTypes', 'minNodes', 'maxNodes', 'slotsPerNode', 'targetCpuPercent', 'targetSlotUsePercent', 'predictiveScaling']);
+  const compute = top.section('compute', [
+    'instanceTypes',
+    'minNodes',
+    'maxNodes',
+    'slotsPerNode',
+    'targetCpuPercent',
+    'targetSlotUsePercent',
+    'predictiveScaling',
+  ]);
   const minNodes = compute.whole('minNodes', 2, 1, 1000);
-  const storage = top.section('storage', ['nodes', 'instanceTypes', 'osdsPerNode', 'osdVolumeGiB', 'pgNum', 'pgAutoscale', 'slotsPerNode']);
-  const dispatch = top.section('dispatch', ['memoryMiB', 'reservedConcurrency', 'throttleRatePerSecond', 'throttleBurst']);
+  const storage = top.section('storage', [
+    'nodes',
+    'instanceTypes',
+    'osdsPerNode',
+    'osdVolumeGiB',
+    'pgNum',
+    'pgAutoscale',
+    'slotsPerNode',
+  ]);
+  const dispatch = top.section('dispatch', [
+    'memoryMiB',
+    'reservedConcurrency',
+    'throttleRatePerSecond',
+    'throttleBurst',
+  ]);
   const alarmEmail = top.optional('alarmEmail', (value, path) => {
     if (typeof value !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) fail(path, 'an email address', value);
     return value;
   });
   return {
-    invocationStrategy: top.oneOf('invocationStrategy', 'least-expected-delay', Object.keys(invocationStrategies)) as InvocationStrategyName,
+    invocationStrategy: top.oneOf(
+      'invocationStrategy',
+      'least-expected-delay',
+      Object.keys(invocationStrategies),
+    ) as InvocationStrategyName,
     nodePolicy: top.oneOf('nodePolicy', 'most-slots', Object.keys(nodePolicies)) as NodePolicyName,
     offloadPolicy: top.oneOf('offloadPolicy', 'thresholds', Object.keys(offloadPolicies)) as OffloadPolicyName,
     choices: checked(() => checkChoices(top.raw.choices === undefined ? 2 : (top.raw.choices as number))),
     prequal: {
-      probes: checked(() => checkChoices(prequal.raw.probes === undefined ? 8 : (prequal.raw.probes as number), 'prequal.probes')),
-      quantile: checked(() => checkQuantile(prequal.raw.quantile === undefined ? 0.9 : (prequal.raw.quantile as number), 'prequal.quantile')),
+      probes: checked(() =>
+        checkChoices(prequal.raw.probes === undefined ? 8 : (prequal.raw.probes as number), 'prequal.probes'),
+      ),
+      quantile: checked(() =>
+        checkQuantile(prequal.raw.quantile === undefined ? 0.9 : (prequal.raw.quantile as number), 'prequal.quantile'),
+      ),
     },
     offloadThresholds: checked(() => {
       const thresholds = top.raw.offloadThresholds ?? {};
-      if (!isRecord(thresholds)) throw new RangeError('offloadThresholds must be an object with cpu, memory and loadPerCore');
+      if (!isRecord(thresholds))
+        throw new RangeError('offloadThresholds must be an object with cpu, memory and loadPerCore');
       const extra = Object.keys(thresholds).filter((key) => !['cpu', 'memory', 'loadPerCore'].includes(key));
-      if (extra.length > 0) throw new RangeError(`offloadThresholds.${extra[0]} is not a threshold; they are cpu, memory, loadPerCore`);
+      if (extra.length > 0)
+        throw new RangeError(`offloadThresholds.${extra[0]} is not a threshold; they are cpu, memory, loadPerCore`);
       return checkOffloadThresholds(thresholds);
     }),
     network: { maxAzs, natGateways: network.whole('natGateways', 1, 1, maxAzs) },
     state: {
-      nodeType: state.matching('nodeType', 'cache.t4g.small', /^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'an ElastiCache node type such as cache.t4g.small'),
+      nodeType: state.matching(
+        'nodeType',
+        'cache.t4g.small',
+        /^cache\.[a-z0-9]+\.[a-z0-9]+$/,
+        'an ElastiCache node type such as cache.t4g.small',
+      ),
       replicas: state.whole('replicas', 1, 1, 5),
     },
     compute: {
@@ -164,7 +210,11 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
       slotsPerNode: compute.whole('slotsPerNode', 2, 1, 256),
       targetCpuPercent: compute.whole('targetCpuPercent', 70, 10, 95),
       targetSlotUsePercent: compute.whole('targetSlotUsePercent', 70, 10, 95),
-      predictiveScaling: compute.oneOf('predictiveScaling', 'forecast-only', PREDICTIVE_SCALING_MODES) as PredictiveScalingMode,
+      predictiveScaling: compute.oneOf(
+        'predictiveScaling',
+        'forecast-only',
+        PREDICTIVE_SCALING_MODES,
+      ) as PredictiveScalingMode,
     },
     storage: {
       nodes: storage.whole('nodes', 3, 3, 12),
@@ -189,10 +239,15 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
 class Section {
   readonly raw: Record<string, unknown>;
 
-  constructor(private readonly path: string, raw: unknown, keys: readonly string[]) {
+  constructor(
+    private readonly path: string,
+    raw: unknown,
+    keys: readonly string[],
+  ) {
     if (!isRecord(raw)) throw new StrataConfigError(`${path} must be an object with the keys ${keys.join(', ')}`);
     const unknown = Object.keys(raw).filter((key) => !keys.includes(key));
-    if (unknown.length > 0) throw new StrataConfigError(`${path}.${unknown[0]} is not a setting; the settings are ${keys.join(', ')}`);
+    if (unknown.length > 0)
+      throw new StrataConfigError(`${path}.${unknown[0]} is not a setting; the settings are ${keys.join(', ')}`);
     this.raw = raw;
   }
 
@@ -214,7 +269,12 @@ class Section {
 
   powerOfTwo(key: string, fallback: number, min: number, max: number): number {
     return this.read(key, fallback, (value, path) => {
-      if (!Number.isInteger(value) || (value as number) < min || (value as number) > max || ((value as number) & ((value as number) - 1)) !== 0) {
+      if (
+        !Number.isInteger(value) ||
+        (value as number) < min ||
+        (value as number) > max ||
+        ((value as number) & ((value as number) - 1)) !== 0
+      ) {
         fail(path, `a power of two from ${min} to ${max}`, value);
       }
       return value as number;
@@ -222,18 +282,23 @@ class Section {
   }
 
   boolean(key: string, fallback: boolean): boolean {
-    return this.read(key, fallback, (value, path) => (typeof value === 'boolean' ? value : fail(path, 'true or false', value)));
+    return this.read(key, fallback, (value, path) =>
+      typeof value === 'boolean' ? value : fail(path, 'true or false', value),
+    );
   }
 
   oneOf(key: string, fallback: string, names: readonly string[]): string {
     return this.read(key, fallback, (value, path) => {
-      if (typeof value !== 'string' || !names.includes(value)) throw new StrataConfigError(`${path} must be one of ${names.join(', ')}; got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' || !names.includes(value))
+        throw new StrataConfigError(`${path} must be one of ${names.join(', ')}; got ${JSON.stringify(value)}`);
       return value;
     });
   }
 
   matching(key: string, fallback: string, pattern: RegExp, what: string): string {
-    return this.read(key, fallback, (value, path) => (typeof value === 'string' && pattern.test(value) ? value : fail(path, what, value)));
+    return this.read(key, fallback, (value, path) =>
+      typeof value === 'string' && pattern.test(value) ? value : fail(path, what, value),
+    );
   }
 
   /**
@@ -243,23 +308,32 @@ class Section {
   instanceTypes(key: string, fallback: readonly string[]): readonly string[] {
     return this.read(key, fallback, (value, path) => {
       if (!Array.isArray(value) || value.length < 1 || value.length > 4) {
-        return fail(path, 'a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]', value);
+        return fail(
+          path,
+          'a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]',
+          value,
+        );
       }
       const types = value.map((name: unknown, index) => {
-        if (typeof name !== 'string') return fail(`${path}[${index}]`, 'an EC2 instance type such as c7g.large or m7i.large', name);
+        if (typeof name !== 'string')
+          return fail(`${path}[${index}]`, 'an EC2 instance type such as c7g.large or m7i.large', name);
         const type = parseInstanceType(name);
         return 'problem' in type ? fail(`${path}[${index}]`, type.problem, name) : type;
       });
-      if (new Set(types.map((type) => type.name)).size < types.length) fail(path, 'instance types each named once', value);
-      if (new Set(types.map((type) => type.architecture)).size > 1) fail(path, 'all Graviton (arm64) or all x86, as the AMI follows them', value);
-      if (new Set(types.map((type) => type.name.slice(type.name.indexOf('.') + 1))).size > 1) fail(path, 'all one size, such as large (every node the same for the slots and the scaling targets)', value);
+      if (new Set(types.map((type) => type.name)).size < types.length)
+        fail(path, 'instance types each named once', value);
+      if (new Set(types.map((type) => type.architecture)).size > 1)
+        fail(path, 'all Graviton (arm64) or all x86, as the AMI follows them', value);
+      if (new Set(types.map((type) => type.name.slice(type.name.indexOf('.') + 1))).size > 1)
+        fail(path, 'all one size, such as large (every node the same for the slots and the scaling targets)', value);
       return types.map((type) => type.name);
     });
   }
 }
 
 function wholeIn(path: string, value: unknown, min: number, max: number): number {
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) fail(path, `a whole number from ${min} to ${max}`, value);
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max)
+    fail(path, `a whole number from ${min} to ${max}`, value);
   return value as number;
 }
 

@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { CfnResource, type IPolicyValidationContext, type IPolicyValidationPlugin, type PolicyValidationPluginReport, type PolicyViolation } from 'aws-cdk-lib';
+import {
+  CfnResource,
+  type IPolicyValidationContext,
+  type IPolicyValidationPlugin,
+  type PolicyValidationPluginReport,
+  type PolicyViolation,
+} from 'aws-cdk-lib';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import type { IConstruct } from 'constructs';
 
@@ -47,7 +53,9 @@ export class ControlTowerChecks implements IPolicyValidationPlugin {
         ruleName: 'unused_control_tower_exception',
         description: `${logicalId} is excepted from ${control} ("${reason}"), but ${control} finds nothing there`,
         fix: `Remove the exceptControl(..., '${control}', ...) call for this resource`,
-        violatingResources: [{ resourceLogicalId: logicalId, templatePath, locations: [`Metadata.${EXCEPTIONS_METADATA}`] }],
+        violatingResources: [
+          { resourceLogicalId: logicalId, templatePath, locations: [`Metadata.${EXCEPTIONS_METADATA}`] },
+        ],
       });
     }
     return { ...report, violations, success: violations.length === 0 };
@@ -59,9 +67,11 @@ export class ControlTowerChecks implements IPolicyValidationPlugin {
  * control, e.g. `CT.LAMBDA.PR.3`, with the reason the finding does not apply.
  */
 export function exceptControl(scope: IConstruct, control: string, reason: string): void {
-  if (!/^CT\.[A-Z0-9]+\.PR\.\d+$/.test(control)) throw new RangeError(`a Control Tower control is named like CT.LAMBDA.PR.3; got "${control}"`);
+  if (!/^CT\.[A-Z0-9]+\.PR\.\d+$/.test(control))
+    throw new RangeError(`a Control Tower control is named like CT.LAMBDA.PR.3; got "${control}"`);
   const resource = scope instanceof CfnResource ? scope : scope.node.defaultChild;
-  if (!(resource instanceof CfnResource)) throw new TypeError(`${scope.node.path} has no CloudFormation resource to except from ${control}`);
+  if (!(resource instanceof CfnResource))
+    throw new TypeError(`${scope.node.path} has no CloudFormation resource to except from ${control}`);
   const current = (resource.getMetadata(EXCEPTIONS_METADATA) ?? {}) as Record<string, string>;
   resource.addMetadata(EXCEPTIONS_METADATA, { ...current, [control]: reason });
 }
@@ -78,7 +88,9 @@ function exceptionKey(templatePath: string | undefined, logicalId: string | unde
 function exceptionsIn(templatePaths: readonly string[]) {
   const exceptions = new Map<string, { templatePath: string; logicalId: string; control: string; reason: string }>();
   for (const templatePath of templatePaths) {
-    const template = JSON.parse(readFileSync(templatePath, 'utf8')) as { Resources?: Record<string, { Metadata?: Record<string, unknown> }> };
+    const template = JSON.parse(readFileSync(templatePath, 'utf8')) as {
+      Resources?: Record<string, { Metadata?: Record<string, unknown> }>;
+    };
     for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
       const excepted = (resource.Metadata?.[EXCEPTIONS_METADATA] ?? {}) as Record<string, string>;
       for (const [control, reason] of Object.entries(excepted)) {

@@ -6,7 +6,30 @@
  * aws-cdk-lib or a failed deployment; the families are those EC2 offers for Linux (a new
  * one is a line here).
  */
-export const INSTANCE_FAMILIES = ['a', 'c', 'd', 'dl', 'f', 'g', 'gr', 'h', 'hpc', 'i', 'im', 'inf', 'is', 'm', 'p', 'r', 't', 'trn', 'u', 'vt', 'x', 'z'];
+export const INSTANCE_FAMILIES = [
+  'a',
+  'c',
+  'd',
+  'dl',
+  'f',
+  'g',
+  'gr',
+  'h',
+  'hpc',
+  'i',
+  'im',
+  'inf',
+  'is',
+  'm',
+  'p',
+  'r',
+  't',
+  'trn',
+  'u',
+  'vt',
+  'x',
+  'z',
+];
 export const INSTANCE_SIZES = 'nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal, metal-16xl ...';
 
 const NAME = /^(?:([a-z]+)[1-9]\d?([a-z]*)(?:-(?:flex|\d+tb))?|u-\d+tb1)\.([a-z0-9-]+)$/;
@@ -21,10 +44,16 @@ export interface InstanceType {
 /** The instance type a name is, or why it is not one (a phrase to follow "must be"). */
 export function parseInstanceType(name: string): InstanceType | { readonly problem: string } {
   const match = NAME.exec(name);
-  if (!match) return { problem: 'an EC2 instance type: family, generation and attributes, a dot and a size, such as c7g.large or m7i-flex.xlarge' };
+  if (!match)
+    return {
+      problem:
+        'an EC2 instance type: family, generation and attributes, a dot and a size, such as c7g.large or m7i-flex.xlarge',
+    };
   const [, family, attributes, size] = match;
-  if (family !== undefined && !INSTANCE_FAMILIES.includes(family)) return { problem: `an EC2 instance type of a known family (${INSTANCE_FAMILIES.join(', ')}), such as c7g.large` };
-  if (!SIZE.test(size)) return { problem: `an EC2 instance type with a size that exists (${INSTANCE_SIZES}), such as c7g.large` };
+  if (family !== undefined && !INSTANCE_FAMILIES.includes(family))
+    return { problem: `an EC2 instance type of a known family (${INSTANCE_FAMILIES.join(', ')}), such as c7g.large` };
+  if (!SIZE.test(size))
+    return { problem: `an EC2 instance type with a size that exists (${INSTANCE_SIZES}), such as c7g.large` };
   return { name, architecture: family === 'a' || (attributes ?? '').includes('g') ? 'arm64' : 'x86_64' };
 }
 

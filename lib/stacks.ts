@@ -66,7 +66,11 @@ export class StorageStack extends Stack {
   readonly ceph: CephCluster;
   readonly bundle: NodeBundle;
 
-  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly alerts: Alerts; readonly cache: CacheCluster }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: StrataStackProps & { readonly network: Network; readonly alerts: Alerts; readonly cache: CacheCluster },
+  ) {
     super(scope, id, props);
     const { config, network, cache } = props;
     this.bundle = new NodeBundle(this, 'NodeBundle');
@@ -92,7 +96,16 @@ export class StorageStack extends Stack {
 export class ComputeStack extends Stack {
   readonly fleet: ComputeFleet;
 
-  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly alerts: Alerts; readonly cache: CacheCluster; readonly storage: StorageStack }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: StrataStackProps & {
+      readonly network: Network;
+      readonly alerts: Alerts;
+      readonly cache: CacheCluster;
+      readonly storage: StorageStack;
+    },
+  ) {
     super(scope, id, props);
     const { config, network, cache, storage } = props;
     this.fleet = new ComputeFleet(this, 'Fleet', {
@@ -112,7 +125,13 @@ export class ComputeStack extends Stack {
     });
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName });
     if (this.fleet.predictivePolicies.length > 0) {
-      new CfnOutput(this, 'PredictiveScalingPolicies', { value: Fn.join(',', this.fleet.predictivePolicies.map((policy) => policy.attrPolicyName)), description: 'Their forecasts are on the dashboard' });
+      new CfnOutput(this, 'PredictiveScalingPolicies', {
+        value: Fn.join(
+          ',',
+          this.fleet.predictivePolicies.map((policy) => policy.attrPolicyName),
+        ),
+        description: 'Their forecasts are on the dashboard',
+      });
     }
   }
 }
@@ -123,7 +142,11 @@ export class DispatchStack extends Stack {
   readonly dispatcher: DispatcherFunction;
   readonly api: DispatchApi;
 
-  constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network; readonly cache: CacheCluster }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: StrataStackProps & { readonly network: Network; readonly cache: CacheCluster },
+  ) {
     super(scope, id, props);
     const { config, network, cache } = props;
     this.policyLayer = new PolicyLayer(this, 'PolicyLayer');
@@ -139,7 +162,10 @@ export class DispatchStack extends Stack {
       ...config.dispatch,
     });
     this.api = new DispatchApi(this, 'Api', { dispatcher: this.dispatcher.function, ...config.dispatch });
-    new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'POST {ApiUrl}invoke/{function}, signed with SigV4' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.api.url,
+      description: 'POST {ApiUrl}invoke/{function}, signed with SigV4',
+    });
     new CfnOutput(this, 'DispatcherFunctionName', { value: this.dispatcher.function.functionName });
     new CfnOutput(this, 'PolicyLayerArn', { value: this.policyLayer.layer.layerVersionArn });
     new CfnOutput(this, 'Policies', {
@@ -153,7 +179,16 @@ export class DispatchStack extends Stack {
 export class ObservabilityStack extends Stack {
   readonly observability: Observability;
 
-  constructor(scope: Construct, id: string, props: StackProps & { readonly alerts: Alerts; readonly cache: CacheCluster; readonly compute: ComputeFleet; readonly dispatch: DispatchStack }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: StackProps & {
+      readonly alerts: Alerts;
+      readonly cache: CacheCluster;
+      readonly compute: ComputeFleet;
+      readonly dispatch: DispatchStack;
+    },
+  ) {
     super(scope, id, props);
     this.observability = new Observability(this, 'Observability', {
       api: props.dispatch.api.api,

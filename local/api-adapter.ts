@@ -24,15 +24,25 @@ export async function serveApi(handler: ProxyHandler, port = 0): Promise<{ url: 
         if (size <= API_MAX_BODY_BYTES) chunks.push(chunk as Buffer);
       }
       if (size > API_MAX_BODY_BYTES) {
-        res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `Request Too Long: the body is ${size} bytes, over API Gateway's limit of ${API_MAX_BODY_BYTES}` }));
+        res
+          .writeHead(413, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              message: `Request Too Long: the body is ${size} bytes, over API Gateway's limit of ${API_MAX_BODY_BYTES}`,
+            }),
+          );
         return;
       }
       const result = await handler(toProxyEvent(req, Buffer.concat(chunks)));
       const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
-      res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), 'content-length': body.length }).end(body);
+      res
+        .writeHead(result.statusCode, { ...(result.headers as Record<string, string>), 'content-length': body.length })
+        .end(body);
     } catch (error) {
       // API Gateway answers 502 when the integration fails.
-      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Internal server error', error: (error as Error).message }));
+      res
+        .writeHead(502, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ message: 'Internal server error', error: (error as Error).message }));
     }
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -41,7 +51,14 @@ export async function serveApi(handler: ProxyHandler, port = 0): Promise<{ url: 
 
 /** The REST API (v1) proxy event for one HTTP request that the adapter received. */
 export function toProxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
-  return proxyEvent({ method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, body, sourceIp: req.socket.remoteAddress, httpVersion: req.httpVersion });
+  return proxyEvent({
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    rawHeaders: req.rawHeaders,
+    body,
+    sourceIp: req.socket.remoteAddress,
+    httpVersion: req.httpVersion,
+  });
 }
 
 export interface ProxyRequest {
@@ -77,7 +94,9 @@ export function proxyEvent(req: ProxyRequest): APIGatewayProxyEvent {
     headers,
     multiValueHeaders,
     queryStringParameters: query.length ? Object.fromEntries(url.searchParams) : null,
-    multiValueQueryStringParameters: query.length ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k)])) : null,
+    multiValueQueryStringParameters: query.length
+      ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k)]))
+      : null,
     pathParameters: invoke ? { function: invoke[1] } : null,
     stageVariables: null,
     body: body.length === 0 ? null : binary ? body.toString('base64') : text,
@@ -88,7 +107,10 @@ export function proxyEvent(req: ProxyRequest): APIGatewayProxyEvent {
       authorizer: null,
       protocol: `HTTP/${req.httpVersion ?? '1.1'}`,
       httpMethod: req.method,
-      identity: { sourceIp: req.sourceIp ?? '127.0.0.1', userAgent: headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+      identity: {
+        sourceIp: req.sourceIp ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? null,
+      } as APIGatewayProxyEvent['requestContext']['identity'],
       path: `/local${url.pathname}`,
       stage: 'local',
       requestId: randomUUID(),

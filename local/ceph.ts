@@ -37,16 +37,31 @@ export function cephMissing(): string | undefined {
  * Boots a one-host Ceph in a fresh folder (or the one given) on ports that were free.
  * Fails, never skips, when Ceph is not installed.
  */
-export async function startCeph(options: { folder?: string; osds?: number; rgwAddress?: string; commandPrefix?: readonly string[] } = {}): Promise<OneHostCeph> {
+export async function startCeph(
+  options: { folder?: string; osds?: number; rgwAddress?: string; commandPrefix?: readonly string[] } = {},
+): Promise<OneHostCeph> {
   // A prefix (an emulated host's) runs the script and the ceph CLI elsewhere: [file, ...args] before the command.
   const [file, ...prefix] = options.commandPrefix ?? [];
-  const run = (command: string, args: readonly string[]) => (file === undefined ? ([command, [...args]] as const) : ([file, [...prefix, command, ...args]] as const));
+  const run = (command: string, args: readonly string[]) =>
+    file === undefined ? ([command, [...args]] as const) : ([file, [...prefix, command, ...args]] as const);
   const missing = cephMissing();
   if (missing) throw new Error(missing);
   const folder = options.folder ?? mkdtempSync(join(tmpdir(), 'strata-ceph-'));
   const ownFolder = options.folder === undefined; // a folder of our own goes when the cluster stops
   const base = await freePortRange();
-  const child = spawn(...run('bash', [SCRIPT, 'start', folder, '--osds', String(options.osds ?? 3), '--base-port', String(base), ...(options.rgwAddress ? ['--rgw-address', options.rgwAddress] : [])]), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    ...run('bash', [
+      SCRIPT,
+      'start',
+      folder,
+      '--osds',
+      String(options.osds ?? 3),
+      '--base-port',
+      String(base),
+      ...(options.rgwAddress ? ['--rgw-address', options.rgwAddress] : []),
+    ]),
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -56,7 +71,12 @@ export async function startCeph(options: { folder?: string; osds?: number; rgwAd
     if (ownFolder) rmSync(folder, { recursive: true, force: true });
     throw new Error(`local/ceph-one-host.sh start failed (${code}):\n${stderr}`);
   }
-  const values = Object.fromEntries(stdout.trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2)));
+  const values = Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+  );
   const env = { ...process.env, CEPH_CONF: values.CEPH_CONF };
   const credentials = { accessKeyId: values.S3_ACCESS_KEY, secretAccessKey: values.S3_SECRET_KEY };
   return {
@@ -71,7 +91,12 @@ export async function startCeph(options: { folder?: string; osds?: number; rgwAd
       return result.stdout;
     },
     async createBucket(bucket) {
-      const client = new S3Client({ endpoint: values.RGW_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials });
+      const client = new S3Client({
+        endpoint: values.RGW_ENDPOINT,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials,
+      });
       try {
         await client.send(new CreateBucketCommand({ Bucket: bucket }));
       } finally {

@@ -24,7 +24,11 @@ export interface LocalClusterOptions {
   /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
   readonly objects:
     | { readonly folder: string }
-    | { readonly s3Endpoint: string; readonly bucket: string; readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string } };
+    | {
+        readonly s3Endpoint: string;
+        readonly bucket: string;
+        readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+      };
   /** @default 'round-robin' */
   readonly strategy?: string;
   /** @default 'most-slots' */
@@ -54,7 +58,11 @@ export interface LocalClusterOptions {
    * Where each node runs: its address and a command prefix (an emulated host's, see
    * local/emulated-fleet.ts), and the S3 endpoint it reads at. @default this machine, on loopback
    */
-  readonly nodeHost?: (id: string) => { readonly address: string; readonly commandPrefix: readonly string[]; readonly s3Endpoint?: string };
+  readonly nodeHost?: (id: string) => {
+    readonly address: string;
+    readonly commandPrefix: readonly string[];
+    readonly s3Endpoint?: string;
+  };
 }
 
 const ROOT = join(__dirname, '..');
@@ -97,7 +105,9 @@ export class LocalCluster {
     const strategyName = options.strategy ?? 'round-robin';
     const redisUrl = options.redisUrl;
     if (options.metricsDir) mkdirSync(options.metricsDir, { recursive: true });
-    const telemetry = options.metricsDir ? new LocalTelemetry({ metricsDir: options.metricsDir, redisUrl, cephConf: options.cephConf, heartbeatMs }) : undefined;
+    const telemetry = options.metricsDir
+      ? new LocalTelemetry({ metricsDir: options.metricsDir, redisUrl, cephConf: options.cephConf, heartbeatMs })
+      : undefined;
     const dispatcher = new Dispatcher({
       strategyName,
       strategy: invocationStrategy(strategyName),
@@ -108,7 +118,10 @@ export class LocalCluster {
       heartbeatTtlMs: 3 * heartbeatMs,
       observer: telemetry ? telemetry.observer(options.observer) : options.observer,
     });
-    const api = await serveApi((event) => (telemetry ? telemetry.invoke(dispatcher, event) : dispatcher.handle(event)), options.port).catch(async (error: Error) => {
+    const api = await serveApi(
+      (event) => (telemetry ? telemetry.invoke(dispatcher, event) : dispatcher.handle(event)),
+      options.port,
+    ).catch(async (error: Error) => {
       await telemetry?.stop(); // give stdout back
       throw error;
     });
@@ -117,34 +130,63 @@ export class LocalCluster {
     cluster.telemetry = telemetry;
     // The nodes find S3 keys where the AWS SDK looks for them.
     if ('credentials' in options.objects && options.objects.credentials) {
-      Object.assign(cluster.nodeEnv, { AWS_ACCESS_KEY_ID: options.objects.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: options.objects.credentials.secretAccessKey });
+      Object.assign(cluster.nodeEnv, {
+        AWS_ACCESS_KEY_ID: options.objects.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: options.objects.credentials.secretAccessKey,
+      });
     }
     cluster.servers.push(...servers);
     cluster.stores.push(state);
 
     const objectFlags = (id: string) =>
-      'folder' in options.objects ? ['--objects', options.objects.folder] : ['--s3-endpoint', options.nodeHost?.(id).s3Endpoint ?? options.objects.s3Endpoint, '--s3-bucket', options.objects.bucket];
+      'folder' in options.objects
+        ? ['--objects', options.objects.folder]
+        : [
+            '--s3-endpoint',
+            options.nodeHost?.(id).s3Endpoint ?? options.objects.s3Endpoint,
+            '--s3-bucket',
+            options.objects.bucket,
+          ];
     const common = (id: string) => [
-      '--id', id, '--state', stateUrl, '--heartbeat-ms', String(heartbeatMs), ...objectFlags(id),
+      '--id',
+      id,
+      '--state',
+      stateUrl,
+      '--heartbeat-ms',
+      String(heartbeatMs),
+      ...objectFlags(id),
       ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : []),
       ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
     ];
-    const slotsOf = (i: number) => (typeof options.slots === 'object' ? options.slots[i % options.slots.length] : (options.slots ?? 2));
+    const slotsOf = (i: number) =>
+      typeof options.slots === 'object' ? options.slots[i % options.slots.length] : (options.slots ?? 2);
     const thresholds = JSON.stringify(options.offloadThresholds ?? {});
     const storageThresholds = JSON.stringify(options.storageThresholds ?? options.offloadThresholds ?? {});
     try {
       await Promise.all([
         ...range(options.storageNodes ?? 1).map((i) =>
-          cluster.spawnNode(`s${i + 1}`, 'nodes/storage/main.ts', [...common(`s${i + 1}`), '--slots', String(options.storageSlots ?? slotsOf(0)), '--thresholds', storageThresholds]),
+          cluster.spawnNode(`s${i + 1}`, 'nodes/storage/main.ts', [
+            ...common(`s${i + 1}`),
+            '--slots',
+            String(options.storageSlots ?? slotsOf(0)),
+            '--thresholds',
+            storageThresholds,
+          ]),
         ),
         ...range(options.computeNodes ?? 3).map((i) =>
           cluster.spawnNode(`c${i + 1}`, 'nodes/compute/main.ts', [
             ...common(`c${i + 1}`),
-            '--slots', String(slotsOf(i)),
-            '--node-policy', options.nodePolicy ?? 'most-slots',
-            '--offload-policy', options.offloadPolicy ?? 'thresholds',
-            '--offload-thresholds', thresholds,
-            ...(options.metricsDir ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)] : []),
+            '--slots',
+            String(slotsOf(i)),
+            '--node-policy',
+            options.nodePolicy ?? 'most-slots',
+            '--offload-policy',
+            options.offloadPolicy ?? 'thresholds',
+            '--offload-thresholds',
+            thresholds,
+            ...(options.metricsDir
+              ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
+              : []),
           ]),
         ),
       ]);
@@ -160,7 +202,11 @@ export class LocalCluster {
   async spawnNode(id: string, entry: string, args: string[]): Promise<ChildProcess> {
     const [file, ...prefix] = this.nodeHost?.(id).commandPrefix ?? [];
     const argv = [process.execPath, '--import', 'tsx', join(ROOT, entry), ...args];
-    const child = spawn(file ?? argv[0], [...prefix, ...(file ? argv : argv.slice(1))], { cwd: ROOT, env: { ...process.env, ...this.nodeEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(file ?? argv[0], [...prefix, ...(file ? argv : argv.slice(1))], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.nodeEnv },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     this.processes.set(id, child);
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
@@ -187,7 +233,10 @@ export class LocalCluster {
         // One more interval, so that every node has refreshed its view of the others too.
         return new Promise((resolve) => setTimeout(resolve, this.heartbeatMs + 100));
       }
-      if (Date.now() > deadline) throw new Error(`nodes not live after ${timeoutMs} ms: ${[...this.processes.keys()].filter((id) => !live.has(id)).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `nodes not live after ${timeoutMs} ms: ${[...this.processes.keys()].filter((id) => !live.has(id)).join(', ')}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

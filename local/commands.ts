@@ -61,7 +61,8 @@ export async function must(file: string, args: readonly string[], options: Comma
 export function mustSync(file: string, args: readonly string[]): string {
   const result = spawnSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (result.error) throw new Error(`${file}: ${result.error.message}`);
-  if (result.status !== 0) throw new CommandError(file, args, { status: result.status, stdout: result.stdout, stderr: result.stderr });
+  if (result.status !== 0)
+    throw new CommandError(file, args, { status: result.status, stdout: result.stdout, stderr: result.stderr });
   return result.stdout;
 }
 

@@ -26,7 +26,10 @@ const LINES = [
 ];
 
 /** The sample objects the local cluster and the tests use: a small and a large text. */
-export const CORPUS = { small: { key: 'corpus/small.txt', bytes: 64 * 1024 }, large: { key: 'corpus/large.txt', bytes: 4 * 1024 * 1024 } } as const;
+export const CORPUS = {
+  small: { key: 'corpus/small.txt', bytes: 64 * 1024 },
+  large: { key: 'corpus/large.txt', bytes: 4 * 1024 * 1024 },
+} as const;
 
 /** Text of about `bytes` bytes: the lines above in a seeded random order, the same on every run. */
 export function corpusText(bytes: number, seed = 42): string {

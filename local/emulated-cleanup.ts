@@ -43,7 +43,11 @@ export function cleanUpRecord(record: NetworkRecord): void {
     attempt(() => writeFileSync('/proc/sys/net/ipv4/ip_forward', record.nat!.ipForward));
   }
   for (const hierarchy of ['cpu', 'systemd', 'unified', 'cpuacct']) {
-    for (const folder of [`/sys/fs/cgroup/${hierarchy}/strata-hosts/${record.name}`, `/sys/fs/cgroup/${hierarchy}/strata-hosts`]) attempt(() => rmdirSync(folder));
+    for (const folder of [
+      `/sys/fs/cgroup/${hierarchy}/strata-hosts/${record.name}`,
+      `/sys/fs/cgroup/${hierarchy}/strata-hosts`,
+    ])
+      attempt(() => rmdirSync(folder));
   }
   attempt(() => rmSync(record.statePath, { force: true }));
   attempt(() => rmdirSync(join(HOSTS_DIR, record.name)));
@@ -57,7 +61,9 @@ export function removeHostSync(host: HostRecord): void {
   // Whatever else is left in the host's cgroups (a process that outlived its nspawn) goes too.
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const left = [host.leaderPid, host.nspawnPid, ...(host.cgroups ?? []).flatMap(processesIn)].filter((pid): pid is number => pid !== undefined && processAlive(pid));
+    const left = [host.leaderPid, host.nspawnPid, ...(host.cgroups ?? []).flatMap(processesIn)].filter(
+      (pid): pid is number => pid !== undefined && processAlive(pid),
+    );
     if (left.length === 0 || Date.now() > deadline) break;
     for (const pid of left) attempt(() => process.kill(pid, 'SIGKILL'));
     pause(100);
@@ -69,7 +75,8 @@ export function removeHostSync(host: HostRecord): void {
     if (!quietly('umount', [host.rootMounted], true)) quietly('umount', ['-l', host.rootMounted]);
   }
   const stillMounted = [host.mounted, host.rootMounted].some((path) => path && mountedAt(path));
-  if (host.dir.startsWith(HOSTS_DIR) && !stillMounted) attempt(() => rmSync(host.dir, { recursive: true, force: true }));
+  if (host.dir.startsWith(HOSTS_DIR) && !stillMounted)
+    attempt(() => rmSync(host.dir, { recursive: true, force: true }));
   if (host.rootZram !== undefined) releaseZram(host.rootZram);
   if (host.netns) quietly('ip', ['netns', 'del', host.netns], true);
   if (host.veth) quietly('ip', ['link', 'del', host.veth], true);
@@ -97,7 +104,9 @@ export function releaseZram(id: number): void {
 function processesIn(path: string): number[] {
   if (!existsSync(path)) return [];
   const own = readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-  const below = readdirSync(path, { withFileTypes: true }).filter((entry) => entry.isDirectory()).flatMap((entry) => processesIn(join(path, entry.name)));
+  const below = readdirSync(path, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .flatMap((entry) => processesIn(join(path, entry.name)));
   return [...own, ...below];
 }
 
@@ -111,14 +120,19 @@ function removeCgroupTree(path: string): void {
 }
 
 function mountedAt(path: string): boolean {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === path);
 }
 
 /** Runs a command, printing its error unless told the failure is expected (e.g. the link already went with its namespace). */
 function quietly(file: string, args: string[], expectFailure = false): boolean {
   const result = spawnSync(file, args, { encoding: 'utf8' });
   if (result.status === 0) return true;
-  if (!expectFailure) process.stderr.write(`emulated hosts cleanup: ${file} ${args.join(' ')}: ${(result.stderr || result.error?.message || '').trim()}\n`);
+  if (!expectFailure)
+    process.stderr.write(
+      `emulated hosts cleanup: ${file} ${args.join(' ')}: ${(result.stderr || result.error?.message || '').trim()}\n`,
+    );
   return false;
 }
 
@@ -127,7 +141,8 @@ function attempt(step: () => void): void {
     step();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ESRCH' && code !== 'ENOTEMPTY' && code !== 'EBUSY') process.stderr.write(`emulated hosts cleanup: ${(error as Error).message}\n`);
+    if (code !== 'ENOENT' && code !== 'ESRCH' && code !== 'ENOTEMPTY' && code !== 'EBUSY')
+      process.stderr.write(`emulated hosts cleanup: ${(error as Error).message}\n`);
   }
 }
 

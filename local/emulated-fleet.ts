@@ -56,7 +56,11 @@ export interface HostUsage {
 export type CounterReading = ReadonlyMap<string, ReturnType<Host['counters']> & { atNs: bigint }>;
 
 /** The hosts' addresses in a /24 (given as its first three numbers, e.g. 10.77.13). */
-const addresses = (prefix: string) => ({ ctl: `${prefix}.10`, s1: `${prefix}.20`, compute: (i: number) => `${prefix}.${31 + i}` });
+const addresses = (prefix: string) => ({
+  ctl: `${prefix}.10`,
+  s1: `${prefix}.20`,
+  compute: (i: number) => `${prefix}.${31 + i}`,
+});
 
 export class EmulatedFleet {
   private constructor(
@@ -72,21 +76,29 @@ export class EmulatedFleet {
 
   /** Checks the quotas (their sum fits this machine), makes the hosts, starts Redis and Ceph, loads the corpus into RGW. */
   static async start(options: EmulatedFleetOptions): Promise<EmulatedFleet> {
-    const quotas = new Map([['ctl', options.controlCpu], ['s1', options.storageCpu], ...options.computeCpu.map((cpu, i): [string, number] => [`c${i + 1}`, cpu])]);
+    const quotas = new Map([
+      ['ctl', options.controlCpu],
+      ['s1', options.storageCpu],
+      ...options.computeCpu.map((cpu, i): [string, number] => [`c${i + 1}`, cpu]),
+    ]);
     checkQuotasFit(quotas);
     const log = options.log ?? (() => undefined);
-    if (options.computeCpu.length < 1 || options.computeCpu.length > 200) throw new RangeError(`computeCpu must list 1 to 200 quotas, got ${options.computeCpu.length}`);
+    if (options.computeCpu.length < 1 || options.computeCpu.length > 200)
+      throw new RangeError(`computeCpu must list 1 to 200 quotas, got ${options.computeCpu.length}`);
     const prefix = options.network?.subnet24 ?? '10.77.13';
     const ADDRESSES = addresses(prefix);
     const network = await HostNetwork.open({ name: options.network?.name ?? 'bench', subnet: `${prefix}.0/24`, log });
     try {
       // The hosts are not booted, but a host is made on an image: the base one will do.
       const image = await debianImage({ packages: [] }, log);
-      const make = (name: string, address: string, cpu: number, bandwidthMbit?: number) => network.create({ name, address, image, cpu, bandwidthMbit });
+      const make = (name: string, address: string, cpu: number, bandwidthMbit?: number) =>
+        network.create({ name, address, image, cpu, bandwidthMbit });
       // The control host's link is not limited: the dispatcher's traffic to Redis is not what is measured.
       const ctl = await make('ctl', ADDRESSES.ctl, options.controlCpu);
       const storage = await make('s1', ADDRESSES.s1, options.storageCpu, options.linkMbit);
-      await Promise.all(options.computeCpu.map((cpu, i) => make(`c${i + 1}`, ADDRESSES.compute(i), cpu, options.linkMbit)));
+      await Promise.all(
+        options.computeCpu.map((cpu, i) => make(`c${i + 1}`, ADDRESSES.compute(i), cpu, options.linkMbit)),
+      );
 
       const redis = await startRedis(ctl);
       // Ceph boots without the quota (its first minute is heavy), then the quota applies.
@@ -94,15 +106,30 @@ export class EmulatedFleet {
       log('starting Ceph on the storage host (one MON, MGR, 2 OSDs, RGW)');
       const ceph = await startCeph({ osds: 2, rgwAddress: '0.0.0.0', commandPrefix: storage.commandPrefix() });
       const s3Endpoint = ceph.rgwEndpoint.replace('127.0.0.1', ADDRESSES.s1);
-      const client = new S3Client({ endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true, credentials: ceph.credentials });
+      const client = new S3Client({
+        endpoint: s3Endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: ceph.credentials,
+      });
       try {
         await client.send(new CreateBucketCommand({ Bucket: 'strata-data' }));
       } finally {
         client.destroy();
       }
-      await loadCorpus(new S3ObjectStore({ endpoint: s3Endpoint, bucket: 'strata-data', credentials: ceph.credentials }));
+      await loadCorpus(
+        new S3ObjectStore({ endpoint: s3Endpoint, bucket: 'strata-data', credentials: ceph.credentials }),
+      );
       await storage.limit({ cpu: options.storageCpu });
-      return new EmulatedFleet(network, ceph, redis, `redis://${ADDRESSES.ctl}:6379`, s3Endpoint, quotas, options.linkMbit);
+      return new EmulatedFleet(
+        network,
+        ceph,
+        redis,
+        `redis://${ADDRESSES.ctl}:6379`,
+        s3Endpoint,
+        quotas,
+        options.linkMbit,
+      );
     } catch (error) {
       await network.close();
       throw error;
@@ -116,7 +143,11 @@ export class EmulatedFleet {
   /** LocalCluster's nodeHost: compute node cN on host cN, storage node s1 on s1 (reading RGW on its loopback). */
   placement(id: string): NodePlacement {
     const host = this.network.host(id);
-    return { address: host.address, commandPrefix: host.commandPrefix(), s3Endpoint: id.startsWith('s') ? this.ceph.rgwEndpoint : this.s3Endpoint };
+    return {
+      address: host.address,
+      commandPrefix: host.commandPrefix(),
+      s3Endpoint: id.startsWith('s') ? this.ceph.rgwEndpoint : this.s3Endpoint,
+    };
   }
 
   /** Changes every node's link rate, or the storage host's CPU quota, between runs. */
@@ -132,7 +163,9 @@ export class EmulatedFleet {
   }
 
   read(): CounterReading {
-    return new Map(this.network.hosts.map((host) => [host.name, { ...host.counters(), atNs: process.hrtime.bigint() }]));
+    return new Map(
+      this.network.hosts.map((host) => [host.name, { ...host.counters(), atNs: process.hrtime.bigint() }]),
+    );
   }
 
   /** What each host used between two readings. */
@@ -166,11 +199,21 @@ export class EmulatedFleet {
  */
 export function bottleneck(usage: readonly HostUsage[]): { resource: string; utilisation: number } {
   const candidates = usage.flatMap((u) => [
-    { resource: `${u.host} CPU${u.host === 'ctl' ? ' (Redis)' : ''}`, utilisation: u.quotaCores > 0 ? u.cpuCores / u.quotaCores : 0 },
-    ...(Number.isFinite(u.linkRateMbit) ? [{ resource: `${u.host} link`, utilisation: u.linkMbit / u.linkRateMbit }] : []),
+    {
+      resource: `${u.host} CPU${u.host === 'ctl' ? ' (Redis)' : ''}`,
+      utilisation: u.quotaCores > 0 ? u.cpuCores / u.quotaCores : 0,
+    },
+    ...(Number.isFinite(u.linkRateMbit)
+      ? [{ resource: `${u.host} link`, utilisation: u.linkMbit / u.linkRateMbit }]
+      : []),
   ]);
   const [top] = candidates.sort((a, b) => b.utilisation - a.utilisation);
-  return top.utilisation >= 0.7 ? top : { resource: `none (busiest: ${top.resource} at ${(100 * top.utilisation).toFixed(0)} %)`, utilisation: top.utilisation };
+  return top.utilisation >= 0.7
+    ? top
+    : {
+        resource: `none (busiest: ${top.resource} at ${(100 * top.utilisation).toFixed(0)} %)`,
+        utilisation: top.utilisation,
+      };
 }
 
 /** Throws unless the hosts' CPU quotas (cores, by host) sum to no more than this machine's cores. */
@@ -178,12 +221,27 @@ function checkQuotasFit(quotas: ReadonlyMap<string, number>): void {
   const total = [...quotas.values()].reduce((a, b) => a + b, 0);
   const cores = cpus().length;
   if (total > cores + 1e-9) {
-    throw new RangeError(`the hosts' CPU quotas sum to ${total.toFixed(2)} cores (${[...quotas].map(([host, cpu]) => `${host} ${cpu}`).join(', ')}); this machine has ${cores}`);
+    throw new RangeError(
+      `the hosts' CPU quotas sum to ${total.toFixed(2)} cores (${[...quotas].map(([host, cpu]) => `${host} ${cpu}`).join(', ')}); this machine has ${cores}`,
+    );
   }
 }
 
 /** Debian's redis-server in the control host, on its address, without persistence. */
 function startRedis(host: Host): Promise<ChildProcess> {
-  const args = ['--port', '6379', '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', '/tmp'];
+  const args = [
+    '--port',
+    '6379',
+    '--bind',
+    '0.0.0.0',
+    '--protected-mode',
+    'no',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    '/tmp',
+  ];
   return spawnRedis(args, { where: 'in host ctl', commandPrefix: host.commandPrefix(), timeoutMs: 15_000 });
 }

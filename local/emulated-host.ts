@@ -42,7 +42,12 @@ interface NetworkInfo {
   readonly prefix: number;
 }
 
-const INSIDE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', TERM: 'dumb' };
+const INSIDE_ENV = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/root',
+  LANG: 'C.UTF-8',
+  TERM: 'dumb',
+};
 
 /** One emulated host: made by HostNetwork.create() or start(). */
 export class Host {
@@ -61,10 +66,14 @@ export class Host {
     private readonly forget: () => void,
   ) {
     if (!/^[a-z0-9][a-z0-9-]{0,11}$/.test(options.name) || net.network.length + options.name.length > 14) {
-      throw new RangeError(`host name must be 1-12 of [a-z0-9-], at most ${14 - net.network.length} on network "${net.network}"; got "${options.name}"`);
+      throw new RangeError(
+        `host name must be 1-12 of [a-z0-9-], at most ${14 - net.network.length} on network "${net.network}"; got "${options.name}"`,
+      );
     }
-    if (options.cpu !== undefined && !(options.cpu > 0 && options.cpu <= 64)) throw new RangeError(`host ${options.name}: cpu must be a number of cores above 0, got ${options.cpu}`);
-    if (options.bandwidthMbit !== undefined && !(options.bandwidthMbit > 0)) throw new RangeError(`host ${options.name}: bandwidthMbit must be above 0, got ${options.bandwidthMbit}`);
+    if (options.cpu !== undefined && !(options.cpu > 0 && options.cpu <= 64))
+      throw new RangeError(`host ${options.name}: cpu must be a number of cores above 0, got ${options.cpu}`);
+    if (options.bandwidthMbit !== undefined && !(options.bandwidthMbit > 0))
+      throw new RangeError(`host ${options.name}: bandwidthMbit must be above 0, got ${options.bandwidthMbit}`);
     this.name = options.name;
     this.address = options.address;
     this.root = join(record.dir, 'root');
@@ -99,7 +108,14 @@ export class Host {
       this.save();
     }
     for (const folder of ['upper', 'work', 'root']) mkdirSync(join(record.dir, folder), { recursive: true });
-    await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${options.image},upperdir=${join(record.dir, 'upper')},workdir=${join(record.dir, 'work')}`, this.root]);
+    await must('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${options.image},upperdir=${join(record.dir, 'upper')},workdir=${join(record.dir, 'work')}`,
+      this.root,
+    ]);
     record.mounted = this.root;
     this.save();
     const files: Record<string, string> = {
@@ -127,7 +143,10 @@ export class Host {
     await must('ip', ['link', 'set', record.veth, 'up']);
     if (options.bandwidthMbit !== undefined) {
       const rate = `${options.bandwidthMbit}mbit`;
-      for (const [prefix, dev] of [[[], record.veth], [['ip', 'netns', 'exec', this.netns], 'eth0']] as const) {
+      for (const [prefix, dev] of [
+        [[], record.veth],
+        [['ip', 'netns', 'exec', this.netns], 'eth0'],
+      ] as const) {
         const tc = async (...args: string[]) => {
           const [file, ...rest] = [...prefix, 'tc', ...args];
           await must(file, rest);
@@ -139,7 +158,8 @@ export class Host {
 
     if (options.disk && 'device' in options.disk) {
       const match = /^\/dev\/zram(\d+)$/.exec(options.disk.device);
-      if (!match || !existsSync(options.disk.device)) throw new Error(`host ${options.name}: ${options.disk.device} is not a zram device of this machine`);
+      if (!match || !existsSync(options.disk.device))
+        throw new Error(`host ${options.name}: ${options.disk.device} is not a zram device of this machine`);
       record.zram = Number(match[1]);
       this.save();
     } else if (options.disk) {
@@ -169,18 +189,40 @@ export class Host {
   /** Boots the host (again, after stop(): a reboot on the same file system and disk); resolves once systemd has finished starting up. */
   async boot(timeoutMs = 120_000): Promise<void> {
     if (this.running) throw new Error(`host ${this.name} is already running`);
-    const args = ['-D', this.root, '--register=no', '--keep-unit', '--boot', `--network-namespace-path=/run/netns/${this.netns}`,
-      '-M', this.name, `--hostname=${this.name}`, '--resolv-conf=copy-host', '--timezone=off', '--link-journal=no',
+    const args = [
+      '-D',
+      this.root,
+      '--register=no',
+      '--keep-unit',
+      '--boot',
+      `--network-namespace-path=/run/netns/${this.netns}`,
+      '-M',
+      this.name,
+      `--hostname=${this.name}`,
+      '--resolv-conf=copy-host',
+      '--timezone=off',
+      '--link-journal=no',
       // Its network namespace is its own, so it may change it (as --private-network would allow).
-      '--capability=CAP_NET_ADMIN'];
+      '--capability=CAP_NET_ADMIN',
+    ];
     if (this.disk) args.push(`--bind=${this.disk}`);
-    for (const bind of this.options.binds ?? []) args.push(`--bind${bind.readOnly ? '-ro' : ''}=${bind.source}:${bind.target}`);
+    for (const bind of this.options.binds ?? [])
+      args.push(`--bind${bind.readOnly ? '-ro' : ''}=${bind.source}:${bind.target}`);
     const console = openSync(join(this.record.dir, 'console.log'), 'a');
-    const child = spawn('sh', ['-c', 'for g in $STRATA_CGROUPS; do echo $$ > "$g/cgroup.procs" || exit 1; done; exec systemd-nspawn "$@"', 'sh', ...args], {
-      env: { ...process.env, STRATA_CGROUPS: (this.record.cgroups ?? []).join(' '), SYSTEMD_NSPAWN_TMPFS_TMP: '0' },
-      stdio: ['ignore', console, console],
-      detached: true, // its own process group: a Ctrl-C reaches the harness, which stops the hosts itself
-    });
+    const child = spawn(
+      'sh',
+      [
+        '-c',
+        'for g in $STRATA_CGROUPS; do echo $$ > "$g/cgroup.procs" || exit 1; done; exec systemd-nspawn "$@"',
+        'sh',
+        ...args,
+      ],
+      {
+        env: { ...process.env, STRATA_CGROUPS: (this.record.cgroups ?? []).join(' '), SYSTEMD_NSPAWN_TMPFS_TMP: '0' },
+        stdio: ['ignore', console, console],
+        detached: true, // its own process group: a Ctrl-C reaches the harness, which stops the hosts itself
+      },
+    );
     closeSync(console);
     child.unref();
     this.record.nspawnPid = child.pid;
@@ -190,7 +232,10 @@ export class Host {
     // earlier process would join namespaces the container has not finished making.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (!processAlive(child.pid!)) throw new Error(`host ${this.name}: systemd-nspawn exited at boot; its output is in ${join(this.record.dir, 'console.log')}:\n${this.consoleTail()}`);
+      if (!processAlive(child.pid!))
+        throw new Error(
+          `host ${this.name}: systemd-nspawn exited at boot; its output is in ${join(this.record.dir, 'console.log')}:\n${this.consoleTail()}`,
+        );
       const leader = readChildren(child.pid!).find((pid) => commandName(pid) === 'systemd');
       if (leader !== undefined && this.record.leaderPid === undefined) {
         this.record.leaderPid = leader;
@@ -200,7 +245,8 @@ export class Host {
         const state = (await this.run(['systemctl', 'is-system-running'], { timeoutMs: 10_000 })).stdout.trim();
         if (state === 'running' || state === 'degraded') return;
       }
-      if (Date.now() > deadline) throw new Error(`host ${this.name} did not finish booting within ${timeoutMs} ms:\n${this.consoleTail()}`);
+      if (Date.now() > deadline)
+        throw new Error(`host ${this.name} did not finish booting within ${timeoutMs} ms:\n${this.consoleTail()}`);
       await sleep(250);
     }
   }
@@ -241,8 +287,13 @@ export class Host {
 
   /** sh's arguments that run argv inside the host (all its namespaces, its CPU cgroups) with only INSIDE_ENV and env set. */
   private insideArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): string[] {
-    return ['-c', `${this.enterCpuCgroups()}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`, 'sh',
-      ...Object.entries({ ...INSIDE_ENV, ...env }).map(([key, value]) => `${key}=${value}`), ...argv];
+    return [
+      '-c',
+      `${this.enterCpuCgroups()}exec nsenter -t ${this.record.leaderPid} -a -- env -i "$@"`,
+      'sh',
+      ...Object.entries({ ...INSIDE_ENV, ...env }).map(([key, value]) => `${key}=${value}`),
+      ...argv,
+    ];
   }
 
   /** Shell that moves itself into the host's CPU cgroups (the quota; cpuacct counts its time), or nothing when it has none. */
@@ -254,7 +305,10 @@ export class Host {
   /** run(), throwing with the command's output when it fails; answers its standard output. */
   async must(command: string | readonly string[], options: CommandOptions = {}): Promise<string> {
     const result = await this.run(command, options);
-    if (result.status !== 0) throw new Error(`${this.name}: ${typeof command === 'string' ? command : command.join(' ')} failed (${result.status ?? 'timed out'}):\n${`${result.stdout}${result.stderr}`.trim().split('\n').slice(-25).join('\n')}`);
+    if (result.status !== 0)
+      throw new Error(
+        `${this.name}: ${typeof command === 'string' ? command : command.join(' ')} failed (${result.status ?? 'timed out'}):\n${`${result.stdout}${result.stderr}`.trim().split('\n').slice(-25).join('\n')}`,
+      );
     return result.stdout;
   }
 
@@ -271,15 +325,53 @@ export class Host {
   /** Changes the host's CPU quota (cores; undefined: none) and its link's bandwidth (Mbit/s), live. */
   async limit(change: { cpu?: number | null; bandwidthMbit?: number }): Promise<void> {
     if (change.cpu !== undefined) {
-      if (change.cpu !== null && !(change.cpu > 0 && change.cpu <= 64)) throw new RangeError(`host ${this.name}: cpu must be a number of cores above 0, got ${change.cpu}`);
+      if (change.cpu !== null && !(change.cpu > 0 && change.cpu <= 64))
+        throw new RangeError(`host ${this.name}: cpu must be a number of cores above 0, got ${change.cpu}`);
       const cpu = this.record.cgroups?.find((cgroup) => cgroup.startsWith('/sys/fs/cgroup/cpu/'));
-      if (cpu) writeFileSync(join(cpu, 'cpu.cfs_quota_us'), change.cpu === null ? '-1' : String(Math.round(change.cpu * 100000)));
+      if (cpu)
+        writeFileSync(
+          join(cpu, 'cpu.cfs_quota_us'),
+          change.cpu === null ? '-1' : String(Math.round(change.cpu * 100000)),
+        );
     }
     if (change.bandwidthMbit !== undefined) {
-      if (this.options.bandwidthMbit === undefined) throw new Error(`host ${this.name} was made without a bandwidth limit; only a limited link can be changed`);
+      if (this.options.bandwidthMbit === undefined)
+        throw new Error(`host ${this.name} was made without a bandwidth limit; only a limited link can be changed`);
       const rate = `${change.bandwidthMbit}mbit`;
-      await must('tc', ['class', 'change', 'dev', this.record.veth!, 'parent', '1:', 'classid', '1:10', 'htb', 'rate', rate, 'ceil', rate]);
-      await must('ip', ['netns', 'exec', this.netns, 'tc', 'class', 'change', 'dev', 'eth0', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', rate, 'ceil', rate]);
+      await must('tc', [
+        'class',
+        'change',
+        'dev',
+        this.record.veth!,
+        'parent',
+        '1:',
+        'classid',
+        '1:10',
+        'htb',
+        'rate',
+        rate,
+        'ceil',
+        rate,
+      ]);
+      await must('ip', [
+        'netns',
+        'exec',
+        this.netns,
+        'tc',
+        'class',
+        'change',
+        'dev',
+        'eth0',
+        'parent',
+        '1:',
+        'classid',
+        '1:10',
+        'htb',
+        'rate',
+        rate,
+        'ceil',
+        rate,
+      ]);
     }
   }
 
@@ -288,13 +380,30 @@ export class Host {
    * its quota throttled it (ns) and in how many periods, and the bytes over its link
    * (sent and received, as the host sees them).
    */
-  counters(): { cpuNs: number; throttledNs: number; periods: number; throttledPeriods: number; txBytes: number; rxBytes: number } {
-    const cgroup = (hierarchy: string) => this.record.cgroups?.find((path) => path.startsWith(`/sys/fs/cgroup/${hierarchy}/`));
+  counters(): {
+    cpuNs: number;
+    throttledNs: number;
+    periods: number;
+    throttledPeriods: number;
+    txBytes: number;
+    rxBytes: number;
+  } {
+    const cgroup = (hierarchy: string) =>
+      this.record.cgroups?.find((path) => path.startsWith(`/sys/fs/cgroup/${hierarchy}/`));
     const cpuacct = cgroup('cpuacct');
     const cpu = cgroup('cpu');
-    const stat = cpu ? Object.fromEntries(readFileSync(join(cpu, 'cpu.stat'), 'utf8').trim().split('\n').map((line) => line.split(' ')).map(([k, v]) => [k, Number(v)])) : {};
+    const stat = cpu
+      ? Object.fromEntries(
+          readFileSync(join(cpu, 'cpu.stat'), 'utf8')
+            .trim()
+            .split('\n')
+            .map((line) => line.split(' '))
+            .map(([k, v]) => [k, Number(v)]),
+        )
+      : {};
     // The bridge end of the veth: what it transmits, the host receives.
-    const bytes = (name: string) => Number(readFileSync(`/sys/class/net/${this.record.veth}/statistics/${name}`, 'utf8'));
+    const bytes = (name: string) =>
+      Number(readFileSync(`/sys/class/net/${this.record.veth}/statistics/${name}`, 'utf8'));
     return {
       cpuNs: cpuacct ? Number(readFileSync(join(cpuacct, 'cpuacct.usage'), 'utf8')) : 0,
       throttledNs: stat.throttled_time ?? 0,

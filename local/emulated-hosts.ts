@@ -69,7 +69,8 @@ export class HostNetwork {
    * missing), cleans up what a crashed run of the same network left, and makes the bridge.
    */
   static async open(options: NetworkOptions): Promise<HostNetwork> {
-    if (!/^[a-z0-9]{1,5}$/.test(options.name)) throw new RangeError(`network name must be 1-5 of [a-z0-9], got "${options.name}"`);
+    if (!/^[a-z0-9]{1,5}$/.test(options.name))
+      throw new RangeError(`network name must be 1-5 of [a-z0-9], got "${options.name}"`);
     const subnet = parseSubnet(options.subnet);
     checkPrerequisites({ nat: options.nat ?? false });
     mkdirSync(STATE_DIR, { recursive: true });
@@ -77,12 +78,20 @@ export class HostNetwork {
     if (existsSync(statePath)) {
       const previous = JSON.parse(readFileSync(statePath, 'utf8')) as NetworkRecord;
       if (previous.pid !== process.pid && processAlive(previous.pid)) {
-        throw new Error(`emulated network "${options.name}" is in use by process ${previous.pid}; stop it, or pick another name`);
+        throw new Error(
+          `emulated network "${options.name}" is in use by process ${previous.pid}; stop it, or pick another name`,
+        );
       }
       options.log?.(`cleaning up what process ${previous.pid} left of network "${options.name}"`);
       cleanUpRecord(previous);
     }
-    const record: NetworkRecord = { pid: process.pid, name: options.name, statePath, bridge: `${options.name}-br`, hosts: {} };
+    const record: NetworkRecord = {
+      pid: process.pid,
+      name: options.name,
+      statePath,
+      bridge: `${options.name}-br`,
+      hosts: {},
+    };
     const network = new HostNetwork(options, subnet, record);
     network.save();
     open.add(network);
@@ -92,7 +101,10 @@ export class HostNetwork {
       await must('ip', ['addr', 'add', `${network.gateway}/${subnet.prefix}`, 'dev', record.bridge]);
       await must('ip', ['link', 'set', record.bridge, 'up']);
       if (options.nat) {
-        record.nat = { table: `strata_${options.name}`, ipForward: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() };
+        record.nat = {
+          table: `strata_${options.name}`,
+          ipForward: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim(),
+        };
         network.save();
         await must('nft', ['-f', '-'], {
           input: `table ip ${record.nat.table} {
@@ -122,16 +134,24 @@ export class HostNetwork {
   /** Makes a host (file system, network namespace, disk, cgroups) without booting it: set up its network first, then boot(). */
   async create(options: HostOptions): Promise<Host> {
     if (this.closed) throw new Error(`network "${this.name}" is closed`);
-    if (this.hostObjects.has(options.name)) throw new Error(`host "${options.name}" already exists on network "${this.name}"`);
-    if (!addressInSubnet(options.address, this.subnet)) throw new RangeError(`host ${options.name}: address ${options.address} is not in ${this.subnet.cidr}`);
+    if (this.hostObjects.has(options.name))
+      throw new Error(`host "${options.name}" already exists on network "${this.name}"`);
+    if (!addressInSubnet(options.address, this.subnet))
+      throw new RangeError(`host ${options.name}: address ${options.address} is not in ${this.subnet.cidr}`);
     const record: HostRecord = { name: options.name, dir: join(HOSTS_DIR, this.name, options.name) };
     this.record.hosts[options.name] = record;
     this.save();
-    const host = new Host(options, { network: this.name, bridge: this.record.bridge, gateway: this.gateway, prefix: this.subnet.prefix }, record, () => this.save(), () => {
-      this.hostObjects.delete(options.name);
-      delete this.record.hosts[options.name];
-      this.save();
-    });
+    const host = new Host(
+      options,
+      { network: this.name, bridge: this.record.bridge, gateway: this.gateway, prefix: this.subnet.prefix },
+      record,
+      () => this.save(),
+      () => {
+        this.hostObjects.delete(options.name);
+        delete this.record.hosts[options.name];
+        this.save();
+      },
+    );
     this.hostObjects.set(options.name, host);
     try {
       await host.create();
@@ -182,16 +202,26 @@ export function checkPrerequisites(needs: { nat?: boolean } = {}): void {
     throw new Error(`emulated hosts cannot run here: ${what}`);
   };
   if (process.getuid?.() !== 0) missing('they need root (network namespaces, mounts, cgroups)');
-  for (const [tool, pkg] of [['systemd-nspawn', 'systemd-container'], ['nsenter', 'util-linux'], ['ip', 'iproute2'], ['tc', 'iproute2'], ['debootstrap', 'debootstrap'], ...(needs.nat ? [['nft', 'nftables']] : [])]) {
+  for (const [tool, pkg] of [
+    ['systemd-nspawn', 'systemd-container'],
+    ['nsenter', 'util-linux'],
+    ['ip', 'iproute2'],
+    ['tc', 'iproute2'],
+    ['debootstrap', 'debootstrap'],
+    ...(needs.nat ? [['nft', 'nftables']] : []),
+  ]) {
     try {
       mustSync('sh', ['-c', `command -v ${tool}`]);
     } catch {
       missing(`${tool} is not installed (apt-get install -y ${pkg}; .ci/run does this)`);
     }
   }
-  if (!existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) missing('no cgroup v1 cpu controller at /sys/fs/cgroup/cpu (CPU quotas need it)');
-  if (!existsSync('/sys/fs/cgroup/systemd/cgroup.procs')) missing('no name=systemd cgroup hierarchy at /sys/fs/cgroup/systemd (systemd-nspawn needs it)');
-  if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) missing('the kernel has no overlayfs (each host is an overlay of the image)');
+  if (!existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'))
+    missing('no cgroup v1 cpu controller at /sys/fs/cgroup/cpu (CPU quotas need it)');
+  if (!existsSync('/sys/fs/cgroup/systemd/cgroup.procs'))
+    missing('no name=systemd cgroup hierarchy at /sys/fs/cgroup/systemd (systemd-nspawn needs it)');
+  if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay'))
+    missing('the kernel has no overlayfs (each host is an overlay of the image)');
   if (!existsSync('/sys/class/zram-control/hot_add')) missing('no zram (modprobe zram): data disks are zram devices');
 }
 
@@ -210,7 +240,11 @@ function installExitHandlers(): void {
     }
   };
   process.on('exit', closeAll);
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     process.on(signal, () => {
       if (open.size > 0) process.stderr.write(`\n${signal}: stopping the emulated hosts and cleaning up\n`);
       closeAll();

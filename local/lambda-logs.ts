@@ -18,7 +18,8 @@ export function captureEmfFromStdout(sink: (line: string) => void): () => void {
     original = process.stdout.write;
     const write = original;
     process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-      if (typeof chunk !== 'string' && !Buffer.isBuffer(chunk)) return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      if (typeof chunk !== 'string' && !Buffer.isBuffer(chunk))
+        return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
       const passed = lines.filter((line) => {

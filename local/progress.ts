@@ -4,5 +4,6 @@ export function progress(done: number, total: number): void {
   const filled = Math.round((done / total) * width);
   const bar = `[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`;
   if (process.stderr.isTTY) process.stderr.write(`\r${bar}`);
-  else if (done === total || Math.floor((done * 10) / total) > Math.floor(((done - 1) * 10) / total)) process.stderr.write(`${bar}\n`);
+  else if (done === total || Math.floor((done * 10) / total) > Math.floor(((done - 1) * 10) / total))
+    process.stderr.write(`${bar}\n`);
 }

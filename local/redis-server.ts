@@ -56,7 +56,21 @@ async function launch(port: number, extra: string[]): Promise<RedisServer> {
 /** Starts redis-server on the loopback port and resolves once it accepts connections. */
 function spawnReady(port: number, extra: string[] = []): Promise<ChildProcess> {
   // A folder of its own: a replica writes the primary's snapshot to disk even without persistence.
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--dir', mkdtempSync(join(tmpdir(), 'strata-redis-')), ...extra];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'yes',
+    '--dir',
+    mkdtempSync(join(tmpdir(), 'strata-redis-')),
+    ...extra,
+  ];
   return spawnRedis(args, { where: `on port ${port}` });
 }
 
@@ -65,12 +79,18 @@ function spawnReady(port: number, extra: string[] = []): Promise<ChildProcess> {
  * host's: local/emulated-host.ts), and resolves once it accepts connections; kills it and
  * rejects with its output if it exits or is not ready within the timeout.
  */
-export async function spawnRedis(args: readonly string[], options: { where: string; commandPrefix?: readonly string[]; timeoutMs?: number }): Promise<ChildProcess> {
+export async function spawnRedis(
+  args: readonly string[],
+  options: { where: string; commandPrefix?: readonly string[]; timeoutMs?: number },
+): Promise<ChildProcess> {
   const [file, ...prefix] = [...(options.commandPrefix ?? []), 'redis-server'];
   const child = spawn(file, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => fail(new Error(`redis-server did not start ${options.where}:\n${output}`)), options.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => fail(new Error(`redis-server did not start ${options.where}:\n${output}`)),
+      options.timeoutMs ?? 10_000,
+    );
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -106,7 +126,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

@@ -35,7 +35,13 @@ export async function serveStateStore(store: StateStore, port = 0): Promise<{ ur
           releases.set(token, reservation.release);
           // A caller that never releases leaves the lease to run out in the store; forget its token then too.
           setTimeout(() => releases.delete(token), (body.leaseMs as number | undefined) ?? DEFAULT_LEASE_MS).unref();
-          return reply(200, { kind: 'chosen', nodeId: reservation.nodeId, address: reservation.address, inFlight: reservation.inFlight, token });
+          return reply(200, {
+            kind: 'chosen',
+            nodeId: reservation.nodeId,
+            address: reservation.address,
+            inFlight: reservation.inFlight,
+            token,
+          });
         }
         case '/release': {
           const release = releases.get(body.token as string);

@@ -3,7 +3,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { lineFile } from '../common/cli';
 import type { StateStore } from '../common/state';
-import { dispatcherTelemetry, handleAndPublish, metricsObserver, type DispatcherTelemetry } from '../lambdas/dispatcher/handler';
+import {
+  dispatcherTelemetry,
+  handleAndPublish,
+  metricsObserver,
+  type DispatcherTelemetry,
+} from '../lambdas/dispatcher/handler';
 import type { Dispatcher, DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { groupRecord, LOCAL_RESOURCES, requestRecords, runCephHealth, sampleElastiCache } from './dashboard/stand-ins';
 import { captureEmfFromStdout } from './lambda-logs';
@@ -71,7 +76,13 @@ export class LocalTelemetry {
       return result;
     } finally {
       this.concurrency--;
-      for (const line of requestRecords(LOCAL_RESOURCES, { latencyMs: performance.now() - started, status, failed, concurrency })) this.writeAws(line);
+      for (const line of requestRecords(LOCAL_RESOURCES, {
+        latencyMs: performance.now() - started,
+        status,
+        failed,
+        concurrency,
+      }))
+        this.writeAws(line);
     }
   }
 
@@ -79,7 +90,10 @@ export class LocalTelemetry {
   watchGroup(state: StateStore, desired: () => number): void {
     const publish = () =>
       state.liveNodes().then(
-        (nodes) => this.writeAws(groupRecord(LOCAL_RESOURCES, nodes.filter((n) => n.role === 'compute' && !n.draining).length, desired())),
+        (nodes) =>
+          this.writeAws(
+            groupRecord(LOCAL_RESOURCES, nodes.filter((n) => n.role === 'compute' && !n.draining).length, desired()),
+          ),
         () => undefined, // the state store is away: the group's figures wait for it
       );
     void publish();

@@ -70,7 +70,9 @@ export abstract class NodeBase {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', resolve));
+    await new Promise<void>((resolve) =>
+      this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', resolve),
+    );
     this.address = `${this.options.host ?? '127.0.0.1'}:${(this.server.address() as AddressInfo).port}`;
     this.agent = new MetricsAgent({
       id: this.id,
@@ -79,7 +81,10 @@ export abstract class NodeBase {
       store: this.options.store,
       slots: () => ({ total: this.slots.total, used: this.slots.inUse }),
       draining: () => this.draining,
-      serviceTimes: () => ({ serviceMs: this.serviceTimes.serviceMs, functionServiceMs: this.serviceTimes.functionServiceMs }),
+      serviceTimes: () => ({
+        serviceMs: this.serviceTimes.serviceMs,
+        functionServiceMs: this.serviceTimes.functionServiceMs,
+      }),
       intervalMs: this.intervalMs,
       emf: this.options.emf,
     });
@@ -120,7 +125,12 @@ export abstract class NodeBase {
    * Reads the body (empty reads as {}) and parses it with the function's own parser;
    * answers 413, 415 or 400 itself and returns undefined when it cannot.
    */
-  protected async readArgs(req: IncomingMessage, res: ServerResponse, fn: StrataFunction<unknown>, limit: number): Promise<{ args: unknown; body: Buffer } | undefined> {
+  protected async readArgs(
+    req: IncomingMessage,
+    res: ServerResponse,
+    fn: StrataFunction<unknown>,
+    limit: number,
+  ): Promise<{ args: unknown; body: Buffer } | undefined> {
     try {
       const body = await readBody(req, limit);
       return { args: fn.parse(body.length === 0 ? {} : parseJsonBody(body)), body };
@@ -153,7 +163,14 @@ export abstract class NodeBase {
   /** 200 while the node's heartbeat reaches the shared state (dispatchers and peers see it); 503 before, or when it stops. */
   private async health(res: ServerResponse): Promise<void> {
     const registered = this.agent?.registered ?? false;
-    sendJson(res, registered ? 200 : 503, { id: this.id, role: this.role, registered, slotsTotal: this.slots.total, slotsUsed: this.slots.inUse, draining: this.draining });
+    sendJson(res, registered ? 200 : 503, {
+      id: this.id,
+      role: this.role,
+      registered,
+      slotsTotal: this.slots.total,
+      slotsUsed: this.slots.inUse,
+      draining: this.draining,
+    });
   }
 
   private async refresh(): Promise<void> {

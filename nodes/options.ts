@@ -30,7 +30,11 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, u
   const values = parsed.values as Record<string, unknown>;
   if (values.help) exitWith(0, usage);
   if (!values.id) exitWith(2, `--id is required\n\n${usage}`);
-  if (!values.state) exitWith(2, `--state is required: redis://host:port, or the http:// address of a local cluster's state\n\n${usage}`);
+  if (!values.state)
+    exitWith(
+      2,
+      `--state is required: redis://host:port, or the http:// address of a local cluster's state\n\n${usage}`,
+    );
   return parsed.values;
 }
 
@@ -73,4 +77,3 @@ export function drainOnSignals(node: { drain(): Promise<void> }): void {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
-

@@ -9,10 +9,15 @@ export type FunctionTask =
   | { readonly name: string; readonly phase: 'finish'; readonly args: unknown; readonly staged: unknown };
 
 /** What the node sends a stage's worker on its port; the worker answers 'ack' to each chunk. */
-export type ChunkMessage = { readonly kind: 'chunk'; readonly bytes: Uint8Array } | { readonly kind: 'end' } | { readonly kind: 'abort'; readonly reason: string };
+export type ChunkMessage =
+  | { readonly kind: 'chunk'; readonly bytes: Uint8Array }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'abort'; readonly reason: string };
 
 /** A stage's answer from its worker: a limit it hit comes back as a value, since errors lose their class between threads. */
-export type StageOutcome = { readonly kind: 'done'; readonly value: unknown } | { readonly kind: 'over-limit'; readonly message: string };
+export type StageOutcome =
+  | { readonly kind: 'done'; readonly value: unknown }
+  | { readonly kind: 'over-limit'; readonly message: string };
 
 /** Chunks of an object in flight to a worker at once: enough to keep it busy while the next is read. */
 const CHUNKS_IN_FLIGHT = 4;
@@ -29,7 +34,8 @@ export class FunctionPool {
   private readonly pool: Piscina;
 
   constructor(readonly slots: number) {
-    if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`slots must be a whole number of at least 1, got ${slots}`);
+    if (!Number.isInteger(slots) || slots < 1)
+      throw new RangeError(`slots must be a whole number of at least 1, got ${slots}`);
     // Under tsx the worker is the .ts source (workers inherit tsx's loader); in a bundle, the .js beside this file.
     const filename = [join(__dirname, 'worker.js'), join(__dirname, 'worker.ts')].find((f) => existsSync(f))!;
     this.pool = new Piscina({ filename, minThreads: slots, maxThreads: slots, idleTimeout: Number.POSITIVE_INFINITY });
@@ -42,7 +48,10 @@ export class FunctionPool {
    */
   async runStage(name: string, args: unknown, chunks: AsyncIterable<Uint8Array>): Promise<unknown> {
     const { port1, port2 } = new MessageChannel();
-    const outcome: Promise<StageOutcome> = this.pool.run({ name, phase: 'stage', args, chunks: port2 } satisfies FunctionTask, { transferList: [port2] });
+    const outcome: Promise<StageOutcome> = this.pool.run(
+      { name, phase: 'stage', args, chunks: port2 } satisfies FunctionTask,
+      { transferList: [port2] },
+    );
     const stopped = outcome.then(
       () => 'stopped' as const,
       () => 'stopped' as const,

@@ -4,7 +4,8 @@ export class Slots {
   private readonly waiting: (() => void)[] = [];
 
   constructor(readonly total: number) {
-    if (!Number.isInteger(total) || total < 1) throw new RangeError(`slots must be a whole number of at least 1, got ${total}`);
+    if (!Number.isInteger(total) || total < 1)
+      throw new RangeError(`slots must be a whole number of at least 1, got ${total}`);
   }
 
   get inUse(): number {

@@ -14,14 +14,20 @@ export class OperatorError extends Error {
 export function explainAwsError(error: unknown, stackName?: string): never {
   const { name = '', message = '' } = error as { name?: string; message?: string };
   if (name === 'CredentialsProviderError' || /Could not load credentials/.test(message)) {
-    throw new OperatorError('no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE / AWS_ACCESS_KEY_ID');
+    throw new OperatorError(
+      'no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE / AWS_ACCESS_KEY_ID',
+    );
   }
   if (/Region is missing/i.test(message)) throw new OperatorError('no AWS region: pass --region or set AWS_REGION');
   if (name === 'ValidationError' && /does not exist/.test(message)) {
-    throw new OperatorError(`stack ${stackName} is not deployed in this account and region: run \`npx cdk deploy --all\` first (or pass --region)`);
+    throw new OperatorError(
+      `stack ${stackName} is not deployed in this account and region: run \`npx cdk deploy --all\` first (or pass --region)`,
+    );
   }
   if (name === 'AccessDenied' || name === 'AccessDeniedException') {
-    throw new OperatorError(`AWS denied the call: ${message} (the operator needs read access: cloudformation:DescribeStacks, elasticache:DescribeReplicationGroups, cloudwatch:GetMetricData, execute-api:Invoke)`);
+    throw new OperatorError(
+      `AWS denied the call: ${message} (the operator needs read access: cloudformation:DescribeStacks, elasticache:DescribeReplicationGroups, cloudwatch:GetMetricData, execute-api:Invoke)`,
+    );
   }
   if (name === 'ExpiredTokenException' || name === 'UnrecognizedClientException' || name === 'InvalidClientTokenId') {
     throw new OperatorError(`AWS rejected the credentials (${name}): refresh them and try again`);
@@ -54,7 +60,12 @@ export interface SignedRequest {
 export async function signForApiGateway(request: SignedRequest, region: string): Promise<Record<string, string>> {
   const client = new CloudFormationClient({ region }); // only to resolve the default credential chain
   try {
-    const signer = new SignatureV4({ service: 'execute-api', region, credentials: client.config.credentials, sha256: Sha256 });
+    const signer = new SignatureV4({
+      service: 'execute-api',
+      region,
+      credentials: client.config.credentials,
+      sha256: Sha256,
+    });
     const signed = await signer.sign({
       method: request.method,
       protocol: request.url.protocol,

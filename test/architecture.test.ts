@@ -10,7 +10,10 @@ const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
 const DEPCRUISE = join(ROOT, 'node_modules', '.bin', 'depcruise');
 
 function cruise(cwd: string, folders: readonly string[]) {
-  const result = spawnSync(DEPCRUISE, [...folders, '--config', CONFIG, '--output-type', 'err'], { cwd, encoding: 'utf8' });
+  const result = spawnSync(DEPCRUISE, [...folders, '--config', CONFIG, '--output-type', 'err'], {
+    cwd,
+    encoding: 'utf8',
+  });
   if (result.error) throw result.error;
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
@@ -18,7 +21,10 @@ function cruise(cwd: string, folders: readonly string[]) {
 /** A tree of files (path → source) in a fresh folder, with the tsconfig the checker reads. */
 function probeTree(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'strata-layers-'));
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } }));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } }),
+  );
   for (const [path, source] of Object.entries(files)) {
     mkdirSync(join(dir, dirname(path)), { recursive: true });
     writeFileSync(join(dir, path), source);
@@ -27,21 +33,88 @@ function probeTree(files: Record<string, string>): string {
 }
 
 test('the project itself keeps every layer rule', () => {
-  const { status, output } = cruise(ROOT, ['bin', 'lib', 'lambdas', 'nodes', 'functions', 'common', 'operator', 'local', 'bench', 'test']);
+  const { status, output } = cruise(ROOT, [
+    'bin',
+    'lib',
+    'lambdas',
+    'nodes',
+    'functions',
+    'common',
+    'operator',
+    'local',
+    'bench',
+    'test',
+  ]);
   expect(output).not.toMatch(/error/);
   expect(status).toBe(0);
 });
 
 describe.each([
-  ['a node imports the local harness', 'deployed-imports-only-deployed', { 'nodes/probe.ts': "import { x } from '../local/x';\nexport const y = x;\n", 'local/x.ts': 'export const x = 1;\n' }],
-  ['a shared library imports a test helper', 'deployed-imports-only-deployed', { 'common/probe.ts': "import { x } from '../test/support/x';\nexport const y = x;\n", 'test/support/x.ts': 'export const x = 1;\n' }],
-  ['the dispatcher imports a benchmark', 'deployed-imports-only-deployed', { 'lambdas/dispatcher/probe.ts': "import { x } from '../../bench/x';\nexport const y = x;\n", 'bench/x.ts': 'export const x = 1;\n' }],
-  ['the policy engine imports Node.js I/O', 'policy-engine-is-pure', { 'lambdas/policy-engine/src/probe.ts': "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n" }],
-  ['a shared library imports a node', 'common-below-its-users', { 'common/probe.ts': "import { x } from '../nodes/x';\nexport const y = x;\n", 'nodes/x.ts': 'export const x = 1;\n' }],
-  ['the dispatcher imports a node', 'tiers-apart', { 'lambdas/dispatcher/probe.ts': "import { x } from '../../nodes/x';\nexport const y = x;\n", 'nodes/x.ts': 'export const x = 1;\n' }],
-  ['a benchmark imports an entry point', 'nothing-imports-entry-points', { 'bench/probe.ts': "import { x } from '../bin/x';\nexport const y = x;\n", 'bin/x.ts': 'export const x = 1;\n' }],
-  ['the harness imports a test', 'harness-below-benchmarks', { 'local/probe.ts': "import { x } from '../test/x';\nexport const y = x;\n", 'test/x.ts': 'export const x = 1;\n' }],
-  ['two modules import each other', 'no-circular', { 'common/a.ts': "import { b } from './b';\nexport const a = () => b;\n", 'common/b.ts': "import { a } from './a';\nexport const b = () => a;\n" }],
+  [
+    'a node imports the local harness',
+    'deployed-imports-only-deployed',
+    {
+      'nodes/probe.ts': "import { x } from '../local/x';\nexport const y = x;\n",
+      'local/x.ts': 'export const x = 1;\n',
+    },
+  ],
+  [
+    'a shared library imports a test helper',
+    'deployed-imports-only-deployed',
+    {
+      'common/probe.ts': "import { x } from '../test/support/x';\nexport const y = x;\n",
+      'test/support/x.ts': 'export const x = 1;\n',
+    },
+  ],
+  [
+    'the dispatcher imports a benchmark',
+    'deployed-imports-only-deployed',
+    {
+      'lambdas/dispatcher/probe.ts': "import { x } from '../../bench/x';\nexport const y = x;\n",
+      'bench/x.ts': 'export const x = 1;\n',
+    },
+  ],
+  [
+    'the policy engine imports Node.js I/O',
+    'policy-engine-is-pure',
+    {
+      'lambdas/policy-engine/src/probe.ts': "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n",
+    },
+  ],
+  [
+    'a shared library imports a node',
+    'common-below-its-users',
+    {
+      'common/probe.ts': "import { x } from '../nodes/x';\nexport const y = x;\n",
+      'nodes/x.ts': 'export const x = 1;\n',
+    },
+  ],
+  [
+    'the dispatcher imports a node',
+    'tiers-apart',
+    {
+      'lambdas/dispatcher/probe.ts': "import { x } from '../../nodes/x';\nexport const y = x;\n",
+      'nodes/x.ts': 'export const x = 1;\n',
+    },
+  ],
+  [
+    'a benchmark imports an entry point',
+    'nothing-imports-entry-points',
+    { 'bench/probe.ts': "import { x } from '../bin/x';\nexport const y = x;\n", 'bin/x.ts': 'export const x = 1;\n' },
+  ],
+  [
+    'the harness imports a test',
+    'harness-below-benchmarks',
+    { 'local/probe.ts': "import { x } from '../test/x';\nexport const y = x;\n", 'test/x.ts': 'export const x = 1;\n' },
+  ],
+  [
+    'two modules import each other',
+    'no-circular',
+    {
+      'common/a.ts': "import { b } from './b';\nexport const a = () => b;\n",
+      'common/b.ts': "import { a } from './a';\nexport const b = () => a;\n",
+    },
+  ],
 ] as const)('the checker fails when %s', (_what, rule, files) => {
   let dir = '';
   beforeAll(() => (dir = probeTree(files)));

@@ -85,7 +85,12 @@ export interface SimulationResult {
   /** The invocations that arrived in the second half of the run (after any slowdown). */
   readonly secondHalf: LatencySummary;
   /** Each node's busy fraction of its slots over the run, its slot-milliseconds of work, and its speed at the start. */
-  readonly nodes: readonly { readonly id: string; readonly speed: number; readonly utilisation: number; readonly busyMs: number }[];
+  readonly nodes: readonly {
+    readonly id: string;
+    readonly speed: number;
+    readonly utilisation: number;
+    readonly busyMs: number;
+  }[];
   /** Every latency, in completion order (for charts). */
   readonly latencies: Float64Array;
   /** Invocations that were forwarded at least once. */
@@ -173,7 +178,13 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const events = new EventQueue();
   let now = 0;
   let randomUsed = false;
-  const ctx: PolicyContext = { get now() { return now; }, random: () => ((randomUsed = true), policyRandom()), heartbeatTtlMs: Number.MAX_SAFE_INTEGER };
+  const ctx: PolicyContext = {
+    get now() {
+      return now;
+    },
+    random: () => ((randomUsed = true), policyRandom()),
+    heartbeatTtlMs: Number.MAX_SAFE_INTEGER,
+  };
 
   /** A node publishes its figures: what the state store and the next refreshes see. */
   const heartbeat = (i: number) => {
@@ -181,25 +192,47 @@ export function simulate(options: SimulationOptions): SimulationResult {
     published.loadPerCore[i] = inSystem[i] / slots;
     const own = estimators[i].serviceMs;
     published.ownServiceMs[i] = own ?? Number.NaN;
-    published.indexServiceMs[i] = indexServiceMs(own, own !== undefined ? [] : [...published.ownServiceMs].filter((ms) => !Number.isNaN(ms)));
+    published.indexServiceMs[i] = indexServiceMs(
+      own,
+      own !== undefined ? [] : [...published.ownServiceMs].filter((ms) => !Number.isNaN(ms)),
+    );
   };
   /** A dispatcher's view of the nodes, as of now: the published figures and the live counts. */
   const snapshot = (): NodeView[] =>
     ids.map((id, i) => ({
-      id, address: id, role: 'compute', slotsTotal: slots, slotsUsed: published.slotsUsed[i], inFlight: inFlight[i], cpuBusy: published.slotsUsed[i] / slots,
-      memoryUsed: 0.5, load1: published.loadPerCore[i] * slots, load5: 0, load15: 0, cores: slots, heartbeatAt: now, draining: false,
+      id,
+      address: id,
+      role: 'compute',
+      slotsTotal: slots,
+      slotsUsed: published.slotsUsed[i],
+      inFlight: inFlight[i],
+      cpuBusy: published.slotsUsed[i] / slots,
+      memoryUsed: 0.5,
+      load1: published.loadPerCore[i] * slots,
+      load5: 0,
+      load15: 0,
+      cores: slots,
+      heartbeatAt: now,
+      draining: false,
       ...(Number.isNaN(published.ownServiceMs[i]) ? {} : { serviceMs: published.ownServiceMs[i] }),
     }));
   const views: NodeView[][] = Array.from({ length: dispatcherCount }, () => snapshot());
   // A strategy that drew no random number answers the same for the same view and function: keep it.
-  const cached: Map<string, Selection | { kind: 'no-capacity' }>[] = Array.from({ length: dispatcherCount }, () => new Map());
+  const cached: Map<string, Selection | { kind: 'no-capacity' }>[] = Array.from(
+    { length: dispatcherCount },
+    () => new Map(),
+  );
   const cursors = new Map<string, number>();
 
   const placement = options.placement;
   let strategy: InvocationStrategy | undefined;
   let peersOf: NodePolicy | undefined;
   if (placement.kind === 'strata') {
-    const policyOptions = { choices: placement.choices ?? 2, prequalProbes: placement.prequalProbes, prequalQuantile: placement.prequalQuantile };
+    const policyOptions = {
+      choices: placement.choices ?? 2,
+      prequalProbes: placement.prequalProbes,
+      prequalQuantile: placement.prequalQuantile,
+    };
     strategy = invocationStrategy(placement.strategy, policyOptions);
     peersOf = nodePolicy(placement.nodePolicy, policyOptions);
   }
@@ -251,7 +284,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
     const rotating = selection.rule === 'rotate' || selection.rule === 'round-robin' ? selection.cursor : undefined;
     let cursor = 0;
     if (rotating !== undefined) cursors.set(rotating, (cursor = (cursors.get(rotating) ?? 0) + 1));
-    if (isIndexed(selection)) return withRoom === 0 && selection.rule !== 'lowest-id' ? -1 : applyIndexed(selection, fleet, cursor);
+    if (isIndexed(selection))
+      return withRoom === 0 && selection.rule !== 'lowest-id' ? -1 : applyIndexed(selection, fleet, cursor);
     const chosen = applySelection(selection, (id) => inFlight[indexOf.get(id)!], cursor);
     return chosen === -1 ? -1 : indexOf.get(selection.candidates[chosen].id)!;
   };
@@ -351,7 +385,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
   return {
     summary: summarize(result.slice(), errors, seconds),
     secondHalf: summarize(secondHalf, total - middle - secondHalf.length, seconds / 2),
-    nodes: ids.map((id, i) => ({ id, speed: startSpeed[i], utilisation: busyMs[i] / (slots * (now - Math.max(0, firstArrival))), busyMs: busyMs[i] })),
+    nodes: ids.map((id, i) => ({
+      id,
+      speed: startSpeed[i],
+      utilisation: busyMs[i] / (slots * (now - Math.max(0, firstArrival))),
+      busyMs: busyMs[i],
+    })),
     latencies: result,
     forwarded,
     wallMs: performance.now() - started,

@@ -77,7 +77,12 @@ type Phase =
   | { kind: 'cpu'; host: number; left: number }
   /** Bytes left of an object streamed over the two hosts' links into a stage on `host`. */
   | { kind: 'stream'; hosts: [number, number]; host: number; left: number };
-interface Job { started: number; phases: Phase[]; host: number; offloaded: boolean }
+interface Job {
+  started: number;
+  phases: Phase[];
+  host: number;
+  offloaded: boolean;
+}
 
 const AUTONDP = { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 };
 
@@ -93,10 +98,19 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const ids = [...options.computeCpu.map((_, i) => `c${i + 1}`), 's1'];
   const random = seededRandom(options.seed ?? 1);
   let now = 0;
-  const ctx: PolicyContext = { get now() { return now; }, random, heartbeatTtlMs: Number.MAX_SAFE_INTEGER };
+  const ctx: PolicyContext = {
+    get now() {
+      return now;
+    },
+    random,
+    heartbeatTtlMs: Number.MAX_SAFE_INTEGER,
+  };
   const strategy = invocationStrategy(options.strategy);
-  const offload = offloadPolicy(options.offload === 'always' ? 'always' : options.offload, { offloadThresholds: thresholds });
-  const storageLimits = options.offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds;
+  const offload = offloadPolicy(options.offload === 'always' ? 'always' : options.offload, {
+    offloadThresholds: thresholds,
+  });
+  const storageLimits =
+    options.offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds;
   const invocation: Invocation = { functionName: 'wordcount', hops: 0, objectKey: 'corpus/large.txt' };
 
   const inFlight = new Int32Array(n + 1); // reservations (compute) and taken slots (storage)
@@ -109,8 +123,20 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const published = ids.map((id, i) => ({ cpuBusy: 0, load: 0, serviceMs: undefined as number | undefined, id, i }));
   const view = (): NodeView[] =>
     published.map((p) => ({
-      id: p.id, address: p.id, role: p.i === storage ? 'storage' : 'compute', slotsTotal: slots[p.i], slotsUsed: inFlight[p.i], inFlight: inFlight[p.i],
-      cpuBusy: p.cpuBusy, memoryUsed: 0.2, load1: p.load * Math.max(1, quota[p.i]), load5: 0, load15: 0, cores: quota[p.i], heartbeatAt: ctx.now, draining: false,
+      id: p.id,
+      address: p.id,
+      role: p.i === storage ? 'storage' : 'compute',
+      slotsTotal: slots[p.i],
+      slotsUsed: inFlight[p.i],
+      inFlight: inFlight[p.i],
+      cpuBusy: p.cpuBusy,
+      memoryUsed: 0.2,
+      load1: p.load * Math.max(1, quota[p.i]),
+      load5: 0,
+      load15: 0,
+      cores: quota[p.i],
+      heartbeatAt: ctx.now,
+      draining: false,
       ...(p.serviceMs === undefined ? {} : { serviceMs: p.serviceMs }),
     }));
   let nodes = view();
@@ -130,8 +156,12 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     let chosen: number;
     if (isIndexed(selection)) {
       const fleet: FleetColumns = {
-        ids: ids.slice(0, n), inFlight: inFlight.subarray(0, n), slots: slots.slice(0, n), slotsUsed: inFlight.subarray(0, n),
-        loadPerCore: published.slice(0, n).map((p) => p.load), serviceMs: published.slice(0, n).map((p) => indexServiceMs(p.serviceMs, [])),
+        ids: ids.slice(0, n),
+        inFlight: inFlight.subarray(0, n),
+        slots: slots.slice(0, n),
+        slotsUsed: inFlight.subarray(0, n),
+        loadPerCore: published.slice(0, n).map((p) => p.load),
+        serviceMs: published.slice(0, n).map((p) => indexServiceMs(p.serviceMs, [])),
       };
       chosen = applyIndexed(selection, fleet, cursor);
     } else {
@@ -142,9 +172,13 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     inFlight[chosen]++;
     const decision = offload(nodes, invocation, ctx, undefined);
     const storageSelf = nodes[storage];
-    const taken = decision.kind === 'offload' && underThresholds(storageSelf, storageLimits) && inFlight[storage] < slots[storage];
+    const taken =
+      decision.kind === 'offload' && underThresholds(storageSelf, storageLimits) && inFlight[storage] < slots[storage];
     const phases: Phase[] = taken
-      ? [{ kind: 'cpu', host: chosen, left: options.overheadCpuMs }, { kind: 'cpu', host: storage, left: options.nearStageCpuMs }]
+      ? [
+          { kind: 'cpu', host: chosen, left: options.overheadCpuMs },
+          { kind: 'cpu', host: storage, left: options.nearStageCpuMs },
+        ]
       : [
           { kind: 'cpu', host: chosen, left: options.overheadCpuMs },
           { kind: 'cpu', host: storage, left: options.serveCpuMs },
@@ -171,7 +205,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       onCpu[phase.host]++;
       if (phase.kind === 'stream') for (const host of phase.hosts) onLink[host]++;
     }
-    const idle = (host: number) => (options.nodeIdleCores ?? 0) + (host === storage ? options.storageIdleCores ?? 0 : 0);
+    const idle = (host: number) =>
+      (options.nodeIdleCores ?? 0) + (host === storage ? (options.storageIdleCores ?? 0) : 0);
     const cpuFor = (host: number) => Math.min(1, Math.max(0, quota[host] - idle(host)) / onCpu[host]);
     for (let host = 0; host <= n; host++) {
       const demand = onCpu[host] + idle(host);
@@ -184,7 +219,10 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       const phase = job.phases[0];
       if (phase.kind === 'cpu') phase.left -= cpuFor(phase.host);
       else {
-        const rate = Math.min(...phase.hosts.map((host) => linkBytesPerMs / onLink[host]), cpuFor(phase.host) / cpuPerByte);
+        const rate = Math.min(
+          ...phase.hosts.map((host) => linkBytesPerMs / onLink[host]),
+          cpuFor(phase.host) / cpuPerByte,
+        );
         phase.left -= rate;
         for (const host of phase.hosts) linkUsed[host] += rate;
       }

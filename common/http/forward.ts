@@ -63,7 +63,13 @@ export function forward(req: ForwardRequest): Promise<ForwardResponse> {
       (incoming) => {
         const chunks: Buffer[] = [];
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-        incoming.on('end', () => settle(undefined, { status: incoming.statusCode ?? 502, headers: incoming.headers, body: Buffer.concat(chunks) }));
+        incoming.on('end', () =>
+          settle(undefined, {
+            status: incoming.statusCode ?? 502,
+            headers: incoming.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
         incoming.on('error', (error) => settle(new ForwardError('broken', req.address, error)));
       },
     );
@@ -84,7 +90,13 @@ export function forward(req: ForwardRequest): Promise<ForwardResponse> {
       socket.once('connect', onConnect);
     });
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
-      settle(new ForwardError(!connected && NOT_DELIVERED.has(error.code ?? '') ? 'not-delivered' : 'broken', req.address, error));
+      settle(
+        new ForwardError(
+          !connected && NOT_DELIVERED.has(error.code ?? '') ? 'not-delivered' : 'broken',
+          req.address,
+          error,
+        ),
+      );
     });
     outgoing.end(req.body);
   });

@@ -47,7 +47,8 @@ const OTHER_BYTE_ORDER_MARKS = [
  */
 export function bodyText(bytes: Uint8Array): string {
   const bom = OTHER_BYTE_ORDER_MARKS.find(({ mark }) => mark.every((byte, i) => bytes[i] === byte));
-  if (bom) throw new BodyError(415, `the body is ${bom.encoding} (it starts with that byte order mark); send it as UTF-8`);
+  if (bom)
+    throw new BodyError(415, `the body is ${bom.encoding} (it starts with that byte order mark); send it as UTF-8`);
   try {
     return utf8.decode(bytes);
   } catch {
@@ -61,7 +62,8 @@ export function bodyText(bytes: Uint8Array): string {
  */
 export function parseJsonBody(bytes: Uint8Array, maxDepth = MAX_JSON_DEPTH): unknown {
   const text = bodyText(bytes);
-  if (nestsDeeperThan(text, maxDepth)) throw new BodyError(400, `the body nests arrays and objects deeper than ${maxDepth} levels, the limit`);
+  if (nestsDeeperThan(text, maxDepth))
+    throw new BodyError(400, `the body nests arrays and objects deeper than ${maxDepth} levels, the limit`);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
@@ -76,7 +78,8 @@ function nestsDeeperThan(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (inString) {
-      if (code === 0x5c) i++; // a backslash escapes the next character
+      if (code === 0x5c)
+        i++; // a backslash escapes the next character
       else if (code === 0x22) inString = false;
     } else if (code === 0x22) inString = true;
     else if (code === 0x5b || code === 0x7b) {
@@ -95,14 +98,26 @@ export function safeDecode(text: string): string | undefined {
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers }).end(body);
+  res
+    .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers })
+    .end(body);
 }
 
 /** 503 that tells the caller nothing ran here, so another node may take it. */
 export function refuse(res: ServerResponse, why: 'full' | 'draining' | 'over-thresholds'): void {
-  sendJson(res, 503, { error: `the node is ${why === 'over-thresholds' ? 'over its thresholds' : why}` }, { [REFUSED_HEADER]: why, 'retry-after': '1' });
+  sendJson(
+    res,
+    503,
+    { error: `the node is ${why === 'over-thresholds' ? 'over its thresholds' : why}` },
+    { [REFUSED_HEADER]: why, 'retry-after': '1' },
+  );
 }
 
 /**

@@ -97,7 +97,9 @@ export function percentileOf(stat: Statistic): number | undefined {
 
 /** CloudWatch's SEARCH for a query with a line per node: the exact dimension set, the fixed values as filters. */
 export function searchExpression(query: MetricQuery, fixed: Readonly<Record<string, string>>): string {
-  const filters = Object.entries(fixed).map(([name, value]) => ` ${name}="${value}"`).join('');
+  const filters = Object.entries(fixed)
+    .map(([name, value]) => ` ${name}="${value}"`)
+    .join('');
   const schema = [query.namespace, ...Object.keys(query.dimensions).sort()].join(',');
   return `SEARCH('{${schema}} MetricName="${query.name}"${filters}', '${query.stat}', ${PERIOD_SECONDS})`;
 }

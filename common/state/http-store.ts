@@ -1,6 +1,13 @@
 import type { NodeView, Selection } from '@strata/policy-engine';
 import { forward } from '../http/forward';
-import { releaseOnce, type Membership, type NodeReport, type Reservation, type Reserved, type StateStore } from './types';
+import {
+  releaseOnce,
+  type Membership,
+  type NodeReport,
+  type Reservation,
+  type Reserved,
+  type StateStore,
+} from './types';
 
 /** A StateStore in another process of the local cluster, over loopback HTTP. */
 export class HttpStateStore implements StateStore {
@@ -30,15 +37,28 @@ export class HttpStateStore implements StateStore {
     const reply = (await this.call('/reserve', { selection, leaseMs })) as Reservation & { token?: string };
     if (reply.kind === 'no-capacity') return reply;
     const { nodeId, address, inFlight, token } = reply as Reserved & { token: string };
-    return { kind: 'chosen', nodeId, address, inFlight, release: releaseOnce(async () => void (await this.call('/release', { token }))) };
+    return {
+      kind: 'chosen',
+      nodeId,
+      address,
+      inFlight,
+      release: releaseOnce(async () => void (await this.call('/release', { token }))),
+    };
   }
 
   async close(): Promise<void> {}
 
   private async call(path: string, body: unknown): Promise<unknown> {
-    const response = await forward({ address: this.address, path, body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, timeoutMs: 5_000 });
+    const response = await forward({
+      address: this.address,
+      path,
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+      timeoutMs: 5_000,
+    });
     const value = JSON.parse(response.body.toString()) as unknown;
-    if (response.status !== 200) throw new Error(`state store: ${(value as { error?: string })?.error ?? response.status}`);
+    if (response.status !== 200)
+      throw new Error(`state store: ${(value as { error?: string })?.error ?? response.status}`);
     return value;
   }
 }

@@ -1,5 +1,26 @@
-import { applyIndexed, applySelection, indexServiceMs, isIndexed, type FleetColumns, type IndexedSelection, type NodeView, type Selection } from '@strata/policy-engine';
-import { checkReport, checkTtl, DEFAULT_LEASE_MS, memberKey, memberOf, NO_ROOM, releaseOnce, type Membership, type NodeReport, type Reservation, type StateStore } from './types';
+import {
+  applyIndexed,
+  applySelection,
+  indexServiceMs,
+  isIndexed,
+  type FleetColumns,
+  type IndexedSelection,
+  type NodeView,
+  type Selection,
+} from '@strata/policy-engine';
+import {
+  checkReport,
+  checkTtl,
+  DEFAULT_LEASE_MS,
+  memberKey,
+  memberOf,
+  NO_ROOM,
+  releaseOnce,
+  type Membership,
+  type NodeReport,
+  type Reservation,
+  type StateStore,
+} from './types';
 
 interface Entry {
   report: NodeReport;
@@ -40,11 +61,19 @@ export class MemoryStateStore implements StateStore {
     checkReport(report);
     checkTtl('ttlMs', ttlMs);
     const now = this.sweep();
-    const entry = this.entries.get(report.id) ?? { inFlight: 0, epoch: ++this.epochs, report, expiresAt: 0, indexServiceMs: 1 };
+    const entry = this.entries.get(report.id) ?? {
+      inFlight: 0,
+      epoch: ++this.epochs,
+      report,
+      expiresAt: 0,
+      indexServiceMs: 1,
+    };
     entry.report = { ...report };
     entry.expiresAt = now + ttlMs;
     this.entries.set(report.id, entry);
-    const othersWithHistory = [...this.entries.values()].filter((e) => eligible(e) && e.report.serviceMs !== undefined).map((e) => e.report.serviceMs!);
+    const othersWithHistory = [...this.entries.values()]
+      .filter((e) => eligible(e) && e.report.serviceMs !== undefined)
+      .map((e) => e.report.serviceMs!);
     entry.indexServiceMs = indexServiceMs(report.serviceMs, othersWithHistory);
     const member = memberKey(memberOf(report));
     if (this.members.get(report.id) !== member) {
@@ -97,7 +126,11 @@ export class MemoryStateStore implements StateStore {
 
   private pickCandidate(selection: Exclude<Selection, IndexedSelection>): string | undefined {
     if (selection.candidates.length === 0) return undefined;
-    const index = applySelection(selection, (id) => this.entries.get(id)?.inFlight, selection.rule === 'rotate' ? this.advance(selection.cursor) : 0);
+    const index = applySelection(
+      selection,
+      (id) => this.entries.get(id)?.inFlight,
+      selection.rule === 'rotate' ? this.advance(selection.cursor) : 0,
+    );
     return index === -1 ? undefined : selection.candidates[index].id;
   }
 

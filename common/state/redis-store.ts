@@ -1,5 +1,14 @@
 import { isIndexed, type NodeView, type Selection } from '@strata/policy-engine';
-import { ALL_SCRIPTS, DEREGISTER, HEARTBEAT, LIVE_NODES, MEMBERSHIP, RELEASE, RESERVE, type LuaScript } from './redis-scripts';
+import {
+  ALL_SCRIPTS,
+  DEREGISTER,
+  HEARTBEAT,
+  LIVE_NODES,
+  MEMBERSHIP,
+  RELEASE,
+  RESERVE,
+  type LuaScript,
+} from './redis-scripts';
 import { RespClient, RespError, type RespValue } from './resp-client';
 import {
   checkReport,
@@ -81,7 +90,13 @@ export class RedisStateStore implements StateStore {
     checkReport(report);
     checkTtl('ttlMs', ttlMs);
     const own = report.serviceMs === undefined ? '' : String(report.serviceMs);
-    await this.run(HEARTBEAT, [ttlMs, report.id, memberKey(memberOf(report)), own, ...Object.entries(encodeReport(report)).flat()]);
+    await this.run(HEARTBEAT, [
+      ttlMs,
+      report.id,
+      memberKey(memberOf(report)),
+      own,
+      ...Object.entries(encodeReport(report)).flat(),
+    ]);
   }
 
   async deregister(nodeId: string): Promise<void> {
@@ -104,7 +119,13 @@ export class RedisStateStore implements StateStore {
     const members: FleetMember[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const [role, draining, slotsTotal, ...address] = flat[i + 1].split('|');
-      members.push({ id: flat[i], address: address.join('|'), role: role as FleetMember['role'], slotsTotal: Number(slotsTotal), draining: draining === '1' });
+      members.push({
+        id: flat[i],
+        address: address.join('|'),
+        role: role as FleetMember['role'],
+        slotsTotal: Number(slotsTotal),
+        draining: draining === '1',
+      });
     }
     return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
   }
@@ -112,10 +133,22 @@ export class RedisStateStore implements StateStore {
   async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
     checkTtl('leaseMs', leaseMs);
     if (!isIndexed(selection) && selection.candidates.length === 0) return NO_ROOM;
-    const reply = (await this.run(RESERVE, this.reserveArgs(selection, leaseMs))) as [number, string, number, string, string];
+    const reply = (await this.run(RESERVE, this.reserveArgs(selection, leaseMs))) as [
+      number,
+      string,
+      number,
+      string,
+      string,
+    ];
     if (reply[0] === 0) return NO_ROOM;
     const [, nodeId, inFlight, lease, address] = reply;
-    return { kind: 'chosen', nodeId, address, inFlight, release: releaseOnce(async () => void (await this.run(RELEASE, [lease]))) };
+    return {
+      kind: 'chosen',
+      nodeId,
+      address,
+      inFlight,
+      release: releaseOnce(async () => void (await this.run(RELEASE, [lease]))),
+    };
   }
 
   /** The one command a reservation sends (EVALSHA of the reserve script); public for the benchmark. */
@@ -143,8 +176,20 @@ export class RedisStateStore implements StateStore {
     const exclude = 'exclude' in selection && selection.exclude ? [...new Set(selection.exclude)] : [];
     const candidates = isIndexed(selection) ? [] : selection.candidates;
     return [
-      leaseMs, selection.rule, s.cursor ?? '', s.sample ?? 0, s.quantile ?? 0, s.hash ?? 0, s.stepSeed ?? 0,
-      draws.length, ...draws, exclude.length, ...exclude, candidates.length, ...candidates.map((c) => c.id), ...candidates.map((c) => c.limit),
+      leaseMs,
+      selection.rule,
+      s.cursor ?? '',
+      s.sample ?? 0,
+      s.quantile ?? 0,
+      s.hash ?? 0,
+      s.stepSeed ?? 0,
+      draws.length,
+      ...draws,
+      exclude.length,
+      ...exclude,
+      candidates.length,
+      ...candidates.map((c) => c.id),
+      ...candidates.map((c) => c.limit),
     ];
   }
 
@@ -169,10 +214,25 @@ export class RedisStateStore implements StateStore {
   }
 }
 
-const NUMBER_FIELDS = ['slotsTotal', 'slotsUsed', 'cpuBusy', 'memoryUsed', 'load1', 'load5', 'load15', 'cores', 'heartbeatAt'] as const satisfies readonly (keyof NodeReport)[];
+const NUMBER_FIELDS = [
+  'slotsTotal',
+  'slotsUsed',
+  'cpuBusy',
+  'memoryUsed',
+  'load1',
+  'load5',
+  'load15',
+  'cores',
+  'heartbeatAt',
+] as const satisfies readonly (keyof NodeReport)[];
 
 function encodeReport(report: NodeReport): Record<string, string> {
-  const fields: Record<string, string> = { id: report.id, address: report.address, role: report.role, draining: report.draining ? '1' : '0' };
+  const fields: Record<string, string> = {
+    id: report.id,
+    address: report.address,
+    role: report.role,
+    draining: report.draining ? '1' : '0',
+  };
   for (const key of NUMBER_FIELDS) fields[key] = String(report[key]);
   if (report.serviceMs !== undefined) fields.serviceMs = String(report.serviceMs);
   if (report.functionServiceMs !== undefined) fields.functionServiceMs = JSON.stringify(report.functionServiceMs);
@@ -196,6 +256,8 @@ function decodeNode(flat: readonly string[]): NodeView | undefined {
     inFlight,
     ...(numbers as Record<(typeof NUMBER_FIELDS)[number], number>),
     ...(hash.serviceMs === undefined ? {} : { serviceMs: Number(hash.serviceMs) }),
-    ...(hash.functionServiceMs === undefined ? {} : { functionServiceMs: JSON.parse(hash.functionServiceMs) as Record<string, number> }),
+    ...(hash.functionServiceMs === undefined
+      ? {}
+      : { functionServiceMs: JSON.parse(hash.functionServiceMs) as Record<string, number> }),
   };
 }

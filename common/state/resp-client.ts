@@ -66,7 +66,8 @@ export class RespClient {
 
   private constructor(private readonly options: RespClientOptions) {
     const url = new URL(options.url);
-    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new RangeError(`the state store URL must start with redis:// or rediss://, got ${url.protocol}`);
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+      throw new RangeError(`the state store URL must start with redis:// or rediss://, got ${url.protocol}`);
     const password = decodeURIComponent(url.password);
     const user = decodeURIComponent(url.username);
     this.target = {
@@ -132,7 +133,8 @@ export class RespClient {
       this.replyTimer = undefined;
       if (this.head >= this.pending.length) return;
       const silentMs = Date.now() - this.heardAt;
-      if (silentMs >= this.replyTimeoutMs) this.socket?.destroy(new Error(`the state store did not answer within ${this.replyTimeoutMs} ms`));
+      if (silentMs >= this.replyTimeoutMs)
+        this.socket?.destroy(new Error(`the state store did not answer within ${this.replyTimeoutMs} ms`));
       else this.replyTimer = setTimeout(() => this.checkSilence(), this.replyTimeoutMs - silentMs);
     });
   }
@@ -145,23 +147,34 @@ export class RespClient {
   private async open(): Promise<void> {
     const { host, port, tls } = this.target;
     // node:tls is loaded only for a TLS URL, and only when connecting: not in a cold start's module init.
-    const socket = tls ? (await import('node:tls')).connect({ host, port, servername: host }) : connectTcp({ host, port });
+    const socket = tls
+      ? (await import('node:tls')).connect({ host, port, servername: host })
+      : connectTcp({ host, port });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5000);
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => socket.destroy(new Error(`no connection to ${host}:${port} within ${this.options.connectTimeoutMs ?? 2000} ms`)), this.options.connectTimeoutMs ?? 2000);
+      const timer = setTimeout(
+        () =>
+          socket.destroy(
+            new Error(`no connection to ${host}:${port} within ${this.options.connectTimeoutMs ?? 2000} ms`),
+          ),
+        this.options.connectTimeoutMs ?? 2000,
+      );
       socket.once(tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         // Ready once the server has answered (AUTH, SELECT, or else a PING): a frozen server accepts connections too.
         const { auth, db } = this.target;
         const handshake = [...(auth.length > 0 ? [['AUTH', ...auth]] : []), ...(db ? [['SELECT', db]] : [])];
-        Promise.all((handshake.length > 0 ? handshake : [['PING']]).map((command) => this.write(command))).then(() => {
-          this.ready = this.everReady = true;
-          this.retries = 0;
-          this.options.onReady?.();
-          resolve();
-        }, (error: Error) => socket.destroy(error));
+        Promise.all((handshake.length > 0 ? handshake : [['PING']]).map((command) => this.write(command))).then(
+          () => {
+            this.ready = this.everReady = true;
+            this.retries = 0;
+            this.options.onReady?.();
+            resolve();
+          },
+          (error: Error) => socket.destroy(error),
+        );
       });
       socket.on('data', (chunk: Buffer) => this.receive(chunk));
       socket.on('error', (error: Error) => {
@@ -215,7 +228,8 @@ export class RespClient {
       let value: RespValue | RespError | undefined = token.value;
       while (value !== undefined && this.arrays.length > 0) {
         const array = this.arrays[this.arrays.length - 1];
-        if (value instanceof RespError) array.error ??= value; // a script never returns one inside an array, but keep the stream in step
+        if (value instanceof RespError)
+          array.error ??= value; // a script never returns one inside an array, but keep the stream in step
         else array.items.push(value);
         if (--array.remaining > 0) {
           value = undefined;
@@ -241,7 +255,10 @@ export class RespClient {
 }
 
 /** A whole scalar, or the header of an array (`arrayOf` items follow), or INCOMPLETE. */
-type Token = { value: RespValue | RespError; arrayOf?: undefined; next: number } | { value?: undefined; arrayOf: number; next: number } | typeof INCOMPLETE;
+type Token =
+  | { value: RespValue | RespError; arrayOf?: undefined; next: number }
+  | { value?: undefined; arrayOf: number; next: number }
+  | typeof INCOMPLETE;
 
 /** One RESP2 token starting at `at`, or INCOMPLETE when the buffer does not hold all of it yet. */
 function readToken(buffer: Buffer, at: number): Token {

@@ -68,21 +68,44 @@ export function releaseOnce(release: () => Promise<void>): () => Promise<void> {
 
 export const NO_ROOM: NoCapacity = { kind: 'no-capacity', reason: 'every candidate is full or gone' };
 
-const NUMBER_FIELDS = ['slotsTotal', 'slotsUsed', 'cpuBusy', 'memoryUsed', 'load1', 'load5', 'load15', 'cores', 'heartbeatAt'] as const;
+const NUMBER_FIELDS = [
+  'slotsTotal',
+  'slotsUsed',
+  'cpuBusy',
+  'memoryUsed',
+  'load1',
+  'load5',
+  'load15',
+  'cores',
+  'heartbeatAt',
+] as const;
 /** Node ids: printable ASCII, so that both stores order them the same way (by byte). */
 const NODE_ID = /^[\x21-\x7e]{1,200}$/;
 
 /** Throws a RangeError naming the field of a report that no store can keep. */
 export function checkReport(report: NodeReport): NodeReport {
-  if (typeof report.id !== 'string' || !NODE_ID.test(report.id)) throw new RangeError(`node report id must be 1 to 200 printable ASCII characters, got ${JSON.stringify(report.id)}`);
-  if (report.role !== 'compute' && report.role !== 'storage') throw new RangeError(`node report role must be compute or storage, got ${JSON.stringify(report.role)}`);
+  if (typeof report.id !== 'string' || !NODE_ID.test(report.id))
+    throw new RangeError(
+      `node report id must be 1 to 200 printable ASCII characters, got ${JSON.stringify(report.id)}`,
+    );
+  if (report.role !== 'compute' && report.role !== 'storage')
+    throw new RangeError(`node report role must be compute or storage, got ${JSON.stringify(report.role)}`);
   for (const key of NUMBER_FIELDS) {
-    if (!Number.isFinite(report[key])) throw new RangeError(`node report ${key} must be a finite number, got ${report[key]}`);
+    if (!Number.isFinite(report[key]))
+      throw new RangeError(`node report ${key} must be a finite number, got ${report[key]}`);
   }
-  if (!Number.isInteger(report.slotsTotal) || report.slotsTotal < 0) throw new RangeError(`node report slotsTotal must be a whole number, got ${report.slotsTotal}`);
-  const times: [string, number | undefined][] = [['serviceMs', report.serviceMs], ...Object.entries(report.functionServiceMs ?? {}).map(([name, ms]): [string, number] => [`functionServiceMs.${name}`, ms])];
+  if (!Number.isInteger(report.slotsTotal) || report.slotsTotal < 0)
+    throw new RangeError(`node report slotsTotal must be a whole number, got ${report.slotsTotal}`);
+  const times: [string, number | undefined][] = [
+    ['serviceMs', report.serviceMs],
+    ...Object.entries(report.functionServiceMs ?? {}).map(([name, ms]): [string, number] => [
+      `functionServiceMs.${name}`,
+      ms,
+    ]),
+  ];
   for (const [key, ms] of times) {
-    if (ms !== undefined && !(Number.isFinite(ms) && ms >= 0)) throw new RangeError(`node report ${key} must be a number of at least 0, got ${ms}`);
+    if (ms !== undefined && !(Number.isFinite(ms) && ms >= 0))
+      throw new RangeError(`node report ${key} must be a number of at least 0, got ${ms}`);
   }
   return report;
 }
@@ -93,7 +116,13 @@ export function checkTtl(name: string, ms: number): number {
 }
 
 export function memberOf(report: NodeReport): FleetMember {
-  return { id: report.id, address: report.address, role: report.role, slotsTotal: report.slotsTotal, draining: report.draining };
+  return {
+    id: report.id,
+    address: report.address,
+    role: report.role,
+    slotsTotal: report.slotsTotal,
+    draining: report.draining,
+  };
 }
 
 /** What makes a membership change, as one string: role, draining, slots, address (last: it may hold any character). */

@@ -1,8 +1,23 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { isIndexed, type Invocation, type InvocationStrategy, type NodeView, type Selection } from '@strata/policy-engine';
+import {
+  isIndexed,
+  type Invocation,
+  type InvocationStrategy,
+  type NodeView,
+  type Selection,
+} from '@strata/policy-engine';
 import { findFunction, functions, InputError } from '../../functions';
 import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
-import { BodyError, bodyText, BUDGET_HEADER, HOPS_HEADER, parseJsonBody, REFUSED_HEADER, REQUEST_ID_HEADER, safeDecode } from '../../common/http/json';
+import {
+  BodyError,
+  bodyText,
+  BUDGET_HEADER,
+  HOPS_HEADER,
+  parseJsonBody,
+  REFUSED_HEADER,
+  REQUEST_ID_HEADER,
+  safeDecode,
+} from '../../common/http/json';
 import { MemoryStateStore, type FleetMember, type Reservation, type StateStore } from '../../common/state';
 
 export interface DispatcherOptions {
@@ -97,16 +112,25 @@ export class Dispatcher {
   async handle(event: APIGatewayProxyEvent, budget: { remainingMs?: number } = {}): Promise<APIGatewayProxyResult> {
     const method = typeof event?.httpMethod === 'string' ? event.httpMethod.toUpperCase() : undefined;
     const path = typeof event?.path === 'string' ? event.path : undefined;
-    if (!method || !path) return reply(400, { error: 'not an API Gateway proxy event: httpMethod and path are required' });
+    if (!method || !path)
+      return reply(400, { error: 'not an API Gateway proxy event: httpMethod and path are required' });
 
     if (path === '/health') {
-      if (method !== 'GET') return reply(405, { error: `${method} is not allowed on /health; use GET` }, { allow: 'GET' });
+      if (method !== 'GET')
+        return reply(405, { error: `${method} is not allowed on /health; use GET` }, { allow: 'GET' });
       const nodes = await this.liveNodes();
-      return reply(200, { status: this.degraded ? 'degraded' : 'ok', strategy: this.options.strategyName, computeNodes: nodes.filter((n) => n.role === 'compute').length, degradedReason: this.degradedReason });
+      return reply(200, {
+        status: this.degraded ? 'degraded' : 'ok',
+        strategy: this.options.strategyName,
+        computeNodes: nodes.filter((n) => n.role === 'compute').length,
+        degradedReason: this.degradedReason,
+      });
     }
     const match = /^\/invoke\/([^/]+)\/?$/.exec(path);
-    if (!match) return reply(404, { error: `no route ${path}; the routes are POST /invoke/{function} and GET /health` });
-    if (method !== 'POST') return reply(405, { error: `${method} is not allowed on /invoke; use POST` }, { allow: 'POST' });
+    if (!match)
+      return reply(404, { error: `no route ${path}; the routes are POST /invoke/{function} and GET /health` });
+    if (method !== 'POST')
+      return reply(405, { error: `${method} is not allowed on /invoke; use POST` }, { allow: 'POST' });
 
     const name = safeDecode(event.pathParameters?.function ?? match[1]);
     const fn = name === undefined ? undefined : findFunction(name);
@@ -123,20 +147,33 @@ export class Dispatcher {
     }
     const requestId = typeof event.requestContext?.requestId === 'string' ? event.requestContext.requestId : '-';
     // The node gets the arguments as the function parsed them: bounded, and nothing it would ignore.
-    return this.dispatch(fn.name, fn.dataStage?.objectKey(args), JSON.stringify(args), requestId, this.deadline(event, budget.remainingMs));
+    return this.dispatch(
+      fn.name,
+      fn.dataStage?.objectKey(args),
+      JSON.stringify(args),
+      requestId,
+      this.deadline(event, budget.remainingMs),
+    );
   }
 
   /** When this invocation's answer must be on its way: API Gateway's timeout or the Lambda's, less the reply margin. */
   private deadline(event: APIGatewayProxyEvent, remainingMs: number | undefined): number {
     const now = this.now();
     const received = event.requestContext?.requestTimeEpoch;
-    const fromApi = (typeof received === 'number' && received <= now ? received : now) + (this.options.apiTimeoutMs ?? 29_000);
+    const fromApi =
+      (typeof received === 'number' && received <= now ? received : now) + (this.options.apiTimeoutMs ?? 29_000);
     const fromLambda = typeof remainingMs === 'number' && Number.isFinite(remainingMs) ? now + remainingMs : Infinity;
     return Math.min(fromApi, fromLambda) - (this.options.replyMarginMs ?? 250);
   }
 
   /** Reserves a node, forwards, and on a refusal or an unreachable node tries the next, releasing each time. */
-  private async dispatch(functionName: string, objectKey: string | undefined, body: string, requestId: string, deadline: number): Promise<APIGatewayProxyResult> {
+  private async dispatch(
+    functionName: string,
+    objectKey: string | undefined,
+    body: string,
+    requestId: string,
+    deadline: number,
+  ): Promise<APIGatewayProxyResult> {
     const started = this.now();
     const tried = new Set<string>();
     const maxAttempts = this.options.maxAttempts ?? 3;
@@ -144,7 +181,11 @@ export class Dispatcher {
       const reserved = await this.reserveWhenFree({ functionName, objectKey, hops: 0 }, tried, started, deadline);
       if (reserved.kind === 'no-capacity') {
         this.options.observer?.noCapacity?.(reserved.reason);
-        return reply(503, { error: 'no compute node can take the invocation now', reason: reserved.reason }, { 'retry-after': '1' });
+        return reply(
+          503,
+          { error: 'no compute node can take the invocation now', reason: reserved.reason },
+          { 'retry-after': '1' },
+        );
       }
       const { node, reservation } = reserved;
       let response: ForwardResponse;
@@ -154,7 +195,12 @@ export class Dispatcher {
           address: node.address,
           path: `/invoke/${encodeURIComponent(functionName)}`,
           body,
-          headers: { 'content-type': 'application/json', [HOPS_HEADER]: '0', [REQUEST_ID_HEADER]: requestId, [BUDGET_HEADER]: String(Math.round(timeoutMs)) },
+          headers: {
+            'content-type': 'application/json',
+            [HOPS_HEADER]: '0',
+            [REQUEST_ID_HEADER]: requestId,
+            [BUDGET_HEADER]: String(Math.round(timeoutMs)),
+          },
           timeoutMs,
         });
       } catch (error) {
@@ -165,7 +211,11 @@ export class Dispatcher {
           continue;
         }
         // The node may have run it: do not run it again elsewhere.
-        return reply(error.kind === 'timeout' ? 504 : 502, { error: `compute node ${node.id}: ${error.kind}` }, { 'x-strata-node': node.id });
+        return reply(
+          error.kind === 'timeout' ? 504 : 502,
+          { error: `compute node ${node.id}: ${error.kind}` },
+          { 'x-strata-node': node.id },
+        );
       } finally {
         await reservation.release().catch(() => undefined);
         this.waiting.shift()?.();
@@ -175,7 +225,13 @@ export class Dispatcher {
         this.options.observer?.retried?.({ node: node.id, why: String(response.headers[REFUSED_HEADER]) });
         continue;
       }
-      this.options.observer?.dispatched?.({ node: node.id, latencyMs: this.now() - started, attempts: attempt, status: response.status, degraded: this.degraded });
+      this.options.observer?.dispatched?.({
+        node: node.id,
+        latencyMs: this.now() - started,
+        attempts: attempt,
+        status: response.status,
+        degraded: this.degraded,
+      });
       return {
         statusCode: response.status,
         headers: {
@@ -190,7 +246,11 @@ export class Dispatcher {
         body: response.body.toString('utf8'),
       };
     }
-    return reply(503, { error: `no compute node took the invocation in ${maxAttempts} attempts`, tried: [...tried] }, { 'retry-after': '1' });
+    return reply(
+      503,
+      { error: `no compute node took the invocation in ${maxAttempts} attempts`, tried: [...tried] },
+      { 'retry-after': '1' },
+    );
   }
 
   /**
@@ -205,12 +265,17 @@ export class Dispatcher {
     for (let pauseMs = 5; ; pauseMs = Math.min(2 * pauseMs, 250)) {
       // A strategy over the index never reads the list (and gets the nodes tried as `exclude`): no O(n) work a decision.
       const known = await this.liveNodes();
-      const nodes = this.options.strategy.reads === 'membership' || tried.size === 0 ? known : known.filter((n) => !tried.has(n.id));
+      const nodes =
+        this.options.strategy.reads === 'membership' || tried.size === 0
+          ? known
+          : known.filter((n) => !tried.has(n.id));
       let selection = this.options.strategy(nodes, invocation, this.context());
-      if (selection.kind === 'select' && isIndexed(selection) && tried.size > 0) selection = { ...selection, exclude: [...tried] };
+      if (selection.kind === 'select' && isIndexed(selection) && tried.size > 0)
+        selection = { ...selection, exclude: [...tried] };
       const leaseMs = Math.max(1, deadline - this.now()) + (this.options.leaseGraceMs ?? 1000);
       const reservation = selection.kind === 'select' ? await this.reserve(selection, leaseMs) : selection;
-      if (reservation.kind === 'chosen') return { kind: 'chosen' as const, node: { id: reservation.nodeId, address: reservation.address }, reservation };
+      if (reservation.kind === 'chosen')
+        return { kind: 'chosen' as const, node: { id: reservation.nodeId, address: reservation.address }, reservation };
       if (this.now() >= queueUntil) return reservation;
       await this.pause(Math.min(pauseMs, queueUntil - this.now()));
     }
@@ -295,12 +360,19 @@ export class Dispatcher {
 
   private parseBody(event: APIGatewayProxyEvent): { value: unknown } | { status: number; error: string } {
     const limit = this.options.maxBodyBytes ?? 6 * 1024 * 1024;
-    if (event.body !== null && event.body !== undefined && typeof event.body !== 'string') return { status: 400, error: 'the body must be a string' };
-    const raw = event.body ? (event.isBase64Encoded === true ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8')) : Buffer.alloc(0);
-    if (raw.length > limit) return { status: 413, error: `the body is ${raw.length} bytes, over the limit of ${limit}` };
+    if (event.body !== null && event.body !== undefined && typeof event.body !== 'string')
+      return { status: 400, error: 'the body must be a string' };
+    const raw = event.body
+      ? event.isBase64Encoded === true
+        ? Buffer.from(event.body, 'base64')
+        : Buffer.from(event.body, 'utf8')
+      : Buffer.alloc(0);
+    if (raw.length > limit)
+      return { status: 413, error: `the body is ${raw.length} bytes, over the limit of ${limit}` };
     const type = headerOf(event, 'content-type')?.split(';')[0].trim().toLowerCase() ?? 'application/json';
     try {
-      if (type === 'application/json' || type.endsWith('+json')) return { value: raw.length === 0 ? {} : parseJsonBody(raw) };
+      if (type === 'application/json' || type.endsWith('+json'))
+        return { value: raw.length === 0 ? {} : parseJsonBody(raw) };
       // A raw body reaches the function as {"data": "<the body>"}.
       return { value: { data: bodyText(raw) } };
     } catch (error) {
@@ -312,7 +384,18 @@ export class Dispatcher {
 
 /** A member as a node view with no figures: all a strategy that reads membership looks at. */
 function asNodeView(member: FleetMember, readAt: number): NodeView {
-  return { ...member, slotsUsed: 0, inFlight: 0, cpuBusy: 0, memoryUsed: 0, load1: 0, load5: 0, load15: 0, cores: 1, heartbeatAt: readAt };
+  return {
+    ...member,
+    slotsUsed: 0,
+    inFlight: 0,
+    cpuBusy: 0,
+    memoryUsed: 0,
+    load1: 0,
+    load5: 0,
+    load15: 0,
+    cores: 1,
+    heartbeatAt: readAt,
+  };
 }
 
 function reply(status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
@@ -321,6 +404,7 @@ function reply(status: number, body: unknown, headers: Record<string, string> = 
 
 function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined {
   const headers = event.headers && typeof event.headers === 'object' ? event.headers : {};
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name && typeof value === 'string') return value;
+  for (const [key, value] of Object.entries(headers))
+    if (key.toLowerCase() === name && typeof value === 'string') return value;
   return undefined;
 }

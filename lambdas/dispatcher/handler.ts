@@ -12,7 +12,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
   if (!redisUrl) throw new Error('STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380');
   const number = (name: string, fallback: number) => {
     const value = env[name] === undefined ? fallback : Number(env[name]);
-    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a number above 0, got ${env[name]}`);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new RangeError(`${name} must be a number above 0, got ${env[name]}`);
     return value;
   };
   const strategyName = env.STRATA_STRATEGY ?? 'round-robin';
@@ -34,7 +35,11 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
 }
 
 /** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
-export async function redisUrlWithToken(url: string, secretArn: string | undefined, readSecret: (arn: string) => Promise<string> = getSecretString): Promise<string> {
+export async function redisUrlWithToken(
+  url: string,
+  secretArn: string | undefined,
+  readSecret: (arn: string) => Promise<string> = getSecretString,
+): Promise<string> {
   if (!secretArn) return url;
   const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
   if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
@@ -71,7 +76,10 @@ export function metricsObserver(metrics: Metrics, logger: Logger): DispatchObser
  * invocation, so that the alarm (two minutes in a row) stays in ALARM for as long as an
  * outage lasts under traffic. A frozen Lambda cannot say it between invocations.
  */
-export function degradedModeReporter(metrics: Metrics, now: () => number = () => Date.now()): (degraded: boolean) => void {
+export function degradedModeReporter(
+  metrics: Metrics,
+  now: () => number = () => Date.now(),
+): (degraded: boolean) => void {
   let lastMinute: number | undefined;
   return (degraded) => {
     const minute = Math.floor(now() / 60_000);
@@ -105,7 +113,11 @@ export async function handleAndPublish(
     return await dispatcher.handle(event, budget);
   } catch (error) {
     telemetry.logger.error('unexpected error', error as Error);
-    return { statusCode: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'internal error' }) };
+    return {
+      statusCode: 500,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: 'internal error' }),
+    };
   } finally {
     telemetry.reportDegraded(dispatcher.degraded);
     if (telemetry.metrics.hasStoredMetrics()) telemetry.metrics.publishStoredMetrics();
@@ -119,10 +131,18 @@ let dispatcher: Dispatcher | undefined;
  * The Lambda entry point: one Dispatcher, and so one Redis connection, per container.
  * Each invocation's budget is the time the Lambda has left (under API Gateway's 29 s).
  */
-export async function handler(event: APIGatewayProxyEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<APIGatewayProxyResult> {
+export async function handler(
+  event: APIGatewayProxyEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
     const config = configFromEnvironment();
-    dispatcher = new Dispatcher({ ...config, connect: async () => RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }), observer: metricsObserver(telemetry.metrics, telemetry.logger) });
+    dispatcher = new Dispatcher({
+      ...config,
+      connect: async () =>
+        RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }),
+      observer: metricsObserver(telemetry.metrics, telemetry.logger),
+    });
     telemetry.metrics.captureColdStartMetric();
   }
   return handleAndPublish(dispatcher, event, telemetry, { remainingMs: context?.getRemainingTimeInMillis?.() });

@@ -6,14 +6,27 @@ import { createHash, createHmac } from 'node:crypto';
  * costs the dispatcher about 100 ms of every cold start to load, for one call.
  * `AWS_ENDPOINT_URL_SECRETS_MANAGER` (as the SDK reads it) points it elsewhere.
  */
-export async function getSecretString(secretId: string, env: NodeJS.ProcessEnv = process.env, now = new Date()): Promise<string> {
+export async function getSecretString(
+  secretId: string,
+  env: NodeJS.ProcessEnv = process.env,
+  now = new Date(),
+): Promise<string> {
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const [accessKeyId, secretAccessKey] = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY];
-  if (!region || !accessKeyId || !secretAccessKey) throw new Error('AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read a secret (Lambda sets them)');
+  if (!region || !accessKeyId || !secretAccessKey)
+    throw new Error(
+      'AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read a secret (Lambda sets them)',
+    );
   const endpoint = new URL(env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? `https://secretsmanager.${region}.amazonaws.com/`);
   const body = JSON.stringify({ SecretId: secretId });
   const headers = signV4(
-    { method: 'POST', host: endpoint.host, path: endpoint.pathname, body, headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' } },
+    {
+      method: 'POST',
+      host: endpoint.host,
+      path: endpoint.pathname,
+      body,
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
+    },
     { service: 'secretsmanager', region, accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN },
     now,
   );
@@ -28,15 +41,23 @@ export async function getSecretString(secretId: string, env: NodeJS.ProcessEnv =
  * One POST with node:https (node:http for a test endpoint): lighter to load than fetch,
  * and loaded only when a secret is read, not in the module's init.
  */
-async function post(url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+async function post(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; text: string }> {
   const send = url.protocol === 'http:' ? (await import('node:http')).request : (await import('node:https')).request;
   return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = send(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: 5000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url.host} within 5 s`)));
     req.on('error', reject);
     req.end(body);
@@ -62,7 +83,10 @@ export interface Signer {
 
 /** The request's headers with AWS Signature Version 4 added (host, x-amz-date, the session token, authorization). */
 export function signV4(request: SignedRequest, signer: Signer, now: Date): Record<string, string> {
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const headers: Record<string, string> = { ...lowercase(request.headers), host: request.host, 'x-amz-date': amzDate };
   if (signer.sessionToken) headers['x-amz-security-token'] = signer.sessionToken;

@@ -29,24 +29,50 @@ export class Alerts extends Construct {
     super(scope, id);
     const { partition, account, region } = Stack.of(this);
     const autoScalingRole = `arn:${partition}:iam::${account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
-    const byAutoScaling = { ArnEquals: { 'aws:PrincipalArn': autoScalingRole }, StringEquals: { 'aws:PrincipalAccount': account } };
+    const byAutoScaling = {
+      ArnEquals: { 'aws:PrincipalArn': autoScalingRole },
+      StringEquals: { 'aws:PrincipalAccount': account },
+    };
     const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
     const useKey = ['kms:Decrypt', 'kms:GenerateDataKey*'];
 
     const key = new Key(this, 'Key', { description: 'Strata alert topic', enableKeyRotation: true });
-    key.addToResourcePolicy(new PolicyStatement({ sid: 'CloudWatchAlarms', principals: [cloudWatch], actions: useKey, resources: ['*'] }));
-    key.addToResourcePolicy(new PolicyStatement({ sid: 'AutoScalingNotifications', principals: [new AnyPrincipal()], actions: useKey, resources: ['*'], conditions: byAutoScaling }));
+    key.addToResourcePolicy(
+      new PolicyStatement({ sid: 'CloudWatchAlarms', principals: [cloudWatch], actions: useKey, resources: ['*'] }),
+    );
+    key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AutoScalingNotifications',
+        principals: [new AnyPrincipal()],
+        actions: useKey,
+        resources: ['*'],
+        conditions: byAutoScaling,
+      }),
+    );
     denyGrantsExceptForAwsServices(key);
 
     this.topic = new Topic(this, 'Topic', { displayName: 'Strata alerts', masterKey: key, enforceSSL: true });
-    this.topic.addToResourcePolicy(new PolicyStatement({
-      sid: 'CloudWatchAlarms',
-      principals: [cloudWatch],
-      actions: ['sns:Publish'],
-      resources: [this.topic.topicArn],
-      conditions: { StringEquals: { 'aws:SourceAccount': account }, ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` } },
-    }));
-    this.topic.addToResourcePolicy(new PolicyStatement({ sid: 'AutoScalingNotifications', principals: [new AnyPrincipal()], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: byAutoScaling }));
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarms',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+        },
+      }),
+    );
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AutoScalingNotifications',
+        principals: [new AnyPrincipal()],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: byAutoScaling,
+      }),
+    );
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
   }
 }

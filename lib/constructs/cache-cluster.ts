@@ -47,7 +47,11 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
         excludePunctuation: true, // ElastiCache takes only some punctuation in a token
       },
     });
-    acknowledgeNag(this.authSecret, 'SMG4', 'ElastiCache takes a new AUTH token only through ModifyReplicationGroup with a ROTATE strategy, which Secrets Manager rotation cannot drive without a custom function; the README gives the two commands that rotate it by hand');
+    acknowledgeNag(
+      this.authSecret,
+      'SMG4',
+      'ElastiCache takes a new AUTH token only through ModifyReplicationGroup with a ROTATE strategy, which Secrets Manager rotation cannot drive without a custom function; the README gives the two commands that rotate it by hand',
+    );
     const subnetGroup = new CfnSubnetGroup(this, 'Subnets', {
       description: 'Strata state store',
       subnetIds: props.vpc.selectSubnets(props.subnets).subnetIds,

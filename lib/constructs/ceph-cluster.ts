@@ -1,5 +1,11 @@
 import { Annotations, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
-import { AutoScalingGroup, CfnAutoScalingGroup, HealthChecks, ScalingEvents, Signals } from 'aws-cdk-lib/aws-autoscaling';
+import {
+  AutoScalingGroup,
+  CfnAutoScalingGroup,
+  HealthChecks,
+  ScalingEvents,
+  Signals,
+} from 'aws-cdk-lib/aws-autoscaling';
 import {
   BlockDeviceVolume,
   CfnLaunchTemplate,
@@ -109,35 +115,61 @@ export class CephCluster extends Construct {
     this.rgwEndpoint = `https://${rgwName}:${props.rgwPort}`;
     const stack = Stack.of(this);
 
-    this.clusterSecret = new Secret(this, 'ClusterKeys', { description: 'Strata Ceph: keyrings, monmap and RGW TLS key, published by storage node 0' });
-    this.objectsSecret = new Secret(this, 'ObjectStoreKeys', { description: 'Strata Ceph RGW: S3 keys and CA certificate, published by storage node 0' });
-    this.role = nodeRole(this, 'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets, its volumes and address', props);
+    this.clusterSecret = new Secret(this, 'ClusterKeys', {
+      description: 'Strata Ceph: keyrings, monmap and RGW TLS key, published by storage node 0',
+    });
+    this.objectsSecret = new Secret(this, 'ObjectStoreKeys', {
+      description: 'Strata Ceph RGW: S3 keys and CA certificate, published by storage node 0',
+    });
+    this.role = nodeRole(
+      this,
+      'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets, its volumes and address',
+      props,
+    );
     for (const secret of [this.clusterSecret, this.objectsSecret]) {
       secret.grantRead(this.role);
       secret.grantWrite(this.role);
-      acknowledgeNag(secret, 'SMG4', 'Ceph keys and RGW S3 keys are created inside the cluster by storage node 0, which publishes them here; a Secrets Manager rotation could not change them in Ceph');
+      acknowledgeNag(
+        secret,
+        'SMG4',
+        'Ceph keys and RGW S3 keys are created inside the cluster by storage node 0, which publishes them here; a Secrets Manager rotation could not change them in Ceph',
+      );
     }
 
     const subnets = props.vpc.selectSubnets(props.subnets).subnets;
     if (subnets.length < 3) {
-      Annotations.of(this).addWarningV2('strata:storage-two-azs', `Storage spans ${subnets.length} AZs: losing the AZ with two of the three monitors stops Ceph (no quorum, and PGs with two of their three copies there fall below min_size 2) until it returns; use network.maxAzs 3`);
+      Annotations.of(this).addWarningV2(
+        'strata:storage-two-azs',
+        `Storage spans ${subnets.length} AZs: losing the AZ with two of the three monitors stops Ceph (no quorum, and PGs with two of their three copies there fall below min_size 2) until it returns; use network.maxAzs 3`,
+      );
     }
     const failureDomain = subnets.length >= 3 ? 'zone' : 'host';
     const placement = Array.from({ length: count }, (_, index) => subnets[index % subnets.length]);
     this.addresses.push(...placement.map((subnet, index) => fixedAddress(subnet, Math.floor(index / subnets.length))));
-    const monitors = this.addresses.slice(0, MONITORS).map((address, index) => `storage-${index}=${address}`).join(' ');
+    const monitors = this.addresses
+      .slice(0, MONITORS)
+      .map((address, index) => `storage-${index}=${address}`)
+      .join(' ');
     const volumeArns: string[] = [];
 
     for (let index = 0; index < count; index++) {
       const subnet = placement[index];
-      const volumes = Array.from({ length: osdsPerNode }, (_, osd) => new Volume(this, `Node${index}Osd${osd}`, {
-        availabilityZone: subnet.availabilityZone,
-        size: Size.gibibytes(props.osdVolumeGiB ?? 100),
-        volumeType: EbsDeviceVolumeType.GP3,
-        encrypted: true,
-        removalPolicy: RemovalPolicy.DESTROY, // kept when the node's instance is replaced; `cdk destroy` deletes it
-      }));
-      volumeArns.push(...volumes.map((volume) => stack.formatArn({ service: 'ec2', resource: 'volume', resourceName: volume.volumeId })));
+      const volumes = Array.from(
+        { length: osdsPerNode },
+        (_, osd) =>
+          new Volume(this, `Node${index}Osd${osd}`, {
+            availabilityZone: subnet.availabilityZone,
+            size: Size.gibibytes(props.osdVolumeGiB ?? 100),
+            volumeType: EbsDeviceVolumeType.GP3,
+            encrypted: true,
+            removalPolicy: RemovalPolicy.DESTROY, // kept when the node's instance is replaced; `cdk destroy` deletes it
+          }),
+      );
+      volumeArns.push(
+        ...volumes.map((volume) =>
+          stack.formatArn({ service: 'ec2', resource: 'volume', resourceName: volume.volumeId }),
+        ),
+      );
       const userData = UserData.forLinux();
       const template = new LaunchTemplate(this, `Node${index}Template`, {
         instanceType: new InstanceType(instanceTypes[0]),
@@ -150,12 +182,22 @@ export class CephCluster extends Construct {
         associatePublicIpAddress: false,
         detailedMonitoring: true,
         ebsOptimized: true,
-        blockDevices: [{ deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(30, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }) }],
+        blockDevices: [
+          {
+            deviceName: '/dev/xvda',
+            volume: BlockDeviceVolume.ebs(30, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }),
+          },
+        ],
       });
       // Tags IAM conditions read: the instance (attach a volume to it) and its network interface (claim the address).
       const tags = [{ key: 'Name', value: `${this.node.path}/Node${index}` }, STORAGE_TAG];
-      (template.node.defaultChild as CfnLaunchTemplate).addPropertyOverride('LaunchTemplateData.TagSpecifications',
-        ['instance', 'volume', 'network-interface'].map((resourceType) => ({ ResourceType: resourceType, Tags: tags.map(({ key, value }) => ({ Key: key, Value: value })) })));
+      (template.node.defaultChild as CfnLaunchTemplate).addPropertyOverride(
+        'LaunchTemplateData.TagSpecifications',
+        ['instance', 'volume', 'network-interface'].map((resourceType) => ({
+          ResourceType: resourceType,
+          Tags: tags.map(({ key, value }) => ({ Key: key, Value: value })),
+        })),
+      );
       const group = new AutoScalingGroup(this, `Node${index}`, {
         vpc: props.vpc,
         vpcSubnets: { subnets: [subnet] },
@@ -166,11 +208,19 @@ export class CephCluster extends Construct {
         signals: Signals.waitForCount(1, { timeout: HEALTHY_WITHIN }),
         notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
       });
-      exceptControl(group, 'CT.AUTOSCALING.PR.1', "A storage node is a group of one kept in one AZ: its OSD volume and its fixed address live there. Ceph spans the AZs instead, a node, a monitor and a copy of each PG in each");
+      exceptControl(
+        group,
+        'CT.AUTOSCALING.PR.1',
+        'A storage node is a group of one kept in one AZ: its OSD volume and its fixed address live there. Ceph spans the AZs instead, a node, a monitor and a copy of each PG in each',
+      );
       acknowledgeLaunchChecks(group, instanceTypes, 'storage.instanceTypes');
       nodeUserData(userData, {
         bundle: props.bundle,
-        prelude: ['export DEBIAN_FRONTEND=noninteractive', 'apt-get update', 'apt-get install -y --no-install-recommends awscli unzip'],
+        prelude: [
+          'export DEBIAN_FRONTEND=noninteractive',
+          'apt-get update',
+          'apt-get install -y --no-install-recommends awscli unzip',
+        ],
         setupScript: 'node-setup/storage-node.sh',
         settings: {
           STRATA_REGION: stack.region,
@@ -205,7 +255,12 @@ export class CephCluster extends Construct {
     }
 
     this.grantNodeSelfService(volumeArns);
-    new ARecord(this, 'Rgw', { zone, recordName: rgwName, target: RecordTarget.fromIpAddresses(...this.addresses), ttl: Duration.minutes(5) });
+    new ARecord(this, 'Rgw', {
+      zone,
+      recordName: rgwName,
+      target: RecordTarget.fromIpAddresses(...this.addresses),
+      ttl: Duration.minutes(5),
+    });
   }
 
   /** What a node does to itself at boot: attach its volumes, claim its address, signal CloudFormation. */
@@ -214,22 +269,43 @@ export class CephCluster extends Construct {
     const tagged = { StringEquals: { [`aws:ResourceTag/${STORAGE_TAG.key}`]: STORAGE_TAG.value } };
     const statements = [
       new PolicyStatement({ sid: 'AttachOwnVolumes', actions: ['ec2:AttachVolume'], resources: volumeArns }),
-      new PolicyStatement({ sid: 'ToStorageInstances', actions: ['ec2:AttachVolume'], resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })], conditions: tagged }),
-      new PolicyStatement({ sid: 'ClaimFixedAddress', actions: ['ec2:AssignPrivateIpAddresses'], resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })], conditions: tagged }),
-      new PolicyStatement({ sid: 'SignalCreation', actions: ['cloudformation:SignalResource'], resources: [stack.stackId] }),
+      new PolicyStatement({
+        sid: 'ToStorageInstances',
+        actions: ['ec2:AttachVolume'],
+        resources: [stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' })],
+        conditions: tagged,
+      }),
+      new PolicyStatement({
+        sid: 'ClaimFixedAddress',
+        actions: ['ec2:AssignPrivateIpAddresses'],
+        resources: [stack.formatArn({ service: 'ec2', resource: 'network-interface', resourceName: '*' })],
+        conditions: tagged,
+      }),
+      new PolicyStatement({
+        sid: 'SignalCreation',
+        actions: ['cloudformation:SignalResource'],
+        resources: [stack.stackId],
+      }),
     ];
     for (const statement of statements) this.role.addToPrincipalPolicy(statement);
-    acknowledgeNag(this.role, 'IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
-      'A replacement instance is not known before it launches: the statement allows only instances tagged strata:role=storage, and only with the volumes named in the statement before it');
-    acknowledgeNag(this.role, 'IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
-      "A replacement instance's network interface is not known before it launches: only interfaces tagged strata:role=storage may take a node's fixed address");
+    acknowledgeNag(
+      this.role,
+      'IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]',
+      'A replacement instance is not known before it launches: the statement allows only instances tagged strata:role=storage, and only with the volumes named in the statement before it',
+    );
+    acknowledgeNag(
+      this.role,
+      'IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
+      "A replacement instance's network interface is not known before it launches: only interfaces tagged strata:role=storage may take a node's fixed address",
+    );
   }
 }
 
 /** A node's fixed private address: the tenth address of its subnet, the eleventh for a second node in the same subnet, ... */
 function fixedAddress(subnet: ISubnet, slot: number): string {
   const [base, bits] = subnet.ipv4CidrBlock.split('/');
-  if (bits === undefined) throw new Error(`the storage subnet ${subnet.node.path} has no literal CIDR block; fixed node addresses need one`);
+  if (bits === undefined)
+    throw new Error(`the storage subnet ${subnet.node.path} has no literal CIDR block; fixed node addresses need one`);
   const value = base.split('.').reduce((sum, part) => sum * 256 + Number(part), 0) + 10 + slot;
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }

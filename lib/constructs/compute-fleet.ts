@@ -95,14 +95,19 @@ export class ComputeFleet extends Construct {
     super(scope, id);
     const instanceTypes = props.instanceTypes ?? ['c7g.large', 'c7gd.large'];
     const { region } = Stack.of(this);
-    this.role = nodeRole(this, 'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain', props);
+    this.role = nodeRole(
+      this,
+      'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain',
+      props,
+    );
     props.objects.secret.grantRead(this.role);
 
     const userData = UserData.forLinux();
     const template = new LaunchTemplate(this, 'LaunchTemplate', {
       instanceType: new InstanceType(instanceTypes[0]),
       machineImage: MachineImage.latestAmazonLinux2023({
-        cpuType: instanceArchitecture(instanceTypes[0]) === 'arm64' ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
+        cpuType:
+          instanceArchitecture(instanceTypes[0]) === 'arm64' ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
       }),
       role: this.role,
       securityGroup: props.securityGroup,
@@ -112,7 +117,12 @@ export class ComputeFleet extends Construct {
       instanceMetadataTags: true, // the drain reads its group's name from the instance tags
       associatePublicIpAddress: false,
       detailedMonitoring: true,
-      blockDevices: [{ deviceName: '/dev/xvda', volume: BlockDeviceVolume.ebs(20, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }) }],
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: BlockDeviceVolume.ebs(20, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }),
+        },
+      ],
     });
 
     const minNodes = props.minNodes ?? 2;
@@ -135,7 +145,9 @@ export class ComputeFleet extends Construct {
     group.availabilityZones = props.vpc.selectSubnets(props.subnets).availabilityZones;
     acknowledgeLaunchChecks(this.autoScalingGroup, instanceTypes, 'compute.instanceTypes');
     const { stackName, stackId } = Stack.of(this);
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['cloudformation:SignalResource'], resources: [stackId] }));
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['cloudformation:SignalResource'], resources: [stackId] }),
+    );
     // The user data names the group (to signal it), so it is written once the group exists; it renders at synth.
     nodeUserData(userData, {
       bundle: props.bundle,
@@ -169,10 +181,18 @@ export class ComputeFleet extends Construct {
     // A policy of its own: in the role's default policy it would make the launch template wait for the group.
     const completeDrain = new Policy(this, 'CompleteDrain', {
       roles: [this.role],
-      statements: [new PolicyStatement({ actions: ['autoscaling:CompleteLifecycleAction'], resources: [this.autoScalingGroup.autoScalingGroupArn] })],
+      statements: [
+        new PolicyStatement({
+          actions: ['autoscaling:CompleteLifecycleAction'],
+          resources: [this.autoScalingGroup.autoScalingGroupArn],
+        }),
+      ],
     });
-    acknowledgeNag(completeDrain, 'IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<FleetGroupASGF037160E>]',
-      "The * is the group's UUID, which no template can know; the ARN names this group only");
+    acknowledgeNag(
+      completeDrain,
+      'IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/<FleetGroupASGF037160E>]',
+      "The * is the group's UUID, which no template can know; the ARN names this group only",
+    );
 
     const targetCpu = props.targetCpuPercent ?? 70;
     const targetSlotUse = props.targetSlotUsePercent ?? 70;
@@ -181,7 +201,10 @@ export class ComputeFleet extends Construct {
 
     const mode = props.predictiveScaling ?? 'forecast-only';
     if (mode !== 'off') {
-      const predictive = (id: string, metricSpecification: CfnScalingPolicy.PredictiveScalingMetricSpecificationProperty) =>
+      const predictive = (
+        id: string,
+        metricSpecification: CfnScalingPolicy.PredictiveScalingMetricSpecificationProperty,
+      ) =>
         new CfnScalingPolicy(this, id, {
           autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
           policyType: 'PredictiveScaling',
@@ -194,7 +217,10 @@ export class ComputeFleet extends Construct {
           },
         });
       this.predictivePolicies = [
-        predictive('PredictiveCpu', { targetValue: targetCpu, predefinedMetricPairSpecification: { predefinedMetricType: 'ASGCPUUtilization' } }),
+        predictive('PredictiveCpu', {
+          targetValue: targetCpu,
+          predefinedMetricPairSpecification: { predefinedMetricType: 'ASGCPUUtilization' },
+        }),
         predictive('PredictiveSlotUse', {
           targetValue: targetSlotUse,
           customizedScalingMetricSpecification: { metricDataQueries: [metricDataQuery('slot_use', SLOT_USE)] },
@@ -211,7 +237,11 @@ function metricDataQuery(id: string, query: MetricQuery): CfnScalingPolicy.Metri
   return {
     id,
     metricStat: {
-      metric: { namespace: metric.namespace, metricName: metric.metricName, dimensions: Object.entries(metric.dimensions ?? {}).map(([name, value]) => ({ name, value: String(value) })) },
+      metric: {
+        namespace: metric.namespace,
+        metricName: metric.metricName,
+        dimensions: Object.entries(metric.dimensions ?? {}).map(([name, value]) => ({ name, value: String(value) })),
+      },
       stat: query.stat,
     },
     returnData: true,

@@ -61,7 +61,10 @@ export class DispatchApi extends Construct {
       validateRequestParameters: true,
       validateRequestBody: true, // a JSON body must be an object; each function then checks its fields (400 naming the field)
     });
-    const jsonObject = this.api.addModel('JsonObject', { contentType: 'application/json', schema: { type: JsonSchemaType.OBJECT } });
+    const jsonObject = this.api.addModel('JsonObject', {
+      contentType: 'application/json',
+      schema: { type: JsonSchemaType.OBJECT },
+    });
     const integration = new LambdaIntegration(props.dispatcher, { proxy: true });
     this.api.root.addResource('health').addMethod('GET', integration, { requestValidator: validator });
     this.api.root
@@ -73,10 +76,26 @@ export class DispatchApi extends Construct {
         requestModels: { 'application/json': jsonObject },
       });
     for (const permission of this.api.node.findAll().filter((c): c is CfnPermission => c instanceof CfnPermission)) {
-      exceptControl(permission, 'CT.LAMBDA.PR.2', "API Gateway may invoke the dispatcher only for this API's method: SourceArn names it, an Fn::Join of this API's id that the rule cannot read statically");
+      exceptControl(
+        permission,
+        'CT.LAMBDA.PR.2',
+        "API Gateway may invoke the dispatcher only for this API's method: SourceArn names it, an Fn::Join of this API's id that the rule cannot read statically",
+      );
     }
-    acknowledgeNag(this.api, 'APIG3', 'Callers must sign with SigV4 (IAM auth), so anonymous traffic never reaches the dispatcher; attach a WAF web ACL if you open the API to the public');
-    acknowledgeNag(this.api, 'COG4', 'IAM (SigV4) auth, not Cognito: the callers are AWS principals (services and operators), not end users');
-    acknowledgeNag(this.api, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]', "AWS-maintained: the account-level role API Gateway needs to write execution logs");
+    acknowledgeNag(
+      this.api,
+      'APIG3',
+      'Callers must sign with SigV4 (IAM auth), so anonymous traffic never reaches the dispatcher; attach a WAF web ACL if you open the API to the public',
+    );
+    acknowledgeNag(
+      this.api,
+      'COG4',
+      'IAM (SigV4) auth, not Cognito: the callers are AWS principals (services and operators), not end users',
+    );
+    acknowledgeNag(
+      this.api,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'AWS-maintained: the account-level role API Gateway needs to write execution logs',
+    );
   }
 }

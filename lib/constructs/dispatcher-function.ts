@@ -79,15 +79,40 @@ export class DispatcherFunction extends Construct {
         STRATA_REDIS_AUTH_SECRET_ARN: props.state.authSecret.secretArn,
         STRATA_STRATEGY: props.strategy,
         STRATA_CHOICES: String(props.choices ?? 2),
-        ...(props.prequal ? { STRATA_PREQUAL_PROBES: String(props.prequal.probes), STRATA_PREQUAL_QUANTILE: String(props.prequal.quantile) } : {}),
+        ...(props.prequal
+          ? {
+              STRATA_PREQUAL_PROBES: String(props.prequal.probes),
+              STRATA_PREQUAL_QUANTILE: String(props.prequal.quantile),
+            }
+          : {}),
         POWERTOOLS_SERVICE_NAME: 'strata-dispatcher',
       },
-      bundling: { ...DISPATCHER_BUNDLING, esbuildArgs: { ...DISPATCHER_BUNDLING.esbuildArgs }, externalModules: [...DISPATCHER_BUNDLING.externalModules] },
+      bundling: {
+        ...DISPATCHER_BUNDLING,
+        esbuildArgs: { ...DISPATCHER_BUNDLING.esbuildArgs },
+        externalModules: [...DISPATCHER_BUNDLING.externalModules],
+      },
     });
     props.state.authSecret.grantRead(this.function);
-    exceptControl(this.function, 'CT.LAMBDA.PR.3', "It runs in the VPC's private subnets with its own security group; both come from the network stack as cross-stack references, which the rule cannot resolve statically (test/lib/stacks.test.ts checks its VpcConfig)");
-    acknowledgeNag(this.function, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'AWS-maintained: writing to its own log group only');
-    acknowledgeNag(this.function, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]', 'AWS-maintained: the network interfaces a function in a VPC needs');
-    acknowledgeNag(this.function, 'IAM5[Resource::*]', 'X-Ray PutTraceSegments and PutTelemetryRecords take no resource: AWS requires *');
+    exceptControl(
+      this.function,
+      'CT.LAMBDA.PR.3',
+      "It runs in the VPC's private subnets with its own security group; both come from the network stack as cross-stack references, which the rule cannot resolve statically (test/lib/stacks.test.ts checks its VpcConfig)",
+    );
+    acknowledgeNag(
+      this.function,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AWS-maintained: writing to its own log group only',
+    );
+    acknowledgeNag(
+      this.function,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      'AWS-maintained: the network interfaces a function in a VPC needs',
+    );
+    acknowledgeNag(
+      this.function,
+      'IAM5[Resource::*]',
+      'X-Ray PutTraceSegments and PutTelemetryRecords take no resource: AWS requires *',
+    );
   }
 }

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OnDemandAllocationStrategy, type AutoScalingGroup, type AutoScalingGroupProps } from 'aws-cdk-lib/aws-autoscaling';
+import {
+  OnDemandAllocationStrategy,
+  type AutoScalingGroup,
+  type AutoScalingGroupProps,
+} from 'aws-cdk-lib/aws-autoscaling';
 import { InstanceType, type LaunchTemplate, type UserData } from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
@@ -32,14 +36,21 @@ export interface NodeUserDataOptions {
  * The role both kinds of EC2 node take: Session Manager (no SSH), writing to their log
  * group, reading the state store's token and the one object of their node bundle.
  */
-export function nodeRole(scope: Construct, description: string, access: { readonly bundle: Asset; readonly logGroup: ILogGroup; readonly state: StateStoreEndpoint }): Role {
+export function nodeRole(
+  scope: Construct,
+  description: string,
+  access: { readonly bundle: Asset; readonly logGroup: ILogGroup; readonly state: StateStoreEndpoint },
+): Role {
   const role = new Role(scope, 'Role', {
     assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
     description,
     managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
   });
-  acknowledgeNag(role, 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-    'AmazonSSMManagedInstanceCore is the minimal AWS-maintained policy for Session Manager (no SSH); an inline copy would miss its updates');
+  acknowledgeNag(
+    role,
+    'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+    'AmazonSSMManagedInstanceCore is the minimal AWS-maintained policy for Session Manager (no SSH); an inline copy would miss its updates',
+  );
   grantReadBundle(access.bundle, role);
   access.logGroup.grantWrite(role);
   access.state.authSecret.grantRead(role);
@@ -48,7 +59,9 @@ export function nodeRole(scope: Construct, description: string, access: { readon
 
 /** Lets a node read the one object of its bundle (asset.grantRead would open the whole asset bucket). */
 function grantReadBundle(bundle: Asset, role: IRole): void {
-  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }));
+  role.addToPrincipalPolicy(
+    new PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }),
+  );
 }
 
 /**
@@ -80,11 +93,17 @@ export function nodeUserData(userData: UserData, options: NodeUserDataOptions): 
  * allows, the first preferred, on demand only (the next type when EC2 has no capacity of
  * one in the AZ).
  */
-export function launchAnyOf(template: LaunchTemplate, instanceTypes: readonly string[]): NonNullable<AutoScalingGroupProps['mixedInstancesPolicy']> {
+export function launchAnyOf(
+  template: LaunchTemplate,
+  instanceTypes: readonly string[],
+): NonNullable<AutoScalingGroupProps['mixedInstancesPolicy']> {
   return {
     launchTemplate: template,
     launchTemplateOverrides: instanceTypes.map((name) => ({ instanceType: new InstanceType(name) })),
-    instancesDistribution: { onDemandAllocationStrategy: OnDemandAllocationStrategy.PRIORITIZED, onDemandPercentageAboveBaseCapacity: 100 },
+    instancesDistribution: {
+      onDemandAllocationStrategy: OnDemandAllocationStrategy.PRIORITIZED,
+      onDemandPercentageAboveBaseCapacity: 100,
+    },
   };
 }
 
@@ -95,6 +114,15 @@ export function launchAnyOf(template: LaunchTemplate, instanceTypes: readonly st
  * CT.AUTOSCALING.PR.6.
  */
 export function acknowledgeLaunchChecks(group: AutoScalingGroup, instanceTypes: readonly string[], key: string): void {
-  acknowledgeNag(group, 'EC26', "cdk-nag cannot follow a mixed instances policy to its launch template; that template's volumes are encrypted gp3 (test/lib/stacks.test.ts)");
-  if (instanceTypes.length === 1) exceptControl(group, 'CT.AUTOSCALING.PR.6', `The operator allowed one instance type (${key}: ["${instanceTypes[0]}"])`);
+  acknowledgeNag(
+    group,
+    'EC26',
+    "cdk-nag cannot follow a mixed instances policy to its launch template; that template's volumes are encrypted gp3 (test/lib/stacks.test.ts)",
+  );
+  if (instanceTypes.length === 1)
+    exceptControl(
+      group,
+      'CT.AUTOSCALING.PR.6',
+      `The operator allowed one instance type (${key}: ["${instanceTypes[0]}"])`,
+    );
 }

@@ -24,13 +24,21 @@ export class LogKey extends Construct {
   private constructor(scope: Construct, id: string) {
     super(scope, id);
     const { partition, region, account, stackName } = Stack.of(this);
-    this.key = new Key(this, 'Key', { description: `Strata log groups of ${stackName}`, enableKeyRotation: true, removalPolicy: RemovalPolicy.DESTROY });
-    this.key.addToResourcePolicy(new PolicyStatement({
-      principals: [new ServicePrincipal(`logs.${region}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` } },
-    }));
+    this.key = new Key(this, 'Key', {
+      description: `Strata log groups of ${stackName}`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal(`logs.${region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
+        },
+      }),
+    );
     denyGrantsExceptForAwsServices(this.key);
   }
 }
@@ -40,5 +48,9 @@ export class LogKey extends Construct {
  * Tower CT.CLOUDWATCH.PR.2 and PR.3); `cdk destroy` removes it with its stack.
  */
 export function strataLogGroup(scope: Construct, id: string): LogGroup {
-  return new LogGroup(scope, id, { encryptionKey: LogKey.of(scope).key, retention: RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.DESTROY });
+  return new LogGroup(scope, id, {
+    encryptionKey: LogKey.of(scope).key,
+    retention: RetentionDays.ONE_YEAR,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
 }

@@ -37,7 +37,14 @@ export function cloudWatchMetrics(query: MetricQuery, resources: DashboardResour
 
 /** One metric of a query whose dimensions are all known. */
 export function metricOf(query: MetricQuery, dimensionsMap: Record<string, string>, label = query.label): Metric {
-  return new Metric({ namespace: query.namespace, metricName: query.name, dimensionsMap, statistic: query.stat, period: PERIOD, ...(label ? { label } : {}) });
+  return new Metric({
+    namespace: query.namespace,
+    metricName: query.name,
+    dimensionsMap,
+    statistic: query.stat,
+    period: PERIOD,
+    ...(label ? { label } : {}),
+  });
 }
 
 /** The one metric of a query whose dimensions are all plain values (Strata's own fleet-wide figures). */

@@ -9,4 +9,3 @@ import type { IConstruct } from 'constructs';
 export function acknowledgeNag(scope: IConstruct, rule: string, reason: string): void {
   Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${rule}`, reason });
 }
-

@@ -69,9 +69,15 @@ export class Network extends Construct {
     });
     // CDK's own handler that strips the default security group's rules (feature flag
     // restrictDefaultSecurityGroup) is a singleton of the stack, outside any VPC.
-    const restrictDefaultRules = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider')?.node.tryFindChild('Handler');
+    const restrictDefaultRules = Stack.of(this)
+      .node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider')
+      ?.node.tryFindChild('Handler');
     if (restrictDefaultRules) {
-      exceptControl(restrictDefaultRules, 'CT.LAMBDA.PR.3', "CDK's handler that removes the default security group's rules at deploy time: it calls only the EC2 API and holds no data, and runs before any VPC endpoint it could use exists");
+      exceptControl(
+        restrictDefaultRules,
+        'CT.LAMBDA.PR.3',
+        "CDK's handler that removes the default security group's rules at deploy time: it calls only the EC2 API and holds no data, and runs before any VPC endpoint it could use exists",
+      );
     }
     const flowLogs = strataLogGroup(this, 'FlowLogs');
     this.vpc.addFlowLog('FlowLog', { destination: FlowLogDestination.toCloudWatchLogs(flowLogs) });
@@ -92,33 +98,84 @@ export class Network extends Construct {
       SecretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     };
     for (const [name, service] of Object.entries(interfaceEndpoints)) {
-      this.vpc.addInterfaceEndpoint(name, { service, subnets: this.workloadSubnets, securityGroups: [endpointSecurityGroup], open: false });
+      this.vpc.addInterfaceEndpoint(name, {
+        service,
+        subnets: this.workloadSubnets,
+        securityGroups: [endpointSecurityGroup],
+        open: false,
+      });
     }
 
     const group = (name: string, description: string, allowAllOutbound: boolean) =>
       new SecurityGroup(this, name, { vpc: this.vpc, description, allowAllOutbound });
-    this.dispatcherSecurityGroup = group('DispatcherSecurityGroup', 'Dispatcher Lambda: no ingress; out to the state store, compute nodes and AWS APIs', false);
-    this.computeSecurityGroup = group('ComputeSecurityGroup', 'Compute nodes: runtime port from the dispatcher and peers', true);
-    this.storageSecurityGroup = group('StorageSecurityGroup', 'Ceph storage nodes: agent and RGW from compute nodes, Ceph ports between storage nodes', true);
-    this.cacheSecurityGroup = group('CacheSecurityGroup', 'ElastiCache: its port from the dispatcher and the nodes only', false);
+    this.dispatcherSecurityGroup = group(
+      'DispatcherSecurityGroup',
+      'Dispatcher Lambda: no ingress; out to the state store, compute nodes and AWS APIs',
+      false,
+    );
+    this.computeSecurityGroup = group(
+      'ComputeSecurityGroup',
+      'Compute nodes: runtime port from the dispatcher and peers',
+      true,
+    );
+    this.storageSecurityGroup = group(
+      'StorageSecurityGroup',
+      'Ceph storage nodes: agent and RGW from compute nodes, Ceph ports between storage nodes',
+      true,
+    );
+    this.cacheSecurityGroup = group(
+      'CacheSecurityGroup',
+      'ElastiCache: its port from the dispatcher and the nodes only',
+      false,
+    );
 
     const cachePort = Port.tcp(PORTS.cache);
     for (const client of [this.dispatcherSecurityGroup, this.computeSecurityGroup, this.storageSecurityGroup]) {
       this.cacheSecurityGroup.addIngressRule(client, cachePort, 'state store clients');
     }
     this.dispatcherSecurityGroup.addEgressRule(this.cacheSecurityGroup, cachePort, 'state store');
-    this.dispatcherSecurityGroup.addEgressRule(this.computeSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations to compute nodes');
-    this.dispatcherSecurityGroup.addEgressRule(endpointSecurityGroup, Port.tcp(443), 'Secrets Manager through its endpoint');
+    this.dispatcherSecurityGroup.addEgressRule(
+      this.computeSecurityGroup,
+      Port.tcp(PORTS.computeNode),
+      'invocations to compute nodes',
+    );
+    this.dispatcherSecurityGroup.addEgressRule(
+      endpointSecurityGroup,
+      Port.tcp(443),
+      'Secrets Manager through its endpoint',
+    );
     // CDK drops its "no traffic" placeholder once any egress rule exists, even when the
     // rules are separate resources; CloudFormation then keeps EC2's default allow-all
     // egress. The placeholder, inline, makes the three rules above the only way out.
     (this.dispatcherSecurityGroup.node.defaultChild as CfnSecurityGroup).securityGroupEgress = [
-      { cidrIp: '255.255.255.255/32', ipProtocol: 'icmp', fromPort: 252, toPort: 86, description: 'No default egress: only the rules that follow' },
+      {
+        cidrIp: '255.255.255.255/32',
+        ipProtocol: 'icmp',
+        fromPort: 252,
+        toPort: 86,
+        description: 'No default egress: only the rules that follow',
+      },
     ];
-    this.computeSecurityGroup.addIngressRule(this.dispatcherSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations from the dispatcher');
-    this.computeSecurityGroup.addIngressRule(this.computeSecurityGroup, Port.tcp(PORTS.computeNode), 'invocations forwarded by peers');
-    this.storageSecurityGroup.addIngressRule(this.computeSecurityGroup, Port.tcp(PORTS.storageAgent), 'near-data stages from compute nodes');
-    this.storageSecurityGroup.addIngressRule(this.computeSecurityGroup, Port.tcp(PORTS.rgw), 'S3 (RGW) from compute nodes');
+    this.computeSecurityGroup.addIngressRule(
+      this.dispatcherSecurityGroup,
+      Port.tcp(PORTS.computeNode),
+      'invocations from the dispatcher',
+    );
+    this.computeSecurityGroup.addIngressRule(
+      this.computeSecurityGroup,
+      Port.tcp(PORTS.computeNode),
+      'invocations forwarded by peers',
+    );
+    this.storageSecurityGroup.addIngressRule(
+      this.computeSecurityGroup,
+      Port.tcp(PORTS.storageAgent),
+      'near-data stages from compute nodes',
+    );
+    this.storageSecurityGroup.addIngressRule(
+      this.computeSecurityGroup,
+      Port.tcp(PORTS.rgw),
+      'S3 (RGW) from compute nodes',
+    );
     // Ceph inside the cluster only: monitors (msgr2 3300, v1 6789), OSD/MGR daemons, RGW.
     for (const [port, what] of [
       [Port.tcp(3300), 'Ceph monitor (msgr2)'],

@@ -47,6 +47,10 @@ export function bundleNodes(outputDir: string): void {
   });
   const piscina = join(dirname(require.resolve('piscina')), '..'); // its main is dist/main.js
   mkdirSync(join(outputDir, 'node_modules'), { recursive: true });
-  cpSync(piscina, join(outputDir, 'node_modules', 'piscina'), { recursive: true, filter: (source) => !source.includes(`${piscina}/node_modules`) });
-  for (const folder of ['node-setup', 'ceph']) cpSync(join(ROOT, 'nodes', folder), join(outputDir, folder), { recursive: true });
+  cpSync(piscina, join(outputDir, 'node_modules', 'piscina'), {
+    recursive: true,
+    filter: (source) => !source.includes(`${piscina}/node_modules`),
+  });
+  for (const folder of ['node-setup', 'ceph'])
+    cpSync(join(ROOT, 'nodes', folder), join(outputDir, folder), { recursive: true });
 }

@@ -1,12 +1,27 @@
 import { Duration } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import type { AutoScalingGroup } from 'aws-cdk-lib/aws-autoscaling';
-import { Alarm, ComparisonOperator, Dashboard, GraphWidget, TextWidget, type HorizontalAnnotation } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  TextWidget,
+  type HorizontalAnnotation,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ALARMS, eachDimension, fixedDimensions, TIER_TITLES, WIDGETS, type AlarmDefinition, type DashboardResources } from '../../common/metrics/dashboard';
+import {
+  ALARMS,
+  eachDimension,
+  fixedDimensions,
+  TIER_TITLES,
+  WIDGETS,
+  type AlarmDefinition,
+  type DashboardResources,
+} from '../../common/metrics/dashboard';
 import { cloudWatchMetrics, metricOf, TREAT_MISSING_DATA } from './metrics';
 
 export interface ObservabilityProps {
@@ -44,7 +59,11 @@ export class Observability extends Construct {
     for (const definition of ALARMS) {
       for (const alarm of this.createAlarms(definition, props.alerts)) {
         this.alarms.push(alarm);
-        if (!annotations.has(definition.name)) annotations.set(definition.name, { ...alarm.toAnnotation(), label: `${definition.name} > ${definition.threshold}` });
+        if (!annotations.has(definition.name))
+          annotations.set(definition.name, {
+            ...alarm.toAnnotation(),
+            label: `${definition.name} > ${definition.threshold}`,
+          });
       }
     }
 
@@ -52,7 +71,10 @@ export class Observability extends Construct {
     for (const tier of [1, 2, 3] as const) {
       this.dashboard.addWidgets(new TextWidget({ markdown: `## ${TIER_TITLES[tier]}`, width: 24, height: 1 }));
       const row = WIDGETS.filter((widget) => widget.tier === tier).map((widget) => {
-        const side = (axis: 'left' | 'right') => widget.metrics.filter((query) => (query.axis ?? 'left') === axis).flatMap((query) => cloudWatchMetrics(query, this.resources));
+        const side = (axis: 'left' | 'right') =>
+          widget.metrics
+            .filter((query) => (query.axis ?? 'left') === axis)
+            .flatMap((query) => cloudWatchMetrics(query, this.resources));
         return new GraphWidget({
           title: widget.title,
           left: side('left'),
@@ -70,8 +92,15 @@ export class Observability extends Construct {
   private createAlarms(definition: AlarmDefinition, alerts: ITopic): Alarm[] {
     const fixed = fixedDimensions(definition.metric, this.resources);
     const each = eachDimension(definition.metric);
-    if (each && each[1] !== 'cacheMember') throw new Error(`alarm ${definition.name}: an alarm reads one metric, or one per ElastiCache member`);
-    const targets = each ? this.resources.cacheMembers.map((member) => ({ suffix: member.slice(-3), description: `ElastiCache ${member}: `, dims: { ...fixed, [each[0]]: member } })) : [{ suffix: '', description: '', dims: fixed }];
+    if (each && each[1] !== 'cacheMember')
+      throw new Error(`alarm ${definition.name}: an alarm reads one metric, or one per ElastiCache member`);
+    const targets = each
+      ? this.resources.cacheMembers.map((member) => ({
+          suffix: member.slice(-3),
+          description: `ElastiCache ${member}: `,
+          dims: { ...fixed, [each[0]]: member },
+        }))
+      : [{ suffix: '', description: '', dims: fixed }];
     return targets.map(({ suffix, description, dims }) => {
       const alarm = metricOf(definition.metric, dims, '').createAlarm(this, `${definition.name}${suffix}`, {
         alarmDescription: `${description}${definition.description}`,

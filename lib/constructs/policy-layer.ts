@@ -49,6 +49,9 @@ export function bundlePolicyEngine(outputDir: string): string {
     sourcemap: false,
     logLevel: 'warning',
   });
-  writeFileSync(join(packageDir, 'package.json'), JSON.stringify({ name: POLICY_ENGINE_PACKAGE, main: 'index.js' }, null, 2));
+  writeFileSync(
+    join(packageDir, 'package.json'),
+    JSON.stringify({ name: POLICY_ENGINE_PACKAGE, main: 'index.js' }, null, 2),
+  );
   return packageDir;
 }

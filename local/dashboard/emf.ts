@@ -38,19 +38,22 @@ export function datapointsOf(line: string): Datapoint[] {
   }
   const aws = record._aws as { Timestamp?: unknown; CloudWatchMetrics?: unknown } | undefined;
   if (typeof aws !== 'object' || aws === null) return [];
-  if (typeof aws.Timestamp !== 'number' || !Number.isFinite(aws.Timestamp)) throw new EmfError('_aws.Timestamp must be a number of milliseconds');
+  if (typeof aws.Timestamp !== 'number' || !Number.isFinite(aws.Timestamp))
+    throw new EmfError('_aws.Timestamp must be a number of milliseconds');
   if (!Array.isArray(aws.CloudWatchMetrics)) throw new EmfError('_aws.CloudWatchMetrics must be an array');
   const points: Datapoint[] = [];
   for (const directive of aws.CloudWatchMetrics as Directive[]) {
     const namespace = directive.Namespace;
     if (typeof namespace !== 'string' || namespace === '') throw new EmfError('a directive has no Namespace');
-    if (!Array.isArray(directive.Dimensions) || !Array.isArray(directive.Metrics)) throw new EmfError(`${namespace}: Dimensions and Metrics must be arrays`);
+    if (!Array.isArray(directive.Dimensions) || !Array.isArray(directive.Metrics))
+      throw new EmfError(`${namespace}: Dimensions and Metrics must be arrays`);
     for (const set of directive.Dimensions as unknown[]) {
       if (!Array.isArray(set)) throw new EmfError(`${namespace}: each dimension set must be an array of names`);
       const dimensions: Record<string, string> = {};
       for (const key of set) {
         const value = record[String(key)];
-        if (typeof value !== 'string' || value === '') throw new EmfError(`${namespace}: dimension ${String(key)} has no string value in the record`);
+        if (typeof value !== 'string' || value === '')
+          throw new EmfError(`${namespace}: dimension ${String(key)} has no string value in the record`);
         dimensions[String(key)] = value;
       }
       for (const metric of directive.Metrics as { Name?: unknown; Unit?: unknown }[]) {
@@ -61,7 +64,14 @@ export function datapointsOf(line: string): Datapoint[] {
         if (values.length === 0 || !values.every((value) => typeof value === 'number' && Number.isFinite(value))) {
           throw new EmfError(`${namespace}/${name}: the record's value must be a number or an array of numbers`);
         }
-        points.push({ namespace, name, dimensions, unit: typeof metric.Unit === 'string' ? metric.Unit : 'None', timestamp: aws.Timestamp, values: values as number[] });
+        points.push({
+          namespace,
+          name,
+          dimensions,
+          unit: typeof metric.Unit === 'string' ? metric.Unit : 'None',
+          timestamp: aws.Timestamp,
+          values: values as number[],
+        });
       }
     }
   }
@@ -79,7 +89,13 @@ export function emfRecord(
   return JSON.stringify({
     _aws: {
       Timestamp: timestamp,
-      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: dimensionSets, Metrics: Object.entries(metrics).map(([Name, [, Unit]]) => ({ Name, Unit })) }],
+      CloudWatchMetrics: [
+        {
+          Namespace: namespace,
+          Dimensions: dimensionSets,
+          Metrics: Object.entries(metrics).map(([Name, [, Unit]]) => ({ Name, Unit })),
+        },
+      ],
     },
     ...dimensions,
     ...Object.fromEntries(Object.entries(metrics).map(([name, [value]]) => [name, value])),

@@ -27,8 +27,20 @@ export interface WidgetData {
   readonly tier: 1 | 2 | 3;
   readonly unit: string;
   readonly alarms: readonly { readonly name: string; readonly threshold: number; readonly description: string }[];
-  readonly queries: readonly { readonly namespace: string; readonly name: string; readonly stat: string; readonly label: string; readonly axis: 'left' | 'right'; readonly lines: number; readonly note?: string }[];
-  readonly series: readonly (Omit<Series, 'query'> & { readonly axis: 'left' | 'right'; readonly stat: string; readonly latest: number })[];
+  readonly queries: readonly {
+    readonly namespace: string;
+    readonly name: string;
+    readonly stat: string;
+    readonly label: string;
+    readonly axis: 'left' | 'right';
+    readonly lines: number;
+    readonly note?: string;
+  }[];
+  readonly series: readonly (Omit<Series, 'query'> & {
+    readonly axis: 'left' | 'right';
+    readonly stat: string;
+    readonly latest: number;
+  })[];
 }
 
 export interface DashboardData {
@@ -38,7 +50,12 @@ export interface DashboardData {
   readonly from: number;
   readonly tiers: typeof TIER_TITLES;
   readonly widgets: readonly WidgetData[];
-  readonly sources: readonly { readonly name: string; readonly lines: number; readonly rejected: number; readonly lastError?: string }[];
+  readonly sources: readonly {
+    readonly name: string;
+    readonly lines: number;
+    readonly rejected: number;
+    readonly lastError?: string;
+  }[];
 }
 
 export interface LocalDashboard {
@@ -93,7 +110,9 @@ export async function serveDashboard(options: DashboardOptions = {}): Promise<Lo
           title: widget.title,
           tier: widget.tier,
           unit: widget.unit,
-          alarms: (widget.alarms ?? []).map((name) => ALARMS.find((alarm) => alarm.name === name)!).map(({ name, threshold, description }) => ({ name, threshold, description })),
+          alarms: (widget.alarms ?? [])
+            .map((name) => ALARMS.find((alarm) => alarm.name === name)!)
+            .map(({ name, threshold, description }) => ({ name, threshold, description })),
           queries: queries.map(({ query, series }) => ({
             namespace: query.namespace,
             name: query.name,
@@ -104,7 +123,12 @@ export async function serveDashboard(options: DashboardOptions = {}): Promise<Lo
             ...(series.length === 0 ? { note: localSourceOf(query) } : {}),
           })),
           series: queries.flatMap(({ series }) =>
-            series.map(({ query, ...line }) => ({ ...line, axis: query.axis ?? 'left', stat: query.stat, latest: line.points[line.points.length - 1][1] })),
+            series.map(({ query, ...line }) => ({
+              ...line,
+              axis: query.axis ?? 'left',
+              stat: query.stat,
+              latest: line.points[line.points.length - 1][1],
+            })),
           ),
         };
       }),
@@ -120,14 +144,22 @@ export async function serveDashboard(options: DashboardOptions = {}): Promise<Lo
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
     if (url.pathname === '/favicon.ico') return void res.writeHead(204).end();
-    if (url.pathname === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(readFileSync(PAGE));
-    if (vendor[url.pathname]) return void res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'max-age=3600' }).end(readFileSync(vendor[url.pathname]));
+    if (url.pathname === '/')
+      return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(readFileSync(PAGE));
+    if (vendor[url.pathname])
+      return void res
+        .writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'max-age=3600' })
+        .end(readFileSync(vendor[url.pathname]));
     if (url.pathname === '/api/dashboard') {
       const period = Number(url.searchParams.get('period') ?? options.periodSeconds ?? 5);
       if (!Number.isInteger(period) || period < 1 || period > 3600) {
-        return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'period must be a whole number of seconds from 1 to 3600' }));
+        return void res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'period must be a whole number of seconds from 1 to 3600' }));
       }
-      return void res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(data(period)));
+      return void res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(data(period)));
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`no ${url.pathname} here: the dashboard is at /`);
   });

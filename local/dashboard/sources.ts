@@ -8,7 +8,10 @@ import { createInterface } from 'node:readline';
  * `*.emf.jsonl` and `*.emf` files are followed as they appear (a local cluster's metrics
  * folder, or one per emulated host), or a stream (a process's stdout).
  */
-export type EmfSource = { readonly file: string } | { readonly folder: string } | { readonly stream: Readable; readonly name: string };
+export type EmfSource =
+  | { readonly file: string }
+  | { readonly folder: string }
+  | { readonly stream: Readable; readonly name: string };
 
 /** What the page shows about each source: lines read, and lines CloudWatch would reject. */
 export interface SourceStatus {

@@ -22,40 +22,71 @@ export const LOCAL_RESOURCES: DashboardResources = {
 
 /** Why a query has no line in a local run: where its data comes from here. */
 export function localSourceOf(query: MetricQuery): string {
-  if (query.name.startsWith('PredictiveScaling')) return 'on AWS only: Auto Scaling publishes its forecast once it has 24 hours of metrics';
-  if (query.namespace === 'AWS/ElastiCache') return 'from the redis-server of --redis (its INFO); the embedded state store has none';
+  if (query.name.startsWith('PredictiveScaling'))
+    return 'on AWS only: Auto Scaling publishes its forecast once it has 24 hours of metrics';
+  if (query.namespace === 'AWS/ElastiCache')
+    return 'from the redis-server of --redis (its INFO); the embedded state store has none';
   if (query.name.startsWith('Ceph')) return 'from nodes/ceph/health-metric.sh every 30 s, with --ceph';
-  if (query.namespace === 'AWS/ApiGateway' || query.namespace === 'AWS/Lambda') return 'from the local API adapter, per request';
+  if (query.namespace === 'AWS/ApiGateway' || query.namespace === 'AWS/Lambda')
+    return 'from the local API adapter, per request';
   if (query.namespace === 'AWS/AutoScaling') return 'from the local cluster: its live compute nodes';
-  if (query.name === 'DegradedMode' || query.name === 'NoCapacity' || query.name === 'NodeErrors') return 'written only when it happens';
+  if (query.name === 'DegradedMode' || query.name === 'NoCapacity' || query.name === 'NodeErrors')
+    return 'written only when it happens';
   return 'from the nodes and the dispatcher, as they run';
 }
 
 /** API Gateway's and Lambda's per-request metrics, for one request through the adapter. */
-export function requestRecords(names: DashboardResources, request: { readonly latencyMs: number; readonly status: number; readonly failed: boolean; readonly concurrency: number }, at = Date.now()): string[] {
+export function requestRecords(
+  names: DashboardResources,
+  request: {
+    readonly latencyMs: number;
+    readonly status: number;
+    readonly failed: boolean;
+    readonly concurrency: number;
+  },
+  at = Date.now(),
+): string[] {
   return [
-    emfRecord('AWS/ApiGateway', [['ApiName']], { ApiName: names.apiName }, {
-      Count: [1, 'Count'],
-      Latency: [request.latencyMs, 'Milliseconds'],
-      '4XXError': [request.status >= 400 && request.status < 500 ? 1 : 0, 'Count'],
-      '5XXError': [request.status >= 500 ? 1 : 0, 'Count'],
-    }, at),
-    emfRecord('AWS/Lambda', [['FunctionName']], { FunctionName: names.dispatcherFunctionName }, {
-      Invocations: [1, 'Count'],
-      Errors: [request.failed ? 1 : 0, 'Count'],
-      Throttles: [0, 'Count'], // nothing limits the adapter's concurrency
-      Duration: [request.latencyMs, 'Milliseconds'],
-      ConcurrentExecutions: [request.concurrency, 'Count'],
-    }, at),
+    emfRecord(
+      'AWS/ApiGateway',
+      [['ApiName']],
+      { ApiName: names.apiName },
+      {
+        Count: [1, 'Count'],
+        Latency: [request.latencyMs, 'Milliseconds'],
+        '4XXError': [request.status >= 400 && request.status < 500 ? 1 : 0, 'Count'],
+        '5XXError': [request.status >= 500 ? 1 : 0, 'Count'],
+      },
+      at,
+    ),
+    emfRecord(
+      'AWS/Lambda',
+      [['FunctionName']],
+      { FunctionName: names.dispatcherFunctionName },
+      {
+        Invocations: [1, 'Count'],
+        Errors: [request.failed ? 1 : 0, 'Count'],
+        Throttles: [0, 'Count'], // nothing limits the adapter's concurrency
+        Duration: [request.latencyMs, 'Milliseconds'],
+        ConcurrentExecutions: [request.concurrency, 'Count'],
+      },
+      at,
+    ),
   ];
 }
 
 /** The Auto Scaling group's metrics: its live compute nodes in service, and how many it should have. */
 export function groupRecord(names: DashboardResources, inService: number, desired: number, at = Date.now()): string {
-  return emfRecord('AWS/AutoScaling', [['AutoScalingGroupName']], { AutoScalingGroupName: names.computeGroupName }, {
-    GroupInServiceInstances: [inService, 'None'],
-    GroupDesiredCapacity: [desired, 'None'],
-  }, at);
+  return emfRecord(
+    'AWS/AutoScaling',
+    [['AutoScalingGroupName']],
+    { AutoScalingGroupName: names.computeGroupName },
+    {
+      GroupInServiceInstances: [inService, 'None'],
+      GroupDesiredCapacity: [desired, 'None'],
+    },
+    at,
+  );
 }
 
 /**
@@ -64,7 +95,11 @@ export function groupRecord(names: DashboardResources, inService: number, desire
  * when there is no maxmemory), connections, and each replica's lag as its primary sees it.
  * A member's id is its host:port.
  */
-export function sampleElastiCache(primaryUrl: string, write: (line: string) => void, intervalMs = 2000): { stop(): Promise<void> } {
+export function sampleElastiCache(
+  primaryUrl: string,
+  write: (line: string) => void,
+  intervalMs = 2000,
+): { stop(): Promise<void> } {
   const clients = new Map<string, RespClient>();
   const lastCpu = new Map<string, { cpu: number; at: number }>();
   /** INFO from one member; a client that once connected reconnects by itself, and a call fails at once while it is down. */
@@ -79,7 +114,9 @@ export function sampleElastiCache(primaryUrl: string, write: (line: string) => v
   const sampleMember = async (url: string, id: string, lagSeconds: number | undefined) => {
     const fields = await info(url);
     const at = Date.now();
-    const cpu = Number(fields.used_cpu_sys_main_thread ?? fields.used_cpu_sys) + Number(fields.used_cpu_user_main_thread ?? fields.used_cpu_user);
+    const cpu =
+      Number(fields.used_cpu_sys_main_thread ?? fields.used_cpu_sys) +
+      Number(fields.used_cpu_user_main_thread ?? fields.used_cpu_user);
     const before = lastCpu.get(id);
     lastCpu.set(id, { cpu, at });
     const capacity = Number(fields.maxmemory) > 0 ? Number(fields.maxmemory) : Number(fields.total_system_memory);
@@ -87,7 +124,8 @@ export function sampleElastiCache(primaryUrl: string, write: (line: string) => v
       DatabaseMemoryUsagePercentage: [(100 * Number(fields.used_memory)) / capacity, 'Percent'],
       CurrConnections: [Number(fields.connected_clients), 'Count'],
     };
-    if (before && at > before.at) metrics.EngineCPUUtilization = [Math.min(100, (100 * (cpu - before.cpu) * 1000) / (at - before.at)), 'Percent'];
+    if (before && at > before.at)
+      metrics.EngineCPUUtilization = [Math.min(100, (100 * (cpu - before.cpu) * 1000) / (at - before.at)), 'Percent'];
     if (lagSeconds !== undefined) metrics.ReplicationLag = [lagSeconds, 'Seconds'];
     write(emfRecord('AWS/ElastiCache', [['CacheClusterId']], { CacheClusterId: id }, metrics, at));
   };
@@ -130,7 +168,11 @@ function parseInfo(text: string): Record<string, string> {
 const HEALTH_SCRIPT = join(__dirname, '..', '..', 'nodes', 'ceph', 'health-metric.sh');
 
 /** Runs the storage nodes' Ceph health script against a Ceph (its ceph.conf) now and every 30 s, as their timer does. */
-export function runCephHealth(cephConf: string, write: (line: string) => void, intervalMs = 30_000): { stop(): Promise<void> } {
+export function runCephHealth(
+  cephConf: string,
+  write: (line: string) => void,
+  intervalMs = 30_000,
+): { stop(): Promise<void> } {
   let running: Promise<void> = Promise.resolve();
   const once = () =>
     new Promise<void>((resolve) => {

@@ -52,7 +52,11 @@ export class MetricStore {
     }
     for (const v of point.values) stored.samples.push({ t: point.timestamp, v });
     const first = stored.samples[0];
-    if (first && first.t < point.timestamp - this.retentionMs) stored.samples.splice(0, stored.samples.findIndex((s) => s.t >= point.timestamp - this.retentionMs));
+    if (first && first.t < point.timestamp - this.retentionMs)
+      stored.samples.splice(
+        0,
+        stored.samples.findIndex((s) => s.t >= point.timestamp - this.retentionMs),
+      );
   }
 
   clear(): void {
@@ -69,7 +73,11 @@ export class MetricStore {
    * its `each` dimension. A series matches when its dimension set is exactly the query's
    * and its fixed values are equal (CloudWatch's rule: no partial dimension match).
    */
-  query(query: MetricQuery, resources: DashboardResources, window: { readonly from: number; readonly to: number; readonly periodMs: number }): Series[] {
+  query(
+    query: MetricQuery,
+    resources: DashboardResources,
+    window: { readonly from: number; readonly to: number; readonly periodMs: number },
+  ): Series[] {
     const fixed = fixedDimensions(query, resources);
     const each = eachDimension(query)?.[0];
     const wanted = Object.keys(query.dimensions).sort().join(',');
@@ -91,8 +99,13 @@ export class MetricStore {
       lines.push({
         label,
         query,
-        points: [...byPeriod].sort(([a], [b]) => a - b).map(([start, values]) => [start, statistic(query.stat, values)] as const),
-        overWindow: statistic(query.stat, samples.map((s) => s.v)),
+        points: [...byPeriod]
+          .sort(([a], [b]) => a - b)
+          .map(([start, values]) => [start, statistic(query.stat, values)] as const),
+        overWindow: statistic(
+          query.stat,
+          samples.map((s) => s.v),
+        ),
         samples: samples.length,
       });
     }

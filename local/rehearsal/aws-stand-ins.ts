@@ -1,5 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { must } from '../commands';
@@ -25,7 +36,8 @@ export class AwsStandIns {
   constructor(folder: string) {
     this.folder = folder;
     rmSync(folder, { recursive: true, force: true });
-    for (const sub of ['secrets', 's3', 'signals', 'volumes', 'addresses', 'bin']) mkdirSync(join(folder, sub), { recursive: true });
+    for (const sub of ['secrets', 's3', 'signals', 'volumes', 'addresses', 'bin'])
+      mkdirSync(join(folder, sub), { recursive: true });
     writeFileSync(join(folder, 'lifecycle'), '');
     copyFileSync(process.execPath, join(folder, 'bin', 'node'));
     chmodSync(join(folder, 'bin', 'node'), 0o755);
@@ -38,7 +50,12 @@ export class AwsStandIns {
   seedSecrets(assembly: CloudAssembly, stacks: readonly string[]): void {
     for (const stack of stacks) {
       for (const [logicalId, resource] of assembly.resources(stack, 'AWS::SecretsManager::Secret')) {
-        const generate = (resource.Properties?.GenerateSecretString ?? {}) as { SecretStringTemplate?: string; GenerateStringKey?: string; PasswordLength?: number; ExcludePunctuation?: boolean };
+        const generate = (resource.Properties?.GenerateSecretString ?? {}) as {
+          SecretStringTemplate?: string;
+          GenerateStringKey?: string;
+          PasswordLength?: number;
+          ExcludePunctuation?: boolean;
+        };
         const text = (resource.Properties?.SecretString as string | undefined) ?? generated(generate);
         this.putSecret(assembly.resolve(stack, { Ref: logicalId }) as string, text);
       }
@@ -52,7 +69,12 @@ export class AwsStandIns {
   /** Every value the secret has had, oldest first. */
   secretVersions(arn: string): string[] {
     const path = `${this.secretPath(arn)}.versions`;
-    return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => Buffer.from(line, 'base64').toString('utf8')) : [];
+    return existsSync(path)
+      ? readFileSync(path, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => Buffer.from(line, 'base64').toString('utf8'))
+      : [];
   }
 
   putSecret(arn: string, value: string): void {
@@ -82,11 +104,18 @@ export class AwsStandIns {
 
   /** The signals received, as { resource, uniqueId, status, at (ms since the epoch) }. */
   signals(): { resource: string; uniqueId: string; status: string; at: number }[] {
-    return readdirSync(join(this.folder, 'signals')).filter((name) => !name.endsWith('.waiting')).map((name) => {
-      const [resource, ...rest] = name.split('.');
-      const file = join(this.folder, 'signals', name);
-      return { resource, uniqueId: rest.join('.'), status: readFileSync(file, 'utf8').trim(), at: statSync(file).mtimeMs };
-    });
+    return readdirSync(join(this.folder, 'signals'))
+      .filter((name) => !name.endsWith('.waiting'))
+      .map((name) => {
+        const [resource, ...rest] = name.split('.');
+        const file = join(this.folder, 'signals', name);
+        return {
+          resource,
+          uniqueId: rest.join('.'),
+          status: readFileSync(file, 'utf8').trim(),
+          at: statSync(file).mtimeMs,
+        };
+      });
   }
 
   /** A data volume is on this device (the seam's attach answers it). */
@@ -97,7 +126,9 @@ export class AwsStandIns {
   /** Which network interface each fixed address was claimed for. */
   claimedAddresses(): Record<string, string> {
     const folder = join(this.folder, 'addresses');
-    return Object.fromEntries(readdirSync(folder).map((address) => [address, readFileSync(join(folder, address), 'utf8').trim()]));
+    return Object.fromEntries(
+      readdirSync(folder).map((address) => [address, readFileSync(join(folder, address), 'utf8').trim()]),
+    );
   }
 
   lifecycleActions(): string[] {
@@ -117,10 +148,24 @@ export class AwsStandIns {
           res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
           res.end(JSON.stringify(value));
         };
-        if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue') return reply(400, { __type: 'InvalidRequestException', message: `not a stand-in for ${String(req.headers['x-amz-target'])}` });
+        if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue')
+          return reply(400, {
+            __type: 'InvalidRequestException',
+            message: `not a stand-in for ${String(req.headers['x-amz-target'])}`,
+          });
         const { SecretId } = JSON.parse(body) as { SecretId: string };
-        if (!existsSync(this.secretPath(SecretId))) return reply(400, { __type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret: ${SecretId}` });
-        return reply(200, { ARN: SecretId, Name: SecretId.split(':secret:')[1], SecretString: this.secret(SecretId), VersionId: randomUUID(), VersionStages: ['AWSCURRENT'] });
+        if (!existsSync(this.secretPath(SecretId)))
+          return reply(400, {
+            __type: 'ResourceNotFoundException',
+            message: `Secrets Manager can't find the specified secret: ${SecretId}`,
+          });
+        return reply(200, {
+          ARN: SecretId,
+          Name: SecretId.split(':secret:')[1],
+          SecretString: this.secret(SecretId),
+          VersionId: randomUUID(),
+          VersionStages: ['AWSCURRENT'],
+        });
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, host, resolve));
@@ -141,9 +186,17 @@ export class AwsStandIns {
 }
 
 /** A value as GenerateSecretString makes it: 32 characters of letters, digits and (unless excluded) punctuation. */
-function generated(spec: { SecretStringTemplate?: string; GenerateStringKey?: string; PasswordLength?: number; ExcludePunctuation?: boolean }): string {
+function generated(spec: {
+  SecretStringTemplate?: string;
+  GenerateStringKey?: string;
+  PasswordLength?: number;
+  ExcludePunctuation?: boolean;
+}): string {
   const alphabet = `ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789${spec.ExcludePunctuation ? '' : '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'}`;
   const random = [...randomBytes(spec.PasswordLength ?? 32)].map((byte) => alphabet[byte % alphabet.length]).join('');
   if (!spec.GenerateStringKey) return random;
-  return JSON.stringify({ ...(JSON.parse(spec.SecretStringTemplate ?? '{}') as object), [spec.GenerateStringKey]: random });
+  return JSON.stringify({
+    ...(JSON.parse(spec.SecretStringTemplate ?? '{}') as object),
+    [spec.GenerateStringKey]: random,
+  });
 }

@@ -7,7 +7,9 @@ export class CephView {
 
   /** `ceph ARGS --format json`, parsed; throws with ceph's output when it fails. */
   async json<T>(...args: string[]): Promise<T> {
-    return JSON.parse(await this.host.must(['timeout', '60', 'ceph', ...args, '--format', 'json'], { timeoutMs: 70_000 })) as T;
+    return JSON.parse(
+      await this.host.must(['timeout', '60', 'ceph', ...args, '--format', 'json'], { timeoutMs: 70_000 }),
+    ) as T;
   }
 
   async health(): Promise<{ status: string; checks: Record<string, { summary: { message: string } }> }> {
@@ -22,11 +24,16 @@ export class CephView {
   }
 
   /** Waits until health is HEALTH_OK; answers the seconds it took. Throws with the last health seen. */
-  async waitForHealthOk(timeoutMs: number, isOk: (text: string) => boolean = (text) => text === 'HEALTH_OK'): Promise<number> {
+  async waitForHealthOk(
+    timeoutMs: number,
+    isOk: (text: string) => boolean = (text) => text === 'HEALTH_OK',
+  ): Promise<number> {
     const started = Date.now();
     let last = '';
     while (Date.now() - started < timeoutMs) {
-      last = await this.healthText().catch((error: Error) => `no answer: ${error.message.split('\n').slice(-2).join(' ')}`);
+      last = await this.healthText().catch(
+        (error: Error) => `no answer: ${error.message.split('\n').slice(-2).join(' ')}`,
+      );
       if (isOk(last)) return (Date.now() - started) / 1000;
       await sleep(3000);
     }

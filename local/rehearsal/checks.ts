@@ -12,10 +12,22 @@ import type { Instance } from './fleet';
 import type { Report } from './report';
 
 export const DATA_POOL = 'default.rgw.buckets.data';
-const SECURE_MODES = ['ms_cluster_mode', 'ms_service_mode', 'ms_client_mode', 'ms_mon_cluster_mode', 'ms_mon_service_mode', 'ms_mon_client_mode'];
+const SECURE_MODES = [
+  'ms_cluster_mode',
+  'ms_service_mode',
+  'ms_client_mode',
+  'ms_mon_cluster_mode',
+  'ms_mon_service_mode',
+  'ms_mon_client_mode',
+];
 
 /** What Ceph and the nodes themselves say once the bring-up is done. */
-export async function checkCluster(env: RehearsalEnvironment, report: Report, storage: Instance[], firstLaunch: number): Promise<void> {
+export async function checkCluster(
+  env: RehearsalEnvironment,
+  report: Report,
+  storage: Instance[],
+  firstLaunch: number,
+): Promise<void> {
   const ceph = new CephView(storage[0].host);
   const settings = settingsOf(storage[0].launch.userData);
   await report.check('Ceph is HEALTH_OK', async () => {
@@ -24,62 +36,99 @@ export async function checkCluster(env: RehearsalEnvironment, report: Report, st
   });
   await report.check(`${storage.length} monitors in quorum, each with a v2 and a v1 address`, async () => {
     const [dump, quorum] = [await ceph.monDump(), await ceph.quorumNames()];
-    const described = dump.mons.map((mon) => `${mon.name} ${mon.public_addrs.addrvec.map((a) => `${a.type}:${a.addr}`).join(',')}`);
-    if (quorum.length !== storage.length) throw new Error(`quorum ${quorum.join(', ')}; monmap ${described.join('; ')}`);
-    const without = dump.mons.filter((mon) => !['v2', 'v1'].every((type) => mon.public_addrs.addrvec.some((a) => a.type === type)));
-    if (without.length > 0) throw new Error(`not both msgr2 and v1: ${without.map((mon) => mon.name).join(', ')}; monmap ${described.join('; ')}`);
+    const described = dump.mons.map(
+      (mon) => `${mon.name} ${mon.public_addrs.addrvec.map((a) => `${a.type}:${a.addr}`).join(',')}`,
+    );
+    if (quorum.length !== storage.length)
+      throw new Error(`quorum ${quorum.join(', ')}; monmap ${described.join('; ')}`);
+    const without = dump.mons.filter(
+      (mon) => !['v2', 'v1'].every((type) => mon.public_addrs.addrvec.some((a) => a.type === type)),
+    );
+    if (without.length > 0)
+      throw new Error(
+        `not both msgr2 and v1: ${without.map((mon) => mon.name).join(', ')}; monmap ${described.join('; ')}`,
+      );
     return described.join('; ');
   });
-  await report.check('every daemon runs msgr2 secure mode, and the monitors talk msgr2 (3300), not v1 (6789)', async () => {
-    const { mons } = await ceph.monDump();
-    for (const mon of mons) {
-      for (const key of SECURE_MODES) {
-        const value = await ceph.runningConfig(`mon.${mon.name}`, key);
-        if (value !== 'secure') throw new Error(`mon.${mon.name} ${key} = ${value}`);
+  await report.check(
+    'every daemon runs msgr2 secure mode, and the monitors talk msgr2 (3300), not v1 (6789)',
+    async () => {
+      const { mons } = await ceph.monDump();
+      for (const mon of mons) {
+        for (const key of SECURE_MODES) {
+          const value = await ceph.runningConfig(`mon.${mon.name}`, key);
+          if (value !== 'secure') throw new Error(`mon.${mon.name} ${key} = ${value}`);
+        }
       }
-    }
-    const connections = await storage[0].host.must(['ss', '-Htn', 'state', 'established']);
-    const on = (port: number) => connections.split('\n').filter((line) => line.includes(`:${port} `)).length;
-    if (on(3300) === 0 || on(6789) > 0) throw new Error(`${storage[0].name}: ${on(3300)} connections on 3300, ${on(6789)} on 6789`);
-    return `${SECURE_MODES.join(', ')} = secure on every monitor; ${storage[0].name}: ${on(3300)} connections on 3300, none on 6789`;
-  });
+      const connections = await storage[0].host.must(['ss', '-Htn', 'state', 'established']);
+      const on = (port: number) => connections.split('\n').filter((line) => line.includes(`:${port} `)).length;
+      if (on(3300) === 0 || on(6789) > 0)
+        throw new Error(`${storage[0].name}: ${on(3300)} connections on 3300, ${on(6789)} on 6789`);
+      return `${SECURE_MODES.join(', ')} = secure on every monitor; ${storage[0].name}: ${on(3300)} connections on 3300, none on 6789`;
+    },
+  );
   const expectedOsds = storage.length * Number(settings.STRATA_OSDS_PER_NODE ?? 1);
   await report.check(`every OSD up and in (${expectedOsds})`, async () => {
     const stat = await ceph.osdStat();
-    if (stat.num_osds !== expectedOsds || stat.num_up_osds !== expectedOsds || stat.num_in_osds !== expectedOsds) throw new Error(JSON.stringify(stat));
+    if (stat.num_osds !== expectedOsds || stat.num_up_osds !== expectedOsds || stat.num_in_osds !== expectedOsds)
+      throw new Error(JSON.stringify(stat));
     return `${stat.num_osds} OSDs, ${stat.num_up_osds} up, ${stat.num_in_osds} in`;
   });
-  await report.check(`the data pool: ${settings.STRATA_PG_NUM} PGs with that floor, autoscaler on, 3 replicas, min_size 2`, async () => {
-    const pool = await ceph.pool(DATA_POOL);
-    const want = { pg_num: Number(settings.STRATA_PG_NUM), pg_num_min: Number(settings.STRATA_PG_NUM), pg_autoscale_mode: 'on', size: 3, min_size: 2 };
-    const have = Object.fromEntries(Object.keys(want).map((key) => [key, pool[key]]));
-    if (!isDeepStrictEqual(have, want)) throw new Error(`${DATA_POOL}: ${JSON.stringify(have)}`);
-    return `${DATA_POOL}: ${JSON.stringify(have)}`;
-  });
-  await report.check('every PG of the data pool keeps its copies in different AZs (the failure domain of the CRUSH rule)', async () => {
-    const domain = settings.STRATA_CEPH_FAILURE_DOMAIN;
-    const tree = await ceph.json<{ nodes: { id: number; name: string; type: string; children?: number[] }[] }>('osd', 'tree');
-    const where = new Map<number, string>();
-    for (const bucket of tree.nodes.filter((node) => node.type === domain)) {
-      const below = (ids: number[]): number[] => ids.flatMap((id) => (id >= 0 ? [id] : below(tree.nodes.find((node) => node.id === id)?.children ?? [])));
-      for (const osd of below(bucket.children ?? [])) where.set(osd, bucket.name);
-    }
-    const pgs = (await ceph.json<{ pg_stats: { pgid: string; acting: number[] }[] }>('pg', 'ls-by-pool', DATA_POOL)).pg_stats;
-    const spread = pgs.filter((pg) => new Set(pg.acting.map((osd) => where.get(osd))).size === 3);
-    if (spread.length !== pgs.length) throw new Error(`${pgs.length - spread.length} of ${pgs.length} PGs have two copies in one ${domain}`);
-    return `all ${pgs.length} PGs: 3 copies in 3 ${domain}s (${[...new Set(where.values())].join(', ')})`;
-  });
-  await report.check('each storage node has its fixed address, claimed through the seam and on its interface', async () => {
-    const claimed = env.aws.claimedAddresses();
-    const lines: string[] = [];
-    for (const instance of storage) {
-      const address = env.storageAddress(instance);
-      const onInterface = (await instance.host.must(['ip', '-o', '-4', 'addr', 'show'])).includes(` ${address}/32 `);
-      if (!claimed[address] || !onInterface) throw new Error(`${instance.name} ${address}: claimed ${claimed[address] ?? 'no'}, on its interface ${onInterface}`);
-      lines.push(`${instance.name} ${address} (primary ${instance.host.address})`);
-    }
-    return lines.join('; ');
-  });
+  await report.check(
+    `the data pool: ${settings.STRATA_PG_NUM} PGs with that floor, autoscaler on, 3 replicas, min_size 2`,
+    async () => {
+      const pool = await ceph.pool(DATA_POOL);
+      const want = {
+        pg_num: Number(settings.STRATA_PG_NUM),
+        pg_num_min: Number(settings.STRATA_PG_NUM),
+        pg_autoscale_mode: 'on',
+        size: 3,
+        min_size: 2,
+      };
+      const have = Object.fromEntries(Object.keys(want).map((key) => [key, pool[key]]));
+      if (!isDeepStrictEqual(have, want)) throw new Error(`${DATA_POOL}: ${JSON.stringify(have)}`);
+      return `${DATA_POOL}: ${JSON.stringify(have)}`;
+    },
+  );
+  await report.check(
+    'every PG of the data pool keeps its copies in different AZs (the failure domain of the CRUSH rule)',
+    async () => {
+      const domain = settings.STRATA_CEPH_FAILURE_DOMAIN;
+      const tree = await ceph.json<{ nodes: { id: number; name: string; type: string; children?: number[] }[] }>(
+        'osd',
+        'tree',
+      );
+      const where = new Map<number, string>();
+      for (const bucket of tree.nodes.filter((node) => node.type === domain)) {
+        const below = (ids: number[]): number[] =>
+          ids.flatMap((id) => (id >= 0 ? [id] : below(tree.nodes.find((node) => node.id === id)?.children ?? [])));
+        for (const osd of below(bucket.children ?? [])) where.set(osd, bucket.name);
+      }
+      const pgs = (await ceph.json<{ pg_stats: { pgid: string; acting: number[] }[] }>('pg', 'ls-by-pool', DATA_POOL))
+        .pg_stats;
+      const spread = pgs.filter((pg) => new Set(pg.acting.map((osd) => where.get(osd))).size === 3);
+      if (spread.length !== pgs.length)
+        throw new Error(`${pgs.length - spread.length} of ${pgs.length} PGs have two copies in one ${domain}`);
+      return `all ${pgs.length} PGs: 3 copies in 3 ${domain}s (${[...new Set(where.values())].join(', ')})`;
+    },
+  );
+  await report.check(
+    'each storage node has its fixed address, claimed through the seam and on its interface',
+    async () => {
+      const claimed = env.aws.claimedAddresses();
+      const lines: string[] = [];
+      for (const instance of storage) {
+        const address = env.storageAddress(instance);
+        const onInterface = (await instance.host.must(['ip', '-o', '-4', 'addr', 'show'])).includes(` ${address}/32 `);
+        if (!claimed[address] || !onInterface)
+          throw new Error(
+            `${instance.name} ${address}: claimed ${claimed[address] ?? 'no'}, on its interface ${onInterface}`,
+          );
+        lines.push(`${instance.name} ${address} (primary ${instance.host.address})`);
+      }
+      return lines.join('; ');
+    },
+  );
   await checkRgw(env, report, storage);
   await checkRegistered(env, report);
   await checkLogRotation(env, report);
@@ -97,9 +146,16 @@ export async function checkLogRotation(env: RehearsalEnvironment, report: Report
       const before = Number((await host.must(['stat', '-c', '%s', '/var/log/strata/metrics.emf'])).trim());
       await sleep(3000);
       const after = Number((await host.must(['stat', '-c', '%s', '/var/log/strata/metrics.emf'])).trim());
-      const rotated = (await host.must(['sh', '-c', 'ls /var/log/strata'])).split('\n').filter((name) => /\.1(\.gz)?$/.test(name));
-      if (!rotated.some((name) => name.startsWith('metrics.emf')) || !(after > before)) throw new Error(`${instance.name}: rotated ${rotated.join(', ') || 'nothing'}; metrics.emf ${before} -> ${after} bytes`);
-      lines.push(`${instance.name}: ${rotated.join(', ')} kept, metrics.emf growing again (${before} -> ${after} bytes)`);
+      const rotated = (await host.must(['sh', '-c', 'ls /var/log/strata']))
+        .split('\n')
+        .filter((name) => /\.1(\.gz)?$/.test(name));
+      if (!rotated.some((name) => name.startsWith('metrics.emf')) || !(after > before))
+        throw new Error(
+          `${instance.name}: rotated ${rotated.join(', ') || 'nothing'}; metrics.emf ${before} -> ${after} bytes`,
+        );
+      lines.push(
+        `${instance.name}: ${rotated.join(', ')} kept, metrics.emf growing again (${before} -> ${after} bytes)`,
+      );
     }
     return lines.join('; ');
   });
@@ -113,8 +169,22 @@ export async function checkRgw(env: RehearsalEnvironment, report: Report, storag
     const answers: string[] = [];
     for (const instance of storage) {
       const address = env.storageAddress(instance);
-      const code = (await must('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', '--cacert', ca,
-        '--resolve', `${settings.STRATA_RGW_NAME}:${settings.STRATA_RGW_PORT}:${address}`, `https://${settings.STRATA_RGW_NAME}:${settings.STRATA_RGW_PORT}/`]).catch((error: Error) => error.message)).trim();
+      const code = (
+        await must('curl', [
+          '-sS',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '--max-time',
+          '10',
+          '--cacert',
+          ca,
+          '--resolve',
+          `${settings.STRATA_RGW_NAME}:${settings.STRATA_RGW_PORT}:${address}`,
+          `https://${settings.STRATA_RGW_NAME}:${settings.STRATA_RGW_PORT}/`,
+        ]).catch((error: Error) => error.message)
+      ).trim();
       if (code !== '200') throw new Error(`${instance.name} (${address}): ${code}`);
       answers.push(`${instance.name} ${address}: 200`);
     }
@@ -129,9 +199,14 @@ export async function checkRegistered(env: RehearsalEnvironment, report: Report)
     try {
       const nodes = await state.liveNodes();
       const missing = env.fleet.instances
-        .filter((instance) => !nodes.some((node) => node.id === instance.instanceId && node.role === instance.launch.role))
+        .filter(
+          (instance) => !nodes.some((node) => node.id === instance.instanceId && node.role === instance.launch.role),
+        )
         .map((instance) => `${instance.name} (${instance.instanceId})`);
-      if (missing.length > 0) throw new Error(`not registered: ${missing.join(', ')}; registered: ${nodes.map((node) => `${node.id} ${node.role} ${node.address}`).join(', ')}`);
+      if (missing.length > 0)
+        throw new Error(
+          `not registered: ${missing.join(', ')}; registered: ${nodes.map((node) => `${node.id} ${node.role} ${node.address}`).join(', ')}`,
+        );
       return nodes.map((node) => `${node.role} ${node.id} at ${node.address}`).join('; ');
     } finally {
       await state.close();
@@ -162,8 +237,11 @@ export async function invokeSamples(dispatcher: DispatcherLambda): Promise<strin
   for (const { fn, body, expected } of sampleInvocations()) {
     const reply = await dispatcher.invoke(fn, body);
     const answer = reply.statusCode === 200 ? (JSON.parse(reply.body) as unknown) : undefined;
-    if (!isDeepStrictEqual(answer, expected)) throw new Error(`${fn} ${JSON.stringify(body)}: ${reply.statusCode} ${reply.body.slice(0, 300)}`);
-    lines.push(`${fn} ${body.key}${body.pattern ? ` "${body.pattern}"` : ''}: tier 1 ${reply.headers['x-strata-tier1']}, tier 2 ${reply.headers['x-strata-tier2']}, tier 3 ${reply.headers['x-strata-tier3']}`);
+    if (!isDeepStrictEqual(answer, expected))
+      throw new Error(`${fn} ${JSON.stringify(body)}: ${reply.statusCode} ${reply.body.slice(0, 300)}`);
+    lines.push(
+      `${fn} ${body.key}${body.pattern ? ` "${body.pattern}"` : ''}: tier 1 ${reply.headers['x-strata-tier1']}, tier 2 ${reply.headers['x-strata-tier2']}, tier 3 ${reply.headers['x-strata-tier3']}`,
+    );
   }
   return lines;
 }

@@ -73,7 +73,9 @@ export class CloudAssembly {
         case 'Ref':
           return this.ref(stack, argument as string);
         case 'Fn::GetAtt': {
-          const [logicalId, attribute] = Array.isArray(argument) ? (argument as string[]) : (argument as string).split(/\.(.*)/s);
+          const [logicalId, attribute] = Array.isArray(argument)
+            ? (argument as string[])
+            : (argument as string).split(/\.(.*)/s);
           const answer = this.answers.attribute(stack, logicalId, this.resource(stack, logicalId), attribute);
           if (answer === undefined) throw new Error(`the rehearsal does not know ${stack}/${logicalId}.${attribute}`);
           return answer;
@@ -95,9 +97,13 @@ export class CloudAssembly {
         case 'Fn::GetAZs':
           return [...this.azs];
         case 'Fn::Sub': {
-          const [text, variables] = typeof argument === 'string' ? [argument, {}] : (argument as [string, Record<string, unknown>]);
+          const [text, variables] =
+            typeof argument === 'string' ? [argument, {}] : (argument as [string, Record<string, unknown>]);
           return text.replace(/\$\{([^}!]+)\}/g, (_, name: string) =>
-            name in variables ? String(this.resolve(stack, variables[name])) : String(this.resolve(stack, name.includes('.') ? { 'Fn::GetAtt': name } : { Ref: name })));
+            name in variables
+              ? String(this.resolve(stack, variables[name]))
+              : String(this.resolve(stack, name.includes('.') ? { 'Fn::GetAtt': name } : { Ref: name })),
+          );
         }
         case 'Fn::GetStackOutput': {
           const { StackName, OutputName } = argument as { StackName: string; OutputName: string };

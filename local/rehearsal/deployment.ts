@@ -5,7 +5,13 @@ import { AWS_SEAM } from '../../lib/constructs/ec2-node';
 import { nthAddress, parseSubnet } from '../ipv4';
 import { CloudAssembly, type Resource } from './cloudformation';
 
-export const STACKS = { network: 'StrataNetwork', state: 'StrataState', storage: 'StrataStorage', compute: 'StrataCompute', dispatch: 'StrataDispatch' } as const;
+export const STACKS = {
+  network: 'StrataNetwork',
+  state: 'StrataState',
+  storage: 'StrataStorage',
+  compute: 'StrataCompute',
+  dispatch: 'StrataDispatch',
+} as const;
 const REHEARSAL_SEAM = join(__dirname, '..', 'rehearsal-aws.sh');
 
 export interface Subnet {
@@ -40,12 +46,23 @@ export class Deployment {
   readonly stateStoreName = 'master.strata-state.rhrsl1.euw1.cache.amazonaws.com';
   private readonly nextOffset = new Map<string, number>();
 
-  constructor(readonly directory: string, readonly region = 'eu-west-1', readonly account = '123456789012') {
+  constructor(
+    readonly directory: string,
+    readonly region = 'eu-west-1',
+    readonly account = '123456789012',
+  ) {
     const azs = ['a', 'b', 'c'].map((letter) => `${region}${letter}`);
-    this.assembly = new CloudAssembly(directory, region, account, {
-      ref: (stack, id, resource) => (resource.Type === 'AWS::EC2::Volume' ? `vol-${randomSuffix(stack + id).toLowerCase()}0ab1c2d3e` : undefined),
-      attribute: (stack, id, resource, name) => this.attribute(stack, id, resource, name),
-    }, azs);
+    this.assembly = new CloudAssembly(
+      directory,
+      region,
+      account,
+      {
+        ref: (stack, id, resource) =>
+          resource.Type === 'AWS::EC2::Volume' ? `vol-${randomSuffix(stack + id).toLowerCase()}0ab1c2d3e` : undefined,
+        attribute: (stack, id, resource, name) => this.attribute(stack, id, resource, name),
+      },
+      azs,
+    );
     const [, vpc] = this.assembly.resources(STACKS.network, 'AWS::EC2::VPC')[0];
     this.vpcCidr = String(vpc.Properties!.CidrBlock);
     this.subnets = this.assembly.resources(STACKS.network, 'AWS::EC2::Subnet').map(([logicalId, subnet]) => ({
@@ -64,7 +81,9 @@ export class Deployment {
 
   /** The storage nodes, in the order of their index: each its own group of one. */
   storageLaunches(): InstanceLaunch[] {
-    return this.assembly.resources(STACKS.storage, 'AWS::AutoScaling::AutoScalingGroup').map(([groupId]) => this.groupLaunches(STACKS.storage, groupId)[0]);
+    return this.assembly
+      .resources(STACKS.storage, 'AWS::AutoScaling::AutoScalingGroup')
+      .map(([groupId]) => this.groupLaunches(STACKS.storage, groupId)[0]);
   }
 
   /** The compute group's first instances, as many as its minimum size, one per subnet in turn. */
@@ -77,13 +96,22 @@ export class Deployment {
   private groupLaunches(stack: string, groupId: string): InstanceLaunch[] {
     const group = this.assembly.resource(stack, groupId);
     type TemplateRef = { LaunchTemplateId: { Ref: string } };
-    const mixed = group.Properties!.MixedInstancesPolicy as { LaunchTemplate: { LaunchTemplateSpecification: TemplateRef } } | undefined;
-    const templateId = (mixed?.LaunchTemplate.LaunchTemplateSpecification ?? (group.Properties!.LaunchTemplate as TemplateRef)).LaunchTemplateId.Ref;
+    const mixed = group.Properties!.MixedInstancesPolicy as
+      | { LaunchTemplate: { LaunchTemplateSpecification: TemplateRef } }
+      | undefined;
+    const templateId = (
+      mixed?.LaunchTemplate.LaunchTemplateSpecification ?? (group.Properties!.LaunchTemplate as TemplateRef)
+    ).LaunchTemplateId.Ref;
     const data = this.assembly.resource(stack, templateId).Properties!.LaunchTemplateData as Record<string, unknown>;
-    const subnets = (this.assembly.resolve(stack, group.Properties!.VPCZoneIdentifier) as string[]).map((id) => this.subnetOf(stack, id));
-    const instanceTags = ((data.TagSpecifications ?? []) as { ResourceType: string; Tags: unknown }[]).find((spec) => spec.ResourceType === 'instance')?.Tags;
+    const subnets = (this.assembly.resolve(stack, group.Properties!.VPCZoneIdentifier) as string[]).map((id) =>
+      this.subnetOf(stack, id),
+    );
+    const instanceTags = ((data.TagSpecifications ?? []) as { ResourceType: string; Tags: unknown }[]).find(
+      (spec) => spec.ResourceType === 'instance',
+    )?.Tags;
     const tags = { ...this.tags(stack, instanceTags), 'aws:autoscaling:groupName': this.physicalName(stack, groupId) };
-    const tagsInMetadata = (data.MetadataOptions as { InstanceMetadataTags?: string } | undefined)?.InstanceMetadataTags === 'enabled';
+    const tagsInMetadata =
+      (data.MetadataOptions as { InstanceMetadataTags?: string } | undefined)?.InstanceMetadataTags === 'enabled';
     return Array.from({ length: Number(group.Properties!.MinSize) }, (_, index) => ({
       role: stack === STACKS.storage ? 'storage' : 'compute',
       resource: groupId,
@@ -98,16 +126,24 @@ export class Deployment {
   signalledResources(stack: string): { resource: string; count: number }[] {
     return Object.entries(this.assembly.template(stack).Resources)
       .filter(([, resource]) => resource.CreationPolicy?.ResourceSignal)
-      .map(([resource, { CreationPolicy }]) => ({ resource, count: Number((CreationPolicy!.ResourceSignal as { Count?: number }).Count ?? 1) }));
+      .map(([resource, { CreationPolicy }]) => ({
+        resource,
+        count: Number((CreationPolicy!.ResourceSignal as { Count?: number }).Count ?? 1),
+      }));
   }
 
   /** The dispatcher function: its environment and the asset folders of its code and of the policy layer. */
   dispatcher(): { environment: Record<string, string>; codeDir: string; layerDir: string; handler: string } {
-    const [, fn] = this.assembly.resources(STACKS.dispatch, 'AWS::Lambda::Function').find(([, resource]) => resource.Properties!.Handler === 'index.handler')!;
+    const [, fn] = this.assembly
+      .resources(STACKS.dispatch, 'AWS::Lambda::Function')
+      .find(([, resource]) => resource.Properties!.Handler === 'index.handler')!;
     const [, layer] = this.assembly.resources(STACKS.dispatch, 'AWS::Lambda::LayerVersion')[0];
     const assetDir = (key: unknown) => join(this.directory, `asset.${String(key).replace(/\.zip$/, '')}`);
     return {
-      environment: this.assembly.resolve(STACKS.dispatch, (fn.Properties!.Environment as { Variables: unknown }).Variables) as Record<string, string>,
+      environment: this.assembly.resolve(
+        STACKS.dispatch,
+        (fn.Properties!.Environment as { Variables: unknown }).Variables,
+      ) as Record<string, string>,
       codeDir: assetDir((fn.Properties!.Code as { S3Key: string }).S3Key),
       layerDir: assetDir((layer.Properties!.Content as { S3Key: string }).S3Key),
       handler: String(fn.Properties!.Handler),
@@ -118,14 +154,21 @@ export class Deployment {
   stateStore(): { secretArn: string; port: number } {
     const [, group] = this.assembly.resources(STACKS.state, 'AWS::ElastiCache::ReplicationGroup')[0];
     const [[secretId]] = this.assembly.resources(STACKS.state, 'AWS::SecretsManager::Secret');
-    return { secretArn: String(this.assembly.resolve(STACKS.state, { Ref: secretId })), port: Number(group.Properties!.Port) };
+    return {
+      secretArn: String(this.assembly.resolve(STACKS.state, { Ref: secretId })),
+      port: Number(group.Properties!.Port),
+    };
   }
 
   /** The private DNS records (Route 53 private hosted zones) every host resolves, name -> addresses. */
   dnsRecords(): Record<string, string[]> {
     const records: Record<string, string[]> = { [this.stateStoreName]: [] };
     for (const [, record] of this.assembly.resources(STACKS.storage, 'AWS::Route53::RecordSet')) {
-      const properties = this.assembly.resolve(STACKS.storage, record.Properties) as { Name: string; Type: string; ResourceRecords: string[] };
+      const properties = this.assembly.resolve(STACKS.storage, record.Properties) as {
+        Name: string;
+        Type: string;
+        ResourceRecords: string[];
+      };
       if (properties.Type === 'A') records[properties.Name.replace(/\.$/, '')] = properties.ResourceRecords;
     }
     return records;
@@ -146,11 +189,24 @@ export class Deployment {
    */
   aptPackages(launch: InstanceLaunch): string[] {
     const script = /exec bash \/opt\/strata\/(\S+)/.exec(launch.userData)?.[1];
-    const texts = [launch.userData, script ? readFileSync(join(this.bundle(launch.userData).folder, script), 'utf8') : ''];
+    const texts = [
+      launch.userData,
+      script ? readFileSync(join(this.bundle(launch.userData).folder, script), 'utf8') : '',
+    ];
     return texts.flatMap((text) =>
-      text.replace(/\\\n/g, ' ').split('\n')
+      text
+        .replace(/\\\n/g, ' ')
+        .split('\n')
         .filter((line) => /^\s*apt-get install /.test(line))
-        .flatMap((line) => line.replace(/#.*/, '').trim().split(/\s+/).slice(2).filter((word) => /^[a-z0-9][a-z0-9.+-]+$/.test(word))));
+        .flatMap((line) =>
+          line
+            .replace(/#.*/, '')
+            .trim()
+            .split(/\s+/)
+            .slice(2)
+            .filter((word) => /^[a-z0-9][a-z0-9.+-]+$/.test(word)),
+        ),
+    );
   }
 
   /** Stack secrets, for the stand-in Secrets Manager. */
@@ -167,12 +223,15 @@ export class Deployment {
     const text = String(this.assembly.resolve(stack, value));
     const start = text.indexOf(`${AWS_SEAM.start}\n`);
     const end = text.indexOf(`\n${AWS_SEAM.end}\n`, start);
-    if (start < 0 || end < 0 || text.indexOf(`${AWS_SEAM.start}\n`, end) >= 0) throw new Error(`the ${stack} user data must hold the AWS seam once, between "${AWS_SEAM.start}" and "${AWS_SEAM.end}"`);
+    if (start < 0 || end < 0 || text.indexOf(`${AWS_SEAM.start}\n`, end) >= 0)
+      throw new Error(
+        `the ${stack} user data must hold the AWS seam once, between "${AWS_SEAM.start}" and "${AWS_SEAM.end}"`,
+      );
     return `${text.slice(0, start + AWS_SEAM.start.length + 1)}${readFileSync(REHEARSAL_SEAM, 'utf8').trimEnd()}${text.slice(end)}`;
   }
 
   private tags(stack: string, tags: unknown): Record<string, string> {
-    const list = (this.assembly.resolve(stack, tags ?? []) as { Key: string; Value: string }[]);
+    const list = this.assembly.resolve(stack, tags ?? []) as { Key: string; Value: string }[];
     return Object.fromEntries(list.map(({ Key, Value }) => [Key, Value]));
   }
 
@@ -211,7 +270,9 @@ function randomSuffix(seed: string): string {
 
 /** The settings a user data writes to /etc/strata/strata.env (KEY='value' lines). */
 export function settingsOf(userData: string): Record<string, string> {
-  return Object.fromEntries([...userData.matchAll(/^(STRATA_[A-Z0-9_]+)='([^']*)'$/gm)].map((match) => [match[1], match[2]]));
+  return Object.fromEntries(
+    [...userData.matchAll(/^(STRATA_[A-Z0-9_]+)='([^']*)'$/gm)].map((match) => [match[1], match[2]]),
+  );
 }
 
 /** An EC2-style id: i-, eni- ... and 17 hex digits. */

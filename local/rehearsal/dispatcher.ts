@@ -51,10 +51,17 @@ export class DispatcherLambda {
   private nextId = 1;
   readonly logs: string[] = [];
 
-  private constructor(readonly host: Host, private readonly child: ChildProcess) {
+  private constructor(
+    readonly host: Host,
+    private readonly child: ChildProcess,
+  ) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (!line.startsWith(REPLY)) return void this.logs.push(line);
-      const { id, ...reply } = JSON.parse(line.slice(REPLY.length)) as { id: number; reply?: InvokeReply; error?: string };
+      const { id, ...reply } = JSON.parse(line.slice(REPLY.length)) as {
+        id: number;
+        reply?: InvokeReply;
+        error?: string;
+      };
       this.pending.get(id)?.(reply);
       this.pending.delete(id);
     });
@@ -72,7 +79,11 @@ export class DispatcherLambda {
         { source: options.runtimeModules, target: '/var/runtime/node_modules', readOnly: true },
         { source: options.awsFolder, target: '/run/strata-aws', readOnly: true },
       ],
-      files: { '/etc/hosts': options.hostsFile, '/var/runtime/strata-runner.js': RUNNER, '/etc/strata-rehearsal/ca.crt': options.caCertificate },
+      files: {
+        '/etc/hosts': options.hostsFile,
+        '/var/runtime/strata-runner.js': RUNNER,
+        '/etc/strata-rehearsal/ca.crt': options.caCertificate,
+      },
     });
     const child = host.spawn(['/run/strata-aws/bin/node', '/var/runtime/strata-runner.js'], {
       ...options.environment,
@@ -93,11 +104,20 @@ export class DispatcherLambda {
   /** POST /invoke/FUNCTION with a JSON body, as API Gateway hands it to the handler. */
   invoke(functionName: string, body: unknown, timeoutMs = 60_000): Promise<InvokeReply> {
     const id = this.nextId++;
-    const event = proxyEvent({ method: 'POST', url: `/invoke/${functionName}`, rawHeaders: ['content-type', 'application/json'], body: Buffer.from(JSON.stringify(body)) });
+    const event = proxyEvent({
+      method: 'POST',
+      url: `/invoke/${functionName}`,
+      rawHeaders: ['content-type', 'application/json'],
+      body: Buffer.from(JSON.stringify(body)),
+    });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`the dispatcher did not answer within ${timeoutMs} ms; its last output:\n${this.logs.slice(-10).join('\n')}`));
+        reject(
+          new Error(
+            `the dispatcher did not answer within ${timeoutMs} ms; its last output:\n${this.logs.slice(-10).join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       this.pending.set(id, ({ reply, error }) => {
         clearTimeout(timer);

@@ -37,7 +37,10 @@ export class RehearsalEnvironment {
     mkdirSync(WORK, { recursive: true });
     process.on('exit', removeWork); // also when the rehearsal is stopped by a signal
     const network = await HostNetwork.open({ name: 'rh', subnet: deployment.vpcCidr, nat: true, log });
-    const stopping: (() => Promise<void> | void)[] = [() => network.close(), () => rmSync(WORK, { recursive: true, force: true })];
+    const stopping: (() => Promise<void> | void)[] = [
+      () => network.close(),
+      () => rmSync(WORK, { recursive: true, force: true }),
+    ];
     try {
       const ca = await RehearsalCa.create(join(WORK, 'ca'));
       const aws = new AwsStandIns(join(WORK, 'aws'));
@@ -45,7 +48,14 @@ export class RehearsalEnvironment {
       aws.seedSecrets(deployment.assembly, deployment.stacks());
       const { secretArn, port } = deployment.stateStore();
       const token = (JSON.parse(aws.secret(secretArn)) as { token: string }).token;
-      const state = await startStateStore({ ca, name: deployment.stateStoreName, address: network.gateway, port, token, folder: WORK });
+      const state = await startStateStore({
+        ca,
+        name: deployment.stateStoreName,
+        address: network.gateway,
+        port,
+        token,
+        folder: WORK,
+      });
       stopping.unshift(() => state.stop());
       const imds = new MetadataService();
       await imds.listen(network.gateway);
@@ -55,7 +65,15 @@ export class RehearsalEnvironment {
         await aws.publishFolder(bundle.folder, bundle.s3Uri);
       }
       let environment: RehearsalEnvironment | undefined;
-      const fleet = new Fleet({ network, image, deployment, aws, imds, caCertificate: ca.certificate, hostsFile: (name, address) => environment!.hostsFile(name, address) });
+      const fleet = new Fleet({
+        network,
+        image,
+        deployment,
+        aws,
+        imds,
+        caCertificate: ca.certificate,
+        hostsFile: (name, address) => environment!.hostsFile(name, address),
+      });
       environment = new RehearsalEnvironment(deployment, network, aws, ca, state, imds, fleet, image);
       return environment;
     } catch (error) {
@@ -66,7 +84,9 @@ export class RehearsalEnvironment {
 
   /** RGW's CA certificate as storage node 0 publishes it in the object-store secret, in a file; throws until it is published. */
   rgwCa(): string {
-    const arn = settingsOf(this.fleet.ofRole('compute')[0]?.launch.userData ?? this.deployment.computeLaunches()[0].userData).STRATA_OBJECTS_SECRET_ARN;
+    const arn = settingsOf(
+      this.fleet.ofRole('compute')[0]?.launch.userData ?? this.deployment.computeLaunches()[0].userData,
+    ).STRATA_OBJECTS_SECRET_ARN;
     const { caCertificate } = JSON.parse(this.aws.secret(arn)) as { caCertificate?: string };
     if (!caCertificate) throw new Error('the object-store secret has no caCertificate yet');
     const file = join(WORK, 'rgw-ca.pem');
@@ -83,8 +103,15 @@ export class RehearsalEnvironment {
   /** /etc/hosts of a host: its own name, and the private DNS records of the VPC (Route 53 private zones, the ElastiCache endpoint). */
   hostsFile(name: string, address?: string): string {
     const records = Object.entries(this.deployment.dnsRecords()).flatMap(([record, addresses]) =>
-      (addresses.length > 0 ? addresses : [this.network.gateway]).map((target) => `${target} ${record}`));
-    return ['127.0.0.1 localhost', `127.0.1.1 ${name}`, ...(address ? [`${address} ${name}`] : []), ...records, ''].join('\n');
+      (addresses.length > 0 ? addresses : [this.network.gateway]).map((target) => `${target} ${record}`),
+    );
+    return [
+      '127.0.0.1 localhost',
+      `127.0.1.1 ${name}`,
+      ...(address ? [`${address} ${name}`] : []),
+      ...records,
+      '',
+    ].join('\n');
   }
 
   /** S3 on RGW from this machine, with the object-store secret's keys and CA, through every storage address. */
@@ -93,7 +120,11 @@ export class RehearsalEnvironment {
     return new RgwObjects({
       name: settings.STRATA_RGW_NAME,
       port: Number(settings.STRATA_RGW_PORT),
-      addresses: () => this.fleet.ofRole('storage').filter((instance) => instance.host.running).map((instance) => this.storageAddress(instance)),
+      addresses: () =>
+        this.fleet
+          .ofRole('storage')
+          .filter((instance) => instance.host.running)
+          .map((instance) => this.storageAddress(instance)),
       bucket: settings.STRATA_BUCKET,
       caCertificate: readFileSync(this.rgwCa(), 'utf8'),
       region: this.deployment.region,

@@ -13,7 +13,11 @@ const HEALTH_TIMEOUT_MS = 20 * 60_000;
 const USER_DATA_TIMEOUT_MS = 30 * 60_000;
 
 /** The fault cases of the rehearsal, in an order that leaves the cluster whole after each. */
-export async function rehearseFaults(env: RehearsalEnvironment, report: Report, dispatcher: DispatcherLambda): Promise<void> {
+export async function rehearseFaults(
+  env: RehearsalEnvironment,
+  report: Report,
+  dispatcher: DispatcherLambda,
+): Promise<void> {
   const objects = env.objects();
   const traffic = new Traffic(objects, dispatcher, 'rehearsal/faults');
   traffic.start();
@@ -22,7 +26,10 @@ export async function rehearseFaults(env: RehearsalEnvironment, report: Report, 
     await userDataAgain(env, report, 'storage-0');
     await replaceStorageHost(env, report, traffic, 'storage-1', 'keep');
     await replaceStorageHost(env, report, traffic, 'storage-2', 'fresh');
-    await report.check('nothing written during the faults was lost', async () => `${await traffic.verifyAll()} objects read back through RGW, each as written`);
+    await report.check(
+      'nothing written during the faults was lost',
+      async () => `${await traffic.verifyAll()} objects read back through RGW, each as written`,
+    );
     await computeHostDown(env, report, dispatcher, 'compute-1');
   } finally {
     // A stuck loop is reported, and does not hide the error of a check that failed.
@@ -32,31 +39,47 @@ export async function rehearseFaults(env: RehearsalEnvironment, report: Report, 
 }
 
 /** A storage host loses its power; I/O goes on (3 copies, min_size 2), health warns; it boots again and Ceph is HEALTH_OK. */
-async function storageHostDown(env: RehearsalEnvironment, report: Report, traffic: Traffic, name: string): Promise<void> {
+async function storageHostDown(
+  env: RehearsalEnvironment,
+  report: Report,
+  traffic: Traffic,
+  name: string,
+): Promise<void> {
   const instance = env.fleet.byName(name);
   const survivor = new CephView(env.fleet.ofRole('storage').find((other) => other !== instance)!.host);
   await instance.host.stop();
   const downAt = Date.now();
   report.log(`${name} powered off`);
-  await report.check(`with ${name} down, Ceph warns and the other nodes reach the monitors (every monitor is in mon_host)`, async () => {
-    const health = await waitFor(() => survivor.healthText(), (text) => text.startsWith('HEALTH_WARN') && /MON_DOWN|OSD_DOWN|down/.test(text), 120_000);
-    return `${survivor.host.name}: ${health}`;
-  });
+  await report.check(
+    `with ${name} down, Ceph warns and the other nodes reach the monitors (every monitor is in mon_host)`,
+    async () => {
+      const health = await waitFor(
+        () => survivor.healthText(),
+        (text) => text.startsWith('HEALTH_WARN') && /MON_DOWN|OSD_DOWN|down/.test(text),
+        120_000,
+      );
+      return `${survivor.host.name}: ${health}`;
+    },
+  );
   await sleep(Math.max(0, downAt + 45_000 - Date.now()));
   await report.check(`with ${name} down, reads and writes go on`, async () => {
     const settled = traffic.summary(downAt + 30_000);
-    if (settled.okWrites < 10 || settled.okInvocations < 5 || settled.failed > 0) throw new Error(`from 30 s after the power cut: writes ${settled.writes}; invocations ${settled.invocations}`);
+    if (settled.okWrites < 10 || settled.okInvocations < 5 || settled.failed > 0)
+      throw new Error(`from 30 s after the power cut: writes ${settled.writes}; invocations ${settled.invocations}`);
     const all = traffic.summary(downAt);
     report.figure(`longest I/O pause when ${name} lost its power`, all.longestPauseS, 's');
     return `since the power cut: writes ${all.writes}; word counts ${all.invocations}; longest pause ${all.longestPauseS.toFixed(1)} s`;
   });
   const bootAt = Date.now();
   await instance.host.boot();
-  await report.check(`${name} boots again (its units, fixed address and OSD come back by themselves) and Ceph is HEALTH_OK`, async () => {
-    await survivor.waitForHealthOk(HEALTH_TIMEOUT_MS);
-    report.figure(`${name} boot to HEALTH_OK`, (Date.now() - bootAt) / 1000, 's');
-    return `${((Date.now() - bootAt) / 1000).toFixed(0)} s after it booted; writes meanwhile ${writesWentOn(traffic, bootAt)}`;
-  });
+  await report.check(
+    `${name} boots again (its units, fixed address and OSD come back by themselves) and Ceph is HEALTH_OK`,
+    async () => {
+      await survivor.waitForHealthOk(HEALTH_TIMEOUT_MS);
+      report.figure(`${name} boot to HEALTH_OK`, (Date.now() - bootAt) / 1000, 's');
+      return `${((Date.now() - bootAt) / 1000).toFixed(0)} s after it booted; writes meanwhile ${writesWentOn(traffic, bootAt)}`;
+    },
+  );
 }
 
 /** The user data runs again on a running node (as a re-run after a reboot would): nothing changes. */
@@ -68,15 +91,28 @@ async function userDataAgain(env: RehearsalEnvironment, report: Report, name: st
   await report.check(`${name}: its user data runs a second time, to the end`, async () => {
     const status = await env.fleet.waitForUserData(instance, USER_DATA_TIMEOUT_MS);
     if (status !== 0) throw new Error(`exit ${status}:\n${env.fleet.userDataOutput(instance)}`);
-    return `exit 0; ${env.fleet.userDataOutput(instance, 400).split('\n').filter((line) => /change\(s\)|an OSD of this cluster|not signalled/.test(line)).join('; ')}`;
+    return `exit 0; ${env.fleet
+      .userDataOutput(instance, 400)
+      .split('\n')
+      .filter((line) => /change\(s\)|an OSD of this cluster|not signalled/.test(line))
+      .join('; ')}`;
   });
-  await report.check(`${name}: the second run changed nothing (cluster, OSDs, monitors, pool, keys, secrets)`, async () => {
-    await ceph.waitForHealthOk(HEALTH_TIMEOUT_MS);
-    const after = await clusterState(env, ceph);
-    const changed = Object.keys(before).filter((key) => !isDeepStrictEqual(before[key], after[key]));
-    if (changed.length > 0) throw new Error(changed.map((key) => `${key}: ${JSON.stringify(before[key])} -> ${JSON.stringify(after[key])}`).join('\n'));
-    return Object.entries(after).map(([key, value]) => `${key} ${JSON.stringify(value)}`).join('; ').slice(0, 600);
-  });
+  await report.check(
+    `${name}: the second run changed nothing (cluster, OSDs, monitors, pool, keys, secrets)`,
+    async () => {
+      await ceph.waitForHealthOk(HEALTH_TIMEOUT_MS);
+      const after = await clusterState(env, ceph);
+      const changed = Object.keys(before).filter((key) => !isDeepStrictEqual(before[key], after[key]));
+      if (changed.length > 0)
+        throw new Error(
+          changed.map((key) => `${key}: ${JSON.stringify(before[key])} -> ${JSON.stringify(after[key])}`).join('\n'),
+        );
+      return Object.entries(after)
+        .map(([key, value]) => `${key} ${JSON.stringify(value)}`)
+        .join('; ')
+        .slice(0, 600);
+    },
+  );
 }
 
 /**
@@ -85,11 +121,20 @@ async function userDataAgain(env: RehearsalEnvironment, report: Report, name: st
  * node's fixed address and its data volume back ('keep'), or a new, empty volume when
  * the old one is lost ('fresh'): then the node makes a new OSD and Ceph backfills.
  */
-async function replaceStorageHost(env: RehearsalEnvironment, report: Report, traffic: Traffic, name: string, volume: 'keep' | 'fresh'): Promise<void> {
+async function replaceStorageHost(
+  env: RehearsalEnvironment,
+  report: Report,
+  traffic: Traffic,
+  name: string,
+  volume: 'keep' | 'fresh',
+): Promise<void> {
   const { fleet } = env;
   const old = fleet.byName(name);
   const survivor = new CephView(fleet.ofRole('storage').find((other) => other !== old)!.host);
-  const osdsBefore = (await survivor.json<{ nodes: { id: number; type: string }[] }>('osd', 'tree')).nodes.filter((node) => node.type === 'osd').map((node) => node.id).sort();
+  const osdsBefore = (await survivor.json<{ nodes: { id: number; type: string }[] }>('osd', 'tree')).nodes
+    .filter((node) => node.type === 'osd')
+    .map((node) => node.id)
+    .sort();
   // A fast replacement reaches the old OSD before the monitors have marked it down (issue
   // 23). Holding their down reports back (no OSD has 100 reporters) makes every run take
   // that path, on a fast machine or a slow one, so the check cannot pass by luck.
@@ -102,28 +147,54 @@ async function replaceStorageHost(env: RehearsalEnvironment, report: Report, tra
   }
 
   async function replaceAndCheck(): Promise<void> {
-  const disk = await fleet.terminate(old, volume === 'keep');
-  const startedAt = Date.now();
-  report.log(`${name} terminated (${volume === 'keep' ? 'its volume kept' : 'its volume lost'}); launching its replacement`);
-  const replacement = await fleet.launch(old.launch, `${name}${volume === 'keep' ? 'b' : 'c'}`, disk ? { device: disk } : { sizeGiB: 10 });
-  await report.check(`${name} replaced with ${volume === 'keep' ? 'its volume' : 'a fresh volume'}: the new instance's user data runs to the end`, async () => {
-    const status = await fleet.waitForUserData(replacement, USER_DATA_TIMEOUT_MS);
-    if (status !== 0) throw new Error(`exit ${status}:\n${fleet.userDataOutput(replacement)}`);
-    const lines = fleet.userDataOutput(replacement, 400).split('\n');
-    if (provokeRace && !lines.some((line) => /still had it up at this node's address: marking it down/.test(line))) {
-      throw new Error(`the race was not provoked: the replacement never met its old OSD up:\n${lines.filter((line) => /osd\./.test(line)).join('\n')}`);
-    }
-    return `exit 0 after ${((Date.now() - startedAt) / 1000).toFixed(0)} s; ${lines.filter((line) => /marking it down|purging|an OSD of this cluster|raw clear prepare successful|not signalled/.test(line)).join('; ')}`;
-  });
-  await report.check(`${name} replaced: it joins as ${settingsOf(old.launch.userData).STRATA_CEPH_NAME} at its fixed address, ${volume === 'keep' ? 'with the same OSD' : 'backfills a new OSD'}, and Ceph is HEALTH_OK`, async () => {
-    await survivor.waitForHealthOk(HEALTH_TIMEOUT_MS);
-    report.figure(`${name} replaced (${volume === 'keep' ? 'same volume' : 'fresh volume, backfill'}): launch to HEALTH_OK`, (Date.now() - startedAt) / 1000, 's');
-    const osdsAfter = (await survivor.json<{ nodes: { id: number; type: string }[] }>('osd', 'tree')).nodes.filter((node) => node.type === 'osd').map((node) => node.id).sort();
-    const quorum = await survivor.quorumNames();
-    if (volume === 'keep' && !isDeepStrictEqual(osdsAfter, osdsBefore)) throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
-    if (volume === 'fresh' && (osdsAfter.length !== osdsBefore.length || isDeepStrictEqual(osdsAfter, osdsBefore))) throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
-    return `OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}; quorum ${quorum.join(', ')}; ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the launch; writes meanwhile ${writesWentOn(traffic, startedAt)}`;
-  });
+    const disk = await fleet.terminate(old, volume === 'keep');
+    const startedAt = Date.now();
+    report.log(
+      `${name} terminated (${volume === 'keep' ? 'its volume kept' : 'its volume lost'}); launching its replacement`,
+    );
+    const replacement = await fleet.launch(
+      old.launch,
+      `${name}${volume === 'keep' ? 'b' : 'c'}`,
+      disk ? { device: disk } : { sizeGiB: 10 },
+    );
+    await report.check(
+      `${name} replaced with ${volume === 'keep' ? 'its volume' : 'a fresh volume'}: the new instance's user data runs to the end`,
+      async () => {
+        const status = await fleet.waitForUserData(replacement, USER_DATA_TIMEOUT_MS);
+        if (status !== 0) throw new Error(`exit ${status}:\n${fleet.userDataOutput(replacement)}`);
+        const lines = fleet.userDataOutput(replacement, 400).split('\n');
+        if (
+          provokeRace &&
+          !lines.some((line) => /still had it up at this node's address: marking it down/.test(line))
+        ) {
+          throw new Error(
+            `the race was not provoked: the replacement never met its old OSD up:\n${lines.filter((line) => /osd\./.test(line)).join('\n')}`,
+          );
+        }
+        return `exit 0 after ${((Date.now() - startedAt) / 1000).toFixed(0)} s; ${lines.filter((line) => /marking it down|purging|an OSD of this cluster|raw clear prepare successful|not signalled/.test(line)).join('; ')}`;
+      },
+    );
+    await report.check(
+      `${name} replaced: it joins as ${settingsOf(old.launch.userData).STRATA_CEPH_NAME} at its fixed address, ${volume === 'keep' ? 'with the same OSD' : 'backfills a new OSD'}, and Ceph is HEALTH_OK`,
+      async () => {
+        await survivor.waitForHealthOk(HEALTH_TIMEOUT_MS);
+        report.figure(
+          `${name} replaced (${volume === 'keep' ? 'same volume' : 'fresh volume, backfill'}): launch to HEALTH_OK`,
+          (Date.now() - startedAt) / 1000,
+          's',
+        );
+        const osdsAfter = (await survivor.json<{ nodes: { id: number; type: string }[] }>('osd', 'tree')).nodes
+          .filter((node) => node.type === 'osd')
+          .map((node) => node.id)
+          .sort();
+        const quorum = await survivor.quorumNames();
+        if (volume === 'keep' && !isDeepStrictEqual(osdsAfter, osdsBefore))
+          throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
+        if (volume === 'fresh' && (osdsAfter.length !== osdsBefore.length || isDeepStrictEqual(osdsAfter, osdsBefore)))
+          throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
+        return `OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}; quorum ${quorum.join(', ')}; ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the launch; writes meanwhile ${writesWentOn(traffic, startedAt)}`;
+      },
+    );
   }
 }
 
@@ -131,7 +202,12 @@ async function replaceStorageHost(env: RehearsalEnvironment, report: Report, tra
  * A compute host loses its power: within the heartbeat TTL the dispatcher stops choosing it
  * (no invocation needs a second attempt after it), and every invocation meanwhile answers.
  */
-async function computeHostDown(env: RehearsalEnvironment, report: Report, dispatcher: DispatcherLambda, name: string): Promise<void> {
+async function computeHostDown(
+  env: RehearsalEnvironment,
+  report: Report,
+  dispatcher: DispatcherLambda,
+  name: string,
+): Promise<void> {
   const instance = env.fleet.byName(name);
   const ttlMs = Number(dispatcherSetting(env, 'STRATA_HEARTBEAT_TTL_MS') ?? 3000);
   const refreshMs = Number(dispatcherSetting(env, 'STRATA_REFRESH_MS') ?? 1000);
@@ -140,45 +216,77 @@ async function computeHostDown(env: RehearsalEnvironment, report: Report, dispat
   const calls: { at: number; attempts: number; status: number }[] = [];
   while (Date.now() - downAt < ttlMs + refreshMs + 8000) {
     const reply = await dispatcher.invoke('wordcount', { key: 'corpus/small.txt' }, 30_000).catch(() => undefined);
-    calls.push({ at: Date.now() - downAt, attempts: Number(reply?.headers['x-strata-attempts'] ?? 0), status: reply?.statusCode ?? 0 });
+    calls.push({
+      at: Date.now() - downAt,
+      attempts: Number(reply?.headers['x-strata-attempts'] ?? 0),
+      status: reply?.statusCode ?? 0,
+    });
     await sleep(200);
   }
-  await report.check(`${name} powered off: within the heartbeat TTL (${ttlMs} ms) and a refresh (${refreshMs} ms) the dispatcher stops choosing it, and every invocation answers`, async () => {
-    const state = await RedisStateStore.connect({ url: env.state.localUrl });
-    const live = await state.liveNodes().finally(() => state.close());
-    const retried = calls.filter((call) => call.attempts > 1);
-    const late = retried.filter((call) => call.at > ttlMs + refreshMs + 1000); // + the time a call takes
-    const failed = calls.filter((call) => call.status !== 200);
-    if (late.length > 0 || live.some((node) => node.id === instance.instanceId)) {
-      throw new Error(`tried first ${late.length} times after ${ttlMs + refreshMs} ms: ${JSON.stringify(late.slice(0, 3))}; still live in the state store: ${live.some((node) => node.id === instance.instanceId)}`);
-    }
-    if (failed.length > 0) throw new Error(`${failed.length} of ${calls.length} invocations failed: ${JSON.stringify(failed.slice(0, 3))}`);
-    const last = Math.max(0, ...retried.map((call) => call.at));
-    report.figure(`${name} powered off to the dispatcher's last attempt on it`, last / 1000, 's');
-    return `${calls.length} invocations, all 200; ${retried.length} tried ${name} first and went on to another node, the last ${(last / 1000).toFixed(1)} s after the power cut`;
-  });
+  await report.check(
+    `${name} powered off: within the heartbeat TTL (${ttlMs} ms) and a refresh (${refreshMs} ms) the dispatcher stops choosing it, and every invocation answers`,
+    async () => {
+      const state = await RedisStateStore.connect({ url: env.state.localUrl });
+      const live = await state.liveNodes().finally(() => state.close());
+      const retried = calls.filter((call) => call.attempts > 1);
+      const late = retried.filter((call) => call.at > ttlMs + refreshMs + 1000); // + the time a call takes
+      const failed = calls.filter((call) => call.status !== 200);
+      if (late.length > 0 || live.some((node) => node.id === instance.instanceId)) {
+        throw new Error(
+          `tried first ${late.length} times after ${ttlMs + refreshMs} ms: ${JSON.stringify(late.slice(0, 3))}; still live in the state store: ${live.some((node) => node.id === instance.instanceId)}`,
+        );
+      }
+      if (failed.length > 0)
+        throw new Error(
+          `${failed.length} of ${calls.length} invocations failed: ${JSON.stringify(failed.slice(0, 3))}`,
+        );
+      const last = Math.max(0, ...retried.map((call) => call.at));
+      report.figure(`${name} powered off to the dispatcher's last attempt on it`, last / 1000, 's');
+      return `${calls.length} invocations, all 200; ${retried.length} tried ${name} first and went on to another node, the last ${(last / 1000).toFixed(1)} s after the power cut`;
+    },
+  );
 }
 
 /** What a second run of the user data must leave as it was. */
 async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<Record<string, unknown>> {
   const [fsid, mons, osds, pool, auth] = await Promise.all([
     ceph.json<{ fsid: string }>('status').then((status) => status.fsid),
-    ceph.monDump().then((dump) => dump.mons.map((mon) => `${mon.name} ${mon.public_addrs.addrvec.map((a) => `${a.type}:${a.addr}`).join(',')}`)),
-    ceph.json<{ osds: { osd: number; uuid: string; up: number; in: number }[] }>('osd', 'dump').then((dump) => dump.osds.map((osd) => `${osd.osd} ${osd.uuid} up=${osd.up} in=${osd.in}`)),
-    ceph.pool(DATA_POOL).then((values) => ({ pg_num: values.pg_num, pg_num_min: values.pg_num_min, pg_autoscale_mode: values.pg_autoscale_mode, size: values.size, min_size: values.min_size, crush_rule: values.crush_rule })),
-    ceph.json<{ auth_dump: { entity: string; key: string }[] }>('auth', 'ls').then((dump) => dump.auth_dump.map((entry) => `${entry.entity} ${entry.key}`).sort()),
+    ceph
+      .monDump()
+      .then((dump) =>
+        dump.mons.map((mon) => `${mon.name} ${mon.public_addrs.addrvec.map((a) => `${a.type}:${a.addr}`).join(',')}`),
+      ),
+    ceph
+      .json<{ osds: { osd: number; uuid: string; up: number; in: number }[] }>('osd', 'dump')
+      .then((dump) => dump.osds.map((osd) => `${osd.osd} ${osd.uuid} up=${osd.up} in=${osd.in}`)),
+    ceph
+      .pool(DATA_POOL)
+      .then((values) => ({
+        pg_num: values.pg_num,
+        pg_num_min: values.pg_num_min,
+        pg_autoscale_mode: values.pg_autoscale_mode,
+        size: values.size,
+        min_size: values.min_size,
+        crush_rule: values.crush_rule,
+      })),
+    ceph
+      .json<{ auth_dump: { entity: string; key: string }[] }>('auth', 'ls')
+      .then((dump) => dump.auth_dump.map((entry) => `${entry.entity} ${entry.key}`).sort()),
   ]);
-  const secrets = Object.fromEntries(['STRATA_CEPH_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN'].map((key) => {
-    const arn = settingsOf(env.fleet.ofRole('storage')[0].launch.userData)[key];
-    return [key, `${env.aws.secretVersions(arn).length} versions`];
-  }));
+  const secrets = Object.fromEntries(
+    ['STRATA_CEPH_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN'].map((key) => {
+      const arn = settingsOf(env.fleet.ofRole('storage')[0].launch.userData)[key];
+      return [key, `${env.aws.secretVersions(arn).length} versions`];
+    }),
+  );
   return { fsid, mons, osds, pool, auth, ...secrets };
 }
 
 /** The writes since a time, which must have gone on (a writer stuck on a dead host's connection writes nothing, and fails nothing). */
 function writesWentOn(traffic: Traffic, from: number): string {
   const since = traffic.summary(from);
-  if (since.okWrites === 0) throw new Error(`no write went through in the ${((Date.now() - from) / 1000).toFixed(0)} s since: ${since.writes}`);
+  if (since.okWrites === 0)
+    throw new Error(`no write went through in the ${((Date.now() - from) / 1000).toFixed(0)} s since: ${since.writes}`);
   return since.writes;
 }
 

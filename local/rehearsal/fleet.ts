@@ -50,11 +50,18 @@ export class Fleet {
    * storage node's EBS data volume is the host's data disk: a new one, or the one a
    * removed host kept; the AWS seam's attach answers it for the volume id.
    */
-  async launch(launch: InstanceLaunch, name: string, disk?: { sizeGiB: number } | { device: string }): Promise<Instance> {
+  async launch(
+    launch: InstanceLaunch,
+    name: string,
+    disk?: { sizeGiB: number } | { device: string },
+  ): Promise<Instance> {
     const { network, image, deployment, aws, imds } = this.options;
     const address = deployment.allocate(launch.subnet);
     const volumes = (settingsOf(launch.userData).STRATA_OSD_VOLUMES ?? '').split(' ').filter(Boolean);
-    if (volumes.length > (disk ? 1 : 0)) throw new Error(`${name}: the rehearsal gives a host one data disk; the template has ${volumes.length} OSD volumes a node`);
+    if (volumes.length > (disk ? 1 : 0))
+      throw new Error(
+        `${name}: the rehearsal gives a host one data disk; the template has ${volumes.length} OSD volumes a node`,
+      );
     const host = await network.create({
       name,
       address,
@@ -75,7 +82,13 @@ export class Fleet {
       instanceId,
       localIpv4: address,
       availabilityZone: launch.subnet.az,
-      mac: `02:${[...Array(5)].map(() => Math.floor(Math.random() * 256).toString(16).padStart(2, '0')).join(':')}`,
+      mac: `02:${[...Array(5)]
+        .map(() =>
+          Math.floor(Math.random() * 256)
+            .toString(16)
+            .padStart(2, '0'),
+        )
+        .join(':')}`,
       interfaceId: ec2Id('eni'),
       tags: launch.tagsInMetadata ? launch.tags : undefined,
       lifecycleState: launch.role === 'compute' ? 'InService' : undefined,
@@ -104,7 +117,12 @@ export class Fleet {
     const path = join(instance.host.root, USER_DATA_LOG);
     if (!existsSync(path)) return '(no output)';
     const text = readFileSync(path, 'utf8');
-    return text.slice(Math.max(0, text.lastIndexOf(RUN_MARK))).trimEnd().split('\n').slice(-lines).join('\n');
+    return text
+      .slice(Math.max(0, text.lastIndexOf(RUN_MARK)))
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .join('\n');
   }
 
   /** Waits until the user data has ended; answers its exit status and how long it ran. */
@@ -114,7 +132,10 @@ export class Fleet {
       const status = this.userDataExit(instance);
       if (status !== undefined) return status;
       if (!instance.host.running) throw new Error(`${instance.name} stopped while its user data ran`);
-      if (Date.now() > deadline) throw new Error(`${instance.name}: user data still running after ${Math.round(timeoutMs / 1000)} s; its output ends:\n${this.userDataOutput(instance)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${instance.name}: user data still running after ${Math.round(timeoutMs / 1000)} s; its output ends:\n${this.userDataOutput(instance)}`,
+        );
       await sleep(2000);
     }
   }

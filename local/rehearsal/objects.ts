@@ -26,10 +26,19 @@ export class RgwObjects {
   private turn = 0;
 
   constructor(private readonly access: RgwAccess) {
-    const lookup = (hostname: string, options: { all?: boolean }, callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+    const lookup = (
+      hostname: string,
+      options: { all?: boolean },
+      callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void,
+    ) => {
       const all = hostname === access.name ? this.rotated() : [];
-      if (all.length === 0) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '');
-      if (options.all) return callback(null, all.map((address) => ({ address, family: 4 })));
+      if (all.length === 0)
+        return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '');
+      if (options.all)
+        return callback(
+          null,
+          all.map((address) => ({ address, family: 4 })),
+        );
       return callback(null, all[0], 4);
     };
     this.client = new S3Client({
@@ -39,7 +48,10 @@ export class RgwObjects {
       credentials: { accessKeyId: access.accessKeyId, secretAccessKey: access.secretAccessKey },
       // A host that loses its power never resets its connections: a silent one fails and the
       // SDK retries it, as on the compute nodes (a requestTimeout would only log a warning).
-      requestHandler: { httpsAgent: new Agent({ ca: access.caCertificate, lookup: lookup as never, keepAlive: false }), ...RGW_TIMEOUTS },
+      requestHandler: {
+        httpsAgent: new Agent({ ca: access.caCertificate, lookup: lookup as never, keepAlive: false }),
+        ...RGW_TIMEOUTS,
+      },
       maxAttempts: 3,
     });
   }
@@ -57,7 +69,9 @@ export class RgwObjects {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.access.bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.access.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       keys.push(...(page.Contents ?? []).map((object) => object.Key!));
       token = page.NextContinuationToken;
     } while (token);

@@ -48,39 +48,73 @@ export async function rehearse(options: RehearsalOptions): Promise<boolean> {
  * Compute hosts first, then the three storage hosts at once, all on the templates' user
  * data; the groups' creation waits for their signals, as CloudFormation's does.
  */
-async function bringUp(env: RehearsalEnvironment, report: Report): Promise<{ storage: Instance[]; compute: Instance[]; firstLaunch: number }> {
+async function bringUp(
+  env: RehearsalEnvironment,
+  report: Report,
+): Promise<{ storage: Instance[]; compute: Instance[]; firstLaunch: number }> {
   const { deployment, fleet, aws } = env;
   const waiting = [...deployment.signalledResources(STACKS.storage), ...deployment.signalledResources(STACKS.compute)];
   for (const { resource } of waiting) aws.awaitSignals(resource);
   const started = Date.now();
-  const compute = await Promise.all(deployment.computeLaunches().map((launch, index) => fleet.launch(launch, `compute-${index}`)));
-  report.log(`compute hosts up, user data running: ${compute.map((instance) => `${instance.name} ${instance.host.address} ${instance.instanceId}`).join(', ')}`);
-  const storage = await Promise.all(deployment.storageLaunches().map((launch, index) => fleet.launch(launch, `storage-${index}`, { sizeGiB: 10 })));
-  report.log(`storage hosts up, user data running: ${storage.map((instance) => `${instance.name} ${instance.host.address} ${instance.instanceId}`).join(', ')}`);
+  const compute = await Promise.all(
+    deployment.computeLaunches().map((launch, index) => fleet.launch(launch, `compute-${index}`)),
+  );
+  report.log(
+    `compute hosts up, user data running: ${compute.map((instance) => `${instance.name} ${instance.host.address} ${instance.instanceId}`).join(', ')}`,
+  );
+  const storage = await Promise.all(
+    deployment.storageLaunches().map((launch, index) => fleet.launch(launch, `storage-${index}`, { sizeGiB: 10 })),
+  );
+  report.log(
+    `storage hosts up, user data running: ${storage.map((instance) => `${instance.name} ${instance.host.address} ${instance.instanceId}`).join(', ')}`,
+  );
   await waitForUserData(env, report, [...storage, ...compute], started);
-  for (const [stack, instances] of [[STACKS.storage, storage], [STACKS.compute, compute]] as const) {
+  for (const [stack, instances] of [
+    [STACKS.storage, storage],
+    [STACKS.compute, compute],
+  ] as const) {
     await report.check(`${stack} completes: each group has its signals, sent once the node was ready`, () => {
       const signals = aws.signals();
       const lines = deployment.signalledResources(stack).map(({ resource, count }) => {
         const got = signals.filter((signal) => signal.resource === resource);
-        if (got.length < count || got.some((signal) => signal.status !== 'SUCCESS')) throw new Error(`${resource}: ${JSON.stringify(got)}; wanted ${count} SUCCESS`);
+        if (got.length < count || got.some((signal) => signal.status !== 'SUCCESS'))
+          throw new Error(`${resource}: ${JSON.stringify(got)}; wanted ${count} SUCCESS`);
         aws.stopAwaitingSignals(resource);
         return `${resource}: ${got.length} SUCCESS`;
       });
-      const ready = instances.map((instance) => /Ceph: HEALTH_OK|registered in the state store as/.exec(fleet.userDataOutput(instance, 5))?.[0] ?? `${instance.name}: no readiness line before its signal`);
+      const ready = instances.map(
+        (instance) =>
+          /Ceph: HEALTH_OK|registered in the state store as/.exec(fleet.userDataOutput(instance, 5))?.[0] ??
+          `${instance.name}: no readiness line before its signal`,
+      );
       if (ready.some((line) => line.endsWith('before its signal'))) throw new Error(ready.join('; '));
       return `${lines.join(', ')}; each after "${[...new Set(ready)].join('" / "')}"`;
     });
   }
-  const lastSignal = (stack: string) => Math.max(...aws.signals().filter((signal) => deployment.signalledResources(stack).some(({ resource }) => resource === signal.resource)).map((signal) => signal.at));
-  for (const [stack, what] of [[STACKS.storage, 'HEALTH_OK (the storage stack complete: its last signal)'], [STACKS.compute, 'the compute stack complete (its last node registered)']] as const) {
-    if (Number.isFinite(lastSignal(stack))) report.figure(`first launch to ${what}`, (lastSignal(stack) - started) / 1000, 's');
+  const lastSignal = (stack: string) =>
+    Math.max(
+      ...aws
+        .signals()
+        .filter((signal) => deployment.signalledResources(stack).some(({ resource }) => resource === signal.resource))
+        .map((signal) => signal.at),
+    );
+  for (const [stack, what] of [
+    [STACKS.storage, 'HEALTH_OK (the storage stack complete: its last signal)'],
+    [STACKS.compute, 'the compute stack complete (its last node registered)'],
+  ] as const) {
+    if (Number.isFinite(lastSignal(stack)))
+      report.figure(`first launch to ${what}`, (lastSignal(stack) - started) / 1000, 's');
   }
-  await report.check('compute hosts started before storage was ready waited for the object-store keys (and did not fail on them)', () => {
-    const waited = compute.filter((instance) => fleet.userDataOutput(instance, 10_000).includes('waiting for storage node 0 to publish the object-store keys'));
-    if (waited.length === 0) throw new Error('no compute host logged a wait: were they started too late to show it?');
-    return `${waited.map((instance) => instance.name).join(', ')} logged the wait, then went on`;
-  });
+  await report.check(
+    'compute hosts started before storage was ready waited for the object-store keys (and did not fail on them)',
+    () => {
+      const waited = compute.filter((instance) =>
+        fleet.userDataOutput(instance, 10_000).includes('waiting for storage node 0 to publish the object-store keys'),
+      );
+      if (waited.length === 0) throw new Error('no compute host logged a wait: were they started too late to show it?');
+      return `${waited.map((instance) => instance.name).join(', ')} logged the wait, then went on`;
+    },
+  );
   return { storage, compute, firstLaunch: started };
 }
 
@@ -106,24 +140,39 @@ async function startDispatcher(env: RehearsalEnvironment): Promise<DispatcherLam
 }
 
 /** The corpus into the bucket through RGW, then word count and substring through the dispatcher, the compute hosts and RGW. */
-async function invocations(env: RehearsalEnvironment, report: Report, dispatcher: DispatcherLambda, firstLaunch: number): Promise<void> {
+async function invocations(
+  env: RehearsalEnvironment,
+  report: Report,
+  dispatcher: DispatcherLambda,
+  firstLaunch: number,
+): Promise<void> {
   const objects = env.objects();
   try {
     await report.check('the sample corpus goes into the bucket through RGW (S3 over TLS)', async () => {
       for (const { key, bytes } of Object.values(CORPUS)) await objects.put(key, corpusText(bytes));
-      return Object.values(CORPUS).map(({ key, bytes }) => `${key} (${bytes} bytes)`).join(', ');
+      return Object.values(CORPUS)
+        .map(({ key, bytes }) => `${key} (${bytes} bytes)`)
+        .join(', ');
     });
   } finally {
     objects.close();
   }
-  await report.check('word count and substring through the dispatcher Lambda, the compute hosts and RGW: the answers are right', async () => {
-    const lines = await invokeSamples(dispatcher);
-    report.figure('first launch to the first correct invocation', (Date.now() - firstLaunch) / 1000, 's');
-    return lines.join('\n');
-  });
+  await report.check(
+    'word count and substring through the dispatcher Lambda, the compute hosts and RGW: the answers are right',
+    async () => {
+      const lines = await invokeSamples(dispatcher);
+      report.figure('first launch to the first correct invocation', (Date.now() - firstLaunch) / 1000, 's');
+      return lines.join('\n');
+    },
+  );
 }
 
-async function waitForUserData(env: RehearsalEnvironment, report: Report, instances: Instance[], started: number): Promise<void> {
+async function waitForUserData(
+  env: RehearsalEnvironment,
+  report: Report,
+  instances: Instance[],
+  started: number,
+): Promise<void> {
   const { fleet } = env;
   let deadline = Date.now() + USER_DATA_TIMEOUT_MS;
   const pending = new Set(instances);
@@ -136,7 +185,9 @@ async function waitForUserData(env: RehearsalEnvironment, report: Report, instan
       await report.check(`${instance.name}: user data runs to the end (exit 0)`, () => {
         if (status === 0) return `done ${seconds} s after the first launch`;
         if (instance.launch.role === 'storage') deadline = Math.min(deadline, Date.now() + AFTER_A_FAILURE_MS);
-        throw new Error(`${status === undefined ? 'still running' : `exit ${status}`} ${seconds} s after the first launch; cloud-init-output.log ends:\n${fleet.userDataOutput(instance)}`);
+        throw new Error(
+          `${status === undefined ? 'still running' : `exit ${status}`} ${seconds} s after the first launch; cloud-init-output.log ends:\n${fleet.userDataOutput(instance)}`,
+        );
       });
     }
     await sleep(2000);

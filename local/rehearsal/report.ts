@@ -32,7 +32,12 @@ export class Report {
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
       this.results.push({ name, ok: false, detail });
-      this.log(`FAIL ${name}:\n${detail.split('\n').map((line) => `       ${line}`).join('\n')}`);
+      this.log(
+        `FAIL ${name}:\n${detail
+          .split('\n')
+          .map((line) => `       ${line}`)
+          .join('\n')}`,
+      );
       if (!this.keepGoing) throw new CheckFailed(name);
       return false;
     }

@@ -17,19 +17,56 @@ export class RehearsalCa {
   static async create(folder: string): Promise<RehearsalCa> {
     mkdirSync(folder, { recursive: true });
     const ca = new RehearsalCa(folder);
-    await must('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Strata rehearsal CA', '-keyout', ca.key, '-out', ca.certificate]);
+    await must('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Strata rehearsal CA',
+      '-keyout',
+      ca.key,
+      '-out',
+      ca.certificate,
+    ]);
     return ca;
   }
 
   /** A certificate for these DNS names and IP addresses, signed by the CA; answers the files. */
-  async issue(name: string, dnsNames: readonly string[], ips: readonly string[] = []): Promise<{ certificate: string; key: string }> {
+  async issue(
+    name: string,
+    dnsNames: readonly string[],
+    ips: readonly string[] = [],
+  ): Promise<{ certificate: string; key: string }> {
     const certificate = join(this.folder, `${name}.crt`);
     const key = join(this.folder, `${name}.key`);
     const csr = join(this.folder, `${name}.csr`);
     const san = [...dnsNames.map((dns) => `DNS:${dns}`), ...ips.map((ip) => `IP:${ip}`)].join(',');
-    await must('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${dnsNames[0]}`, '-keyout', key, '-out', csr]);
-    await must('sh', ['-c', `printf 'subjectAltName=%s\\n' "$1" > "$2.ext" && openssl x509 -req -in "$2" -CA "$3" -CAkey "$4" -CAcreateserial -days 2 -extfile "$2.ext" -out "$5"`,
-      'sh', san, csr, this.certificate, this.key, certificate]);
+    await must('openssl', [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${dnsNames[0]}`,
+      '-keyout',
+      key,
+      '-out',
+      csr,
+    ]);
+    await must('sh', [
+      '-c',
+      `printf 'subjectAltName=%s\\n' "$1" > "$2.ext" && openssl x509 -req -in "$2" -CA "$3" -CAkey "$4" -CAcreateserial -days 2 -extfile "$2.ext" -out "$5"`,
+      'sh',
+      san,
+      csr,
+      this.certificate,
+      this.key,
+      certificate,
+    ]);
     return { certificate, key };
   }
 }
@@ -49,14 +86,45 @@ export interface StateStoreStandIn {
  * encryption required and an AUTH token answers; plus a plain port on loopback for the
  * rehearsal's checks.
  */
-export async function startStateStore(options: { ca: RehearsalCa; name: string; address: string; port: number; token: string; folder: string }): Promise<StateStoreStandIn> {
+export async function startStateStore(options: {
+  ca: RehearsalCa;
+  name: string;
+  address: string;
+  port: number;
+  token: string;
+  folder: string;
+}): Promise<StateStoreStandIn> {
   const { certificate, key } = await options.ca.issue('state-store', [options.name]);
   const localPort = await freePort();
-  const child: ChildProcess = spawn('redis-server', [
-    '--bind', options.address, '127.0.0.1', '--port', String(localPort), '--tls-port', String(options.port),
-    '--tls-cert-file', certificate, '--tls-key-file', key, '--tls-ca-cert-file', options.ca.certificate, '--tls-auth-clients', 'no',
-    '--requirepass', options.token, '--save', '', '--appendonly', 'no', '--dir', options.folder,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    [
+      '--bind',
+      options.address,
+      '127.0.0.1',
+      '--port',
+      String(localPort),
+      '--tls-port',
+      String(options.port),
+      '--tls-cert-file',
+      certificate,
+      '--tls-key-file',
+      key,
+      '--tls-ca-cert-file',
+      options.ca.certificate,
+      '--tls-auth-clients',
+      'no',
+      '--requirepass',
+      options.token,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      options.folder,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   await new Promise<void>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);

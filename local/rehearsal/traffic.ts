@@ -27,7 +27,11 @@ export class Traffic {
   private loops: Promise<void>[] = [];
   private count = 0;
 
-  constructor(private readonly objects: RgwObjects, private readonly dispatcher: DispatcherLambda, private readonly prefix: string) {}
+  constructor(
+    private readonly objects: RgwObjects,
+    private readonly dispatcher: DispatcherLambda,
+    private readonly prefix: string,
+  ) {}
 
   start(): void {
     this.running = true;
@@ -39,13 +43,31 @@ export class Traffic {
     this.running = false;
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`a traffic loop is still in a call ${STOP_TIMEOUT_MS / 1000} s after stopping; last write ${JSON.stringify(this.writes.at(-1))}, last invocation ${JSON.stringify(this.invocations.at(-1))}`)), STOP_TIMEOUT_MS);
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `a traffic loop is still in a call ${STOP_TIMEOUT_MS / 1000} s after stopping; last write ${JSON.stringify(this.writes.at(-1))}, last invocation ${JSON.stringify(this.invocations.at(-1))}`,
+            ),
+          ),
+        STOP_TIMEOUT_MS,
+      );
     });
     await Promise.race([Promise.all(this.loops), stuck]).finally(() => clearTimeout(timer));
   }
 
   /** Writes and invocations between two times: how many went through, how many failed (with the last errors), the longest pause between successes. */
-  summary(from: number, to = Date.now()): { writes: string; invocations: string; okWrites: number; okInvocations: number; failed: number; longestPauseS: number } {
+  summary(
+    from: number,
+    to = Date.now(),
+  ): {
+    writes: string;
+    invocations: string;
+    okWrites: number;
+    okInvocations: number;
+    failed: number;
+    longestPauseS: number;
+  } {
     const window = (outcomes: Outcome[]) => outcomes.filter((outcome) => outcome.at >= from && outcome.at <= to);
     const describe = (outcomes: Outcome[]) => {
       const failed = outcomes.filter((outcome) => !outcome.ok);
@@ -78,7 +100,10 @@ export class Traffic {
       }
     };
     await Promise.all(Array.from({ length: 8 }, reader));
-    if (wrong.length > 0) throw new Error(`${wrong.length} of ${this.written.size} objects lost or changed: ${wrong.slice(0, 5).join('; ')}`);
+    if (wrong.length > 0)
+      throw new Error(
+        `${wrong.length} of ${this.written.size} objects lost or changed: ${wrong.slice(0, 5).join('; ')}`,
+      );
     return this.written.size;
   }
 
@@ -101,7 +126,11 @@ export class Traffic {
     while (this.running) {
       try {
         const reply = await this.dispatcher.invoke('wordcount', { key: CORPUS.small.key }, 30_000);
-        this.invocations.push({ at: Date.now(), ok: reply.statusCode === 200, detail: `${reply.statusCode} ${reply.headers['x-strata-node'] ?? ''} ${reply.statusCode === 200 ? '' : reply.body}` });
+        this.invocations.push({
+          at: Date.now(),
+          ok: reply.statusCode === 200,
+          detail: `${reply.statusCode} ${reply.headers['x-strata-node'] ?? ''} ${reply.statusCode === 200 ? '' : reply.body}`,
+        });
       } catch (error) {
         this.invocations.push({ at: Date.now(), ok: false, detail: (error as Error).message });
       }

@@ -9,7 +9,15 @@ import {
 } from '@strata/policy-engine';
 import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
 import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
-import { BUDGET_HEADER, HOPS_HEADER, REFUSED_HEADER, REQUEST_ID_HEADER, refuse, safeDecode, sendJson } from '../../common/http/json';
+import {
+  BUDGET_HEADER,
+  HOPS_HEADER,
+  REFUSED_HEADER,
+  REQUEST_ID_HEADER,
+  refuse,
+  safeDecode,
+  sendJson,
+} from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { NodeBase, type NodeBaseOptions } from '../node-base';
 
@@ -61,14 +69,19 @@ export class ComputeNode extends NodeBase {
   protected async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const name = /^\/invoke\/([^/]+)$/.exec(path)?.[1];
     if (name === undefined) return sendJson(res, 404, { error: `no route ${path}` });
-    if (req.method !== 'POST') return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
+    if (req.method !== 'POST')
+      return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
     const fn = findFunction(safeDecode(name) ?? '');
     if (!fn) return sendJson(res, 404, { error: `no function "${name}"`, functions: Object.keys(functions) });
 
     const hops = Number(req.headers[HOPS_HEADER] ?? 0);
-    if (!Number.isInteger(hops) || hops < 0) return sendJson(res, 400, { error: `${HOPS_HEADER} must be a whole number of at least 0` });
+    if (!Number.isInteger(hops) || hops < 0)
+      return sendJson(res, 400, { error: `${HOPS_HEADER} must be a whole number of at least 0` });
     const budgetMs = req.headers[BUDGET_HEADER] === undefined ? undefined : Number(req.headers[BUDGET_HEADER]);
-    if (budgetMs !== undefined && !(Number.isInteger(budgetMs) && budgetMs >= 1 && budgetMs <= MAX_BUDGET_MS)) return sendJson(res, 400, { error: `${BUDGET_HEADER} must be a whole number of milliseconds from 1 to ${MAX_BUDGET_MS}` });
+    if (budgetMs !== undefined && !(Number.isInteger(budgetMs) && budgetMs >= 1 && budgetMs <= MAX_BUDGET_MS))
+      return sendJson(res, 400, {
+        error: `${BUDGET_HEADER} must be a whole number of milliseconds from 1 to ${MAX_BUDGET_MS}`,
+      });
     const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
     const read = await this.readArgs(req, res, fn, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
     if (!read) return;
@@ -78,8 +91,11 @@ export class ComputeNode extends NodeBase {
     const invocation: Invocation = { functionName: fn.name, objectKey: fn.dataStage?.objectKey(args), hops };
     let haveSlot = this.underOwnLimits() && this.slots.tryTake();
     if (!haveSlot) {
-      const visited = String(req.headers[VISITED_HEADER] ?? '').split(',').filter(Boolean);
-      const forwarded = hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited, deadline) : undefined;
+      const visited = String(req.headers[VISITED_HEADER] ?? '')
+        .split(',')
+        .filter(Boolean);
+      const forwarded =
+        hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited, deadline) : undefined;
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
@@ -94,9 +110,12 @@ export class ComputeNode extends NodeBase {
       this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms }));
       sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
     } catch (error) {
-      if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
-      if (error instanceof DataLimitError) return sendJson(res, 422, { error: error.message }, { [NODE_HEADER]: this.id });
-      if (error instanceof OutOfTimeError) return sendJson(res, 504, { error: error.message }, { [NODE_HEADER]: this.id });
+      if (error instanceof ObjectNotFoundError)
+        return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
+      if (error instanceof DataLimitError)
+        return sendJson(res, 422, { error: error.message }, { [NODE_HEADER]: this.id });
+      if (error instanceof OutOfTimeError)
+        return sendJson(res, 504, { error: error.message }, { [NODE_HEADER]: this.id });
       throw error;
     } finally {
       this.slots.release();
@@ -107,7 +126,13 @@ export class ComputeNode extends NodeBase {
    * Offers the invocation to peers in the node policy's order, skipping nodes it has
    * already passed through; answers the first reply that is not a refusal.
    */
-  private async forwardToPeer(invocation: Invocation, body: Buffer, req: IncomingMessage, visited: string[], deadline: number | undefined): Promise<ForwardResponse | undefined> {
+  private async forwardToPeer(
+    invocation: Invocation,
+    body: Buffer,
+    req: IncomingMessage,
+    visited: string[],
+    deadline: number | undefined,
+  ): Promise<ForwardResponse | undefined> {
     const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
     if (decision.kind === 'no-capacity') return undefined;
     const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
@@ -138,7 +163,12 @@ export class ComputeNode extends NodeBase {
   }
 
   /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
-  private async run(fn: StrataFunction<unknown>, args: unknown, invocation: Invocation, deadline: number | undefined): Promise<{ result: unknown; offload: string }> {
+  private async run(
+    fn: StrataFunction<unknown>,
+    args: unknown,
+    invocation: Invocation,
+    deadline: number | undefined,
+  ): Promise<{ result: unknown; offload: string }> {
     if (!fn.dataStage) return { result: await this.pool.runFinish(fn.name, args, undefined), offload: 'none' };
     const key = invocation.objectKey!;
     const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
@@ -157,7 +187,8 @@ export class ComputeNode extends NodeBase {
           return { result: await this.pool.runFinish(fn.name, args, staged), offload: `offloaded:${decision.node.id}` };
         }
         if (reply.status === 404) throw new ObjectNotFoundError(key);
-        if (reply.status === 422) throw new DataLimitError(String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error));
+        if (reply.status === 422)
+          throw new DataLimitError(String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error));
         offload = `local:${decision.node.id} refused (${reply.headers[REFUSED_HEADER] ?? reply.status})`;
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
@@ -200,7 +231,9 @@ function budgetHeader(ms: number | undefined): Record<string, string> {
 }
 
 function relay(res: ServerResponse, reply: ForwardResponse, via: string): void {
-  const headers: Record<string, string> = { 'content-type': String(reply.headers['content-type'] ?? 'application/json') };
+  const headers: Record<string, string> = {
+    'content-type': String(reply.headers['content-type'] ?? 'application/json'),
+  };
   for (const name of [NODE_HEADER, OFFLOAD_HEADER, 'retry-after', REFUSED_HEADER]) {
     if (reply.headers[name] !== undefined) headers[name] = String(reply.headers[name]);
   }

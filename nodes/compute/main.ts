@@ -25,10 +25,13 @@ async function main(): Promise<void> {
   try {
     policies = {
       nodePolicy: nodePolicy(values['node-policy']),
-      offloadPolicy: offloadPolicy(values['offload-policy'], { offloadThresholds: JSON.parse(values['offload-thresholds']) }),
+      offloadPolicy: offloadPolicy(values['offload-policy'], {
+        offloadThresholds: JSON.parse(values['offload-thresholds']),
+      }),
     };
   } catch (error) {
-    if (error instanceof UnknownPolicyError || error instanceof RangeError || error instanceof SyntaxError) exitWith(2, error.message);
+    if (error instanceof UnknownPolicyError || error instanceof RangeError || error instanceof SyntaxError)
+      exitWith(2, error.message);
     throw error;
   }
   const node = await new ComputeNode({

@@ -61,7 +61,10 @@ export class MetricsAgent {
   /** Publishes one sample now, then one every interval. */
   async start(): Promise<void> {
     await this.publish();
-    this.timer = setInterval(() => void this.publish().catch((error: Error) => this.warn(`metrics agent: sample failed: ${error.message}`)), this.intervalMs);
+    this.timer = setInterval(
+      () => void this.publish().catch((error: Error) => this.warn(`metrics agent: sample failed: ${error.message}`)),
+      this.intervalMs,
+    );
     this.timer.unref();
   }
 
@@ -108,7 +111,10 @@ export class MetricsAgent {
       this.emfFailing = false;
     } catch (error) {
       this.failedEmfWrites++;
-      if (!this.emfFailing) this.warn(`metrics agent: cannot write EMF records (${(error as Error).message}); the heartbeat goes on, and the agent tries again every interval`);
+      if (!this.emfFailing)
+        this.warn(
+          `metrics agent: cannot write EMF records (${(error as Error).message}); the heartbeat goes on, and the agent tries again every interval`,
+        );
       this.emfFailing = true;
     }
   }

@@ -28,7 +28,8 @@ export interface HostSample {
 export function parseProcStat(text: string): CpuTimes {
   const line = text.split('\n').find((l) => l.startsWith('cpu '));
   const ticks = line?.trim().split(/\s+/).slice(1, 9).map(Number);
-  if (!ticks || ticks.length < 5 || ticks.some((t) => !Number.isFinite(t))) throw new Error('/proc/stat has no readable "cpu" line');
+  if (!ticks || ticks.length < 5 || ticks.some((t) => !Number.isFinite(t)))
+    throw new Error('/proc/stat has no readable "cpu" line');
   const [, , , idle, iowait] = ticks;
   const total = ticks.reduce((a, b) => a + b, 0);
   return { busy: total - idle - iowait, iowait, total };
@@ -71,7 +72,10 @@ export class ProcSampler {
   async sample(): Promise<HostSample> {
     const read = (name: string) => readFile(join(this.procDir, name), 'utf8');
     if (this.quota === null) this.quota = await cgroupQuota(this.procDir, this.cgroupDir);
-    const [meminfo, cpu] = await Promise.all([read('meminfo'), this.quota ? this.sampleQuota(this.quota) : this.sampleMachine(read)]);
+    const [meminfo, cpu] = await Promise.all([
+      read('meminfo'),
+      this.quota ? this.sampleQuota(this.quota) : this.sampleMachine(read),
+    ]);
     const memory = parseMeminfo(meminfo);
     return { ...cpu, memoryUsed: clamp(1 - memory.availableKb / memory.totalKb) };
   }
@@ -83,7 +87,10 @@ export class ProcSampler {
     const since = this.previous ?? { busy: 0, iowait: 0, total: 0 };
     const elapsed = cpu.total - since.total;
     if (elapsed > 0) {
-      this.last = { cpuBusy: clamp((cpu.busy - since.busy) / elapsed), iowait: clamp((cpu.iowait - since.iowait) / elapsed) };
+      this.last = {
+        cpuBusy: clamp((cpu.busy - since.busy) / elapsed),
+        iowait: clamp((cpu.iowait - since.iowait) / elapsed),
+      };
     }
     this.previous = cpu;
     const [load1, load5, load15] = parseLoadavg(loadavg);
@@ -123,7 +130,8 @@ interface CgroupQuota {
 async function cgroupQuota(procDir: string, cgroupDir: string): Promise<CgroupQuota | undefined> {
   try {
     const lines = (await readFile(join(procDir, 'self', 'cgroup'), 'utf8')).split('\n').map((line) => line.split(':'));
-    const path = (controller: string) => lines.find(([, controllers]) => controllers?.split(',').includes(controller))?.[2];
+    const path = (controller: string) =>
+      lines.find(([, controllers]) => controllers?.split(',').includes(controller))?.[2];
     const cpu = path('cpu');
     const cpuacct = path('cpuacct');
     if (cpu === undefined || cpuacct === undefined) return undefined;
@@ -131,7 +139,12 @@ async function cgroupQuota(procDir: string, cgroupDir: string): Promise<CgroupQu
     const quotaUs = Number(await readFile(join(cpuDir, 'cpu.cfs_quota_us'), 'utf8'));
     const periodUs = Number(await readFile(join(cpuDir, 'cpu.cfs_period_us'), 'utf8'));
     if (!(quotaUs > 0 && periodUs > 0)) return undefined;
-    const usageFile = join(cgroupDir, existsSync(join(cgroupDir, 'cpuacct')) ? 'cpuacct' : 'cpu,cpuacct', cpuacct, 'cpuacct.usage');
+    const usageFile = join(
+      cgroupDir,
+      existsSync(join(cgroupDir, 'cpuacct')) ? 'cpuacct' : 'cpu,cpuacct',
+      cpuacct,
+      'cpuacct.usage',
+    );
     if (!existsSync(usageFile)) return undefined;
     return { cores: quotaUs / periodUs, usageFile, statFile: join(cpuDir, 'cpu.stat') };
   } catch {

@@ -25,7 +25,8 @@ export class StorageNode extends NodeBase {
     const name = /^\/stage\/([^/]+)$/.exec(path)?.[1];
     const fn = name === undefined ? undefined : findFunction(safeDecode(name) ?? '');
     if (!fn?.dataStage) return sendJson(res, 404, { error: `no data stage at ${path}` });
-    if (req.method !== 'POST') return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
+    if (req.method !== 'POST')
+      return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
     const read = await this.readArgs(req, res, fn, 64 * 1024);
     if (!read) return;
     const { args } = read;

@@ -3,26 +3,62 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runScript } from '../support/processes';
 
-const run = (script: string, args: string[]) => runScript(script, args, { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+const run = (script: string, args: string[]) =>
+  runScript(script, args, { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
 
 test('npm run simulate: a table per load with the oracle ratio, results.json and three charts', async () => {
   const out = mkdtempSync(join(tmpdir(), 'strata-sim-'));
-  const result = await run('bin/simulate.ts', ['--nodes', '12', '--invocations', '3000', '--load', '0.5,0.9', '--policies', 'oracle,random,power-of-two', '--out', out]);
+  const result = await run('bin/simulate.ts', [
+    '--nodes',
+    '12',
+    '--invocations',
+    '3000',
+    '--load',
+    '0.5,0.9',
+    '--policies',
+    'oracle,random,power-of-two',
+    '--out',
+    out,
+  ]);
   expect(result.status).toBe(0);
   expect(result.stdout.match(/^power-of-two +[\d.]+ /gm)).toHaveLength(2);
   expect(result.stdout).toMatch(/^oracle .* 1\.00$/m);
-  const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { name: string; load: number; result: { summary: { completed: number; errors: number } } }[] };
-  expect(report.runs.map((r) => `${r.name}@${r.load}`)).toEqual(['oracle@0.5', 'random@0.5', 'power-of-two@0.5', 'oracle@0.9', 'random@0.9', 'power-of-two@0.9']);
+  const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+    runs: { name: string; load: number; result: { summary: { completed: number; errors: number } } }[];
+  };
+  expect(report.runs.map((r) => `${r.name}@${r.load}`)).toEqual([
+    'oracle@0.5',
+    'random@0.5',
+    'power-of-two@0.5',
+    'oracle@0.9',
+    'random@0.9',
+    'power-of-two@0.9',
+  ]);
   for (const r of report.runs) expect(r.result.summary.completed + r.result.summary.errors).toBe(3000);
-  for (const chart of ['latency-cdf.svg', 'node-utilisation.svg', 'p99-vs-load.svg']) expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg /);
+  for (const chart of ['latency-cdf.svg', 'node-utilisation.svg', 'p99-vs-load.svg'])
+    expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg /);
 }, 60_000);
 
 test('npm run simulate: the slowdown scenario reports the second half; --help prints the usage', async () => {
   const out = mkdtempSync(join(tmpdir(), 'strata-sim-'));
-  const result = await run('bin/simulate.ts', ['--nodes', '12', '--invocations', '3000', '--load', '0.7', '--slowdown', '--policies', 'oracle,least-expected-delay', '--out', out]);
+  const result = await run('bin/simulate.ts', [
+    '--nodes',
+    '12',
+    '--invocations',
+    '3000',
+    '--load',
+    '0.7',
+    '--slowdown',
+    '--policies',
+    'oracle,least-expected-delay',
+    '--out',
+    out,
+  ]);
   expect(result.status).toBe(0);
   expect(result.stdout).toMatch(/p50 \/ p99 \/ mean \/ 2nd-half p99 ÷ oracle/);
-  const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: { name: string; vsOracle: Record<string, number>; result: { secondHalf: { completed: number } } }[] };
+  const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+    runs: { name: string; vsOracle: Record<string, number>; result: { secondHalf: { completed: number } } }[];
+  };
   expect(report.runs[0].vsOracle).toEqual({ p50: 1, p99: 1, mean: 1, secondHalfP99: 1 });
   expect(Object.keys(report.runs[1].vsOracle).sort()).toEqual(['mean', 'p50', 'p99', 'secondHalfP99']);
   expect(report.runs[1].result.secondHalf.completed).toBeGreaterThan(1000);
@@ -33,12 +69,37 @@ test('npm run simulate: the slowdown scenario reports the second half; --help pr
 
 test('npm run bench:decisions: JSON rows per fleet size and strategy, one round trip per decision; --help prints the usage', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'strata-decisions-')), 'decisions.json');
-  const result = await run('bin/bench-decisions.ts', ['--nodes', '3,40', '--concurrency', '2', '--decisions', '200', '--strategies', 'round-robin,least-expected-delay', '--out', out]);
+  const result = await run('bin/bench-decisions.ts', [
+    '--nodes',
+    '3,40',
+    '--concurrency',
+    '2',
+    '--decisions',
+    '200',
+    '--strategies',
+    'round-robin,least-expected-delay',
+    '--out',
+    out,
+  ]);
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
-  const { rows } = JSON.parse(readFileSync(out, 'utf8')) as { rows: { strategy: string; nodes: number; roundTripsPerDecision: number; evalshaPerDecision: number; decisionsPerSecond: number }[] };
-  expect(rows.map((r) => `${r.strategy}@${r.nodes}`)).toEqual(['round-robin@3', 'least-expected-delay@3', 'round-robin@40', 'least-expected-delay@40']);
-  for (const row of rows) expect([row.roundTripsPerDecision, row.evalshaPerDecision, row.decisionsPerSecond > 0]).toEqual([1, 1, true]);
+  const { rows } = JSON.parse(readFileSync(out, 'utf8')) as {
+    rows: {
+      strategy: string;
+      nodes: number;
+      roundTripsPerDecision: number;
+      evalshaPerDecision: number;
+      decisionsPerSecond: number;
+    }[];
+  };
+  expect(rows.map((r) => `${r.strategy}@${r.nodes}`)).toEqual([
+    'round-robin@3',
+    'least-expected-delay@3',
+    'round-robin@40',
+    'least-expected-delay@40',
+  ]);
+  for (const row of rows)
+    expect([row.roundTripsPerDecision, row.evalshaPerDecision, row.decisionsPerSecond > 0]).toEqual([1, 1, true]);
   const help = await run('bin/bench-decisions.ts', ['--help']);
   expect(help.status).toBe(0);
   expect(help.stdout).toMatch(/^usage: npm run bench:decisions -- \[--nodes 10,100,1000,10000\]/);
@@ -52,13 +113,28 @@ test('npm run simulate rejects a bad flag with the reason', async () => {
 
 test('npm run bench: real processes per scenario, ratios against AutoNDP before, results.json and charts', async () => {
   const out = mkdtempSync(join(tmpdir(), 'strata-bench-'));
-  const result = await run('bin/bench.ts', ['--scenarios', 'autondp-before,round-robin', '--workload', 'wordcount-small', '--requests', '6', '--concurrency', '1,3', '--out', out]);
+  const result = await run('bin/bench.ts', [
+    '--scenarios',
+    'autondp-before,round-robin',
+    '--workload',
+    'wordcount-small',
+    '--requests',
+    '6',
+    '--concurrency',
+    '1,3',
+    '--out',
+    out,
+  ]);
   expect(result.stderr).not.toMatch(/Error/);
   expect(result.status).toBe(0);
   expect(result.stdout).toMatch(/^autondp-before .* 1\.00 \/ 1\.00$/m);
   expect(result.stdout.match(/^round-robin +[\d.]+ /gm)).toHaveLength(2);
-  const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { results: { name: string; levels: { summary: { completed: number; errors: number } }[] }[] };
+  const report = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+    results: { name: string; levels: { summary: { completed: number; errors: number } }[] }[];
+  };
   expect(report.results.map((r) => r.name)).toEqual(['autondp-before', 'round-robin']);
-  for (const r of report.results) for (const level of r.levels) expect(level.summary).toMatchObject({ completed: 6, errors: 0 });
-  for (const chart of ['latency-cdf.svg', 'median-vs-load.svg', 'work-per-node.svg']) expect(existsSync(join(out, chart))).toBe(true);
+  for (const r of report.results)
+    for (const level of r.levels) expect(level.summary).toMatchObject({ completed: 6, errors: 0 });
+  for (const chart of ['latency-cdf.svg', 'median-vs-load.svg', 'work-per-node.svg'])
+    expect(existsSync(join(out, chart))).toBe(true);
 }, 120_000);

@@ -14,13 +14,22 @@ describe('the simulator', () => {
   });
 
   test('every placement gets the same workload, whatever randomness its policy draws', () => {
-    const work = (name: string) => simulate({ ...small, speeds: 'uniform', placement: PLACEMENTS[name] }).nodes.reduce((sum, node) => sum + node.busyMs, 0);
+    const work = (name: string) =>
+      simulate({ ...small, speeds: 'uniform', placement: PLACEMENTS[name] }).nodes.reduce(
+        (sum, node) => sum + node.busyMs,
+        0,
+      );
     const expected = work('least-outstanding');
     for (const name of ['power-of-two', 'prequal', 'random']) expect(work(name)).toBeCloseTo(expected, 3);
   });
 
   test('at low load on equal nodes, latency is the work itself: median near ln 2 x the 100 ms mean', () => {
-    const { summary } = simulate({ ...small, load: 0.2, speeds: 'uniform', placement: PLACEMENTS['least-outstanding'] });
+    const { summary } = simulate({
+      ...small,
+      load: 0.2,
+      speeds: 'uniform',
+      placement: PLACEMENTS['least-outstanding'],
+    });
     expect(summary.medianMs).toBeGreaterThan(100 * Math.LN2 * 0.9);
     expect(summary.medianMs).toBeLessThan(100 * Math.LN2 * 1.1);
     expect(summary.meanMs).toBeGreaterThan(90);
@@ -58,7 +67,9 @@ describe('the simulator', () => {
 describe('the adaptive policies in the simulator', () => {
   test('learn node speed from what the nodes measure: on a mixed fleet they load the fast nodes, as the oracle does', () => {
     const utilisation = (name: string, speed: number) => {
-      const nodes = simulate({ ...small, load: 0.5, placement: PLACEMENTS[name] }).nodes.filter((node) => node.speed === speed);
+      const nodes = simulate({ ...small, load: 0.5, placement: PLACEMENTS[name] }).nodes.filter(
+        (node) => node.speed === speed,
+      );
       return nodes.reduce((sum, node) => sum + node.utilisation, 0) / nodes.length;
     };
     // least-outstanding, blind to speed, loads every speed alike (about 0.5 each)
@@ -69,7 +80,8 @@ describe('the adaptive policies in the simulator', () => {
   });
 
   test('after a third of the nodes slow down, least-expected-delay stays near the oracle, well ahead of least-outstanding', () => {
-    const secondHalf = (name: string) => simulate({ ...small, invocations: 40_000, load: 0.5, slowdown: true, placement: PLACEMENTS[name] }).secondHalf;
+    const secondHalf = (name: string) =>
+      simulate({ ...small, invocations: 40_000, load: 0.5, slowdown: true, placement: PLACEMENTS[name] }).secondHalf;
     const [adaptive, blind, oracle] = ['least-expected-delay', 'least-outstanding', 'oracle'].map(secondHalf);
     expect(adaptive.completed).toBe(20_000);
     expect(adaptive.p99Ms).toBeLessThan(0.8 * blind.p99Ms);
@@ -80,6 +92,15 @@ describe('the adaptive policies in the simulator', () => {
 describe('summarize', () => {
   test('median, percentiles, standard deviation and throughput', () => {
     const s = summarize([4, 1, 3, 2, 5, 6, 7, 8, 9, 10], 2, 5);
-    expect(s).toEqual({ completed: 10, errors: 2, medianMs: 6, p95Ms: 10, p99Ms: 10, meanMs: 5.5, stddevMs: Math.sqrt(82.5 / 9), throughput: 2 });
+    expect(s).toEqual({
+      completed: 10,
+      errors: 2,
+      medianMs: 6,
+      p95Ms: 10,
+      p99Ms: 10,
+      meanMs: 5.5,
+      stddevMs: Math.sqrt(82.5 / 9),
+      throughput: 2,
+    });
   });
 });

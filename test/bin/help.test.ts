@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { runScript } from '../support/processes';
 
 const ROOT = join(__dirname, '..', '..');
-const env = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+const env = {
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
 
 // Every command a reader may run answers --help: what it does or how to call it, on
 // stdout, exit 0, and nothing on stderr (no warning either).

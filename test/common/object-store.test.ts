@@ -14,10 +14,12 @@ describe('S3ObjectStore against a host that goes silent', () => {
   let firstBytes = '';
 
   beforeAll(async () => {
-    server = await onLoopback(createServer((socket) => {
-      connections++;
-      socket.once('data', () => socket.write(firstBytes));
-    }));
+    server = await onLoopback(
+      createServer((socket) => {
+        connections++;
+        socket.once('data', () => socket.write(firstBytes));
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -28,7 +30,13 @@ describe('S3ObjectStore against a host that goes silent', () => {
     connections = 0;
   });
 
-  const store = () => new S3ObjectStore({ endpoint: `http://${server.address}`, bucket: 'data', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, idleTimeoutMs: 300 });
+  const store = () =>
+    new S3ObjectStore({
+      endpoint: `http://${server.address}`,
+      bucket: 'data',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      idleTimeoutMs: 300,
+    });
 
   it('fails a request that gets no answer, after retrying it on new connections', async () => {
     firstBytes = '';

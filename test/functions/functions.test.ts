@@ -17,20 +17,39 @@ describe('built-in functions', () => {
       bytes: Buffer.byteLength(text),
       lines: 2,
       words: 18,
-      top: [['to', 3], ['be', 2], ['the', 2], ['in', 1], ['is', 1], ['mind', 1], ['nobler', 1], ['not', 1], ['or', 1], ['question', 1]],
+      top: [
+        ['to', 3],
+        ['be', 2],
+        ['the', 2],
+        ['in', 1],
+        ['is', 1],
+        ['mind', 1],
+        ['nobler', 1],
+        ['not', 1],
+        ['or', 1],
+        ['question', 1],
+      ],
     });
   });
 
   test('substring counts overlapping matches and reports the first offsets', () => {
     const fn = functions.substring;
     const args = fn.parse({ key: 'a.txt', pattern: 'aa' });
-    expect(fn.finish(args, runStageOver(fn, args, 'aaaa b aa'))).toEqual({ key: 'a.txt', pattern: 'aa', count: 4, first: [0, 1, 2, 7] });
+    expect(fn.finish(args, runStageOver(fn, args, 'aaaa b aa'))).toEqual({
+      key: 'a.txt',
+      pattern: 'aa',
+      count: 4,
+      first: [0, 1, 2, 7],
+    });
   });
 
   test('sha256 hashes the data, then the digest, rounds times', async () => {
     const once = createHash('sha256').update('abc').digest();
     const twice = createHash('sha256').update(once).digest('hex');
-    expect(await functions.sha256.finish(functions.sha256.parse({ data: 'abc', rounds: 2 }), undefined)).toEqual({ rounds: 2, hex: twice });
+    expect(await functions.sha256.finish(functions.sha256.parse({ data: 'abc', rounds: 2 }), undefined)).toEqual({
+      rounds: 2,
+      hex: twice,
+    });
     expect(functions.sha256.parse({ data: 'abc' })).toEqual({ data: 'abc', rounds: 1 });
   });
 
@@ -43,22 +62,36 @@ describe('built-in functions', () => {
   test.each([
     ['wordcount', [], 'the body must be a JSON object'],
     ['wordcount', {}, 'key must be a string of 1 to 512 characters'],
-    ['wordcount', { key: '../etc/passwd' }, 'key must be a relative object key such as "corpus/hamlet.txt", without empty or ".." parts'],
-    ['wordcount', { key: '/abs' }, 'key must be a relative object key such as "corpus/hamlet.txt", without empty or ".." parts'],
+    [
+      'wordcount',
+      { key: '../etc/passwd' },
+      'key must be a relative object key such as "corpus/hamlet.txt", without empty or ".." parts',
+    ],
+    [
+      'wordcount',
+      { key: '/abs' },
+      'key must be a relative object key such as "corpus/hamlet.txt", without empty or ".." parts',
+    ],
     ['substring', { key: 'a', pattern: '' }, 'pattern must be a string of 1 to 256 characters'],
     ['sha256', { data: 'x', rounds: 0 }, 'rounds must be a whole number from 1 to 1000000'],
     ['sleep', { ms: 'soon' }, 'ms must be a whole number from 0 to 20000'],
-    ['substring', { key: 'a', pattern: 'x\uD800' }, 'pattern must be well-formed Unicode text: it has a lone surrogate'],
+    [
+      'substring',
+      { key: 'a', pattern: 'x\uD800' },
+      'pattern must be well-formed Unicode text: it has a lone surrogate',
+    ],
   ])('%s rejects %p naming the field', (name, body, message) => {
     expect(() => findFunction(name)!.parse(body)).toThrow(new InputError(message));
   });
 
-  test('no function accepts work that outlasts the dispatcher\'s wait for the node', () => {
+  test("no function accepts work that outlasts the dispatcher's wait for the node", () => {
     // The dispatcher waits forwardTimeoutMs for a node; RUN_BUDGET_MS leaves room for slot waits and hops before it.
     const { forwardTimeoutMs } = configFromEnvironment({ STRATA_REDIS_URL: 'redis://127.0.0.1:6379' });
     expect(RUN_BUDGET_MS).toBeLessThanOrEqual(forwardTimeoutMs - 5_000);
     expect(functions.sleep.parse({ ms: RUN_BUDGET_MS })).toEqual({ ms: RUN_BUDGET_MS });
-    expect(() => functions.sleep.parse({ ms: RUN_BUDGET_MS + 1 })).toThrow(new InputError(`ms must be a whole number from 0 to ${RUN_BUDGET_MS}`));
+    expect(() => functions.sleep.parse({ ms: RUN_BUDGET_MS + 1 })).toThrow(
+      new InputError(`ms must be a whole number from 0 to ${RUN_BUDGET_MS}`),
+    );
   });
 
   test.each([

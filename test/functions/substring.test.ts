@@ -2,7 +2,8 @@ import { functions } from '../../functions';
 import { runStageOver } from '../../functions/text';
 import type { SubstringMatches } from '../../functions/substring';
 
-const search = (text: string, pattern: string) => runStageOver(functions.substring, functions.substring.parse({ key: 'k', pattern }), text) as SubstringMatches;
+const search = (text: string, pattern: string) =>
+  runStageOver(functions.substring, functions.substring.parse({ key: 'k', pattern }), text) as SubstringMatches;
 
 describe('substring: matches NFC-normalised text, offsets in code points', () => {
   test('canonically equivalent spellings match each other: café composed and decomposed, pattern either way', () => {
@@ -31,8 +32,18 @@ describe('substring: matches NFC-normalised text, offsets in code points', () =>
 
   test('a match across the pieces an object is read in is found once, with its offset', () => {
     const text = `${'ab '.repeat(30_000)}\n😀 love\nlo`;
-    const chunks = [Buffer.from(text).subarray(0, 90_003), Buffer.from(text).subarray(90_003, 90_008), Buffer.from(text).subarray(90_008)];
-    expect(runStageOver(functions.substring, { key: 'k', pattern: 'ab a' }, chunks)).toMatchObject({ count: 29_999, first: [0, 3, 6, 9, 12, 15, 18, 21, 24, 27] });
-    expect(runStageOver(functions.substring, { key: 'k', pattern: 'love\nlo' }, chunks)).toMatchObject({ count: 1, first: [90_003] });
+    const chunks = [
+      Buffer.from(text).subarray(0, 90_003),
+      Buffer.from(text).subarray(90_003, 90_008),
+      Buffer.from(text).subarray(90_008),
+    ];
+    expect(runStageOver(functions.substring, { key: 'k', pattern: 'ab a' }, chunks)).toMatchObject({
+      count: 29_999,
+      first: [0, 3, 6, 9, 12, 15, 18, 21, 24, 27],
+    });
+    expect(runStageOver(functions.substring, { key: 'k', pattern: 'love\nlo' }, chunks)).toMatchObject({
+      count: 1,
+      first: [90_003],
+    });
   });
 });

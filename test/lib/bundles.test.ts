@@ -18,15 +18,25 @@ const outdir = mkdtempSync(join(tmpdir(), 'strata-bundles-'));
 const app = new App({ context: cdkJsonContext(), outdir });
 const stacks = defineStrata(app);
 const assembly = app.synth();
-const templateOf = (stackName: string) => assembly.getStackByName(stackName).template as { Resources: Record<string, { Type: string; Properties: any }> };
+const templateOf = (stackName: string) =>
+  assembly.getStackByName(stackName).template as { Resources: Record<string, { Type: string; Properties: any }> };
 const assetDir = (s3Key: string) => join(assembly.directory, `asset.${s3Key.replace(/\.zip$/, '')}`);
 
 const dispatchResources = Object.values(templateOf(stacks.dispatch.stackName).Resources);
-const layerDir = assetDir(dispatchResources.find((r) => r.Type === 'AWS::Lambda::LayerVersion')!.Properties.Content.S3Key);
+const layerDir = assetDir(
+  dispatchResources.find((r) => r.Type === 'AWS::Lambda::LayerVersion')!.Properties.Content.S3Key,
+);
 const layerNodeModules = join(layerDir, 'nodejs', 'node_modules');
-const dispatcherDir = assetDir(dispatchResources.find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler')!.Properties.Code.S3Key);
-const launchTemplate = Object.values(templateOf(stacks.compute.stackName).Resources).find((r) => r.Type === 'AWS::EC2::LaunchTemplate')!;
-const nodeBundleKey = /\/([0-9a-f]{64}\.zip)' \/tmp\/strata-node\.zip/.exec(JSON.stringify(launchTemplate.Properties.LaunchTemplateData.UserData))![1];
+const dispatcherDir = assetDir(
+  dispatchResources.find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler')!
+    .Properties.Code.S3Key,
+);
+const launchTemplate = Object.values(templateOf(stacks.compute.stackName).Resources).find(
+  (r) => r.Type === 'AWS::EC2::LaunchTemplate',
+)!;
+const nodeBundleKey = /\/([0-9a-f]{64}\.zip)' \/tmp\/strata-node\.zip/.exec(
+  JSON.stringify(launchTemplate.Properties.LaunchTemplateData.UserData),
+)![1];
 const nodeBundleDir = assetDir(nodeBundleKey);
 
 /**
@@ -46,7 +56,12 @@ const runtimeModules = lambdaRuntimeModules();
 
 /** Runs `script` in a fresh Node.js process with only the given environment; answers its output. */
 function runFresh(script: string, env: Record<string, string>) {
-  return spawnSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, ...env }, cwd: tmpdir(), encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, ['-e', script], {
+    env: { PATH: process.env.PATH, ...env },
+    cwd: tmpdir(),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 describe('the policy layer', () => {
@@ -61,7 +76,10 @@ describe('the policy layer', () => {
         offload: Object.keys(engine.offloadPolicies),
         decision: engine.invocationStrategy('round-robin')([node], { functionName: 'f', hops: 0 }, ctx).rule,
       }));`;
-    const output = execFileSync(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, NODE_PATH: layerNodeModules }, cwd: tmpdir() });
+    const output = execFileSync(process.execPath, ['-e', script], {
+      env: { PATH: process.env.PATH, NODE_PATH: layerNodeModules },
+      cwd: tmpdir(),
+    });
     expect(JSON.parse(output.toString())).toEqual({
       invocation: Object.keys(invocationStrategies),
       node: Object.keys(nodePolicies),
@@ -78,11 +96,25 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
   beforeAll(async () => {
     redis = await startRedisServer();
     const objects = await corpusFolder();
-    node = spawn(process.execPath, [join(nodeBundleDir, 'compute-node.js'), '--id', 'bundled-1', '--state', redis.url, '--objects', objects, '--heartbeat-ms', '200'], {
-      cwd: tmpdir(),
-      env: { PATH: process.env.PATH },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    node = spawn(
+      process.execPath,
+      [
+        join(nodeBundleDir, 'compute-node.js'),
+        '--id',
+        'bundled-1',
+        '--state',
+        redis.url,
+        '--objects',
+        objects,
+        '--heartbeat-ms',
+        '200',
+      ],
+      {
+        cwd: tmpdir(),
+        env: { PATH: process.env.PATH },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       node.once('exit', (code) => reject(new Error(`the bundled compute node exited with ${code}`)));
       createInterface({ input: node.stdout! }).on('line', (line) => line.startsWith('ready ') && resolve());
@@ -98,27 +130,42 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
     const { handler } = require(${JSON.stringify(join(dispatcherDir, 'index.js'))});
     handler(JSON.parse(process.env.EVENT)).then((reply) => { console.log(JSON.stringify(reply)); process.exit(0); },
       (error) => { console.error(error); process.exit(1); });`;
-  const event = () => JSON.stringify(proxyEvent({
-    method: 'POST',
-    url: '/invoke/wordcount',
-    rawHeaders: ['content-type', 'application/json'],
-    body: Buffer.from(JSON.stringify({ key: CORPUS.small.key })),
-  }));
+  const event = () =>
+    JSON.stringify(
+      proxyEvent({
+        method: 'POST',
+        url: '/invoke/wordcount',
+        rawHeaders: ['content-type', 'application/json'],
+        body: Buffer.from(JSON.stringify({ key: CORPUS.small.key })),
+      }),
+    );
 
   test('the dispatcher bundle leaves the policy engine out and takes it from the layer', () => {
     const source = readFileSync(join(dispatcherDir, 'index.js'), 'utf8');
     expect(source).toContain('require("@strata/policy-engine")');
     expect(source).not.toContain('single-entry'); // a policy name only the engine's registry spells
     expect(source).not.toContain('@aws-sdk'); // the AUTH token is read with one signed request, not the SDK
-    const withoutLayer = runFresh(invokeScript, { EVENT: event(), STRATA_REDIS_URL: redis.url, NODE_PATH: runtimeModules });
+    const withoutLayer = runFresh(invokeScript, {
+      EVENT: event(),
+      STRATA_REDIS_URL: redis.url,
+      NODE_PATH: runtimeModules,
+    });
     expect(withoutLayer.status).not.toBe(0);
     expect(withoutLayer.stderr).toContain("Cannot find module '@strata/policy-engine'");
   });
 
   test('with the layer on the path, the bundled handler dispatches a word count to the bundled compute node', () => {
-    const result = runFresh(invokeScript, { EVENT: event(), STRATA_REDIS_URL: redis.url, NODE_PATH: `${layerNodeModules}:${runtimeModules}` });
+    const result = runFresh(invokeScript, {
+      EVENT: event(),
+      STRATA_REDIS_URL: redis.url,
+      NODE_PATH: `${layerNodeModules}:${runtimeModules}`,
+    });
     expect(result.stderr).not.toContain('Error');
-    const reply = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { statusCode: number; headers: Record<string, string>; body: string };
+    const reply = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
+      statusCode: number;
+      headers: Record<string, string>;
+      body: string;
+    };
     expect(reply.statusCode).toBe(200);
     expect(reply.headers['x-strata-node']).toBe('bundled-1');
     expect(JSON.parse(reply.body)).toMatchObject({ words: expect.any(Number) });
@@ -126,11 +173,21 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
 
   test('the node bundle carries both node programs and the setup scripts', () => {
     for (const program of ['compute-node.js', 'storage-agent.js']) {
-      const help = spawnSync(process.execPath, [join(nodeBundleDir, program), '--help'], { env: { PATH: process.env.PATH }, cwd: tmpdir(), encoding: 'utf8' });
+      const help = spawnSync(process.execPath, [join(nodeBundleDir, program), '--help'], {
+        env: { PATH: process.env.PATH },
+        cwd: tmpdir(),
+        encoding: 'utf8',
+      });
       expect(help.status).toBe(0);
       expect(help.stdout).toMatch(/^usage: /);
     }
-    for (const script of ['node-setup/compute-node.sh', 'node-setup/storage-node.sh', 'node-setup/drain-on-termination.sh', 'ceph/aws-cluster.sh', 'ceph/pool.sh']) {
+    for (const script of [
+      'node-setup/compute-node.sh',
+      'node-setup/storage-node.sh',
+      'node-setup/drain-on-termination.sh',
+      'ceph/aws-cluster.sh',
+      'ceph/pool.sh',
+    ]) {
       expect(readFileSync(join(nodeBundleDir, script), 'utf8')).toMatch(/^#!\/bin\/bash\n/);
     }
   });

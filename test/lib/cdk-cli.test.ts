@@ -14,7 +14,12 @@ test('`cdk synth` (what `npm run synth` runs) synthesizes every stack with no ne
   const command = ['npx', 'cdk', 'synth', '--quiet', '-o', outdir];
   const result = spawnSync(isolated ? 'unshare' : command[0], isolated ? ['--net', ...command] : command.slice(1), {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: mkdtempSync(join(tmpdir(), 'strata-home-')), CDK_DISABLE_VERSION_CHECK: '1', AWS_EC2_METADATA_DISABLED: 'true' },
+    env: {
+      PATH: process.env.PATH,
+      HOME: mkdtempSync(join(tmpdir(), 'strata-home-')),
+      CDK_DISABLE_VERSION_CHECK: '1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -22,6 +27,12 @@ test('`cdk synth` (what `npm run synth` runs) synthesizes every stack with no ne
   expect(result.stderr).toContain('Successfully synthesized');
   expect(result.stderr).not.toMatch(/unknown option|warn/i);
   expect(result.status).toBe(0);
-  const templates = readdirSync(outdir).filter((name) => name.endsWith('.template.json')).sort();
-  expect(templates).toEqual(['StrataCompute', 'StrataDispatch', 'StrataNetwork', 'StrataObservability', 'StrataState', 'StrataStorage'].map((stack) => `${stack}.template.json`));
+  const templates = readdirSync(outdir)
+    .filter((name) => name.endsWith('.template.json'))
+    .sort();
+  expect(templates).toEqual(
+    ['StrataCompute', 'StrataDispatch', 'StrataNetwork', 'StrataObservability', 'StrataState', 'StrataStorage'].map(
+      (stack) => `${stack}.template.json`,
+    ),
+  );
 }, 120_000);

@@ -5,10 +5,14 @@ import { join } from 'node:path';
 import { loadStrataConfig, StrataConfigError } from '../../lib/config';
 import { instanceArchitecture } from '../../lib/instance-types';
 
-const FORM = 'an EC2 instance type: family, generation and attributes, a dot and a size, such as c7g.large or m7i-flex.xlarge';
-const FAMILY = 'an EC2 instance type of a known family (a, c, d, dl, f, g, gr, h, hpc, i, im, inf, is, m, p, r, t, trn, u, vt, x, z), such as c7g.large';
-const SIZE = 'an EC2 instance type with a size that exists (nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal, metal-16xl ...), such as c7g.large';
-const TOP_KEYS = 'invocationStrategy, nodePolicy, offloadPolicy, choices, prequal, offloadThresholds, network, state, compute, storage, dispatch, alarmEmail';
+const FORM =
+  'an EC2 instance type: family, generation and attributes, a dot and a size, such as c7g.large or m7i-flex.xlarge';
+const FAMILY =
+  'an EC2 instance type of a known family (a, c, d, dl, f, g, gr, h, hpc, i, im, inf, is, m, p, r, t, trn, u, vt, x, z), such as c7g.large';
+const SIZE =
+  'an EC2 instance type with a size that exists (nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal, metal-16xl ...), such as c7g.large';
+const TOP_KEYS =
+  'invocationStrategy, nodePolicy, offloadPolicy, choices, prequal, offloadThresholds, network, state, compute, storage, dispatch, alarmEmail';
 
 describe('loadStrataConfig', () => {
   test('fills every default when nothing is set', () => {
@@ -21,8 +25,24 @@ describe('loadStrataConfig', () => {
       offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 },
       network: { maxAzs: 3, natGateways: 1 },
       state: { nodeType: 'cache.t4g.small', replicas: 1 },
-      compute: { instanceTypes: ['c7g.large', 'c7gd.large'], minNodes: 2, maxNodes: 6, slotsPerNode: 2, targetCpuPercent: 70, targetSlotUsePercent: 70, predictiveScaling: 'forecast-only' },
-      storage: { nodes: 3, instanceTypes: ['m7g.large', 'm7gd.large'], osdsPerNode: 1, osdVolumeGiB: 100, pgNum: 128, pgAutoscale: true, slotsPerNode: 2 },
+      compute: {
+        instanceTypes: ['c7g.large', 'c7gd.large'],
+        minNodes: 2,
+        maxNodes: 6,
+        slotsPerNode: 2,
+        targetCpuPercent: 70,
+        targetSlotUsePercent: 70,
+        predictiveScaling: 'forecast-only',
+      },
+      storage: {
+        nodes: 3,
+        instanceTypes: ['m7g.large', 'm7gd.large'],
+        osdsPerNode: 1,
+        osdVolumeGiB: 100,
+        pgNum: 128,
+        pgAutoscale: true,
+        slotsPerNode: 2,
+      },
       dispatch: { memoryMiB: 512, throttleRatePerSecond: 500, throttleBurst: 1000 },
     });
   });
@@ -41,50 +61,119 @@ describe('loadStrataConfig', () => {
   });
 
   test('takes the settings it is given, and a JSON string as `cdk -c strata=...` passes it', () => {
-    const config = loadStrataConfig('{"invocationStrategy":"power-of-two","choices":3,"offloadThresholds":{"cpu":0.7}}');
-    expect(config).toMatchObject({ invocationStrategy: 'power-of-two', choices: 3, offloadThresholds: { cpu: 0.7, memory: 0.8, loadPerCore: 0.8 } });
+    const config = loadStrataConfig(
+      '{"invocationStrategy":"power-of-two","choices":3,"offloadThresholds":{"cpu":0.7}}',
+    );
+    expect(config).toMatchObject({
+      invocationStrategy: 'power-of-two',
+      choices: 3,
+      offloadThresholds: { cpu: 0.7, memory: 0.8, loadPerCore: 0.8 },
+    });
   });
 
   test.each([
-    [{ invocationStrategy: 'fastest' }, 'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry; got "fastest"'],
-    [{ nodePolicy: 3 }, 'strata.nodePolicy must be one of most-slots, least-load, power-of-two, expected-delay, id-order; got 3'],
+    [
+      { invocationStrategy: 'fastest' },
+      'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry; got "fastest"',
+    ],
+    [
+      { nodePolicy: 3 },
+      'strata.nodePolicy must be one of most-slots, least-load, power-of-two, expected-delay, id-order; got 3',
+    ],
     [{ offloadPolicy: 'sometimes' }, 'strata.offloadPolicy must be one of thresholds, always, never; got "sometimes"'],
     [{ choices: 1.5 }, 'strata.choices must be a whole number from 1 to 64, got 1.5'],
     [{ prequal: { probes: 0 } }, 'strata.prequal.probes must be a whole number from 1 to 64, got 0'],
     [{ prequal: { quantile: 2 } }, 'strata.prequal.quantile must be a number from 0 to 1, got 2'],
     [{ prequal: { hot: 0.5 } }, 'strata.prequal.hot is not a setting; the settings are probes, quantile'],
-    [{ offloadThresholds: { cpu: 1.2 } }, 'strata.offloadThresholds.cpu must be a number above 0 and at most 1, got 1.2'],
-    [{ offloadThresholds: { disk: 0.5 } }, 'strata.offloadThresholds.disk is not a threshold; they are cpu, memory, loadPerCore'],
+    [
+      { offloadThresholds: { cpu: 1.2 } },
+      'strata.offloadThresholds.cpu must be a number above 0 and at most 1, got 1.2',
+    ],
+    [
+      { offloadThresholds: { disk: 0.5 } },
+      'strata.offloadThresholds.disk is not a threshold; they are cpu, memory, loadPerCore',
+    ],
     [{ offloadThresholds: 0.5 }, 'strata.offloadThresholds must be an object with cpu, memory and loadPerCore'],
     [{ invocationStratgy: 'round-robin' }, `strata.invocationStratgy is not a setting; the settings are ${TOP_KEYS}`],
     [[], `strata must be an object with the keys ${TOP_KEYS}`],
     [{ network: { maxAzs: 1 } }, 'strata.network.maxAzs must be a whole number from 2 to 3; got 1'],
-    [{ network: { maxAzs: 2, natGateways: 3 } }, 'strata.network.natGateways must be a whole number from 1 to 2; got 3'],
-    [{ state: { nodeType: 't4g.small' } }, 'strata.state.nodeType must be an ElastiCache node type such as cache.t4g.small; got "t4g.small"'],
+    [
+      { network: { maxAzs: 2, natGateways: 3 } },
+      'strata.network.natGateways must be a whole number from 1 to 2; got 3',
+    ],
+    [
+      { state: { nodeType: 't4g.small' } },
+      'strata.state.nodeType must be an ElastiCache node type such as cache.t4g.small; got "t4g.small"',
+    ],
     [{ state: { replicas: 0 } }, 'strata.state.replicas must be a whole number from 1 to 5; got 0'],
     [{ compute: { instanceTypes: ['large'] } }, `strata.compute.instanceTypes[0] must be ${FORM}; got "large"`],
-    [{ compute: { instanceTypes: ['banana.large'] } }, `strata.compute.instanceTypes[0] must be ${FORM}; got "banana.large"`],
-    [{ compute: { instanceTypes: ['zz7.large'] } }, `strata.compute.instanceTypes[0] must be ${FAMILY}; got "zz7.large"`],
+    [
+      { compute: { instanceTypes: ['banana.large'] } },
+      `strata.compute.instanceTypes[0] must be ${FORM}; got "banana.large"`,
+    ],
+    [
+      { compute: { instanceTypes: ['zz7.large'] } },
+      `strata.compute.instanceTypes[0] must be ${FAMILY}; got "zz7.large"`,
+    ],
     [{ compute: { instanceTypes: ['t2.banana'] } }, `strata.compute.instanceTypes[0] must be ${SIZE}; got "t2.banana"`],
     [{ compute: { instanceTypes: ['c7g.huge'] } }, `strata.compute.instanceTypes[0] must be ${SIZE}; got "c7g.huge"`],
     [{ storage: { instanceTypes: ['C7G.LARGE'] } }, `strata.storage.instanceTypes[0] must be ${FORM}; got "C7G.LARGE"`],
-    [{ storage: { instanceTypes: ['m7g.0xlarge'] } }, `strata.storage.instanceTypes[0] must be ${SIZE}; got "m7g.0xlarge"`],
-    [{ storage: { instanceTypes: [7] } }, 'strata.storage.instanceTypes[0] must be an EC2 instance type such as c7g.large or m7i.large; got 7'],
-    [{ compute: { instanceTypes: 'c7g.large' } }, 'strata.compute.instanceTypes must be a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]; got "c7g.large"'],
-    [{ compute: { instanceTypes: [] } }, 'strata.compute.instanceTypes must be a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]; got []'],
-    [{ compute: { instanceTypes: ['c7g.large', 'c7i.large'] } }, 'strata.compute.instanceTypes must be all Graviton (arm64) or all x86, as the AMI follows them; got ["c7g.large","c7i.large"]'],
-    [{ compute: { instanceTypes: ['c7g.large', 'c7g.xlarge'] } }, 'strata.compute.instanceTypes must be all one size, such as large (every node the same for the slots and the scaling targets); got ["c7g.large","c7g.xlarge"]'],
-    [{ storage: { instanceTypes: ['m7g.large', 'm7g.large'] } }, 'strata.storage.instanceTypes must be instance types each named once; got ["m7g.large","m7g.large"]'],
-    [{ compute: { instanceType: 'c7g.large' } }, 'strata.compute.instanceType is not a setting; the settings are instanceTypes, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent, predictiveScaling'],
+    [
+      { storage: { instanceTypes: ['m7g.0xlarge'] } },
+      `strata.storage.instanceTypes[0] must be ${SIZE}; got "m7g.0xlarge"`,
+    ],
+    [
+      { storage: { instanceTypes: [7] } },
+      'strata.storage.instanceTypes[0] must be an EC2 instance type such as c7g.large or m7i.large; got 7',
+    ],
+    [
+      { compute: { instanceTypes: 'c7g.large' } },
+      'strata.compute.instanceTypes must be a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]; got "c7g.large"',
+    ],
+    [
+      { compute: { instanceTypes: [] } },
+      'strata.compute.instanceTypes must be a list of 1 to 4 EC2 instance types, the first preferred, such as ["c7g.large", "c7gd.large"]; got []',
+    ],
+    [
+      { compute: { instanceTypes: ['c7g.large', 'c7i.large'] } },
+      'strata.compute.instanceTypes must be all Graviton (arm64) or all x86, as the AMI follows them; got ["c7g.large","c7i.large"]',
+    ],
+    [
+      { compute: { instanceTypes: ['c7g.large', 'c7g.xlarge'] } },
+      'strata.compute.instanceTypes must be all one size, such as large (every node the same for the slots and the scaling targets); got ["c7g.large","c7g.xlarge"]',
+    ],
+    [
+      { storage: { instanceTypes: ['m7g.large', 'm7g.large'] } },
+      'strata.storage.instanceTypes must be instance types each named once; got ["m7g.large","m7g.large"]',
+    ],
+    [
+      { compute: { instanceType: 'c7g.large' } },
+      'strata.compute.instanceType is not a setting; the settings are instanceTypes, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent, predictiveScaling',
+    ],
     [{ compute: { minNodes: 4, maxNodes: 3 } }, 'strata.compute.maxNodes must be a whole number from 4 to 1000; got 3'],
-    [{ compute: { slots: 4 } }, 'strata.compute.slots is not a setting; the settings are instanceTypes, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent, predictiveScaling'],
-    [{ compute: { predictiveScaling: true } }, 'strata.compute.predictiveScaling must be one of forecast-only, forecast-and-scale, off; got true'],
+    [
+      { compute: { slots: 4 } },
+      'strata.compute.slots is not a setting; the settings are instanceTypes, minNodes, maxNodes, slotsPerNode, targetCpuPercent, targetSlotUsePercent, predictiveScaling',
+    ],
+    [
+      { compute: { predictiveScaling: true } },
+      'strata.compute.predictiveScaling must be one of forecast-only, forecast-and-scale, off; got true',
+    ],
     [{ storage: { pgNum: 100 } }, 'strata.storage.pgNum must be a power of two from 8 to 4096; got 100'],
     [{ storage: { pgAutoscale: 'on' } }, 'strata.storage.pgAutoscale must be true or false; got "on"'],
     [{ storage: { nodes: 2 } }, 'strata.storage.nodes must be a whole number from 3 to 12; got 2'],
-    [{ storage: { osdVolumeGiB: '100' } }, 'strata.storage.osdVolumeGiB must be a whole number from 10 to 16384; got "100"'],
-    [{ dispatch: { reservedConcurrency: 0 } }, 'strata.dispatch.reservedConcurrency must be a whole number from 1 to 10000; got 0'],
-    [{ storage: 'big' }, 'strata.storage must be an object with the keys nodes, instanceTypes, osdsPerNode, osdVolumeGiB, pgNum, pgAutoscale, slotsPerNode'],
+    [
+      { storage: { osdVolumeGiB: '100' } },
+      'strata.storage.osdVolumeGiB must be a whole number from 10 to 16384; got "100"',
+    ],
+    [
+      { dispatch: { reservedConcurrency: 0 } },
+      'strata.dispatch.reservedConcurrency must be a whole number from 1 to 10000; got 0',
+    ],
+    [
+      { storage: 'big' },
+      'strata.storage must be an object with the keys nodes, instanceTypes, osdsPerNode, osdVolumeGiB, pgNum, pgAutoscale, slotsPerNode',
+    ],
     [{ alarmEmail: 'ops' }, 'strata.alarmEmail must be an email address; got "ops"'],
     ['{not json', 'strata must be a JSON object; could not parse "{not json"'],
   ])('rejects %p naming the key and what it accepts', (raw, message) => {
@@ -108,7 +197,10 @@ describe('instance types', () => {
     ['inf2.48xlarge', 'x86_64'],
   ])('%s is taken, and is %s', (instanceType, architecture) => {
     const instanceTypes = [instanceType];
-    expect(loadStrataConfig({ compute: { instanceTypes }, storage: { instanceTypes } })).toMatchObject({ compute: { instanceTypes }, storage: { instanceTypes } });
+    expect(loadStrataConfig({ compute: { instanceTypes }, storage: { instanceTypes } })).toMatchObject({
+      compute: { instanceTypes },
+      storage: { instanceTypes },
+    });
     expect(instanceArchitecture(instanceType)).toBe(architecture);
   });
 
@@ -125,7 +217,9 @@ describe('instance types', () => {
   test('banana.large stops synth with one line naming the key, not an aws-cdk-lib stack trace', () => {
     const result = synth('banana.large');
     expect(result.status).toBe(1);
-    expect(result.stderr.trim()).toBe(`Invalid Strata config: strata.compute.instanceTypes[0] must be ${FORM}; got "banana.large"`);
+    expect(result.stderr.trim()).toBe(
+      `Invalid Strata config: strata.compute.instanceTypes[0] must be ${FORM}; got "banana.large"`,
+    );
   });
 
   test('u-6tb1.metal, a form aws-cdk-lib cannot tell the architecture of, synthesizes on x86 Amazon Linux', () => {

@@ -19,7 +19,8 @@ function report(build: (stack: Stack) => void): string {
   }
 }
 
-const careless = (stack: Stack, id: string) => new LogGroup(stack, id, { retention: RetentionDays.ONE_WEEK, removalPolicy: RemovalPolicy.DESTROY });
+const careless = (stack: Stack, id: string) =>
+  new LogGroup(stack, id, { retention: RetentionDays.ONE_WEEK, removalPolicy: RemovalPolicy.DESTROY });
 
 describe('Control Tower checks at synth', () => {
   test("Strata's own log group passes: encrypted with its stack's key, kept a year; the key allows grants only for AWS services", () => {
@@ -44,11 +45,17 @@ describe('Control Tower checks at synth', () => {
   });
 
   test('an exception that matches no finding fails the synth, so none outlives its reason', () => {
-    const unused = report((stack) => exceptControl(strataLogGroup(stack, 'Logs'), 'CT.CLOUDWATCH.PR.3', 'kept after the fix'));
-    expect(unused).toContain('is excepted from CT.CLOUDWATCH.PR.3 ("kept after the fix"), but CT.CLOUDWATCH.PR.3 finds nothing there');
+    const unused = report((stack) =>
+      exceptControl(strataLogGroup(stack, 'Logs'), 'CT.CLOUDWATCH.PR.3', 'kept after the fix'),
+    );
+    expect(unused).toContain(
+      'is excepted from CT.CLOUDWATCH.PR.3 ("kept after the fix"), but CT.CLOUDWATCH.PR.3 finds nothing there',
+    );
   });
 
   test('an exception names a real control', () => {
-    expect(() => report((stack) => exceptControl(careless(stack, 'Logs'), 'CT.LOGS.3', 'a typo'))).toThrow('a Control Tower control is named like CT.LAMBDA.PR.3; got "CT.LOGS.3"');
+    expect(() => report((stack) => exceptControl(careless(stack, 'Logs'), 'CT.LOGS.3', 'a typo'))).toThrow(
+      'a Control Tower control is named like CT.LAMBDA.PR.3; got "CT.LOGS.3"',
+    );
   });
 });

@@ -11,10 +11,14 @@ import { cdkJsonContext, userDataText } from '../support/cdk';
 // One synth of the whole app for the file, as `cdk synth` does it (cdk.json's context,
 // cdk-nag and the CloudFormation validator on), but without bundling assets: the
 // bundles have their own test. app.synth() throws on any unacknowledged finding.
-const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] }, outdir: mkdtempSync(join(tmpdir(), 'strata-stacks-')) });
+const app = new App({
+  context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
+  outdir: mkdtempSync(join(tmpdir(), 'strata-stacks-')),
+});
 const stacks = defineStrata(app);
 const assembly = app.synth();
-const templateOf = (stack: Stack) => Template.fromJSON(assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
+const templateOf = (stack: Stack) =>
+  Template.fromJSON(assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
 const network = templateOf(stacks.network);
 const state = templateOf(stacks.state);
 const storage = templateOf(stacks.storage);
@@ -29,18 +33,32 @@ function resourcesOf(template: Template, type: string): Record<string, { Propert
 
 describe('the whole app', () => {
   const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as {
-    pluginReports: { pluginName: string; conclusion: string; violations: unknown[]; suppressedViolations: { ruleName: string; reason: string; violatingConstructs: unknown[] }[] }[];
+    pluginReports: {
+      pluginName: string;
+      conclusion: string;
+      violations: unknown[];
+      suppressedViolations: { ruleName: string; reason: string; violatingConstructs: unknown[] }[];
+    }[];
   };
 
   test('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
-    expect(report.pluginReports.map(({ pluginName, conclusion, violations }) => ({ pluginName, conclusion, violations }))).toEqual([
-      { pluginName: 'AwsSolutions', conclusion: 'success', violations: [] },
-    ]);
+    expect(
+      report.pluginReports.map(({ pluginName, conclusion, violations }) => ({ pluginName, conclusion, violations })),
+    ).toEqual([{ pluginName: 'AwsSolutions', conclusion: 'success', violations: [] }]);
   });
 
   test("passes Control Tower's proactive controls; the resources excepted, each from one control with its reason", () => {
-    const excepted = all.flatMap((template) => Object.entries(template.toJSON().Resources as Record<string, { Metadata?: Record<string, Record<string, string>> }>)
-      .flatMap(([id, resource]) => Object.entries(resource.Metadata?.['strata:controlTowerExceptions'] ?? {}).map(([control, reason]) => ({ id, control, reason }))));
+    const excepted = all.flatMap((template) =>
+      Object.entries(
+        template.toJSON().Resources as Record<string, { Metadata?: Record<string, Record<string, string>> }>,
+      ).flatMap(([id, resource]) =>
+        Object.entries(resource.Metadata?.['strata:controlTowerExceptions'] ?? {}).map(([control, reason]) => ({
+          id,
+          control,
+          reason,
+        })),
+      ),
+    );
     for (const { reason } of excepted) expect(reason.length).toBeGreaterThan(40);
     expect(excepted.map(({ id, control }) => `${control} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort()).toEqual([
       'CT.AUTOSCALING.PR.1 CephNode0ASG',
@@ -94,15 +112,23 @@ describe('StrataNetwork', () => {
     network.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: VPC_CIDR });
     network.resourceCountIs('AWS::EC2::Subnet', 9);
     network.resourceCountIs('AWS::EC2::NatGateway', 1);
-    for (const subnet of Object.values(resourcesOf(network, 'AWS::EC2::Subnet'))) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
+    for (const subnet of Object.values(resourcesOf(network, 'AWS::EC2::Subnet')))
+      expect(subnet.Properties.MapPublicIpOnLaunch).toBe(false);
   });
 
   test('flow logs of all traffic go to CloudWatch Logs', () => {
-    network.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
+    network.hasResourceProperties('AWS::EC2::FlowLog', {
+      ResourceType: 'VPC',
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+    });
   });
 
   test('VPC endpoints for S3, SSM, CloudWatch and Secrets Manager', () => {
-    network.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.s3'])]) }) });
+    network.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.s3'])]) }),
+    });
     const interfaces = Object.values(resourcesOf(network, 'AWS::EC2::VPCEndpoint'))
       .filter((endpoint) => endpoint.Properties.VpcEndpointType === 'Interface')
       .map((endpoint) => JSON.stringify(endpoint.Properties.ServiceName).match(/\.([a-z0-9]+)"\]/)?.[1]);
@@ -110,7 +136,9 @@ describe('StrataNetwork', () => {
   });
 
   test('the state store takes its port from the dispatcher and the nodes only', () => {
-    const cacheIngress = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupIngress')).filter((rule) => rule.Properties.FromPort === PORTS.cache);
+    const cacheIngress = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupIngress')).filter(
+      (rule) => rule.Properties.FromPort === PORTS.cache,
+    );
     expect(cacheIngress).toHaveLength(3);
     for (const rule of cacheIngress) {
       expect(rule.Properties.SourceSecurityGroupId).toBeDefined();
@@ -119,7 +147,9 @@ describe('StrataNetwork', () => {
   });
 
   test('the dispatcher has no ingress and egress only to the state store, compute nodes and HTTPS endpoints', () => {
-    const dispatcherGroup = Object.entries(resourcesOf(network, 'AWS::EC2::SecurityGroup')).find(([id]) => id.startsWith('NetworkDispatcherSecurityGroup'))!;
+    const dispatcherGroup = Object.entries(resourcesOf(network, 'AWS::EC2::SecurityGroup')).find(([id]) =>
+      id.startsWith('NetworkDispatcherSecurityGroup'),
+    )!;
     expect(dispatcherGroup[1].Properties.SecurityGroupIngress).toBeUndefined();
     const [groupId] = dispatcherGroup;
     const egress = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupEgress'))
@@ -128,21 +158,32 @@ describe('StrataNetwork', () => {
       .sort();
     expect(egress).toEqual([443, PORTS.cache, PORTS.computeNode].sort());
     // The inline placeholder replaces EC2's default allow-all egress.
-    expect(dispatcherGroup[1].Properties.SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '255.255.255.255/32', IpProtocol: 'icmp' })]);
+    expect(dispatcherGroup[1].Properties.SecurityGroupEgress).toEqual([
+      expect.objectContaining({ CidrIp: '255.255.255.255/32', IpProtocol: 'icmp' }),
+    ]);
   });
 
   test('Ceph ports are open between storage nodes only', () => {
-    const storageGroupId = Object.keys(resourcesOf(network, 'AWS::EC2::SecurityGroup')).find((id) => id.startsWith('NetworkStorageSecurityGroup'))!;
-    const cephRules = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupIngress')).filter((rule) => [3300, 6789, 6800].includes(rule.Properties.FromPort));
+    const storageGroupId = Object.keys(resourcesOf(network, 'AWS::EC2::SecurityGroup')).find((id) =>
+      id.startsWith('NetworkStorageSecurityGroup'),
+    )!;
+    const cephRules = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupIngress')).filter((rule) =>
+      [3300, 6789, 6800].includes(rule.Properties.FromPort),
+    );
     expect(cephRules).toHaveLength(3);
-    for (const rule of cephRules) expect(rule.Properties.SourceSecurityGroupId).toEqual({ 'Fn::GetAtt': [storageGroupId, 'GroupId'] });
+    for (const rule of cephRules)
+      expect(rule.Properties.SourceSecurityGroupId).toEqual({ 'Fn::GetAtt': [storageGroupId, 'GroupId'] });
   });
 
   test('the alert topic is encrypted with a rotating key and refuses plain HTTP', () => {
     network.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     network.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     network.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
   });
 });
@@ -167,7 +208,9 @@ describe('StrataState', () => {
       GenerateSecretString: { GenerateStringKey: 'token', PasswordLength: 64, ExcludePunctuation: true },
     });
     const group = Object.values(resourcesOf(state, 'AWS::ElastiCache::ReplicationGroup'))[0];
-    expect(JSON.stringify(group.Properties.AuthToken)).toMatch(/\{\{resolve:secretsmanager:.*:SecretString:token::\}\}/);
+    expect(JSON.stringify(group.Properties.AuthToken)).toMatch(
+      /\{\{resolve:secretsmanager:.*:SecretString:token::\}\}/,
+    );
   });
 
   test('slow-log delivery to CloudWatch Logs', () => {
@@ -179,26 +222,41 @@ describe('StrataState', () => {
 
 describe('StrataStorage', () => {
   const groups = Object.entries(resourcesOf(storage, 'AWS::AutoScaling::AutoScalingGroup'));
-  const templates = groups.map(([, group]) => storage.toJSON().Resources[group.Properties.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId.Ref].Properties.LaunchTemplateData);
+  const templates = groups.map(
+    ([, group]) =>
+      storage.toJSON().Resources[
+        group.Properties.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId.Ref
+      ].Properties.LaunchTemplateData,
+  );
 
   test('each node may launch as either of two Graviton types (the next when EC2 has none of the first), both encrypting traffic between instances', () => {
     for (const [, group] of groups) {
-      expect(group.Properties.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([{ InstanceType: 'm7g.large' }, { InstanceType: 'm7gd.large' }]);
-      expect(group.Properties.MixedInstancesPolicy.InstancesDistribution).toEqual({ OnDemandAllocationStrategy: 'prioritized', OnDemandPercentageAboveBaseCapacity: 100 });
+      expect(group.Properties.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([
+        { InstanceType: 'm7g.large' },
+        { InstanceType: 'm7gd.large' },
+      ]);
+      expect(group.Properties.MixedInstancesPolicy.InstancesDistribution).toEqual({
+        OnDemandAllocationStrategy: 'prioritized',
+        OnDemandPercentageAboveBaseCapacity: 100,
+      });
     }
   });
 
   test('3 Debian 12 storage nodes (Ceph 16 from its packages), each a group of one in its own AZ', () => {
     expect(groups).toHaveLength(3);
     const parameters = storage.toJSON().Parameters as Record<string, { Default: string }>;
-    expect(Object.values(parameters).map((parameter) => parameter.Default)).toContain('/aws/service/debian/release/12/latest/arm64');
+    expect(Object.values(parameters).map((parameter) => parameter.Default)).toContain(
+      '/aws/service/debian/release/12/latest/arm64',
+    );
   });
 
   test('each node: IMDSv2 (hop limit 1), detailed monitoring, an encrypted gp3 root; its OSD volume is a 100 GiB encrypted gp3 of its own', () => {
     for (const data of templates) {
       expect(data.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
       expect(data.Monitoring).toEqual({ Enabled: true });
-      expect(data.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } }]);
+      expect(data.BlockDeviceMappings).toEqual([
+        { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 30, VolumeType: 'gp3' } },
+      ]);
     }
     storage.resourcePropertiesCountIs('AWS::EC2::Volume', { Encrypted: true, Size: 100, VolumeType: 'gp3' }, 3);
   });
@@ -214,54 +272,99 @@ describe('StrataStorage', () => {
   });
 
   test("RGW has one name in a private hosted zone, with every storage node's fixed address behind it", () => {
-    storage.hasResourceProperties('AWS::Route53::HostedZone', { Name: 'storage.strata.internal.', VPCs: Match.anyValue() });
-    storage.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'rgw.storage.strata.internal.', Type: 'A', ResourceRecords: ['10.40.16.10', '10.40.32.10', '10.40.48.10'] });
+    storage.hasResourceProperties('AWS::Route53::HostedZone', {
+      Name: 'storage.strata.internal.',
+      VPCs: Match.anyValue(),
+    });
+    storage.hasResourceProperties('AWS::Route53::RecordSet', {
+      Name: 'rgw.storage.strata.internal.',
+      Type: 'A',
+      ResourceRecords: ['10.40.16.10', '10.40.32.10', '10.40.48.10'],
+    });
   });
 
   test('the storage role reads one bundle object and writes only its own two secrets', () => {
-    const statements = Object.values(resourcesOf(storage, 'AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const statements = Object.values(resourcesOf(storage, 'AWS::IAM::Policy')).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
     const s3 = statements.filter((statement) => JSON.stringify(statement.Action).includes('s3:'));
-    expect(s3).toEqual([expect.objectContaining({ Action: 's3:GetObject', Resource: expect.objectContaining({ 'Fn::Join': expect.anything() }) })]);
-    expect(JSON.stringify(s3[0].Resource)).toMatch(/\.zip"\]\]\}$/);
-    const writes = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:PutSecretValue'));
-    expect(writes.flatMap((statement) => [statement.Resource].flat()).map((resource) => resource.Ref).sort()).toEqual([
-      expect.stringMatching(/^CephClusterKeys/),
-      expect.stringMatching(/^CephObjectStoreKeys/),
+    expect(s3).toEqual([
+      expect.objectContaining({
+        Action: 's3:GetObject',
+        Resource: expect.objectContaining({ 'Fn::Join': expect.anything() }),
+      }),
     ]);
+    expect(JSON.stringify(s3[0].Resource)).toMatch(/\.zip"\]\]\}$/);
+    const writes = statements.filter((statement) =>
+      JSON.stringify(statement.Action).includes('secretsmanager:PutSecretValue'),
+    );
+    expect(
+      writes
+        .flatMap((statement) => [statement.Resource].flat())
+        .map((resource) => resource.Ref)
+        .sort(),
+    ).toEqual([expect.stringMatching(/^CephClusterKeys/), expect.stringMatching(/^CephObjectStoreKeys/)]);
   });
 
   test('a node may attach only the storage volumes, only to storage instances, and claim addresses only on their interfaces', () => {
-    const statements = Object.values(resourcesOf(storage, 'AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const statements = Object.values(resourcesOf(storage, 'AWS::IAM::Policy')).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
     const ec2 = statements.filter((statement) => JSON.stringify(statement.Action).includes('ec2:'));
-    expect(ec2.map((statement) => statement.Sid).sort()).toEqual(['AttachOwnVolumes', 'ClaimFixedAddress', 'ToStorageInstances']);
+    expect(ec2.map((statement) => statement.Sid).sort()).toEqual([
+      'AttachOwnVolumes',
+      'ClaimFixedAddress',
+      'ToStorageInstances',
+    ]);
     expect(ec2.find((statement) => statement.Sid === 'AttachOwnVolumes').Resource).toHaveLength(3);
     for (const sid of ['ClaimFixedAddress', 'ToStorageInstances']) {
-      expect(ec2.find((statement) => statement.Sid === sid).Condition).toEqual({ StringEquals: { 'aws:ResourceTag/strata:role': 'storage' } });
+      expect(ec2.find((statement) => statement.Sid === sid).Condition).toEqual({
+        StringEquals: { 'aws:ResourceTag/strata:role': 'storage' },
+      });
     }
     for (const data of templates) {
-      expect(data.TagSpecifications.map((spec: { ResourceType: string }) => spec.ResourceType)).toEqual(['instance', 'volume', 'network-interface']);
-      for (const spec of data.TagSpecifications) expect(spec.Tags).toContainEqual({ Key: 'strata:role', Value: 'storage' });
+      expect(data.TagSpecifications.map((spec: { ResourceType: string }) => spec.ResourceType)).toEqual([
+        'instance',
+        'volume',
+        'network-interface',
+      ]);
+      for (const spec of data.TagSpecifications)
+        expect(spec.Tags).toContainEqual({ Key: 'strata:role', Value: 'storage' });
     }
   });
 });
 
 describe('StrataCompute', () => {
-  const launchTemplate = Object.values(resourcesOf(compute, 'AWS::EC2::LaunchTemplate'))[0].Properties.LaunchTemplateData;
+  const launchTemplate = Object.values(resourcesOf(compute, 'AWS::EC2::LaunchTemplate'))[0].Properties
+    .LaunchTemplateData;
 
   test('a launch template with IMDSv2 (hop limit 1), instance tags in IMDS, detailed monitoring and an encrypted gp3 root', () => {
-    expect(launchTemplate.MetadataOptions).toEqual({ HttpTokens: 'required', HttpPutResponseHopLimit: 1, InstanceMetadataTags: 'enabled' });
+    expect(launchTemplate.MetadataOptions).toEqual({
+      HttpTokens: 'required',
+      HttpPutResponseHopLimit: 1,
+      InstanceMetadataTags: 'enabled',
+    });
     expect(launchTemplate.Monitoring).toEqual({ Enabled: true });
-    expect(launchTemplate.BlockDeviceMappings).toEqual([{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' } }]);
+    expect(launchTemplate.BlockDeviceMappings).toEqual([
+      { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 20, VolumeType: 'gp3' } },
+    ]);
     expect(launchTemplate.InstanceType).toBe('c7g.large');
   });
 
   test('the group launches either of two Graviton types that encrypt traffic between instances, across the three AZs of its subnets', () => {
     const [group] = Object.values(resourcesOf(compute, 'AWS::AutoScaling::AutoScalingGroup'));
-    expect(group.Properties.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([{ InstanceType: 'c7g.large' }, { InstanceType: 'c7gd.large' }]);
+    expect(group.Properties.MixedInstancesPolicy.LaunchTemplate.Overrides).toEqual([
+      { InstanceType: 'c7g.large' },
+      { InstanceType: 'c7gd.large' },
+    ]);
     expect(group.Properties.VPCZoneIdentifier).toHaveLength(3);
-    expect(group.Properties.AvailabilityZones).toEqual([0, 1, 2].map((index) => ({ 'Fn::Select': [index, { 'Fn::GetAZs': '' }] })));
+    expect(group.Properties.AvailabilityZones).toEqual(
+      [0, 1, 2].map((index) => ({ 'Fn::Select': [index, { 'Fn::GetAZs': '' }] })),
+    );
     // The network stack's subnets name their AZs the same way, so the two lists agree.
-    const subnetZones = Object.values(resourcesOf(network, 'AWS::EC2::Subnet')).map((subnet) => JSON.stringify(subnet.Properties.AvailabilityZone));
+    const subnetZones = Object.values(resourcesOf(network, 'AWS::EC2::Subnet')).map((subnet) =>
+      JSON.stringify(subnet.Properties.AvailabilityZone),
+    );
     for (const zone of group.Properties.AvailabilityZones) expect(subnetZones).toContain(JSON.stringify(zone));
   });
 
@@ -280,38 +383,79 @@ describe('StrataCompute', () => {
     compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
       MinSize: '2',
       MaxSize: '6',
-      NotificationConfigurations: [Match.objectLike({
-        NotificationTypes: ['autoscaling:EC2_INSTANCE_LAUNCH', 'autoscaling:EC2_INSTANCE_LAUNCH_ERROR', 'autoscaling:EC2_INSTANCE_TERMINATE', 'autoscaling:EC2_INSTANCE_TERMINATE_ERROR'],
-      })],
+      NotificationConfigurations: [
+        Match.objectLike({
+          NotificationTypes: [
+            'autoscaling:EC2_INSTANCE_LAUNCH',
+            'autoscaling:EC2_INSTANCE_LAUNCH_ERROR',
+            'autoscaling:EC2_INSTANCE_TERMINATE',
+            'autoscaling:EC2_INSTANCE_TERMINATE_ERROR',
+          ],
+        }),
+      ],
     });
   });
 
   test('scales on CPU and on slot use, whichever asks for more nodes', () => {
     compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
-      TargetTrackingConfiguration: { PredefinedMetricSpecification: { PredefinedMetricType: 'ASGAverageCPUUtilization' }, TargetValue: 70 },
+      TargetTrackingConfiguration: {
+        PredefinedMetricSpecification: { PredefinedMetricType: 'ASGAverageCPUUtilization' },
+        TargetValue: 70,
+      },
     });
     compute.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
       TargetTrackingConfiguration: {
-        CustomizedMetricSpecification: { Namespace: 'Strata', MetricName: 'SlotUse', Dimensions: [{ Name: 'Role', Value: 'compute' }], Statistic: 'Average' },
+        CustomizedMetricSpecification: {
+          Namespace: 'Strata',
+          MetricName: 'SlotUse',
+          Dimensions: [{ Name: 'Role', Value: 'compute' }],
+          Statistic: 'Average',
+        },
         TargetValue: 70,
       },
     });
   });
 
   test('publishes its group metrics, so that "Nodes in service" has data', () => {
-    compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MetricsCollection: [{ Granularity: '1Minute' }] });
+    compute.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MetricsCollection: [{ Granularity: '1Minute' }],
+    });
   });
 
   test('forecasts CPU and slot use with predictive scaling, forecast only, launching 5 minutes ahead within the maximum', () => {
-    const policies = Object.values(resourcesOf(compute, 'AWS::AutoScaling::ScalingPolicy')).filter((policy) => policy.Properties.PolicyType === 'PredictiveScaling');
+    const policies = Object.values(resourcesOf(compute, 'AWS::AutoScaling::ScalingPolicy')).filter(
+      (policy) => policy.Properties.PolicyType === 'PredictiveScaling',
+    );
     expect(policies).toHaveLength(2);
     for (const policy of policies) {
-      expect(policy.Properties.PredictiveScalingConfiguration).toMatchObject({ Mode: 'ForecastOnly', SchedulingBufferTime: 300, MaxCapacityBreachBehavior: 'HonorMaxCapacity' });
+      expect(policy.Properties.PredictiveScalingConfiguration).toMatchObject({
+        Mode: 'ForecastOnly',
+        SchedulingBufferTime: 300,
+        MaxCapacityBreachBehavior: 'HonorMaxCapacity',
+      });
     }
     const specs = policies.map((policy) => policy.Properties.PredictiveScalingConfiguration.MetricSpecifications[0]);
-    expect(specs).toContainEqual({ TargetValue: 70, PredefinedMetricPairSpecification: { PredefinedMetricType: 'ASGCPUUtilization' } });
-    const slot = (id: string, name: string, stat: string) => ({ MetricDataQueries: [{ Id: id, MetricStat: { Metric: { Namespace: 'Strata', MetricName: name, Dimensions: [{ Name: 'Role', Value: 'compute' }] }, Stat: stat }, ReturnData: true }] });
-    expect(specs).toContainEqual({ TargetValue: 70, CustomizedScalingMetricSpecification: slot('slot_use', 'SlotUse', 'Average'), CustomizedLoadMetricSpecification: slot('slot_load', 'SlotsUsed', 'Sum') });
+    expect(specs).toContainEqual({
+      TargetValue: 70,
+      PredefinedMetricPairSpecification: { PredefinedMetricType: 'ASGCPUUtilization' },
+    });
+    const slot = (id: string, name: string, stat: string) => ({
+      MetricDataQueries: [
+        {
+          Id: id,
+          MetricStat: {
+            Metric: { Namespace: 'Strata', MetricName: name, Dimensions: [{ Name: 'Role', Value: 'compute' }] },
+            Stat: stat,
+          },
+          ReturnData: true,
+        },
+      ],
+    });
+    expect(specs).toContainEqual({
+      TargetValue: 70,
+      CustomizedScalingMetricSpecification: slot('slot_use', 'SlotUse', 'Average'),
+      CustomizedLoadMetricSpecification: slot('slot_load', 'SlotsUsed', 'Sum'),
+    });
   });
 
   test('a terminating node is held by a lifecycle hook, and may complete only its own group’s hook', () => {
@@ -322,22 +466,42 @@ describe('StrataCompute', () => {
       DefaultResult: 'CONTINUE',
     });
     compute.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: [{ Action: 'autoscaling:CompleteLifecycleAction', Effect: 'Allow', Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }) }] },
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'autoscaling:CompleteLifecycleAction',
+            Effect: 'Allow',
+            Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+          },
+        ],
+      },
     });
   });
 
   test('Session Manager instead of SSH', () => {
     compute.hasResourceProperties('AWS::IAM::Role', {
-      ManagedPolicyArns: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/AmazonSSMManagedInstanceCore'])]) })],
+      ManagedPolicyArns: [
+        Match.objectLike({
+          'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/AmazonSSMManagedInstanceCore'])]),
+        }),
+      ],
     });
   });
 });
 
 describe('StrataDispatch', () => {
-  const fn = Object.values(resourcesOf(dispatch, 'AWS::Lambda::Function')).find((resource) => resource.Properties.Handler === 'index.handler')!;
+  const fn = Object.values(resourcesOf(dispatch, 'AWS::Lambda::Function')).find(
+    (resource) => resource.Properties.Handler === 'index.handler',
+  )!;
 
   test('the dispatcher: Node.js 24 on arm64, in the VPC, traced, with the policy layer', () => {
-    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, Timeout: 29, MemorySize: 512 });
+    expect(fn.Properties).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Timeout: 29,
+      MemorySize: 512,
+    });
     expect(fn.Properties.VpcConfig.SubnetIds).toHaveLength(3);
     expect(fn.Properties.Layers).toEqual([{ Ref: expect.stringMatching(/^PolicyLayer/) }]);
     expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
@@ -347,7 +511,12 @@ describe('StrataDispatch', () => {
     const env = fn.Properties.Environment.Variables;
     expect(userDataText(env.STRATA_REDIS_URL)).toMatch(/^rediss:\/\/<.*>:6380$/);
     expect(env.STRATA_REDIS_AUTH_SECRET_ARN).toBeDefined();
-    expect(env).toMatchObject({ STRATA_STRATEGY: 'least-expected-delay', STRATA_CHOICES: '2', STRATA_PREQUAL_PROBES: '8', STRATA_PREQUAL_QUANTILE: '0.9' });
+    expect(env).toMatchObject({
+      STRATA_STRATEGY: 'least-expected-delay',
+      STRATA_CHOICES: '2',
+      STRATA_PREQUAL_PROBES: '8',
+      STRATA_PREQUAL_QUANTILE: '0.9',
+    });
   });
 
   test('every API method takes IAM (SigV4) auth; the invoke route validates its parameters and JSON body', () => {
@@ -360,8 +529,14 @@ describe('StrataDispatch', () => {
       RequestModels: { 'application/json': Match.anyValue() },
       RequestValidatorId: Match.anyValue(),
     });
-    dispatch.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
-    dispatch.hasResourceProperties('AWS::ApiGateway::Model', { ContentType: 'application/json', Schema: Match.objectLike({ type: 'object' }) });
+    dispatch.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+    dispatch.hasResourceProperties('AWS::ApiGateway::Model', {
+      ContentType: 'application/json',
+      Schema: Match.objectLike({ type: 'object' }),
+    });
   });
 
   test("the API is named after its stack, so that its metrics (by ApiName) are this API's alone", () => {
@@ -372,13 +547,27 @@ describe('StrataDispatch', () => {
     dispatch.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'v1',
       TracingEnabled: true,
-      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"') },
-      MethodSettings: [Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000, LoggingLevel: 'ERROR', DataTraceEnabled: false })],
+      AccessLogSetting: {
+        DestinationArn: Match.anyValue(),
+        Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
+      },
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 500,
+          ThrottlingBurstLimit: 1000,
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+        }),
+      ],
     });
   });
 
   test('the dispatcher may read the token secret and nothing else of Secrets Manager', () => {
-    const statements = Object.values(resourcesOf(dispatch, 'AWS::IAM::Policy')).flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const statements = Object.values(resourcesOf(dispatch, 'AWS::IAM::Policy')).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
     const secrets = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
     expect(secrets).toHaveLength(1);
     expect(secrets[0].Action).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
@@ -387,11 +576,27 @@ describe('StrataDispatch', () => {
 });
 
 describe('StrataObservability', () => {
-  const body = JSON.stringify(Object.values(resourcesOf(observability, 'AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
+  const body = JSON.stringify(
+    Object.values(resourcesOf(observability, 'AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody,
+  );
 
   test('the dashboard has a row per tier with its figures', () => {
     for (const text of ['Tier 1', 'Tier 2', 'Tier 3']) expect(body).toContain(text);
-    for (const metric of ['DispatchLatency', 'Decisions', 'NoCapacity', 'CpuBusy', 'MemoryUsed', 'LoadPerCore', 'SlotsUsed', 'SlotUse', 'CephHealth', 'EngineCPUUtilization', 'DatabaseMemoryUsagePercentage', 'ReplicationLag', 'GroupInServiceInstances']) {
+    for (const metric of [
+      'DispatchLatency',
+      'Decisions',
+      'NoCapacity',
+      'CpuBusy',
+      'MemoryUsed',
+      'LoadPerCore',
+      'SlotsUsed',
+      'SlotUse',
+      'CephHealth',
+      'EngineCPUUtilization',
+      'DatabaseMemoryUsagePercentage',
+      'ReplicationLag',
+      'GroupInServiceInstances',
+    ]) {
       expect(body).toContain(metric);
     }
     expect(body).toContain('\\"p50\\"');
@@ -408,9 +613,27 @@ describe('StrataObservability', () => {
   });
 
   test('the alarms that guard scaling and offload count a silent agent as a breach, and storage pages on minutes, not seconds', () => {
-    observability.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SlotUse', Statistic: 'Average', TreatMissingData: 'breaching', Threshold: 90, EvaluationPeriods: 10 });
-    observability.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/EC2', MetricName: 'CPUUtilization', TreatMissingData: 'breaching', Threshold: 90 });
-    observability.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CpuBusy', Dimensions: [{ Name: 'Role', Value: 'storage' }], Statistic: 'Average', Period: 60, TreatMissingData: 'breaching', Threshold: 80 });
+    observability.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SlotUse',
+      Statistic: 'Average',
+      TreatMissingData: 'breaching',
+      Threshold: 90,
+      EvaluationPeriods: 10,
+    });
+    observability.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/EC2',
+      MetricName: 'CPUUtilization',
+      TreatMissingData: 'breaching',
+      Threshold: 90,
+    });
+    observability.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'CpuBusy',
+      Dimensions: [{ Name: 'Role', Value: 'storage' }],
+      Statistic: 'Average',
+      Period: 60,
+      TreatMissingData: 'breaching',
+      Threshold: 80,
+    });
   });
 
   test('replication lag is drawn for every ElastiCache member, so a failover does not blank it', () => {
@@ -427,6 +650,10 @@ describe('StrataObservability', () => {
   });
 
   test('Ceph counts as unhealthy when its health metric stops', () => {
-    observability.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CephHealth', TreatMissingData: 'breaching', Threshold: 0 });
+    observability.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'CephHealth',
+      TreatMissingData: 'breaching',
+      Threshold: 0,
+    });
   });
 });

@@ -28,15 +28,25 @@ afterAll(async () => {
   await redis?.stop();
 }, 60_000);
 
-const poolValue = (key: string) => (JSON.parse(ceph.ceph('osd', 'pool', 'get', POOL, key, '--format', 'json')) as Record<string, unknown>)[key];
+const poolValue = (key: string) =>
+  (JSON.parse(ceph.ceph('osd', 'pool', 'get', POOL, key, '--format', 'json')) as Record<string, unknown>)[key];
 const autoscaleStatus = () =>
-  JSON.parse(ceph.ceph('osd', 'pool', 'autoscale-status', '--format', 'json')) as { pool_name: string; pg_autoscale_mode: string; pg_num_target: number; pg_num_final: number }[];
+  JSON.parse(ceph.ceph('osd', 'pool', 'autoscale-status', '--format', 'json')) as {
+    pool_name: string;
+    pg_autoscale_mode: string;
+    pg_num_target: number;
+    pg_num_final: number;
+  }[];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the one-host cluster and the data pool', () => {
   test('boots to HEALTH_OK with 3 OSDs up and a manager, and the pool script created the data pool', () => {
     expect(ceph.ceph('health').trim()).toBe('HEALTH_OK');
-    expect(JSON.parse(ceph.ceph('osd', 'stat', '--format', 'json'))).toMatchObject({ num_osds: 3, num_up_osds: 3, num_in_osds: 3 });
+    expect(JSON.parse(ceph.ceph('osd', 'stat', '--format', 'json'))).toMatchObject({
+      num_osds: 3,
+      num_up_osds: 3,
+      num_in_osds: 3,
+    });
     expect(ceph.bootLog).toContain(`${POOL}: created with pg_num 128`);
   });
 
@@ -44,15 +54,22 @@ describe('the one-host cluster and the data pool', () => {
     expect(poolValue('pg_num')).toBe(128);
     expect(poolValue('pg_num_min')).toBe(128);
     expect(poolValue('pg_autoscale_mode')).toBe('on');
-    expect(autoscaleStatus().find((pool) => pool.pool_name === POOL)).toMatchObject({ pg_autoscale_mode: 'on', pg_num_target: 128 });
+    expect(autoscaleStatus().find((pool) => pool.pool_name === POOL)).toMatchObject({
+      pg_autoscale_mode: 'on',
+      pg_num_target: 128,
+    });
   });
 
   test('a second run of the pool script changes nothing', () => {
     const before = ['pg_num', 'pg_num_min', 'pg_autoscale_mode', 'size', 'min_size'].map(poolValue);
-    const run = spawnSync('bash', [POOL_SCRIPT, '--pool', POOL, '--pg-num', '128', '--autoscale', 'on', '--size', '1', '--min-size', '1'], {
-      env: { ...process.env, CEPH_CONF: ceph.conf },
-      encoding: 'utf8',
-    });
+    const run = spawnSync(
+      'bash',
+      [POOL_SCRIPT, '--pool', POOL, '--pg-num', '128', '--autoscale', 'on', '--size', '1', '--min-size', '1'],
+      {
+        env: { ...process.env, CEPH_CONF: ceph.conf },
+        encoding: 'utf8',
+      },
+    );
     expect(run.status).toBe(0);
     expect(run.stdout.trim().split('\n').at(-1)).toBe(`${POOL}: 0 change(s)`);
     expect(run.stdout).not.toContain('->');
@@ -88,7 +105,10 @@ describe('the storage tier on RGW', () => {
     return fn.finish(args as never, runStageOver(fn, args as never, text));
   };
 
-  async function withCluster(options: Partial<LocalClusterOptions>, run: (cluster: LocalCluster) => Promise<void>): Promise<void> {
+  async function withCluster(
+    options: Partial<LocalClusterOptions>,
+    run: (cluster: LocalCluster) => Promise<void>,
+  ): Promise<void> {
     const cluster = await LocalCluster.start({
       redisUrl: redis.url,
       objects: { s3Endpoint: ceph.rgwEndpoint, bucket: BUCKET, credentials: ceph.credentials },
@@ -114,29 +134,33 @@ describe('the storage tier on RGW', () => {
   }, 60_000);
 
   test('the corpus goes up through S3 and comes back byte for byte', async () => {
-    for (const { key, bytes } of Object.values(CORPUS)) expect((await store().get(key)).equals(Buffer.from(corpusText(bytes)))).toBe(true);
+    for (const { key, bytes } of Object.values(CORPUS))
+      expect((await store().get(key)).equals(Buffer.from(corpusText(bytes)))).toBe(true);
   });
 
   test('offload on: the storage agent reads from RGW and runs the data stage there', async () => {
-    await withCluster({ offloadPolicy: 'always', storageThresholds: { cpu: 1, memory: 1, loadPerCore: 1000 } }, async (cluster) => {
-      for (const [name, args, text] of cases) {
-        // The agent refuses while its CPU reads 100 % (thresholds are strict, and 1 is
-        // the highest): on a host saturated by other tests that can last a second.
-        // A refused stage runs on the compute node; ask again until one is offloaded.
-        let tier3 = '';
-        for (let attempt = 0; attempt < 20 && tier3 !== 'offloaded:s1'; attempt++) {
-          const reply = await call(cluster.url, 'POST', `/invoke/${name}`, args);
-          expect(reply.status).toBe(200);
-          expect(json(reply)).toEqual(expected(name, args, text));
-          tier3 = String(reply.headers['x-strata-tier3']);
-          if (tier3 !== 'offloaded:s1') {
-            expect(tier3).toBe('local:s1 refused (over-thresholds)');
-            await sleep(500);
+    await withCluster(
+      { offloadPolicy: 'always', storageThresholds: { cpu: 1, memory: 1, loadPerCore: 1000 } },
+      async (cluster) => {
+        for (const [name, args, text] of cases) {
+          // The agent refuses while its CPU reads 100 % (thresholds are strict, and 1 is
+          // the highest): on a host saturated by other tests that can last a second.
+          // A refused stage runs on the compute node; ask again until one is offloaded.
+          let tier3 = '';
+          for (let attempt = 0; attempt < 20 && tier3 !== 'offloaded:s1'; attempt++) {
+            const reply = await call(cluster.url, 'POST', `/invoke/${name}`, args);
+            expect(reply.status).toBe(200);
+            expect(json(reply)).toEqual(expected(name, args, text));
+            tier3 = String(reply.headers['x-strata-tier3']);
+            if (tier3 !== 'offloaded:s1') {
+              expect(tier3).toBe('local:s1 refused (over-thresholds)');
+              await sleep(500);
+            }
           }
+          expect(tier3).toBe('offloaded:s1');
         }
-        expect(tier3).toBe('offloaded:s1');
-      }
-    });
+      },
+    );
   }, 120_000);
 
   test('offload off: the compute node fetches from RGW, with the same answers', async () => {

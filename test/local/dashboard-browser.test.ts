@@ -36,7 +36,8 @@ const seen = new Map<string, (line: string) => void>();
 function line(pattern: RegExp): Promise<string> {
   const found = stdout.split('\n').find((l) => pattern.test(l));
   if (found) return Promise.resolve(found);
-  if (start.exitCode !== null) return Promise.reject(new Error(`npm start exited (${start.exitCode}) before printing ${pattern}`));
+  if (start.exitCode !== null)
+    return Promise.reject(new Error(`npm start exited (${start.exitCode}) before printing ${pattern}`));
   return new Promise((resolve, reject) => {
     seen.set(pattern.source, resolve);
     start.once('exit', (code) => reject(new Error(`npm start exited (${code}) before printing ${pattern}`)));
@@ -44,12 +45,23 @@ function line(pattern: RegExp): Promise<string> {
 }
 
 /** What the page shows for one widget: per line, its figure over the run and its count of values. */
-async function figures(title: string): Promise<{ lines: number; points: number; svgLines: number; rows: Record<string, { total: number; samples: number }>; notes: string[] }> {
+async function figures(
+  title: string,
+): Promise<{
+  lines: number;
+  points: number;
+  svgLines: number;
+  rows: Record<string, { total: number; samples: number }>;
+  notes: string[];
+}> {
   return page.evaluate((wanted) => {
     const card = [...document.querySelectorAll('.widget')].find((w) => w.dataset.title === wanted)!;
     const rows: Record<string, { total: number; samples: number }> = {};
     for (const row of card.querySelectorAll('tr[data-label]')) {
-      rows[row.dataset.label!] = { total: Number(row.querySelector('.total')!.textContent), samples: Number(row.querySelector('.samples')!.textContent) };
+      rows[row.dataset.label!] = {
+        total: Number(row.querySelector('.total')!.textContent),
+        samples: Number(row.querySelector('.samples')!.textContent),
+      };
     }
     return {
       lines: Number(card.dataset.lines),
@@ -71,14 +83,31 @@ beforeAll(async () => {
   replica = await startRedisServer({ replicaOf: primary });
   browser = await launchChromium();
   page = await browser.newPage();
-  start = spawn(process.execPath, [
-    '--import', 'tsx', join(ROOT, 'bin/start.ts'),
-    '--redis', primary.url, '--ceph', '--port', '0', '--dashboard-port', '0', '--work-dir', mkdtempSync(join(tmpdir(), 'strata-start-')),
-    '--requests', String(REQUESTS), '--concurrency', '8',
-  ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  start = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'bin/start.ts'),
+      '--redis',
+      primary.url,
+      '--ceph',
+      '--port',
+      '0',
+      '--dashboard-port',
+      '0',
+      '--work-dir',
+      mkdtempSync(join(tmpdir(), 'strata-start-')),
+      '--requests',
+      String(REQUESTS),
+      '--concurrency',
+      '8',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   createInterface({ input: start.stdout! }).on('line', (text) => {
     stdout += `${text}\n`;
-    for (const [source, resolve] of seen) if (new RegExp(source).test(text)) (seen.delete(source), resolve(text));
+    for (const [source, resolve] of seen) if (new RegExp(source).test(text)) seen.delete(source), resolve(text);
   });
 }, 60_000);
 
@@ -101,12 +130,20 @@ describe('the dashboard of a run of npm start, in Chromium', () => {
     const address = (await line(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/)).slice('dashboard: '.length);
     await page.goto(address);
     await page.waitForFunction(() => Number(document.body.dataset.updates ?? 0) >= 1, null, { timeout: 30_000 });
-    expect(await page.evaluate(() => [...document.querySelectorAll('.widget')].map((w) => w.dataset.title))).toEqual(WIDGETS.map((w) => w.title));
+    expect(await page.evaluate(() => [...document.querySelectorAll('.widget')].map((w) => w.dataset.title))).toEqual(
+      WIDGETS.map((w) => w.title),
+    );
     // While the demo runs, the figures grow from one update to the next.
-    await page.waitForFunction(() => {
-      const card = [...document.querySelectorAll('.widget')].find((w) => w.dataset.title === 'Invocations and concurrency');
-      return Number(card?.querySelector('tr[data-label="invocations"] .total')?.textContent ?? 0) > 0;
-    }, null, { timeout: 240_000 });
+    await page.waitForFunction(
+      () => {
+        const card = [...document.querySelectorAll('.widget')].find(
+          (w) => w.dataset.title === 'Invocations and concurrency',
+        );
+        return Number(card?.querySelector('tr[data-label="invocations"] .total')?.textContent ?? 0) > 0;
+      },
+      null,
+      { timeout: 240_000 },
+    );
     midRunInvocations = (await figures('Invocations and concurrency')).rows.invocations.total;
     expect(stdout).not.toMatch(/tier 1, dispatcher chose/); // the demo is still running
     await line(/^tier 1, dispatcher chose: /);
@@ -118,17 +155,32 @@ describe('the dashboard of a run of npm start, in Chromium', () => {
   test('every widget shows data: each has lines, drawn by vega; a line without data is the forecast (AWS only) or an event that did not happen, and the page says which', async () => {
     for (const widget of WIDGETS) {
       const shown = await figures(widget.title);
-      expect({ widget: widget.title, lines: shown.lines > 0, drawn: shown.svgLines > 0 }).toEqual({ widget: widget.title, lines: true, drawn: true });
-      for (const note of shown.notes) expect(note).toMatch(/^(forecast: no data in this run — on AWS only|(no capacity|node 5xx|degraded containers): no data in this run — written only when it happens)/);
+      expect({ widget: widget.title, lines: shown.lines > 0, drawn: shown.svgLines > 0 }).toEqual({
+        widget: widget.title,
+        lines: true,
+        drawn: true,
+      });
+      for (const note of shown.notes)
+        expect(note).toMatch(
+          /^(forecast: no data in this run — on AWS only|(no capacity|node 5xx|degraded containers): no data in this run — written only when it happens)/,
+        );
     }
-    const screenshot = process.env.STRATA_DASHBOARD_SCREENSHOT ?? join(mkdtempSync(join(tmpdir(), 'strata-shot-')), 'dashboard.png');
+    const screenshot =
+      process.env.STRATA_DASHBOARD_SCREENSHOT ?? join(mkdtempSync(join(tmpdir(), 'strata-shot-')), 'dashboard.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`screenshot of the run: ${screenshot}`);
   });
 
   test("the numbers are the run's own: decisions per node, invocations, errors, dispatches", async () => {
-    const chose = Object.fromEntries([...(await line(/^tier 1, dispatcher chose: /)).matchAll(/:(\w+) (\d+)/g)].map(([, node, count]) => [node, Number(count)]));
-    const statuses = Object.fromEntries([...(await line(/^status: /)).matchAll(/(\d{3}) (\d+)/g)].map(([, status, count]) => [status, Number(count)]));
+    const chose = Object.fromEntries(
+      [...(await line(/^tier 1, dispatcher chose: /)).matchAll(/:(\w+) (\d+)/g)].map(([, node, count]) => [
+        node,
+        Number(count),
+      ]),
+    );
+    const statuses = Object.fromEntries(
+      [...(await line(/^status: /)).matchAll(/(\d{3}) (\d+)/g)].map(([, status, count]) => [status, Number(count)]),
+    );
     expect(Object.values(chose).reduce((a, b) => a + b, 0)).toBe(REQUESTS);
 
     const decisions = await figures('Decisions per node');
@@ -136,7 +188,10 @@ describe('the dashboard of a run of npm start, in Chromium', () => {
     const invocations = await figures('Invocations and concurrency');
     expect(invocations.rows.invocations.total).toBe(REQUESTS);
     const errors = await figures('Errors');
-    const count = (from: number, to: number) => Object.entries(statuses).filter(([s]) => Number(s) >= from && Number(s) < to).reduce((n, [, c]) => n + c, 0);
+    const count = (from: number, to: number) =>
+      Object.entries(statuses)
+        .filter(([s]) => Number(s) >= from && Number(s) < to)
+        .reduce((n, [, c]) => n + c, 0);
     expect(errors.rows['API 4xx'].total).toBe(count(400, 500));
     expect(errors.rows['API 5xx'].total).toBe(count(500, 600));
     expect(errors.rows['dispatcher errors'].total).toBe(0);

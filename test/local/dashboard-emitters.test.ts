@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ALARMS, everyMetricRead, fixedDimensions, STRATA_NAMESPACE, type MetricQuery } from '../../common/metrics/dashboard';
+import {
+  ALARMS,
+  everyMetricRead,
+  fixedDimensions,
+  STRATA_NAMESPACE,
+  type MetricQuery,
+} from '../../common/metrics/dashboard';
 import { RedisStateStore } from '../../common/state';
 import { startCeph, type OneHostCeph } from '../../local/ceph';
 import { datapointsOf, type Datapoint } from '../../local/dashboard/emf';
@@ -27,10 +33,15 @@ const children: ChildProcess[] = [];
 const emitted: { emitter: string; point: Datapoint }[] = [];
 
 function spawnNode(entry: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', (line) => (line.startsWith('ready ') ? resolve(child) : reject(new Error(line))));
+    createInterface({ input: child.stdout! }).once('line', (line) =>
+      line.startsWith('ready ') ? resolve(child) : reject(new Error(line)),
+    );
     child.once('exit', (code) => reject(new Error(`${entry} exited ${code}`)));
   });
 }
@@ -82,22 +93,62 @@ afterAll(async () => {
 });
 
 /** What AWS publishes itself, by namespace: the names Strata reads and the one dimension set it reads them by. */
-const AWS_PUBLISHED: Record<string, { readonly dimensions: string; readonly names: readonly string[]; readonly when: string }[]> = {
-  'AWS/ApiGateway': [{ dimensions: 'ApiName', names: ['Latency', 'Count', '4XXError', '5XXError'], when: 'every REST API, each minute with traffic' }],
-  'AWS/Lambda': [{ dimensions: 'FunctionName', names: ['Invocations', 'Errors', 'Throttles', 'ConcurrentExecutions', 'Duration'], when: 'every function, each minute with invocations' }],
-  'AWS/EC2': [{ dimensions: 'AutoScalingGroupName', names: ['CPUUtilization'], when: 'instances of a group, every minute with detailed monitoring (the launch template turns it on)' }],
-  'AWS/AutoScaling': [
-    { dimensions: 'AutoScalingGroupName', names: ['GroupInServiceInstances', 'GroupDesiredCapacity'], when: 'every minute once group metrics are enabled (stacks.test: MetricsCollection)' },
-    { dimensions: 'AutoScalingGroupName,PairIndex,PolicyName', names: ['PredictiveScalingCapacityForecast', 'PredictiveScalingLoadForecast'], when: 'hourly, once a predictive policy has its first forecast (24 hours of metrics)' },
+const AWS_PUBLISHED: Record<
+  string,
+  { readonly dimensions: string; readonly names: readonly string[]; readonly when: string }[]
+> = {
+  'AWS/ApiGateway': [
+    {
+      dimensions: 'ApiName',
+      names: ['Latency', 'Count', '4XXError', '5XXError'],
+      when: 'every REST API, each minute with traffic',
+    },
   ],
-  'AWS/ElastiCache': [{ dimensions: 'CacheClusterId', names: ['EngineCPUUtilization', 'DatabaseMemoryUsagePercentage', 'CurrConnections', 'ReplicationLag'], when: 'every node each minute; ReplicationLag from replicas only' }],
+  'AWS/Lambda': [
+    {
+      dimensions: 'FunctionName',
+      names: ['Invocations', 'Errors', 'Throttles', 'ConcurrentExecutions', 'Duration'],
+      when: 'every function, each minute with invocations',
+    },
+  ],
+  'AWS/EC2': [
+    {
+      dimensions: 'AutoScalingGroupName',
+      names: ['CPUUtilization'],
+      when: 'instances of a group, every minute with detailed monitoring (the launch template turns it on)',
+    },
+  ],
+  'AWS/AutoScaling': [
+    {
+      dimensions: 'AutoScalingGroupName',
+      names: ['GroupInServiceInstances', 'GroupDesiredCapacity'],
+      when: 'every minute once group metrics are enabled (stacks.test: MetricsCollection)',
+    },
+    {
+      dimensions: 'AutoScalingGroupName,PairIndex,PolicyName',
+      names: ['PredictiveScalingCapacityForecast', 'PredictiveScalingLoadForecast'],
+      when: 'hourly, once a predictive policy has its first forecast (24 hours of metrics)',
+    },
+  ],
+  'AWS/ElastiCache': [
+    {
+      dimensions: 'CacheClusterId',
+      names: ['EngineCPUUtilization', 'DatabaseMemoryUsagePercentage', 'CurrConnections', 'ReplicationLag'],
+      when: 'every node each minute; ReplicationLag from replicas only',
+    },
+  ],
 };
 
 test('every AWS metric read is one AWS publishes, by the dimension set it publishes it with', () => {
   for (const { query } of everyMetricRead().filter(({ query }) => query.namespace !== STRATA_NAMESPACE)) {
     const dimensions = Object.keys(query.dimensions).sort().join(',');
-    const published = (AWS_PUBLISHED[query.namespace] ?? []).some((entry) => entry.dimensions === dimensions && entry.names.includes(query.name));
-    expect({ metric: `${query.namespace} ${query.name} {${dimensions}}`, published }).toEqual({ metric: `${query.namespace} ${query.name} {${dimensions}}`, published: true });
+    const published = (AWS_PUBLISHED[query.namespace] ?? []).some(
+      (entry) => entry.dimensions === dimensions && entry.names.includes(query.name),
+    );
+    expect({ metric: `${query.namespace} ${query.name} {${dimensions}}`, published }).toEqual({
+      metric: `${query.namespace} ${query.name} {${dimensions}}`,
+      published: true,
+    });
   }
 });
 
@@ -108,39 +159,79 @@ describe('every metric read is emitted, as read', () => {
     const folder = mkdtempSync(join(tmpdir(), 'strata-emitters-'));
     const objects = await corpusFolder();
     const state = await RedisStateStore.connect({ url: redis.url });
-    const broken = createServer((_req, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"broken"}'));
+    const broken = createServer((_req, res) =>
+      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"broken"}'),
+    );
     await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
 
     const handler = spawn(process.execPath, ['--import', 'tsx', '-e', HANDLER_SCRIPT], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, STRATA_REDIS_URL: redis.url, AWS_LAMBDA_FUNCTION_NAME: 'strata-dispatcher', POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      env: {
+        PATH: process.env.PATH,
+        STRATA_REDIS_URL: redis.url,
+        AWS_LAMBDA_FUNCTION_NAME: 'strata-dispatcher',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     children.push(handler);
     let stdout = '';
     const steps = createInterface({ input: handler.stdout! });
-    const nextStep = () => new Promise<string>((resolve) => {
-      const onLine = (line: string) => {
-        stdout += `${line}\n`;
-        if (line.startsWith('STEP ')) {
-          steps.off('line', onLine);
-          resolve(line.slice(5));
-        }
-      };
-      steps.on('line', onLine);
-    });
+    const nextStep = () =>
+      new Promise<string>((resolve) => {
+        const onLine = (line: string) => {
+          stdout += `${line}\n`;
+          if (line.startsWith('STEP ')) {
+            steps.off('line', onLine);
+            resolve(line.slice(5));
+          }
+        };
+        steps.on('line', onLine);
+      });
     const go = () => handler.stdin!.write('go\n');
 
     expect(await nextStep()).toBe('no-node');
-    const brokenReport = { id: 'broken', address: `127.0.0.1:${(broken.address() as AddressInfo).port}`, role: 'compute' as const, slotsTotal: 1, slotsUsed: 0, cpuBusy: 0, memoryUsed: 0, load1: 0, load5: 0, load15: 0, cores: 1, heartbeatAt: Date.now(), draining: false };
+    const brokenReport = {
+      id: 'broken',
+      address: `127.0.0.1:${(broken.address() as AddressInfo).port}`,
+      role: 'compute' as const,
+      slotsTotal: 1,
+      slotsUsed: 0,
+      cpuBusy: 0,
+      memoryUsed: 0,
+      load1: 0,
+      load5: 0,
+      load15: 0,
+      cores: 1,
+      heartbeatAt: Date.now(),
+      draining: false,
+    };
     await state.heartbeat(brokenReport, 60_000);
     go();
     expect(await nextStep()).toBe('broken-node');
     await state.deregister('broken');
     broken.close();
     await Promise.all([
-      spawnNode('nodes/compute/main.ts', ['--id', 'c1', '--state', redis.url, '--objects', objects, '--emf-file', join(folder, 'c1.emf')]),
-      spawnNode('nodes/storage/main.ts', ['--id', 's1', '--state', redis.url, '--objects', objects, '--emf-file', join(folder, 's1.emf')]),
+      spawnNode('nodes/compute/main.ts', [
+        '--id',
+        'c1',
+        '--state',
+        redis.url,
+        '--objects',
+        objects,
+        '--emf-file',
+        join(folder, 'c1.emf'),
+      ]),
+      spawnNode('nodes/storage/main.ts', [
+        '--id',
+        's1',
+        '--state',
+        redis.url,
+        '--objects',
+        objects,
+        '--emf-file',
+        join(folder, 's1.emf'),
+      ]),
     ]);
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // a few samples of each agent
     go();
@@ -154,7 +245,9 @@ describe('every metric read is emitted, as read', () => {
     collect('compute node metrics agent', readFileSync(join(folder, 'c1.emf'), 'utf8'));
     collect('storage node metrics agent', readFileSync(join(folder, 's1.emf'), 'utf8'));
     await new Promise<void>((resolve) => {
-      const script = spawn('bash', [join(ROOT, 'nodes/ceph/health-metric.sh'), '--conf', ceph.conf], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const script = spawn('bash', [join(ROOT, 'nodes/ceph/health-metric.sh'), '--conf', ceph.conf], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let output = '';
       script.stdout.on('data', (chunk) => (output += chunk));
       script.on('exit', () => (collect('nodes/ceph/health-metric.sh', output), resolve()));
@@ -169,48 +262,76 @@ describe('every metric read is emitted, as read', () => {
   const matching = (query: MetricQuery) => {
     const fixed = fixedDimensions(query, LOCAL_RESOURCES);
     const keys = Object.keys(query.dimensions).sort().join(',');
-    return emitted.filter(({ point }) =>
-      point.namespace === query.namespace && point.name === query.name && Object.keys(point.dimensions).sort().join(',') === keys && Object.entries(fixed).every(([k, v]) => point.dimensions[k] === v));
+    return emitted.filter(
+      ({ point }) =>
+        point.namespace === query.namespace &&
+        point.name === query.name &&
+        Object.keys(point.dimensions).sort().join(',') === keys &&
+        Object.entries(fixed).every(([k, v]) => point.dimensions[k] === v),
+    );
   };
 
-  test("every Strata metric a widget, an alarm or a scaling policy reads is written with that namespace, name and dimension set", () => {
+  test('every Strata metric a widget, an alarm or a scaling policy reads is written with that namespace, name and dimension set', () => {
     const rows: string[] = [];
     for (const { query, readers } of everyMetricRead().filter(({ query }) => query.namespace === STRATA_NAMESPACE)) {
       const found = matching(query);
-      const dims = Object.entries(query.dimensions).map(([k, v]) => `${k}=${typeof v === 'string' ? v : 'each' in v ? `<${v.each}>` : `<${v.ref}>`}`).join(',');
-      rows.push(`${query.name} {${dims}}: ${found.length} datapoints from ${[...new Set(found.map((f) => f.emitter))].join(', ') || 'NOTHING'} — read by ${readers.join('; ')}`);
-      expect({ metric: `${query.name} {${dims}}`, emitters: found.length > 0 }).toEqual({ metric: `${query.name} {${dims}}`, emitters: true });
+      const dims = Object.entries(query.dimensions)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : 'each' in v ? `<${v.each}>` : `<${v.ref}>`}`)
+        .join(',');
+      rows.push(
+        `${query.name} {${dims}}: ${found.length} datapoints from ${[...new Set(found.map((f) => f.emitter))].join(', ') || 'NOTHING'} — read by ${readers.join('; ')}`,
+      );
+      expect({ metric: `${query.name} {${dims}}`, emitters: found.length > 0 }).toEqual({
+        metric: `${query.name} {${dims}}`,
+        emitters: true,
+      });
     }
     console.log(`what reads each Strata metric, and what wrote it in this run:\n${rows.join('\n')}`);
   });
 
   test('the metrics agents write every second: each one-minute period of the breaching-on-missing alarms has data', () => {
-    for (const alarm of ALARMS.filter((a) => a.metric.namespace === STRATA_NAMESPACE && a.missingData === 'breaching' && !a.metric.name.startsWith('Ceph'))) {
-      const times = matching(alarm.metric).map(({ point }) => point.timestamp).sort((a, b) => a - b);
+    for (const alarm of ALARMS.filter(
+      (a) =>
+        a.metric.namespace === STRATA_NAMESPACE && a.missingData === 'breaching' && !a.metric.name.startsWith('Ceph'),
+    )) {
+      const times = matching(alarm.metric)
+        .map(({ point }) => point.timestamp)
+        .sort((a, b) => a - b);
       expect(times.length).toBeGreaterThan(2);
       const widestGap = Math.max(...times.slice(1).map((t, i) => t - times[i]));
-      expect({ alarm: alarm.name, gapUnderAMinute: widestGap < MINUTE / 2 }).toEqual({ alarm: alarm.name, gapUnderAMinute: true });
+      expect({ alarm: alarm.name, gapUnderAMinute: widestGap < MINUTE / 2 }).toEqual({
+        alarm: alarm.name,
+        gapUnderAMinute: true,
+      });
     }
   });
 
-  test("the Ceph health timer fires every 30 s, so each minute of CephUnhealthy (missing breaches) gets a value", () => {
+  test('the Ceph health timer fires every 30 s, so each minute of CephUnhealthy (missing breaches) gets a value', () => {
     const setup = readFileSync(join(ROOT, 'nodes/node-setup/storage-node.sh'), 'utf8');
     const timer = setup.slice(setup.indexOf('strata-ceph-health.timer'));
     expect(timer).toMatch(/OnUnitActiveSec=30s/);
     expect(timer).toMatch(/AccuracySec=1s/);
-    expect(matching(ALARMS.find((a) => a.name === 'CephUnhealthy')!.metric).map(({ point }) => point.values[0])).toEqual([0]); // the real cluster is HEALTH_OK
+    expect(
+      matching(ALARMS.find((a) => a.name === 'CephUnhealthy')!.metric).map(({ point }) => point.values[0]),
+    ).toEqual([0]); // the real cluster is HEALTH_OK
   });
 
   test('DegradedMode: once a minute per degraded container, so the alarm (2 minutes, missing = OK) stays in ALARM through the outage', () => {
     const degraded = matching(ALARMS.find((a) => a.name === 'DegradedState')!.metric).map(({ point }) => point);
     const perMinute = new Map<number, number>();
-    for (const point of degraded) perMinute.set(Math.floor(point.timestamp / MINUTE), (perMinute.get(Math.floor(point.timestamp / MINUTE)) ?? 0) + point.values[0]);
+    for (const point of degraded)
+      perMinute.set(
+        Math.floor(point.timestamp / MINUTE),
+        (perMinute.get(Math.floor(point.timestamp / MINUTE)) ?? 0) + point.values[0],
+      );
     const minutes = [...perMinute.keys()].sort((a, b) => a - b);
     // 24 invocations 10 to 20 s apart: four minutes of outage or more, each minute (first to last) with exactly one.
     expect(minutes.length).toBeGreaterThanOrEqual(4);
     expect(minutes[minutes.length - 1] - minutes[0] + 1).toBe(minutes.length);
     expect([...perMinute.values()].every((sum) => sum === 1)).toBe(true);
-    const states = minutes.slice(1).map((minute) => (perMinute.get(minute)! > 0 && perMinute.get(minute - 1)! > 0 ? 'ALARM' : 'OK'));
+    const states = minutes
+      .slice(1)
+      .map((minute) => (perMinute.get(minute)! > 0 && perMinute.get(minute - 1)! > 0 ? 'ALARM' : 'OK'));
     expect(states.every((state) => state === 'ALARM')).toBe(true);
   });
 });

@@ -14,7 +14,13 @@ let fleet: EmulatedFleet;
 const MiB = 1024 * 1024;
 
 beforeAll(async () => {
-  fleet = await EmulatedFleet.start({ computeCpu: [0.25, 0.5], storageCpu: 0.5, controlCpu: 0.25, linkMbit: 100, network: { name: 'tfl', subnet24: '10.77.14' } });
+  fleet = await EmulatedFleet.start({
+    computeCpu: [0.25, 0.5],
+    storageCpu: 0.5,
+    controlCpu: 0.25,
+    linkMbit: 100,
+    network: { name: 'tfl', subnet24: '10.77.14' },
+  });
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -22,10 +28,16 @@ afterAll(async () => {
 });
 
 /** A cluster on the fleet with the offload policy, for the test's body; stopped after. */
-async function withCluster(offloadPolicy: 'never' | 'always', body: (cluster: LocalCluster) => Promise<void>): Promise<void> {
+async function withCluster(
+  offloadPolicy: 'never' | 'always',
+  body: (cluster: LocalCluster) => Promise<void>,
+): Promise<void> {
   const cluster = await LocalCluster.start({
-    redisUrl: fleet.redisUrl, objects: { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials },
-    computeNodes: fleet.computeNodes, slots: 2, offloadPolicy,
+    redisUrl: fleet.redisUrl,
+    objects: { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials },
+    computeNodes: fleet.computeNodes,
+    slots: 2,
+    offloadPolicy,
     storageThresholds: { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE }, // the storage node takes what its slots allow
     nodeHost: (id) => fleet.placement(id),
   });
@@ -37,45 +49,67 @@ async function withCluster(offloadPolicy: 'never' | 'always', body: (cluster: Lo
   }
 }
 
-const rxOfCompute = (reading: ReturnType<EmulatedFleet['read']>) => [...reading].filter(([host]) => host.startsWith('c')).reduce((sum, [, c]) => sum + c.rxBytes, 0);
+const rxOfCompute = (reading: ReturnType<EmulatedFleet['read']>) =>
+  [...reading].filter(([host]) => host.startsWith('c')).reduce((sum, [, c]) => sum + c.rxBytes, 0);
 
 describe('the emulated fleet', () => {
   test('quotas that do not fit this machine are refused before any host is made', async () => {
-    await expect(EmulatedFleet.start({ computeCpu: [1, 1], storageCpu: 1, controlCpu: 0.25, linkMbit: 100, network: { name: 'tfx', subnet24: '10.77.15' } })).rejects.toThrow(/quotas sum to 3.25 cores/);
+    await expect(
+      EmulatedFleet.start({
+        computeCpu: [1, 1],
+        storageCpu: 1,
+        controlCpu: 0.25,
+        linkMbit: 100,
+        network: { name: 'tfx', subnet24: '10.77.15' },
+      }),
+    ).rejects.toThrow(/quotas sum to 3.25 cores/);
   });
 
-  test('each node runs on its own host and sees its CPU quota as its cores', async () => {
-    await withCluster('never', async (cluster) => {
-      const nodes = await cluster.state.liveNodes();
-      const byId = Object.fromEntries(nodes.map((node) => [node.id, node]));
-      expect(byId.c1.address).toMatch(/^10\.77\.14\.31:\d+$/);
-      expect(byId.c2.address).toMatch(/^10\.77\.14\.32:\d+$/);
-      expect(byId.s1.address).toMatch(/^10\.77\.14\.20:\d+$/);
-      expect([byId.c1.cores, byId.c2.cores, byId.s1.cores]).toEqual([0.25, 0.5, 0.5]);
-    });
-  }, 5 * 60_000);
-
-  test('offload off: the compute nodes read the object over their links; offload on: the stage runs on the storage host and the object stays there', async () => {
-    const args = { key: CORPUS.large.key };
-    const expected = functions.wordcount.finish(args, runStageOver(functions.wordcount, args, corpusText(CORPUS.large.bytes)));
-    for (const offload of ['never', 'always'] as const) {
-      await withCluster(offload, async (cluster) => {
-        const before = fleet.read();
-        for (let i = 0; i < 2; i++) {
-          const reply = await call(cluster.url, 'POST', '/invoke/wordcount', args);
-          expect(reply.status).toBe(200);
-          expect(json(reply)).toEqual(expected);
-          expect(reply.headers['x-strata-tier3']).toBe(offload === 'always' ? 'offloaded:s1' : 'local:offload is off');
-        }
-        const after = fleet.read();
-        const received = rxOfCompute(after) - rxOfCompute(before);
-        if (offload === 'never') expect(received).toBeGreaterThan(2 * 4 * MiB);
-        else expect(received).toBeLessThan(1 * MiB);
-        // The hosts' own counters: the storage host worked, and a resource is named.
-        const usage = fleet.usage(before, after);
-        expect(usage.find((u) => u.host === 's1')!.cpuCores).toBeGreaterThan(0);
-        expect(bottleneck(usage).resource).toMatch(/CPU|link/);
+  test(
+    'each node runs on its own host and sees its CPU quota as its cores',
+    async () => {
+      await withCluster('never', async (cluster) => {
+        const nodes = await cluster.state.liveNodes();
+        const byId = Object.fromEntries(nodes.map((node) => [node.id, node]));
+        expect(byId.c1.address).toMatch(/^10\.77\.14\.31:\d+$/);
+        expect(byId.c2.address).toMatch(/^10\.77\.14\.32:\d+$/);
+        expect(byId.s1.address).toMatch(/^10\.77\.14\.20:\d+$/);
+        expect([byId.c1.cores, byId.c2.cores, byId.s1.cores]).toEqual([0.25, 0.5, 0.5]);
       });
-    }
-  }, 5 * 60_000);
+    },
+    5 * 60_000,
+  );
+
+  test(
+    'offload off: the compute nodes read the object over their links; offload on: the stage runs on the storage host and the object stays there',
+    async () => {
+      const args = { key: CORPUS.large.key };
+      const expected = functions.wordcount.finish(
+        args,
+        runStageOver(functions.wordcount, args, corpusText(CORPUS.large.bytes)),
+      );
+      for (const offload of ['never', 'always'] as const) {
+        await withCluster(offload, async (cluster) => {
+          const before = fleet.read();
+          for (let i = 0; i < 2; i++) {
+            const reply = await call(cluster.url, 'POST', '/invoke/wordcount', args);
+            expect(reply.status).toBe(200);
+            expect(json(reply)).toEqual(expected);
+            expect(reply.headers['x-strata-tier3']).toBe(
+              offload === 'always' ? 'offloaded:s1' : 'local:offload is off',
+            );
+          }
+          const after = fleet.read();
+          const received = rxOfCompute(after) - rxOfCompute(before);
+          if (offload === 'never') expect(received).toBeGreaterThan(2 * 4 * MiB);
+          else expect(received).toBeLessThan(1 * MiB);
+          // The hosts' own counters: the storage host worked, and a resource is named.
+          const usage = fleet.usage(before, after);
+          expect(usage.find((u) => u.host === 's1')!.cpuCores).toBeGreaterThan(0);
+          expect(bottleneck(usage).resource).toMatch(/CPU|link/);
+        });
+      }
+    },
+    5 * 60_000,
+  );
 });

@@ -28,7 +28,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const expectedWordcount = (key: string, text: string) => functions.wordcount.finish({ key }, runStageOver(functions.wordcount, { key }, text));
+const expectedWordcount = (key: string, text: string) =>
+  functions.wordcount.finish({ key }, runStageOver(functions.wordcount, { key }, text));
 
 describe('the local cluster end to end, with a real redis-server', () => {
   test('GET /health reports the strategy and the live compute nodes', async () => {
@@ -79,17 +80,66 @@ describe('the local cluster end to end, with a real redis-server', () => {
 
   test('round robin spreads consecutive invocations over all three nodes', async () => {
     const nodes = new Set<string>();
-    for (let i = 0; i < 6; i++) nodes.add(String((await call(cluster.url, 'POST', '/invoke/sleep', { ms: 1 })).headers['x-strata-tier1']));
+    for (let i = 0; i < 6; i++)
+      nodes.add(String((await call(cluster.url, 'POST', '/invoke/sleep', { ms: 1 })).headers['x-strata-tier1']));
     expect(nodes).toEqual(new Set(['round-robin:c1', 'round-robin:c2', 'round-robin:c3']));
   });
 
   test.each([
-    ['an unknown function: 404 listing the known ones', 'POST', '/invoke/fly', {}, {}, 404, { error: 'no function "fly"', functions: ['wordcount', 'substring', 'sha256', 'sleep'] }],
-    ['malformed JSON: 400', 'POST', '/invoke/sha256', '{"data": ', {}, 400, { error: expect.stringMatching(/^the body is not valid JSON/) }],
-    ['a bad argument: 400 naming the field', 'POST', '/invoke/sleep', { ms: -1 }, {}, 400, { error: 'ms must be a whole number from 0 to 20000', function: 'sleep' }],
-    ['a wrong method: 405', 'GET', '/invoke/sha256', undefined, {}, 405, { error: 'GET is not allowed on /invoke; use POST' }],
-    ['an unknown path: 404', 'GET', '/nowhere', undefined, {}, 404, { error: 'no route /nowhere; the routes are POST /invoke/{function} and GET /health' }],
-    ['a missing object: 404 from the node', 'POST', '/invoke/wordcount', { key: 'corpus/missing.txt' }, {}, 404, { error: 'no object "corpus/missing.txt"' }],
+    [
+      'an unknown function: 404 listing the known ones',
+      'POST',
+      '/invoke/fly',
+      {},
+      {},
+      404,
+      { error: 'no function "fly"', functions: ['wordcount', 'substring', 'sha256', 'sleep'] },
+    ],
+    [
+      'malformed JSON: 400',
+      'POST',
+      '/invoke/sha256',
+      '{"data": ',
+      {},
+      400,
+      { error: expect.stringMatching(/^the body is not valid JSON/) },
+    ],
+    [
+      'a bad argument: 400 naming the field',
+      'POST',
+      '/invoke/sleep',
+      { ms: -1 },
+      {},
+      400,
+      { error: 'ms must be a whole number from 0 to 20000', function: 'sleep' },
+    ],
+    [
+      'a wrong method: 405',
+      'GET',
+      '/invoke/sha256',
+      undefined,
+      {},
+      405,
+      { error: 'GET is not allowed on /invoke; use POST' },
+    ],
+    [
+      'an unknown path: 404',
+      'GET',
+      '/nowhere',
+      undefined,
+      {},
+      404,
+      { error: 'no route /nowhere; the routes are POST /invoke/{function} and GET /health' },
+    ],
+    [
+      'a missing object: 404 from the node',
+      'POST',
+      '/invoke/wordcount',
+      { key: 'corpus/missing.txt' },
+      {},
+      404,
+      { error: 'no object "corpus/missing.txt"' },
+    ],
   ])('%s', async (_name, method, path, body, headers, status, expected) => {
     const reply = await call(cluster.url, method, path, body, headers);
     expect(reply.status).toBe(status);
@@ -98,27 +148,43 @@ describe('the local cluster end to end, with a real redis-server', () => {
   });
 
   test('a body over the limit: 413', async () => {
-    const reply = await call(cluster.url, 'POST', '/invoke/sha256', JSON.stringify({ data: 'x'.repeat(7 * 1024 * 1024) }));
+    const reply = await call(
+      cluster.url,
+      'POST',
+      '/invoke/sha256',
+      JSON.stringify({ data: 'x'.repeat(7 * 1024 * 1024) }),
+    );
     expect(reply.status).toBe(413);
     expect(json(reply).error).toMatch(/over the limit of 6291456/);
   });
 
   test('a burst larger than all slots queues at the dispatcher and every invocation succeeds', async () => {
-    const replies = await Promise.all(Array.from({ length: 30 }, () => call(cluster.url, 'POST', '/invoke/sleep', { ms: 100 })));
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, () => call(cluster.url, 'POST', '/invoke/sleep', { ms: 100 })),
+    );
     expect(replies.map((r) => r.status)).toEqual(Array(30).fill(200));
   });
 
   test("a compute node starts no work once the caller's budget (x-strata-budget-ms) has run out, and rejects a bad budget", async () => {
     const c1 = (await cluster.state.liveNodes()).find((node) => node.id === 'c1')!;
-    const direct = (body: unknown, headers: Record<string, string>) => call(`http://${c1.address}`, 'POST', '/invoke/sleep', body, { 'x-strata-hops': '9', ...headers }); // 9: no forwarding to peers
+    const direct = (body: unknown, headers: Record<string, string>) =>
+      call(`http://${c1.address}`, 'POST', '/invoke/sleep', body, { 'x-strata-hops': '9', ...headers }); // 9: no forwarding to peers
     for (const bad of ['0', 'soon', '1e20']) {
       const reply = await direct({ ms: 1 }, { 'x-strata-budget-ms': bad });
-      expect([reply.status, json(reply).error]).toEqual([400, 'x-strata-budget-ms must be a whole number of milliseconds from 1 to 900000']);
+      expect([reply.status, json(reply).error]).toEqual([
+        400,
+        'x-strata-budget-ms must be a whole number of milliseconds from 1 to 900000',
+      ]);
     }
     const busy = [direct({ ms: 450 }, {}), direct({ ms: 450 }, {})]; // both of c1's slots
-    while (json(await call(`http://${c1.address}`, 'GET', '/health')).slotsUsed !== 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (json(await call(`http://${c1.address}`, 'GET', '/health')).slotsUsed !== 2)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     const late = await direct({ ms: 1 }, { 'x-strata-budget-ms': '50' }); // a slot frees within the node's slot wait (500 ms), after the budget
-    expect([late.status, late.headers['x-strata-node'], json(late).error]).toEqual([504, 'c1', 'the caller stopped waiting (x-strata-budget-ms) before the invocation could run']);
+    expect([late.status, late.headers['x-strata-node'], json(late).error]).toEqual([
+      504,
+      'c1',
+      'the caller stopped waiting (x-strata-budget-ms) before the invocation could run',
+    ]);
     expect((await Promise.all(busy)).map((reply) => reply.status)).toEqual([200, 200]);
     expect((await direct({ ms: 1 }, { 'x-strata-budget-ms': '5000' })).status).toBe(200);
   });

@@ -12,7 +12,14 @@ const metricsDir = mkdtempSync(join(tmpdir(), 'strata-faults-'));
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  cluster = await LocalCluster.start({ redisUrl: redis.url, objects: { folder: mkdtempSync(join(tmpdir(), 'strata-none-')) }, computeNodes: 3, slots: 2, metricsDir, queueTimeoutMs: 60_000 });
+  cluster = await LocalCluster.start({
+    redisUrl: redis.url,
+    objects: { folder: mkdtempSync(join(tmpdir(), 'strata-none-')) },
+    computeNodes: 3,
+    slots: 2,
+    metricsDir,
+    queueTimeoutMs: 60_000,
+  });
   await cluster.waitForNodes();
 }, 60_000);
 
@@ -42,7 +49,9 @@ describe('faults, on real processes with a real redis-server', () => {
 
     const ok = replies.filter((r) => r.status === 200).length;
     const figures = { answered: replies.length, succeeded: ok, failed: replies.length - ok };
-    console.log(`kill test: ${JSON.stringify(figures)}, statuses ${JSON.stringify(tally(replies.map((r) => r.status)))}`);
+    console.log(
+      `kill test: ${JSON.stringify(figures)}, statuses ${JSON.stringify(tally(replies.map((r) => r.status)))}`,
+    );
     expect(figures.answered).toBe(500);
     expect(ok / replies.length).toBeGreaterThanOrEqual(0.99);
     const runs = completedRuns();
@@ -54,7 +63,9 @@ describe('faults, on real processes with a real redis-server', () => {
     expect(new Set(after.slice(-100))).toEqual(new Set(['c1', 'c3']));
     // Nothing leaked: once c2's heartbeat has expired, the survivors hold no reservation and no slot.
     const held = await heldAfterHeartbeat(cluster.state, 3_500);
-    console.log(`kill test: leaked reservations ${held.reduce((a, [, r]) => a + r, 0)}, slots ${held.reduce((a, [, , s]) => a + s, 0)}`);
+    console.log(
+      `kill test: leaked reservations ${held.reduce((a, [, r]) => a + r, 0)}, slots ${held.reduce((a, [, , s]) => a + s, 0)}`,
+    );
     expect(held).toEqual([
       ['c1', 0, 0],
       ['c3', 0, 0],
@@ -84,7 +95,9 @@ describe('faults, on real processes with a real redis-server', () => {
 
     const stats = String(await admin.command(['INFO', 'commandstats']));
     await admin.close();
-    console.log(`restart test: ${statuses.length} requests, statuses ${JSON.stringify(tally(statuses))}, ${degradedDecisions.filter(Boolean).length} decided while degraded`);
+    console.log(
+      `restart test: ${statuses.length} requests, statuses ${JSON.stringify(tally(statuses))}, ${degradedDecisions.filter(Boolean).length} decided while degraded`,
+    );
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
     expect(degradedDecisions.some(Boolean)).toBe(true); // the outage was seen...
     expect(degradedDecisions.slice(-20).some(Boolean)).toBe(false); // ...and is over
@@ -97,7 +110,11 @@ describe('faults, on real processes with a real redis-server', () => {
     const lanes = Array.from({ length: 8 }, async () => {
       while (running) {
         const reply = await call(cluster.url, 'POST', '/invoke/sleep', { ms: 5 });
-        replies.push({ at: Date.now(), status: reply.status, degraded: String(reply.headers['x-strata-tier1']).endsWith('(degraded)') });
+        replies.push({
+          at: Date.now(),
+          status: reply.status,
+          degraded: String(reply.headers['x-strata-tier1']).endsWith('(degraded)'),
+        });
       }
     });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -111,7 +128,9 @@ describe('faults, on real processes with a real redis-server', () => {
     await Promise.all(lanes);
 
     const whileFrozen = replies.filter((r) => r.at > frozenAt + 3_000 && r.at < thawedAt); // past the reply timeout (2 s)
-    console.log(`freeze test: ${replies.length} requests, statuses ${JSON.stringify(tally(replies.map((r) => r.status)))}, ${whileFrozen.length} answered while frozen, ${replies.filter((r) => r.degraded).length} decided while degraded`);
+    console.log(
+      `freeze test: ${replies.length} requests, statuses ${JSON.stringify(tally(replies.map((r) => r.status)))}, ${whileFrozen.length} answered while frozen, ${replies.filter((r) => r.degraded).length} decided while degraded`,
+    );
     expect(replies.filter((r) => r.status >= 500)).toEqual([]);
     expect(whileFrozen.length).toBeGreaterThan(0); // nothing waited for the frozen server...
     expect(whileFrozen.every((r) => r.degraded)).toBe(true); // ...they were decided over what the dispatcher last knew
@@ -123,7 +142,9 @@ describe('draining', () => {
   test('SIGTERM: the node finishes what it runs, takes no new work, leaves the shared state and exits 0', async () => {
     const c3 = cluster.processes.get('c3')!;
     const exited = new Promise<number | null>((resolve) => c3.once('exit', (code) => resolve(code)));
-    const replies = Promise.all(Array.from({ length: 4 }, () => call(cluster.url, 'POST', '/invoke/sleep', { ms: 800 })));
+    const replies = Promise.all(
+      Array.from({ length: 4 }, () => call(cluster.url, 'POST', '/invoke/sleep', { ms: 800 })),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     c3.kill('SIGTERM');
     expect((await replies).map((r) => r.status)).toEqual([200, 200, 200, 200]);

@@ -41,7 +41,9 @@ describe('refused offloads, and forwarding from a single entry node (embedded st
   });
 
   test('the entry node forwards to its peers when its slots are full, and the route says so', async () => {
-    const replies = await Promise.all(Array.from({ length: 6 }, () => call(cluster.url, 'POST', '/invoke/wordcount', { key: CORPUS.small.key })));
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, () => call(cluster.url, 'POST', '/invoke/wordcount', { key: CORPUS.small.key })),
+    );
     expect(replies.map((r) => r.status)).toEqual(Array(6).fill(200));
     expect(replies.every((r) => r.headers['x-strata-tier1'] === 'single-entry:c1')).toBe(true);
     const routes = replies.map((r) => String(r.headers['x-strata-tier2']));

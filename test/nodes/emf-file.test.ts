@@ -12,7 +12,7 @@ import { corpusFolder } from '../support/cluster';
 // agent runs as another user (nobody), so appending fails with EACCES as it did there.
 const ROOT = join(__dirname, '..', '..');
 
-test("a storage agent that cannot append to a root-owned metrics file still starts, serves and heartbeats, and says why on stderr", async () => {
+test('a storage agent that cannot append to a root-owned metrics file still starts, serves and heartbeats, and says why on stderr', async () => {
   expect(process.getuid?.()).toBe(0); // the tests run as root (CI does): it takes root to make the file root's and run as nobody
   const folder = mkdtempSync(join(tmpdir(), 'strata-emf-'));
   chmodSync(folder, 0o755);
@@ -24,7 +24,25 @@ test("a storage agent that cannot append to a root-owned metrics file still star
   const state = await serveStateStore(store);
   const child = spawn(
     'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', join(ROOT, 'nodes/storage/main.ts'), '--id', 's1', '--state', state.url, '--objects', objects, '--emf-file', emf, '--heartbeat-ms', '200'],
+    [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      '--import',
+      'tsx',
+      join(ROOT, 'nodes/storage/main.ts'),
+      '--id',
+      's1',
+      '--state',
+      state.url,
+      '--objects',
+      objects,
+      '--emf-file',
+      emf,
+      '--heartbeat-ms',
+      '200',
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   try {

@@ -12,10 +12,28 @@ let url: string;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  node = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'nodes', 'compute', 'main.ts'),
-    '--id', 'h1', '--state', redis.url, '--objects', await corpusFolder(), '--heartbeat-ms', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  node = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(__dirname, '..', '..', 'nodes', 'compute', 'main.ts'),
+      '--id',
+      'h1',
+      '--state',
+      redis.url,
+      '--objects',
+      await corpusFolder(),
+      '--heartbeat-ms',
+      '200',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: node.stdout! }).on('line', (line) => line.startsWith('ready ') && resolve(`http://${line.slice('ready '.length)}`));
+    createInterface({ input: node.stdout! }).on(
+      'line',
+      (line) => line.startsWith('ready ') && resolve(`http://${line.slice('ready '.length)}`),
+    );
     node.once('exit', (code) => reject(new Error(`the compute node exited with ${code}`)));
   });
 }, 60_000);
@@ -27,7 +45,10 @@ afterAll(async () => {
 
 const healthOf = async () => {
   const reply = await call(url, 'GET', '/health');
-  return { status: reply.status, registered: (JSON.parse(reply.body.toString()) as { registered: boolean }).registered };
+  return {
+    status: reply.status,
+    registered: (JSON.parse(reply.body.toString()) as { registered: boolean }).registered,
+  };
 };
 
 test("a node's /health is 200 while its heartbeat reaches the state store, 503 when it does not, 200 again after", async () => {

@@ -12,11 +12,22 @@ export const CHROMIUM = '/usr/bin/chromium';
  * connections would only be refused) and from needing a GPU or a sandbox as root.
  */
 export async function launchChromium(): Promise<BrowserContext> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is not installed: run \`apt-get install -y --no-install-recommends chromium\` (.ci/run does this)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} is not installed: run \`apt-get install -y --no-install-recommends chromium\` (.ci/run does this)`,
+    );
   return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'strata-chromium-')), {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }

@@ -14,12 +14,19 @@ export async function corpusFolder(): Promise<string> {
 }
 
 /** One HTTP request to the local API, as a client would send it. */
-export function call(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ForwardResponse> {
+export function call(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ForwardResponse> {
   return forward({
     address: new URL(baseUrl).host,
     method,
     path,
-    body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    body:
+      body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
     headers: { 'content-type': 'application/json', ...headers },
     timeoutMs: 60_000,
   });

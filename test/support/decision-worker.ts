@@ -29,7 +29,11 @@ async function main(): Promise<void> {
     while (left > 0) {
       left--;
       for (;;) {
-        const selection = strategy(nodes, { functionName: 'wordcount', hops: 0 }, { now: Date.now(), random, heartbeatTtlMs: 60_000 });
+        const selection = strategy(
+          nodes,
+          { functionName: 'wordcount', hops: 0 },
+          { now: Date.now(), random, heartbeatTtlMs: 60_000 },
+        );
         if (selection.kind === 'no-capacity') throw new Error(`the strategy found no node: ${selection.reason}`);
         const reservation = await store.reserve(selection);
         if (reservation.kind === 'no-capacity') {

@@ -1,4 +1,12 @@
-import { eligibleNodes, indexServiceMs, loadPerCore, seededRandom, type FleetColumns, type NodeView, type PolicyContext } from '@strata/policy-engine';
+import {
+  eligibleNodes,
+  indexServiceMs,
+  loadPerCore,
+  seededRandom,
+  type FleetColumns,
+  type NodeView,
+  type PolicyContext,
+} from '@strata/policy-engine';
 
 export const NOW = 1_700_000_000_000;
 export const TTL_MS = 3_000;

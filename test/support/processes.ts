@@ -15,7 +15,12 @@ export interface Finished {
  * not block, so servers in the test's own process keep answering meanwhile.
  * `noNetwork` runs it in a fresh network namespace, where any attempt to connect fails.
  */
-export function runScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv, options: { noNetwork?: boolean } = {}): Promise<Finished> {
+export function runScript(
+  script: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: { noNetwork?: boolean } = {},
+): Promise<Finished> {
   return new Promise((resolve) => {
     const command = [process.execPath, '--import', 'tsx', join(ROOT, script), ...args];
     const [file, ...rest] = options.noNetwork ? ['unshare', '--net', ...command] : command;

@@ -42,7 +42,8 @@ export class ServiceTimeEstimator {
     this.decayMs = options.decayMs ?? 5000;
     this.minSamples = options.minSamples ?? 5;
     if (!(this.decayMs > 0)) throw new RangeError(`decayMs must be above 0, got ${this.decayMs}`);
-    if (!Number.isInteger(this.minSamples) || this.minSamples < 1) throw new RangeError(`minSamples must be a whole number of at least 1, got ${this.minSamples}`);
+    if (!Number.isInteger(this.minSamples) || this.minSamples < 1)
+      throw new RangeError(`minSamples must be a whole number of at least 1, got ${this.minSamples}`);
   }
 
   /** One invocation of `functionName` held a slot for `ms`, finishing at `now`. */

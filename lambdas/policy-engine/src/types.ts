@@ -82,7 +82,12 @@ export interface Candidate {
  */
 export type CandidateSelection =
   | { readonly kind: 'select'; readonly rule: 'in-order'; readonly candidates: readonly Candidate[] }
-  | { readonly kind: 'select'; readonly rule: 'rotate'; readonly cursor: string; readonly candidates: readonly Candidate[] }
+  | {
+      readonly kind: 'select';
+      readonly rule: 'rotate';
+      readonly cursor: string;
+      readonly candidates: readonly Candidate[];
+    }
   | {
       readonly kind: 'select';
       readonly rule: 'fewest-in-flight';

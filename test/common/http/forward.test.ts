@@ -27,7 +27,11 @@ describe('forward', () => {
     return started.address;
   }
 
-  const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: ForwardError) => ({ kind: error.kind, message: error.message }));
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: ForwardError) => ({ kind: error.kind, message: error.message }),
+    );
 
   it('answers the whole reply of a node', async () => {
     const address = await listen(createHttpServer((req, res) => req.resume().on('end', () => res.end('{"ok":true}'))));
@@ -36,8 +40,17 @@ describe('forward', () => {
   });
 
   it('counts time queued for one of the 256 pooled sockets against the deadline, not the connect timeout', async () => {
-    const address = await listen(createHttpServer((req, res) => req.resume().on('end', () => setTimeout(() => res.end('ok'), 400))));
-    const replies = await Promise.all(Array.from({ length: 300 }, () => forward({ address, path: '/', timeoutMs: 10_000, connectTimeoutMs: 200 }).then((reply) => reply.status, (error: ForwardError) => error.message)));
+    const address = await listen(
+      createHttpServer((req, res) => req.resume().on('end', () => setTimeout(() => res.end('ok'), 400))),
+    );
+    const replies = await Promise.all(
+      Array.from({ length: 300 }, () =>
+        forward({ address, path: '/', timeoutMs: 10_000, connectTimeoutMs: 200 }).then(
+          (reply) => reply.status,
+          (error: ForwardError) => error.message,
+        ),
+      ),
+    );
     expect(replies).toEqual(Array(300).fill(200)); // the last 44 waited ~400 ms for a socket
   });
 
@@ -50,11 +63,18 @@ describe('forward', () => {
   it('is not-delivered when no SYN is answered (a host that lost its power), within the connect timeout', async () => {
     // A listener that never accepts, with a backlog of 0: once one connection waits in its
     // queue, the kernel drops every new SYN, as a powered-off host's silence.
-    backlogFull = spawn('python3', ['-c', "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(600)"]);
-    const port = await new Promise<number>((resolve) => backlogFull!.stdout!.once('data', (data) => resolve(Number(String(data).trim()))));
+    backlogFull = spawn('python3', [
+      '-c',
+      "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(600)",
+    ]);
+    const port = await new Promise<number>((resolve) =>
+      backlogFull!.stdout!.once('data', (data) => resolve(Number(String(data).trim()))),
+    );
     queued = connect(port, '127.0.0.1');
     await new Promise((resolve) => queued!.once('connect', resolve));
-    expect(await failure(forward({ address: `127.0.0.1:${port}`, path: '/', timeoutMs: 20_000, connectTimeoutMs: 300 }))).toEqual({
+    expect(
+      await failure(forward({ address: `127.0.0.1:${port}`, path: '/', timeoutMs: 20_000, connectTimeoutMs: 300 })),
+    ).toEqual({
       kind: 'not-delivered',
       message: `not-delivered forwarding to 127.0.0.1:${port}: no connection within 300 ms`,
     });
@@ -62,7 +82,10 @@ describe('forward', () => {
 
   it('times out a node that took the request and answers nothing (it may have run it)', async () => {
     const address = await listen(createServer(() => undefined));
-    expect(await failure(forward({ address, path: '/', timeoutMs: 300 }))).toMatchObject({ kind: 'timeout', message: expect.stringContaining('timed out after 300 ms') });
+    expect(await failure(forward({ address, path: '/', timeoutMs: 300 }))).toMatchObject({
+      kind: 'timeout',
+      message: expect.stringContaining('timed out after 300 ms'),
+    });
   });
 
   it('times out at the deadline a node that answers a byte at a time (never idle)', async () => {
@@ -73,6 +96,9 @@ describe('forward', () => {
         res.on('close', () => clearInterval(drip));
       }),
     );
-    expect(await failure(forward({ address, path: '/', timeoutMs: 500 }))).toMatchObject({ kind: 'timeout', message: expect.stringContaining('timed out after 500 ms') });
+    expect(await failure(forward({ address, path: '/', timeoutMs: 500 }))).toMatchObject({
+      kind: 'timeout',
+      message: expect.stringContaining('timed out after 500 ms'),
+    });
   });
 });

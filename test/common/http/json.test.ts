@@ -5,7 +5,9 @@ const nested = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
 describe('request bodies', () => {
   test(`JSON nested ${MAX_JSON_DEPTH} deep parses; one level more is a 400 naming the limit`, () => {
     expect(parseJsonBody(Buffer.from(nested(MAX_JSON_DEPTH)))).toHaveLength(1);
-    expect(() => parseJsonBody(Buffer.from(nested(MAX_JSON_DEPTH + 1)))).toThrow(new BodyError(400, 'the body nests arrays and objects deeper than 64 levels, the limit'));
+    expect(() => parseJsonBody(Buffer.from(nested(MAX_JSON_DEPTH + 1)))).toThrow(
+      new BodyError(400, 'the body nests arrays and objects deeper than 64 levels, the limit'),
+    );
   });
 
   test('brackets inside strings, escaped quotes among them, do not count as nesting', () => {
@@ -23,7 +25,7 @@ describe('request bodies', () => {
     expect(() => bodyText(Buffer.from(bytes))).toThrow(new BodyError(status as 400 | 415, message));
   });
 
-  test('a UTF-8 byte order mark is dropped; JSON that does not parse is a 400 with the parser\'s reason', () => {
+  test("a UTF-8 byte order mark is dropped; JSON that does not parse is a 400 with the parser's reason", () => {
     expect(parseJsonBody(Buffer.from('\uFEFF{"a":1}'))).toEqual({ a: 1 });
     expect(() => parseJsonBody(Buffer.from('{"a":'))).toThrow(/^the body is not valid JSON: /);
   });

@@ -11,14 +11,21 @@ import { cdkJsonContext } from '../../support/cdk';
 // Both renderings of the one definition (common/metrics/dashboard.ts): CloudWatch's, from
 // a synth of the app, and the local page's, from its server. Each must be the definition,
 // widget by widget and line by line.
-const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] }, outdir: mkdtempSync(join(tmpdir(), 'strata-dashboard-')) });
+const app = new App({
+  context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
+  outdir: mkdtempSync(join(tmpdir(), 'strata-dashboard-')),
+});
 const stacks = defineStrata(app);
-const template = Template.fromJSON(app.synth().getStackByName(stacks.observability.stackName).template as Record<string, unknown>);
+const template = Template.fromJSON(
+  app.synth().getStackByName(stacks.observability.stackName).template as Record<string, unknown>,
+);
 const members = stacks.state.cache.memberIds();
 
 /** CloudFormation's joins flattened, each token a placeholder: the dashboard body as JSON. */
 function dashboardBody(): { widgets: { type: string; properties: Record<string, any> }[] } {
-  const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
+  const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as {
+    Properties: { DashboardBody: unknown };
+  }[];
   const flatten = (value: unknown): string => {
     if (typeof value === 'string') return value;
     if (Array.isArray(value)) return value.map(flatten).join('');
@@ -29,7 +36,8 @@ function dashboardBody(): { widgets: { type: string; properties: Record<string, 
 }
 
 /** A line as "namespace/name {dimension keys} stat axis". */
-const line = (namespace: string, name: string, keys: string[], stat: string, axis: string) => `${namespace}/${name} {${[...keys].sort().join(',')}} ${stat} ${axis}`;
+const line = (namespace: string, name: string, keys: string[], stat: string, axis: string) =>
+  `${namespace}/${name} {${[...keys].sort().join(',')}} ${stat} ${axis}`;
 
 /** The lines CloudWatch should draw for a query: one, one per member or policy, or one SEARCH. */
 function expectedCloudWatchLines(query: MetricQuery): string[] {
@@ -49,7 +57,13 @@ function cloudWatchLines(metrics: unknown[][]): string[] {
       return line(namespace, match[2], keys, match[3], options.yAxis ?? 'left');
     }
     const [namespace, name, ...rest] = item.slice(0, -1) as string[];
-    return line(namespace, name, rest.filter((_, i) => i % 2 === 0), options.stat ?? 'Average', options.yAxis ?? 'left');
+    return line(
+      namespace,
+      name,
+      rest.filter((_, i) => i % 2 === 0),
+      options.stat ?? 'Average',
+      options.yAxis ?? 'left',
+    );
   });
 }
 
@@ -69,10 +83,12 @@ describe('one dashboard definition, two renderings', () => {
       const widget = WIDGETS[i];
       expect(cloudWatchLines(graph.properties.metrics)).toEqual(widget.metrics.flatMap(expectedCloudWatchLines));
       const annotations = (graph.properties.annotations?.horizontal ?? []) as { label: string; value: number }[];
-      expect(annotations).toEqual((widget.alarms ?? []).map((name) => {
-        const alarm = ALARMS.find((candidate) => candidate.name === name)!;
-        return expect.objectContaining({ label: `${name} > ${alarm.threshold}`, value: alarm.threshold });
-      }));
+      expect(annotations).toEqual(
+        (widget.alarms ?? []).map((name) => {
+          const alarm = ALARMS.find((candidate) => candidate.name === name)!;
+          return expect.objectContaining({ label: `${name} > ${alarm.threshold}`, value: alarm.threshold });
+        }),
+      );
     });
   });
 
@@ -80,24 +96,41 @@ describe('one dashboard definition, two renderings', () => {
     const response = await fetch(`${local.url}api/dashboard`);
     expect(response.status).toBe(200);
     const page = (await response.json()) as ReturnType<LocalDashboard['data']>;
-    expect(page.widgets.map((widget) => [widget.tier, widget.title])).toEqual(WIDGETS.map((widget) => [widget.tier, widget.title]));
+    expect(page.widgets.map((widget) => [widget.tier, widget.title])).toEqual(
+      WIDGETS.map((widget) => [widget.tier, widget.title]),
+    );
     page.widgets.forEach((widget, i) => {
       expect(widget.queries.map((query) => [query.namespace, query.name, query.stat, query.label, query.axis])).toEqual(
         WIDGETS[i].metrics.map((query) => [query.namespace, query.name, query.stat, query.label, query.axis ?? 'left']),
       );
-      expect(widget.alarms.map((alarm) => [alarm.name, alarm.threshold])).toEqual((WIDGETS[i].alarms ?? []).map((name) => [name, ALARMS.find((alarm) => alarm.name === name)!.threshold]));
+      expect(widget.alarms.map((alarm) => [alarm.name, alarm.threshold])).toEqual(
+        (WIDGETS[i].alarms ?? []).map((name) => [name, ALARMS.find((alarm) => alarm.name === name)!.threshold]),
+      );
     });
   });
 
   test('every alarm of the definition exists in CloudWatch with its threshold, periods and missing-data rule', () => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as {
+      Properties: Record<string, unknown>;
+    }[];
     for (const definition of ALARMS) {
       const copies = eachDimension(definition.metric) ? members.length : 1;
-      const matching = alarms.filter(({ Properties: p }) => p.MetricName === definition.metric.name && p.Namespace === definition.metric.namespace);
+      const matching = alarms.filter(
+        ({ Properties: p }) => p.MetricName === definition.metric.name && p.Namespace === definition.metric.namespace,
+      );
       expect(matching).toHaveLength(copies);
       for (const { Properties: p } of matching) {
-        expect(p).toMatchObject({ Threshold: definition.threshold, EvaluationPeriods: definition.evaluationPeriods, DatapointsToAlarm: definition.evaluationPeriods, Statistic: definition.metric.stat, Period: 60, TreatMissingData: definition.missingData });
-        expect((p.Dimensions as { Name: string }[]).map((d) => d.Name).sort()).toEqual(Object.keys(definition.metric.dimensions).sort());
+        expect(p).toMatchObject({
+          Threshold: definition.threshold,
+          EvaluationPeriods: definition.evaluationPeriods,
+          DatapointsToAlarm: definition.evaluationPeriods,
+          Statistic: definition.metric.stat,
+          Period: 60,
+          TreatMissingData: definition.missingData,
+        });
+        expect((p.Dimensions as { Name: string }[]).map((d) => d.Name).sort()).toEqual(
+          Object.keys(definition.metric.dimensions).sort(),
+        );
       }
     }
     expect(alarms).toHaveLength(ALARMS.reduce((n, alarm) => n + (eachDimension(alarm.metric) ? members.length : 1), 0));

@@ -28,8 +28,13 @@ export function report(id: string, overrides: Partial<NodeReport> = {}): NodeRep
   };
 }
 
-export const inOrder = (...ids: string[]): Selection => ({ kind: 'select', rule: 'in-order', candidates: ids.map((id) => ({ id, limit: 2 })) });
-const indexed = (selection: { rule: IndexedSelection['rule'] } & Record<string, unknown>) => ({ kind: 'select', ...selection }) as IndexedSelection;
+export const inOrder = (...ids: string[]): Selection => ({
+  kind: 'select',
+  rule: 'in-order',
+  candidates: ids.map((id) => ({ id, limit: 2 })),
+});
+const indexed = (selection: { rule: IndexedSelection['rule'] } & Record<string, unknown>) =>
+  ({ kind: 'select', ...selection }) as IndexedSelection;
 const chosen = async (store: StateStore, selection: Selection) => {
   const r = await store.reserve(selection);
   return r.kind === 'chosen' ? r.nodeId : undefined;
@@ -37,14 +42,29 @@ const chosen = async (store: StateStore, selection: Selection) => {
 
 /** Every indexed rule, with random draws and parameters. */
 export const arbitraryIndexedSelection = (ids: readonly string[]) =>
-  fc.record({
-    rule: fc.constantFrom('least-outstanding', 'least-expected-delay', 'least-load', 'most-free-slots', 'lowest-id', 'round-robin', 'power-of-d', 'prequal', 'hash-affinity'),
-    draws: fc.array(fc.integer({ min: 0, max: 999 }).map((k) => k / 1000), { minLength: 1, maxLength: 4 }),
-    quantile: fc.integer({ min: 0, max: 100 }).map((k) => k / 100),
-    hash: fc.nat({ max: 0xffffffff }),
-    stepSeed: fc.nat({ max: 0xffffffff }),
-    exclude: fc.subarray([...ids], { maxLength: 3 }),
-  }).map((s) => ({ kind: 'select', cursor: 'rr', ...s }) as unknown as IndexedSelection);
+  fc
+    .record({
+      rule: fc.constantFrom(
+        'least-outstanding',
+        'least-expected-delay',
+        'least-load',
+        'most-free-slots',
+        'lowest-id',
+        'round-robin',
+        'power-of-d',
+        'prequal',
+        'hash-affinity',
+      ),
+      draws: fc.array(
+        fc.integer({ min: 0, max: 999 }).map((k) => k / 1000),
+        { minLength: 1, maxLength: 4 },
+      ),
+      quantile: fc.integer({ min: 0, max: 100 }).map((k) => k / 100),
+      hash: fc.nat({ max: 0xffffffff }),
+      stepSeed: fc.nat({ max: 0xffffffff }),
+      exclude: fc.subarray([...ids], { maxLength: 3 }),
+    })
+    .map((s) => ({ kind: 'select', cursor: 'rr', ...s }) as unknown as IndexedSelection);
 
 /**
  * The behaviour every StateStore must have; run against the in-memory and the Redis
@@ -81,7 +101,10 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
     await store.reserve(inOrder('a'));
     await advance(TTL + 100);
     expect((await store.liveNodes()).map((n) => n.id)).toEqual(['b']);
-    expect(await store.reserve(inOrder('a'))).toEqual({ kind: 'no-capacity', reason: 'every candidate is full or gone' });
+    expect(await store.reserve(inOrder('a'))).toEqual({
+      kind: 'no-capacity',
+      reason: 'every candidate is full or gone',
+    });
     await store.heartbeat(report('a'), TTL);
     expect((await store.liveNodes()).find((n) => n.id === 'a')?.inFlight).toBe(0);
   });
@@ -101,9 +124,15 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
   });
 
   test('rejects a report or a TTL no store can keep, naming the field', async () => {
-    await expect(store.heartbeat(report('has space'), TTL)).rejects.toThrow('node report id must be 1 to 200 printable ASCII characters');
-    await expect(store.heartbeat(report('a', { load1: Number.NaN }), TTL)).rejects.toThrow('node report load1 must be a finite number');
-    await expect(store.heartbeat(report('a', { serviceMs: -1 }), TTL)).rejects.toThrow('node report serviceMs must be a number of at least 0');
+    await expect(store.heartbeat(report('has space'), TTL)).rejects.toThrow(
+      'node report id must be 1 to 200 printable ASCII characters',
+    );
+    await expect(store.heartbeat(report('a', { load1: Number.NaN }), TTL)).rejects.toThrow(
+      'node report load1 must be a finite number',
+    );
+    await expect(store.heartbeat(report('a', { serviceMs: -1 }), TTL)).rejects.toThrow(
+      'node report serviceMs must be a number of at least 0',
+    );
     await expect(store.heartbeat(report('a'), 0)).rejects.toThrow('ttlMs must be above 0');
     expect(await store.liveNodes()).toEqual([]);
   });
@@ -168,7 +197,12 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
 
   test('rotate advances one cursor per name across calls', async () => {
     for (const id of ['a', 'b', 'c']) await store.heartbeat(report(id), TTL * 10);
-    const rotate = (cursor: string): Selection => ({ kind: 'select', rule: 'rotate', cursor, candidates: ['a', 'b', 'c'].map((id) => ({ id, limit: 100 })) });
+    const rotate = (cursor: string): Selection => ({
+      kind: 'select',
+      rule: 'rotate',
+      cursor,
+      candidates: ['a', 'b', 'c'].map((id) => ({ id, limit: 100 })),
+    });
     const picks: string[] = [];
     for (let i = 0; i < 4; i++) picks.push(((await store.reserve(rotate('x'))) as Reserved).nodeId);
     picks.push(((await store.reserve(rotate('y'))) as Reserved).nodeId);
@@ -178,7 +212,12 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
   test('fewest-in-flight picks the least busy of its sample', async () => {
     for (const id of ['a', 'b', 'c']) await store.heartbeat(report(id, { slotsTotal: 5 }), TTL * 10);
     await store.reserve(inOrder('a'));
-    const r = (await store.reserve({ kind: 'select', rule: 'fewest-in-flight', sample: 2, candidates: ['a', 'b', 'c'].map((id) => ({ id, limit: 5 })) })) as Reserved;
+    const r = (await store.reserve({
+      kind: 'select',
+      rule: 'fewest-in-flight',
+      sample: 2,
+      candidates: ['a', 'b', 'c'].map((id) => ({ id, limit: 5 })),
+    })) as Reserved;
     expect(r.nodeId).toBe('b');
   });
 
@@ -252,7 +291,9 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
     test('exclude takes a node out as if it were not there', async () => {
       expect(await chosen(store, indexed({ rule: 'least-expected-delay', exclude: ['c', 'zz'] }))).toBe('a');
       expect(await chosen(store, indexed({ rule: 'lowest-id', exclude: ['a'] }))).toBe('b');
-      expect(await chosen(store, indexed({ rule: 'power-of-d', draws: [0, 0.99], exclude: ['b', 'c'] }))).toBeUndefined(); // only a, full
+      expect(
+        await chosen(store, indexed({ rule: 'power-of-d', draws: [0, 0.99], exclude: ['b', 'c'] })),
+      ).toBeUndefined(); // only a, full
     });
 
     test('power-of-d draws nodes with room by rank and takes the one with fewer in flight', async () => {
@@ -283,14 +324,18 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
 
     test('never chooses an expired, draining, storage or full node, whatever the rule', async () => {
       await fc.assert(
-        fc.asyncProperty(arbitraryIndexedSelection(['a', 'b', 'c', 'd', 'e', 'f']), fc.boolean(), async (selection, keep) => {
-          const r = await store.reserve(selection);
-          if (r.kind === 'chosen') {
-            expect(['a', 'b', 'c']).toContain(r.nodeId);
-            if (selection.rule !== 'lowest-id') expect(r.inFlight).toBeLessThanOrEqual(r.nodeId === 'a' ? 1 : 4);
-            if (!keep || selection.rule === 'lowest-id') await r.release(); // kept ones fill the nodes up
-          }
-        }),
+        fc.asyncProperty(
+          arbitraryIndexedSelection(['a', 'b', 'c', 'd', 'e', 'f']),
+          fc.boolean(),
+          async (selection, keep) => {
+            const r = await store.reserve(selection);
+            if (r.kind === 'chosen') {
+              expect(['a', 'b', 'c']).toContain(r.nodeId);
+              if (selection.rule !== 'lowest-id') expect(r.inFlight).toBeLessThanOrEqual(r.nodeId === 'a' ? 1 : 4);
+              if (!keep || selection.rule === 'lowest-id') await r.release(); // kept ones fill the nodes up
+            }
+          },
+        ),
         { numRuns: 40 },
       );
     });

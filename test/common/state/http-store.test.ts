@@ -7,7 +7,7 @@ let server: Server | undefined;
 
 afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
 
-describe('HttpStateStore over a served MemoryStateStore (the local cluster\'s embedded state)', () => {
+describe("HttpStateStore over a served MemoryStateStore (the local cluster's embedded state)", () => {
   stateStoreContract(async () => {
     let now = 1_000;
     const served = await serveStateStore(new MemoryStateStore(() => now));

@@ -28,11 +28,27 @@ afterAll(async () => {
 });
 
 /** Runs the decision workers as separate OS processes, released together once all are ready. */
-async function runWorkers(keyPrefix: string, strategy: string, lanes: number, holdMs: number, beforeGo = async () => {}): Promise<WorkerResult[]> {
+async function runWorkers(
+  keyPrefix: string,
+  strategy: string,
+  lanes: number,
+  holdMs: number,
+  beforeGo = async () => {},
+): Promise<WorkerResult[]> {
   const workers = Array.from({ length: PROCESSES }, () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(__dirname, '..', '..', 'support', 'decision-worker.ts'), server.url, keyPrefix, strategy, String(DECISIONS_EACH), String(lanes), String(holdMs)],
+      [
+        '--import',
+        'tsx',
+        join(__dirname, '..', '..', 'support', 'decision-worker.ts'),
+        server.url,
+        keyPrefix,
+        strategy,
+        String(DECISIONS_EACH),
+        String(lanes),
+        String(holdMs),
+      ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
     let output = '';
@@ -43,7 +59,9 @@ async function runWorkers(keyPrefix: string, strategy: string, lanes: number, ho
     });
     const done = new Promise<WorkerResult>((resolve, reject) => {
       child.once('exit', (code) =>
-        code === 0 ? resolve(JSON.parse(output.slice('ready\n'.length)) as WorkerResult) : reject(new Error(`worker exited with ${code}`)),
+        code === 0
+          ? resolve(JSON.parse(output.slice('ready\n'.length)) as WorkerResult)
+          : reject(new Error(`worker exited with ${code}`)),
       );
     });
     return { child, ready, done };
@@ -84,7 +102,13 @@ describe('decisions from 4 OS processes against one real redis-server', () => {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     })();
-    const results = await runWorkers('lo', 'least-outstanding', 16, 3, () => new Promise((resolve) => setTimeout(resolve, 400)));
+    const results = await runWorkers(
+      'lo',
+      'least-outstanding',
+      16,
+      3,
+      () => new Promise((resolve) => setTimeout(resolve, 400)),
+    );
     sampling = false;
     await sampler;
 

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import type { Selection } from '@strata/policy-engine';
-import { MemoryStateStore, RedisStateStore, type Reservation, type Reserved, type StateStore } from '../../../common/state';
+import {
+  MemoryStateStore,
+  RedisStateStore,
+  type Reservation,
+  type Reserved,
+  type StateStore,
+} from '../../../common/state';
 import { startRedisServer, type RedisServer } from '../../../local/redis-server';
 import { arbitraryIndexedSelection, report, stateStoreContract } from './contract';
 
@@ -21,29 +27,49 @@ const IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
 const arbitraryHeartbeat = (ttl: fc.Arbitrary<number>) =>
   fc.record({
-      op: fc.constant('heartbeat' as const),
-      id: fc.constantFrom(...IDS),
-      role: fc.constantFrom('compute' as const, 'compute' as const, 'compute' as const, 'storage' as const),
-      draining: fc.integer({ min: 0, max: 9 }).map((x) => x < 2),
-      slotsTotal: fc.integer({ min: 1, max: 6 }),
-      slotsUsed: fc.integer({ min: 0, max: 6 }),
-      load1: fc.double({ min: 0, max: 4, noNaN: true }),
-      cores: fc.integer({ min: 1, max: 4 }),
-      serviceMs: fc.option(fc.double({ min: 0.5, max: 500, noNaN: true }), { nil: undefined }),
-      ttl,
-    });
+    op: fc.constant('heartbeat' as const),
+    id: fc.constantFrom(...IDS),
+    role: fc.constantFrom('compute' as const, 'compute' as const, 'compute' as const, 'storage' as const),
+    draining: fc.integer({ min: 0, max: 9 }).map((x) => x < 2),
+    slotsTotal: fc.integer({ min: 1, max: 6 }),
+    slotsUsed: fc.integer({ min: 0, max: 6 }),
+    load1: fc.double({ min: 0, max: 4, noNaN: true }),
+    cores: fc.integer({ min: 1, max: 4 }),
+    serviceMs: fc.option(fc.double({ min: 0.5, max: 500, noNaN: true }), { nil: undefined }),
+    ttl,
+  });
 
 /** One step of a random history, applied to both stores alike. */
 const arbitraryStep = fc.oneof(
   { weight: 3, arbitrary: arbitraryHeartbeat(fc.integer({ min: 50, max: 3000 })) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('reserve' as const), selection: arbitraryIndexedSelection(IDS), lease: fc.integer({ min: 50, max: 3000 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('reserve' as const),
+      selection: arbitraryIndexedSelection(IDS),
+      lease: fc.integer({ min: 50, max: 3000 }),
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
       op: fc.constant('reserve' as const),
       selection: fc
-        .record({ rule: fc.constantFrom('in-order', 'rotate', 'fewest-in-flight'), order: fc.shuffledSubarray(IDS, { minLength: 1 }), limit: fc.integer({ min: 0, max: 4 }), sample: fc.integer({ min: 1, max: 6 }) })
-        .map(({ order, limit, ...s }) => ({ kind: 'select', cursor: 'rotate', ...s, candidates: order.map((id) => ({ id, limit })) }) as unknown as Selection),
+        .record({
+          rule: fc.constantFrom('in-order', 'rotate', 'fewest-in-flight'),
+          order: fc.shuffledSubarray(IDS, { minLength: 1 }),
+          limit: fc.integer({ min: 0, max: 4 }),
+          sample: fc.integer({ min: 1, max: 6 }),
+        })
+        .map(
+          ({ order, limit, ...s }) =>
+            ({
+              kind: 'select',
+              cursor: 'rotate',
+              ...s,
+              candidates: order.map((id) => ({ id, limit })),
+            }) as unknown as Selection,
+        ),
       lease: fc.integer({ min: 50, max: 3000 }),
     }),
   },
@@ -60,7 +86,18 @@ async function replay(target: StateStore, steps: readonly Step[], advance: (ms: 
     switch (step.op) {
       case 'heartbeat': {
         const { id, role, draining, slotsTotal, slotsUsed, load1, cores, serviceMs, ttl } = step;
-        await target.heartbeat(report(id, { role, draining, slotsTotal, slotsUsed, load1, cores, ...(serviceMs === undefined ? {} : { serviceMs }) }), ttl);
+        await target.heartbeat(
+          report(id, {
+            role,
+            draining,
+            slotsTotal,
+            slotsUsed,
+            load1,
+            cores,
+            ...(serviceMs === undefined ? {} : { serviceMs }),
+          }),
+          ttl,
+        );
         break;
       }
       case 'reserve': {
@@ -97,19 +134,28 @@ describe('RedisStateStore on a real redis-server', () => {
 
   test('agrees with the in-memory store on any history of heartbeats, decisions, releases, leases and expiries (Lua and TypeScript, index and scan)', async () => {
     // A fleet to start from, then anything.
-    const history = fc.tuple(fc.array(arbitraryHeartbeat(fc.integer({ min: 1000, max: 10_000 })), { minLength: 3, maxLength: 8 }), fc.array(arbitraryStep, { minLength: 20, maxLength: 60 }));
+    const history = fc.tuple(
+      fc.array(arbitraryHeartbeat(fc.integer({ min: 1000, max: 10_000 })), { minLength: 3, maxLength: 8 }),
+      fc.array(arbitraryStep, { minLength: 20, maxLength: 60 }),
+    );
     await fc.assert(
-      fc.asyncProperty(history.map(([fleet, steps]) => [...fleet, ...steps]), async (steps) => {
-        let now = 1_000_000;
-        const redis = await RedisStateStore.connect({ url: server.url, keyPrefix: `agree-${++prefixes}`, now: () => now });
-        const memory = new MemoryStateStore(() => now);
-        const fromRedis = await replay(redis, steps, (ms) => (now += ms));
-        await redis.close();
-        now = 1_000_000;
-        const fromMemory = await replay(memory, steps, (ms) => (now += ms));
-        expect(fromRedis).toEqual(fromMemory);
-
-      }),
+      fc.asyncProperty(
+        history.map(([fleet, steps]) => [...fleet, ...steps]),
+        async (steps) => {
+          let now = 1_000_000;
+          const redis = await RedisStateStore.connect({
+            url: server.url,
+            keyPrefix: `agree-${++prefixes}`,
+            now: () => now,
+          });
+          const memory = new MemoryStateStore(() => now);
+          const fromRedis = await replay(redis, steps, (ms) => (now += ms));
+          await redis.close();
+          now = 1_000_000;
+          const fromMemory = await replay(memory, steps, (ms) => (now += ms));
+          expect(fromRedis).toEqual(fromMemory);
+        },
+      ),
       { numRuns: 150 },
     );
   }, 120_000);
@@ -124,10 +170,20 @@ describe('RedisStateStore on a real redis-server', () => {
       fc.asyncProperty(loaded, async ({ fleet, load, decisions }) => {
         const steps: Step[] = [
           ...fleet,
-          ...load.map((id): Step => ({ op: 'reserve', selection: { kind: 'select', rule: 'in-order', candidates: [{ id, limit: 6 }] }, lease: 60_000 })),
+          ...load.map(
+            (id): Step => ({
+              op: 'reserve',
+              selection: { kind: 'select', rule: 'in-order', candidates: [{ id, limit: 6 }] },
+              lease: 60_000,
+            }),
+          ),
           ...decisions.map((selection): Step => ({ op: 'reserve', selection, lease: 60_000 })),
         ];
-        const redis = await RedisStateStore.connect({ url: server.url, keyPrefix: `loaded-${++prefixes}`, now: () => 1_000 });
+        const redis = await RedisStateStore.connect({
+          url: server.url,
+          keyPrefix: `loaded-${++prefixes}`,
+          now: () => 1_000,
+        });
         const fromRedis = await replay(redis, steps, () => undefined);
         await redis.close();
         expect(fromRedis).toEqual(await replay(new MemoryStateStore(() => 1_000), steps, () => undefined));
@@ -141,7 +197,10 @@ describe('RedisStateStore on a real redis-server', () => {
     await real.heartbeat(report('a'), 300);
     await real.heartbeat(report('b'), 60_000);
     await real.reserve({ kind: 'select', rule: 'in-order', candidates: [{ id: 'b', limit: 2 }] }, 200);
-    expect((await real.liveNodes()).map((n) => [n.id, n.inFlight])).toEqual([['a', 0], ['b', 1]]);
+    expect((await real.liveNodes()).map((n) => [n.id, n.inFlight])).toEqual([
+      ['a', 0],
+      ['b', 1],
+    ]);
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect((await real.liveNodes()).map((n) => [n.id, n.inFlight])).toEqual([['b', 0]]);
     await real.close();

@@ -13,7 +13,8 @@ async function fakeNode(id: string, refuse = false): Promise<{ server: Server; a
     calls++;
     req.resume();
     if (refuse) res.writeHead(503, { [REFUSED_HEADER]: 'full', 'content-type': 'application/json' }).end('{}');
-    else res.writeHead(200, { 'content-type': 'application/json', 'x-strata-node': id }).end(JSON.stringify({ ran: id }));
+    else
+      res.writeHead(200, { 'content-type': 'application/json', 'x-strata-node': id }).end(JSON.stringify({ ran: id }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, address: `127.0.0.1:${(server.address() as AddressInfo).port}`, calls: () => calls };
@@ -33,7 +34,14 @@ function counting(store: StateStore) {
   return { proxy, calls };
 }
 
-const invoke = { httpMethod: 'POST', path: '/invoke/sleep', headers: {}, body: '{"ms": 0}', isBase64Encoded: false, requestContext: { requestId: 'r' } } as never;
+const invoke = {
+  httpMethod: 'POST',
+  path: '/invoke/sleep',
+  headers: {},
+  body: '{"ms": 0}',
+  isBase64Encoded: false,
+  requestContext: { requestId: 'r' },
+} as never;
 
 describe('the dispatcher with each kind of strategy', () => {
   const servers: Server[] = [];
@@ -47,7 +55,13 @@ describe('the dispatcher with each kind of strategy', () => {
     await store.heartbeat(report('b', { address: b.address, serviceMs: 5 }), 60_000);
     const { proxy, calls } = counting(store);
     let now = 1_000;
-    const dispatcher = new Dispatcher({ connect: async () => proxy, strategyName: 'least-expected-delay', strategy: invocationStrategy('least-expected-delay'), refreshMs: 1000, now: () => now });
+    const dispatcher = new Dispatcher({
+      connect: async () => proxy,
+      strategyName: 'least-expected-delay',
+      strategy: invocationStrategy('least-expected-delay'),
+      refreshMs: 1000,
+      now: () => now,
+    });
     for (let i = 0; i < 3; i++) expect((await dispatcher.handle(invoke)).headers?.['x-strata-node']).toBe('b');
     now += 1500;
     await dispatcher.handle(invoke);
@@ -64,9 +78,15 @@ describe('the dispatcher with each kind of strategy', () => {
     const leastMemory: InvocationStrategy = (nodes, _invocation, ctx) => ({
       kind: 'select',
       rule: 'in-order',
-      candidates: eligibleNodes(nodes, 'compute', ctx).sort((x, y) => x.memoryUsed - y.memoryUsed).map((n) => ({ id: n.id, limit: n.slotsTotal })),
+      candidates: eligibleNodes(nodes, 'compute', ctx)
+        .sort((x, y) => x.memoryUsed - y.memoryUsed)
+        .map((n) => ({ id: n.id, limit: n.slotsTotal })),
     });
-    const dispatcher = new Dispatcher({ connect: async () => proxy, strategyName: 'least-memory', strategy: leastMemory });
+    const dispatcher = new Dispatcher({
+      connect: async () => proxy,
+      strategyName: 'least-memory',
+      strategy: leastMemory,
+    });
     expect((await dispatcher.handle(invoke)).headers?.['x-strata-node']).toBe('b');
     expect(calls).toEqual({ liveNodes: 1, membership: 0 });
   });
@@ -77,9 +97,17 @@ describe('the dispatcher with each kind of strategy', () => {
     const store = new MemoryStateStore();
     await store.heartbeat(report('a', { address: a.address, slotsTotal: 4 }), 60_000);
     await store.heartbeat(report('b', { address: b.address, slotsTotal: 4 }), 60_000);
-    const dispatcher = new Dispatcher({ connect: async () => store, strategyName: 'least-outstanding', strategy: invocationStrategy('least-outstanding') });
+    const dispatcher = new Dispatcher({
+      connect: async () => store,
+      strategyName: 'least-outstanding',
+      strategy: invocationStrategy('least-outstanding'),
+    });
     const reply = await dispatcher.handle(invoke);
-    expect([reply.statusCode, reply.headers?.['x-strata-node'], reply.headers?.['x-strata-attempts']]).toEqual([200, 'b', '2']);
+    expect([reply.statusCode, reply.headers?.['x-strata-node'], reply.headers?.['x-strata-attempts']]).toEqual([
+      200,
+      'b',
+      '2',
+    ]);
     expect(a.calls()).toBe(1);
     expect((await store.liveNodes()).map((n) => n.inFlight)).toEqual([0, 0]);
   });
@@ -92,7 +120,8 @@ describe('the dispatcher through a long state-store outage', () => {
   /** A store that answers until `down` is set, then fails every call, as ElastiCache out of reach does. */
   function failing(store: StateStore) {
     const state = { down: false };
-    const guard = <T>(call: () => Promise<T>) => (state.down ? Promise.reject(new Error('connect ECONNREFUSED')) : call());
+    const guard = <T>(call: () => Promise<T>) =>
+      state.down ? Promise.reject(new Error('connect ECONNREFUSED')) : call();
     const proxy: StateStore = {
       heartbeat: (r, ttl) => guard(() => store.heartbeat(r, ttl)),
       deregister: (id) => guard(() => store.deregister(id)),
@@ -108,32 +137,48 @@ describe('the dispatcher through a long state-store outage', () => {
   const leastMemory: InvocationStrategy = (nodes, _invocation, ctx) => ({
     kind: 'select',
     rule: 'in-order',
-    candidates: eligibleNodes(nodes, 'compute', ctx).sort((x, y) => x.memoryUsed - y.memoryUsed).map((n) => ({ id: n.id, limit: n.slotsTotal })),
+    candidates: eligibleNodes(nodes, 'compute', ctx)
+      .sort((x, y) => x.memoryUsed - y.memoryUsed)
+      .map((n) => ({ id: n.id, limit: n.slotsTotal })),
   });
 
   test.each([
     ['least-expected-delay', invocationStrategy('least-expected-delay')],
     ['most-slots', invocationStrategy('most-slots')],
     ['least-memory', leastMemory],
-  ] as const)('%s keeps dispatching, marked degraded, over the nodes it last read, minutes into the outage', async (strategyName, strategy) => {
-    const node = await fakeNode('a');
-    servers.push(node.server);
-    let now = Date.now();
-    const store = new MemoryStateStore(() => now);
-    await store.heartbeat(report('a', { address: node.address, slotsTotal: 4, heartbeatAt: now }), 60_000);
-    const { proxy, state } = failing(store);
-    const dispatcher = new Dispatcher({ connect: async () => proxy, strategyName, strategy, refreshMs: 1000, queueTimeoutMs: 0, now: () => now });
-    expect((await dispatcher.handle(invoke)).statusCode).toBe(200);
+  ] as const)(
+    '%s keeps dispatching, marked degraded, over the nodes it last read, minutes into the outage',
+    async (strategyName, strategy) => {
+      const node = await fakeNode('a');
+      servers.push(node.server);
+      let now = Date.now();
+      const store = new MemoryStateStore(() => now);
+      await store.heartbeat(report('a', { address: node.address, slotsTotal: 4, heartbeatAt: now }), 60_000);
+      const { proxy, state } = failing(store);
+      const dispatcher = new Dispatcher({
+        connect: async () => proxy,
+        strategyName,
+        strategy,
+        refreshMs: 1000,
+        queueTimeoutMs: 0,
+        now: () => now,
+      });
+      expect((await dispatcher.handle(invoke)).statusCode).toBe(200);
 
-    state.down = true;
-    for (let minute = 0; minute < 5; minute++) {
-      now += 60_000; // far past the 3 s heartbeat limit: only the last read can vouch for the node
-      const reply = await dispatcher.handle(invoke);
-      expect([reply.statusCode, reply.headers?.['x-strata-node'], reply.headers?.['x-strata-tier1']]).toEqual([200, 'a', `${strategyName}:a (degraded)`]);
-    }
-    state.down = false;
-    now += 1_500;
-    await store.heartbeat(report('a', { address: node.address, slotsTotal: 4, heartbeatAt: now }), 60_000);
-    expect((await dispatcher.handle(invoke)).headers?.['x-strata-tier1']).toBe(`${strategyName}:a`);
-  });
+      state.down = true;
+      for (let minute = 0; minute < 5; minute++) {
+        now += 60_000; // far past the 3 s heartbeat limit: only the last read can vouch for the node
+        const reply = await dispatcher.handle(invoke);
+        expect([reply.statusCode, reply.headers?.['x-strata-node'], reply.headers?.['x-strata-tier1']]).toEqual([
+          200,
+          'a',
+          `${strategyName}:a (degraded)`,
+        ]);
+      }
+      state.down = false;
+      now += 1_500;
+      await store.heartbeat(report('a', { address: node.address, slotsTotal: 4, heartbeatAt: now }), 60_000);
+      expect((await dispatcher.handle(invoke)).headers?.['x-strata-tier1']).toBe(`${strategyName}:a`);
+    },
+  );
 });

@@ -29,7 +29,12 @@ describe('the Lambda handler', () => {
         process.exit(0);
       })();`;
     const output = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
-      env: { PATH: process.env.PATH, STRATA_REDIS_URL: redis.url, AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand', AWS_LAMBDA_FUNCTION_NAME: 'strata-dispatcher' },
+      env: {
+        PATH: process.env.PATH,
+        STRATA_REDIS_URL: redis.url,
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+        AWS_LAMBDA_FUNCTION_NAME: 'strata-dispatcher',
+      },
       cwd: join(__dirname, '..', '..', '..'),
       encoding: 'utf8',
     });
@@ -40,14 +45,24 @@ describe('the Lambda handler', () => {
       [400, { error: 'data must be a string of 0 to 65536 characters', function: 'sha256' }],
       [404, { error: 'no function "fly"', functions: ['wordcount', 'substring', 'sha256', 'sleep'] }],
     ]);
-    const emf = lines.filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string }[] } });
-    expect(emf.some((record) => record.ColdStart === 1 && record._aws.CloudWatchMetrics[0].Namespace === 'Strata')).toBe(true);
+    const emf = lines
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string }[] } });
+    expect(
+      emf.some((record) => record.ColdStart === 1 && record._aws.CloudWatchMetrics[0].Namespace === 'Strata'),
+    ).toBe(true);
   });
 
   test.each([
     [{}, 'STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380'],
-    [{ STRATA_REDIS_URL: 'redis://x', STRATA_STRATEGY: 'fastest' }, 'Unknown invocation strategy "fastest". Valid names:'],
-    [{ STRATA_REDIS_URL: 'redis://x', STRATA_MAX_ATTEMPTS: '0' }, 'STRATA_MAX_ATTEMPTS must be a number above 0, got 0'],
+    [
+      { STRATA_REDIS_URL: 'redis://x', STRATA_STRATEGY: 'fastest' },
+      'Unknown invocation strategy "fastest". Valid names:',
+    ],
+    [
+      { STRATA_REDIS_URL: 'redis://x', STRATA_MAX_ATTEMPTS: '0' },
+      'STRATA_MAX_ATTEMPTS must be a number above 0, got 0',
+    ],
   ])('a bad environment %p fails the cold start with a message naming the variable', (env, message) => {
     expect(() => configFromEnvironment(env)).toThrow(message);
   });
@@ -55,9 +70,13 @@ describe('the Lambda handler', () => {
   test('the AUTH token from Secrets Manager goes into the state store URL, encoded', async () => {
     const secrets: string[] = [];
     const read = async (arn: string) => (secrets.push(arn), JSON.stringify({ token: 'a/b+c=d' }));
-    expect(await redisUrlWithToken('rediss://cache.internal:6380', 'arn:secret', read)).toBe('rediss://:a%2Fb%2Bc%3Dd@cache.internal:6380');
+    expect(await redisUrlWithToken('rediss://cache.internal:6380', 'arn:secret', read)).toBe(
+      'rediss://:a%2Fb%2Bc%3Dd@cache.internal:6380',
+    );
     expect(secrets).toEqual(['arn:secret']);
     expect(await redisUrlWithToken('redis://127.0.0.1:6379', undefined, read)).toBe('redis://127.0.0.1:6379');
-    await expect(redisUrlWithToken('rediss://h:6380', 'arn:other', async () => '{}')).rejects.toThrow('secret arn:other has no "token" field');
+    await expect(redisUrlWithToken('rediss://h:6380', 'arn:other', async () => '{}')).rejects.toThrow(
+      'secret arn:other has no "token" field',
+    );
   });
 });

@@ -19,10 +19,28 @@ let store: RedisStateStore;
 beforeAll(async () => {
   redis = await startRedisServer();
   store = await RedisStateStore.connect({ url: redis.url });
-  node = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'nodes/compute/main.ts'), '--id', 'c1', '--slots', '1', '--state', redis.url, '--objects', mkdtempSync(join(tmpdir(), 'strata-objects-')), '--heartbeat-ms', '200'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  node = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'nodes/compute/main.ts'),
+      '--id',
+      'c1',
+      '--slots',
+      '1',
+      '--state',
+      redis.url,
+      '--objects',
+      mkdtempSync(join(tmpdir(), 'strata-objects-')),
+      '--heartbeat-ms',
+      '200',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     node.once('exit', (code) => reject(new Error(`the compute node exited with ${code}`)));
     createInterface({ input: node.stdout! }).on('line', (line) => line.startsWith('ready ') && resolve());
@@ -71,7 +89,10 @@ describe('a reservation is a lease that outlives no dispatcher', () => {
 
     // The dispatcher has reserved the node's one slot and forwarded: kill it before it can answer or release.
     await until(async () => ((await inFlight()) === 1 ? true : undefined), 30_000, 'the reservation');
-    const [lease, deadline] = (await store.command(['ZRANGE', '{strata}:leases', '0', '-1', 'WITHSCORES'])) as [string, string];
+    const [lease, deadline] = (await store.command(['ZRANGE', '{strata}:leases', '0', '-1', 'WITHSCORES'])) as [
+      string,
+      string,
+    ];
     const killedAt = await redisNow();
     dispatcher.kill('SIGKILL');
     await new Promise((resolve) => dispatcher.once('exit', resolve));
@@ -84,7 +105,11 @@ describe('a reservation is a lease that outlives no dispatcher', () => {
     expect((await store.reserve({ kind: 'select', rule: 'least-outstanding' })).kind).toBe('no-capacity');
 
     // Once the lease has run out, the store gives the count back on its own.
-    await until(async () => ((await redisNow()) > Number(deadline) ? true : undefined), BUDGET_MS + GRACE_MS + 2000, 'the lease deadline');
+    await until(
+      async () => ((await redisNow()) > Number(deadline) ? true : undefined),
+      BUDGET_MS + GRACE_MS + 2000,
+      'the lease deadline',
+    );
     expect(await inFlight()).toBe(0);
     const again = await store.reserve({ kind: 'select', rule: 'least-outstanding' });
     expect(again).toMatchObject({ kind: 'chosen', nodeId: 'c1' });
@@ -93,9 +118,27 @@ describe('a reservation is a lease that outlives no dispatcher', () => {
 
   test("the budget is the Lambda's time left: a node slower than that gets a 504 in time, and the reservation is released", async () => {
     // The node's own slot is free once the killed dispatcher's invocation has finished there.
-    await until(async () => ((await store.liveNodes()).some((n) => n.id === 'c1' && n.inFlight === 0 && n.slotsUsed === 0) ? true : undefined), 10_000, 'the slot freeing');
-    const dispatcher = new Dispatcher({ connect: () => RedisStateStore.connect({ url: redis.url }), strategyName: 'least-outstanding', strategy: invocationStrategy('least-outstanding') });
-    const event = { httpMethod: 'POST', path: '/invoke/sleep', headers: {}, body: '{"ms": 8000}', isBase64Encoded: false, requestContext: { requestId: 'r2' } } as never;
+    await until(
+      async () =>
+        (await store.liveNodes()).some((n) => n.id === 'c1' && n.inFlight === 0 && n.slotsUsed === 0)
+          ? true
+          : undefined,
+      10_000,
+      'the slot freeing',
+    );
+    const dispatcher = new Dispatcher({
+      connect: () => RedisStateStore.connect({ url: redis.url }),
+      strategyName: 'least-outstanding',
+      strategy: invocationStrategy('least-outstanding'),
+    });
+    const event = {
+      httpMethod: 'POST',
+      path: '/invoke/sleep',
+      headers: {},
+      body: '{"ms": 8000}',
+      isBase64Encoded: false,
+      requestContext: { requestId: 'r2' },
+    } as never;
     const started = Date.now();
     const reply = await dispatcher.handle(event, { remainingMs: 1500 });
     expect(reply.statusCode).toBe(504);

@@ -20,7 +20,13 @@ import { context, fleetOf, node, nodes, NOW, TTL_MS } from '../../support/nodes'
 const call: Invocation = { functionName: 'wordcount', hops: 0 };
 
 /** The node a store would reserve: the selection's rule over the snapshot's own in-flight counts. */
-function choose(strategy: InvocationStrategy, view: readonly NodeView[], ctx: PolicyContext, cursor = 1, invocation = call) {
+function choose(
+  strategy: InvocationStrategy,
+  view: readonly NodeView[],
+  ctx: PolicyContext,
+  cursor = 1,
+  invocation = call,
+) {
   const selection = strategy(view, invocation, ctx);
   if (selection.kind === 'no-capacity') return { selection, chosen: undefined };
   const byId = new Map(view.map((n) => [n.id, n]));
@@ -34,21 +40,27 @@ function choose(strategy: InvocationStrategy, view: readonly NodeView[], ctx: Po
 }
 
 const arbitraryNode = (id: string) =>
-  fc.record({
-    slotsTotal: fc.integer({ min: 1, max: 8 }),
-    inFlight: fc.integer({ min: 0, max: 9 }),
-    slotsUsed: fc.integer({ min: 0, max: 8 }),
-    load1: fc.double({ min: 0, max: 8, noNaN: true }),
-    cores: fc.integer({ min: 1, max: 8 }),
-    role: fc.constantFrom('compute' as const, 'storage' as const),
-    draining: fc.boolean(),
-    ageMs: fc.integer({ min: 0, max: 2 * TTL_MS }),
-    serviceMs: fc.option(fc.double({ min: 1, max: 1000, noNaN: true }), { nil: undefined }),
-  }).map(({ ageMs, serviceMs, ...fields }) => node(id, { ...fields, heartbeatAt: NOW - ageMs, ...(serviceMs === undefined ? {} : { serviceMs }) }));
+  fc
+    .record({
+      slotsTotal: fc.integer({ min: 1, max: 8 }),
+      inFlight: fc.integer({ min: 0, max: 9 }),
+      slotsUsed: fc.integer({ min: 0, max: 8 }),
+      load1: fc.double({ min: 0, max: 8, noNaN: true }),
+      cores: fc.integer({ min: 1, max: 8 }),
+      role: fc.constantFrom('compute' as const, 'storage' as const),
+      draining: fc.boolean(),
+      ageMs: fc.integer({ min: 0, max: 2 * TTL_MS }),
+      serviceMs: fc.option(fc.double({ min: 1, max: 1000, noNaN: true }), { nil: undefined }),
+    })
+    .map(({ ageMs, serviceMs, ...fields }) =>
+      node(id, { ...fields, heartbeatAt: NOW - ageMs, ...(serviceMs === undefined ? {} : { serviceMs }) }),
+    );
 
 const arbitraryCluster = fc
   .integer({ min: 0, max: 12 })
-  .chain((count) => fc.tuple(...Array.from({ length: count }, (_, i) => arbitraryNode(`n${String(i).padStart(2, '0')}`))));
+  .chain((count) =>
+    fc.tuple(...Array.from({ length: count }, (_, i) => arbitraryNode(`n${String(i).padStart(2, '0')}`))),
+  );
 
 const eligible = (n: NodeView, ctx: PolicyContext) => n.role === 'compute' && !n.draining && isLive(n, ctx);
 
@@ -68,7 +80,11 @@ describe.each(Object.keys(invocationStrategies))('invocation strategy %s', (name
   });
 
   test('chooses nothing when no compute node is live', () => {
-    const dead = [node('a', { heartbeatAt: NOW - TTL_MS }), node('b', { draining: true }), node('c', { role: 'storage' })];
+    const dead = [
+      node('a', { heartbeatAt: NOW - TTL_MS }),
+      node('b', { draining: true }),
+      node('c', { role: 'storage' }),
+    ];
     expect(choose(strategy, dead, context()).chosen).toBeUndefined();
   });
 
@@ -93,7 +109,11 @@ describe.each(Object.keys(invocationStrategies))('invocation strategy %s', (name
 
   test('a strategy that decides over the index says it reads only membership, and never reads a node', () => {
     if (strategy.reads !== 'membership') return expect(strategy.reads ?? 'figures').toBe('figures');
-    const untouchable = new Proxy([], { get: () => { throw new Error('read the node list'); } }) as unknown as NodeView[];
+    const untouchable = new Proxy([], {
+      get: () => {
+        throw new Error('read the node list');
+      },
+    }) as unknown as NodeView[];
     expect(isIndexed(strategy(untouchable, call, context()) as IndexedSelection)).toBe(true);
   });
 });
@@ -116,7 +136,12 @@ describe('round-robin', () => {
 
 describe('least-outstanding', () => {
   test('picks the node with the fewest in flight, ties to the lowest id', () => {
-    const view = [node('a', { inFlight: 2 }), node('b', { inFlight: 1 }), node('c', { inFlight: 1 }), node('d', { inFlight: 3 })];
+    const view = [
+      node('a', { inFlight: 2 }),
+      node('b', { inFlight: 1 }),
+      node('c', { inFlight: 1 }),
+      node('d', { inFlight: 3 }),
+    ];
     expect(choose(invocationStrategy('least-outstanding'), view, context()).chosen?.id).toBe('b');
   });
 });
@@ -126,16 +151,22 @@ describe('power-of-two', () => {
 
   test('draws two nodes with room and picks the one with fewer in flight', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 16 }), fc.nat(), (loads, seed) => {
-        const view = loads.map((inFlight, i) => node(`n${String(i).padStart(2, '0')}`, { inFlight }));
-        const { selection, chosen } = choose(strategy, view, context(seed));
-        const withRoom = view.filter((n) => n.inFlight < 4);
-        if (withRoom.length === 0) return expect(chosen).toBeUndefined();
-        const drawn = (selection as unknown as { draws: number[] }).draws.map((u) => withRoom[Math.floor(u * withRoom.length)]);
-        expect(drawn).toHaveLength(2);
-        expect(chosen!.inFlight).toBe(Math.min(...drawn.map((n) => n.inFlight)));
-        expect(drawn).toContain(chosen);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 16 }),
+        fc.nat(),
+        (loads, seed) => {
+          const view = loads.map((inFlight, i) => node(`n${String(i).padStart(2, '0')}`, { inFlight }));
+          const { selection, chosen } = choose(strategy, view, context(seed));
+          const withRoom = view.filter((n) => n.inFlight < 4);
+          if (withRoom.length === 0) return expect(chosen).toBeUndefined();
+          const drawn = (selection as unknown as { draws: number[] }).draws.map(
+            (u) => withRoom[Math.floor(u * withRoom.length)],
+          );
+          expect(drawn).toHaveLength(2);
+          expect(chosen!.inFlight).toBe(Math.min(...drawn.map((n) => n.inFlight)));
+          expect(drawn).toContain(chosen);
+        },
+      ),
     );
   });
 
@@ -149,7 +180,9 @@ describe('power-of-two', () => {
   });
 
   test('rejects a choice count outside 1 to 64', () => {
-    expect(() => invocationStrategy('power-of-two', { choices: 0 })).toThrow(/choices must be a whole number from 1 to 64, got 0/);
+    expect(() => invocationStrategy('power-of-two', { choices: 0 })).toThrow(
+      /choices must be a whole number from 1 to 64, got 0/,
+    );
   });
 });
 
@@ -157,7 +190,11 @@ describe('least-expected-delay', () => {
   const strategy = invocationStrategy('least-expected-delay');
 
   test('weighs the live in-flight count by the service time the node measured: (in flight + 1) x service time / slots', () => {
-    const view = [node('fast', { serviceMs: 50, inFlight: 3 }), node('slow', { serviceMs: 200 }), node('mid', { serviceMs: 100, inFlight: 1 })];
+    const view = [
+      node('fast', { serviceMs: 50, inFlight: 3 }),
+      node('slow', { serviceMs: 200 }),
+      node('mid', { serviceMs: 100, inFlight: 1 }),
+    ];
     // fast 4 x 50 / 4 = 50, slow 1 x 200 / 4 = 50, mid 2 x 100 / 4 = 50: a tie, to the lowest id
     expect(choose(strategy, view, context()).chosen?.id).toBe('fast');
     expect(choose(strategy, [{ ...view[0], inFlight: 2 }, ...view.slice(1)], context()).chosen?.id).toBe('fast');
@@ -165,7 +202,12 @@ describe('least-expected-delay', () => {
   });
 
   test('ranks a node with no history at the median of the others, not last', () => {
-    const view = [node('a', { serviceMs: 10, inFlight: 2 }), node('b', { serviceMs: 30, inFlight: 2 }), node('c', { serviceMs: 90, inFlight: 2 }), node('new')];
+    const view = [
+      node('a', { serviceMs: 10, inFlight: 2 }),
+      node('b', { serviceMs: 30, inFlight: 2 }),
+      node('c', { serviceMs: 90, inFlight: 2 }),
+      node('new'),
+    ];
     // the median is 30: new 1 x 30 / 4 = 7.5, a 3 x 10 / 4 = 7.5 (a tie to a), b 22.5, c 67.5
     expect(choose(strategy, view, context()).chosen?.id).toBe('a');
     expect(choose(strategy, [{ ...view[0], inFlight: 3 }, ...view.slice(1)], context()).chosen?.id).toBe('new');
@@ -181,14 +223,20 @@ describe('prequal', () => {
       const random = () => draws.shift()!;
       return choose(strategy, view, context(1, { random })).chosen?.id;
     };
-    const view = [node('a', { serviceMs: 80, inFlight: 0 }), node('b', { serviceMs: 10, inFlight: 2 }), node('c', { serviceMs: 20, inFlight: 1 })];
+    const view = [
+      node('a', { serviceMs: 80, inFlight: 0 }),
+      node('b', { serviceMs: 10, inFlight: 2 }),
+      node('c', { serviceMs: 20, inFlight: 1 }),
+    ];
     expect(pick(view, 1)).toBe('c'); // threshold 2: both cold, c is faster
     expect(pick(view, 0)).toBe('a'); // threshold 0: c is hot, a cold
     expect(pick([view[0], view[1], { ...view[2], inFlight: 0 }], 0)).toBe('c'); // both cold at 0: c is faster
   });
 
   test('rejects a quantile outside 0 to 1, naming it', () => {
-    expect(() => invocationStrategy('prequal', { prequalQuantile: 1.5 })).toThrow('prequalQuantile must be a number from 0 to 1, got 1.5');
+    expect(() => invocationStrategy('prequal', { prequalQuantile: 1.5 })).toThrow(
+      'prequalQuantile must be a number from 0 to 1, got 1.5',
+    );
   });
 });
 
@@ -209,7 +257,11 @@ describe('most-slots and least-load', () => {
   });
 
   test('least-load compares load per core, ties to the lowest id', () => {
-    const view = [node('a', { load1: 3, cores: 2 }), node('b', { load1: 2, cores: 4 }), node('c', { load1: 1, cores: 2 })];
+    const view = [
+      node('a', { load1: 3, cores: 2 }),
+      node('b', { load1: 2, cores: 4 }),
+      node('c', { load1: 1, cores: 2 }),
+    ];
     expect(choose(invocationStrategy('least-load'), view, context()).chosen?.id).toBe('b');
   });
 });
@@ -220,12 +272,16 @@ describe('hash-affinity', () => {
 
   test('sends a function to the same home node while that node has room, whatever the others carry', () => {
     fc.assert(
-      fc.property(fc.string(), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 10, maxLength: 10 }), (name, loads) => {
-        const idle = nodes(10);
-        const home = choose(strategy, idle, context(), 1, fn(name)).chosen!.id;
-        const busy = idle.map((n, i) => (n.id === home ? n : { ...n, inFlight: loads[i] }));
-        expect(choose(strategy, busy, context(), 1, fn(name)).chosen!.id).toBe(home);
-      }),
+      fc.property(
+        fc.string(),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 10, maxLength: 10 }),
+        (name, loads) => {
+          const idle = nodes(10);
+          const home = choose(strategy, idle, context(), 1, fn(name)).chosen!.id;
+          const busy = idle.map((n, i) => (n.id === home ? n : { ...n, inFlight: loads[i] }));
+          expect(choose(strategy, busy, context(), 1, fn(name)).chosen!.id).toBe(home);
+        },
+      ),
     );
   });
 
@@ -246,7 +302,9 @@ describe('hash-affinity', () => {
   });
 
   test('spreads different functions over different home nodes', () => {
-    const homes = new Set(Array.from({ length: 100 }, (_, i) => choose(strategy, nodes(10), context(), 1, fn(`f${i}`)).chosen!.id));
+    const homes = new Set(
+      Array.from({ length: 100 }, (_, i) => choose(strategy, nodes(10), context(), 1, fn(`f${i}`)).chosen!.id),
+    );
     expect(homes.size).toBe(10);
   });
 });

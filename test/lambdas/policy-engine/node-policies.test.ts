@@ -4,7 +4,8 @@ import { context, node, NOW, TTL_MS } from '../../support/nodes';
 
 const call: Invocation = { functionName: 'wordcount', hops: 1 };
 const self = node('self', { slotsUsed: 4 });
-const ids = (result: ReturnType<ReturnType<typeof nodePolicy>>) => (result.kind === 'forward' ? result.peers.map((p) => p.id) : []);
+const ids = (result: ReturnType<ReturnType<typeof nodePolicy>>) =>
+  result.kind === 'forward' ? result.peers.map((p) => p.id) : [];
 
 // Alphabetical order is a, b, c, d: every expected order below differs from it, so a
 // caller that re-sorted the peers (as AutoNDP's sorted set did) would fail these tests.
@@ -40,7 +41,8 @@ describe('node policies', () => {
   test('power-of-two puts the better of its two draws first, then the others', () => {
     fc.assert(
       fc.property(fc.nat(), (seed) => {
-        const order = (nodePolicy('power-of-two')(self, peers, call, context(seed)) as { peers: readonly NodeView[] }).peers;
+        const order = (nodePolicy('power-of-two')(self, peers, call, context(seed)) as { peers: readonly NodeView[] })
+          .peers;
         expect(new Set(order.map((p) => p.id))).toEqual(new Set(['a', 'b', 'c', 'd']));
         expect(freeSlots(order[0])).toBeGreaterThanOrEqual(freeSlots(order[1]));
       }),

@@ -10,7 +10,11 @@ import {
 
 describe('policy registry', () => {
   test.each([
-    [invocationStrategy, 'invocation strategy', 'round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry'],
+    [
+      invocationStrategy,
+      'invocation strategy',
+      'round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry',
+    ],
     [nodePolicy, 'node policy', 'most-slots, least-load, power-of-two, expected-delay, id-order'],
     [offloadPolicy, 'offload policy', 'thresholds, always, never'],
   ])('an unknown name throws an error that lists the valid ones (%#)', (lookup, tier, names) => {

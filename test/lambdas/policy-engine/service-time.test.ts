@@ -42,6 +42,8 @@ describe('ServiceTimeEstimator', () => {
     estimator.record('f', Number.NaN, 0);
     expect(estimator.serviceMs).toBeUndefined();
     expect(() => new ServiceTimeEstimator({ decayMs: 0 })).toThrow('decayMs must be above 0, got 0');
-    expect(() => new ServiceTimeEstimator({ minSamples: 0.5 })).toThrow('minSamples must be a whole number of at least 1, got 0.5');
+    expect(() => new ServiceTimeEstimator({ minSamples: 0.5 })).toThrow(
+      'minSamples must be a whole number of at least 1, got 0.5',
+    );
   });
 });

@@ -17,18 +17,44 @@ function run(status: string): Record<string, number> {
 }
 
 const pgs = (states: [string, number][], total: number) =>
-  JSON.stringify({ health: { status: 'HEALTH_OK' }, pgmap: { pgs_by_state: states.map(([state_name, count]) => ({ state_name, count })), num_pgs: total } });
+  JSON.stringify({
+    health: { status: 'HEALTH_OK' },
+    pgmap: { pgs_by_state: states.map(([state_name, count]) => ({ state_name, count })), num_pgs: total },
+  });
 
 test('PGs that are active+clean while scrubbing or trimming count as clean', () => {
-  expect(run(pgs([['active+clean', 120], ['active+clean+scrubbing+deep', 5], ['active+clean+scrubbing', 2], ['active+clean+snaptrim', 1]], 128))).toEqual({ CephHealth: 0, CephPgsNotClean: 0 });
+  expect(
+    run(
+      pgs(
+        [
+          ['active+clean', 120],
+          ['active+clean+scrubbing+deep', 5],
+          ['active+clean+scrubbing', 2],
+          ['active+clean+snaptrim', 1],
+        ],
+        128,
+      ),
+    ),
+  ).toEqual({ CephHealth: 0, CephPgsNotClean: 0 });
 });
 
 test('degraded, peering, remapped or inconsistent PGs do not', () => {
-  const status = pgs([['active+clean', 100], ['active+undersized+degraded', 20], ['peering', 4], ['active+remapped+backfilling', 3], ['active+clean+inconsistent', 1]], 128);
+  const status = pgs(
+    [
+      ['active+clean', 100],
+      ['active+undersized+degraded', 20],
+      ['peering', 4],
+      ['active+remapped+backfilling', 3],
+      ['active+clean+inconsistent', 1],
+    ],
+    128,
+  );
   expect(run(status)).toEqual({ CephHealth: 0, CephPgsNotClean: 28 });
 });
 
 test('HEALTH_WARN is 1; no answer at all is 2', () => {
-  expect(run(JSON.stringify({ health: { status: 'HEALTH_WARN' }, pgmap: { pgs_by_state: [], num_pgs: 0 } })).CephHealth).toBe(1);
+  expect(
+    run(JSON.stringify({ health: { status: 'HEALTH_WARN' }, pgmap: { pgs_by_state: [], num_pgs: 0 } })).CephHealth,
+  ).toBe(1);
   expect(run('').CephHealth).toBe(2);
 });

@@ -6,11 +6,13 @@ import { MemoryStateStore } from '../../../common/state';
 import { emfRecord, MetricsAgent } from '../../../nodes/metrics-agent/agent';
 import { parseLoadavg, parseMeminfo, parseProcStat, ProcSampler } from '../../../nodes/metrics-agent/proc';
 
-const MEMINFO = 'MemTotal:       16000000 kB\nMemFree:         1000000 kB\nMemAvailable:    4000000 kB\nBuffers:          100 kB\n';
+const MEMINFO =
+  'MemTotal:       16000000 kB\nMemFree:         1000000 kB\nMemAvailable:    4000000 kB\nBuffers:          100 kB\n';
 
 function procFolder(statTicks: number[]): { dir: string; setStat: (ticks: number[]) => void } {
   const dir = mkdtempSync(join(tmpdir(), 'proc-'));
-  const setStat = (ticks: number[]) => writeFileSync(join(dir, 'stat'), `cpu  ${ticks.join(' ')} 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\nintr 1\n`);
+  const setStat = (ticks: number[]) =>
+    writeFileSync(join(dir, 'stat'), `cpu  ${ticks.join(' ')} 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\nintr 1\n`);
   setStat(statTicks);
   writeFileSync(join(dir, 'meminfo'), MEMINFO);
   writeFileSync(join(dir, 'loadavg'), '1.50 0.75 0.25 2/345 6789\n');
@@ -20,7 +22,11 @@ function procFolder(statTicks: number[]): { dir: string; setStat: (ticks: number
 describe('/proc parsing', () => {
   test('reads busy, iowait and total ticks from the aggregate cpu line', () => {
     // user nice system idle iowait irq softirq steal
-    expect(parseProcStat('cpu  100 10 50 800 20 5 5 10 0 0\ncpu0 1 1 1 1 1 1 1 1\n')).toEqual({ busy: 180, iowait: 20, total: 1000 });
+    expect(parseProcStat('cpu  100 10 50 800 20 5 5 10 0 0\ncpu0 1 1 1 1 1 1 1 1\n')).toEqual({
+      busy: 180,
+      iowait: 20,
+      total: 1000,
+    });
   });
 
   test('takes memory in use from MemAvailable, not MemFree', () => {
@@ -41,7 +47,15 @@ describe('ProcSampler', () => {
   test('measures CPU over the interval between samples, and keeps the last figure over a zero interval', async () => {
     const proc = procFolder([100, 0, 100, 700, 100, 0, 0, 0]); // since boot: 20% busy, 10% iowait
     const sampler = new ProcSampler(proc.dir, 4);
-    expect(await sampler.sample()).toEqual({ cpuBusy: 0.2, iowait: 0.1, memoryUsed: 0.75, load1: 1.5, load5: 0.75, load15: 0.25, cores: 4 });
+    expect(await sampler.sample()).toEqual({
+      cpuBusy: 0.2,
+      iowait: 0.1,
+      memoryUsed: 0.75,
+      load1: 1.5,
+      load5: 0.75,
+      load15: 0.25,
+      cores: 4,
+    });
     proc.setStat([400, 0, 200, 800, 200, 0, 0, 0]); // +300 user +100 system +100 idle +100 iowait: 400 of 600 busy
     expect((await sampler.sample()).cpuBusy).toBeCloseTo(400 / 600);
     expect((await sampler.sample()).cpuBusy).toBeCloseTo(400 / 600); // nothing elapsed: no division by zero
@@ -83,11 +97,19 @@ describe('ProcSampler', () => {
     mkdirSync(join(cgroups, 'cpu'), { recursive: true });
     writeFileSync(join(cgroups, 'cpu', 'cpu.cfs_quota_us'), '-1\n');
     writeFileSync(join(cgroups, 'cpu', 'cpu.cfs_period_us'), '100000\n');
-    expect(await new ProcSampler(proc.dir, 4, cgroups).sample()).toEqual({ cpuBusy: 0.2, iowait: 0.1, memoryUsed: 0.75, load1: 1.5, load5: 0.75, load15: 0.25, cores: 4 });
+    expect(await new ProcSampler(proc.dir, 4, cgroups).sample()).toEqual({
+      cpuBusy: 0.2,
+      iowait: 0.1,
+      memoryUsed: 0.75,
+      load1: 1.5,
+      load5: 0.75,
+      load15: 0.25,
+      cores: 4,
+    });
     rmSync(cgroups, { recursive: true, force: true });
   });
 
-  test('reads this machine\'s real /proc', async () => {
+  test("reads this machine's real /proc", async () => {
     const sampler = new ProcSampler();
     await sampler.sample();
     const busyUntil = Date.now() + 150;
@@ -121,10 +143,29 @@ describe('MetricsAgent', () => {
     });
     await agent.publish();
     expect(await store.liveNodes()).toEqual([
-      expect.objectContaining({ id: 'n1', slotsTotal: 4, slotsUsed: 3, cpuBusy: 0.2, memoryUsed: 0.75, load1: 1.5, cores: 2, heartbeatAt: 1_000, inFlight: 0 }),
+      expect.objectContaining({
+        id: 'n1',
+        slotsTotal: 4,
+        slotsUsed: 3,
+        cpuBusy: 0.2,
+        memoryUsed: 0.75,
+        load1: 1.5,
+        cores: 2,
+        heartbeatAt: 1_000,
+        inFlight: 0,
+      }),
     ]);
     const record = JSON.parse(emf[0]);
-    expect(record).toMatchObject({ NodeId: 'n1', Role: 'compute', CpuBusy: 20, IoWait: 10, MemoryUsed: 75, LoadPerCore: 0.75, SlotsUsed: 3, SlotUse: 75 });
+    expect(record).toMatchObject({
+      NodeId: 'n1',
+      Role: 'compute',
+      CpuBusy: 20,
+      IoWait: 10,
+      MemoryUsed: 75,
+      LoadPerCore: 0.75,
+      SlotsUsed: 3,
+      SlotUse: 75,
+    });
     expect(record._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: 'CpuBusy', Unit: 'Percent' });
     now += 3_000; // the default TTL is three intervals
     expect(await store.liveNodes()).toEqual([]);
@@ -135,7 +176,14 @@ describe('MetricsAgent', () => {
     store.heartbeat = async () => {
       throw new Error('connection refused');
     };
-    const agent = new MetricsAgent({ id: 'n1', address: 'a', role: 'storage', store, slots: () => ({ total: 1, used: 0 }), draining: () => true });
+    const agent = new MetricsAgent({
+      id: 'n1',
+      address: 'a',
+      role: 'storage',
+      store,
+      slots: () => ({ total: 1, used: 0 }),
+      draining: () => true,
+    });
     const report = await agent.publish();
     expect(agent.failedPublishes).toBe(1);
     expect(report.draining).toBe(true);
@@ -147,7 +195,16 @@ describe('MetricsAgent', () => {
     mkdirSync(path); // what appendFileSync cannot append to, as a root-owned file is for user strata
     const store = new MemoryStateStore();
     const warnings: string[] = [];
-    const agent = new MetricsAgent({ id: 's1', address: 'a', role: 'storage', store, slots: () => ({ total: 2, used: 0 }), draining: () => false, emf: lineFile(path), warn: (message) => warnings.push(message) });
+    const agent = new MetricsAgent({
+      id: 's1',
+      address: 'a',
+      role: 'storage',
+      store,
+      slots: () => ({ total: 2, used: 0 }),
+      draining: () => false,
+      emf: lineFile(path),
+      warn: (message) => warnings.push(message),
+    });
     await expect(agent.start()).resolves.toBeUndefined();
     agent.stop();
     expect((await store.liveNodes()).map((n) => n.id)).toEqual(['s1']);
@@ -162,7 +219,21 @@ describe('MetricsAgent', () => {
 
   test('emfRecord names every metric it carries', () => {
     const record = emfRecord(
-      { id: 'n', address: 'a', role: 'compute', slotsTotal: 1, slotsUsed: 0, cpuBusy: 0, memoryUsed: 0, load1: 0, load5: 0, load15: 0, cores: 1, heartbeatAt: 5, draining: false },
+      {
+        id: 'n',
+        address: 'a',
+        role: 'compute',
+        slotsTotal: 1,
+        slotsUsed: 0,
+        cpuBusy: 0,
+        memoryUsed: 0,
+        load1: 0,
+        load5: 0,
+        load15: 0,
+        cores: 1,
+        heartbeatAt: 5,
+        draining: false,
+      },
       { cpuBusy: 0, iowait: 0, memoryUsed: 0, load1: 0, load5: 0, load15: 0, cores: 1 },
     ) as { _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } } & Record<string, unknown>;
     for (const { Name } of record._aws.CloudWatchMetrics[0].Metrics) expect(record[Name]).toBeDefined();

@@ -1,4 +1,12 @@
-import type { Candidate, IndexedSelection, Invocation, InvocationStrategy, NoCapacity, NodeView, PolicyContext } from '../types';
+import type {
+  Candidate,
+  IndexedSelection,
+  Invocation,
+  InvocationStrategy,
+  NoCapacity,
+  NodeView,
+  PolicyContext,
+} from '../types';
 
 /** A dispatcher may keep as many invocations in flight on a node as it has slots. */
 export function slotCandidates(nodes: readonly NodeView[]): Candidate[] {
@@ -13,5 +21,8 @@ export const NO_COMPUTE_NODE: NoCapacity = { kind: 'no-capacity', reason: 'no li
  * only the fleet's membership.
  */
 export function indexed(decide: (invocation: Invocation, ctx: PolicyContext) => IndexedSelection): InvocationStrategy {
-  return Object.assign((_nodes: readonly NodeView[], invocation: Invocation, ctx: PolicyContext) => decide(invocation, ctx), { reads: 'membership' as const });
+  return Object.assign(
+    (_nodes: readonly NodeView[], invocation: Invocation, ctx: PolicyContext) => decide(invocation, ctx),
+    { reads: 'membership' as const },
+  );
 }

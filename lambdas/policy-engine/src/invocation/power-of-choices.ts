@@ -10,5 +10,9 @@ import { indexed } from './candidates';
  */
 export function powerOfChoices(choices = 2) {
   checkChoices(choices);
-  return indexed((_invocation, ctx) => ({ kind: 'select', rule: 'power-of-d', draws: Array.from({ length: choices }, () => ctx.random()) }));
+  return indexed((_invocation, ctx) => ({
+    kind: 'select',
+    rule: 'power-of-d',
+    draws: Array.from({ length: choices }, () => ctx.random()),
+  }));
 }

@@ -11,5 +11,10 @@ import { indexed } from './candidates';
 export function prequal(probes = 8, quantile = 0.9) {
   checkChoices(probes, 'prequalProbes');
   checkQuantile(quantile);
-  return indexed((_invocation, ctx) => ({ kind: 'select', rule: 'prequal', quantile, draws: Array.from({ length: probes }, () => ctx.random()) }));
+  return indexed((_invocation, ctx) => ({
+    kind: 'select',
+    rule: 'prequal',
+    quantile,
+    draws: Array.from({ length: probes }, () => ctx.random()),
+  }));
 }

@@ -13,7 +13,10 @@ export const expectedDelayPeers: NodePolicy = (self, nodes, invocation, ctx) => 
   if (peers.length === 0) return NO_PEER;
   const perFunction = peers.some((p) => p.functionServiceMs?.[invocation.functionName] !== undefined);
   const own = (p: NodeView) => (perFunction ? p.functionServiceMs?.[invocation.functionName] : p.serviceMs);
-  const known = peers.map(own).filter((ms): ms is number => ms !== undefined).sort((a, b) => a - b);
+  const known = peers
+    .map(own)
+    .filter((ms): ms is number => ms !== undefined)
+    .sort((a, b) => a - b);
   const median = known.length > 0 ? known[Math.floor((known.length - 1) / 2)] : 1;
   const delay = new Map(peers.map((p) => [p, ((p.slotsUsed + 1) * (own(p) ?? median)) / p.slotsTotal]));
   return { kind: 'forward', peers: peers.sort((a, b) => delay.get(a)! - delay.get(b)! || byId(a, b)) };

@@ -14,6 +14,9 @@ export function powerOfChoicesPeers(choices = 2): NodePolicy {
   return (self, nodes, _invocation, ctx) => {
     const order = shuffle(peersWithRoom(self, nodes, ctx), ctx.random);
     if (order.length === 0) return NO_PEER;
-    return { kind: 'forward', peers: [...order.slice(0, choices).sort((a, b) => freeSlots(b) - freeSlots(a)), ...order.slice(choices)] };
+    return {
+      kind: 'forward',
+      peers: [...order.slice(0, choices).sort((a, b) => freeSlots(b) - freeSlots(a)), ...order.slice(choices)],
+    };
   };
 }

@@ -11,7 +11,14 @@ import type { Invocation, NodeView, OffloadDecision, OffloadPolicy, PolicyContex
 export function thresholdOffload(partial: Partial<OffloadThresholds> = {}): OffloadPolicy {
   const limits = checkOffloadThresholds(partial);
   return (nodes, invocation, ctx, objectHolders) =>
-    pickStorageNode(nodes, invocation, ctx, objectHolders, (n) => underThresholds(n, limits), 'every storage node is over its thresholds');
+    pickStorageNode(
+      nodes,
+      invocation,
+      ctx,
+      objectHolders,
+      (n) => underThresholds(n, limits),
+      'every storage node is over its thresholds',
+    );
 }
 
 export function underThresholds(node: NodeView, limits: OffloadThresholds): boolean {
