@@ -9,11 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { exitWith, wholeNumber } from '../common/cli';
+import { S3ObjectStore } from '../common/object-store';
+import { summarize } from '../common/stats';
 import { startCeph } from '../local/ceph';
 import { CORPUS, loadCorpus } from '../local/corpus';
-import { exitWith, wholeNumber } from '../common/cli';
-import { summarize } from '../common/stats';
-import { S3ObjectStore } from '../common/object-store';
 
 const POOL = 'default.rgw.buckets.data';
 

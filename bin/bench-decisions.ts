@@ -15,9 +15,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invocationStrategies, invocationStrategy, type NodeView } from '@strata/policy-engine';
-import { RedisStateStore, type NodeReport } from '../common/state';
-import { startRedisServer } from '../local/redis-server';
 import { exitWith, wholeNumber } from '../common/cli';
+import { type NodeReport, RedisStateStore } from '../common/state';
+import { startRedisServer } from '../local/redis-server';
 
 const STRATEGIES = ['round-robin', 'least-outstanding', 'power-of-two', 'least-expected-delay', 'prequal'];
 
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     }
     if (repeat > 1) {
       console.log(`\nbest of ${repeat}:`);
-      rows.forEach((row, i) => printRow(row, i === 0));
+      for (const [i, row] of rows.entries()) printRow(row, i === 0);
     }
   } finally {
     await server?.stop();

@@ -13,21 +13,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { forward } from '../common/http/forward';
-import { startCeph, type OneHostCeph } from '../local/ceph';
-import { LocalCluster, type LocalClusterOptions } from '../local/cluster';
-import { serveDashboard } from '../local/dashboard/server';
-import { CORPUS, loadCorpus } from '../local/corpus';
-import { progress } from '../local/progress';
-import { startRedisServer, type RedisServer } from '../local/redis-server';
-import { bottleneck, EmulatedFleet, type HostUsage } from '../local/emulated-fleet';
-import { coresList, exitWith, wholeNumber } from '../common/cli';
-import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
+import { checkOffloadThresholds } from '@strata/policy-engine';
+import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
 import { PLACEMENTS } from '../bench/simulator/placements';
 import type { PlacementSpec } from '../bench/simulator/simulate';
-import { checkOffloadThresholds } from '@strata/policy-engine';
-import { formatTable, summarize, type LatencySummary } from '../common/stats';
-import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
+import { coresList, exitWith, wholeNumber } from '../common/cli';
+import { forward } from '../common/http/forward';
+import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
+import { formatTable, type LatencySummary, summarize } from '../common/stats';
+import { type OneHostCeph, startCeph } from '../local/ceph';
+import { LocalCluster, type LocalClusterOptions } from '../local/cluster';
+import { CORPUS, loadCorpus } from '../local/corpus';
+import { serveDashboard } from '../local/dashboard/server';
+import { bottleneck, EmulatedFleet, type HostUsage } from '../local/emulated-fleet';
+import { progress } from '../local/progress';
+import { type RedisServer, startRedisServer } from '../local/redis-server';
 
 /** The scenarios, as the simulator defines them (AutoNDP before and after, Strata's policies). */
 const SCENARIOS = Object.fromEntries(

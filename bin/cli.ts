@@ -8,16 +8,16 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { NodeView } from '@strata/policy-engine';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { connectState } from '../common/cli';
 import { proxyEvent } from '../local/api-adapter';
+import type { DashboardData } from '../local/dashboard/server';
 import { explainAwsError, OperatorError, signForApiGateway, stackOutputs } from '../operator/aws';
 import { cloudWatchFigures, dashboardLink, formatFigures, type WidgetFigures } from '../operator/cloudwatch';
-import type { DashboardData } from '../local/dashboard/server';
-import { connectState } from '../common/cli';
 
 const USAGE = `usage: npm run strata -- <command> [options]   (each command takes --help)
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { defineStrata } from '../lib/app';
 import { checkPrerequisites } from '../local/emulated-hosts';
-import { rehearse, type RehearsalOptions } from '../local/rehearsal/rehearsal';
+import { type RehearsalOptions, rehearse } from '../local/rehearsal/rehearsal';
 
 const USAGE = `usage: npm run rehearse [-- --keep-going] [--no-faults]
   --no-faults    stop after the bring-up and the invocations

@@ -8,9 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { exitWith, wholeNumber } from '../common/cli';
-import { simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
 import { PLACEMENTS } from '../bench/simulator/placements';
+import { simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
+import { exitWith, wholeNumber } from '../common/cli';
 
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]

@@ -8,9 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
-import { exitWith, wholeNumber } from '../common/cli';
 import { PLACEMENTS } from '../bench/simulator/placements';
-import { simulate, type SimulationOptions, type SimulationResult } from '../bench/simulator/simulate';
+import { type SimulationOptions, type SimulationResult, simulate } from '../bench/simulator/simulate';
+import { exitWith, wholeNumber } from '../common/cli';
 import { formatTable } from '../common/stats';
 
 const USAGE = `usage: npm run simulate -- [--nodes 100] [--invocations 100000] [--load 0.9[,0.5,...]] [--stale-ms 1000]

@@ -10,16 +10,16 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
-import { forward } from '../common/http/forward';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
-import { summarize } from '../common/stats';
+import { forward } from '../common/http/forward';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
-import { startCeph, type OneHostCeph } from '../local/ceph';
-import { CORPUS, loadCorpus } from '../local/corpus';
-import { progress } from '../local/progress';
+import { summarize } from '../common/stats';
+import { type OneHostCeph, startCeph } from '../local/ceph';
 import { LocalCluster } from '../local/cluster';
-import { EmulatedFleet } from '../local/emulated-fleet';
+import { CORPUS, loadCorpus } from '../local/corpus';
 import { serveDashboard } from '../local/dashboard/server';
+import { EmulatedFleet } from '../local/emulated-fleet';
+import { progress } from '../local/progress';
 
 const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
   [--node-policy most-slots] [--offload-policy thresholds] [--nodes 3] [--slots 2]

@@ -1,7 +1,7 @@
 /** Helpers for command-line programs: number flags, exiting with a message, the state and object stores named by flags. */
 import { appendFileSync } from 'node:fs';
+import { FolderObjectStore, type ObjectStore, S3ObjectStore } from './object-store';
 import { HttpStateStore, RedisStateStore, type StateStore } from './state';
-import { FolderObjectStore, S3ObjectStore, type ObjectStore } from './object-store';
 
 export function wholeNumber(flag: string, text: string, min: number): number {
   const value = Number(text);

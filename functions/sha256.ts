@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { integerField, stringField, type StrataFunction } from './types';
+import { integerField, type StrataFunction, stringField } from './types';
 
 interface Args {
   readonly data: string;

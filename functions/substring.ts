@@ -1,5 +1,5 @@
 import { MiB } from './limits';
-import { InputError, objectKeyField, stringField, type StrataFunction, type TextPass } from './types';
+import { InputError, objectKeyField, type StrataFunction, stringField, type TextPass } from './types';
 
 interface Args {
   readonly key: string;

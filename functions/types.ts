@@ -93,6 +93,7 @@ export function objectKeyField(body: unknown): string {
   if (
     key.startsWith('/') ||
     key.split('/').some((part) => part === '..' || part === '') ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what a key must not hold
     /[\u0000-\u001f]/.test(key)
   ) {
     throw new InputError('key must be a relative object key such as "corpus/hamlet.txt", without empty or ".." parts');

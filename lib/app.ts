@@ -1,7 +1,7 @@
-import { Validations, type App } from 'aws-cdk-lib';
+import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ControlTowerChecks } from './control-tower';
 import { loadStrataConfig } from './config';
+import { ControlTowerChecks } from './control-tower';
 import { ComputeStack, DispatchStack, NetworkStack, ObservabilityStack, StateStack, StorageStack } from './stacks';
 
 /** Strata's stacks, in deployment order. */

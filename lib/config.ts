@@ -1,16 +1,16 @@
-import type { PredictiveScalingMode } from './constructs/compute-fleet';
 import {
   checkChoices,
   checkOffloadThresholds,
   checkQuantile,
-  invocationStrategies,
-  nodePolicies,
-  offloadPolicies,
   type InvocationStrategyName,
+  invocationStrategies,
   type NodePolicyName,
+  nodePolicies,
   type OffloadPolicyName,
   type OffloadThresholds,
+  offloadPolicies,
 } from '@strata/policy-engine';
+import type { PredictiveScalingMode } from './constructs/compute-fleet';
 import { parseInstanceType } from './instance-types';
 
 /** Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`). */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import {
   CfnResource,
   type IPolicyValidationContext,
@@ -6,7 +7,6 @@ import {
   type PolicyValidationPluginReport,
   type PolicyViolation,
 } from 'aws-cdk-lib';
-import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import type { IConstruct } from 'constructs';
 
 /** Where a resource's written exceptions to Control Tower controls live in the template. */

@@ -24,13 +24,11 @@ export async function serveApi(handler: ProxyHandler, port = 0): Promise<{ url: 
         if (size <= API_MAX_BODY_BYTES) chunks.push(chunk as Buffer);
       }
       if (size > API_MAX_BODY_BYTES) {
-        res
-          .writeHead(413, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              message: `Request Too Long: the body is ${size} bytes, over API Gateway's limit of ${API_MAX_BODY_BYTES}`,
-            }),
-          );
+        res.writeHead(413, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            message: `Request Too Long: the body is ${size} bytes, over API Gateway's limit of ${API_MAX_BODY_BYTES}`,
+          }),
+        );
         return;
       }
       const result = await handler(toProxyEvent(req, Buffer.concat(chunks)));
@@ -81,7 +79,7 @@ export function proxyEvent(req: ProxyRequest): APIGatewayProxyEvent {
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const [name, value] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
     headers[name] = value;
-    (multiValueHeaders[name] ??= []).push(value);
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
   const query = [...url.searchParams.keys()];
   const invoke = /^\/invoke\/([^/]+)$/.exec(url.pathname);

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { invocationStrategy, type OffloadThresholds } from '@strata/policy-engine';
-import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
+import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { serveApi } from './api-adapter';
 import { serveStateStore } from './shared-state';
 import { LocalTelemetry } from './telemetry';

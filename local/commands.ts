@@ -35,8 +35,14 @@ export function execute(file: string, args: readonly string[], options: CommandO
       partial = complete.pop() ?? '';
       for (const line of complete) options.onLine(line);
     };
-    child.stdout!.on('data', (chunk: Buffer) => ((stdout += chunk), lines(chunk)));
-    child.stderr!.on('data', (chunk: Buffer) => ((stderr += chunk), lines(chunk)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      lines(chunk);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+      lines(chunk);
+    });
     const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
     child.once('error', (error) => reject(new Error(`${file}: ${error.message}`)));
     child.once('close', (status) => {

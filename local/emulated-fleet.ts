@@ -14,9 +14,9 @@ import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../common/object-store';
-import { startCeph, type OneHostCeph } from './ceph';
+import { type OneHostCeph, startCeph } from './ceph';
 import { loadCorpus } from './corpus';
-import { HostNetwork, type Host } from './emulated-hosts';
+import { type Host, HostNetwork } from './emulated-hosts';
 import { debianImage } from './host-image';
 import { spawnRedis } from './redis-server';
 

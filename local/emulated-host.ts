@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { execute, must, processAlive, sleep, type CommandOptions, type Finished } from './commands';
-import { removeHostSync, type HostRecord } from './emulated-cleanup';
+import { type CommandOptions, execute, type Finished, must, processAlive, sleep } from './commands';
+import { type HostRecord, removeHostSync } from './emulated-cleanup';
 
 export type { HostRecord } from './emulated-cleanup';
 

@@ -26,9 +26,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { must, mustSync, processAlive } from './commands';
+import { cleanUpRecord, type NetworkRecord } from './emulated-cleanup';
 import { Host, type HostOptions, type HostRecord } from './emulated-host';
 import { addressInSubnet, parseSubnet, type Subnet } from './ipv4';
-import { cleanUpRecord, type NetworkRecord } from './emulated-cleanup';
 
 export { Host, type HostOptions } from './emulated-host';
 

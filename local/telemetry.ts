@@ -3,13 +3,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { lineFile } from '../common/cli';
 import type { StateStore } from '../common/state';
+import type { Dispatcher, DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import {
+  type DispatcherTelemetry,
   dispatcherTelemetry,
   handleAndPublish,
   metricsObserver,
-  type DispatcherTelemetry,
 } from '../lambdas/dispatcher/handler';
-import type { Dispatcher, DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { groupRecord, LOCAL_RESOURCES, requestRecords, runCephHealth, sampleElastiCache } from './dashboard/stand-ins';
 import { captureEmfFromStdout } from './lambda-logs';
 
@@ -55,10 +55,22 @@ export class LocalTelemetry {
   observer(other?: DispatchObserver): DispatchObserver {
     const metrics = metricsObserver(this.telemetry.metrics, this.telemetry.logger);
     return {
-      dispatched: (event) => (metrics.dispatched?.(event), other?.dispatched?.(event)),
-      retried: (event) => (metrics.retried?.(event), other?.retried?.(event)),
-      noCapacity: (reason) => (metrics.noCapacity?.(reason), other?.noCapacity?.(reason)),
-      degraded: (reason) => (metrics.degraded?.(reason), other?.degraded?.(reason)),
+      dispatched: (event) => {
+        metrics.dispatched?.(event);
+        other?.dispatched?.(event);
+      },
+      retried: (event) => {
+        metrics.retried?.(event);
+        other?.retried?.(event);
+      },
+      noCapacity: (reason) => {
+        metrics.noCapacity?.(reason);
+        other?.noCapacity?.(reason);
+      },
+      degraded: (reason) => {
+        metrics.degraded?.(reason);
+        other?.degraded?.(reason);
+      },
     };
   }
 

@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ServiceTimeEstimator, type NodeRole, type NodeView, type PolicyContext } from '@strata/policy-engine';
-import { FunctionPool } from './pool';
-import { DataLimitError, InputError, type StrataFunction } from '../functions';
-import { MiB, RUN_BUDGET_MS } from '../functions/limits';
+import { type NodeRole, type NodeView, type PolicyContext, ServiceTimeEstimator } from '@strata/policy-engine';
 import { BodyError, parseJsonBody, readBody, sendJson } from '../common/http/json';
 import type { ObjectStore } from '../common/object-store';
 import type { StateStore } from '../common/state';
+import { DataLimitError, InputError, type StrataFunction } from '../functions';
+import { MiB, RUN_BUDGET_MS } from '../functions/limits';
 import { MetricsAgent } from './metrics-agent/agent';
+import { FunctionPool } from './pool';
 import { Slots } from './slots';
 
 export interface NodeBaseOptions {

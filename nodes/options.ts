@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { connectState, exitWith, lineFile, objectStoreFrom, wholeNumber } from '../common/cli';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;

@@ -1,13 +1,13 @@
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import {
+  type DashboardResources,
   eachDimension,
   fixedDimensions,
+  type MetricQuery,
   PERIOD_SECONDS,
   searchExpression,
   TIER_TITLES,
   WIDGETS,
-  type DashboardResources,
-  type MetricQuery,
 } from '../common/metrics/dashboard';
 import { explainAwsError } from './aws';
 

@@ -1,21 +1,21 @@
 import {
   applyIndexed,
   applySelection,
-  indexServiceMs,
-  invocationStrategy,
-  isIndexed,
-  nodePolicy,
-  seededRandom,
-  ServiceTimeEstimator,
   type FleetColumns,
   type Invocation,
   type InvocationStrategy,
+  indexServiceMs,
+  invocationStrategy,
+  isIndexed,
   type NodePolicy,
   type NodeView,
+  nodePolicy,
   type PolicyContext,
   type Selection,
+  ServiceTimeEstimator,
+  seededRandom,
 } from '@strata/policy-engine';
-import { summarize, type LatencySummary } from '../../common/stats';
+import { type LatencySummary, summarize } from '../../common/stats';
 import { EventQueue } from './event-queue';
 
 /**
@@ -182,7 +182,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
     get now() {
       return now;
     },
-    random: () => ((randomUsed = true), policyRandom()),
+    random: () => {
+      randomUsed = true;
+      return policyRandom();
+    },
     heartbeatTtlMs: Number.MAX_SAFE_INTEGER,
   };
 
@@ -283,7 +286,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
     if (selection.kind !== 'select') return -1;
     const rotating = selection.rule === 'rotate' || selection.rule === 'round-robin' ? selection.cursor : undefined;
     let cursor = 0;
-    if (rotating !== undefined) cursors.set(rotating, (cursor = (cursors.get(rotating) ?? 0) + 1));
+    if (rotating !== undefined) {
+      cursor = (cursors.get(rotating) ?? 0) + 1;
+      cursors.set(rotating, cursor);
+    }
     if (isIndexed(selection))
       return withRoom === 0 && selection.rule !== 'lowest-id' ? -1 : applyIndexed(selection, fleet, cursor);
     const chosen = applySelection(selection, (id) => inFlight[indexOf.get(id)!], cursor);

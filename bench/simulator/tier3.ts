@@ -1,20 +1,20 @@
 import {
   applyIndexed,
   applySelection,
+  type FleetColumns,
+  type Invocation,
   indexServiceMs,
   invocationStrategy,
   isIndexed,
-  offloadPolicy,
-  seededRandom,
-  ServiceTimeEstimator,
-  underThresholds,
-  type FleetColumns,
-  type Invocation,
   type NodeView,
   type OffloadThresholds,
+  offloadPolicy,
   type PolicyContext,
+  ServiceTimeEstimator,
+  seededRandom,
+  underThresholds,
 } from '@strata/policy-engine';
-import { summarize, type LatencySummary } from '../../common/stats';
+import { type LatencySummary, summarize } from '../../common/stats';
 
 /**
  * The emulated benchmark's fleet as a model (local/emulated-fleet.ts is the system): a

@@ -1,11 +1,11 @@
 import type { NodeView, Selection } from '@strata/policy-engine';
 import { forward } from '../http/forward';
 import {
-  releaseOnce,
   type Membership,
   type NodeReport,
   type Reservation,
   type Reserved,
+  releaseOnce,
   type StateStore,
 } from './types';
 

@@ -1,4 +1,4 @@
-export * from './types';
+export { HttpStateStore } from './http-store';
 export { MemoryStateStore } from './memory-store';
 export { RedisStateStore, type RedisStateStoreOptions } from './redis-store';
-export { HttpStateStore } from './http-store';
+export * from './types';

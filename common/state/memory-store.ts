@@ -1,10 +1,10 @@
 import {
   applyIndexed,
   applySelection,
-  indexServiceMs,
-  isIndexed,
   type FleetColumns,
   type IndexedSelection,
+  indexServiceMs,
+  isIndexed,
   type NodeView,
   type Selection,
 } from '@strata/policy-engine';
@@ -12,13 +12,13 @@ import {
   checkReport,
   checkTtl,
   DEFAULT_LEASE_MS,
+  type Membership,
   memberKey,
   memberOf,
   NO_ROOM,
-  releaseOnce,
-  type Membership,
   type NodeReport,
   type Reservation,
+  releaseOnce,
   type StateStore,
 } from './types';
 

@@ -4,24 +4,24 @@ import {
   DEREGISTER,
   HEARTBEAT,
   LIVE_NODES,
+  type LuaScript,
   MEMBERSHIP,
   RELEASE,
   RESERVE,
-  type LuaScript,
 } from './redis-scripts';
 import { RespClient, RespError, type RespValue } from './resp-client';
 import {
   checkReport,
   checkTtl,
   DEFAULT_LEASE_MS,
+  type FleetMember,
+  type Membership,
   memberKey,
   memberOf,
   NO_ROOM,
-  releaseOnce,
-  type FleetMember,
-  type Membership,
   type NodeReport,
   type Reservation,
+  releaseOnce,
   type StateStore,
 } from './types';
 

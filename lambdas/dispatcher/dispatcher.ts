@@ -1,24 +1,24 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import {
-  isIndexed,
   type Invocation,
   type InvocationStrategy,
+  isIndexed,
   type NodeView,
   type Selection,
 } from '@strata/policy-engine';
-import { findFunction, functions, InputError } from '../../functions';
-import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
 import {
   BodyError,
-  bodyText,
   BUDGET_HEADER,
+  bodyText,
   HOPS_HEADER,
   parseJsonBody,
   REFUSED_HEADER,
   REQUEST_ID_HEADER,
   safeDecode,
 } from '../../common/http/json';
-import { MemoryStateStore, type FleetMember, type Reservation, type StateStore } from '../../common/state';
+import { type FleetMember, MemoryStateStore, type Reservation, type StateStore } from '../../common/state';
+import { findFunction, functions, InputError } from '../../functions';
 
 export interface DispatcherOptions {
   /** Connects to the shared state; called again after a failure, at most once per refresh interval. */

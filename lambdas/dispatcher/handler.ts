@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { invocationStrategy } from '@strata/policy-engine';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
 import { getSecretString } from './secret';

@@ -1,24 +1,25 @@
+import type { OffloadThresholds } from '@strata/policy-engine';
 import { Annotations, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import {
   AutoScalingGroup,
-  CfnAutoScalingGroup,
+  type CfnAutoScalingGroup,
   HealthChecks,
   ScalingEvents,
   Signals,
 } from 'aws-cdk-lib/aws-autoscaling';
 import {
   BlockDeviceVolume,
-  CfnLaunchTemplate,
+  type CfnLaunchTemplate,
   EbsDeviceVolumeType,
   InstanceType,
-  LaunchTemplate,
-  MachineImage,
-  UserData,
-  Volume,
   type ISecurityGroup,
   type ISubnet,
   type IVpc,
+  LaunchTemplate,
+  MachineImage,
   type SubnetSelection,
+  UserData,
+  Volume,
 } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
@@ -27,12 +28,11 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { StateStoreEndpoint } from './cache-cluster';
-import type { OffloadThresholds } from '@strata/policy-engine';
-import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import { exceptControl } from '../control-tower';
-import { acknowledgeNag } from './nag';
 import { instanceArchitecture } from '../instance-types';
+import type { StateStoreEndpoint } from './cache-cluster';
+import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
+import { acknowledgeNag } from './nag';
 
 export interface CephClusterProps {
   readonly vpc: IVpc;

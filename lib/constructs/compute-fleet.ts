@@ -1,8 +1,9 @@
+import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@strata/policy-engine';
 import { Duration, Stack } from 'aws-cdk-lib';
 import {
   AutoScalingGroup,
+  type CfnAutoScalingGroup,
   CfnScalingPolicy,
-  CfnAutoScalingGroup,
   DefaultResult,
   GroupMetrics,
   HealthChecks,
@@ -11,30 +12,29 @@ import {
   Signals,
 } from 'aws-cdk-lib/aws-autoscaling';
 import {
+  AmazonLinuxCpuType,
   BlockDeviceVolume,
   EbsDeviceVolumeType,
   InstanceType,
-  LaunchTemplate,
-  MachineImage,
-  UserData,
-  AmazonLinuxCpuType,
   type ISecurityGroup,
   type IVpc,
+  LaunchTemplate,
+  MachineImage,
   type SubnetSelection,
+  UserData,
 } from 'aws-cdk-lib/aws-ec2';
 import { Policy, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
-import type { StateStoreEndpoint } from './cache-cluster';
-import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@strata/policy-engine';
-import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
-import { acknowledgeNag } from './nag';
+import { type MetricQuery, SLOT_LOAD, SLOT_USE } from '../../common/metrics/dashboard';
 import { instanceArchitecture } from '../instance-types';
-import { SLOT_LOAD, SLOT_USE, type MetricQuery } from '../../common/metrics/dashboard';
+import type { StateStoreEndpoint } from './cache-cluster';
+import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import { plainMetric } from './metrics';
+import { acknowledgeNag } from './nag';
 
 export interface ComputeFleetProps {
   readonly vpc: IVpc;

@@ -2,8 +2,8 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
-  LambdaIntegration,
   JsonSchemaType,
+  LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
   RequestValidator,
@@ -11,9 +11,9 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { CfnPermission, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { exceptControl } from '../control-tower';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
-import { exceptControl } from '../control-tower';
 
 export interface DispatchApiProps {
   readonly dispatcher: IFunction;

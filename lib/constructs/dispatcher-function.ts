@@ -1,15 +1,15 @@
 import { join } from 'node:path';
+import type { InvocationStrategyName } from '@strata/policy-engine';
 import { Duration } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
-import { Architecture, Runtime, Tracing, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
-import type { InvocationStrategyName } from '@strata/policy-engine';
-import { POLICY_ENGINE_PACKAGE } from './policy-layer';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
-import { exceptControl } from '../control-tower';
+import { POLICY_ENGINE_PACKAGE } from './policy-layer';
 
 const ROOT = join(__dirname, '..', '..');
 

@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  OnDemandAllocationStrategy,
   type AutoScalingGroup,
   type AutoScalingGroupProps,
+  OnDemandAllocationStrategy,
 } from 'aws-cdk-lib/aws-autoscaling';
 import { InstanceType, type LaunchTemplate, type UserData } from 'aws-cdk-lib/aws-ec2';
-import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
+import { type IRole, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type { Construct } from 'constructs';
+import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeNag } from './nag';
-import { exceptControl } from '../control-tower';
-import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 
 /** The AWS seam (nodes/node-setup/aws.sh): the user data writes it to /etc/strata/aws.sh between these lines. */
 export const AWS_SEAM = {

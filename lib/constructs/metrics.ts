@@ -1,13 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
-import { MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { type IMetric, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import {
+  type DashboardResources,
   eachDimension,
   fixedDimensions,
-  PERIOD_SECONDS,
-  searchExpression,
-  type DashboardResources,
   type MetricQuery,
   type MissingData,
+  PERIOD_SECONDS,
+  searchExpression,
 } from '../../common/metrics/dashboard';
 
 const PERIOD = Duration.seconds(PERIOD_SECONDS);

@@ -1,6 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import {
-  CfnSecurityGroup,
+  type CfnSecurityGroup,
   FlowLogDestination,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
@@ -8,13 +8,13 @@ import {
   Peer,
   Port,
   SecurityGroup,
+  type SubnetSelection,
   SubnetType,
   Vpc,
-  type SubnetSelection,
 } from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
-import { strataLogGroup } from './log-key';
 import { exceptControl } from '../control-tower';
+import { strataLogGroup } from './log-key';
 
 /** The ports each tier listens on, in one place for the security groups, user data and the dispatcher. */
 export const PORTS = {

@@ -23,7 +23,12 @@ export class NodeBundle extends Construct {
       bundling: {
         // Only used when local bundling fails; esbuild is a dependency of this app, so it does not.
         image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
-        local: { tryBundle: (outputDir) => (bundleNodes(outputDir), true) },
+        local: {
+          tryBundle: (outputDir) => {
+            bundleNodes(outputDir);
+            return true;
+          },
+        },
       },
     });
   }

@@ -2,12 +2,12 @@ import { Duration } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import type { AutoScalingGroup } from 'aws-cdk-lib/aws-autoscaling';
 import {
-  Alarm,
+  type Alarm,
   ComparisonOperator,
   Dashboard,
   GraphWidget,
-  TextWidget,
   type HorizontalAnnotation,
+  TextWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -15,12 +15,12 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import {
   ALARMS,
+  type AlarmDefinition,
+  type DashboardResources,
   eachDimension,
   fixedDimensions,
   TIER_TITLES,
   WIDGETS,
-  type AlarmDefinition,
-  type DashboardResources,
 } from '../../common/metrics/dashboard';
 import { cloudWatchMetrics, metricOf, TREAT_MISSING_DATA } from './metrics';
 

@@ -28,7 +28,12 @@ export class PolicyLayer extends Construct {
         bundling: {
           // Only used when local bundling fails; esbuild is a dependency of this app, so it does not.
           image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
-          local: { tryBundle: (outputDir) => (bundlePolicyEngine(outputDir), true) },
+          local: {
+            tryBundle: (outputDir) => {
+              bundlePolicyEngine(outputDir);
+              return true;
+            },
+          },
         },
       }),
     });

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { ALARMS, TIER_TITLES, WIDGETS, type DashboardResources } from '../../common/metrics/dashboard';
+import { ALARMS, type DashboardResources, TIER_TITLES, WIDGETS } from '../../common/metrics/dashboard';
 import { datapointsOf, EmfError } from './emf';
 import { EmfFollower, type EmfSource } from './sources';
 import { LOCAL_RESOURCES, localSourceOf } from './stand-ins';

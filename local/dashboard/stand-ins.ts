@@ -7,8 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { RespClient } from '../../common/state/resp-client';
 import type { DashboardResources, MetricQuery } from '../../common/metrics/dashboard';
+import { RespClient } from '../../common/state/resp-client';
 import { emfRecord } from './emf';
 
 /** What the definition's resource references are called in a local run. */

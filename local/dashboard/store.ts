@@ -1,9 +1,9 @@
 import {
+  type DashboardResources,
   eachDimension,
   fixedDimensions,
-  percentileOf,
-  type DashboardResources,
   type MetricQuery,
+  percentileOf,
   type Statistic,
 } from '../../common/metrics/dashboard';
 import type { Datapoint } from './emf';
@@ -92,7 +92,10 @@ export class MetricStore {
       for (const { t, v } of samples) {
         const start = t - (t % window.periodMs);
         let values = byPeriod.get(start);
-        if (!values) byPeriod.set(start, (values = []));
+        if (!values) {
+          values = [];
+          byPeriod.set(start, values);
+        }
         values.push(v);
       }
       const label = each ? `${query.label} ${stored.dimensions[each]}`.trim() : query.label;

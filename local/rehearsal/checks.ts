@@ -5,9 +5,9 @@ import { runStageOver } from '../../functions/text';
 import { must, sleep } from '../commands';
 import { CORPUS, corpusText } from '../corpus';
 import { CephView } from './ceph';
+import { settingsOf } from './deployment';
 import type { DispatcherLambda } from './dispatcher';
 import type { RehearsalEnvironment } from './environment';
-import { settingsOf } from './deployment';
 import type { Instance } from './fleet';
 import type { Report } from './report';
 

@@ -7,7 +7,7 @@ import { Deployment, settingsOf } from './deployment';
 import { Fleet, type Instance } from './fleet';
 import { MetadataService } from './imds';
 import { RgwObjects } from './objects';
-import { RehearsalCa, startStateStore, type StateStoreStandIn } from './state-store';
+import { RehearsalCa, type StateStoreStandIn, startStateStore } from './state-store';
 
 /** What a compute host has that AL2023 gives the compute user data (its dnf lines go through the seam). */
 const COMPUTE_STAND_INS = ['unzip'];

@@ -259,16 +259,14 @@ async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<
     ceph
       .json<{ osds: { osd: number; uuid: string; up: number; in: number }[] }>('osd', 'dump')
       .then((dump) => dump.osds.map((osd) => `${osd.osd} ${osd.uuid} up=${osd.up} in=${osd.in}`)),
-    ceph
-      .pool(DATA_POOL)
-      .then((values) => ({
-        pg_num: values.pg_num,
-        pg_num_min: values.pg_num_min,
-        pg_autoscale_mode: values.pg_autoscale_mode,
-        size: values.size,
-        min_size: values.min_size,
-        crush_rule: values.crush_rule,
-      })),
+    ceph.pool(DATA_POOL).then((values) => ({
+      pg_num: values.pg_num,
+      pg_num_min: values.pg_num_min,
+      pg_autoscale_mode: values.pg_autoscale_mode,
+      size: values.size,
+      min_size: values.min_size,
+      crush_rule: values.crush_rule,
+    })),
     ceph
       .json<{ auth_dump: { entity: string; key: string }[] }>('auth', 'ls')
       .then((dump) => dump.auth_dump.map((entry) => `${entry.entity} ${entry.key}`).sort()),

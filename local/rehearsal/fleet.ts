@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { sleep } from '../commands';
 import type { Host, HostNetwork } from '../emulated-hosts';
 import type { AwsStandIns } from './aws-stand-ins';
-import { ec2Id, settingsOf, type Deployment, type InstanceLaunch } from './deployment';
+import { type Deployment, ec2Id, type InstanceLaunch, settingsOf } from './deployment';
 import type { MetadataService } from './imds';
 
 const USER_DATA = '/var/lib/cloud/instance/scripts/user-data';

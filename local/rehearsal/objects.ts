@@ -1,5 +1,5 @@
-import { Agent } from 'node:https';
 import type { LookupAddress } from 'node:dns';
+import { Agent } from 'node:https';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { RGW_TIMEOUTS } from '../../common/object-store';
 

@@ -4,8 +4,8 @@ import { CORPUS, corpusText } from '../corpus';
 import { checkCluster, invokeSamples } from './checks';
 import { STACKS } from './deployment';
 import { DispatcherLambda, PROJECT_MODULES } from './dispatcher';
-import { rehearseFaults } from './faults';
 import { RehearsalEnvironment } from './environment';
+import { rehearseFaults } from './faults';
 import type { Instance } from './fleet';
 import { CheckFailed, Report } from './report';
 

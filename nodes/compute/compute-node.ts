@@ -1,14 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  tryInOrder,
-  underThresholds,
   type Invocation,
   type NodePolicy,
   type OffloadPolicy,
   type OffloadThresholds,
+  tryInOrder,
+  underThresholds,
 } from '@strata/policy-engine';
-import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
-import { forward, ForwardError, type ForwardResponse } from '../../common/http/forward';
+import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
 import {
   BUDGET_HEADER,
   HOPS_HEADER,
@@ -19,6 +18,7 @@ import {
   sendJson,
 } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
+import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
 import { NodeBase, type NodeBaseOptions } from '../node-base';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {

@@ -3,9 +3,9 @@
  * Prints "ready <host:port>" once it serves; drains on SIGTERM.
  */
 import { nodePolicy, offloadPolicy, UnknownPolicyError } from '@strata/policy-engine';
-import { ComputeNode } from './compute-node';
 import { exitWith, lineFile, wholeNumber } from '../../common/cli';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
+import { ComputeNode } from './compute-node';
 
 const USAGE = `usage: nodes/compute/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B])
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]

@@ -1,6 +1,6 @@
 import type { NodeRole } from '@strata/policy-engine';
 import type { NodeReport, StateStore } from '../../common/state';
-import { ProcSampler, type HostSample } from './proc';
+import { type HostSample, ProcSampler } from './proc';
 
 export interface MetricsAgentOptions {
   readonly id: string;

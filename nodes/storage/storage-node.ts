@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { underThresholds, type OffloadThresholds } from '@strata/policy-engine';
-import { DataLimitError, findFunction } from '../../functions';
+import { type OffloadThresholds, underThresholds } from '@strata/policy-engine';
 import { refuse, safeDecode, sendJson } from '../../common/http/json';
-import { NodeBase, type NodeBaseOptions } from '../node-base';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
+import { DataLimitError, findFunction } from '../../functions';
+import { NodeBase, type NodeBaseOptions } from '../node-base';
 
 export interface StorageNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;

@@ -1,5 +1,5 @@
-import { simulate, type SimulationOptions } from '../../bench/simulator/simulate';
 import { PLACEMENTS } from '../../bench/simulator/placements';
+import { type SimulationOptions, simulate } from '../../bench/simulator/simulate';
 import { summarize } from '../../common/stats';
 
 const small: Omit<SimulationOptions, 'placement'> = { nodes: 30, invocations: 20_000, load: 0.9, seed: 7 };

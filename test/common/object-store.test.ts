@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { S3ObjectStore } from '../../common/object-store';
-import { onLoopback, type OnLoopback } from '../support/loopback';
+import { type OnLoopback, onLoopback } from '../support/loopback';
 
 /**
  * An RGW that lost its power mid-request never resets the connection: the S3 client must

@@ -1,6 +1,6 @@
 import { functions } from '../../functions';
-import { runStageOver } from '../../functions/text';
 import type { SubstringMatches } from '../../functions/substring';
+import { runStageOver } from '../../functions/text';
 
 const search = (text: string, pattern: string) =>
   runStageOver(functions.substring, functions.substring.parse({ key: 'k', pattern }), text) as SubstringMatches;

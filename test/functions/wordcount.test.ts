@@ -152,7 +152,7 @@ describe('wordcount: Unicode word segmentation over NFKC text', () => {
 
   test(`more than ${MAX_DISTINCT_WORDS} distinct words is refused, naming the limit`, () => {
     const chunks = Array.from({ length: 64 }, (_, c) =>
-      Buffer.from(Array.from({ length: MAX_DISTINCT_WORDS / 64 + 1 }, (_, i) => `w${c}x${i}`).join(' ') + '\n'),
+      Buffer.from(`${Array.from({ length: MAX_DISTINCT_WORDS / 64 + 1 }, (_, i) => `w${c}x${i}`).join(' ')}\n`),
     );
     expect(() => count(chunks)).toThrow(
       new DataLimitError(

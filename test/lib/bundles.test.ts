@@ -1,14 +1,14 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { App } from 'aws-cdk-lib';
 import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
+import { App } from 'aws-cdk-lib';
 import { defineStrata } from '../../lib/app';
 import { proxyEvent } from '../../local/api-adapter';
 import { CORPUS } from '../../local/corpus';
-import { startRedisServer, type RedisServer } from '../../local/redis-server';
+import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { cdkJsonContext } from '../support/cdk';
 import { corpusFolder } from '../support/cluster';
 
@@ -19,6 +19,7 @@ const app = new App({ context: cdkJsonContext(), outdir });
 const stacks = defineStrata(app);
 const assembly = app.synth();
 const templateOf = (stackName: string) =>
+  // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by the test as it comes
   assembly.getStackByName(stackName).template as { Resources: Record<string, { Type: string; Properties: any }> };
 const assetDir = (s3Key: string) => join(assembly.directory, `asset.${s3Key.replace(/\.zip$/, '')}`);
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { ControlTowerChecks, exceptControl } from '../../lib/control-tower';
 import { strataLogGroup } from '../../lib/constructs/log-key';
+import { ControlTowerChecks, exceptControl } from '../../lib/control-tower';
 
 /** Synthesizes one stack under the Control Tower checks alone; answers the report's text, or '' when it passes. */
 function report(build: (stack: Stack) => void): string {

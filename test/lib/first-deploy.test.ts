@@ -1,9 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Stack } from 'aws-cdk-lib';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import type { Stack } from 'aws-cdk-lib';
 import { defineStrata } from '../../lib/app';
 import { cdkJsonContext, userDataText } from '../support/cdk';
 
@@ -162,9 +162,9 @@ describe('the storage nodes survive a lost AZ, a deploy and a replacement', () =
     expect(new Set(monitors).size).toBe(1);
     const pairs = monitors[0]!.split(' ');
     expect(pairs).toHaveLength(3);
-    groups.forEach(([, group], index) =>
-      expect(pairs[index]).toBe(`storage-${index}=${setting(userDataOf(group), 'STRATA_CEPH_ADDRESS')}`),
-    );
+    for (const [index, [, group]] of groups.entries()) {
+      expect(pairs[index]).toBe(`storage-${index}=${setting(userDataOf(group), 'STRATA_CEPH_ADDRESS')}`);
+    }
     expect(pairs.map((pair) => pair.split('=')[1])).toEqual(['10.40.16.10', '10.40.32.10', '10.40.48.10']);
   });
 

@@ -54,6 +54,7 @@ test('state: the node type and two replicas', () => {
 
 test('storage: x86 nodes, one per AZ, two 500 GiB OSD volumes each, 256 PGs with the autoscaler off', () => {
   const storage = templateOf(stacks.storage.stackName);
+  // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by the test as it comes
   const groups = Object.values(storage.findResources('AWS::AutoScaling::AutoScalingGroup')) as { Properties: any }[];
   expect(groups).toHaveLength(3);
   const templates = groups.map(

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Stack } from 'aws-cdk-lib';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { Stack } from 'aws-cdk-lib';
 import { defineStrata } from '../../lib/app';
 import { PORTS, VPC_CIDR } from '../../lib/constructs/network';
 import { cdkJsonContext, userDataText } from '../support/cdk';
@@ -27,7 +27,9 @@ const dispatch = templateOf(stacks.dispatch);
 const observability = templateOf(stacks.observability);
 const all = [network, state, storage, compute, dispatch, observability];
 
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by the test as it comes
 function resourcesOf(template: Template, type: string): Record<string, { Properties: Record<string, any> }> {
+  // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by the test as it comes
   return template.findResources(type) as Record<string, { Properties: Record<string, any> }>;
 }
 

@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { functions } from '../../functions';
-import { startCeph, type OneHostCeph } from '../../local/ceph';
-import { LocalCluster, type LocalClusterOptions } from '../../local/cluster';
-import { corpusText, CORPUS, loadCorpus } from '../../local/corpus';
-import { startRedisServer, type RedisServer } from '../../local/redis-server';
 import { S3ObjectStore } from '../../common/object-store';
-import { call, heldAfterHeartbeat, json } from '../support/cluster';
+import { functions } from '../../functions';
 import { runStageOver } from '../../functions/text';
+import { type OneHostCeph, startCeph } from '../../local/ceph';
+import { LocalCluster, type LocalClusterOptions } from '../../local/cluster';
+import { CORPUS, corpusText, loadCorpus } from '../../local/corpus';
+import { type RedisServer, startRedisServer } from '../../local/redis-server';
+import { call, heldAfterHeartbeat, json } from '../support/cluster';
 
 // A real Ceph (Debian's Pacific packages) on this host: MON, MGR, 3 BlueStore OSDs, the
 // data pool from nodes/ceph/pool.sh and RGW, all booted by local/ceph-one-host.sh. The storage

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { BrowserContext, Page } from 'playwright-core';
 import { WIDGETS } from '../../common/metrics/dashboard';
-import { startRedisServer, type RedisServer } from '../../local/redis-server';
+import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { launchChromium } from '../support/browser';
 
 // `npm start` as an operator runs it, with a real Redis (and a replica) and a real Ceph,
@@ -45,9 +45,7 @@ function line(pattern: RegExp): Promise<string> {
 }
 
 /** What the page shows for one widget: per line, its figure over the run and its count of values. */
-async function figures(
-  title: string,
-): Promise<{
+async function figures(title: string): Promise<{
   lines: number;
   points: number;
   svgLines: number;
@@ -107,7 +105,11 @@ beforeAll(async () => {
   );
   createInterface({ input: start.stdout! }).on('line', (text) => {
     stdout += `${text}\n`;
-    for (const [source, resolve] of seen) if (new RegExp(source).test(text)) seen.delete(source), resolve(text);
+    for (const [source, resolve] of seen) {
+      if (!new RegExp(source).test(text)) continue;
+      seen.delete(source);
+      resolve(text);
+    }
   });
 }, 60_000);
 

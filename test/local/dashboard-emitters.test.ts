@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,14 +9,14 @@ import {
   ALARMS,
   everyMetricRead,
   fixedDimensions,
-  STRATA_NAMESPACE,
   type MetricQuery,
+  STRATA_NAMESPACE,
 } from '../../common/metrics/dashboard';
 import { RedisStateStore } from '../../common/state';
-import { startCeph, type OneHostCeph } from '../../local/ceph';
-import { datapointsOf, type Datapoint } from '../../local/dashboard/emf';
+import { type OneHostCeph, startCeph } from '../../local/ceph';
+import { type Datapoint, datapointsOf } from '../../local/dashboard/emf';
 import { LOCAL_RESOURCES } from '../../local/dashboard/stand-ins';
-import { startRedisServer, type RedisServer } from '../../local/redis-server';
+import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { corpusFolder } from '../support/cluster';
 
 // Every metric the dashboard, the alarms and the scaling policies read, against what the
@@ -250,7 +250,10 @@ describe('every metric read is emitted, as read', () => {
       });
       let output = '';
       script.stdout.on('data', (chunk) => (output += chunk));
-      script.on('exit', () => (collect('nodes/ceph/health-metric.sh', output), resolve()));
+      script.on('exit', () => {
+        collect('nodes/ceph/health-metric.sh', output);
+        resolve();
+      });
     });
   }, 240_000);
 

@@ -1,7 +1,7 @@
+import type { MetricQuery } from '../../common/metrics/dashboard';
 import { datapointsOf, EmfError } from '../../local/dashboard/emf';
 import { LOCAL_RESOURCES } from '../../local/dashboard/stand-ins';
 import { MetricStore, statistic } from '../../local/dashboard/store';
-import type { MetricQuery } from '../../common/metrics/dashboard';
 
 const record = (fields: Record<string, unknown>, dimensions: string[][], metrics: string[], at = 60_000) =>
   JSON.stringify({

@@ -1,8 +1,8 @@
-import { LocalCluster } from '../../local/cluster';
-import { corpusText, CORPUS } from '../../local/corpus';
-import { EmulatedFleet, bottleneck } from '../../local/emulated-fleet';
 import { functions } from '../../functions';
 import { runStageOver } from '../../functions/text';
+import { LocalCluster } from '../../local/cluster';
+import { CORPUS, corpusText } from '../../local/corpus';
+import { bottleneck, EmulatedFleet } from '../../local/emulated-fleet';
 import { call, json } from '../support/cluster';
 
 // The benchmark's emulated fleet (`npm run bench -- --emulate`), small: two compute hosts,

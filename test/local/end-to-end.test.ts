@@ -1,9 +1,9 @@
-import { LocalCluster } from '../../local/cluster';
-import { corpusText, CORPUS } from '../../local/corpus';
-import { startRedisServer, type RedisServer } from '../../local/redis-server';
 import { functions } from '../../functions';
-import { call, corpusFolder, heldAfterHeartbeat, json } from '../support/cluster';
 import { runStageOver } from '../../functions/text';
+import { LocalCluster } from '../../local/cluster';
+import { CORPUS, corpusText } from '../../local/corpus';
+import { type RedisServer, startRedisServer } from '../../local/redis-server';
+import { call, corpusFolder, heldAfterHeartbeat, json } from '../support/cluster';
 
 // The whole system as separate processes on loopback: the dispatcher behind the API
 // Gateway adapter, 3 compute nodes and 1 storage node, state in a real redis-server.

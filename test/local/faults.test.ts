@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../../local/cluster';
-import { startRedisServer, type RedisServer } from '../../local/redis-server';
 import { RedisStateStore } from '../../common/state';
+import { LocalCluster } from '../../local/cluster';
+import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { call, heldAfterHeartbeat } from '../support/cluster';
 
 let redis: RedisServer;

@@ -1,8 +1,8 @@
-import { LocalCluster } from '../../local/cluster';
-import { corpusText, CORPUS } from '../../local/corpus';
 import { functions } from '../../functions';
-import { call, corpusFolder, heldAfterHeartbeat, json } from '../support/cluster';
 import { runStageOver } from '../../functions/text';
+import { LocalCluster } from '../../local/cluster';
+import { CORPUS, corpusText } from '../../local/corpus';
+import { call, corpusFolder, heldAfterHeartbeat, json } from '../support/cluster';
 
 // AutoNDP's baseline (every invocation to one entry node, which forwards when full),
 // with a storage node that refuses every data stage: the compute nodes must fetch the

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startRedisServer, type RedisServer } from '../../local/redis-server';
+import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { call, corpusFolder } from '../support/cluster';
 
 // A node's /health is what its boot script waits for before it signals CloudFormation

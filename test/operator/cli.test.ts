@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster } from '../../local/cluster';
-import { serveDashboard, type LocalDashboard } from '../../local/dashboard/server';
 import { CORPUS } from '../../local/corpus';
-import { startRedisServer, type RedisServer } from '../../local/redis-server';
+import { type LocalDashboard, serveDashboard } from '../../local/dashboard/server';
+import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { corpusFolder } from '../support/cluster';
 import { runScript } from '../support/processes';
 

@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { forward, type ForwardResponse } from '../../common/http/forward';
+import { type ForwardResponse, forward } from '../../common/http/forward';
+import { FolderObjectStore } from '../../common/object-store';
 import type { StateStore } from '../../common/state';
 import { loadCorpus } from '../../local/corpus';
-import { FolderObjectStore } from '../../common/object-store';
 
 /** A fresh folder of objects holding the sample corpus. */
 export async function corpusFolder(): Promise<string> {

@@ -1,11 +1,11 @@
 import {
   eligibleNodes,
+  type FleetColumns,
   indexServiceMs,
   loadPerCore,
-  seededRandom,
-  type FleetColumns,
   type NodeView,
   type PolicyContext,
+  seededRandom,
 } from '@strata/policy-engine';
 
 export const NOW = 1_700_000_000_000;

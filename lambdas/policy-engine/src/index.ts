@@ -7,14 +7,15 @@
  * const selection = strategy(nodes, { functionName: 'wordcount', hops: 0 }, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
  * // then: stateStore.reserve(selection) picks and reserves one node atomically, over its own index
  */
-export * from './types';
+
+export * from './fleet-index';
+export { fnv1a } from './invocation/hash-affinity';
+export { tryInOrder } from './node/try-in-order';
 export * from './nodes';
+export { underThresholds } from './offload/thresholds';
 export * from './options';
 export * from './random';
-export * from './selection';
-export * from './fleet-index';
-export * from './service-time';
 export * from './registry';
-export { fnv1a } from './invocation/hash-affinity';
-export { underThresholds } from './offload/thresholds';
-export { tryInOrder } from './node/try-in-order';
+export * from './selection';
+export * from './service-time';
+export * from './types';

@@ -51,7 +51,10 @@ export class ServiceTimeEstimator {
     if (!(ms >= 0) || !Number.isFinite(ms)) return; // a clock step backwards: not a sample
     this.overall.add(ms, now, this.decayMs);
     let perFunction = this.byFunction.get(functionName);
-    if (!perFunction) this.byFunction.set(functionName, (perFunction = new Ewma()));
+    if (!perFunction) {
+      perFunction = new Ewma();
+      this.byFunction.set(functionName, perFunction);
+    }
     perFunction.add(ms, now, this.decayMs);
   }
 

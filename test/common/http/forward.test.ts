@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
-import type { Server as HttpServer } from 'node:http';
-import { ForwardError, forward } from '../../../common/http/forward';
-import { onLoopback, type OnLoopback } from '../../support/loopback';
+import { type ForwardError, forward } from '../../../common/http/forward';
+import { type OnLoopback, onLoopback } from '../../support/loopback';
 
 /**
  * How a forward between nodes ends when the peer is not there: each kind of failure is

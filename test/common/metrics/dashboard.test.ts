@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { ALARMS, eachDimension, type MetricQuery, WIDGETS } from '../../../common/metrics/dashboard';
 import { defineStrata } from '../../../lib/app';
-import { ALARMS, eachDimension, WIDGETS, type MetricQuery } from '../../../common/metrics/dashboard';
-import { serveDashboard, type LocalDashboard } from '../../../local/dashboard/server';
+import { type LocalDashboard, serveDashboard } from '../../../local/dashboard/server';
 import { cdkJsonContext } from '../../support/cdk';
 
 // Both renderings of the one definition (common/metrics/dashboard.ts): CloudWatch's, from
@@ -22,6 +22,7 @@ const template = Template.fromJSON(
 const members = stacks.state.cache.memberIds();
 
 /** CloudFormation's joins flattened, each token a placeholder: the dashboard body as JSON. */
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by the test as it comes
 function dashboardBody(): { widgets: { type: string; properties: Record<string, any> }[] } {
   const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as {
     Properties: { DashboardBody: unknown };

@@ -1,5 +1,5 @@
-import fc from 'fast-check';
 import type { IndexedSelection, Selection } from '@strata/policy-engine';
+import fc from 'fast-check';
 import type { NodeReport, Reserved, StateStore } from '../../../common/state';
 import { NOW } from '../../support/nodes';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { RedisStateStore } from '../../../common/state';
-import { startRedisServer, type RedisServer } from '../../../local/redis-server';
+import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 import { report } from './contract';
 
 interface WorkerResult {

@@ -1,5 +1,5 @@
-import fc from 'fast-check';
 import type { Selection } from '@strata/policy-engine';
+import fc from 'fast-check';
 import {
   MemoryStateStore,
   RedisStateStore,
@@ -7,7 +7,7 @@ import {
   type Reserved,
   type StateStore,
 } from '../../../common/state';
-import { startRedisServer, type RedisServer } from '../../../local/redis-server';
+import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 import { arbitraryIndexedSelection, report, stateStoreContract } from './contract';
 
 let server: RedisServer;
@@ -129,7 +129,12 @@ describe('RedisStateStore on a real redis-server', () => {
     await store?.close();
     let now = 1_000;
     store = await RedisStateStore.connect({ url: server.url, keyPrefix: `contract-${++prefixes}`, now: () => now });
-    return { store, advance: async (ms) => void (now += ms) };
+    return {
+      store,
+      advance: async (ms) => {
+        now += ms;
+      },
+    };
   });
 
   test('agrees with the in-memory store on any history of heartbeats, decisions, releases, leases and expiries (Lua and TypeScript, index and scan)', async () => {

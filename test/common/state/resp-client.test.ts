@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { RespClient } from '../../../common/state/resp-client';
-import { startRedisServer, type RedisServer } from '../../../local/redis-server';
-import { onLoopback, type OnLoopback } from '../../support/loopback';
+import { type RedisServer, startRedisServer } from '../../../local/redis-server';
+import { type OnLoopback, onLoopback } from '../../support/loopback';
 
 /**
  * A Redis whose host froze or lost its power keeps its connections open and answers

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { eligibleNodes, invocationStrategy, type InvocationStrategy } from '@strata/policy-engine';
-import { MemoryStateStore, type StateStore } from '../../../common/state';
+import { eligibleNodes, type InvocationStrategy, invocationStrategy } from '@strata/policy-engine';
 import { REFUSED_HEADER } from '../../../common/http/json';
+import { MemoryStateStore, type StateStore } from '../../../common/state';
 import { Dispatcher } from '../../../lambdas/dispatcher/dispatcher';
 import { report } from '../../common/state/contract';
 
@@ -26,8 +26,14 @@ function counting(store: StateStore) {
   const proxy: StateStore = {
     heartbeat: (r, ttl) => store.heartbeat(r, ttl),
     deregister: (id) => store.deregister(id),
-    liveNodes: () => (calls.liveNodes++, store.liveNodes()),
-    membership: (v) => (calls.membership++, store.membership(v)),
+    liveNodes: () => {
+      calls.liveNodes++;
+      return store.liveNodes();
+    },
+    membership: (v) => {
+      calls.membership++;
+      return store.membership(v);
+    },
     reserve: (s, lease) => store.reserve(s, lease),
     close: () => store.close(),
   };
@@ -45,7 +51,9 @@ const invoke = {
 
 describe('the dispatcher with each kind of strategy', () => {
   const servers: Server[] = [];
-  afterAll(() => servers.forEach((s) => s.close()));
+  afterAll(() => {
+    for (const server of servers) server.close();
+  });
 
   test('a strategy over the index gets the membership only, read again only when it changes; the node comes from the store', async () => {
     const [a, b] = await Promise.all([fakeNode('a'), fakeNode('b')]);
@@ -115,7 +123,9 @@ describe('the dispatcher with each kind of strategy', () => {
 
 describe('the dispatcher through a long state-store outage', () => {
   const servers: Server[] = [];
-  afterAll(() => servers.forEach((s) => s.close()));
+  afterAll(() => {
+    for (const server of servers) server.close();
+  });
 
   /** A store that answers until `down` is set, then fails every call, as ElastiCache out of reach does. */
   function failing(store: StateStore) {

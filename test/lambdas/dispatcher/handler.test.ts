@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { configFromEnvironment, redisUrlWithToken } from '../../../lambdas/dispatcher/handler';
-import { startRedisServer, type RedisServer } from '../../../local/redis-server';
+import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 
 let redis: RedisServer;
 
@@ -69,7 +69,10 @@ describe('the Lambda handler', () => {
 
   test('the AUTH token from Secrets Manager goes into the state store URL, encoded', async () => {
     const secrets: string[] = [];
-    const read = async (arn: string) => (secrets.push(arn), JSON.stringify({ token: 'a/b+c=d' }));
+    const read = async (arn: string) => {
+      secrets.push(arn);
+      return JSON.stringify({ token: 'a/b+c=d' });
+    };
     expect(await redisUrlWithToken('rediss://cache.internal:6380', 'arn:secret', read)).toBe(
       'rediss://:a%2Fb%2Bc%3Dd@cache.internal:6380',
     );

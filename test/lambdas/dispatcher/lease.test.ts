@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { invocationStrategy } from '@strata/policy-engine';
 import { RedisStateStore } from '../../../common/state';
 import { Dispatcher } from '../../../lambdas/dispatcher/dispatcher';
-import { startRedisServer, type RedisServer } from '../../../local/redis-server';
+import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const BUDGET_MS = 3000; // what the Lambda runtime says is left

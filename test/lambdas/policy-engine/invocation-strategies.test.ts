@@ -1,21 +1,21 @@
-import fc from 'fast-check';
 import {
   AFFINITY_WALK,
   applyIndexed,
   applySelection,
   freeSlots,
+  type IndexedSelection,
+  type Invocation,
+  type InvocationStrategy,
   invocationStrategies,
   invocationStrategy,
   isIndexed,
   isLive,
   loadPerCore,
-  type IndexedSelection,
-  type Invocation,
-  type InvocationStrategy,
   type NodeView,
   type PolicyContext,
 } from '@strata/policy-engine';
-import { context, fleetOf, node, nodes, NOW, TTL_MS } from '../../support/nodes';
+import fc from 'fast-check';
+import { context, fleetOf, NOW, node, nodes, TTL_MS } from '../../support/nodes';
 
 const call: Invocation = { functionName: 'wordcount', hops: 0 };
 

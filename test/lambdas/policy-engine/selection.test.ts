@@ -1,11 +1,11 @@
-import fc from 'fast-check';
 import {
   applyIndexed,
   applySelection,
   type Candidate,
-  type CandidateSelection as Selection,
   type IndexedSelection,
+  type CandidateSelection as Selection,
 } from '@strata/policy-engine';
+import fc from 'fast-check';
 
 const candidates = (...ids: string[]): Candidate[] => ids.map((id) => ({ id, limit: 2 }));
 const counts = (map: Record<string, number>) => (id: string) => map[id];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { lineFile } from '../../../common/cli';
 import { MemoryStateStore } from '../../../common/state';
 import { emfRecord, MetricsAgent } from '../../../nodes/metrics-agent/agent';
-import { parseLoadavg, parseMeminfo, parseProcStat, ProcSampler } from '../../../nodes/metrics-agent/proc';
+import { ProcSampler, parseLoadavg, parseMeminfo, parseProcStat } from '../../../nodes/metrics-agent/proc';
 
 const MEMINFO =
   'MemTotal:       16000000 kB\nMemFree:         1000000 kB\nMemAvailable:    4000000 kB\nBuffers:          100 kB\n';
