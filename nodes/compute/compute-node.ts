@@ -4,19 +4,24 @@ import {
   type NodePolicy,
   type OffloadPolicy,
   type OffloadThresholds,
-  tryInOrder,
   underThresholds,
 } from '@strata/policy-engine';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
+import { offer } from '../../common/http/forward-and-retry';
 import {
   BUDGET_HEADER,
   HOPS_HEADER,
+  NODE_HEADER,
+  OFFLOAD_HEADER,
+  type OffloadOutcome,
+  offloadHeader,
   REFUSED_HEADER,
   REQUEST_ID_HEADER,
-  refuse,
-  safeDecode,
-  sendJson,
-} from '../../common/http/json';
+  ROUTE_HEADER,
+  refusalOf,
+  VISITED_HEADER,
+} from '../../common/http/headers';
+import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
 import { NodeBase, type NodeBaseOptions } from '../node-base';
@@ -42,13 +47,6 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
 }
-
-/** The headers that tell a caller which node ran an invocation and what each tier decided. */
-export const NODE_HEADER = 'x-strata-node';
-export const ROUTE_HEADER = 'x-strata-route';
-export const OFFLOAD_HEADER = 'x-strata-offload';
-/** On a forwarded request: the nodes it has passed through, so that it is not offered back to them. */
-const VISITED_HEADER = 'x-strata-visited';
 
 /**
  * A compute node: runs functions in its execution slots; when it is full or over its
@@ -107,8 +105,11 @@ export class ComputeNode extends NodeBase {
       const ms = performance.now() - started;
       this.serviceTimes.record(fn.name, ms, Date.now());
       const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
-      this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms }));
-      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
+      const tier3 = offloadHeader(offload);
+      this.options.invocationLog?.(
+        JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload: tier3, ms }),
+      );
+      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: tier3 });
     } catch (error) {
       if (error instanceof ObjectNotFoundError)
         return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
@@ -124,7 +125,8 @@ export class ComputeNode extends NodeBase {
 
   /**
    * Offers the invocation to peers in the node policy's order, skipping nodes it has
-   * already passed through; answers the first reply that is not a refusal.
+   * already passed through, by the protocol between tiers: answers the first reply that
+   * is not a refusal; a peer that timed out or broke off (it may have run it) is an error.
    */
   private async forwardToPeer(
     invocation: Invocation,
@@ -136,12 +138,17 @@ export class ComputeNode extends NodeBase {
     const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
     if (decision.kind === 'no-capacity') return undefined;
     const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
-    const accepted = await tryInOrder(peers, async (peer) => {
-      const timeoutMs = msLeft(deadline);
-      if (timeoutMs !== undefined && timeoutMs <= 0) return undefined;
-      try {
-        const reply = await forward({
-          address: peer.address,
+    const offered = await offer({
+      next: async (tried) => {
+        const peer = peers.find((p) => !tried.has(p.id));
+        const timeoutMs = msLeft(deadline);
+        if (!peer) return { kind: 'none', why: 'no peer took it' };
+        if (timeoutMs !== undefined && timeoutMs <= 0) return { kind: 'none', why: 'out of time' };
+        return { kind: 'target', target: peer };
+      },
+      request: () => {
+        const timeoutMs = msLeft(deadline);
+        return {
           path: req.url!,
           body,
           headers: {
@@ -152,14 +159,11 @@ export class ComputeNode extends NodeBase {
             ...budgetHeader(timeoutMs),
           },
           timeoutMs,
-        });
-        return reply.status === 503 && reply.headers[REFUSED_HEADER] ? undefined : reply;
-      } catch (error) {
-        if (error instanceof ForwardError && error.kind === 'not-delivered') return undefined; // nothing ran there
-        throw error;
-      }
+        };
+      },
     });
-    return accepted?.result;
+    if (offered.kind === 'failed') throw offered.error;
+    return offered.kind === 'answered' ? offered.response : undefined;
   }
 
   /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
@@ -168,11 +172,12 @@ export class ComputeNode extends NodeBase {
     args: unknown,
     invocation: Invocation,
     deadline: number | undefined,
-  ): Promise<{ result: unknown; offload: string }> {
-    if (!fn.dataStage) return { result: await this.pool.runFinish(fn.name, args, undefined), offload: 'none' };
+  ): Promise<{ result: unknown; offload: OffloadOutcome }> {
+    if (!fn.dataStage)
+      return { result: await this.pool.runFinish(fn.name, args, undefined), offload: { kind: 'none' } };
     const key = invocation.objectKey!;
     const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
-    let offload: string;
+    let offload: OffloadOutcome;
     if (decision.kind === 'offload') {
       try {
         const reply = await forward({
@@ -184,18 +189,25 @@ export class ComputeNode extends NodeBase {
         });
         if (reply.status === 200) {
           const staged = JSON.parse(reply.body.toString('utf8')) as unknown;
-          return { result: await this.pool.runFinish(fn.name, args, staged), offload: `offloaded:${decision.node.id}` };
+          return {
+            result: await this.pool.runFinish(fn.name, args, staged),
+            offload: { kind: 'offloaded', node: decision.node.id },
+          };
         }
         if (reply.status === 404) throw new ObjectNotFoundError(key);
         if (reply.status === 422)
           throw new DataLimitError(String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error));
-        offload = `local:${decision.node.id} refused (${reply.headers[REFUSED_HEADER] ?? reply.status})`;
+        offload = {
+          kind: 'refused',
+          node: decision.node.id,
+          why: refusalOf(reply.headers[REFUSED_HEADER]) ?? reply.status,
+        };
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
-        offload = `local:${decision.node.id} failed (${error.kind})`;
+        offload = { kind: 'failed', node: decision.node.id, why: error.kind };
       }
     } else {
-      offload = `local:${decision.reason}`;
+      offload = { kind: 'local', reason: decision.reason };
     }
     if (outOfTime(deadline)) throw new OutOfTimeError();
     const staged = await this.runDataStage(fn, args, this.options.objects);
