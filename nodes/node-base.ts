@@ -168,7 +168,7 @@ export abstract class NodeBase {
     if (object.size > maxObjectBytes) {
       object.body.destroy();
       throw new DataLimitError(
-        `object "${key}" is ${object.size} bytes; ${fn.label} reads at most ${maxObjectBytes} bytes (${(maxObjectBytes / MiB).toFixed(1)} MiB), what it gets through in the ${fn.timeMs / 1000} s it has`,
+        `object "${key}" is ${object.size} bytes; ${fn.label} reads at most ${maxObjectBytes} bytes (${maxObjectBytes / MiB} MiB), what it gets through in the ${fn.timeMs / 1000} s it has`,
       );
     }
     return this.pool.runStage(fn.target, args, object.body, deadline);

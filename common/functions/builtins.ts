@@ -1,3 +1,4 @@
+import { RUN_BUDGET_MS } from './limits';
 import type { JsonSchema } from './schema';
 
 /**
@@ -43,7 +44,11 @@ export const BUILTINS: readonly BuiltinEntry[] = [
   },
   {
     name: 'sleep',
-    argsSchema: { type: 'object', properties: { ms: { type: 'integer', minimum: 0 } }, required: ['ms'] },
+    argsSchema: {
+      type: 'object',
+      properties: { ms: { type: 'integer', minimum: 0, maximum: RUN_BUDGET_MS } },
+      required: ['ms'],
+    },
   },
 ];
 

@@ -5,6 +5,7 @@ import { STRATA_DEFAULTS } from './defaults';
 export const DISPATCHER_VARIABLES = {
   redisUrl: 'STRATA_REDIS_URL',
   redisAuthSecretArn: 'STRATA_REDIS_AUTH_SECRET_ARN',
+  functionsBucket: 'STRATA_FUNCTIONS_BUCKET',
   strategy: 'STRATA_STRATEGY',
   choices: 'STRATA_CHOICES',
   prequalProbes: 'STRATA_PREQUAL_PROBES',
@@ -21,6 +22,8 @@ export interface DispatcherSettings {
   readonly redisUrl: string;
   /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. @default none */
   readonly redisAuthSecretArn?: string;
+  /** The function code bucket (docs/functions.md): the registry, read when its cache in Redis is empty. @default none: built-ins only */
+  readonly functionsBucket?: string;
   readonly strategy: InvocationStrategyName;
   /** How many nodes the power-of-choices strategies sample. */
   readonly choices: number;
@@ -45,7 +48,7 @@ export const DISPATCHER_DEFAULTS = {
   forwardTimeoutMs: 28_000,
   refreshMs: 1000,
   heartbeatTtlMs: 3000,
-} as const satisfies Omit<DispatcherSettings, 'redisUrl'>;
+} as const satisfies Omit<DispatcherSettings, 'redisUrl' | 'redisAuthSecretArn' | 'functionsBucket'>;
 
 /** What the writer must give; the rest has defaults. Strings may be CDK tokens. */
 export type DispatcherSettingsInput = Pick<DispatcherSettings, 'redisUrl'> & Partial<DispatcherSettings>;
@@ -57,6 +60,7 @@ export function dispatcherEnvironment(input: DispatcherSettingsInput): Record<st
   return {
     [v.redisUrl]: settings.redisUrl,
     ...(settings.redisAuthSecretArn ? { [v.redisAuthSecretArn]: settings.redisAuthSecretArn } : {}),
+    ...(settings.functionsBucket ? { [v.functionsBucket]: settings.functionsBucket } : {}),
     [v.strategy]: settings.strategy,
     [v.choices]: String(settings.choices),
     [v.prequalProbes]: String(settings.prequal.probes),
@@ -81,6 +85,7 @@ export function readDispatcherSettings(env: NodeJS.ProcessEnv = process.env): Di
   return {
     redisUrl,
     redisAuthSecretArn: env[v.redisAuthSecretArn] || undefined,
+    functionsBucket: env[v.functionsBucket] || undefined,
     strategy: strategy as InvocationStrategyName,
     choices: checked(env, v.choices, DISPATCHER_DEFAULTS.choices, checkChoices),
     prequal: {

@@ -53,6 +53,7 @@ describe('the dispatcher’s settings, written by the construct and read by the 
     const settings = {
       redisUrl: 'rediss://cache:6380',
       redisAuthSecretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:x',
+      functionsBucket: 'strata-functions-1',
       strategy: 'prequal' as const,
       choices: 3,
       prequal: { probes: 4, quantile: 0.75 },
