@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import wabtModule from 'wabt';
+import { checkModule, type Manifest, PackageError, parseManifest } from '../common/functions/manifest';
 
 const ROOT = join(__dirname, '..');
 export const EXAMPLES_DIR = join(ROOT, 'functions', 'examples');
@@ -39,13 +40,6 @@ export const ASC_FLAGS: readonly string[] = [
   'nontrapping-f2i',
 ];
 
-/** What a module may import (docs/functions.md, "What a module may import"). */
-const ALLOWED_IMPORTS: Record<string, WebAssembly.ModuleImportDescriptor['kind']> = {
-  'env.memory': 'memory',
-  'strata.output': 'function',
-  'strata.fail': 'function',
-};
-
 /** A build that failed: what, where, and the compiler's own words. */
 export class FunctionBuildError extends Error {
   override name = 'FunctionBuildError';
@@ -53,7 +47,8 @@ export class FunctionBuildError extends Error {
 
 export interface BuiltFunction {
   readonly name: string;
-  readonly manifest: unknown;
+  /** The manifest as Strata reads it (common/functions/manifest.ts's parseManifest). */
+  readonly manifest: Manifest;
   readonly module: Uint8Array;
 }
 
@@ -65,7 +60,11 @@ export function exampleNames(): string[] {
     .sort();
 }
 
-/** Builds the function in `dir`: its manifest (read, lightly checked) and its module (compiled, its imports and exports checked). */
+/**
+ * Builds the function in `dir`: its manifest and its module, both checked as a deploy
+ * checks them (common/functions/manifest.ts), so that an author learns at build what
+ * the deploy would refuse.
+ */
 export async function buildFunction(dir: string): Promise<BuiltFunction> {
   const folder = resolve(dir);
   if (!existsSync(folder)) throw new FunctionBuildError(`${dir}: no such folder`);
@@ -76,51 +75,31 @@ export async function buildFunction(dir: string): Promise<BuiltFunction> {
   if (existsSync(wat)) module = await compileWat(readFileSync(wat, 'utf8'), wat);
   else if (existsSync(entry)) module = await compileAssemblyScript(entry);
   else throw new FunctionBuildError(`${folder}: no module.wat or index.ts (AssemblyScript) to build`);
-  checkAbi(module, manifest.entryPoints, folder);
+  try {
+    checkModule(module, manifest);
+  } catch (error) {
+    if (error instanceof PackageError) throw new FunctionBuildError(`${folder}: ${error.message}`);
+    throw error;
+  }
   return { name: manifest.name, manifest, module };
 }
 
-interface ManifestShape {
-  readonly name: string;
-  readonly entryPoints: readonly string[];
-}
-
-function readManifest(folder: string): ManifestShape {
+function readManifest(folder: string): Manifest {
   const path = join(folder, 'manifest.json');
   if (!existsSync(path)) throw new FunctionBuildError(`${path}: missing (docs/functions.md, "The manifest")`);
-  let manifest: unknown;
+  let manifest: Manifest;
   try {
-    manifest = JSON.parse(readFileSync(path, 'utf8'));
+    manifest = parseManifest(JSON.parse(readFileSync(path, 'utf8')));
   } catch (error) {
-    throw new FunctionBuildError(`${path}: not JSON: ${(error as Error).message}`);
+    if (error instanceof SyntaxError) throw new FunctionBuildError(`${path}: not JSON: ${error.message}`);
+    if (error instanceof PackageError) throw new FunctionBuildError(`${path}: ${error.message}`);
+    throw error;
   }
-  const { name, entryPoints } = (manifest ?? {}) as Partial<ManifestShape>;
-  if (typeof name !== 'string') throw new FunctionBuildError(`${path}: "name" must be a string`);
-  if (name !== basename(folder))
+  if (manifest.name !== basename(folder))
     throw new FunctionBuildError(
-      `${path}: "name" is "${name}" but the folder is "${basename(folder)}"; make them equal`,
+      `${path}: "name" is "${manifest.name}" but the folder is "${basename(folder)}"; make them equal`,
     );
-  if (!Array.isArray(entryPoints) || !entryPoints.every((entry) => typeof entry === 'string'))
-    throw new FunctionBuildError(`${path}: "entryPoints" must be ["run"] or ["begin", "add", "end", "finish"]`);
-  return manifest as ManifestShape;
-}
-
-/** The build's own check of the ABI, so that an author learns at build what the deploy would refuse. */
-function checkAbi(bytes: Uint8Array, entryPoints: readonly string[], folder: string): void {
-  const module = new WebAssembly.Module(bytes);
-  for (const { module: namespace, name, kind } of WebAssembly.Module.imports(module)) {
-    const key = `${namespace}.${name}`;
-    if (ALLOWED_IMPORTS[key] !== kind)
-      throw new FunctionBuildError(
-        `${folder}: the module imports ${key} (${kind}); a function may import only env.memory, strata.output and strata.fail`,
-      );
-  }
-  const exports = new Set(WebAssembly.Module.exports(module).map((entry) => entry.name));
-  const missing = ['alloc', ...entryPoints].filter((name) => !exports.has(name));
-  if (missing.length > 0)
-    throw new FunctionBuildError(
-      `${folder}: the module does not export ${missing.join(', ')} (its manifest's entry points)`,
-    );
+  return manifest;
 }
 
 /**

@@ -1,6 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import type { Manifest } from '../../common/functions/manifest';
+import { moduleShape } from '../../common/functions/wasm-module';
 import {
   type BuiltFunction,
   buildFunction,
@@ -22,57 +24,15 @@ const SDK = join(ROOT, 'functions', 'sdk', 'assemblyscript');
 /** strata.fail, as the harness reports it: the call ends with the function's message. */
 class FunctionFailed extends Error {}
 
-/** The minimum pages of the module's imported memory, read from its import section. */
+/** The minimum pages of the module's imported memory, as the runtime reads it. */
 function declaredMinimumPages(bytes: Uint8Array): number {
-  let at = 8; // past the magic and the version
-  const leb = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = bytes[at++]!;
-      result += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (byte < 0x80) return result;
-    }
-  };
-  const skipName = (): void => {
-    const length = leb();
-    at += length;
-  };
-  while (at < bytes.length) {
-    const id = bytes[at++]!;
-    const size = leb();
-    const end = at + size;
-    if (id === 2) {
-      for (let count = leb(); count > 0; count--) {
-        skipName();
-        skipName();
-        const kind = bytes[at++]!;
-        if (kind === 0)
-          leb(); // a function: its type index
-        else if (kind === 1) {
-          at++; // a table: its element type, then limits
-          const flags = leb();
-          leb();
-          if (flags & 1) leb();
-        } else if (kind === 2) {
-          leb(); // a memory's flags; its minimum comes next
-          return leb();
-        } else at += 2; // a global: its type and mutability
-      }
-    }
-    at = end;
-  }
-  return 0;
-}
-
-interface Limits {
-  readonly memoryPages: number;
+  const memory = moduleShape(bytes).imports.find((item) => item.kind === 'memory');
+  return memory?.kind === 'memory' ? memory.minPages : 0;
 }
 
 /** One call: a fresh memory and instance, `inputs` written one after the other in one alloc'd region. */
 function call(
-  built: { module: Uint8Array; manifest: unknown },
+  built: { module: Uint8Array; manifest: Manifest },
   entry: string,
   inputs: readonly Uint8Array[],
   instance?: Instantiated,
@@ -86,8 +46,8 @@ interface Instantiated {
   readonly memory: WebAssembly.Memory;
 }
 
-function instantiate(built: { module: Uint8Array; manifest: unknown }): Instantiated {
-  const { memoryPages } = (built.manifest as { limits: Limits }).limits;
+function instantiate(built: { module: Uint8Array; manifest: Manifest }): Instantiated {
+  const { memoryPages } = built.manifest.limits;
   const memory = new WebAssembly.Memory({ initial: declaredMinimumPages(built.module), maximum: memoryPages });
   let output: string | undefined;
   const text = (ptr: number, len: number) => new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, len));
@@ -181,10 +141,6 @@ describe('the examples build', () => {
           .sort(),
       ).toEqual(entries.map((entry) => `${entry}:function`).sort());
       expect(built[name]!.manifest).toMatchObject({ name, abi: 1 });
-      // The manifest allows at least what the module declares.
-      expect(declaredMinimumPages(built[name]!.module)).toBeLessThanOrEqual(
-        (built[name]!.manifest as { limits: Limits }).limits.memoryPages,
-      );
     },
   );
 });
@@ -241,11 +197,11 @@ describe('grep', () => {
     expect(onlyLong.first).toEqual([`${'é'.repeat(512)}…`]);
   });
 
-  test('streams an object far larger than its memory: 24 MiB in 1 MiB pieces under a 4 MiB limit', () => {
+  test('streams an object far larger than its memory: 24 MiB in 1 MiB pieces under its 4 MiB limit', () => {
+    expect(built.grep!.manifest.limits.memoryPages).toBe(64);
     const piece = new Uint8Array(1024 * 1024).fill(0x61); // one 24 MiB line of "a"s...
     const last = utf8('aaaa needle\nafter\n'); // ...that ends with the pattern
-    const grep = { ...built.grep!, manifest: { ...(built.grep!.manifest as object), limits: { memoryPages: 64 } } };
-    const { staged, memory } = runStage(grep, { key: 'k', pattern: 'needle' }, [...Array(24).fill(piece), last]);
+    const { staged, memory } = runStage(built.grep!, { key: 'k', pattern: 'needle' }, [...Array(24).fill(piece), last]);
     expect(staged).toMatchObject({ lines: 2, matches: 1 });
     expect(staged.first[0]).toMatch(/^a{1024}…$/);
     expect(memory.buffer.byteLength).toBeLessThanOrEqual(64 * 65536);
@@ -363,10 +319,14 @@ export function run(ptr: usize, len: i32): void {
       buildFunction(
         folder('clock', { 'module.wat': '(module (import "strata" "clock" (func)) (func (export "run")))' }),
       ),
-    ).rejects.toThrow(/imports strata.clock \(function\); a function may import only env.memory/);
+    ).rejects.toThrow(/clock: the module imports strata.clock \(function\); a module may import only env.memory/);
     await expect(
-      buildFunction(folder('exports', { 'module.wat': '(module (func (export "run")))' }, { entryPoints: ['run'] })),
-    ).rejects.toThrow(/does not export alloc/);
+      buildFunction(
+        folder('exports', {
+          'module.wat': '(module (import "env" "memory" (memory 1)) (func (export "run") (param i32 i32)))',
+        }),
+      ),
+    ).rejects.toThrow(/exports: the module does not export "alloc"/);
   });
 
   test('compileWat reports the line and column of a syntax error', async () => {
