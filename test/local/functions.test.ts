@@ -88,7 +88,8 @@ describe('deploy, invoke, alias, roll back', () => {
     const back = await call(cluster.url, 'PUT', '/functions/hello/aliases/live', { version: 1 });
     expect(json(back)).toMatchObject({ alias: 'live', version: 1, previous: 2 });
     await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(json(await invoke('hello'))).toEqual({ v: 1 });
+    const rolledBack = await invoke('hello');
+    expect([json(rolledBack), rolledBack.headers['x-strata-function-version']]).toEqual([{ v: 1 }, '1']);
     expect(json(await call(cluster.url, 'GET', '/functions/hello'))).toMatchObject({
       versions: [{ version: 1 }, { version: 2 }],
       aliases: { live: 1 },
