@@ -5,6 +5,7 @@ import type { Offered } from '../../common/http/forward-and-retry';
 import {
   ATTEMPTS_HEADER,
   FUNCTION_ERROR_HEADER,
+  FUNCTION_VERSION_HEADER,
   NODE_HEADER,
   OFFLOAD_HEADER,
   ROUTE_HEADER,
@@ -121,6 +122,9 @@ export function resultOf(
           ...(response.headers['retry-after'] ? { 'retry-after': String(response.headers['retry-after']) } : {}),
           ...(response.headers[FUNCTION_ERROR_HEADER]
             ? { [FUNCTION_ERROR_HEADER]: String(response.headers[FUNCTION_ERROR_HEADER]) }
+            : {}),
+          ...(response.headers[FUNCTION_VERSION_HEADER]
+            ? { [FUNCTION_VERSION_HEADER]: String(response.headers[FUNCTION_VERSION_HEADER]) }
             : {}),
         },
         body: response.body.toString('utf8'),

@@ -122,7 +122,12 @@ export class ComputeNode extends NodeBase {
       this.options.invocationLog?.(
         JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload: tier3, ms }),
       );
-      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: tier3 });
+      sendJson(res, 200, result, {
+        [NODE_HEADER]: this.id,
+        [ROUTE_HEADER]: this.id,
+        [OFFLOAD_HEADER]: tier3,
+        ...versionHeader(fn.version), // which version ran: a rollback shows
+      });
     } catch (error) {
       if (error instanceof ObjectNotFoundError)
         return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
@@ -272,7 +277,14 @@ function relay(res: ServerResponse, reply: ForwardResponse, via: string): void {
   const headers: Record<string, string> = {
     'content-type': String(reply.headers['content-type'] ?? 'application/json'),
   };
-  for (const name of [NODE_HEADER, OFFLOAD_HEADER, 'retry-after', REFUSED_HEADER, FUNCTION_ERROR_HEADER]) {
+  for (const name of [
+    NODE_HEADER,
+    OFFLOAD_HEADER,
+    'retry-after',
+    REFUSED_HEADER,
+    FUNCTION_ERROR_HEADER,
+    FUNCTION_VERSION_HEADER,
+  ]) {
     if (reply.headers[name] !== undefined) headers[name] = String(reply.headers[name]);
   }
   headers[ROUTE_HEADER] = `${via}>${reply.headers[ROUTE_HEADER] ?? '?'}`;
