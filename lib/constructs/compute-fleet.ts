@@ -33,6 +33,7 @@ import { type MetricQuery, SLOT_LOAD, SLOT_USE } from '../../common/metrics/dash
 import { instanceArchitecture } from '../instance-types';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
+import type { FunctionCodeBucket } from './function-code-bucket';
 import { plainMetric } from './metrics';
 import { acknowledgeNag } from './nag';
 
@@ -45,6 +46,8 @@ export interface ComputeFleetProps {
   readonly alerts: ITopic;
   readonly port: number;
   readonly state: StateStoreEndpoint;
+  /** Users' functions: the nodes read their modules and records (never write them), through S3's gateway endpoint. */
+  readonly functionCode: FunctionCodeBucket;
   /** Where the nodes read function data: RGW's name and port, its bucket, and the secret with S3 keys and CA. */
   readonly objects: { readonly endpoint: string; readonly bucket: string; readonly secret: ISecret };
   readonly nodePolicy: NodePolicyName;
@@ -101,6 +104,7 @@ export class ComputeFleet extends Construct {
       props,
     );
     props.objects.secret.grantRead(this.role);
+    props.functionCode.grantRead(this.role);
 
     const userData = UserData.forLinux();
     const template = new LaunchTemplate(this, 'LaunchTemplate', {
@@ -170,6 +174,7 @@ export class ComputeFleet extends Construct {
         STRATA_OFFLOAD_POLICY: props.offloadPolicy,
         STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
         STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
+        STRATA_FUNCTIONS_BUCKET: props.functionCode.bucket.bucketName,
       },
     });
     this.autoScalingGroup.addLifecycleHook('Drain', {

@@ -7,6 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
+import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
 import { POLICY_ENGINE_PACKAGE } from './policy-layer';
@@ -35,6 +36,8 @@ export interface DispatcherFunctionProps {
   /** The shared layer with the policy engine; the function's bundle leaves the engine out. */
   readonly policyLayer: ILayerVersion;
   readonly state: StateStoreEndpoint;
+  /** Users' functions: the registry, read (never written) when its table is not cached in the state store. */
+  readonly functionCode: FunctionCodeBucket;
   readonly strategy: InvocationStrategyName;
   /** @default 2 */
   readonly choices?: number;
@@ -77,6 +80,7 @@ export class DispatcherFunction extends Construct {
       environment: {
         STRATA_REDIS_URL: `rediss://${props.state.host}:${props.state.port}`,
         STRATA_REDIS_AUTH_SECRET_ARN: props.state.authSecret.secretArn,
+        STRATA_FUNCTIONS_BUCKET: props.functionCode.bucket.bucketName,
         STRATA_STRATEGY: props.strategy,
         STRATA_CHOICES: String(props.choices ?? 2),
         ...(props.prequal
@@ -94,6 +98,7 @@ export class DispatcherFunction extends Construct {
       },
     });
     props.state.authSecret.grantRead(this.function);
+    props.functionCode.grantRead(this.function);
     exceptControl(
       this.function,
       'CT.LAMBDA.PR.3',
