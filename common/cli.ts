@@ -1,6 +1,7 @@
 /** Helpers for command-line programs: number flags, exiting with a message, the state and object stores named by flags. */
 import { appendFileSync } from 'node:fs';
 import { FolderObjectStore, type ObjectStore, S3ObjectStore } from './object-store';
+import { DATA_BUCKET } from './settings';
 import { HttpStateStore, RedisStateStore, type StateStore } from './state';
 
 export function wholeNumber(flag: string, text: string, min: number): number {
@@ -45,7 +46,7 @@ export function objectStoreFrom(
   if (values['s3-endpoint'])
     return new S3ObjectStore({
       endpoint: values['s3-endpoint'],
-      bucket: values['s3-bucket'] ?? 'strata-data',
+      bucket: values['s3-bucket'] ?? DATA_BUCKET,
       credentials,
     });
   if (values.objects) return new FolderObjectStore(values.objects);

@@ -2,14 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type NodeRole, type NodeView, type PolicyContext, ServiceTimeEstimator } from '@strata/policy-engine';
 import type { FunctionRegistry } from '../common/functions/registry';
-import {
-  BodyError,
-  FUNCTION_ERROR_HEADER,
-  FUNCTION_VERSION_HEADER,
-  parseJsonBody,
-  readBody,
-  sendJson,
-} from '../common/http/json';
+import { FUNCTION_ERROR_HEADER, FUNCTION_VERSION_HEADER, NODE_HEADER } from '../common/http/headers';
+import { BodyError, parseJsonBody, readBody, sendJson } from '../common/http/json';
 import type { ObjectStore } from '../common/object-store';
 import type { StateStore } from '../common/state';
 import { DataLimitError, InputError } from '../functions';
@@ -18,7 +12,7 @@ import { FunctionCatalog, type NodeFunction } from './function-catalog';
 import { MetricsAgent } from './metrics-agent/agent';
 import { FunctionPool } from './pool';
 import { Slots } from './slots';
-import type { FunctionError } from './wasm/instance';
+import { FunctionError } from './wasm/instance';
 
 export interface NodeBaseOptions {
   readonly id: string;
@@ -170,7 +164,14 @@ export abstract class NodeBase {
   ): Promise<unknown> {
     const { objectKey, maxObjectBytes } = fn.dataStage!;
     const key = objectKey(args);
-    const object = await objects.open(key);
+    const object = await objects
+      .open(key, AbortSignal.timeout(Math.max(1, deadline - Date.now())))
+      .catch((error: Error) => {
+        if (error.name === 'AbortError' || error.name === 'TimeoutError') {
+          throw new FunctionError('timeout', `reading object "${key}" outlasted the time left`);
+        }
+        throw error;
+      });
     if (object.size > maxObjectBytes) {
       object.body.destroy();
       throw new DataLimitError(
@@ -229,6 +230,6 @@ export function sendFunctionError(res: ServerResponse, error: FunctionError, fn:
       version: fn.version,
       kind: error.kind,
     },
-    { 'x-strata-node': node, [FUNCTION_ERROR_HEADER]: error.kind },
+    { [NODE_HEADER]: node, [FUNCTION_ERROR_HEADER]: error.kind },
   );
 }
