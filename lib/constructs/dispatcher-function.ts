@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { DISPATCHER_DEFAULTS, dispatcherEnvironment } from '../../common/settings';
 import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
+import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
 import { POLICY_ENGINE_PACKAGE } from './policy-layer';
@@ -37,6 +38,8 @@ export interface DispatcherFunctionProps {
   /** The shared layer with the policy engine; the function's bundle leaves the engine out. */
   readonly policyLayer: ILayerVersion;
   readonly state: StateStoreEndpoint;
+  /** Users' functions: the registry, read (never written) when its table is not cached in the state store. */
+  readonly functionCode: FunctionCodeBucket;
   readonly strategy: InvocationStrategyName;
   /** @default cdk.json's (DISPATCHER_DEFAULTS.choices) */
   readonly choices?: number;
@@ -87,6 +90,7 @@ export class DispatcherFunction extends Construct {
         ...dispatcherEnvironment({
           redisUrl: `rediss://${props.state.host}:${props.state.port}`,
           redisAuthSecretArn: props.state.authSecret.secretArn,
+          functionsBucket: props.functionCode.bucket.bucketName,
           strategy: props.strategy,
           choices: props.choices ?? DISPATCHER_DEFAULTS.choices,
           prequal: props.prequal ?? DISPATCHER_DEFAULTS.prequal,
@@ -100,6 +104,7 @@ export class DispatcherFunction extends Construct {
       },
     });
     props.state.authSecret.grantRead(this.function);
+    props.functionCode.grantRead(this.function);
     exceptControl(
       this.function,
       'CT.LAMBDA.PR.3',
