@@ -207,7 +207,7 @@ describe('instance types', () => {
 
   const synth = (instanceType: string) => {
     const outdir = mkdtempSync(join(tmpdir(), 'strata-instance-'));
-    // cdk.json's context (its feature flags) with the instance type in place, as \`cdk synth\` would pass it.
+    // cdk.json's context (its feature flags) with the instance type in place, as `cdk synth` would pass it.
     const base = cdkJsonContext() as { strata: Record<string, Record<string, unknown>> };
     const strata = { ...base.strata, compute: { ...base.strata.compute, instanceTypes: [instanceType] } };
     const context = { ...base, strata, 'aws:cdk:bundling-stacks': [] };
