@@ -22,7 +22,7 @@ install_unit strata-compute-node "Strata compute node (runtime and metrics agent
 --slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint ${STRATA_RGW_ENDPOINT} --s3-bucket ${STRATA_BUCKET} \
 --node-policy ${STRATA_NODE_POLICY} --offload-policy ${STRATA_OFFLOAD_POLICY} --offload-thresholds \${OFFLOAD_THRESHOLDS} \
 --emf-file ${STRATA_LOG_DIR}/metrics.emf --invocation-log ${STRATA_LOG_DIR}/invocations.log \
---functions s3://${STRATA_FUNCTIONS_BUCKET}"
+--functions $(aws_functions_location)"
 
 install -m 0755 "${STRATA_HOME}/node-setup/drain-on-termination.sh" /usr/local/bin/strata-drain-on-termination
 cat > /etc/systemd/system/strata-drain-on-termination.service <<UNIT

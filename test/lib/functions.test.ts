@@ -305,7 +305,7 @@ describe('the readers: the dispatcher, the compute nodes, the storage nodes', ()
     expect(JSON.stringify(fn.Properties.Environment.Variables.STRATA_FUNCTIONS_BUCKET)).toMatch(/FunctionCodeBucket/);
   });
 
-  test('the nodes are told the bucket in their settings, and their setup passes it as --functions s3://BUCKET', () => {
+  test('the nodes are told the bucket in their settings, and their setup passes it as --functions s3://BUCKET (through the AWS seam)', () => {
     const launchTemplates = [compute, storage].flatMap((template) =>
       Object.values(resourcesOf(template, 'AWS::EC2::LaunchTemplate')),
     );
@@ -317,7 +317,11 @@ describe('the readers: the dispatcher, the compute nodes, the storage nodes', ()
     }
     const setup = (name: string) => readFileSync(join(__dirname, '..', '..', 'nodes', 'node-setup', name), 'utf8');
     for (const script of ['compute-node.sh', 'storage-node.sh'])
-      expect(setup(script)).toContain(`--functions s3://${shell('STRATA_FUNCTIONS_BUCKET')}`);
+      expect(setup(script)).toContain('--functions $(aws_functions_location)');
+    // The AWS seam's location is the bucket (the rehearsal's, its stand-in folder).
+    expect(setup('aws.sh')).toMatch(
+      /aws_functions_location\(\) \{\n {2}echo "s3:\/\/\$\{STRATA_FUNCTIONS_BUCKET\}"\n\}/,
+    );
   });
 
   test("the nodes' environment names the region and keeps RGW's keys out of AWS_*, so the SDK uses the instance role for S3", () => {
