@@ -6,11 +6,10 @@ import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { DISPATCHER_DEFAULTS, dispatcherEnvironment } from '../../common/settings';
-import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
 import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
-import { acknowledgeNag } from './nag';
+import { acknowledgeVpcLambda } from './nag';
 import { POLICY_ENGINE_PACKAGE } from './policy-layer';
 import { oneOfProp, PropError, wholeProp } from './validate';
 
@@ -105,25 +104,6 @@ export class DispatcherFunction extends Construct {
     });
     props.state.authSecret.grantRead(this.function);
     props.functionCode.grantRead(this.function);
-    exceptControl(
-      this.function,
-      'CT.LAMBDA.PR.3',
-      "It runs in the VPC's private subnets with its own security group; both come from the network stack as cross-stack references, which the rule cannot resolve statically (test/lib/stacks.test.ts checks its VpcConfig)",
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'AWS-maintained: writing to its own log group only',
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      'AWS-maintained: the network interfaces a function in a VPC needs',
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM5[Resource::*]',
-      'X-Ray PutTraceSegments and PutTelemetryRecords take no resource: AWS requires *',
-    );
+    acknowledgeVpcLambda(this.function, 'test/lib/stacks.test.ts');
   }
 }

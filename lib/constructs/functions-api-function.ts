@@ -4,12 +4,11 @@ import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2'
 import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
-import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { DISPATCHER_BUNDLING } from './dispatcher-function';
 import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
-import { acknowledgeNag } from './nag';
+import { acknowledgeVpcLambda } from './nag';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -80,25 +79,6 @@ export class FunctionsApiFunction extends Construct {
     });
     props.state.authSecret.grantRead(this.function);
     props.code.grantReadWrite(this.function);
-    exceptControl(
-      this.function,
-      'CT.LAMBDA.PR.3',
-      "It runs in the VPC's private subnets with its own security group; both come from the network stack as cross-stack references, which the rule cannot resolve statically (test/lib/functions.test.ts checks its VpcConfig)",
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'AWS-maintained: writing to its own log group only',
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      'AWS-maintained: the network interfaces a function in a VPC needs',
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM5[Resource::*]',
-      'X-Ray PutTraceSegments and PutTelemetryRecords take no resource: AWS requires *',
-    );
+    acknowledgeVpcLambda(this.function, 'test/lib/functions.test.ts');
   }
 }
