@@ -1,0 +1,113 @@
+/**
+ * The control-plane probe: Redis's own time (INFO commandstats, µs) for each call a node
+ * or a dispatcher makes periodically, on a fleet registered as the metrics agents register
+ * it, through RedisStateStore. The same probe gives the before and after figures of
+ * docs/policies.md's cost model.
+ */
+import type { RedisStateStore } from '../../common/state';
+import type { NodeReport } from '../../common/state/types';
+
+/** A stand-in node's report, as the metrics agent builds it. */
+export function standInReport(id: string, role: 'compute' | 'storage', now: number, serviceMs?: number): NodeReport {
+  return {
+    id,
+    address: `10.${(id.length * 7) % 250}.0.1:8080`,
+    role,
+    slotsTotal: 4,
+    slotsUsed: 1,
+    cpuBusy: 0.3,
+    memoryUsed: 0.4,
+    load1: 0.8,
+    load5: 0.7,
+    load15: 0.6,
+    cores: 2,
+    heartbeatAt: now,
+    draining: false,
+    ...(serviceMs === undefined ? {} : { serviceMs }),
+  };
+}
+
+/** Redis's time per call, in µs, for the commands `work` sent (EVALSHA, from INFO commandstats). */
+export async function redisUsPerCall(
+  store: RedisStateStore,
+  calls: number,
+  work: () => Promise<void>,
+): Promise<number> {
+  await store.command(['CONFIG', 'RESETSTAT']);
+  await work();
+  const stats = await commandStats(store);
+  const usec = stats.get('evalsha')?.usec ?? 0;
+  return usec / calls;
+}
+
+export interface CommandStat {
+  readonly calls: number;
+  readonly usec: number;
+}
+
+/** INFO commandstats as a map from command (lower case) to its calls and µs. */
+export async function commandStats(store: RedisStateStore): Promise<Map<string, CommandStat>> {
+  const info = String(await store.command(['INFO', 'commandstats']));
+  const stats = new Map<string, CommandStat>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return stats;
+}
+
+/** Registers `n` compute nodes and `storage` storage nodes, ids c00001... and s01..., half with a service time. */
+export async function registerFleet(store: RedisStateStore, n: number, storage: number, ttlMs: number): Promise<void> {
+  const now = Date.now();
+  const reports: NodeReport[] = [];
+  for (let i = 0; i < n; i++)
+    reports.push(standInReport(computeId(i), 'compute', now, i % 2 ? 20 + (i % 7) : undefined));
+  for (let i = 0; i < storage; i++) reports.push(standInReport(storageId(i), 'storage', now));
+  for (let i = 0; i < reports.length; i += 200) {
+    await Promise.all(reports.slice(i, i + 200).map((r) => store.heartbeat(r, ttlMs)));
+  }
+}
+
+export const computeId = (i: number) => `c${String(i).padStart(6, '0')}`;
+export const storageId = (i: number) => `s${String(i).padStart(2, '0')}`;
+
+/**
+ * Each periodic call's Redis µs at one fleet size (the fleet registered under the store's
+ * own key prefix, then each call timed alone): a heartbeat; a node's periodic view
+ * (`liveNodes()` before, the storage nodes after); a tier-2 peer pick (reserve and release,
+ * itself excluded); a dispatcher's catch-up one change behind.
+ */
+export async function probeFleet(store: RedisStateStore, n: number, storage = 6): Promise<Record<string, number>> {
+  const ttlMs = 600_000;
+  await registerFleet(store, n, storage, ttlMs);
+  const calls = Math.max(20, Math.min(500, Math.floor(200_000 / n)));
+  const now = Date.now();
+  const row: Record<string, number> = {};
+  row.heartbeat = await redisUsPerCall(store, calls, async () => {
+    for (let i = 0; i < calls; i++) await store.heartbeat(standInReport(computeId(i % n), 'compute', now, 21), ttlMs);
+  });
+  row.liveNodes = await redisUsPerCall(store, calls, async () => {
+    for (let i = 0; i < calls; i++) await store.liveNodes();
+  });
+  const withStorage = store as RedisStateStore & { storageNodes?: () => Promise<unknown> };
+  if (withStorage.storageNodes) {
+    row.storageNodes = await redisUsPerCall(store, calls, async () => {
+      for (let i = 0; i < calls; i++) await withStorage.storageNodes!();
+    });
+  }
+  // Tier 2 as the index answers it: the most free slots but this node (two EVALSHAs: reserve, release).
+  row.peerPick = await redisUsPerCall(store, calls, async () => {
+    for (let i = 0; i < calls; i++) {
+      const peer = await store.reserve({ kind: 'select', rule: 'most-free-slots', exclude: [computeId(i % n)] });
+      if (peer.kind === 'chosen') await peer.release();
+    }
+  });
+  // A dispatcher one change behind: each round a node drains (one change), then the reader catches up.
+  let total = 0;
+  for (let i = 0; i < calls; i++) {
+    await store.heartbeat({ ...standInReport(computeId(i % n), 'compute', now, 21), draining: i % 2 === 0 }, ttlMs);
+    const { version } = await store.membership();
+    total += await redisUsPerCall(store, 1, async () => void (await store.membership(version - 1)));
+  }
+  row.membershipOneChangeBehind = total / calls;
+  return row;
+}
