@@ -14,11 +14,17 @@ import { AFFINITY_WALK } from '@strata/policy-engine';
  *   `P:eligible` (E, by id), `P:free` (F, by id), and F scored by what each rule compares:
  *   `P:by-in-flight`, `P:by-delay`, `P:by-load`, `P:by-used`; `P:service-ms` holds the own
  *   estimates of E's nodes that have one (for the median).
- * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes.
+ * - `P:storage` sorted set: the live storage nodes, by id (tier 3 reads these and no others).
+ * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
+ *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
+ *   (member empty when the node left), so that a reader catches up in O(changes).
  *
  * Every script first sweeps: nodes past their expiry leave everything, leases past their
  * deadline give their count back. `now` is ARGV[1], in ms, or Redis's own clock when empty.
  */
+/** How many membership changes the log keeps: a reader further behind reads the whole membership once. */
+export const CHANGE_LOG = 1024;
+
 export interface LuaScript {
   readonly name: string;
   readonly source: string;
@@ -33,7 +39,8 @@ function script(name: string, body: string): LuaScript {
 const PRELUDE = `
 local P = KEYS[1]
 local EXPIRY, LEASES, MEMBERS, VERSION = P .. ':expiry', P .. ':leases', P .. ':members', P .. ':version'
-local ELIGIBLE, FREE, SERVICE = P .. ':eligible', P .. ':free', P .. ':service-ms'
+local ELIGIBLE, FREE, SERVICE, STORAGE = P .. ':eligible', P .. ':free', P .. ':service-ms', P .. ':storage'
+local CHANGES = P .. ':changes'
 local BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED = P .. ':by-in-flight', P .. ':by-delay', P .. ':by-load', P .. ':by-used'
 local RANKED = {FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}
 local function node_key(id) return P .. ':node:' .. id end
@@ -84,10 +91,17 @@ local function count_moved(id, delta)
   return count, f[8], f[9]
 end
 
+-- One membership change: the new version, and its entry in the log (member '' when the node left).
+local function changed(id, member)
+  redis.call('INCR', VERSION)
+  redis.call('RPUSH', CHANGES, #id .. '|' .. id .. member)
+  redis.call('LTRIM', CHANGES, -${CHANGE_LOG}, -1)
+end
+
 local function remove(id)
   redis.call('DEL', node_key(id))
-  for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
-  if redis.call('HDEL', MEMBERS, id) == 1 then redis.call('INCR', VERSION) end
+  for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, STORAGE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
+  if redis.call('HDEL', MEMBERS, id) == 1 then changed(id, '') end
 end
 
 -- A lease's count goes back to its node, unless the node left or registered anew since.
@@ -135,8 +149,9 @@ end
 redis.call('HSET', key, 'indexServiceMs', service)
 if redis.call('HGET', MEMBERS, id) ~= member then
   redis.call('HSET', MEMBERS, id, member)
-  redis.call('INCR', VERSION)
+  changed(id, member)
 end
+if redis.call('HGET', key, 'role') == 'storage' then redis.call('ZADD', STORAGE, 0, id) else redis.call('ZREM', STORAGE, id) end
 reindex(id)
 return 1
 `,
@@ -155,13 +170,32 @@ return nodes
 `,
 );
 
-/** ARGV: now, the version the caller knows (or ''). {version} while unchanged, else {version, members flat}. */
+/** ARGV: now. The live storage nodes' hashes, flat, in id order: O(storage nodes), whatever the fleet. */
+export const STORAGE_NODES = script(
+  'storage-nodes',
+  `
+local nodes = {}
+for _, id in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(id)) end
+return nodes
+`,
+);
+
+/**
+ * ARGV: now, the version the caller knows (or ''). {version} while unchanged; {version, 0,
+ * changes} when the log still holds every change since (O(changes)); else {version, 1,
+ * members flat} (O(n): a new reader, or one that fell more than CHANGE_LOG changes behind).
+ */
 export const MEMBERSHIP = script(
   'membership',
   `
 local version = tonumber(redis.call('GET', VERSION) or '0')
-if ARGV[2] == tostring(version) then return {version} end
-return {version, redis.call('HGETALL', MEMBERS)}
+local known = tonumber(ARGV[2])
+if known == version then return {version} end
+if known ~= nil and known < version then
+  local logged = redis.call('LLEN', CHANGES)
+  if version - known <= logged then return {version, 0, redis.call('LRANGE', CHANGES, known - version, -1)} end
+end
+return {version, 1, redis.call('HGETALL', MEMBERS)}
 `,
 );
 
@@ -337,4 +371,4 @@ return {1, chosen, count, lease, address}
 `,
 );
 
-export const ALL_SCRIPTS = [HEARTBEAT, DEREGISTER, LIVE_NODES, MEMBERSHIP, RELEASE, RESERVE];
+export const ALL_SCRIPTS = [HEARTBEAT, DEREGISTER, LIVE_NODES, STORAGE_NODES, MEMBERSHIP, RELEASE, RESERVE];

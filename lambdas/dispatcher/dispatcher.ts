@@ -17,7 +17,13 @@ import {
   REQUEST_ID_HEADER,
   safeDecode,
 } from '../../common/http/json';
-import { type FleetMember, MemoryStateStore, type Reservation, type StateStore } from '../../common/state';
+import {
+  applyMembership,
+  type FleetMember,
+  MemoryStateStore,
+  type Reservation,
+  type StateStore,
+} from '../../common/state';
 import { findFunction, functions, InputError } from '../../functions';
 
 export interface DispatcherOptions {
@@ -316,8 +322,11 @@ export class Dispatcher {
       const store = await this.store;
       let changed = true;
       if (this.options.strategy.reads === 'membership') {
-        const { version, members } = await store.membership(this.membershipVersion);
-        if (members) [this.nodes, this.membershipVersion] = [members.map((m) => asNodeView(m, this.now())), version];
+        // One change behind costs the store O(changes): the changes are applied to the list in hand.
+        const update = await store.membership(this.membershipVersion);
+        const members = applyMembership(this.nodes, update);
+        if (members)
+          [this.nodes, this.membershipVersion] = [members.map((m) => asNodeView(m, this.now())), update.version];
         changed = members !== undefined;
       } else {
         this.nodes = await store.liveNodes();

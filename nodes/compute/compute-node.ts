@@ -4,7 +4,6 @@ import {
   type NodePolicy,
   type OffloadPolicy,
   type OffloadThresholds,
-  tryInOrder,
   underThresholds,
 } from '@strata/policy-engine';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
@@ -18,17 +17,20 @@ import {
   sendJson,
 } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
+import { DEFAULT_LEASE_MS, type Reservation } from '../../common/state';
 import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
 import { NodeBase, type NodeBaseOptions } from '../node-base';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;
-  /** Tier 2: which peers to try, in order, when this node is full. */
+  /** Tier 2: which peer to try when this node is full, asked of the state store's index (its `peer` rule). */
   readonly nodePolicy: NodePolicy;
   /** Tier 3: where a data stage runs. */
   readonly offloadPolicy: OffloadPolicy;
   /** An invocation is forwarded at most this many times. @default 2 */
   readonly maxHops?: number;
+  /** How many peers a full node offers one invocation to, one after another, before it waits for a slot. @default 3 */
+  readonly peerTries?: number;
   /**
    * Over any of these the node forwards even with a free slot. @default none: forward
    * only when every slot is busy (a node's CPU is busy because its slots are, which
@@ -52,9 +54,10 @@ const VISITED_HEADER = 'x-strata-visited';
 
 /**
  * A compute node: runs functions in its execution slots; when it is full or over its
- * own limits, offers the invocation to peers in the order the node policy gives
- * (hop count + 1, so it never loops), and when no peer takes it, waits briefly for a
- * slot of its own before answering 503 with Retry-After.
+ * own limits, offers the invocation to a peer the node policy's rule picks from the
+ * state store's index, reserved there while it runs (hop count + 1, so it never loops;
+ * a peer that refuses is excluded and the next asked, up to peerTries), and when no peer
+ * takes it, waits briefly for a slot of its own before answering 503 with Retry-After.
  */
 export class ComputeNode extends NodeBase {
   private readonly maxHops: number;
@@ -123,8 +126,9 @@ export class ComputeNode extends NodeBase {
   }
 
   /**
-   * Offers the invocation to peers in the node policy's order, skipping nodes it has
-   * already passed through; answers the first reply that is not a refusal.
+   * Offers the invocation to peers the node policy's rule picks from the store's index,
+   * one reservation (one script) a try, never this node or one it has passed through;
+   * answers the first reply that is not a refusal.
    */
   private async forwardToPeer(
     invocation: Invocation,
@@ -133,12 +137,20 @@ export class ComputeNode extends NodeBase {
     visited: string[],
     deadline: number | undefined,
   ): Promise<ForwardResponse | undefined> {
-    const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
-    if (decision.kind === 'no-capacity') return undefined;
-    const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
-    const accepted = await tryInOrder(peers, async (peer) => {
+    const exclude = [this.id, ...visited];
+    for (let tries = 0; tries < (this.options.peerTries ?? 3); tries++) {
       const timeoutMs = msLeft(deadline);
       if (timeoutMs !== undefined && timeoutMs <= 0) return undefined;
+      let peer: Reservation;
+      try {
+        peer = await this.options.store.reserve(
+          this.options.nodePolicy.peer(exclude, this.context()),
+          timeoutMs ?? DEFAULT_LEASE_MS,
+        );
+      } catch {
+        return undefined; // the shared state is away: no peer to ask, wait for a slot here
+      }
+      if (peer.kind === 'no-capacity') return undefined;
       try {
         const reply = await forward({
           address: peer.address,
@@ -153,13 +165,15 @@ export class ComputeNode extends NodeBase {
           },
           timeoutMs,
         });
-        return reply.status === 503 && reply.headers[REFUSED_HEADER] ? undefined : reply;
+        if (!(reply.status === 503 && reply.headers[REFUSED_HEADER])) return reply;
       } catch (error) {
-        if (error instanceof ForwardError && error.kind === 'not-delivered') return undefined; // nothing ran there
-        throw error;
+        if (!(error instanceof ForwardError && error.kind === 'not-delivered')) throw error; // else nothing ran there
+      } finally {
+        await peer.release().catch(() => undefined); // the lease runs out by itself if this fails
       }
-    });
-    return accepted?.result;
+      exclude.push(peer.nodeId);
+    }
+    return undefined;
   }
 
   /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
@@ -171,7 +185,7 @@ export class ComputeNode extends NodeBase {
   ): Promise<{ result: unknown; offload: string }> {
     if (!fn.dataStage) return { result: await this.pool.runFinish(fn.name, args, undefined), offload: 'none' };
     const key = invocation.objectKey!;
-    const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
+    const decision = this.options.offloadPolicy(this.storage, invocation, this.context());
     let offload: string;
     if (decision.kind === 'offload') {
       try {

@@ -147,13 +147,22 @@ export interface InvocationStrategy {
   readonly reads?: 'membership' | 'figures';
 }
 
-/** Tier 2: the peers a full compute node should try, best first. The caller keeps this order. */
-export type NodePolicy = (
-  self: NodeView,
-  nodes: readonly NodeView[],
-  invocation: Invocation,
-  ctx: PolicyContext,
-) => { readonly kind: 'forward'; readonly peers: readonly NodeView[] } | NoCapacity;
+/**
+ * Tier 2: the peers a full compute node should try, best first, over a snapshot of the
+ * fleet (the simulator's and the tests' form; the caller keeps this order). A compute node
+ * asks the state store's index instead, with `peer`: the same rule as an IndexedSelection,
+ * one script a try, no view of the fleet.
+ */
+export interface NodePolicy {
+  (
+    self: NodeView,
+    nodes: readonly NodeView[],
+    invocation: Invocation,
+    ctx: PolicyContext,
+  ): { readonly kind: 'forward'; readonly peers: readonly NodeView[] } | NoCapacity;
+  /** The next peer to try, as the store picks it: `exclude` holds this node and the peers already tried. */
+  readonly peer: (exclude: readonly string[], ctx: PolicyContext) => IndexedSelection;
+}
 
 /** Tier 3: where an invocation's data stage runs. */
 export type OffloadDecision =

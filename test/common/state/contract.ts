@@ -1,6 +1,6 @@
 import type { IndexedSelection, Selection } from '@strata/policy-engine';
 import fc from 'fast-check';
-import type { NodeReport, Reserved, StateStore } from '../../../common/state';
+import { applyMembership, type NodeReport, type Reserved, type StateStore } from '../../../common/state';
 import { NOW } from '../../support/nodes';
 
 /** A store under test, and a way to let `ms` of its clock pass. */
@@ -241,12 +241,15 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
 
     test('a new version when a node joins, drains, leaves or expires', async () => {
       await store.heartbeat(report('a'), TTL);
-      const versions = [(await store.membership()).version];
+      const first = await store.membership();
+      const versions = [first.version];
+      let members = first.members!;
       const next = async () => {
         const m = await store.membership(versions.at(-1));
-        expect(m.members).toBeDefined();
+        members = applyMembership(members, m)!;
+        expect(members).toBeDefined();
         versions.push(m.version);
-        return m.members!.map((n) => `${n.id}${n.draining ? ' draining' : ''}`);
+        return members.map((n) => `${n.id}${n.draining ? ' draining' : ''}`);
       };
       await store.heartbeat(report('b'), TTL * 10);
       expect(await next()).toEqual(['a', 'b']);
@@ -258,6 +261,49 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
       expect(await next()).toEqual([]);
       expect(new Set(versions).size).toBe(versions.length);
     });
+
+    test('a reader that keeps up gets only the changes since its version, oldest first', async () => {
+      await store.heartbeat(report('a'), TTL * 10);
+      await store.heartbeat(report('c'), TTL * 10);
+      const known = await store.membership();
+      await store.heartbeat(report('b', { role: 'storage' }), TTL * 10);
+      await store.heartbeat(report('a', { draining: true }), TTL * 10);
+      await store.deregister('c');
+      const update = await store.membership(known.version);
+      expect(update.members).toBeUndefined();
+      expect(update.changes).toEqual([
+        { id: 'b', member: { id: 'b', address: report('b').address, role: 'storage', slotsTotal: 2, draining: false } },
+        { id: 'a', member: { id: 'a', address: report('a').address, role: 'compute', slotsTotal: 2, draining: true } },
+        { id: 'c' },
+      ]);
+      expect(update.version).toBe(known.version + 3);
+      expect(applyMembership(known.members!, update)).toEqual((await store.membership()).members);
+    });
+
+    test('a reader further behind than the log, or with a version the store never had, gets every member', async () => {
+      await store.heartbeat(report('a'), TTL * 10);
+      const known = await store.membership();
+      for (let i = 1; i <= 1025; i++) await store.heartbeat(report('a', { slotsTotal: 2 + (i % 2) }), TTL * 10);
+      const behind = await store.membership(known.version);
+      expect(behind.changes).toBeUndefined();
+      expect(behind.members?.map((m) => m.slotsTotal)).toEqual([3]);
+      expect((await store.membership(behind.version + 5)).members).toHaveLength(1);
+    });
+  });
+
+  test('storageNodes lists the live storage nodes only, sorted by id, with their figures', async () => {
+    await store.heartbeat(report('s2', { role: 'storage', cpuBusy: 0.7 }), TTL);
+    await store.heartbeat(report('c1'), TTL);
+    await store.heartbeat(report('s1', { role: 'storage', draining: true }), TTL * 10);
+    await store.heartbeat(report('s3', { role: 'storage' }), TTL * 10);
+    await store.heartbeat(report('s3'), TTL * 10); // now a compute node
+    expect(await store.storageNodes()).toEqual([
+      { ...report('s1', { role: 'storage', draining: true }), inFlight: 0 },
+      { ...report('s2', { role: 'storage', cpuBusy: 0.7 }), inFlight: 0 },
+    ]);
+    await advance(TTL + 1);
+    await store.deregister('s1');
+    expect(await store.storageNodes()).toEqual([]);
   });
 
   describe('indexed selections', () => {

@@ -1,5 +1,6 @@
 import { freeSlots, type Invocation, type NodeView, nodePolicies, nodePolicy, tryInOrder } from '@strata/policy-engine';
 import fc from 'fast-check';
+import { MemoryStateStore } from '../../../common/state';
 import { context, NOW, node, TTL_MS } from '../../support/nodes';
 
 const call: Invocation = { functionName: 'wordcount', hops: 1 };
@@ -84,5 +85,32 @@ describe('tryInOrder', () => {
 
   test('answers undefined when every peer refuses', async () => {
     expect(await tryInOrder(peers, async () => undefined)).toBeUndefined();
+  });
+});
+
+describe("node policies asked of the store's index (what a compute node does)", () => {
+  /** The peers a compute node would try, one reservation each, every one tried then excluded. */
+  async function triedInTurn(name: string): Promise<string[]> {
+    const store = new MemoryStateStore(() => NOW);
+    for (const { inFlight: _, ...report } of [self, ...peers]) await store.heartbeat(report, TTL_MS);
+    const policy = nodePolicy(name);
+    const exclude = [self.id];
+    for (;;) {
+      const peer = await store.reserve(policy.peer(exclude, context()));
+      if (peer.kind === 'no-capacity') return exclude.slice(1);
+      exclude.push(peer.nodeId);
+    }
+  }
+
+  test.each([
+    ['most-slots', ['b', 'c', 'd', 'a']],
+    ['least-load', ['d', 'a', 'c', 'b']],
+    ['id-order', ['a', 'b', 'c', 'd']],
+  ])('%s: the index gives the peers in the order the policy gives over a snapshot', async (name, order) => {
+    expect(await triedInTurn(name)).toEqual(order);
+  });
+
+  test.each(Object.keys(nodePolicies))('%s: every peer once, never the node itself', async (name) => {
+    expect((await triedInTurn(name)).sort()).toEqual(['a', 'b', 'c', 'd']);
   });
 });
