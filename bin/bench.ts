@@ -19,6 +19,7 @@ import { PLACEMENTS } from '../bench/simulator/placements';
 import type { PlacementSpec } from '../bench/simulator/simulate';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
+import { NODE_HEADER } from '../common/http/headers';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { formatTable, type LatencySummary, summarize } from '../common/stats';
 import { type OneHostCeph, startCeph } from '../local/ceph';
@@ -442,7 +443,7 @@ async function send(
       });
       if (reply.status === 200) {
         latencies.push(performance.now() - t0);
-        const node = String(reply.headers['x-strata-node']);
+        const node = String(reply.headers[NODE_HEADER]);
         perNode[node] = (perNode[node] ?? 0) + 1;
       } else errors++;
     } catch {

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
+import { NODE_HEADER, TIER1_HEADER, TIER2_HEADER, TIER3_HEADER } from '../common/http/headers';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { summarize } from '../common/stats';
 import { type OneHostCeph, startCeph } from '../local/ceph';
@@ -235,11 +236,11 @@ function report(outcomes: Outcome[]): void {
     `status: ${format(byStatus)}; latency p50 ${latency.medianMs.toFixed(1)} ms, p95 ${latency.p95Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms`,
   );
   const header = (o: Outcome, name: string) => String(o.headers[name] ?? '-');
-  console.log(`ran on (per node):       ${format(tally(outcomes.map((o) => header(o, 'x-strata-node'))))}`);
-  console.log(`tier 1, dispatcher chose: ${format(tally(outcomes.map((o) => header(o, 'x-strata-tier1'))))}`);
-  const forwarded = outcomes.filter((o) => header(o, 'x-strata-tier2').includes('>')).length;
+  console.log(`ran on (per node):       ${format(tally(outcomes.map((o) => header(o, NODE_HEADER))))}`);
+  console.log(`tier 1, dispatcher chose: ${format(tally(outcomes.map((o) => header(o, TIER1_HEADER))))}`);
+  const forwarded = outcomes.filter((o) => header(o, TIER2_HEADER).includes('>')).length;
   console.log(`tier 2, forwarded to a peer: ${forwarded} of ${outcomes.length}`);
-  const tier3 = outcomes.map((o) => header(o, 'x-strata-tier3')).filter((v) => v !== 'none' && v !== '-');
+  const tier3 = outcomes.map((o) => header(o, TIER3_HEADER)).filter((v) => v !== 'none' && v !== '-');
   console.log(
     `tier 3, data stages:      ${format(tally(tier3.map((v) => (v.startsWith('offloaded') ? v : `local (${v.slice(6)})`))))}`,
   );

@@ -7,15 +7,21 @@ import {
   underThresholds,
 } from '@strata/policy-engine';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
+import { offer } from '../../common/http/forward-and-retry';
 import {
   BUDGET_HEADER,
   HOPS_HEADER,
+  NODE_HEADER,
+  OFFLOAD_HEADER,
+  type OffloadOutcome,
+  offloadHeader,
   REFUSED_HEADER,
   REQUEST_ID_HEADER,
-  refuse,
-  safeDecode,
-  sendJson,
-} from '../../common/http/json';
+  ROUTE_HEADER,
+  refusalOf,
+  VISITED_HEADER,
+} from '../../common/http/headers';
+import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DEFAULT_LEASE_MS, type Reservation } from '../../common/state';
 import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
@@ -44,13 +50,6 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
 }
-
-/** The headers that tell a caller which node ran an invocation and what each tier decided. */
-export const NODE_HEADER = 'x-strata-node';
-export const ROUTE_HEADER = 'x-strata-route';
-export const OFFLOAD_HEADER = 'x-strata-offload';
-/** On a forwarded request: the nodes it has passed through, so that it is not offered back to them. */
-const VISITED_HEADER = 'x-strata-visited';
 
 /**
  * A compute node: runs functions in its execution slots; when it is full or over its
@@ -110,8 +109,11 @@ export class ComputeNode extends NodeBase {
       const ms = performance.now() - started;
       this.serviceTimes.record(fn.name, ms, Date.now());
       const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
-      this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms }));
-      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
+      const tier3 = offloadHeader(offload);
+      this.options.invocationLog?.(
+        JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload: tier3, ms }),
+      );
+      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: tier3 });
     } catch (error) {
       if (error instanceof ObjectNotFoundError)
         return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
@@ -127,8 +129,9 @@ export class ComputeNode extends NodeBase {
 
   /**
    * Offers the invocation to peers the node policy's rule picks from the store's index,
-   * one reservation (one script) a try, never this node or one it has passed through;
-   * answers the first reply that is not a refusal.
+   * one reservation (one script) a try, never this node or one it has passed through or
+   * that passed it on, by the protocol between tiers: answers the first reply that is not
+   * a refusal; a peer that timed out or broke off (it may have run it) is an error.
    */
   private async forwardToPeer(
     invocation: Invocation,
@@ -137,23 +140,29 @@ export class ComputeNode extends NodeBase {
     visited: string[],
     deadline: number | undefined,
   ): Promise<ForwardResponse | undefined> {
-    const exclude = [this.id, ...visited];
-    for (let tries = 0; tries < (this.options.peerTries ?? 3); tries++) {
-      const timeoutMs = msLeft(deadline);
-      if (timeoutMs !== undefined && timeoutMs <= 0) return undefined;
-      let peer: Reservation;
-      try {
-        peer = await this.options.store.reserve(
-          this.options.nodePolicy.peer(exclude, this.context()),
-          timeoutMs ?? DEFAULT_LEASE_MS,
-        );
-      } catch {
-        return undefined; // the shared state is away: no peer to ask, wait for a slot here
-      }
-      if (peer.kind === 'no-capacity') return undefined;
-      try {
-        const reply = await forward({
-          address: peer.address,
+    const offered = await offer({
+      next: async (tried) => {
+        const timeoutMs = msLeft(deadline);
+        if (timeoutMs !== undefined && timeoutMs <= 0) return { kind: 'none', why: 'out of time' };
+        const exclude = [this.id, ...visited, ...tried];
+        let peer: Reservation;
+        try {
+          peer = await this.options.store.reserve(
+            this.options.nodePolicy.peer(exclude, this.context()),
+            timeoutMs ?? DEFAULT_LEASE_MS,
+          );
+        } catch {
+          return { kind: 'none', why: 'the shared state is away' }; // wait for a slot here
+        }
+        if (peer.kind === 'no-capacity') return { kind: 'none', why: 'no peer took it' };
+        // Reserved on the peer while it runs there; the lease runs out by itself if the release fails.
+        const done = () => peer.release().catch(() => undefined);
+        return { kind: 'target', target: { id: peer.nodeId, address: peer.address, done } };
+      },
+      maxAttempts: this.options.peerTries ?? 3,
+      request: () => {
+        const timeoutMs = msLeft(deadline);
+        return {
           path: req.url!,
           body,
           headers: {
@@ -164,16 +173,11 @@ export class ComputeNode extends NodeBase {
             ...budgetHeader(timeoutMs),
           },
           timeoutMs,
-        });
-        if (!(reply.status === 503 && reply.headers[REFUSED_HEADER])) return reply;
-      } catch (error) {
-        if (!(error instanceof ForwardError && error.kind === 'not-delivered')) throw error; // else nothing ran there
-      } finally {
-        await peer.release().catch(() => undefined); // the lease runs out by itself if this fails
-      }
-      exclude.push(peer.nodeId);
-    }
-    return undefined;
+        };
+      },
+    });
+    if (offered.kind === 'failed') throw offered.error;
+    return offered.kind === 'answered' ? offered.response : undefined;
   }
 
   /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
@@ -182,11 +186,12 @@ export class ComputeNode extends NodeBase {
     args: unknown,
     invocation: Invocation,
     deadline: number | undefined,
-  ): Promise<{ result: unknown; offload: string }> {
-    if (!fn.dataStage) return { result: await this.pool.runFinish(fn.name, args, undefined), offload: 'none' };
+  ): Promise<{ result: unknown; offload: OffloadOutcome }> {
+    if (!fn.dataStage)
+      return { result: await this.pool.runFinish(fn.name, args, undefined), offload: { kind: 'none' } };
     const key = invocation.objectKey!;
     const decision = this.options.offloadPolicy(this.storage, invocation, this.context());
-    let offload: string;
+    let offload: OffloadOutcome;
     if (decision.kind === 'offload') {
       try {
         const reply = await forward({
@@ -198,18 +203,25 @@ export class ComputeNode extends NodeBase {
         });
         if (reply.status === 200) {
           const staged = JSON.parse(reply.body.toString('utf8')) as unknown;
-          return { result: await this.pool.runFinish(fn.name, args, staged), offload: `offloaded:${decision.node.id}` };
+          return {
+            result: await this.pool.runFinish(fn.name, args, staged),
+            offload: { kind: 'offloaded', node: decision.node.id },
+          };
         }
         if (reply.status === 404) throw new ObjectNotFoundError(key);
         if (reply.status === 422)
           throw new DataLimitError(String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error));
-        offload = `local:${decision.node.id} refused (${reply.headers[REFUSED_HEADER] ?? reply.status})`;
+        offload = {
+          kind: 'refused',
+          node: decision.node.id,
+          why: refusalOf(reply.headers[REFUSED_HEADER]) ?? reply.status,
+        };
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
-        offload = `local:${decision.node.id} failed (${error.kind})`;
+        offload = { kind: 'failed', node: decision.node.id, why: error.kind };
       }
     } else {
-      offload = `local:${decision.reason}`;
+      offload = { kind: 'local', reason: decision.reason };
     }
     if (outOfTime(deadline)) throw new OutOfTimeError();
     const staged = await this.runDataStage(fn, args, this.options.objects);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type OffloadThresholds, underThresholds } from '@strata/policy-engine';
+import { NODE_HEADER } from '../../common/http/headers';
 import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DataLimitError, findFunction } from '../../functions';
@@ -34,7 +35,7 @@ export class StorageNode extends NodeBase {
     if (!underThresholds(this.self, this.options.thresholds)) return refuse(res, 'over-thresholds');
     if (!this.slots.tryTake()) return refuse(res, 'full');
     try {
-      sendJson(res, 200, await this.runDataStage(fn, args, this.options.objects), { 'x-strata-node': this.id });
+      sendJson(res, 200, await this.runDataStage(fn, args, this.options.objects), { [NODE_HEADER]: this.id });
     } catch (error) {
       if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message });
       if (error instanceof DataLimitError) return sendJson(res, 422, { error: error.message });
