@@ -149,12 +149,20 @@ export function memberKey(member: FleetMember): string {
 
 /**
  * The members after an update from `membership()`: the update's full list, or `known`
- * with its changes applied (each by a binary search in the id order). Undefined when
- * the update carries neither (the caller's version was current).
+ * with its changes applied (a few each by a binary search in the id order, many at once
+ * by id). Undefined when the update carries neither (the caller's version was current).
  */
 export function applyMembership(known: readonly FleetMember[], update: Membership): readonly FleetMember[] | undefined {
   if (update.members) return update.members;
   if (!update.changes) return undefined;
+  if (update.changes.length > 16) {
+    const byId = new Map(known.map((member) => [member.id, member]));
+    for (const { id, member } of update.changes) {
+      if (member) byId.set(id, member);
+      else byId.delete(id);
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
   const members = [...known];
   for (const { id, member } of update.changes) {
     let low = 0;
