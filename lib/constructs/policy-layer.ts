@@ -8,7 +8,7 @@ import { buildSync } from 'esbuild';
 /** The policy engine's package, as the Lambda functions import it. */
 export const POLICY_ENGINE_PACKAGE = '@strata/policy-engine';
 
-const ENGINE_DIR = join(__dirname, '..', '..', 'lambdas', 'policy-engine');
+const ENGINE_DIR = join(__dirname, '..', '..', 'engine');
 
 /**
  * The shared Lambda layer that ships the policy engine as the package

@@ -15,7 +15,7 @@ import {
   type PolicyContext,
 } from '@strata/policy-engine';
 import fc from 'fast-check';
-import { context, fleetOf, NOW, node, nodes, TTL_MS } from '../../support/nodes';
+import { context, fleetOf, NOW, node, nodes, TTL_MS } from '../support/nodes';
 
 const call: Invocation = { functionName: 'wordcount', hops: 0 };
 

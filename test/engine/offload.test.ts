@@ -1,6 +1,6 @@
 import { type Invocation, type NodeView, offloadPolicy } from '@strata/policy-engine';
 import fc from 'fast-check';
-import { context, NOW, node, TTL_MS } from '../../support/nodes';
+import { context, NOW, node, TTL_MS } from '../support/nodes';
 
 const read: Invocation = { functionName: 'wordcount', objectKey: 'corpus/shakespeare.txt', hops: 0 };
 const storage = (id: string, overrides: Partial<NodeView> = {}) =>

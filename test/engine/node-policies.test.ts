@@ -1,7 +1,7 @@
 import { freeSlots, type Invocation, type NodeView, nodePolicies, nodePolicy, tryInOrder } from '@strata/policy-engine';
 import fc from 'fast-check';
-import { MemoryStateStore } from '../../../common/state';
-import { context, NOW, node, TTL_MS } from '../../support/nodes';
+import { MemoryStateStore } from '../../common/state';
+import { context, NOW, node, TTL_MS } from '../support/nodes';
 
 const call: Invocation = { functionName: 'wordcount', hops: 1 };
 const self = node('self', { slotsUsed: 4 });
