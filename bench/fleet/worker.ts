@@ -56,6 +56,8 @@ export type WorkerConfig =
 /** What a worker measured over the window between 'start' and 'stop'. */
 export interface WorkerReport {
   readonly heartbeats: number;
+  /** Heartbeats sent, answered or not yet: what Redis ran, when the stand-ins are slower to read the answers than Redis is to give them. */
+  readonly heartbeatsSent: number;
   /** How late each heartbeat finished after it was due, ms. */
   readonly heartbeatLagMs: number[];
   readonly storageReads: number;
@@ -63,6 +65,8 @@ export interface WorkerReport {
   readonly tier3: number;
   readonly changes: number;
   readonly decisions: number;
+  /** Reservations sent, answered or not yet. */
+  readonly decisionsSent: number;
   /** Each decision's round trip (the reservation), ms. */
   readonly decisionMs: number[];
   readonly membershipReads: number;
@@ -108,12 +112,14 @@ type Record_ = (fn: (s: Mutable<WorkerReport>) => void) => void;
 function emptyStats(): Mutable<WorkerReport> {
   return {
     heartbeats: 0,
+    heartbeatsSent: 0,
     heartbeatLagMs: [],
     storageReads: 0,
     tier2: 0,
     tier3: 0,
     changes: 0,
     decisions: 0,
+    decisionsSent: 0,
     decisionMs: [],
     membershipReads: 0,
     missed: 0,
@@ -171,6 +177,7 @@ async function runNodes(
         continue;
       }
       pending.add(node.id);
+      record((s) => s.heartbeatsSent++);
       connection
         .heartbeat(standInReport(node.id, node.role, now, 20), ttlMs)
         .then(() =>
@@ -271,6 +278,7 @@ async function runDispatchers(
     const selection = strategy(nodes, invocation, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
     if (selection.kind === 'no-capacity') return;
     const started = performance.now();
+    record((s) => s.decisionsSent++);
     const reservation = await stores[d].reserve(selection);
     const ms = performance.now() - started;
     record((s) => {

@@ -24,7 +24,7 @@ import { EventQueue } from './event-queue';
  *   state store applies it: an IndexedSelection over the fleet (applyIndexed, the Redis
  *   script's reference), a candidate list by applySelection; both against live in-flight
  *   counts, limited to each node's slots, queued at the dispatcher while every node is
- *   full. A node that still finds itself full forwards by the tier-2 policy (`id-order`
+ *   full. A node that still finds itself full forwards by the tier-2 policy (`single-entry`
  *   for AutoNDP's "no policy").
  * - `oracle`: shortest expected delay with fresh state and the true speeds,
  *   argmin (in system + 1) / (slots x speed), straight to the node's queue.
@@ -156,7 +156,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   // Live state of each node, and what it last published.
   const running = new Int32Array(n); // slots busy
   const inFlight = new Int32Array(n); // dispatcher reservations (Strata's in-flight counts, live as in Redis)
-  let withRoom = n; // nodes with in flight under their slots: none means every indexed rule but lowest-id finds nothing
+  let withRoom = n; // nodes with in flight under their slots: none means every indexed rule but single-entry finds nothing
   const inSystem = new Int32Array(n); // running + queued at the node
   const busyMs = new Float64Array(n);
   const nodeQueue: number[][] = Array.from({ length: n }, () => []);
@@ -314,7 +314,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       cursors.set(rotating, cursor);
     }
     if (isIndexed(selection))
-      return withRoom === 0 && selection.rule !== 'lowest-id' ? -1 : applyIndexed(selection, fleet, cursor);
+      return withRoom === 0 && selection.rule !== 'single-entry' ? -1 : applyIndexed(selection, fleet, cursor);
     const chosen = applySelection(selection, (id) => inFlight[indexOf.get(id)!], cursor);
     return chosen === -1 ? -1 : indexOf.get(selection.candidates[chosen].id)!;
   };

@@ -295,9 +295,9 @@ elseif rule == 'least-expected-delay' then
   chosen = first_of(BY_DELAY)
 elseif rule == 'least-load' then
   chosen = first_of(BY_LOAD)
-elseif rule == 'most-free-slots' then
+elseif rule == 'most-slots' then
   chosen = first_of(BY_USED)
-elseif rule == 'lowest-id' then
+elseif rule == 'single-entry' then
   local ranks = excluded_ranks(ELIGIBLE)
   if size(ELIGIBLE, ranks) > 0 then chosen = at_rank(ELIGIBLE, 0, ranks) end
 elseif rule == 'round-robin' then
@@ -316,14 +316,14 @@ elseif rule == 'round-robin' then
       if chosen == nil then chosen = first_of(FREE) end
     end
   end
-elseif rule == 'power-of-d' or rule == 'prequal' then
+elseif rule == 'power-of-two' or rule == 'prequal' then
   local ranks = excluded_ranks(FREE)
   local m = size(FREE, ranks)
   local drawn = {}
   if m > 0 then
     for i, u in ipairs(draws) do drawn[i] = at_rank(FREE, math.min(m - 1, math.floor(tonumber(u) * m)), ranks) end
   end
-  if rule == 'power-of-d' then
+  if rule == 'power-of-two' then
     local fewest
     for _, id in ipairs(drawn) do
       local count = in_flight(id)

@@ -70,7 +70,7 @@ export function applyIndexed(selection: IndexedSelection, fleet: FleetColumns, c
         }
       }
       return best;
-    case 'most-free-slots':
+    case 'most-slots':
       for (let i = 0; i < n; i++) {
         const score = Math.max(slotsUsed[i], inFlight[i]) - slots[i];
         if (inFlight[i] < slots[i] && score < bestScore) {
@@ -79,7 +79,7 @@ export function applyIndexed(selection: IndexedSelection, fleet: FleetColumns, c
         }
       }
       return best;
-    case 'lowest-id':
+    case 'single-entry':
       return n > 0 ? 0 : -1;
     case 'round-robin': {
       if (n === 0) return -1;
@@ -90,7 +90,7 @@ export function applyIndexed(selection: IndexedSelection, fleet: FleetColumns, c
       }
       return -1;
     }
-    case 'power-of-d': {
+    case 'power-of-two': {
       const drawn = drawFree(fleet, selection.draws);
       for (const i of drawn) {
         if (inFlight[i] < bestScore) {

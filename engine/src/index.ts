@@ -34,6 +34,7 @@ export {
   type OffloadPolicyName,
   offloadPolicies,
   offloadPolicy,
+  RENAMED_NODE_POLICIES,
   UnknownPolicyError,
 } from './registry';
 export { applySelection, isIndexed } from './selection';

@@ -3,15 +3,15 @@ import { leastExpectedDelay } from './invocation/least-expected-delay';
 import { leastLoad } from './invocation/least-load';
 import { leastOutstanding } from './invocation/least-outstanding';
 import { mostSlots } from './invocation/most-slots';
-import { powerOfChoices } from './invocation/power-of-choices';
+import { powerOfTwo } from './invocation/power-of-two';
 import { prequal } from './invocation/prequal';
 import { roundRobin } from './invocation/round-robin';
 import { singleEntry } from './invocation/single-entry';
-import { expectedDelayPeers } from './node/expected-delay';
-import { idOrderPeers } from './node/id-order';
+import { leastExpectedDelayPeers } from './node/least-expected-delay';
 import { leastLoadPeers } from './node/least-load';
 import { mostSlotsPeers } from './node/most-slots';
-import { powerOfChoicesPeers } from './node/power-of-choices';
+import { powerOfTwoPeers } from './node/power-of-two';
+import { singleEntryPeers } from './node/single-entry';
 import { alwaysOffload } from './offload/always';
 import { neverOffload } from './offload/never';
 import { thresholdOffload } from './offload/thresholds';
@@ -22,7 +22,7 @@ import type { InvocationStrategy, NodePolicy, OffloadPolicy } from './types';
 export const invocationStrategies = {
   'round-robin': () => roundRobin,
   'least-outstanding': () => leastOutstanding,
-  'power-of-two': (options) => powerOfChoices(options.choices),
+  'power-of-two': (options) => powerOfTwo(options.choices),
   'least-expected-delay': () => leastExpectedDelay,
   prequal: (options) => prequal(options.prequalProbes, options.prequalQuantile),
   'most-slots': () => mostSlots,
@@ -35,10 +35,19 @@ export const invocationStrategies = {
 export const nodePolicies = {
   'most-slots': () => mostSlotsPeers,
   'least-load': () => leastLoadPeers,
-  'power-of-two': (options) => powerOfChoicesPeers(options.choices),
-  'expected-delay': () => expectedDelayPeers,
-  'id-order': () => idOrderPeers,
+  'power-of-two': (options) => powerOfTwoPeers(options.choices),
+  'least-expected-delay': () => leastExpectedDelayPeers,
+  'single-entry': () => singleEntryPeers,
 } satisfies Registry<NodePolicy>;
+
+/**
+ * Tier-2 names that went when each algorithm got one name in every tier and in the
+ * store (issue 21): an old name is an error that gives the new one, not a silent alias.
+ */
+export const RENAMED_NODE_POLICIES: Readonly<Record<string, keyof typeof nodePolicies>> = {
+  'id-order': 'single-entry',
+  'expected-delay': 'least-expected-delay',
+};
 
 /** Tier 3. */
 export const offloadPolicies = {
@@ -60,7 +69,12 @@ export class UnknownPolicyError extends Error {
     readonly requested: string,
     readonly validNames: readonly string[],
   ) {
-    super(`Unknown ${tier} "${requested}". Valid names: ${validNames.join(', ')}`);
+    const renamed = tier === 'node policy' ? RENAMED_NODE_POLICIES[requested] : undefined;
+    super(
+      renamed
+        ? `Unknown ${tier} "${requested}": it is now called "${renamed}" (one name per algorithm). Valid names: ${validNames.join(', ')}`
+        : `Unknown ${tier} "${requested}". Valid names: ${validNames.join(', ')}`,
+    );
     this.name = 'UnknownPolicyError';
   }
 }

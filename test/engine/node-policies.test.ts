@@ -33,10 +33,15 @@ describe('node policies', () => {
       node('c', { slotsTotal: 2, slotsUsed: 0 }), // the median, 40: 1 x 40 / 2 = 20
       node('d', { slotsTotal: 4, slotsUsed: 1, serviceMs: 40 }), // 2 x 40 / 4 = 20
     ];
-    expect(ids(nodePolicy('expected-delay')(self, [self, ...timed], call, context()))).toEqual(['a', 'c', 'd', 'b']);
+    expect(ids(nodePolicy('least-expected-delay')(self, [self, ...timed], call, context()))).toEqual([
+      'a',
+      'c',
+      'd',
+      'b',
+    ]);
     // For a function the peers have measured, its own estimates decide.
     const perFunction = timed.map((p) => ({ ...p, functionServiceMs: { wordcount: p.id === 'b' ? 1 : 50 } }));
-    expect(ids(nodePolicy('expected-delay')(self, [self, ...perFunction], call, context()))[0]).toBe('b');
+    expect(ids(nodePolicy('least-expected-delay')(self, [self, ...perFunction], call, context()))[0]).toBe('b');
   });
 
   test('power-of-two puts the better of its two draws first, then the others', () => {
@@ -105,7 +110,7 @@ describe("node policies asked of the store's index (what a compute node does)", 
   test.each([
     ['most-slots', ['b', 'c', 'd', 'a']],
     ['least-load', ['d', 'a', 'c', 'b']],
-    ['id-order', ['a', 'b', 'c', 'd']],
+    ['single-entry', ['a', 'b', 'c', 'd']],
   ])('%s: the index gives the peers in the order the policy gives over a snapshot', async (name, order) => {
     expect(await triedInTurn(name)).toEqual(order);
   });

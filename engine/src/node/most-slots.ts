@@ -8,5 +8,5 @@ export const mostSlotsPeers: NodePolicy = withPeer(
     const peers = peersWithRoom(self, nodes, ctx).sort(byMostFreeSlots);
     return peers.length === 0 ? NO_PEER : { kind: 'forward', peers };
   },
-  (exclude) => ({ kind: 'select', rule: 'most-free-slots', exclude }),
+  (exclude) => ({ kind: 'select', rule: 'most-slots', exclude }),
 );

@@ -48,10 +48,10 @@ export const arbitraryIndexedSelection = (ids: readonly string[]) =>
         'least-outstanding',
         'least-expected-delay',
         'least-load',
-        'most-free-slots',
-        'lowest-id',
+        'most-slots',
+        'single-entry',
         'round-robin',
-        'power-of-d',
+        'power-of-two',
         'prequal',
         'hash-affinity',
       ),
@@ -325,7 +325,7 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
       expect(await chosen(store, indexed({ rule: 'least-expected-delay' }))).toBe('c');
       expect(await chosen(store, indexed({ rule: 'least-load' }))).toBe('b');
       // free slots: b 4 - 2 = 2, c 4 - max(3, 1) = 1
-      expect(await chosen(store, indexed({ rule: 'most-free-slots' }))).toBe('b');
+      expect(await chosen(store, indexed({ rule: 'most-slots' }))).toBe('b');
     });
 
     test('round-robin takes the nodes in id order, skipping full ones', async () => {
@@ -336,17 +336,17 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
 
     test('exclude takes a node out as if it were not there', async () => {
       expect(await chosen(store, indexed({ rule: 'least-expected-delay', exclude: ['c', 'zz'] }))).toBe('a');
-      expect(await chosen(store, indexed({ rule: 'lowest-id', exclude: ['a'] }))).toBe('b');
+      expect(await chosen(store, indexed({ rule: 'single-entry', exclude: ['a'] }))).toBe('b');
       expect(
-        await chosen(store, indexed({ rule: 'power-of-d', draws: [0, 0.99], exclude: ['b', 'c'] })),
+        await chosen(store, indexed({ rule: 'power-of-two', draws: [0, 0.99], exclude: ['b', 'c'] })),
       ).toBeUndefined(); // only a, full
     });
 
-    test('power-of-d draws nodes with room by rank and takes the one with fewer in flight', async () => {
+    test('power-of-two draws nodes with room by rank and takes the one with fewer in flight', async () => {
       await store.reserve(inOrder('b'));
       // F = a, b, c: 0.5 draws b (1 in flight), 0.9 draws c (0)
-      expect(await chosen(store, indexed({ rule: 'power-of-d', draws: [0.5, 0.9] }))).toBe('c');
-      expect(await chosen(store, indexed({ rule: 'power-of-d', draws: [0.9, 0.5] }))).toBe('c'); // both at 1: the first drawn
+      expect(await chosen(store, indexed({ rule: 'power-of-two', draws: [0.5, 0.9] }))).toBe('c');
+      expect(await chosen(store, indexed({ rule: 'power-of-two', draws: [0.9, 0.5] }))).toBe('c'); // both at 1: the first drawn
     });
 
     test('prequal takes the fastest cold probe, or the least busy when all are hot', async () => {
@@ -364,8 +364,8 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
       expect(await chosen(store, indexed({ rule: 'least-expected-delay' }))).toBe('g');
     });
 
-    test('single entry (lowest-id) takes the first node whatever it carries', async () => {
-      for (let i = 0; i < 3; i++) expect(await chosen(store, indexed({ rule: 'lowest-id' }))).toBe('a');
+    test('single entry takes the first node whatever it carries', async () => {
+      for (let i = 0; i < 3; i++) expect(await chosen(store, indexed({ rule: 'single-entry' }))).toBe('a');
     });
 
     test('never chooses an expired, draining, storage or full node, whatever the rule', async () => {
@@ -377,8 +377,8 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
             const r = await store.reserve(selection);
             if (r.kind === 'chosen') {
               expect(['a', 'b', 'c']).toContain(r.nodeId);
-              if (selection.rule !== 'lowest-id') expect(r.inFlight).toBeLessThanOrEqual(r.nodeId === 'a' ? 1 : 4);
-              if (!keep || selection.rule === 'lowest-id') await r.release(); // kept ones fill the nodes up
+              if (selection.rule !== 'single-entry') expect(r.inFlight).toBeLessThanOrEqual(r.nodeId === 'a' ? 1 : 4);
+              if (!keep || selection.rule === 'single-entry') await r.release(); // kept ones fill the nodes up
             }
           },
         ),

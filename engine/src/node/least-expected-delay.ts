@@ -8,7 +8,7 @@ import { NO_PEER, peersWithRoom, withPeer } from './peers';
  * it, else overall; a peer with no estimate counts as the median of those that have one.
  * The same speed estimate tier 1's least-expected-delay ranks by.
  */
-export const expectedDelayPeers: NodePolicy = withPeer(
+export const leastExpectedDelayPeers: NodePolicy = withPeer(
   (self, nodes, invocation, ctx) => {
     const peers = peersWithRoom(self, nodes, ctx);
     if (peers.length === 0) return NO_PEER;

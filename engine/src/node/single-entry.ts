@@ -6,10 +6,10 @@ import { NO_PEER, peersWithRoom, withPeer } from './peers';
  * peers kept in a sorted set. A baseline for the benchmarks, not a choice to deploy.
  * From the index: the lowest id not yet tried (a full one refuses, and the next is asked).
  */
-export const idOrderPeers: NodePolicy = withPeer(
+export const singleEntryPeers: NodePolicy = withPeer(
   (self, nodes, _invocation, ctx) => {
     const peers = peersWithRoom(self, nodes, ctx);
     return peers.length === 0 ? NO_PEER : { kind: 'forward', peers };
   },
-  (exclude) => ({ kind: 'select', rule: 'lowest-id', exclude }),
+  (exclude) => ({ kind: 'select', rule: 'single-entry', exclude }),
 );

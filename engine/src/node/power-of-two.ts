@@ -7,9 +7,9 @@ import { NO_PEER, peersWithRoom, withPeer } from './peers';
 /**
  * Power of d choices between peers: sample `choices` peers, the one with more free
  * slots first (a tie keeps the order drawn), then the rest in random order (see
- * ../invocation/power-of-choices.ts).
+ * ../invocation/power-of-two.ts).
  */
-export function powerOfChoicesPeers(choices = 2): NodePolicy {
+export function powerOfTwoPeers(choices = 2): NodePolicy {
   checkChoices(choices);
   return withPeer(
     (self, nodes, _invocation, ctx) => {
@@ -22,7 +22,7 @@ export function powerOfChoicesPeers(choices = 2): NodePolicy {
     },
     (exclude, ctx) => ({
       kind: 'select',
-      rule: 'power-of-d',
+      rule: 'power-of-two',
       draws: Array.from({ length: choices }, () => ctx.random()),
       exclude,
     }),
