@@ -22,6 +22,8 @@ export const BUDGET_HEADER = 'x-strata-budget-ms';
 export const REQUEST_ID_HEADER = 'x-strata-request-id';
 /** On a forwarded request: the nodes it has passed through, so that it is not offered back to them. */
 export const VISITED_HEADER = 'x-strata-visited';
+/** The version of a user's function that the dispatcher resolved (docs/functions.md); absent for a built-in. */
+export const FUNCTION_VERSION_HEADER = 'x-strata-function-version';
 
 // Answered by a node.
 
@@ -36,6 +38,8 @@ export const NODE_HEADER = 'x-strata-node';
 export const ROUTE_HEADER = 'x-strata-route';
 /** Where the data stage ran: an OffloadOutcome, as offloadHeader writes it. */
 export const OFFLOAD_HEADER = 'x-strata-offload';
+/** On a reply: the function's own error (trap, failed, bad-output, timeout), never the platform's; the dispatcher passes it on. */
+export const FUNCTION_ERROR_HEADER = 'x-strata-function-error';
 
 // Added by the dispatcher to its answer to the API caller.
 

@@ -1,7 +1,11 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { type FunctionDirectory, NotFoundError, type ResolvedFunction } from '../../common/functions/directory';
+import { schemaViolation } from '../../common/functions/schema';
 import type { Offered } from '../../common/http/forward-and-retry';
 import {
   ATTEMPTS_HEADER,
+  FUNCTION_ERROR_HEADER,
+  FUNCTION_VERSION_HEADER,
   NODE_HEADER,
   OFFLOAD_HEADER,
   ROUTE_HEADER,
@@ -11,7 +15,6 @@ import {
   tier1Header,
 } from '../../common/http/headers';
 import { BodyError, bodyText, parseJsonBody, safeDecode } from '../../common/http/json';
-import { findFunction, functions, InputError } from '../../functions';
 
 /**
  * The dispatcher's API Gateway adapter: a proxy event in, a request the dispatcher acts
@@ -24,17 +27,23 @@ export type ApiRequest =
   | {
       readonly kind: 'invoke';
       readonly functionName: string;
+      /** The version of a user's function that was resolved; undefined for a built-in. */
+      readonly version: number | undefined;
       /** The object the function's data stage reads, if it has one. */
       readonly objectKey: string | undefined;
-      /** The arguments as the function parsed them: bounded, and nothing it would ignore. */
+      /** The arguments, checked against the function's schema. */
       readonly body: string;
       readonly requestId: string;
     }
   /** Bad input: answered here, nothing dispatched. */
   | { readonly kind: 'answer'; readonly result: APIGatewayProxyResult };
 
-/** Reads an API Gateway proxy event: the route, the method, the function and its arguments. */
-export function parseEvent(event: APIGatewayProxyEvent, maxBodyBytes: number): ApiRequest {
+/** Reads an API Gateway proxy event: the route, the method, the function (looked up in `functions`) and its arguments. */
+export async function parseEvent(
+  event: APIGatewayProxyEvent,
+  maxBodyBytes: number,
+  functions: FunctionDirectory,
+): Promise<ApiRequest> {
   const method = typeof event?.httpMethod === 'string' ? event.httpMethod.toUpperCase() : undefined;
   const path = typeof event?.path === 'string' ? event.path : undefined;
   if (!method || !path)
@@ -51,22 +60,26 @@ export function parseEvent(event: APIGatewayProxyEvent, maxBodyBytes: number): A
     return answer(405, { error: `${method} is not allowed on /invoke; use POST` }, { allow: 'POST' });
 
   const name = safeDecode(event.pathParameters?.function ?? match[1]);
-  const fn = name === undefined ? undefined : findFunction(name);
-  if (!fn) return answer(404, { error: `no function "${name ?? match[1]}"`, functions: Object.keys(functions) });
+  let fn: ResolvedFunction;
+  try {
+    if (name === undefined) throw new NotFoundError(`no function "${match[1]}"`);
+    fn = await functions.resolve(name);
+  } catch (error) {
+    if (error instanceof NotFoundError)
+      return answer(404, { error: error.message, functions: await functions.names() });
+    throw error;
+  }
 
   const parsed = parseBody(event, maxBodyBytes);
   if ('status' in parsed) return answer(parsed.status, { error: parsed.error });
-  let args: unknown;
-  try {
-    args = fn.parse(parsed.value);
-  } catch (error) {
-    if (error instanceof InputError) return answer(400, { error: error.message, function: fn.name });
-    throw error;
-  }
+  const args = parsed.value;
+  const problem = schemaViolation(fn.argsSchema ?? { type: 'object' }, args);
+  if (problem) return answer(400, { error: problem, function: fn.name });
   return {
     kind: 'invoke',
     functionName: fn.name,
-    objectKey: fn.dataStage?.objectKey(args),
+    version: fn.kind === 'wasm' ? fn.version : undefined,
+    objectKey: fn.objectKeyArg === undefined ? undefined : String((args as Record<string, unknown>)[fn.objectKeyArg]),
     body: JSON.stringify(args),
     requestId: typeof event.requestContext?.requestId === 'string' ? event.requestContext.requestId : '-',
   };
@@ -107,6 +120,12 @@ export function resultOf(
           [TIER3_HEADER]: String(response.headers[OFFLOAD_HEADER] ?? 'none'),
           [ATTEMPTS_HEADER]: String(attempts),
           ...(response.headers['retry-after'] ? { 'retry-after': String(response.headers['retry-after']) } : {}),
+          ...(response.headers[FUNCTION_ERROR_HEADER]
+            ? { [FUNCTION_ERROR_HEADER]: String(response.headers[FUNCTION_ERROR_HEADER]) }
+            : {}),
+          ...(response.headers[FUNCTION_VERSION_HEADER]
+            ? { [FUNCTION_VERSION_HEADER]: String(response.headers[FUNCTION_VERSION_HEADER]) }
+            : {}),
         },
         body: response.body.toString('utf8'),
       };

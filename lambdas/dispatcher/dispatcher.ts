@@ -1,7 +1,14 @@
 import { type Invocation, type InvocationStrategy, isIndexed } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { FunctionDirectory } from '../../common/functions/directory';
 import { type Next, offer, type Passed } from '../../common/http/forward-and-retry';
-import { BUDGET_HEADER, HOPS_HEADER, REQUEST_ID_HEADER } from '../../common/http/headers';
+import {
+  BUDGET_HEADER,
+  FUNCTION_ERROR_HEADER,
+  FUNCTION_VERSION_HEADER,
+  HOPS_HEADER,
+  REQUEST_ID_HEADER,
+} from '../../common/http/headers';
 import type { Reserved, StateStore } from '../../common/state';
 import { deadlineOf, parseEvent, reply, resultOf } from './api-gateway';
 import { FleetView } from './fleet-view';
@@ -43,13 +50,23 @@ export interface DispatcherOptions {
   /** A node whose heartbeat is older is not chosen. @default 3000 */
   readonly heartbeatTtlMs?: number;
   readonly observer?: DispatchObserver;
+  /** Where functions are looked up: the built-ins and users' functions (docs/functions.md). @default the built-ins only */
+  readonly functions?: FunctionDirectory;
   readonly now?: () => number;
   readonly random?: () => number;
 }
 
 /** What the dispatcher reports as it works; the Lambda handler turns it into CloudWatch metrics. */
 export interface DispatchObserver {
-  dispatched?(event: { node: string; latencyMs: number; attempts: number; status: number; degraded: boolean }): void;
+  dispatched?(event: {
+    node: string;
+    latencyMs: number;
+    attempts: number;
+    status: number;
+    degraded: boolean;
+    /** The function's own error (docs/functions.md), which is not the node's. */
+    functionError?: string;
+  }): void;
   retried?(event: { node: string; why: Passed }): void;
   noCapacity?(reason: string): void;
   degraded?(reason: string): void;
@@ -68,9 +85,11 @@ export class Dispatcher {
   /** Invocations waiting for a free slot; a release here wakes the longest waiting at once. */
   private readonly waiting: (() => void)[] = [];
   private readonly now: () => number;
+  private readonly functions: FunctionDirectory;
 
   constructor(private readonly options: DispatcherOptions) {
     this.now = options.now ?? Date.now;
+    this.functions = options.functions ?? new FunctionDirectory();
     this.fleet = new FleetView({
       connect: options.connect,
       reads: options.strategy.reads === 'membership' ? 'membership' : 'figures',
@@ -93,7 +112,7 @@ export class Dispatcher {
 
   /** @param budget what the Lambda runtime says of the time left (`context.getRemainingTimeInMillis()`) */
   async handle(event: APIGatewayProxyEvent, budget: { remainingMs?: number } = {}): Promise<APIGatewayProxyResult> {
-    const request = parseEvent(event, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
+    const request = await parseEvent(event, this.options.maxBodyBytes ?? 6 * 1024 * 1024, this.functions);
     switch (request.kind) {
       case 'answer':
         return request.result;
@@ -119,7 +138,13 @@ export class Dispatcher {
 
   /** Reserves a node and forwards; on a refusal or an unreachable node, the next, releasing each time. */
   private async dispatch(
-    request: { functionName: string; objectKey: string | undefined; body: string; requestId: string },
+    request: {
+      functionName: string;
+      version: number | undefined;
+      objectKey: string | undefined;
+      body: string;
+      requestId: string;
+    },
     deadline: number,
   ): Promise<APIGatewayProxyResult> {
     const started = this.now();
@@ -138,6 +163,7 @@ export class Dispatcher {
             [HOPS_HEADER]: '0',
             [REQUEST_ID_HEADER]: request.requestId,
             [BUDGET_HEADER]: String(Math.round(timeoutMs)),
+            ...(request.version === undefined ? {} : { [FUNCTION_VERSION_HEADER]: String(request.version) }),
           },
           timeoutMs,
         };
@@ -152,6 +178,7 @@ export class Dispatcher {
         attempts: offered.attempts,
         status: offered.response.status,
         degraded: this.degraded,
+        functionError: optionalHeader(offered.response.headers[FUNCTION_ERROR_HEADER]),
       });
     return resultOf(offered, { strategyName: this.options.strategyName, degraded: this.degraded, maxAttempts });
   }
@@ -213,4 +240,8 @@ export class Dispatcher {
       this.waiting.push(wake);
     });
   }
+}
+
+function optionalHeader(value: string | string[] | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
 }

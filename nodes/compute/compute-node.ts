@@ -10,6 +10,8 @@ import { ForwardError, type ForwardResponse, forward } from '../../common/http/f
 import { offer } from '../../common/http/forward-and-retry';
 import {
   BUDGET_HEADER,
+  FUNCTION_ERROR_HEADER,
+  FUNCTION_VERSION_HEADER,
   HOPS_HEADER,
   NODE_HEADER,
   OFFLOAD_HEADER,
@@ -24,8 +26,10 @@ import {
 import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DEFAULT_LEASE_MS, type Reservation } from '../../common/state';
-import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
-import { NodeBase, type NodeBaseOptions } from '../node-base';
+import { DataLimitError } from '../../functions';
+import type { NodeFunction } from '../function-catalog';
+import { functionVersion, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
+import { FunctionError, type FunctionErrorKind } from '../wasm/instance';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;
@@ -73,8 +77,15 @@ export class ComputeNode extends NodeBase {
     if (name === undefined) return sendJson(res, 404, { error: `no route ${path}` });
     if (req.method !== 'POST')
       return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
-    const fn = findFunction(safeDecode(name) ?? '');
-    if (!fn) return sendJson(res, 404, { error: `no function "${name}"`, functions: Object.keys(functions) });
+    const version = functionVersion(req);
+    if (version === null)
+      return sendJson(res, 400, { error: `${FUNCTION_VERSION_HEADER} must be a whole number of at least 1` });
+    const fn = await this.catalog.find(safeDecode(name) ?? '', version);
+    if (!fn) {
+      return sendJson(res, 404, {
+        error: `no function "${name}"${version === undefined ? '' : ` of version ${version}`}`,
+      });
+    }
 
     const hops = Number(req.headers[HOPS_HEADER] ?? 0);
     if (!Number.isInteger(hops) || hops < 0)
@@ -97,7 +108,9 @@ export class ComputeNode extends NodeBase {
         .split(',')
         .filter(Boolean);
       const forwarded =
-        hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited, deadline) : undefined;
+        hops < this.maxHops
+          ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
+          : undefined;
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
@@ -105,7 +118,7 @@ export class ComputeNode extends NodeBase {
     try {
       if (outOfTime(deadline)) throw new OutOfTimeError();
       const started = performance.now();
-      const { result, offload } = await this.run(fn, args, invocation, deadline);
+      const { result, offload } = await this.run(fn, args, invocation, deadline, this.runDeadline(fn, deadline));
       const ms = performance.now() - started;
       this.serviceTimes.record(fn.name, ms, Date.now());
       const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
@@ -113,7 +126,12 @@ export class ComputeNode extends NodeBase {
       this.options.invocationLog?.(
         JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload: tier3, ms }),
       );
-      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: tier3 });
+      sendJson(res, 200, result, {
+        [NODE_HEADER]: this.id,
+        [ROUTE_HEADER]: this.id,
+        [OFFLOAD_HEADER]: tier3,
+        ...versionHeader(fn.version), // which version ran: a rollback shows
+      });
     } catch (error) {
       if (error instanceof ObjectNotFoundError)
         return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
@@ -121,6 +139,7 @@ export class ComputeNode extends NodeBase {
         return sendJson(res, 422, { error: error.message }, { [NODE_HEADER]: this.id });
       if (error instanceof OutOfTimeError)
         return sendJson(res, 504, { error: error.message }, { [NODE_HEADER]: this.id });
+      if (error instanceof FunctionError) return sendFunctionError(res, error, fn, this.id);
       throw error;
     } finally {
       this.slots.release();
@@ -130,11 +149,13 @@ export class ComputeNode extends NodeBase {
   /**
    * Offers the invocation to peers the node policy's rule picks from the store's index,
    * one reservation (one script) a try, never this node or one it has passed through or
-   * that passed it on, by the protocol between tiers: answers the first reply that is not
-   * a refusal; a peer that timed out or broke off (it may have run it) is an error.
+   * that passed it on, by the protocol between tiers (common/http/forward-and-retry.ts):
+   * answers the first reply that is not a refusal; a peer that timed out or broke off (it
+   * may have run it) is an error.
    */
   private async forwardToPeer(
     invocation: Invocation,
+    version: number | undefined,
     body: Buffer,
     req: IncomingMessage,
     visited: string[],
@@ -170,6 +191,7 @@ export class ComputeNode extends NodeBase {
             [REQUEST_ID_HEADER]: String(req.headers[REQUEST_ID_HEADER] ?? '-'),
             [HOPS_HEADER]: String(invocation.hops + 1),
             [VISITED_HEADER]: [...visited, this.id].join(','),
+            ...versionHeader(version),
             ...budgetHeader(timeoutMs),
           },
           timeoutMs,
@@ -180,37 +202,44 @@ export class ComputeNode extends NodeBase {
     return offered.kind === 'answered' ? offered.response : undefined;
   }
 
-  /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
+  /**
+   * Runs a function here; its data stage next to the data if the offload policy says so
+   * and the storage node agrees. `deadline` is the caller's; `until`, when the function's
+   * own work must end (its time limit, or the caller's deadline if sooner).
+   */
   private async run(
-    fn: StrataFunction<unknown>,
+    fn: NodeFunction,
     args: unknown,
     invocation: Invocation,
     deadline: number | undefined,
+    until: number,
   ): Promise<{ result: unknown; offload: OffloadOutcome }> {
-    if (!fn.dataStage)
-      return { result: await this.pool.runFinish(fn.name, args, undefined), offload: { kind: 'none' } };
+    if (!fn.dataStage) return { result: await this.pool.run(fn.target, args, until), offload: { kind: 'none' } };
     const key = invocation.objectKey!;
     const decision = this.options.offloadPolicy(this.storage, invocation, this.context());
     let offload: OffloadOutcome;
     if (decision.kind === 'offload') {
       try {
+        const timeoutMs = until - Date.now();
         const reply = await forward({
           address: decision.node.address,
-          path: `/stage/${fn.name}`,
+          path: `/stage/${encodeURIComponent(fn.name)}`,
           body: JSON.stringify(args),
-          headers: { 'content-type': 'application/json' },
-          timeoutMs: msLeft(deadline),
+          headers: { 'content-type': 'application/json', ...versionHeader(fn.version), ...budgetHeader(timeoutMs) },
+          timeoutMs,
         });
+        const message = () => String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error);
         if (reply.status === 200) {
           const staged = JSON.parse(reply.body.toString('utf8')) as unknown;
           return {
-            result: await this.pool.runFinish(fn.name, args, staged),
+            result: await this.pool.runFinish(fn.target, args, staged, until),
             offload: { kind: 'offloaded', node: decision.node.id },
           };
         }
         if (reply.status === 404) throw new ObjectNotFoundError(key);
-        if (reply.status === 422)
-          throw new DataLimitError(String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error));
+        if (reply.status === 422) throw new DataLimitError(message());
+        const functionError = reply.headers[FUNCTION_ERROR_HEADER];
+        if (functionError) throw new FunctionError(String(functionError) as FunctionErrorKind, message());
         offload = {
           kind: 'refused',
           node: decision.node.id,
@@ -218,14 +247,16 @@ export class ComputeNode extends NodeBase {
         };
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
+        if (error.kind !== 'not-delivered' && Date.now() >= until)
+          throw new FunctionError('timeout', 'its time ran out');
         offload = { kind: 'failed', node: decision.node.id, why: error.kind };
       }
     } else {
       offload = { kind: 'local', reason: decision.reason };
     }
     if (outOfTime(deadline)) throw new OutOfTimeError();
-    const staged = await this.runDataStage(fn, args, this.options.objects);
-    return { result: await this.pool.runFinish(fn.name, args, staged), offload };
+    const staged = await this.runDataStage(fn, args, this.options.objects, until);
+    return { result: await this.pool.runFinish(fn.target, args, staged, until), offload };
   }
 
   private underOwnLimits(): boolean {
@@ -260,9 +291,20 @@ function relay(res: ServerResponse, reply: ForwardResponse, via: string): void {
   const headers: Record<string, string> = {
     'content-type': String(reply.headers['content-type'] ?? 'application/json'),
   };
-  for (const name of [NODE_HEADER, OFFLOAD_HEADER, 'retry-after', REFUSED_HEADER]) {
+  for (const name of [
+    NODE_HEADER,
+    OFFLOAD_HEADER,
+    'retry-after',
+    REFUSED_HEADER,
+    FUNCTION_ERROR_HEADER,
+    FUNCTION_VERSION_HEADER,
+  ]) {
     if (reply.headers[name] !== undefined) headers[name] = String(reply.headers[name]);
   }
   headers[ROUTE_HEADER] = `${via}>${reply.headers[ROUTE_HEADER] ?? '?'}`;
   res.writeHead(reply.status, headers).end(reply.body);
+}
+
+function versionHeader(version: number | undefined): Record<string, string> {
+  return version === undefined ? {} : { [FUNCTION_VERSION_HEADER]: String(version) };
 }
