@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { AFFINITY_WALK } from '@strata/policy-engine';
+import { AFFINITY_WALK, INDEXED_RULES } from '@strata/policy-engine';
+
+/** Each indexed rule's Lua (engine/src/rules/<rule>.lua) as a function of the reserve script's table `indexed`. */
+const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
+  .map(([name, rule]) => `indexed['${name}'] = function()\n${rule.lua}\nend`)
+  .join('\n');
 
 /**
  * The Lua scripts behind the Redis state store. Each runs atomically inside Redis, so
@@ -209,7 +214,8 @@ return 1
 );
 
 /**
- * The twin of applySelection and applyIndexed in the policy engine.
+ * The twin of applySelection and applyIndexed in the policy engine: the candidate rules
+ * here, the indexed rules from the engine's table (INDEXED_RULES), each its own Lua.
  * ARGV: now, lease ms, rule, cursor, sample, quantile, hash, step seed, then three
  * counted lists: draws, excluded ids, candidate ids; then one limit per candidate.
  * Returns {1, node id, in flight after, lease, address}, or {0} when nothing has room.
@@ -256,6 +262,21 @@ end
 local function size(index, ranks) return redis.call('ZCARD', index) - #ranks end
 local function in_flight(id) return tonumber(redis.call('ZSCORE', BY_IN_FLIGHT, id)) end
 local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
+-- The nodes of F at ranks floor(u x |F|), one per draw, and |F| (the excluded taken out).
+local function draw_free()
+  local ranks = excluded_ranks(FREE)
+  local m = size(FREE, ranks)
+  local drawn = {}
+  if m > 0 then
+    for i, u in ipairs(draws) do drawn[i] = at_rank(FREE, math.min(m - 1, math.floor(tonumber(u) * m)), ranks) end
+  end
+  return drawn, m
+end
+local AFFINITY_WALK = ${AFFINITY_WALK}
+
+-- The indexed rules, each from its .lua file beside its TypeScript (engine/src/rules/).
+local indexed = {}
+${INDEXED_RULE_FUNCTIONS}
 
 local chosen
 if rule == 'in-order' or rule == 'rotate' or rule == 'fewest-in-flight' then
@@ -289,78 +310,10 @@ if rule == 'in-order' or rule == 'rotate' or rule == 'fewest-in-flight' then
     if index == nil then index = first_with_room(sampled + 1) end
   end
   if index then chosen = candidates[index] end
-elseif rule == 'least-outstanding' then
-  chosen = first_of(BY_IN_FLIGHT)
-elseif rule == 'least-expected-delay' then
-  chosen = first_of(BY_DELAY)
-elseif rule == 'least-load' then
-  chosen = first_of(BY_LOAD)
-elseif rule == 'most-slots' then
-  chosen = first_of(BY_USED)
-elseif rule == 'single-entry' then
-  local ranks = excluded_ranks(ELIGIBLE)
-  if size(ELIGIBLE, ranks) > 0 then chosen = at_rank(ELIGIBLE, 0, ranks) end
-elseif rule == 'round-robin' then
-  local counter = redis.call('INCR', P .. ':cursor:' .. cursor)
-  local ranks = excluded_ranks(ELIGIBLE)
-  local n = size(ELIGIBLE, ranks)
-  if n > 0 then
-    local start = at_rank(ELIGIBLE, (counter - 1) % n, ranks)
-    if redis.call('ZSCORE', FREE, start) then
-      chosen = start
-    else
-      -- the next node with room after it in id order, wrapping
-      for _, id in ipairs(redis.call('ZRANGEBYLEX', FREE, '(' .. start, '+', 'LIMIT', 0, #exclude + 1)) do
-        if not excluded[id] then chosen = id break end
-      end
-      if chosen == nil then chosen = first_of(FREE) end
-    end
-  end
-elseif rule == 'power-of-two' or rule == 'prequal' then
-  local ranks = excluded_ranks(FREE)
-  local m = size(FREE, ranks)
-  local drawn = {}
-  if m > 0 then
-    for i, u in ipairs(draws) do drawn[i] = at_rank(FREE, math.min(m - 1, math.floor(tonumber(u) * m)), ranks) end
-  end
-  if rule == 'power-of-two' then
-    local fewest
-    for _, id in ipairs(drawn) do
-      local count = in_flight(id)
-      if fewest == nil or count < fewest then chosen, fewest = id, count end
-    end
-  elseif m > 0 then
-    local _, threshold = at_rank(BY_IN_FLIGHT, math.floor(quantile * (m - 1)), excluded_ranks(BY_IN_FLIGHT))
-    local best_count, best_service, best_hot
-    for _, id in ipairs(drawn) do
-      local f = redis.call('HMGET', node_key(id), 'inFlight', 'indexServiceMs')
-      local count, service = tonumber(f[1]), tonumber(f[2])
-      local hot = count > threshold
-      local better
-      if chosen == nil then better = true
-      elseif hot ~= best_hot then better = not hot
-      elseif hot then better = count < best_count or (count == best_count and service < best_service)
-      else better = service < best_service or (service == best_service and count < best_count) end
-      if better then chosen, best_count, best_service, best_hot = id, count, service, hot end
-    end
-  end
-elseif rule == 'hash-affinity' then
-  local ranks = excluded_ranks(ELIGIBLE)
-  local n = size(ELIGIBLE, ranks)
-  if n > 0 then
-    local home, step = hash % n, 1
-    if n > 2 then
-      step = 1 + step_seed % (n - 1)
-      while gcd(step, n) ~= 1 do if step == n - 1 then step = 1 else step = step + 1 end end
-    end
-    for i = 0, math.min(n, ${AFFINITY_WALK}) - 1 do
-      local id = at_rank(ELIGIBLE, (home + i * step) % n, ranks)
-      if redis.call('ZSCORE', FREE, id) then chosen = id break end
-    end
-    if chosen == nil then chosen = first_of(BY_IN_FLIGHT) end
-  end
 else
-  return redis.error_reply('unknown selection rule ' .. tostring(rule))
+  local pick = indexed[rule]
+  if pick == nil then return redis.error_reply('unknown selection rule ' .. tostring(rule)) end
+  chosen = pick()
 end
 
 if chosen == nil then return {0} end

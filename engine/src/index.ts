@@ -37,6 +37,9 @@ export {
   RENAMED_NODE_POLICIES,
   UnknownPolicyError,
 } from './registry';
+// Each indexed rule's TypeScript and its Lua, one table (engine/src/rules/).
+export { INDEXED_RULES } from './rules';
+export type { RuleApply, RuleUnit } from './rules/unit';
 export { applySelection, isIndexed } from './selection';
 export { ServiceTimeEstimator } from './service-time';
 // The shapes a policy works with: its input, its context, and what each tier's policy answers.
