@@ -12,7 +12,7 @@ import {
   RENAMED_NODE_POLICIES,
 } from '@strata/policy-engine';
 import { STRATA_DEFAULTS as D } from '../common/settings';
-import type { PredictiveScalingMode } from './constructs/compute-fleet';
+import type { PredictiveScalingMode } from './constructs';
 import { parseInstanceType } from './instance-types';
 
 /**
