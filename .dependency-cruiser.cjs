@@ -1,10 +1,12 @@
 /**
  * The architecture rules: imports only go down. Deployed code (what runs in Lambda,
  * on the EC2 nodes, and the libraries both use) never imports the one-machine harness,
- * a benchmark, a test or an entry point; the policy engine imports nothing of ours.
+ * a benchmark, a test or an entry point. The policy engine (engine/) is the ground floor:
+ * every tier imports it, it imports nothing of ours, and the others reach it only through
+ * its public interface (the package `@strata/policy-engine`, engine/src/index.ts).
  * `npm run check:layers`; `npm test` runs it too (test/architecture.test.ts).
  */
-const DEPLOYED = '^(lambdas|nodes|functions|common)/';
+const DEPLOYED = '^(engine|lambdas|nodes|functions|common)/';
 const NOT_DEPLOYED = '^(bin|lib|local|bench|operator|test)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -23,10 +25,20 @@ module.exports = {
       comment:
         'The policy engine (the shared layer) is pure functions: nothing of ours outside it, no Node.js I/O modules, no packages.',
       severity: 'error',
-      from: { path: '^lambdas/policy-engine/' },
+      // One exception: the loader that makes a rule's .lua file import as its text when running
+      // from source (tsx); the bundles use esbuild's text loader and never run it.
+      from: { path: '^engine/', pathNot: '^engine/src/rules/lua-text\\.ts$' },
       to: {
-        pathNot: '^lambdas/policy-engine/',
+        pathNot: '^engine/',
       },
+    },
+    {
+      name: 'engine-through-its-interface',
+      comment:
+        "Everything else, plugins included, uses the engine through its public interface (import from '@strata/policy-engine'), never a file inside it.",
+      severity: 'error',
+      from: { pathNot: '^(engine|test/engine)/' },
+      to: { path: '^engine/', pathNot: '^engine/src/index\\.ts$' },
     },
     {
       name: 'common-below-its-users',

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
+import { invocationStrategies, nodePolicies, offloadPolicies, RENAMED_NODE_POLICIES } from '@strata/policy-engine';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
 import { NODE_HEADER, TIER1_HEADER, TIER2_HEADER, TIER3_HEADER } from '../common/http/headers';
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   }
   if (values.help) return void console.log(USAGE);
   oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
-  oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies));
+  oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies), RENAMED_NODE_POLICIES);
   oneOf('--offload-policy', values['offload-policy'], Object.keys(offloadPolicies));
   const [nodeCount, slots, requests, concurrency, port, dashboardPort] = (
     ['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const
@@ -265,7 +265,12 @@ function format(counts: Map<string, number>): string {
   return [...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
 }
 
-function oneOf(flag: string, value: string, names: string[]): void {
+function oneOf(flag: string, value: string, names: string[], renamed: Readonly<Record<string, string>> = {}): void {
+  if (Object.hasOwn(renamed, value))
+    exitWith(
+      2,
+      `${flag} "${value}" is now called "${renamed[value]}" (one name per algorithm); the names are ${names.join(', ')}`,
+    );
   if (!names.includes(value)) exitWith(2, `${flag} must be one of ${names.join(', ')}; got "${value}"`);
 }
 

@@ -9,6 +9,7 @@ import {
   type OffloadPolicyName,
   type OffloadThresholds,
   offloadPolicies,
+  RENAMED_NODE_POLICIES,
 } from '@strata/policy-engine';
 import { STRATA_DEFAULTS as D } from '../common/settings';
 import type { PredictiveScalingMode } from './constructs';
@@ -181,7 +182,12 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
       D.invocationStrategy,
       Object.keys(invocationStrategies),
     ) as InvocationStrategyName,
-    nodePolicy: top.oneOf('nodePolicy', D.nodePolicy, Object.keys(nodePolicies)) as NodePolicyName,
+    nodePolicy: top.oneOf(
+      'nodePolicy',
+      D.nodePolicy,
+      Object.keys(nodePolicies),
+      RENAMED_NODE_POLICIES,
+    ) as NodePolicyName,
     offloadPolicy: top.oneOf('offloadPolicy', D.offloadPolicy, Object.keys(offloadPolicies)) as OffloadPolicyName,
     choices: checked(() => checkChoices(top.raw.choices === undefined ? D.choices : (top.raw.choices as number))),
     prequal: {
@@ -301,8 +307,18 @@ class Section {
     );
   }
 
-  oneOf(key: string, fallback: string, names: readonly string[]): string {
+  /** One of `names`; a name in `renamed` (old to new) is an error that gives the new one. */
+  oneOf(
+    key: string,
+    fallback: string,
+    names: readonly string[],
+    renamed: Readonly<Record<string, string>> = {},
+  ): string {
     return this.read(key, fallback, (value, path) => {
+      if (typeof value === 'string' && Object.hasOwn(renamed, value))
+        throw new StrataConfigError(
+          `${path} "${value}" is now called "${renamed[value]}" (one name per algorithm); the names are ${names.join(', ')}`,
+        );
       if (typeof value !== 'string' || !names.includes(value))
         throw new StrataConfigError(`${path} must be one of ${names.join(', ')}; got ${JSON.stringify(value)}`);
       return value;

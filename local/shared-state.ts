@@ -26,6 +26,8 @@ export async function serveStateStore(store: StateStore, port = 0): Promise<{ ur
           return reply(200, await store.deregister(body.nodeId as string));
         case '/nodes':
           return reply(200, await store.liveNodes());
+        case '/storage-nodes':
+          return reply(200, await store.storageNodes());
         case '/membership':
           return reply(200, await store.membership(body.knownVersion as number | undefined));
         case '/reserve': {

@@ -23,7 +23,7 @@ export interface NodeBaseOptions {
   /** Execution slots: worker threads that run functions. */
   readonly slots: number;
   readonly store: StateStore;
-  /** How often the node publishes its figures and refreshes its view of the others. @default 1000 */
+  /** How often the node publishes its figures (and a compute node refreshes its view of the storage nodes). @default 1000 */
   readonly heartbeatIntervalMs?: number;
   /** Where the metrics agent's EMF records go. */
   readonly emf?: (line: string) => void;
@@ -35,16 +35,18 @@ export interface NodeBaseOptions {
 
 /**
  * What compute and storage nodes share: an HTTP server, execution slots with a worker
- * thread each, the metrics agent publishing the node's heartbeat, a view of the other
- * nodes refreshed at the same interval (a failed refresh keeps the last view), and a
- * drain that finishes the work in hand before the node leaves.
+ * thread each, the metrics agent publishing the node's heartbeat, and a drain that
+ * finishes the work in hand before the node leaves. A compute node also keeps a view of
+ * the storage nodes (tier 3), refreshed at the same interval (a failed refresh keeps the
+ * last view); it asks the store's index for a peer (tier 2), so no node reads the whole
+ * fleet: its periodic calls cost Redis the same at 10 or 10,000 nodes.
  */
 export abstract class NodeBase {
   readonly slots: Slots;
   address = '';
   draining = false;
-  /** The other nodes as last read from the shared state. */
-  protected nodes: readonly NodeView[] = [];
+  /** The storage nodes as last read from the shared state (a compute node's tier-3 view; empty on a storage node). */
+  protected storage: readonly NodeView[] = [];
   /** How long this node's invocations hold a slot: what it publishes for the adaptive policies. */
   protected readonly serviceTimes = new ServiceTimeEstimator();
   protected readonly pool: FunctionPool;
@@ -98,9 +100,11 @@ export abstract class NodeBase {
       emf: this.options.emf,
     });
     await this.agent.start();
-    await this.refresh();
-    this.refreshTimer = setInterval(() => void this.refresh(), this.intervalMs);
-    this.refreshTimer.unref();
+    if (this.role === 'compute') {
+      await this.refresh();
+      this.refreshTimer = setInterval(() => void this.refresh(), this.intervalMs);
+      this.refreshTimer.unref();
+    }
     return this;
   }
 
@@ -201,7 +205,7 @@ export abstract class NodeBase {
 
   private async refresh(): Promise<void> {
     try {
-      this.nodes = await this.options.store.liveNodes();
+      this.storage = await this.options.store.storageNodes();
     } catch {
       // keep the last view: policies skip nodes whose heartbeat has grown old
     }

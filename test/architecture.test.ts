@@ -36,6 +36,7 @@ test('the project itself keeps every layer rule', () => {
   const { status, output } = cruise(ROOT, [
     'bin',
     'lib',
+    'engine',
     'lambdas',
     'nodes',
     'functions',
@@ -78,7 +79,15 @@ describe.each([
     'the policy engine imports Node.js I/O',
     'policy-engine-is-pure',
     {
-      'lambdas/policy-engine/src/probe.ts': "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n",
+      'engine/src/probe.ts': "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n",
+    },
+  ],
+  [
+    'a node reaches into the engine past its interface',
+    'engine-through-its-interface',
+    {
+      'nodes/probe.ts': "import { x } from '../engine/src/x';\nexport const y = x;\n",
+      'engine/src/x.ts': 'export const x = 1;\n',
     },
   ],
   [

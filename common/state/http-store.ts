@@ -29,6 +29,10 @@ export class HttpStateStore implements StateStore {
     return this.call('/nodes', {}) as Promise<NodeView[]>;
   }
 
+  storageNodes(): Promise<NodeView[]> {
+    return this.call('/storage-nodes', {}) as Promise<NodeView[]>;
+  }
+
   membership(knownVersion?: number): Promise<Membership> {
     return this.call('/membership', { knownVersion }) as Promise<Membership>;
   }

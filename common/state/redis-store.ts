@@ -8,6 +8,7 @@ import {
   MEMBERSHIP,
   RELEASE,
   RESERVE,
+  STORAGE_NODES,
 } from './redis-scripts';
 import { RespClient, RespError, type RespValue } from './resp-client';
 import {
@@ -15,11 +16,13 @@ import {
   checkTtl,
   DEFAULT_LEASE_MS,
   type FleetMember,
+  type MemberChange,
   type Membership,
   memberKey,
   memberOf,
   NO_ROOM,
   type NodeReport,
+  parseMember,
   type Reservation,
   releaseOnce,
   type StateStore,
@@ -113,20 +116,30 @@ export class RedisStateStore implements StateStore {
     return nodes.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
+  async storageNodes(): Promise<NodeView[]> {
+    const reply = (await this.run(STORAGE_NODES, [])) as string[][];
+    return reply.map(decodeNode).filter((node): node is NodeView => node !== undefined);
+  }
+
   async membership(knownVersion?: number): Promise<Membership> {
-    const [version, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [number, string[] | undefined];
+    const [version, whole, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [
+      number,
+      number | undefined,
+      string[] | undefined,
+    ];
     if (flat === undefined) return { version };
-    const members: FleetMember[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const [role, draining, slotsTotal, ...address] = flat[i + 1].split('|');
-      members.push({
-        id: flat[i],
-        address: address.join('|'),
-        role: role as FleetMember['role'],
-        slotsTotal: Number(slotsTotal),
-        draining: draining === '1',
+    if (whole === 0) {
+      // Each entry: `<id length>|<id><member key>`, the key empty when the node left.
+      const changes = flat.map((entry): MemberChange => {
+        const bar = entry.indexOf('|');
+        const end = bar + 1 + Number(entry.slice(0, bar));
+        const id = entry.slice(bar + 1, end);
+        return end === entry.length ? { id } : { id, member: parseMember(id, entry.slice(end)) };
       });
+      return { version, changes };
     }
+    const members: FleetMember[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) members.push(parseMember(flat[i], flat[i + 1]));
     return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
   }
 

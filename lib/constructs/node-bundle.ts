@@ -48,6 +48,7 @@ export function bundleNodes(outputDir: string): void {
     target: 'node22',
     format: 'cjs',
     external: ['piscina'],
+    loader: { '.lua': 'text' }, // the indexed rules' Lua (engine/src/rules/*.lua), as strings
     logLevel: 'warning',
   });
   const piscina = join(dirname(require.resolve('piscina')), '..'); // its main is dist/main.js

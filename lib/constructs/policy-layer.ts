@@ -8,7 +8,7 @@ import { buildSync } from 'esbuild';
 /** The policy engine's package, as the Lambda functions import it. */
 export const POLICY_ENGINE_PACKAGE = '@strata/policy-engine';
 
-const ENGINE_DIR = join(__dirname, '..', '..', 'lambdas', 'policy-engine');
+const ENGINE_DIR = join(__dirname, '..', '..', 'engine');
 
 /**
  * The shared Lambda layer that ships the policy engine as the package
@@ -51,6 +51,7 @@ export function bundlePolicyEngine(outputDir: string): string {
     target: 'node22',
     format: 'cjs',
     minify: true, // read at every cold start of the dispatcher
+    loader: { '.lua': 'text' }, // the indexed rules' Lua (engine/src/rules/*.lua), as strings
     sourcemap: false,
     logLevel: 'warning',
   });

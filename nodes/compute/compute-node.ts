@@ -25,6 +25,7 @@ import {
 } from '../../common/http/headers';
 import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
+import { DEFAULT_LEASE_MS, type Reservation } from '../../common/state';
 import { DataLimitError } from '../../functions';
 import type { NodeFunction } from '../function-catalog';
 import { functionVersion, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
@@ -32,12 +33,14 @@ import { FunctionError, type FunctionErrorKind } from '../wasm/instance';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;
-  /** Tier 2: which peers to try, in order, when this node is full. */
+  /** Tier 2: which peer to try when this node is full, asked of the state store's index (its `peer` rule). */
   readonly nodePolicy: NodePolicy;
   /** Tier 3: where a data stage runs. */
   readonly offloadPolicy: OffloadPolicy;
   /** An invocation is forwarded at most this many times. @default 2 */
   readonly maxHops?: number;
+  /** How many peers a full node offers one invocation to, one after another, before it waits for a slot. @default 3 */
+  readonly peerTries?: number;
   /**
    * Over any of these the node forwards even with a free slot. @default none: forward
    * only when every slot is busy (a node's CPU is busy because its slots are, which
@@ -54,9 +57,10 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
 
 /**
  * A compute node: runs functions in its execution slots; when it is full or over its
- * own limits, offers the invocation to peers in the order the node policy gives
- * (hop count + 1, so it never loops), and when no peer takes it, waits briefly for a
- * slot of its own before answering 503 with Retry-After.
+ * own limits, offers the invocation to a peer the node policy's rule picks from the
+ * state store's index, reserved there while it runs (hop count + 1, so it never loops;
+ * a peer that refuses is excluded and the next asked, up to peerTries), and when no peer
+ * takes it, waits briefly for a slot of its own before answering 503 with Retry-After.
  */
 export class ComputeNode extends NodeBase {
   private readonly maxHops: number;
@@ -143,10 +147,11 @@ export class ComputeNode extends NodeBase {
   }
 
   /**
-   * Offers the invocation to peers in the node policy's order, skipping nodes it has
-   * already passed through, by the protocol between tiers (common/http/forward-and-retry.ts):
-   * answers the first reply that is not a refusal; a peer that timed out or broke off
-   * (it may have run it) is an error.
+   * Offers the invocation to peers the node policy's rule picks from the store's index,
+   * one reservation (one script) a try, never this node or one it has passed through or
+   * that passed it on, by the protocol between tiers (common/http/forward-and-retry.ts):
+   * answers the first reply that is not a refusal; a peer that timed out or broke off (it
+   * may have run it) is an error.
    */
   private async forwardToPeer(
     invocation: Invocation,
@@ -156,17 +161,26 @@ export class ComputeNode extends NodeBase {
     visited: string[],
     deadline: number | undefined,
   ): Promise<ForwardResponse | undefined> {
-    const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
-    if (decision.kind === 'no-capacity') return undefined;
-    const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
     const offered = await offer({
       next: async (tried) => {
-        const peer = peers.find((p) => !tried.has(p.id));
         const timeoutMs = msLeft(deadline);
-        if (!peer) return { kind: 'none', why: 'no peer took it' };
         if (timeoutMs !== undefined && timeoutMs <= 0) return { kind: 'none', why: 'out of time' };
-        return { kind: 'target', target: peer };
+        const exclude = [this.id, ...visited, ...tried];
+        let peer: Reservation;
+        try {
+          peer = await this.options.store.reserve(
+            this.options.nodePolicy.peer(exclude, this.context()),
+            timeoutMs ?? DEFAULT_LEASE_MS,
+          );
+        } catch {
+          return { kind: 'none', why: 'the shared state is away' }; // wait for a slot here
+        }
+        if (peer.kind === 'no-capacity') return { kind: 'none', why: 'no peer took it' };
+        // Reserved on the peer while it runs there; the lease runs out by itself if the release fails.
+        const done = () => peer.release().catch(() => undefined);
+        return { kind: 'target', target: { id: peer.nodeId, address: peer.address, done } };
       },
+      maxAttempts: this.options.peerTries ?? 3,
       request: () => {
         const timeoutMs = msLeft(deadline);
         return {
@@ -202,7 +216,7 @@ export class ComputeNode extends NodeBase {
   ): Promise<{ result: unknown; offload: OffloadOutcome }> {
     if (!fn.dataStage) return { result: await this.pool.run(fn.target, args, until), offload: { kind: 'none' } };
     const key = invocation.objectKey!;
-    const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
+    const decision = this.options.offloadPolicy(this.storage, invocation, this.context());
     let offload: OffloadOutcome;
     if (decision.kind === 'offload') {
       try {

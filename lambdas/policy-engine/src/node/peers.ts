@@ -1,9 +1,0 @@
-import { eligibleNodes, freeSlots } from '../nodes';
-import type { NoCapacity, NodeView, PolicyContext } from '../types';
-
-/** Live compute peers that are not draining and report a free slot. */
-export function peersWithRoom(self: NodeView, nodes: readonly NodeView[], ctx: PolicyContext): NodeView[] {
-  return eligibleNodes(nodes, 'compute', ctx).filter((n) => n.id !== self.id && freeSlots(n) > 0);
-}
-
-export const NO_PEER: NoCapacity = { kind: 'no-capacity', reason: 'no live peer with a free slot' };
