@@ -1,19 +1,22 @@
 import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StrataConfig } from './config';
-import { Alerts } from './constructs/alerts';
-import { CacheCluster } from './constructs/cache-cluster';
-import { CephCluster } from './constructs/ceph-cluster';
-import { ComputeFleet } from './constructs/compute-fleet';
-import { DispatchApi } from './constructs/dispatch-api';
-import { DispatcherFunction } from './constructs/dispatcher-function';
-import { FunctionCodeBucket } from './constructs/function-code-bucket';
-import { FunctionsApiFunction } from './constructs/functions-api-function';
-import { strataLogGroup } from './constructs/log-key';
-import { Network, PORTS } from './constructs/network';
-import { NodeBundle } from './constructs/node-bundle';
-import { Observability } from './constructs/observability';
-import { PolicyLayer } from './constructs/policy-layer';
+import {
+  Alerts,
+  CacheCluster,
+  CephCluster,
+  ComputeFleet,
+  DispatchApi,
+  DispatcherFunction,
+  FunctionCodeBucket,
+  FunctionsApiFunction,
+  Network,
+  NodeBundle,
+  Observability,
+  PORTS,
+  PolicyLayer,
+  strataLogGroup,
+} from './constructs';
 
 interface StrataStackProps extends StackProps {
   readonly config: StrataConfig;
