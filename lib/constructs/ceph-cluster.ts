@@ -216,11 +216,7 @@ export class CephCluster extends Construct {
       acknowledgeLaunchChecks(group, instanceTypes, 'storage.instanceTypes');
       nodeUserData(userData, {
         bundle: props.bundle,
-        prelude: [
-          'export DEBIAN_FRONTEND=noninteractive',
-          'apt-get update',
-          'apt-get install -y --no-install-recommends awscli unzip',
-        ],
+        prelude: ['apt_install awscli unzip'],
         setupScript: 'node-setup/storage-node.sh',
         settings: {
           STRATA_REGION: stack.region,

@@ -22,9 +22,17 @@ export const AWS_SEAM = {
   source: join(__dirname, '..', '..', 'nodes', 'node-setup', 'aws.sh'),
 } as const;
 
+/** What the user data needs before the node bundle is there (nodes/node-setup/boot.sh: retry, imds, fail), written to /etc/strata/boot.sh. */
+export const BOOT_HELPERS = {
+  path: '/etc/strata/boot.sh',
+  start: "cat > /etc/strata/boot.sh <<'BOOT_HELPERS'",
+  end: 'BOOT_HELPERS',
+  source: join(__dirname, '..', '..', 'nodes', 'node-setup', 'boot.sh'),
+} as const;
+
 export interface NodeUserDataOptions {
   readonly bundle: Asset;
-  /** Commands that make `unzip` (and on Debian `aws`) available on this image; the AWS seam's functions are defined. */
+  /** Commands that make `unzip` (and on Debian `aws`) available on this image; the AWS seam's and boot.sh's functions are defined. */
   readonly prelude: readonly string[];
   /** The setup script inside the bundle, e.g. node-setup/compute-node.sh. */
   readonly setupScript: string;
@@ -65,24 +73,33 @@ function grantReadBundle(bundle: Asset, role: IRole): void {
 }
 
 /**
- * User data both node kinds share: the AWS seam, the settings file, the node bundle
- * from its S3 asset into /opt/strata, then the bundle's own setup script. The settings
- * are written single-quoted, so no value is expanded by the shell.
+ * User data both node kinds share: the AWS seam, the boot helpers and the settings file,
+ * then an ERR trap that signals FAILURE to CloudFormation from the first command that can
+ * fail (the package installs, the bundle's fetch); the node bundle from its S3 asset into
+ * /opt/strata, then the bundle's own setup script. The settings are written
+ * single-quoted, so no value is expanded by the shell.
  */
 export function nodeUserData(userData: UserData, options: NodeUserDataOptions): void {
   const settings = Object.entries(options.settings).map(([key, value]) => `${key}='${value}'`);
+  const file = (helpers: typeof AWS_SEAM | typeof BOOT_HELPERS) => [
+    helpers.start,
+    readFileSync(helpers.source, 'utf8').trimEnd(),
+    helpers.end,
+  ];
   userData.addCommands(
-    'set -euo pipefail',
+    'set -Eeuo pipefail',
     'install -d -m 0700 /etc/strata',
-    AWS_SEAM.start,
-    readFileSync(AWS_SEAM.source, 'utf8').trimEnd(),
-    AWS_SEAM.end,
-    `source ${AWS_SEAM.path}`,
-    ...options.prelude,
+    ...file(AWS_SEAM),
+    ...file(BOOT_HELPERS),
     "cat > /etc/strata/strata.env <<'SETTINGS'",
     ...settings,
     'SETTINGS',
-    `aws_fetch_bundle 's3://${options.bundle.s3BucketName}/${options.bundle.s3ObjectKey}' /tmp/strata-node.zip`,
+    'source /etc/strata/strata.env',
+    `source ${AWS_SEAM.path}`,
+    `source ${BOOT_HELPERS.path}`,
+    `trap 'fail "the user data failed (line \${LINENO})"' ERR`,
+    ...options.prelude,
+    `retry 300 'the node bundle' aws_fetch_bundle 's3://${options.bundle.s3BucketName}/${options.bundle.s3ObjectKey}' /tmp/strata-node.zip`,
     'rm -rf /opt/strata && install -d /opt/strata && unzip -q /tmp/strata-node.zip -d /opt/strata && rm /tmp/strata-node.zip',
     `exec bash /opt/strata/${options.setupScript}`,
   );
