@@ -19,7 +19,7 @@ import {
 } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
-import { NodeBase, type NodeBaseOptions } from '../node-base';
+import { MAX_BUDGET_MS, NodeBase, type NodeBaseOptions } from '../node-base';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;
@@ -206,9 +206,6 @@ export class ComputeNode extends NodeBase {
     return !this.ownLimits || underThresholds(this.self, this.ownLimits);
   }
 }
-
-/** The longest budget a caller may give (15 min, Lambda's own limit); the dispatcher's is under 29 s. */
-const MAX_BUDGET_MS = 900_000;
 
 /** The caller's budget ran out before the work could start: nobody would read the answer. */
 class OutOfTimeError extends Error {
