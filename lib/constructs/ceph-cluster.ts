@@ -33,6 +33,7 @@ import { instanceArchitecture } from '../instance-types';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import { acknowledgeNag } from './nag';
+import { nthAddress, STORAGE_ADDRESSES } from './network';
 
 export interface CephClusterProps {
   readonly vpc: IVpc;
@@ -297,11 +298,14 @@ export class CephCluster extends Construct {
   }
 }
 
-/** A node's fixed private address: the tenth address of its subnet, the eleventh for a second node in the same subnet, ... */
+/**
+ * A node's fixed private address: the tenth address of its subnet, the eleventh for a
+ * second node in the same subnet, ... inside the block the network reserves for them.
+ */
 function fixedAddress(subnet: ISubnet, slot: number): string {
-  const [base, bits] = subnet.ipv4CidrBlock.split('/');
-  if (bits === undefined)
-    throw new Error(`the storage subnet ${subnet.node.path} has no literal CIDR block; fixed node addresses need one`);
-  const value = base.split('.').reduce((sum, part) => sum * 256 + Number(part), 0) + 10 + slot;
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+  if (slot >= STORAGE_ADDRESSES.perSubnet)
+    throw new Error(
+      `storage.nodes puts more than ${STORAGE_ADDRESSES.perSubnet} nodes in the subnet ${subnet.node.path}, more than its reserved block holds`,
+    );
+  return nthAddress(subnet.ipv4CidrBlock, STORAGE_ADDRESSES.first + slot);
 }

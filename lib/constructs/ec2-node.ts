@@ -9,6 +9,7 @@ import { InstanceType, type LaunchTemplate, type UserData } from 'aws-cdk-lib/aw
 import { type IRole, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
@@ -65,10 +66,31 @@ export function nodeRole(
   return role;
 }
 
-/** Lets a node read the one object of its bundle (asset.grantRead would open the whole asset bucket). */
+/**
+ * Lets a node read the one object of its bundle (asset.grantRead would open the whole
+ * asset bucket). An account bootstrapped with a customer key (`cdk bootstrap
+ * --bootstrap-customer-kms-key`) encrypts the asset bucket with it, and S3 then needs
+ * the reader's kms:Decrypt: allowed for that key only through S3, for this bucket.
+ */
 function grantReadBundle(bundle: Asset, role: IRole): void {
+  const object = bundle.bucket.arnForObjects(bundle.s3ObjectKey);
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [object] }));
   role.addToPrincipalPolicy(
-    new PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }),
+    new PolicyStatement({
+      sid: 'DecryptBundleThroughS3',
+      actions: ['kms:Decrypt'],
+      resources: ['*'], // the bootstrap key, which the app cannot name
+      conditions: {
+        StringEquals: { 'kms:ViaService': `s3.${Stack.of(role).region}.amazonaws.com` },
+        // The object's ARN, or the bucket's with S3 Bucket Keys.
+        'ForAnyValue:StringEquals': { 'kms:EncryptionContext:aws:s3:arn': [bundle.bucket.bucketArn, object] },
+      },
+    }),
+  );
+  acknowledgeNag(
+    role,
+    'IAM5[Resource::*]',
+    "kms:Decrypt of the asset bucket's key, which the app cannot name (the account's bootstrap chose it): only through S3 and only for the node bundle's bucket",
   );
 }
 
