@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Stack } from 'aws-cdk-lib';
 import {
   type AutoScalingGroup,
   type AutoScalingGroupProps,
@@ -9,7 +10,6 @@ import { InstanceType, type LaunchTemplate, type UserData } from 'aws-cdk-lib/aw
 import { type IRole, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
-import { Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
