@@ -105,10 +105,22 @@ export class ComputeNode extends NodeBase {
       const visited = String(req.headers[VISITED_HEADER] ?? '')
         .split(',')
         .filter(Boolean);
-      const forwarded =
-        hops < this.maxHops
-          ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
-          : undefined;
+      let forwarded: ForwardResponse | undefined;
+      try {
+        forwarded =
+          hops < this.maxHops
+            ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
+            : undefined;
+      } catch (error) {
+        // The peer took the invocation and then ran out of the caller's time (504), or its answer broke off (502).
+        if (!(error instanceof ForwardError)) throw error;
+        return sendJson(
+          res,
+          error.kind === 'timeout' ? 504 : 502,
+          { error: error.message },
+          { [NODE_HEADER]: this.id },
+        );
+      }
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
