@@ -19,7 +19,7 @@ import { FunctionCatalog, type NodeFunction } from './function-catalog';
 import { MetricsAgent } from './metrics-agent/agent';
 import { FunctionPool } from './pool';
 import { Slots } from './slots';
-import type { FunctionError } from './wasm/instance';
+import { FunctionError } from './wasm/instance';
 
 export interface NodeBaseOptions {
   readonly id: string;
@@ -196,7 +196,14 @@ export abstract class NodeBase {
   ): Promise<unknown> {
     const { objectKey, maxObjectBytes } = fn.dataStage!;
     const key = objectKey(args);
-    const object = await objects.open(key);
+    const object = await objects
+      .open(key, AbortSignal.timeout(Math.max(1, deadline - Date.now())))
+      .catch((error: Error) => {
+        if (error.name === 'AbortError' || error.name === 'TimeoutError') {
+          throw new FunctionError('timeout', `reading object "${key}" outlasted the time left`);
+        }
+        throw error;
+      });
     if (object.size > maxObjectBytes) {
       object.body.destroy();
       throw new DataLimitError(

@@ -98,7 +98,8 @@ export class FunctionPool {
       }
       port1.postMessage({ kind: 'end' } satisfies ChunkMessage);
     } catch (error) {
-      if (signal.aborted) return unwrap(await settle(outcome), target);
+      // The deadline: the pool's signal terminates the worker, the read's own signal may have fired first.
+      if (signal.aborted || (error as Error).name === 'AbortError') return unwrap(await settle(outcome), target);
       port1.postMessage({ kind: 'abort', reason: (error as Error).message } satisfies ChunkMessage);
       await stopped;
       throw error;

@@ -45,11 +45,13 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
 export function metricsObserver(metrics: Metrics, logger: Logger): DispatchObserver {
   return {
-    dispatched({ node, latencyMs, attempts, status, degraded }) {
+    dispatched({ node, latencyMs, attempts, status, degraded, functionError }) {
       metrics.addMetric('DispatchLatency', MetricUnit.Milliseconds, latencyMs);
       metrics.addMetric('Retries', MetricUnit.Count, attempts - 1);
       metrics.addMetric('DegradedDecisions', MetricUnit.Count, degraded ? 1 : 0);
-      if (status >= 500) metrics.addMetric('NodeErrors', MetricUnit.Count, 1);
+      // A user's function that trapped or ran out of time is its own error, not the node's (docs/functions.md).
+      if (functionError) metrics.addMetric('FunctionErrors', MetricUnit.Count, 1);
+      else if (status >= 500) metrics.addMetric('NodeErrors', MetricUnit.Count, 1);
       metrics.singleMetric().addDimension('Node', node).addMetric('Decisions', MetricUnit.Count, 1);
     },
     retried({ node, why }) {

@@ -247,9 +247,11 @@ UNIT
   printf '[Unit]\nAfter=strata-osd-activate.service\nWants=strata-osd-activate.service\n' > /etc/systemd/system/ceph-osd@.service.d/strata-activate.conf
   systemctl daemon-reload
   systemctl enable strata-osd-activate.service
+  echo "$(date +%T) activating this node's OSDs"
   systemctl restart strata-osd-activate.service
   mine=$(strata-osd-activate --list)
   for id in ${mine}; do systemctl enable --now "ceph-osd@${id}"; done
+  echo "$(date +%T) OSDs ${mine//$'\n'/ } started"
 }
 
 # "up ADDRESS" or "down" for an OSD, as the monitors have it.
@@ -267,6 +269,7 @@ osd_up_at() {
 # mon_osd_down_out_interval (600 s) ends.
 purge_lost_osds() {
   local id state
+  echo "$(date +%T) looking for OSDs of ${node} on lost volumes"
   for id in $(ceph osd ls-tree "${node}" 2>/dev/null); do
     grep -qx "${id}" <<<"${mine}" && continue
     state=$(osd_up_at "${id}")
@@ -285,6 +288,7 @@ purge_lost_osds() {
 
 # RGW; node 0 sets up the data pool before RGW creates it with the defaults.
 start_rgw() {
+  echo "$(date +%T) starting RGW"
   install -d -o ceph -g ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}"
   ceph auth get-or-create "client.rgw.${node}" mon 'allow rw' osd 'allow rwx' > "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
   chown ceph:ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
@@ -344,7 +348,7 @@ main() {
   purge_lost_osds
   start_rgw
   publish_object_store
-  echo "ceph on ${node} (${address}): ready"
+  echo "$(date +%T) ceph on ${node} (${address}): ready"
 }
 
 main "$@"
