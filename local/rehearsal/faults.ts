@@ -284,11 +284,14 @@ async function computeHostTerminated(
     while (sending) {
       calls.push(
         dispatcher
-          .invoke('sleep', { ms: 1500 }, 60_000)
-          .then((reply) => ({ status: reply.statusCode, node: String(reply.headers['x-strata-node'] ?? '') }))
+          .invoke('sleep', { ms: 300 }, 60_000)
+          .then((reply) => ({
+            status: reply.statusCode,
+            node: String(reply.headers['x-strata-node'] ?? (reply.statusCode === 200 ? '' : reply.body)),
+          }))
           .catch((error: Error) => ({ status: 0, node: error.message })),
       );
-      await sleep(100);
+      await sleep(150); // about 2 in flight: what the other node can take on alone, so none waits out the queue
     }
   })();
   await sleep(3000); // invocations in flight on both nodes
