@@ -140,6 +140,9 @@ describe('the default app', () => {
       expect(lines[0]).toBe('#!/bin/bash');
       expect(text).toContain('set -Eeuo pipefail');
       expect(Buffer.byteLength(text)).toBeLessThan(16 * 1024);
+      // The bundle's fetch names the region: outside us-east-1 it stays on the VPC's S3 gateway endpoint.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's ${...}, not a template
+      expect(text).toContain('aws s3 cp --region "${STRATA_REGION}" --only-show-errors "$1" "$2"');
     }
   });
 });
