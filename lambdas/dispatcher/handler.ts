@@ -6,39 +6,24 @@ import { BUILTIN_NAMES } from '../../common/functions/builtins';
 import { S3CodeStore } from '../../common/functions/code-store';
 import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/directory';
 import { FunctionRegistry } from '../../common/functions/registry';
+import { readDispatcherSettings } from '../../common/settings';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
 import { redisUrlWithToken } from './secret';
 
 export { redisUrlWithToken };
 
-/** The dispatcher's settings, read once per container from its environment. */
+/** The dispatcher's settings, read once per container from its environment (common/settings/dispatcher.ts). */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  const redisUrl = env.STRATA_REDIS_URL;
-  if (!redisUrl) throw new Error('STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380');
-  const number = (name: string, fallback: number) => {
-    const value = env[name] === undefined ? fallback : Number(env[name]);
-    if (!Number.isFinite(value) || value <= 0)
-      throw new RangeError(`${name} must be a number above 0, got ${env[name]}`);
-    return value;
-  };
-  const strategyName = env.STRATA_STRATEGY ?? 'round-robin';
+  const { strategy, choices, prequal, ...settings } = readDispatcherSettings(env);
   return {
-    redisUrl,
-    /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. */
-    redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
-    /** The function code bucket (docs/functions.md): the registry, read when its cache in Redis is empty. */
-    functionsBucket: env.STRATA_FUNCTIONS_BUCKET || undefined,
-    strategyName,
-    strategy: invocationStrategy(strategyName, {
-      choices: number('STRATA_CHOICES', 2),
-      prequalProbes: number('STRATA_PREQUAL_PROBES', 8),
-      prequalQuantile: env.STRATA_PREQUAL_QUANTILE === undefined ? undefined : Number(env.STRATA_PREQUAL_QUANTILE),
+    ...settings,
+    strategyName: strategy,
+    strategy: invocationStrategy(strategy, {
+      choices,
+      prequalProbes: prequal.probes,
+      prequalQuantile: prequal.quantile,
     }),
-    maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
-    forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 28_000),
-    refreshMs: number('STRATA_REFRESH_MS', 1000),
-    heartbeatTtlMs: number('STRATA_HEARTBEAT_TTL_MS', 3000),
   };
 }
 
