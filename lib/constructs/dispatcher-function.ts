@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { InvocationStrategyName } from '@strata/policy-engine';
+import { type InvocationStrategyName, invocationStrategies } from '@strata/policy-engine';
 import { Duration } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +11,7 @@ import type { StateStoreEndpoint } from './cache-cluster';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
 import { POLICY_ENGINE_PACKAGE } from './policy-layer';
+import { oneOfProp, PropError, wholeProp } from './validate';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -57,6 +58,13 @@ export class DispatcherFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: DispatcherFunctionProps) {
     super(scope, id);
+    oneOfProp(this, 'strategy', props.strategy, Object.keys(invocationStrategies));
+    wholeProp(this, 'choices', props.choices, 1, 64);
+    wholeProp(this, 'prequal.probes', props.prequal?.probes, 1, 64);
+    if (props.prequal && !(props.prequal.quantile >= 0 && props.prequal.quantile <= 1))
+      throw new PropError(this, 'prequal.quantile', 'a number from 0 to 1', props.prequal.quantile);
+    wholeProp(this, 'memoryMiB', props.memoryMiB, 128, 10_240);
+    wholeProp(this, 'reservedConcurrency', props.reservedConcurrency, 1, 10_000);
     const logGroup = strataLogGroup(this, 'Logs');
     this.function = new NodejsFunction(this, 'Function', {
       description: 'Strata dispatcher: picks a compute node for each invocation and forwards it',
