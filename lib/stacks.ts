@@ -1,4 +1,4 @@
-import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StrataConfig } from './config';
 import {
@@ -28,10 +28,13 @@ export class NetworkStack extends Stack {
   readonly alerts: Alerts;
 
   private readonly azCount: number;
+  private readonly zoneIds: readonly string[] | undefined;
+  private zones: string[] | undefined;
 
   constructor(scope: Construct, id: string, props: StrataStackProps) {
     super(scope, id, props);
     this.azCount = props.config.network.maxAzs;
+    this.zoneIds = props.config.network.availabilityZones;
     this.network = new Network(this, 'Network', props.config.network);
     this.alerts = new Alerts(this, 'Alerts', { email: props.config.alarmEmail });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
@@ -39,10 +42,15 @@ export class NetworkStack extends Stack {
 
   /**
    * An environment-agnostic stack sees only 2 AZs; this one takes as many as the
-   * config asks for, picked at deploy time from the region's list.
+   * config asks for, picked at deploy time from the region's list. With AZ ids, each
+   * name is the one EC2 gives the subnet it made in that zone (the subnets are placed
+   * by id). One list, so that every construct compares the same strings.
    */
   override get availabilityZones(): string[] {
-    return Array.from({ length: this.azCount ?? 2 }, (_, i) => Fn.select(i, Fn.getAzs()));
+    this.zones ??= this.zoneIds
+      ? this.zoneIds.map((_, i) => Lazy.string({ produce: () => this.network.zoneName(i) }))
+      : Array.from({ length: this.azCount ?? 2 }, (_, i) => Fn.select(i, Fn.getAzs()));
+    return this.zones;
   }
 }
 

@@ -240,7 +240,7 @@ export class LocalCluster {
     const child = spawn(file ?? argv[0], [...prefix, ...(file ? argv : argv.slice(1))], {
       cwd: ROOT,
       env: { ...process.env, ...this.nodeEnv },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'], // the channel closes when this process ends: the node drains and exits
     });
     this.processes.set(id, child);
     await new Promise<void>((resolve, reject) => {

@@ -2,12 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type NodeRole, type NodeView, type PolicyContext, ServiceTimeEstimator } from '@strata/policy-engine';
 import type { FunctionRegistry } from '../common/functions/registry';
-import { FUNCTION_ERROR_HEADER, FUNCTION_VERSION_HEADER, NODE_HEADER } from '../common/http/headers';
+import { BUDGET_HEADER, FUNCTION_ERROR_HEADER, FUNCTION_VERSION_HEADER, NODE_HEADER } from '../common/http/headers';
 import { BodyError, parseJsonBody, readBody, sendJson } from '../common/http/json';
 import type { ObjectStore } from '../common/object-store';
 import type { StateStore } from '../common/state';
 import { DataLimitError, InputError } from '../functions';
-import { MiB } from '../functions/limits';
+import { MiB, RUN_BUDGET_MS } from '../functions/limits';
 import { FunctionCatalog, type NodeFunction } from './function-catalog';
 import { MetricsAgent } from './metrics-agent/agent';
 import { FunctionPool } from './pool';
@@ -33,6 +33,9 @@ export interface NodeBaseOptions {
   readonly registry?: FunctionRegistry;
 }
 
+/** The longest budget a caller may give (15 min, Lambda's own limit); the dispatcher's is under 29 s. */
+export const MAX_BUDGET_MS = 900_000;
+
 /**
  * What compute and storage nodes share: an HTTP server, execution slots with a worker
  * thread each, the metrics agent publishing the node's heartbeat, and a drain that
@@ -55,6 +58,8 @@ export abstract class NodeBase {
   /** Publishes this node's figures; made by start(), once the port is known. */
   protected agent!: MetricsAgent;
   private readonly server: Server;
+  /** Each request in hand, with when its caller stops waiting for it (its budget; else the longest an invocation runs). */
+  private readonly inHand = new Map<IncomingMessage, { deadline: number; answered: Promise<void> }>();
   private readonly intervalMs: number;
   private refreshTimer: NodeJS.Timeout | undefined;
 
@@ -67,6 +72,12 @@ export abstract class NodeBase {
     this.catalog = new FunctionCatalog(options.registry);
     this.intervalMs = options.heartbeatIntervalMs ?? 1000;
     this.server = createServer((req, res) => {
+      const budgetMs = Number(req.headers[BUDGET_HEADER]);
+      const deadline =
+        Date.now() + (Number.isInteger(budgetMs) && budgetMs > 0 ? Math.min(budgetMs, MAX_BUDGET_MS) : RUN_BUDGET_MS);
+      const answered = new Promise<void>((resolve) => res.once('close', resolve));
+      this.inHand.set(req, { deadline, answered });
+      void answered.then(() => this.inHand.delete(req));
       const path = (req.url ?? '/').split('?')[0];
       const handling = path === '/health' ? this.health(res) : this.handle(req, res, path);
       handling.catch((error: Error) => {
@@ -108,15 +119,29 @@ export abstract class NodeBase {
     return this;
   }
 
-  /** Stops taking work, finishes what is in hand, leaves the shared state and stops. */
+  /**
+   * Stops taking work, finishes what is in hand, leaves the shared state and stops. The
+   * wait for the work in hand ends when the longest budget in flight does: past it no
+   * caller reads the answer (a request that hangs, a peer that never answers), and a
+   * connection left open holds nothing back.
+   */
   async drain(): Promise<void> {
     this.draining = true;
     await this.agent.publish(); // tell the dispatchers and peers at once, not at the next interval
-    await this.slots.idle();
+    const inHand = [...this.inHand.values()];
+    const longest = Math.max(Date.now(), ...inHand.map((request) => request.deadline)) - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(inHand.map((request) => request.answered)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, longest);
+      }),
+    ]);
+    clearTimeout(timer);
     this.agent.stop();
     clearInterval(this.refreshTimer);
     await this.options.store.deregister(this.id).catch(() => undefined);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.close();
     this.server.closeAllConnections();
     await this.pool.close();
   }

@@ -89,4 +89,10 @@ export function drainOnSignals(node: { drain(): Promise<void> }): void {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Started with an IPC channel (by npm start's launcher, local/cluster.ts): it closes when
+  // the launcher ends, however it ends (a SIGKILL, a crash on a closed stdout), and the node then goes too.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', stop);
+  }
 }

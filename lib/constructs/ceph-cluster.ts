@@ -31,6 +31,7 @@ import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import type { FunctionCodeBucket } from './function-code-bucket';
 import { acknowledgeNag } from './nag';
+import { nthAddress, STORAGE_ADDRESSES } from './network';
 import { NodeLaunchTemplate } from './node-launch-template';
 import { nonEmptyProp, PropError, portProp, wholeProp } from './validate';
 
@@ -228,11 +229,7 @@ export class CephCluster extends Construct {
       acknowledgeLaunchChecks(group, instanceTypes, 'storage.instanceTypes');
       nodeUserData(template.userData, {
         bundle: props.bundle,
-        prelude: [
-          'export DEBIAN_FRONTEND=noninteractive',
-          'apt-get update',
-          'apt-get install -y --no-install-recommends awscli unzip',
-        ],
+        prelude: ['apt_install awscli unzip'],
         setupScript: 'node-setup/storage-node.sh',
         settings: {
           STRATA_REGION: stack.region,
@@ -314,11 +311,14 @@ export class CephCluster extends Construct {
   }
 }
 
-/** A node's fixed private address: the tenth address of its subnet, the eleventh for a second node in the same subnet, ... */
+/**
+ * A node's fixed private address: the tenth address of its subnet, the eleventh for a
+ * second node in the same subnet, ... inside the block the network reserves for them.
+ */
 function fixedAddress(subnet: ISubnet, slot: number): string {
-  const [base, bits] = subnet.ipv4CidrBlock.split('/');
-  if (bits === undefined)
-    throw new Error(`the storage subnet ${subnet.node.path} has no literal CIDR block; fixed node addresses need one`);
-  const value = base.split('.').reduce((sum, part) => sum * 256 + Number(part), 0) + 10 + slot;
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+  if (slot >= STORAGE_ADDRESSES.perSubnet)
+    throw new Error(
+      `storage.nodes puts more than ${STORAGE_ADDRESSES.perSubnet} nodes in the subnet ${subnet.node.path}, more than its reserved block holds`,
+    );
+  return nthAddress(subnet.ipv4CidrBlock, STORAGE_ADDRESSES.first + slot);
 }

@@ -152,7 +152,7 @@ export class ComputeFleet extends Construct {
     // The user data names the group (to signal it), so it is written once the group exists; it renders at synth.
     nodeUserData(template.userData, {
       bundle: props.bundle,
-      prelude: ['aws_dnf_install unzip'], // the AMI has the AWS CLI
+      prelude: ["retry 600 'the package unzip' aws_dnf_install unzip"], // the AMI has the AWS CLI
       setupScript: 'node-setup/compute-node.sh',
       settings: {
         STRATA_REGION: region,

@@ -10,7 +10,7 @@ import { RgwObjects } from './objects';
 import { RehearsalCa, type StateStoreStandIn, startStateStore } from './state-store';
 
 /** What a compute host has that AL2023 gives the compute user data (its dnf lines go through the seam). */
-const COMPUTE_STAND_INS = ['unzip'];
+const COMPUTE_STAND_INS = ['unzip', 'jq'];
 
 const WORK = '/run/strata-rehearsal';
 const removeWork = () => rmSync(WORK, { recursive: true, force: true });

@@ -32,6 +32,7 @@ export async function rehearseFaults(
       async () => `${await traffic.verifyAll()} objects read back through RGW, each as written`,
     );
     await computeHostDown(env, report, dispatcher, 'compute-1');
+    await computeHostTerminated(env, report, dispatcher, 'compute-0', 'compute-1');
   } finally {
     // A stuck loop is reported, and does not hide the error of a check that failed.
     await traffic.stop().catch((error: Error) => report.log(`traffic: ${error.message}`));
@@ -252,6 +253,85 @@ async function computeHostDown(
       const last = Math.max(0, ...retried.map((call) => call.at));
       report.figure(`${name} powered off to the dispatcher's last attempt on it`, last / 1000, 's');
       return `${calls.length} invocations, all 200; ${retried.length} tried ${name} first and went on to another node, the last ${(last / 1000).toFixed(1)} s after the power cut`;
+    },
+  );
+}
+
+/**
+ * Auto Scaling terminates a compute node (a scale-in): its lifecycle hook holds the
+ * instance while IMDS says Terminated; the node's drain service stops the node (it finishes
+ * what it runs and deregisters), then completes the lifecycle action. Meanwhile
+ * invocations go on through the dispatcher and every one answers. The other node, powered
+ * off before, boots first, so that the fleet has a node to go on with.
+ */
+async function computeHostTerminated(
+  env: RehearsalEnvironment,
+  report: Report,
+  dispatcher: DispatcherLambda,
+  name: string,
+  other: string,
+): Promise<void> {
+  const instance = env.fleet.byName(name);
+  const survivor = env.fleet.byName(other);
+  const liveIds = async () => {
+    const state = await RedisStateStore.connect({ url: env.state.localUrl });
+    return (await state.liveNodes().finally(() => state.close())).map((node) => node.id);
+  };
+  await survivor.host.boot();
+  await waitFor(liveIds, (ids) => ids.includes(survivor.instanceId), 120_000);
+  const calls: Promise<{ status: number; node: string }>[] = [];
+  let sending = true;
+  const sender = (async () => {
+    while (sending) {
+      calls.push(
+        dispatcher
+          .invoke('sleep', { ms: 300 }, 60_000)
+          .then((reply) => ({
+            status: reply.statusCode,
+            node: String(reply.headers['x-strata-node'] ?? (reply.statusCode === 200 ? '' : reply.body)),
+          }))
+          .catch((error: Error) => ({ status: 0, node: error.message })),
+      );
+      await sleep(150); // about 2 in flight: what the other node can take on alone, so none waits out the queue
+    }
+  })();
+  await sleep(3000); // invocations in flight on both nodes
+  const terminatedAt = Date.now();
+  env.imds.metadata(instance.host.address)!.lifecycleState = 'Terminated';
+  report.log(`${name}: IMDS says Terminated (Auto Scaling holds it at its lifecycle hook)`);
+  await report.check(
+    `${name} terminated by Auto Scaling: it drains, leaves the state store and completes the lifecycle action; no invocation is lost`,
+    async () => {
+      const action = await waitFor(
+        async () => env.aws.lifecycleActions().find((line) => line.endsWith(`instance=${instance.instanceId}`)),
+        (line) => line !== undefined,
+        120_000,
+      );
+      const completedAt = Date.now();
+      await sleep(3000); // invocations after the drain go to the other node
+      sending = false;
+      await sender;
+      const replies = await Promise.all(calls);
+      const ids = await liveIds();
+      const settings = settingsOf(instance.launch.userData);
+      const problems = [
+        ...(ids.includes(instance.instanceId) ? [`${instance.instanceId} is still live in the state store`] : []),
+        ...(action!.startsWith(
+          `hook=${settings.STRATA_LIFECYCLE_HOOK} group=${instance.launch.tags['aws:autoscaling:groupName']} `,
+        )
+          ? []
+          : [`lifecycle action ${action}`]),
+        ...replies.filter((reply) => reply.status !== 200).map((reply) => `${reply.status} ${reply.node}`),
+      ];
+      const ranThere = replies.filter((reply) => reply.node === instance.instanceId).length;
+      if (ranThere === 0) problems.push(`no invocation ran on ${name}: nothing was in flight when it drained`);
+      if (problems.length > 0) throw new Error(problems.slice(0, 5).join('; '));
+      report.figure(
+        `${name} marked Terminated to its lifecycle action completed`,
+        (completedAt - terminatedAt) / 1000,
+        's',
+      );
+      return `${replies.length} invocations, all 200 (${ranThere} on ${name}); ${action}; ${ids.length} live nodes left, ${name} not among them`;
     },
   );
 }

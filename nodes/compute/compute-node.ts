@@ -28,7 +28,7 @@ import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store
 import { DEFAULT_LEASE_MS, type Reservation } from '../../common/state';
 import { DataLimitError } from '../../functions';
 import type { NodeFunction } from '../function-catalog';
-import { functionVersion, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
+import { functionVersion, MAX_BUDGET_MS, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
 import { FunctionError, type FunctionErrorKind } from '../wasm/instance';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
@@ -107,10 +107,22 @@ export class ComputeNode extends NodeBase {
       const visited = String(req.headers[VISITED_HEADER] ?? '')
         .split(',')
         .filter(Boolean);
-      const forwarded =
-        hops < this.maxHops
-          ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
-          : undefined;
+      let forwarded: ForwardResponse | undefined;
+      try {
+        forwarded =
+          hops < this.maxHops
+            ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
+            : undefined;
+      } catch (error) {
+        // The peer took the invocation and then ran out of the caller's time (504), or its answer broke off (502).
+        if (!(error instanceof ForwardError)) throw error;
+        return sendJson(
+          res,
+          error.kind === 'timeout' ? 504 : 502,
+          { error: error.message },
+          { [NODE_HEADER]: this.id },
+        );
+      }
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
@@ -263,9 +275,6 @@ export class ComputeNode extends NodeBase {
     return !this.ownLimits || underThresholds(this.self, this.ownLimits);
   }
 }
-
-/** The longest budget a caller may give (15 min, Lambda's own limit); the dispatcher's is under 29 s. */
-const MAX_BUDGET_MS = 900_000;
 
 /** The caller's budget ran out before the work could start: nobody would read the answer. */
 class OutOfTimeError extends Error {

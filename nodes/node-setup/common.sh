@@ -8,18 +8,19 @@ STRATA_LOG_DIR=/var/log/strata
 source /etc/strata/strata.env
 # shellcheck source=nodes/node-setup/aws.sh
 source /etc/strata/aws.sh # the AWS seam, written by the user data
+# shellcheck source=nodes/node-setup/boot.sh
+source /etc/strata/boot.sh # retry, imds, apt_install, fail; written by the user data
 
-# IMDSv2: a session token first, then the path under /latest/.
-imds() {
-  local token
-  token=$(curl -sf -m 5 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
-  curl -sf -m 5 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/$1"
-}
-
+# JSON is read one way on a node: jq.
 # One field of a JSON secret in Secrets Manager (empty if the field is not there yet).
 secret_field() {
-  aws_get_secret "$1" |
-    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(String(JSON.parse(s)[process.argv[1]] ?? "")))' "$2"
+  aws_get_secret "$1" | jq -r --arg field "$2" '.[$field] // ""'
+}
+
+# Whether a secret holds a field yet: until a node publishes it, a secret holds the random
+# string CloudFormation made it with, which is not JSON.
+secret_has() {
+  aws_get_secret "$1" | jq -Rse --arg field "$2" '(fromjson? // null) | type == "object" and has($field)' >/dev/null
 }
 
 # The state store URL with its AUTH token, for the node's environment file.
@@ -29,26 +30,11 @@ state_url() {
   echo "rediss://:${token}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
 }
 
-# Setup that fails says so to CloudFormation at once (while a stack waits for this node)
-# instead of after the creation timeout: `trap 'fail "..."' ERR` in a setup script.
-fail() {
-  echo "$1" >&2
-  aws_signal FAILURE "$(imds meta-data/instance-id)" || true
-  exit 1
-}
-
 # Storage node 0 publishes the S3 keys and RGW's CA in the object-store secret once Ceph
 # is up; until then the secret holds the random string CloudFormation made it with.
 wait_for_object_store_keys() {
-  local started=${SECONDS}
-  until aws_get_secret "${STRATA_OBJECTS_SECRET_ARN}" | grep -q '"accessKeyId"'; do
-    if [ $((SECONDS - started)) -ge 3600 ]; then
-      echo "gave up after an hour waiting for storage node 0 to publish the object-store keys in ${STRATA_OBJECTS_SECRET_ARN}" >&2
-      return 1
-    fi
-    echo "waiting for storage node 0 to publish the object-store keys in ${STRATA_OBJECTS_SECRET_ARN} ($((SECONDS - started)) s so far)"
-    sleep 30
-  done
+  retry 3600 "storage node 0 to publish the object-store keys in ${STRATA_OBJECTS_SECRET_ARN}" \
+    secret_has "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId
 }
 
 # The node's environment file, read by systemd as root: the state store URL with its

@@ -10,12 +10,10 @@ source "$(dirname "$0")/common.sh"
 trap 'fail "storage node setup failed (line ${LINENO})"' ERR
 instance=$(imds meta-data/instance-id)
 
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends ca-certificates curl gnupg openssl uuid-runtime logrotate \
+apt_install ca-certificates curl gnupg openssl uuid-runtime logrotate jq \
   ceph-mon ceph-mgr ceph-osd ceph-common radosgw # ceph-volume comes with ceph-osd
-aws_nodesource_install 22
-aws_agent_debs_install
+retry 600 "Node.js 22 from NodeSource" aws_nodesource_install 22
+retry 600 "the SSM and CloudWatch agents" aws_agent_debs_install
 install_log_rotation
 
 bash "${STRATA_HOME}/ceph/aws-cluster.sh"
@@ -52,10 +50,7 @@ UNIT
 systemctl daemon-reload
 systemctl enable --now strata-ceph-health.timer
 
-started=${SECONDS}
-until [ "$(timeout 60 ceph health 2>/dev/null)" = HEALTH_OK ]; do
-  [ $((SECONDS - started)) -lt 2400 ] || fail "Ceph is not HEALTH_OK after 40 minutes: $(timeout 60 ceph health 2>&1)"
-  sleep 10
-done
+ceph_health_ok() { [ "$(timeout 60 ceph health 2>/dev/null)" = HEALTH_OK ]; }
+retry 2400 "Ceph to be HEALTH_OK" ceph_health_ok || fail "Ceph is not HEALTH_OK after 40 minutes: $(timeout 60 ceph health 2>&1)"
 echo "Ceph: HEALTH_OK"
 aws_signal SUCCESS "${instance}" || echo "no CloudFormation operation waits for this node's signal (it replaces one, or runs again): not signalled"
