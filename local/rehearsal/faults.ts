@@ -79,7 +79,7 @@ async function storageHostDown(
     async () => {
       await survivor.waitForHealthOk(HEALTH_TIMEOUT_MS);
       report.figure(`${name} boot to HEALTH_OK`, (Date.now() - bootAt) / 1000, 's');
-      return `${((Date.now() - bootAt) / 1000).toFixed(0)} s after it booted; writes meanwhile ${writesWentOn(traffic, bootAt)}`;
+      return `${((Date.now() - bootAt) / 1000).toFixed(0)} s after it booted; writes meanwhile ${await writesWentOn(traffic, bootAt)}`;
     },
   );
 }
@@ -202,7 +202,7 @@ async function replaceStorageHost(
           throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
         if (volume === 'fresh' && (osdsAfter.length !== osdsBefore.length || isDeepStrictEqual(osdsAfter, osdsBefore)))
           throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
-        return `OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}; quorum ${quorum.join(', ')}; ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the launch; writes meanwhile ${writesWentOn(traffic, startedAt)}`;
+        return `OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}; quorum ${quorum.join(', ')}; ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the launch; writes meanwhile ${await writesWentOn(traffic, startedAt)}`;
       },
     );
   }
@@ -370,8 +370,17 @@ async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<
 }
 
 /** The writes since a time, which must have gone on (a writer stuck on a dead host's connection writes nothing, and fails nothing). */
-function writesWentOn(traffic: Traffic, from: number): string {
-  const since = traffic.summary(from);
+/**
+ * The writes since `from`, once one of them has gone through: waiting up to a minute more
+ * for it, since a write in flight when I/O resumed may still be on its timeout and retry.
+ */
+async function writesWentOn(traffic: Traffic, from: number): Promise<string> {
+  const until = Date.now() + 60_000;
+  let since = traffic.summary(from);
+  while (since.okWrites === 0 && Date.now() < until) {
+    await sleep(2000);
+    since = traffic.summary(from);
+  }
   if (since.okWrites === 0)
     throw new Error(`no write went through in the ${((Date.now() - from) / 1000).toFixed(0)} s since: ${since.writes}`);
   return since.writes;
