@@ -17,6 +17,7 @@ import {
   memberOf,
   NO_ROOM,
   type NodeReport,
+  leaseToken,
   type Reservation,
   releaseOnce,
   type StateStore,
@@ -51,7 +52,6 @@ export class MemoryStateStore implements StateStore {
   private readonly cursors = new Map<string, number>();
   private readonly members = new Map<string, string>();
   private epochs = 0;
-  private leaseCount = 0;
   private version = 0;
 
   /** @param now the clock that expires heartbeats and leases, in ms; injectable for tests */
@@ -105,7 +105,7 @@ export class MemoryStateStore implements StateStore {
     if (nodeId === undefined) return NO_ROOM;
     const entry = this.entries.get(nodeId)!;
     entry.inFlight += 1;
-    const leaseId = String(++this.leaseCount);
+    const leaseId = leaseToken();
     this.leases.set(leaseId, { nodeId, epoch: entry.epoch, deadline: now + leaseMs });
     return {
       kind: 'chosen',
