@@ -7,6 +7,7 @@ import type { StateStore } from '../common/state';
 import { DataLimitError, InputError, type StrataFunction } from '../functions';
 import { MiB, RUN_BUDGET_MS } from '../functions/limits';
 import { MetricsAgent } from './metrics-agent/agent';
+import { checkPeerRule, defaultPeerRule, type PeerRule, peerAllowed } from './peers';
 import { FunctionPool } from './pool';
 import { Slots } from './slots';
 
@@ -25,7 +26,34 @@ export interface NodeBaseOptions {
   readonly emf?: (line: string) => void;
   /** @default Math.random */
   readonly random?: () => number;
+  /** Where peers (from the shared state) may be for this node to forward to them. @default defaultPeerRule(host) */
+  readonly peers?: PeerRule;
+  /** Limits of the node's HTTP server. @default NODE_HTTP_LIMITS */
+  readonly http?: Partial<NodeHttpLimits>;
 }
+
+export interface NodeHttpLimits {
+  /** Open connections at once; more are closed as they come. */
+  readonly maxConnections: number;
+  /** Time to receive a request's headers. */
+  readonly headersTimeoutMs: number;
+  /** Time to receive a whole request (not to answer it). */
+  readonly requestTimeoutMs: number;
+  /** A request body's size: what the dispatcher sends is the parsed arguments, a few KiB. */
+  readonly maxBodyBytes: number;
+}
+
+/**
+ * A node is reached by the dispatchers and its peers only, with bodies of a function's
+ * parsed arguments; Node.js's defaults (no connection limit, 60 s for headers, 300 s for
+ * a request) would let a slow or endless sender hold the node's sockets and memory.
+ */
+export const NODE_HTTP_LIMITS: NodeHttpLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  maxBodyBytes: 256 * 1024,
+};
 
 /**
  * What compute and storage nodes share: an HTTP server, execution slots with a worker
@@ -46,6 +74,10 @@ export abstract class NodeBase {
   protected agent!: MetricsAgent;
   private readonly server: Server;
   private readonly intervalMs: number;
+  private readonly peerRule: PeerRule;
+  protected readonly httpLimits: NodeHttpLimits;
+  /** Peers already reported as out of the rule, so that each is logged once. */
+  private readonly refused = new Set<string>();
   private refreshTimer: NodeJS.Timeout | undefined;
 
   protected constructor(
@@ -55,14 +87,25 @@ export abstract class NodeBase {
     this.slots = new Slots(options.slots);
     this.pool = new FunctionPool(options.slots);
     this.intervalMs = options.heartbeatIntervalMs ?? 1000;
-    this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const handling = path === '/health' ? this.health(res) : this.handle(req, res, path);
-      handling.catch((error: Error) => {
-        if (!res.headersSent) sendJson(res, 500, { error: error.message });
-        else res.destroy(error);
-      });
-    });
+    this.peerRule = checkPeerRule(options.peers ?? defaultPeerRule(options.host ?? '127.0.0.1'));
+    this.httpLimits = { ...NODE_HTTP_LIMITS, ...options.http };
+    this.server = createServer(
+      {
+        headersTimeout: this.httpLimits.headersTimeoutMs,
+        requestTimeout: this.httpLimits.requestTimeoutMs,
+        // How often those two are checked (Node's default, 30 s, would let them run that much over).
+        connectionsCheckingInterval: 1_000,
+      },
+      (req, res) => {
+        const path = (req.url ?? '/').split('?')[0];
+        const handling = path === '/health' ? this.health(res) : this.handle(req, res, path);
+        handling.catch((error: Error) => {
+          if (!res.headersSent) sendJson(res, 500, { error: error.message });
+          else res.destroy(error);
+        });
+      },
+    );
+    this.server.maxConnections = this.httpLimits.maxConnections;
   }
 
   get id(): string {
@@ -175,7 +218,17 @@ export abstract class NodeBase {
 
   private async refresh(): Promise<void> {
     try {
-      this.nodes = await this.options.store.liveNodes();
+      this.nodes = (await this.options.store.liveNodes()).filter((node) => {
+        if (node.id === this.id || peerAllowed(node.address, this.peerRule)) return true;
+        const key = `${node.id} ${node.address}`;
+        if (!this.refused.has(key)) {
+          this.refused.add(key);
+          process.stderr.write(
+            `${this.id}: left out peer ${node.id}: its address ${node.address} is outside ${this.peerRule.cidrs.join(', ')}${this.peerRule.ports ? ` or not on port ${this.peerRule.ports.join(' or ')}` : ''}\n`,
+          );
+        }
+        return false;
+      });
     } catch {
       // keep the last view: policies skip nodes whose heartbeat has grown old
     }

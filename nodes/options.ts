@@ -1,7 +1,11 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { connectState, exitWith, lineFile, objectStoreFrom, wholeNumber } from '../common/cli';
+import { checkPeerRule, type PeerRule } from './peers';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** Where a node finds the state store's URL: the environment, since the URL may hold the AUTH token. */
+export const STATE_URL_VARIABLE = 'STRATA_STATE_URL';
 
 /** The flags both node processes take. */
 export const NODE_FLAGS = {
@@ -16,6 +20,8 @@ export const NODE_FLAGS = {
   'emf-file': { type: 'string' },
   'invocation-log': { type: 'string' },
   'heartbeat-ms': { type: 'string', default: '1000' },
+  peers: { type: 'string' },
+  'peer-ports': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -30,12 +36,14 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, u
   const values = parsed.values as Record<string, unknown>;
   if (values.help) exitWith(0, usage);
   if (!values.id) exitWith(2, `--id is required\n\n${usage}`);
+  // A URL with a password (the AUTH token) comes from the environment: a flag would show it in ps.
+  values.state ??= process.env[STATE_URL_VARIABLE];
   if (!values.state)
     exitWith(
       2,
-      `--state is required: redis://host:port, or the http:// address of a local cluster's state\n\n${usage}`,
+      `the state store is required: ${STATE_URL_VARIABLE} in the environment (or --state): redis://host:port, rediss://:token@host:port, or the http:// address of a local cluster's state\n\n${usage}`,
     );
-  return parsed.values;
+  return parsed.values as typeof parsed.values & { state: string };
 }
 
 /** The options every node takes, from the common flags: connects to the shared state. */
@@ -50,8 +58,22 @@ export async function commonNodeOptions(values: {
   's3-bucket'?: string;
   'emf-file'?: string;
   'heartbeat-ms'?: string;
+  peers?: string;
+  'peer-ports'?: string;
 }) {
+  let peers: PeerRule | undefined;
+  try {
+    peers = values.peers
+      ? checkPeerRule({
+          cidrs: values.peers.split(','),
+          ports: values['peer-ports']?.split(',').map((port) => wholeNumber('peer-ports', port, 1)),
+        })
+      : undefined;
+  } catch (error) {
+    return exitWith(2, `--peers: ${(error as Error).message}`);
+  }
   return {
+    peers,
     id: values.id!,
     host: values.host,
     port: wholeNumber('port', values.port ?? '0', 0),

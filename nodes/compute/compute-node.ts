@@ -37,8 +37,6 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly ownLimits?: OffloadThresholds;
   /** How long a node that cannot forward waits for a slot before answering 503. @default 500 */
   readonly slotWaitMs?: number;
-  /** @default 6 MiB, as the dispatcher's */
-  readonly maxBodyBytes?: number;
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
 }
@@ -83,7 +81,7 @@ export class ComputeNode extends NodeBase {
         error: `${BUDGET_HEADER} must be a whole number of milliseconds from 1 to ${MAX_BUDGET_MS}`,
       });
     const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
-    const read = await this.readArgs(req, res, fn, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
+    const read = await this.readArgs(req, res, fn, this.httpLimits.maxBodyBytes);
     if (!read) return;
     const { args, body } = read;
     if (this.draining) return refuse(res, 'draining');
