@@ -10,10 +10,14 @@ import {
   type OffloadThresholds,
   offloadPolicies,
 } from '@strata/policy-engine';
+import { STRATA_DEFAULTS as D } from '../common/settings';
 import type { PredictiveScalingMode } from './constructs/compute-fleet';
 import { parseInstanceType } from './instance-types';
 
-/** Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`). */
+/**
+ * Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`).
+ * Each @default below is cdk.json's own value, read through STRATA_DEFAULTS (common/settings).
+ */
 export interface StrataConfig {
   /** Tier 1: how the dispatcher picks a compute node. @default 'least-expected-delay' (the simulator's best; docs/benchmarks.md) */
   readonly invocationStrategy: InvocationStrategyName;
@@ -117,7 +121,11 @@ export class StrataConfigError extends Error {
   }
 }
 
-/** Validates the raw context value and fills in defaults. Throws StrataConfigError on the first bad key. */
+/**
+ * Validates the raw context value and fills in defaults: cdk.json's own values
+ * (STRATA_DEFAULTS), so a `-c strata=...` that leaves a key out gets cdk.json's.
+ * Throws StrataConfigError on the first bad key.
+ */
 export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   if (typeof raw === 'string') raw = parseJson(raw); // `cdk synth -c strata='{...}'` passes a string
   const top = new Section('strata', raw, [
@@ -136,7 +144,7 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   ]);
   const prequal = top.section('prequal', ['probes', 'quantile']);
   const network = top.section('network', ['maxAzs', 'natGateways']);
-  const maxAzs = network.whole('maxAzs', 3, 2, 3);
+  const maxAzs = network.whole('maxAzs', D.network.maxAzs, 2, 3);
   const state = top.section('state', ['nodeType', 'replicas']);
   const compute = top.section('compute', [
     'instanceTypes',
@@ -147,7 +155,7 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
     'targetSlotUsePercent',
     'predictiveScaling',
   ]);
-  const minNodes = compute.whole('minNodes', 2, 1, 1000);
+  const minNodes = compute.whole('minNodes', D.compute.minNodes, 1, 1000);
   const storage = top.section('storage', [
     'nodes',
     'instanceTypes',
@@ -170,18 +178,24 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
   return {
     invocationStrategy: top.oneOf(
       'invocationStrategy',
-      'least-expected-delay',
+      D.invocationStrategy,
       Object.keys(invocationStrategies),
     ) as InvocationStrategyName,
-    nodePolicy: top.oneOf('nodePolicy', 'most-slots', Object.keys(nodePolicies)) as NodePolicyName,
-    offloadPolicy: top.oneOf('offloadPolicy', 'thresholds', Object.keys(offloadPolicies)) as OffloadPolicyName,
-    choices: checked(() => checkChoices(top.raw.choices === undefined ? 2 : (top.raw.choices as number))),
+    nodePolicy: top.oneOf('nodePolicy', D.nodePolicy, Object.keys(nodePolicies)) as NodePolicyName,
+    offloadPolicy: top.oneOf('offloadPolicy', D.offloadPolicy, Object.keys(offloadPolicies)) as OffloadPolicyName,
+    choices: checked(() => checkChoices(top.raw.choices === undefined ? D.choices : (top.raw.choices as number))),
     prequal: {
       probes: checked(() =>
-        checkChoices(prequal.raw.probes === undefined ? 8 : (prequal.raw.probes as number), 'prequal.probes'),
+        checkChoices(
+          prequal.raw.probes === undefined ? D.prequal.probes : (prequal.raw.probes as number),
+          'prequal.probes',
+        ),
       ),
       quantile: checked(() =>
-        checkQuantile(prequal.raw.quantile === undefined ? 0.9 : (prequal.raw.quantile as number), 'prequal.quantile'),
+        checkQuantile(
+          prequal.raw.quantile === undefined ? D.prequal.quantile : (prequal.raw.quantile as number),
+          'prequal.quantile',
+        ),
       ),
     },
     offloadThresholds: checked(() => {
@@ -191,25 +205,25 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
       const extra = Object.keys(thresholds).filter((key) => !['cpu', 'memory', 'loadPerCore'].includes(key));
       if (extra.length > 0)
         throw new RangeError(`offloadThresholds.${extra[0]} is not a threshold; they are cpu, memory, loadPerCore`);
-      return checkOffloadThresholds(thresholds);
+      return checkOffloadThresholds({ ...D.offloadThresholds, ...thresholds });
     }),
-    network: { maxAzs, natGateways: network.whole('natGateways', 1, 1, maxAzs) },
+    network: { maxAzs, natGateways: network.whole('natGateways', D.network.natGateways, 1, maxAzs) },
     state: {
       nodeType: state.matching(
         'nodeType',
-        'cache.t4g.small',
+        D.state.nodeType,
         /^cache\.[a-z0-9]+\.[a-z0-9]+$/,
         'an ElastiCache node type such as cache.t4g.small',
       ),
-      replicas: state.whole('replicas', 1, 1, 5),
+      replicas: state.whole('replicas', D.state.replicas, 1, 5),
     },
     compute: {
-      instanceTypes: compute.instanceTypes('instanceTypes', ['c7g.large', 'c7gd.large']),
+      instanceTypes: compute.instanceTypes('instanceTypes', D.compute.instanceTypes),
       minNodes,
-      maxNodes: compute.whole('maxNodes', Math.max(6, minNodes), minNodes, 1000),
-      slotsPerNode: compute.whole('slotsPerNode', 2, 1, 256),
-      targetCpuPercent: compute.whole('targetCpuPercent', 70, 10, 95),
-      targetSlotUsePercent: compute.whole('targetSlotUsePercent', 70, 10, 95),
+      maxNodes: compute.whole('maxNodes', Math.max(D.compute.maxNodes, minNodes), minNodes, 1000),
+      slotsPerNode: compute.whole('slotsPerNode', D.compute.slotsPerNode, 1, 256),
+      targetCpuPercent: compute.whole('targetCpuPercent', D.compute.targetCpuPercent, 10, 95),
+      targetSlotUsePercent: compute.whole('targetSlotUsePercent', D.compute.targetSlotUsePercent, 10, 95),
       predictiveScaling: compute.oneOf(
         'predictiveScaling',
         'forecast-only',
@@ -217,19 +231,19 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
       ) as PredictiveScalingMode,
     },
     storage: {
-      nodes: storage.whole('nodes', 3, 3, 12),
-      instanceTypes: storage.instanceTypes('instanceTypes', ['m7g.large', 'm7gd.large']),
-      osdsPerNode: storage.whole('osdsPerNode', 1, 1, 8),
-      osdVolumeGiB: storage.whole('osdVolumeGiB', 100, 10, 16384),
-      pgNum: storage.powerOfTwo('pgNum', 128, 8, 4096),
-      pgAutoscale: storage.boolean('pgAutoscale', true),
-      slotsPerNode: storage.whole('slotsPerNode', 2, 1, 256),
+      nodes: storage.whole('nodes', D.storage.nodes, 3, 12),
+      instanceTypes: storage.instanceTypes('instanceTypes', D.storage.instanceTypes),
+      osdsPerNode: storage.whole('osdsPerNode', D.storage.osdsPerNode, 1, 8),
+      osdVolumeGiB: storage.whole('osdVolumeGiB', D.storage.osdVolumeGiB, 10, 16384),
+      pgNum: storage.powerOfTwo('pgNum', D.storage.pgNum, 8, 4096),
+      pgAutoscale: storage.boolean('pgAutoscale', D.storage.pgAutoscale),
+      slotsPerNode: storage.whole('slotsPerNode', D.storage.slotsPerNode, 1, 256),
     },
     dispatch: {
-      memoryMiB: dispatch.whole('memoryMiB', 512, 128, 10240),
+      memoryMiB: dispatch.whole('memoryMiB', D.dispatch.memoryMiB, 128, 10240),
       reservedConcurrency: dispatch.optional('reservedConcurrency', (value, path) => wholeIn(path, value, 1, 10000)),
-      throttleRatePerSecond: dispatch.whole('throttleRatePerSecond', 500, 1, 100000),
-      throttleBurst: dispatch.whole('throttleBurst', 1000, 1, 5000),
+      throttleRatePerSecond: dispatch.whole('throttleRatePerSecond', D.dispatch.throttleRatePerSecond, 1, 100000),
+      throttleBurst: dispatch.whole('throttleBurst', D.dispatch.throttleBurst, 1, 5000),
     },
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
   };

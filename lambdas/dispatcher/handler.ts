@@ -2,60 +2,41 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { invocationStrategy } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { BUILTIN_NAMES } from '../../common/functions/builtins';
+import { S3CodeStore } from '../../common/functions/code-store';
+import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/directory';
+import { FunctionRegistry } from '../../common/functions/registry';
+import { readDispatcherSettings } from '../../common/settings';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
-import { getSecretString } from './secret';
+import { redisUrlWithToken } from './secret';
 
-/** The dispatcher's settings, read once per container from its environment. */
+export { redisUrlWithToken };
+
+/** The dispatcher's settings, read once per container from its environment (common/settings/dispatcher.ts). */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  const redisUrl = env.STRATA_REDIS_URL;
-  if (!redisUrl) throw new Error('STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380');
-  const number = (name: string, fallback: number) => {
-    const value = env[name] === undefined ? fallback : Number(env[name]);
-    if (!Number.isFinite(value) || value <= 0)
-      throw new RangeError(`${name} must be a number above 0, got ${env[name]}`);
-    return value;
-  };
-  const strategyName = env.STRATA_STRATEGY ?? 'round-robin';
+  const { strategy, choices, prequal, ...settings } = readDispatcherSettings(env);
   return {
-    redisUrl,
-    /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. */
-    redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
-    strategyName,
-    strategy: invocationStrategy(strategyName, {
-      choices: number('STRATA_CHOICES', 2),
-      prequalProbes: number('STRATA_PREQUAL_PROBES', 8),
-      prequalQuantile: env.STRATA_PREQUAL_QUANTILE === undefined ? undefined : Number(env.STRATA_PREQUAL_QUANTILE),
+    ...settings,
+    strategyName: strategy,
+    strategy: invocationStrategy(strategy, {
+      choices,
+      prequalProbes: prequal.probes,
+      prequalQuantile: prequal.quantile,
     }),
-    maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
-    forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 28_000),
-    refreshMs: number('STRATA_REFRESH_MS', 1000),
-    heartbeatTtlMs: number('STRATA_HEARTBEAT_TTL_MS', 3000),
   };
-}
-
-/** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
-export async function redisUrlWithToken(
-  url: string,
-  secretArn: string | undefined,
-  readSecret: (arn: string) => Promise<string> = getSecretString,
-): Promise<string> {
-  if (!secretArn) return url;
-  const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
-  if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
-  const withToken = new URL(url);
-  withToken.password = encodeURIComponent(token);
-  return withToken.toString();
 }
 
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
 export function metricsObserver(metrics: Metrics, logger: Logger): DispatchObserver {
   return {
-    dispatched({ node, latencyMs, attempts, status, degraded }) {
+    dispatched({ node, latencyMs, attempts, status, degraded, functionError }) {
       metrics.addMetric('DispatchLatency', MetricUnit.Milliseconds, latencyMs);
       metrics.addMetric('Retries', MetricUnit.Count, attempts - 1);
       metrics.addMetric('DegradedDecisions', MetricUnit.Count, degraded ? 1 : 0);
-      if (status >= 500) metrics.addMetric('NodeErrors', MetricUnit.Count, 1);
+      // A user's function that trapped or ran out of time is its own error, not the node's (docs/functions.md).
+      if (functionError) metrics.addMetric('FunctionErrors', MetricUnit.Count, 1);
+      else if (status >= 500) metrics.addMetric('NodeErrors', MetricUnit.Count, 1);
       metrics.singleMetric().addDimension('Node', node).addMetric('Decisions', MetricUnit.Count, 1);
     },
     retried({ node, why }) {
@@ -137,10 +118,27 @@ export async function handler(
 ): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
     const config = configFromEnvironment();
+    const connect = async () =>
+      RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) });
+    // The registry's cache has a connection of its own (the dispatcher's is closed and opened again after a failure).
+    let cacheConnection: Promise<RedisStateStore> | undefined;
+    const cacheStore = () =>
+      (cacheConnection ??= connect().catch((error: Error) => {
+        cacheConnection = undefined;
+        throw error;
+      }));
     dispatcher = new Dispatcher({
       ...config,
-      connect: async () =>
-        RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }),
+      connect,
+      functions: new FunctionDirectory({
+        cache: new RedisRegistryCache(async (command) => (await cacheStore()).command(command)),
+        registry: config.functionsBucket
+          ? new FunctionRegistry(new S3CodeStore({ bucket: config.functionsBucket }), BUILTIN_NAMES)
+          : undefined,
+        refreshMs: config.refreshMs,
+        onError: (error) =>
+          telemetry.logger.warn('the functions registry could not be refreshed', { error: error.message }),
+      }),
       observer: metricsObserver(telemetry.metrics, telemetry.logger),
     });
     telemetry.metrics.captureColdStartMetric();

@@ -28,6 +28,7 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { DATA_BUCKET, STRATA_DEFAULTS, type StorageNodeEnvironment } from '../../common/settings';
 import { exceptControl } from '../control-tower';
 import { instanceArchitecture } from '../instance-types';
 import type { StateStoreEndpoint } from './cache-cluster';
@@ -60,7 +61,7 @@ export interface CephClusterProps {
   readonly pgAutoscale?: boolean;
   /** @default 2 */
   readonly slotsPerNode?: number;
-  /** @default 'strata-data' */
+  /** @default DATA_BUCKET, 'strata-data' */
   readonly bucket?: string;
 }
 
@@ -107,7 +108,7 @@ export class CephCluster extends Construct {
     super(scope, id);
     const count = props.nodes ?? 3;
     const osdsPerNode = props.osdsPerNode ?? 1;
-    this.bucket = props.bucket ?? 'strata-data';
+    this.bucket = props.bucket ?? DATA_BUCKET;
     const instanceTypes = props.instanceTypes ?? ['m7g.large', 'm7gd.large'];
     const arch = instanceArchitecture(instanceTypes[0]) === 'arm64' ? 'arm64' : 'amd64';
     const zone = new PrivateHostedZone(this, 'Zone', { vpc: props.vpc, zoneName: 'storage.strata.internal' });
@@ -228,7 +229,7 @@ export class CephCluster extends Construct {
           STRATA_SIGNAL_RESOURCE: stack.getLogicalId(group.node.defaultChild as CfnAutoScalingGroup),
           STRATA_LOG_GROUP: props.logGroup.logGroupName,
           STRATA_PORT: String(props.agentPort),
-          STRATA_SLOTS: String(props.slotsPerNode ?? 2),
+          STRATA_SLOTS: String(props.slotsPerNode ?? STRATA_DEFAULTS.storage.slotsPerNode),
           STRATA_CACHE_HOST: props.state.host,
           STRATA_CACHE_PORT: String(props.state.port),
           STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
@@ -249,7 +250,7 @@ export class CephCluster extends Construct {
           STRATA_BUCKET: this.bucket,
           STRATA_RGW_PORT: String(props.rgwPort),
           STRATA_RGW_NAME: rgwName,
-        },
+        } satisfies StorageNodeEnvironment,
       });
       this.groups.push(group);
     }

@@ -30,6 +30,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { type MetricQuery, SLOT_LOAD, SLOT_USE } from '../../common/metrics/dashboard';
+import { type ComputeNodeEnvironment, STRATA_DEFAULTS } from '../../common/settings';
 import { instanceArchitecture } from '../instance-types';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
@@ -159,7 +160,7 @@ export class ComputeFleet extends Construct {
         STRATA_SIGNAL_RESOURCE: Stack.of(this).getLogicalId(group),
         STRATA_LOG_GROUP: props.logGroup.logGroupName,
         STRATA_PORT: String(props.port),
-        STRATA_SLOTS: String(props.slotsPerNode ?? 2),
+        STRATA_SLOTS: String(props.slotsPerNode ?? STRATA_DEFAULTS.compute.slotsPerNode),
         STRATA_CACHE_HOST: props.state.host,
         STRATA_CACHE_PORT: String(props.state.port),
         STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
@@ -170,7 +171,7 @@ export class ComputeFleet extends Construct {
         STRATA_OFFLOAD_POLICY: props.offloadPolicy,
         STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
         STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
-      },
+      } satisfies ComputeNodeEnvironment,
     });
     this.autoScalingGroup.addLifecycleHook('Drain', {
       lifecycleHookName: DRAIN_HOOK,

@@ -5,6 +5,7 @@ import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2'
 import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { DISPATCHER_DEFAULTS, dispatcherEnvironment } from '../../common/settings';
 import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { strataLogGroup } from './log-key';
@@ -36,9 +37,9 @@ export interface DispatcherFunctionProps {
   readonly policyLayer: ILayerVersion;
   readonly state: StateStoreEndpoint;
   readonly strategy: InvocationStrategyName;
-  /** @default 2 */
+  /** @default cdk.json's (DISPATCHER_DEFAULTS.choices) */
   readonly choices?: number;
-  /** Prequal's probes per decision and hot quantile. @default the engine's (8 and 0.9) */
+  /** Prequal's probes per decision and hot quantile. @default cdk.json's (DISPATCHER_DEFAULTS.prequal) */
   readonly prequal?: { readonly probes: number; readonly quantile: number };
   /** @default 512 */
   readonly memoryMiB?: number;
@@ -75,16 +76,13 @@ export class DispatcherFunction extends Construct {
       tracing: Tracing.ACTIVE,
       logGroup,
       environment: {
-        STRATA_REDIS_URL: `rediss://${props.state.host}:${props.state.port}`,
-        STRATA_REDIS_AUTH_SECRET_ARN: props.state.authSecret.secretArn,
-        STRATA_STRATEGY: props.strategy,
-        STRATA_CHOICES: String(props.choices ?? 2),
-        ...(props.prequal
-          ? {
-              STRATA_PREQUAL_PROBES: String(props.prequal.probes),
-              STRATA_PREQUAL_QUANTILE: String(props.prequal.quantile),
-            }
-          : {}),
+        ...dispatcherEnvironment({
+          redisUrl: `rediss://${props.state.host}:${props.state.port}`,
+          redisAuthSecretArn: props.state.authSecret.secretArn,
+          strategy: props.strategy,
+          choices: props.choices ?? DISPATCHER_DEFAULTS.choices,
+          prequal: props.prequal ?? DISPATCHER_DEFAULTS.prequal,
+        }),
         POWERTOOLS_SERVICE_NAME: 'strata-dispatcher',
       },
       bundling: {

@@ -4,22 +4,31 @@ import {
   type NodePolicy,
   type OffloadPolicy,
   type OffloadThresholds,
-  tryInOrder,
   underThresholds,
 } from '@strata/policy-engine';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
+import { offer } from '../../common/http/forward-and-retry';
 import {
   BUDGET_HEADER,
+  FUNCTION_ERROR_HEADER,
+  FUNCTION_VERSION_HEADER,
   HOPS_HEADER,
+  NODE_HEADER,
+  OFFLOAD_HEADER,
+  type OffloadOutcome,
+  offloadHeader,
   REFUSED_HEADER,
   REQUEST_ID_HEADER,
-  refuse,
-  safeDecode,
-  sendJson,
-} from '../../common/http/json';
+  ROUTE_HEADER,
+  refusalOf,
+  VISITED_HEADER,
+} from '../../common/http/headers';
+import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
-import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
-import { NodeBase, type NodeBaseOptions } from '../node-base';
+import { DataLimitError } from '../../functions';
+import type { NodeFunction } from '../function-catalog';
+import { functionVersion, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
+import { FunctionError, type FunctionErrorKind } from '../wasm/instance';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;
@@ -40,13 +49,6 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
 }
-
-/** The headers that tell a caller which node ran an invocation and what each tier decided. */
-export const NODE_HEADER = 'x-strata-node';
-export const ROUTE_HEADER = 'x-strata-route';
-export const OFFLOAD_HEADER = 'x-strata-offload';
-/** On a forwarded request: the nodes it has passed through, so that it is not offered back to them. */
-const VISITED_HEADER = 'x-strata-visited';
 
 /**
  * A compute node: runs functions in its execution slots; when it is full or over its
@@ -69,8 +71,15 @@ export class ComputeNode extends NodeBase {
     if (name === undefined) return sendJson(res, 404, { error: `no route ${path}` });
     if (req.method !== 'POST')
       return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
-    const fn = findFunction(safeDecode(name) ?? '');
-    if (!fn) return sendJson(res, 404, { error: `no function "${name}"`, functions: Object.keys(functions) });
+    const version = functionVersion(req);
+    if (version === null)
+      return sendJson(res, 400, { error: `${FUNCTION_VERSION_HEADER} must be a whole number of at least 1` });
+    const fn = await this.catalog.find(safeDecode(name) ?? '', version);
+    if (!fn) {
+      return sendJson(res, 404, {
+        error: `no function "${name}"${version === undefined ? '' : ` of version ${version}`}`,
+      });
+    }
 
     const hops = Number(req.headers[HOPS_HEADER] ?? 0);
     if (!Number.isInteger(hops) || hops < 0)
@@ -93,7 +102,9 @@ export class ComputeNode extends NodeBase {
         .split(',')
         .filter(Boolean);
       const forwarded =
-        hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited, deadline) : undefined;
+        hops < this.maxHops
+          ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
+          : undefined;
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
@@ -101,12 +112,20 @@ export class ComputeNode extends NodeBase {
     try {
       if (outOfTime(deadline)) throw new OutOfTimeError();
       const started = performance.now();
-      const { result, offload } = await this.run(fn, args, invocation, deadline);
+      const { result, offload } = await this.run(fn, args, invocation, deadline, this.runDeadline(fn, deadline));
       const ms = performance.now() - started;
       this.serviceTimes.record(fn.name, ms, Date.now());
       const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
-      this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms }));
-      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
+      const tier3 = offloadHeader(offload);
+      this.options.invocationLog?.(
+        JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload: tier3, ms }),
+      );
+      sendJson(res, 200, result, {
+        [NODE_HEADER]: this.id,
+        [ROUTE_HEADER]: this.id,
+        [OFFLOAD_HEADER]: tier3,
+        ...versionHeader(fn.version), // which version ran: a rollback shows
+      });
     } catch (error) {
       if (error instanceof ObjectNotFoundError)
         return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
@@ -114,6 +133,7 @@ export class ComputeNode extends NodeBase {
         return sendJson(res, 422, { error: error.message }, { [NODE_HEADER]: this.id });
       if (error instanceof OutOfTimeError)
         return sendJson(res, 504, { error: error.message }, { [NODE_HEADER]: this.id });
+      if (error instanceof FunctionError) return sendFunctionError(res, error, fn, this.id);
       throw error;
     } finally {
       this.slots.release();
@@ -122,10 +142,13 @@ export class ComputeNode extends NodeBase {
 
   /**
    * Offers the invocation to peers in the node policy's order, skipping nodes it has
-   * already passed through; answers the first reply that is not a refusal.
+   * already passed through, by the protocol between tiers (common/http/forward-and-retry.ts):
+   * answers the first reply that is not a refusal; a peer that timed out or broke off
+   * (it may have run it) is an error.
    */
   private async forwardToPeer(
     invocation: Invocation,
+    version: number | undefined,
     body: Buffer,
     req: IncomingMessage,
     visited: string[],
@@ -134,12 +157,17 @@ export class ComputeNode extends NodeBase {
     const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
     if (decision.kind === 'no-capacity') return undefined;
     const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
-    const accepted = await tryInOrder(peers, async (peer) => {
-      const timeoutMs = msLeft(deadline);
-      if (timeoutMs !== undefined && timeoutMs <= 0) return undefined;
-      try {
-        const reply = await forward({
-          address: peer.address,
+    const offered = await offer({
+      next: async (tried) => {
+        const peer = peers.find((p) => !tried.has(p.id));
+        const timeoutMs = msLeft(deadline);
+        if (!peer) return { kind: 'none', why: 'no peer took it' };
+        if (timeoutMs !== undefined && timeoutMs <= 0) return { kind: 'none', why: 'out of time' };
+        return { kind: 'target', target: peer };
+      },
+      request: () => {
+        const timeoutMs = msLeft(deadline);
+        return {
           path: req.url!,
           body,
           headers: {
@@ -147,57 +175,72 @@ export class ComputeNode extends NodeBase {
             [REQUEST_ID_HEADER]: String(req.headers[REQUEST_ID_HEADER] ?? '-'),
             [HOPS_HEADER]: String(invocation.hops + 1),
             [VISITED_HEADER]: [...visited, this.id].join(','),
+            ...versionHeader(version),
             ...budgetHeader(timeoutMs),
           },
           timeoutMs,
-        });
-        return reply.status === 503 && reply.headers[REFUSED_HEADER] ? undefined : reply;
-      } catch (error) {
-        if (error instanceof ForwardError && error.kind === 'not-delivered') return undefined; // nothing ran there
-        throw error;
-      }
+        };
+      },
     });
-    return accepted?.result;
+    if (offered.kind === 'failed') throw offered.error;
+    return offered.kind === 'answered' ? offered.response : undefined;
   }
 
-  /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
+  /**
+   * Runs a function here; its data stage next to the data if the offload policy says so
+   * and the storage node agrees. `deadline` is the caller's; `until`, when the function's
+   * own work must end (its time limit, or the caller's deadline if sooner).
+   */
   private async run(
-    fn: StrataFunction<unknown>,
+    fn: NodeFunction,
     args: unknown,
     invocation: Invocation,
     deadline: number | undefined,
-  ): Promise<{ result: unknown; offload: string }> {
-    if (!fn.dataStage) return { result: await this.pool.runFinish(fn.name, args, undefined), offload: 'none' };
+    until: number,
+  ): Promise<{ result: unknown; offload: OffloadOutcome }> {
+    if (!fn.dataStage) return { result: await this.pool.run(fn.target, args, until), offload: { kind: 'none' } };
     const key = invocation.objectKey!;
     const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
-    let offload: string;
+    let offload: OffloadOutcome;
     if (decision.kind === 'offload') {
       try {
+        const timeoutMs = until - Date.now();
         const reply = await forward({
           address: decision.node.address,
-          path: `/stage/${fn.name}`,
+          path: `/stage/${encodeURIComponent(fn.name)}`,
           body: JSON.stringify(args),
-          headers: { 'content-type': 'application/json' },
-          timeoutMs: msLeft(deadline),
+          headers: { 'content-type': 'application/json', ...versionHeader(fn.version), ...budgetHeader(timeoutMs) },
+          timeoutMs,
         });
+        const message = () => String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error);
         if (reply.status === 200) {
           const staged = JSON.parse(reply.body.toString('utf8')) as unknown;
-          return { result: await this.pool.runFinish(fn.name, args, staged), offload: `offloaded:${decision.node.id}` };
+          return {
+            result: await this.pool.runFinish(fn.target, args, staged, until),
+            offload: { kind: 'offloaded', node: decision.node.id },
+          };
         }
         if (reply.status === 404) throw new ObjectNotFoundError(key);
-        if (reply.status === 422)
-          throw new DataLimitError(String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error));
-        offload = `local:${decision.node.id} refused (${reply.headers[REFUSED_HEADER] ?? reply.status})`;
+        if (reply.status === 422) throw new DataLimitError(message());
+        const functionError = reply.headers[FUNCTION_ERROR_HEADER];
+        if (functionError) throw new FunctionError(String(functionError) as FunctionErrorKind, message());
+        offload = {
+          kind: 'refused',
+          node: decision.node.id,
+          why: refusalOf(reply.headers[REFUSED_HEADER]) ?? reply.status,
+        };
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
-        offload = `local:${decision.node.id} failed (${error.kind})`;
+        if (error.kind !== 'not-delivered' && Date.now() >= until)
+          throw new FunctionError('timeout', 'its time ran out');
+        offload = { kind: 'failed', node: decision.node.id, why: error.kind };
       }
     } else {
-      offload = `local:${decision.reason}`;
+      offload = { kind: 'local', reason: decision.reason };
     }
     if (outOfTime(deadline)) throw new OutOfTimeError();
-    const staged = await this.runDataStage(fn, args, this.options.objects);
-    return { result: await this.pool.runFinish(fn.name, args, staged), offload };
+    const staged = await this.runDataStage(fn, args, this.options.objects, until);
+    return { result: await this.pool.runFinish(fn.target, args, staged, until), offload };
   }
 
   private underOwnLimits(): boolean {
@@ -232,9 +275,20 @@ function relay(res: ServerResponse, reply: ForwardResponse, via: string): void {
   const headers: Record<string, string> = {
     'content-type': String(reply.headers['content-type'] ?? 'application/json'),
   };
-  for (const name of [NODE_HEADER, OFFLOAD_HEADER, 'retry-after', REFUSED_HEADER]) {
+  for (const name of [
+    NODE_HEADER,
+    OFFLOAD_HEADER,
+    'retry-after',
+    REFUSED_HEADER,
+    FUNCTION_ERROR_HEADER,
+    FUNCTION_VERSION_HEADER,
+  ]) {
     if (reply.headers[name] !== undefined) headers[name] = String(reply.headers[name]);
   }
   headers[ROUTE_HEADER] = `${via}>${reply.headers[ROUTE_HEADER] ?? '?'}`;
   res.writeHead(reply.status, headers).end(reply.body);
+}
+
+function versionHeader(version: number | undefined): Record<string, string> {
+  return version === undefined ? {} : { [FUNCTION_VERSION_HEADER]: String(version) };
 }
