@@ -83,6 +83,7 @@ export class StorageStack extends Stack {
       alerts: props.alerts.topic,
       state: cache,
       agentPort: PORTS.storageAgent,
+      computePort: PORTS.computeNode,
       rgwPort: PORTS.rgw,
       thresholds: config.offloadThresholds,
       ...config.storage,
@@ -116,6 +117,7 @@ export class ComputeStack extends Stack {
       logGroup: strataLogGroup(this, 'NodeLogs'), // the nodes' metrics (EMF), invocation logs and output
       alerts: props.alerts.topic,
       port: PORTS.computeNode,
+      storagePort: PORTS.storageAgent,
       state: cache,
       objects: { endpoint: storage.ceph.rgwEndpoint, bucket: storage.ceph.bucket, secret: storage.ceph.objectsSecret },
       nodePolicy: config.nodePolicy,

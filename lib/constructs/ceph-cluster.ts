@@ -44,6 +44,8 @@ export interface CephClusterProps {
   readonly alerts: ITopic;
   readonly state: StateStoreEndpoint;
   readonly agentPort: number;
+  /** The compute nodes' port: with the agents' own and the VPC's range, the only peers an agent trusts. */
+  readonly computePort: number;
   readonly rgwPort: number;
   /** Over these the storage agent runs no data stage. */
   readonly thresholds: OffloadThresholds;
@@ -229,6 +231,7 @@ export class CephCluster extends Construct {
           STRATA_SIGNAL_RESOURCE: stack.getLogicalId(group.node.defaultChild as CfnAutoScalingGroup),
           STRATA_LOG_GROUP: props.logGroup.logGroupName,
           STRATA_PORT: String(props.agentPort),
+          STRATA_COMPUTE_PORT: String(props.computePort),
           STRATA_SLOTS: String(props.slotsPerNode ?? STRATA_DEFAULTS.storage.slotsPerNode),
           STRATA_CACHE_HOST: props.state.host,
           STRATA_CACHE_PORT: String(props.state.port),
