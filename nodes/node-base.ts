@@ -45,20 +45,24 @@ export interface NodeHttpLimits {
   readonly headersTimeoutMs: number;
   /** Time to receive a whole request (not to answer it). */
   readonly requestTimeoutMs: number;
-  /** A request body's size: what the dispatcher sends is the parsed arguments, a few KiB. */
+  /**
+   * A request body's size: what the dispatcher may send. It forwards the arguments it
+   * parsed from a request of up to 6 MiB (Lambda's limit) and checked against the
+   * function's schema, extra fields included, so no less.
+   */
   readonly maxBodyBytes: number;
 }
 
 /**
  * A node is reached by the dispatchers and its peers only, with bodies of a function's
- * parsed arguments; Node.js's defaults (no connection limit, 60 s for headers, 300 s for
+ * arguments; Node.js's defaults (no connection limit, 60 s for headers, 300 s for
  * a request) would let a slow or endless sender hold the node's sockets and memory.
  */
 export const NODE_HTTP_LIMITS: NodeHttpLimits = {
   maxConnections: 1024,
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
-  maxBodyBytes: 256 * 1024,
+  maxBodyBytes: 6 * 1024 * 1024,
 };
 
 /**

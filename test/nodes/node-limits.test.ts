@@ -134,7 +134,7 @@ describe('a compute node and the peers the shared state names', () => {
 });
 
 describe("a node's HTTP server limits", () => {
-  test(`a body over ${NODE_HTTP_LIMITS.maxBodyBytes / 1024} KiB is refused (413), not read up to 6 MiB`, async () => {
+  test(`a body over what the dispatcher may send (${NODE_HTTP_LIMITS.maxBodyBytes / 1024 / 1024} MiB) is refused (413) as soon as it passes it`, async () => {
     const big = JSON.stringify({ ms: 1, pad: 'x'.repeat(NODE_HTTP_LIMITS.maxBodyBytes) });
     expect((await post(address, '/invoke/sleep', big)).status).toBe(413);
     expect((await post(address, '/invoke/sleep', '{"ms":1}')).status).toBe(200);
