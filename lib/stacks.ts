@@ -119,7 +119,12 @@ export class ComputeStack extends Stack {
       port: PORTS.computeNode,
       storagePort: PORTS.storageAgent,
       state: cache,
-      objects: { endpoint: storage.ceph.rgwEndpoint, bucket: storage.ceph.bucket, secret: storage.ceph.objectsSecret },
+      // The compute nodes only read: the read-only user's keys.
+      objects: {
+        endpoint: storage.ceph.rgwEndpoint,
+        bucket: storage.ceph.bucket,
+        secret: storage.ceph.objectsReadSecret,
+      },
       nodePolicy: config.nodePolicy,
       offloadPolicy: config.offloadPolicy,
       offloadThresholds: config.offloadThresholds,

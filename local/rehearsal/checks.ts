@@ -143,7 +143,12 @@ export async function checkNoSecretShown(env: RehearsalEnvironment, report: Repo
     const arns = new Set<string>();
     for (const instance of [...env.fleet.ofRole('compute'), ...env.fleet.ofRole('storage')]) {
       const settings = settingsOf(instance.launch.userData);
-      for (const key of ['STRATA_CACHE_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN', 'STRATA_CEPH_SECRET_ARN'])
+      for (const key of [
+        'STRATA_CACHE_SECRET_ARN',
+        'STRATA_OBJECTS_SECRET_ARN',
+        'STRATA_OBJECTS_READ_SECRET_ARN',
+        'STRATA_CEPH_SECRET_ARN',
+      ])
         if (settings[key]) arns.add(settings[key]);
     }
     const secrets = [...arns].flatMap((arn) => env.aws.secretVersions(arn).flatMap(secretValues));
@@ -236,6 +241,25 @@ export async function checkRgw(env: RehearsalEnvironment, report: Report, storag
       answers.push(`${instance.name} ${address}: 200`);
     }
     return answers.join('; ');
+  });
+  await report.check("the compute nodes' S3 keys read the bucket and write nothing in it", async () => {
+    const owner = env.objects();
+    const reader = env.objects(env.computeObjectKeys());
+    try {
+      if (env.computeObjectKeys().accessKeyId === env.objectKeys().accessKeyId)
+        throw new Error("the compute nodes hold the bucket owner's keys");
+      const key = (await owner.keys('corpus/'))[0];
+      const text = await reader.get(key);
+      const refused = await reader.put('corpus/written-by-a-compute-node.txt', 'x').then(
+        () => undefined,
+        (error: Error & { $metadata?: { httpStatusCode?: number } }) => error.$metadata?.httpStatusCode ?? error.name,
+      );
+      if (refused === undefined) throw new Error('a PutObject with the compute keys went through');
+      return `GetObject ${key}: ${text.length} characters; PutObject: ${refused}`;
+    } finally {
+      owner.close();
+      reader.close();
+    }
   });
 }
 

@@ -287,7 +287,7 @@ async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<
       .then((dump) => dump.auth_dump.map((entry) => `${entry.entity} ${fingerprint(entry.key)}`).sort()),
   ]);
   const secrets = Object.fromEntries(
-    ['STRATA_CEPH_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN'].map((key) => {
+    ['STRATA_CEPH_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN', 'STRATA_OBJECTS_READ_SECRET_ARN'].map((key) => {
       const arn = settingsOf(env.fleet.ofRole('storage')[0].launch.userData)[key];
       return [key, `${env.aws.secretVersions(arn).length} versions`];
     }),

@@ -288,6 +288,17 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! ${formed}; then
   done
   s3() { AWS_ACCESS_KEY_ID=${access} AWS_SECRET_ACCESS_KEY=${secret_key} aws s3api "$@" --endpoint-url "https://localhost:${STRATA_RGW_PORT}" --ca-bundle "${keys}/ca.crt" --region "${STRATA_REGION}"; }
   s3 head-bucket --bucket "${STRATA_BUCKET}" 2>/dev/null || s3 create-bucket --bucket "${STRATA_BUCKET}" >/dev/null
+  # The compute nodes only read: a user of their own, allowed to get and list by the bucket's
+  # policy, its keys in the secret they are given (published before the owner's, which
+  # marks the cluster formed).
+  reader=$(radosgw-admin user info --uid strata-reader 2>/dev/null || radosgw-admin user create --uid strata-reader --display-name 'Strata compute nodes (read only)')
+  read_access=$(printf '%s' "${reader}" | grep -o '"access_key": "[^"]*"' | head -1 | cut -d'"' -f4)
+  read_secret_key=$(printf '%s' "${reader}" | grep -o '"secret_key": "[^"]*"' | head -1 | cut -d'"' -f4)
+  printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam:::user/strata-reader"]},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::%s","arn:aws:s3:::%s/*"]}]}' \
+    "${STRATA_BUCKET}" "${STRATA_BUCKET}" > "${keys}/read-policy.json"
+  s3 put-bucket-policy --bucket "${STRATA_BUCKET}" --policy "file://${keys}/read-policy.json"
+  aws_put_secret "${STRATA_OBJECTS_READ_SECRET_ARN}" "$(ACCESS=${read_access} SECRET=${read_secret_key} CA="${keys}/ca.crt" node -e \
+    'console.log(JSON.stringify({ accessKeyId: process.env.ACCESS, secretAccessKey: process.env.SECRET, caCertificate: require("fs").readFileSync(process.env.CA, "utf8") }))')"
   aws_put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} CA="${keys}/ca.crt" node -e \
     'console.log(JSON.stringify({ accessKeyId: process.env.ACCESS, secretAccessKey: process.env.SECRET, caCertificate: require("fs").readFileSync(process.env.CA, "utf8") }))')"
 else
