@@ -71,3 +71,17 @@ describe('finding secrets in text', () => {
     expect(shown).toEqual(['c1 ExecStart: bbbbbb…']);
   });
 });
+
+describe('the log folder', () => {
+  test("is root's, not the node user's; the node's files are made in it beforehand, as the node user's", () => {
+    const common = read('common.sh');
+    expect(common).toMatch(/install -d -o root -g root -m 0755 "\$\{STRATA_LOG_DIR\}"/);
+    expect(common).not.toMatch(/install -d -o strata -g strata "\$\{STRATA_LOG_DIR\}"/);
+    expect(common).toMatch(/for file in metrics\.emf invocations\.log node\.log; do/);
+    expect(common).toMatch(/install -o strata -g strata -m 0644 \/dev\/null "\$\{STRATA_LOG_DIR\}\/\$\{file\}"/);
+  });
+
+  test('the Ceph health timer, root to read Ceph, appends to the metrics file as the node user', () => {
+    expect(read('storage-node.sh')).toMatch(/strata-ceph-health-metric \| runuser -u strata -- tee -a \$\{emf\}/);
+  });
+});
