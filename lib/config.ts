@@ -11,7 +11,7 @@ import {
   offloadPolicies,
 } from '@strata/policy-engine';
 import { STRATA_DEFAULTS as D } from '../common/settings';
-import type { PredictiveScalingMode } from './constructs/compute-fleet';
+import type { PredictiveScalingMode } from './constructs';
 import { parseInstanceType } from './instance-types';
 
 /**

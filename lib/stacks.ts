@@ -1,17 +1,22 @@
 import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StrataConfig } from './config';
-import { Alerts } from './constructs/alerts';
-import { CacheCluster } from './constructs/cache-cluster';
-import { CephCluster } from './constructs/ceph-cluster';
-import { ComputeFleet } from './constructs/compute-fleet';
-import { DispatchApi } from './constructs/dispatch-api';
-import { DispatcherFunction } from './constructs/dispatcher-function';
-import { strataLogGroup } from './constructs/log-key';
-import { Network, PORTS } from './constructs/network';
-import { NodeBundle } from './constructs/node-bundle';
-import { Observability } from './constructs/observability';
-import { PolicyLayer } from './constructs/policy-layer';
+import {
+  Alerts,
+  CacheCluster,
+  CephCluster,
+  ComputeFleet,
+  DispatchApi,
+  DispatcherFunction,
+  FunctionCodeBucket,
+  FunctionsApiFunction,
+  Network,
+  NodeBundle,
+  Observability,
+  PORTS,
+  PolicyLayer,
+  strataLogGroup,
+} from './constructs';
 
 interface StrataStackProps extends StackProps {
   readonly config: StrataConfig;
@@ -41,9 +46,10 @@ export class NetworkStack extends Stack {
   }
 }
 
-/** The shared state: ElastiCache (Valkey). */
+/** The shared state: ElastiCache (Valkey), and the function code bucket (users' functions, durable). */
 export class StateStack extends Stack {
   readonly cache: CacheCluster;
+  readonly functionCode: FunctionCodeBucket;
 
   constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network }) {
     super(scope, id, props);
@@ -58,6 +64,11 @@ export class StateStack extends Stack {
     });
     new CfnOutput(this, 'ReplicationGroupId', { value: this.cache.replicationGroup.ref });
     new CfnOutput(this, 'StateEndpoint', { value: `${this.cache.host}:${this.cache.port}` });
+    this.functionCode = new FunctionCodeBucket(this, 'FunctionCode');
+    new CfnOutput(this, 'FunctionCodeBucket', {
+      value: this.functionCode.bucket.bucketName,
+      description: "Users' functions (docs/functions.md); retained when the stack is destroyed",
+    });
   }
 }
 
@@ -69,7 +80,12 @@ export class StorageStack extends Stack {
   constructor(
     scope: Construct,
     id: string,
-    props: StrataStackProps & { readonly network: Network; readonly alerts: Alerts; readonly cache: CacheCluster },
+    props: StrataStackProps & {
+      readonly network: Network;
+      readonly alerts: Alerts;
+      readonly cache: CacheCluster;
+      readonly functionCode: FunctionCodeBucket;
+    },
   ) {
     super(scope, id, props);
     const { config, network, cache } = props;
@@ -82,6 +98,7 @@ export class StorageStack extends Stack {
       logGroup: strataLogGroup(this, 'NodeLogs'), // the nodes' metrics (EMF), invocation logs and output
       alerts: props.alerts.topic,
       state: cache,
+      functionCode: props.functionCode,
       agentPort: PORTS.storageAgent,
       computePort: PORTS.computeNode,
       rgwPort: PORTS.rgw,
@@ -104,6 +121,7 @@ export class ComputeStack extends Stack {
       readonly network: Network;
       readonly alerts: Alerts;
       readonly cache: CacheCluster;
+      readonly functionCode: FunctionCodeBucket;
       readonly storage: StorageStack;
     },
   ) {
@@ -119,6 +137,7 @@ export class ComputeStack extends Stack {
       port: PORTS.computeNode,
       storagePort: PORTS.storageAgent,
       state: cache,
+      functionCode: props.functionCode,
       // The compute nodes only read: the read-only user's keys.
       objects: {
         endpoint: storage.ceph.rgwEndpoint,
@@ -143,16 +162,21 @@ export class ComputeStack extends Stack {
   }
 }
 
-/** Tier 1: the shared policy layer, the dispatcher Lambda and the API in front of it. */
+/** Tier 1: the shared policy layer, the dispatcher Lambda, the functions API Lambda and the API in front of both. */
 export class DispatchStack extends Stack {
   readonly policyLayer: PolicyLayer;
   readonly dispatcher: DispatcherFunction;
+  readonly functionsApi: FunctionsApiFunction;
   readonly api: DispatchApi;
 
   constructor(
     scope: Construct,
     id: string,
-    props: StrataStackProps & { readonly network: Network; readonly cache: CacheCluster },
+    props: StrataStackProps & {
+      readonly network: Network;
+      readonly cache: CacheCluster;
+      readonly functionCode: FunctionCodeBucket;
+    },
   ) {
     super(scope, id, props);
     const { config, network, cache } = props;
@@ -163,16 +187,31 @@ export class DispatchStack extends Stack {
       securityGroup: network.dispatcherSecurityGroup,
       policyLayer: this.policyLayer.layer,
       state: cache,
+      functionCode: props.functionCode,
       strategy: config.invocationStrategy,
       choices: config.choices,
       prequal: config.prequal,
       ...config.dispatch,
     });
-    this.api = new DispatchApi(this, 'Api', { dispatcher: this.dispatcher.function, ...config.dispatch });
+    // After the dispatcher: tools that look for the stack's first function (the rehearsal) find the dispatcher.
+    this.functionsApi = new FunctionsApiFunction(this, 'FunctionsApi', {
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      securityGroup: network.functionsApiSecurityGroup,
+      policyLayer: this.policyLayer.layer,
+      state: cache,
+      code: props.functionCode,
+    });
+    this.api = new DispatchApi(this, 'Api', {
+      dispatcher: this.dispatcher.function,
+      functionsApi: this.functionsApi.function,
+      ...config.dispatch,
+    });
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.api.url,
-      description: 'POST {ApiUrl}invoke/{function}, signed with SigV4',
+      description: 'POST {ApiUrl}invoke/{function} and {ApiUrl}functions (docs/functions.md), signed with SigV4',
     });
+    new CfnOutput(this, 'FunctionsApiFunctionName', { value: this.functionsApi.function.functionName });
     new CfnOutput(this, 'DispatcherFunctionName', { value: this.dispatcher.function.functionName });
     new CfnOutput(this, 'PolicyLayerArn', { value: this.policyLayer.layer.layerVersionArn });
     new CfnOutput(this, 'Policies', {

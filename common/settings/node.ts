@@ -30,6 +30,8 @@ const EVERY_NODE = [
   'STRATA_BUCKET',
   /** With the node ports, where a node may forward (nodes/peers.ts). */
   'STRATA_VPC_CIDR',
+  /** The function code bucket (docs/functions.md): passed as --functions s3://BUCKET. */
+  'STRATA_FUNCTIONS_BUCKET',
 ] as const;
 
 export const COMPUTE_NODE_VARIABLES = [

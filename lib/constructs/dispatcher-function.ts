@@ -1,16 +1,17 @@
 import { join } from 'node:path';
-import type { InvocationStrategyName } from '@strata/policy-engine';
+import { type InvocationStrategyName, invocationStrategies } from '@strata/policy-engine';
 import { Duration } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { DISPATCHER_DEFAULTS, dispatcherEnvironment } from '../../common/settings';
-import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
+import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
-import { acknowledgeNag } from './nag';
+import { acknowledgeVpcLambda } from './nag';
 import { POLICY_ENGINE_PACKAGE } from './policy-layer';
+import { oneOfProp, PropError, wholeProp } from './validate';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -36,6 +37,8 @@ export interface DispatcherFunctionProps {
   /** The shared layer with the policy engine; the function's bundle leaves the engine out. */
   readonly policyLayer: ILayerVersion;
   readonly state: StateStoreEndpoint;
+  /** Users' functions: the registry, read (never written) when its table is not cached in the state store. */
+  readonly functionCode: FunctionCodeBucket;
   readonly strategy: InvocationStrategyName;
   /** @default cdk.json's (DISPATCHER_DEFAULTS.choices) */
   readonly choices?: number;
@@ -57,6 +60,13 @@ export class DispatcherFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: DispatcherFunctionProps) {
     super(scope, id);
+    oneOfProp(this, 'strategy', props.strategy, Object.keys(invocationStrategies));
+    wholeProp(this, 'choices', props.choices, 1, 64);
+    wholeProp(this, 'prequal.probes', props.prequal?.probes, 1, 64);
+    if (props.prequal && !(props.prequal.quantile >= 0 && props.prequal.quantile <= 1))
+      throw new PropError(this, 'prequal.quantile', 'a number from 0 to 1', props.prequal.quantile);
+    wholeProp(this, 'memoryMiB', props.memoryMiB, 128, 10_240);
+    wholeProp(this, 'reservedConcurrency', props.reservedConcurrency, 1, 10_000);
     const logGroup = strataLogGroup(this, 'Logs');
     this.function = new NodejsFunction(this, 'Function', {
       description: 'Strata dispatcher: picks a compute node for each invocation and forwards it',
@@ -79,6 +89,7 @@ export class DispatcherFunction extends Construct {
         ...dispatcherEnvironment({
           redisUrl: `rediss://${props.state.host}:${props.state.port}`,
           redisAuthSecretArn: props.state.authSecret.secretArn,
+          functionsBucket: props.functionCode.bucket.bucketName,
           strategy: props.strategy,
           choices: props.choices ?? DISPATCHER_DEFAULTS.choices,
           prequal: props.prequal ?? DISPATCHER_DEFAULTS.prequal,
@@ -92,25 +103,7 @@ export class DispatcherFunction extends Construct {
       },
     });
     props.state.authSecret.grantRead(this.function);
-    exceptControl(
-      this.function,
-      'CT.LAMBDA.PR.3',
-      "It runs in the VPC's private subnets with its own security group; both come from the network stack as cross-stack references, which the rule cannot resolve statically (test/lib/stacks.test.ts checks its VpcConfig)",
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'AWS-maintained: writing to its own log group only',
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      'AWS-maintained: the network interfaces a function in a VPC needs',
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM5[Resource::*]',
-      'X-Ray PutTraceSegments and PutTelemetryRecords take no resource: AWS requires *',
-    );
+    props.functionCode.grantRead(this.function);
+    acknowledgeVpcLambda(this.function, 'test/lib/stacks.test.ts');
   }
 }
