@@ -108,6 +108,7 @@ export class StorageStack extends Stack {
       state: cache,
       functionCode: props.functionCode,
       agentPort: PORTS.storageAgent,
+      computePort: PORTS.computeNode,
       rgwPort: PORTS.rgw,
       thresholds: config.offloadThresholds,
       ...config.storage,
@@ -142,9 +143,15 @@ export class ComputeStack extends Stack {
       logGroup: strataLogGroup(this, 'NodeLogs'), // the nodes' metrics (EMF), invocation logs and output
       alerts: props.alerts.topic,
       port: PORTS.computeNode,
+      storagePort: PORTS.storageAgent,
       state: cache,
       functionCode: props.functionCode,
-      objects: { endpoint: storage.ceph.rgwEndpoint, bucket: storage.ceph.bucket, secret: storage.ceph.objectsSecret },
+      // The compute nodes only read: the read-only user's keys.
+      objects: {
+        endpoint: storage.ceph.rgwEndpoint,
+        bucket: storage.ceph.bucket,
+        secret: storage.ceph.objectsReadSecret,
+      },
       nodePolicy: config.nodePolicy,
       offloadPolicy: config.offloadPolicy,
       offloadThresholds: config.offloadThresholds,

@@ -181,11 +181,11 @@ export class LocalCluster {
             '--s3-bucket',
             options.objects.bucket,
           ];
+    // The state URL holds the state server's token (or Redis's password): the environment, not argv.
+    cluster.nodeEnv.STRATA_STATE_URL = stateUrl;
     const common = (id: string) => [
       '--id',
       id,
-      '--state',
-      stateUrl,
       '--heartbeat-ms',
       String(heartbeatMs),
       ...objectFlags(id),

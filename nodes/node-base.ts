@@ -10,6 +10,7 @@ import { DataLimitError, InputError } from '../functions';
 import { MiB, RUN_BUDGET_MS } from '../functions/limits';
 import { FunctionCatalog, type NodeFunction } from './function-catalog';
 import { MetricsAgent } from './metrics-agent/agent';
+import { checkPeerRule, defaultPeerRule, type PeerRule, peerAllowed } from './peers';
 import { FunctionPool } from './pool';
 import { Slots } from './slots';
 import { FunctionError } from './wasm/instance';
@@ -29,12 +30,43 @@ export interface NodeBaseOptions {
   readonly emf?: (line: string) => void;
   /** @default Math.random */
   readonly random?: () => number;
+  /** Where peers (from the shared state) may be for this node to forward to them. @default defaultPeerRule(host) */
+  readonly peers?: PeerRule;
+  /** Limits of the node's HTTP server. @default NODE_HTTP_LIMITS */
+  readonly http?: Partial<NodeHttpLimits>;
   /** Where users' functions are registered (docs/functions.md). @default none: built-ins only */
   readonly registry?: FunctionRegistry;
 }
 
 /** The longest budget a caller may give (15 min, Lambda's own limit); the dispatcher's is under 29 s. */
 export const MAX_BUDGET_MS = 900_000;
+
+export interface NodeHttpLimits {
+  /** Open connections at once; more are closed as they come. */
+  readonly maxConnections: number;
+  /** Time to receive a request's headers. */
+  readonly headersTimeoutMs: number;
+  /** Time to receive a whole request (not to answer it). */
+  readonly requestTimeoutMs: number;
+  /**
+   * A request body's size: what the dispatcher may send. It forwards the arguments it
+   * parsed from a request of up to 6 MiB (Lambda's limit) and checked against the
+   * function's schema, extra fields included, so no less.
+   */
+  readonly maxBodyBytes: number;
+}
+
+/**
+ * A node is reached by the dispatchers and its peers only, with bodies of a function's
+ * arguments; Node.js's defaults (no connection limit, 60 s for headers, 300 s for
+ * a request) would let a slow or endless sender hold the node's sockets and memory.
+ */
+export const NODE_HTTP_LIMITS: NodeHttpLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  maxBodyBytes: 6 * 1024 * 1024,
+};
 
 /**
  * What compute and storage nodes share: an HTTP server, execution slots with a worker
@@ -61,6 +93,10 @@ export abstract class NodeBase {
   /** Each request in hand, with when its caller stops waiting for it (its budget; else the longest an invocation runs). */
   private readonly inHand = new Map<IncomingMessage, { deadline: number; answered: Promise<void> }>();
   private readonly intervalMs: number;
+  private readonly peerRule: PeerRule;
+  protected readonly httpLimits: NodeHttpLimits;
+  /** Peers already reported as out of the rule, so that each is logged once. */
+  private readonly refused = new Set<string>();
   private refreshTimer: NodeJS.Timeout | undefined;
 
   protected constructor(
@@ -71,20 +107,31 @@ export abstract class NodeBase {
     this.pool = new FunctionPool(options.slots);
     this.catalog = new FunctionCatalog(options.registry);
     this.intervalMs = options.heartbeatIntervalMs ?? 1000;
-    this.server = createServer((req, res) => {
-      const budgetMs = Number(req.headers[BUDGET_HEADER]);
-      const deadline =
-        Date.now() + (Number.isInteger(budgetMs) && budgetMs > 0 ? Math.min(budgetMs, MAX_BUDGET_MS) : RUN_BUDGET_MS);
-      const answered = new Promise<void>((resolve) => res.once('close', resolve));
-      this.inHand.set(req, { deadline, answered });
-      void answered.then(() => this.inHand.delete(req));
-      const path = (req.url ?? '/').split('?')[0];
-      const handling = path === '/health' ? this.health(res) : this.handle(req, res, path);
-      handling.catch((error: Error) => {
-        if (!res.headersSent) sendJson(res, 500, { error: error.message });
-        else res.destroy(error);
-      });
-    });
+    this.peerRule = checkPeerRule(options.peers ?? defaultPeerRule(options.host ?? '127.0.0.1'));
+    this.httpLimits = { ...NODE_HTTP_LIMITS, ...options.http };
+    this.server = createServer(
+      {
+        headersTimeout: this.httpLimits.headersTimeoutMs,
+        requestTimeout: this.httpLimits.requestTimeoutMs,
+        // How often those two are checked (Node's default, 30 s, would let them run that much over).
+        connectionsCheckingInterval: 1_000,
+      },
+      (req, res) => {
+        const budgetMs = Number(req.headers[BUDGET_HEADER]);
+        const deadline =
+          Date.now() + (Number.isInteger(budgetMs) && budgetMs > 0 ? Math.min(budgetMs, MAX_BUDGET_MS) : RUN_BUDGET_MS);
+        const answered = new Promise<void>((resolve) => res.once('close', resolve));
+        this.inHand.set(req, { deadline, answered });
+        void answered.then(() => this.inHand.delete(req));
+        const path = (req.url ?? '/').split('?')[0];
+        const handling = path === '/health' ? this.health(res) : this.handle(req, res, path);
+        handling.catch((error: Error) => {
+          if (!res.headersSent) sendJson(res, 500, { error: error.message });
+          else res.destroy(error);
+        });
+      },
+    );
+    this.server.maxConnections = this.httpLimits.maxConnections;
   }
 
   get id(): string {
@@ -228,9 +275,25 @@ export abstract class NodeBase {
     });
   }
 
+  /**
+   * Whether a node's address is one this node may send work to (the VPC's range, the node
+   * ports): an address the shared state holds is not trusted on its own. Logged once a node.
+   */
+  protected peerAllowed(node: { readonly id: string; readonly address: string }): boolean {
+    if (node.id === this.id || peerAllowed(node.address, this.peerRule)) return true;
+    const key = `${node.id} ${node.address}`;
+    if (!this.refused.has(key)) {
+      this.refused.add(key);
+      process.stderr.write(
+        `${this.id}: left out peer ${node.id}: its address ${node.address} is outside ${this.peerRule.cidrs.join(', ')}${this.peerRule.ports ? ` or not on port ${this.peerRule.ports.join(' or ')}` : ''}\n`,
+      );
+    }
+    return false;
+  }
+
   private async refresh(): Promise<void> {
     try {
-      this.storage = await this.options.store.storageNodes();
+      this.storage = (await this.options.store.storageNodes()).filter((node) => this.peerAllowed(node));
     } catch {
       // keep the last view: policies skip nodes whose heartbeat has grown old
     }

@@ -12,6 +12,7 @@ import {
   checkReport,
   checkTtl,
   DEFAULT_LEASE_MS,
+  leaseToken,
   type MemberChange,
   type Membership,
   memberKey,
@@ -56,7 +57,6 @@ export class MemoryStateStore implements StateStore {
   /** The last CHANGE_LOG changes, the newest at the end; the last is the one that made `version`. */
   private readonly changes: MemberChange[] = [];
   private epochs = 0;
-  private leaseCount = 0;
   private version = 0;
 
   /** @param now the clock that expires heartbeats and leases, in ms; injectable for tests */
@@ -117,7 +117,7 @@ export class MemoryStateStore implements StateStore {
     if (nodeId === undefined) return NO_ROOM;
     const entry = this.entries.get(nodeId)!;
     entry.inFlight += 1;
-    const leaseId = String(++this.leaseCount);
+    const leaseId = leaseToken();
     this.leases.set(leaseId, { nodeId, epoch: entry.epoch, deadline: now + leaseMs });
     return {
       kind: 'chosen',

@@ -14,7 +14,7 @@ const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
  * - `P:node:<id>` hash: the node's reported figures, `inFlight`, `epoch` (new at each
  *   registration) and `indexServiceMs` (its own estimate, or the fleet's median).
  * - `P:expiry` sorted set: every live node by the time its heartbeat runs out.
- * - `P:leases` sorted set: every reservation, `<n>|<epoch>|<node id>`, by its deadline.
+ * - `P:leases` sorted set: every reservation, `<random token>|<epoch>|<node id>`, by its deadline.
  * - The index (sorted sets over the eligible compute nodes, E, and those with room, F):
  *   `P:eligible` (E, by id), `P:free` (F, by id), and F scored by what each rule compares:
  *   `P:by-in-flight`, `P:by-delay`, `P:by-load`, `P:by-used`; `P:service-ms` holds the own
@@ -217,7 +217,8 @@ return 1
  * The twin of applySelection and applyIndexed in the policy engine: the candidate rules
  * here, the indexed rules from the engine's table (INDEXED_RULES), each its own Lua.
  * ARGV: now, lease ms, rule, cursor, sample, quantile, hash, step seed, then three
- * counted lists: draws, excluded ids, candidate ids; then one limit per candidate.
+ * counted lists: draws, excluded ids, candidate ids; then one limit per candidate; last,
+ * a random token that makes the lease id unguessable (another client cannot release it).
  * Returns {1, node id, in flight after, lease, address}, or {0} when nothing has room.
  */
 export const RESERVE = script(
@@ -318,7 +319,7 @@ end
 
 if chosen == nil then return {0} end
 local count, epoch, address = count_moved(chosen, 1)
-local lease = redis.call('INCR', P .. ':lease-count') .. '|' .. epoch .. '|' .. chosen
+local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)
 return {1, chosen, count, lease, address}
 `,

@@ -16,6 +16,7 @@ import {
   checkTtl,
   DEFAULT_LEASE_MS,
   type FleetMember,
+  leaseToken,
   type MemberChange,
   type Membership,
   memberKey,
@@ -203,6 +204,7 @@ export class RedisStateStore implements StateStore {
       candidates.length,
       ...candidates.map((c) => c.id),
       ...candidates.map((c) => c.limit),
+      leaseToken(),
     ];
   }
 
@@ -252,7 +254,11 @@ function encodeReport(report: NodeReport): Record<string, string> {
   return fields;
 }
 
-/** A node from its flat hash, or undefined if the hash is not a whole node (never written by a heartbeat). */
+/**
+ * A node from its flat hash, or undefined if the hash is not a whole, well-formed node (never
+ * written by a heartbeat, or written by something else): one bad record is left out, not
+ * thrown on, so it cannot stop every reader from seeing the rest of the fleet.
+ */
 function decodeNode(flat: readonly string[]): NodeView | undefined {
   const hash: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
@@ -261,6 +267,10 @@ function decodeNode(flat: readonly string[]): NodeView | undefined {
   const role = hash.role;
   if (!hash.id || !hash.address || (role !== 'compute' && role !== 'storage')) return undefined;
   if (!Object.values(numbers).every(Number.isFinite) || !Number.isFinite(inFlight)) return undefined;
+  const serviceMs = hash.serviceMs === undefined ? undefined : Number(hash.serviceMs);
+  if (serviceMs !== undefined && !Number.isFinite(serviceMs)) return undefined;
+  const functionServiceMs = hash.functionServiceMs === undefined ? undefined : msByName(hash.functionServiceMs);
+  if (functionServiceMs === null) return undefined;
   return {
     id: hash.id,
     address: hash.address,
@@ -268,9 +278,19 @@ function decodeNode(flat: readonly string[]): NodeView | undefined {
     draining: hash.draining === '1',
     inFlight,
     ...(numbers as Record<(typeof NUMBER_FIELDS)[number], number>),
-    ...(hash.serviceMs === undefined ? {} : { serviceMs: Number(hash.serviceMs) }),
-    ...(hash.functionServiceMs === undefined
-      ? {}
-      : { functionServiceMs: JSON.parse(hash.functionServiceMs) as Record<string, number> }),
+    ...(serviceMs === undefined ? {} : { serviceMs }),
+    ...(functionServiceMs === undefined ? {} : { functionServiceMs }),
   };
+}
+
+/** A JSON object of finite numbers by name, or null if the text is anything else. */
+function msByName(text: string): Record<string, number> | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  return Object.values(value).every(Number.isFinite) ? (value as Record<string, number>) : null;
 }

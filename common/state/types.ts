@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { NoCapacity, NodeRole, NodeView, Selection } from '@strata/policy-engine';
 
 /** What a node publishes about itself at each heartbeat: its view less the dispatchers' count. */
@@ -75,6 +76,11 @@ export interface StateStore {
    */
   reserve(selection: Selection, leaseMs?: number): Promise<Reservation>;
   close(): Promise<void>;
+}
+
+/** A lease id's secret part: 128 random bits, so that no other client can name, and so release, a reservation. */
+export function leaseToken(): string {
+  return randomBytes(16).toString('hex');
 }
 
 /** Builds the release callback a reservation carries: it acts once, however often it is called. */

@@ -44,6 +44,8 @@ export interface ComputeFleetProps {
   readonly logGroup: ILogGroup;
   readonly alerts: ITopic;
   readonly port: number;
+  /** The storage agents' port: with the nodes' own and the VPC's range, where a node may forward. */
+  readonly storagePort: number;
   readonly state: StateStoreEndpoint;
   /** Users' functions: the nodes read their modules and records (never write them), through S3's gateway endpoint. */
   readonly functionCode: FunctionCodeBucket;
@@ -160,6 +162,8 @@ export class ComputeFleet extends Construct {
         STRATA_SIGNAL_RESOURCE: Stack.of(this).getLogicalId(group),
         STRATA_LOG_GROUP: props.logGroup.logGroupName,
         STRATA_PORT: String(props.port),
+        STRATA_STORAGE_PORT: String(props.storagePort),
+        STRATA_VPC_CIDR: props.vpc.vpcCidrBlock,
         STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
         STRATA_CACHE_HOST: props.state.host,
         STRATA_CACHE_PORT: String(props.state.port),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { ATTEMPTS_HEADER } from '../../common/http/headers';
 import { RedisStateStore } from '../../common/state';
@@ -336,6 +337,11 @@ async function computeHostTerminated(
   );
 }
 
+/** A key as the report may show it: what tells two keys apart, not the key (the report is a log anyone may read). */
+function fingerprint(key: string): string {
+  return `sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
 /** What a second run of the user data must leave as it was. */
 async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<Record<string, unknown>> {
   const [fsid, mons, osds, pool, auth] = await Promise.all([
@@ -358,10 +364,10 @@ async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<
     })),
     ceph
       .json<{ auth_dump: { entity: string; key: string }[] }>('auth', 'ls')
-      .then((dump) => dump.auth_dump.map((entry) => `${entry.entity} ${entry.key}`).sort()),
+      .then((dump) => dump.auth_dump.map((entry) => `${entry.entity} ${fingerprint(entry.key)}`).sort()),
   ]);
   const secrets = Object.fromEntries(
-    ['STRATA_CEPH_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN'].map((key) => {
+    ['STRATA_CEPH_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN', 'STRATA_OBJECTS_READ_SECRET_ARN'].map((key) => {
       const arn = settingsOf(env.fleet.ofRole('storage')[0].launch.userData)[key];
       return [key, `${env.aws.secretVersions(arn).length} versions`];
     }),

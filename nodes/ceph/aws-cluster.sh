@@ -306,7 +306,7 @@ rgw_answers() { curl -sf -m 5 --cacert "${keys}/ca.crt" "https://localhost:${STR
 # keys and the CA in the object-store secret for the compute nodes. Every other node, or a
 # later run, waits for them there.
 publish_object_store() {
-  local osds user access secret_key
+  local osds user access secret_key reader read_access read_secret_key
   if [ "${STRATA_CEPH_INDEX}" != 0 ] || ${formed}; then
     wait_for_object_store_keys
     return 0
@@ -319,6 +319,17 @@ publish_object_store() {
   retry 300 "RGW to answer on https://localhost:${STRATA_RGW_PORT}" rgw_answers
   s3() { AWS_ACCESS_KEY_ID=${access} AWS_SECRET_ACCESS_KEY=${secret_key} aws s3api "$@" --endpoint-url "https://localhost:${STRATA_RGW_PORT}" --ca-bundle "${keys}/ca.crt" --region "${STRATA_REGION}"; }
   s3 head-bucket --bucket "${STRATA_BUCKET}" 2>/dev/null || s3 create-bucket --bucket "${STRATA_BUCKET}" >/dev/null
+  # The compute nodes only read: a user of their own, allowed to get and list by the bucket's
+  # policy, its keys in the secret they are given (published before the owner's, which
+  # marks the cluster formed).
+  reader=$(radosgw-admin user info --uid strata-reader 2>/dev/null || radosgw-admin user create --uid strata-reader --display-name 'Strata compute nodes (read only)')
+  read_access=$(jq -er '.keys[0].access_key' <<<"${reader}")
+  read_secret_key=$(jq -er '.keys[0].secret_key' <<<"${reader}")
+  jq -cn --arg bucket "${STRATA_BUCKET}" '{Version: "2012-10-17", Statement: [{Effect: "Allow", Principal: {AWS: ["arn:aws:iam:::user/strata-reader"]}, Action: ["s3:GetObject", "s3:ListBucket"], Resource: ["arn:aws:s3:::\($bucket)", "arn:aws:s3:::\($bucket)/*"]}]}' \
+    > "${keys}/read-policy.json"
+  s3 put-bucket-policy --bucket "${STRATA_BUCKET}" --policy "file://${keys}/read-policy.json"
+  aws_put_secret "${STRATA_OBJECTS_READ_SECRET_ARN}" "$(ACCESS=${read_access} SECRET=${read_secret_key} jq -cn --rawfile ca "${keys}/ca.crt" \
+    '{ accessKeyId: env.ACCESS, secretAccessKey: env.SECRET, caCertificate: $ca }')"
   aws_put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} jq -cn --rawfile ca "${keys}/ca.crt" \
     '{ accessKeyId: env.ACCESS, secretAccessKey: env.SECRET, caCertificate: $ca }')"
 }

@@ -49,8 +49,6 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly ownLimits?: OffloadThresholds;
   /** How long a node that cannot forward waits for a slot before answering 503. @default 500 */
   readonly slotWaitMs?: number;
-  /** @default 6 MiB, as the dispatcher's */
-  readonly maxBodyBytes?: number;
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
 }
@@ -96,7 +94,7 @@ export class ComputeNode extends NodeBase {
         error: `${BUDGET_HEADER} must be a whole number of milliseconds from 1 to ${MAX_BUDGET_MS}`,
       });
     const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
-    const read = await this.readArgs(req, res, fn, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
+    const read = await this.readArgs(req, res, fn, this.httpLimits.maxBodyBytes);
     if (!read) return;
     const { args, body } = read;
     if (this.draining) return refuse(res, 'draining');
@@ -190,6 +188,10 @@ export class ComputeNode extends NodeBase {
         if (peer.kind === 'no-capacity') return { kind: 'none', why: 'no peer took it' };
         // Reserved on the peer while it runs there; the lease runs out by itself if the release fails.
         const done = () => peer.release().catch(() => undefined);
+        if (!this.peerAllowed({ id: peer.nodeId, address: peer.address })) {
+          await done();
+          return { kind: 'none', why: `peer ${peer.nodeId} is at an address outside the fleet's` };
+        }
         return { kind: 'target', target: { id: peer.nodeId, address: peer.address, done } };
       },
       maxAttempts: this.options.peerTries ?? 3,

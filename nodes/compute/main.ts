@@ -7,9 +7,11 @@ import { exitWith, lineFile, wholeNumber } from '../../common/cli';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
 
-const USAGE = `usage: nodes/compute/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
+const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
-  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]`;
+  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
+  [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
+The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags(

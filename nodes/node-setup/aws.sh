@@ -15,7 +15,9 @@ aws_get_secret() {
 
 # Stores a new value of a Secrets Manager secret: aws_put_secret ARN STRING.
 aws_put_secret() {
-  aws secretsmanager put-secret-value --region "${STRATA_REGION}" --secret-id "$1" --secret-string "$2" >/dev/null
+  # From stdin (printf is a builtin): on the command line the value would show in ps.
+  printf '%s' "$2" | aws secretsmanager put-secret-value --region "${STRATA_REGION}" --secret-id "$1" \
+    --secret-string file:///dev/stdin >/dev/null
 }
 
 # The node bundle from its S3 asset: aws_fetch_bundle s3://BUCKET/KEY FILE. The region

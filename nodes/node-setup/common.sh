@@ -38,9 +38,11 @@ wait_for_object_store_keys() {
 }
 
 # The node's environment file, read by systemd as root: the state store URL with its
-# token, RGW's S3 keys, the offload thresholds. RGW's CA goes where the node itself (user
-# strata) can read it, so that Node.js trusts RGW's TLS. RGW's keys are not AWS_*: the AWS
-# SDK takes the instance role (and AWS_REGION) for the function code bucket on S3.
+# token, RGW's S3 keys, the offload thresholds. The node reads its secrets from there (its
+# environment), never from its command line, which any local user can read in ps. RGW's CA
+# goes where the node itself (user strata) can read it, so that Node.js trusts RGW's TLS.
+# RGW's keys are not AWS_*: the AWS SDK takes the instance role (and AWS_REGION) for the
+# function code bucket on S3.
 write_node_env() {
   local ca=/usr/local/share/strata/rgw-ca.pem
   wait_for_object_store_keys
@@ -51,7 +53,7 @@ write_node_env() {
   (
     umask 077
     cat > /etc/strata/node.env <<ENV
-STATE_URL=$(state_url)
+STRATA_STATE_URL=$(state_url)
 STRATA_OBJECTS_ACCESS_KEY_ID=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId)
 STRATA_OBJECTS_SECRET_ACCESS_KEY=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" secretAccessKey)
 AWS_REGION=${STRATA_REGION}
@@ -124,10 +126,14 @@ UNIT
 install_unit() {
   local name=$1 description=$2 command=$3
   id strata >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin strata
-  install -d -o strata -g strata "${STRATA_LOG_DIR}"
-  # The node's, though root appends to it too (the Ceph health timer): made by whoever writes first, it would be root's.
-  touch "${STRATA_LOG_DIR}/metrics.emf"
-  chown strata:strata "${STRATA_LOG_DIR}/metrics.emf"
+  # Root's folder, the node's files made in it beforehand: root opens node.log (systemd's
+  # append:) and appends to metrics.emf (the Ceph health timer), and in a folder of its own
+  # the node could swap a file for a symlink to anything root can write.
+  install -d -o root -g root -m 0755 "${STRATA_LOG_DIR}"
+  local file
+  for file in metrics.emf invocations.log node.log; do
+    [ -f "${STRATA_LOG_DIR}/${file}" ] || install -o strata -g strata -m 0644 /dev/null "${STRATA_LOG_DIR}/${file}"
+  done
   cat > "/etc/systemd/system/${name}.service" <<UNIT
 [Unit]
 Description=${description}

@@ -19,7 +19,7 @@ install_log_rotation
 start_cloudwatch_agent
 install_unit strata-compute-node "Strata compute node (runtime and metrics agent)" \
   "/usr/local/bin/node ${STRATA_HOME}/compute-node.js --id ${instance} --host ${ip} --port ${STRATA_PORT} \
---slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint ${STRATA_RGW_ENDPOINT} --s3-bucket ${STRATA_BUCKET} \
+--slots ${STRATA_SLOTS} --peers ${STRATA_VPC_CIDR} --peer-ports ${STRATA_PORT},${STRATA_STORAGE_PORT} --s3-endpoint ${STRATA_RGW_ENDPOINT} --s3-bucket ${STRATA_BUCKET} \
 --node-policy ${STRATA_NODE_POLICY} --offload-policy ${STRATA_OFFLOAD_POLICY} --offload-thresholds \${OFFLOAD_THRESHOLDS} \
 --emf-file ${STRATA_LOG_DIR}/metrics.emf --invocation-log ${STRATA_LOG_DIR}/invocations.log \
 --functions $(aws_functions_location)"

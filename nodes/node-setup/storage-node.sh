@@ -22,12 +22,13 @@ write_node_env
 start_cloudwatch_agent
 install_unit strata-storage-agent "Strata storage agent (near-data stages and metrics agent)" \
   "/usr/bin/node ${STRATA_HOME}/storage-agent.js --id ${instance} --host ${STRATA_CEPH_ADDRESS} --port ${STRATA_PORT} \
---slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint https://localhost:${STRATA_RGW_PORT} --s3-bucket ${STRATA_BUCKET} \
+--slots ${STRATA_SLOTS} --peers ${STRATA_VPC_CIDR} --peer-ports ${STRATA_COMPUTE_PORT},${STRATA_PORT} --s3-endpoint https://localhost:${STRATA_RGW_PORT} --s3-bucket ${STRATA_BUCKET} \
 --thresholds \${OFFLOAD_THRESHOLDS} --emf-file ${STRATA_LOG_DIR}/metrics.emf --functions $(aws_functions_location)"
 
 # Ceph's health as a metric every 30 s (Strata/CephHealth: 0 ok, 1 warn, 2 error), so that
 # every one-minute period of the CephUnhealthy alarm (missing data breaches) has a value.
-# It appends to the agent's file; if the file is gone, it creates it as the agent's again.
+# It appends to the agent's file as the agent's user (root only reads Ceph's health); if
+# the file is gone, it creates it as the agent's again, in the root-owned log folder.
 emf=${STRATA_LOG_DIR}/metrics.emf
 install -m 0755 "${STRATA_HOME}/ceph/health-metric.sh" /usr/local/bin/strata-ceph-health-metric
 cat > /etc/systemd/system/strata-ceph-health.service <<UNIT
@@ -35,7 +36,7 @@ cat > /etc/systemd/system/strata-ceph-health.service <<UNIT
 Description=Strata: Ceph health as a CloudWatch metric
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c '[ -e ${emf} ] || install -o strata -g strata -m 0644 /dev/null ${emf}; /usr/local/bin/strata-ceph-health-metric >> ${emf}'
+ExecStart=/bin/sh -c '[ -e ${emf} ] || install -o strata -g strata -m 0644 /dev/null ${emf}; /usr/local/bin/strata-ceph-health-metric | runuser -u strata -- tee -a ${emf} >/dev/null'
 UNIT
 cat > /etc/systemd/system/strata-ceph-health.timer <<UNIT
 [Unit]
