@@ -23,6 +23,7 @@ import {
   memberOf,
   NO_ROOM,
   type NodeReport,
+  NUMBER_FIELDS,
   parseMember,
   type Reservation,
   releaseOnce,
@@ -228,18 +229,6 @@ export class RedisStateStore implements StateStore {
     }
   }
 }
-
-const NUMBER_FIELDS = [
-  'slotsTotal',
-  'slotsUsed',
-  'cpuBusy',
-  'memoryUsed',
-  'load1',
-  'load5',
-  'load15',
-  'cores',
-  'heartbeatAt',
-] as const satisfies readonly (keyof NodeReport)[];
 
 function encodeReport(report: NodeReport): Record<string, string> {
   const fields: Record<string, string> = {

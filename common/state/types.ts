@@ -91,7 +91,8 @@ export function releaseOnce(release: () => Promise<void>): () => Promise<void> {
 
 export const NO_ROOM: NoCapacity = { kind: 'no-capacity', reason: 'every candidate is full or gone' };
 
-const NUMBER_FIELDS = [
+/** A node report's numeric fields: checked on the way in, and parsed back from Redis's strings. */
+export const NUMBER_FIELDS = [
   'slotsTotal',
   'slotsUsed',
   'cpuBusy',
@@ -101,7 +102,7 @@ const NUMBER_FIELDS = [
   'load15',
   'cores',
   'heartbeatAt',
-] as const;
+] as const satisfies readonly (keyof NodeReport)[];
 /** Node ids: printable ASCII, so that both stores order them the same way (by byte). */
 const NODE_ID = /^[\x21-\x7e]{1,200}$/;
 
