@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the whole system on this machine (real node processes, a real
  * redis-server, Ceph's RGW with --ceph), one local cluster per scenario, the same load
- * against each. Scenarios: AutoNDP before (one entry node that forwards, in id order,
- * when full), AutoNDP after (round robin), and Strata's policies; each with offload on
+ * against each. Scenarios: AutoNDP before (one entry node that runs a call itself, else
+ * forwards to a peer with free slots, else queues: Faasm's scheduler), AutoNDP after (round robin), and Strata's policies; each with offload on
  * (AutoNDP's thresholds) or off. Drivers like AutoNDP's: a sliding window (fixed
  * concurrency) and batches spread over one second; and an open-loop Poisson driver.
  *
@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkOffloadThresholds } from '@strata/policy-engine';
+import { BASELINE_QUEUE, faasmBaseline } from '../bench/baseline';
 import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
 import { PLACEMENTS } from '../bench/simulator/placements';
 import type { PlacementSpec } from '../bench/simulator/simulate';
@@ -46,9 +47,11 @@ const SCENARIOS = Object.fromEntries(
     'prequal',
   ].map((name) => {
     const placement = PLACEMENTS[name] as Extract<PlacementSpec, { kind: 'strata' }>;
+    // AutoNDP before as Faasm ran it: runs locally, forwards to a peer with free slots, else queues (bench/baseline.ts).
+    if (name === 'autondp-before') return [name, faasmBaseline(BASELINE_QUEUE)];
     return [name, { strategy: placement.strategy, nodePolicy: placement.nodePolicy }];
   }),
-) satisfies Record<string, Pick<LocalClusterOptions, 'strategy' | 'nodePolicy'>>;
+) satisfies Record<string, Pick<LocalClusterOptions, 'strategy' | 'nodePolicy' | 'nodeQueue'>>;
 
 /** Each invocation of a workload, in turn. */
 const WORKLOADS: Record<string, readonly (readonly [string, unknown])[]> = {

@@ -50,6 +50,8 @@ export interface LocalClusterOptions {
   readonly offloadThresholds?: Partial<OffloadThresholds>;
   /** Over these the storage agents refuse data stages. @default offloadThresholds */
   readonly storageThresholds?: Partial<OffloadThresholds>;
+  /** The compute nodes queue what no peer takes, up to this many each, instead of refusing after 500 ms (nodes' --queue). */
+  readonly nodeQueue?: number;
   /** @default 1000 */
   readonly heartbeatMs?: number;
   /** Port of the API adapter. @default any free port */
@@ -219,6 +221,7 @@ export class LocalCluster {
             options.offloadPolicy ?? 'thresholds',
             '--offload-thresholds',
             thresholds,
+            ...(options.nodeQueue === undefined ? [] : ['--queue', String(options.nodeQueue)]),
             ...(options.metricsDir
               ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
               : []),

@@ -12,6 +12,11 @@ export class Slots {
     return this.used;
   }
 
+  /** Callers waiting for a slot (a node's queue). */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
   tryTake(): boolean {
     if (this.used >= this.total) return false;
     this.used++;

@@ -27,6 +27,7 @@ import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DEFAULT_LEASE_MS, type Reservation } from '../../common/state';
 import { DataLimitError } from '../../functions';
+import { RUN_BUDGET_MS } from '../../functions/limits';
 import type { NodeFunction } from '../function-catalog';
 import { functionVersion, MAX_BUDGET_MS, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
 import { FunctionError, type FunctionErrorKind } from '../wasm/instance';
@@ -49,6 +50,13 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly ownLimits?: OffloadThresholds;
   /** How long a node that cannot forward waits for a slot before answering 503. @default 500 */
   readonly slotWaitMs?: number;
+  /**
+   * A bounded queue instead of slotWaitMs: an invocation no peer takes waits for a slot
+   * here, up to its caller's budget, while fewer than this many wait; the node refuses
+   * only when the queue is full. Faabric's "overload locally" (the benchmarks' AutoNDP
+   * baseline, docs/benchmarks.md). @default none
+   */
+  readonly queueLimit?: number;
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
 }
@@ -122,7 +130,12 @@ export class ComputeNode extends NodeBase {
         );
       }
       if (forwarded) return relay(res, forwarded, this.id);
-      haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
+      const { queueLimit } = this.options;
+      if (queueLimit === undefined) haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
+      else if (this.slots.queued < queueLimit) {
+        haveSlot = await this.slots.waitFor(msLeft(deadline) ?? RUN_BUDGET_MS);
+        if (!haveSlot) return sendJson(res, 504, { error: new OutOfTimeError().message }, { [NODE_HEADER]: this.id });
+      }
       if (!haveSlot) return refuse(res, 'full');
     }
     try {

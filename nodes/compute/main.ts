@@ -9,8 +9,10 @@ import { ComputeNode } from './compute-node';
 
 const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
-  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
+  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--queue N] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
   [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
+--queue N: an invocation no peer takes waits here for a slot (up to its budget) while fewer than N wait;
+  refused only when the queue is full (the benchmarks' AutoNDP baseline). Without it: 503 after 500 ms.
 The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
@@ -20,6 +22,7 @@ async function main(): Promise<void> {
       'offload-policy': { type: 'string', default: 'thresholds' },
       'offload-thresholds': { type: 'string', default: '{}' },
       'max-hops': { type: 'string', default: '2' },
+      queue: { type: 'string' },
     },
     USAGE,
   );
@@ -39,6 +42,7 @@ async function main(): Promise<void> {
   const node = await new ComputeNode({
     ...(await commonNodeOptions(values)),
     maxHops: wholeNumber('max-hops', values['max-hops'], 0),
+    queueLimit: values.queue === undefined ? undefined : wholeNumber('queue', values.queue, 1),
     invocationLog: lineFile(values['invocation-log']),
     ...policies,
   }).start();
