@@ -10,17 +10,19 @@
  * run, and writes results.json and charts (latency CDF, latency against load, share of
  * the work per node) to the output folder.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { checkOffloadThresholds } from '@strata/policy-engine';
 import { BASELINE_QUEUE, faasmBaseline } from '../bench/baseline';
 import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
+import { batchSizes, type Driver, median, summarizeOutcomes } from '../bench/drivers';
+import type { LevelCommand, LevelResult, LoadGeneratorConfig } from '../bench/load-generator';
 import { PLACEMENTS } from '../bench/simulator/placements';
 import type { PlacementSpec } from '../bench/simulator/simulate';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
-import { forward } from '../common/http/forward';
-import { NODE_HEADER } from '../common/http/headers';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { DATA_BUCKET } from '../common/settings';
 import { formatTable, type LatencySummary, summarize } from '../common/stats';
@@ -29,7 +31,6 @@ import { LocalCluster, type LocalClusterOptions } from '../local/cluster';
 import { CORPUS, loadCorpus } from '../local/corpus';
 import { serveDashboard } from '../local/dashboard/server';
 import { bottleneck, EmulatedFleet, type HostUsage } from '../local/emulated-fleet';
-import { progress } from '../local/progress';
 import { type RedisServer, startRedisServer } from '../local/redis-server';
 
 /** The scenarios, as the simulator defines them (AutoNDP before and after, Strata's policies). */
@@ -67,34 +68,51 @@ const WORKLOADS: Record<string, readonly (readonly [string, unknown])[]> = {
   ],
 };
 
-const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).join(',')}]
-  [--workload ${Object.keys(WORKLOADS).join('|')}] [--driver window|batch|poisson] [--offload on|off|both]
-  [--requests 200] [--concurrency 1,16] [--batches 1,8,32] [--rates 2,4,8] [--seconds 15]
-  [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR] [--dashboard-port 0]
-  [--thresholds 0.8,0.8,0.8] [--storage-slots N] [--emulate [--cpu 0.25,0.25,0.5] [--storage-cpu 0.75] [--control-cpu 0.25] [--link 100,1000]]
+/**
+ * AutoNDP's cluster (5 compute machines, 6 storage machines running Ceph, 1 load
+ * generator) scaled uniformly to this machine's 2 cores: 0.15 cores a machine, so 0.15
+ * per compute host and for the load generator, and 6 × 0.15 for the one storage host
+ * that stands for their six; Redis's host 0.1 (2 − 12 × 0.15 − 0.1 = 0.1 spare).
+ */
+const SEED_SHAPE = { cpu: '0.15,0.15,0.15,0.15,0.15', storageCpu: '0.9', controlCpu: '0.1', loadCpu: '0.15' };
 
-  window: --requests at each --concurrency, a new one as each finishes (AutoNDP's sliding window)
-  batch: each of --batches requests spread evenly over one second, then the next batch
+const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).join(',')}]
+  [--workload ${Object.keys(WORKLOADS).join('|')}] [--driver window|batch|poisson|seed] [--offload on|off|both]
+  [--requests 200] [--concurrency 1,16] [--batches 1,8,32 | 1-499[:STEP]] [--batch-scale 1] [--rates 2,4,8] [--seconds 15]
+  [--timeout-ms 30000] [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR] [--dashboard-port 0]
+  [--thresholds 0.8,0.8,0.8] [--storage-slots N]
+  [--emulate [--cpu ${SEED_SHAPE.cpu}] [--storage-cpu ${SEED_SHAPE.storageCpu}] [--control-cpu ${SEED_SHAPE.controlCpu}] [--load-cpu ${SEED_SHAPE.loadCpu}] [--link 100,1000]]
+
+  window: --requests at each --concurrency (client threads), a new one as each finishes (AutoNDP's sliding window)
+  batch: each of --batches requests spread evenly over one second, all awaited, then the next batch (AutoNDP's
+    batch test: 1-499); --batch-scale multiplies every size (0.05: 1-499 becomes 1-25), to fit this machine
   poisson: open-loop Poisson arrivals at each of --rates per second, for --seconds each
+  seed: AutoNDP's two drivers in turn, the batch test (--batches, default 1-499) and the sliding window
+    (--requests, default 5000, over --concurrency threads, default 16); the default with --emulate
+  Every request counts: one refused, failed or unanswered within --timeout-ms counts as a failure at
+    --timeout-ms in the latency figures, and the goodput counts only the answered.
   --heterogeneous: compute nodes with 1, 2, 3... slots instead of --slots each
   --offload on (AutoNDP's thresholds) | off | always (every stage offered, and taken unless the storage node's
     slots are full) | both (on, off) | all;  --thresholds cpu,memory,load per core: the offload thresholds
   --emulate: every node on an emulated host of its own (local/emulated-fleet.ts): a compute node per
     --cpu quota (cores of this machine), the storage node (Ceph + its agent) at each --storage-cpu,
-    Redis at --control-cpu, every node's link at each --link rate (Mbit/s); the quotas must fit the
-    machine's cores. Prints which resource limited each run, from the hosts' counters.`;
+    Redis at --control-cpu, the load generator (driver and dispatcher) at --load-cpu, every node's link at
+    each --link rate (Mbit/s); the quotas must fit the machine's cores. The defaults are AutoNDP's cluster
+    scaled to 2 cores (docs/benchmarks.md). Prints which resource limited each run, from the hosts' counters.`;
 
 interface Level {
+  readonly driver: Driver;
   readonly label: string;
   readonly load: number;
   readonly summary: LatencySummary;
   readonly elapsedS: number;
+  /** Every request's latency, a failure at the client's timeout. */
   readonly latenciesMs: number[];
   readonly perNode: Record<string, number>;
   /** With --emulate: what each host used, and the resource that limited the run. */
   readonly hosts?: HostUsage[];
   readonly limitedBy?: string;
-  /** CPU of this process (the dispatcher and the load driver), cores. */
+  /** CPU of the load generator (the dispatcher and the driver), cores. */
   readonly benchCpuCores?: number;
 }
 
@@ -115,9 +133,54 @@ function usageTable(rows: readonly { name: string; level: Level }[]): string {
       (u) =>
         `${u.host} ${u.cpuCores.toFixed(2)}/${u.quotaCores}${u.throttled > 0.05 ? ` thr ${(100 * u.throttled).toFixed(0)}%` : ''}${Number.isFinite(u.linkRateMbit) ? ` ${u.linkMbit.toFixed(0)}Mb` : ''}`,
     );
-    return `  ${name}: limited by ${level.limitedBy}; ${hosts.join(', ')}; dispatcher+driver ${level.benchCpuCores?.toFixed(2)} cores`;
+    return `  ${name}: limited by ${level.limitedBy}; ${hosts.join(', ')}; load generator ${level.benchCpuCores?.toFixed(2)} cores`;
   });
   return `hosts (CPU cores used / quota, throttled periods, link Mbit/s):\n${lines.join('\n')}`;
+}
+
+/** The load generator process (bench/load-generator.ts), on the load-generator host if there is one. */
+class LoadGenerator {
+  private readonly lines: AsyncIterator<string>;
+  private constructor(private readonly child: ChildProcess) {
+    this.lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  static start(config: LoadGeneratorConfig, stateUrl: string, prefix: readonly string[] = []): LoadGenerator {
+    const argv = [
+      process.execPath,
+      '--import',
+      'tsx',
+      join(__dirname, '..', 'bench', 'load-generator.ts'),
+      JSON.stringify(config),
+    ];
+    const [file, ...rest] = prefix.length > 0 ? prefix : [argv[0]];
+    const child = spawn(file, prefix.length > 0 ? [...rest, ...argv] : argv.slice(1), {
+      cwd: join(__dirname, '..'),
+      // The state URL holds Redis's password: the environment, not argv.
+      env: { ...process.env, STRATA_STATE_URL: stateUrl, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    return new LoadGenerator(child);
+  }
+
+  async run(command: LevelCommand): Promise<LevelResult> {
+    this.child.stdin!.write(`${JSON.stringify(command)}\n`);
+    const next = await this.lines.next();
+    if (next.done) throw new Error(`the load generator ended (exit ${this.child.exitCode})`);
+    return JSON.parse(next.value) as LevelResult;
+  }
+
+  async stop(): Promise<void> {
+    this.child.stdin!.end();
+    if (this.child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+      this.child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
 }
 
 async function main(): Promise<void> {
@@ -127,21 +190,24 @@ async function main(): Promise<void> {
       options: {
         scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
         workload: { type: 'string', default: 'wordcount-large' },
-        driver: { type: 'string', default: 'window' },
+        driver: { type: 'string' },
         offload: { type: 'string', default: 'on' },
-        requests: { type: 'string', default: '200' },
-        concurrency: { type: 'string', default: '1,16' },
-        batches: { type: 'string', default: '1,8,32' },
+        requests: { type: 'string' },
+        concurrency: { type: 'string' },
+        batches: { type: 'string' },
+        'batch-scale': { type: 'string', default: '1' },
         rates: { type: 'string', default: '2,4,8' },
         seconds: { type: 'string', default: '15' },
+        'timeout-ms': { type: 'string', default: '30000' },
         nodes: { type: 'string', default: '3' },
-        slots: { type: 'string', default: '2' },
+        slots: { type: 'string' },
         heterogeneous: { type: 'boolean', default: false },
         ceph: { type: 'boolean', default: false },
         emulate: { type: 'boolean', default: false },
-        cpu: { type: 'string', default: '0.25,0.25,0.5' },
-        'storage-cpu': { type: 'string', default: '0.75' },
-        'control-cpu': { type: 'string', default: '0.25' },
+        cpu: { type: 'string', default: SEED_SHAPE.cpu },
+        'storage-cpu': { type: 'string', default: SEED_SHAPE.storageCpu },
+        'control-cpu': { type: 'string', default: SEED_SHAPE.controlCpu },
+        'load-cpu': { type: 'string', default: SEED_SHAPE.loadCpu },
         link: { type: 'string', default: '100' },
         thresholds: { type: 'string', default: '0.8,0.8,0.8' },
         'storage-slots': { type: 'string' },
@@ -159,26 +225,41 @@ async function main(): Promise<void> {
   if (unknown) exitWith(2, `--scenarios: unknown "${unknown}"; the scenarios are ${Object.keys(SCENARIOS).join(', ')}`);
   if (!(values.workload in WORKLOADS))
     exitWith(2, `--workload must be one of ${Object.keys(WORKLOADS).join(', ')}; got "${values.workload}"`);
-  if (!['window', 'batch', 'poisson'].includes(values.driver))
-    exitWith(2, `--driver must be window, batch or poisson; got "${values.driver}"`);
+  const driver = values.driver ?? (values.emulate ? 'seed' : 'window');
+  if (!['window', 'batch', 'poisson', 'seed'].includes(driver))
+    exitWith(2, `--driver must be window, batch, poisson or seed; got "${driver}"`);
   if (!(values.offload in OFFLOADS))
     exitWith(2, `--offload must be one of ${Object.keys(OFFLOADS).join(', ')}; got "${values.offload}"`);
   const list = (flag: string, text: string) => text.split(',').map((item) => wholeNumber(flag, item, 1));
-  const levels =
-    values.driver === 'window'
-      ? list('concurrency', values.concurrency)
-      : values.driver === 'batch'
-        ? list('batches', values.batches)
-        : list('rates', values.rates);
-  const requests = wholeNumber('requests', values.requests, 1);
+  const seed = driver === 'seed';
+  let sizes: number[] = [];
+  if (driver === 'batch' || seed) {
+    try {
+      sizes = batchSizes(values.batches ?? (seed ? '1-499' : '1,8,32'), Number(values['batch-scale']));
+    } catch (error) {
+      exitWith(2, (error as Error).message);
+    }
+  }
+  const windows = driver === 'window' || seed ? list('concurrency', values.concurrency ?? (seed ? '16' : '1,16')) : [];
+  // Each load level in turn: the batch test's batches, then the sliding windows (seed), or one driver's.
+  const plan: { driver: Driver; level: number }[] = [
+    ...sizes.map((level) => ({ driver: 'batch' as const, level })),
+    ...windows.map((level) => ({ driver: 'window' as const, level })),
+    ...(driver === 'poisson'
+      ? list('rates', values.rates).map((level) => ({ driver: 'poisson' as const, level }))
+      : []),
+  ];
+  const requests = wholeNumber('requests', values.requests ?? (seed ? '5000' : '200'), 1);
   const seconds = wholeNumber('seconds', values.seconds, 1);
+  const timeoutMs = wholeNumber('timeout-ms', values['timeout-ms'], 1);
   const computeCpu = coresList('cpu', values.cpu);
   const storageCpus = coresList('storage-cpu', values['storage-cpu']);
   const links = list('link', values.link);
   const nodes = values.emulate ? computeCpu.length : wholeNumber('nodes', values.nodes, 1);
+  // Faasm gives a host a slot per core; an emulated host of a fraction of a core gets one.
   const slots = values.heterogeneous
     ? Array.from({ length: nodes }, (_, i) => i + 1)
-    : wholeNumber('slots', values.slots, 1);
+    : wholeNumber('slots', values.slots ?? (values.emulate ? '1' : '2'), 1);
   const offloads = OFFLOADS[values.offload];
   const [cpuLimit, memoryLimit, loadLimit] = values.thresholds.split(',').map(Number);
   const thresholds = { cpu: cpuLimit, memory: memoryLimit, loadPerCore: loadLimit };
@@ -207,6 +288,7 @@ async function main(): Promise<void> {
       computeCpu,
       storageCpu: Math.max(...storageCpus),
       controlCpu: coresList('control-cpu', values['control-cpu'])[0],
+      loadCpu: coresList('load-cpu', values['load-cpu'])[0],
       linkMbit: links[0],
       log: (line) => console.error(line),
     }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
@@ -226,10 +308,19 @@ async function main(): Promise<void> {
     objects = { folder };
   }
   const redisUrl = fleet?.redisUrl ?? redis!.url;
+  const drivers = [
+    sizes.length > 0
+      ? `batch test over ${sizes.length} batches (${sizes[0]} to ${sizes.at(-1)} requests, each over one second)`
+      : '',
+    windows.length > 0 ? `sliding window, ${requests} requests over ${windows.join(', ')} client threads` : '',
+    driver === 'poisson' ? `Poisson at ${values.rates}/s for ${seconds} s` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
   console.log(
     fleet
-      ? `${values.workload}, ${values.driver} driver at ${levels.join(', ')}; emulated hosts: compute nodes at ${computeCpu.join(', ')} cores with ${JSON.stringify(slots)} slots, storage (Ceph + agent) at ${storageCpus.join(' / ')} cores, Redis at ${values['control-cpu']}, links ${links.join(' / ')} Mbit/s`
-      : `${values.workload}, ${values.driver} driver at ${levels.join(', ')}; ${nodes} compute nodes with ${JSON.stringify(slots)} slots, 1 storage node; objects in ${ceph ? 'Ceph RGW' : 'a folder'}; state in redis-server`,
+      ? `${values.workload}, ${drivers}, client timeout ${timeoutMs} ms; emulated hosts: compute nodes at ${computeCpu.join(', ')} cores with ${JSON.stringify(slots)} slots, storage (Ceph + agent) at ${storageCpus.join(' / ')} cores, Redis at ${values['control-cpu']}, load generator at ${values['load-cpu']}, links ${links.join(' / ')} Mbit/s`
+      : `${values.workload}, ${drivers}, client timeout ${timeoutMs} ms; ${nodes} compute nodes with ${JSON.stringify(slots)} slots, 1 storage node; objects in ${ceph ? 'Ceph RGW' : 'a folder'}; state in redis-server`,
   );
   // Without --emulate one setting: the machine as it is.
   const settings = fleet
@@ -257,7 +348,7 @@ async function main(): Promise<void> {
         for (const offload of offloads) {
           const name = `${scenario}${offloads.length > 1 ? ` (offload ${offload})` : ''}${where}`;
           const metricsDir = join(out, 'metrics', name.replace(/[^\w.-]+/g, '-'));
-          dashboard.reset(`npm run bench: ${name}, ${values.workload}, ${values.driver} driver`);
+          dashboard.reset(`npm run bench: ${name}, ${values.workload}, ${driver} driver`);
           dashboard.addSource({ folder: metricsDir });
           const cluster = await LocalCluster.start({
             redisUrl,
@@ -278,30 +369,44 @@ async function main(): Promise<void> {
             cephConf: ceph?.conf,
             nodeHost: fleet ? (id) => fleet.placement(id) : undefined,
           });
+          const generator = LoadGenerator.start(
+            {
+              strategy: SCENARIOS[scenario].strategy ?? 'round-robin',
+              timeoutMs,
+              queueTimeoutMs: 60_000,
+              workload: WORKLOADS[values.workload],
+            },
+            redisUrl,
+            fleet?.loadGenerator,
+          );
           try {
-            await cluster.waitForNodes();
+            await cluster.waitForNodes(60_000);
             // Warm up: a few invocations per node (each node's first ones compile, connect, fill caches).
-            await send(cluster.url, WORKLOADS[values.workload], 'window', Math.min(4, nodes), 3 * (nodes + 1), seconds);
+            await generator.run({ driver: 'window', level: Math.min(4, nodes), requests: 3 * (nodes + 1), seconds });
             const measured: Level[] = [];
-            for (const level of levels) {
-              process.stderr.write(`${name}, ${values.driver} ${level}\n`);
+            for (const { driver: levelDriver, level } of plan) {
+              process.stderr.write(`${name}, ${levelDriver} ${level}\n`);
               const before = fleet?.read();
-              const dispatcherCpu = process.cpuUsage();
-              const figures = await send(
-                cluster.url,
-                WORKLOADS[values.workload],
-                values.driver,
-                level,
-                requests,
-                seconds,
-              );
-              const cpu = process.cpuUsage(dispatcherCpu);
+              const run = await generator.run({ driver: levelDriver, level, requests, seconds });
               const hosts = fleet && before ? fleet.usage(before, fleet.read()) : undefined;
+              const perNode: Record<string, number> = {};
+              for (const o of run.outcomes) if (o.node) perNode[o.node] = (perNode[o.node] ?? 0) + 1;
               measured.push({
-                ...figures,
+                driver: levelDriver,
+                label:
+                  levelDriver === 'window'
+                    ? `sliding window, ${level} threads`
+                    : levelDriver === 'batch'
+                      ? `batch of ${level} over 1 s`
+                      : `Poisson ${level}/s`,
+                load: level,
+                summary: summarizeOutcomes(run.outcomes, timeoutMs, run.elapsedS),
+                elapsedS: run.elapsedS,
+                latenciesMs: run.outcomes.map((o) => (o.ok ? o.ms : timeoutMs)),
+                perNode,
                 hosts,
                 limitedBy: hosts ? bottleneck(hosts).resource : undefined,
-                benchCpuCores: (cpu.user + cpu.system) / 1e6 / figures.elapsedS,
+                benchCpuCores: run.cpuCores,
               });
             }
             results.push({
@@ -314,6 +419,7 @@ async function main(): Promise<void> {
               levels: measured,
             });
           } finally {
+            await generator.stop();
             await cluster.stop();
           }
         }
@@ -326,26 +432,83 @@ async function main(): Promise<void> {
     await dashboard.close();
   }
 
-  for (let i = 0; i < levels.length; i++) {
-    console.log(`\n${values.workload}, ${results[0].levels[i].label}`);
+  const baseOf = (setting: string) =>
+    results.find((result) => result.setting === setting && result.name.startsWith('autondp-before'));
+  const ratioHeader = results.some((result) => result.name.startsWith('autondp-before'))
+    ? 'before ÷ this: median / stddev'
+    : undefined;
+  const ratio = (base: LatencySummary | undefined, summary: LatencySummary) =>
+    base
+      ? `${(base.medianMs / summary.medianMs).toFixed(2)} / ${(base.stddevMs / summary.stddevMs).toFixed(2)}`
+      : undefined;
+  const batchSummaries = new Map<
+    string,
+    { perBatch: { size: number; medianMs: number; errors: number }[]; summary: LatencySummary; medianOfMedians: number }
+  >();
+  if (sizes.length > 0) {
+    // The batch test: each batch's median, then the median over batches (AutoNDP's figure), and every request's spread.
+    for (const { name, levels: measured } of results) {
+      const batches = measured.filter((level) => level.driver === 'batch');
+      const all = batches.flatMap((level) => level.latenciesMs);
+      const errors = batches.reduce((sum, level) => sum + level.summary.errors, 0);
+      const elapsed = batches.reduce((sum, level) => sum + level.elapsedS, 0);
+      const summary = summarize(all, errors, elapsed);
+      batchSummaries.set(name, {
+        perBatch: batches.map((level) => ({
+          size: level.load,
+          medianMs: level.summary.medianMs,
+          errors: level.summary.errors,
+        })),
+        summary: { ...summary, completed: all.length - errors, throughput: (all.length - errors) / elapsed },
+        medianOfMedians: median(batches.map((level) => level.summary.medianMs)),
+      });
+    }
+    console.log(`\n${values.workload}, the batch test: each batch's median ms (failures), batch by batch`);
+    console.log(
+      [
+        ['batch', ...results.map((r) => r.name)].join('  '),
+        ...sizes.map((size, i) =>
+          [
+            String(size).padStart(5),
+            ...results.map((r) => {
+              const b = batchSummaries.get(r.name)!.perBatch[i];
+              return `${b.medianMs.toFixed(0)}${b.errors > 0 ? ` (${b.errors})` : ''}`.padStart(r.name.length);
+            }),
+          ].join('  '),
+        ),
+      ].join('\n'),
+    );
+    console.log(
+      `\n${values.workload}, the batch test over every batch (median = the median of the batches' medians; the rest over every request)`,
+    );
     console.log(
       formatTable(
-        results.map(({ name, setting, levels: measured }) => {
-          // Ratios against AutoNDP before in the same setting (link, storage quota).
-          const base = results.find((result) => result.setting === setting && result.name.startsWith('autondp-before'))
-            ?.levels[i].summary;
-          const summary = measured[i].summary;
+        results.map(({ name, setting }) => {
+          const mine = batchSummaries.get(name)!;
+          const base = baseOf(setting) && batchSummaries.get(baseOf(setting)!.name);
           return {
             name,
-            summary,
+            summary: { ...mine.summary, medianMs: mine.medianOfMedians },
             ratio: base
-              ? `${(base.medianMs / summary.medianMs).toFixed(2)} / ${(base.stddevMs / summary.stddevMs).toFixed(2)}`
+              ? `${(base.medianOfMedians / mine.medianOfMedians).toFixed(2)} / ${(base.summary.stddevMs / mine.summary.stddevMs).toFixed(2)}`
               : undefined,
           };
         }),
-        results.some((result) => result.name.startsWith('autondp-before'))
-          ? 'before ÷ this: median / stddev'
-          : undefined,
+        ratioHeader,
+      ),
+    );
+  }
+  plan.forEach(({ driver: levelDriver }, i) => {
+    if (levelDriver === 'batch') return;
+    console.log(`\n${values.workload}, ${results[0].levels[i].label}`);
+    console.log(
+      formatTable(
+        results.map(({ name, setting, levels: measured }) => ({
+          name,
+          summary: measured[i].summary,
+          ratio: ratio(baseOf(setting)?.levels[i].summary, measured[i].summary),
+        })),
+        ratioHeader,
       ),
     );
     if (fleet) console.log(usageTable(results.map(({ name, levels: measured }) => ({ name, level: measured[i] }))));
@@ -357,13 +520,19 @@ async function main(): Promise<void> {
           `${name.replace(' (offload on)', '')}: offload off ÷ on, median ${(off.medianMs / measured[i].summary.medianMs).toFixed(2)}×, p99 ${(off.p99Ms / measured[i].summary.p99Ms).toFixed(2)}×`,
         );
     }
+  });
+  if (fleet && sizes.length > 0) {
+    const top = plan.findIndex((step) => step.driver === 'batch' && step.level === sizes.at(-1));
+    console.log(`\nthe largest batch (${sizes.at(-1)}):`);
+    console.log(usageTable(results.map(({ name, levels: measured }) => ({ name, level: measured[top] }))));
   }
   writeFileSync(
     join(out, 'results.json'),
     JSON.stringify(
       {
         workload: values.workload,
-        driver: values.driver,
+        driver,
+        timeoutMs,
         nodes,
         slots,
         ceph: Boolean(ceph),
@@ -373,9 +542,11 @@ async function main(): Promise<void> {
               storageCpus,
               links,
               controlCpu: values['control-cpu'],
+              loadCpu: values['load-cpu'],
               storageSlots: values['storage-slots'] === undefined ? undefined : Number(values['storage-slots']),
             }
           : undefined,
+        batchTest: sizes.length > 0 ? Object.fromEntries(batchSummaries) : undefined,
         results: results.map(({ setting: _, levels: measured, ...run }) => ({
           ...run,
           levels: measured.map(({ latenciesMs: _latencies, ...rest }) => rest),
@@ -385,22 +556,26 @@ async function main(): Promise<void> {
       2,
     ),
   );
-  const top = levels.length - 1;
+  // Charts of the last level (the sliding window, if it ran).
+  const top = plan.length - 1;
   await latencyCdfChart(
     results.map(({ name, levels: measured }) => ({ name, latenciesMs: measured[top].latenciesMs })),
     join(out, 'latency-cdf.svg'),
     `${values.workload}: latency CDF, ${results[0].levels[top].label}`,
   );
-  if (levels.length > 1) {
+  const sameDriver = plan.filter((step) => step.driver === plan[top].driver).length;
+  if (sameDriver > 1) {
     await latencyVsLoadChart(
       results.flatMap(({ name, levels: measured }) =>
-        measured.map((level) => ({ policy: name, load: level.load, latencyMs: level.summary.medianMs })),
+        measured
+          .filter((level) => level.driver === plan[top].driver)
+          .map((level) => ({ policy: name, load: level.load, latencyMs: level.summary.medianMs })),
       ),
       join(out, 'median-vs-load.svg'),
       `${values.workload}: median latency against load`,
-      values.driver === 'window'
-        ? 'concurrency'
-        : values.driver === 'batch'
+      plan[top].driver === 'window'
+        ? 'client threads'
+        : plan[top].driver === 'batch'
           ? 'batch size (requests in one second)'
           : 'arrival rate per second',
     );
@@ -410,7 +585,7 @@ async function main(): Promise<void> {
       Object.entries(measured[top].perNode).map(([node, count]) => ({
         policy: name,
         node,
-        value: count / measured[top].summary.completed,
+        value: count / Math.max(1, measured[top].summary.completed),
       })),
     ),
     join(out, 'work-per-node.svg'),
@@ -418,86 +593,6 @@ async function main(): Promise<void> {
     'share',
   );
   console.log(`\nresults and charts: ${out}`);
-}
-
-/** Runs one load level with the driver and answers its figures. */
-async function send(
-  url: string,
-  workload: readonly (readonly [string, unknown])[],
-  driver: string,
-  level: number,
-  requests: number,
-  seconds: number,
-): Promise<Level> {
-  const address = new URL(url).host;
-  const latencies: number[] = [];
-  const perNode: Record<string, number> = {};
-  let errors = 0;
-  let done = 0;
-  const one = async (i: number) => {
-    const [fn, body] = workload[i % workload.length];
-    const t0 = performance.now();
-    try {
-      const reply = await forward({
-        address,
-        path: `/invoke/${fn}`,
-        body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json' },
-        timeoutMs: 120_000,
-      });
-      if (reply.status === 200) {
-        latencies.push(performance.now() - t0);
-        const node = String(reply.headers[NODE_HEADER]);
-        perNode[node] = (perNode[node] ?? 0) + 1;
-      } else errors++;
-    } catch {
-      errors++;
-    }
-    progress(++done, total);
-  };
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  const total = driver === 'window' ? requests : driver === 'batch' ? level : Math.max(1, Math.round(level * seconds));
-  const started = performance.now();
-  if (driver === 'window') {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: level }, async () => {
-        for (let i = next++; i < requests; i = next++) await one(i);
-      }),
-    );
-  } else if (driver === 'batch') {
-    // AutoNDP's batch test: the batch's requests spread evenly over one second.
-    await Promise.all(
-      Array.from({ length: level }, async (_, i) => {
-        await sleep((1000 * i) / level);
-        await one(i);
-      }),
-    );
-  } else {
-    const pending: Promise<void>[] = [];
-    let at = 0;
-    for (let i = 0; i < total; i++) {
-      at += -Math.log(1 - Math.random()) * (1000 / level);
-      await sleep(Math.max(0, started + at - performance.now()));
-      pending.push(one(i));
-    }
-    await Promise.all(pending);
-  }
-  const elapsed = (performance.now() - started) / 1000;
-  const label =
-    driver === 'window'
-      ? `concurrency ${level}`
-      : driver === 'batch'
-        ? `batch of ${level} over 1 s`
-        : `Poisson ${level}/s`;
-  return {
-    label,
-    load: level,
-    summary: summarize(latencies, errors, elapsed),
-    elapsedS: elapsed,
-    latenciesMs: latencies,
-    perNode,
-  };
 }
 
 main().catch((error: Error) => exitWith(1, error.stack ?? error.message));

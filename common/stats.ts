@@ -45,7 +45,7 @@ export function formatTable(
     'p99 ms',
     'mean ms',
     'stddev ms',
-    'per s',
+    'goodput/s',
     'errors',
     ...(ratioHeader ? [ratioHeader] : []),
   ];

@@ -2,7 +2,8 @@
  * The benchmark's machines as emulated hosts (local/emulated-hosts.ts): a host per
  * compute node (c1, c2, ...), one storage host (s1: a one-host Ceph and the storage
  * agent, so its data stages read the object over the host's loopback) and a control
- * host (ctl: redis-server). Each has its own CPU quota (cgroup v1 CFS, in cores of this
+ * host (ctl: redis-server), and, if asked, a load-generator host (lg: the benchmark's
+ * driver and dispatcher, bench/load-generator.ts). Each has its own CPU quota (cgroup v1 CFS, in cores of this
  * machine) and its own link (htb at the given rate each way); the compute↔storage path
  * crosses both ends' links. The hosts are made but not booted: the nodes are this
  * machine's programs run inside each host's network namespace and cgroups
@@ -31,6 +32,8 @@ export interface EmulatedFleetOptions {
   readonly storageCpu: number;
   /** The control host's quota (redis-server), cores. */
   readonly controlCpu: number;
+  /** A load-generator host (lg) with this quota, cores, and the same link as the nodes. @default none */
+  readonly loadCpu?: number;
   /** Every node's link, Mbit/s each way. */
   readonly linkMbit: number;
   /** The hosts' network: a name of 1-5 of [a-z0-9] and a /24 of its own. @default bench, 10.77.13.0/24 */
@@ -62,6 +65,7 @@ export type CounterReading = ReadonlyMap<string, ReturnType<Host['counters']> & 
 /** The hosts' addresses in a /24 (given as its first three numbers, e.g. 10.77.13). */
 const addresses = (prefix: string) => ({
   ctl: `${prefix}.10`,
+  lg: `${prefix}.11`,
   s1: `${prefix}.20`,
   compute: (i: number) => `${prefix}.${31 + i}`,
 });
@@ -83,6 +87,7 @@ export class EmulatedFleet {
     const quotas = new Map([
       ['ctl', options.controlCpu],
       ['s1', options.storageCpu],
+      ...(options.loadCpu === undefined ? [] : [['lg', options.loadCpu] as [string, number]]),
       ...options.computeCpu.map((cpu, i): [string, number] => [`c${i + 1}`, cpu]),
     ]);
     checkQuotasFit(quotas);
@@ -103,6 +108,7 @@ export class EmulatedFleet {
       await Promise.all(
         options.computeCpu.map((cpu, i) => make(`c${i + 1}`, ADDRESSES.compute(i), cpu, options.linkMbit)),
       );
+      if (options.loadCpu !== undefined) await make('lg', ADDRESSES.lg, options.loadCpu, options.linkMbit);
 
       const redis = await startRedis(ctl);
       // Ceph boots without the quota (its first minute is heavy), then the quota applies.
@@ -139,7 +145,12 @@ export class EmulatedFleet {
   }
 
   get computeNodes(): number {
-    return this.quotas.size - 2;
+    return [...this.quotas.keys()].filter((host) => /^c\d+$/.test(host)).length;
+  }
+
+  /** The command prefix that runs a program on the load-generator host, if there is one. */
+  get loadGenerator(): readonly string[] | undefined {
+    return this.quotas.has('lg') ? this.network.host('lg').commandPrefix() : undefined;
   }
 
   /** LocalCluster's nodeHost: compute node cN on host cN, storage node s1 on s1 (reading RGW on its loopback). */
