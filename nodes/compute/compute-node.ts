@@ -31,6 +31,7 @@ import { RUN_BUDGET_MS } from '../../functions/limits';
 import type { NodeFunction } from '../function-catalog';
 import { functionVersion, MAX_BUDGET_MS, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
 import { FunctionError, type FunctionErrorKind } from '../wasm/instance';
+import { type PrimaryLocator, primaryHolders } from './locality';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;
@@ -38,6 +39,11 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly nodePolicy: NodePolicy;
   /** Tier 3: where a data stage runs. */
   readonly offloadPolicy: OffloadPolicy;
+  /**
+   * Tier 3 by locality: where an object's primary copy is (Ceph's placement), so that the
+   * offload policy prefers the storage nodes on that host among those it allows. @default none
+   */
+  readonly locator?: PrimaryLocator;
   /** An invocation is forwarded at most this many times. @default 2 */
   readonly maxHops?: number;
   /** How many peers a full node offers one invocation to, one after another, before it waits for a slot. @default 3 */
@@ -243,7 +249,12 @@ export class ComputeNode extends NodeBase {
   ): Promise<{ result: unknown; offload: OffloadOutcome }> {
     if (!fn.dataStage) return { result: await this.pool.run(fn.target, args, until), offload: { kind: 'none' } };
     const key = invocation.objectKey!;
-    const decision = this.options.offloadPolicy(this.storage, invocation, this.context());
+    const decision = this.options.offloadPolicy(
+      this.storage,
+      invocation,
+      this.context(),
+      this.options.locator && (await primaryHolders(this.options.locator, this.storage, key)),
+    );
     let offload: OffloadOutcome;
     if (decision.kind === 'offload') {
       try {

@@ -6,13 +6,16 @@ import { nodePolicy, offloadPolicy, UnknownPolicyError } from '@strata/policy-en
 import { exitWith, lineFile, wholeNumber } from '../../common/cli';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
+import { locatorFromFlag } from './locality';
 
 const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
-  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--queue N] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
+  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--queue N] [--locality JSON] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
   [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
 --queue N: an invocation no peer takes waits here for a slot (up to its budget) while fewer than N wait;
   refused only when the queue is full (the benchmarks' AutoNDP baseline). Without it: 503 after 500 ms.
+--locality '{"bucketMarker":"...","pool":"default.rgw.buckets.data","cephConf":"/etc/ceph/ceph.conf"}': offer a data
+  stage first to the storage host of the object's primary OSD (Ceph's placement), else to any the policy allows.
 The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
@@ -23,6 +26,7 @@ async function main(): Promise<void> {
       'offload-thresholds': { type: 'string', default: '{}' },
       'max-hops': { type: 'string', default: '2' },
       queue: { type: 'string' },
+      locality: { type: 'string' },
     },
     USAGE,
   );
@@ -30,6 +34,7 @@ async function main(): Promise<void> {
   try {
     policies = {
       nodePolicy: nodePolicy(values['node-policy']),
+      locator: values.locality === undefined ? undefined : locatorFromFlag(values.locality),
       offloadPolicy: offloadPolicy(values['offload-policy'], {
         offloadThresholds: JSON.parse(values['offload-thresholds']),
       }),

@@ -1,0 +1,131 @@
+/**
+ * Tier 3 by locality: which storage host holds an object's primary copy, from Ceph's
+ * placement, so that a data stage is offered there first (its read then stays on the
+ * host, off the links). For an object in RGW the copy that counts is the primary OSD of
+ * the object's head RADOS object (`<bucket marker>_<key>` in the data pool; a 4 MiB
+ * object is its head). The placement is computed by the monitors from the OSD map
+ * (`ceph osd map POOL OID`), one small call, and the OSDs' addresses come from the OSD
+ * map too (`ceph osd dump`): no storage host is asked where the data is.
+ */
+import { execFile } from 'node:child_process';
+import type { NodeView } from '@strata/policy-engine';
+
+/** Runs the ceph CLI with these arguments (and --format json), answering its stdout. */
+export type CephCommand = (args: readonly string[]) => Promise<string>;
+
+/** Where an object's primary copy is: the IPv4 address of the host of its primary OSD, if known. */
+export interface PrimaryLocator {
+  primaryHost(key: string): Promise<string | undefined>;
+}
+
+/**
+ * The RADOS object that holds the head of RGW object `key`. RGW writes a key that
+ * starts with "_" under an escaped name; those are left to the fallback (undefined).
+ */
+export function rgwHeadObject(bucketMarker: string, key: string): string | undefined {
+  return key.startsWith('_') ? undefined : `${bucketMarker}_${key}`;
+}
+
+/** The acting primary OSD from `ceph osd map POOL OID --format json`. */
+export function primaryOsdOf(osdMapJson: string): number {
+  const map = JSON.parse(osdMapJson) as { acting_primary?: unknown };
+  if (typeof map.acting_primary !== 'number' || map.acting_primary < 0)
+    throw new Error(`ceph osd map answered no acting primary: ${osdMapJson.slice(0, 200)}`);
+  return map.acting_primary;
+}
+
+/** Each up OSD's host address (IPv4, no port) from `ceph osd dump --format json`. */
+export function osdHostsOf(osdDumpJson: string): Map<number, string> {
+  const dump = JSON.parse(osdDumpJson) as {
+    osds?: { osd: number; up?: number; public_addr?: string; public_addrs?: { addrvec?: { addr: string }[] } }[];
+  };
+  const hosts = new Map<number, string>();
+  for (const osd of dump.osds ?? []) {
+    if (osd.up === 0) continue;
+    const addr = osd.public_addrs?.addrvec?.[0]?.addr ?? osd.public_addr;
+    const ip = addr === undefined ? undefined : /^(\d+\.\d+\.\d+\.\d+):/.exec(addr)?.[1];
+    if (ip) hosts.set(osd.osd, ip);
+  }
+  return hosts;
+}
+
+/** The storage nodes on the host at `ip` (a node's address is ip:port). */
+export function storageOnHost(storage: readonly NodeView[], ip: string): NodeView[] {
+  return storage.filter((node) => node.role === 'storage' && node.address.split(':')[0] === ip);
+}
+
+/**
+ * The ids of the storage nodes on the host of the object's primary copy, which the
+ * offload policy prefers among the storage nodes it allows (its objectHolders); undefined
+ * when the placement is not known, and the policy then picks among any it allows.
+ */
+export async function primaryHolders(
+  locator: PrimaryLocator,
+  storage: readonly NodeView[],
+  key: string,
+): Promise<ReadonlySet<string> | undefined> {
+  const ip = await locator.primaryHost(key).catch(() => undefined);
+  return ip === undefined ? undefined : new Set(storageOnHost(storage, ip).map((node) => node.id));
+}
+
+export interface CephLocatorOptions {
+  readonly ceph: CephCommand;
+  /** RGW's data pool. @default default.rgw.buckets.data */
+  readonly pool?: string;
+  /** The bucket's marker (radosgw-admin bucket stats: "marker"), the prefix of its objects' RADOS names. */
+  readonly bucketMarker: string;
+  /** How long the OSD addresses and an object's primary are kept. @default 10000 */
+  readonly ttlMs?: number;
+  readonly now?: () => number;
+}
+
+/** Finds primaries with the ceph CLI, keeping the OSD addresses and each object's primary for ttlMs. */
+export class CephLocator implements PrimaryLocator {
+  private hosts: { at: number; map: Map<number, string> } | undefined;
+  private readonly primaries = new Map<string, { at: number; osd: number }>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: CephLocatorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async primaryHost(key: string): Promise<string | undefined> {
+    const oid = rgwHeadObject(this.options.bucketMarker, key);
+    if (oid === undefined) return undefined;
+    const ttl = this.options.ttlMs ?? 10_000;
+    let primary = this.primaries.get(oid);
+    if (!primary || this.now() - primary.at > ttl) {
+      const json = await this.options.ceph(['osd', 'map', this.options.pool ?? 'default.rgw.buckets.data', oid]);
+      primary = { at: this.now(), osd: primaryOsdOf(json) };
+      this.primaries.set(oid, primary);
+    }
+    if (!this.hosts || this.now() - this.hosts.at > ttl)
+      this.hosts = { at: this.now(), map: osdHostsOf(await this.options.ceph(['osd', 'dump'])) };
+    return this.hosts.map.get(primary.osd);
+  }
+}
+
+/** The ceph CLI with a config file (its keyring needs only `mon 'allow r'`), JSON out, 5 s at most. */
+export function cephCli(conf?: string): CephCommand {
+  return (args) =>
+    new Promise((resolve, reject) => {
+      execFile(
+        'ceph',
+        [...(conf ? ['--conf', conf] : []), ...args, '--format', 'json'],
+        { timeout: 5_000 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      );
+    });
+}
+
+/** The compute node's --locality flag: the bucket's marker, and optionally the data pool and ceph.conf. */
+export function locatorFromFlag(text: string): CephLocator {
+  const value = JSON.parse(text) as { bucketMarker?: unknown; pool?: unknown; cephConf?: unknown };
+  if (typeof value.bucketMarker !== 'string' || value.bucketMarker === '')
+    throw new RangeError("--locality: bucketMarker must be the bucket's marker (radosgw-admin bucket stats)");
+  if (value.pool !== undefined && typeof value.pool !== 'string')
+    throw new RangeError('--locality: pool must be a string');
+  if (value.cephConf !== undefined && typeof value.cephConf !== 'string')
+    throw new RangeError('--locality: cephConf must be a path');
+  return new CephLocator({ bucketMarker: value.bucketMarker, pool: value.pool, ceph: cephCli(value.cephConf) });
+}

@@ -1,0 +1,103 @@
+import { type NodeView, offloadPolicy } from '@strata/policy-engine';
+import { CephLocator, primaryHolders } from '../../nodes/compute/locality';
+
+// Tier 3 by locality: the stage goes to the storage host holding the object's primary
+// copy (RGW's head object's primary OSD, from Ceph's placement), else to any storage host
+// the thresholds allow. The ceph CLI is played here with answers in its JSON format.
+const storageNode = (id: string, ip: string, cpuBusy: number): NodeView => ({
+  id,
+  address: `${ip}:7000`,
+  role: 'storage',
+  slotsTotal: 2,
+  slotsUsed: 0,
+  inFlight: 0,
+  cpuBusy,
+  memoryUsed: 0.3,
+  load1: cpuBusy,
+  load5: 0.1,
+  load15: 0.1,
+  cores: 1,
+  heartbeatAt: Date.now(),
+  draining: false,
+});
+const osdDump = JSON.stringify({
+  osds: [0, 1, 2].map((osd) => ({
+    osd,
+    up: 1,
+    in: 1,
+    public_addrs: {
+      addrvec: [
+        { type: 'v2', addr: `10.0.0.${osd + 1}:6802`, nonce: 7 },
+        { type: 'v1', addr: `10.0.0.${osd + 1}:6803`, nonce: 7 },
+      ],
+    },
+    public_addr: `10.0.0.${osd + 1}:6803/7`,
+  })),
+});
+const asked: string[][] = [];
+const locator = new CephLocator({
+  bucketMarker: '3f2a.4137.1',
+  ceph: async (args) => {
+    asked.push([...args]);
+    if (args[0] === 'osd' && args[1] === 'dump') return osdDump;
+    // The primary of this object is osd.1, on 10.0.0.2.
+    return JSON.stringify({
+      pool: args[2],
+      objname: args[3],
+      pgid: '7.1a',
+      up: [1, 2, 0],
+      up_primary: 1,
+      acting: [1, 2, 0],
+      acting_primary: 1,
+    });
+  },
+});
+const policy = offloadPolicy('thresholds', { offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 } });
+const invocation = { functionName: 'wordcount', objectKey: 'corpus/large.txt', hops: 0 };
+const ctx = { now: Date.now(), random: Math.random, heartbeatTtlMs: 3_000 };
+
+test("the primary's host is found from the placement, without asking the storage hosts", async () => {
+  const storage = [
+    storageNode('s1', '10.0.0.1', 0.1),
+    storageNode('s2', '10.0.0.2', 0.5),
+    storageNode('s3', '10.0.0.3', 0.2),
+  ];
+  expect(await primaryHolders(locator, storage, 'corpus/large.txt')).toEqual(new Set(['s2']));
+  expect(asked).toContainEqual(['osd', 'map', 'default.rgw.buckets.data', '3f2a.4137.1_corpus/large.txt']);
+});
+
+test("the stage goes to the primary's host while its thresholds allow it, though another host is less busy", async () => {
+  const storage = [
+    storageNode('s1', '10.0.0.1', 0.1),
+    storageNode('s2', '10.0.0.2', 0.5),
+    storageNode('s3', '10.0.0.3', 0.2),
+  ];
+  const holders = await primaryHolders(locator, storage, invocation.objectKey);
+  expect(policy(storage, invocation, { ...ctx, now: Date.now() }, holders)).toMatchObject({
+    kind: 'offload',
+    node: { id: 's2' },
+  });
+  // Without the placement: the least busy host.
+  expect(policy(storage, invocation, { ...ctx, now: Date.now() })).toMatchObject({
+    kind: 'offload',
+    node: { id: 's1' },
+  });
+});
+
+test("the primary's host over its thresholds: any host the thresholds allow", async () => {
+  const storage = [
+    storageNode('s1', '10.0.0.1', 0.3),
+    storageNode('s2', '10.0.0.2', 0.95),
+    storageNode('s3', '10.0.0.3', 0.2),
+  ];
+  const holders = await primaryHolders(locator, storage, invocation.objectKey);
+  expect(policy(storage, invocation, { ...ctx, now: Date.now() }, holders)).toMatchObject({
+    kind: 'offload',
+    node: { id: 's3' },
+  });
+});
+
+test('a placement that cannot be read (the CLI fails) falls back to any host', async () => {
+  const broken = new CephLocator({ bucketMarker: 'm', ceph: async () => Promise.reject(new Error('no monitor')) });
+  expect(await primaryHolders(broken, [storageNode('s1', '10.0.0.1', 0.1)], 'k')).toBeUndefined();
+});
