@@ -80,7 +80,7 @@ const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).joi
   [--workload ${Object.keys(WORKLOADS).join('|')}] [--driver window|batch|poisson|seed] [--offload on|off|both]
   [--requests 200] [--concurrency 1,16] [--batches 1,8,32 | 1-499[:STEP]] [--batch-scale 1] [--rates 2,4,8] [--seconds 15]
   [--timeout-ms 30000] [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR] [--dashboard-port 0]
-  [--thresholds 0.8,0.8,0.8] [--storage-slots N]
+  [--thresholds 0.8,0.8,0.8] [--storage-slots N] [--cold-local-path]
   [--emulate [--cpu ${SEED_SHAPE.cpu}] [--storage-cpu ${SEED_SHAPE.storageCpu}] [--control-cpu ${SEED_SHAPE.controlCpu}] [--load-cpu ${SEED_SHAPE.loadCpu}] [--link 100,1000]]
 
   window: --requests at each --concurrency (client threads), a new one as each finishes (AutoNDP's sliding window)
@@ -91,6 +91,7 @@ const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).joi
     (--requests, default 5000, over --concurrency threads, default 16); the default with --emulate
   Every request counts: one refused, failed or unanswered within --timeout-ms counts as a failure at
     --timeout-ms in the latency figures, and the goodput counts only the answered.
+  --cold-local-path: compute nodes that do not warm the local path of the data stages at start (nodes' --cold)
   --heterogeneous: compute nodes with 1, 2, 3... slots instead of --slots each
   --offload on (AutoNDP's thresholds) | off | always (every stage offered, and taken unless the storage node's
     slots are full) | both (on, off) | all;  --thresholds cpu,memory,load per core: the offload thresholds
@@ -211,6 +212,7 @@ async function main(): Promise<void> {
         link: { type: 'string', default: '100' },
         thresholds: { type: 'string', default: '0.8,0.8,0.8' },
         'storage-slots': { type: 'string' },
+        'cold-local-path': { type: 'boolean', default: false },
         out: { type: 'string' },
         'dashboard-port': { type: 'string', default: '0' },
         help: { type: 'boolean', default: false },
@@ -365,6 +367,7 @@ async function main(): Promise<void> {
             // "always": the storage node takes every stage its slots allow (its thresholds out of the way).
             storageThresholds: offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds,
             queueTimeoutMs: 60_000,
+            coldLocalPath: values['cold-local-path'],
             metricsDir,
             cephConf: ceph?.conf,
             nodeHost: fleet ? (id) => fleet.placement(id) : undefined,

@@ -52,6 +52,8 @@ export interface LocalClusterOptions {
   readonly storageThresholds?: Partial<OffloadThresholds>;
   /** The compute nodes queue what no peer takes, up to this many each, instead of refusing after 500 ms (nodes' --queue). */
   readonly nodeQueue?: number;
+  /** Compute nodes that skip warming their local path of the data stages (nodes' --cold), for comparison. @default false */
+  readonly coldLocalPath?: boolean;
   /** @default 1000 */
   readonly heartbeatMs?: number;
   /** Port of the API adapter. @default any free port */
@@ -222,6 +224,7 @@ export class LocalCluster {
             '--offload-thresholds',
             thresholds,
             ...(options.nodeQueue === undefined ? [] : ['--queue', String(options.nodeQueue)]),
+            ...(options.coldLocalPath ? ['--cold'] : []),
             ...(options.metricsDir
               ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
               : []),
