@@ -60,11 +60,11 @@ export type MeasureScope = 'host' | 'process';
 /** `--measure`'s values, for messages. */
 export const MEASURE_SCOPES: readonly MeasureScope[] = ['host', 'process'];
 
-/** One thread's /proc/PID/task/TID/schedstat: nanoseconds on a CPU, and waiting for one. */
-export function parseSchedstat(text: string): { readonly runNs: number; readonly waitNs: number } {
-  const [runNs, waitNs] = text.trim().split(/\s+/).map(Number);
-  if (!Number.isFinite(runNs) || !Number.isFinite(waitNs)) throw new Error('schedstat is not readable');
-  return { runNs, waitNs };
+/** One thread's /proc/PID/task/TID/schedstat: nanoseconds on a CPU (then waiting for one, and time slices). */
+export function parseSchedstat(text: string): number {
+  const runNs = Number(text.trim().split(/\s+/)[0]);
+  if (!Number.isFinite(runNs)) throw new Error('schedstat is not readable');
+  return runNs;
 }
 
 /**
@@ -78,7 +78,7 @@ export class ProcSampler {
   private last = { cpuBusy: 0, iowait: 0 };
   private quota: CgroupQuota | undefined | null = null;
   private previousQuota: { usageNs: number; throttledNs: number; wallNs: bigint } | undefined;
-  private previousThreads: { byThread: Map<string, { runNs: number; waitNs: number }>; wallNs: bigint } | undefined;
+  private previousThreads: { runNsByThread: Map<string, number>; wallNs: bigint } | undefined;
   private lastLoad = 0;
 
   constructor(
@@ -144,36 +144,33 @@ export class ProcSampler {
 
   /**
    * This process alone, as if it had the machine's cores to itself: CPU busy is its
-   * threads' CPU time over the interval and the cores, and its load is their CPU time plus
-   * their time waiting for a CPU, over the interval (the kernel's load average, for this
-   * process's threads only, over one interval). Its figures therefore do not move with
-   * the other processes on the machine, only with what it runs and how long that waits.
+   * threads' time on a CPU over the interval and the cores, and its load is that time
+   * over the interval (how many of its threads ran, on average). Their time waiting for a
+   * CPU is left out: on a shared machine that is mostly the other processes' doing, and
+   * these figures must move only with what this process runs.
    */
   private async sampleProcess(): Promise<Omit<HostSample, 'memoryUsed'>> {
     const taskDir = join(this.procDir, 'self', 'task');
-    const byThread = new Map<string, { runNs: number; waitNs: number }>();
+    const runNsByThread = new Map<string, number>();
     for (const thread of await readdir(taskDir)) {
       // A thread may end between the listing and the read: it is left out of this interval.
       const text = await readFile(join(taskDir, thread, 'schedstat'), 'utf8').catch(() => undefined);
-      if (text !== undefined) byThread.set(thread, parseSchedstat(text));
+      if (text !== undefined) runNsByThread.set(thread, parseSchedstat(text));
     }
     const wallNs = process.hrtime.bigint();
     const since = this.previousThreads;
-    this.previousThreads = { byThread, wallNs };
+    this.previousThreads = { runNsByThread, wallNs };
     if (since && wallNs > since.wallNs) {
       let runNs = 0;
-      let waitNs = 0;
-      for (const [thread, now] of byThread) {
-        // A thread not seen at the last sample counts from the next one: its figures are
-        // its whole life's, which may have begun long before (one missed in a listing).
-        const before = since.byThread.get(thread);
-        if (!before) continue;
-        runNs += Math.max(0, now.runNs - before.runNs);
-        waitNs += Math.max(0, now.waitNs - before.waitNs);
+      for (const [thread, now] of runNsByThread) {
+        // A thread not seen at the last sample counts from the next one: its figure is its
+        // whole life's, which may have begun long before (one missed in a listing).
+        const before = since.runNsByThread.get(thread);
+        if (before !== undefined) runNs += Math.max(0, now - before);
       }
       const wall = Number(wallNs - since.wallNs);
       this.last = { cpuBusy: clamp(runNs / (wall * this.cores)), iowait: 0 };
-      this.lastLoad = (runNs + waitNs) / wall;
+      this.lastLoad = runNs / wall;
     }
     return { ...this.last, load1: this.lastLoad, load5: this.lastLoad, load15: this.lastLoad, cores: this.cores };
   }
