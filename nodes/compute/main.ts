@@ -11,7 +11,8 @@ import { locatorFromFlag } from './locality';
 const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
   [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--queue N] [--locality JSON] [--cold] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
-  [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
+  [--peers CIDR,...] [--peer-ports PORT,...] [--measure host|process] [--state URL]
+--measure process: the metrics agent measures this process alone (nodes sharing one machine, as npm start runs them).
 --queue N: an invocation no peer takes waits here for a slot (up to its budget) while fewer than N wait;
   refused only when the queue is full (the benchmarks' AutoNDP baseline). Without it: 503 after 500 ms.
 --locality '{"bucketMarker":"...","pool":"default.rgw.buckets.data","cephConf":"/etc/ceph/ceph.conf"}': offer a data
