@@ -2,13 +2,17 @@
  * `npm run bench`: the whole system on this machine (real node processes, a real
  * redis-server, Ceph's RGW with --ceph), one local cluster per scenario, the same load
  * against each. Scenarios: AutoNDP before (one entry node that runs a call itself, else
- * forwards to a peer with free slots, else queues: Faasm's scheduler), AutoNDP after (round robin), and Strata's policies; each with offload on
- * (AutoNDP's thresholds) or off. Drivers like AutoNDP's: a sliding window (fixed
- * concurrency) and batches spread over one second; and an open-loop Poisson driver.
+ * forwards to a peer with free slots, else queues: Faasm's scheduler, bench/baseline.ts),
+ * AutoNDP after (round robin), and Strata's policies; each with offload on (AutoNDP's
+ * thresholds) or off. Drivers like AutoNDP's: its batch test (batches spread over one
+ * second) and sliding window (a fixed number of client threads), both at once with
+ * --driver seed; and an open-loop Poisson driver. The driver and the dispatcher run in a
+ * load generator process (bench/load-generator.ts), on a host of its own with --emulate.
  *
- * Prints a table per load level with ratios against AutoNDP before measured in the same
- * run, and writes results.json and charts (latency CDF, latency against load, share of
- * the work per node) to the output folder.
+ * Prints a table per load level (every request counted, a failure at the client's
+ * timeout) with ratios against AutoNDP before measured in the same run, and writes
+ * results.json and charts (latency CDF, latency against load, share of the work per
+ * node) to the output folder.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
