@@ -13,9 +13,15 @@ import type { LocalClusterOptions } from '../local/cluster';
  * - node policy `most-slots`: a peer with free slots (faabric walks its hosts in set
  *   order and takes the first with free slots; here the one with the most).
  * - `nodeQueue`: the bounded queue.
+ * - `askPeers` (the scenario autondp-before-asks): the entry node finds that peer as
+ *   faabric did, asking each host in turn for its slots at every forward, which is the
+ *   entry node's per-call cost of AutoNDP's baseline.
  */
-export function faasmBaseline(queue: number): Pick<LocalClusterOptions, 'strategy' | 'nodePolicy' | 'nodeQueue'> {
-  return { strategy: 'single-entry', nodePolicy: 'most-slots', nodeQueue: queue };
+export function faasmBaseline(
+  queue: number,
+  askPeers = false,
+): Pick<LocalClusterOptions, 'strategy' | 'nodePolicy' | 'nodeQueue' | 'askPeers'> {
+  return { strategy: 'single-entry', nodePolicy: 'most-slots', nodeQueue: queue, askPeers };
 }
 
 /** The entry node's queue in the benchmarks: more than any driver has in flight, so it never refuses. */

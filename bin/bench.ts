@@ -41,6 +41,7 @@ import { type RedisServer, startRedisServer } from '../local/redis-server';
 const SCENARIOS = Object.fromEntries(
   [
     'autondp-before',
+    'autondp-before-asks',
     'autondp-after',
     'round-robin',
     'least-outstanding',
@@ -51,12 +52,16 @@ const SCENARIOS = Object.fromEntries(
     'least-expected-delay',
     'prequal',
   ].map((name) => {
-    const placement = PLACEMENTS[name] as Extract<PlacementSpec, { kind: 'strata' }>;
+    const placement = PLACEMENTS[name === 'autondp-before-asks' ? 'autondp-before' : name] as Extract<
+      PlacementSpec,
+      { kind: 'strata' }
+    >;
     // AutoNDP before as Faasm ran it: runs locally, forwards to a peer with free slots, else queues (bench/baseline.ts).
     if (name === 'autondp-before') return [name, faasmBaseline(BASELINE_QUEUE)];
+    if (name === 'autondp-before-asks') return [name, faasmBaseline(BASELINE_QUEUE, true)];
     return [name, { strategy: placement.strategy, nodePolicy: placement.nodePolicy }];
   }),
-) satisfies Record<string, Pick<LocalClusterOptions, 'strategy' | 'nodePolicy' | 'nodeQueue'>>;
+) satisfies Record<string, Pick<LocalClusterOptions, 'strategy' | 'nodePolicy' | 'nodeQueue' | 'askPeers'>>;
 
 /** Each invocation of a workload, in turn. */
 const WORKLOADS: Record<string, readonly (readonly [string, unknown])[]> = {

@@ -52,6 +52,8 @@ export interface LocalClusterOptions {
   readonly storageThresholds?: Partial<OffloadThresholds>;
   /** The compute nodes queue what no peer takes, up to this many each, instead of refusing after 500 ms (nodes' --queue). */
   readonly nodeQueue?: number;
+  /** The compute nodes find a peer by asking each for its slots, as faabric did (nodes' --ask-peers). @default false */
+  readonly askPeers?: boolean;
   /** Compute nodes that skip warming their local path of the data stages (nodes' --cold), for comparison. @default false */
   readonly coldLocalPath?: boolean;
   /** @default 1000 */
@@ -227,6 +229,7 @@ export class LocalCluster {
             thresholds,
             ...(options.nodeQueue === undefined ? [] : ['--queue', String(options.nodeQueue)]),
             ...(options.coldLocalPath ? ['--cold'] : []),
+            ...(options.askPeers ? ['--ask-peers'] : []),
             ...(options.metricsDir
               ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
               : []),

@@ -3,12 +3,13 @@ import { Readable } from 'node:stream';
 import {
   type Invocation,
   type NodePolicy,
+  type NodeView,
   type OffloadPolicy,
   type OffloadThresholds,
   underThresholds,
 } from '@strata/policy-engine';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
-import { offer } from '../../common/http/forward-and-retry';
+import { type Next, offer } from '../../common/http/forward-and-retry';
 import {
   BUDGET_HEADER,
   FUNCTION_ERROR_HEADER,
@@ -64,6 +65,13 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
    * baseline, docs/benchmarks.md). @default none
    */
   readonly queueLimit?: number;
+  /**
+   * Find a peer as faabric did (Scheduler::doSchedulingDecision): ask each live compute
+   * peer in id order for its slots (GET /health) and forward to the first with one free,
+   * with no reservation; the entry node's per-call cost of AutoNDP's baseline, for the
+   * benchmarks. @default false: the node policy's pick from the store's index
+   */
+  readonly askPeers?: boolean;
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
   /**
@@ -233,6 +241,7 @@ export class ComputeNode extends NodeBase {
         const timeoutMs = msLeft(deadline);
         if (timeoutMs !== undefined && timeoutMs <= 0) return { kind: 'none', why: 'out of time' };
         const exclude = [this.id, ...visited, ...tried];
+        if (this.options.askPeers) return this.askPeers(exclude, timeoutMs);
         let peer: Reservation;
         try {
           peer = await this.options.store.reserve(
@@ -271,6 +280,31 @@ export class ComputeNode extends NodeBase {
     });
     if (offered.kind === 'failed') throw offered.error;
     return offered.kind === 'answered' ? offered.response : undefined;
+  }
+
+  /** The first live compute peer in id order (not excluded) that says it has a free slot. */
+  private async askPeers(exclude: readonly string[], timeoutMs: number | undefined): Promise<Next<string>> {
+    let peers: NodeView[];
+    try {
+      peers = (await this.options.store.liveNodes())
+        .filter((n) => n.role === 'compute' && !n.draining && !exclude.includes(n.id) && this.peerAllowed(n))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    } catch {
+      return { kind: 'none', why: 'the shared state is away' };
+    }
+    for (const peer of peers) {
+      const reply = await forward({
+        address: peer.address,
+        method: 'GET',
+        path: '/health',
+        timeoutMs: Math.min(1_000, timeoutMs ?? 1_000),
+      }).catch(() => undefined);
+      if (reply?.status !== 200) continue;
+      const health = JSON.parse(reply.body.toString('utf8')) as { slotsUsed?: number; slotsTotal?: number };
+      if ((health.slotsUsed ?? 0) < (health.slotsTotal ?? 0))
+        return { kind: 'target', target: { id: peer.id, address: peer.address, done: async () => undefined } };
+    }
+    return { kind: 'none', why: 'no peer has a free slot' };
   }
 
   /**

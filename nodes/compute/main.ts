@@ -10,11 +10,12 @@ import { locatorFromFlag } from './locality';
 
 const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
-  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--queue N] [--locality JSON] [--cold] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
+  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--queue N] [--ask-peers] [--locality JSON] [--cold] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
   [--peers CIDR,...] [--peer-ports PORT,...] [--measure host|process] [--state URL]
 --measure process: the metrics agent measures this process alone (nodes sharing one machine, as npm start runs them).
 --queue N: an invocation no peer takes waits here for a slot (up to its budget) while fewer than N wait;
   refused only when the queue is full (the benchmarks' AutoNDP baseline). Without it: 503 after 500 ms.
+--ask-peers: find a peer as faabric did, asking each (GET /health) in id order for a free slot (the baseline's per-call cost).
 --locality '{"bucketMarker":"...","pool":"default.rgw.buckets.data","cephConf":"/etc/ceph/ceph.conf"}': offer a data
   stage first to the storage host of the object's primary OSD (Ceph's placement), else to any the policy allows.
 --cold: do not warm the local path of the data stages before taking work (for comparison).
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
       queue: { type: 'string' },
       locality: { type: 'string' },
       cold: { type: 'boolean', default: false },
+      'ask-peers': { type: 'boolean', default: false },
     },
     USAGE,
   );
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
     ...(await commonNodeOptions(values)),
     maxHops: wholeNumber('max-hops', values['max-hops'], 0),
     warmLocalPath: !values.cold,
+    askPeers: values['ask-peers'],
     queueLimit: values.queue === undefined ? undefined : wholeNumber('queue', values.queue, 1),
     invocationLog: lineFile(values['invocation-log']),
     ...policies,
