@@ -9,17 +9,25 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
 import { PLACEMENTS } from '../bench/simulator/placements';
-import { type SimulationOptions, type SimulationResult, simulate } from '../bench/simulator/simulate';
+import {
+  type PlacementSpec,
+  type SimulationOptions,
+  type SimulationResult,
+  simulate,
+} from '../bench/simulator/simulate';
 import { exitWith, wholeNumber } from '../common/cli';
+import { registerPolicyFile } from '../common/plugins';
 import { formatTable } from '../common/stats';
 
 const USAGE = `usage: npm run simulate -- [--nodes 100] [--invocations 100000] [--load 0.9[,0.5,...]] [--stale-ms 1000]
   [--speeds heterogeneous|uniform] [--slowdown] [--arrivals poisson|bursty] [--dispatchers 4] [--slots 4]
-  [--policies ${Object.keys(PLACEMENTS).join(',')}] [--seed 1] [--out DIR]
+  [--policies ${Object.keys(PLACEMENTS).join(',')}] [--policy PATH] [--seed 1] [--out DIR]
 
 --speeds heterogeneous: a third of the nodes at speed 0.5, a third at 1, a third at 2.
 --slowdown: a noisy neighbour; a third of the nodes slow to half speed when half the
   invocations have arrived ("2nd half" figures are over the invocations after it).
+--policy PATH: a tier-1 plugin (a module exporting definePolicy({...})) runs beside the
+  policies, by its file name, with most-slots as its tier-2 policy.
 Prints, per load, each policy's figures and its p50, p99 and mean over the oracle's.`;
 
 /** A run's figures over the oracle's at the same load: what the tables print and the targets compare. */
@@ -56,6 +64,7 @@ async function main(): Promise<void> {
         dispatchers: { type: 'string', default: '4' },
         slots: { type: 'string', default: '4' },
         policies: { type: 'string', default: Object.keys(PLACEMENTS).join(',') },
+        policy: { type: 'string' },
         seed: { type: 'string', default: '1' },
         out: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -75,6 +84,15 @@ async function main(): Promise<void> {
   const names = values.policies.split(',');
   const unknown = names.find((name) => !(name in PLACEMENTS));
   if (unknown) exitWith(2, `--policies: unknown "${unknown}"; the policies are ${Object.keys(PLACEMENTS).join(', ')}`);
+  const placements: Record<string, PlacementSpec> = { ...PLACEMENTS };
+  if (values.policy !== undefined) {
+    const plugin = await registerPolicyFile(values.policy).catch((error: Error) =>
+      exitWith(2, `--policy: ${error.message}`),
+    );
+    if (plugin.tier !== 'invocation') exitWith(2, `--policy: ${values.policy} is a ${plugin.tier} policy, not tier 1`);
+    placements[plugin.name] = { kind: 'strata', strategy: plugin.name, nodePolicy: 'most-slots' };
+    names.push(plugin.name);
+  }
   const options: Omit<SimulationOptions, 'placement' | 'load'> = {
     nodes: wholeNumber('nodes', values.nodes, 1),
     invocations: wholeNumber('invocations', values.invocations, 1),
@@ -98,7 +116,7 @@ async function main(): Promise<void> {
       `\n${options.nodes} nodes (${options.speeds}${options.slowdown ? ', a third slow to half speed at the middle' : ''}, ${options.slots} slots), ${options.invocations} invocations, ${options.arrivals} arrivals at ${(load * 100).toFixed(0)}% load, metrics ${options.staleMs} ms stale, ${options.dispatchers} dispatchers`,
     );
     const runs = names.map((name) => {
-      const result = simulate({ ...options, load, placement: PLACEMENTS[name] });
+      const result = simulate({ ...options, load, placement: placements[name] });
       process.stderr.write(`  ${name}: ${(result.wallMs / 1000).toFixed(1)} s\n`);
       return { name, result };
     });

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
+import { policyNames } from '@strata/policy-engine';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
@@ -68,9 +68,9 @@ async function main(): Promise<void> {
     return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
   }
   if (values.help) return void console.log(USAGE);
-  oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
-  oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies));
-  oneOf('--offload-policy', values['offload-policy'], Object.keys(offloadPolicies));
+  oneOf('--strategy', values.strategy, policyNames('invocation'));
+  oneOf('--node-policy', values['node-policy'], policyNames('node'));
+  oneOf('--offload-policy', values['offload-policy'], policyNames('offload'));
   const [nodeCount, slots, requests, concurrency, port, dashboardPort] = (
     ['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const
   ).map((flag) => wholeNumber(flag, values[flag], flag.endsWith('port') ? 0 : 1));

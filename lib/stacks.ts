@@ -73,7 +73,7 @@ export class StorageStack extends Stack {
   ) {
     super(scope, id, props);
     const { config, network, cache } = props;
-    this.bundle = new NodeBundle(this, 'NodeBundle');
+    this.bundle = new NodeBundle(this, 'NodeBundle', { plugins: config.plugins });
     this.ceph = new CephCluster(this, 'Ceph', {
       vpc: network.vpc,
       subnets: network.workloadSubnets,
@@ -118,8 +118,10 @@ export class ComputeStack extends Stack {
       port: PORTS.computeNode,
       state: cache,
       objects: { endpoint: storage.ceph.rgwEndpoint, bucket: storage.ceph.bucket, secret: storage.ceph.objectsSecret },
-      nodePolicy: config.nodePolicy,
-      offloadPolicy: config.offloadPolicy,
+      nodePolicy: config.policies.node.name,
+      nodePolicyOptions: config.policies.node.options,
+      offloadPolicy: config.policies.offload.name,
+      offloadPolicyOptions: config.policies.offload.options,
       offloadThresholds: config.offloadThresholds,
       ...config.compute,
     });
@@ -149,16 +151,15 @@ export class DispatchStack extends Stack {
   ) {
     super(scope, id, props);
     const { config, network, cache } = props;
-    this.policyLayer = new PolicyLayer(this, 'PolicyLayer');
+    this.policyLayer = new PolicyLayer(this, 'PolicyLayer', { plugins: config.plugins });
     this.dispatcher = new DispatcherFunction(this, 'Dispatcher', {
       vpc: network.vpc,
       subnets: network.workloadSubnets,
       securityGroup: network.dispatcherSecurityGroup,
       policyLayer: this.policyLayer.layer,
       state: cache,
-      strategy: config.invocationStrategy,
-      choices: config.choices,
-      prequal: config.prequal,
+      strategy: config.policies.invocation.name,
+      strategyOptions: config.policies.invocation.options,
       ...config.dispatch,
     });
     this.api = new DispatchApi(this, 'Api', { dispatcher: this.dispatcher.function, ...config.dispatch });

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { invocationStrategy, type OffloadThresholds } from '@strata/policy-engine';
+import { type PluginModule, registerPluginModules } from '../common/plugins';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
 import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { serveApi } from './api-adapter';
@@ -31,6 +32,12 @@ export interface LocalClusterOptions {
       };
   /** @default 'round-robin' */
   readonly strategy?: string;
+  /** The strategy's options. @default its defaults */
+  readonly strategyOptions?: Readonly<Record<string, unknown>>;
+  /** The node policy's options. @default its defaults */
+  readonly nodePolicyOptions?: Readonly<Record<string, unknown>>;
+  /** Plugins (absolute module paths) the dispatcher and the compute nodes register. @default none */
+  readonly plugins?: readonly PluginModule[];
   /** @default 'most-slots' */
   readonly nodePolicy?: string;
   /** @default 'thresholds' */
@@ -103,6 +110,7 @@ export class LocalCluster {
       stateUrl = served.url;
     }
     const strategyName = options.strategy ?? 'round-robin';
+    await registerPluginModules((options.plugins ?? []).filter((plugin) => plugin.tier === 'invocation'));
     const redisUrl = options.redisUrl;
     if (options.metricsDir) mkdirSync(options.metricsDir, { recursive: true });
     const telemetry = options.metricsDir
@@ -110,7 +118,7 @@ export class LocalCluster {
       : undefined;
     const dispatcher = new Dispatcher({
       strategyName,
-      strategy: invocationStrategy(strategyName),
+      strategy: invocationStrategy(strategyName, options.strategyOptions),
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
       connect: redisUrl ? () => RedisStateStore.connect({ url: redisUrl }) : async () => state,
       refreshMs: heartbeatMs,
@@ -161,6 +169,7 @@ export class LocalCluster {
     const slotsOf = (i: number) =>
       typeof options.slots === 'object' ? options.slots[i % options.slots.length] : (options.slots ?? 2);
     const thresholds = JSON.stringify(options.offloadThresholds ?? {});
+    const nodePlugins = (options.plugins ?? []).filter((plugin) => plugin.tier !== 'invocation');
     const storageThresholds = JSON.stringify(options.storageThresholds ?? options.offloadThresholds ?? {});
     try {
       await Promise.all([
@@ -180,10 +189,13 @@ export class LocalCluster {
             String(slotsOf(i)),
             '--node-policy',
             options.nodePolicy ?? 'most-slots',
+            '--node-options',
+            JSON.stringify(options.nodePolicyOptions ?? {}),
             '--offload-policy',
             options.offloadPolicy ?? 'thresholds',
-            '--offload-thresholds',
-            thresholds,
+            '--offload-options',
+            (options.offloadPolicy ?? 'thresholds') === 'thresholds' ? thresholds : '{}',
+            ...(nodePlugins.length > 0 ? ['--plugins', JSON.stringify(nodePlugins)] : []),
             ...(options.metricsDir
               ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
               : []),

@@ -35,9 +35,8 @@ export type PlacementSpec =
       readonly kind: 'strata';
       readonly strategy: string;
       readonly nodePolicy: string;
-      readonly choices?: number;
-      readonly prequalProbes?: number;
-      readonly prequalQuantile?: number;
+      /** The strategy's options, checked against its schema. @default its defaults */
+      readonly options?: Readonly<Record<string, unknown>>;
     }
   | { readonly kind: 'oracle' }
   | { readonly kind: 'random' };
@@ -231,13 +230,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let strategy: InvocationStrategy | undefined;
   let peersOf: NodePolicy | undefined;
   if (placement.kind === 'strata') {
-    const policyOptions = {
-      choices: placement.choices ?? 2,
-      prequalProbes: placement.prequalProbes,
-      prequalQuantile: placement.prequalQuantile,
-    };
-    strategy = invocationStrategy(placement.strategy, policyOptions);
-    peersOf = nodePolicy(placement.nodePolicy, policyOptions);
+    strategy = invocationStrategy(placement.strategy, placement.options);
+    peersOf = nodePolicy(placement.nodePolicy);
   }
   const invocation: Invocation = { functionName: 'work', hops: 0 };
   const waiting: number[] = []; // invocations queued at the dispatchers, oldest first

@@ -22,16 +22,22 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
     /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. */
     redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
     strategyName,
-    strategy: invocationStrategy(strategyName, {
-      choices: number('STRATA_CHOICES', 2),
-      prequalProbes: number('STRATA_PREQUAL_PROBES', 8),
-      prequalQuantile: env.STRATA_PREQUAL_QUANTILE === undefined ? undefined : Number(env.STRATA_PREQUAL_QUANTILE),
-    }),
+    strategy: invocationStrategy(strategyName, strategyOptions(env.STRATA_STRATEGY_OPTIONS)),
     maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
     forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 28_000),
     refreshMs: number('STRATA_REFRESH_MS', 1000),
     heartbeatTtlMs: number('STRATA_HEARTBEAT_TTL_MS', 3000),
   };
+}
+
+/** STRATA_STRATEGY_OPTIONS: the strategy's options as JSON (checked at synth, and again against its schema). */
+function strategyOptions(text: string | undefined): Record<string, unknown> {
+  if (text === undefined || text === '') return {};
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new RangeError(`STRATA_STRATEGY_OPTIONS must be a JSON object of the strategy's options, got ${text}`);
+  }
 }
 
 /** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */

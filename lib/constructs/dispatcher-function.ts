@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { InvocationStrategyName } from '@strata/policy-engine';
+import type { PolicyOptions } from '@strata/policy-engine';
 import { Duration } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -35,11 +35,10 @@ export interface DispatcherFunctionProps {
   /** The shared layer with the policy engine; the function's bundle leaves the engine out. */
   readonly policyLayer: ILayerVersion;
   readonly state: StateStoreEndpoint;
-  readonly strategy: InvocationStrategyName;
-  /** @default 2 */
-  readonly choices?: number;
-  /** Prequal's probes per decision and hot quantile. @default the engine's (8 and 0.9) */
-  readonly prequal?: { readonly probes: number; readonly quantile: number };
+  /** The first tier-1 strategy, a built-in or a plugin in the layer (`strata policy set` changes it later). */
+  readonly strategy: string;
+  /** Its options, checked at synth. @default the strategy's defaults */
+  readonly strategyOptions?: PolicyOptions;
   /** @default 512 */
   readonly memoryMiB?: number;
   /** @default none: the account's unreserved pool */
@@ -78,13 +77,7 @@ export class DispatcherFunction extends Construct {
         STRATA_REDIS_URL: `rediss://${props.state.host}:${props.state.port}`,
         STRATA_REDIS_AUTH_SECRET_ARN: props.state.authSecret.secretArn,
         STRATA_STRATEGY: props.strategy,
-        STRATA_CHOICES: String(props.choices ?? 2),
-        ...(props.prequal
-          ? {
-              STRATA_PREQUAL_PROBES: String(props.prequal.probes),
-              STRATA_PREQUAL_QUANTILE: String(props.prequal.quantile),
-            }
-          : {}),
+        STRATA_STRATEGY_OPTIONS: JSON.stringify(props.strategyOptions ?? {}),
         POWERTOOLS_SERVICE_NAME: 'strata-dispatcher',
       },
       bundling: {

@@ -2,35 +2,47 @@
  * A compute node process: `tsx nodes/compute/main.ts --id c1 --state URL --objects DIR`.
  * Prints "ready <host:port>" once it serves; drains on SIGTERM.
  */
-import { nodePolicy, offloadPolicy, UnknownPolicyError } from '@strata/policy-engine';
+import { createPolicy, UnknownPolicyError } from '@strata/policy-engine';
 import { exitWith, lineFile, wholeNumber } from '../../common/cli';
+import { parsePluginsFlag, registerPluginModules } from '../../common/plugins';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
 
 const USAGE = `usage: nodes/compute/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B])
-  [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
-  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]`;
+  [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--node-options '{}']
+  [--offload-policy thresholds] [--offload-options '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}']
+  [--plugins '[{"tier":"node","name":"NAME","module":"/abs/path.ts"}]' (from source only; a bundle has its plugins built in)] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]`;
 
 async function main(): Promise<void> {
   const values = parseFlags(
     {
       'node-policy': { type: 'string', default: 'most-slots' },
+      'node-options': { type: 'string', default: '{}' },
       'offload-policy': { type: 'string', default: 'thresholds' },
-      'offload-thresholds': { type: 'string', default: '{}' },
+      'offload-options': { type: 'string', default: '{}' },
+      plugins: { type: 'string', default: '[]' },
       'max-hops': { type: 'string', default: '2' },
     },
     USAGE,
   );
   let policies;
   try {
+    await registerPluginModules(parsePluginsFlag(values.plugins));
     policies = {
-      nodePolicy: nodePolicy(values['node-policy']),
-      offloadPolicy: offloadPolicy(values['offload-policy'], {
-        offloadThresholds: JSON.parse(values['offload-thresholds']),
-      }),
+      nodePolicy: createPolicy('node', values['node-policy'], json('--node-options', values['node-options'])),
+      offloadPolicy: createPolicy(
+        'offload',
+        values['offload-policy'],
+        json('--offload-options', values['offload-options']),
+      ),
     };
   } catch (error) {
-    if (error instanceof UnknownPolicyError || error instanceof RangeError || error instanceof SyntaxError)
+    if (
+      error instanceof UnknownPolicyError ||
+      error instanceof RangeError ||
+      error instanceof SyntaxError ||
+      error instanceof TypeError
+    )
       exitWith(2, error.message);
     throw error;
   }
@@ -42,6 +54,14 @@ async function main(): Promise<void> {
   }).start();
   drainOnSignals(node);
   process.stdout.write(`ready ${node.address}\n`);
+}
+
+function json(flag: string, text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new SyntaxError(`${flag} must be a JSON object of the policy's options, got ${text}`);
+  }
 }
 
 main().catch((error: Error) => exitWith(1, error.stack ?? error.message));

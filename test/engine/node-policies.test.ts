@@ -1,4 +1,4 @@
-import { freeSlots, type Invocation, type NodeView, nodePolicies, nodePolicy, tryInOrder } from '@strata/policy-engine';
+import { freeSlots, type Invocation, type NodeView, nodePolicy, policyNames, tryInOrder } from '@strata/policy-engine';
 import fc from 'fast-check';
 import { context, NOW, node, TTL_MS } from '../support/nodes';
 
@@ -49,7 +49,7 @@ describe('node policies', () => {
     );
   });
 
-  test.each(Object.keys(nodePolicies))('%s never offers itself, a full, draining, dead or storage peer', (name) => {
+  test.each(policyNames('node'))('%s never offers itself, a full, draining, dead or storage peer', (name) => {
     const view = [
       self,
       node('full', { slotsUsed: 4 }),
@@ -62,7 +62,7 @@ describe('node policies', () => {
     expect(ids(nodePolicy(name)(self, view, call, context()))).toEqual(['ok']);
   });
 
-  test.each(Object.keys(nodePolicies))('%s answers no-capacity when no peer has room', (name) => {
+  test.each(policyNames('node'))('%s answers no-capacity when no peer has room', (name) => {
     expect(nodePolicy(name)(self, [self, node('full', { slotsUsed: 4 })], call, context())).toEqual({
       kind: 'no-capacity',
       reason: 'no live peer with a free slot',

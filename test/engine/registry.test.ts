@@ -1,12 +1,4 @@
-import {
-  invocationStrategies,
-  invocationStrategy,
-  nodePolicies,
-  nodePolicy,
-  offloadPolicies,
-  offloadPolicy,
-  UnknownPolicyError,
-} from '@strata/policy-engine';
+import { invocationStrategy, nodePolicy, offloadPolicy, policyNames, UnknownPolicyError } from '@strata/policy-engine';
 
 describe('policy registry', () => {
   test.each([
@@ -28,8 +20,8 @@ describe('policy registry', () => {
   });
 
   test('every registered name builds a policy function', () => {
-    for (const name of Object.keys(invocationStrategies)) expect(typeof invocationStrategy(name)).toBe('function');
-    for (const name of Object.keys(nodePolicies)) expect(typeof nodePolicy(name)).toBe('function');
-    for (const name of Object.keys(offloadPolicies)) expect(typeof offloadPolicy(name)).toBe('function');
+    for (const name of policyNames('invocation')) expect(typeof invocationStrategy(name)).toBe('function');
+    for (const name of policyNames('node')) expect(typeof nodePolicy(name)).toBe('function');
+    for (const name of policyNames('offload')) expect(typeof offloadPolicy(name)).toBe('function');
   });
 });

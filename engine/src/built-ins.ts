@@ -1,0 +1,165 @@
+import { hashAffinity } from './invocation/hash-affinity';
+import { leastExpectedDelay } from './invocation/least-expected-delay';
+import { leastLoad } from './invocation/least-load';
+import { leastOutstanding } from './invocation/least-outstanding';
+import { mostSlots } from './invocation/most-slots';
+import { powerOfChoices } from './invocation/power-of-choices';
+import { prequal } from './invocation/prequal';
+import { roundRobin } from './invocation/round-robin';
+import { singleEntry } from './invocation/single-entry';
+import { expectedDelayPeers } from './node/expected-delay';
+import { idOrderPeers } from './node/id-order';
+import { leastLoadPeers } from './node/least-load';
+import { mostSlotsPeers } from './node/most-slots';
+import { powerOfChoicesPeers } from './node/power-of-choices';
+import { alwaysOffload } from './offload/always';
+import { neverOffload } from './offload/never';
+import { thresholdOffload } from './offload/thresholds';
+import { DEFAULT_OFFLOAD_THRESHOLDS } from './options';
+import { definePolicy, registerPolicy } from './registry';
+
+// The built-in policies, registered through the same call as a plugin. A built-in is one
+// file and one entry here.
+
+const choices = {
+  choices: { type: 'integer', min: 1, max: 64, default: 2, description: 'how many nodes it samples' },
+} as const;
+
+const builtIns = {
+  invocation: {
+    'round-robin': definePolicy({
+      tier: 'invocation',
+      summary: 'the next node in turn that has room',
+      create: () => roundRobin,
+    }),
+    'least-outstanding': definePolicy({
+      tier: 'invocation',
+      summary: 'the fewest invocations in flight',
+      create: () => leastOutstanding,
+    }),
+    'power-of-two': definePolicy({
+      tier: 'invocation',
+      summary: 'the fewer in flight of `choices` random nodes with room',
+      options: choices,
+      create: (o) => powerOfChoices(o.choices),
+    }),
+    'least-expected-delay': definePolicy({
+      tier: 'invocation',
+      summary: '(in flight + 1) x measured service time / slots, least first',
+      create: () => leastExpectedDelay,
+    }),
+    prequal: definePolicy({
+      tier: 'invocation',
+      summary: "Prequal's hot-cold rule over `probes` live probes",
+      options: {
+        probes: { type: 'integer', min: 1, max: 64, default: 8, description: 'nodes probed per decision' },
+        quantile: {
+          type: 'number',
+          min: 0,
+          max: 1,
+          default: 0.9,
+          description: "a probe is hot above this quantile of the fleet's in-flight counts",
+        },
+      },
+      create: (o) => prequal(o.probes, o.quantile),
+    }),
+    'most-slots': definePolicy({
+      tier: 'invocation',
+      summary: 'the most free slots',
+      create: () => mostSlots,
+    }),
+    'least-load': definePolicy({
+      tier: 'invocation',
+      summary: 'the lowest one-minute load per core',
+      create: () => leastLoad,
+    }),
+    'hash-affinity': definePolicy({
+      tier: 'invocation',
+      summary: "the object's home node, then a short walk, then the least busy",
+      create: () => hashAffinity,
+    }),
+    'single-entry': definePolicy({
+      tier: 'invocation',
+      summary: "AutoNDP's baseline: every invocation to the lowest id, which forwards",
+      picksFullNodes: true,
+      create: () => singleEntry,
+    }),
+  },
+  node: {
+    'most-slots': definePolicy({
+      tier: 'node',
+      summary: 'peers by free slots, most first',
+      create: () => mostSlotsPeers,
+    }),
+    'least-load': definePolicy({
+      tier: 'node',
+      summary: 'peers by load per core, least first',
+      create: () => leastLoadPeers,
+    }),
+    'power-of-two': definePolicy({
+      tier: 'node',
+      summary: 'the better of `choices` random peers first, then the rest',
+      options: choices,
+      create: (o) => powerOfChoicesPeers(o.choices),
+    }),
+    'expected-delay': definePolicy({
+      tier: 'node',
+      summary: 'peers by expected delay from their measured service time',
+      create: () => expectedDelayPeers,
+    }),
+    'id-order': definePolicy({ tier: 'node', summary: 'peers in id order', create: () => idOrderPeers }),
+  },
+  offload: {
+    thresholds: definePolicy({
+      tier: 'offload',
+      summary: "AutoNDP's rule: offload while the storage node's CPU, memory and load are all under the thresholds",
+      options: {
+        cpu: {
+          type: 'number',
+          min: 0,
+          exclusiveMin: true,
+          max: 1,
+          default: DEFAULT_OFFLOAD_THRESHOLDS.cpu,
+          description: 'CPU busy fraction',
+        },
+        memory: {
+          type: 'number',
+          min: 0,
+          exclusiveMin: true,
+          max: 1,
+          default: DEFAULT_OFFLOAD_THRESHOLDS.memory,
+          description: 'memory used fraction',
+        },
+        loadPerCore: {
+          type: 'number',
+          min: 0,
+          exclusiveMin: true,
+          default: DEFAULT_OFFLOAD_THRESHOLDS.loadPerCore,
+          description: 'one-minute load average per core',
+        },
+      },
+      create: (o) => thresholdOffload(o),
+    }),
+    always: definePolicy({
+      tier: 'offload',
+      summary: 'every data stage on a live storage node',
+      create: () => alwaysOffload,
+    }),
+    never: definePolicy({
+      tier: 'offload',
+      summary: 'every data stage on the compute node',
+      create: () => neverOffload,
+    }),
+  },
+};
+
+for (const tier of Object.values(builtIns)) {
+  for (const [name, definition] of Object.entries(tier)) registerPolicy(name, definition);
+}
+
+/** The names of the built-ins, per tier (plugins come on top). */
+export const BUILT_IN_NAMES = {
+  invocation: Object.keys(builtIns.invocation),
+  node: Object.keys(builtIns.node),
+  offload: Object.keys(builtIns.offload),
+} as const;
