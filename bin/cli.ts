@@ -18,6 +18,7 @@ import { proxyEvent } from '../local/api-adapter';
 import type { DashboardData } from '../local/dashboard/server';
 import { explainAwsError, OperatorError, signForApiGateway, stackOutputs } from '../operator/aws';
 import { cloudWatchFigures, dashboardLink, formatFigures, type WidgetFigures } from '../operator/cloudwatch';
+import { type ApiReply, callApi, readPackage } from '../operator/functions';
 
 const USAGE = `usage: npm run strata -- <command> [options]   (each command takes --help)
 
@@ -27,7 +28,22 @@ commands:
   status            the dashboard's figures per tier from CloudWatch, the ElastiCache replication
                     group and the dispatcher's view (deployed); or, for a local run, the live
                     nodes from its state store (--state URL) and its page's figures (--dashboard URL)
-  local             the whole system on this machine; the options of \`npm start\``;
+  local             the whole system on this machine; the options of \`npm start\`
+  functions         deploy, list, version, alias and remove users' WebAssembly functions`;
+
+const FUNCTIONS_USAGE = `usage: npm run strata -- functions <subcommand> [--api URL [--sign]] [--region REGION] [--stack StrataDispatch]
+
+  deploy PATH --name NAME [--alias live]  deploy the package in PATH (a folder with manifest.json and
+                                          module.wasm, as npm run functions:build writes them); a new
+                                          version, and the alias moved to it when given
+  list                                    the functions, their newest version and aliases, and the built-ins
+  versions NAME                           every version of a function, and its aliases
+  alias NAME ALIAS VERSION                make or move an alias; a rollback is moving it back
+  remove NAME                             remove a function: every version and alias
+
+  --api URL   the API of \`npm start\` (e.g. http://127.0.0.1:8080); default: the deployed API, signed with SigV4
+  --sign      sign requests to --api too
+  (docs/functions.md: the ABI, the manifest, the limits)`;
 
 const INVOKE_USAGE = `usage: npm run strata -- invoke FUNCTION [--data JSON | --file PATH]
        [--via lambda|api] [--url URL [--sign]] [--region REGION] [--stack StrataDispatch]
@@ -58,6 +74,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'invoke') return invoke(rest);
   if (command === 'status') return status(rest);
   if (command === 'local') return local(rest);
+  if (command === 'functions') return functionsCommand(rest);
   throw new UsageError(`unknown command "${command}"`, USAGE);
 }
 
@@ -140,6 +157,62 @@ async function invoke(args: string[]): Promise<void> {
     .filter(([name]) => name.startsWith('x-strata-'))
     .map(([name, value]) => `${name.slice(9)}=${value}`);
   if (routing.length > 0) console.error(`status ${reply.status}; ${routing.join(' ')}`);
+  console.log(reply.body);
+  if (reply.status >= 400) process.exitCode = 1;
+}
+
+async function functionsCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse(
+    args,
+    {
+      name: { type: 'string' },
+      alias: { type: 'string' },
+      api: { type: 'string' },
+      sign: { type: 'boolean', default: false },
+      region: { type: 'string' },
+      stack: { type: 'string', default: 'StrataDispatch' },
+    },
+    FUNCTIONS_USAGE,
+  );
+  if (values.help) return void console.log(FUNCTIONS_USAGE);
+  const target = { url: values.api, sign: values.sign, region: values.region, stack: values.stack };
+  const [sub, ...rest] = positionals;
+  const want = (count: number, what: string) => {
+    if (rest.length !== count) throw new UsageError(`functions ${sub} takes ${what}`, FUNCTIONS_USAGE);
+  };
+  let reply: ApiReply;
+  if (sub === 'deploy') {
+    want(1, 'one PATH');
+    if (!values.name) throw new UsageError('functions deploy needs --name NAME', FUNCTIONS_USAGE);
+    reply = await callApi(
+      target,
+      'PUT',
+      `/functions/${encodeURIComponent(values.name)}`,
+      readPackage(rest[0], values.alias),
+    );
+  } else if (sub === 'list') {
+    want(0, 'no argument');
+    reply = await callApi(target, 'GET', '/functions');
+  } else if (sub === 'versions') {
+    want(1, 'one NAME');
+    reply = await callApi(target, 'GET', `/functions/${encodeURIComponent(rest[0])}`);
+  } else if (sub === 'alias') {
+    want(3, 'NAME ALIAS VERSION');
+    const version = Number(rest[2]);
+    if (!Number.isInteger(version) || version < 1)
+      throw new UsageError(`VERSION must be a whole number of at least 1, got "${rest[2]}"`, FUNCTIONS_USAGE);
+    reply = await callApi(
+      target,
+      'PUT',
+      `/functions/${encodeURIComponent(rest[0])}/aliases/${encodeURIComponent(rest[1])}`,
+      JSON.stringify({ version }),
+    );
+  } else if (sub === 'remove') {
+    want(1, 'one NAME');
+    reply = await callApi(target, 'DELETE', `/functions/${encodeURIComponent(rest[0])}`);
+  } else {
+    throw new UsageError(sub ? `unknown functions subcommand "${sub}"` : 'give a subcommand', FUNCTIONS_USAGE);
+  }
   console.log(reply.body);
   if (reply.status >= 400) process.exitCode = 1;
 }

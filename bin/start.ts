@@ -153,6 +153,8 @@ async function main(): Promise<void> {
     port,
     metricsDir,
     cephConf: ceph?.conf,
+    // Users' functions, kept across runs; the emulated hosts do not see this machine's folders.
+    functionsFolder: fleet ? undefined : join(workDir, 'functions'),
   }).catch(async (error: Error) => {
     await dashboard.close();
     await ceph?.stop();
@@ -185,6 +187,11 @@ async function main(): Promise<void> {
   console.log(
     `try: curl -s -X POST ${cluster.url}/invoke/wordcount -H 'content-type: application/json' -d '{"key":"${CORPUS.small.key}"}' -i`,
   );
+  if (!fleet) {
+    console.log(
+      `deploy your own function (docs/functions.md): npm run functions:build && npm run strata -- functions deploy dist/functions/grep --name grep --alias live --api ${cluster.url}`,
+    );
+  }
   if (values.exit) return stop();
   console.log(`serving; the dashboard at ${dashboard.url} goes on updating; Ctrl-C stops every process.`);
 }

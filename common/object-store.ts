@@ -24,8 +24,8 @@ const CHUNK_BYTES = 1024 * 1024;
 /** Where functions' data lives: Ceph's RGW (S3 API) on AWS and in the Ceph tests, a local folder by default. */
 export interface ObjectStore {
   get(key: string): Promise<Buffer>;
-  /** Starts reading an object, for data stages that stream it. */
-  open(key: string): Promise<ObjectStream>;
+  /** Starts reading an object, for data stages that stream it; `signal` gives up on it (the invocation's deadline). */
+  open(key: string, signal?: AbortSignal): Promise<ObjectStream>;
   put(key: string, body: Buffer | string): Promise<void>;
   /** For logs: where the objects are. */
   readonly location: string;
@@ -49,7 +49,8 @@ export class FolderObjectStore implements ObjectStore {
     }
   }
 
-  async open(key: string): Promise<ObjectStream> {
+  async open(key: string, signal?: AbortSignal): Promise<ObjectStream> {
+    signal?.throwIfAborted();
     let file;
     try {
       file = await open(this.path(key));
@@ -63,7 +64,7 @@ export class FolderObjectStore implements ObjectStore {
       await file.close();
       throw new ObjectNotFoundError(key); // a folder opens on Linux, and is not an object
     }
-    return { size: stats.size, body: file.createReadStream({ highWaterMark: CHUNK_BYTES }) };
+    return { size: stats.size, body: file.createReadStream({ highWaterMark: CHUNK_BYTES, signal }) };
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {
@@ -131,9 +132,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async open(key: string): Promise<ObjectStream> {
+  async open(key: string, signal?: AbortSignal): Promise<ObjectStream> {
     try {
-      const reply = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      // The signal ends the request and its retries (three attempts on a silent RGW take about 55 s).
+      const reply = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }), {
+        abortSignal: signal,
+      });
       // In Node.js the SDK's body is a stream (an IncomingMessage).
       return { size: reply.ContentLength ?? 0, body: reply.Body as Readable };
     } catch (error) {

@@ -1,12 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { invocationStrategy, type OffloadThresholds } from '@strata/policy-engine';
+import { BUILTIN_NAMES } from '../common/functions/builtins';
+import { FolderCodeStore } from '../common/functions/code-store';
+import { FunctionDirectory, MemoryRegistryCache, RedisRegistryCache } from '../common/functions/directory';
+import { FunctionRegistry } from '../common/functions/registry';
 import { type PluginModule, registerPluginModules } from '../common/plugins';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
 import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
+import { FunctionsApi } from '../lambdas/functions-api/functions-api';
 import { serveApi } from './api-adapter';
 import { serveStateStore } from './shared-state';
 import { LocalTelemetry } from './telemetry';
@@ -20,6 +25,12 @@ export interface LocalClusterOptions {
   readonly slots?: number | readonly number[];
   /** The storage nodes' slots (data stages at once). @default the first compute node's */
   readonly storageSlots?: number;
+  /**
+   * Users' functions (docs/functions.md): the folder of the durable registry, which the
+   * API's /functions routes write and the nodes read. @default none: built-ins only, and
+   * the /functions routes answer 404
+   */
+  readonly functionsFolder?: string;
   /** A real Redis for the shared state. @default the embedded store, served to the nodes on loopback */
   readonly redisUrl?: string;
   /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
@@ -116,7 +127,25 @@ export class LocalCluster {
     const telemetry = options.metricsDir
       ? new LocalTelemetry({ metricsDir: options.metricsDir, redisUrl, cephConf: options.cephConf, heartbeatMs })
       : undefined;
+    // Users' functions: the registry in a folder, its table cached where the dispatcher's state is.
+    const registry = options.functionsFolder
+      ? new FunctionRegistry(new FolderCodeStore(options.functionsFolder), BUILTIN_NAMES)
+      : undefined;
+    const registryCache =
+      state instanceof RedisStateStore
+        ? new RedisRegistryCache((command) => (state as RedisStateStore).command(command))
+        : new MemoryRegistryCache();
+    const functionsApi =
+      registry &&
+      new FunctionsApi(registry, registryCache, (entry) => {
+        if (options.metricsDir)
+          appendFileSync(
+            join(options.metricsDir, 'functions-audit.jsonl'),
+            `${JSON.stringify({ at: new Date().toISOString(), ...entry })}\n`,
+          );
+      });
     const dispatcher = new Dispatcher({
+      functions: new FunctionDirectory({ cache: registryCache, registry, refreshMs: heartbeatMs }),
       strategyName,
       strategy: invocationStrategy(strategyName, options.strategyOptions),
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
@@ -127,7 +156,12 @@ export class LocalCluster {
       observer: telemetry ? telemetry.observer(options.observer) : options.observer,
     });
     const api = await serveApi(
-      (event) => (telemetry ? telemetry.invoke(dispatcher, event) : dispatcher.handle(event)),
+      (event) =>
+        functionsApi && /^\/functions(\/|$)/.test(event.path)
+          ? functionsApi.handle(event)
+          : telemetry
+            ? telemetry.invoke(dispatcher, event)
+            : dispatcher.handle(event),
       options.port,
     ).catch(async (error: Error) => {
       await telemetry?.stop(); // give stdout back
@@ -163,6 +197,7 @@ export class LocalCluster {
       '--heartbeat-ms',
       String(heartbeatMs),
       ...objectFlags(id),
+      ...(options.functionsFolder ? ['--functions', options.functionsFolder] : []),
       ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : []),
       ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
     ];

@@ -1,14 +1,24 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type NodeRole, type NodeView, type PolicyContext, ServiceTimeEstimator } from '@strata/policy-engine';
-import { BodyError, parseJsonBody, readBody, sendJson } from '../common/http/json';
+import type { FunctionRegistry } from '../common/functions/registry';
+import {
+  BodyError,
+  FUNCTION_ERROR_HEADER,
+  FUNCTION_VERSION_HEADER,
+  parseJsonBody,
+  readBody,
+  sendJson,
+} from '../common/http/json';
 import type { ObjectStore } from '../common/object-store';
 import type { StateStore } from '../common/state';
-import { DataLimitError, InputError, type StrataFunction } from '../functions';
-import { MiB, RUN_BUDGET_MS } from '../functions/limits';
+import { DataLimitError, InputError } from '../functions';
+import { MiB } from '../functions/limits';
+import { FunctionCatalog, type NodeFunction } from './function-catalog';
 import { MetricsAgent } from './metrics-agent/agent';
 import { FunctionPool } from './pool';
 import { Slots } from './slots';
+import { FunctionError } from './wasm/instance';
 
 export interface NodeBaseOptions {
   readonly id: string;
@@ -25,6 +35,8 @@ export interface NodeBaseOptions {
   readonly emf?: (line: string) => void;
   /** @default Math.random */
   readonly random?: () => number;
+  /** Where users' functions are registered (docs/functions.md). @default none: built-ins only */
+  readonly registry?: FunctionRegistry;
 }
 
 /**
@@ -42,6 +54,8 @@ export abstract class NodeBase {
   /** How long this node's invocations hold a slot: what it publishes for the adaptive policies. */
   protected readonly serviceTimes = new ServiceTimeEstimator();
   protected readonly pool: FunctionPool;
+  /** The built-ins and the users' functions this node can run. */
+  protected readonly catalog: FunctionCatalog;
   /** Publishes this node's figures; made by start(), once the port is known. */
   protected agent!: MetricsAgent;
   private readonly server: Server;
@@ -54,6 +68,7 @@ export abstract class NodeBase {
   ) {
     this.slots = new Slots(options.slots);
     this.pool = new FunctionPool(options.slots);
+    this.catalog = new FunctionCatalog(options.registry);
     this.intervalMs = options.heartbeatIntervalMs ?? 1000;
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -128,7 +143,7 @@ export abstract class NodeBase {
   protected async readArgs(
     req: IncomingMessage,
     res: ServerResponse,
-    fn: StrataFunction<unknown>,
+    fn: NodeFunction,
     limit: number,
   ): Promise<{ args: unknown; body: Buffer } | undefined> {
     try {
@@ -147,17 +162,34 @@ export abstract class NodeBase {
    * Throws ObjectNotFoundError, or DataLimitError for an object over the stage's
    * maxObjectBytes (before reading it) or one the stage refuses.
    */
-  protected async runDataStage(fn: StrataFunction<unknown>, args: unknown, objects: ObjectStore): Promise<unknown> {
+  protected async runDataStage(
+    fn: NodeFunction,
+    args: unknown,
+    objects: ObjectStore,
+    deadline: number,
+  ): Promise<unknown> {
     const { objectKey, maxObjectBytes } = fn.dataStage!;
     const key = objectKey(args);
-    const object = await objects.open(key);
+    const object = await objects
+      .open(key, AbortSignal.timeout(Math.max(1, deadline - Date.now())))
+      .catch((error: Error) => {
+        if (error.name === 'AbortError' || error.name === 'TimeoutError') {
+          throw new FunctionError('timeout', `reading object "${key}" outlasted the time left`);
+        }
+        throw error;
+      });
     if (object.size > maxObjectBytes) {
       object.body.destroy();
       throw new DataLimitError(
-        `object "${key}" is ${object.size} bytes; ${fn.name} reads at most ${maxObjectBytes} bytes (${maxObjectBytes / MiB} MiB), what it gets through in the ${RUN_BUDGET_MS / 1000} s an invocation has`,
+        `object "${key}" is ${object.size} bytes; ${fn.label} reads at most ${maxObjectBytes} bytes (${maxObjectBytes / MiB} MiB), what it gets through in the ${fn.timeMs / 1000} s it has`,
       );
     }
-    return this.pool.runStage(fn.name, args, object.body);
+    return this.pool.runStage(fn.target, args, object.body, deadline);
+  }
+
+  /** When the function's own work must end: its time limit from now, or the caller's deadline if sooner. */
+  protected runDeadline(fn: NodeFunction, callerDeadline: number | undefined): number {
+    return Math.min(Date.now() + fn.timeMs, callerDeadline ?? Number.POSITIVE_INFINITY);
   }
 
   /** 200 while the node's heartbeat reaches the shared state (dispatchers and peers see it); 503 before, or when it stops. */
@@ -180,4 +212,30 @@ export abstract class NodeBase {
       // keep the last view: policies skip nodes whose heartbeat has grown old
     }
   }
+}
+
+/** The version header of a forwarded request: absent means a built-in, null a malformed one. */
+export function functionVersion(req: IncomingMessage): number | undefined | null {
+  const value = req.headers[FUNCTION_VERSION_HEADER];
+  if (value === undefined) return undefined;
+  const version = Number(value);
+  return Number.isInteger(version) && version >= 1 ? version : null;
+}
+
+/** A function's own failure: 504 when its time ran out, 424 otherwise; never a platform 5xx. */
+export function sendFunctionError(res: ServerResponse, error: FunctionError, fn: NodeFunction, node: string): void {
+  const timeout = error.kind === 'timeout';
+  sendJson(
+    res,
+    timeout ? 504 : 424,
+    {
+      error: timeout
+        ? `function ${fn.label} ran out of time (${fn.timeMs} ms, or what was left of the caller's budget)`
+        : `function ${fn.label} failed: ${error.message}`,
+      function: fn.name,
+      version: fn.version,
+      kind: error.kind,
+    },
+    { 'x-strata-node': node, [FUNCTION_ERROR_HEADER]: error.kind },
+  );
 }

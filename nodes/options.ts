@@ -1,5 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { connectState, exitWith, lineFile, objectStoreFrom, wholeNumber } from '../common/cli';
+import { BUILTIN_NAMES } from '../common/functions/builtins';
+import { codeStoreAt } from '../common/functions/code-store';
+import { FunctionRegistry } from '../common/functions/registry';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -16,6 +19,10 @@ export const NODE_FLAGS = {
   'emf-file': { type: 'string' },
   'invocation-log': { type: 'string' },
   'heartbeat-ms': { type: 'string', default: '1000' },
+  /** Users' functions: a folder, or s3://BUCKET (the function code bucket on AWS). */
+  functions: { type: 'string' },
+  /** The S3 endpoint of the functions' bucket, when it is not AWS's (the rehearsal's RGW). */
+  'functions-endpoint': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -50,6 +57,8 @@ export async function commonNodeOptions(values: {
   's3-bucket'?: string;
   'emf-file'?: string;
   'heartbeat-ms'?: string;
+  functions?: string;
+  'functions-endpoint'?: string;
 }) {
   return {
     id: values.id!,
@@ -60,6 +69,9 @@ export async function commonNodeOptions(values: {
     store: await connectState(values.state!),
     objects: objectStoreFrom(values),
     emf: lineFile(values['emf-file']),
+    registry: values.functions
+      ? new FunctionRegistry(codeStoreAt(values.functions, { endpoint: values['functions-endpoint'] }), BUILTIN_NAMES)
+      : undefined,
   };
 }
 

@@ -135,3 +135,7 @@ export const HOPS_HEADER = 'x-strata-hops';
 export const BUDGET_HEADER = 'x-strata-budget-ms';
 /** The API request an invocation belongs to, passed along every hop: for logs and for finding duplicates. */
 export const REQUEST_ID_HEADER = 'x-strata-request-id';
+/** The version of a user's function that the dispatcher resolved (docs/functions.md); absent for a built-in. */
+export const FUNCTION_VERSION_HEADER = 'x-strata-function-version';
+/** On a reply: the function's own error (trap, failed, bad-output, timeout), never the platform's. */
+export const FUNCTION_ERROR_HEADER = 'x-strata-function-error';

@@ -223,6 +223,7 @@ export const WIDGETS: readonly Widget[] = [
       lambda('Throttles', 'Sum', 'dispatcher throttles'),
       strata('NoCapacity', DISPATCHER, 'Sum', 'no capacity'),
       strata('NodeErrors', DISPATCHER, 'Sum', 'node 5xx'),
+      strata('FunctionErrors', DISPATCHER, 'Sum', "users' functions failed (424, 504)"),
     ],
     alarms: ['ApiServerErrors', 'NoCapacity'],
   },

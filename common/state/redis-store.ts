@@ -165,7 +165,7 @@ export class RedisStateStore implements StateStore {
     return this.client.sent;
   }
 
-  /** Sends any command; for tests and the benchmark (command statistics, resets). */
+  /** Sends any command: the functions registry's cache (common/functions/directory.ts), tests and the benchmark. */
   command(args: readonly string[]): Promise<RespValue> {
     return this.client.send(args);
   }

@@ -6,11 +6,15 @@ import {
   type Selection,
 } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { FunctionDirectory, NotFoundError, type ResolvedFunction } from '../../common/functions/directory';
+import { schemaViolation } from '../../common/functions/schema';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
 import {
   BodyError,
   BUDGET_HEADER,
   bodyText,
+  FUNCTION_ERROR_HEADER,
+  FUNCTION_VERSION_HEADER,
   HOPS_HEADER,
   parseJsonBody,
   REFUSED_HEADER,
@@ -18,7 +22,6 @@ import {
   safeDecode,
 } from '../../common/http/json';
 import { type FleetMember, MemoryStateStore, type Reservation, type StateStore } from '../../common/state';
-import { findFunction, functions, InputError } from '../../functions';
 
 export interface DispatcherOptions {
   /** Connects to the shared state; called again after a failure, at most once per refresh interval. */
@@ -57,13 +60,23 @@ export interface DispatcherOptions {
   /** A node whose heartbeat is older is not chosen. @default 3000 */
   readonly heartbeatTtlMs?: number;
   readonly observer?: DispatchObserver;
+  /** Where functions are looked up: the built-ins and users' functions (docs/functions.md). @default the built-ins only */
+  readonly functions?: FunctionDirectory;
   readonly now?: () => number;
   readonly random?: () => number;
 }
 
 /** What the dispatcher reports as it works; the Lambda handler turns it into CloudWatch metrics. */
 export interface DispatchObserver {
-  dispatched?(event: { node: string; latencyMs: number; attempts: number; status: number; degraded: boolean }): void;
+  dispatched?(event: {
+    node: string;
+    latencyMs: number;
+    attempts: number;
+    status: number;
+    degraded: boolean;
+    /** The function's own error (docs/functions.md), which is not the node's. */
+    functionError?: string;
+  }): void;
   retried?(event: { node: string; why: string }): void;
   noCapacity?(reason: string): void;
   degraded?(reason: string): void;
@@ -92,9 +105,11 @@ export class Dispatcher {
   /** Invocations waiting for a free slot; a release here wakes the longest waiting at once. */
   private readonly waiting: (() => void)[] = [];
   private readonly now: () => number;
+  private readonly functions: FunctionDirectory;
 
   constructor(private readonly options: DispatcherOptions) {
     this.now = options.now ?? Date.now;
+    this.functions = options.functions ?? new FunctionDirectory();
     this.fallback = new MemoryStateStore(this.now);
   }
 
@@ -133,23 +148,28 @@ export class Dispatcher {
       return reply(405, { error: `${method} is not allowed on /invoke; use POST` }, { allow: 'POST' });
 
     const name = safeDecode(event.pathParameters?.function ?? match[1]);
-    const fn = name === undefined ? undefined : findFunction(name);
-    if (!fn) return reply(404, { error: `no function "${name ?? match[1]}"`, functions: Object.keys(functions) });
+    let fn: ResolvedFunction;
+    try {
+      if (name === undefined) throw new NotFoundError(`no function "${match[1]}"`);
+      fn = await this.functions.resolve(name);
+    } catch (error) {
+      if (error instanceof NotFoundError)
+        return reply(404, { error: error.message, functions: await this.functions.names() });
+      throw error;
+    }
 
     const parsed = this.parseBody(event);
     if ('status' in parsed) return reply(parsed.status, { error: parsed.error });
-    let args: unknown;
-    try {
-      args = fn.parse(parsed.value);
-    } catch (error) {
-      if (error instanceof InputError) return reply(400, { error: error.message, function: fn.name });
-      throw error;
-    }
+    const args = parsed.value;
+    const problem = schemaViolation(fn.argsSchema ?? { type: 'object' }, args);
+    if (problem) return reply(400, { error: problem, function: fn.name });
     const requestId = typeof event.requestContext?.requestId === 'string' ? event.requestContext.requestId : '-';
-    // The node gets the arguments as the function parsed them: bounded, and nothing it would ignore.
+    const objectKey =
+      fn.objectKeyArg === undefined ? undefined : String((args as Record<string, unknown>)[fn.objectKeyArg]);
     return this.dispatch(
       fn.name,
-      fn.dataStage?.objectKey(args),
+      fn.kind === 'wasm' ? fn.version : undefined,
+      objectKey,
       JSON.stringify(args),
       requestId,
       this.deadline(event, budget.remainingMs),
@@ -169,6 +189,7 @@ export class Dispatcher {
   /** Reserves a node, forwards, and on a refusal or an unreachable node tries the next, releasing each time. */
   private async dispatch(
     functionName: string,
+    version: number | undefined,
     objectKey: string | undefined,
     body: string,
     requestId: string,
@@ -200,6 +221,7 @@ export class Dispatcher {
             [HOPS_HEADER]: '0',
             [REQUEST_ID_HEADER]: requestId,
             [BUDGET_HEADER]: String(Math.round(timeoutMs)),
+            ...(version === undefined ? {} : { [FUNCTION_VERSION_HEADER]: String(version) }),
           },
           timeoutMs,
         });
@@ -231,6 +253,7 @@ export class Dispatcher {
         attempts: attempt,
         status: response.status,
         degraded: this.degraded,
+        functionError: optionalHeader(response.headers[FUNCTION_ERROR_HEADER]),
       });
       return {
         statusCode: response.status,
@@ -242,6 +265,9 @@ export class Dispatcher {
           'x-strata-tier3': String(response.headers['x-strata-offload'] ?? 'none'),
           'x-strata-attempts': String(attempt),
           ...(response.headers['retry-after'] ? { 'retry-after': String(response.headers['retry-after']) } : {}),
+          ...(response.headers[FUNCTION_ERROR_HEADER]
+            ? { [FUNCTION_ERROR_HEADER]: String(response.headers[FUNCTION_ERROR_HEADER]) }
+            : {}),
         },
         body: response.body.toString('utf8'),
       };
@@ -407,4 +433,8 @@ function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined
   for (const [key, value] of Object.entries(headers))
     if (key.toLowerCase() === name && typeof value === 'string') return value;
   return undefined;
+}
+
+function optionalHeader(value: string | string[] | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
 }

@@ -2,9 +2,15 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { invocationStrategy } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { BUILTIN_NAMES } from '../../common/functions/builtins';
+import { S3CodeStore } from '../../common/functions/code-store';
+import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/directory';
+import { FunctionRegistry } from '../../common/functions/registry';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
-import { getSecretString } from './secret';
+import { redisUrlWithToken } from './secret';
+
+export { redisUrlWithToken };
 
 /** The dispatcher's settings, read once per container from its environment. */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
@@ -21,6 +27,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
     redisUrl,
     /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. */
     redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
+    /** The function code bucket (docs/functions.md): the registry, read when its cache in Redis is empty. */
+    functionsBucket: env.STRATA_FUNCTIONS_BUCKET || undefined,
     strategyName,
     strategy: invocationStrategy(strategyName, strategyOptions(env.STRATA_STRATEGY_OPTIONS)),
     maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
@@ -40,28 +48,16 @@ function strategyOptions(text: string | undefined): Record<string, unknown> {
   }
 }
 
-/** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
-export async function redisUrlWithToken(
-  url: string,
-  secretArn: string | undefined,
-  readSecret: (arn: string) => Promise<string> = getSecretString,
-): Promise<string> {
-  if (!secretArn) return url;
-  const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
-  if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
-  const withToken = new URL(url);
-  withToken.password = encodeURIComponent(token);
-  return withToken.toString();
-}
-
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
 export function metricsObserver(metrics: Metrics, logger: Logger): DispatchObserver {
   return {
-    dispatched({ node, latencyMs, attempts, status, degraded }) {
+    dispatched({ node, latencyMs, attempts, status, degraded, functionError }) {
       metrics.addMetric('DispatchLatency', MetricUnit.Milliseconds, latencyMs);
       metrics.addMetric('Retries', MetricUnit.Count, attempts - 1);
       metrics.addMetric('DegradedDecisions', MetricUnit.Count, degraded ? 1 : 0);
-      if (status >= 500) metrics.addMetric('NodeErrors', MetricUnit.Count, 1);
+      // A user's function that trapped or ran out of time is its own error, not the node's (docs/functions.md).
+      if (functionError) metrics.addMetric('FunctionErrors', MetricUnit.Count, 1);
+      else if (status >= 500) metrics.addMetric('NodeErrors', MetricUnit.Count, 1);
       metrics.singleMetric().addDimension('Node', node).addMetric('Decisions', MetricUnit.Count, 1);
     },
     retried({ node, why }) {
@@ -143,10 +139,27 @@ export async function handler(
 ): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
     const config = configFromEnvironment();
+    const connect = async () =>
+      RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) });
+    // The registry's cache has a connection of its own (the dispatcher's is closed and opened again after a failure).
+    let cacheConnection: Promise<RedisStateStore> | undefined;
+    const cacheStore = () =>
+      (cacheConnection ??= connect().catch((error: Error) => {
+        cacheConnection = undefined;
+        throw error;
+      }));
     dispatcher = new Dispatcher({
       ...config,
-      connect: async () =>
-        RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }),
+      connect,
+      functions: new FunctionDirectory({
+        cache: new RedisRegistryCache(async (command) => (await cacheStore()).command(command)),
+        registry: config.functionsBucket
+          ? new FunctionRegistry(new S3CodeStore({ bucket: config.functionsBucket }), BUILTIN_NAMES)
+          : undefined,
+        refreshMs: config.refreshMs,
+        onError: (error) =>
+          telemetry.logger.warn('the functions registry could not be refreshed', { error: error.message }),
+      }),
       observer: metricsObserver(telemetry.metrics, telemetry.logger),
     });
     telemetry.metrics.captureColdStartMetric();

@@ -120,3 +120,17 @@ function sha256(text: string): string {
 function hmac(key: string | Buffer, text: string): Buffer {
   return createHmac('sha256', key).update(text).digest();
 }
+
+/** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
+export async function redisUrlWithToken(
+  url: string,
+  secretArn: string | undefined,
+  readSecret: (arn: string) => Promise<string> = getSecretString,
+): Promise<string> {
+  if (!secretArn) return url;
+  const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
+  if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
+  const withToken = new URL(url);
+  withToken.password = encodeURIComponent(token);
+  return withToken.toString();
+}

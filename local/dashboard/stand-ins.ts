@@ -30,7 +30,12 @@ export function localSourceOf(query: MetricQuery): string {
   if (query.namespace === 'AWS/ApiGateway' || query.namespace === 'AWS/Lambda')
     return 'from the local API adapter, per request';
   if (query.namespace === 'AWS/AutoScaling') return 'from the local cluster: its live compute nodes';
-  if (query.name === 'DegradedMode' || query.name === 'NoCapacity' || query.name === 'NodeErrors')
+  if (
+    query.name === 'DegradedMode' ||
+    query.name === 'NoCapacity' ||
+    query.name === 'NodeErrors' ||
+    query.name === 'FunctionErrors'
+  )
     return 'written only when it happens';
   return 'from the nodes and the dispatcher, as they run';
 }

@@ -10,6 +10,8 @@ import {
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
 import {
   BUDGET_HEADER,
+  FUNCTION_ERROR_HEADER,
+  FUNCTION_VERSION_HEADER,
   HOPS_HEADER,
   REFUSED_HEADER,
   REQUEST_ID_HEADER,
@@ -18,8 +20,10 @@ import {
   sendJson,
 } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
-import { DataLimitError, findFunction, functions, type StrataFunction } from '../../functions';
-import { NodeBase, type NodeBaseOptions } from '../node-base';
+import { DataLimitError } from '../../functions';
+import type { NodeFunction } from '../function-catalog';
+import { functionVersion, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
+import { FunctionError, type FunctionErrorKind } from '../wasm/instance';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;
@@ -71,8 +75,15 @@ export class ComputeNode extends NodeBase {
     if (name === undefined) return sendJson(res, 404, { error: `no route ${path}` });
     if (req.method !== 'POST')
       return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
-    const fn = findFunction(safeDecode(name) ?? '');
-    if (!fn) return sendJson(res, 404, { error: `no function "${name}"`, functions: Object.keys(functions) });
+    const version = functionVersion(req);
+    if (version === null)
+      return sendJson(res, 400, { error: `${FUNCTION_VERSION_HEADER} must be a whole number of at least 1` });
+    const fn = await this.catalog.find(safeDecode(name) ?? '', version);
+    if (!fn) {
+      return sendJson(res, 404, {
+        error: `no function "${name}"${version === undefined ? '' : ` of version ${version}`}`,
+      });
+    }
 
     const hops = Number(req.headers[HOPS_HEADER] ?? 0);
     if (!Number.isInteger(hops) || hops < 0)
@@ -95,7 +106,9 @@ export class ComputeNode extends NodeBase {
         .split(',')
         .filter(Boolean);
       const forwarded =
-        hops < this.maxHops ? await this.forwardToPeer(invocation, body, req, visited, deadline) : undefined;
+        hops < this.maxHops
+          ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
+          : undefined;
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
@@ -103,7 +116,7 @@ export class ComputeNode extends NodeBase {
     try {
       if (outOfTime(deadline)) throw new OutOfTimeError();
       const started = performance.now();
-      const { result, offload } = await this.run(fn, args, invocation, deadline);
+      const { result, offload } = await this.run(fn, args, invocation, deadline, this.runDeadline(fn, deadline));
       const ms = performance.now() - started;
       this.serviceTimes.record(fn.name, ms, Date.now());
       const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
@@ -116,6 +129,7 @@ export class ComputeNode extends NodeBase {
         return sendJson(res, 422, { error: error.message }, { [NODE_HEADER]: this.id });
       if (error instanceof OutOfTimeError)
         return sendJson(res, 504, { error: error.message }, { [NODE_HEADER]: this.id });
+      if (error instanceof FunctionError) return sendFunctionError(res, error, fn, this.id);
       throw error;
     } finally {
       this.slots.release();
@@ -128,6 +142,7 @@ export class ComputeNode extends NodeBase {
    */
   private async forwardToPeer(
     invocation: Invocation,
+    version: number | undefined,
     body: Buffer,
     req: IncomingMessage,
     visited: string[],
@@ -149,6 +164,7 @@ export class ComputeNode extends NodeBase {
             [REQUEST_ID_HEADER]: String(req.headers[REQUEST_ID_HEADER] ?? '-'),
             [HOPS_HEADER]: String(invocation.hops + 1),
             [VISITED_HEADER]: [...visited, this.id].join(','),
+            ...versionHeader(version),
             ...budgetHeader(timeoutMs),
           },
           timeoutMs,
@@ -162,44 +178,57 @@ export class ComputeNode extends NodeBase {
     return accepted?.result;
   }
 
-  /** Runs a function here; its data stage next to the data if the offload policy says so and the storage node agrees. */
+  /**
+   * Runs a function here; its data stage next to the data if the offload policy says so
+   * and the storage node agrees. `deadline` is the caller's; `until`, when the function's
+   * own work must end (its time limit, or the caller's deadline if sooner).
+   */
   private async run(
-    fn: StrataFunction<unknown>,
+    fn: NodeFunction,
     args: unknown,
     invocation: Invocation,
     deadline: number | undefined,
-  ): Promise<{ result: unknown; offload: string }> {
-    if (!fn.dataStage) return { result: await this.pool.runFinish(fn.name, args, undefined), offload: 'none' };
+    until: number,
+  ): Promise<{ result: unknown; offload: OffloadOutcome }> {
+    if (!fn.dataStage) return { result: await this.pool.run(fn.target, args, until), offload: 'none' };
     const key = invocation.objectKey!;
     const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
-    let offload: string;
+    let offload: OffloadOutcome;
     if (decision.kind === 'offload') {
       try {
+        const timeoutMs = until - Date.now();
         const reply = await forward({
           address: decision.node.address,
-          path: `/stage/${fn.name}`,
+          path: `/stage/${encodeURIComponent(fn.name)}`,
           body: JSON.stringify(args),
-          headers: { 'content-type': 'application/json' },
-          timeoutMs: msLeft(deadline),
+          headers: { 'content-type': 'application/json', ...versionHeader(fn.version), ...budgetHeader(timeoutMs) },
+          timeoutMs,
         });
+        const message = () => String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error);
         if (reply.status === 200) {
           const staged = JSON.parse(reply.body.toString('utf8')) as unknown;
-          return { result: await this.pool.runFinish(fn.name, args, staged), offload: `offloaded:${decision.node.id}` };
+          return {
+            result: await this.pool.runFinish(fn.target, args, staged, until),
+            offload: `offloaded:${decision.node.id}`,
+          };
         }
         if (reply.status === 404) throw new ObjectNotFoundError(key);
-        if (reply.status === 422)
-          throw new DataLimitError(String((JSON.parse(reply.body.toString('utf8')) as { error?: unknown }).error));
+        if (reply.status === 422) throw new DataLimitError(message());
+        const functionError = reply.headers[FUNCTION_ERROR_HEADER];
+        if (functionError) throw new FunctionError(String(functionError) as FunctionErrorKind, message());
         offload = `local:${decision.node.id} refused (${reply.headers[REFUSED_HEADER] ?? reply.status})`;
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
+        if (error.kind !== 'not-delivered' && Date.now() >= until)
+          throw new FunctionError('timeout', 'its time ran out');
         offload = `local:${decision.node.id} failed (${error.kind})`;
       }
     } else {
       offload = `local:${decision.reason}`;
     }
     if (outOfTime(deadline)) throw new OutOfTimeError();
-    const staged = await this.runDataStage(fn, args, this.options.objects);
-    return { result: await this.pool.runFinish(fn.name, args, staged), offload };
+    const staged = await this.runDataStage(fn, args, this.options.objects, until);
+    return { result: await this.pool.runFinish(fn.target, args, staged, until), offload };
   }
 
   private underOwnLimits(): boolean {
@@ -234,9 +263,19 @@ function relay(res: ServerResponse, reply: ForwardResponse, via: string): void {
   const headers: Record<string, string> = {
     'content-type': String(reply.headers['content-type'] ?? 'application/json'),
   };
-  for (const name of [NODE_HEADER, OFFLOAD_HEADER, 'retry-after', REFUSED_HEADER]) {
+  for (const name of [NODE_HEADER, OFFLOAD_HEADER, 'retry-after', REFUSED_HEADER, FUNCTION_ERROR_HEADER]) {
     if (reply.headers[name] !== undefined) headers[name] = String(reply.headers[name]);
   }
   headers[ROUTE_HEADER] = `${via}>${reply.headers[ROUTE_HEADER] ?? '?'}`;
   res.writeHead(reply.status, headers).end(reply.body);
+}
+
+/**
+ * Where a data stage ran: `none` (no stage), `offloaded:NODE`, or `local:WHY` (the
+ * policy's reason, or the storage node that refused or failed).
+ */
+export type OffloadOutcome = 'none' | `offloaded:${string}` | `local:${string}`;
+
+function versionHeader(version: number | undefined): Record<string, string> {
+  return version === undefined ? {} : { [FUNCTION_VERSION_HEADER]: String(version) };
 }

@@ -19,6 +19,7 @@ describe('--help', () => {
     ['bin/bench-ceph.ts', [], /^usage: npm run bench:ceph -- /],
     ['bin/simulate.ts', [], /^usage: npm run simulate -- /],
     ['bin/policy-check.ts', [], /^usage: npm run policy:check -- PATH/],
+    ['bin/functions-build.ts', [], /^usage: npm run functions:build -- /],
     ['bin/cli.ts', [], /^usage: npm run strata -- <command>/],
     ['bin/cli.ts', ['invoke'], /^usage: npm run strata -- invoke FUNCTION/],
     ['bin/cli.ts', ['status'], /^usage: npm run strata -- status/],

@@ -52,7 +52,7 @@ function collect(emitter: string, lines: string): void {
 
 /**
  * The dispatcher's handler in a fresh process with a clock the script moves: no node
- * (no capacity), a node that answers 500, a healthy node, then ElastiCache gone for four
+ * (no capacity), a node that answers 500 and then a user function's error (424), a healthy node, then ElastiCache gone for four
  * minutes of invocations every 10 s. Each step waits for the test's "go" on stdin.
  */
 const HANDLER_SCRIPT = `
@@ -67,7 +67,7 @@ const HANDLER_SCRIPT = `
     const statuses = [];
     statuses.push((await handler(event())).statusCode); step('no-node');
     // Real time passes between the steps (the node list is read again); the clock moves only in the outage.
-    await go(); statuses.push((await handler(event())).statusCode); step('broken-node');
+    await go(); for (let i = 0; i < 2; i++) statuses.push((await handler(event())).statusCode); step('broken-node');
     await go(); for (let i = 0; i < 3; i++) statuses.push((await handler(event())).statusCode); step('healthy');
     // The outage: an invocation every 10 s or so; the clock runs 100 times fast during each,
     // so that a wait for a free slot (10 s) takes a tenth of a second.
@@ -159,8 +159,14 @@ describe('every metric read is emitted, as read', () => {
     const folder = mkdtempSync(join(tmpdir(), 'strata-emitters-'));
     const objects = await corpusFolder();
     const state = await RedisStateStore.connect({ url: redis.url });
+    // First a node's own failure (500), then a user function's (424 with its header): NodeErrors, then FunctionErrors.
+    let answered = 0;
     const broken = createServer((_req, res) =>
-      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"broken"}'),
+      answered++ === 0
+        ? res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"broken"}')
+        : res
+            .writeHead(424, { 'content-type': 'application/json', 'x-strata-function-error': 'trap' })
+            .end('{"error":"function f (version 1) failed: unreachable","kind":"trap"}'),
     );
     await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
 
@@ -257,9 +263,9 @@ describe('every metric read is emitted, as read', () => {
     });
   }, 240_000);
 
-  test('the handler saw each case: no capacity, a node 5xx, healthy answers, then 24 invocations in the outage', () => {
-    expect(handlerStatuses.slice(0, 5)).toEqual([503, 500, 200, 200, 200]);
-    expect(handlerStatuses).toHaveLength(5 + 24);
+  test('the handler saw each case: no capacity, a node 5xx, a function error, healthy answers, then 24 invocations in the outage', () => {
+    expect(handlerStatuses.slice(0, 6)).toEqual([503, 500, 424, 200, 200, 200]);
+    expect(handlerStatuses).toHaveLength(6 + 24);
   });
 
   const matching = (query: MetricQuery) => {

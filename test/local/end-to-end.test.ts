@@ -93,7 +93,7 @@ describe('the local cluster end to end, with a real redis-server', () => {
       {},
       {},
       404,
-      { error: 'no function "fly"', functions: ['wordcount', 'substring', 'sha256', 'sleep'] },
+      { error: 'no function "fly"', functions: ['sha256', 'sleep', 'substring', 'wordcount'] },
     ],
     [
       'malformed JSON: 400',
@@ -111,7 +111,7 @@ describe('the local cluster end to end, with a real redis-server', () => {
       { ms: -1 },
       {},
       400,
-      { error: 'ms must be a whole number from 0 to 20000', function: 'sleep' },
+      { error: 'args.ms must be at least 0', function: 'sleep' },
     ],
     [
       'a wrong method: 405',

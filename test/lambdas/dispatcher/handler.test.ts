@@ -42,8 +42,8 @@ describe('the Lambda handler', () => {
     const answers = JSON.parse(lines[lines.length - 1]) as [number, Record<string, unknown>][];
     expect(answers).toEqual([
       [200, { status: 'ok', strategy: 'round-robin', computeNodes: 0 }],
-      [400, { error: 'data must be a string of 0 to 65536 characters', function: 'sha256' }],
-      [404, { error: 'no function "fly"', functions: ['wordcount', 'substring', 'sha256', 'sleep'] }],
+      [400, { error: 'args.data is required', function: 'sha256' }],
+      [404, { error: 'no function "fly"', functions: ['sha256', 'sleep', 'substring', 'wordcount'] }],
     ]);
     const emf = lines
       .filter((l) => l.includes('"_aws"'))
