@@ -136,14 +136,22 @@ async function replaceStorageHost(
     .map((node) => node.id)
     .sort();
   // A fast replacement reaches the old OSD before the monitors have marked it down (issue
-  // 23). Holding their down reports back (no OSD has 100 reporters) makes every run take
-  // that path, on a fast machine or a slow one, so the check cannot pass by luck.
+  // 23). Holding their down reports back (no OSD has 100 reporters, and a refused
+  // connection is not a failure at once) makes every run take that path, on a fast machine
+  // or a slow one, so the check cannot pass by luck.
   const provokeRace = volume === 'fresh';
-  if (provokeRace) await survivor.host.must(['ceph', 'config', 'set', 'mon', 'mon_osd_min_down_reporters', '100']);
+  if (provokeRace) {
+    await survivor.host.must(['ceph', 'config', 'set', 'mon', 'mon_osd_min_down_reporters', '100']);
+    // Nor may a peer's refused connection (the new host holds the old address) mark it down at once.
+    await survivor.host.must(['ceph', 'config', 'set', 'osd', 'osd_fast_fail_on_connection_refused', 'false']);
+  }
   try {
     await replaceAndCheck();
   } finally {
-    if (provokeRace) await survivor.host.must(['ceph', 'config', 'rm', 'mon', 'mon_osd_min_down_reporters']);
+    if (provokeRace) {
+      await survivor.host.must(['ceph', 'config', 'rm', 'mon', 'mon_osd_min_down_reporters']);
+      await survivor.host.must(['ceph', 'config', 'rm', 'osd', 'osd_fast_fail_on_connection_refused']);
+    }
   }
 
   async function replaceAndCheck(): Promise<void> {
@@ -171,7 +179,7 @@ async function replaceStorageHost(
             `the race was not provoked: the replacement never met its old OSD up:\n${lines.filter((line) => /osd\./.test(line)).join('\n')}`,
           );
         }
-        return `exit 0 after ${((Date.now() - startedAt) / 1000).toFixed(0)} s; ${lines.filter((line) => /marking it down|purging|an OSD of this cluster|raw clear prepare successful|not signalled/.test(line)).join('; ')}`;
+        return `exit 0 after ${((Date.now() - startedAt) / 1000).toFixed(0)} s; ${lines.filter((line) => /^\d\d:\d\d:\d\d |marking it down|purging|an OSD of this cluster|raw clear prepare successful|not signalled/.test(line)).join('; ')}`;
       },
     );
     await report.check(

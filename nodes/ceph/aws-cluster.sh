@@ -234,9 +234,11 @@ install -d /etc/systemd/system/ceph-osd@.service.d
 printf '[Unit]\nAfter=strata-osd-activate.service\nWants=strata-osd-activate.service\n' > /etc/systemd/system/ceph-osd@.service.d/strata-activate.conf
 systemctl daemon-reload
 systemctl enable strata-osd-activate.service
+echo "$(date +%T) activating this node's OSDs"
 systemctl restart strata-osd-activate.service
 mine=$(strata-osd-activate --list)
 for id in ${mine}; do systemctl enable --now "ceph-osd@${id}"; done
+echo "$(date +%T) OSDs ${mine//$'\n'/ } started; looking for OSDs of ${node} on lost volumes"
 # An OSD under this node's name that is on none of its volumes was on a volume that is
 # gone: its copies are elsewhere, so it leaves the cluster (Ceph then backfills). Its
 # daemon is dead, whatever the monitors say: it listened on this node's fixed address,
@@ -260,6 +262,7 @@ for id in $(ceph osd ls-tree "${node}" 2>/dev/null); do
   ceph osd purge "${id}" --yes-i-really-mean-it
 done
 
+echo "$(date +%T) starting RGW"
 # RGW.
 install -d -o ceph -g ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}"
 ceph auth get-or-create "client.rgw.${node}" mon 'allow rw' osd 'allow rwx' > "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
@@ -290,4 +293,4 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! ${formed}; then
 else
   wait_for_secret "${STRATA_OBJECTS_SECRET_ARN}" 3600 '"accessKeyId"' 'storage node 0 to publish the object-store keys'
 fi
-echo "ceph on ${node} (${address}): ready"
+echo "$(date +%T) ceph on ${node} (${address}): ready"

@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import type { Manifest } from '../../common/functions/manifest';
+import { Worker } from 'node:worker_threads';
+import { checkModule, type Manifest, parseManifest } from '../../common/functions/manifest';
 import { moduleShape } from '../../common/functions/wasm-module';
 import {
   type BuiltFunction,
@@ -12,6 +13,14 @@ import {
   FunctionBuildError,
 } from '../../local/functions-build';
 import { runScript } from '../support/processes';
+import {
+  type CompiledCase,
+  type Expected,
+  GOOD_DATA_STAGE,
+  goodDataStage,
+  HOSTILE_CASES,
+  hostileModules,
+} from '../support/wasm/hostile';
 
 // The examples and the SDK, built with `npm run functions:build`'s library and run
 // through a small harness that follows docs/functions.md the way the runtime does: a
@@ -87,7 +96,7 @@ const utf8 = (text: string) => new TextEncoder().encode(text);
 const json = (value: unknown) => utf8(JSON.stringify(value));
 
 /** A data stage over `chunks` in one instance, then `finish` in another, as the runtime does. */
-function runStage(built: BuiltFunction, args: unknown, chunks: readonly Uint8Array[]) {
+function runStage(built: { module: Uint8Array; manifest: Manifest }, args: unknown, chunks: readonly Uint8Array[]) {
   const stage = instantiate(built);
   stage.call('begin', [json(args)]);
   for (const chunk of chunks) stage.call('add', [chunk]);
@@ -355,4 +364,81 @@ export function run(ptr: usize, len: i32): void {
     );
     expect(new Uint8Array(readFileSync(join(out, 'echo-wat', 'module.wasm')))).toEqual(built['echo-wat']!.module);
   }, 60_000);
+});
+
+describe('the hostile fixtures (test/support/wasm)', () => {
+  let cases: readonly CompiledCase[];
+  beforeAll(async () => {
+    cases = await hostileModules();
+  });
+
+  test('every manifest is valid on its own, so what is refused is the module', () => {
+    for (const item of [...HOSTILE_CASES, GOOD_DATA_STAGE])
+      expect(parseManifest(item.manifest)).toMatchObject(item.manifest);
+  });
+
+  test.each(HOSTILE_CASES.filter((item) => item.expected.at === 'deploy').map((item) => [item.name, item]))(
+    '%s: the deploy check refuses it, naming the fault',
+    (name) => {
+      const item = cases.find((one) => one.name === name)!;
+      const expected = item.expected as Extract<Expected, { at: 'deploy' }>;
+      expect(() => checkModule(item.module, parseManifest(item.manifest))).toThrow(expected.message);
+    },
+  );
+
+  test.each(HOSTILE_CASES.filter((item) => item.expected.at === 'invoke').map((item) => [item.name]))(
+    '%s: passes the deploy check (it misbehaves only when run)',
+    (name) => {
+      const item = cases.find((one) => one.name === name)!;
+      expect(() => checkModule(item.module, parseManifest(item.manifest))).not.toThrow();
+    },
+  );
+
+  test('the memory bomb fills the memory to its maximum, then traps', () => {
+    const bomb = cases.find((item) => item.name === 'hostile-memory-bomb')!;
+    const instance = instantiate(bomb);
+    expect(() => instance.call('run', [json({})])).toThrow(WebAssembly.RuntimeError);
+    expect(instance.memory.buffer.byteLength).toBe(1024 * 65536);
+  });
+
+  test('the recursion overflows the stack', () => {
+    const recursion = cases.find((item) => item.name === 'hostile-deep-recursion')!;
+    expect(() => call(recursion, 'run', [json({})])).toThrow(/Maximum call stack size exceeded/);
+  });
+
+  test('the loop is still running half a second after it started, until its worker is terminated', async () => {
+    const loop = cases.find((item) => item.name === 'hostile-infinite-loop')!;
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+       const instance = new WebAssembly.Instance(new WebAssembly.Module(workerData), { env: { memory } });
+       parentPort.postMessage('started');
+       instance.exports.run(instance.exports.alloc(2), 2);
+       parentPort.postMessage('returned');`,
+      { eval: true, workerData: loop.module },
+    );
+    const messages: string[] = [];
+    const started = new Promise((resolve) => worker.once('message', resolve));
+    worker.on('message', (message) => messages.push(message));
+    await started;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await worker.terminate();
+    expect(messages).toEqual(['started']);
+  });
+
+  test('the good data stage counts the bytes of an object in pieces, and finish answers the count', async () => {
+    const good = await goodDataStage();
+    expect(() => checkModule(good.module, parseManifest(good.manifest))).not.toThrow();
+    const counted = { name: 'count-bytes', ...good };
+    for (const [size, piece] of [
+      [0, 1],
+      [7, 3],
+      [1_234_567, 1024 * 1024],
+    ] as const) {
+      const object = new Uint8Array(size).fill(0x78);
+      const { staged, result } = runStage(counted, { key: 'k' }, chunked(object, piece));
+      expect(staged).toEqual({ bytes: size });
+      expect(result).toEqual({ bytes: size });
+    }
+  });
 });

@@ -106,13 +106,12 @@ describe('a module is checked against the ABI and its manifest at deploy', () =>
   });
 
   test(`a module over ${PACKAGE_LIMITS.moduleBytes} bytes is refused with 413 before it is read`, () => {
-    const error = (() => {
-      try {
-        checkModule(new Uint8Array(PACKAGE_LIMITS.moduleBytes + 1), RUN);
-      } catch (caught) {
-        return caught as PackageError;
-      }
-    })();
+    let error: PackageError | undefined;
+    try {
+      checkModule(new Uint8Array(PACKAGE_LIMITS.moduleBytes + 1), RUN);
+    } catch (caught) {
+      error = caught as PackageError;
+    }
     expect(error?.status).toBe(413);
     expect(error?.message).toMatch(/at most 4194304 \(4 MiB\)/);
   });
