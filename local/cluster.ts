@@ -3,12 +3,14 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { invocationStrategy, type OffloadThresholds } from '@strata/policy-engine';
+import type { OffloadThresholds } from '@strata/policy-engine';
 import { BUILTIN_NAMES } from '../common/functions/builtins';
 import { FolderCodeStore } from '../common/functions/code-store';
 import { FunctionDirectory, MemoryRegistryCache, RedisRegistryCache } from '../common/functions/directory';
 import { FunctionRegistry } from '../common/functions/registry';
+import { TierPolicy } from '../common/live-policy';
 import { type PluginModule, registerPluginModules } from '../common/plugins';
+import { PolicyFaultReporter } from '../common/policy-faults';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
 import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { FunctionsApi } from '../lambdas/functions-api/functions-api';
@@ -144,10 +146,19 @@ export class LocalCluster {
             `${JSON.stringify({ at: new Date().toISOString(), ...entry })}\n`,
           );
       });
+    const stderrFaults = new PolicyFaultReporter({
+      count: () => {},
+      log: (message, fields) => process.stderr.write(`${message} ${JSON.stringify(fields)}\n`),
+    });
     const dispatcher = new Dispatcher({
       functions: new FunctionDirectory({ cache: registryCache, registry, refreshMs: heartbeatMs }),
       strategyName,
-      strategy: invocationStrategy(strategyName, options.strategyOptions),
+      strategy: (
+        telemetry?.strategy(strategyName, { ...options.strategyOptions }) ??
+        new TierPolicy('invocation', { name: strategyName, options: options.strategyOptions ?? {} }, (...fault) =>
+          stderrFaults.report(...fault),
+        )
+      ).policy,
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
       connect: redisUrl ? () => RedisStateStore.connect({ url: redisUrl }) : async () => state,
       refreshMs: heartbeatMs,

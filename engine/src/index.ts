@@ -24,6 +24,8 @@ export {
   checkConformance,
   fleetColumns,
 } from './conformance';
+/** A faulty policy's decision answered by the tier's default instead. */
+export { DEFAULT_POLICIES, withFallback } from './fallback';
 /** For the state stores and the simulator: an indexed selection's rule in TypeScript (Redis runs it in Lua). */
 export { AFFINITY_WALK, applyIndexed, type FleetColumns, indexServiceMs } from './fleet-index';
 /** For a tier-1 plugin: one candidate per node, with its slots as the limit; the answer when no node is live. */

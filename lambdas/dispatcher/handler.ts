@@ -6,6 +6,8 @@ import { BUILTIN_NAMES } from '../../common/functions/builtins';
 import { S3CodeStore } from '../../common/functions/code-store';
 import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/directory';
 import { FunctionRegistry } from '../../common/functions/registry';
+import { TierPolicy } from '../../common/live-policy';
+import { PolicyFaultReporter } from '../../common/policy-faults';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
 import { redisUrlWithToken } from './secret';
@@ -30,6 +32,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
     /** The function code bucket (docs/functions.md): the registry, read when its cache in Redis is empty. */
     functionsBucket: env.STRATA_FUNCTIONS_BUCKET || undefined,
     strategyName,
+    strategyOptions: strategyOptions(env.STRATA_STRATEGY_OPTIONS),
     strategy: invocationStrategy(strategyName, strategyOptions(env.STRATA_STRATEGY_OPTIONS)),
     maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
     forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 28_000),
@@ -46,6 +49,24 @@ function strategyOptions(text: string | undefined): Record<string, unknown> {
   } catch {
     throw new RangeError(`STRATA_STRATEGY_OPTIONS must be a JSON object of the strategy's options, got ${text}`);
   }
+}
+
+/**
+ * The tier-1 strategy as the dispatcher holds it: a decision it throws on goes to the
+ * default strategy instead, counted (PolicyFaults) and logged at most once a minute.
+ */
+export function guardedStrategy(
+  name: string,
+  options: Record<string, unknown>,
+  telemetry: Pick<DispatcherTelemetry, 'metrics' | 'logger'>,
+  now: () => number = Date.now,
+): TierPolicy<'invocation'> {
+  const faults = new PolicyFaultReporter({
+    count: () => telemetry.metrics.addMetric('PolicyFaults', MetricUnit.Count, 1),
+    log: (message, fields) => telemetry.logger.error(message, fields),
+    now,
+  });
+  return new TierPolicy('invocation', { name, options }, faults.report.bind(faults));
 }
 
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
@@ -150,6 +171,7 @@ export async function handler(
       }));
     dispatcher = new Dispatcher({
       ...config,
+      strategy: guardedStrategy(config.strategyName, config.strategyOptions, telemetry).policy,
       connect,
       functions: new FunctionDirectory({
         cache: new RedisRegistryCache(async (command) => (await cacheStore()).command(command)),

@@ -2,9 +2,11 @@
  * A compute node process: `tsx nodes/compute/main.ts --id c1 --state URL --objects DIR`.
  * Prints "ready <host:port>" once it serves; drains on SIGTERM.
  */
-import { createPolicy, UnknownPolicyError } from '@strata/policy-engine';
+import { UnknownPolicyError } from '@strata/policy-engine';
 import { exitWith, lineFile, wholeNumber } from '../../common/cli';
+import { TierPolicy } from '../../common/live-policy';
 import { parsePluginsFlag, registerPluginModules } from '../../common/plugins';
+import { PolicyFaultReporter, policyFaultEmf } from '../../common/policy-faults';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
 
@@ -25,15 +27,27 @@ async function main(): Promise<void> {
     },
     USAGE,
   );
-  let policies;
+  let emf: ((line: string) => void) | undefined;
+  // A policy that throws is replaced by the tier's default for that decision: counted
+  // (PolicyFaults in the node's EMF records) and logged at most once a minute.
+  const faults = new PolicyFaultReporter({
+    count: (tier) => emf?.(policyFaultEmf('compute', tier, Date.now())),
+    log: (message, fields) => process.stderr.write(`${message} ${JSON.stringify(fields)}\n`),
+  });
+  const onFault = faults.report.bind(faults);
+  let tiers;
   try {
     await registerPluginModules(parsePluginsFlag(values.plugins));
-    policies = {
-      nodePolicy: createPolicy('node', values['node-policy'], json('--node-options', values['node-options'])),
-      offloadPolicy: createPolicy(
+    tiers = {
+      node: new TierPolicy(
+        'node',
+        { name: values['node-policy'], options: json('--node-options', values['node-options']) },
+        onFault,
+      ),
+      offload: new TierPolicy(
         'offload',
-        values['offload-policy'],
-        json('--offload-options', values['offload-options']),
+        { name: values['offload-policy'], options: json('--offload-options', values['offload-options']) },
+        onFault,
       ),
     };
   } catch (error) {
@@ -46,11 +60,14 @@ async function main(): Promise<void> {
       exitWith(2, error.message);
     throw error;
   }
+  const common = await commonNodeOptions(values);
+  emf = common.emf;
   const node = await new ComputeNode({
-    ...(await commonNodeOptions(values)),
+    ...common,
     maxHops: wholeNumber('max-hops', values['max-hops'], 0),
     invocationLog: lineFile(values['invocation-log']),
-    ...policies,
+    nodePolicy: tiers.node.policy,
+    offloadPolicy: tiers.offload.policy,
   }).start();
   drainOnSignals(node);
   process.stdout.write(`ready ${node.address}\n`);
