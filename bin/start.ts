@@ -6,7 +6,7 @@
  * with --exit).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { policyNames } from '@strata/policy-engine';
@@ -14,12 +14,14 @@ import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { summarize } from '../common/stats';
+import { loadStrataConfig } from '../lib/config';
 import { type OneHostCeph, startCeph } from '../local/ceph';
 import { LocalCluster } from '../local/cluster';
 import { CORPUS, loadCorpus } from '../local/corpus';
 import { serveDashboard } from '../local/dashboard/server';
 import { EmulatedFleet } from '../local/emulated-fleet';
 import { progress } from '../local/progress';
+import { FilePolicyStore } from '../operator/policy-store';
 
 const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
   [--node-policy most-slots] [--offload-policy thresholds] [--nodes 3] [--slots 2]
@@ -68,6 +70,10 @@ async function main(): Promise<void> {
     return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
   }
   if (values.help) return void console.log(USAGE);
+  // The plugins cdk.json names run here too (from source), and their names are valid flags.
+  const root = join(__dirname, '..');
+  const cdkJson = JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context?: { strata?: unknown } };
+  const plugins = loadStrataConfig(cdkJson.context?.strata ?? {}, root).plugins;
   oneOf('--strategy', values.strategy, policyNames('invocation'));
   oneOf('--node-policy', values['node-policy'], policyNames('node'));
   oneOf('--offload-policy', values['offload-policy'], policyNames('offload'));
@@ -139,6 +145,28 @@ async function main(): Promise<void> {
   );
   console.log(`dashboard: ${dashboard.url}`);
 
+  // The live policy setting (npm run strata -- policy set TIER NAME --local): its first
+  // version is this command's flags, unless an earlier run left a later one.
+  const policies = new FilePolicyStore(join(workDir, 'policy'));
+  const policyFile = policies.where;
+  const previous = await policies.current().catch(() => undefined);
+  if (!previous)
+    await policies.put(
+      {
+        version: 1,
+        policies: {
+          invocation: { name: values.strategy, options: {} },
+          node: { name: values['node-policy'], options: {} },
+          offload: { name: values['offload-policy'], options: {} },
+        },
+        changedBy: await policies.who(),
+        changedAt: new Date().toISOString(),
+        reason: 'npm start',
+      },
+      undefined,
+    );
+  else console.log(`policies: version ${previous.version} of ${policyFile}, set by ${previous.changedBy}`);
+
   const started = Date.now();
   // A cluster that fails to start stops what it started; the dashboard and Ceph are this command's.
   const cluster = await LocalCluster.start({
@@ -150,6 +178,9 @@ async function main(): Promise<void> {
     strategy: values.strategy,
     nodePolicy: values['node-policy'],
     offloadPolicy: values['offload-policy'],
+    plugins: plugins.map(({ tier, name, module }) => ({ tier, name, module })),
+    // Emulated hosts do not see this machine's files: the live setting is for plain processes.
+    policyFile: fleet ? undefined : policyFile,
     port,
     metricsDir,
     cephConf: ceph?.conf,

@@ -12,6 +12,7 @@ import { Network, PORTS } from './constructs/network';
 import { NodeBundle } from './constructs/node-bundle';
 import { Observability } from './constructs/observability';
 import { PolicyLayer } from './constructs/policy-layer';
+import { PolicySettingStore } from './constructs/policy-setting';
 
 interface StrataStackProps extends StackProps {
   readonly config: StrataConfig;
@@ -162,6 +163,12 @@ export class DispatchStack extends Stack {
       strategyOptions: config.policies.invocation.options,
       ...config.dispatch,
     });
+    // Which policy each tier runs, switched while the system runs (strata policy set); cdk.json gives the first.
+    const setting = new PolicySettingStore(this, 'PolicySetting', { first: config.policies });
+    setting.grantRead(this.dispatcher.function);
+    this.dispatcher.function.addEnvironment('STRATA_POLICY_PARAMETER', setting.parameter.parameterName);
+    new CfnOutput(this, 'PolicyParameterName', { value: setting.parameter.parameterName });
+    new CfnOutput(this, 'PolicyAuditLogGroup', { value: setting.auditLog.logGroupName });
     this.api = new DispatchApi(this, 'Api', { dispatcher: this.dispatcher.function, ...config.dispatch });
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.api.url,

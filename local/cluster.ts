@@ -11,6 +11,7 @@ import { FunctionRegistry } from '../common/functions/registry';
 import { TierPolicy } from '../common/live-policy';
 import { type PluginModule, registerPluginModules } from '../common/plugins';
 import { PolicyFaultReporter } from '../common/policy-faults';
+import { fileSettingSource, LivePolicies } from '../common/policy-setting';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
 import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { FunctionsApi } from '../lambdas/functions-api/functions-api';
@@ -49,6 +50,8 @@ export interface LocalClusterOptions {
   readonly strategyOptions?: Readonly<Record<string, unknown>>;
   /** The node policy's options. @default its defaults */
   readonly nodePolicyOptions?: Readonly<Record<string, unknown>>;
+  /** The live policy setting's file (strata policy set --local): the dispatcher and the nodes follow it. @default none */
+  readonly policyFile?: string;
   /** Plugins (absolute module paths) the dispatcher and the compute nodes register. @default none */
   readonly plugins?: readonly PluginModule[];
   /** @default 'most-slots' */
@@ -150,15 +153,24 @@ export class LocalCluster {
       count: () => {},
       log: (message, fields) => process.stderr.write(`${message} ${JSON.stringify(fields)}\n`),
     });
+    const tier1 =
+      telemetry?.strategy(strategyName, { ...options.strategyOptions }) ??
+      new TierPolicy('invocation', { name: strategyName, options: options.strategyOptions ?? {} }, (...fault) =>
+        stderrFaults.report(...fault),
+      );
+    // The live setting (strata policy set --local): read at most once a heartbeat interval, before a decision.
+    const live =
+      options.policyFile === undefined
+        ? undefined
+        : new LivePolicies(fileSettingSource(options.policyFile), [tier1], {
+            intervalMs: heartbeatMs,
+            log: (message) => process.stderr.write(`dispatcher: ${message}\n`),
+          });
+    await live?.refresh();
     const dispatcher = new Dispatcher({
       functions: new FunctionDirectory({ cache: registryCache, registry, refreshMs: heartbeatMs }),
       strategyName,
-      strategy: (
-        telemetry?.strategy(strategyName, { ...options.strategyOptions }) ??
-        new TierPolicy('invocation', { name: strategyName, options: options.strategyOptions ?? {} }, (...fault) =>
-          stderrFaults.report(...fault),
-        )
-      ).policy,
+      strategy: tier1.policy,
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
       connect: redisUrl ? () => RedisStateStore.connect({ url: redisUrl }) : async () => state,
       refreshMs: heartbeatMs,
@@ -166,15 +178,14 @@ export class LocalCluster {
       heartbeatTtlMs: 3 * heartbeatMs,
       observer: telemetry ? telemetry.observer(options.observer) : options.observer,
     });
-    const api = await serveApi(
-      (event) =>
-        functionsApi && /^\/functions(\/|$)/.test(event.path)
-          ? functionsApi.handle(event)
-          : telemetry
-            ? telemetry.invoke(dispatcher, event)
-            : dispatcher.handle(event),
-      options.port,
-    ).catch(async (error: Error) => {
+    const api = await serveApi(async (event) => {
+      await live?.refresh();
+      return functionsApi && /^\/functions(\/|$)/.test(event.path)
+        ? functionsApi.handle(event)
+        : telemetry
+          ? telemetry.invoke(dispatcher, event)
+          : dispatcher.handle(event);
+    }, options.port).catch(async (error: Error) => {
       await telemetry?.stop(); // give stdout back
       throw error;
     });
@@ -242,6 +253,7 @@ export class LocalCluster {
             '--offload-options',
             (options.offloadPolicy ?? 'thresholds') === 'thresholds' ? thresholds : '{}',
             ...(nodePlugins.length > 0 ? ['--plugins', JSON.stringify(nodePlugins)] : []),
+            ...(options.policyFile === undefined ? [] : ['--policy-file', options.policyFile]),
             ...(options.metricsDir
               ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
               : []),

@@ -8,6 +8,13 @@ import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/di
 import { FunctionRegistry } from '../../common/functions/registry';
 import { TierPolicy } from '../../common/live-policy';
 import { PolicyFaultReporter } from '../../common/policy-faults';
+import {
+  LivePolicies,
+  POLICY_KEY,
+  type PolicySettingSource,
+  parsePolicySetting,
+  redisSettingSource,
+} from '../../common/policy-setting';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
 import { redisUrlWithToken } from './secret';
@@ -31,6 +38,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
     redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
     /** The function code bucket (docs/functions.md): the registry, read when its cache in Redis is empty. */
     functionsBucket: env.STRATA_FUNCTIONS_BUCKET || undefined,
+    /** The SSM parameter that holds the live policy setting durably (strata policy set). */
+    policyParameter: env.STRATA_POLICY_PARAMETER || undefined,
     strategyName,
     strategyOptions: strategyOptions(env.STRATA_STRATEGY_OPTIONS),
     strategy: invocationStrategy(strategyName, strategyOptions(env.STRATA_STRATEGY_OPTIONS)),
@@ -149,13 +158,56 @@ export async function handleAndPublish(
 
 const telemetry = dispatcherTelemetry();
 let dispatcher: Dispatcher | undefined;
+let live: LivePolicies | undefined;
+let publishPolicy: (() => Promise<number | undefined>) | undefined;
+
+/** The event `strata policy set` invokes the function with: copy the setting from SSM into Redis. */
+export interface PolicyPublishEvent {
+  readonly strataPolicy: 'publish';
+}
+
+/** The durable setting, read from SSM Parameter Store (the SDK the Lambda runtime provides, loaded only when needed). */
+async function readPolicyParameter(name: string): Promise<string | undefined> {
+  const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
+  const client = new SSMClient({});
+  try {
+    const parameter = (await client.send(new GetParameterCommand({ Name: name }))).Parameter;
+    // SSM's own version is the setting's: it grows with every write, a deploy's included.
+    return parameter?.Value === undefined
+      ? undefined
+      : JSON.stringify({ ...(JSON.parse(parameter.Value) as object), version: parameter.Version ?? 1 });
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ParameterNotFound') return undefined;
+    throw error;
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Where the dispatcher reads the live setting: Redis, one GET a refresh. Redis is only
+ * its cache: when the key is missing (a new or flushed cache) it is filled from SSM, once.
+ */
+export function policySource(
+  command: (args: readonly string[]) => Promise<unknown>,
+  readDurable: (() => Promise<string | undefined>) | undefined,
+): PolicySettingSource {
+  const fromRedis = redisSettingSource(command);
+  return async () => {
+    const cached = await fromRedis();
+    if (cached !== undefined || !readDurable) return cached;
+    const durable = await readDurable();
+    if (durable !== undefined) await command(['SET', POLICY_KEY, durable, 'NX']);
+    return durable;
+  };
+}
 
 /**
  * The Lambda entry point: one Dispatcher, and so one Redis connection, per container.
  * Each invocation's budget is the time the Lambda has left (under API Gateway's 29 s).
  */
 export async function handler(
-  event: APIGatewayProxyEvent,
+  event: APIGatewayProxyEvent | PolicyPublishEvent,
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
@@ -169,9 +221,23 @@ export async function handler(
         cacheConnection = undefined;
         throw error;
       }));
+    const tier1 = guardedStrategy(config.strategyName, config.strategyOptions, telemetry);
+    const command = async (args: readonly string[]) => (await cacheStore()).command(args);
+    const parameter = config.policyParameter;
+    const readDurable = parameter ? () => readPolicyParameter(parameter) : undefined;
+    live = new LivePolicies(policySource(command, readDurable), [tier1], {
+      intervalMs: config.refreshMs,
+      log: (message) => telemetry.logger.info(message),
+    });
+    publishPolicy = async () => {
+      const durable = await readDurable?.();
+      if (durable === undefined) return undefined;
+      await command(['SET', POLICY_KEY, durable]);
+      return parsePolicySetting(durable).version;
+    };
     dispatcher = new Dispatcher({
       ...config,
-      strategy: guardedStrategy(config.strategyName, config.strategyOptions, telemetry).policy,
+      strategy: tier1.policy,
       connect,
       functions: new FunctionDirectory({
         cache: new RedisRegistryCache(async (command) => (await cacheStore()).command(command)),
@@ -186,5 +252,11 @@ export async function handler(
     });
     telemetry.metrics.captureColdStartMetric();
   }
+  if ('strataPolicy' in event) {
+    const version = await publishPolicy?.();
+    telemetry.logger.info('policy setting published to the state store', { version });
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version }) };
+  }
+  await live?.refresh(); // at most one GET a refresh interval; never throws
   return handleAndPublish(dispatcher, event, telemetry, { remainingMs: context?.getRemainingTimeInMillis?.() });
 }

@@ -7,13 +7,16 @@ import { exitWith, lineFile, wholeNumber } from '../../common/cli';
 import { TierPolicy } from '../../common/live-policy';
 import { parsePluginsFlag, registerPluginModules } from '../../common/plugins';
 import { PolicyFaultReporter, policyFaultEmf } from '../../common/policy-faults';
+import { fileSettingSource, LivePolicies, redisSettingSource } from '../../common/policy-setting';
+import { RedisStateStore } from '../../common/state';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
 
 const USAGE = `usage: nodes/compute/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--node-options '{}']
   [--offload-policy thresholds] [--offload-options '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}']
-  [--plugins '[{"tier":"node","name":"NAME","module":"/abs/path.ts"}]' (from source only; a bundle has its plugins built in)] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]`;
+  [--plugins '[{"tier":"node","name":"NAME","module":"/abs/path.ts"}]' (from source only; a bundle has its plugins built in)]
+  [--policy-file PATH (the live policy setting of a local run; with a redis:// state, it is read from Redis)] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]`;
 
 async function main(): Promise<void> {
   const values = parseFlags(
@@ -23,6 +26,7 @@ async function main(): Promise<void> {
       'offload-policy': { type: 'string', default: 'thresholds' },
       'offload-options': { type: 'string', default: '{}' },
       plugins: { type: 'string', default: '[]' },
+      'policy-file': { type: 'string' },
       'max-hops': { type: 'string', default: '2' },
     },
     USAGE,
@@ -70,6 +74,21 @@ async function main(): Promise<void> {
     offloadPolicy: tiers.offload.policy,
   }).start();
   drainOnSignals(node);
+  // The live policy setting (strata policy set): read once a heartbeat interval, applied when newer.
+  const source =
+    values['policy-file'] !== undefined
+      ? fileSettingSource(values['policy-file'])
+      : common.store instanceof RedisStateStore
+        ? redisSettingSource((args) => (common.store as RedisStateStore).command(args))
+        : undefined;
+  if (source) {
+    const live = new LivePolicies(source, [tiers.node, tiers.offload], {
+      intervalMs: common.heartbeatIntervalMs,
+      log: (message) => process.stderr.write(`${message}\n`),
+    });
+    await live.refresh();
+    setInterval(() => void live.refresh(), common.heartbeatIntervalMs).unref();
+  }
   process.stdout.write(`ready ${node.address}\n`);
 }
 

@@ -23,6 +23,7 @@ describe('--help', () => {
     ['bin/cli.ts', [], /^usage: npm run strata -- <command>/],
     ['bin/cli.ts', ['invoke'], /^usage: npm run strata -- invoke FUNCTION/],
     ['bin/cli.ts', ['status'], /^usage: npm run strata -- status/],
+    ['bin/cli.ts', ['policy'], /^usage: npm run strata -- policy <subcommand>/],
     ['bin/cli.ts', ['local'], /^usage: npm start -- /],
     ['bin/strata.ts', [], /^bin\/strata.ts is the CDK app: run it through the CDK CLI/],
     ['nodes/compute/main.ts', [], /^usage: nodes\/compute\/main.ts --id ID/],
