@@ -34,8 +34,13 @@ export class TierPolicy<T extends PolicyTier> {
     this.current = this.build(first);
     const delegate = (...args: unknown[]) => (this.current as (...a: unknown[]) => unknown)(...args);
     // The dispatcher asks a strategy what it reads at every decision: answer for the current one.
-    if (tier === 'invocation')
+    if (tier === 'invocation') {
       Object.defineProperty(delegate, 'reads', { get: () => (this.current as InvocationStrategy).reads });
+      // A learning strategy (adaptive) hears how long its invocations took.
+      Object.defineProperty(delegate, 'observe', {
+        get: () => (this.current as InvocationStrategy).observe,
+      });
+    }
     this.policy = delegate as unknown as PolicyOfTier[T];
   }
 

@@ -1,3 +1,4 @@
+import { adaptive } from './invocation/adaptive';
 import { hashAffinity } from './invocation/hash-affinity';
 import { leastExpectedDelay } from './invocation/least-expected-delay';
 import { leastLoad } from './invocation/least-load';
@@ -15,8 +16,13 @@ import { powerOfChoicesPeers } from './node/power-of-choices';
 import { alwaysOffload } from './offload/always';
 import { neverOffload } from './offload/never';
 import { thresholdOffload } from './offload/thresholds';
-import { DEFAULT_OFFLOAD_THRESHOLDS } from './options';
-import { definePolicy, registerPolicy } from './registry';
+import { checkOptions, DEFAULT_OFFLOAD_THRESHOLDS } from './options';
+import { definePolicy, policyDefinition, registerPolicy } from './registry';
+
+/** A registered policy's options, all defaults. */
+function defaultsOf(name: string) {
+  return checkOptions(policyDefinition('invocation', name).options ?? {}, {});
+}
 
 // The built-in policies, registered through the same call as a plugin. A built-in is one
 // file and one entry here.
@@ -83,6 +89,47 @@ const builtIns = {
       summary: "AutoNDP's baseline: every invocation to the lowest id, which forwards",
       picksFullNodes: true,
       create: () => singleEntry,
+    }),
+    adaptive: definePolicy({
+      tier: 'invocation',
+      summary: 'a bandit (discounted UCB) choosing among `arms` each window by the latency it measures',
+      options: {
+        arms: {
+          type: 'list',
+          values: [
+            'least-expected-delay',
+            'prequal',
+            'power-of-two',
+            'least-outstanding',
+            'round-robin',
+            'most-slots',
+            'least-load',
+          ],
+          default: ['least-expected-delay', 'prequal'],
+          description: 'the strategies it chooses among (their defaults)',
+        },
+        windowMs: { type: 'integer', min: 100, max: 600_000, default: 1000, description: 'how long one arm runs' },
+        discount: {
+          type: 'number',
+          min: 0,
+          exclusiveMin: true,
+          max: 1,
+          default: 0.9,
+          description: 'how much a window older weighs',
+        },
+        exploration: {
+          type: 'number',
+          min: 0,
+          max: 10,
+          default: 0.1,
+          description: 'the confidence bonus, in log-latency units',
+        },
+      },
+      create: (o) =>
+        adaptive(
+          o.arms.map((name) => policyDefinition('invocation', name).create({ ...defaultsOf(name) })),
+          o,
+        ),
     }),
   },
   node: {

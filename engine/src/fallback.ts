@@ -37,6 +37,6 @@ export function withFallback<T extends PolicyTier>(
   };
   if (tier !== 'invocation') return guarded as unknown as NodePolicy & OffloadPolicy as PolicyOfTier[T];
   // A strategy over the index is given only the membership; the fallback must be content with what the policy reads.
-  const reads = (policy as InvocationStrategy).reads;
-  return Object.assign(guarded, reads ? { reads } : {}) as unknown as PolicyOfTier[T];
+  const { reads, observe } = policy as InvocationStrategy;
+  return Object.assign(guarded, reads ? { reads } : {}, observe ? { observe } : {}) as unknown as PolicyOfTier[T];
 }

@@ -145,6 +145,11 @@ export type SelectionRule = Selection['rule'];
 export interface InvocationStrategy {
   (nodes: readonly NodeView[], invocation: Invocation, ctx: PolicyContext): Selection | NoCapacity;
   readonly reads?: 'membership' | 'figures';
+  /**
+   * Feedback, for a strategy that learns (adaptive): an invocation it placed at `placedAt`
+   * completed after `latencyMs`, at `now`. The caller reports every invocation it measured.
+   */
+  readonly observe?: (placedAt: number, latencyMs: number, now: number) => void;
 }
 
 /** Tier 2: the peers a full compute node should try, best first. The caller keeps this order. */

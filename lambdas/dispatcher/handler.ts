@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { invocationStrategy } from '@strata/policy-engine';
+import { type InvocationStrategy, invocationStrategy } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { BUILTIN_NAMES } from '../../common/functions/builtins';
 import { S3CodeStore } from '../../common/functions/code-store';
@@ -76,6 +76,18 @@ export function guardedStrategy(
     now,
   });
   return new TierPolicy('invocation', { name, options }, faults.report.bind(faults));
+}
+
+/** Tells a learning strategy (adaptive) each dispatch's latency, then the other observer. */
+export function learningObserver(other: DispatchObserver, strategy: InvocationStrategy): DispatchObserver {
+  return {
+    ...other,
+    dispatched(event) {
+      const now = Date.now();
+      strategy.observe?.(now - event.latencyMs, event.latencyMs, now);
+      other.dispatched?.(event);
+    },
+  };
 }
 
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
@@ -248,7 +260,7 @@ export async function handler(
         onError: (error) =>
           telemetry.logger.warn('the functions registry could not be refreshed', { error: error.message }),
       }),
-      observer: metricsObserver(telemetry.metrics, telemetry.logger),
+      observer: learningObserver(metricsObserver(telemetry.metrics, telemetry.logger), tier1.policy),
     });
     telemetry.metrics.captureColdStartMetric();
   }

@@ -5,7 +5,7 @@ describe('policy registry', () => {
     [
       invocationStrategy,
       'invocation strategy',
-      'round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry',
+      'round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry, adaptive',
     ],
     [nodePolicy, 'node policy', 'most-slots, least-load, power-of-two, expected-delay, id-order'],
     [offloadPolicy, 'offload policy', 'thresholds, always, never'],

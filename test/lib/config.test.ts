@@ -80,7 +80,7 @@ describe('loadStrataConfig', () => {
   test.each([
     [
       { invocationStrategy: 'fastest' },
-      'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry; got "fastest"',
+      'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry, adaptive; got "fastest"',
     ],
     [
       { nodePolicy: 3 },
