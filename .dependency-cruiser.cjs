@@ -62,11 +62,18 @@ module.exports = {
     },
     {
       name: 'tiers-apart',
-      comment:
-        'The dispatcher (Lambda) and the nodes (EC2) share code only through common/, functions/ and the policy engine.',
+      comment: 'The dispatcher (Lambda) and the nodes (EC2) share code only through common/ and the policy engine.',
       severity: 'error',
       from: { path: '^lambdas/dispatcher/' },
       to: { path: '^nodes/' },
+    },
+    {
+      name: 'lambdas-hold-no-function-code',
+      comment:
+        'The dispatcher and the functions API find every function, built-ins too, through the registry (common/functions): no function code in their bundles (docs/functions.md).',
+      severity: 'error',
+      from: { path: '^lambdas/' },
+      to: { path: '^functions/' },
     },
     {
       name: 'nodes-not-into-dispatcher',

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exitWith, wholeNumber } from '../common/cli';
 import { S3ObjectStore } from '../common/object-store';
+import { DATA_BUCKET } from '../common/settings';
 import { summarize } from '../common/stats';
 import { startCeph } from '../local/ceph';
 import { CORPUS, loadCorpus } from '../local/corpus';
@@ -68,10 +69,10 @@ async function main(): Promise<void> {
       `rados bench (4 MiB objects, 16 in flight): write ${write.mbPerSecond} MB/s, ${write.avgLatencyMs.toFixed(0)} ms; seq read ${read.mbPerSecond} MB/s, ${read.avgLatencyMs.toFixed(0)} ms`,
     );
 
-    await ceph.createBucket('strata-data');
+    await ceph.createBucket(DATA_BUCKET);
     const store = new S3ObjectStore({
       endpoint: ceph.rgwEndpoint,
-      bucket: 'strata-data',
+      bucket: DATA_BUCKET,
       credentials: ceph.credentials,
     });
     await loadCorpus(store);

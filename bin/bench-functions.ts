@@ -24,7 +24,7 @@ import { BUILTIN_NAMES } from '../common/functions/builtins';
 import { FolderCodeStore } from '../common/functions/code-store';
 import { FunctionRegistry } from '../common/functions/registry';
 import { forward } from '../common/http/forward';
-import { FUNCTION_VERSION_HEADER } from '../common/http/json';
+import { FUNCTION_VERSION_HEADER } from '../common/http/headers';
 import { FolderObjectStore } from '../common/object-store';
 import { MemoryStateStore } from '../common/state';
 import { summarize as summarizeRun } from '../common/stats';

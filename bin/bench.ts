@@ -19,7 +19,9 @@ import { PLACEMENTS } from '../bench/simulator/placements';
 import type { PlacementSpec } from '../bench/simulator/simulate';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
+import { NODE_HEADER } from '../common/http/headers';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
+import { DATA_BUCKET } from '../common/settings';
 import { formatTable, type LatencySummary, summarize } from '../common/stats';
 import { type OneHostCeph, startCeph } from '../local/ceph';
 import { LocalCluster, type LocalClusterOptions } from '../local/cluster';
@@ -205,15 +207,15 @@ async function main(): Promise<void> {
       linkMbit: links[0],
       log: (line) => console.error(line),
     }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
-    objects = { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials };
+    objects = { s3Endpoint: fleet.s3Endpoint, bucket: DATA_BUCKET, credentials: fleet.ceph.credentials };
   } else if (values.ceph) {
     redis = await startRedisServer();
     ceph = await startCeph();
-    await ceph.createBucket('strata-data');
+    await ceph.createBucket(DATA_BUCKET);
     await loadCorpus(
-      new S3ObjectStore({ endpoint: ceph.rgwEndpoint, bucket: 'strata-data', credentials: ceph.credentials }),
+      new S3ObjectStore({ endpoint: ceph.rgwEndpoint, bucket: DATA_BUCKET, credentials: ceph.credentials }),
     );
-    objects = { s3Endpoint: ceph.rgwEndpoint, bucket: 'strata-data', credentials: ceph.credentials };
+    objects = { s3Endpoint: ceph.rgwEndpoint, bucket: DATA_BUCKET, credentials: ceph.credentials };
   } else {
     redis = await startRedisServer();
     const folder = join(out, 'objects');
@@ -442,7 +444,7 @@ async function send(
       });
       if (reply.status === 200) {
         latencies.push(performance.now() - t0);
-        const node = String(reply.headers['x-strata-node']);
+        const node = String(reply.headers[NODE_HEADER]);
         perNode[node] = (perNode[node] ?? 0) + 1;
       } else errors++;
     } catch {

@@ -14,6 +14,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { type NodeView, POLICY_TIERS, type PolicyTier } from '@strata/policy-engine';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { connectState } from '../common/cli';
+import { HEADER_PREFIX } from '../common/http/headers';
 import type { PolicySetting } from '../common/policy-setting';
 import { loadStrataConfig } from '../lib/config';
 import { proxyEvent } from '../local/api-adapter';
@@ -182,8 +183,8 @@ async function invoke(args: string[]): Promise<void> {
     reply = await invokeLambda(functionName, path, body, values.region);
   }
   const routing = Object.entries(reply.headers)
-    .filter(([name]) => name.startsWith('x-strata-'))
-    .map(([name, value]) => `${name.slice(9)}=${value}`);
+    .filter(([name]) => name.startsWith(HEADER_PREFIX))
+    .map(([name, value]) => `${name.slice(HEADER_PREFIX.length)}=${value}`);
   if (routing.length > 0) console.error(`status ${reply.status}; ${routing.join(' ')}`);
   console.log(reply.body);
   if (reply.status >= 400) process.exitCode = 1;

@@ -12,7 +12,9 @@ import { parseArgs } from 'node:util';
 import { policyNames } from '@strata/policy-engine';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
+import { NODE_HEADER, TIER1_HEADER, TIER2_HEADER, TIER3_HEADER } from '../common/http/headers';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
+import { DATA_BUCKET, NODE_DEFAULTS, STRATA_DEFAULTS } from '../common/settings';
 import { summarize } from '../common/stats';
 import { loadStrataConfig } from '../lib/config';
 import { type OneHostCeph, startCeph } from '../local/ceph';
@@ -23,14 +25,15 @@ import { EmulatedFleet } from '../local/emulated-fleet';
 import { progress } from '../local/progress';
 import { FilePolicyStore } from '../operator/policy-store';
 
-const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy round-robin]
-  [--node-policy most-slots] [--offload-policy thresholds] [--nodes 3] [--slots 2]
+const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy ${STRATA_DEFAULTS.invocationStrategy}]
+  [--node-policy ${STRATA_DEFAULTS.nodePolicy}] [--offload-policy ${STRATA_DEFAULTS.offloadPolicy}] [--nodes 3] [--slots ${NODE_DEFAULTS.slots}]
   [--requests 200] [--concurrency 16] [--port 8080] [--dashboard-port 8081] [--work-dir .local] [--exit]
   [--emulate [--cpu 0.25,0.25,0.5] [--storage-cpu 0.75] [--control-cpu 0.25] [--link 100]]
 
 --emulate: every node on an emulated host of its own with a CPU quota (cores) and a link
   (Mbit/s), Ceph and the storage agent on the storage host, Redis on a host of its own
-  (root only; docs/benchmarks.md). --cpu gives one compute node per quota.`;
+  (root only; docs/benchmarks.md). --cpu gives one compute node per quota.
+The policies' defaults are cdk.json's (context.strata), as deployed.`;
 
 interface Outcome {
   status: number;
@@ -46,12 +49,12 @@ async function main(): Promise<void> {
         redis: { type: 'string' },
         ceph: { type: 'boolean', default: false },
         's3-endpoint': { type: 'string' },
-        's3-bucket': { type: 'string', default: 'strata-data' },
-        strategy: { type: 'string', default: 'round-robin' },
-        'node-policy': { type: 'string', default: 'most-slots' },
-        'offload-policy': { type: 'string', default: 'thresholds' },
+        's3-bucket': { type: 'string', default: DATA_BUCKET },
+        strategy: { type: 'string', default: STRATA_DEFAULTS.invocationStrategy },
+        'node-policy': { type: 'string', default: STRATA_DEFAULTS.nodePolicy },
+        'offload-policy': { type: 'string', default: STRATA_DEFAULTS.offloadPolicy },
         nodes: { type: 'string', default: '3' },
-        slots: { type: 'string', default: '2' },
+        slots: { type: 'string', default: String(NODE_DEFAULTS.slots) },
         requests: { type: 'string', default: '200' },
         concurrency: { type: 'string', default: '16' },
         port: { type: 'string', default: '8080' },
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
       linkMbit: wholeNumber('link', values.link, 1),
       log: (line) => console.log(line),
     }).catch((error: Error) => exitWith(1, `--emulate: ${error.message}`));
-    s3 = { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials };
+    s3 = { s3Endpoint: fleet.s3Endpoint, bucket: DATA_BUCKET, credentials: fleet.ceph.credentials };
   } else if (values.ceph) {
     // A real Ceph on this host, in .local/ceph: the data pool and RGW, as the storage tier runs on AWS.
     const cephFolder = join(workDir, 'ceph');
@@ -273,11 +276,11 @@ function report(outcomes: Outcome[]): void {
     `status: ${format(byStatus)}; latency p50 ${latency.medianMs.toFixed(1)} ms, p95 ${latency.p95Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms`,
   );
   const header = (o: Outcome, name: string) => String(o.headers[name] ?? '-');
-  console.log(`ran on (per node):       ${format(tally(outcomes.map((o) => header(o, 'x-strata-node'))))}`);
-  console.log(`tier 1, dispatcher chose: ${format(tally(outcomes.map((o) => header(o, 'x-strata-tier1'))))}`);
-  const forwarded = outcomes.filter((o) => header(o, 'x-strata-tier2').includes('>')).length;
+  console.log(`ran on (per node):       ${format(tally(outcomes.map((o) => header(o, NODE_HEADER))))}`);
+  console.log(`tier 1, dispatcher chose: ${format(tally(outcomes.map((o) => header(o, TIER1_HEADER))))}`);
+  const forwarded = outcomes.filter((o) => header(o, TIER2_HEADER).includes('>')).length;
   console.log(`tier 2, forwarded to a peer: ${forwarded} of ${outcomes.length}`);
-  const tier3 = outcomes.map((o) => header(o, 'x-strata-tier3')).filter((v) => v !== 'none' && v !== '-');
+  const tier3 = outcomes.map((o) => header(o, TIER3_HEADER)).filter((v) => v !== 'none' && v !== '-');
   console.log(
     `tier 3, data stages:      ${format(tally(tier3.map((v) => (v.startsWith('offloaded') ? v : `local (${v.slice(6)})`))))}`,
   );

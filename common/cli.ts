@@ -1,6 +1,7 @@
 /** Helpers for command-line programs: number flags, exiting with a message, the state and object stores named by flags. */
 import { appendFileSync } from 'node:fs';
 import { FolderObjectStore, type ObjectStore, S3ObjectStore } from './object-store';
+import { DATA_BUCKET } from './settings';
 import { HttpStateStore, RedisStateStore, type StateStore } from './state';
 
 export function wholeNumber(flag: string, text: string, min: number): number {
@@ -32,7 +33,7 @@ export function objectStoreFrom(values: {
   's3-bucket'?: string;
 }): ObjectStore {
   if (values['s3-endpoint'])
-    return new S3ObjectStore({ endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] ?? 'strata-data' });
+    return new S3ObjectStore({ endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] ?? DATA_BUCKET });
   if (values.objects) return new FolderObjectStore(values.objects);
   return exitWith(2, 'one of --objects DIR or --s3-endpoint URL is required');
 }

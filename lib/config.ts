@@ -6,7 +6,8 @@ import {
   policyDefinition,
   policyNames,
 } from '@strata/policy-engine';
-import type { PredictiveScalingMode } from './constructs/compute-fleet';
+import { STRATA_DEFAULTS as D } from '../common/settings';
+import type { PredictiveScalingMode } from './constructs';
 import { parseInstanceType } from './instance-types';
 import { loadPlugin, type PluginConfig, PluginError } from './plugins';
 
@@ -16,7 +17,10 @@ export interface PolicyChoice {
   readonly options: PolicyOptions;
 }
 
-/** Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`). */
+/**
+ * Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`).
+ * Each @default below is cdk.json's own value, read through STRATA_DEFAULTS (common/settings).
+ */
 export interface StrataConfig {
   /** Tier 1: how the dispatcher picks a compute node, a built-in or a plugin's name. @default 'least-expected-delay' (the simulator's best; docs/benchmarks.md) */
   readonly invocationStrategy: string;
@@ -125,8 +129,10 @@ export class StrataConfigError extends Error {
 }
 
 /**
- * Validates the raw context value and fills in defaults. Throws StrataConfigError on the
- * first bad key. Plugins' modules are loaded from `root` (the project folder).
+ * Validates the raw context value and fills in defaults: cdk.json's own values
+ * (STRATA_DEFAULTS), so a `-c strata=...` that leaves a key out gets cdk.json's.
+ * Throws StrataConfigError on the first bad key. Plugins' modules are loaded from `root`
+ * (the project folder).
  */
 export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()): StrataConfig {
   if (typeof raw === 'string') raw = parseJson(raw); // `cdk synth -c strata='{...}'` passes a string
@@ -160,7 +166,7 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     }) ?? [];
   const prequal = top.section('prequal', ['probes', 'quantile']);
   const network = top.section('network', ['maxAzs', 'natGateways']);
-  const maxAzs = network.whole('maxAzs', 3, 2, 3);
+  const maxAzs = network.whole('maxAzs', D.network.maxAzs, 2, 3);
   const state = top.section('state', ['nodeType', 'replicas']);
   const compute = top.section('compute', [
     'instanceTypes',
@@ -171,7 +177,7 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     'targetSlotUsePercent',
     'predictiveScaling',
   ]);
-  const minNodes = compute.whole('minNodes', 2, 1, 1000);
+  const minNodes = compute.whole('minNodes', D.compute.minNodes, 1, 1000);
   const storage = top.section('storage', [
     'nodes',
     'instanceTypes',
@@ -191,15 +197,23 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     if (typeof value !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) fail(path, 'an email address', value);
     return value;
   });
-  const invocationStrategy = top.oneOf('invocationStrategy', 'least-expected-delay', policyNames('invocation'));
-  const nodePolicy = top.oneOf('nodePolicy', 'most-slots', policyNames('node'));
-  const offloadPolicy = top.oneOf('offloadPolicy', 'thresholds', policyNames('offload'));
+  const invocationStrategy = top.oneOf('invocationStrategy', D.invocationStrategy, policyNames('invocation'));
+  const nodePolicy = top.oneOf('nodePolicy', D.nodePolicy, policyNames('node'));
+  const offloadPolicy = top.oneOf('offloadPolicy', D.offloadPolicy, policyNames('offload'));
   // The built-ins' options keep their keys of old: choices, prequal, offloadThresholds.
   const choices = checked(() =>
-    checkOptions(policyDefinition('invocation', 'power-of-two').options ?? {}, { choices: top.raw.choices }, 'strata'),
+    checkOptions(
+      policyDefinition('invocation', 'power-of-two').options ?? {},
+      { choices: top.raw.choices ?? D.choices },
+      'strata',
+    ),
   ).choices as number;
   const prequalOptions = checked(() =>
-    checkOptions(policyDefinition('invocation', 'prequal').options ?? {}, prequal.raw, 'strata.prequal'),
+    checkOptions(
+      policyDefinition('invocation', 'prequal').options ?? {},
+      { ...D.prequal, ...prequal.raw },
+      'strata.prequal',
+    ),
   ) as { probes: number; quantile: number };
   const offloadThresholds = checked(() => {
     const thresholds = top.raw.offloadThresholds ?? {};
@@ -207,7 +221,7 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
       throw new RangeError('strata.offloadThresholds must be an object with cpu, memory and loadPerCore');
     return checkOptions(
       policyDefinition('offload', 'thresholds').options ?? {},
-      thresholds,
+      { ...D.offloadThresholds, ...thresholds },
       'strata.offloadThresholds',
     );
   }) as unknown as OffloadThresholds;
@@ -236,23 +250,23 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     choices,
     prequal: prequalOptions,
     offloadThresholds,
-    network: { maxAzs, natGateways: network.whole('natGateways', 1, 1, maxAzs) },
+    network: { maxAzs, natGateways: network.whole('natGateways', D.network.natGateways, 1, maxAzs) },
     state: {
       nodeType: state.matching(
         'nodeType',
-        'cache.t4g.small',
+        D.state.nodeType,
         /^cache\.[a-z0-9]+\.[a-z0-9]+$/,
         'an ElastiCache node type such as cache.t4g.small',
       ),
-      replicas: state.whole('replicas', 1, 1, 5),
+      replicas: state.whole('replicas', D.state.replicas, 1, 5),
     },
     compute: {
-      instanceTypes: compute.instanceTypes('instanceTypes', ['c7g.large', 'c7gd.large']),
+      instanceTypes: compute.instanceTypes('instanceTypes', D.compute.instanceTypes),
       minNodes,
-      maxNodes: compute.whole('maxNodes', Math.max(6, minNodes), minNodes, 1000),
-      slotsPerNode: compute.whole('slotsPerNode', 2, 1, 256),
-      targetCpuPercent: compute.whole('targetCpuPercent', 70, 10, 95),
-      targetSlotUsePercent: compute.whole('targetSlotUsePercent', 70, 10, 95),
+      maxNodes: compute.whole('maxNodes', Math.max(D.compute.maxNodes, minNodes), minNodes, 1000),
+      slotsPerNode: compute.whole('slotsPerNode', D.compute.slotsPerNode, 1, 256),
+      targetCpuPercent: compute.whole('targetCpuPercent', D.compute.targetCpuPercent, 10, 95),
+      targetSlotUsePercent: compute.whole('targetSlotUsePercent', D.compute.targetSlotUsePercent, 10, 95),
       predictiveScaling: compute.oneOf(
         'predictiveScaling',
         'forecast-only',
@@ -260,19 +274,19 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
       ) as PredictiveScalingMode,
     },
     storage: {
-      nodes: storage.whole('nodes', 3, 3, 12),
-      instanceTypes: storage.instanceTypes('instanceTypes', ['m7g.large', 'm7gd.large']),
-      osdsPerNode: storage.whole('osdsPerNode', 1, 1, 8),
-      osdVolumeGiB: storage.whole('osdVolumeGiB', 100, 10, 16384),
-      pgNum: storage.powerOfTwo('pgNum', 128, 8, 4096),
-      pgAutoscale: storage.boolean('pgAutoscale', true),
-      slotsPerNode: storage.whole('slotsPerNode', 2, 1, 256),
+      nodes: storage.whole('nodes', D.storage.nodes, 3, 12),
+      instanceTypes: storage.instanceTypes('instanceTypes', D.storage.instanceTypes),
+      osdsPerNode: storage.whole('osdsPerNode', D.storage.osdsPerNode, 1, 8),
+      osdVolumeGiB: storage.whole('osdVolumeGiB', D.storage.osdVolumeGiB, 10, 16384),
+      pgNum: storage.powerOfTwo('pgNum', D.storage.pgNum, 8, 4096),
+      pgAutoscale: storage.boolean('pgAutoscale', D.storage.pgAutoscale),
+      slotsPerNode: storage.whole('slotsPerNode', D.storage.slotsPerNode, 1, 256),
     },
     dispatch: {
-      memoryMiB: dispatch.whole('memoryMiB', 512, 128, 10240),
+      memoryMiB: dispatch.whole('memoryMiB', D.dispatch.memoryMiB, 128, 10240),
       reservedConcurrency: dispatch.optional('reservedConcurrency', (value, path) => wholeIn(path, value, 1, 10000)),
-      throttleRatePerSecond: dispatch.whole('throttleRatePerSecond', 500, 1, 100000),
-      throttleBurst: dispatch.whole('throttleBurst', 1000, 1, 5000),
+      throttleRatePerSecond: dispatch.whole('throttleRatePerSecond', D.dispatch.throttleRatePerSecond, 1, 100000),
+      throttleBurst: dispatch.whole('throttleBurst', D.dispatch.throttleBurst, 1, 5000),
     },
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
   };

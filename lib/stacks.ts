@@ -1,18 +1,21 @@
 import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StrataConfig } from './config';
-import { Alerts } from './constructs/alerts';
-import { CacheCluster } from './constructs/cache-cluster';
-import { CephCluster } from './constructs/ceph-cluster';
-import { ComputeFleet } from './constructs/compute-fleet';
-import { DispatchApi } from './constructs/dispatch-api';
-import { DispatcherFunction } from './constructs/dispatcher-function';
-import { strataLogGroup } from './constructs/log-key';
-import { Network, PORTS } from './constructs/network';
-import { NodeBundle } from './constructs/node-bundle';
-import { Observability } from './constructs/observability';
-import { PolicyLayer } from './constructs/policy-layer';
-import { PolicySettingStore } from './constructs/policy-setting';
+import {
+  Alerts,
+  CacheCluster,
+  CephCluster,
+  ComputeFleet,
+  DispatchApi,
+  DispatcherFunction,
+  Network,
+  NodeBundle,
+  Observability,
+  PORTS,
+  PolicyLayer,
+  PolicySettingStore,
+  strataLogGroup,
+} from './constructs';
 
 interface StrataStackProps extends StackProps {
   readonly config: StrataConfig;

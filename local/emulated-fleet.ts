@@ -14,6 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../common/object-store';
+import { DATA_BUCKET } from '../common/settings';
 import { type OneHostCeph, startCeph } from './ceph';
 import { loadCorpus } from './corpus';
 import { type Host, HostNetwork } from './emulated-hosts';
@@ -113,13 +114,11 @@ export class EmulatedFleet {
         credentials: ceph.credentials,
       });
       try {
-        await client.send(new CreateBucketCommand({ Bucket: 'strata-data' }));
+        await client.send(new CreateBucketCommand({ Bucket: DATA_BUCKET }));
       } finally {
         client.destroy();
       }
-      await loadCorpus(
-        new S3ObjectStore({ endpoint: s3Endpoint, bucket: 'strata-data', credentials: ceph.credentials }),
-      );
+      await loadCorpus(new S3ObjectStore({ endpoint: s3Endpoint, bucket: DATA_BUCKET, credentials: ceph.credentials }));
       await storage.limit({ cpu: options.storageCpu });
       return new EmulatedFleet(
         network,

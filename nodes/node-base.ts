@@ -2,14 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type NodeRole, type NodeView, type PolicyContext, ServiceTimeEstimator } from '@strata/policy-engine';
 import type { FunctionRegistry } from '../common/functions/registry';
-import {
-  BodyError,
-  FUNCTION_ERROR_HEADER,
-  FUNCTION_VERSION_HEADER,
-  parseJsonBody,
-  readBody,
-  sendJson,
-} from '../common/http/json';
+import { FUNCTION_ERROR_HEADER, FUNCTION_VERSION_HEADER, NODE_HEADER } from '../common/http/headers';
+import { BodyError, parseJsonBody, readBody, sendJson } from '../common/http/json';
 import type { ObjectStore } from '../common/object-store';
 import type { StateStore } from '../common/state';
 import { DataLimitError, InputError } from '../functions';
@@ -236,6 +230,6 @@ export function sendFunctionError(res: ServerResponse, error: FunctionError, fn:
       version: fn.version,
       kind: error.kind,
     },
-    { 'x-strata-node': node, [FUNCTION_ERROR_HEADER]: error.kind },
+    { [NODE_HEADER]: node, [FUNCTION_ERROR_HEADER]: error.kind },
   );
 }

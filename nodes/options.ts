@@ -3,6 +3,7 @@ import { connectState, exitWith, lineFile, objectStoreFrom, wholeNumber } from '
 import { BUILTIN_NAMES } from '../common/functions/builtins';
 import { codeStoreAt } from '../common/functions/code-store';
 import { FunctionRegistry } from '../common/functions/registry';
+import { NODE_DEFAULTS } from '../common/settings';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -11,14 +12,14 @@ export const NODE_FLAGS = {
   id: { type: 'string' },
   host: { type: 'string', default: '127.0.0.1' },
   port: { type: 'string', default: '0' },
-  slots: { type: 'string', default: '2' },
+  slots: { type: 'string', default: String(NODE_DEFAULTS.slots) },
   state: { type: 'string' },
   objects: { type: 'string' },
   's3-endpoint': { type: 'string' },
-  's3-bucket': { type: 'string', default: 'strata-data' },
+  's3-bucket': { type: 'string', default: NODE_DEFAULTS.bucket },
   'emf-file': { type: 'string' },
   'invocation-log': { type: 'string' },
-  'heartbeat-ms': { type: 'string', default: '1000' },
+  'heartbeat-ms': { type: 'string', default: String(NODE_DEFAULTS.heartbeatMs) },
   /** Users' functions: a folder, or s3://BUCKET (the function code bucket on AWS). */
   functions: { type: 'string' },
   /** The S3 endpoint of the functions' bucket, when it is not AWS's (the rehearsal's RGW). */
@@ -64,8 +65,8 @@ export async function commonNodeOptions(values: {
     id: values.id!,
     host: values.host,
     port: wholeNumber('port', values.port ?? '0', 0),
-    slots: wholeNumber('slots', values.slots ?? '2', 1),
-    heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'] ?? '1000', 1),
+    slots: wholeNumber('slots', values.slots ?? String(NODE_DEFAULTS.slots), 1),
+    heartbeatIntervalMs: wholeNumber('heartbeat-ms', values['heartbeat-ms'] ?? String(NODE_DEFAULTS.heartbeatMs), 1),
     store: await connectState(values.state!),
     objects: objectStoreFrom(values),
     emf: lineFile(values['emf-file']),

@@ -110,6 +110,9 @@ export interface FunctionDirectoryOptions {
   readonly onError?: (error: Error) => void;
 }
 
+/** How often a name that is not found may make the directory look again before its refresh is due. */
+const MISS_REFRESH_MS = 100;
+
 /**
  * The dispatcher's lookup of every function: the built-ins, and users' functions from the
  * registry's table, refreshed as membership is (a small read at most once a refresh).
@@ -131,8 +134,15 @@ export class FunctionDirectory {
     if (this.builtins.has(name))
       throw new NotFoundError(`${name} is a built-in function: it has no versions or aliases`);
     await this.refresh();
-    if (!this.table) throw new NotFoundError(`no function "${name}"`);
-    const record = resolveIn(this.table, reference);
+    let record: VersionRecord;
+    try {
+      record = resolveIn(this.table ?? { functions: {} }, reference);
+    } catch (error) {
+      // A miss may be a deploy made since the last refresh: look again at once, at most every MISS_REFRESH_MS.
+      if (!(error instanceof NotFoundError) || this.now() - this.checkedAt < MISS_REFRESH_MS) throw error;
+      await this.refresh(true);
+      record = resolveIn(this.table ?? { functions: {} }, reference);
+    }
     const { manifest } = record;
     return {
       kind: 'wasm',
@@ -150,9 +160,13 @@ export class FunctionDirectory {
     return [...this.builtins.keys(), ...Object.keys(this.table?.functions ?? {})].sort();
   }
 
-  private async refresh(): Promise<void> {
-    const now = (this.options.now ?? Date.now)();
-    if (now - this.checkedAt < (this.options.refreshMs ?? 1000)) return;
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private async refresh(force = false): Promise<void> {
+    const now = this.now();
+    if (!force && now - this.checkedAt < (this.options.refreshMs ?? 1000)) return;
     this.refreshing ??= this.load()
       .then(() => {
         this.checkedAt = now;

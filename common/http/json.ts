@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { REFUSED_HEADER, type Refusal } from './headers';
 
 /** A request body the server will not take; `status` is the 4xx to answer and the message says why. */
 export class BodyError extends Error {
@@ -111,7 +112,7 @@ export function sendJson(
 }
 
 /** 503 that tells the caller nothing ran here, so another node may take it. */
-export function refuse(res: ServerResponse, why: 'full' | 'draining' | 'over-thresholds'): void {
+export function refuse(res: ServerResponse, why: Refusal): void {
   sendJson(
     res,
     503,
@@ -119,23 +120,3 @@ export function refuse(res: ServerResponse, why: 'full' | 'draining' | 'over-thr
     { [REFUSED_HEADER]: why, 'retry-after': '1' },
   );
 }
-
-/**
- * Header on a 503 that says the node did not run the invocation, so the caller may
- * safely offer it to another node; its value says why (full, draining, over-thresholds).
- */
-export const REFUSED_HEADER = 'x-strata-refused';
-/** How many times an invocation has been forwarded between nodes. */
-export const HOPS_HEADER = 'x-strata-hops';
-/**
- * How many more milliseconds the caller waits for the answer. A node bounds its own
- * forwards (to a peer, to a storage node) by it and starts no work once it has run out:
- * past it, nobody reads the answer.
- */
-export const BUDGET_HEADER = 'x-strata-budget-ms';
-/** The API request an invocation belongs to, passed along every hop: for logs and for finding duplicates. */
-export const REQUEST_ID_HEADER = 'x-strata-request-id';
-/** The version of a user's function that the dispatcher resolved (docs/functions.md); absent for a built-in. */
-export const FUNCTION_VERSION_HEADER = 'x-strata-function-version';
-/** On a reply: the function's own error (trap, failed, bad-output, timeout), never the platform's. */
-export const FUNCTION_ERROR_HEADER = 'x-strata-function-error';

@@ -39,9 +39,8 @@ interface Lease {
 }
 
 /**
- * The state store inside one process: the embedded default for a local run, the
- * dispatcher's fallback while Redis is away, and the reference the Redis store is
- * tested against. It keeps no index: every decision scans the nodes (applyIndexed),
+ * The state store inside one process: the embedded default for a local run, and the
+ * reference the Redis store is tested against. It keeps no index: every decision scans the nodes (applyIndexed),
  * which is plain and, at the sizes it serves, fast. JavaScript runs each call to
  * completion, so every call is atomic without locks.
  */

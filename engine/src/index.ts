@@ -38,8 +38,10 @@ export { byId, eligibleNodes, freeSlots, isLive, loadPerCore } from './nodes';
 export { underThresholds } from './offload/thresholds';
 /** A policy's options: its schema, checked with errors that name the key. */
 export {
+  checkChoices,
   checkOffloadThresholds,
   checkOptions,
+  checkQuantile,
   DEFAULT_OFFLOAD_THRESHOLDS,
   type OffloadThresholds,
   type OptionSpec,

@@ -15,49 +15,30 @@ import {
   parsePolicySetting,
   redisSettingSource,
 } from '../../common/policy-setting';
+import { readDispatcherSettings } from '../../common/settings';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
 import { redisUrlWithToken } from './secret';
 
 export { redisUrlWithToken };
 
-/** The dispatcher's settings, read once per container from its environment. */
+/** The dispatcher's settings, read once per container from its environment (common/settings/dispatcher.ts). */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  const redisUrl = env.STRATA_REDIS_URL;
-  if (!redisUrl) throw new Error('STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380');
-  const number = (name: string, fallback: number) => {
-    const value = env[name] === undefined ? fallback : Number(env[name]);
-    if (!Number.isFinite(value) || value <= 0)
-      throw new RangeError(`${name} must be a number above 0, got ${env[name]}`);
-    return value;
-  };
-  const strategyName = env.STRATA_STRATEGY ?? 'round-robin';
+  const { strategy, choices, prequal, strategyOptions: given, ...settings } = readDispatcherSettings(env);
+  // The strategy's options as synth wrote them; without them, the built-ins' from the older variables.
+  const strategyOptions =
+    given ??
+    (strategy === 'power-of-two'
+      ? { choices }
+      : strategy === 'prequal'
+        ? { probes: prequal.probes, quantile: prequal.quantile }
+        : {});
   return {
-    redisUrl,
-    /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. */
-    redisAuthSecretArn: env.STRATA_REDIS_AUTH_SECRET_ARN || undefined,
-    /** The function code bucket (docs/functions.md): the registry, read when its cache in Redis is empty. */
-    functionsBucket: env.STRATA_FUNCTIONS_BUCKET || undefined,
-    /** The SSM parameter that holds the live policy setting durably (strata policy set). */
-    policyParameter: env.STRATA_POLICY_PARAMETER || undefined,
-    strategyName,
-    strategyOptions: strategyOptions(env.STRATA_STRATEGY_OPTIONS),
-    strategy: invocationStrategy(strategyName, strategyOptions(env.STRATA_STRATEGY_OPTIONS)),
-    maxAttempts: number('STRATA_MAX_ATTEMPTS', 3),
-    forwardTimeoutMs: number('STRATA_FORWARD_TIMEOUT_MS', 28_000),
-    refreshMs: number('STRATA_REFRESH_MS', 1000),
-    heartbeatTtlMs: number('STRATA_HEARTBEAT_TTL_MS', 3000),
+    ...settings,
+    strategyName: strategy,
+    strategyOptions,
+    strategy: invocationStrategy(strategy, strategyOptions),
   };
-}
-
-/** STRATA_STRATEGY_OPTIONS: the strategy's options as JSON (checked at synth, and again against its schema). */
-function strategyOptions(text: string | undefined): Record<string, unknown> {
-  if (text === undefined || text === '') return {};
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new RangeError(`STRATA_STRATEGY_OPTIONS must be a JSON object of the strategy's options, got ${text}`);
-  }
 }
 
 /**

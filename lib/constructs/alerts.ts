@@ -5,6 +5,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { denyGrantsExceptForAwsServices } from './kms';
+import { PropError } from './validate';
 
 export interface AlertsProps {
   /** Gets every alarm and scaling event by email. @default no subscription */
@@ -27,6 +28,8 @@ export class Alerts extends Construct {
 
   constructor(scope: Construct, id: string, props: AlertsProps = {}) {
     super(scope, id);
+    if (props.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.email))
+      throw new PropError(this, 'email', 'an email address', props.email);
     const { partition, account, region } = Stack.of(this);
     const autoScalingRole = `arn:${partition}:iam::${account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`;
     const byAutoScaling = {

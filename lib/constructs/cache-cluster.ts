@@ -4,6 +4,7 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
+import { PropError, portProp, wholeProp } from './validate';
 
 export interface CacheClusterProps {
   readonly vpc: IVpc;
@@ -38,6 +39,10 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
 
   constructor(scope: Construct, id: string, props: CacheClusterProps) {
     super(scope, id);
+    portProp(this, 'port', props.port);
+    wholeProp(this, 'replicas', props.replicas, 1, 5); // Multi-AZ failover needs a replica
+    if (props.nodeType !== undefined && !/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(props.nodeType))
+      throw new PropError(this, 'nodeType', 'an ElastiCache node type such as cache.t4g.small', props.nodeType);
     this.authSecret = new Secret(this, 'AuthToken', {
       description: 'Strata state store (ElastiCache) AUTH token',
       generateSecretString: {

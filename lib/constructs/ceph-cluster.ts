@@ -8,17 +8,13 @@ import {
   Signals,
 } from 'aws-cdk-lib/aws-autoscaling';
 import {
-  BlockDeviceVolume,
   type CfnLaunchTemplate,
   EbsDeviceVolumeType,
-  InstanceType,
   type ISecurityGroup,
   type ISubnet,
   type IVpc,
-  LaunchTemplate,
   MachineImage,
   type SubnetSelection,
-  UserData,
   Volume,
 } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
@@ -28,11 +24,14 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { DATA_BUCKET, STRATA_DEFAULTS, type StorageNodeEnvironment } from '../../common/settings';
 import { exceptControl } from '../control-tower';
 import { instanceArchitecture } from '../instance-types';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import { acknowledgeNag } from './nag';
+import { NodeLaunchTemplate } from './node-launch-template';
+import { nonEmptyProp, PropError, portProp, wholeProp } from './validate';
 
 export interface CephClusterProps {
   readonly vpc: IVpc;
@@ -46,7 +45,7 @@ export interface CephClusterProps {
   readonly rgwPort: number;
   /** Over these the storage agent runs no data stage. */
   readonly thresholds: OffloadThresholds;
-  /** @default 3 */
+  /** 3 (the monitors) to 12. @default cdk.json's storage.nodes (3) */
   readonly nodes?: number;
   /** The first preferred; one architecture and size (lib/config.ts checks). @default ['m7g.large', 'm7gd.large'] */
   readonly instanceTypes?: readonly string[];
@@ -60,7 +59,7 @@ export interface CephClusterProps {
   readonly pgAutoscale?: boolean;
   /** @default 2 */
   readonly slotsPerNode?: number;
-  /** @default 'strata-data' */
+  /** @default DATA_BUCKET, 'strata-data' */
   readonly bucket?: string;
 }
 
@@ -105,10 +104,30 @@ export class CephCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: CephClusterProps) {
     super(scope, id);
-    const count = props.nodes ?? 3;
-    const osdsPerNode = props.osdsPerNode ?? 1;
-    this.bucket = props.bucket ?? 'strata-data';
-    const instanceTypes = props.instanceTypes ?? ['m7g.large', 'm7gd.large'];
+    const defaults = STRATA_DEFAULTS.storage;
+    wholeProp(this, 'nodes', props.nodes, MONITORS, 12); // three monitors, each on a node of its own
+    wholeProp(this, 'osdsPerNode', props.osdsPerNode, 1, 8);
+    wholeProp(this, 'osdVolumeGiB', props.osdVolumeGiB, 10, 16384);
+    wholeProp(this, 'slotsPerNode', props.slotsPerNode, 1, 256);
+    portProp(this, 'agentPort', props.agentPort);
+    portProp(this, 'rgwPort', props.rgwPort);
+    nonEmptyProp(this, 'instanceTypes', props.instanceTypes);
+    if (
+      props.pgNum !== undefined &&
+      !(props.pgNum >= 8 && props.pgNum <= 4096 && Number.isInteger(Math.log2(props.pgNum)))
+    )
+      throw new PropError(this, 'pgNum', 'a power of two from 8 to 4096', props.pgNum);
+    if (props.bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(props.bucket))
+      throw new PropError(
+        this,
+        'bucket',
+        'an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)',
+        props.bucket,
+      );
+    const count = props.nodes ?? defaults.nodes;
+    const osdsPerNode = props.osdsPerNode ?? defaults.osdsPerNode;
+    this.bucket = props.bucket ?? DATA_BUCKET;
+    const instanceTypes = props.instanceTypes ?? defaults.instanceTypes;
     const arch = instanceArchitecture(instanceTypes[0]) === 'arm64' ? 'arm64' : 'amd64';
     const zone = new PrivateHostedZone(this, 'Zone', { vpc: props.vpc, zoneName: 'storage.strata.internal' });
     const rgwName = `rgw.${zone.zoneName}`;
@@ -159,7 +178,7 @@ export class CephCluster extends Construct {
         (_, osd) =>
           new Volume(this, `Node${index}Osd${osd}`, {
             availabilityZone: subnet.availabilityZone,
-            size: Size.gibibytes(props.osdVolumeGiB ?? 100),
+            size: Size.gibibytes(props.osdVolumeGiB ?? defaults.osdVolumeGiB),
             volumeType: EbsDeviceVolumeType.GP3,
             encrypted: true,
             removalPolicy: RemovalPolicy.DESTROY, // kept when the node's instance is replaced; `cdk destroy` deletes it
@@ -170,24 +189,13 @@ export class CephCluster extends Construct {
           stack.formatArn({ service: 'ec2', resource: 'volume', resourceName: volume.volumeId }),
         ),
       );
-      const userData = UserData.forLinux();
-      const template = new LaunchTemplate(this, `Node${index}Template`, {
-        instanceType: new InstanceType(instanceTypes[0]),
+      const template = new NodeLaunchTemplate(this, `Node${index}Template`, {
+        instanceTypes,
         machineImage: MachineImage.fromSsmParameter(`/aws/service/debian/release/12/latest/${arch}`),
         role: this.role,
         securityGroup: props.securityGroup,
-        userData,
-        requireImdsv2: true,
-        httpPutResponseHopLimit: 1,
-        associatePublicIpAddress: false,
-        detailedMonitoring: true,
+        rootVolumeGiB: 30,
         ebsOptimized: true,
-        blockDevices: [
-          {
-            deviceName: '/dev/xvda',
-            volume: BlockDeviceVolume.ebs(30, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }),
-          },
-        ],
       });
       // Tags IAM conditions read: the instance (attach a volume to it) and its network interface (claim the address).
       const tags = [{ key: 'Name', value: `${this.node.path}/Node${index}` }, STORAGE_TAG];
@@ -214,7 +222,7 @@ export class CephCluster extends Construct {
         'A storage node is a group of one kept in one AZ: its OSD volume and its fixed address live there. Ceph spans the AZs instead, a node, a monitor and a copy of each PG in each',
       );
       acknowledgeLaunchChecks(group, instanceTypes, 'storage.instanceTypes');
-      nodeUserData(userData, {
+      nodeUserData(template.userData, {
         bundle: props.bundle,
         prelude: [
           'export DEBIAN_FRONTEND=noninteractive',
@@ -228,7 +236,7 @@ export class CephCluster extends Construct {
           STRATA_SIGNAL_RESOURCE: stack.getLogicalId(group.node.defaultChild as CfnAutoScalingGroup),
           STRATA_LOG_GROUP: props.logGroup.logGroupName,
           STRATA_PORT: String(props.agentPort),
-          STRATA_SLOTS: String(props.slotsPerNode ?? 2),
+          STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
           STRATA_CACHE_HOST: props.state.host,
           STRATA_CACHE_PORT: String(props.state.port),
           STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
@@ -244,12 +252,12 @@ export class CephCluster extends Construct {
           STRATA_CEPH_NODES: String(count),
           STRATA_OSD_VOLUMES: volumes.map((volume) => volume.volumeId).join(' '),
           STRATA_OSD_MEMORY_TARGET: String(OSD_MEMORY_TARGET),
-          STRATA_PG_NUM: String(props.pgNum ?? 128),
-          STRATA_PG_AUTOSCALE: props.pgAutoscale === false ? 'off' : 'on',
+          STRATA_PG_NUM: String(props.pgNum ?? defaults.pgNum),
+          STRATA_PG_AUTOSCALE: (props.pgAutoscale ?? defaults.pgAutoscale) ? 'on' : 'off',
           STRATA_BUCKET: this.bucket,
           STRATA_RGW_PORT: String(props.rgwPort),
           STRATA_RGW_NAME: rgwName,
-        },
+        } satisfies StorageNodeEnvironment,
       });
       this.groups.push(group);
     }

@@ -1,9 +1,9 @@
 import type { OffloadThresholds, PolicyOptions } from '@strata/policy-engine';
 import { Duration, Stack } from 'aws-cdk-lib';
+import type { CfnScalingPolicy } from 'aws-cdk-lib/aws-autoscaling';
 import {
   AutoScalingGroup,
   type CfnAutoScalingGroup,
-  CfnScalingPolicy,
   DefaultResult,
   GroupMetrics,
   HealthChecks,
@@ -13,15 +13,10 @@ import {
 } from 'aws-cdk-lib/aws-autoscaling';
 import {
   AmazonLinuxCpuType,
-  BlockDeviceVolume,
-  EbsDeviceVolumeType,
-  InstanceType,
   type ISecurityGroup,
   type IVpc,
-  LaunchTemplate,
   MachineImage,
   type SubnetSelection,
-  UserData,
 } from 'aws-cdk-lib/aws-ec2';
 import { Policy, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
@@ -29,12 +24,16 @@ import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { type MetricQuery, SLOT_LOAD, SLOT_USE } from '../../common/metrics/dashboard';
+import { SLOT_USE } from '../../common/metrics/dashboard';
+import { type ComputeNodeEnvironment, STRATA_DEFAULTS } from '../../common/settings';
 import { instanceArchitecture } from '../instance-types';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import { plainMetric } from './metrics';
 import { acknowledgeNag } from './nag';
+import { NodeLaunchTemplate } from './node-launch-template';
+import { PREDICTIVE_MODES, type PredictiveMode, PredictiveScaling } from './predictive-scaling';
+import { nonEmptyProp, oneOfProp, portProp, wholeProp } from './validate';
 
 export interface ComputeFleetProps {
   readonly vpc: IVpc;
@@ -58,25 +57,25 @@ export interface ComputeFleetProps {
   readonly offloadThresholds: OffloadThresholds;
   /** The first preferred; one architecture and size (lib/config.ts checks). @default ['c7g.large', 'c7gd.large'] */
   readonly instanceTypes?: readonly string[];
-  /** @default 2 */
+  /** 1 to 1000. @default cdk.json's compute.minNodes (2) */
   readonly minNodes?: number;
-  /** @default 6 */
+  /** minNodes to 1000. @default cdk.json's compute.maxNodes (6), or minNodes if more */
   readonly maxNodes?: number;
-  /** @default 2 */
+  /** 1 to 256. @default cdk.json's compute.slotsPerNode (2) */
   readonly slotsPerNode?: number;
-  /** @default 70 */
+  /** 10 to 95. @default cdk.json's compute.targetCpuPercent (70) */
   readonly targetCpuPercent?: number;
-  /** @default 70 */
+  /** 10 to 95. @default cdk.json's compute.targetSlotUsePercent (70) */
   readonly targetSlotUsePercent?: number;
   /**
-   * Predictive scaling on CPU and on slot use, beside the target tracking: 'forecast-only'
-   * publishes forecasts (after 24 hours of metrics) without acting; 'forecast-and-scale'
-   * also launches nodes ahead of the forecast. @default 'forecast-only'
+   * Predictive scaling on CPU and on slot use, beside the target tracking (PredictiveScaling):
+   * 'forecast-only' publishes forecasts without acting; 'forecast-and-scale' also launches
+   * nodes ahead of the slot-use forecast; 'off' makes no predictive policy. @default 'forecast-only'
    */
   readonly predictiveScaling?: PredictiveScalingMode;
 }
 
-export type PredictiveScalingMode = 'off' | 'forecast-only' | 'forecast-and-scale';
+export type PredictiveScalingMode = 'off' | PredictiveMode;
 
 /** The name of the lifecycle hook during which a terminating node drains. */
 export const DRAIN_HOOK = 'strata-drain';
@@ -95,11 +94,21 @@ export class ComputeFleet extends Construct {
   readonly autoScalingGroup: AutoScalingGroup;
   readonly role: Role;
   /** The predictive scaling policies (CPU, slot use); their forecasts are on the dashboard. */
-  readonly predictivePolicies: CfnScalingPolicy[] = [];
+  readonly predictivePolicies: readonly CfnScalingPolicy[] = [];
 
   constructor(scope: Construct, id: string, props: ComputeFleetProps) {
     super(scope, id);
-    const instanceTypes = props.instanceTypes ?? ['c7g.large', 'c7gd.large'];
+    const defaults = STRATA_DEFAULTS.compute;
+    portProp(this, 'port', props.port);
+    nonEmptyProp(this, 'instanceTypes', props.instanceTypes);
+    wholeProp(this, 'minNodes', props.minNodes, 1, 1000);
+    const minNodes = props.minNodes ?? defaults.minNodes;
+    wholeProp(this, 'maxNodes', props.maxNodes, minNodes, 1000);
+    wholeProp(this, 'slotsPerNode', props.slotsPerNode, 1, 256);
+    wholeProp(this, 'targetCpuPercent', props.targetCpuPercent, 10, 95);
+    wholeProp(this, 'targetSlotUsePercent', props.targetSlotUsePercent, 10, 95);
+    oneOfProp(this, 'predictiveScaling', props.predictiveScaling, ['off', ...PREDICTIVE_MODES]);
+    const instanceTypes = props.instanceTypes ?? defaults.instanceTypes;
     const { region } = Stack.of(this);
     this.role = nodeRole(
       this,
@@ -108,36 +117,24 @@ export class ComputeFleet extends Construct {
     );
     props.objects.secret.grantRead(this.role);
 
-    const userData = UserData.forLinux();
-    const template = new LaunchTemplate(this, 'LaunchTemplate', {
-      instanceType: new InstanceType(instanceTypes[0]),
+    const template = new NodeLaunchTemplate(this, 'LaunchTemplate', {
+      instanceTypes,
       machineImage: MachineImage.latestAmazonLinux2023({
         cpuType:
           instanceArchitecture(instanceTypes[0]) === 'arm64' ? AmazonLinuxCpuType.ARM_64 : AmazonLinuxCpuType.X86_64,
       }),
       role: this.role,
       securityGroup: props.securityGroup,
-      userData,
-      requireImdsv2: true,
-      httpPutResponseHopLimit: 1,
+      rootVolumeGiB: 20,
       instanceMetadataTags: true, // the drain reads its group's name from the instance tags
-      associatePublicIpAddress: false,
-      detailedMonitoring: true,
-      blockDevices: [
-        {
-          deviceName: '/dev/xvda',
-          volume: BlockDeviceVolume.ebs(20, { volumeType: EbsDeviceVolumeType.GP3, encrypted: true }),
-        },
-      ],
     });
 
-    const minNodes = props.minNodes ?? 2;
     this.autoScalingGroup = new AutoScalingGroup(this, 'Group', {
       vpc: props.vpc,
       vpcSubnets: props.subnets,
       mixedInstancesPolicy: launchAnyOf(template, instanceTypes),
       minCapacity: minNodes,
-      maxCapacity: props.maxNodes ?? 6,
+      maxCapacity: props.maxNodes ?? Math.max(defaults.maxNodes, minNodes),
       healthChecks: HealthChecks.ec2({ gracePeriod: Duration.minutes(5) }),
       notifications: [{ topic: props.alerts, scalingEvents: ScalingEvents.ALL }],
       defaultInstanceWarmup: Duration.minutes(3),
@@ -155,7 +152,7 @@ export class ComputeFleet extends Construct {
       new PolicyStatement({ actions: ['cloudformation:SignalResource'], resources: [stackId] }),
     );
     // The user data names the group (to signal it), so it is written once the group exists; it renders at synth.
-    nodeUserData(userData, {
+    nodeUserData(template.userData, {
       bundle: props.bundle,
       prelude: ['aws_dnf_install unzip'], // the AMI has the AWS CLI
       setupScript: 'node-setup/compute-node.sh',
@@ -165,7 +162,7 @@ export class ComputeFleet extends Construct {
         STRATA_SIGNAL_RESOURCE: Stack.of(this).getLogicalId(group),
         STRATA_LOG_GROUP: props.logGroup.logGroupName,
         STRATA_PORT: String(props.port),
-        STRATA_SLOTS: String(props.slotsPerNode ?? 2),
+        STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
         STRATA_CACHE_HOST: props.state.host,
         STRATA_CACHE_PORT: String(props.state.port),
         STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
@@ -180,7 +177,7 @@ export class ComputeFleet extends Construct {
         ),
         STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
         STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
-      },
+      } satisfies ComputeNodeEnvironment,
     });
     this.autoScalingGroup.addLifecycleHook('Drain', {
       lifecycleHookName: DRAIN_HOOK,
@@ -204,56 +201,19 @@ export class ComputeFleet extends Construct {
       "The * is the group's UUID, which no template can know; the ARN names this group only",
     );
 
-    const targetCpu = props.targetCpuPercent ?? 70;
-    const targetSlotUse = props.targetSlotUsePercent ?? 70;
+    const targetCpu = props.targetCpuPercent ?? defaults.targetCpuPercent;
+    const targetSlotUse = props.targetSlotUsePercent ?? defaults.targetSlotUsePercent;
     this.autoScalingGroup.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: targetCpu });
     this.autoScalingGroup.scaleToTrackMetric('SlotUse', { metric: plainMetric(SLOT_USE), targetValue: targetSlotUse });
 
     const mode = props.predictiveScaling ?? 'forecast-only';
     if (mode !== 'off') {
-      const predictive = (
-        id: string,
-        metricSpecification: CfnScalingPolicy.PredictiveScalingMetricSpecificationProperty,
-      ) =>
-        new CfnScalingPolicy(this, id, {
-          autoScalingGroupName: this.autoScalingGroup.autoScalingGroupName,
-          policyType: 'PredictiveScaling',
-          predictiveScalingConfiguration: {
-            mode: mode === 'forecast-and-scale' ? 'ForecastAndScale' : 'ForecastOnly',
-            // A node boots and installs in about 3 minutes, then warms up: launch it 5 minutes ahead.
-            schedulingBufferTime: 300,
-            maxCapacityBreachBehavior: 'HonorMaxCapacity',
-            metricSpecifications: [metricSpecification],
-          },
-        });
-      this.predictivePolicies = [
-        predictive('PredictiveCpu', {
-          targetValue: targetCpu,
-          predefinedMetricPairSpecification: { predefinedMetricType: 'ASGCPUUtilization' },
-        }),
-        predictive('PredictiveSlotUse', {
-          targetValue: targetSlotUse,
-          customizedScalingMetricSpecification: { metricDataQueries: [metricDataQuery('slot_use', SLOT_USE)] },
-          customizedLoadMetricSpecification: { metricDataQueries: [metricDataQuery('slot_load', SLOT_LOAD)] },
-        }),
-      ];
+      this.predictivePolicies = new PredictiveScaling(this, 'Predictive', {
+        group: this.autoScalingGroup,
+        mode,
+        targetCpuPercent: targetCpu,
+        targetSlotUsePercent: targetSlotUse,
+      }).policies;
     }
   }
-}
-
-/** A predictive policy's query for one of Strata's fleet-wide metrics (plain dimensions only). */
-function metricDataQuery(id: string, query: MetricQuery): CfnScalingPolicy.MetricDataQueryProperty {
-  const metric = plainMetric(query);
-  return {
-    id,
-    metricStat: {
-      metric: {
-        namespace: metric.namespace,
-        metricName: metric.metricName,
-        dimensions: Object.entries(metric.dimensions ?? {}).map(([name, value]) => ({ name, value: String(value) })),
-      },
-      stat: query.stat,
-    },
-    returnData: true,
-  };
 }

@@ -14,6 +14,7 @@ import { Construct } from 'constructs';
 import { exceptControl } from '../control-tower';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
+import { wholeProp } from './validate';
 
 export interface DispatchApiProps {
   readonly dispatcher: IFunction;
@@ -33,6 +34,8 @@ export class DispatchApi extends Construct {
 
   constructor(scope: Construct, id: string, props: DispatchApiProps) {
     super(scope, id);
+    wholeProp(this, 'throttleRatePerSecond', props.throttleRatePerSecond, 1, 100_000);
+    wholeProp(this, 'throttleBurst', props.throttleBurst, 1, 5000);
     const accessLogs = strataLogGroup(this, 'AccessLogs');
     this.api = new RestApi(this, 'Api', {
       // API Gateway's metrics are by ApiName: the stack's name is unique in the account and region, `Api` is not.

@@ -1,15 +1,17 @@
 import { join } from 'node:path';
-import type { PolicyOptions } from '@strata/policy-engine';
+import { checkOptions, type PolicyOptions, policyDefinition, policyNames } from '@strata/policy-engine';
 import { Duration } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { dispatcherEnvironment } from '../../common/settings';
 import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
 import { POLICY_ENGINE_PACKAGE } from './policy-layer';
+import { oneOfProp, wholeProp } from './validate';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -55,6 +57,18 @@ export class DispatcherFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: DispatcherFunctionProps) {
     super(scope, id);
+    oneOfProp(this, 'strategy', props.strategy, policyNames('invocation'));
+    try {
+      checkOptions(
+        policyDefinition('invocation', props.strategy).options ?? {},
+        props.strategyOptions ?? {},
+        'strategyOptions',
+      );
+    } catch (error) {
+      throw new Error(`${this.node.path}: ${(error as Error).message}`);
+    }
+    wholeProp(this, 'memoryMiB', props.memoryMiB, 128, 10_240);
+    wholeProp(this, 'reservedConcurrency', props.reservedConcurrency, 1, 10_000);
     const logGroup = strataLogGroup(this, 'Logs');
     this.function = new NodejsFunction(this, 'Function', {
       description: 'Strata dispatcher: picks a compute node for each invocation and forwards it',
@@ -74,10 +88,12 @@ export class DispatcherFunction extends Construct {
       tracing: Tracing.ACTIVE,
       logGroup,
       environment: {
-        STRATA_REDIS_URL: `rediss://${props.state.host}:${props.state.port}`,
-        STRATA_REDIS_AUTH_SECRET_ARN: props.state.authSecret.secretArn,
-        STRATA_STRATEGY: props.strategy,
-        STRATA_STRATEGY_OPTIONS: JSON.stringify(props.strategyOptions ?? {}),
+        ...dispatcherEnvironment({
+          redisUrl: `rediss://${props.state.host}:${props.state.port}`,
+          redisAuthSecretArn: props.state.authSecret.secretArn,
+          strategy: props.strategy,
+          strategyOptions: props.strategyOptions ?? {},
+        }),
         POWERTOOLS_SERVICE_NAME: 'strata-dispatcher',
       },
       bundling: {

@@ -15,6 +15,7 @@ import {
 import { Construct } from 'constructs';
 import { exceptControl } from '../control-tower';
 import { strataLogGroup } from './log-key';
+import { wholeProp } from './validate';
 
 /** The ports each tier listens on, in one place for the security groups, user data and the dispatcher. */
 export const PORTS = {
@@ -56,6 +57,8 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
+    wholeProp(this, 'maxAzs', props.maxAzs, 2, 3); // Ceph and Multi-AZ ElastiCache need two at least
+    wholeProp(this, 'natGateways', props.natGateways, 1, props.maxAzs ?? 3);
     this.vpc = new Vpc(this, 'Vpc', {
       ipAddresses: IpAddresses.cidr(VPC_CIDR),
       maxAzs: props.maxAzs ?? 3,

@@ -23,6 +23,7 @@ import {
   WIDGETS,
 } from '../../common/metrics/dashboard';
 import { cloudWatchMetrics, metricOf, TREAT_MISSING_DATA } from './metrics';
+import { nonEmptyProp } from './validate';
 
 export interface ObservabilityProps {
   readonly api: RestApi;
@@ -48,6 +49,7 @@ export class Observability extends Construct {
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
+    nonEmptyProp(this, 'cacheMembers', props.cacheMembers);
     this.resources = {
       apiName: props.api.restApiName,
       dispatcherFunctionName: props.dispatcher.functionName,

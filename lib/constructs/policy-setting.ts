@@ -2,7 +2,7 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { ParameterTier, StringParameter } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import type { PolicyChoice } from '../config';
+import type { PolicyChoice } from '../../common/live-policy';
 import { strataLogGroup } from './log-key';
 
 export interface PolicySettingStoreProps {

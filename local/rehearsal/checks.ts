@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { TIER1_HEADER, TIER2_HEADER, TIER3_HEADER } from '../../common/http/headers';
 import { RedisStateStore } from '../../common/state';
 import { findFunction } from '../../functions';
 import { runStageOver } from '../../functions/text';
@@ -240,7 +241,7 @@ export async function invokeSamples(dispatcher: DispatcherLambda): Promise<strin
     if (!isDeepStrictEqual(answer, expected))
       throw new Error(`${fn} ${JSON.stringify(body)}: ${reply.statusCode} ${reply.body.slice(0, 300)}`);
     lines.push(
-      `${fn} ${body.key}${body.pattern ? ` "${body.pattern}"` : ''}: tier 1 ${reply.headers['x-strata-tier1']}, tier 2 ${reply.headers['x-strata-tier2']}, tier 3 ${reply.headers['x-strata-tier3']}`,
+      `${fn} ${body.key}${body.pattern ? ` "${body.pattern}"` : ''}: tier 1 ${reply.headers[TIER1_HEADER]}, tier 2 ${reply.headers[TIER2_HEADER]}, tier 3 ${reply.headers[TIER3_HEADER]}`,
     );
   }
   return lines;

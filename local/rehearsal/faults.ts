@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { ATTEMPTS_HEADER } from '../../common/http/headers';
 import { RedisStateStore } from '../../common/state';
 import { sleep } from '../commands';
 import { CephView } from './ceph';
@@ -226,7 +227,7 @@ async function computeHostDown(
     const reply = await dispatcher.invoke('wordcount', { key: 'corpus/small.txt' }, 30_000).catch(() => undefined);
     calls.push({
       at: Date.now() - downAt,
-      attempts: Number(reply?.headers['x-strata-attempts'] ?? 0),
+      attempts: Number(reply?.headers[ATTEMPTS_HEADER] ?? 0),
       status: reply?.statusCode ?? 0,
     });
     await sleep(200);

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { NODE_HEADER } from '../../common/http/headers';
 import { sleep } from '../commands';
 import { CORPUS } from '../corpus';
 import type { DispatcherLambda } from './dispatcher';
@@ -129,7 +130,7 @@ export class Traffic {
         this.invocations.push({
           at: Date.now(),
           ok: reply.statusCode === 200,
-          detail: `${reply.statusCode} ${reply.headers['x-strata-node'] ?? ''} ${reply.statusCode === 200 ? '' : reply.body}`,
+          detail: `${reply.statusCode} ${reply.headers[NODE_HEADER] ?? ''} ${reply.statusCode === 200 ? '' : reply.body}`,
         });
       } catch (error) {
         this.invocations.push({ at: Date.now(), ok: false, detail: (error as Error).message });

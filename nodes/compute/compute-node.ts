@@ -4,21 +4,26 @@ import {
   type NodePolicy,
   type OffloadPolicy,
   type OffloadThresholds,
-  tryInOrder,
   underThresholds,
 } from '@strata/policy-engine';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
+import { offer } from '../../common/http/forward-and-retry';
 import {
   BUDGET_HEADER,
   FUNCTION_ERROR_HEADER,
   FUNCTION_VERSION_HEADER,
   HOPS_HEADER,
+  NODE_HEADER,
+  OFFLOAD_HEADER,
+  type OffloadOutcome,
+  offloadHeader,
   REFUSED_HEADER,
   REQUEST_ID_HEADER,
-  refuse,
-  safeDecode,
-  sendJson,
-} from '../../common/http/json';
+  ROUTE_HEADER,
+  refusalOf,
+  VISITED_HEADER,
+} from '../../common/http/headers';
+import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DataLimitError } from '../../functions';
 import type { NodeFunction } from '../function-catalog';
@@ -46,13 +51,6 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
 }
-
-/** The headers that tell a caller which node ran an invocation and what each tier decided. */
-export const NODE_HEADER = 'x-strata-node';
-export const ROUTE_HEADER = 'x-strata-route';
-export const OFFLOAD_HEADER = 'x-strata-offload';
-/** On a forwarded request: the nodes it has passed through, so that it is not offered back to them. */
-const VISITED_HEADER = 'x-strata-visited';
 
 /**
  * A compute node: runs functions in its execution slots; when it is full or over its
@@ -120,8 +118,16 @@ export class ComputeNode extends NodeBase {
       const ms = performance.now() - started;
       this.serviceTimes.record(fn.name, ms, Date.now());
       const requestId = String(req.headers[REQUEST_ID_HEADER] ?? '-');
-      this.options.invocationLog?.(JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload, ms }));
-      sendJson(res, 200, result, { [NODE_HEADER]: this.id, [ROUTE_HEADER]: this.id, [OFFLOAD_HEADER]: offload });
+      const tier3 = offloadHeader(offload);
+      this.options.invocationLog?.(
+        JSON.stringify({ requestId, function: fn.name, node: this.id, hops, offload: tier3, ms }),
+      );
+      sendJson(res, 200, result, {
+        [NODE_HEADER]: this.id,
+        [ROUTE_HEADER]: this.id,
+        [OFFLOAD_HEADER]: tier3,
+        ...versionHeader(fn.version), // which version ran: a rollback shows
+      });
     } catch (error) {
       if (error instanceof ObjectNotFoundError)
         return sendJson(res, 404, { error: error.message }, { [NODE_HEADER]: this.id });
@@ -138,7 +144,9 @@ export class ComputeNode extends NodeBase {
 
   /**
    * Offers the invocation to peers in the node policy's order, skipping nodes it has
-   * already passed through; answers the first reply that is not a refusal.
+   * already passed through, by the protocol between tiers (common/http/forward-and-retry.ts):
+   * answers the first reply that is not a refusal; a peer that timed out or broke off
+   * (it may have run it) is an error.
    */
   private async forwardToPeer(
     invocation: Invocation,
@@ -151,12 +159,17 @@ export class ComputeNode extends NodeBase {
     const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
     if (decision.kind === 'no-capacity') return undefined;
     const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
-    const accepted = await tryInOrder(peers, async (peer) => {
-      const timeoutMs = msLeft(deadline);
-      if (timeoutMs !== undefined && timeoutMs <= 0) return undefined;
-      try {
-        const reply = await forward({
-          address: peer.address,
+    const offered = await offer({
+      next: async (tried) => {
+        const peer = peers.find((p) => !tried.has(p.id));
+        const timeoutMs = msLeft(deadline);
+        if (!peer) return { kind: 'none', why: 'no peer took it' };
+        if (timeoutMs !== undefined && timeoutMs <= 0) return { kind: 'none', why: 'out of time' };
+        return { kind: 'target', target: peer };
+      },
+      request: () => {
+        const timeoutMs = msLeft(deadline);
+        return {
           path: req.url!,
           body,
           headers: {
@@ -168,14 +181,11 @@ export class ComputeNode extends NodeBase {
             ...budgetHeader(timeoutMs),
           },
           timeoutMs,
-        });
-        return reply.status === 503 && reply.headers[REFUSED_HEADER] ? undefined : reply;
-      } catch (error) {
-        if (error instanceof ForwardError && error.kind === 'not-delivered') return undefined; // nothing ran there
-        throw error;
-      }
+        };
+      },
     });
-    return accepted?.result;
+    if (offered.kind === 'failed') throw offered.error;
+    return offered.kind === 'answered' ? offered.response : undefined;
   }
 
   /**
@@ -190,7 +200,7 @@ export class ComputeNode extends NodeBase {
     deadline: number | undefined,
     until: number,
   ): Promise<{ result: unknown; offload: OffloadOutcome }> {
-    if (!fn.dataStage) return { result: await this.pool.run(fn.target, args, until), offload: 'none' };
+    if (!fn.dataStage) return { result: await this.pool.run(fn.target, args, until), offload: { kind: 'none' } };
     const key = invocation.objectKey!;
     const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
     let offload: OffloadOutcome;
@@ -209,22 +219,26 @@ export class ComputeNode extends NodeBase {
           const staged = JSON.parse(reply.body.toString('utf8')) as unknown;
           return {
             result: await this.pool.runFinish(fn.target, args, staged, until),
-            offload: `offloaded:${decision.node.id}`,
+            offload: { kind: 'offloaded', node: decision.node.id },
           };
         }
         if (reply.status === 404) throw new ObjectNotFoundError(key);
         if (reply.status === 422) throw new DataLimitError(message());
         const functionError = reply.headers[FUNCTION_ERROR_HEADER];
         if (functionError) throw new FunctionError(String(functionError) as FunctionErrorKind, message());
-        offload = `local:${decision.node.id} refused (${reply.headers[REFUSED_HEADER] ?? reply.status})`;
+        offload = {
+          kind: 'refused',
+          node: decision.node.id,
+          why: refusalOf(reply.headers[REFUSED_HEADER]) ?? reply.status,
+        };
       } catch (error) {
         if (!(error instanceof ForwardError)) throw error;
         if (error.kind !== 'not-delivered' && Date.now() >= until)
           throw new FunctionError('timeout', 'its time ran out');
-        offload = `local:${decision.node.id} failed (${error.kind})`;
+        offload = { kind: 'failed', node: decision.node.id, why: error.kind };
       }
     } else {
-      offload = `local:${decision.reason}`;
+      offload = { kind: 'local', reason: decision.reason };
     }
     if (outOfTime(deadline)) throw new OutOfTimeError();
     const staged = await this.runDataStage(fn, args, this.options.objects, until);
@@ -263,18 +277,19 @@ function relay(res: ServerResponse, reply: ForwardResponse, via: string): void {
   const headers: Record<string, string> = {
     'content-type': String(reply.headers['content-type'] ?? 'application/json'),
   };
-  for (const name of [NODE_HEADER, OFFLOAD_HEADER, 'retry-after', REFUSED_HEADER, FUNCTION_ERROR_HEADER]) {
+  for (const name of [
+    NODE_HEADER,
+    OFFLOAD_HEADER,
+    'retry-after',
+    REFUSED_HEADER,
+    FUNCTION_ERROR_HEADER,
+    FUNCTION_VERSION_HEADER,
+  ]) {
     if (reply.headers[name] !== undefined) headers[name] = String(reply.headers[name]);
   }
   headers[ROUTE_HEADER] = `${via}>${reply.headers[ROUTE_HEADER] ?? '?'}`;
   res.writeHead(reply.status, headers).end(reply.body);
 }
-
-/**
- * Where a data stage ran: `none` (no stage), `offloaded:NODE`, or `local:WHY` (the
- * policy's reason, or the storage node that refused or failed).
- */
-export type OffloadOutcome = 'none' | `offloaded:${string}` | `local:${string}`;
 
 function versionHeader(version: number | undefined): Record<string, string> {
   return version === undefined ? {} : { [FUNCTION_VERSION_HEADER]: String(version) };

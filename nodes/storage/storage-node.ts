@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type OffloadThresholds, underThresholds } from '@strata/policy-engine';
-import { BUDGET_HEADER, FUNCTION_VERSION_HEADER, refuse, safeDecode, sendJson } from '../../common/http/json';
+import { BUDGET_HEADER, FUNCTION_VERSION_HEADER, NODE_HEADER } from '../../common/http/headers';
+import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DataLimitError } from '../../functions';
 import { functionVersion, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
@@ -42,7 +43,7 @@ export class StorageNode extends NodeBase {
     if (!this.slots.tryTake()) return refuse(res, 'full');
     try {
       const until = this.runDeadline(fn, Date.now() + budgetMs);
-      sendJson(res, 200, await this.runDataStage(fn, args, this.options.objects, until), { 'x-strata-node': this.id });
+      sendJson(res, 200, await this.runDataStage(fn, args, this.options.objects, until), { [NODE_HEADER]: this.id });
     } catch (error) {
       if (error instanceof ObjectNotFoundError) return sendJson(res, 404, { error: error.message });
       if (error instanceof DataLimitError) return sendJson(res, 422, { error: error.message });

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
 import { checkModule, type Manifest, parseManifest } from '../../common/functions/manifest';
 import { moduleShape } from '../../common/functions/wasm-module';
 import {
@@ -179,6 +180,27 @@ describe('grep', () => {
       expect(result).toEqual({ pattern: '☕', ...staged });
     },
   );
+
+  test('any text, pattern and cutting: the same lines as JavaScript finds', () => {
+    // A small alphabet, so that patterns recur and overlap themselves (KMP's fallbacks),
+    // with multi-byte characters and newlines; texts long enough for the 8-byte skipping.
+    const char = fc.constantFrom('a', 'b', 'a', 'b', 'é', '☕', '\n', ' ');
+    fc.assert(
+      fc.property(
+        fc.array(char, { maxLength: 400 }).map((chars) => chars.join('')),
+        fc.array(fc.constantFrom('a', 'b', 'é', '☕'), { minLength: 1, maxLength: 5 }).map((chars) => chars.join('')),
+        fc.integer({ min: 1, max: 40 }),
+        (text, pattern, size) => {
+          const all = text.split('\n');
+          if (all[all.length - 1] === '') all.pop();
+          const matching = all.filter((line) => line.includes(pattern));
+          const { staged } = runStage(built.grep!, { key: 'k', pattern }, chunked(utf8(text), size));
+          expect(staged).toEqual({ lines: all.length, matches: matching.length, first: matching.slice(0, 10) });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 
   test('the pattern arrives with JSON escapes; matching is on its UTF-8 bytes', () => {
     const object = utf8('say "caf\u00e9"\nsay cafe\nsay "café" again\n');

@@ -6,6 +6,8 @@
 // against the object's), with a Knuth-Morris-Pratt automaton whose state carries over
 // from one piece to the next; so what the stage keeps between pieces is that state and
 // at most KEEP bytes of the current line, whatever the size of the object or its lines.
+// Between matches it skips eight bytes at a time to the next newline or first byte of
+// the pattern.
 // `finish` runs on the compute node with the stage's small result.
 
 import { fail, JSON, JSONWriter, output, readArgs, readString, Value } from '../../sdk/assemblyscript';
@@ -49,19 +51,76 @@ export function begin(argsPtr: usize, argsLen: i32): void {
 
 export function add(chunkPtr: usize, chunkLen: i32): void {
   if (!begun) fail('add before begin');
+  const patternAt = pattern.dataStart;
+  const failureAt = failure.dataStart;
   const last = pattern.length;
-  for (let i = 0; i < chunkLen; i++) {
-    const byte = load<u8>(chunkPtr + <usize>i);
+  const firstByte = load<u8>(patternAt);
+  const end = chunkPtr + <usize>chunkLen;
+  let at = chunkPtr;
+  let lineStart = chunkPtr; // where the current line's bytes in this piece begin
+  while (at < end) {
+    // Where no match is under way, jump to the next byte that can change anything.
+    if (state == 0) {
+      at = nextOfInterest(at, end, firstByte, !lineMatched);
+      if (at >= end) break;
+    }
+    const byte = load<u8>(at);
     if (byte == 0x0a) {
+      keep(lineStart, at);
       endLine();
+      at++;
+      lineStart = at;
       continue;
     }
-    lineBytes++;
-    if (headLength < KEEP) unchecked((head[headLength++] = byte));
-    if (lineMatched) continue;
-    while (state > 0 && unchecked(pattern[state]) != byte) state = unchecked(failure[state - 1]);
-    if (unchecked(pattern[state]) == byte) state++;
-    if (state == last) lineMatched = true;
+    while (state > 0 && load<u8>(patternAt + <usize>state) != byte)
+      state = load<i32>(failureAt + ((<usize>(state - 1)) << 2));
+    if (load<u8>(patternAt + <usize>state) == byte) state++;
+    if (state == last) {
+      lineMatched = true;
+      state = 0; // the rest of the line only needs its end found
+    }
+    at++;
+  }
+  keep(lineStart, end);
+}
+
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/**
+ * The first byte from `at` that is a newline or (if `orFirst`) the pattern's first byte,
+ * or `end`. Eight bytes at a time: a byte of `w ^ (b * ONES)` is zero where `w` has `b`,
+ * and `(x - ONES) & ~x & HIGHS` marks zero bytes, the lowest mark exactly (wasm is
+ * little-endian, so the lowest is the first).
+ */
+function nextOfInterest(at: usize, end: usize, firstByte: u8, orFirst: bool): usize {
+  const newlines = ONES * 0x0a;
+  const firsts = ONES * <u64>(orFirst ? firstByte : 0x0a);
+  while (at + 8 <= end) {
+    const word = load<u64>(at);
+    const a = word ^ newlines;
+    const b = word ^ firsts;
+    const marks = ((a - ONES) & ~a & HIGHS) | ((b - ONES) & ~b & HIGHS);
+    if (marks != 0) return at + <usize>(ctz(marks) >> 3);
+    at += 8;
+  }
+  while (at < end) {
+    const byte = load<u8>(at);
+    if (byte == 0x0a || (orFirst && byte == firstByte)) return at;
+    at++;
+  }
+  return end;
+}
+
+/** Counts the line's bytes from `from` to `to`, keeping those that fit in the first KEEP. */
+function keep(from: usize, to: usize): void {
+  const length = <i32>(to - from);
+  lineBytes += length;
+  const room = KEEP - headLength;
+  const kept = length < room ? length : room;
+  if (kept > 0) {
+    memory.copy(head.dataStart + <usize>headLength, from, <usize>kept);
+    headLength += kept;
   }
 }
 

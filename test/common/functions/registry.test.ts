@@ -92,19 +92,25 @@ describe('the directory: built-ins and the registry, cached', () => {
   }, 60_000);
   afterAll(() => redis?.stop());
 
-  test('a deploy is seen at the next refresh; built-ins are found without the registry', async () => {
+  test('a new name is found at once (a miss looks again, at most every 100 ms); a moved alias at the next refresh', async () => {
     const { registry } = freshRegistry();
     const cache = new MemoryRegistryCache();
     let now = 0;
     const directory = new FunctionDirectory({ cache, registry, refreshMs: 1000, now: () => now });
     expect((await directory.resolve('wordcount')).kind).toBe('builtin');
     await expect(directory.resolve('f')).rejects.toThrow('no function "f"');
-    await registry.deploy('f', manifest('f'), await moduleNumber(1));
+    await registry.deploy('f', manifest('f'), await moduleNumber(1), 'live');
     await publishTable(registry, cache);
-    now += 999;
-    await expect(directory.resolve('f')).rejects.toThrow(NotFoundError); // not refreshed yet
-    now += 1;
+    now += 50;
+    await expect(directory.resolve('f')).rejects.toThrow(NotFoundError); // looked 50 ms ago
+    now += 50;
     expect(await directory.resolve('f')).toMatchObject({ kind: 'wasm', name: 'f', version: 1 });
+    await registry.deploy('f', manifest('f'), await moduleNumber(2), 'live');
+    await publishTable(registry, cache);
+    now += 999; // since the look at 100 ms
+    expect(await directory.resolve('f')).toMatchObject({ version: 1 }); // found, so no early look
+    now += 1;
+    expect(await directory.resolve('f')).toMatchObject({ version: 2 });
     await expect(directory.resolve('wordcount:live')).rejects.toThrow(
       'wordcount is a built-in function: it has no versions or aliases',
     );

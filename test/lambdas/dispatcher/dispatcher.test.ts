@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eligibleNodes, type InvocationStrategy, invocationStrategy } from '@strata/policy-engine';
-import { REFUSED_HEADER } from '../../../common/http/json';
+import { REFUSED_HEADER } from '../../../common/http/headers';
 import { MemoryStateStore, type StateStore } from '../../../common/state';
 import { Dispatcher } from '../../../lambdas/dispatcher/dispatcher';
 import { report } from '../../common/state/contract';

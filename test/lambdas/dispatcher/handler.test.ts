@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { STRATA_DEFAULTS } from '../../../common/settings';
 import { configFromEnvironment, redisUrlWithToken } from '../../../lambdas/dispatcher/handler';
 import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 
@@ -41,7 +42,7 @@ describe('the Lambda handler', () => {
     const lines = output.trim().split('\n');
     const answers = JSON.parse(lines[lines.length - 1]) as [number, Record<string, unknown>][];
     expect(answers).toEqual([
-      [200, { status: 'ok', strategy: 'round-robin', computeNodes: 0 }],
+      [200, { status: 'ok', strategy: STRATA_DEFAULTS.invocationStrategy, computeNodes: 0 }], // cdk.json's
       [400, { error: 'args.data is required', function: 'sha256' }],
       [404, { error: 'no function "fly"', functions: ['sha256', 'sleep', 'substring', 'wordcount'] }],
     ]);
@@ -55,13 +56,14 @@ describe('the Lambda handler', () => {
 
   test.each([
     [{}, 'STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380'],
-    [
-      { STRATA_REDIS_URL: 'redis://x', STRATA_STRATEGY: 'fastest' },
-      'Unknown invocation strategy "fastest". Valid names:',
-    ],
+    [{ STRATA_REDIS_URL: 'redis://x', STRATA_STRATEGY: 'fastest' }, 'STRATA_STRATEGY must be one of round-robin,'],
     [
       { STRATA_REDIS_URL: 'redis://x', STRATA_MAX_ATTEMPTS: '0' },
       'STRATA_MAX_ATTEMPTS must be a number above 0, got 0',
+    ],
+    [
+      { STRATA_REDIS_URL: 'redis://x', STRATA_PREQUAL_QUANTILE: '1.5' },
+      'STRATA_PREQUAL_QUANTILE must be a number from 0 to 1, got 1.5',
     ],
   ])('a bad environment %p fails the cold start with a message naming the variable', (env, message) => {
     expect(() => configFromEnvironment(env)).toThrow(message);

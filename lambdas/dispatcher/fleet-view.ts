@@ -1,0 +1,139 @@
+import type { NodeView, PolicyContext, Selection } from '@strata/policy-engine';
+import type { FleetMember, Reservation, StateStore } from '../../common/state';
+import { LastKnownFleet } from './last-known-fleet';
+
+export interface FleetViewOptions {
+  /** Connects to the shared state; called again after a failure, at most once per refresh interval. */
+  readonly connect: () => Promise<StateStore>;
+  /** What the strategy looks at: the members only (it decides over the store's index) or every node's figures. */
+  readonly reads: 'membership' | 'figures';
+  /** How old the node list may grow before it is read again. @default 1000 */
+  readonly refreshMs?: number;
+  /** A node whose heartbeat is older is not chosen. @default 3000 */
+  readonly heartbeatTtlMs?: number;
+  /** Told once when the shared state becomes unreachable, with why. */
+  readonly onDegraded?: (reason: string) => void;
+  readonly now: () => number;
+  readonly random?: () => number;
+}
+
+/**
+ * The dispatcher's view of the fleet: the node list it reads from the shared state (at
+ * most once per refresh interval) and the reservations it makes there. When the shared
+ * state cannot be reached it is degraded: it keeps the last list, judged as of when it
+ * was read, and reserves over it with counts of its own (LastKnownFleet), trying the
+ * store again once per refresh interval.
+ */
+export class FleetView {
+  /** The one connection to the shared state, shared by concurrent calls; cleared if it fails, to try again later. */
+  private store: Promise<StateStore> | undefined;
+  private nodes: readonly NodeView[] = [];
+  private readAt = Number.NEGATIVE_INFINITY;
+  private lastAttemptAt = Number.NEGATIVE_INFINITY;
+  /** The membership version `nodes` was read at, for a strategy that reads only membership. */
+  private membershipVersion: number | undefined;
+  private readonly lastKnown = new LastKnownFleet();
+  private reason: string | undefined;
+
+  constructor(private readonly options: FleetViewOptions) {}
+
+  /** Why the shared state is away, while it is. */
+  get degradedReason(): string | undefined {
+    return this.reason;
+  }
+
+  get degraded(): boolean {
+    return this.reason !== undefined;
+  }
+
+  /**
+   * The node list, read again once it is older than refreshMs; on failure the last one.
+   * A strategy that decides over the store's index gets the membership only, which
+   * costs one version check while nobody joins or leaves; a strategy that orders the
+   * nodes itself gets every node's figures, O(n) per refresh.
+   */
+  async liveNodes(): Promise<readonly NodeView[]> {
+    const { now } = this.options;
+    const refreshMs = this.options.refreshMs ?? 1000;
+    // Healthy: read again once the list is older than refreshMs. Degraded: try the store again as often, keeping the last list.
+    if (now() - (this.degraded ? this.lastAttemptAt : this.readAt) < refreshMs) return this.nodes;
+    this.lastAttemptAt = now();
+    try {
+      this.store ??= this.options.connect().catch((error: unknown) => {
+        this.store = undefined;
+        throw error;
+      });
+      const store = await this.store;
+      if (this.options.reads === 'membership') {
+        const { version, members } = await store.membership(this.membershipVersion);
+        if (members) {
+          this.nodes = members.map((m) => memberView(m, now()));
+          this.membershipVersion = version;
+          this.lastKnown.remember(members);
+        }
+      } else {
+        this.nodes = await store.liveNodes();
+        this.lastKnown.remember(this.nodes);
+      }
+      this.readAt = now();
+      this.reason = undefined;
+    } catch (error) {
+      this.degrade(error);
+    }
+    return this.nodes;
+  }
+
+  /** Reserves in the shared state; while it is away (or if this call finds it so), over the last known fleet. */
+  async reserve(selection: Selection, leaseMs: number): Promise<Reservation> {
+    if (this.store && !this.degraded) {
+      try {
+        return await (await this.store).reserve(selection, leaseMs);
+      } catch (error) {
+        this.degrade(error);
+      }
+    }
+    return this.lastKnown.reserve(selection);
+  }
+
+  /** What the strategy decides with. While degraded, heartbeats are judged as of the last read: nothing newer can arrive. */
+  context(): PolicyContext {
+    const now = this.degraded && Number.isFinite(this.readAt) ? this.readAt : this.options.now();
+    return {
+      now,
+      random: this.options.random ?? Math.random,
+      heartbeatTtlMs: this.options.heartbeatTtlMs ?? 3000,
+    };
+  }
+
+  /** Closes the connection to the shared state, if it made one. */
+  async close(): Promise<void> {
+    const store = await this.store?.catch(() => undefined);
+    await store?.close();
+  }
+
+  private degrade(error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (!this.degraded) this.options.onDegraded?.(reason);
+    this.reason = reason;
+  }
+}
+
+/**
+ * A member as the node view a strategy that reads membership gets (InvocationStrategy's
+ * contract): no figures, since it decides over the store's index, and a heartbeat as of
+ * the read, since the store lists only live members.
+ */
+function memberView(member: FleetMember, readAt: number): NodeView {
+  return {
+    ...member,
+    slotsUsed: 0,
+    inFlight: 0,
+    cpuBusy: 0,
+    memoryUsed: 0,
+    load1: 0,
+    load5: 0,
+    load15: 0,
+    cores: 1,
+    heartbeatAt: readAt,
+  };
+}
