@@ -18,7 +18,7 @@ import {
 import { readDispatcherSettings } from '../../common/settings';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
-import { redisUrlWithToken } from './secret';
+import { getParameter, redisUrlWithToken } from './secret';
 
 export { redisUrlWithToken };
 
@@ -159,22 +159,10 @@ export interface PolicyPublishEvent {
   readonly strataPolicy: 'publish';
 }
 
-/** The durable setting, read from SSM Parameter Store (the SDK the Lambda runtime provides, loaded only when needed). */
+/** The durable setting, from SSM Parameter Store; SSM's own version is the setting's (it grows with every write, a deploy's included). */
 async function readPolicyParameter(name: string): Promise<string | undefined> {
-  const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
-  const client = new SSMClient({});
-  try {
-    const parameter = (await client.send(new GetParameterCommand({ Name: name }))).Parameter;
-    // SSM's own version is the setting's: it grows with every write, a deploy's included.
-    return parameter?.Value === undefined
-      ? undefined
-      : JSON.stringify({ ...(JSON.parse(parameter.Value) as object), version: parameter.Version ?? 1 });
-  } catch (error) {
-    if ((error as { name?: string }).name === 'ParameterNotFound') return undefined;
-    throw error;
-  } finally {
-    client.destroy();
-  }
+  const parameter = await getParameter(name);
+  return parameter && JSON.stringify({ ...(JSON.parse(parameter.value) as object), version: parameter.version });
 }
 
 /**
