@@ -13,6 +13,7 @@ const UNIT = [
   '/test/architecture\\.test\\.ts$',
   '/test/bench/simulate\\.test\\.ts$',
   '/test/common/http/(json|forward-and-retry)\\.test\\.ts$', // forward.test.ts starts python3 (a listener that never accepts)
+  '/test/common/functions/package\\.test\\.ts$',
   '/test/common/object-store\\.test\\.ts$',
   '/test/common/settings/',
   '/test/common/state/(http|memory)-store\\.test\\.ts$',

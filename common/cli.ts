@@ -27,13 +27,28 @@ export async function connectState(url: string): Promise<StateStore> {
   return exitWith(2, `--state must be a redis://, rediss:// or http:// address, got "${url}"`);
 }
 
-export function objectStoreFrom(values: {
-  objects?: string;
-  's3-endpoint'?: string;
-  's3-bucket'?: string;
-}): ObjectStore {
+/**
+ * The object store the flags name. An S3 endpoint's keys come from STRATA_OBJECTS_ACCESS_KEY_ID
+ * and STRATA_OBJECTS_SECRET_ACCESS_KEY when both are set (the EC2 nodes: RGW's keys, kept out of
+ * AWS_* so that the SDK's own chain gives AWS clients, such as the function code store, the
+ * instance role), from the SDK's chain otherwise.
+ */
+export function objectStoreFrom(
+  values: {
+    objects?: string;
+    's3-endpoint'?: string;
+    's3-bucket'?: string;
+  },
+  env: NodeJS.ProcessEnv = process.env,
+): ObjectStore {
+  const [accessKeyId, secretAccessKey] = [env.STRATA_OBJECTS_ACCESS_KEY_ID, env.STRATA_OBJECTS_SECRET_ACCESS_KEY];
+  const credentials = accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
   if (values['s3-endpoint'])
-    return new S3ObjectStore({ endpoint: values['s3-endpoint'], bucket: values['s3-bucket'] ?? DATA_BUCKET });
+    return new S3ObjectStore({
+      endpoint: values['s3-endpoint'],
+      bucket: values['s3-bucket'] ?? DATA_BUCKET,
+      credentials,
+    });
   if (values.objects) return new FolderObjectStore(values.objects);
   return exitWith(2, 'one of --objects DIR or --s3-endpoint URL is required');
 }

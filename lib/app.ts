@@ -29,13 +29,14 @@ export function defineStrata(app: App): StrataStacks {
   const state = new StateStack(app, 'StrataState', {
     config,
     network: network.network,
-    description: description('ElastiCache state store'),
+    description: description('ElastiCache state store, function code bucket'),
   });
   const storage = new StorageStack(app, 'StrataStorage', {
     config,
     network: network.network,
     alerts: network.alerts,
     cache: state.cache,
+    functionCode: state.functionCode,
     description: description('Ceph storage tier'),
   });
   const compute = new ComputeStack(app, 'StrataCompute', {
@@ -43,6 +44,7 @@ export function defineStrata(app: App): StrataStacks {
     network: network.network,
     alerts: network.alerts,
     cache: state.cache,
+    functionCode: state.functionCode,
     storage,
     description: description('compute nodes'),
   });
@@ -50,7 +52,8 @@ export function defineStrata(app: App): StrataStacks {
     config,
     network: network.network,
     cache: state.cache,
-    description: description('policy layer, dispatcher, API'),
+    functionCode: state.functionCode,
+    description: description('policy layer, dispatcher, functions API, API'),
   });
   const observability = new ObservabilityStack(app, 'StrataObservability', {
     alerts: network.alerts,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import {
   CfnResource,
@@ -81,8 +82,9 @@ function controlOf(violation: PolicyViolation): string {
   return /\[(CT\.[A-Z0-9]+\.PR\.\d+)\]/.exec(violation.description)?.[1] ?? violation.ruleName;
 }
 
+/** The guard names a template by its absolute path, the CDK by the path it was given (relative with `cdk synth`'s cdk.out). */
 function exceptionKey(templatePath: string | undefined, logicalId: string | undefined, control: string): string {
-  return `${templatePath}\0${logicalId}\0${control}`;
+  return `${templatePath === undefined ? '' : resolve(templatePath)}\0${logicalId}\0${control}`;
 }
 
 function exceptionsIn(templatePaths: readonly string[]) {

@@ -8,6 +8,8 @@ import {
   ComputeFleet,
   DispatchApi,
   DispatcherFunction,
+  FunctionCodeBucket,
+  FunctionsApiFunction,
   Network,
   NodeBundle,
   Observability,
@@ -45,9 +47,10 @@ export class NetworkStack extends Stack {
   }
 }
 
-/** The shared state: ElastiCache (Valkey). */
+/** The shared state: ElastiCache (Valkey), and the function code bucket (users' functions, durable). */
 export class StateStack extends Stack {
   readonly cache: CacheCluster;
+  readonly functionCode: FunctionCodeBucket;
 
   constructor(scope: Construct, id: string, props: StrataStackProps & { readonly network: Network }) {
     super(scope, id, props);
@@ -62,6 +65,11 @@ export class StateStack extends Stack {
     });
     new CfnOutput(this, 'ReplicationGroupId', { value: this.cache.replicationGroup.ref });
     new CfnOutput(this, 'StateEndpoint', { value: `${this.cache.host}:${this.cache.port}` });
+    this.functionCode = new FunctionCodeBucket(this, 'FunctionCode');
+    new CfnOutput(this, 'FunctionCodeBucket', {
+      value: this.functionCode.bucket.bucketName,
+      description: "Users' functions (docs/functions.md); retained when the stack is destroyed",
+    });
   }
 }
 
@@ -73,7 +81,12 @@ export class StorageStack extends Stack {
   constructor(
     scope: Construct,
     id: string,
-    props: StrataStackProps & { readonly network: Network; readonly alerts: Alerts; readonly cache: CacheCluster },
+    props: StrataStackProps & {
+      readonly network: Network;
+      readonly alerts: Alerts;
+      readonly cache: CacheCluster;
+      readonly functionCode: FunctionCodeBucket;
+    },
   ) {
     super(scope, id, props);
     const { config, network, cache } = props;
@@ -86,6 +99,7 @@ export class StorageStack extends Stack {
       logGroup: strataLogGroup(this, 'NodeLogs'), // the nodes' metrics (EMF), invocation logs and output
       alerts: props.alerts.topic,
       state: cache,
+      functionCode: props.functionCode,
       agentPort: PORTS.storageAgent,
       rgwPort: PORTS.rgw,
       thresholds: config.offloadThresholds,
@@ -107,6 +121,7 @@ export class ComputeStack extends Stack {
       readonly network: Network;
       readonly alerts: Alerts;
       readonly cache: CacheCluster;
+      readonly functionCode: FunctionCodeBucket;
       readonly storage: StorageStack;
     },
   ) {
@@ -121,6 +136,7 @@ export class ComputeStack extends Stack {
       alerts: props.alerts.topic,
       port: PORTS.computeNode,
       state: cache,
+      functionCode: props.functionCode,
       objects: { endpoint: storage.ceph.rgwEndpoint, bucket: storage.ceph.bucket, secret: storage.ceph.objectsSecret },
       nodePolicy: config.policies.node.name,
       nodePolicyOptions: config.policies.node.options,
@@ -142,16 +158,21 @@ export class ComputeStack extends Stack {
   }
 }
 
-/** Tier 1: the shared policy layer, the dispatcher Lambda and the API in front of it. */
+/** Tier 1: the shared policy layer, the dispatcher Lambda, the functions API Lambda and the API in front of both. */
 export class DispatchStack extends Stack {
   readonly policyLayer: PolicyLayer;
   readonly dispatcher: DispatcherFunction;
+  readonly functionsApi: FunctionsApiFunction;
   readonly api: DispatchApi;
 
   constructor(
     scope: Construct,
     id: string,
-    props: StrataStackProps & { readonly network: Network; readonly cache: CacheCluster },
+    props: StrataStackProps & {
+      readonly network: Network;
+      readonly cache: CacheCluster;
+      readonly functionCode: FunctionCodeBucket;
+    },
   ) {
     super(scope, id, props);
     const { config, network, cache } = props;
@@ -162,6 +183,7 @@ export class DispatchStack extends Stack {
       securityGroup: network.dispatcherSecurityGroup,
       policyLayer: this.policyLayer.layer,
       state: cache,
+      functionCode: props.functionCode,
       strategy: config.policies.invocation.name,
       strategyOptions: config.policies.invocation.options,
       ...config.dispatch,
@@ -172,11 +194,25 @@ export class DispatchStack extends Stack {
     this.dispatcher.function.addEnvironment('STRATA_POLICY_PARAMETER', setting.parameter.parameterName);
     new CfnOutput(this, 'PolicyParameterName', { value: setting.parameter.parameterName });
     new CfnOutput(this, 'PolicyAuditLogGroup', { value: setting.auditLog.logGroupName });
-    this.api = new DispatchApi(this, 'Api', { dispatcher: this.dispatcher.function, ...config.dispatch });
+    // After the dispatcher: tools that look for the stack's first function (the rehearsal) find the dispatcher.
+    this.functionsApi = new FunctionsApiFunction(this, 'FunctionsApi', {
+      vpc: network.vpc,
+      subnets: network.workloadSubnets,
+      securityGroup: network.functionsApiSecurityGroup,
+      policyLayer: this.policyLayer.layer,
+      state: cache,
+      code: props.functionCode,
+    });
+    this.api = new DispatchApi(this, 'Api', {
+      dispatcher: this.dispatcher.function,
+      functionsApi: this.functionsApi.function,
+      ...config.dispatch,
+    });
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.api.url,
-      description: 'POST {ApiUrl}invoke/{function}, signed with SigV4',
+      description: 'POST {ApiUrl}invoke/{function} and {ApiUrl}functions (docs/functions.md), signed with SigV4',
     });
+    new CfnOutput(this, 'FunctionsApiFunctionName', { value: this.functionsApi.function.functionName });
     new CfnOutput(this, 'DispatcherFunctionName', { value: this.dispatcher.function.functionName });
     new CfnOutput(this, 'PolicyLayerArn', { value: this.policyLayer.layer.layerVersionArn });
     new CfnOutput(this, 'Policies', {

@@ -29,6 +29,11 @@ aws_fetch_bundle() {
   cp "${STRATA_AWS}/s3/${1#s3://}" "$2"
 }
 
+# The function code bucket is the stand-ins' folder of it, which every host sees.
+aws_functions_location() {
+  echo "${STRATA_AWS}/s3/${STRATA_FUNCTIONS_BUCKET}"
+}
+
 # This machine's Node.js in place of a package's, started with the system's CA store (as a
 # Lambda or an AMI trusts Amazon's CA, the hosts trust the rehearsal's state store CA).
 _install_node() {

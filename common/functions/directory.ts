@@ -102,7 +102,7 @@ export async function publishTable(registry: FunctionRegistry, cache: RegistryCa
 export interface FunctionDirectoryOptions {
   readonly cache?: RegistryCache;
   /** The durable registry, read when the cache is empty or unreachable. @default none: built-ins only */
-  readonly registry?: FunctionRegistry;
+  readonly registry?: Pick<FunctionRegistry, 'table'>;
   /** How old the table may be before a lookup checks the cache again. @default 1000 */
   readonly refreshMs?: number;
   readonly now?: () => number;

@@ -228,7 +228,7 @@ export function checkModule(bytes: Uint8Array, manifest: Manifest): CheckedModul
     }
   }
   const extra =
-    manifest.entryPoints === RUN_ENTRY_POINTS ? STAGE_ENTRY_POINTS.filter((entry) => shape.functions.has(entry)) : [];
+    manifest.dataStage === undefined ? STAGE_ENTRY_POINTS.filter((entry) => shape.functions.has(entry)) : [];
   if (extra.length === STAGE_ENTRY_POINTS.length) {
     throw new PackageError(
       'the module exports a data stage (begin, add, end, finish) but manifest.entryPoints says ["run"]',

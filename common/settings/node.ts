@@ -28,6 +28,8 @@ const EVERY_NODE = [
   'STRATA_OBJECTS_SECRET_ARN',
   'STRATA_OFFLOAD_THRESHOLDS',
   'STRATA_BUCKET',
+  /** The function code bucket (docs/functions.md): passed as --functions s3://BUCKET. */
+  'STRATA_FUNCTIONS_BUCKET',
 ] as const;
 
 export const COMPUTE_NODE_VARIABLES = [

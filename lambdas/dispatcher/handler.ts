@@ -3,7 +3,6 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type InvocationStrategy, invocationStrategy } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { BUILTIN_NAMES } from '../../common/functions/builtins';
-import { S3CodeStore } from '../../common/functions/code-store';
 import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/directory';
 import { FunctionRegistry } from '../../common/functions/registry';
 import { TierPolicy } from '../../common/live-policy';
@@ -222,9 +221,8 @@ export async function handler(
       connect,
       functions: new FunctionDirectory({
         cache: new RedisRegistryCache(async (command) => (await cacheStore()).command(command)),
-        registry: config.functionsBucket
-          ? new FunctionRegistry(new S3CodeStore({ bucket: config.functionsBucket }), BUILTIN_NAMES)
-          : undefined,
+        // The S3 client loads only when the cache is empty (a new or flushed Redis): not at every cold start.
+        registry: config.functionsBucket ? { table: () => registryTableFromS3(config.functionsBucket!) } : undefined,
         refreshMs: config.refreshMs,
         onError: (error) =>
           telemetry.logger.warn('the functions registry could not be refreshed', { error: error.message }),
@@ -240,4 +238,11 @@ export async function handler(
   }
   await live?.refresh(); // at most one GET a refresh interval; never throws
   return handleAndPublish(dispatcher, event, telemetry, { remainingMs: context?.getRemainingTimeInMillis?.() });
+}
+
+/** The registry's table read from the function code bucket, with the S3 client loaded on first use. */
+async function registryTableFromS3(bucket: string) {
+  const { S3CodeStore } =
+    require('../../common/functions/code-store') as typeof import('../../common/functions/code-store');
+  return new FunctionRegistry(new S3CodeStore({ bucket }), BUILTIN_NAMES).table();
 }

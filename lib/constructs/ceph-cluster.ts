@@ -29,6 +29,7 @@ import { exceptControl } from '../control-tower';
 import { instanceArchitecture } from '../instance-types';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
+import type { FunctionCodeBucket } from './function-code-bucket';
 import { acknowledgeNag } from './nag';
 import { NodeLaunchTemplate } from './node-launch-template';
 import { nonEmptyProp, PropError, portProp, wholeProp } from './validate';
@@ -41,6 +42,8 @@ export interface CephClusterProps {
   readonly logGroup: ILogGroup;
   readonly alerts: ITopic;
   readonly state: StateStoreEndpoint;
+  /** Users' functions: the nodes read their modules and records (never write them), through S3's gateway endpoint. */
+  readonly functionCode: FunctionCodeBucket;
   readonly agentPort: number;
   readonly rgwPort: number;
   /** Over these the storage agent runs no data stage. */
@@ -145,6 +148,7 @@ export class CephCluster extends Construct {
       'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets, its volumes and address',
       props,
     );
+    props.functionCode.grantRead(this.role);
     for (const secret of [this.clusterSecret, this.objectsSecret]) {
       secret.grantRead(this.role);
       secret.grantWrite(this.role);
@@ -257,6 +261,7 @@ export class CephCluster extends Construct {
           STRATA_BUCKET: this.bucket,
           STRATA_RGW_PORT: String(props.rgwPort),
           STRATA_RGW_NAME: rgwName,
+          STRATA_FUNCTIONS_BUCKET: props.functionCode.bucket.bucketName,
         } satisfies StorageNodeEnvironment,
       });
       this.groups.push(group);

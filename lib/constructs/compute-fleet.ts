@@ -29,6 +29,7 @@ import { type ComputeNodeEnvironment, STRATA_DEFAULTS } from '../../common/setti
 import { instanceArchitecture } from '../instance-types';
 import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
+import type { FunctionCodeBucket } from './function-code-bucket';
 import { plainMetric } from './metrics';
 import { acknowledgeNag } from './nag';
 import { NodeLaunchTemplate } from './node-launch-template';
@@ -44,6 +45,8 @@ export interface ComputeFleetProps {
   readonly alerts: ITopic;
   readonly port: number;
   readonly state: StateStoreEndpoint;
+  /** Users' functions: the nodes read their modules and records (never write them), through S3's gateway endpoint. */
+  readonly functionCode: FunctionCodeBucket;
   /** Where the nodes read function data: RGW's name and port, its bucket, and the secret with S3 keys and CA. */
   readonly objects: { readonly endpoint: string; readonly bucket: string; readonly secret: ISecret };
   /** The first tier-2 policy, a built-in or a plugin in the node bundle (`strata policy set` changes it later). */
@@ -116,6 +119,7 @@ export class ComputeFleet extends Construct {
       props,
     );
     props.objects.secret.grantRead(this.role);
+    props.functionCode.grantRead(this.role);
 
     const template = new NodeLaunchTemplate(this, 'LaunchTemplate', {
       instanceTypes,
@@ -177,6 +181,7 @@ export class ComputeFleet extends Construct {
         ),
         STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
         STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
+        STRATA_FUNCTIONS_BUCKET: props.functionCode.bucket.bucketName,
       } satisfies ComputeNodeEnvironment,
     });
     this.autoScalingGroup.addLifecycleHook('Drain', {

@@ -6,6 +6,7 @@ import {
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  type Model,
   RequestValidator,
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
@@ -18,6 +19,8 @@ import { wholeProp } from './validate';
 
 export interface DispatchApiProps {
   readonly dispatcher: IFunction;
+  /** The functions API (docs/functions.md), behind the /functions routes. */
+  readonly functionsApi: IFunction;
   /** @default 500 */
   readonly throttleRatePerSecond?: number;
   /** @default 1000 */
@@ -25,9 +28,11 @@ export interface DispatchApiProps {
 }
 
 /**
- * The REST API in front of the dispatcher: `POST /invoke/{function}` and `GET /health`,
- * IAM (SigV4) auth on both, throttled, parameters and JSON body validated, JSON access logs,
- * execution logs for errors and X-Ray tracing.
+ * The REST API in front of the dispatcher: `POST /invoke/{function}` and `GET /health`;
+ * and in front of the functions API: `GET /functions`, `GET|PUT|DELETE /functions/{name}`,
+ * `PUT /functions/{name}/aliases/{alias}`. IAM (SigV4) auth on every method, throttled,
+ * parameters and JSON bodies validated, JSON access logs, execution logs for errors and
+ * X-Ray tracing.
  */
 export class DispatchApi extends Construct {
   readonly api: RestApi;
@@ -78,11 +83,17 @@ export class DispatchApi extends Construct {
         requestParameters: { 'method.request.path.function': true },
         requestModels: { 'application/json': jsonObject },
       });
+    // Without the console's test invocations: half the functions API's resource policy statements.
+    this.addFunctionsRoutes(
+      new LambdaIntegration(props.functionsApi, { proxy: true, allowTestInvoke: false }),
+      validator,
+      jsonObject,
+    );
     for (const permission of this.api.node.findAll().filter((c): c is CfnPermission => c instanceof CfnPermission)) {
       exceptControl(
         permission,
         'CT.LAMBDA.PR.2',
-        "API Gateway may invoke the dispatcher only for this API's method: SourceArn names it, an Fn::Join of this API's id that the rule cannot read statically",
+        "API Gateway may invoke the function only for this API's method: SourceArn names it, an Fn::Join of this API's id that the rule cannot read statically",
       );
     }
     acknowledgeNag(
@@ -100,5 +111,31 @@ export class DispatchApi extends Construct {
       'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       'AWS-maintained: the account-level role API Gateway needs to write execution logs',
     );
+  }
+
+  /**
+   * The functions routes (lambdas/functions-api/functions-api.ts), every one IAM-authorised
+   * like the rest: a caller needs execute-api:Invoke on it. The module travels as base64
+   * inside a JSON body, so no binary media type is needed.
+   */
+  private addFunctionsRoutes(integration: LambdaIntegration, validator: RequestValidator, jsonObject: Model): void {
+    const named = { 'method.request.path.name': true };
+    const functions = this.api.root.addResource('functions');
+    functions.addMethod('GET', integration, { requestValidator: validator });
+    const fn = functions.addResource('{name}');
+    fn.addMethod('GET', integration, { requestValidator: validator, requestParameters: named });
+    fn.addMethod('PUT', integration, {
+      requestValidator: validator,
+      requestParameters: named,
+      requestModels: { 'application/json': jsonObject },
+    });
+    fn.addMethod('DELETE', integration, { requestValidator: validator, requestParameters: named });
+    fn.addResource('aliases')
+      .addResource('{alias}')
+      .addMethod('PUT', integration, {
+        requestValidator: validator,
+        requestParameters: { ...named, 'method.request.path.alias': true },
+        requestModels: { 'application/json': jsonObject },
+      });
   }
 }

@@ -6,10 +6,10 @@ import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { dispatcherEnvironment } from '../../common/settings';
-import { exceptControl } from '../control-tower';
 import type { StateStoreEndpoint } from './cache-cluster';
+import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
-import { acknowledgeNag } from './nag';
+import { acknowledgeVpcLambda } from './nag';
 import { POLICY_ENGINE_PACKAGE } from './policy-layer';
 import { oneOfProp, wholeProp } from './validate';
 
@@ -37,6 +37,8 @@ export interface DispatcherFunctionProps {
   /** The shared layer with the policy engine; the function's bundle leaves the engine out. */
   readonly policyLayer: ILayerVersion;
   readonly state: StateStoreEndpoint;
+  /** Users' functions: the registry, read (never written) when its table is not cached in the state store. */
+  readonly functionCode: FunctionCodeBucket;
   /** The first tier-1 strategy, a built-in or a plugin in the layer (`strata policy set` changes it later). */
   readonly strategy: string;
   /** Its options, checked at synth. @default the strategy's defaults */
@@ -91,6 +93,7 @@ export class DispatcherFunction extends Construct {
         ...dispatcherEnvironment({
           redisUrl: `rediss://${props.state.host}:${props.state.port}`,
           redisAuthSecretArn: props.state.authSecret.secretArn,
+          functionsBucket: props.functionCode.bucket.bucketName,
           strategy: props.strategy,
           strategyOptions: props.strategyOptions ?? {},
         }),
@@ -103,25 +106,7 @@ export class DispatcherFunction extends Construct {
       },
     });
     props.state.authSecret.grantRead(this.function);
-    exceptControl(
-      this.function,
-      'CT.LAMBDA.PR.3',
-      "It runs in the VPC's private subnets with its own security group; both come from the network stack as cross-stack references, which the rule cannot resolve statically (test/lib/stacks.test.ts checks its VpcConfig)",
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'AWS-maintained: writing to its own log group only',
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      'AWS-maintained: the network interfaces a function in a VPC needs',
-    );
-    acknowledgeNag(
-      this.function,
-      'IAM5[Resource::*]',
-      'X-Ray PutTraceSegments and PutTelemetryRecords take no resource: AWS requires *',
-    );
+    props.functionCode.grantRead(this.function);
+    acknowledgeVpcLambda(this.function, 'test/lib/stacks.test.ts');
   }
 }

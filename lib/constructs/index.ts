@@ -6,6 +6,8 @@ export * from './compute-fleet';
 export * from './dispatch-api';
 export * from './dispatcher-function';
 export * from './ec2-node';
+export * from './function-code-bucket';
+export * from './functions-api-function';
 export * from './kms';
 export * from './log-key';
 export * from './metrics';

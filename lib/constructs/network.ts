@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import {
   type CfnSecurityGroup,
+  CfnSecurityGroupEgress,
   FlowLogDestination,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
@@ -12,9 +13,11 @@ import {
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { exceptControl } from '../control-tower';
 import { strataLogGroup } from './log-key';
+import { acknowledgeNag } from './nag';
 import { wholeProp } from './validate';
 
 /** The ports each tier listens on, in one place for the security groups, user data and the dispatcher. */
@@ -51,6 +54,8 @@ export class Network extends Construct {
   /** Where ElastiCache runs: no route out at all. */
   readonly dataSubnets: SubnetSelection = { subnetType: SubnetType.PRIVATE_ISOLATED };
   readonly dispatcherSecurityGroup: SecurityGroup;
+  /** The functions API Lambda: out to the state store, Secrets Manager and S3 only. */
+  readonly functionsApiSecurityGroup: SecurityGroup;
   readonly computeSecurityGroup: SecurityGroup;
   readonly storageSecurityGroup: SecurityGroup;
   readonly cacheSecurityGroup: SecurityGroup;
@@ -116,6 +121,11 @@ export class Network extends Construct {
       'Dispatcher Lambda: no ingress; out to the state store, compute nodes and AWS APIs',
       false,
     );
+    this.functionsApiSecurityGroup = group(
+      'FunctionsApiSecurityGroup',
+      'Functions API Lambda: no ingress; out to the state store, Secrets Manager and S3',
+      false,
+    );
     this.computeSecurityGroup = group(
       'ComputeSecurityGroup',
       'Compute nodes: runtime port from the dispatcher and peers',
@@ -133,32 +143,42 @@ export class Network extends Construct {
     );
 
     const cachePort = Port.tcp(PORTS.cache);
-    for (const client of [this.dispatcherSecurityGroup, this.computeSecurityGroup, this.storageSecurityGroup]) {
+    const lambdas = [this.dispatcherSecurityGroup, this.functionsApiSecurityGroup];
+    for (const client of [...lambdas, this.computeSecurityGroup, this.storageSecurityGroup]) {
       this.cacheSecurityGroup.addIngressRule(client, cachePort, 'state store clients');
     }
-    this.dispatcherSecurityGroup.addEgressRule(this.cacheSecurityGroup, cachePort, 'state store');
+    const s3 = s3PrefixListId(this);
+    for (const lambda of lambdas) {
+      lambda.addEgressRule(this.cacheSecurityGroup, cachePort, 'state store');
+      lambda.addEgressRule(endpointSecurityGroup, Port.tcp(443), 'Secrets Manager through its endpoint');
+      // The function code bucket (docs/functions.md) through the S3 gateway endpoint: a
+      // rule of its own, as the rules to other groups are, so the placeholder below stays.
+      new CfnSecurityGroupEgress(this, `${lambda.node.id}ToS3`, {
+        groupId: lambda.securityGroupId,
+        ipProtocol: 'tcp',
+        fromPort: 443,
+        toPort: 443,
+        destinationPrefixListId: s3,
+        description: 'S3 (the function code bucket) through the gateway endpoint',
+      });
+      // CDK drops its "no traffic" placeholder once any egress rule exists, even when the
+      // rules are separate resources; CloudFormation then keeps EC2's default allow-all
+      // egress. The placeholder, inline, makes the group's own rules the only way out.
+      (lambda.node.defaultChild as CfnSecurityGroup).securityGroupEgress = [
+        {
+          cidrIp: '255.255.255.255/32',
+          ipProtocol: 'icmp',
+          fromPort: 252,
+          toPort: 86,
+          description: 'No default egress: only the rules that follow',
+        },
+      ];
+    }
     this.dispatcherSecurityGroup.addEgressRule(
       this.computeSecurityGroup,
       Port.tcp(PORTS.computeNode),
       'invocations to compute nodes',
     );
-    this.dispatcherSecurityGroup.addEgressRule(
-      endpointSecurityGroup,
-      Port.tcp(443),
-      'Secrets Manager through its endpoint',
-    );
-    // CDK drops its "no traffic" placeholder once any egress rule exists, even when the
-    // rules are separate resources; CloudFormation then keeps EC2's default allow-all
-    // egress. The placeholder, inline, makes the three rules above the only way out.
-    (this.dispatcherSecurityGroup.node.defaultChild as CfnSecurityGroup).securityGroupEgress = [
-      {
-        cidrIp: '255.255.255.255/32',
-        ipProtocol: 'icmp',
-        fromPort: 252,
-        toPort: 86,
-        description: 'No default egress: only the rules that follow',
-      },
-    ];
     this.computeSecurityGroup.addIngressRule(
       this.dispatcherSecurityGroup,
       Port.tcp(PORTS.computeNode),
@@ -190,4 +210,48 @@ export class Network extends Construct {
       this.storageSecurityGroup.addIngressRule(this.storageSecurityGroup, port, what);
     }
   }
+}
+
+/**
+ * The id of the region's AWS-managed prefix list for S3, which the gateway endpoint's
+ * routes use: a security group rule can name it, but CloudFormation cannot look it up
+ * and a synth-time lookup would tie the stacks to one account and region. So a deploy-time
+ * lookup (ec2:DescribeManagedPrefixLists, through CDK's AwsCustomResource).
+ */
+/** The id CDK gives the singleton function behind AwsCustomResource (aws-cdk-lib custom-resources). */
+const AWS_CUSTOM_RESOURCE_HANDLER = 'AWS679f53fac002430cb0da5b7982bd2287';
+
+function s3PrefixListId(scope: Construct): string {
+  const { region } = Stack.of(scope);
+  const name = `com.amazonaws.${region}.s3`;
+  const lookup = new AwsCustomResource(scope, 'S3PrefixList', {
+    onUpdate: {
+      service: 'EC2',
+      action: 'describeManagedPrefixLists',
+      parameters: { Filters: [{ Name: 'prefix-list-name', Values: [name] }] },
+      physicalResourceId: PhysicalResourceId.of(name),
+      outputPaths: ['PrefixLists.0.PrefixListId'],
+    },
+    policy: AwsCustomResourcePolicy.fromSdkCalls({ resources: AwsCustomResourcePolicy.ANY_RESOURCE }),
+    logGroup: strataLogGroup(scope, 'S3PrefixListLogs'),
+    installLatestAwsSdk: false,
+  });
+  acknowledgeNag(
+    lookup,
+    'IAM5[Resource::*]',
+    'ec2:DescribeManagedPrefixLists, the one action of this policy, takes no resource: AWS requires *',
+  );
+  // CDK's one function behind every AwsCustomResource of the stack.
+  const handler = Stack.of(scope).node.tryFindChild(AWS_CUSTOM_RESOURCE_HANDLER)!;
+  acknowledgeNag(
+    handler,
+    'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    'AWS-maintained: writing to its own log group only',
+  );
+  exceptControl(
+    handler,
+    'CT.LAMBDA.PR.3',
+    "CDK's handler that looks up the S3 prefix list at deploy time: it calls only the EC2 API and holds no data, and the security groups it serves are made from its answer",
+  );
+  return lookup.getResponseField('PrefixLists.0.PrefixListId');
 }

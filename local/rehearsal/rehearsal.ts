@@ -7,6 +7,7 @@ import { DispatcherLambda, PROJECT_MODULES } from './dispatcher';
 import { RehearsalEnvironment } from './environment';
 import { rehearseFaults } from './faults';
 import type { Instance } from './fleet';
+import { rehearseUserFunction } from './functions';
 import { CheckFailed, Report } from './report';
 
 export interface RehearsalOptions {
@@ -32,6 +33,7 @@ export async function rehearse(options: RehearsalOptions): Promise<boolean> {
     // What a user does once the stacks are complete, then what Ceph and the nodes say.
     dispatcher = await startDispatcher(env);
     await invocations(env, report, dispatcher, firstLaunch);
+    await rehearseUserFunction(env, report, dispatcher);
     await checkCluster(env, report, storage, firstLaunch);
     if (options.faults) await rehearseFaults(env, report, dispatcher);
   } catch (error) {

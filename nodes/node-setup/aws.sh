@@ -20,6 +20,12 @@ aws_fetch_bundle() {
   aws s3 cp --only-show-errors "$1" "$2"
 }
 
+# Where the nodes read users' functions (docs/functions.md): the function code bucket,
+# through the VPC's gateway endpoint with the instance role.
+aws_functions_location() {
+  echo "s3://${STRATA_FUNCTIONS_BUCKET}"
+}
+
 # Packages from Amazon Linux 2023's own repositories.
 aws_dnf_install() {
   dnf install -y "$@"

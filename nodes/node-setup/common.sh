@@ -52,8 +52,9 @@ wait_for_object_store_keys() {
 }
 
 # The node's environment file, read by systemd as root: the state store URL with its
-# token, the S3 keys, the offload thresholds. RGW's CA goes where the node itself (user
-# strata) can read it, so that Node.js trusts RGW's TLS.
+# token, RGW's S3 keys, the offload thresholds. RGW's CA goes where the node itself (user
+# strata) can read it, so that Node.js trusts RGW's TLS. RGW's keys are not AWS_*: the AWS
+# SDK takes the instance role (and AWS_REGION) for the function code bucket on S3.
 write_node_env() {
   local ca=/usr/local/share/strata/rgw-ca.pem
   wait_for_object_store_keys
@@ -65,8 +66,9 @@ write_node_env() {
     umask 077
     cat > /etc/strata/node.env <<ENV
 STATE_URL=$(state_url)
-AWS_ACCESS_KEY_ID=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId)
-AWS_SECRET_ACCESS_KEY=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" secretAccessKey)
+STRATA_OBJECTS_ACCESS_KEY_ID=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId)
+STRATA_OBJECTS_SECRET_ACCESS_KEY=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" secretAccessKey)
+AWS_REGION=${STRATA_REGION}
 NODE_EXTRA_CA_CERTS=${ca}
 OFFLOAD_THRESHOLDS='${STRATA_OFFLOAD_THRESHOLDS}'
 ENV

@@ -27,7 +27,8 @@ install_unit strata-compute-node "Strata compute node (runtime and metrics agent
 --slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint ${STRATA_RGW_ENDPOINT} --s3-bucket ${STRATA_BUCKET} \
 --node-policy ${STRATA_NODE_POLICY} --node-options \${NODE_POLICY_OPTIONS} \
 --offload-policy ${STRATA_OFFLOAD_POLICY} --offload-options \${OFFLOAD_POLICY_OPTIONS} \
---emf-file ${STRATA_LOG_DIR}/metrics.emf --invocation-log ${STRATA_LOG_DIR}/invocations.log"
+--emf-file ${STRATA_LOG_DIR}/metrics.emf --invocation-log ${STRATA_LOG_DIR}/invocations.log \
+--functions $(aws_functions_location)"
 
 install -m 0755 "${STRATA_HOME}/node-setup/drain-on-termination.sh" /usr/local/bin/strata-drain-on-termination
 cat > /etc/systemd/system/strata-drain-on-termination.service <<UNIT

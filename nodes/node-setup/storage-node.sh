@@ -25,7 +25,7 @@ start_cloudwatch_agent
 install_unit strata-storage-agent "Strata storage agent (near-data stages and metrics agent)" \
   "/usr/bin/node ${STRATA_HOME}/storage-agent.js --id ${instance} --host ${STRATA_CEPH_ADDRESS} --port ${STRATA_PORT} \
 --slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint https://localhost:${STRATA_RGW_PORT} --s3-bucket ${STRATA_BUCKET} \
---thresholds \${OFFLOAD_THRESHOLDS} --emf-file ${STRATA_LOG_DIR}/metrics.emf"
+--thresholds \${OFFLOAD_THRESHOLDS} --emf-file ${STRATA_LOG_DIR}/metrics.emf --functions $(aws_functions_location)"
 
 # Ceph's health as a metric every 30 s (Strata/CephHealth: 0 ok, 1 warn, 2 error), so that
 # every one-minute period of the CephUnhealthy alarm (missing data breaches) has a value.

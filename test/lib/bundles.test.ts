@@ -133,7 +133,9 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
 
   const invokeScript = `
     const { handler } = require(${JSON.stringify(join(dispatcherDir, 'index.js'))});
-    handler(JSON.parse(process.env.EVENT)).then((reply) => { console.log(JSON.stringify(reply)); process.exit(0); },
+    handler(JSON.parse(process.env.EVENT)).then((reply) => {
+      const sdkModules = Object.keys(require.cache).filter((path) => path.includes('@aws-sdk')).length;
+      console.log(JSON.stringify({ ...reply, sdkModules })); process.exit(0); },
       (error) => { console.error(error); process.exit(1); });`;
   const event = () =>
     JSON.stringify(
@@ -149,7 +151,10 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
     const source = readFileSync(join(dispatcherDir, 'index.js'), 'utf8');
     expect(source).toContain('require("@strata/policy-engine")');
     expect(source).not.toContain('single-entry'); // a policy name only the engine's registry spells
-    expect(source).not.toContain('@aws-sdk'); // the AUTH token is read with one signed request, not the SDK
+    // The AUTH token is read with one signed request, not the SDK; the S3 client (the functions
+    // registry, read only when its cache in Redis is empty) is required lazily, never at load.
+    expect(source).not.toMatch(/^var import_client_[a-z0-9_]+ ?= ?require\("@aws-sdk/m);
+    expect(source).not.toContain('@aws-sdk/client-secrets-manager');
     const withoutLayer = runFresh(invokeScript, {
       EVENT: event(),
       STRATA_REDIS_URL: redis.url,
@@ -170,9 +175,11 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
       statusCode: number;
       headers: Record<string, string>;
       body: string;
+      sdkModules: number;
     };
     expect(reply.statusCode).toBe(200);
     expect(reply.headers['x-strata-node']).toBe('bundled-1');
+    expect(reply.sdkModules).toBe(0); // an invocation loads no AWS SDK module
     expect(JSON.parse(reply.body)).toMatchObject({ words: expect.any(Number) });
   });
 

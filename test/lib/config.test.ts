@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadStrataConfig, StrataConfigError } from '../../lib/config';
 import { instanceArchitecture } from '../../lib/instance-types';
+import { cdkJsonContext } from '../support/cdk';
 
 const FORM =
   'an EC2 instance type: family, generation and attributes, a dot and a size, such as c7g.large or m7i-flex.xlarge';
@@ -212,7 +213,10 @@ describe('instance types', () => {
 
   const synth = (instanceType: string) => {
     const outdir = mkdtempSync(join(tmpdir(), 'strata-instance-'));
-    const context = { strata: { compute: { instanceTypes: [instanceType] } }, 'aws:cdk:bundling-stacks': [] };
+    // cdk.json's context (its feature flags) with the instance type in place, as `cdk synth` would pass it.
+    const base = cdkJsonContext() as { strata: Record<string, Record<string, unknown>> };
+    const strata = { ...base.strata, compute: { ...base.strata.compute, instanceTypes: [instanceType] } };
+    const context = { ...base, strata, 'aws:cdk:bundling-stacks': [] };
     const result = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bin', 'strata.ts')], {
       env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
       encoding: 'utf8',

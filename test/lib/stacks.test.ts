@@ -66,12 +66,24 @@ describe('the whole app', () => {
       'CT.AUTOSCALING.PR.1 CephNode0ASG',
       'CT.AUTOSCALING.PR.1 CephNode1ASG',
       'CT.AUTOSCALING.PR.1 CephNode2ASG',
+      'CT.LAMBDA.PR.2 ApifunctionsGETApiPermissionStrataDispatchApi21638CF3GETfunctions',
+      'CT.LAMBDA.PR.2 ApifunctionsnameDELETEApiPermissionStrataDispatchApi21638CF3DELETEfunctionsname',
+      'CT.LAMBDA.PR.2 ApifunctionsnameGETApiPermissionStrataDispatchApi21638CF3GETfunctionsname',
+      'CT.LAMBDA.PR.2 ApifunctionsnamePUTApiPermissionStrataDispatchApi21638CF3PUTfunctionsname',
+      'CT.LAMBDA.PR.2 ApifunctionsnamealiasesaliasPUTApiPermissionStrataDispatchApi21638CF3PUTfunctionsnamealiasesalias',
       'CT.LAMBDA.PR.2 ApihealthGETApiPermissionStrataDispatchApi21638CF3GEThealth',
       'CT.LAMBDA.PR.2 ApihealthGETApiPermissionTestStrataDispatchApi21638CF3GEThealth',
       'CT.LAMBDA.PR.2 ApiinvokefunctionPOSTApiPermissionStrataDispatchApi21638CF3POSTinvokefunction',
       'CT.LAMBDA.PR.2 ApiinvokefunctionPOSTApiPermissionTestStrataDispatchApi21638CF3POSTinvokefunction',
+      'CT.LAMBDA.PR.3 AWS679f53fac002430cb0da5b7982bd2287',
       'CT.LAMBDA.PR.3 CustomVpcRestrictDefaultSGCustomResourceProviderHandler',
       'CT.LAMBDA.PR.3 DispatcherFunction',
+      'CT.LAMBDA.PR.3 FunctionsApiFunction',
+      'CT.S3.PR.10 FunctionCodeAccessLogs',
+      'CT.S3.PR.2 FunctionCodeAccessLogs',
+      'CT.S3.PR.4 FunctionCodeAccessLogs',
+      'CT.S3.PR.9 FunctionCodeAccessLogs',
+      'CT.S3.PR.9 FunctionCodeBucket',
     ]);
   });
 
@@ -137,18 +149,23 @@ describe('StrataNetwork', () => {
     expect(interfaces.sort()).toEqual(['ec2messages', 'logs', 'monitoring', 'secretsmanager', 'ssm', 'ssmmessages']);
   });
 
-  test('the state store takes its port from the dispatcher and the nodes only', () => {
+  test('the state store takes its port from the dispatcher, the functions API and the nodes only', () => {
     const cacheIngress = Object.values(resourcesOf(network, 'AWS::EC2::SecurityGroupIngress')).filter(
       (rule) => rule.Properties.FromPort === PORTS.cache,
     );
-    expect(cacheIngress).toHaveLength(3);
+    expect(cacheIngress.map((rule) => rule.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]).sort()).toEqual([
+      expect.stringMatching(/^NetworkComputeSecurityGroup/),
+      expect.stringMatching(/^NetworkDispatcherSecurityGroup/),
+      expect.stringMatching(/^NetworkFunctionsApiSecurityGroup/),
+      expect.stringMatching(/^NetworkStorageSecurityGroup/),
+    ]);
     for (const rule of cacheIngress) {
       expect(rule.Properties.SourceSecurityGroupId).toBeDefined();
       expect(rule.Properties.ToPort).toBe(PORTS.cache);
     }
   });
 
-  test('the dispatcher has no ingress and egress only to the state store, compute nodes and HTTPS endpoints', () => {
+  test('the dispatcher has no ingress and egress only to the state store, compute nodes, HTTPS endpoints and S3', () => {
     const dispatcherGroup = Object.entries(resourcesOf(network, 'AWS::EC2::SecurityGroup')).find(([id]) =>
       id.startsWith('NetworkDispatcherSecurityGroup'),
     )!;
@@ -158,7 +175,7 @@ describe('StrataNetwork', () => {
       .filter((rule) => rule.Properties.GroupId['Fn::GetAtt']?.[0] === groupId)
       .map((rule) => rule.Properties.FromPort)
       .sort();
-    expect(egress).toEqual([443, PORTS.cache, PORTS.computeNode].sort());
+    expect(egress).toEqual([443, 443, PORTS.cache, PORTS.computeNode].sort()); // 443: Secrets Manager's endpoint, S3
     // The inline placeholder replaces EC2's default allow-all egress.
     expect(dispatcherGroup[1].Properties.SecurityGroupEgress).toEqual([
       expect.objectContaining({ CidrIp: '255.255.255.255/32', IpProtocol: 'icmp' }),
@@ -289,7 +306,12 @@ describe('StrataStorage', () => {
     const statements = Object.values(resourcesOf(storage, 'AWS::IAM::Policy')).flatMap(
       (policy) => policy.Properties.PolicyDocument.Statement,
     );
-    const s3 = statements.filter((statement) => JSON.stringify(statement.Action).includes('s3:'));
+    // The function code bucket's reads: test/lib/functions.test.ts.
+    const s3 = statements.filter(
+      (statement) =>
+        JSON.stringify(statement.Action).includes('s3:') &&
+        !JSON.stringify(statement.Resource).includes('FunctionCode'),
+    );
     expect(s3).toEqual([
       expect.objectContaining({
         Action: 's3:GetObject',
@@ -521,7 +543,16 @@ describe('StrataDispatch', () => {
 
   test('every API method takes IAM (SigV4) auth; the invoke route validates its parameters and JSON body', () => {
     const methods = Object.values(resourcesOf(dispatch, 'AWS::ApiGateway::Method'));
-    expect(methods.map((method) => method.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    // GET /health, POST /invoke/{function}; the five functions routes (test/lib/functions.test.ts).
+    expect(methods.map((method) => method.Properties.HttpMethod).sort()).toEqual([
+      'DELETE',
+      'GET',
+      'GET',
+      'GET',
+      'POST',
+      'PUT',
+      'PUT',
+    ]);
     for (const method of methods) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
     dispatch.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'POST',
@@ -565,9 +596,9 @@ describe('StrataDispatch', () => {
   });
 
   test('the dispatcher may read the token secret and nothing else of Secrets Manager', () => {
-    const statements = Object.values(resourcesOf(dispatch, 'AWS::IAM::Policy')).flatMap(
-      (policy) => policy.Properties.PolicyDocument.Statement,
-    );
+    const statements = Object.entries(resourcesOf(dispatch, 'AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('DispatcherFunction'))
+      .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
     const secrets = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
     expect(secrets).toHaveLength(1);
     expect(secrets[0].Action).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);

@@ -10,7 +10,7 @@ function build(props: Partial<DispatchApiProps> = {}) {
     handler: 'index.handler',
     code: Code.fromInline('exports.handler = async () => ({ statusCode: 200 })'),
   });
-  new DispatchApi(stack, 'Api', { dispatcher, ...props });
+  new DispatchApi(stack, 'Api', { dispatcher, functionsApi: dispatcher, ...props });
   return stack;
 }
 

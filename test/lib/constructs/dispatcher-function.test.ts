@@ -6,12 +6,13 @@ import { bareStack, ec2Dependencies } from './fixtures';
 
 function build(props: Partial<DispatcherFunctionProps> = {}) {
   const stack = bareStack(); // bundling skipped: the test reads the template, not the bundle
-  const { vpc, subnets, securityGroup, state } = ec2Dependencies(stack);
+  const { vpc, subnets, securityGroup, state, functionCode } = ec2Dependencies(stack);
   new DispatcherFunction(stack, 'Dispatcher', {
     vpc,
     subnets,
     securityGroup,
     state,
+    functionCode,
     policyLayer: LayerVersion.fromLayerVersionArn(
       stack,
       'Layer',

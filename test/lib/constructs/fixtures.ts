@@ -5,6 +5,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { FunctionCodeBucket } from '../../../lib/constructs';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -37,5 +38,6 @@ export function ec2Dependencies(stack: Stack) {
     logGroup: new LogGroup(stack, 'Logs'),
     alerts: new Topic(stack, 'Alerts'),
     state: { host: 'cache.internal', port: 6380, authSecret: new Secret(stack, 'CacheToken') },
+    functionCode: new FunctionCodeBucket(stack, 'FunctionCode'),
   };
 }
