@@ -25,7 +25,9 @@ module.exports = {
       comment:
         'The policy engine (the shared layer) is pure functions: nothing of ours outside it, no Node.js I/O modules, no packages.',
       severity: 'error',
-      from: { path: '^engine/' },
+      // One exception: the loader that makes a rule's .lua file import as its text when running
+      // from source (tsx); the bundles use esbuild's text loader and never run it.
+      from: { path: '^engine/', pathNot: '^engine/src/rules/lua-text\\.ts$' },
       to: {
         pathNot: '^engine/',
       },

@@ -35,6 +35,7 @@ const shared = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   transform: {
+    '^.+\\.lua$': '<rootDir>/test/support/text-transform.js',
     '^.+\\.ts$': [
       '@swc/jest',
       { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     minifySyntax: DISPATCHER_BUNDLING.esbuildArgs['--minify-syntax'],
     sourcemap: DISPATCHER_BUNDLING.sourceMap,
     external: [...DISPATCHER_BUNDLING.externalModules],
+    loader: { ...DISPATCHER_BUNDLING.loader },
     logLevel: 'warning',
   });
   const layer = join(bundlePolicyEngine(join(work, 'layer')), 'index.js');

@@ -152,6 +152,15 @@ async function main(): Promise<void> {
         oracle ? `${columns.map(([title]) => title).join(' / ')} ÷ oracle` : undefined,
       ),
     );
+    console.log(
+      `  state store calls per decision / per node-second / node records read per decision: ${runs
+        .filter(({ result }) => result.controlPlane.callsPerDecision > 0)
+        .map(
+          ({ name, result: { controlPlane: c } }) =>
+            `${name} ${c.callsPerDecision.toFixed(2)} / ${c.callsPerNodeSecond.toFixed(2)} / ${c.recordsReadPerDecision.toFixed(c.recordsReadPerDecision > 0 ? 2 : 0)}`,
+        )
+        .join(', ')}`,
+    );
     for (const { name, result } of runs) {
       const { latencies, ...rest } = result;
       report.push({ name, load, vsOracle: ratios(result), result: rest });

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { policyNames } from '@strata/policy-engine';
+import { policyNames, RENAMED_NODE_POLICIES } from '@strata/policy-engine';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
 import { NODE_HEADER, TIER1_HEADER, TIER2_HEADER, TIER3_HEADER } from '../common/http/headers';
@@ -73,12 +73,21 @@ async function main(): Promise<void> {
     return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
   }
   if (values.help) return void console.log(USAGE);
+  // Whoever read the output went away (`npm start | head`): stop every process once they
+  // are started, rather than die on the next line and leave them.
+  let outputGone = false;
+  let onOutputGone: () => void = () => undefined;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    outputGone = true;
+    onOutputGone();
+  });
   // The plugins cdk.json names run here too (from source), and their names are valid flags.
   const root = join(__dirname, '..');
   const cdkJson = JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context?: { strata?: unknown } };
   const plugins = loadStrataConfig(cdkJson.context?.strata ?? {}, root).plugins;
   oneOf('--strategy', values.strategy, policyNames('invocation'));
-  oneOf('--node-policy', values['node-policy'], policyNames('node'));
+  oneOf('--node-policy', values['node-policy'], policyNames('node'), RENAMED_NODE_POLICIES);
   oneOf('--offload-policy', values['offload-policy'], policyNames('offload'));
   const [nodeCount, slots, requests, concurrency, port, dashboardPort] = (
     ['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const
@@ -195,7 +204,10 @@ async function main(): Promise<void> {
     await fleet?.close();
     throw error;
   });
+  let stopping = false;
   const stop = async (code = 0) => {
+    if (stopping) return;
+    stopping = true;
     process.stderr.write('\nstopping every process this command started...\n');
     await cluster.stop();
     await dashboard.close();
@@ -205,18 +217,20 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
-  let outcomes: Outcome[];
+  onOutputGone = () => void stop();
+  if (outputGone) return stop();
+  let phases: { name: string; outcomes: Outcome[] }[];
   try {
     await cluster.waitForNodes();
     console.log(
       `${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`,
     );
-    outcomes = await demo(cluster.url, requests, concurrency);
+    phases = await demo(cluster.url, requests, concurrency);
   } catch (error) {
     console.error((error as Error).stack ?? String(error));
     return stop(1);
   }
-  report(outcomes);
+  for (const phase of phases) report(phase.name, phase.outcomes);
   console.log(`\nmetrics (CloudWatch EMF): ${metricsDir}; the dashboard: ${dashboard.url}`);
   console.log(
     `try: curl -s -X POST ${cluster.url}/invoke/wordcount -H 'content-type: application/json' -d '{"key":"${CORPUS.small.key}"}' -i`,
@@ -230,16 +244,46 @@ async function main(): Promise<void> {
   console.log(`serving; the dashboard at ${dashboard.url} goes on updating; Ctrl-C stops every process.`);
 }
 
-/** A mix like AutoNDP's: word count and substring search over small and large texts, CPU work and waits. */
-async function demo(url: string, requests: number, concurrency: number): Promise<Outcome[]> {
-  const address = new URL(url).host;
-  const mix: [string, unknown][] = [
+/**
+ * Two phases, so that each tier is seen acting. First a light one: the near-data
+ * functions one at a time, which leaves the storage node under its thresholds, so their
+ * data stages are offloaded to it (tier 3). Then a mix like AutoNDP's at the given
+ * concurrency: word count and substring search over small and large texts, CPU work and
+ * waits, which fills the slots (the dispatcher spreads it, nodes forward to peers) and
+ * loads the machine the storage node measures itself by, so it refuses stages and they
+ * run on the compute nodes.
+ */
+async function demo(
+  url: string,
+  requests: number,
+  concurrency: number,
+): Promise<{ name: string; outcomes: Outcome[] }[]> {
+  const light: [string, unknown][] = [
+    ['wordcount', { key: CORPUS.small.key }],
+    ['substring', { key: CORPUS.small.key, pattern: 'love' }],
+  ];
+  const heavy: [string, unknown][] = [
     ['wordcount', { key: CORPUS.small.key }],
     ['wordcount', { key: CORPUS.large.key }],
     ['substring', { key: CORPUS.large.key, pattern: 'love' }],
     ['sha256', { data: 'strata', rounds: 20_000 }],
     ['sleep', { ms: 50 }],
   ];
+  const lightRequests = Math.max(4, Math.ceil(requests / 10));
+  return [
+    {
+      name: `light: ${lightRequests} data stages one at a time`,
+      outcomes: await phase(url, light, lightRequests, 1),
+    },
+    {
+      name: `heavy: ${requests} requests at concurrency ${concurrency}`,
+      outcomes: await phase(url, heavy, requests, concurrency),
+    },
+  ];
+}
+
+async function phase(url: string, mix: [string, unknown][], requests: number, concurrency: number): Promise<Outcome[]> {
+  const address = new URL(url).host;
   const outcomes: Outcome[] = [];
   let next = 0;
   const lane = async () => {
@@ -265,7 +309,8 @@ async function demo(url: string, requests: number, concurrency: number): Promise
   return outcomes;
 }
 
-function report(outcomes: Outcome[]): void {
+function report(name: string, outcomes: Outcome[]): void {
+  console.log(`\n${name}:`);
   const latency = summarize(
     outcomes.map((o) => o.ms),
     0,
@@ -296,7 +341,12 @@ function format(counts: Map<string, number>): string {
   return [...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
 }
 
-function oneOf(flag: string, value: string, names: string[]): void {
+function oneOf(flag: string, value: string, names: string[], renamed: Readonly<Record<string, string>> = {}): void {
+  if (Object.hasOwn(renamed, value))
+    exitWith(
+      2,
+      `${flag} "${value}" is now called "${renamed[value]}" (one name per algorithm); the names are ${names.join(', ')}`,
+    );
   if (!names.includes(value)) exitWith(2, `${flag} must be one of ${names.join(', ')}; got "${value}"`);
 }
 

@@ -2,6 +2,7 @@ import {
   createPolicy,
   DEFAULT_POLICIES,
   type InvocationStrategy,
+  type NodePolicy,
   type PolicyOfTier,
   type PolicyOptions,
   type PolicyTier,
@@ -41,6 +42,8 @@ export class TierPolicy<T extends PolicyTier> {
         get: () => (this.current as InvocationStrategy).observe,
       });
     }
+    // The compute node asks the store's index for a peer by the current policy's rule (none: its order).
+    if (tier === 'node') Object.defineProperty(delegate, 'peer', { get: () => (this.current as NodePolicy).peer });
     this.policy = delegate as unknown as PolicyOfTier[T];
   }
 

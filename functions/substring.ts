@@ -44,8 +44,63 @@ export const substring: StrataFunction<Args> = {
   finish: (_args, staged) => staged,
 };
 
+/**
+ * Finds every (possibly overlapping) match of a pattern in a text at a cost linear in the
+ * text's length. `indexOf` alone, restarted after each match, costs text length × pattern
+ * length on text like `aaaa…` with a pattern `aaa…` (about 20 s at the 128 MiB limit with
+ * 256 characters). So after each match the overlapping matches are followed by
+ * Knuth-Morris-Pratt, character by character, until no part of the pattern is matched;
+ * only then does `indexOf` (linear in V8 for the first match) search on.
+ */
+export class PatternSearch {
+  /** border[i]: the length of the longest proper prefix of pattern[0, i] that is also its suffix. */
+  private readonly border: Int32Array;
+  /** Characters of text looked at so far, by indexOf up to each match's end and by the Knuth-Morris-Pratt steps: the cost a test measures. */
+  scanned = 0;
+
+  constructor(private readonly pattern: string) {
+    this.border = new Int32Array(pattern.length);
+    for (let i = 1, k = 0; i < pattern.length; i++) {
+      while (k > 0 && pattern.charCodeAt(i) !== pattern.charCodeAt(k)) k = this.border[k - 1];
+      if (pattern.charCodeAt(i) === pattern.charCodeAt(k)) k++;
+      this.border[i] = k;
+    }
+  }
+
+  /** Counts the matches in text, and gives the offsets of the first `want` of them. */
+  search(text: string, want: number): { count: number; first: number[] } {
+    const { pattern, border } = this;
+    const length = pattern.length;
+    let count = 0;
+    const first: number[] = [];
+    for (let from = 0; from < text.length; ) {
+      const at = text.indexOf(pattern, from);
+      this.scanned += (at === -1 ? text.length : at + length) - from;
+      if (at === -1) break;
+      if (count++ < want) first.push(at);
+      // Knuth-Morris-Pratt from the match's end, while part of the pattern is matched.
+      let matched = border[length - 1];
+      let i = at + length;
+      for (; matched > 0 && i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        while (matched > 0 && code !== pattern.charCodeAt(matched)) matched = border[matched - 1];
+        if (code === pattern.charCodeAt(matched)) matched++;
+        if (matched === length) {
+          if (count++ < want) first.push(i + 1 - length);
+          matched = border[length - 1];
+        }
+      }
+      this.scanned += i - (at + length);
+      // Nothing is matched after i - 1 (or the text ended): a next match starts at i at the earliest.
+      from = i;
+    }
+    return { count, first };
+  }
+}
+
 class SubstringPass implements TextPass {
   private readonly pattern: string;
+  private readonly search: PatternSearch;
   /** The end of the text so far, shorter than the pattern, so that a match across two pieces is found. */
   private tail = '';
   /** Code points of the text before `tail`: counted only while offsets are still wanted. */
@@ -55,13 +110,14 @@ class SubstringPass implements TextPass {
 
   constructor(private readonly args: Args) {
     this.pattern = args.pattern.normalize('NFC');
+    this.search = new PatternSearch(this.pattern);
   }
 
   add(piece: string): void {
     const text = this.tail + piece.normalize('NFC');
-    for (let at = text.indexOf(this.pattern); at !== -1; at = text.indexOf(this.pattern, at + 1)) {
-      if (this.count++ < 10) this.first.push(this.codePointsBeforeTail + codePoints(text, 0, at));
-    }
+    const { count, first } = this.search.search(text, 10 - this.first.length);
+    this.count += count;
+    for (const at of first) this.first.push(this.codePointsBeforeTail + codePoints(text, 0, at));
     // Keep the last pattern length - 1 code units (a pair of surrogates may be split: see codePoints).
     const keep = Math.max(0, text.length - (this.pattern.length - 1));
     if (this.first.length < 10) this.codePointsBeforeTail += codePoints(text, 0, keep);

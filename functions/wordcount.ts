@@ -11,7 +11,7 @@ export interface WordCount {
   readonly bytes: number;
   readonly lines: number;
   readonly words: number;
-  /** The ten most frequent words (NFKC, lower case), most frequent first, ties in code unit order. */
+  /** The ten most frequent words (each NFKC-normalised, lower case), most frequent first, ties in code unit order. */
   readonly top: readonly (readonly [string, number])[];
 }
 
@@ -20,18 +20,19 @@ export const MAX_DISTINCT_WORDS = 1 << 20;
 
 /**
  * Word count over one text object (AutoNDP's I/O-heavy workload), by Unicode's word
- * segmentation (UAX #29, `Intl.Segmenter`): a word is a segment the segmenter calls
- * word-like, so `don’t` and `3.14` are one word each and a run of punctuation or
- * apostrophes is none. The text is NFKC-normalised first, so that what reads the same
- * counts the same: `café` composed or with a combining accent, a ligature `ﬁ` and `fi`,
- * full-width `ｗｏｒｄ` and `word`. NFKC rather than NFC because a word count is about
- * words, not their typography; words are then lower-cased (`toLowerCase`), and a
- * typographic apostrophe inside a word counts as `'`.
+ * segmentation (UAX #29, `Intl.Segmenter`) of the text as written: a word is a segment
+ * the segmenter calls word-like, so `don’t` and `3.14` are one word each and a run of
+ * punctuation or apostrophes is none. The text is not normalised before it is segmented
+ * (NFKC rewrites letters of some scripts, a Thai SARA AM say, and the text would then
+ * segment differently); each word is then NFKC-normalised and lower-cased to be counted,
+ * so that what reads the same counts the same: `café` composed or with a combining
+ * accent, a ligature `ﬁ` and `fi`, full-width `ｗｏｒｄ` and `word`; a typographic
+ * apostrophe inside a word counts as `'`.
  */
 export const wordcount: StrataFunction<Args> = {
   name: 'wordcount',
   description:
-    'count lines and words (Unicode word segmentation over NFKC text) of a text object, and its ten most frequent words; body {"key": "corpus/x.txt"}',
+    'count lines and words (Unicode word segmentation of the text as written) of a text object, and its ten most frequent words; body {"key": "corpus/x.txt"}',
   parse: (body) => ({ key: objectKeyField(body) }),
   dataStage: {
     objectKey: (args) => args.key,
@@ -44,7 +45,26 @@ export const wordcount: StrataFunction<Args> = {
   finish: (_args, staged) => staged,
 };
 
-const segmenter = new Intl.Segmenter('und', { granularity: 'word' });
+/** Segments text into words: Intl.Segmenter's interface, so that a test can watch what the segmenter is given. */
+export interface WordSegmenter {
+  segment(text: string): Iterable<Intl.SegmentData>;
+}
+
+const wordSegmenter: WordSegmenter = new Intl.Segmenter('und', { granularity: 'word' });
+const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
+/**
+ * The most text handed to the segmenter at once. Its cost on one text with no break grows
+ * faster than the text's length (Chinese with no space took 0.3 s for 50 K characters and
+ * 10 s for 100 K on Node.js 20), so a longer token is segmented a window of this many
+ * characters at a time (see segmentLong), and a batch is flushed before it would exceed it.
+ */
+export const MAX_SEGMENTER_CHARS = 4096;
+/**
+ * How much of a window is segmented again at the start of the next: dictionary-based
+ * segmentation (Thai, Lao, Khmer, Myanmar) looks a few words ahead, so the words just
+ * before a window's end are only taken once the text after them has been seen.
+ */
+const WINDOW_OVERLAP = MAX_SEGMENTER_CHARS / 4;
 /**
  * The words of lower-case printable ASCII, by UAX #29's rules as ICU applies them: letters,
  * digits and `_` join (WB5, WB8-WB10, WB13a/b); `: . '` join letters on both sides (WB6,
@@ -71,7 +91,10 @@ const BATCH_CHARS = 256;
 const KNOWN_TOKENS = 1 << 16;
 const KNOWN_TOKEN_CHARS = 64;
 
-class WordCountPass implements TextPass {
+/** How a word is counted: NFKC-normalised, lower case, a typographic apostrophe as `'`. */
+const wordKey = (segment: string) => segment.normalize('NFKC').toLowerCase().replace(QUOTE_MARKS, "'");
+
+export class WordCountPass implements TextPass {
   private readonly counts = new Map<string, number>();
   private words = 0;
   private lineFeeds = 0;
@@ -82,21 +105,29 @@ class WordCountPass implements TextPass {
   private batch = '';
   private batched: { readonly token: string; readonly end: number }[] = [];
 
-  constructor(private readonly key: string) {}
+  /** The segmenter is an option for tests only. */
+  constructor(
+    private readonly key: string,
+    private readonly segmenter: WordSegmenter = wordSegmenter,
+  ) {}
 
   add(piece: string): void {
     for (let at = piece.indexOf('\n'); at !== -1; at = piece.indexOf('\n', at + 1)) this.lineFeeds++;
     this.endsInLineFeed = piece.endsWith('\n');
     // Tokens between spaces in ASCII are split into words by ASCII_WORDS, which is the
-    // segmenter's answer for them, without its cost; the rest go to the segmenter, each
-    // after the white space it followed, which is all the context a token's segmentation
-    // depends on (a piece starts as after a line feed).
-    const text = piece.normalize('NFKC').toLowerCase();
-    for (const { 0: token, index } of text.matchAll(TOKEN)) {
-      const plain = ONE_PLAIN_WORD.exec(token);
+    // segmenter's answer for them (case changes no ASCII character's word class), without
+    // its cost; the rest go to the segmenter as written, each after the white space it
+    // followed, which is all the context a token's segmentation depends on (a piece starts
+    // as after a line feed).
+    for (const { 0: token, index } of piece.matchAll(TOKEN)) {
+      if (!PRINTABLE_ASCII.test(token)) {
+        this.segment((index === 0 ? '\n' : piece[index - 1]) + token);
+        continue;
+      }
+      const lower = token.toLowerCase();
+      const plain = ONE_PLAIN_WORD.exec(lower);
       if (plain) this.count(plain[1]);
-      else if (!PRINTABLE_ASCII.test(token)) this.segment((index === 0 ? '\n' : text[index - 1]) + token);
-      else for (const [word] of token.matchAll(ASCII_WORDS)) if (word !== '_') this.count(word);
+      else for (const [word] of lower.matchAll(ASCII_WORDS)) if (word !== '_') this.count(word);
     }
     this.flush();
   }
@@ -110,26 +141,80 @@ class WordCountPass implements TextPass {
   /** Counts the words of a token (with the white space before it): remembered, or from the segmenter with the next batch. */
   private segment(token: string): void {
     const words = this.known.get(token);
-    if (words) for (const word of words) this.count(word);
-    else {
-      this.batch += token;
-      this.batched.push({ token, end: this.batch.length });
-      if (this.batch.length >= BATCH_CHARS) this.flush();
+    if (words) {
+      for (const word of words) this.count(word);
+      return;
+    }
+    if (this.batch.length + token.length > MAX_SEGMENTER_CHARS) this.flush();
+    if (token.length > MAX_SEGMENTER_CHARS) return this.segmentLong(token);
+    this.batch += token;
+    this.batched.push({ token, end: this.batch.length });
+    if (this.batch.length >= BATCH_CHARS) this.flush();
+  }
+
+  /**
+   * Counts the words of a token longer than MAX_SEGMENTER_CHARS, a window at a time. Each
+   * window but the last ends where its first segment in the last quarter starts (or its
+   * last segment, if later), so that the segments near the end are segmented again with
+   * the text after them, and a word never straddles two windows. A window that is one segment (a single word longer than a window) ends at its
+   * last grapheme boundary, and the next window's first segment continues that word. Every
+   * window advances past a segment start or a window's worth of text, so the segmenter is
+   * given at most about twice the token (a third more for text
+   * of short words), in windows of at most MAX_SEGMENTER_CHARS.
+   */
+  private segmentLong(token: string): void {
+    /** The start of a word that runs on into the next window, and whether it is word-like. */
+    let runOn: { text: string; wordLike: boolean } | undefined;
+    const take = (segment: string, wordLike: boolean) => {
+      if (runOn) {
+        segment = runOn.text + segment;
+        wordLike ||= runOn.wordLike;
+        runOn = undefined;
+      }
+      if (wordLike) this.count(wordKey(segment));
+    };
+    for (let start = 0; start < token.length; ) {
+      const window = token.slice(start, start + MAX_SEGMENTER_CHARS);
+      if (start + window.length === token.length) {
+        for (const { segment, isWordLike } of this.segmenter.segment(window)) take(segment, isWordLike ?? false);
+        return;
+      }
+      // Takes the window's segments up to the first that starts in its last quarter, and
+      // never the last one, which the window may cut short: each is taken once the next starts.
+      let previous: Intl.SegmentData | undefined;
+      let cut = 0;
+      for (const data of this.segmenter.segment(window)) {
+        if (previous) take(previous.segment, previous.isWordLike ?? false);
+        cut = data.index;
+        if (cut > window.length - WINDOW_OVERLAP) break;
+        previous = data;
+      }
+      if (cut > 0) {
+        start += cut;
+        continue;
+      }
+      // The window is one segment, cut short: keep its text up to its last grapheme boundary.
+      for (const { index } of graphemes.segment(window)) cut = index;
+      if (cut === 0) cut = window.length - (/[\uD800-\uDBFF]$/.test(window) ? 1 : 0);
+      const wordLike = previous?.isWordLike ?? false;
+      runOn = { text: (runOn?.text ?? '') + window.slice(0, cut), wordLike: (runOn?.wordLike ?? false) || wordLike };
+      start += cut;
     }
   }
 
   /** Segments the batch, counts its words and remembers each token's. */
   private flush(): void {
+    if (this.batch === '') return;
     let next = 0;
     let words: string[] = [];
-    for (const { segment, index, isWordLike } of segmenter.segment(this.batch)) {
+    for (const { segment, index, isWordLike } of this.segmenter.segment(this.batch)) {
       // A segment never spans two tokens: each starts after white space, where words break.
       while (index >= this.batched[next].end) {
         this.remember(this.batched[next++].token, words);
         words = [];
       }
       if (!isWordLike) continue;
-      const word = segment.replace(QUOTE_MARKS, "'");
+      const word = wordKey(segment);
       words.push(word);
       this.count(word);
     }

@@ -5,6 +5,7 @@ import {
   type PolicyTier,
   policyDefinition,
   policyNames,
+  RENAMED_NODE_POLICIES,
 } from '@strata/policy-engine';
 import { STRATA_DEFAULTS as D } from '../common/settings';
 import type { PredictiveScalingMode } from './constructs';
@@ -56,6 +57,13 @@ export interface NetworkConfig {
   readonly maxAzs: number;
   /** NAT gateways: nodes install packages at boot through them. 1 is cheapest, one per AZ survives an AZ. @default 1 */
   readonly natGateways: number;
+  /**
+   * The AZs by zone id (use1-az1), 2 or 3 of them: an AZ name (us-east-1a) maps to a
+   * different physical zone in each account, and not every zone has every instance type
+   * (docs/aws.md has the command that lists the zones that do). maxAzs follows their count.
+   * @default the region's first maxAzs AZs, by name
+   */
+  readonly availabilityZones?: readonly string[];
 }
 
 export interface StateConfig {
@@ -165,8 +173,13 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
       });
     }) ?? [];
   const prequal = top.section('prequal', ['probes', 'quantile']);
-  const network = top.section('network', ['maxAzs', 'natGateways']);
-  const maxAzs = network.whole('maxAzs', D.network.maxAzs, 2, 3);
+  const network = top.section('network', ['maxAzs', 'natGateways', 'availabilityZones']);
+  const availabilityZones = network.optional('availabilityZones', zoneIds);
+  const maxAzs = network.whole('maxAzs', availabilityZones?.length ?? D.network.maxAzs, 2, 3);
+  if (availabilityZones && availabilityZones.length !== maxAzs)
+    throw new StrataConfigError(
+      `strata.network.maxAzs must equal the number of strata.network.availabilityZones (${availabilityZones.length}), or be left out; got ${maxAzs}`,
+    );
   const state = top.section('state', ['nodeType', 'replicas']);
   const compute = top.section('compute', [
     'instanceTypes',
@@ -198,7 +211,7 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     return value;
   });
   const invocationStrategy = top.oneOf('invocationStrategy', D.invocationStrategy, policyNames('invocation'));
-  const nodePolicy = top.oneOf('nodePolicy', D.nodePolicy, policyNames('node'));
+  const nodePolicy = top.oneOf('nodePolicy', D.nodePolicy, policyNames('node'), RENAMED_NODE_POLICIES);
   const offloadPolicy = top.oneOf('offloadPolicy', D.offloadPolicy, policyNames('offload'));
   // The built-ins' options keep their keys of old: choices, prequal, offloadThresholds.
   const choices = checked(() =>
@@ -250,7 +263,11 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     choices,
     prequal: prequalOptions,
     offloadThresholds,
-    network: { maxAzs, natGateways: network.whole('natGateways', D.network.natGateways, 1, maxAzs) },
+    network: {
+      maxAzs,
+      natGateways: network.whole('natGateways', D.network.natGateways, 1, maxAzs),
+      ...(availabilityZones ? { availabilityZones } : {}),
+    },
     state: {
       nodeType: state.matching(
         'nodeType',
@@ -344,8 +361,18 @@ class Section {
     );
   }
 
-  oneOf(key: string, fallback: string, names: readonly string[]): string {
+  /** One of `names`; a name in `renamed` (old to new) is an error that gives the new one. */
+  oneOf(
+    key: string,
+    fallback: string,
+    names: readonly string[],
+    renamed: Readonly<Record<string, string>> = {},
+  ): string {
     return this.read(key, fallback, (value, path) => {
+      if (typeof value === 'string' && Object.hasOwn(renamed, value))
+        throw new StrataConfigError(
+          `${path} "${value}" is now called "${renamed[value]}" (one name per algorithm); the names are ${names.join(', ')}`,
+        );
       if (typeof value !== 'string' || !names.includes(value))
         throw new StrataConfigError(`${path} must be one of ${names.join(', ')}; got ${JSON.stringify(value)}`);
       return value;
@@ -386,6 +413,19 @@ class Section {
       return types.map((type) => type.name);
     });
   }
+}
+
+/** 2 or 3 distinct AZ ids such as use1-az1 (not names such as us-east-1a). */
+function zoneIds(value: unknown, path: string): readonly string[] {
+  const accepted =
+    'a list of 2 or 3 distinct AZ ids such as ["use1-az1", "use1-az2", "use1-az4"] (aws ec2 describe-availability-zones shows ZoneId beside ZoneName)';
+  if (!Array.isArray(value) || value.length < 2 || value.length > 3) return fail(path, accepted, value);
+  value.forEach((id: unknown, index) => {
+    if (typeof id !== 'string' || !/^[a-z]{2,}[0-9]+-az[0-9]+$/.test(id))
+      fail(`${path}[${index}]`, 'an AZ id such as use1-az1 (the zone id, not the name us-east-1a)', id);
+  });
+  if (new Set(value).size < value.length) fail(path, accepted, value);
+  return value as string[];
 }
 
 function wholeIn(path: string, value: unknown, min: number, max: number): number {

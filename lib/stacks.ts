@@ -1,4 +1,4 @@
-import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StrataConfig } from './config';
 import {
@@ -29,10 +29,13 @@ export class NetworkStack extends Stack {
   readonly alerts: Alerts;
 
   private readonly azCount: number;
+  private readonly zoneIds: readonly string[] | undefined;
+  private zones: string[] | undefined;
 
   constructor(scope: Construct, id: string, props: StrataStackProps) {
     super(scope, id, props);
     this.azCount = props.config.network.maxAzs;
+    this.zoneIds = props.config.network.availabilityZones;
     this.network = new Network(this, 'Network', props.config.network);
     this.alerts = new Alerts(this, 'Alerts', { email: props.config.alarmEmail });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn });
@@ -40,10 +43,15 @@ export class NetworkStack extends Stack {
 
   /**
    * An environment-agnostic stack sees only 2 AZs; this one takes as many as the
-   * config asks for, picked at deploy time from the region's list.
+   * config asks for, picked at deploy time from the region's list. With AZ ids, each
+   * name is the one EC2 gives the subnet it made in that zone (the subnets are placed
+   * by id). One list, so that every construct compares the same strings.
    */
   override get availabilityZones(): string[] {
-    return Array.from({ length: this.azCount ?? 2 }, (_, i) => Fn.select(i, Fn.getAzs()));
+    this.zones ??= this.zoneIds
+      ? this.zoneIds.map((_, i) => Lazy.string({ produce: () => this.network.zoneName(i) }))
+      : Array.from({ length: this.azCount ?? 2 }, (_, i) => Fn.select(i, Fn.getAzs()));
+    return this.zones;
   }
 }
 
@@ -101,6 +109,7 @@ export class StorageStack extends Stack {
       state: cache,
       functionCode: props.functionCode,
       agentPort: PORTS.storageAgent,
+      computePort: PORTS.computeNode,
       rgwPort: PORTS.rgw,
       thresholds: config.offloadThresholds,
       ...config.storage,
@@ -135,9 +144,15 @@ export class ComputeStack extends Stack {
       logGroup: strataLogGroup(this, 'NodeLogs'), // the nodes' metrics (EMF), invocation logs and output
       alerts: props.alerts.topic,
       port: PORTS.computeNode,
+      storagePort: PORTS.storageAgent,
       state: cache,
       functionCode: props.functionCode,
-      objects: { endpoint: storage.ceph.rgwEndpoint, bucket: storage.ceph.bucket, secret: storage.ceph.objectsSecret },
+      // The compute nodes only read: the read-only user's keys.
+      objects: {
+        endpoint: storage.ceph.rgwEndpoint,
+        bucket: storage.ceph.bucket,
+        secret: storage.ceph.objectsReadSecret,
+      },
       nodePolicy: config.policies.node.name,
       nodePolicyOptions: config.policies.node.options,
       offloadPolicy: config.policies.offload.name,

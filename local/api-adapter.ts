@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { refuseForeign } from './loopback';
 
 /** Anything that answers API Gateway REST proxy events: the dispatcher handler. */
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
@@ -15,6 +16,8 @@ export const API_MAX_BODY_BYTES = 10 * 1024 * 1024;
  */
 export async function serveApi(handler: ProxyHandler, port = 0): Promise<{ url: string; server: Server }> {
   const server = createServer(async (req, res) => {
+    // API Gateway signs each call with IAM; on loopback, at least no web page may call.
+    if (refuseForeign(req, res)) return;
     try {
       // Read to the end (so the client sees the answer), keeping no more than the limit.
       const chunks: Buffer[] = [];

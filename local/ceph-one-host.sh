@@ -55,8 +55,8 @@ if ! [[ ${osds} =~ ^[1-9]$ ]]; then echo "ceph-one-host.sh: --osds must be 1 to 
 if ! [[ ${base} =~ ^[0-9]+$ ]] || [ "${base}" -lt 1024 ] || [ "${base}" -gt 65000 ]; then
   echo "ceph-one-host.sh: --base-port must be 1024 to 65000, got ${base}" >&2; exit 2
 fi
-for tool in ceph-mon ceph-mgr ceph-osd radosgw ceph ceph-authtool monmaptool radosgw-admin uuidgen; do
-  command -v "${tool}" >/dev/null || { echo "ceph-one-host.sh: ${tool} is missing: apt-get install -y ceph-mon ceph-mgr ceph-osd ceph-common radosgw uuid-runtime" >&2; exit 1; }
+for tool in ceph-mon ceph-mgr ceph-osd radosgw ceph ceph-authtool monmaptool radosgw-admin uuidgen jq; do # jq: pool.sh reads JSON with it
+  command -v "${tool}" >/dev/null || { echo "ceph-one-host.sh: ${tool} is missing: apt-get install -y ceph-mon ceph-mgr ceph-osd ceph-common radosgw uuid-runtime jq" >&2; exit 1; }
 done
 [ ! -e "${dir}/ceph.conf" ] || { echo "ceph-one-host.sh: ${dir} already holds a cluster; stop it and use a fresh folder" >&2; exit 1; }
 

@@ -211,11 +211,11 @@ export class LocalCluster {
             '--s3-bucket',
             options.objects.bucket,
           ];
+    // The state URL holds the state server's token (or Redis's password): the environment, not argv.
+    cluster.nodeEnv.STRATA_STATE_URL = stateUrl;
     const common = (id: string) => [
       '--id',
       id,
-      '--state',
-      stateUrl,
       '--heartbeat-ms',
       String(heartbeatMs),
       ...objectFlags(id),
@@ -275,7 +275,7 @@ export class LocalCluster {
     const child = spawn(file ?? argv[0], [...prefix, ...(file ? argv : argv.slice(1))], {
       cwd: ROOT,
       env: { ...process.env, ...this.nodeEnv },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'], // the channel closes when this process ends: the node drains and exits
     });
     this.processes.set(id, child);
     await new Promise<void>((resolve, reject) => {

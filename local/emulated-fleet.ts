@@ -11,7 +11,10 @@
  * the benchmark's process on this machine.
  */
 import type { ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../common/object-store';
 import { DATA_BUCKET } from '../common/settings';
@@ -123,8 +126,8 @@ export class EmulatedFleet {
       return new EmulatedFleet(
         network,
         ceph,
-        redis,
-        `redis://${ADDRESSES.ctl}:6379`,
+        redis.child,
+        `redis://:${redis.password}@${ADDRESSES.ctl}:6379`,
         s3Endpoint,
         quotas,
         options.linkMbit,
@@ -226,15 +229,23 @@ function checkQuotasFit(quotas: ReadonlyMap<string, number>): void {
   }
 }
 
-/** Debian's redis-server in the control host, on its address, without persistence. */
-function startRedis(host: Host): Promise<ChildProcess> {
+/**
+ * Debian's redis-server in the control host, on its address, without persistence. It
+ * listens on the hosts' network, so it asks for a password: random, read from a config
+ * file only this user can read (on the command line, any local user would see it in ps).
+ */
+async function startRedis(host: Host): Promise<{ child: ChildProcess; password: string }> {
+  const password = randomBytes(24).toString('hex');
+  const config = join(mkdtempSync(join(tmpdir(), 'strata-redis-')), 'redis.conf');
+  writeFileSync(config, `requirepass ${password}\n`, { mode: 0o600 });
   const args = [
+    config,
     '--port',
     '6379',
     '--bind',
     '0.0.0.0',
     '--protected-mode',
-    'no',
+    'yes',
     '--save',
     '',
     '--appendonly',
@@ -242,5 +253,10 @@ function startRedis(host: Host): Promise<ChildProcess> {
     '--dir',
     '/tmp',
   ];
-  return spawnRedis(args, { where: 'in host ctl', commandPrefix: host.commandPrefix(), timeoutMs: 15_000 });
+  const child = await spawnRedis(args, {
+    where: 'in host ctl',
+    commandPrefix: host.commandPrefix(),
+    timeoutMs: 15_000,
+  });
+  return { child, password };
 }

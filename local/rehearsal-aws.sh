@@ -50,7 +50,7 @@ aws_dnf_install() {
     case ${package} in
       nodejs22) _install_node /usr/bin/node-22 ;; # AL2023's nodejs22 installs node-22
       amazon-cloudwatch-agent) echo "rehearsal: ${package} stands in as aws_cloudwatch_agent_start" ;;
-      unzip | logrotate) command -v "${package}" >/dev/null || { echo "rehearsal: ${package} is missing from the host image" >&2; return 1; } ;;
+      unzip | logrotate | jq) command -v "${package}" >/dev/null || { echo "rehearsal: ${package} is missing from the host image" >&2; return 1; } ;;
       *) echo "rehearsal: no stand-in for the AL2023 package ${package}" >&2; return 1 ;;
     esac
   done

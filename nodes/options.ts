@@ -4,8 +4,12 @@ import { BUILTIN_NAMES } from '../common/functions/builtins';
 import { codeStoreAt } from '../common/functions/code-store';
 import { FunctionRegistry } from '../common/functions/registry';
 import { NODE_DEFAULTS } from '../common/settings';
+import { checkPeerRule, type PeerRule } from './peers';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** Where a node finds the state store's URL: the environment, since the URL may hold the AUTH token. */
+export const STATE_URL_VARIABLE = 'STRATA_STATE_URL';
 
 /** The flags both node processes take. */
 export const NODE_FLAGS = {
@@ -24,6 +28,8 @@ export const NODE_FLAGS = {
   functions: { type: 'string' },
   /** The S3 endpoint of the functions' bucket, when it is not AWS's (the rehearsal's RGW). */
   'functions-endpoint': { type: 'string' },
+  peers: { type: 'string' },
+  'peer-ports': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -38,12 +44,14 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, u
   const values = parsed.values as Record<string, unknown>;
   if (values.help) exitWith(0, usage);
   if (!values.id) exitWith(2, `--id is required\n\n${usage}`);
+  // A URL with a password (the AUTH token) comes from the environment: a flag would show it in ps.
+  values.state ??= process.env[STATE_URL_VARIABLE];
   if (!values.state)
     exitWith(
       2,
-      `--state is required: redis://host:port, or the http:// address of a local cluster's state\n\n${usage}`,
+      `the state store is required: ${STATE_URL_VARIABLE} in the environment (or --state): redis://host:port, rediss://:token@host:port, or the http:// address of a local cluster's state\n\n${usage}`,
     );
-  return parsed.values;
+  return parsed.values as typeof parsed.values & { state: string };
 }
 
 /** The options every node takes, from the common flags: connects to the shared state. */
@@ -58,10 +66,24 @@ export async function commonNodeOptions(values: {
   's3-bucket'?: string;
   'emf-file'?: string;
   'heartbeat-ms'?: string;
+  peers?: string;
+  'peer-ports'?: string;
   functions?: string;
   'functions-endpoint'?: string;
 }) {
+  let peers: PeerRule | undefined;
+  try {
+    peers = values.peers
+      ? checkPeerRule({
+          cidrs: values.peers.split(','),
+          ports: values['peer-ports']?.split(',').map((port) => wholeNumber('peer-ports', port, 1)),
+        })
+      : undefined;
+  } catch (error) {
+    return exitWith(2, `--peers: ${(error as Error).message}`);
+  }
   return {
+    peers,
     id: values.id!,
     host: values.host,
     port: wholeNumber('port', values.port ?? '0', 0),
@@ -89,4 +111,10 @@ export function drainOnSignals(node: { drain(): Promise<void> }): void {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Started with an IPC channel (by npm start's launcher, local/cluster.ts): it closes when
+  // the launcher ends, however it ends (a SIGKILL, a crash on a closed stdout), and the node then goes too.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', stop);
+  }
 }

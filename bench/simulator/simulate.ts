@@ -24,7 +24,7 @@ import { EventQueue } from './event-queue';
  *   state store applies it: an IndexedSelection over the fleet (applyIndexed, the Redis
  *   script's reference), a candidate list by applySelection; both against live in-flight
  *   counts, limited to each node's slots, queued at the dispatcher while every node is
- *   full. A node that still finds itself full forwards by the tier-2 policy (`id-order`
+ *   full. A node that still finds itself full forwards by the tier-2 policy (`single-entry`
  *   for AutoNDP's "no policy").
  * - `oracle`: shortest expected delay with fresh state and the true speeds,
  *   argmin (in system + 1) / (slots x speed), straight to the node's queue.
@@ -113,8 +113,25 @@ export interface SimulationResult {
   readonly phases?: readonly { readonly name: string; readonly summary: LatencySummary }[];
   /** Invocations that were forwarded at least once. */
   readonly forwarded: number;
+  /** What the run asked of the state store (see ControlPlane). */
+  readonly controlPlane: ControlPlane;
   /** Wall time the simulation took. */
   readonly wallMs: number;
+}
+
+/**
+ * The state store's side of a run: its calls (each one round trip, one script in Redis),
+ * counted as Strata's processes would make them, and the node records they read. A call
+ * costs Redis O(1), O(log n) or O(d), except a read of every node's figures (a dispatcher
+ * whose strategy orders the nodes itself: O(n) a refresh), counted in `recordsRead`.
+ */
+export interface ControlPlane {
+  /** Tier-1 reservations tried (one a placement, and again for one waiting for room), their releases, tier-2 peer picks and releases, and the dispatchers' refreshes, per decision. */
+  readonly callsPerDecision: number;
+  /** A node's periodic calls per node-second: its heartbeat and its view of the storage nodes. */
+  readonly callsPerNodeSecond: number;
+  /** Node records read per decision: the refreshes of a strategy that reads every node's figures. */
+  readonly recordsReadPerDecision: number;
 }
 
 const ARRIVAL = 0;
@@ -161,7 +178,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   // Live state of each node, and what it last published.
   const running = new Int32Array(n); // slots busy
   const inFlight = new Int32Array(n); // dispatcher reservations (Strata's in-flight counts, live as in Redis)
-  let withRoom = n; // nodes with in flight under their slots: none means every indexed rule but lowest-id finds nothing
+  let withRoom = n; // nodes with in flight under their slots: none means every indexed rule but single-entry finds nothing
   const inSystem = new Int32Array(n); // running + queued at the node
   const busyMs = new Float64Array(n);
   const nodeQueue: number[][] = Array.from({ length: n }, () => []);
@@ -196,6 +213,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let completed = 0;
   let errors = 0;
   let forwarded = 0;
+  // The state store's calls, as the dispatchers and nodes would make them.
+  let decisionCalls = 0;
+  let nodeCalls = 0;
+  let recordsRead = 0;
 
   const events = new EventQueue();
   let now = 0;
@@ -280,6 +301,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       if (decision.kind === 'forward') {
         for (const peer of decision.peers) {
           const p = indexOf.get(peer.id)!;
+          decisionCalls += 2; // a compute node asks the index for this peer and releases it after
           if (running[p] < slots) {
             forwarded++;
             arrivedAt[job] -= hopMs; // the hop's cost, counted in the invocation's latency
@@ -294,6 +316,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   };
   /** Picks a node as the state store would for a Strata strategy; -1 when every node is full. */
   const choose = (dispatcher: number): number => {
+    decisionCalls++; // the reservation, answered or not
     let selection = cached[dispatcher].get(invocation.functionName);
     if (selection === undefined) {
       randomUsed = false;
@@ -308,7 +331,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       cursors.set(rotating, cursor);
     }
     if (isIndexed(selection))
-      return withRoom === 0 && selection.rule !== 'lowest-id' ? -1 : applyIndexed(selection, fleet, cursor);
+      return withRoom === 0 && selection.rule !== 'single-entry' ? -1 : applyIndexed(selection, fleet, cursor);
     const chosen = applySelection(selection, (id) => inFlight[indexOf.get(id)!], cursor);
     return chosen === -1 ? -1 : indexOf.get(selection.candidates[chosen].id)!;
   };
@@ -406,16 +429,24 @@ export function simulate(options: SimulationOptions): SimulationResult {
       latencies[completed++] = latencyOf[b];
       strategy?.observe?.(arrivedAt[b], latencyOf[b], now);
       estimators[a].record(invocation.functionName, now - startedAt[b], now); // what the node measures: noisy, and only of what it ran
-      if (placement.kind === 'strata' && inFlight[reservedOn[b]]-- === slots) withRoom++;
+      if (placement.kind === 'strata') {
+        decisionCalls++; // the release
+        if (inFlight[reservedOn[b]]-- === slots) withRoom++;
+      }
       const next = nodeQueue[a].shift();
       if (next !== undefined) start(a, next);
       retryWaiting();
     } else if (kind === HEARTBEAT) {
+      nodeCalls += 2; // the heartbeat, and the node's view of the storage nodes
       heartbeat(a);
       push(now + staleMs, HEARTBEAT, a, 0);
     } else {
       views[a] = snapshot();
       cached[a].clear();
+      if (strategy) {
+        decisionCalls++; // the membership version (or its changes), or every node's figures
+        if (strategy.reads !== 'membership') recordsRead += n;
+      }
       push(now + staleMs, REFRESH, a, 0);
     }
   }
@@ -442,6 +473,11 @@ export function simulate(options: SimulationOptions): SimulationResult {
         }
       : {}),
     forwarded,
+    controlPlane: {
+      callsPerDecision: placement.kind === 'strata' ? decisionCalls / Math.max(1, completed) : 0,
+      callsPerNodeSecond: nodeCalls / (n * Math.max(1e-9, now / 1000)),
+      recordsReadPerDecision: recordsRead / Math.max(1, completed),
+    },
     wallMs: performance.now() - started,
   };
 }

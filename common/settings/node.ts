@@ -28,6 +28,8 @@ const EVERY_NODE = [
   'STRATA_OBJECTS_SECRET_ARN',
   'STRATA_OFFLOAD_THRESHOLDS',
   'STRATA_BUCKET',
+  /** With the node ports, where a node may forward (nodes/peers.ts). */
+  'STRATA_VPC_CIDR',
   /** The function code bucket (docs/functions.md): passed as --functions s3://BUCKET. */
   'STRATA_FUNCTIONS_BUCKET',
 ] as const;
@@ -40,12 +42,14 @@ export const COMPUTE_NODE_VARIABLES = [
   'STRATA_OFFLOAD_POLICY',
   'STRATA_OFFLOAD_POLICY_OPTIONS',
   'STRATA_LIFECYCLE_HOOK',
+  'STRATA_STORAGE_PORT',
 ] as const;
 
 export const STORAGE_NODE_VARIABLES = [
   ...EVERY_NODE,
   'STRATA_CEPH_SECRET_ARN',
-  'STRATA_VPC_CIDR',
+  'STRATA_OBJECTS_READ_SECRET_ARN',
+  'STRATA_COMPUTE_PORT',
   'STRATA_CEPH_INDEX',
   'STRATA_CEPH_NAME',
   'STRATA_CEPH_ADDRESS',

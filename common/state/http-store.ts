@@ -9,12 +9,15 @@ import {
   type StateStore,
 } from './types';
 
-/** A StateStore in another process of the local cluster, over loopback HTTP. */
+/** A StateStore in another process of the local cluster, over loopback HTTP: `http://:token@127.0.0.1:port`. */
 export class HttpStateStore implements StateStore {
   private readonly address: string;
+  private readonly authorization: string;
 
   constructor(url: string) {
-    this.address = new URL(url).host;
+    const parsed = new URL(url);
+    this.address = parsed.host;
+    this.authorization = `Bearer ${decodeURIComponent(parsed.password)}`;
   }
 
   async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
@@ -27,6 +30,10 @@ export class HttpStateStore implements StateStore {
 
   liveNodes(): Promise<NodeView[]> {
     return this.call('/nodes', {}) as Promise<NodeView[]>;
+  }
+
+  storageNodes(): Promise<NodeView[]> {
+    return this.call('/storage-nodes', {}) as Promise<NodeView[]>;
   }
 
   membership(knownVersion?: number): Promise<Membership> {
@@ -53,7 +60,7 @@ export class HttpStateStore implements StateStore {
       address: this.address,
       path,
       body: JSON.stringify(body),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: this.authorization },
       timeoutMs: 5_000,
     });
     const value = JSON.parse(response.body.toString()) as unknown;

@@ -12,6 +12,8 @@ import {
   checkReport,
   checkTtl,
   DEFAULT_LEASE_MS,
+  leaseToken,
+  type MemberChange,
   type Membership,
   memberKey,
   memberOf,
@@ -21,6 +23,9 @@ import {
   releaseOnce,
   type StateStore,
 } from './types';
+
+/** As the Redis store's log (redis-scripts.ts). */
+const CHANGE_LOG = 1024;
 
 interface Entry {
   report: NodeReport;
@@ -49,8 +54,9 @@ export class MemoryStateStore implements StateStore {
   private readonly leases = new Map<string, Lease>();
   private readonly cursors = new Map<string, number>();
   private readonly members = new Map<string, string>();
+  /** The last CHANGE_LOG changes, the newest at the end; the last is the one that made `version`. */
+  private readonly changes: MemberChange[] = [];
   private epochs = 0;
-  private leaseCount = 0;
   private version = 0;
 
   /** @param now the clock that expires heartbeats and leases, in ms; injectable for tests */
@@ -77,7 +83,7 @@ export class MemoryStateStore implements StateStore {
     const member = memberKey(memberOf(report));
     if (this.members.get(report.id) !== member) {
       this.members.set(report.id, member);
-      this.version++;
+      this.changed({ id: report.id, member: memberOf(report) });
     }
   }
 
@@ -91,10 +97,17 @@ export class MemoryStateStore implements StateStore {
     return this.sorted().map((e) => ({ ...e.report, inFlight: e.inFlight }));
   }
 
+  async storageNodes(): Promise<NodeView[]> {
+    return (await this.liveNodes()).filter((node) => node.role === 'storage');
+  }
+
   async membership(knownVersion?: number): Promise<Membership> {
     this.sweep();
-    if (knownVersion === this.version) return { version: this.version };
-    return { version: this.version, members: this.sorted().map((e) => memberOf(e.report)) };
+    const version = this.version;
+    if (knownVersion === version) return { version };
+    if (knownVersion !== undefined && knownVersion < version && version - knownVersion <= this.changes.length)
+      return { version, changes: this.changes.slice(knownVersion - version) };
+    return { version, members: this.sorted().map((e) => memberOf(e.report)) };
   }
 
   async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
@@ -104,7 +117,7 @@ export class MemoryStateStore implements StateStore {
     if (nodeId === undefined) return NO_ROOM;
     const entry = this.entries.get(nodeId)!;
     entry.inFlight += 1;
-    const leaseId = String(++this.leaseCount);
+    const leaseId = leaseToken();
     this.leases.set(leaseId, { nodeId, epoch: entry.epoch, deadline: now + leaseMs });
     return {
       kind: 'chosen',
@@ -166,7 +179,13 @@ export class MemoryStateStore implements StateStore {
 
   private remove(nodeId: string): void {
     this.entries.delete(nodeId);
-    if (this.members.delete(nodeId)) this.version++;
+    if (this.members.delete(nodeId)) this.changed({ id: nodeId });
+  }
+
+  private changed(change: MemberChange): void {
+    this.version++;
+    this.changes.push(change);
+    if (this.changes.length > CHANGE_LOG) this.changes.shift();
   }
 
   private sorted(): Entry[] {

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { AFFINITY_WALK } from '@strata/policy-engine';
+import { AFFINITY_WALK, INDEXED_RULES } from '@strata/policy-engine';
+
+/** Each indexed rule's Lua (engine/src/rules/<rule>.lua) as a function of the reserve script's table `indexed`. */
+const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
+  .map(([name, rule]) => `indexed['${name}'] = function()\n${rule.lua}\nend`)
+  .join('\n');
 
 /**
  * The Lua scripts behind the Redis state store. Each runs atomically inside Redis, so
@@ -9,16 +14,22 @@ import { AFFINITY_WALK } from '@strata/policy-engine';
  * - `P:node:<id>` hash: the node's reported figures, `inFlight`, `epoch` (new at each
  *   registration) and `indexServiceMs` (its own estimate, or the fleet's median).
  * - `P:expiry` sorted set: every live node by the time its heartbeat runs out.
- * - `P:leases` sorted set: every reservation, `<n>|<epoch>|<node id>`, by its deadline.
+ * - `P:leases` sorted set: every reservation, `<random token>|<epoch>|<node id>`, by its deadline.
  * - The index (sorted sets over the eligible compute nodes, E, and those with room, F):
  *   `P:eligible` (E, by id), `P:free` (F, by id), and F scored by what each rule compares:
  *   `P:by-in-flight`, `P:by-delay`, `P:by-load`, `P:by-used`; `P:service-ms` holds the own
  *   estimates of E's nodes that have one (for the median).
- * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes.
+ * - `P:storage` sorted set: the live storage nodes, by id (tier 3 reads these and no others).
+ * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
+ *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
+ *   (member empty when the node left), so that a reader catches up in O(changes).
  *
  * Every script first sweeps: nodes past their expiry leave everything, leases past their
  * deadline give their count back. `now` is ARGV[1], in ms, or Redis's own clock when empty.
  */
+/** How many membership changes the log keeps: a reader further behind reads the whole membership once. */
+export const CHANGE_LOG = 1024;
+
 export interface LuaScript {
   readonly name: string;
   readonly source: string;
@@ -33,7 +44,8 @@ function script(name: string, body: string): LuaScript {
 const PRELUDE = `
 local P = KEYS[1]
 local EXPIRY, LEASES, MEMBERS, VERSION = P .. ':expiry', P .. ':leases', P .. ':members', P .. ':version'
-local ELIGIBLE, FREE, SERVICE = P .. ':eligible', P .. ':free', P .. ':service-ms'
+local ELIGIBLE, FREE, SERVICE, STORAGE = P .. ':eligible', P .. ':free', P .. ':service-ms', P .. ':storage'
+local CHANGES = P .. ':changes'
 local BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED = P .. ':by-in-flight', P .. ':by-delay', P .. ':by-load', P .. ':by-used'
 local RANKED = {FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}
 local function node_key(id) return P .. ':node:' .. id end
@@ -84,10 +96,17 @@ local function count_moved(id, delta)
   return count, f[8], f[9]
 end
 
+-- One membership change: the new version, and its entry in the log (member '' when the node left).
+local function changed(id, member)
+  redis.call('INCR', VERSION)
+  redis.call('RPUSH', CHANGES, #id .. '|' .. id .. member)
+  redis.call('LTRIM', CHANGES, -${CHANGE_LOG}, -1)
+end
+
 local function remove(id)
   redis.call('DEL', node_key(id))
-  for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
-  if redis.call('HDEL', MEMBERS, id) == 1 then redis.call('INCR', VERSION) end
+  for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, STORAGE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
+  if redis.call('HDEL', MEMBERS, id) == 1 then changed(id, '') end
 end
 
 -- A lease's count goes back to its node, unless the node left or registered anew since.
@@ -135,8 +154,9 @@ end
 redis.call('HSET', key, 'indexServiceMs', service)
 if redis.call('HGET', MEMBERS, id) ~= member then
   redis.call('HSET', MEMBERS, id, member)
-  redis.call('INCR', VERSION)
+  changed(id, member)
 end
+if redis.call('HGET', key, 'role') == 'storage' then redis.call('ZADD', STORAGE, 0, id) else redis.call('ZREM', STORAGE, id) end
 reindex(id)
 return 1
 `,
@@ -155,13 +175,32 @@ return nodes
 `,
 );
 
-/** ARGV: now, the version the caller knows (or ''). {version} while unchanged, else {version, members flat}. */
+/** ARGV: now. The live storage nodes' hashes, flat, in id order: O(storage nodes), whatever the fleet. */
+export const STORAGE_NODES = script(
+  'storage-nodes',
+  `
+local nodes = {}
+for _, id in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(id)) end
+return nodes
+`,
+);
+
+/**
+ * ARGV: now, the version the caller knows (or ''). {version} while unchanged; {version, 0,
+ * changes} when the log still holds every change since (O(changes)); else {version, 1,
+ * members flat} (O(n): a new reader, or one that fell more than CHANGE_LOG changes behind).
+ */
 export const MEMBERSHIP = script(
   'membership',
   `
 local version = tonumber(redis.call('GET', VERSION) or '0')
-if ARGV[2] == tostring(version) then return {version} end
-return {version, redis.call('HGETALL', MEMBERS)}
+local known = tonumber(ARGV[2])
+if known == version then return {version} end
+if known ~= nil and known < version then
+  local logged = redis.call('LLEN', CHANGES)
+  if version - known <= logged then return {version, 0, redis.call('LRANGE', CHANGES, known - version, -1)} end
+end
+return {version, 1, redis.call('HGETALL', MEMBERS)}
 `,
 );
 
@@ -175,9 +214,11 @@ return 1
 );
 
 /**
- * The twin of applySelection and applyIndexed in the policy engine.
+ * The twin of applySelection and applyIndexed in the policy engine: the candidate rules
+ * here, the indexed rules from the engine's table (INDEXED_RULES), each its own Lua.
  * ARGV: now, lease ms, rule, cursor, sample, quantile, hash, step seed, then three
- * counted lists: draws, excluded ids, candidate ids; then one limit per candidate.
+ * counted lists: draws, excluded ids, candidate ids; then one limit per candidate; last,
+ * a random token that makes the lease id unguessable (another client cannot release it).
  * Returns {1, node id, in flight after, lease, address}, or {0} when nothing has room.
  */
 export const RESERVE = script(
@@ -222,6 +263,21 @@ end
 local function size(index, ranks) return redis.call('ZCARD', index) - #ranks end
 local function in_flight(id) return tonumber(redis.call('ZSCORE', BY_IN_FLIGHT, id)) end
 local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
+-- The nodes of F at ranks floor(u x |F|), one per draw, and |F| (the excluded taken out).
+local function draw_free()
+  local ranks = excluded_ranks(FREE)
+  local m = size(FREE, ranks)
+  local drawn = {}
+  if m > 0 then
+    for i, u in ipairs(draws) do drawn[i] = at_rank(FREE, math.min(m - 1, math.floor(tonumber(u) * m)), ranks) end
+  end
+  return drawn, m
+end
+local AFFINITY_WALK = ${AFFINITY_WALK}
+
+-- The indexed rules, each from its .lua file beside its TypeScript (engine/src/rules/).
+local indexed = {}
+${INDEXED_RULE_FUNCTIONS}
 
 local chosen
 if rule == 'in-order' or rule == 'rotate' or rule == 'fewest-in-flight' then
@@ -255,86 +311,18 @@ if rule == 'in-order' or rule == 'rotate' or rule == 'fewest-in-flight' then
     if index == nil then index = first_with_room(sampled + 1) end
   end
   if index then chosen = candidates[index] end
-elseif rule == 'least-outstanding' then
-  chosen = first_of(BY_IN_FLIGHT)
-elseif rule == 'least-expected-delay' then
-  chosen = first_of(BY_DELAY)
-elseif rule == 'least-load' then
-  chosen = first_of(BY_LOAD)
-elseif rule == 'most-free-slots' then
-  chosen = first_of(BY_USED)
-elseif rule == 'lowest-id' then
-  local ranks = excluded_ranks(ELIGIBLE)
-  if size(ELIGIBLE, ranks) > 0 then chosen = at_rank(ELIGIBLE, 0, ranks) end
-elseif rule == 'round-robin' then
-  local counter = redis.call('INCR', P .. ':cursor:' .. cursor)
-  local ranks = excluded_ranks(ELIGIBLE)
-  local n = size(ELIGIBLE, ranks)
-  if n > 0 then
-    local start = at_rank(ELIGIBLE, (counter - 1) % n, ranks)
-    if redis.call('ZSCORE', FREE, start) then
-      chosen = start
-    else
-      -- the next node with room after it in id order, wrapping
-      for _, id in ipairs(redis.call('ZRANGEBYLEX', FREE, '(' .. start, '+', 'LIMIT', 0, #exclude + 1)) do
-        if not excluded[id] then chosen = id break end
-      end
-      if chosen == nil then chosen = first_of(FREE) end
-    end
-  end
-elseif rule == 'power-of-d' or rule == 'prequal' then
-  local ranks = excluded_ranks(FREE)
-  local m = size(FREE, ranks)
-  local drawn = {}
-  if m > 0 then
-    for i, u in ipairs(draws) do drawn[i] = at_rank(FREE, math.min(m - 1, math.floor(tonumber(u) * m)), ranks) end
-  end
-  if rule == 'power-of-d' then
-    local fewest
-    for _, id in ipairs(drawn) do
-      local count = in_flight(id)
-      if fewest == nil or count < fewest then chosen, fewest = id, count end
-    end
-  elseif m > 0 then
-    local _, threshold = at_rank(BY_IN_FLIGHT, math.floor(quantile * (m - 1)), excluded_ranks(BY_IN_FLIGHT))
-    local best_count, best_service, best_hot
-    for _, id in ipairs(drawn) do
-      local f = redis.call('HMGET', node_key(id), 'inFlight', 'indexServiceMs')
-      local count, service = tonumber(f[1]), tonumber(f[2])
-      local hot = count > threshold
-      local better
-      if chosen == nil then better = true
-      elseif hot ~= best_hot then better = not hot
-      elseif hot then better = count < best_count or (count == best_count and service < best_service)
-      else better = service < best_service or (service == best_service and count < best_count) end
-      if better then chosen, best_count, best_service, best_hot = id, count, service, hot end
-    end
-  end
-elseif rule == 'hash-affinity' then
-  local ranks = excluded_ranks(ELIGIBLE)
-  local n = size(ELIGIBLE, ranks)
-  if n > 0 then
-    local home, step = hash % n, 1
-    if n > 2 then
-      step = 1 + step_seed % (n - 1)
-      while gcd(step, n) ~= 1 do if step == n - 1 then step = 1 else step = step + 1 end end
-    end
-    for i = 0, math.min(n, ${AFFINITY_WALK}) - 1 do
-      local id = at_rank(ELIGIBLE, (home + i * step) % n, ranks)
-      if redis.call('ZSCORE', FREE, id) then chosen = id break end
-    end
-    if chosen == nil then chosen = first_of(BY_IN_FLIGHT) end
-  end
 else
-  return redis.error_reply('unknown selection rule ' .. tostring(rule))
+  local pick = indexed[rule]
+  if pick == nil then return redis.error_reply('unknown selection rule ' .. tostring(rule)) end
+  chosen = pick()
 end
 
 if chosen == nil then return {0} end
 local count, epoch, address = count_moved(chosen, 1)
-local lease = redis.call('INCR', P .. ':lease-count') .. '|' .. epoch .. '|' .. chosen
+local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)
 return {1, chosen, count, lease, address}
 `,
 );
 
-export const ALL_SCRIPTS = [HEARTBEAT, DEREGISTER, LIVE_NODES, MEMBERSHIP, RELEASE, RESERVE];
+export const ALL_SCRIPTS = [HEARTBEAT, DEREGISTER, LIVE_NODES, STORAGE_NODES, MEMBERSHIP, RELEASE, RESERVE];

@@ -8,6 +8,7 @@ import {
   MEMBERSHIP,
   RELEASE,
   RESERVE,
+  STORAGE_NODES,
 } from './redis-scripts';
 import { RespClient, RespError, type RespValue } from './resp-client';
 import {
@@ -15,11 +16,15 @@ import {
   checkTtl,
   DEFAULT_LEASE_MS,
   type FleetMember,
+  leaseToken,
+  type MemberChange,
   type Membership,
   memberKey,
   memberOf,
   NO_ROOM,
   type NodeReport,
+  NUMBER_FIELDS,
+  parseMember,
   type Reservation,
   releaseOnce,
   type StateStore,
@@ -113,20 +118,30 @@ export class RedisStateStore implements StateStore {
     return nodes.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
+  async storageNodes(): Promise<NodeView[]> {
+    const reply = (await this.run(STORAGE_NODES, [])) as string[][];
+    return reply.map(decodeNode).filter((node): node is NodeView => node !== undefined);
+  }
+
   async membership(knownVersion?: number): Promise<Membership> {
-    const [version, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [number, string[] | undefined];
+    const [version, whole, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [
+      number,
+      number | undefined,
+      string[] | undefined,
+    ];
     if (flat === undefined) return { version };
-    const members: FleetMember[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const [role, draining, slotsTotal, ...address] = flat[i + 1].split('|');
-      members.push({
-        id: flat[i],
-        address: address.join('|'),
-        role: role as FleetMember['role'],
-        slotsTotal: Number(slotsTotal),
-        draining: draining === '1',
+    if (whole === 0) {
+      // Each entry: `<id length>|<id><member key>`, the key empty when the node left.
+      const changes = flat.map((entry): MemberChange => {
+        const bar = entry.indexOf('|');
+        const end = bar + 1 + Number(entry.slice(0, bar));
+        const id = entry.slice(bar + 1, end);
+        return end === entry.length ? { id } : { id, member: parseMember(id, entry.slice(end)) };
       });
+      return { version, changes };
     }
+    const members: FleetMember[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) members.push(parseMember(flat[i], flat[i + 1]));
     return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
   }
 
@@ -190,6 +205,7 @@ export class RedisStateStore implements StateStore {
       candidates.length,
       ...candidates.map((c) => c.id),
       ...candidates.map((c) => c.limit),
+      leaseToken(),
     ];
   }
 
@@ -214,18 +230,6 @@ export class RedisStateStore implements StateStore {
   }
 }
 
-const NUMBER_FIELDS = [
-  'slotsTotal',
-  'slotsUsed',
-  'cpuBusy',
-  'memoryUsed',
-  'load1',
-  'load5',
-  'load15',
-  'cores',
-  'heartbeatAt',
-] as const satisfies readonly (keyof NodeReport)[];
-
 function encodeReport(report: NodeReport): Record<string, string> {
   const fields: Record<string, string> = {
     id: report.id,
@@ -239,7 +243,11 @@ function encodeReport(report: NodeReport): Record<string, string> {
   return fields;
 }
 
-/** A node from its flat hash, or undefined if the hash is not a whole node (never written by a heartbeat). */
+/**
+ * A node from its flat hash, or undefined if the hash is not a whole, well-formed node (never
+ * written by a heartbeat, or written by something else): one bad record is left out, not
+ * thrown on, so it cannot stop every reader from seeing the rest of the fleet.
+ */
 function decodeNode(flat: readonly string[]): NodeView | undefined {
   const hash: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
@@ -248,6 +256,10 @@ function decodeNode(flat: readonly string[]): NodeView | undefined {
   const role = hash.role;
   if (!hash.id || !hash.address || (role !== 'compute' && role !== 'storage')) return undefined;
   if (!Object.values(numbers).every(Number.isFinite) || !Number.isFinite(inFlight)) return undefined;
+  const serviceMs = hash.serviceMs === undefined ? undefined : Number(hash.serviceMs);
+  if (serviceMs !== undefined && !Number.isFinite(serviceMs)) return undefined;
+  const functionServiceMs = hash.functionServiceMs === undefined ? undefined : msByName(hash.functionServiceMs);
+  if (functionServiceMs === null) return undefined;
   return {
     id: hash.id,
     address: hash.address,
@@ -255,9 +267,19 @@ function decodeNode(flat: readonly string[]): NodeView | undefined {
     draining: hash.draining === '1',
     inFlight,
     ...(numbers as Record<(typeof NUMBER_FIELDS)[number], number>),
-    ...(hash.serviceMs === undefined ? {} : { serviceMs: Number(hash.serviceMs) }),
-    ...(hash.functionServiceMs === undefined
-      ? {}
-      : { functionServiceMs: JSON.parse(hash.functionServiceMs) as Record<string, number> }),
+    ...(serviceMs === undefined ? {} : { serviceMs }),
+    ...(functionServiceMs === undefined ? {} : { functionServiceMs }),
   };
+}
+
+/** A JSON object of finite numbers by name, or null if the text is anything else. */
+function msByName(text: string): Record<string, number> | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  return Object.values(value).every(Number.isFinite) ? (value as Record<string, number>) : null;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { NoCapacity, NodeRole, NodeView, Selection } from '@strata/policy-engine';
 
 /** What a node publishes about itself at each heartbeat: its view less the dispatchers' count. */
@@ -25,11 +26,22 @@ export interface FleetMember {
   readonly draining: boolean;
 }
 
-/** The fleet's members and a version that changes whenever they do. */
+/** One change of membership: a member that joined or changed, or (`member` absent) the id of one that left. */
+export interface MemberChange {
+  readonly id: string;
+  readonly member?: FleetMember;
+}
+
+/**
+ * The fleet's members and a version that changes by one with each change of them. Both
+ * lists are absent when the caller's version is current.
+ */
 export interface Membership {
   readonly version: number;
-  /** Sorted by id; absent when the version is the one the caller already knew. */
+  /** Every member, sorted by id: for a caller that knew no version, or one too old for the store's log. */
   readonly members?: readonly FleetMember[];
+  /** The changes since the caller's version, oldest first: what a caller that keeps up reads, O(changes). */
+  readonly changes?: readonly MemberChange[];
 }
 
 /** A reservation's lease when the caller gives none: past API Gateway's 29 s, no invocation still needs it. */
@@ -49,7 +61,13 @@ export interface StateStore {
   deregister(nodeId: string): Promise<void>;
   /** The nodes whose heartbeat has not expired, with their live in-flight counts, sorted by id. O(n): for node views and custom strategies. */
   liveNodes(): Promise<NodeView[]>;
-  /** The members, unless `knownVersion` is still current: O(1) while nobody joins or leaves. */
+  /** The live storage nodes, with their figures, sorted by id: O(storage nodes), whatever the fleet's size. */
+  storageNodes(): Promise<NodeView[]>;
+  /**
+   * What changed since `knownVersion`: nothing while it is current (O(1)), the changes
+   * since it while the store's log holds them (O(changes)), else every member (O(n)).
+   * `applyMembership` brings a caller's list up to date from either.
+   */
   membership(knownVersion?: number): Promise<Membership>;
   /**
    * Picks a node by the selection's rule and reserves it (in-flight + 1), atomically.
@@ -60,6 +78,11 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+/** A lease id's secret part: 128 random bits, so that no other client can name, and so release, a reservation. */
+export function leaseToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
 /** Builds the release callback a reservation carries: it acts once, however often it is called. */
 export function releaseOnce(release: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
@@ -68,7 +91,8 @@ export function releaseOnce(release: () => Promise<void>): () => Promise<void> {
 
 export const NO_ROOM: NoCapacity = { kind: 'no-capacity', reason: 'every candidate is full or gone' };
 
-const NUMBER_FIELDS = [
+/** A node report's numeric fields: checked on the way in, and parsed back from Redis's strings. */
+export const NUMBER_FIELDS = [
   'slotsTotal',
   'slotsUsed',
   'cpuBusy',
@@ -78,7 +102,7 @@ const NUMBER_FIELDS = [
   'load15',
   'cores',
   'heartbeatAt',
-] as const;
+] as const satisfies readonly (keyof NodeReport)[];
 /** Node ids: printable ASCII, so that both stores order them the same way (by byte). */
 const NODE_ID = /^[\x21-\x7e]{1,200}$/;
 
@@ -128,4 +152,48 @@ export function memberOf(report: NodeReport): FleetMember {
 /** What makes a membership change, as one string: role, draining, slots, address (last: it may hold any character). */
 export function memberKey(member: FleetMember): string {
   return `${member.role}|${member.draining ? 1 : 0}|${member.slotsTotal}|${member.address}`;
+}
+
+/**
+ * The members after an update from `membership()`: the update's full list, or `known`
+ * with its changes applied (a few each by a binary search in the id order, many at once
+ * by id). Undefined when the update carries neither (the caller's version was current).
+ */
+export function applyMembership(known: readonly FleetMember[], update: Membership): readonly FleetMember[] | undefined {
+  if (update.members) return update.members;
+  if (!update.changes) return undefined;
+  if (update.changes.length > 16) {
+    const byId = new Map(known.map((member) => [member.id, member]));
+    for (const { id, member } of update.changes) {
+      if (member) byId.set(id, member);
+      else byId.delete(id);
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  const members = [...known];
+  for (const { id, member } of update.changes) {
+    let low = 0;
+    let high = members.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (members[middle].id < id) low = middle + 1;
+      else high = middle;
+    }
+    const present = low < members.length && members[low].id === id;
+    if (member) members.splice(low, present ? 1 : 0, member);
+    else if (present) members.splice(low, 1);
+  }
+  return members;
+}
+
+/** A member from its id and its memberKey, as the stores keep it. */
+export function parseMember(id: string, key: string): FleetMember {
+  const [role, draining, slotsTotal, ...address] = key.split('|');
+  return {
+    id,
+    address: address.join('|'),
+    role: role as FleetMember['role'],
+    slotsTotal: Number(slotsTotal),
+    draining: draining === '1',
+  };
 }

@@ -4,15 +4,15 @@ import { leastExpectedDelay } from './invocation/least-expected-delay';
 import { leastLoad } from './invocation/least-load';
 import { leastOutstanding } from './invocation/least-outstanding';
 import { mostSlots } from './invocation/most-slots';
-import { powerOfChoices } from './invocation/power-of-choices';
+import { powerOfTwo } from './invocation/power-of-two';
 import { prequal } from './invocation/prequal';
 import { roundRobin } from './invocation/round-robin';
 import { singleEntry } from './invocation/single-entry';
-import { expectedDelayPeers } from './node/expected-delay';
-import { idOrderPeers } from './node/id-order';
+import { leastExpectedDelayPeers } from './node/least-expected-delay';
 import { leastLoadPeers } from './node/least-load';
 import { mostSlotsPeers } from './node/most-slots';
-import { powerOfChoicesPeers } from './node/power-of-choices';
+import { powerOfTwoPeers } from './node/power-of-two';
+import { singleEntryPeers } from './node/single-entry';
 import { alwaysOffload } from './offload/always';
 import { neverOffload } from './offload/never';
 import { thresholdOffload } from './offload/thresholds';
@@ -47,7 +47,7 @@ const builtIns = {
       tier: 'invocation',
       summary: 'the fewer in flight of `choices` random nodes with room',
       options: choices,
-      create: (o) => powerOfChoices(o.choices),
+      create: (o) => powerOfTwo(o.choices),
     }),
     'least-expected-delay': definePolicy({
       tier: 'invocation',
@@ -147,14 +147,18 @@ const builtIns = {
       tier: 'node',
       summary: 'the better of `choices` random peers first, then the rest',
       options: choices,
-      create: (o) => powerOfChoicesPeers(o.choices),
+      create: (o) => powerOfTwoPeers(o.choices),
     }),
-    'expected-delay': definePolicy({
+    'least-expected-delay': definePolicy({
       tier: 'node',
       summary: 'peers by expected delay from their measured service time',
-      create: () => expectedDelayPeers,
+      create: () => leastExpectedDelayPeers,
     }),
-    'id-order': definePolicy({ tier: 'node', summary: 'peers in id order', create: () => idOrderPeers }),
+    'single-entry': definePolicy({
+      tier: 'node',
+      summary: "peers in id order, whatever their load: AutoNDP's baseline",
+      create: () => singleEntryPeers,
+    }),
   },
   offload: {
     thresholds: definePolicy({

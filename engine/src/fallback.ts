@@ -35,7 +35,27 @@ export function withFallback<T extends PolicyTier>(
       return (fallback as (...a: unknown[]) => unknown)(...args);
     }
   };
-  if (tier !== 'invocation') return guarded as unknown as NodePolicy & OffloadPolicy as PolicyOfTier[T];
+  if (tier === 'node') {
+    // The peer pick over the store's index is guarded the same way; a plugin without one
+    // keeps none (the compute node then uses its order), and a faulty one's pick is the default's.
+    const { peer } = policy as NodePolicy;
+    const fallbackPeer = (fallback as NodePolicy).peer;
+    if (!peer) return guarded as unknown as PolicyOfTier[T];
+    const guardedPeer: NodePolicy['peer'] = (exclude, ctx) => {
+      try {
+        const answer = peer(exclude, ctx);
+        if (typeof answer !== 'object' || answer === null || answer.kind !== 'select')
+          throw new TypeError(`the node policy's peer pick answered ${JSON.stringify(answer)}, not a select`);
+        return answer;
+      } catch (error) {
+        onFault(error);
+        if (!fallbackPeer) throw error;
+        return fallbackPeer(exclude, ctx);
+      }
+    };
+    return Object.assign(guarded, { peer: guardedPeer }) as unknown as PolicyOfTier[T];
+  }
+  if (tier !== 'invocation') return guarded as unknown as OffloadPolicy as PolicyOfTier[T];
   // A strategy over the index is given only the membership; the fallback must be content with what the policy reads.
   const { reads, observe } = policy as InvocationStrategy;
   return Object.assign(guarded, reads ? { reads } : {}, observe ? { observe } : {}) as unknown as PolicyOfTier[T];

@@ -65,9 +65,13 @@ export {
   type PolicyTier,
   policyDefinition,
   policyNames,
+  RENAMED_NODE_POLICIES,
   registerPolicy,
   UnknownPolicyError,
 } from './registry';
+/** Each indexed rule's TypeScript and its Lua, one table (engine/src/rules/): what a tier-1 selection or a tier-2 peer pick may name. */
+export { INDEXED_RULES } from './rules';
+export type { RuleApply, RuleUnit } from './rules/unit';
 /** For the dispatcher and the state stores: which kind of selection, and its rule over a candidate list. */
 export { applySelection, isIndexed } from './selection';
 /** For the nodes: their own measure of their service time. */

@@ -47,6 +47,15 @@ export function definePolicy<T extends PolicyTier, const S extends OptionsSchema
   return definition;
 }
 
+/**
+ * Tier-2 names that went when each algorithm got one name in every tier and in the
+ * store (issue 20): an old name is an error that gives the new one, not a silent alias.
+ */
+export const RENAMED_NODE_POLICIES: Readonly<Record<string, string>> = {
+  'id-order': 'single-entry',
+  'expected-delay': 'least-expected-delay',
+};
+
 const NAME = /^[a-z][a-z0-9-]{0,47}$/;
 const registries: Record<PolicyTier, Map<string, PolicyDefinition>> = {
   invocation: new Map(),
@@ -95,7 +104,12 @@ export class UnknownPolicyError extends Error {
     readonly requested: string,
     readonly validNames: readonly string[],
   ) {
-    super(`Unknown ${tier} "${requested}". Valid names: ${validNames.join(', ')}`);
+    const renamed = tier === 'node policy' ? RENAMED_NODE_POLICIES[requested] : undefined;
+    super(
+      renamed
+        ? `Unknown ${tier} "${requested}": it is now called "${renamed}" (one name per algorithm). Valid names: ${validNames.join(', ')}`
+        : `Unknown ${tier} "${requested}". Valid names: ${validNames.join(', ')}`,
+    );
     this.name = 'UnknownPolicyError';
   }
 }

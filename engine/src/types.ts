@@ -106,25 +106,25 @@ export type CandidateSelection =
  * - `least-outstanding`: the node of F with the fewest in flight.
  * - `least-expected-delay`: the node of F with the least (in flight + 1) x service time / slots.
  * - `least-load`: the node of F with the lowest one-minute load per core.
- * - `most-free-slots`: the node of F with the most free slots, counting the larger of
+ * - `most-slots`: the node of F with the most free slots, counting the larger of
  *   its reported slots in use and its in-flight count.
  * - `round-robin`: advance the shared counter `cursor`; start at E[counter - 1 mod |E|],
  *   then the next node of F in id order, wrapping.
- * - `power-of-d`: one node of F per draw u (rank floor(u |F|)); the one with the fewest
+ * - `power-of-two`: one node of F per draw u (rank floor(u |F|)); the one with the fewest
  *   in flight, ties to the earlier draw.
  * - `prequal`: the same draws; a drawn node is hot when its in-flight count is above the
  *   `quantile` of F's counts. Of the cold ones, the lowest service time; if all are hot,
  *   the fewest in flight (Prequal's hot-cold lexicographic rule).
  * - `hash-affinity`: home E[hash mod |E|], then a walk by a step co-prime to |E| (from
  *   `stepSeed`), the first of AFFINITY_WALK steps in F; else as least-outstanding.
- * - `lowest-id`: E's first node, whatever it carries (no limit).
+ * - `single-entry`: E's first node, whatever it carries (no limit).
  *
  * Ties always go to the lower id.
  */
 export type IndexedSelection = { readonly kind: 'select'; readonly exclude?: readonly string[] } & (
-  | { readonly rule: 'least-outstanding' | 'least-expected-delay' | 'least-load' | 'most-free-slots' | 'lowest-id' }
+  | { readonly rule: 'least-outstanding' | 'least-expected-delay' | 'least-load' | 'most-slots' | 'single-entry' }
   | { readonly rule: 'round-robin'; readonly cursor: string }
-  | { readonly rule: 'power-of-d'; readonly draws: readonly number[] }
+  | { readonly rule: 'power-of-two'; readonly draws: readonly number[] }
   | { readonly rule: 'prequal'; readonly draws: readonly number[]; readonly quantile: number }
   | { readonly rule: 'hash-affinity'; readonly hash: number; readonly stepSeed: number }
 );
@@ -152,13 +152,27 @@ export interface InvocationStrategy {
   readonly observe?: (placedAt: number, latencyMs: number, now: number) => void;
 }
 
-/** Tier 2: the peers a full compute node should try, best first. The caller keeps this order. */
-export type NodePolicy = (
-  self: NodeView,
-  nodes: readonly NodeView[],
-  invocation: Invocation,
-  ctx: PolicyContext,
-) => { readonly kind: 'forward'; readonly peers: readonly NodeView[] } | NoCapacity;
+/**
+ * Tier 2: the peers a full compute node should try, best first, over a snapshot of the
+ * fleet (the simulator's and the tests' form; the caller keeps this order). A compute node
+ * asks the state store's index instead, with `peer`: the same rule as an IndexedSelection,
+ * one script a try, no view of the fleet.
+ */
+export interface NodePolicy {
+  (
+    self: NodeView,
+    nodes: readonly NodeView[],
+    invocation: Invocation,
+    ctx: PolicyContext,
+  ): { readonly kind: 'forward'; readonly peers: readonly NodeView[] } | NoCapacity;
+  /**
+   * The next peer to try, as the store picks it: `exclude` holds this node and the peers
+   * already tried. Every built-in has one. A plugin may leave it out: the compute node then
+   * reads the fleet's figures and offers the invocation to the peers in the order the
+   * policy gives (O(n) per forward, where the index's pick is O(log n)).
+   */
+  readonly peer?: (exclude: readonly string[], ctx: PolicyContext) => IndexedSelection;
+}
 
 /** Tier 3: where an invocation's data stage runs. */
 export type OffloadDecision =

@@ -1,5 +1,5 @@
 import type { NodeView, PolicyContext, Selection } from '@strata/policy-engine';
-import type { FleetMember, Reservation, StateStore } from '../../common/state';
+import { applyMembership, type FleetMember, type Reservation, type StateStore } from '../../common/state';
 import { LastKnownFleet } from './last-known-fleet';
 
 export interface FleetViewOptions {
@@ -49,7 +49,7 @@ export class FleetView {
   /**
    * The node list, read again once it is older than refreshMs; on failure the last one.
    * A strategy that decides over the store's index gets the membership only, which
-   * costs one version check while nobody joins or leaves; a strategy that orders the
+   * costs one version check while nobody joins or leaves and O(changes) after; a strategy that orders the
    * nodes itself gets every node's figures, O(n) per refresh.
    */
   async liveNodes(): Promise<readonly NodeView[]> {
@@ -65,10 +65,12 @@ export class FleetView {
       });
       const store = await this.store;
       if (this.options.reads === 'membership') {
-        const { version, members } = await store.membership(this.membershipVersion);
+        // After a change: the changes since the version in hand (O(changes) in Redis), applied to the list.
+        const update = await store.membership(this.membershipVersion);
+        const members = applyMembership(this.nodes, update);
         if (members) {
           this.nodes = members.map((m) => memberView(m, now()));
-          this.membershipVersion = version;
+          this.membershipVersion = update.version;
           this.lastKnown.remember(members);
         }
       } else {

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AnyPrincipal, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -39,7 +39,13 @@ export class Alerts extends Construct {
     const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
     const useKey = ['kms:Decrypt', 'kms:GenerateDataKey*'];
 
-    const key = new Key(this, 'Key', { description: 'Strata alert topic', enableKeyRotation: true });
+    // Deleted with the stack (after KMS's waiting period, in which a mistake can be undone), not left costing a dollar a month.
+    const key = new Key(this, 'Key', {
+      description: 'Strata alert topic',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
     key.addToResourcePolicy(
       new PolicyStatement({ sid: 'CloudWatchAlarms', principals: [cloudWatch], actions: useKey, resources: ['*'] }),
     );

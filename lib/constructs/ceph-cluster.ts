@@ -31,6 +31,7 @@ import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeLaunchChecks, launchAnyOf, nodeRole, nodeUserData } from './ec2-node';
 import type { FunctionCodeBucket } from './function-code-bucket';
 import { acknowledgeNag } from './nag';
+import { nthAddress, STORAGE_ADDRESSES } from './network';
 import { NodeLaunchTemplate } from './node-launch-template';
 import { nonEmptyProp, PropError, portProp, wholeProp } from './validate';
 
@@ -45,6 +46,8 @@ export interface CephClusterProps {
   /** Users' functions: the nodes read their modules and records (never write them), through S3's gateway endpoint. */
   readonly functionCode: FunctionCodeBucket;
   readonly agentPort: number;
+  /** The compute nodes' port: with the agents' own and the VPC's range, the only peers an agent trusts. */
+  readonly computePort: number;
   readonly rgwPort: number;
   /** Over these the storage agent runs no data stage. */
   readonly thresholds: OffloadThresholds;
@@ -97,8 +100,10 @@ export class CephCluster extends Construct {
   readonly role: Role;
   /** The keyrings and RGW's TLS key: storage nodes only. */
   readonly clusterSecret: Secret;
-  /** S3 access key, secret key and RGW's CA certificate, for the compute nodes. */
+  /** The bucket owner's S3 access key and secret key, and RGW's CA certificate: storage nodes and the operator. */
   readonly objectsSecret: Secret;
+  /** A read-only RGW user's S3 keys (a bucket policy grants it s3:GetObject and s3:ListBucket) and the CA: the compute nodes, which only read. */
+  readonly objectsReadSecret: Secret;
   /** https://rgw.<zone>:<port> */
   readonly rgwEndpoint: string;
   readonly bucket: string;
@@ -143,13 +148,17 @@ export class CephCluster extends Construct {
     this.objectsSecret = new Secret(this, 'ObjectStoreKeys', {
       description: 'Strata Ceph RGW: S3 keys and CA certificate, published by storage node 0',
     });
+    this.objectsReadSecret = new Secret(this, 'ObjectStoreReadKeys', {
+      description:
+        'Strata Ceph RGW: read-only S3 keys and CA certificate for the compute nodes, published by storage node 0',
+    });
     this.role = nodeRole(
       this,
       'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets, its volumes and address',
       props,
     );
     props.functionCode.grantRead(this.role);
-    for (const secret of [this.clusterSecret, this.objectsSecret]) {
+    for (const secret of [this.clusterSecret, this.objectsSecret, this.objectsReadSecret]) {
       secret.grantRead(this.role);
       secret.grantWrite(this.role);
       acknowledgeNag(
@@ -228,11 +237,7 @@ export class CephCluster extends Construct {
       acknowledgeLaunchChecks(group, instanceTypes, 'storage.instanceTypes');
       nodeUserData(template.userData, {
         bundle: props.bundle,
-        prelude: [
-          'export DEBIAN_FRONTEND=noninteractive',
-          'apt-get update',
-          'apt-get install -y --no-install-recommends awscli unzip',
-        ],
+        prelude: ['apt_install awscli unzip'],
         setupScript: 'node-setup/storage-node.sh',
         settings: {
           STRATA_REGION: stack.region,
@@ -240,11 +245,13 @@ export class CephCluster extends Construct {
           STRATA_SIGNAL_RESOURCE: stack.getLogicalId(group.node.defaultChild as CfnAutoScalingGroup),
           STRATA_LOG_GROUP: props.logGroup.logGroupName,
           STRATA_PORT: String(props.agentPort),
+          STRATA_COMPUTE_PORT: String(props.computePort),
           STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
           STRATA_CACHE_HOST: props.state.host,
           STRATA_CACHE_PORT: String(props.state.port),
           STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
           STRATA_OBJECTS_SECRET_ARN: this.objectsSecret.secretArn,
+          STRATA_OBJECTS_READ_SECRET_ARN: this.objectsReadSecret.secretArn,
           STRATA_CEPH_SECRET_ARN: this.clusterSecret.secretArn,
           STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.thresholds),
           STRATA_VPC_CIDR: props.vpc.vpcCidrBlock,
@@ -314,11 +321,14 @@ export class CephCluster extends Construct {
   }
 }
 
-/** A node's fixed private address: the tenth address of its subnet, the eleventh for a second node in the same subnet, ... */
+/**
+ * A node's fixed private address: the tenth address of its subnet, the eleventh for a
+ * second node in the same subnet, ... inside the block the network reserves for them.
+ */
 function fixedAddress(subnet: ISubnet, slot: number): string {
-  const [base, bits] = subnet.ipv4CidrBlock.split('/');
-  if (bits === undefined)
-    throw new Error(`the storage subnet ${subnet.node.path} has no literal CIDR block; fixed node addresses need one`);
-  const value = base.split('.').reduce((sum, part) => sum * 256 + Number(part), 0) + 10 + slot;
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+  if (slot >= STORAGE_ADDRESSES.perSubnet)
+    throw new Error(
+      `storage.nodes puts more than ${STORAGE_ADDRESSES.perSubnet} nodes in the subnet ${subnet.node.path}, more than its reserved block holds`,
+    );
+  return nthAddress(subnet.ipv4CidrBlock, STORAGE_ADDRESSES.first + slot);
 }

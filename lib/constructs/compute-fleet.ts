@@ -44,6 +44,8 @@ export interface ComputeFleetProps {
   readonly logGroup: ILogGroup;
   readonly alerts: ITopic;
   readonly port: number;
+  /** The storage agents' port: with the nodes' own and the VPC's range, where a node may forward. */
+  readonly storagePort: number;
   readonly state: StateStoreEndpoint;
   /** Users' functions: the nodes read their modules and records (never write them), through S3's gateway endpoint. */
   readonly functionCode: FunctionCodeBucket;
@@ -158,7 +160,7 @@ export class ComputeFleet extends Construct {
     // The user data names the group (to signal it), so it is written once the group exists; it renders at synth.
     nodeUserData(template.userData, {
       bundle: props.bundle,
-      prelude: ['aws_dnf_install unzip'], // the AMI has the AWS CLI
+      prelude: ["retry 600 'the package unzip' aws_dnf_install unzip"], // the AMI has the AWS CLI
       setupScript: 'node-setup/compute-node.sh',
       settings: {
         STRATA_REGION: region,
@@ -166,6 +168,8 @@ export class ComputeFleet extends Construct {
         STRATA_SIGNAL_RESOURCE: Stack.of(this).getLogicalId(group),
         STRATA_LOG_GROUP: props.logGroup.logGroupName,
         STRATA_PORT: String(props.port),
+        STRATA_STORAGE_PORT: String(props.storagePort),
+        STRATA_VPC_CIDR: props.vpc.vpcCidrBlock,
         STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
         STRATA_CACHE_HOST: props.state.host,
         STRATA_CACHE_PORT: String(props.state.port),

@@ -26,6 +26,8 @@ export const DISPATCHER_BUNDLING = {
   minify: false,
   esbuildArgs: { '--minify-whitespace': true, '--minify-syntax': true },
   sourceMap: false,
+  // The indexed rules' Lua, as strings, should the engine ever be bundled in (it comes from the layer).
+  loader: { '.lua': 'text' },
   // The engine comes from the layer (/opt/nodejs/node_modules); the AWS SDK, if ever imported, from the runtime.
   externalModules: [POLICY_ENGINE_PACKAGE, '@aws-sdk/*'],
 } as const;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Stack } from 'aws-cdk-lib';
 import {
   type AutoScalingGroup,
   type AutoScalingGroupProps,
@@ -22,9 +23,17 @@ export const AWS_SEAM = {
   source: join(__dirname, '..', '..', 'nodes', 'node-setup', 'aws.sh'),
 } as const;
 
+/** What the user data needs before the node bundle is there (nodes/node-setup/boot.sh: retry, imds, fail), written to /etc/strata/boot.sh. */
+export const BOOT_HELPERS = {
+  path: '/etc/strata/boot.sh',
+  start: "cat > /etc/strata/boot.sh <<'BOOT_HELPERS'",
+  end: 'BOOT_HELPERS',
+  source: join(__dirname, '..', '..', 'nodes', 'node-setup', 'boot.sh'),
+} as const;
+
 export interface NodeUserDataOptions {
   readonly bundle: Asset;
-  /** Commands that make `unzip` (and on Debian `aws`) available on this image; the AWS seam's functions are defined. */
+  /** Commands that make `unzip` (and on Debian `aws`) available on this image; the AWS seam's and boot.sh's functions are defined. */
   readonly prelude: readonly string[];
   /** The setup script inside the bundle, e.g. node-setup/compute-node.sh. */
   readonly setupScript: string;
@@ -57,32 +66,62 @@ export function nodeRole(
   return role;
 }
 
-/** Lets a node read the one object of its bundle (asset.grantRead would open the whole asset bucket). */
+/**
+ * Lets a node read the one object of its bundle (asset.grantRead would open the whole
+ * asset bucket). An account bootstrapped with a customer key (`cdk bootstrap
+ * --bootstrap-customer-kms-key`) encrypts the asset bucket with it, and S3 then needs
+ * the reader's kms:Decrypt: allowed for that key only through S3, for this bucket.
+ */
 function grantReadBundle(bundle: Asset, role: IRole): void {
+  const object = bundle.bucket.arnForObjects(bundle.s3ObjectKey);
+  role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [object] }));
   role.addToPrincipalPolicy(
-    new PolicyStatement({ actions: ['s3:GetObject'], resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)] }),
+    new PolicyStatement({
+      sid: 'DecryptBundleThroughS3',
+      actions: ['kms:Decrypt'],
+      resources: ['*'], // the bootstrap key, which the app cannot name
+      conditions: {
+        StringEquals: { 'kms:ViaService': `s3.${Stack.of(role).region}.amazonaws.com` },
+        // The object's ARN, or the bucket's with S3 Bucket Keys.
+        'ForAnyValue:StringEquals': { 'kms:EncryptionContext:aws:s3:arn': [bundle.bucket.bucketArn, object] },
+      },
+    }),
+  );
+  acknowledgeNag(
+    role,
+    'IAM5[Resource::*]',
+    "kms:Decrypt of the asset bucket's key, which the app cannot name (the account's bootstrap chose it): only through S3 and only for the node bundle's bucket",
   );
 }
 
 /**
- * User data both node kinds share: the AWS seam, the settings file, the node bundle
- * from its S3 asset into /opt/strata, then the bundle's own setup script. The settings
- * are written single-quoted, so no value is expanded by the shell.
+ * User data both node kinds share: the AWS seam, the boot helpers and the settings file,
+ * then an ERR trap that signals FAILURE to CloudFormation from the first command that can
+ * fail (the package installs, the bundle's fetch); the node bundle from its S3 asset into
+ * /opt/strata, then the bundle's own setup script. The settings are written
+ * single-quoted, so no value is expanded by the shell.
  */
 export function nodeUserData(userData: UserData, options: NodeUserDataOptions): void {
   const settings = Object.entries(options.settings).map(([key, value]) => `${key}='${value}'`);
+  const file = (helpers: typeof AWS_SEAM | typeof BOOT_HELPERS) => [
+    helpers.start,
+    readFileSync(helpers.source, 'utf8').trimEnd(),
+    helpers.end,
+  ];
   userData.addCommands(
-    'set -euo pipefail',
+    'set -Eeuo pipefail',
     'install -d -m 0700 /etc/strata',
-    AWS_SEAM.start,
-    readFileSync(AWS_SEAM.source, 'utf8').trimEnd(),
-    AWS_SEAM.end,
-    `source ${AWS_SEAM.path}`,
-    ...options.prelude,
+    ...file(AWS_SEAM),
+    ...file(BOOT_HELPERS),
     "cat > /etc/strata/strata.env <<'SETTINGS'",
     ...settings,
     'SETTINGS',
-    `aws_fetch_bundle 's3://${options.bundle.s3BucketName}/${options.bundle.s3ObjectKey}' /tmp/strata-node.zip`,
+    'source /etc/strata/strata.env',
+    `source ${AWS_SEAM.path}`,
+    `source ${BOOT_HELPERS.path}`,
+    `trap 'fail "the user data failed (line \${LINENO})"' ERR`,
+    ...options.prelude,
+    `retry 300 'the node bundle' aws_fetch_bundle 's3://${options.bundle.s3BucketName}/${options.bundle.s3ObjectKey}' /tmp/strata-node.zip`,
     'rm -rf /opt/strata && install -d /opt/strata && unzip -q /tmp/strata-node.zip -d /opt/strata && rm /tmp/strata-node.zip',
     `exec bash /opt/strata/${options.setupScript}`,
   );

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
@@ -17,6 +17,9 @@ export interface FunctionCodeBucketProps {
   /** How long the bucket's server access logs are kept; a whole number of days, at least 1. @default 365 */
   readonly accessLogDays?: number;
 }
+
+/** Where the server access logs go in their bucket. */
+const ACCESS_LOG_PREFIX = 'function-code/';
 
 /** The key prefixes readers may get (common/functions/registry.ts): modules by hash, version and alias records. */
 export const FUNCTION_CODE_PREFIXES = ['modules/', 'functions/'] as const;
@@ -100,8 +103,6 @@ export class FunctionCodeBucket extends Construct {
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       versioned: true,
-      serverAccessLogsBucket: this.accessLogs,
-      serverAccessLogsPrefix: 'function-code/',
       lifecycleRules: [
         {
           id: 'expire-earlier-versions',
@@ -112,11 +113,29 @@ export class FunctionCodeBucket extends Construct {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    const cfnBucket = this.bucket.node.defaultChild as CfnBucket;
     // Every deploy, alias move and removal is an event an operator can route (EventBridge).
     // Set on the bucket itself: the Bucket prop does it with a custom resource and a Lambda function.
-    (this.bucket.node.defaultChild as CfnBucket).notificationConfiguration = {
-      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    cfnBucket.notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    // Server access logs, delivered under a bucket policy (ACLs stay off) whatever the app's
+    // feature flags: the Bucket prop would turn on the log bucket's ACL without
+    // @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy.
+    cfnBucket.loggingConfiguration = {
+      destinationBucketName: this.accessLogs.bucketName,
+      logFilePrefix: ACCESS_LOG_PREFIX,
     };
+    this.accessLogs.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'S3ServerAccessLogsOfTheFunctionCodeBucket',
+        principals: [new ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [this.accessLogs.arnForObjects(`${ACCESS_LOG_PREFIX}*`)],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': this.bucket.bucketArn },
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+        },
+      }),
+    );
     exceptControl(
       this.bucket,
       'CT.S3.PR.9',

@@ -2,6 +2,8 @@ import { Stack } from 'aws-cdk-lib';
 import {
   type CfnSecurityGroup,
   CfnSecurityGroupEgress,
+  type CfnSubnet,
+  CfnSubnetCidrReservation,
   FlowLogDestination,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
@@ -35,11 +37,21 @@ export const PORTS = {
 /** The VPC's address range; a literal, so security group rules and nag checks can read it. */
 export const VPC_CIDR = '10.40.0.0/16';
 
+/**
+ * In each workload subnet, the block kept for the storage nodes' fixed addresses: its 10th
+ * address on, six a subnet (storage.nodes 12 over two AZs). An explicit CIDR reservation:
+ * EC2 assigns none of it by itself (to endpoints, Lambda or compute nodes), and the
+ * storage nodes assign their own in it.
+ */
+export const STORAGE_ADDRESSES = { first: 10, perSubnet: 6, block: { offset: 8, prefixLength: 29 } } as const;
+
 export interface NetworkProps {
   /** @default 3 */
   readonly maxAzs?: number;
   /** @default 1 */
   readonly natGateways?: number;
+  /** The AZs by zone id, in order; the stack's AZ names come from the subnets made in them. @default by name (the stack's) */
+  readonly availabilityZones?: readonly string[];
 }
 
 /**
@@ -87,6 +99,8 @@ export class Network extends Construct {
         "CDK's handler that removes the default security group's rules at deploy time: it calls only the EC2 API and holds no data, and runs before any VPC endpoint it could use exists",
       );
     }
+    if (props.availabilityZones) this.pinZones(props.availabilityZones);
+    const storageReservations = this.reserveStorageAddresses();
     const flowLogs = strataLogGroup(this, 'FlowLogs');
     this.vpc.addFlowLog('FlowLog', { destination: FlowLogDestination.toCloudWatchLogs(flowLogs) });
 
@@ -106,12 +120,13 @@ export class Network extends Construct {
       SecretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     };
     for (const [name, service] of Object.entries(interfaceEndpoints)) {
-      this.vpc.addInterfaceEndpoint(name, {
+      const endpoint = this.vpc.addInterfaceEndpoint(name, {
         service,
         subnets: this.workloadSubnets,
         securityGroups: [endpointSecurityGroup],
         open: false,
       });
+      endpoint.node.addDependency(...storageReservations); // their interfaces take addresses outside the block
     }
 
     const group = (name: string, description: string, allowAllOutbound: boolean) =>
@@ -210,6 +225,43 @@ export class Network extends Construct {
       this.storageSecurityGroup.addIngressRule(this.storageSecurityGroup, port, what);
     }
   }
+
+  /** The AZ name of the index-th AZ, as EC2 made the subnets there (with zone ids, known only at deploy time). */
+  zoneName(index: number): string {
+    return (this.vpc.publicSubnets[index].node.defaultChild as CfnSubnet).attrAvailabilityZone;
+  }
+
+  /** Every subnet in its AZ by zone id rather than by name. */
+  private pinZones(zoneIds: readonly string[]): void {
+    for (const subnets of [this.vpc.publicSubnets, this.vpc.privateSubnets, this.vpc.isolatedSubnets]) {
+      subnets.forEach((subnet, index) => {
+        const cfn = subnet.node.defaultChild as CfnSubnet;
+        cfn.addPropertyDeletionOverride('AvailabilityZone');
+        cfn.addPropertyOverride('AvailabilityZoneId', zoneIds[index]);
+      });
+    }
+  }
+
+  private reserveStorageAddresses(): CfnSubnetCidrReservation[] {
+    return this.vpc.selectSubnets(this.workloadSubnets).subnets.map(
+      (subnet, index) =>
+        new CfnSubnetCidrReservation(this, `StorageAddresses${index}`, {
+          subnetId: subnet.subnetId,
+          cidr: `${nthAddress(subnet.ipv4CidrBlock, STORAGE_ADDRESSES.block.offset)}/${STORAGE_ADDRESSES.block.prefixLength}`,
+          reservationType: 'explicit',
+          description: "Strata storage nodes' fixed addresses: EC2 assigns none of them by itself",
+        }),
+    );
+  }
+}
+
+/** The address `offset` places into a literal IPv4 CIDR block. */
+export function nthAddress(cidr: string, offset: number): string {
+  const [base, bits] = cidr.split('/');
+  if (bits === undefined || !/^\d+\.\d+\.\d+\.\d+$/.test(base))
+    throw new Error(`the subnet CIDR ${cidr} is not a literal IPv4 block; fixed node addresses need one`);
+  const value = base.split('.').reduce((sum, part) => sum * 256 + Number(part), 0) + offset;
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }
 
 /**

@@ -58,6 +58,7 @@ export function bundleNodes(outputDir: string, plugins: readonly PluginConfig[] 
     target: 'node22',
     format: 'cjs',
     external: ['piscina'],
+    loader: { '.lua': 'text' }, // the indexed rules' Lua (engine/src/rules/*.lua), as strings
     logLevel: 'warning',
   });
   rmSync(dirname(registration), { recursive: true, force: true });
@@ -72,6 +73,7 @@ export function bundleNodes(outputDir: string, plugins: readonly PluginConfig[] 
     target: 'node22',
     format: 'cjs',
     external: ['piscina'],
+    loader: { '.lua': 'text' }, // the indexed rules' Lua (engine/src/rules/*.lua), as strings
     logLevel: 'warning',
   });
   const piscina = join(dirname(require.resolve('piscina')), '..'); // its main is dist/main.js

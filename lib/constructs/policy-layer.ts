@@ -71,6 +71,7 @@ export function bundlePolicyEngine(outputDir: string, plugins: readonly PluginCo
     target: 'node22',
     format: 'cjs',
     minify: true, // read at every cold start of the dispatcher
+    loader: { '.lua': 'text' }, // the indexed rules' Lua (engine/src/rules/*.lua), as strings
     sourcemap: false,
     logLevel: 'warning',
   });

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ALARMS, type DashboardResources, TIER_TITLES, WIDGETS } from '../../common/metrics/dashboard';
+import { refuseForeign } from '../loopback';
 import { datapointsOf, EmfError } from './emf';
 import { EmfFollower, type EmfSource } from './sources';
 import { LOCAL_RESOURCES, localSourceOf } from './stand-ins';
@@ -141,6 +142,7 @@ export async function serveDashboard(options: DashboardOptions = {}): Promise<Lo
     '/vendor/vega-embed.min.js': packageFile('vega-embed', 'build/vega-embed.min.js'),
   };
   const server: Server = createServer((req, res) => {
+    if (refuseForeign(req, res)) return; // DNS rebinding would let another site read the page's data
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET' }).end();
     if (url.pathname === '/favicon.ico') return void res.writeHead(204).end();

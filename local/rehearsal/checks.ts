@@ -11,6 +11,7 @@ import type { DispatcherLambda } from './dispatcher';
 import type { RehearsalEnvironment } from './environment';
 import type { Instance } from './fleet';
 import type { Report } from './report';
+import { secretsShown, secretValues } from './secrets';
 
 export const DATA_POOL = 'default.rgw.buckets.data';
 const SECURE_MODES = [
@@ -133,6 +134,56 @@ export async function checkCluster(
   await checkRgw(env, report, storage);
   await checkRegistered(env, report);
   await checkLogRotation(env, report);
+  await checkNoSecretShown(env, report);
+}
+
+/** No secret of the deployment in a unit's ExecStart, a process's command line on any host, or this report's output. */
+export async function checkNoSecretShown(env: RehearsalEnvironment, report: Report): Promise<void> {
+  await report.check("no secret in any unit's ExecStart, any command line on the hosts, or this output", async () => {
+    const arns = new Set<string>();
+    for (const instance of [...env.fleet.ofRole('compute'), ...env.fleet.ofRole('storage')]) {
+      const settings = settingsOf(instance.launch.userData);
+      for (const key of [
+        'STRATA_CACHE_SECRET_ARN',
+        'STRATA_OBJECTS_SECRET_ARN',
+        'STRATA_OBJECTS_READ_SECRET_ARN',
+        'STRATA_CEPH_SECRET_ARN',
+      ])
+        if (settings[key]) arns.add(settings[key]);
+    }
+    const secrets = [...arns].flatMap((arn) => env.aws.secretVersions(arn).flatMap(secretValues));
+    if (secrets.length === 0) throw new Error('found no secret values to look for');
+    const texts: Record<string, string> = { 'the report': report.printed.join('\n') };
+    let units = 0;
+    for (const instance of [...env.fleet.ofRole('compute'), ...env.fleet.ofRole('storage')]) {
+      const { host } = instance;
+      const names = (
+        await host.must([
+          'sh',
+          '-c',
+          "systemctl list-units --all --plain --no-legend 'strata-*' 'ceph*' | awk '{print $1}'",
+        ])
+      )
+        .split('\n')
+        .filter(Boolean);
+      units += names.length;
+      texts[`${instance.name} ExecStart`] = await host.must([
+        'systemctl',
+        'show',
+        '--property=ExecStart',
+        '--value',
+        ...names,
+      ]);
+      texts[`${instance.name} command lines`] = await host.must([
+        'sh',
+        '-c',
+        "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" 2>/dev/null; echo; done",
+      ]);
+    }
+    const shown = secretsShown(texts, secrets);
+    if (shown.length > 0) throw new Error(shown.join('\n'));
+    return `${secrets.length} secret values looked for in ${units} units and every process of ${(Object.keys(texts).length - 1) / 2} hosts, and the report: none`;
+  });
 }
 
 /** Both node kinds rotate their logs: the config is valid, a forced rotation keeps the old lines and the node goes on writing. */
@@ -190,6 +241,25 @@ export async function checkRgw(env: RehearsalEnvironment, report: Report, storag
       answers.push(`${instance.name} ${address}: 200`);
     }
     return answers.join('; ');
+  });
+  await report.check("the compute nodes' S3 keys read the bucket and write nothing in it", async () => {
+    const owner = env.objects();
+    const reader = env.objects(env.computeObjectKeys());
+    try {
+      if (env.computeObjectKeys().accessKeyId === env.objectKeys().accessKeyId)
+        throw new Error("the compute nodes hold the bucket owner's keys");
+      const key = (await owner.keys('corpus/'))[0];
+      const text = await reader.get(key);
+      const refused = await reader.put('corpus/written-by-a-compute-node.txt', 'x').then(
+        () => undefined,
+        (error: Error & { $metadata?: { httpStatusCode?: number } }) => error.$metadata?.httpStatusCode ?? error.name,
+      );
+      if (refused === undefined) throw new Error('a PutObject with the compute keys went through');
+      return `GetObject ${key}: ${text.length} characters; PutObject: ${refused}`;
+    } finally {
+      owner.close();
+      reader.close();
+    }
   });
 }
 

@@ -182,7 +182,7 @@ export class Deployment {
   }
 
   /**
-   * The Debian packages a launch installs with apt: the `apt-get install` lines of its
+   * The Debian packages a launch installs with apt: the `apt_install` lines of its
    * user data and of the setup script it runs from the bundle. The host image carries
    * them installed, so the user data's apt-get finds them there (the rehearsal would
    * spend ten minutes a host unpacking Ceph on two shared cores otherwise).
@@ -197,13 +197,13 @@ export class Deployment {
       text
         .replace(/\\\n/g, ' ')
         .split('\n')
-        .filter((line) => /^\s*apt-get install /.test(line))
+        .filter((line) => /^\s*apt_install /.test(line))
         .flatMap((line) =>
           line
             .replace(/#.*/, '')
             .trim()
             .split(/\s+/)
-            .slice(2)
+            .slice(1)
             .filter((word) => /^[a-z0-9][a-z0-9.+-]+$/.test(word)),
         ),
     );

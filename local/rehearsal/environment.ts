@@ -10,7 +10,7 @@ import { RgwObjects } from './objects';
 import { RehearsalCa, type StateStoreStandIn, startStateStore } from './state-store';
 
 /** What a compute host has that AL2023 gives the compute user data (its dnf lines go through the seam). */
-const COMPUTE_STAND_INS = ['unzip'];
+const COMPUTE_STAND_INS = ['unzip', 'jq'];
 
 const WORK = '/run/strata-rehearsal';
 const removeWork = () => rmSync(WORK, { recursive: true, force: true });
@@ -94,9 +94,15 @@ export class RehearsalEnvironment {
     return file;
   }
 
-  /** The S3 keys of the object-store secret. */
-  objectKeys(): { accessKeyId: string; secretAccessKey: string } {
+  /** The S3 keys the compute nodes get: the read-only user's. */
+  computeObjectKeys(): { accessKeyId: string; secretAccessKey: string } {
     const arn = settingsOf(this.deployment.computeLaunches()[0].userData).STRATA_OBJECTS_SECRET_ARN;
+    return JSON.parse(this.aws.secret(arn)) as { accessKeyId: string; secretAccessKey: string };
+  }
+
+  /** The bucket owner's S3 keys (the object-store secret the storage nodes get; the compute nodes get read-only ones). */
+  objectKeys(): { accessKeyId: string; secretAccessKey: string } {
+    const arn = settingsOf(this.deployment.storageLaunches()[0].userData).STRATA_OBJECTS_SECRET_ARN;
     return JSON.parse(this.aws.secret(arn)) as { accessKeyId: string; secretAccessKey: string };
   }
 
@@ -114,8 +120,8 @@ export class RehearsalEnvironment {
     ].join('\n');
   }
 
-  /** S3 on RGW from this machine, with the object-store secret's keys and CA, through every storage address. */
-  objects(): RgwObjects {
+  /** S3 on RGW from this machine, with the object-store secret's keys (or these) and CA, through every storage address. */
+  objects(keys?: { accessKeyId: string; secretAccessKey: string }): RgwObjects {
     const settings = settingsOf(this.deployment.storageLaunches()[0].userData);
     return new RgwObjects({
       name: settings.STRATA_RGW_NAME,
@@ -128,7 +134,7 @@ export class RehearsalEnvironment {
       bucket: settings.STRATA_BUCKET,
       caCertificate: readFileSync(this.rgwCa(), 'utf8'),
       region: this.deployment.region,
-      ...this.objectKeys(),
+      ...(keys ?? this.objectKeys()),
     });
   }
 

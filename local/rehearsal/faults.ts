@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { ATTEMPTS_HEADER } from '../../common/http/headers';
 import { RedisStateStore } from '../../common/state';
@@ -32,6 +33,7 @@ export async function rehearseFaults(
       async () => `${await traffic.verifyAll()} objects read back through RGW, each as written`,
     );
     await computeHostDown(env, report, dispatcher, 'compute-1');
+    await computeHostTerminated(env, report, dispatcher, 'compute-0', 'compute-1');
   } finally {
     // A stuck loop is reported, and does not hide the error of a check that failed.
     await traffic.stop().catch((error: Error) => report.log(`traffic: ${error.message}`));
@@ -78,7 +80,7 @@ async function storageHostDown(
     async () => {
       await survivor.waitForHealthOk(HEALTH_TIMEOUT_MS);
       report.figure(`${name} boot to HEALTH_OK`, (Date.now() - bootAt) / 1000, 's');
-      return `${((Date.now() - bootAt) / 1000).toFixed(0)} s after it booted; writes meanwhile ${writesWentOn(traffic, bootAt)}`;
+      return `${((Date.now() - bootAt) / 1000).toFixed(0)} s after it booted; writes meanwhile ${await writesWentOn(traffic, bootAt)}`;
     },
   );
 }
@@ -201,7 +203,7 @@ async function replaceStorageHost(
           throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
         if (volume === 'fresh' && (osdsAfter.length !== osdsBefore.length || isDeepStrictEqual(osdsAfter, osdsBefore)))
           throw new Error(`OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}`);
-        return `OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}; quorum ${quorum.join(', ')}; ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the launch; writes meanwhile ${writesWentOn(traffic, startedAt)}`;
+        return `OSDs ${osdsBefore.join(',')} -> ${osdsAfter.join(',')}; quorum ${quorum.join(', ')}; ${((Date.now() - startedAt) / 1000).toFixed(0)} s after the launch; writes meanwhile ${await writesWentOn(traffic, startedAt)}`;
       },
     );
   }
@@ -256,6 +258,90 @@ async function computeHostDown(
   );
 }
 
+/**
+ * Auto Scaling terminates a compute node (a scale-in): its lifecycle hook holds the
+ * instance while IMDS says Terminated; the node's drain service stops the node (it finishes
+ * what it runs and deregisters), then completes the lifecycle action. Meanwhile
+ * invocations go on through the dispatcher and every one answers. The other node, powered
+ * off before, boots first, so that the fleet has a node to go on with.
+ */
+async function computeHostTerminated(
+  env: RehearsalEnvironment,
+  report: Report,
+  dispatcher: DispatcherLambda,
+  name: string,
+  other: string,
+): Promise<void> {
+  const instance = env.fleet.byName(name);
+  const survivor = env.fleet.byName(other);
+  const liveIds = async () => {
+    const state = await RedisStateStore.connect({ url: env.state.localUrl });
+    return (await state.liveNodes().finally(() => state.close())).map((node) => node.id);
+  };
+  await survivor.host.boot();
+  await waitFor(liveIds, (ids) => ids.includes(survivor.instanceId), 120_000);
+  const calls: Promise<{ status: number; node: string }>[] = [];
+  let sending = true;
+  const sender = (async () => {
+    while (sending) {
+      calls.push(
+        dispatcher
+          .invoke('sleep', { ms: 300 }, 60_000)
+          .then((reply) => ({
+            status: reply.statusCode,
+            node: String(reply.headers['x-strata-node'] ?? (reply.statusCode === 200 ? '' : reply.body)),
+          }))
+          .catch((error: Error) => ({ status: 0, node: error.message })),
+      );
+      await sleep(150); // about 2 in flight: what the other node can take on alone, so none waits out the queue
+    }
+  })();
+  await sleep(3000); // invocations in flight on both nodes
+  const terminatedAt = Date.now();
+  env.imds.metadata(instance.host.address)!.lifecycleState = 'Terminated';
+  report.log(`${name}: IMDS says Terminated (Auto Scaling holds it at its lifecycle hook)`);
+  await report.check(
+    `${name} terminated by Auto Scaling: it drains, leaves the state store and completes the lifecycle action; no invocation is lost`,
+    async () => {
+      const action = await waitFor(
+        async () => env.aws.lifecycleActions().find((line) => line.endsWith(`instance=${instance.instanceId}`)),
+        (line) => line !== undefined,
+        120_000,
+      );
+      const completedAt = Date.now();
+      await sleep(3000); // invocations after the drain go to the other node
+      sending = false;
+      await sender;
+      const replies = await Promise.all(calls);
+      const ids = await liveIds();
+      const settings = settingsOf(instance.launch.userData);
+      const problems = [
+        ...(ids.includes(instance.instanceId) ? [`${instance.instanceId} is still live in the state store`] : []),
+        ...(action!.startsWith(
+          `hook=${settings.STRATA_LIFECYCLE_HOOK} group=${instance.launch.tags['aws:autoscaling:groupName']} `,
+        )
+          ? []
+          : [`lifecycle action ${action}`]),
+        ...replies.filter((reply) => reply.status !== 200).map((reply) => `${reply.status} ${reply.node}`),
+      ];
+      const ranThere = replies.filter((reply) => reply.node === instance.instanceId).length;
+      if (ranThere === 0) problems.push(`no invocation ran on ${name}: nothing was in flight when it drained`);
+      if (problems.length > 0) throw new Error(problems.slice(0, 5).join('; '));
+      report.figure(
+        `${name} marked Terminated to its lifecycle action completed`,
+        (completedAt - terminatedAt) / 1000,
+        's',
+      );
+      return `${replies.length} invocations, all 200 (${ranThere} on ${name}); ${action}; ${ids.length} live nodes left, ${name} not among them`;
+    },
+  );
+}
+
+/** A key as the report may show it: what tells two keys apart, not the key (the report is a log anyone may read). */
+function fingerprint(key: string): string {
+  return `sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
 /** What a second run of the user data must leave as it was. */
 async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<Record<string, unknown>> {
   const [fsid, mons, osds, pool, auth] = await Promise.all([
@@ -278,10 +364,10 @@ async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<
     })),
     ceph
       .json<{ auth_dump: { entity: string; key: string }[] }>('auth', 'ls')
-      .then((dump) => dump.auth_dump.map((entry) => `${entry.entity} ${entry.key}`).sort()),
+      .then((dump) => dump.auth_dump.map((entry) => `${entry.entity} ${fingerprint(entry.key)}`).sort()),
   ]);
   const secrets = Object.fromEntries(
-    ['STRATA_CEPH_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN'].map((key) => {
+    ['STRATA_CEPH_SECRET_ARN', 'STRATA_OBJECTS_SECRET_ARN', 'STRATA_OBJECTS_READ_SECRET_ARN'].map((key) => {
       const arn = settingsOf(env.fleet.ofRole('storage')[0].launch.userData)[key];
       return [key, `${env.aws.secretVersions(arn).length} versions`];
     }),
@@ -290,8 +376,17 @@ async function clusterState(env: RehearsalEnvironment, ceph: CephView): Promise<
 }
 
 /** The writes since a time, which must have gone on (a writer stuck on a dead host's connection writes nothing, and fails nothing). */
-function writesWentOn(traffic: Traffic, from: number): string {
-  const since = traffic.summary(from);
+/**
+ * The writes since `from`, once one of them has gone through: waiting up to a minute more
+ * for it, since a write in flight when I/O resumed may still be on its timeout and retry.
+ */
+async function writesWentOn(traffic: Traffic, from: number): Promise<string> {
+  const until = Date.now() + 60_000;
+  let since = traffic.summary(from);
+  while (since.okWrites === 0 && Date.now() < until) {
+    await sleep(2000);
+    since = traffic.summary(from);
+  }
   if (since.okWrites === 0)
     throw new Error(`no write went through in the ${((Date.now() - from) / 1000).toFixed(0)} s since: ${since.writes}`);
   return since.writes;

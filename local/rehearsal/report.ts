@@ -15,7 +15,11 @@ export class Report {
     return (Date.now() - this.started) / 1000;
   }
 
+  /** Every line printed so far: what the secrets check reads the report's own output from. */
+  readonly printed: string[] = [];
+
   log(line: string): void {
+    this.printed.push(line);
     process.stdout.write(`[${this.elapsed.toFixed(0).padStart(4)} s] ${line}\n`);
   }
 

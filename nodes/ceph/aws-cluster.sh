@@ -19,38 +19,38 @@
 #   STRATA_CEPH_MONS ("storage-0=ADDRESS ...") STRATA_CEPH_FAILURE_DOMAIN (zone|host)
 #   STRATA_CEPH_NODES STRATA_OSD_VOLUMES STRATA_CEPH_SECRET_ARN STRATA_OBJECTS_SECRET_ARN
 #   STRATA_PG_NUM STRATA_PG_AUTOSCALE STRATA_BUCKET STRATA_RGW_PORT STRATA_RGW_NAME STRATA_OSD_MEMORY_TARGET
-set -euo pipefail
+set -Eeuo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=nodes/node-setup/common.sh
-source "${here}/../node-setup/common.sh" # the settings, imds, the AWS seam
-# A JSON object from NAME=FILE pairs, each file's content base64-encoded.
-files_json() { node -e 'const fs = require("fs"); console.log(JSON.stringify(Object.fromEntries(process.argv.slice(1).map((a) => { const [k, f] = a.split("="); return [k, fs.readFileSync(f).toString("base64")]; }))))' "$@"; }
-# Writes one base64 field of a JSON object (stdin) to a file, with a mode.
-field_to_file() { node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => require("fs").writeFileSync(process.argv[2], Buffer.from(JSON.parse(s)[process.argv[1]], "base64"), { mode: Number.parseInt(process.argv[3], 8) }))' "$1" "$2" "$3"; }
-# Waits (up to $2 seconds) until the secret's value contains $3, saying so every minute.
-wait_for_secret() {
-  local arn=$1 limit=$2 want=$3 what=$4 waited=0
-  until aws_get_secret "${arn}" | grep -q "${want}"; do
-    [ "${waited}" -lt "${limit}" ] || { echo "gave up after ${limit} s waiting for ${what} in ${arn}" >&2; return 1; }
-    [ $((waited % 60)) -eq 0 ] && echo "waiting for ${what} in ${arn} (${waited} s so far)"
-    sleep 10
-    waited=$((waited + 10))
-  done
-}
+source "${here}/../node-setup/common.sh" # the settings, the AWS seam, retry, imds, jq readers
+# storage-node.sh, which runs this, signals the failure to CloudFormation.
+trap 'echo "Ceph setup failed (nodes/ceph/aws-cluster.sh line ${LINENO})" >&2' ERR
 
+keys=/etc/ceph/bootstrap
 node=${STRATA_CEPH_NAME}
 address=${STRATA_CEPH_ADDRESS}
-instance=$(imds meta-data/instance-id)
-zone=$(imds meta-data/placement/availability-zone)
-keys=/etc/ceph/bootstrap
-# The monitor runs as ceph and reads its monmap and keyring here (group ceph); the CA's key stays root's (0600).
-install -d -m 0750 -o root -g ceph "${keys}"
+
+# A command whose output says nothing while it fails (a ceph command before there is a quorum).
+quietly() { "$@" >/dev/null 2>&1; }
+# A JSON object from NAME=FILE pairs, each file's content base64-encoded (no content on a command line).
+files_json() {
+  local pair
+  for pair in "$@"; do base64 -w0 "${pair#*=}" | jq -Rc --arg name "${pair%%=*}" '{($name): .}'; done | jq -cs add
+}
+# Writes one base64 field of a JSON object (stdin) to a file, with a mode.
+field_to_file() {
+  (umask 077 && jq -er --arg field "$1" '.[$field]' | base64 -d > "$2")
+  chmod "$3" "$2"
+}
 
 # The fixed address: moved onto this instance's interface at AWS, and added in the OS at every boot.
-primary=$(imds meta-data/local-ipv4)
-aws_claim_address "${address}" "$(imds "meta-data/network/interfaces/macs/$(imds meta-data/mac)/interface-id")"
-interface=$(ip -o -4 addr show | awk -v ip="${primary}" '$4 ~ "^" ip "/" { print $2; exit }')
-cat > /etc/systemd/system/strata-address.service <<UNIT
+claim_address() {
+  local primary mac interface
+  primary=$(imds meta-data/local-ipv4)
+  mac=$(imds meta-data/mac)
+  retry 300 "the fixed address ${address}" aws_claim_address "${address}" "$(imds "meta-data/network/interfaces/macs/${mac}/interface-id")"
+  interface=$(ip -o -4 addr show | awk -v ip="${primary}" '$4 ~ "^" ip "/" { print $2; exit }')
+  cat > /etc/systemd/system/strata-address.service <<UNIT
 [Unit]
 Description=Strata: this storage node's fixed address ${address} on ${interface}
 Wants=network-online.target
@@ -65,31 +65,37 @@ ExecStart=/sbin/ip addr replace ${address}/32 dev ${interface}
 [Install]
 WantedBy=multi-user.target
 UNIT
-systemctl daemon-reload
-systemctl enable --now strata-address.service
+  systemctl daemon-reload
+  systemctl enable --now strata-address.service
+}
 
-# The data volumes: attached (again, after a replacement) to this instance.
-osd_devices=()
-letter=f
-for volume in ${STRATA_OSD_VOLUMES}; do
-  osd_devices+=("$(aws_attach_volume "${volume}" "/dev/sd${letter}" "${instance}")")
-  letter=$(echo "${letter}" | tr 'a-y' 'b-z')
-done
-echo "data volumes: ${osd_devices[*]}"
+# The data volumes: attached (again, after a replacement) to this instance; their devices in osd_devices.
+attach_volumes() {
+  local volume letter=f
+  osd_devices=()
+  for volume in ${STRATA_OSD_VOLUMES}; do
+    osd_devices+=("$(aws_attach_volume "${volume}" "/dev/sd${letter}" "${instance}")")
+    letter=$(echo "${letter}" | tr 'a-y' 'b-z')
+  done
+  echo "data volumes: ${osd_devices[*]}"
+}
 
 # Every monitor, in every node's mon_host and in the first monmap; this node's monitor, if it runs one.
-mon_host='' monmap_args=() my_mon=''
-for pair in ${STRATA_CEPH_MONS}; do
-  name=${pair%%=*} ip=${pair#*=}
-  mon_host+="${mon_host:+,}[v2:${ip}:3300,v1:${ip}:6789]"
-  monmap_args+=(--addv "${name}" "[v2:${ip}:3300,v1:${ip}:6789]")
-  [ "${name}" = "${node}" ] && my_mon=${name}
-done
+read_monitors() {
+  local pair name ip
+  mon_host='' monmap_args=() my_mon=''
+  for pair in ${STRATA_CEPH_MONS}; do
+    name=${pair%%=*} ip=${pair#*=}
+    mon_host+="${mon_host:+,}[v2:${ip}:3300,v1:${ip}:6789]"
+    monmap_args+=(--addv "${name}" "[v2:${ip}:3300,v1:${ip}:6789]")
+    if [ "${name}" = "${node}" ]; then my_mon=${name}; fi
+  done
+}
 
 write_conf() {
   cat > /etc/ceph/ceph.conf <<CONF
 [global]
-fsid = $1
+fsid = ${fsid}
 mon_host = ${mon_host}
 public_network = ${STRATA_VPC_CIDR}
 public_addr = ${address}
@@ -119,10 +125,15 @@ crush_location = root=default zone=${zone} host=${node}
 [client.rgw.${node}]
 rgw_frontends = beast ssl_endpoint=0.0.0.0:${STRATA_RGW_PORT} ssl_certificate=/etc/ceph/rgw.crt ssl_private_key=/etc/ceph/rgw.key
 CONF
+  # RGW runs as ceph and reads its certificate and key.
+  chown ceph:ceph /etc/ceph/rgw.crt /etc/ceph/rgw.key
+  chmod 0644 /etc/ceph/rgw.crt
+  chmod 0600 /etc/ceph/rgw.key
 }
 
-# The cluster: made by node 0 the first time, taken from the cluster secret otherwise.
-if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! aws_get_secret "${STRATA_CEPH_SECRET_ARN}" | grep -q '"fsid"'; then
+# Node 0, the first time: the keys, the first monmap and RGW's certificate (from a CA of
+# the cluster's own, which compute nodes trust), published in the cluster secret.
+create_cluster() {
   echo "creating the cluster"
   fsid=$(uuidgen)
   ceph-authtool --create-keyring "${keys}/mon.keyring" --gen-key -n mon. --cap mon 'allow *'
@@ -134,7 +145,6 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! aws_get_secret "${STRATA_CEPH_SECRET_ARN}
   ceph-authtool "${keys}/mon.keyring" --import-keyring /etc/ceph/ceph.client.admin.keyring
   ceph-authtool "${keys}/mon.keyring" --import-keyring /var/lib/ceph/bootstrap-osd/ceph.keyring
   monmaptool --create --fsid "${fsid}" "${monmap_args[@]}" "${keys}/monmap"
-  # RGW's certificate, from a CA of the cluster's own; compute nodes trust the CA.
   openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj '/CN=Strata Ceph CA' \
     -keyout "${keys}/ca.key" -out "${keys}/ca.crt" 2>/dev/null
   openssl req -newkey rsa:3072 -nodes -subj "/CN=${STRATA_RGW_NAME}" -keyout /etc/ceph/rgw.key -out "${keys}/rgw.csr" 2>/dev/null
@@ -144,8 +154,12 @@ if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! aws_get_secret "${STRATA_CEPH_SECRET_ARN}
   aws_put_secret "${STRATA_CEPH_SECRET_ARN}" "$(files_json mon="${keys}/mon.keyring" admin=/etc/ceph/ceph.client.admin.keyring \
     bootstrapOsd=/var/lib/ceph/bootstrap-osd/ceph.keyring monmap="${keys}/monmap" rgwCert=/etc/ceph/rgw.crt rgwKey=/etc/ceph/rgw.key \
     caCert="${keys}/ca.crt" fsid=<(printf '%s' "${fsid}"))"
-else
-  wait_for_secret "${STRATA_CEPH_SECRET_ARN}" 3600 '"fsid"' 'storage node 0 to publish the cluster keys'
+}
+
+# Every other node, and any node that replaces one: the keys from the cluster secret.
+join_cluster() {
+  local cluster file
+  retry 3600 "storage node 0 to publish the cluster keys in ${STRATA_CEPH_SECRET_ARN}" secret_has "${STRATA_CEPH_SECRET_ARN}" fsid
   cluster=$(aws_get_secret "${STRATA_CEPH_SECRET_ARN}")
   printf '%s' "${cluster}" | field_to_file fsid "${keys}/fsid" 0640
   fsid=$(cat "${keys}/fsid")
@@ -155,22 +169,16 @@ else
   done
   install -d -o ceph -g ceph /var/lib/ceph/bootstrap-osd
   printf '%s' "${cluster}" | field_to_file bootstrapOsd /var/lib/ceph/bootstrap-osd/ceph.keyring 0600
-fi
-write_conf "${fsid}"
-# RGW runs as ceph and reads its certificate and key.
-chown ceph:ceph /etc/ceph/rgw.crt /etc/ceph/rgw.key
-chmod 0644 /etc/ceph/rgw.crt
-chmod 0600 /etc/ceph/rgw.key
-# Whether the cluster has been up before (node 0 publishes the S3 keys once it is): then a
-# monitor that has no store joins the quorum as it is now, not the first monmap.
-formed=false
-aws_get_secret "${STRATA_OBJECTS_SECRET_ARN}" | grep -q '"accessKeyId"' && formed=true
+}
 
-if [ -n "${my_mon}" ]; then
+# This node's monitor. One with no store joins the quorum as it is now once the cluster has
+# been up (formed), not the first monmap.
+start_monitor() {
+  local monmap=${keys}/monmap
+  [ -n "${my_mon}" ] || return 0
   if [ ! -e "/var/lib/ceph/mon/ceph-${node}/keyring" ]; then
-    monmap=${keys}/monmap
     if ${formed}; then
-      until timeout 60 ceph mon getmap -o "${keys}/monmap.now" >/dev/null 2>&1; do echo "waiting for a monitor quorum to join"; sleep 10; done
+      retry 3600 "a monitor quorum to join" quietly timeout 60 ceph mon getmap -o "${keys}/monmap.now"
       monmap=${keys}/monmap.now
     fi
     install -d -o ceph -g ceph "/var/lib/ceph/mon/ceph-${node}"
@@ -179,44 +187,49 @@ if [ -n "${my_mon}" ]; then
     runuser -u ceph -- ceph-mon --mkfs -i "${node}" --monmap "${monmap}" --keyring "${keys}/mon.keyring"
   fi
   systemctl enable --now "ceph-mon@${node}"
-fi
+}
+
 # The first quorum forms once two monitors run; until then each ceph command times out (client_mount_timeout).
-started=${SECONDS}
-until ceph -s >/dev/null 2>&1; do
-  [ $((SECONDS - started)) -lt 3600 ] || { echo "no monitor quorum after an hour" >&2; exit 1; }
-  echo "waiting for a monitor quorum ($((SECONDS - started)) s so far)"
-  sleep 5
-done
+wait_for_quorum() {
+  retry 3600 "a monitor quorum" quietly ceph -s
+}
 
-if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
-  # Every pool places its copies by this rule: one per AZ (or per node with two AZs). Set
-  # before any pool exists (the manager's and RGW's make themselves when they start).
+# Every pool places its copies by this rule: one per AZ (or per node with two AZs). Set
+# by node 0 before any pool exists (the manager's and RGW's make themselves when they start).
+set_crush_rule() {
+  local rule
+  [ "${STRATA_CEPH_INDEX}" = 0 ] || return 0
   ceph osd crush rule create-replicated strata default "${STRATA_CEPH_FAILURE_DOMAIN}" 2>/dev/null || true
-  rule=$(ceph osd crush rule dump strata --format json | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).rule_id))')
+  rule=$(ceph osd crush rule dump strata --format json | jq -er .rule_id)
   [ "$(ceph config get mon osd_pool_default_crush_rule)" = "${rule}" ] || ceph config set global osd_pool_default_crush_rule "${rule}"
-fi
+}
 
-if [ -n "${my_mon}" ]; then
+start_manager() {
+  [ -n "${my_mon}" ] || return 0
   install -d -o ceph -g ceph "/var/lib/ceph/mgr/ceph-${node}"
   ceph auth get-or-create "mgr.${node}" mon 'allow profile mgr' osd 'allow *' mds 'allow *' > "/var/lib/ceph/mgr/ceph-${node}/keyring"
   chown ceph:ceph "/var/lib/ceph/mgr/ceph-${node}/keyring"
   systemctl enable --now "ceph-mgr@${node}"
-fi
+}
 
 # OSDs: a raw-mode BlueStore OSD on each data volume; one of this cluster's already there
 # (a replaced instance, or a second run) is kept. Anything else on a volume stops the script.
-for device in "${osd_devices[@]}"; do
-  if ceph-volume raw list "${device}" --format json | grep -q "\"ceph_fsid\": \"${fsid}\""; then
-    echo "${device}: an OSD of this cluster"
-  elif [ -z "$(lsblk -no FSTYPE "${device}" | tr -d '[:space:]')" ] && ! ceph-volume raw list "${device}" --format json | grep -q ceph_fsid; then
-    ceph-volume raw prepare --bluestore --data "${device}"
-  else
-    echo "${device} holds data that is not an OSD of this cluster; not touching it" >&2
-    exit 1
-  fi
-done
-install -m 0755 "${here}/osd-activate.sh" /usr/local/sbin/strata-osd-activate
-cat > /etc/systemd/system/strata-osd-activate.service <<UNIT
+# They are activated at every boot (strata-osd-activate.service); their ids go in mine.
+make_osds() {
+  local device id
+  for device in "${osd_devices[@]}"; do
+    if ceph-volume raw list "${device}" --format json | jq -e --arg fsid "${fsid}" 'any(.[]; .ceph_fsid == $fsid)' >/dev/null; then
+      echo "${device}: an OSD of this cluster"
+    elif [ -z "$(lsblk -no FSTYPE "${device}" | tr -d '[:space:]')" ] &&
+      ceph-volume raw list "${device}" --format json | jq -e 'length == 0' >/dev/null; then
+      ceph-volume raw prepare --bluestore --data "${device}"
+    else
+      echo "${device} holds data that is not an OSD of this cluster; not touching it" >&2
+      return 1
+    fi
+  done
+  install -m 0755 "${here}/osd-activate.sh" /usr/local/sbin/strata-osd-activate
+  cat > /etc/systemd/system/strata-osd-activate.service <<UNIT
 [Unit]
 Description=Strata: activate this node's raw-mode Ceph OSDs
 After=local-fs.target strata-address.service
@@ -230,15 +243,23 @@ ExecStart=/usr/local/sbin/strata-osd-activate
 [Install]
 WantedBy=ceph-osd.target
 UNIT
-install -d /etc/systemd/system/ceph-osd@.service.d
-printf '[Unit]\nAfter=strata-osd-activate.service\nWants=strata-osd-activate.service\n' > /etc/systemd/system/ceph-osd@.service.d/strata-activate.conf
-systemctl daemon-reload
-systemctl enable strata-osd-activate.service
-echo "$(date +%T) activating this node's OSDs"
-systemctl restart strata-osd-activate.service
-mine=$(strata-osd-activate --list)
-for id in ${mine}; do systemctl enable --now "ceph-osd@${id}"; done
-echo "$(date +%T) OSDs ${mine//$'\n'/ } started; looking for OSDs of ${node} on lost volumes"
+  install -d /etc/systemd/system/ceph-osd@.service.d
+  printf '[Unit]\nAfter=strata-osd-activate.service\nWants=strata-osd-activate.service\n' > /etc/systemd/system/ceph-osd@.service.d/strata-activate.conf
+  systemctl daemon-reload
+  systemctl enable strata-osd-activate.service
+  echo "$(date +%T) activating this node's OSDs"
+  systemctl restart strata-osd-activate.service
+  mine=$(strata-osd-activate --list)
+  for id in ${mine}; do systemctl enable --now "ceph-osd@${id}"; done
+  echo "$(date +%T) OSDs ${mine//$'\n'/ } started"
+}
+
+# "up ADDRESS" or "down" for an OSD, as the monitors have it.
+osd_up_at() {
+  ceph osd dump --format json |
+    jq -r --argjson id "$1" '[.osds[] | select(.osd == $id)][0] | if . != null and .up != 0 then "up " + .public_addr else "down" end'
+}
+
 # An OSD under this node's name that is on none of its volumes was on a volume that is
 # gone: its copies are elsewhere, so it leaves the cluster (Ceph then backfills). Its
 # daemon is dead, whatever the monitors say: it listened on this node's fixed address,
@@ -246,51 +267,99 @@ echo "$(date +%T) OSDs ${mine//$'\n'/ } started; looking for OSDs of ${node} on 
 # marked it down (osd_heartbeat_grace and two reporters), and `osd purge` refuses an OSD
 # that is up, so it is marked down here rather than left `down, in` until
 # mon_osd_down_out_interval (600 s) ends.
-osd_up_at() { ceph osd dump --format json | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => { const o = JSON.parse(s).osds.find((x) => x.osd === Number(process.argv[1])); console.log(o && o.up ? "up " + o.public_addr : "down"); })' "$1"; }
-for id in $(ceph osd ls-tree "${node}" 2>/dev/null); do
-  grep -qx "${id}" <<<"${mine}" && continue
-  state=$(osd_up_at "${id}")
-  if [ "${state}" != down ]; then
-    case "${state}" in
-      "up ${address}:"* | "up [v2:${address}:"*) ;;
-      *) echo "osd.${id} is under ${node} but up at another address (${state#up }); not touching it" >&2; continue ;;
-    esac
-    echo "osd.${id} was this node's and the monitors still had it up at this node's address: marking it down"
-    ceph osd down "${id}"
-  fi
-  echo "osd.${id} was this node's and its volume is gone: purging it"
-  ceph osd purge "${id}" --yes-i-really-mean-it
-done
-
-echo "$(date +%T) starting RGW"
-# RGW.
-install -d -o ceph -g ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}"
-ceph auth get-or-create "client.rgw.${node}" mon 'allow rw' osd 'allow rwx' > "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
-chown ceph:ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
-if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
-  # The data pool before RGW creates it with the defaults.
-  bash "${here}/pool.sh" --pool default.rgw.buckets.data --pg-num "${STRATA_PG_NUM}" --autoscale "${STRATA_PG_AUTOSCALE}" \
-    --size 3 --min-size 2 --application rgw
-fi
-systemctl enable --now "ceph-radosgw@rgw.${node}"
-
-if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! ${formed}; then
-  osds=$(( STRATA_CEPH_NODES * $(wc -w <<<"${STRATA_OSD_VOLUMES}") ))
-  echo "waiting for ${osds} OSDs"
-  until [ "$(timeout 60 ceph osd stat --format json | grep -o '"num_up_osds":[0-9]*' | cut -d: -f2)" -ge "${osds}" ]; do sleep 10; done
-  user=$(radosgw-admin user info --uid strata 2>/dev/null || radosgw-admin user create --uid strata --display-name 'Strata functions')
-  access=$(printf '%s' "${user}" | grep -o '"access_key": "[^"]*"' | head -1 | cut -d'"' -f4)
-  secret_key=$(printf '%s' "${user}" | grep -o '"secret_key": "[^"]*"' | head -1 | cut -d'"' -f4)
-  started=${SECONDS}
-  until curl -sf -m 5 --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" >/dev/null; do
-    [ $((SECONDS - started)) -lt 300 ] || { echo "RGW does not answer on https://localhost:${STRATA_RGW_PORT}: $(curl -sS -m 5 --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" 2>&1)" >&2; exit 1; }
-    sleep 2
+purge_lost_osds() {
+  local id state
+  echo "$(date +%T) looking for OSDs of ${node} on lost volumes"
+  for id in $(ceph osd ls-tree "${node}" 2>/dev/null); do
+    grep -qx "${id}" <<<"${mine}" && continue
+    state=$(osd_up_at "${id}")
+    if [ "${state}" != down ]; then
+      case "${state}" in
+        "up ${address}:"* | "up [v2:${address}:"*) ;;
+        *) echo "osd.${id} is under ${node} but up at another address (${state#up }); not touching it" >&2; continue ;;
+      esac
+      echo "osd.${id} was this node's and the monitors still had it up at this node's address: marking it down"
+      ceph osd down "${id}"
+    fi
+    echo "osd.${id} was this node's and its volume is gone: purging it"
+    ceph osd purge "${id}" --yes-i-really-mean-it
   done
+}
+
+# RGW; node 0 sets up the data pool before RGW creates it with the defaults.
+start_rgw() {
+  echo "$(date +%T) starting RGW"
+  install -d -o ceph -g ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}"
+  ceph auth get-or-create "client.rgw.${node}" mon 'allow rw' osd 'allow rwx' > "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
+  chown ceph:ceph "/var/lib/ceph/radosgw/ceph-rgw.${node}/keyring"
+  if [ "${STRATA_CEPH_INDEX}" = 0 ]; then
+    bash "${here}/pool.sh" --pool default.rgw.buckets.data --pg-num "${STRATA_PG_NUM}" --autoscale "${STRATA_PG_AUTOSCALE}" \
+      --size 3 --min-size 2 --application rgw
+  fi
+  systemctl enable --now "ceph-radosgw@rgw.${node}"
+}
+
+up_osds_at_least() { [ "$(timeout 60 ceph osd stat --format json | jq -r '.num_up_osds // 0')" -ge "$1" ]; }
+rgw_answers() { curl -sf -m 5 --cacert "${keys}/ca.crt" "https://localhost:${STRATA_RGW_PORT}" >/dev/null; }
+
+# Node 0, the first time, once every OSD is up: the RGW user and the bucket, and the S3
+# keys and the CA in the object-store secret for the compute nodes. Every other node, or a
+# later run, waits for them there.
+publish_object_store() {
+  local osds user access secret_key reader read_access read_secret_key
+  if [ "${STRATA_CEPH_INDEX}" != 0 ] || ${formed}; then
+    wait_for_object_store_keys
+    return 0
+  fi
+  osds=$((STRATA_CEPH_NODES * $(wc -w <<<"${STRATA_OSD_VOLUMES}")))
+  retry 3600 "${osds} OSDs up" up_osds_at_least "${osds}"
+  user=$(radosgw-admin user info --uid strata 2>/dev/null || radosgw-admin user create --uid strata --display-name 'Strata functions')
+  access=$(jq -er '.keys[0].access_key' <<<"${user}")
+  secret_key=$(jq -er '.keys[0].secret_key' <<<"${user}")
+  retry 300 "RGW to answer on https://localhost:${STRATA_RGW_PORT}" rgw_answers
   s3() { AWS_ACCESS_KEY_ID=${access} AWS_SECRET_ACCESS_KEY=${secret_key} aws s3api "$@" --endpoint-url "https://localhost:${STRATA_RGW_PORT}" --ca-bundle "${keys}/ca.crt" --region "${STRATA_REGION}"; }
   s3 head-bucket --bucket "${STRATA_BUCKET}" 2>/dev/null || s3 create-bucket --bucket "${STRATA_BUCKET}" >/dev/null
-  aws_put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} CA="${keys}/ca.crt" node -e \
-    'console.log(JSON.stringify({ accessKeyId: process.env.ACCESS, secretAccessKey: process.env.SECRET, caCertificate: require("fs").readFileSync(process.env.CA, "utf8") }))')"
-else
-  wait_for_secret "${STRATA_OBJECTS_SECRET_ARN}" 3600 '"accessKeyId"' 'storage node 0 to publish the object-store keys'
-fi
-echo "$(date +%T) ceph on ${node} (${address}): ready"
+  # The compute nodes only read: a user of their own, allowed to get and list by the bucket's
+  # policy, its keys in the secret they are given (published before the owner's, which
+  # marks the cluster formed).
+  reader=$(radosgw-admin user info --uid strata-reader 2>/dev/null || radosgw-admin user create --uid strata-reader --display-name 'Strata compute nodes (read only)')
+  read_access=$(jq -er '.keys[0].access_key' <<<"${reader}")
+  read_secret_key=$(jq -er '.keys[0].secret_key' <<<"${reader}")
+  jq -cn --arg bucket "${STRATA_BUCKET}" '{Version: "2012-10-17", Statement: [{Effect: "Allow", Principal: {AWS: ["arn:aws:iam:::user/strata-reader"]}, Action: ["s3:GetObject", "s3:ListBucket"], Resource: ["arn:aws:s3:::\($bucket)", "arn:aws:s3:::\($bucket)/*"]}]}' \
+    > "${keys}/read-policy.json"
+  s3 put-bucket-policy --bucket "${STRATA_BUCKET}" --policy "file://${keys}/read-policy.json"
+  aws_put_secret "${STRATA_OBJECTS_READ_SECRET_ARN}" "$(ACCESS=${read_access} SECRET=${read_secret_key} jq -cn --rawfile ca "${keys}/ca.crt" \
+    '{ accessKeyId: env.ACCESS, secretAccessKey: env.SECRET, caCertificate: $ca }')"
+  aws_put_secret "${STRATA_OBJECTS_SECRET_ARN}" "$(ACCESS=${access} SECRET=${secret_key} jq -cn --rawfile ca "${keys}/ca.crt" \
+    '{ accessKeyId: env.ACCESS, secretAccessKey: env.SECRET, caCertificate: $ca }')"
+}
+
+main() {
+  instance=$(imds meta-data/instance-id)
+  zone=$(imds meta-data/placement/availability-zone)
+  # The monitor runs as ceph and reads its monmap and keyring here (group ceph); the CA's key stays root's (0600).
+  install -d -m 0750 -o root -g ceph "${keys}"
+  claim_address
+  attach_volumes
+  read_monitors
+  if [ "${STRATA_CEPH_INDEX}" = 0 ] && ! secret_has "${STRATA_CEPH_SECRET_ARN}" fsid; then
+    create_cluster
+  else
+    join_cluster
+  fi
+  write_conf
+  # Whether the cluster has been up before (node 0 publishes the S3 keys once it is).
+  formed=false
+  if secret_has "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId; then formed=true; fi
+  start_monitor
+  wait_for_quorum
+  set_crush_rule
+  start_manager
+  make_osds
+  purge_lost_osds
+  start_rgw
+  publish_object_store
+  echo "$(date +%T) ceph on ${node} (${address}): ready"
+}
+
+main "$@"

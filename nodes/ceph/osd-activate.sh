@@ -6,11 +6,7 @@
 # Usage: osd-activate.sh [--list]   (--list: print the ids of this cluster's OSDs here, activate nothing)
 set -euo pipefail
 fsid=$(awk -F' *= *' '$1 == "fsid" { print $2 }' /etc/ceph/ceph.conf)
-osds=$(ceph-volume raw list --format json | python3 -c '
-import json, sys
-for osd in json.load(sys.stdin).values():
-    if osd["ceph_fsid"] == sys.argv[1]:
-        print(osd["osd_id"], osd["device"])' "${fsid}")
+osds=$(ceph-volume raw list --format json | jq -r --arg fsid "${fsid}" '.[] | select(.ceph_fsid == $fsid) | "\(.osd_id) \(.device)"')
 [ "${1:-}" = --list ] && { awk '{ print $1 }' <<<"${osds}"; exit 0; }
 while read -r id device; do
   [ -n "${id}" ] || continue

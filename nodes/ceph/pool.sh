@@ -37,7 +37,7 @@ fi
 
 changes=0
 # The value of one field of a JSON answer from the ceph CLI (numbers, strings, booleans).
-field() { grep -o "\"$1\":[^,}]*" | head -1 | cut -d: -f2 | tr -d '"'; }
+field() { jq -r --arg key "$1" '.[$key]'; }
 pool_value() { ceph osd pool get "${pool}" "$1" --format json | field "$1"; }
 ensure() {
   local key=$1 want=$2 have
@@ -78,7 +78,7 @@ ensure min_size "${min_size}"
 ensure pg_num_min "${pg_num}"
 ensure pg_autoscale_mode "${autoscale}"
 if [ "$(pool_value pg_num)" -lt "${pg_num}" ]; then ensure pg_num "${pg_num}"; fi
-if ceph osd pool application get "${pool}" --format json | grep -q "\"${application}\""; then
+if ceph osd pool application get "${pool}" --format json | jq -e --arg app "${application}" 'has($app)' >/dev/null; then
   echo "${pool} application: ${application} (unchanged)"
 else
   ceph osd pool application enable "${pool}" "${application}" >/dev/null

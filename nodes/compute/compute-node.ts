@@ -4,6 +4,8 @@ import {
   type NodePolicy,
   type OffloadPolicy,
   type OffloadThresholds,
+  type Selection,
+  slotCandidates,
   underThresholds,
 } from '@strata/policy-engine';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
@@ -25,19 +27,22 @@ import {
 } from '../../common/http/headers';
 import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
+import { DEFAULT_LEASE_MS, type Reservation } from '../../common/state';
 import { DataLimitError } from '../../functions';
 import type { NodeFunction } from '../function-catalog';
-import { functionVersion, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
+import { functionVersion, MAX_BUDGET_MS, NodeBase, type NodeBaseOptions, sendFunctionError } from '../node-base';
 import { FunctionError, type FunctionErrorKind } from '../wasm/instance';
 
 export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly objects: ObjectStore;
-  /** Tier 2: which peers to try, in order, when this node is full. */
+  /** Tier 2: which peer to try when this node is full, asked of the state store's index (its `peer` rule). */
   readonly nodePolicy: NodePolicy;
   /** Tier 3: where a data stage runs. */
   readonly offloadPolicy: OffloadPolicy;
   /** An invocation is forwarded at most this many times. @default 2 */
   readonly maxHops?: number;
+  /** How many peers a full node offers one invocation to, one after another, before it waits for a slot. @default 3 */
+  readonly peerTries?: number;
   /**
    * Over any of these the node forwards even with a free slot. @default none: forward
    * only when every slot is busy (a node's CPU is busy because its slots are, which
@@ -46,17 +51,16 @@ export interface ComputeNodeOptions extends NodeBaseOptions {
   readonly ownLimits?: OffloadThresholds;
   /** How long a node that cannot forward waits for a slot before answering 503. @default 500 */
   readonly slotWaitMs?: number;
-  /** @default 6 MiB, as the dispatcher's */
-  readonly maxBodyBytes?: number;
   /** Called with one JSON line for every invocation this node ran to the end. */
   readonly invocationLog?: (line: string) => void;
 }
 
 /**
  * A compute node: runs functions in its execution slots; when it is full or over its
- * own limits, offers the invocation to peers in the order the node policy gives
- * (hop count + 1, so it never loops), and when no peer takes it, waits briefly for a
- * slot of its own before answering 503 with Retry-After.
+ * own limits, offers the invocation to a peer the node policy's rule picks from the
+ * state store's index, reserved there while it runs (hop count + 1, so it never loops;
+ * a peer that refuses is excluded and the next asked, up to peerTries), and when no peer
+ * takes it, waits briefly for a slot of its own before answering 503 with Retry-After.
  */
 export class ComputeNode extends NodeBase {
   private readonly maxHops: number;
@@ -92,7 +96,7 @@ export class ComputeNode extends NodeBase {
         error: `${BUDGET_HEADER} must be a whole number of milliseconds from 1 to ${MAX_BUDGET_MS}`,
       });
     const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
-    const read = await this.readArgs(req, res, fn, this.options.maxBodyBytes ?? 6 * 1024 * 1024);
+    const read = await this.readArgs(req, res, fn, this.httpLimits.maxBodyBytes);
     if (!read) return;
     const { args, body } = read;
     if (this.draining) return refuse(res, 'draining');
@@ -103,10 +107,22 @@ export class ComputeNode extends NodeBase {
       const visited = String(req.headers[VISITED_HEADER] ?? '')
         .split(',')
         .filter(Boolean);
-      const forwarded =
-        hops < this.maxHops
-          ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
-          : undefined;
+      let forwarded: ForwardResponse | undefined;
+      try {
+        forwarded =
+          hops < this.maxHops
+            ? await this.forwardToPeer(invocation, fn.version, body, req, visited, deadline)
+            : undefined;
+      } catch (error) {
+        // The peer took the invocation and then ran out of the caller's time (504), or its answer broke off (502).
+        if (!(error instanceof ForwardError)) throw error;
+        return sendJson(
+          res,
+          error.kind === 'timeout' ? 504 : 502,
+          { error: error.message },
+          { [NODE_HEADER]: this.id },
+        );
+      }
       if (forwarded) return relay(res, forwarded, this.id);
       haveSlot = await this.slots.waitFor(this.options.slotWaitMs ?? 500);
       if (!haveSlot) return refuse(res, 'full');
@@ -143,10 +159,25 @@ export class ComputeNode extends NodeBase {
   }
 
   /**
-   * Offers the invocation to peers in the node policy's order, skipping nodes it has
-   * already passed through, by the protocol between tiers (common/http/forward-and-retry.ts):
-   * answers the first reply that is not a refusal; a peer that timed out or broke off
-   * (it may have run it) is an error.
+   * What to ask the store for the next peer: the node policy's rule over the index, or, for
+   * a plugin with no rule (no `peer`), its own order over the fleet's figures read now,
+   * the peers in `exclude` left out. Undefined when the policy offers no peer.
+   */
+  private async peerSelection(invocation: Invocation, exclude: readonly string[]): Promise<Selection | undefined> {
+    const policy = this.options.nodePolicy;
+    if (policy.peer) return policy.peer(exclude, this.context());
+    const decision = policy(this.self, await this.options.store.liveNodes(), invocation, this.context());
+    if (decision.kind === 'no-capacity') return undefined;
+    const peers = decision.peers.filter((p) => !exclude.includes(p.id));
+    return peers.length > 0 ? { kind: 'select', rule: 'in-order', candidates: slotCandidates(peers) } : undefined;
+  }
+
+  /**
+   * Offers the invocation to peers the node policy's rule picks from the store's index,
+   * one reservation (one script) a try, never this node or one it has passed through or
+   * that passed it on, by the protocol between tiers (common/http/forward-and-retry.ts):
+   * answers the first reply that is not a refusal; a peer that timed out or broke off (it
+   * may have run it) is an error.
    */
   private async forwardToPeer(
     invocation: Invocation,
@@ -156,17 +187,29 @@ export class ComputeNode extends NodeBase {
     visited: string[],
     deadline: number | undefined,
   ): Promise<ForwardResponse | undefined> {
-    const decision = this.options.nodePolicy(this.self, this.nodes, invocation, this.context());
-    if (decision.kind === 'no-capacity') return undefined;
-    const peers = decision.peers.filter((peer) => !visited.includes(peer.id));
     const offered = await offer({
       next: async (tried) => {
-        const peer = peers.find((p) => !tried.has(p.id));
         const timeoutMs = msLeft(deadline);
-        if (!peer) return { kind: 'none', why: 'no peer took it' };
         if (timeoutMs !== undefined && timeoutMs <= 0) return { kind: 'none', why: 'out of time' };
-        return { kind: 'target', target: peer };
+        const exclude = [this.id, ...visited, ...tried];
+        let peer: Reservation;
+        try {
+          const selection = await this.peerSelection(invocation, exclude);
+          if (!selection) return { kind: 'none', why: 'no peer took it' };
+          peer = await this.options.store.reserve(selection, timeoutMs ?? DEFAULT_LEASE_MS);
+        } catch {
+          return { kind: 'none', why: 'the shared state is away' }; // wait for a slot here
+        }
+        if (peer.kind === 'no-capacity') return { kind: 'none', why: 'no peer took it' };
+        // Reserved on the peer while it runs there; the lease runs out by itself if the release fails.
+        const done = () => peer.release().catch(() => undefined);
+        if (!this.peerAllowed({ id: peer.nodeId, address: peer.address })) {
+          await done();
+          return { kind: 'none', why: `peer ${peer.nodeId} is at an address outside the fleet's` };
+        }
+        return { kind: 'target', target: { id: peer.nodeId, address: peer.address, done } };
       },
+      maxAttempts: this.options.peerTries ?? 3,
       request: () => {
         const timeoutMs = msLeft(deadline);
         return {
@@ -202,7 +245,7 @@ export class ComputeNode extends NodeBase {
   ): Promise<{ result: unknown; offload: OffloadOutcome }> {
     if (!fn.dataStage) return { result: await this.pool.run(fn.target, args, until), offload: { kind: 'none' } };
     const key = invocation.objectKey!;
-    const decision = this.options.offloadPolicy(this.nodes, invocation, this.context());
+    const decision = this.options.offloadPolicy(this.storage, invocation, this.context());
     let offload: OffloadOutcome;
     if (decision.kind === 'offload') {
       try {
@@ -249,9 +292,6 @@ export class ComputeNode extends NodeBase {
     return !this.ownLimits || underThresholds(this.self, this.ownLimits);
   }
 }
-
-/** The longest budget a caller may give (15 min, Lambda's own limit); the dispatcher's is under 29 s. */
-const MAX_BUDGET_MS = 900_000;
 
 /** The caller's budget ran out before the work could start: nobody would read the answer. */
 class OutOfTimeError extends Error {

@@ -12,11 +12,13 @@ import { RedisStateStore } from '../../common/state';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
 
-const USAGE = `usage: nodes/compute/main.ts --id ID --state URL (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
+const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--node-options '{}']
   [--offload-policy thresholds] [--offload-options '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}']
   [--plugins '[{"tier":"node","name":"NAME","module":"/abs/path.ts"}]' (from source only; a bundle has its plugins built in)]
-  [--policy-file PATH (the live policy setting of a local run; with a redis:// state, it is read from Redis)] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]`;
+  [--policy-file PATH (the live policy setting of a local run; with a redis:// state, it is read from Redis)] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
+  [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
+The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags(

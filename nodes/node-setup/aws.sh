@@ -3,7 +3,10 @@
 # only works on AWS, as one small set of shell functions. The user data writes this file
 # to /etc/strata/aws.sh and the setup scripts source it. `npm run rehearse` swaps in
 # local/rehearsal-aws.sh, which does the same with files; everything else runs unchanged.
-# Expects STRATA_REGION (from /etc/strata/strata.env) where a function calls an AWS API.
+# Expects STRATA_REGION (from /etc/strata/strata.env) where a function calls an AWS API,
+# and boot.sh's retry where a function waits. The CLI retries a throttled or failed call
+# itself (standard mode: backoff with jitter); `retry` waits for a state to come about.
+export AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=5
 
 # The string value of a Secrets Manager secret.
 aws_get_secret() {
@@ -12,12 +15,16 @@ aws_get_secret() {
 
 # Stores a new value of a Secrets Manager secret: aws_put_secret ARN STRING.
 aws_put_secret() {
-  aws secretsmanager put-secret-value --region "${STRATA_REGION}" --secret-id "$1" --secret-string "$2" >/dev/null
+  # From stdin (printf is a builtin): on the command line the value would show in ps.
+  printf '%s' "$2" | aws secretsmanager put-secret-value --region "${STRATA_REGION}" --secret-id "$1" \
+    --secret-string file:///dev/stdin >/dev/null
 }
 
-# The node bundle from its S3 asset: aws_fetch_bundle s3://BUCKET/KEY FILE.
+# The node bundle from its S3 asset: aws_fetch_bundle s3://BUCKET/KEY FILE. The region
+# keeps the request on the VPC's S3 gateway endpoint (without it the CLI asks us-east-1,
+# and outside it the request leaves through the NAT).
 aws_fetch_bundle() {
-  aws s3 cp --only-show-errors "$1" "$2"
+  aws s3 cp --region "${STRATA_REGION}" --only-show-errors "$1" "$2"
 }
 
 # Where the nodes read users' functions (docs/functions.md): the function code bucket,
@@ -34,10 +41,9 @@ aws_dnf_install() {
 # Node.js MAJOR from NodeSource's apt repository (Debian).
 aws_nodesource_install() {
   install -d -m 0755 /etc/apt/keyrings
-  curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
+  curl -fsSL --retry 5 https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
   echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_$1.x nodistro main" > /etc/apt/sources.list.d/nodesource.list
-  apt-get update
-  apt-get install -y nodejs
+  apt_install nodejs
 }
 
 # The SSM and CloudWatch agents' .debs from their S3 buckets (Debian), and the SSM agent running.
@@ -50,8 +56,8 @@ aws_agent_debs_install() {
       amazon-ssm-agent) url="https://s3.${STRATA_REGION}.amazonaws.com/amazon-ssm-${STRATA_REGION}/latest/debian_${arch}/amazon-ssm-agent.deb" ;;
       amazon-cloudwatch-agent) url="https://amazoncloudwatch-agent-${STRATA_REGION}.s3.${STRATA_REGION}.amazonaws.com/debian/${arch}/latest/amazon-cloudwatch-agent.deb" ;;
     esac
-    curl -fsSL -o "/tmp/${agent}.deb" "${url}"
-    apt-get install -y "/tmp/${agent}.deb"
+    curl -fsSL --retry 5 -o "/tmp/${agent}.deb" "${url}"
+    apt_install "/tmp/${agent}.deb"
   done
   systemctl enable --now amazon-ssm-agent
 }
@@ -65,26 +71,16 @@ aws_cloudwatch_agent_start() {
 # kernel shows it: aws_attach_volume VOLUME DEVICE_NAME INSTANCE. While the instance this
 # one replaces still holds the volume, it tries again (for up to ten minutes).
 aws_attach_volume() {
-  local volume=$1 name=$2 instance=$3 device error tries=0
-  # Nitro instances show EBS volumes as NVMe devices whose serial is the volume id; others by name.
-  device=/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume/-/}
-  [ -e "${device}" ] || [ -e "${name/\/dev\/sd//dev/xvd}" ] || until error=$(aws ec2 attach-volume --region "${STRATA_REGION}" \
-    --volume-id "${volume}" --instance-id "${instance}" --device "${name}" 2>&1 >/dev/null); do
-    case ${error} in
-      *VolumeInUse* | *IncorrectState*) ;;
-      *) echo "${error}" >&2; return 1 ;;
-    esac
-    tries=$((tries + 1))
-    [ "${tries}" -lt 60 ] || { echo "${volume} is still in use elsewhere after ten minutes: ${error}" >&2; return 1; }
-    sleep 10
-  done
-  for _ in $(seq 1 60); do
-    [ -e "${device}" ] && { readlink -f "${device}"; return 0; }
-    [ -e "${name/\/dev\/sd//dev/xvd}" ] && { echo "${name/\/dev\/sd//dev/xvd}"; return 0; }
-    sleep 2
-  done
-  echo "${volume} is attached but no device for it appeared" >&2
-  return 1
+  local volume=$1 name=$2 instance=$3
+  _volume_device "${volume}" "${name}" >/dev/null ||
+    retry 600 "${volume} to attach here (the instance this one replaces may still hold it)" \
+      aws ec2 attach-volume --region "${STRATA_REGION}" --volume-id "${volume}" --instance-id "${instance}" --device "${name}" >/dev/null
+  retry 120 "a device for ${volume}" _volume_device "${volume}" "${name}"
+}
+# Nitro instances show EBS volumes as NVMe devices whose serial is the volume id; others by name.
+_volume_device() {
+  local nvme=/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${1/-/} xen=${2/\/dev\/sd//dev/xvd}
+  if [ -e "${nvme}" ]; then readlink -f "${nvme}"; elif [ -e "${xen}" ]; then echo "${xen}"; else return 1; fi
 }
 
 # Moves a fixed private address onto this instance's network interface, from the

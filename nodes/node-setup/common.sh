@@ -8,18 +8,19 @@ STRATA_LOG_DIR=/var/log/strata
 source /etc/strata/strata.env
 # shellcheck source=nodes/node-setup/aws.sh
 source /etc/strata/aws.sh # the AWS seam, written by the user data
+# shellcheck source=nodes/node-setup/boot.sh
+source /etc/strata/boot.sh # retry, imds, apt_install, fail; written by the user data
 
-# IMDSv2: a session token first, then the path under /latest/.
-imds() {
-  local token
-  token=$(curl -sf -m 5 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
-  curl -sf -m 5 -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/$1"
-}
-
+# JSON is read one way on a node: jq.
 # One field of a JSON secret in Secrets Manager (empty if the field is not there yet).
 secret_field() {
-  aws_get_secret "$1" |
-    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(String(JSON.parse(s)[process.argv[1]] ?? "")))' "$2"
+  aws_get_secret "$1" | jq -r --arg field "$2" '.[$field] // ""'
+}
+
+# Whether a secret holds a field yet: until a node publishes it, a secret holds the random
+# string CloudFormation made it with, which is not JSON.
+secret_has() {
+  aws_get_secret "$1" | jq -Rse --arg field "$2" '(fromjson? // null) | type == "object" and has($field)' >/dev/null
 }
 
 # The state store URL with its AUTH token, for the node's environment file.
@@ -29,32 +30,19 @@ state_url() {
   echo "rediss://:${token}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
 }
 
-# Setup that fails says so to CloudFormation at once (while a stack waits for this node)
-# instead of after the creation timeout: `trap 'fail "..."' ERR` in a setup script.
-fail() {
-  echo "$1" >&2
-  aws_signal FAILURE "$(imds meta-data/instance-id)" || true
-  exit 1
-}
-
 # Storage node 0 publishes the S3 keys and RGW's CA in the object-store secret once Ceph
 # is up; until then the secret holds the random string CloudFormation made it with.
 wait_for_object_store_keys() {
-  local started=${SECONDS}
-  until aws_get_secret "${STRATA_OBJECTS_SECRET_ARN}" | grep -q '"accessKeyId"'; do
-    if [ $((SECONDS - started)) -ge 3600 ]; then
-      echo "gave up after an hour waiting for storage node 0 to publish the object-store keys in ${STRATA_OBJECTS_SECRET_ARN}" >&2
-      return 1
-    fi
-    echo "waiting for storage node 0 to publish the object-store keys in ${STRATA_OBJECTS_SECRET_ARN} ($((SECONDS - started)) s so far)"
-    sleep 30
-  done
+  retry 3600 "storage node 0 to publish the object-store keys in ${STRATA_OBJECTS_SECRET_ARN}" \
+    secret_has "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId
 }
 
 # The node's environment file, read by systemd as root: the state store URL with its
-# token, RGW's S3 keys, the offload thresholds. RGW's CA goes where the node itself (user
-# strata) can read it, so that Node.js trusts RGW's TLS. RGW's keys are not AWS_*: the AWS
-# SDK takes the instance role (and AWS_REGION) for the function code bucket on S3.
+# token, RGW's S3 keys, the offload thresholds. The node reads its secrets from there (its
+# environment), never from its command line, which any local user can read in ps. RGW's CA
+# goes where the node itself (user strata) can read it, so that Node.js trusts RGW's TLS.
+# RGW's keys are not AWS_*: the AWS SDK takes the instance role (and AWS_REGION) for the
+# function code bucket on S3.
 write_node_env() {
   local ca=/usr/local/share/strata/rgw-ca.pem
   wait_for_object_store_keys
@@ -65,7 +53,7 @@ write_node_env() {
   (
     umask 077
     cat > /etc/strata/node.env <<ENV
-STATE_URL=$(state_url)
+STRATA_STATE_URL=$(state_url)
 STRATA_OBJECTS_ACCESS_KEY_ID=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId)
 STRATA_OBJECTS_SECRET_ACCESS_KEY=$(secret_field "${STRATA_OBJECTS_SECRET_ARN}" secretAccessKey)
 AWS_REGION=${STRATA_REGION}
@@ -138,10 +126,14 @@ UNIT
 install_unit() {
   local name=$1 description=$2 command=$3
   id strata >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin strata
-  install -d -o strata -g strata "${STRATA_LOG_DIR}"
-  # The node's, though root appends to it too (the Ceph health timer): made by whoever writes first, it would be root's.
-  touch "${STRATA_LOG_DIR}/metrics.emf"
-  chown strata:strata "${STRATA_LOG_DIR}/metrics.emf"
+  # Root's folder, the node's files made in it beforehand: root opens node.log (systemd's
+  # append:) and appends to metrics.emf (the Ceph health timer), and in a folder of its own
+  # the node could swap a file for a symlink to anything root can write.
+  install -d -o root -g root -m 0755 "${STRATA_LOG_DIR}"
+  local file
+  for file in metrics.emf invocations.log node.log; do
+    [ -f "${STRATA_LOG_DIR}/${file}" ] || install -o strata -g strata -m 0644 /dev/null "${STRATA_LOG_DIR}/${file}"
+  done
   cat > "/etc/systemd/system/${name}.service" <<UNIT
 [Unit]
 Description=${description}

@@ -8,7 +8,7 @@ set -Eeuo pipefail
 source "$(dirname "$0")/common.sh"
 trap 'fail "compute node setup failed (line ${LINENO})"' ERR
 
-aws_dnf_install nodejs22 amazon-cloudwatch-agent logrotate
+retry 600 "the AL2023 packages" aws_dnf_install nodejs22 amazon-cloudwatch-agent logrotate jq
 ln -sf "$(command -v node-22 || command -v node)" /usr/local/bin/node
 
 ip=$(imds meta-data/local-ipv4)
@@ -24,7 +24,7 @@ install_log_rotation
 start_cloudwatch_agent
 install_unit strata-compute-node "Strata compute node (runtime and metrics agent)" \
   "/usr/local/bin/node ${STRATA_HOME}/compute-node.js --id ${instance} --host ${ip} --port ${STRATA_PORT} \
---slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint ${STRATA_RGW_ENDPOINT} --s3-bucket ${STRATA_BUCKET} \
+--slots ${STRATA_SLOTS} --peers ${STRATA_VPC_CIDR} --peer-ports ${STRATA_PORT},${STRATA_STORAGE_PORT} --s3-endpoint ${STRATA_RGW_ENDPOINT} --s3-bucket ${STRATA_BUCKET} \
 --node-policy ${STRATA_NODE_POLICY} --node-options \${NODE_POLICY_OPTIONS} \
 --offload-policy ${STRATA_OFFLOAD_POLICY} --offload-options \${OFFLOAD_POLICY_OPTIONS} \
 --emf-file ${STRATA_LOG_DIR}/metrics.emf --invocation-log ${STRATA_LOG_DIR}/invocations.log \
@@ -47,10 +47,7 @@ systemctl daemon-reload
 systemctl enable --now strata-drain-on-termination.service
 
 # /health answers 200 once the node's heartbeat is in the state store.
-started=${SECONDS}
-until curl -sf -m 5 "http://${ip}:${STRATA_PORT}/health" >/dev/null; do
-  [ $((SECONDS - started)) -lt 300 ] || fail "the compute node has not registered in the state store after 5 minutes: $(tail -5 "${STRATA_LOG_DIR}/node.log")"
-  sleep 2
-done
+retry 300 "the compute node to register in the state store" curl -sf -m 5 "http://${ip}:${STRATA_PORT}/health" >/dev/null ||
+  fail "the compute node has not registered in the state store after 5 minutes: $(tail -5 "${STRATA_LOG_DIR}/node.log")"
 echo "registered in the state store as ${instance} at ${ip}:${STRATA_PORT}"
 aws_signal SUCCESS "${instance}" || echo "no CloudFormation operation waits for this node (a scale-out): not signalled"

@@ -10,12 +10,10 @@ source "$(dirname "$0")/common.sh"
 trap 'fail "storage node setup failed (line ${LINENO})"' ERR
 instance=$(imds meta-data/instance-id)
 
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends ca-certificates curl gnupg openssl uuid-runtime logrotate \
+apt_install ca-certificates curl gnupg openssl uuid-runtime logrotate jq \
   ceph-mon ceph-mgr ceph-osd ceph-common radosgw # ceph-volume comes with ceph-osd
-aws_nodesource_install 22
-aws_agent_debs_install
+retry 600 "Node.js 22 from NodeSource" aws_nodesource_install 22
+retry 600 "the SSM and CloudWatch agents" aws_agent_debs_install
 install_log_rotation
 
 bash "${STRATA_HOME}/ceph/aws-cluster.sh"
@@ -24,12 +22,13 @@ write_node_env
 start_cloudwatch_agent
 install_unit strata-storage-agent "Strata storage agent (near-data stages and metrics agent)" \
   "/usr/bin/node ${STRATA_HOME}/storage-agent.js --id ${instance} --host ${STRATA_CEPH_ADDRESS} --port ${STRATA_PORT} \
---slots ${STRATA_SLOTS} --state \${STATE_URL} --s3-endpoint https://localhost:${STRATA_RGW_PORT} --s3-bucket ${STRATA_BUCKET} \
+--slots ${STRATA_SLOTS} --peers ${STRATA_VPC_CIDR} --peer-ports ${STRATA_COMPUTE_PORT},${STRATA_PORT} --s3-endpoint https://localhost:${STRATA_RGW_PORT} --s3-bucket ${STRATA_BUCKET} \
 --thresholds \${OFFLOAD_THRESHOLDS} --emf-file ${STRATA_LOG_DIR}/metrics.emf --functions $(aws_functions_location)"
 
 # Ceph's health as a metric every 30 s (Strata/CephHealth: 0 ok, 1 warn, 2 error), so that
 # every one-minute period of the CephUnhealthy alarm (missing data breaches) has a value.
-# It appends to the agent's file; if the file is gone, it creates it as the agent's again.
+# It appends to the agent's file as the agent's user (root only reads Ceph's health); if
+# the file is gone, it creates it as the agent's again, in the root-owned log folder.
 emf=${STRATA_LOG_DIR}/metrics.emf
 install -m 0755 "${STRATA_HOME}/ceph/health-metric.sh" /usr/local/bin/strata-ceph-health-metric
 cat > /etc/systemd/system/strata-ceph-health.service <<UNIT
@@ -37,7 +36,7 @@ cat > /etc/systemd/system/strata-ceph-health.service <<UNIT
 Description=Strata: Ceph health as a CloudWatch metric
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c '[ -e ${emf} ] || install -o strata -g strata -m 0644 /dev/null ${emf}; /usr/local/bin/strata-ceph-health-metric >> ${emf}'
+ExecStart=/bin/sh -c '[ -e ${emf} ] || install -o strata -g strata -m 0644 /dev/null ${emf}; /usr/local/bin/strata-ceph-health-metric | runuser -u strata -- tee -a ${emf} >/dev/null'
 UNIT
 cat > /etc/systemd/system/strata-ceph-health.timer <<UNIT
 [Unit]
@@ -52,10 +51,7 @@ UNIT
 systemctl daemon-reload
 systemctl enable --now strata-ceph-health.timer
 
-started=${SECONDS}
-until [ "$(timeout 60 ceph health 2>/dev/null)" = HEALTH_OK ]; do
-  [ $((SECONDS - started)) -lt 2400 ] || fail "Ceph is not HEALTH_OK after 40 minutes: $(timeout 60 ceph health 2>&1)"
-  sleep 10
-done
+ceph_health_ok() { [ "$(timeout 60 ceph health 2>/dev/null)" = HEALTH_OK ]; }
+retry 2400 "Ceph to be HEALTH_OK" ceph_health_ok || fail "Ceph is not HEALTH_OK after 40 minutes: $(timeout 60 ceph health 2>&1)"
 echo "Ceph: HEALTH_OK"
 aws_signal SUCCESS "${instance}" || echo "no CloudFormation operation waits for this node's signal (it replaces one, or runs again): not signalled"

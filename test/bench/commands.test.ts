@@ -105,6 +105,39 @@ test('npm run bench:decisions: JSON rows per fleet size and strategy, one round 
   expect(help.stdout).toMatch(/^usage: npm run bench:decisions -- \[--nodes 10,100,1000,10000\]/);
 }, 120_000);
 
+test('npm run bench:fleet: per fleet size, what the nodes and the dispatchers cost Redis, as JSON; a bad flag exits 2 naming it', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'strata-fleet-')), 'fleet.json');
+  const result = await run('bin/bench-fleet.ts', [
+    ...['--nodes', '20,60', '--seconds', '1', '--dispatchers', '4', '--decisions', '40', '--node-processes', '1'],
+    ...['--connections', '2', '--heartbeat-ms', '200', '--tier2-rate', '1', '--out', out],
+  ]);
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  expect(result.stdout).toMatch(/targets\n {2}Redis CPU per node-second, 20 to 60 nodes/);
+  const { rows } = JSON.parse(readFileSync(out, 'utf8')) as {
+    rows: {
+      nodes: number;
+      nodesOnly: { heartbeatsPerSecond: number; storageReadsPerSecond: number; tier2PerSecond: number; errors: number };
+      withDispatchers: { decisionsPerSecond: number; membershipReadsPerSecond: number; errors: number };
+      redisUsPerNodeSecond: number;
+    }[];
+  };
+  expect(rows.map((r) => r.nodes)).toEqual([20, 60]);
+  for (const row of rows) {
+    // Every kind of call the stand-ins make reached the store, without an error.
+    expect(row.nodesOnly.heartbeatsPerSecond).toBeGreaterThan(0);
+    expect(row.nodesOnly.storageReadsPerSecond).toBeGreaterThan(0);
+    expect(row.nodesOnly.tier2PerSecond).toBeGreaterThan(0);
+    expect(row.withDispatchers.decisionsPerSecond).toBeGreaterThan(0);
+    expect(row.withDispatchers.membershipReadsPerSecond).toBeGreaterThan(0);
+    expect([row.nodesOnly.errors, row.withDispatchers.errors]).toEqual([0, 0]);
+    expect(row.redisUsPerNodeSecond).toBeGreaterThan(0);
+  }
+  const bad = await run('bin/bench-fleet.ts', ['--tier2-rate', 'lots']);
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toContain('--tier2-rate must be a number from 0 to 1000, got "lots"');
+}, 180_000);
+
 test('npm run simulate rejects a bad flag with the reason', async () => {
   const result = await run('bin/simulate.ts', ['--policies', 'fastest']);
   expect(result.status).toBe(2);

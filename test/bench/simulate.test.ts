@@ -64,6 +64,22 @@ describe('the simulator', () => {
   });
 });
 
+describe("the simulator's control-plane figures", () => {
+  test('an indexed strategy: a reservation and a release a decision, a few more for retries and refreshes; each node two calls an interval', () => {
+    const { controlPlane } = simulate({ ...small, load: 0.5, placement: PLACEMENTS['power-of-two'] });
+    expect(controlPlane.callsPerDecision).toBeGreaterThanOrEqual(2);
+    expect(controlPlane.callsPerDecision).toBeLessThan(2.5);
+    expect(controlPlane.callsPerNodeSecond).toBeCloseTo(2, 1);
+    expect(controlPlane.recordsReadPerDecision).toBe(0);
+  });
+
+  test("AutoNDP's single entry node pays for its forwards: more calls per decision than a strategy that spreads", () => {
+    const before = simulate({ ...small, placement: PLACEMENTS['autondp-before'] }).controlPlane;
+    const spread = simulate({ ...small, placement: PLACEMENTS['round-robin'] }).controlPlane;
+    expect(before.callsPerDecision).toBeGreaterThan(spread.callsPerDecision + 1);
+  });
+});
+
 describe('the adaptive policies in the simulator', () => {
   test('learn node speed from what the nodes measure: on a mixed fleet they load the fast nodes, as the oracle does', () => {
     const utilisation = (name: string, speed: number) => {

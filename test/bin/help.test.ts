@@ -16,6 +16,7 @@ describe('--help', () => {
     ['bin/start.ts', [], /^usage: npm start -- /],
     ['bin/bench.ts', [], /^usage: npm run bench -- /],
     ['bin/bench-decisions.ts', [], /^usage: npm run bench:decisions -- /],
+    ['bin/bench-fleet.ts', [], /^usage: npm run bench:fleet -- /],
     ['bin/bench-ceph.ts', [], /^usage: npm run bench:ceph -- /],
     ['bin/simulate.ts', [], /^usage: npm run simulate -- /],
     ['bin/policy-check.ts', [], /^usage: npm run policy:check -- PATH/],

@@ -1,5 +1,14 @@
-import { freeSlots, type Invocation, type NodeView, nodePolicy, policyNames, tryInOrder } from '@strata/policy-engine';
+import {
+  BUILT_IN_NAMES,
+  freeSlots,
+  type Invocation,
+  type NodeView,
+  nodePolicy,
+  policyNames,
+  tryInOrder,
+} from '@strata/policy-engine';
 import fc from 'fast-check';
+import { MemoryStateStore } from '../../common/state';
 import { context, NOW, node, TTL_MS } from '../support/nodes';
 
 const call: Invocation = { functionName: 'wordcount', hops: 1 };
@@ -32,10 +41,15 @@ describe('node policies', () => {
       node('c', { slotsTotal: 2, slotsUsed: 0 }), // the median, 40: 1 x 40 / 2 = 20
       node('d', { slotsTotal: 4, slotsUsed: 1, serviceMs: 40 }), // 2 x 40 / 4 = 20
     ];
-    expect(ids(nodePolicy('expected-delay')(self, [self, ...timed], call, context()))).toEqual(['a', 'c', 'd', 'b']);
+    expect(ids(nodePolicy('least-expected-delay')(self, [self, ...timed], call, context()))).toEqual([
+      'a',
+      'c',
+      'd',
+      'b',
+    ]);
     // For a function the peers have measured, its own estimates decide.
     const perFunction = timed.map((p) => ({ ...p, functionServiceMs: { wordcount: p.id === 'b' ? 1 : 50 } }));
-    expect(ids(nodePolicy('expected-delay')(self, [self, ...perFunction], call, context()))[0]).toBe('b');
+    expect(ids(nodePolicy('least-expected-delay')(self, [self, ...perFunction], call, context()))[0]).toBe('b');
   });
 
   test('power-of-two puts the better of its two draws first, then the others', () => {
@@ -84,5 +98,32 @@ describe('tryInOrder', () => {
 
   test('answers undefined when every peer refuses', async () => {
     expect(await tryInOrder(peers, async () => undefined)).toBeUndefined();
+  });
+});
+
+describe("node policies asked of the store's index (what a compute node does)", () => {
+  /** The peers a compute node would try, one reservation each, every one tried then excluded. */
+  async function triedInTurn(name: string): Promise<string[]> {
+    const store = new MemoryStateStore(() => NOW);
+    for (const { inFlight: _, ...report } of [self, ...peers]) await store.heartbeat(report, TTL_MS);
+    const policy = nodePolicy(name);
+    const exclude = [self.id];
+    for (;;) {
+      const peer = await store.reserve(policy.peer!(exclude, context()));
+      if (peer.kind === 'no-capacity') return exclude.slice(1);
+      exclude.push(peer.nodeId);
+    }
+  }
+
+  test.each([
+    ['most-slots', ['b', 'c', 'd', 'a']],
+    ['least-load', ['d', 'a', 'c', 'b']],
+    ['single-entry', ['a', 'b', 'c', 'd']],
+  ])('%s: the index gives the peers in the order the policy gives over a snapshot', async (name, order) => {
+    expect(await triedInTurn(name)).toEqual(order);
+  });
+
+  test.each(BUILT_IN_NAMES.node)('%s: every peer once, never the node itself', async (name) => {
+    expect((await triedInTurn(name)).sort()).toEqual(['a', 'b', 'c', 'd']);
   });
 });

@@ -75,7 +75,7 @@ describe('applyIndexed', () => {
           fc.integer({ min: 0, max: 999 }).map((k) => k / 1000),
           { minLength: 1, maxLength: 8 },
         ),
-        fc.constantFrom('power-of-d' as const, 'prequal' as const),
+        fc.constantFrom('power-of-two' as const, 'prequal' as const),
         (nodes, draws, rule) => {
           const fleet = {
             ids: nodes.map((_, i) => `n${String(i).padStart(2, '0')}`),

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { functions } from '../../functions';
-import type { SubstringMatches } from '../../functions/substring';
+import { PatternSearch, type SubstringMatches } from '../../functions/substring';
 import { runStageOver } from '../../functions/text';
 
 const search = (text: string, pattern: string) =>
@@ -46,4 +47,47 @@ describe('substring: matches NFC-normalised text, offsets in code points', () =>
       first: [90_003],
     });
   });
+
+  /** Every overlapping match, by indexOf from each position: the definition, at any cost. */
+  const naive = (text: string, pattern: string) => {
+    const at: number[] = [];
+    for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + 1)) at.push(i);
+    return at;
+  };
+
+  test('the linear search finds what indexOf from each position finds, on any text and pattern', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'b', 'c'), maxLength: 300 }),
+        fc.string({ unit: fc.constantFrom('a', 'b'), minLength: 1, maxLength: 8 }),
+        (text, pattern) => {
+          const expected = naive(text, pattern);
+          const search = new PatternSearch(pattern);
+          expect(search.search(text, 10)).toEqual({ count: expected.length, first: expected.slice(0, 10) });
+          expect(search.scanned).toBeLessThanOrEqual(2 * text.length);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  const N = 4_000_000;
+  test.each([
+    ['every position a match', 'a', 'a'.repeat(256), N - 255],
+    ['a match every other position', 'ab', 'ab'.repeat(128), (N - 256) / 2 + 1],
+    ['a near miss at every position', 'a', `${'a'.repeat(255)}b`, 0],
+    ['a near miss in the middle', 'a', `${'a'.repeat(127)}b${'a'.repeat(128)}`, 0],
+    ['periodic near misses', 'abcd', `${'abc'.repeat(85)}d`, 0],
+  ])(
+    'a hostile object (%s, 4 M characters, a 256-character pattern): the search looks at each character at most twice',
+    (_, unit, pattern, expected) => {
+      const text = unit.repeat(N / unit.length);
+      const search = new PatternSearch(pattern);
+      const { count } = search.search(text, 10);
+      expect(count).toBe(expected);
+      expect(search.scanned).toBeLessThanOrEqual(2 * text.length);
+      // The stage itself answers the same, over the object read in pieces.
+      expect(runStageOver(functions.substring, { key: 'k', pattern }, `${text}\n`)).toMatchObject({ count });
+    },
+  );
 });

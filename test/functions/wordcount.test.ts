@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { DataLimitError, functions } from '../../functions';
-import { runStageOver } from '../../functions/text';
-import { MAX_DISTINCT_WORDS, type WordCount } from '../../functions/wordcount';
+import { runStageOver, TextFeed } from '../../functions/text';
+import {
+  MAX_DISTINCT_WORDS,
+  MAX_SEGMENTER_CHARS,
+  type WordCount,
+  WordCountPass,
+  type WordSegmenter,
+} from '../../functions/wordcount';
 
 const count = (text: string | Buffer[]) => runStageOver(functions.wordcount, { key: 'k' }, text) as WordCount;
 const words = (text: string) =>
@@ -9,18 +15,58 @@ const words = (text: string) =>
     .top.filter(([word]) => word !== '')
     .map(([word, n]) => [word, n]);
 
-/** What the word count is defined as: Intl.Segmenter's word-like segments of the NFKC, lower-cased text, in one call. */
+/** What the word count is defined as: Intl.Segmenter's word-like segments of the text as written, in one call, each NFKC-normalised and lower-cased. */
 function reference(text: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const { segment, isWordLike } of segmenter.segment(text.normalize('NFKC').toLowerCase())) {
-    const word = segment.replace(/[\u2018\u2019]/g, "'");
+  for (const { segment, isWordLike } of segmenter.segment(text)) {
+    const word = segment
+      .normalize('NFKC')
+      .toLowerCase()
+      .replace(/[\u2018\u2019]/g, "'");
     if (isWordLike) counts.set(word, (counts.get(word) ?? 0) + 1);
   }
   return counts;
 }
 const segmenter = new Intl.Segmenter('und', { granularity: 'word' });
+const wordsOf = (counts: Map<string, number>) => [...counts.values()].reduce((x, y) => x + y, 0);
 
-describe('wordcount: Unicode word segmentation over NFKC text', () => {
+/** A sentence in each of fifteen scripts; Thai and Lao have vowel signs that NFKC decomposes (SARA AM, AM). */
+const SCRIPTS: Record<string, string> = {
+  Latin: 'Größere Straßen führen über die Brücke, naïve café.',
+  Greek: 'Η γρήγορη καφέ αλεπού πηδά πάνω από τον σκύλο.',
+  Cyrillic: 'Съешь же ещё этих мягких французских булок, да выпей чаю.',
+  Arabic: 'نص حكيم له سر قاطع وذو شأن عظيم مكتوب على ثوب أخضر.',
+  Hebrew: 'דג סקרן שט בים מאוכזב ולפתע מצא חברה.',
+  Devanagari: 'ऋषियों को सताने वाले दुष्ट राक्षसों के राजा रावण का सर्वनाश करने वाले विष्णुवतार भगवान श्रीराम।',
+  Thai: 'ภาษาไทยเป็นภาษาที่มีระดับเสียงของคำแน่นอนหรือวรรณยุกต์เช่นเดียวกับภาษาจีน น้ำตาลทำให้หวาน',
+  Lao: 'ພາສາລາວເປັນພາສາທີ່ມີສຽງວັນນະຍຸດ ຄຳເວົ້າ',
+  Khmer: 'ភាសាខ្មែរគឺជាភាសាកំណើតរបស់ជនជាតិខ្មែរ ដែលជាភាសាផ្លូវការ',
+  Myanmar: 'မြန်မာဘာသာစကားသည် မြန်မာနိုင်ငံ၏ ရုံးသုံးဘာသာစကား ဖြစ်သည်။',
+  Chinese: '我爱北京天安门，天安门上太阳升。今天天气很好，我们去公园散步吧。',
+  Japanese: '日本語の文章は単語の間に空白を入れずに書きます。カタカナとひらがなも混ざる。',
+  Korean: '한국어는 띄어쓰기를 사용합니다. 다람쥐 헌 쳇바퀴에 타고파.',
+  Tamil: 'யாமறிந்த மொழிகளிலே தமிழ்மொழி போல் இனிதாவது எங்கும் காணோம்.',
+  Georgian: 'ქართული ენა ქართველური ენების ოჯახს მიეკუთვნება.',
+};
+
+/** A word segmenter that records the length of each text it is given. */
+function recording(): WordSegmenter & { readonly lengths: number[] } {
+  const lengths: number[] = [];
+  return {
+    lengths,
+    segment: (text) => {
+      lengths.push(text.length);
+      return segmenter.segment(text);
+    },
+  };
+}
+const countWith = (seg: WordSegmenter, text: string) => {
+  const feed = new TextFeed(new WordCountPass('k', seg));
+  feed.push(Buffer.from(text));
+  return feed.end() as WordCount;
+};
+
+describe('wordcount: Unicode word segmentation of the text as written', () => {
   test('Node.js has the full ICU word segmenter it needs', () => {
     expect(typeof Intl.Segmenter).toBe('function');
     // Dictionary-based segmentation of Chinese only works with full ICU data.
@@ -67,7 +113,7 @@ describe('wordcount: Unicode word segmentation over NFKC text', () => {
     });
   });
 
-  test('compatibility forms count as the word they spell (NFKC): ligatures, full-width letters', () => {
+  test('compatibility forms count as the word they spell (each word NFKC-normalised): ligatures, full-width letters', () => {
     expect(count('ﬁne fine ｆｉｎｅ FINE')).toMatchObject({ words: 4, top: [['fine', 4]] });
   });
 
@@ -148,6 +194,54 @@ describe('wordcount: Unicode word segmentation over NFKC text', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  test.each(Object.entries(SCRIPTS))(
+    "%s: the count is the segmenter's on the text as written, not on its NFKC form",
+    (_, text) => {
+      const written = reference(text);
+      expect(count(text).words).toBe(wordsOf(written));
+      // Ten times over in one line, and again with no space at all: tokens longer than a segmenter window.
+      const line = Array.from({ length: 10 }, () => text).join(' ');
+      expect(count(line).words).toBe(wordsOf(reference(line)));
+      const long = text.replace(/ /g, '').repeat(Math.ceil((3 * MAX_SEGMENTER_CHARS) / text.length));
+      expect(count(long).words).toBe(wordsOf(reference(long)));
+    },
+  );
+
+  test('NFKC would change the count in Thai and Lao: the case above is not vacuous', () => {
+    const nfkc = (text: string) => wordsOf(reference(text.normalize('NFKC')));
+    expect(nfkc(SCRIPTS.Thai)).not.toBe(wordsOf(reference(SCRIPTS.Thai)));
+    expect(nfkc(SCRIPTS.Lao)).not.toBe(wordsOf(reference(SCRIPTS.Lao)));
+  });
+
+  test(`a hostile object, 200 K characters of Chinese with no break (64 s in one piece): the segmenter is given at most ${MAX_SEGMENTER_CHARS} characters at a time, about twice the text in all`, () => {
+    const text = SCRIPTS.Chinese.replace(/[，。]/g, '')
+      .repeat(Math.ceil(200_000 / 28))
+      .slice(0, 200_000);
+    const seg = recording();
+    const result = countWith(seg, text);
+    expect(Math.max(...seg.lengths)).toBeLessThanOrEqual(MAX_SEGMENTER_CHARS);
+    expect(seg.lengths.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(2 * text.length + MAX_SEGMENTER_CHARS);
+    // The windows do not change the count: a 40 K prefix, still cheap to segment whole, counts the same.
+    const prefix = text.slice(0, 40_000);
+    expect(count(prefix).words).toBe(wordsOf(reference(prefix)));
+    expect(result.words).toBeGreaterThan(text.length / 3);
+  });
+
+  test('one word longer than a window (200 K letters é) is given to the segmenter in windows and still counts once', () => {
+    const word = 'é'.repeat(200_000);
+    const seg = recording();
+    expect(countWith(seg, `x ${word} y`)).toMatchObject({
+      words: 3,
+      top: [
+        ['x', 1],
+        ['y', 1],
+        [word, 1],
+      ],
+    });
+    expect(Math.max(...seg.lengths)).toBeLessThanOrEqual(MAX_SEGMENTER_CHARS);
+    expect(seg.lengths.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(2 * word.length + MAX_SEGMENTER_CHARS);
   });
 
   test(`more than ${MAX_DISTINCT_WORDS} distinct words is refused, naming the limit`, () => {

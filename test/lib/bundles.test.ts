@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,6 +12,7 @@ import { CORPUS } from '../../local/corpus';
 import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { cdkJsonContext } from '../support/cdk';
 import { corpusFolder } from '../support/cluster';
+import { type OnLoopback, onLoopback } from '../support/loopback';
 
 // One synth for the file with real esbuild bundling of every asset (the policy layer,
 // the dispatcher, the node bundle), then each bundle is run as Lambda or EC2 would run it.
@@ -31,6 +33,13 @@ const layerNodeModules = join(layerDir, 'nodejs', 'node_modules');
 const dispatcherDir = assetDir(
   dispatchResources.find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler')!
     .Properties.Code.S3Key,
+);
+const functionsApiDir = assetDir(
+  dispatchResources.find(
+    (r) =>
+      r.Type === 'AWS::Lambda::Function' &&
+      r.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'strata-functions-api',
+  )!.Properties.Code.S3Key,
 );
 const launchTemplate = Object.values(templateOf(stacks.compute.stackName).Resources).find(
   (r) => r.Type === 'AWS::EC2::LaunchTemplate',
@@ -202,5 +211,73 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
     ]) {
       expect(readFileSync(join(nodeBundleDir, script), 'utf8')).toMatch(/^#!\/bin\/bash\n/);
     }
+  });
+});
+
+describe('the functions API bundle, run as Lambda runs it', () => {
+  let redis: RedisServer;
+  let s3: OnLoopback;
+  const s3Requests: string[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    // S3 as the bucket answers an empty registry's listing (ListObjectsV2, no keys).
+    s3 = await onLoopback(
+      createServer((request, response) => {
+        s3Requests.push(`${request.method} ${request.url}`);
+        response
+          .writeHead(200, { 'content-type': 'application/xml' })
+          .end(
+            '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>',
+          );
+      }),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await s3?.close();
+    await redis?.stop();
+  });
+
+  test('takes the engine from the layer and the SDK from the runtime, connects to the state store, lists the bucket', async () => {
+    const source = readFileSync(join(functionsApiDir, 'index.js'), 'utf8');
+    expect(source).toContain('require("@strata/policy-engine")');
+    expect(source).toContain('require("@aws-sdk/client-s3")'); // the runtime's, not bundled
+    // Not runFresh: the S3 stand-in answers from this process, which spawnSync would block.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { handler } = require(${JSON.stringify(join(functionsApiDir, 'index.js'))});
+        handler({ httpMethod: 'GET', path: '/functions', requestContext: {} }).then(
+          (reply) => { console.log(JSON.stringify(reply)); process.exit(0); },
+          (error) => { console.error(error); process.exit(1); });`,
+      ],
+      {
+        cwd: tmpdir(),
+        env: {
+          PATH: process.env.PATH,
+          NODE_PATH: `${layerNodeModules}:${runtimeModules}`,
+          STRATA_FUNCTIONS_BUCKET: 'function-code',
+          STRATA_REDIS_URL: redis.url,
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+          AWS_SECRET_ACCESS_KEY: 'secret',
+          AWS_ENDPOINT_URL_S3: `http://${s3.address}`,
+        },
+      },
+    );
+    const result = { stdout: '', stderr: '' };
+    child.stdout!.on('data', (chunk: Buffer) => {
+      result.stdout += chunk;
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      result.stderr += chunk;
+    });
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(result.stderr).not.toContain('Error');
+    const reply = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { statusCode: number; body: string };
+    expect(reply.statusCode).toBe(200);
+    expect(JSON.parse(reply.body)).toEqual({ functions: [], builtins: expect.arrayContaining(['wordcount']) });
+    expect(s3Requests).toEqual([expect.stringMatching(/^GET \/function-code\/?\?list-type=2&prefix=functions%2F/)]);
   });
 });

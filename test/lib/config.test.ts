@@ -85,7 +85,15 @@ describe('loadStrataConfig', () => {
     ],
     [
       { nodePolicy: 3 },
-      'strata.nodePolicy must be one of most-slots, least-load, power-of-two, expected-delay, id-order; got 3',
+      'strata.nodePolicy must be one of most-slots, least-load, power-of-two, least-expected-delay, single-entry; got 3',
+    ],
+    [
+      { nodePolicy: 'id-order' },
+      'strata.nodePolicy "id-order" is now called "single-entry" (one name per algorithm); the names are most-slots, least-load, power-of-two, least-expected-delay, single-entry',
+    ],
+    [
+      { nodePolicy: 'expected-delay' },
+      'strata.nodePolicy "expected-delay" is now called "least-expected-delay" (one name per algorithm); the names are most-slots, least-load, power-of-two, least-expected-delay, single-entry',
     ],
     [{ offloadPolicy: 'sometimes' }, 'strata.offloadPolicy must be one of thresholds, always, never; got "sometimes"'],
     [{ choices: 1.5 }, 'strata.choices must be a whole number from 1 to 64, got 1.5'],

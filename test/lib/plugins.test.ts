@@ -65,7 +65,7 @@ describe('plugins named in the config', () => {
   test('a plugin that is not the tier policy still may not be named for another tier', () => {
     load([EXAMPLE]);
     expect(() => load([EXAMPLE], { nodePolicy: 'least-memory' })).toThrow(
-      'strata.nodePolicy must be one of most-slots, least-load, power-of-two, expected-delay, id-order',
+      'strata.nodePolicy must be one of most-slots, least-load, power-of-two, least-expected-delay, single-entry',
     );
   });
 

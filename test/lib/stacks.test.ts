@@ -302,7 +302,7 @@ describe('StrataStorage', () => {
     });
   });
 
-  test('the storage role reads one bundle object and writes only its own two secrets', () => {
+  test('the storage role reads one bundle object and writes only its own three secrets', () => {
     const statements = Object.values(resourcesOf(storage, 'AWS::IAM::Policy')).flatMap(
       (policy) => policy.Properties.PolicyDocument.Statement,
     );
@@ -327,7 +327,22 @@ describe('StrataStorage', () => {
         .flatMap((statement) => [statement.Resource].flat())
         .map((resource) => resource.Ref)
         .sort(),
-    ).toEqual([expect.stringMatching(/^CephClusterKeys/), expect.stringMatching(/^CephObjectStoreKeys/)]);
+    ).toEqual([
+      expect.stringMatching(/^CephClusterKeys/),
+      expect.stringMatching(/^CephObjectStoreKeys/),
+      expect.stringMatching(/^CephObjectStoreReadKeys/),
+    ]);
+  });
+
+  test("the compute role reads the read-only RGW user's secret, not the bucket owner's", () => {
+    const statements = Object.values(resourcesOf(compute, 'AWS::IAM::Policy')).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
+    const reads = JSON.stringify(
+      statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:GetSecretValue')),
+    );
+    expect(reads).toMatch(/CephObjectStoreReadKeys/);
+    expect(reads).not.toMatch(/CephObjectStoreKeys/);
   });
 
   test('a node may attach only the storage volumes, only to storage instances, and claim addresses only on their interfaces', () => {

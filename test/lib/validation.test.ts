@@ -31,7 +31,7 @@ describe('bin/strata.ts', () => {
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
-      'Invalid Strata config: strata.nodePolicy must be one of most-slots, least-load, power-of-two, expected-delay, id-order; got "random"',
+      'Invalid Strata config: strata.nodePolicy must be one of most-slots, least-load, power-of-two, least-expected-delay, single-entry; got "random"',
     );
   });
 });

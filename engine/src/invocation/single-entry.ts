@@ -5,4 +5,4 @@ import { indexed } from './candidates';
  * forwards to peers when it is full: AutoNDP's baseline, kept for benchmarks. The
  * dispatcher puts no limit on it, as AutoNDP's entry node queued everything it was sent.
  */
-export const singleEntry = indexed(() => ({ kind: 'select', rule: 'lowest-id' }));
+export const singleEntry = indexed(() => ({ kind: 'select', rule: 'single-entry' }));

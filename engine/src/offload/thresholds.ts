@@ -21,8 +21,17 @@ export function thresholdOffload(partial: Partial<OffloadThresholds> = {}): Offl
     );
 }
 
+/**
+ * Strictly under each threshold; a CPU or memory threshold of 1 (all of it) sets no limit,
+ * since a node's share of either can reach 1 but never pass it (a storage host busy to
+ * its whole CPU quota would otherwise refuse under a threshold that means "never").
+ */
 export function underThresholds(node: NodeView, limits: OffloadThresholds): boolean {
-  return node.cpuBusy < limits.cpu && node.memoryUsed < limits.memory && loadPerCore(node) < limits.loadPerCore;
+  return (
+    (limits.cpu >= 1 || node.cpuBusy < limits.cpu) &&
+    (limits.memory >= 1 || node.memoryUsed < limits.memory) &&
+    loadPerCore(node) < limits.loadPerCore
+  );
 }
 
 /** The live storage node to offload to among those `accept` takes: a holder of the object first, then the least loaded. */

@@ -1,6 +1,6 @@
-import type { IndexedSelection, Selection } from '@strata/policy-engine';
+import { INDEXED_RULES, type IndexedSelection, type Selection } from '@strata/policy-engine';
 import fc from 'fast-check';
-import type { NodeReport, Reserved, StateStore } from '../../../common/state';
+import { applyMembership, type NodeReport, type Reserved, type StateStore } from '../../../common/state';
 import { NOW } from '../../support/nodes';
 
 /** A store under test, and a way to let `ms` of its clock pass. */
@@ -44,17 +44,8 @@ const chosen = async (store: StateStore, selection: Selection) => {
 export const arbitraryIndexedSelection = (ids: readonly string[]) =>
   fc
     .record({
-      rule: fc.constantFrom(
-        'least-outstanding',
-        'least-expected-delay',
-        'least-load',
-        'most-free-slots',
-        'lowest-id',
-        'round-robin',
-        'power-of-d',
-        'prequal',
-        'hash-affinity',
-      ),
+      // Every rule of the engine's table: a new rule is in the agreement test without a line here.
+      rule: fc.constantFrom(...(Object.keys(INDEXED_RULES) as IndexedSelection['rule'][])),
       draws: fc.array(
         fc.integer({ min: 0, max: 999 }).map((k) => k / 1000),
         { minLength: 1, maxLength: 4 },
@@ -241,12 +232,15 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
 
     test('a new version when a node joins, drains, leaves or expires', async () => {
       await store.heartbeat(report('a'), TTL);
-      const versions = [(await store.membership()).version];
+      const first = await store.membership();
+      const versions = [first.version];
+      let members = first.members!;
       const next = async () => {
         const m = await store.membership(versions.at(-1));
-        expect(m.members).toBeDefined();
+        members = applyMembership(members, m)!;
+        expect(members).toBeDefined();
         versions.push(m.version);
-        return m.members!.map((n) => `${n.id}${n.draining ? ' draining' : ''}`);
+        return members.map((n) => `${n.id}${n.draining ? ' draining' : ''}`);
       };
       await store.heartbeat(report('b'), TTL * 10);
       expect(await next()).toEqual(['a', 'b']);
@@ -258,6 +252,49 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
       expect(await next()).toEqual([]);
       expect(new Set(versions).size).toBe(versions.length);
     });
+
+    test('a reader that keeps up gets only the changes since its version, oldest first', async () => {
+      await store.heartbeat(report('a'), TTL * 10);
+      await store.heartbeat(report('c'), TTL * 10);
+      const known = await store.membership();
+      await store.heartbeat(report('b', { role: 'storage' }), TTL * 10);
+      await store.heartbeat(report('a', { draining: true }), TTL * 10);
+      await store.deregister('c');
+      const update = await store.membership(known.version);
+      expect(update.members).toBeUndefined();
+      expect(update.changes).toEqual([
+        { id: 'b', member: { id: 'b', address: report('b').address, role: 'storage', slotsTotal: 2, draining: false } },
+        { id: 'a', member: { id: 'a', address: report('a').address, role: 'compute', slotsTotal: 2, draining: true } },
+        { id: 'c' },
+      ]);
+      expect(update.version).toBe(known.version + 3);
+      expect(applyMembership(known.members!, update)).toEqual((await store.membership()).members);
+    });
+
+    test('a reader further behind than the log, or with a version the store never had, gets every member', async () => {
+      await store.heartbeat(report('a'), TTL * 10);
+      const known = await store.membership();
+      for (let i = 1; i <= 1025; i++) await store.heartbeat(report('a', { slotsTotal: 2 + (i % 2) }), TTL * 10);
+      const behind = await store.membership(known.version);
+      expect(behind.changes).toBeUndefined();
+      expect(behind.members?.map((m) => m.slotsTotal)).toEqual([3]);
+      expect((await store.membership(behind.version + 5)).members).toHaveLength(1);
+    });
+  });
+
+  test('storageNodes lists the live storage nodes only, sorted by id, with their figures', async () => {
+    await store.heartbeat(report('s2', { role: 'storage', cpuBusy: 0.7 }), TTL);
+    await store.heartbeat(report('c1'), TTL);
+    await store.heartbeat(report('s1', { role: 'storage', draining: true }), TTL * 10);
+    await store.heartbeat(report('s3', { role: 'storage' }), TTL * 10);
+    await store.heartbeat(report('s3'), TTL * 10); // now a compute node
+    expect(await store.storageNodes()).toEqual([
+      { ...report('s1', { role: 'storage', draining: true }), inFlight: 0 },
+      { ...report('s2', { role: 'storage', cpuBusy: 0.7 }), inFlight: 0 },
+    ]);
+    await advance(TTL + 1);
+    await store.deregister('s1');
+    expect(await store.storageNodes()).toEqual([]);
   });
 
   describe('indexed selections', () => {
@@ -279,7 +316,7 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
       expect(await chosen(store, indexed({ rule: 'least-expected-delay' }))).toBe('c');
       expect(await chosen(store, indexed({ rule: 'least-load' }))).toBe('b');
       // free slots: b 4 - 2 = 2, c 4 - max(3, 1) = 1
-      expect(await chosen(store, indexed({ rule: 'most-free-slots' }))).toBe('b');
+      expect(await chosen(store, indexed({ rule: 'most-slots' }))).toBe('b');
     });
 
     test('round-robin takes the nodes in id order, skipping full ones', async () => {
@@ -290,17 +327,17 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
 
     test('exclude takes a node out as if it were not there', async () => {
       expect(await chosen(store, indexed({ rule: 'least-expected-delay', exclude: ['c', 'zz'] }))).toBe('a');
-      expect(await chosen(store, indexed({ rule: 'lowest-id', exclude: ['a'] }))).toBe('b');
+      expect(await chosen(store, indexed({ rule: 'single-entry', exclude: ['a'] }))).toBe('b');
       expect(
-        await chosen(store, indexed({ rule: 'power-of-d', draws: [0, 0.99], exclude: ['b', 'c'] })),
+        await chosen(store, indexed({ rule: 'power-of-two', draws: [0, 0.99], exclude: ['b', 'c'] })),
       ).toBeUndefined(); // only a, full
     });
 
-    test('power-of-d draws nodes with room by rank and takes the one with fewer in flight', async () => {
+    test('power-of-two draws nodes with room by rank and takes the one with fewer in flight', async () => {
       await store.reserve(inOrder('b'));
       // F = a, b, c: 0.5 draws b (1 in flight), 0.9 draws c (0)
-      expect(await chosen(store, indexed({ rule: 'power-of-d', draws: [0.5, 0.9] }))).toBe('c');
-      expect(await chosen(store, indexed({ rule: 'power-of-d', draws: [0.9, 0.5] }))).toBe('c'); // both at 1: the first drawn
+      expect(await chosen(store, indexed({ rule: 'power-of-two', draws: [0.5, 0.9] }))).toBe('c');
+      expect(await chosen(store, indexed({ rule: 'power-of-two', draws: [0.9, 0.5] }))).toBe('c'); // both at 1: the first drawn
     });
 
     test('prequal takes the fastest cold probe, or the least busy when all are hot', async () => {
@@ -318,8 +355,8 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
       expect(await chosen(store, indexed({ rule: 'least-expected-delay' }))).toBe('g');
     });
 
-    test('single entry (lowest-id) takes the first node whatever it carries', async () => {
-      for (let i = 0; i < 3; i++) expect(await chosen(store, indexed({ rule: 'lowest-id' }))).toBe('a');
+    test('single entry takes the first node whatever it carries', async () => {
+      for (let i = 0; i < 3; i++) expect(await chosen(store, indexed({ rule: 'single-entry' }))).toBe('a');
     });
 
     test('never chooses an expired, draining, storage or full node, whatever the rule', async () => {
@@ -331,8 +368,8 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
             const r = await store.reserve(selection);
             if (r.kind === 'chosen') {
               expect(['a', 'b', 'c']).toContain(r.nodeId);
-              if (selection.rule !== 'lowest-id') expect(r.inFlight).toBeLessThanOrEqual(r.nodeId === 'a' ? 1 : 4);
-              if (!keep || selection.rule === 'lowest-id') await r.release(); // kept ones fill the nodes up
+              if (selection.rule !== 'single-entry') expect(r.inFlight).toBeLessThanOrEqual(r.nodeId === 'a' ? 1 : 4);
+              if (!keep || selection.rule === 'single-entry') await r.release(); // kept ones fill the nodes up
             }
           },
         ),

@@ -7,6 +7,7 @@ import {
   type Reserved,
   type StateStore,
 } from '../../../common/state';
+import { RELEASE } from '../../../common/state/redis-scripts';
 import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 import { arbitraryIndexedSelection, report, stateStoreContract } from './contract';
 
@@ -227,6 +228,35 @@ describe('RedisStateStore on a real redis-server', () => {
     expect(keys.length).toBeGreaterThan(8);
     for (const key of keys) expect(key.startsWith(`{tag-${prefixes}}:`)).toBe(true);
     await tagged.close();
+  });
+
+  test('a node record that does not parse is left out of liveNodes, not thrown on: the rest of the fleet is still seen', async () => {
+    const fleet = await RedisStateStore.connect({ url: server.url, keyPrefix: `bad-${++prefixes}` });
+    await fleet.heartbeat(report('a'), 60_000);
+    await fleet.heartbeat(report('b', { functionServiceMs: { wordcount: 12 } }), 60_000);
+    await fleet.heartbeat(report('c', { serviceMs: 5 }), 60_000);
+    // What any client holding a write right could put there.
+    await fleet.command(['HSET', `{bad-${prefixes}}:node:b`, 'functionServiceMs', '{not json']);
+    await fleet.command(['HSET', `{bad-${prefixes}}:node:c`, 'serviceMs', 'NaN']);
+    expect((await fleet.liveNodes()).map((n) => n.id)).toEqual(['a']);
+    await fleet.command(['HSET', `{bad-${prefixes}}:node:b`, 'functionServiceMs', '{"wordcount":"slow"}']);
+    expect((await fleet.liveNodes()).map((n) => n.id)).toEqual(['a']);
+    await fleet.close();
+  });
+
+  test('lease ids cannot be guessed: 128 random bits, not a counter', async () => {
+    const leased = await RedisStateStore.connect({ url: server.url, keyPrefix: `lease-${++prefixes}` });
+    await leased.heartbeat(report('a'), 60_000);
+    for (let i = 0; i < 2; i++) await leased.reserve({ kind: 'select', rule: 'round-robin', cursor: 'rr' });
+    const leases = (await leased.command(['ZRANGE', `{lease-${prefixes}}:leases`, '0', '-1'])) as string[];
+    expect(leases).toHaveLength(2);
+    for (const lease of leases) expect(lease).toMatch(/^[0-9a-f]{32}\|\d+\|a$/);
+    expect(new Set(leases.map((l) => l.split('|')[0])).size).toBe(2);
+    // Another client's release of the ids a counter would have given releases nothing.
+    for (const guess of ['1|1|a', '2|1|a'])
+      await leased.command(['EVALSHA', RELEASE.sha, '1', `{lease-${prefixes}}`, '', guess]);
+    expect((await leased.liveNodes())[0].inFlight).toBe(2);
+    await leased.close();
   });
 
   test('fails fast, without queueing, when the server cannot be reached', async () => {

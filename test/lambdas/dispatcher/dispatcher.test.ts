@@ -30,6 +30,7 @@ function counting(store: StateStore) {
       calls.liveNodes++;
       return store.liveNodes();
     },
+    storageNodes: () => store.storageNodes(),
     membership: (v) => {
       calls.membership++;
       return store.membership(v);
@@ -136,6 +137,7 @@ describe('the dispatcher through a long state-store outage', () => {
       heartbeat: (r, ttl) => guard(() => store.heartbeat(r, ttl)),
       deregister: (id) => guard(() => store.deregister(id)),
       liveNodes: () => guard(() => store.liveNodes()),
+      storageNodes: () => guard(() => store.storageNodes()),
       membership: (v) => guard(() => store.membership(v)),
       reserve: (s, lease) => guard(() => store.reserve(s, lease)),
       close: () => store.close(),

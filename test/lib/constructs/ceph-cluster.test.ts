@@ -8,6 +8,7 @@ function build(props: Partial<CephClusterProps> = {}) {
   const cluster = new CephCluster(stack, 'Storage', {
     ...ec2Dependencies(stack),
     agentPort: 8081,
+    computePort: 8080,
     rgwPort: 7443,
     thresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 },
     ...props,

@@ -9,6 +9,7 @@ function build(props: Partial<ComputeFleetProps> = {}) {
   const fleet = new ComputeFleet(stack, 'Fleet', {
     ...ec2Dependencies(stack),
     port: 8080,
+    storagePort: 8081,
     objects: {
       endpoint: 'https://rgw.storage.strata.internal:7443',
       bucket: 'strata-data',

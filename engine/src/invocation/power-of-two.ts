@@ -8,11 +8,11 @@ import { indexed } from './candidates';
  * first drawn (sorting the draw by id would starve the highest ids when nodes are idle).
  * The store draws by rank in its index of nodes with room: d lookups, whatever the fleet.
  */
-export function powerOfChoices(choices = 2) {
+export function powerOfTwo(choices = 2) {
   checkChoices(choices);
   return indexed((_invocation, ctx) => ({
     kind: 'select',
-    rule: 'power-of-d',
+    rule: 'power-of-two',
     draws: Array.from({ length: choices }, () => ctx.random()),
   }));
 }

@@ -1,0 +1,327 @@
+/**
+ * One process of the fleet emulator (bin/bench-fleet.ts), forked with an IPC channel:
+ * either a share of the stand-in nodes or the stand-in dispatchers. Each stand-in sends
+ * the state store exactly what its real counterpart sends, through RedisStateStore:
+ *
+ * - a node (NodeBase, MetricsAgent, ComputeNode): a heartbeat each interval; a compute
+ *   node's view of the storage nodes each interval (storageNodes()); tier-2 decisions at a
+ *   given rate, each a peer pick from the index (its node policy's `peer`, itself
+ *   excluded) held while the forward runs, then released; tier-3 decisions over the
+ *   storage view (no call). Churn: nodes leave (deregister) and join back.
+ * - a dispatcher (FleetView): its membership, read again once a second (the version,
+ *   or the changes since it), and decisions by the tier-1 strategy, each a reservation
+ *   released after the invocation's service time.
+ *
+ * What it does not copy is client-side work that costs Redis nothing (building node views,
+ * the HTTP forward itself), so that two shared cores drive as much of the store as they can.
+ */
+import {
+  invocationStrategy,
+  type NodeView,
+  nodePolicy,
+  offloadPolicy,
+  type PolicyContext,
+} from '@strata/policy-engine';
+import { applyMembership, type FleetMember, RedisStateStore } from '../../common/state';
+import { standInReport } from './probe';
+
+export type WorkerConfig =
+  | {
+      readonly role: 'nodes';
+      readonly url: string;
+      readonly ids: readonly string[];
+      readonly storageIds: readonly string[];
+      readonly connections: number;
+      readonly heartbeatMs: number;
+      /** A node is gone this many intervals after its last heartbeat. */
+      readonly ttlIntervals: number;
+      /** Tier-2 decisions per node-second. */
+      readonly tier2Rate: number;
+      /** Membership changes a second this process makes (a node leaves, or one that left joins back). */
+      readonly churnPerSecond: number;
+      readonly nodePolicy: string;
+    }
+  | {
+      readonly role: 'dispatchers';
+      readonly url: string;
+      readonly dispatchers: number;
+      /** Tier-1 decisions a second, over all of them. */
+      readonly decisionsPerSecond: number;
+      readonly strategy: string;
+      /** How long an invocation holds its reservation. */
+      readonly serviceMs: number;
+      readonly refreshMs: number;
+    };
+
+/** What a worker measured over the window between 'start' and 'stop'. */
+export interface WorkerReport {
+  readonly heartbeats: number;
+  /** Heartbeats sent, answered or not yet: what Redis ran, when the stand-ins are slower to read the answers than Redis is to give them. */
+  readonly heartbeatsSent: number;
+  /** How late each heartbeat finished after it was due, ms. */
+  readonly heartbeatLagMs: number[];
+  readonly storageReads: number;
+  readonly tier2: number;
+  readonly tier3: number;
+  readonly changes: number;
+  readonly decisions: number;
+  /** Reservations sent, answered or not yet. */
+  readonly decisionsSent: number;
+  /** Each decision's round trip (the reservation), ms. */
+  readonly decisionMs: number[];
+  readonly membershipReads: number;
+  /** Heartbeats and decisions not made because the one before was still on its way (a node's, a dispatcher's). */
+  readonly missed: number;
+  readonly errors: number;
+  readonly firstError?: string;
+}
+
+type Message = { readonly kind: 'start' } | { readonly kind: 'stop' } | { readonly kind: 'exit' };
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2]) as WorkerConfig;
+  const stats = emptyStats();
+  let measuring = false;
+  const record = (fn: (s: Mutable<WorkerReport>) => void) => {
+    if (measuring) fn(stats);
+  };
+  const fail = (error: unknown) => {
+    stats.errors++;
+    stats.firstError ??= error instanceof Error ? error.message : String(error);
+  };
+  const stop =
+    config.role === 'nodes' ? await runNodes(config, record, fail) : await runDispatchers(config, record, fail);
+  process.on('message', async (message: Message) => {
+    if (message.kind === 'start') {
+      Object.assign(stats, emptyStats());
+      measuring = true;
+    } else if (message.kind === 'stop') {
+      measuring = false;
+      process.send!({ kind: 'report', report: stats });
+    } else {
+      await stop();
+      process.exit(0);
+    }
+  });
+  process.send!({ kind: 'ready' });
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Record_ = (fn: (s: Mutable<WorkerReport>) => void) => void;
+
+function emptyStats(): Mutable<WorkerReport> {
+  return {
+    heartbeats: 0,
+    heartbeatsSent: 0,
+    heartbeatLagMs: [],
+    storageReads: 0,
+    tier2: 0,
+    tier3: 0,
+    changes: 0,
+    decisions: 0,
+    decisionsSent: 0,
+    decisionMs: [],
+    membershipReads: 0,
+    missed: 0,
+    errors: 0,
+  };
+}
+
+async function connections(url: string, count: number): Promise<RedisStateStore[]> {
+  return Promise.all(Array.from({ length: count }, () => RedisStateStore.connect({ url, replyTimeoutMs: 60_000 })));
+}
+
+/** The stand-in nodes: every node's heartbeat and storage view each interval, spread evenly over it. */
+async function runNodes(
+  config: Extract<WorkerConfig, { role: 'nodes' }>,
+  record: Record_,
+  fail: (error: unknown) => void,
+): Promise<() => Promise<void>> {
+  const stores = await connections(config.url, config.connections);
+  const policy = nodePolicy(config.nodePolicy);
+  const offload = offloadPolicy('thresholds');
+  const ttlMs = config.ttlIntervals * config.heartbeatMs;
+  const all = [
+    ...config.ids.map((id) => ({ id, role: 'compute' as const })),
+    ...config.storageIds.map((id) => ({ id, role: 'storage' as const })),
+  ];
+  const left = new Set<string>();
+  const pending = new Set<string>();
+  const views = new Map<string, readonly NodeView[]>();
+  const context = (): PolicyContext => ({ now: Date.now(), random: Math.random, heartbeatTtlMs: ttlMs });
+  const store = (i: number) => stores[i % stores.length];
+
+  // Registered before the run starts, as a fleet that is already up.
+  for (let i = 0; i < all.length; i += 500) {
+    await Promise.all(
+      all.slice(i, i + 500).map((n, j) => store(i + j).heartbeat(standInReport(n.id, n.role, Date.now(), 20), ttlMs)),
+    );
+  }
+
+  const started = Date.now();
+  let tick = 0;
+  // Node k is due at started + phase_k + m x interval; one timer walks the nodes in due order.
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const intervals = (now - started) / config.heartbeatMs;
+    const upTo = Math.floor(intervals * all.length);
+    for (; tick < upTo; tick++) {
+      const k = tick % all.length;
+      const node = all[k];
+      if (left.has(node.id)) continue;
+      const due = started + (tick / all.length) * config.heartbeatMs;
+      const connection = store(k);
+      // As the metrics agent, one heartbeat at a time: one still on its way lets this interval's pass.
+      if (pending.has(node.id)) {
+        record((s) => s.missed++);
+        continue;
+      }
+      pending.add(node.id);
+      record((s) => s.heartbeatsSent++);
+      connection
+        .heartbeat(standInReport(node.id, node.role, now, 20), ttlMs)
+        .then(() =>
+          record((s) => {
+            s.heartbeats++;
+            s.heartbeatLagMs.push(Date.now() - due);
+          }),
+        )
+        .catch(fail)
+        .finally(() => pending.delete(node.id));
+      if (node.role !== 'compute') continue;
+      connection
+        .storageNodes()
+        .then((view) => {
+          views.set(node.id, view);
+          record((s) => s.storageReads++);
+        })
+        .catch(fail);
+      // This node's decisions this interval: tier 2 (a peer from the index) and tier 3 (over its view).
+      if (Math.random() < config.tier2Rate * (config.heartbeatMs / 1000)) {
+        offload(views.get(node.id) ?? [], { functionName: 'wordcount', objectKey: 'k', hops: 0 }, context());
+        connection
+          .reserve(policy.peer!([node.id], context()), 5_000) // a built-in: it has an index pick
+          .then(async (peer) => {
+            record((s) => {
+              s.tier2++;
+              s.tier3++;
+            });
+            if (peer.kind === 'chosen') await peer.release();
+          })
+          .catch(fail);
+      }
+    }
+  }, 5);
+
+  // Churn: alternately a node leaves (deregisters, stops its heartbeat) and one that left joins back.
+  const churn =
+    config.churnPerSecond > 0
+      ? setInterval(() => {
+          const gone = [...left];
+          if (gone.length > 0 && Math.random() < 0.5) {
+            const id = gone[0];
+            left.delete(id);
+            store(0)
+              .heartbeat(standInReport(id, 'compute', Date.now(), 20), ttlMs)
+              .then(() => record((s) => s.changes++))
+              .catch(fail);
+          } else {
+            const id = config.ids[Math.floor(Math.random() * config.ids.length)];
+            if (left.has(id)) return;
+            left.add(id);
+            store(0)
+              .deregister(id)
+              .then(() => record((s) => s.changes++))
+              .catch(fail);
+          }
+        }, 1000 / config.churnPerSecond)
+      : undefined;
+
+  return async () => {
+    clearInterval(timer);
+    clearInterval(churn);
+    await Promise.all(stores.map((s) => s.close()));
+  };
+}
+
+/** The stand-in dispatchers: each its own connection, its membership read at most once per refresh, decisions at an even rate. */
+async function runDispatchers(
+  config: Extract<WorkerConfig, { role: 'dispatchers' }>,
+  record: Record_,
+  fail: (error: unknown) => void,
+): Promise<() => Promise<void>> {
+  const stores = await connections(config.url, config.dispatchers);
+  const strategy = invocationStrategy(config.strategy);
+  const views = stores.map(() => ({
+    members: [] as readonly FleetMember[],
+    version: undefined as number | undefined,
+    readAt: -Infinity,
+  }));
+  const invocation = { functionName: 'wordcount', hops: 0 };
+
+  /** What FleetView.liveNodes() sends: nothing within the refresh interval, else the version or the changes since. */
+  async function refresh(d: number): Promise<readonly NodeView[]> {
+    const view = views[d];
+    if (Date.now() - view.readAt >= config.refreshMs) {
+      view.readAt = Date.now();
+      const update = await stores[d].membership(view.version);
+      record((s) => s.membershipReads++);
+      const members = applyMembership(view.members, update);
+      if (members) view.members = members;
+      view.version = update.version;
+    }
+    return view.members as readonly NodeView[]; // an indexed strategy reads no figures
+  }
+
+  async function decide(d: number): Promise<void> {
+    const nodes = await refresh(d);
+    const selection = strategy(nodes, invocation, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
+    if (selection.kind === 'no-capacity') return;
+    const started = performance.now();
+    record((s) => s.decisionsSent++);
+    const reservation = await stores[d].reserve(selection);
+    const ms = performance.now() - started;
+    record((s) => {
+      s.decisions++;
+      s.decisionMs.push(ms);
+    });
+    if (reservation.kind === 'chosen') setTimeout(() => void reservation.release().catch(fail), config.serviceMs);
+  }
+
+  // Warm containers: each has read the membership before the run starts. One read stands for all of
+  // them (the list is never changed in place), so that hundreds of full reads of a large fleet do not
+  // spend the shared cores before the run; what is measured is the catch-up after that.
+  const first = await stores[0].membership();
+  for (const view of views)
+    Object.assign(view, { members: first.members ?? [], version: first.version, readAt: Date.now() });
+
+  // A Lambda container handles one invocation at a time: a dispatcher still busy lets its turn pass (counted as missed).
+  const busy = new Array<boolean>(stores.length).fill(false);
+  const started = Date.now();
+  let made = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((Date.now() - started) / 1000) * config.decisionsPerSecond);
+    for (; made < due; made++) {
+      const d = made % stores.length;
+      if (busy[d]) {
+        record((s) => s.missed++);
+        continue;
+      }
+      busy[d] = true;
+      decide(d)
+        .catch(fail)
+        .finally(() => {
+          busy[d] = false;
+        });
+    }
+  }, 5);
+  return async () => {
+    clearInterval(timer);
+    await Promise.all(stores.map((s) => s.close()));
+  };
+}
+
+main().catch((error: Error) => {
+  console.error(error.stack ?? error.message);
+  process.exit(1);
+});
