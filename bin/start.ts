@@ -6,29 +6,24 @@
  * with --exit).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  DEFAULT_OFFLOAD_THRESHOLDS,
-  invocationStrategies,
-  nodePolicies,
-  offloadPolicies,
-  RENAMED_NODE_POLICIES,
-  underThresholds,
-} from '@strata/policy-engine';
+import { DEFAULT_OFFLOAD_THRESHOLDS, policyNames, RENAMED_NODE_POLICIES, underThresholds } from '@strata/policy-engine';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
 import { NODE_HEADER, TIER1_HEADER, TIER2_HEADER, TIER3_HEADER } from '../common/http/headers';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { DATA_BUCKET, NODE_DEFAULTS, STRATA_DEFAULTS } from '../common/settings';
 import { summarize } from '../common/stats';
+import { loadStrataConfig } from '../lib/config';
 import { type OneHostCeph, startCeph } from '../local/ceph';
 import { LocalCluster } from '../local/cluster';
 import { CORPUS, loadCorpus } from '../local/corpus';
 import { serveDashboard } from '../local/dashboard/server';
 import { EmulatedFleet } from '../local/emulated-fleet';
 import { progress } from '../local/progress';
+import { FilePolicyStore } from '../operator/policy-store';
 
 const USAGE = `usage: npm start -- [--redis URL] [--ceph | --s3-endpoint URL --s3-bucket NAME] [--strategy ${STRATA_DEFAULTS.invocationStrategy}]
   [--node-policy ${STRATA_DEFAULTS.nodePolicy}] [--offload-policy ${STRATA_DEFAULTS.offloadPolicy}] [--nodes 3] [--slots ${NODE_DEFAULTS.slots}]
@@ -87,9 +82,13 @@ async function main(): Promise<void> {
     outputGone = true;
     onOutputGone();
   });
-  oneOf('--strategy', values.strategy, Object.keys(invocationStrategies));
-  oneOf('--node-policy', values['node-policy'], Object.keys(nodePolicies), RENAMED_NODE_POLICIES);
-  oneOf('--offload-policy', values['offload-policy'], Object.keys(offloadPolicies));
+  // The plugins cdk.json names run here too (from source), and their names are valid flags.
+  const root = join(__dirname, '..');
+  const cdkJson = JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context?: { strata?: unknown } };
+  const plugins = loadStrataConfig(cdkJson.context?.strata ?? {}, root).plugins;
+  oneOf('--strategy', values.strategy, policyNames('invocation'));
+  oneOf('--node-policy', values['node-policy'], policyNames('node'), RENAMED_NODE_POLICIES);
+  oneOf('--offload-policy', values['offload-policy'], policyNames('offload'));
   const [nodeCount, slots, requests, concurrency, port, dashboardPort] = (
     ['nodes', 'slots', 'requests', 'concurrency', 'port', 'dashboard-port'] as const
   ).map((flag) => wholeNumber(flag, values[flag], flag.endsWith('port') ? 0 : 1));
@@ -158,6 +157,28 @@ async function main(): Promise<void> {
   );
   console.log(`dashboard: ${dashboard.url}`);
 
+  // The live policy setting (npm run strata -- policy set TIER NAME --local): its first
+  // version is this command's flags, unless an earlier run left a later one.
+  const policies = new FilePolicyStore(join(workDir, 'policy'));
+  const policyFile = policies.where;
+  const previous = await policies.current().catch(() => undefined);
+  if (!previous)
+    await policies.put(
+      {
+        version: 1,
+        policies: {
+          invocation: { name: values.strategy, options: {} },
+          node: { name: values['node-policy'], options: {} },
+          offload: { name: values['offload-policy'], options: {} },
+        },
+        changedBy: await policies.who(),
+        changedAt: new Date().toISOString(),
+        reason: 'npm start',
+      },
+      undefined,
+    );
+  else console.log(`policies: version ${previous.version} of ${policyFile}, set by ${previous.changedBy}`);
+
   const started = Date.now();
   // A cluster that fails to start stops what it started; the dashboard and Ceph are this command's.
   const cluster = await LocalCluster.start({
@@ -169,6 +190,9 @@ async function main(): Promise<void> {
     strategy: values.strategy,
     nodePolicy: values['node-policy'],
     offloadPolicy: values['offload-policy'],
+    plugins: plugins.map(({ tier, name, module }) => ({ tier, name, module })),
+    // Emulated hosts do not see this machine's files: the live setting is for plain processes.
+    policyFile: fleet ? undefined : policyFile,
     port,
     metricsDir,
     cephConf: ceph?.conf,

@@ -3,11 +3,15 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { invocationStrategy, type OffloadThresholds } from '@strata/policy-engine';
+import type { OffloadThresholds } from '@strata/policy-engine';
 import { BUILTIN_NAMES } from '../common/functions/builtins';
 import { FolderCodeStore } from '../common/functions/code-store';
 import { FunctionDirectory, MemoryRegistryCache, RedisRegistryCache } from '../common/functions/directory';
 import { FunctionRegistry } from '../common/functions/registry';
+import { TierPolicy } from '../common/live-policy';
+import { type PluginModule, registerPluginModules } from '../common/plugins';
+import { PolicyFaultReporter } from '../common/policy-faults';
+import { fileSettingSource, LivePolicies } from '../common/policy-setting';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
 import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { FunctionsApi } from '../lambdas/functions-api/functions-api';
@@ -42,6 +46,14 @@ export interface LocalClusterOptions {
       };
   /** @default 'round-robin' */
   readonly strategy?: string;
+  /** The strategy's options. @default its defaults */
+  readonly strategyOptions?: Readonly<Record<string, unknown>>;
+  /** The node policy's options. @default its defaults */
+  readonly nodePolicyOptions?: Readonly<Record<string, unknown>>;
+  /** The live policy setting's file (strata policy set --local): the dispatcher and the nodes follow it. @default none */
+  readonly policyFile?: string;
+  /** Plugins (absolute module paths) the dispatcher and the compute nodes register. @default none */
+  readonly plugins?: readonly PluginModule[];
   /** @default 'most-slots' */
   readonly nodePolicy?: string;
   /** @default 'thresholds' */
@@ -120,6 +132,7 @@ export class LocalCluster {
       stateUrl = served.url;
     }
     const strategyName = options.strategy ?? 'round-robin';
+    await registerPluginModules((options.plugins ?? []).filter((plugin) => plugin.tier === 'invocation'));
     const redisUrl = options.redisUrl;
     if (options.metricsDir) mkdirSync(options.metricsDir, { recursive: true });
     const telemetry = options.metricsDir
@@ -142,10 +155,28 @@ export class LocalCluster {
             `${JSON.stringify({ at: new Date().toISOString(), ...entry })}\n`,
           );
       });
+    const stderrFaults = new PolicyFaultReporter({
+      count: () => {},
+      log: (message, fields) => process.stderr.write(`${message} ${JSON.stringify(fields)}\n`),
+    });
+    const tier1 =
+      telemetry?.strategy(strategyName, { ...options.strategyOptions }) ??
+      new TierPolicy('invocation', { name: strategyName, options: options.strategyOptions ?? {} }, (...fault) =>
+        stderrFaults.report(...fault),
+      );
+    // The live setting (strata policy set --local): read at most once a heartbeat interval, before a decision.
+    const live =
+      options.policyFile === undefined
+        ? undefined
+        : new LivePolicies(fileSettingSource(options.policyFile), [tier1], {
+            intervalMs: heartbeatMs,
+            log: (message) => process.stderr.write(`dispatcher: ${message}\n`),
+          });
+    await live?.refresh();
     const dispatcher = new Dispatcher({
       functions: new FunctionDirectory({ cache: registryCache, registry, refreshMs: heartbeatMs }),
       strategyName,
-      strategy: invocationStrategy(strategyName),
+      strategy: tier1.policy,
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
       connect: redisUrl ? () => RedisStateStore.connect({ url: redisUrl }) : async () => state,
       refreshMs: heartbeatMs,
@@ -153,15 +184,14 @@ export class LocalCluster {
       heartbeatTtlMs: 3 * heartbeatMs,
       observer: telemetry ? telemetry.observer(options.observer) : options.observer,
     });
-    const api = await serveApi(
-      (event) =>
-        functionsApi && /^\/functions(\/|$)/.test(event.path)
-          ? functionsApi.handle(event)
-          : telemetry
-            ? telemetry.invoke(dispatcher, event)
-            : dispatcher.handle(event),
-      options.port,
-    ).catch(async (error: Error) => {
+    const api = await serveApi(async (event) => {
+      await live?.refresh();
+      return functionsApi && /^\/functions(\/|$)/.test(event.path)
+        ? functionsApi.handle(event)
+        : telemetry
+          ? telemetry.invoke(dispatcher, event)
+          : dispatcher.handle(event);
+    }, options.port).catch(async (error: Error) => {
       await telemetry?.stop(); // give stdout back
       throw error;
     });
@@ -204,6 +234,7 @@ export class LocalCluster {
     const slotsOf = (i: number) =>
       typeof options.slots === 'object' ? options.slots[i % options.slots.length] : (options.slots ?? 2);
     const thresholds = JSON.stringify(options.offloadThresholds ?? {});
+    const nodePlugins = (options.plugins ?? []).filter((plugin) => plugin.tier !== 'invocation');
     const storageThresholds = JSON.stringify(options.storageThresholds ?? options.offloadThresholds ?? {});
     try {
       await Promise.all([
@@ -223,10 +254,14 @@ export class LocalCluster {
             String(slotsOf(i)),
             '--node-policy',
             options.nodePolicy ?? 'most-slots',
+            '--node-options',
+            JSON.stringify(options.nodePolicyOptions ?? {}),
             '--offload-policy',
             options.offloadPolicy ?? 'thresholds',
-            '--offload-thresholds',
-            thresholds,
+            '--offload-options',
+            (options.offloadPolicy ?? 'thresholds') === 'thresholds' ? thresholds : '{}',
+            ...(nodePlugins.length > 0 ? ['--plugins', JSON.stringify(nodePlugins)] : []),
+            ...(options.policyFile === undefined ? [] : ['--policy-file', options.policyFile]),
             ...(options.nodeQueue === undefined ? [] : ['--queue', String(options.nodeQueue)]),
             ...(options.coldLocalPath ? ['--cold'] : []),
             ...(options.askPeers ? ['--ask-peers'] : []),

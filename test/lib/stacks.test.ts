@@ -552,9 +552,7 @@ describe('StrataDispatch', () => {
     expect(env.STRATA_REDIS_AUTH_SECRET_ARN).toBeDefined();
     expect(env).toMatchObject({
       STRATA_STRATEGY: 'least-expected-delay',
-      STRATA_CHOICES: '2',
-      STRATA_PREQUAL_PROBES: '8',
-      STRATA_PREQUAL_QUANTILE: '0.9',
+      STRATA_STRATEGY_OPTIONS: '{}',
     });
   });
 

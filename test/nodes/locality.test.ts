@@ -52,7 +52,7 @@ const locator = new CephLocator({
     });
   },
 });
-const policy = offloadPolicy('thresholds', { offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 } });
+const policy = offloadPolicy('thresholds', { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 });
 const invocation = { functionName: 'wordcount', objectKey: 'corpus/large.txt', hops: 0 };
 const ctx = { now: Date.now(), random: Math.random, heartbeatTtlMs: 3_000 };
 
