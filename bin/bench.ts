@@ -198,7 +198,13 @@ async function main(): Promise<void> {
   try {
     ({ values } = parseArgs({
       options: {
-        scenarios: { type: 'string', default: Object.keys(SCENARIOS).join(',') },
+        // Every scenario but the costlier variant of the baseline, which is asked for by name.
+        scenarios: {
+          type: 'string',
+          default: Object.keys(SCENARIOS)
+            .filter((name) => name !== 'autondp-before-asks')
+            .join(','),
+        },
         workload: { type: 'string', default: 'wordcount-large' },
         driver: { type: 'string' },
         offload: { type: 'string', default: 'on' },
