@@ -90,7 +90,7 @@ export class DispatcherFunction extends Construct {
       environment: {
         ...dispatcherEnvironment({
           redisUrl: `rediss://${props.state.host}:${props.state.port}`,
-          redisAuthSecretArn: props.state.authSecret.secretArn,
+          redisAuthSecretArn: props.state.secrets.dispatcher.secretArn,
           functionsBucket: props.functionCode.bucket.bucketName,
           strategy: props.strategy,
           choices: props.choices ?? DISPATCHER_DEFAULTS.choices,
@@ -104,7 +104,7 @@ export class DispatcherFunction extends Construct {
         externalModules: [...DISPATCHER_BUNDLING.externalModules],
       },
     });
-    props.state.authSecret.grantRead(this.function);
+    props.state.secrets.dispatcher.grantRead(this.function); // its own user's secret, no other
     props.functionCode.grantRead(this.function);
     acknowledgeVpcLambda(this.function, 'test/lib/stacks.test.ts');
   }

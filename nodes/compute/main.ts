@@ -11,7 +11,7 @@ const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoi
   [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
   [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
   [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
-The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
+The state store URL (it may hold a user and password) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags(

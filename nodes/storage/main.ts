@@ -10,7 +10,7 @@ import { StorageNode } from './storage-node';
 const USAGE = `usage: nodes/storage/main.ts --id ID (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
   [--host 127.0.0.1] [--port 0] [--slots 2] [--thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--emf-file PATH]
   [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
-The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
+The state store URL (it may hold a user and password) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags({ thresholds: { type: 'string', default: '{}' } }, USAGE);
