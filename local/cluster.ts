@@ -190,7 +190,9 @@ export class LocalCluster {
       String(heartbeatMs),
       ...objectFlags(id),
       ...(options.functionsFolder ? ['--functions', options.functionsFolder] : []),
-      ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : []),
+      // A host of its own measures itself as a host; plain processes on this one machine
+      // measure only themselves, or every node would count every other node's work.
+      ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : ['--measure', 'process']),
       ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
     ];
     const slotsOf = (i: number) =>

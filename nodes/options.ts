@@ -4,6 +4,7 @@ import { BUILTIN_NAMES } from '../common/functions/builtins';
 import { codeStoreAt } from '../common/functions/code-store';
 import { FunctionRegistry } from '../common/functions/registry';
 import { NODE_DEFAULTS } from '../common/settings';
+import { MEASURE_SCOPES, type MeasureScope } from './metrics-agent/proc';
 import { checkPeerRule, type PeerRule } from './peers';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -30,6 +31,8 @@ export const NODE_FLAGS = {
   'functions-endpoint': { type: 'string' },
   peers: { type: 'string' },
   'peer-ports': { type: 'string' },
+  /** What the metrics agent measures: the host (the default), or this process alone (nodes sharing one machine). */
+  measure: { type: 'string', default: 'host' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -70,7 +73,11 @@ export async function commonNodeOptions(values: {
   'peer-ports'?: string;
   functions?: string;
   'functions-endpoint'?: string;
+  measure?: string;
 }) {
+  const measure = (values.measure ?? 'host') as MeasureScope;
+  if (!MEASURE_SCOPES.includes(measure))
+    exitWith(2, `--measure must be one of ${MEASURE_SCOPES.join(', ')}; got "${values.measure}"`);
   let peers: PeerRule | undefined;
   try {
     peers = values.peers
@@ -92,6 +99,7 @@ export async function commonNodeOptions(values: {
     store: await connectState(values.state!),
     objects: objectStoreFrom(values),
     emf: lineFile(values['emf-file']),
+    measure,
     registry: values.functions
       ? new FunctionRegistry(codeStoreAt(values.functions, { endpoint: values['functions-endpoint'] }), BUILTIN_NAMES)
       : undefined,
