@@ -130,12 +130,18 @@ async function dispatcherWork(store: RedisStateStore): Promise<void> {
   await store.reserve(everySelection(['c1'])[0] as Selection, 20); // a lease it never releases
   await sleep(60);
   await store.membership(0); // the sweep gives it back
-  const directory = new FunctionDirectory({
-    cache: new RedisRegistryCache((command) => store.command(command)),
-    registry: { table: async () => ({ functions: {} }) },
-  });
-  await directory.resolve('wordcount').catch(() => undefined); // reads the cache, fills it from the registry
-  await directory.resolve('wordcount').catch(() => undefined);
+  // The functions directory: the first container finds the cache empty and fills it from the
+  // registry (GET, MSET); the next reads the table there (GET, MGET).
+  const directory = () =>
+    new FunctionDirectory({
+      cache: new RedisRegistryCache((command) => store.command(command)),
+      registry: { table: async () => ({ functions: {} }) },
+    });
+  for (const container of [directory(), directory()]) {
+    expect(await container.names()).toContain('wordcount');
+    await expect(container.resolve('grep')).rejects.toThrow(/grep/);
+  }
+  expect(await store.command(['GET', '{strata}:functions:hash'])).toEqual(expect.any(String));
 }
 
 /** The functions API's: writes the directory's cache after a change, and reads it back. */
