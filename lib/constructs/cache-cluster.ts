@@ -66,7 +66,7 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
       acknowledgeNag(
         secret,
         'SMG4',
-        "Rotating an ElastiCache user's password takes Secrets Manager's ElastiCache rotation function and a client that re-reads the secret; the README gives the two commands that rotate it by hand",
+        "Rotating an ElastiCache user's password takes Secrets Manager's ElastiCache rotation function and clients that read the secret again; docs/aws.md gives the commands that rotate it by hand",
       );
       secrets[role] = secret;
       return new CfnUser(this, `${id}User`, {
