@@ -55,7 +55,7 @@ export interface DispatcherFunctionProps {
 /**
  * The tier-1 dispatcher: a Node.js Lambda function bundled with esbuild, in the VPC's
  * private subnets, that takes its policies from the shared layer and its state from
- * ElastiCache (the AUTH token read from Secrets Manager at cold start).
+ * ElastiCache (its own user's password read from Secrets Manager at cold start).
  */
 export class DispatcherFunction extends Construct {
   readonly function: NodejsFunction;
