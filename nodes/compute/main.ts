@@ -19,7 +19,7 @@ const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoi
   [--policy-file PATH (the live policy setting of a local run; with a redis:// state, it is read from Redis)] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
   [--peers CIDR,...] [--peer-ports PORT,...] [--measure host|process] [--state URL]
 --measure process: the metrics agent measures this process alone (nodes sharing one machine, as npm start runs them).
-The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
+The state store URL (it may hold a user and password) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags(
