@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { POLICY_KEY } from '../policy-setting';
 import {
   DEREGISTER,
   HEARTBEAT,
@@ -53,23 +54,29 @@ interface RoleRights {
   readonly commands: readonly string[];
   /** Key patterns after the prefix. */
   readonly keys: readonly string[];
+  /** Whole keys outside the prefix: the live policy setting (common/policy-setting.ts). */
+  readonly otherKeys?: readonly string[];
 }
 
 /** What each role's code sends: read from lambdas/, nodes/ and common/functions/directory.ts, and recorded (test/common/state/access.test.ts). */
 const RIGHTS: Record<StateRole, RoleRights> = {
   // Tier 1: reserves and releases through the index, reads the membership log (and the whole
-  // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it).
+  // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it);
+  // reads the live policy setting, and publishes it from SSM (SET) when asked or when missing.
   dispatcher: {
     scripts: [MEMBERSHIP, LIVE_NODES, RESERVE, RELEASE],
-    commands: ['GET', 'MGET', 'MSET'],
+    commands: ['GET', 'MGET', 'MSET', 'SET'],
     keys: [...FLEET_KEYS, ':cursor:*', ':functions:*'],
+    otherKeys: [POLICY_KEY],
   },
   // Heartbeats (its metrics agent), deregisters at drain, reads the storage nodes for tier 3,
-  // reserves a peer through the index when it is full (tier 2) and releases it.
+  // reserves a peer through the index when it is full (tier 2) and releases it; reads the
+  // live policy setting (GET).
   compute: {
     scripts: [HEARTBEAT, DEREGISTER, STORAGE_NODES, RESERVE, RELEASE],
-    commands: [],
+    commands: ['GET'],
     keys: [...FLEET_KEYS, ':epochs', ':cursor:*'],
+    otherKeys: [POLICY_KEY],
   },
   // Heartbeats, deregisters, reads the other storage nodes; never reserves.
   storage: {
@@ -103,7 +110,7 @@ export function roleCommands(role: StateRole): string[] {
 
 /** The key patterns a role may name, for a key prefix (its braces added, as RedisStateStore does). */
 export function roleKeys(role: StateRole, keyPrefix = 'strata'): string[] {
-  return RIGHTS[role].keys.map((suffix) => `{${keyPrefix}}${suffix}`);
+  return [...RIGHTS[role].keys.map((suffix) => `{${keyPrefix}}${suffix}`), ...(RIGHTS[role].otherKeys ?? [])];
 }
 
 /**
