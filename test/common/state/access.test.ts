@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { INDEXED_RULES, type IndexedSelection, type Selection } from '@strata/policy-engine';
 import { FunctionDirectory, RedisRegistryCache } from '../../../common/functions/directory';
+import { POLICY_KEY, redisSettingSource } from '../../../common/policy-setting';
 import { RedisStateStore } from '../../../common/state';
 import {
   accessString,
@@ -11,7 +12,6 @@ import {
   urlWithUser,
 } from '../../../common/state/access';
 import { RespClient } from '../../../common/state/resp-client';
-import { POLICY_KEY, redisSettingSource } from '../../../common/policy-setting';
 import { FleetView } from '../../../lambdas/dispatcher/fleet-view';
 import { policySource } from '../../../lambdas/dispatcher/handler';
 import { type RedisServer, startRedisServer } from '../../../local/redis-server';
