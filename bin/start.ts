@@ -142,7 +142,10 @@ async function main(): Promise<void> {
   const objects = s3
     ? new S3ObjectStore({ endpoint: s3.s3Endpoint, bucket: s3.bucket, credentials: s3.credentials })
     : new FolderObjectStore(folder);
-  console.log(`objects: ${objects.location}; state: ${redisUrl ?? 'embedded (in this process)'}`);
+  // The state's address, never a password in it.
+  console.log(
+    `objects: ${objects.location}; state: ${redisUrl ? new URL(redisUrl).host : 'embedded (in this process)'}`,
+  );
   if (!fleet) await loadCorpus(objects); // the fleet loaded it
 
   const dashboard = await serveDashboard({
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
     computeNodes: nodes,
     slots,
     redisUrl,
+    redisUsers: fleet?.redisUsers, // on emulated hosts each role connects as its own user, as on AWS
     objects: s3 ?? { folder },
     nodeHost: fleet ? (id) => fleet.placement(id) : undefined,
     strategy: values.strategy,

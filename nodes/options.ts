@@ -9,7 +9,7 @@ import { checkPeerRule, type PeerRule } from './peers';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
-/** Where a node finds the state store's URL: the environment, since the URL may hold the AUTH token. */
+/** Where a node finds the state store's URL: the environment, since the URL may hold its user's password. */
 export const STATE_URL_VARIABLE = 'STRATA_STATE_URL';
 
 /** The flags both node processes take. */
@@ -47,12 +47,12 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, u
   const values = parsed.values as Record<string, unknown>;
   if (values.help) exitWith(0, usage);
   if (!values.id) exitWith(2, `--id is required\n\n${usage}`);
-  // A URL with a password (the AUTH token) comes from the environment: a flag would show it in ps.
+  // A URL with a password comes from the environment: a flag would show it in ps.
   values.state ??= process.env[STATE_URL_VARIABLE];
   if (!values.state)
     exitWith(
       2,
-      `the state store is required: ${STATE_URL_VARIABLE} in the environment (or --state): redis://host:port, rediss://:token@host:port, or the http:// address of a local cluster's state\n\n${usage}`,
+      `the state store is required: ${STATE_URL_VARIABLE} in the environment (or --state): redis://host:port, rediss://user:password@host:port, or the http:// address of a local cluster's state\n\n${usage}`,
     );
   return parsed.values as typeof parsed.values & { state: string };
 }

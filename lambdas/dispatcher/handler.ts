@@ -17,9 +17,9 @@ import {
 import { readDispatcherSettings } from '../../common/settings';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
-import { getParameter, redisUrlWithToken } from './secret';
+import { getParameter, redisUrlWithUser } from './secret';
 
-export { redisUrlWithToken };
+export { redisUrlWithUser };
 
 /** The dispatcher's settings, read once per container from its environment (common/settings/dispatcher.ts). */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
@@ -193,7 +193,7 @@ export async function handler(
   if (!dispatcher) {
     const config = configFromEnvironment();
     const connect = async () =>
-      RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) });
+      RedisStateStore.connect({ url: await redisUrlWithUser(config.redisUrl, config.redisAuthSecretArn) });
     // The registry's cache has a connection of its own (the dispatcher's is closed and opened again after a failure).
     let cacheConnection: Promise<RedisStateStore> | undefined;
     const cacheStore = () =>

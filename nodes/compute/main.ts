@@ -27,7 +27,7 @@ const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoi
 --locality '{"bucketMarker":"...","pool":"default.rgw.buckets.data","cephConf":"/etc/ceph/ceph.conf"}': offer a data
   stage first to the storage host of the object's primary OSD (Ceph's placement), else to any the policy allows.
 --cold: do not warm the local path of the data stages before taking work (for comparison).
-The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
+The state store URL (it may hold a user and password) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags(

@@ -11,7 +11,7 @@ const USAGE = `usage: nodes/storage/main.ts --id ID (--objects DIR | --s3-endpoi
   [--host 127.0.0.1] [--port 0] [--slots 2] [--thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--emf-file PATH]
   [--peers CIDR,...] [--peer-ports PORT,...] [--measure host|process] [--state URL]
 --measure process: the metrics agent measures this process alone (nodes sharing one machine, as npm start runs them).
-The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
+The state store URL (it may hold a user and password) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags({ thresholds: { type: 'string', default: '{}' } }, USAGE);
