@@ -1,3 +1,4 @@
+import { faasmBaseline } from '../../bench/baseline';
 import type { RedisStateStore } from '../../common/state';
 import { functions } from '../../functions';
 import { runStageOver } from '../../functions/text';
@@ -32,6 +33,7 @@ afterAll(async () => {
 async function withCluster(
   offloadPolicy: 'never' | 'always',
   body: (cluster: LocalCluster) => Promise<void>,
+  more: Partial<Parameters<typeof LocalCluster.start>[0]> = {},
 ): Promise<void> {
   const cluster = await LocalCluster.start({
     redisUrl: fleet.redisUrl,
@@ -42,6 +44,7 @@ async function withCluster(
     offloadPolicy,
     storageThresholds: { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE }, // the storage node takes what its slots allow
     nodeHost: (id) => fleet.placement(id),
+    ...more,
   });
   try {
     await cluster.waitForNodes(60_000);
@@ -124,6 +127,27 @@ describe('the emulated fleet', () => {
           expect(bottleneck(usage).resource).toMatch(/CPU|link/);
         });
       }
+    },
+    5 * 60_000,
+  );
+
+  test(
+    "AutoNDP's baseline: the entry node runs a call, forwards the next to the free peer, queues the rest and refuses none",
+    async () => {
+      await withCluster(
+        'never',
+        async (cluster) => {
+          const sleep = (ms: number) => call(cluster.url, 'POST', '/invoke/sleep', { ms });
+          const first = sleep(4_000);
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          const second = sleep(4_000);
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          const replies = await Promise.all([first, second, sleep(1), sleep(1)]);
+          expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+          expect(replies.map((r) => String(r.headers['x-strata-tier2']))).toEqual(['c1', 'c1>c2', 'c1', 'c1']);
+        },
+        { ...faasmBaseline(2), slots: 1 },
+      );
     },
     5 * 60_000,
   );
