@@ -23,6 +23,9 @@ const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
  * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
  *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
  *   (member empty when the node left), so that a reader catches up in O(changes).
+ * - `P:room` integer: the free slots of E's nodes (each `slotsTotal - inFlight`, at least 0;
+ *   each node's share kept in its hash as `room`): what a cell has left, which tier 0 reads
+ *   (common/state/cells.ts) and a reservation answers with.
  *
  * Every script first sweeps: nodes past their expiry leave everything, leases past their
  * deadline give their count back. `now` is ARGV[1], in ms, or Redis's own clock when empty.
@@ -45,7 +48,7 @@ const PRELUDE = `
 local P = KEYS[1]
 local EXPIRY, LEASES, MEMBERS, VERSION = P .. ':expiry', P .. ':leases', P .. ':members', P .. ':version'
 local ELIGIBLE, FREE, SERVICE, STORAGE = P .. ':eligible', P .. ':free', P .. ':service-ms', P .. ':storage'
-local CHANGES = P .. ':changes'
+local CHANGES, ROOM = P .. ':changes', P .. ':room'
 local BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED = P .. ':by-in-flight', P .. ':by-delay', P .. ':by-load', P .. ':by-used'
 local RANKED = {FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}
 local function node_key(id) return P .. ':node:' .. id end
@@ -56,11 +59,21 @@ if now == nil then
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- A node's free slots become room: the cell's total moves by the difference.
+local function set_room(key, room)
+  local old = tonumber(redis.call('HGET', key, 'room') or '0')
+  if room ~= old then
+    redis.call('INCRBY', ROOM, room - old)
+    redis.call('HSET', key, 'room', room)
+  end
+end
+
 -- Puts a node in the index sets its figures say it belongs to, scored by its live count.
 local function reindex(id)
   local f = redis.call('HMGET', node_key(id), 'role', 'draining', 'slotsTotal', 'slotsUsed', 'inFlight', 'indexServiceMs', 'load1', 'cores')
   local slots, count = tonumber(f[3]), tonumber(f[5])
   if f[1] ~= 'compute' or f[2] ~= '0' then redis.call('ZREM', ELIGIBLE, id) else redis.call('ZADD', ELIGIBLE, 0, id) end
+  set_room(node_key(id), (f[1] == 'compute' and f[2] == '0') and math.max(0, slots - count) or 0)
   if f[1] ~= 'compute' or f[2] ~= '0' or count >= slots then
     for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
     return
@@ -81,6 +94,7 @@ local function count_moved(id, delta)
   local f = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'indexServiceMs', 'load1', 'cores', 'epoch', 'address')
   if f[1] == 'compute' and f[2] == '0' then
     local slots = tonumber(f[3])
+    set_room(key, math.max(0, slots - count))
     if count >= slots then
       for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
     else
@@ -104,6 +118,7 @@ local function changed(id, member)
 end
 
 local function remove(id)
+  set_room(node_key(id), 0)
   redis.call('DEL', node_key(id))
   for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, STORAGE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
   if redis.call('HDEL', MEMBERS, id) == 1 then changed(id, '') end
@@ -162,6 +177,9 @@ return 1
 `,
 );
 
+/** ARGV: now. The cell's free slots (`P:room`), after the sweep: tier 0's look at a cell. */
+export const ROOM_LEFT = script('room', `return tonumber(redis.call('GET', ROOM) or '0')\n`);
+
 /** ARGV: now, id. */
 export const DEREGISTER = script('deregister', `remove(ARGV[2])\nreturn 1\n`);
 
@@ -219,7 +237,8 @@ return 1
  * ARGV: now, lease ms, rule, cursor, sample, quantile, hash, step seed, then three
  * counted lists: draws, excluded ids, candidate ids; then one limit per candidate; last,
  * a random token that makes the lease id unguessable (another client cannot release it).
- * Returns {1, node id, in flight after, lease, address}, or {0} when nothing has room.
+ * Returns {1, node id, in flight after, lease, address, room}, or {0, room} when nothing
+ * has room; room is the cell's free slots after the decision (`P:room`), for tier 0.
  */
 export const RESERVE = script(
   'reserve',
@@ -317,12 +336,12 @@ else
   chosen = pick()
 end
 
-if chosen == nil then return {0} end
+if chosen == nil then return {0, tonumber(redis.call('GET', ROOM) or '0')} end
 local count, epoch, address = count_moved(chosen, 1)
 local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)
-return {1, chosen, count, lease, address}
+return {1, chosen, count, lease, address, tonumber(redis.call('GET', ROOM) or '0')}
 `,
 );
 
-export const ALL_SCRIPTS = [HEARTBEAT, DEREGISTER, LIVE_NODES, STORAGE_NODES, MEMBERSHIP, RELEASE, RESERVE];
+export const ALL_SCRIPTS = [HEARTBEAT, DEREGISTER, LIVE_NODES, STORAGE_NODES, MEMBERSHIP, RELEASE, RESERVE, ROOM_LEFT];

@@ -1,4 +1,5 @@
 import { isIndexed, type NodeView, type Selection } from '@strata/policy-engine';
+import { type CommandClient, hashSlot, SlotClient } from './cluster';
 import {
   ALL_SCRIPTS,
   DEREGISTER,
@@ -8,6 +9,7 @@ import {
   MEMBERSHIP,
   RELEASE,
   RESERVE,
+  ROOM_LEFT,
   STORAGE_NODES,
 } from './redis-scripts';
 import { RespClient, RespError, type RespValue } from './resp-client';
@@ -50,6 +52,18 @@ export interface RedisStateStoreOptions {
    * the in-memory store.
    */
   readonly now?: () => number;
+  /**
+   * The URL names a node of a Redis Cluster (ElastiCache in cluster mode): connect to the
+   * primary that holds this store's slot (its hash tag's), and follow it when it moves.
+   * @default false
+   */
+  readonly cluster?: boolean;
+}
+
+/** A reservation, with the free slots its store (its cell) had left right after it: for tier 0. */
+export interface ReservationInCell {
+  readonly reservation: Reservation;
+  readonly room: number;
 }
 
 /**
@@ -66,7 +80,7 @@ export class RedisStateStore implements StateStore {
   private readonly tag: string;
 
   private constructor(
-    private readonly client: RespClient,
+    private readonly client: CommandClient,
     keyPrefix: string,
     private readonly now: (() => number) | undefined,
   ) {
@@ -75,7 +89,11 @@ export class RedisStateStore implements StateStore {
 
   static async connect(options: RedisStateStoreOptions): Promise<RedisStateStore> {
     let store: RedisStateStore | undefined;
-    const client = await RespClient.connect({
+    const keyPrefix = options.keyPrefix ?? 'strata';
+    const connect = options.cluster
+      ? (o: Parameters<typeof RespClient.connect>[0]) => SlotClient.connect(o, hashSlot(`{${keyPrefix}}`))
+      : RespClient.connect;
+    const client = await connect({
       url: options.url,
       connectTimeoutMs: options.connectTimeoutMs,
       replyTimeoutMs: options.replyTimeoutMs,
@@ -86,7 +104,7 @@ export class RedisStateStore implements StateStore {
       // A server that restarted has lost its scripts; load them before the next decision needs them.
       onReady: () => void store?.loadScripts().catch((error: Error) => (store!.lastError = error)),
     });
-    store = new RedisStateStore(client, options.keyPrefix ?? 'strata', options.now);
+    store = new RedisStateStore(client, keyPrefix, options.now);
     await store.loadScripts();
     return store;
   }
@@ -146,24 +164,38 @@ export class RedisStateStore implements StateStore {
   }
 
   async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
+    return (await this.reserveInCell(selection, leaseMs)).reservation;
+  }
+
+  /** reserve(), and the free slots this store has left after it, in the same round trip: tier 0's view of a cell. */
+  async reserveInCell(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<ReservationInCell> {
     checkTtl('leaseMs', leaseMs);
-    if (!isIndexed(selection) && selection.candidates.length === 0) return NO_ROOM;
+    if (!isIndexed(selection) && selection.candidates.length === 0) return { reservation: NO_ROOM, room: Number.NaN };
     const reply = (await this.run(RESERVE, this.reserveArgs(selection, leaseMs))) as [
       number,
-      string,
+      string | number,
       number,
       string,
       string,
+      number,
     ];
-    if (reply[0] === 0) return NO_ROOM;
-    const [, nodeId, inFlight, lease, address] = reply;
+    if (reply[0] === 0) return { reservation: NO_ROOM, room: Number(reply[1] ?? 0) };
+    const [, nodeId, inFlight, lease, address, room] = reply;
     return {
-      kind: 'chosen',
-      nodeId,
-      address,
-      inFlight,
-      release: releaseOnce(async () => void (await this.run(RELEASE, [lease]))),
+      reservation: {
+        kind: 'chosen',
+        nodeId: String(nodeId),
+        address,
+        inFlight,
+        release: releaseOnce(async () => void (await this.run(RELEASE, [lease]))),
+      },
+      room,
     };
+  }
+
+  /** The free slots of this store's eligible nodes (its cell's), one O(1) call: tier 0's look at a cell. */
+  async room(): Promise<number> {
+    return Number(await this.run(ROOM_LEFT, []));
   }
 
   /** The one command a reservation sends (EVALSHA of the reserve script); public for the benchmark. */
