@@ -1,5 +1,5 @@
 import { isIndexed, type NodeView, type Selection } from '@strata/policy-engine';
-import { hashSlot, SLOTS } from './cluster';
+import { hashSlot, SLOTS, stateUrlOptions } from './cluster';
 import { RedisStateStore, type RedisStateStoreOptions } from './redis-store';
 import type { RespValue } from './resp-client';
 import {
@@ -72,7 +72,7 @@ export function cellOf(id: string, role: NodeReport['role'], cells: number): num
 }
 
 export interface CellStateStoreOptions extends RedisStateStoreOptions {
-  /** How many cells the fleet is split into. @default 1 */
+  /** How many cells the fleet is split into. @default the URL's `cells=N` (stateUrlOptions), else 1 */
   readonly cells?: number;
   /** How long tier 0 trusts a cell's free-slot count before it reads it again (each reservation refreshes its own cell's). @default 1000 */
   readonly roomRefreshMs?: number;
@@ -80,10 +80,15 @@ export interface CellStateStoreOptions extends RedisStateStoreOptions {
   readonly random?: () => number;
 }
 
-/** Connects the state store: one Redis store for one cell (the default), else a CellStateStore over `cells`. */
+/**
+ * Connects the state store: one Redis store for one cell (the default, and exactly the
+ * store without cells), else a CellStateStore over the cells, as the options or the URL's
+ * query (`?cells=3&cluster=yes`) say.
+ */
 export async function connectStateStore(options: CellStateStoreOptions): Promise<RedisStateStore | CellStateStore> {
-  if ((options.cells ?? 1) === 1) return RedisStateStore.connect(options);
-  return CellStateStore.connect(options);
+  const cells = options.cells ?? stateUrlOptions(options.url).cells;
+  if (cells === 1) return RedisStateStore.connect(options);
+  return CellStateStore.connect({ ...options, cells });
 }
 
 /**
@@ -110,7 +115,7 @@ export class CellStateStore implements StateStore {
   }
 
   static async connect(options: CellStateStoreOptions): Promise<CellStateStore> {
-    const prefixes = cellPrefixes(options.keyPrefix ?? 'strata', options.cells ?? 1);
+    const prefixes = cellPrefixes(options.keyPrefix ?? 'strata', options.cells ?? stateUrlOptions(options.url).cells);
     const cells: RedisStateStore[] = [];
     try {
       for (const keyPrefix of prefixes) cells.push(await RedisStateStore.connect({ ...options, keyPrefix }));
@@ -162,10 +167,19 @@ export class CellStateStore implements StateStore {
   /**
    * One version for the fleet, the sum of the cells' (each only grows, so the sum moves
    * with every change). A caller at the version this store last answered catches up cell by
-   * cell, O(changes); any other caller, or a cell whose log no longer reaches back, reads
-   * every cell's members.
+   * cell, O(changes). A caller at a version this store did not answer (another process's)
+   * that is still current is told so, after one GET of each cell's version, and this store
+   * keeps those. Any other caller, or a cell whose log no longer reaches back, reads every
+   * cell's members.
    */
   async membership(knownVersion?: number): Promise<Membership> {
+    if (knownVersion !== undefined && knownVersion !== this.lastMembership?.version) {
+      const versions = await Promise.all(this.cells.map((cell) => cell.membershipVersion()));
+      if (versions.reduce((a, b) => a + b, 0) === knownVersion) {
+        this.lastMembership = { version: knownVersion, versions };
+        return { version: knownVersion };
+      }
+    }
     const last = this.lastMembership;
     const known = last && knownVersion === last.version ? last.versions : undefined;
     let updates = await Promise.all(this.cells.map((cell, k) => cell.membership(known?.[k])));

@@ -131,3 +131,32 @@ function withAddress(url: string, address: string): string {
   parsed.port = address.slice(colon + 1);
   return parsed.toString();
 }
+
+/** The state store's layout, as its URL's query gives it: `rediss://host:port?cells=3&cluster=yes`. */
+export interface StateUrlOptions {
+  /** How many cells the fleet is split into (common/state/cells.ts). @default 1 */
+  readonly cells: number;
+  /** The URL names a node of a Redis Cluster: each cell connects to the primary of its slot. @default false */
+  readonly cluster: boolean;
+}
+
+/**
+ * The layout options in a state store URL's query. They travel with the URL, so that
+ * every process that is given the URL (the dispatcher, the nodes, the functions API, the
+ * CLI) agrees on the cells without a setting of its own. Anything else in the query, or a
+ * bad value, is an error that names it.
+ */
+export function stateUrlOptions(url: string): StateUrlOptions {
+  const query = new URL(url).searchParams;
+  for (const key of query.keys())
+    if (key !== 'cells' && key !== 'cluster')
+      throw new RangeError(`the state store URL's query takes cells and cluster, got "${key}"`);
+  const cellsText = query.get('cells') ?? '1';
+  const cells = Number(cellsText);
+  if (!/^\d+$/.test(cellsText) || cells < 1 || cells > 64)
+    throw new RangeError(`the state store URL's cells must be a whole number from 1 to 64, got "${cellsText}"`);
+  const clusterText = query.get('cluster') ?? 'no';
+  if (clusterText !== 'yes' && clusterText !== 'no')
+    throw new RangeError(`the state store URL's cluster must be yes or no, got "${clusterText}"`);
+  return { cells, cluster: clusterText === 'yes' };
+}

@@ -1,5 +1,5 @@
 import { isIndexed, type NodeView, type Selection } from '@strata/policy-engine';
-import { type CommandClient, hashSlot, SlotClient } from './cluster';
+import { type CommandClient, hashSlot, SlotClient, stateUrlOptions } from './cluster';
 import {
   ALL_SCRIPTS,
   DEREGISTER,
@@ -55,7 +55,7 @@ export interface RedisStateStoreOptions {
   /**
    * The URL names a node of a Redis Cluster (ElastiCache in cluster mode): connect to the
    * primary that holds this store's slot (its hash tag's), and follow it when it moves.
-   * @default false
+   * @default the URL's `cluster=yes|no` (stateUrlOptions), else false
    */
   readonly cluster?: boolean;
 }
@@ -90,9 +90,10 @@ export class RedisStateStore implements StateStore {
   static async connect(options: RedisStateStoreOptions): Promise<RedisStateStore> {
     let store: RedisStateStore | undefined;
     const keyPrefix = options.keyPrefix ?? 'strata';
-    const connect = options.cluster
-      ? (o: Parameters<typeof RespClient.connect>[0]) => SlotClient.connect(o, hashSlot(`{${keyPrefix}}`))
-      : RespClient.connect;
+    const connect =
+      (options.cluster ?? stateUrlOptions(options.url).cluster)
+        ? (o: Parameters<typeof RespClient.connect>[0]) => SlotClient.connect(o, hashSlot(`{${keyPrefix}}`))
+        : RespClient.connect;
     const client = await connect({
       url: options.url,
       connectTimeoutMs: options.connectTimeoutMs,
@@ -161,6 +162,11 @@ export class RedisStateStore implements StateStore {
     const members: FleetMember[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) members.push(parseMember(flat[i], flat[i + 1]));
     return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
+  }
+
+  /** The membership's version alone (a GET of one key): how a CellStateStore learns each cell's behind a fleet version. */
+  async membershipVersion(): Promise<number> {
+    return Number((await this.client.send(['GET', `${this.tag}:version`])) ?? 0);
   }
 
   async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {

@@ -6,7 +6,7 @@ import { BUILTIN_NAMES } from '../../common/functions/builtins';
 import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/directory';
 import { FunctionRegistry } from '../../common/functions/registry';
 import { readDispatcherSettings } from '../../common/settings';
-import { RedisStateStore } from '../../common/state';
+import { connectStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
 import { redisUrlWithToken } from './secret';
 
@@ -118,9 +118,9 @@ export async function handler(
   if (!dispatcher) {
     const config = configFromEnvironment();
     const connect = async () =>
-      RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) });
+      connectStateStore({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }); // ?cells=N: cells
     // The registry's cache has a connection of its own (the dispatcher's is closed and opened again after a failure).
-    let cacheConnection: Promise<RedisStateStore> | undefined;
+    let cacheConnection: ReturnType<typeof connect> | undefined;
     const cacheStore = () =>
       (cacheConnection ??= connect().catch((error: Error) => {
         cacheConnection = undefined;

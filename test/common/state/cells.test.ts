@@ -1,4 +1,5 @@
 import { standInReport } from '../../../bench/fleet/probe';
+import { connectState } from '../../../common/cli';
 import {
   applyMembership,
   CellStateStore,
@@ -8,7 +9,7 @@ import {
   type FleetMember,
   RedisStateStore,
 } from '../../../common/state';
-import { hashSlot, primaryOf, SlotClient } from '../../../common/state/cluster';
+import { hashSlot, primaryOf, SlotClient, stateUrlOptions } from '../../../common/state/cluster';
 import { RespClient, type RespValue } from '../../../common/state/resp-client';
 import { type RedisCluster, startRedisCluster } from '../../../local/redis-cluster';
 import { startRedisServer } from '../../../local/redis-server';
@@ -223,6 +224,26 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     expect(known.map((m) => m.id)).toEqual([...ids.slice(1), joined].sort());
   });
 
+  test('membership: a version another process read is taken as current, then caught up by its changes', async () => {
+    const ids = [0, 1, 2].flatMap((k) => idsInCell(k, 3, 2, 'o'));
+    for (const id of ids) await store.heartbeat(report(id, 2), 60_000);
+    const { version, members } = await store.membership();
+    const other = await CellStateStore.connect({ url: cluster.url, cluster: true, cells: 3, keyPrefix });
+    try {
+      expect(await other.membership(version)).toEqual({ version });
+      const joined = idsInCell(1, 3, 3, 'o')[2];
+      await store.heartbeat(report(joined, 2), 60_000);
+      const update = await other.membership(version);
+      expect(update.members).toBeUndefined();
+      expect(update.changes!.map((c) => c.id)).toEqual([joined]);
+      expect(applyMembership(members!, update)!.map((m) => m.id)).toEqual([...ids, joined].sort());
+      // A version that is neither current nor one this store answered: every member.
+      expect((await other.membership(version - 1)).members).toHaveLength(ids.length + 1);
+    } finally {
+      await other.close();
+    }
+  });
+
   test('an affinity decision starts at the cell its hash names, every time', async () => {
     for (const k of [0, 1, 2])
       for (const id of idsInCell(k, 3, 2, `h${k}`)) await store.heartbeat(report(id, 8), 60_000);
@@ -233,6 +254,33 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
       if (r.kind === 'chosen') chosen.add(store.cellOf(r.nodeId, 'compute'));
     }
     expect(chosen.size).toBe(1);
+  });
+});
+
+describe('the layout in the state store URL', () => {
+  test('cells and cluster mode travel in the query; bad values name themselves', () => {
+    expect(stateUrlOptions('rediss://:t@h:6380')).toEqual({ cells: 1, cluster: false });
+    expect(stateUrlOptions('rediss://:t@h:6380?cells=6&cluster=yes')).toEqual({ cells: 6, cluster: true });
+    expect(() => stateUrlOptions('redis://h?cells=0')).toThrow(
+      `the state store URL's cells must be a whole number from 1 to 64, got "0"`,
+    );
+    expect(() => stateUrlOptions('redis://h?cells=2.5')).toThrow(/cells must be a whole number/);
+    expect(() => stateUrlOptions('redis://h?cluster=true')).toThrow(
+      `the state store URL's cluster must be yes or no, got "true"`,
+    );
+    expect(() => stateUrlOptions('redis://h?cell=2')).toThrow(
+      `the state store URL's query takes cells and cluster, got "cell"`,
+    );
+  });
+
+  test('a URL with ?cells=3&cluster=yes connects a node (the CLI, the nodes) to three cells on the cluster', async () => {
+    const store = await connectState(`${cluster.url}?cells=3&cluster=yes`);
+    try {
+      expect(store).toBeInstanceOf(CellStateStore);
+      expect((store as CellStateStore).cells).toHaveLength(3);
+    } finally {
+      await store.close();
+    }
   });
 });
 
