@@ -23,11 +23,12 @@ secret_has() {
   aws_get_secret "$1" | jq -Rse --arg field "$2" '(fromjson? // null) | type == "object" and has($field)' >/dev/null
 }
 
-# The state store URL with its AUTH token, for the node's environment file.
+# The state store URL with its AUTH token, for the node's environment file; its query
+# (cells, cluster mode) when the fleet is split into cells.
 state_url() {
   local token
   token=$(secret_field "${STRATA_CACHE_SECRET_ARN}" token)
-  echo "rediss://:${token}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
+  echo "rediss://:${token}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}${STRATA_CACHE_QUERY:+?${STRATA_CACHE_QUERY}}"
 }
 
 # Storage node 0 publishes the S3 keys and RGW's CA in the object-store secret once Ceph
