@@ -58,8 +58,9 @@ export async function startRedisCluster(primaries = 3): Promise<RedisCluster> {
             'yes',
             '--cluster-config-file',
             join(dir, 'nodes.conf'),
+            // Long: on a shared machine a starved primary must not be taken for failed (no replica takes over here).
             '--cluster-node-timeout',
-            '5000',
+            '60000',
             '--dir',
             dir,
           ],

@@ -4,7 +4,6 @@ import { RedisStateStore, type RedisStateStoreOptions } from './redis-store';
 import type { RespValue } from './resp-client';
 import {
   DEFAULT_LEASE_MS,
-  type FleetMember,
   type MemberChange,
   type Membership,
   NO_ROOM,
@@ -57,15 +56,16 @@ function checkCells(cells: number): void {
 }
 
 /**
- * A node's cell: storage nodes all in cell 0 (tier 3 reads their set whole, in one call);
- * a compute node by a stable hash of its id (FNV-1a). A hash rather than the emptiest cell
- * at registration: any process finds a node's cell from its id alone (a deregistration, a
- * node that registers again after its heartbeat ran out lands where it was), with no
- * directory to read or to keep right across cells; over a fleet the cells fill evenly,
- * and tier 0 sends the decisions where the room is, whichever way the nodes fell.
+ * A compute node's cell, by a stable hash of its id (FNV-1a). A hash rather than the
+ * emptiest cell at registration: any process finds a node's cell from its id alone (a node
+ * that registers again after its heartbeat ran out lands where it was), with no directory
+ * to read or to keep right across cells; over a fleet the cells fill evenly, and tier 0
+ * sends the decisions where the room is, whichever way the nodes fell. (Storage nodes, 3
+ * to 12, are in every cell: each compute node reads their set once an interval, and that
+ * read must not all land on one primary.)
  */
-export function cellOf(id: string, role: NodeReport['role'], cells: number): number {
-  if (role === 'storage' || cells === 1) return 0;
+export function cellOf(id: string, cells: number): number {
+  if (cells === 1) return 0;
   let hash = 0x811c9dc5;
   for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193) >>> 0;
   return hash % cells;
@@ -92,11 +92,12 @@ export async function connectStateStore(options: CellStateStoreOptions): Promise
 }
 
 /**
- * The state store over cells: a node's calls go to its own cell (one round trip, as
- * without cells); a decision first picks a cell (tier 0), then the cell's reserve script
+ * The state store over cells: a compute node's calls go to its own cell (one round trip,
+ * as without cells); a storage node's heartbeat goes to every cell, and the storage view is
+ * read from each cell in turn. A decision first picks a cell (tier 0), then the cell's reserve script
  * decides inside it, by the same rule. Tier 0 draws a cell with a chance in proportion to
- * its free slots (`P:room`, which every reservation answers with and a cell not heard from
- * in `roomRefreshMs` is asked for), so dispatchers that share a stale view do not all
+ * its free slots (`P:room`, which every reservation and membership read answers with; a
+ * cell not heard from in `roomRefreshMs` is asked), so dispatchers that share a stale view do not all
  * crowd the same cell; an affinity rule (hash-affinity) starts at the cell its hash
  * names, so a function keeps its nodes. When the first cell has no room, the others are
  * tried, the roomiest first. Candidate rules get each cell's share of their candidates.
@@ -105,6 +106,8 @@ export class CellStateStore implements StateStore {
   private readonly rooms: { room: number; at: number }[];
   /** The cell versions behind the last version membership() answered, to catch up from it cell by cell. */
   private lastMembership: { version: number; versions: number[] } | undefined;
+  /** The cell the next storage view is read from. */
+  private storageTurn = 0;
 
   private constructor(
     readonly cells: readonly RedisStateStore[],
@@ -126,9 +129,9 @@ export class CellStateStore implements StateStore {
     return new CellStateStore(cells, options.roomRefreshMs ?? 1000, options.random ?? Math.random);
   }
 
-  /** The cell a node of this role and id belongs to. */
-  cellOf(id: string, role: NodeReport['role']): number {
-    return cellOf(id, role, this.cells.length);
+  /** The cell a compute node belongs to. */
+  cellOf(id: string): number {
+    return cellOf(id, this.cells.length);
   }
 
   /** The last connection error of any cell, for health reports. */
@@ -145,23 +148,23 @@ export class CellStateStore implements StateStore {
     return this.cells[0].command(args);
   }
 
-  heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
-    return this.cells[this.cellOf(report.id, report.role)].heartbeat(report, ttlMs);
+  async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
+    if (report.role === 'compute') return this.cells[this.cellOf(report.id)].heartbeat(report, ttlMs);
+    await Promise.all(this.cells.map((cell) => cell.heartbeat(report, ttlMs)));
   }
 
+  /** In every cell: the role of the node is not known here, and a storage node is in all of them (a leave is rare). */
   async deregister(nodeId: string): Promise<void> {
-    // Its role is not known here: its compute cell, and cell 0 where a storage node would be.
-    const cell = this.cellOf(nodeId, 'compute');
-    await Promise.all([this.cells[cell].deregister(nodeId), cell === 0 ? undefined : this.cells[0].deregister(nodeId)]);
+    await Promise.all(this.cells.map((cell) => cell.deregister(nodeId)));
   }
 
   async liveNodes(): Promise<NodeView[]> {
-    const nodes = (await Promise.all(this.cells.map((cell) => cell.liveNodes()))).flat();
-    return nodes.sort((a, b) => (a.id < b.id ? -1 : 1));
+    return distinctById((await Promise.all(this.cells.map((cell) => cell.liveNodes()))).flat());
   }
 
+  /** From each cell in turn: every cell holds the storage nodes, and no primary takes every compute node's read. */
   storageNodes(): Promise<NodeView[]> {
-    return this.cells[0].storageNodes();
+    return this.cells[this.storageTurn++ % this.cells.length].storageNodes();
   }
 
   /**
@@ -182,16 +185,21 @@ export class CellStateStore implements StateStore {
     }
     const last = this.lastMembership;
     const known = last && knownVersion === last.version ? last.versions : undefined;
-    let updates = await Promise.all(this.cells.map((cell, k) => cell.membership(known?.[k])));
-    if (known && updates.some((update) => update.members)) {
-      updates = await Promise.all(this.cells.map((cell) => cell.membership()));
-    }
+    const read = (versions?: readonly number[]) =>
+      Promise.all(
+        this.cells.map(async (cell, k) => {
+          const { membership, room } = await cell.membershipInCell(versions?.[k]);
+          this.rooms[k] = { room, at: Date.now() };
+          return membership;
+        }),
+      );
+    let updates = await read(known);
+    if (known && updates.some((update) => update.members)) updates = await read();
     const versions = updates.map((update) => update.version);
     const version = versions.reduce((a, b) => a + b, 0);
     this.lastMembership = { version, versions };
     if (!known) {
-      const members: FleetMember[] = updates.flatMap((update) => update.members ?? []);
-      return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+      return { version, members: distinctById(updates.flatMap((update) => update.members ?? [])) };
     }
     const changes: MemberChange[] = updates.flatMap((update) => update.changes ?? []);
     return changes.length === 0 && version === knownVersion ? { version } : { version, changes };
@@ -249,7 +257,13 @@ export class CellStateStore implements StateStore {
   /** The selection as cell k sees it: a candidate rule's candidates in that cell (undefined if none). */
   private restrict(selection: Selection, k: number): Selection | undefined {
     if (isIndexed(selection)) return selection;
-    const candidates = selection.candidates.filter((c) => this.cellOf(c.id, 'compute') === k);
+    const candidates = selection.candidates.filter((c) => this.cellOf(c.id) === k);
     return candidates.length === 0 ? undefined : { ...selection, candidates };
   }
+}
+
+/** Sorted by id, each id once (a storage node is in every cell). */
+function distinctById<T extends { readonly id: string }>(items: T[]): T[] {
+  items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return items.filter((item, i) => i === 0 || items[i - 1].id !== item.id);
 }

@@ -204,21 +204,24 @@ return nodes
 );
 
 /**
- * ARGV: now, the version the caller knows (or ''). {version} while unchanged; {version, 0,
- * changes} when the log still holds every change since (O(changes)); else {version, 1,
- * members flat} (O(n): a new reader, or one that fell more than CHANGE_LOG changes behind).
+ * ARGV: now, the version the caller knows (or ''). {version, room} while unchanged;
+ * {version, room, 0, changes} when the log still holds every change since (O(changes));
+ * else {version, room, 1, members flat} (O(n): a new reader, or one that fell more than
+ * CHANGE_LOG changes behind). room is `P:room`: a reader of the membership learns its
+ * cell's free slots with it, for tier 0, at no extra call.
  */
 export const MEMBERSHIP = script(
   'membership',
   `
 local version = tonumber(redis.call('GET', VERSION) or '0')
+local room = tonumber(redis.call('GET', ROOM) or '0')
 local known = tonumber(ARGV[2])
-if known == version then return {version} end
+if known == version then return {version, room} end
 if known ~= nil and known < version then
   local logged = redis.call('LLEN', CHANGES)
-  if version - known <= logged then return {version, 0, redis.call('LRANGE', CHANGES, known - version, -1)} end
+  if version - known <= logged then return {version, room, 0, redis.call('LRANGE', CHANGES, known - version, -1)} end
 end
-return {version, 1, redis.call('HGETALL', MEMBERS)}
+return {version, room, 1, redis.call('HGETALL', MEMBERS)}
 `,
 );
 

@@ -143,25 +143,18 @@ export class RedisStateStore implements StateStore {
   }
 
   async membership(knownVersion?: number): Promise<Membership> {
-    const [version, whole, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [
+    return (await this.membershipInCell(knownVersion)).membership;
+  }
+
+  /** membership(), and the free slots this store (its cell) has, in the same round trip: tier 0's view of a cell. */
+  async membershipInCell(knownVersion?: number): Promise<{ membership: Membership; room: number }> {
+    const [version, room, whole, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [
+      number,
       number,
       number | undefined,
       string[] | undefined,
     ];
-    if (flat === undefined) return { version };
-    if (whole === 0) {
-      // Each entry: `<id length>|<id><member key>`, the key empty when the node left.
-      const changes = flat.map((entry): MemberChange => {
-        const bar = entry.indexOf('|');
-        const end = bar + 1 + Number(entry.slice(0, bar));
-        const id = entry.slice(bar + 1, end);
-        return end === entry.length ? { id } : { id, member: parseMember(id, entry.slice(end)) };
-      });
-      return { version, changes };
-    }
-    const members: FleetMember[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) members.push(parseMember(flat[i], flat[i + 1]));
-    return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
+    return { membership: parseMembership(version, whole, flat), room };
   }
 
   /** The membership's version alone (a GET of one key): how a CellStateStore learns each cell's behind a fleet version. */
@@ -320,4 +313,22 @@ function msByName(text: string): Record<string, number> | null {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   return Object.values(value).every(Number.isFinite) ? (value as Record<string, number>) : null;
+}
+
+/** A membership from the script's reply: the version alone, the changes since the caller's, or every member. */
+function parseMembership(version: number, whole: number | undefined, flat: string[] | undefined): Membership {
+  if (flat === undefined) return { version };
+  if (whole === 0) {
+    // Each entry: `<id length>|<id><member key>`, the key empty when the node left.
+    const changes = flat.map((entry): MemberChange => {
+      const bar = entry.indexOf('|');
+      const end = bar + 1 + Number(entry.slice(0, bar));
+      const id = entry.slice(bar + 1, end);
+      return end === entry.length ? { id } : { id, member: parseMember(id, entry.slice(end)) };
+    });
+    return { version, changes };
+  }
+  const members: FleetMember[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) members.push(parseMember(flat[i], flat[i + 1]));
+  return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
 }

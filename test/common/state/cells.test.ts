@@ -36,7 +36,7 @@ afterAll(async () => {
 /** Ids of compute nodes that fall in cell `k` of `cells`, `count` of them. */
 function idsInCell(k: number, cells: number, count: number, tag: string): string[] {
   const ids: string[] = [];
-  for (let i = 0; ids.length < count; i++) if (cellOf(`${tag}-${i}`, 'compute', cells) === k) ids.push(`${tag}-${i}`);
+  for (let i = 0; ids.length < count; i++) if (cellOf(`${tag}-${i}`, cells) === k) ids.push(`${tag}-${i}`);
   return ids;
 }
 
@@ -70,7 +70,7 @@ async function errorStats(): Promise<string> {
 describe('cell tags', () => {
   test('one cell is the store without cells: {strata}, as every key was', () => {
     expect(cellPrefixes('strata', 1)).toEqual(['strata']);
-    expect(cellOf('any-node', 'compute', 1)).toBe(0);
+    expect(cellOf('any-node', 1)).toBe(0);
   });
 
   test('our slot function agrees with the cluster (CLUSTER KEYSLOT) on tags and keys', async () => {
@@ -87,10 +87,9 @@ describe('cell tags', () => {
     }
   });
 
-  test('storage nodes all in cell 0, compute nodes spread over the cells by their id', () => {
-    expect(cellOf('storage-7', 'storage', 4)).toBe(0);
+  test('compute nodes spread over the cells by their id', () => {
     const counts = [0, 0, 0, 0];
-    for (let i = 0; i < 4000; i++) counts[cellOf(`i-0${i.toString(16)}`, 'compute', 4)]++;
+    for (let i = 0; i < 4000; i++) counts[cellOf(`i-0${i.toString(16)}`, 4)]++;
     for (const count of counts) expect(count).toBeGreaterThan(800);
   });
 });
@@ -108,7 +107,7 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     await store.close();
   });
 
-  test('nodes in different cells land on different primaries, each in its cell slot', async () => {
+  test('compute nodes in different cells land on different primaries, each in its cell slot; storage nodes in every cell', async () => {
     const prefixes = cellPrefixes(keyPrefix, 3);
     const ids = [0, 1, 2].flatMap((k) => idsInCell(k, 3, 4, 'c'));
     for (const id of ids) await store.heartbeat(report(id, 4), 60_000);
@@ -118,16 +117,17 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     // Every primary holds the nodes of exactly one cell, and it is the primary of that cell's slot.
     for (const [k, prefix] of prefixes.entries()) {
       const owner = await primaryOfSlot(hashSlot(`{${prefix}}`));
-      const expected = [
-        ...idsInCell(k, 3, 4, 'c').map((id) => `{${prefix}}:node:${id}`),
-        ...(k === 0 ? [`{${prefix}}:node:s-1`] : []),
-      ];
+      const expected = [...idsInCell(k, 3, 4, 'c').map((id) => `{${prefix}}:node:${id}`), `{${prefix}}:node:s-1`];
       expect(byPrimary.get(owner)!.sort()).toEqual(expected.sort());
     }
     for (const keys of byPrimary.values()) expect(keys.length).toBeGreaterThan(0);
 
     expect((await store.liveNodes()).map((n) => n.id)).toEqual([...ids, 's-1'].sort());
-    expect((await store.storageNodes()).map((n) => n.id)).toEqual(['s-1']);
+    // Each cell holds the storage set, which the store reads from each cell in turn.
+    for (const cell of store.cells) expect((await cell.storageNodes()).map((n) => n.id)).toEqual(['s-1']);
+    for (let i = 0; i < 3; i++) expect((await store.storageNodes()).map((n) => n.id)).toEqual(['s-1']);
+    await store.deregister('s-1');
+    for (const cell of store.cells) expect(await cell.storageNodes()).toEqual([]);
     expect(await errorStats()).not.toMatch(/CROSSSLOT|MOVED/);
   });
 
@@ -251,7 +251,7 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     const chosen = new Set<number>();
     for (let i = 0; i < 6; i++) {
       const r = await store.reserve(selection);
-      if (r.kind === 'chosen') chosen.add(store.cellOf(r.nodeId, 'compute'));
+      if (r.kind === 'chosen') chosen.add(store.cellOf(r.nodeId));
     }
     expect(chosen.size).toBe(1);
   });
