@@ -3,8 +3,8 @@
  * either a share of the stand-in nodes or the stand-in dispatchers. Each stand-in sends
  * the state store exactly what its real counterpart sends, through RedisStateStore:
  *
- * - a node (NodeBase, MetricsAgent, ComputeNode): a heartbeat each interval; a compute
- *   node's view of the storage nodes each interval (storageNodes()); tier-2 decisions at a
+ * - a node (NodeBase, MetricsAgent, ComputeNode): a heartbeat each interval, a compute
+ *   node's with its view of the storage nodes in the reply (heartbeatWithStorage()); tier-2 decisions at a
  *   given rate, each a peer pick from the index (its node policy's `peer`, itself
  *   excluded) held while the forward runs, then released; tier-3 decisions over the
  *   storage view (no call). Churn: nodes leave (deregister) and join back.
@@ -193,8 +193,15 @@ async function runNodes(
       }
       pending.add(node.id);
       record((s) => s.heartbeatsSent++);
-      connection
-        .heartbeat(standInReport(node.id, node.role, now, 20), ttlMs)
+      // A compute node's storage view comes back in its heartbeat's reply (NodeBase): one call an interval.
+      const report = standInReport(node.id, node.role, now, 20);
+      (node.role === 'compute'
+        ? connection.heartbeatWithStorage(report, ttlMs).then((view) => {
+            views.set(node.id, view);
+            record((s) => s.storageReads++);
+          })
+        : connection.heartbeat(report, ttlMs)
+      )
         .then(() =>
           record((s) => {
             s.heartbeats++;
@@ -204,13 +211,6 @@ async function runNodes(
         .catch(fail)
         .finally(() => pending.delete(node.id));
       if (node.role !== 'compute') continue;
-      connection
-        .storageNodes()
-        .then((view) => {
-          views.set(node.id, view);
-          record((s) => s.storageReads++);
-        })
-        .catch(fail);
       // This node's decisions this interval: tier 2 (a peer from the index) and tier 3 (over its view).
       if (Math.random() < config.tier2Rate * (config.heartbeatMs / 1000)) {
         offload(views.get(node.id) ?? [], { functionName: 'wordcount', objectKey: 'k', hops: 0 }, context());

@@ -153,6 +153,13 @@ export class CellStateStore implements StateStore {
     await Promise.all(this.cells.map((cell) => cell.heartbeat(report, ttlMs)));
   }
 
+  /** A compute node's in one round trip to its cell (which holds the storage set too); a storage node's to every cell, then a view. */
+  async heartbeatWithStorage(report: NodeReport, ttlMs: number): Promise<NodeView[]> {
+    if (report.role === 'compute') return this.cells[this.cellOf(report.id)].heartbeatWithStorage(report, ttlMs);
+    await this.heartbeat(report, ttlMs);
+    return this.storageNodes();
+  }
+
   /** In every cell: the role of the node is not known here, and a storage node is in all of them (a leave is rare). */
   async deregister(nodeId: string): Promise<void> {
     await Promise.all(this.cells.map((cell) => cell.deregister(nodeId)));

@@ -139,10 +139,8 @@ for _, lease in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', now)) do
 end
 `;
 
-/** ARGV: now, ttl ms, id, membership key, own service ms or '', then field/value pairs. */
-export const HEARTBEAT = script(
-  'heartbeat',
-  `
+/** The heartbeat's work, which HEARTBEAT and HEARTBEAT_STORAGE share. */
+const HEARTBEAT_BODY = `
 local ttl, id, member, own = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local key = node_key(id)
 if redis.call('EXISTS', key) == 0 then
@@ -173,7 +171,21 @@ if redis.call('HGET', MEMBERS, id) ~= member then
 end
 if redis.call('HGET', key, 'role') == 'storage' then redis.call('ZADD', STORAGE, 0, id) else redis.call('ZREM', STORAGE, id) end
 reindex(id)
-return 1
+`;
+
+/** ARGV: now, ttl ms, id, membership key, own service ms or '', then field/value pairs. */
+export const HEARTBEAT = script('heartbeat', `${HEARTBEAT_BODY}return 1\n`);
+
+/**
+ * The heartbeat, answering the live storage nodes' hashes (as STORAGE_NODES): a compute
+ * node's one call an interval, its tier-3 view riding on its heartbeat's reply. ARGV as HEARTBEAT.
+ */
+export const HEARTBEAT_STORAGE = script(
+  'heartbeat-storage',
+  `${HEARTBEAT_BODY}
+local nodes = {}
+for _, sid in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(sid)) end
+return nodes
 `,
 );
 
@@ -347,4 +359,14 @@ return {1, chosen, count, lease, address, tonumber(redis.call('GET', ROOM) or '0
 `,
 );
 
-export const ALL_SCRIPTS = [HEARTBEAT, DEREGISTER, LIVE_NODES, STORAGE_NODES, MEMBERSHIP, RELEASE, RESERVE, ROOM_LEFT];
+export const ALL_SCRIPTS = [
+  HEARTBEAT,
+  HEARTBEAT_STORAGE,
+  DEREGISTER,
+  LIVE_NODES,
+  STORAGE_NODES,
+  MEMBERSHIP,
+  RELEASE,
+  RESERVE,
+  ROOM_LEFT,
+];

@@ -4,6 +4,7 @@ import {
   ALL_SCRIPTS,
   DEREGISTER,
   HEARTBEAT,
+  HEARTBEAT_STORAGE,
   LIVE_NODES,
   type LuaScript,
   MEMBERSHIP,
@@ -111,16 +112,20 @@ export class RedisStateStore implements StateStore {
   }
 
   async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
+    await this.run(HEARTBEAT, this.heartbeatArgs(report, ttlMs));
+  }
+
+  private heartbeatArgs(report: NodeReport, ttlMs: number): (string | number)[] {
     checkReport(report);
     checkTtl('ttlMs', ttlMs);
     const own = report.serviceMs === undefined ? '' : String(report.serviceMs);
-    await this.run(HEARTBEAT, [
-      ttlMs,
-      report.id,
-      memberKey(memberOf(report)),
-      own,
-      ...Object.entries(encodeReport(report)).flat(),
-    ]);
+    return [ttlMs, report.id, memberKey(memberOf(report)), own, ...Object.entries(encodeReport(report)).flat()];
+  }
+
+  /** The heartbeat, and the storage view in its reply: one round trip (HEARTBEAT_STORAGE). */
+  async heartbeatWithStorage(report: NodeReport, ttlMs: number): Promise<NodeView[]> {
+    const reply = (await this.run(HEARTBEAT_STORAGE, this.heartbeatArgs(report, ttlMs))) as string[][];
+    return reply.map(decodeNode).filter((node): node is NodeView => node !== undefined);
   }
 
   async deregister(nodeId: string): Promise<void> {
