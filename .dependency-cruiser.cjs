@@ -6,7 +6,7 @@
  * its public interface (the package `@strata/policy-engine`, engine/src/index.ts).
  * `npm run check:layers`; `npm test` runs it too (test/architecture.test.ts).
  */
-const DEPLOYED = '^(engine|lambdas|nodes|functions|common)/';
+const DEPLOYED = '^(engine|policies|lambdas|nodes|functions|common)/';
 const NOT_DEPLOYED = '^(bin|lib|local|bench|operator|test)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -39,6 +39,14 @@ module.exports = {
       severity: 'error',
       from: { pathNot: '^(engine|test/engine)/' },
       to: { path: '^engine/', pathNot: '^engine/src/index\\.ts$' },
+    },
+    {
+      name: 'plugins-use-only-the-engine',
+      comment:
+        "A plugin (policies/) is bundled into the layer and the nodes: it builds on the engine's interface, never on Strata's other code.",
+      severity: 'error',
+      from: { path: '^policies/' },
+      to: { path: '^(lambdas|nodes|functions|common)/' },
     },
     {
       name: 'common-below-its-users',

@@ -19,7 +19,8 @@ const UNIT = [
   '/test/common/state/(http|memory)-store\\.test\\.ts$',
   '/test/functions/',
   '/test/lambdas/dispatcher/(dispatcher|last-known-fleet|secret)\\.test\\.ts$',
-  '/test/lambdas/policy-engine/',
+  '/test/engine/',
+  '/test/common/policy-faults\\.test\\.ts$',
   '/test/local/dashboard-store\\.test\\.ts$',
   '/test/nodes/metrics-agent/',
 ];

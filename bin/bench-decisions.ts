@@ -14,20 +14,22 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { invocationStrategies, invocationStrategy, type NodeView } from '@strata/policy-engine';
+import { policyNames } from '@strata/policy-engine';
+import { measureDecisions } from '../bench/decisions';
 import { exitWith, wholeNumber } from '../common/cli';
-import { type NodeReport, RedisStateStore } from '../common/state';
+import { registerPolicyFile } from '../common/plugins';
 import { startRedisServer } from '../local/redis-server';
 
 const STRATEGIES = ['round-robin', 'least-outstanding', 'power-of-two', 'least-expected-delay', 'prequal'];
 
 const USAGE = `usage: npm run bench:decisions -- [--nodes 10,100,1000,10000] [--concurrency 1,16,64] [--decisions 20000]
-  [--strategies ${STRATEGIES.join(',')}] [--repeat 1] [--redis URL] [--out FILE]
+  [--strategies ${STRATEGIES.join(',')}] [--policy PATH] [--repeat 1] [--redis URL] [--out FILE]
 
 For each fleet size, concurrency and strategy: decisions per second, p50 and p99 latency,
 redis-benchmark's INCR and the same EVALSHA at the same concurrency, round trips per
 decision, and Redis's own time per decision. Starts its own redis-server unless --redis
-is given. --repeat N runs the whole grid N times over, interleaved, and keeps each row's
+is given. --policy PATH adds a tier-1 plugin (a module exporting definePolicy({...})),
+by its file name, to the strategies. --repeat N runs the whole grid N times over, interleaved, and keeps each row's
 best (on a shared machine, the best is the least disturbed). Writes one JSON row per
 measurement to FILE (default bench/results/decisions.json).`;
 
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
         concurrency: { type: 'string', default: '1,16,64' },
         nodes: { type: 'string', default: '10,100,1000,10000' },
         strategies: { type: 'string', default: STRATEGIES.join(',') },
+        policy: { type: 'string' },
         repeat: { type: 'string', default: '1' },
         out: { type: 'string', default: join(__dirname, '..', 'bench', 'results', 'decisions.json') },
         help: { type: 'boolean', default: false },
@@ -75,13 +78,17 @@ async function main(): Promise<void> {
   const fleets = values.nodes.split(',').map((n) => wholeNumber('nodes', n, 1));
   const levels = values.concurrency.split(',').map((c) => wholeNumber('concurrency', c, 1));
   const strategies = values.strategies.split(',');
-  const repeat = wholeNumber('repeat', values.repeat, 1);
-  const unknown = strategies.find((name) => !(name in invocationStrategies));
-  if (unknown)
-    exitWith(
-      2,
-      `--strategies: unknown "${unknown}"; the strategies are ${Object.keys(invocationStrategies).join(', ')}`,
+  if (values.policy !== undefined) {
+    const plugin = await registerPolicyFile(values.policy).catch((error: Error) =>
+      exitWith(2, `--policy: ${error.message}`),
     );
+    if (plugin.tier !== 'invocation') exitWith(2, `--policy: ${values.policy} is a ${plugin.tier} policy, not tier 1`);
+    strategies.push(plugin.name);
+  }
+  const repeat = wholeNumber('repeat', values.repeat, 1);
+  const unknown = strategies.find((name) => !policyNames('invocation').includes(name));
+  if (unknown)
+    exitWith(2, `--strategies: unknown "${unknown}"; the strategies are ${policyNames('invocation').join(', ')}`);
 
   const server = values.redis ? undefined : await startRedisServer();
   const url = values.redis ?? server!.url;
@@ -94,7 +101,7 @@ async function main(): Promise<void> {
         for (const concurrency of levels) {
           const incrPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, ['-t', 'incr']);
           for (const strategy of strategies) {
-            const measured = await measure(url, strategy, concurrency, decisions, nodeCount);
+            const measured = await measureDecisions(url, strategy, concurrency, decisions, nodeCount);
             const scriptPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, measured.command);
             const { command: _command, ...figures } = measured;
             const row: Row = {
@@ -122,76 +129,6 @@ async function main(): Promise<void> {
   console.log(`\nresults: ${values.out}`);
 }
 
-/** Runs `decisions` decisions over `concurrency` connections; each decision is the strategy plus one reserve. */
-async function measure(url: string, strategyName: string, concurrency: number, decisions: number, nodeCount: number) {
-  const keyPrefix = `bench-${strategyName}-${nodeCount}-${concurrency}-${Date.now()}`;
-  const admin = await RedisStateStore.connect({ url, keyPrefix });
-  // Registered in batches: the heartbeats are pipelined, each still one round trip.
-  for (let i = 0; i < nodeCount; i += 256) {
-    await Promise.all(
-      Array.from({ length: Math.min(256, nodeCount - i) }, (_, j) => admin.heartbeat(benchNode(i + j), 600_000)),
-    );
-  }
-  const dispatchers = await Promise.all(
-    Array.from({ length: concurrency }, () => RedisStateStore.connect({ url, keyPrefix })),
-  );
-  const strategy = invocationStrategy(strategyName);
-  // What a dispatcher refreshes in the background, not per decision: the membership, or every node for a custom strategy.
-  const nodes: readonly NodeView[] = strategy.reads === 'membership' ? [] : await admin.liveNodes();
-  const decide = () =>
-    strategy(
-      nodes,
-      { functionName: 'wordcount', hops: 0 },
-      { now: Date.now(), random: Math.random, heartbeatTtlMs: 600_000 },
-    );
-  const latencies = new Float64Array(decisions);
-
-  const run = async (count: number, record: boolean) => {
-    let next = 0;
-    await Promise.all(
-      dispatchers.map(async (store) => {
-        for (let i = next++; i < count; i = next++) {
-          const t0 = process.hrtime.bigint();
-          const selection = decide();
-          if (selection.kind !== 'select' || (await store.reserve(selection)).kind !== 'chosen')
-            throw new Error('benchmark nodes ran out of room');
-          if (record) latencies[i] = Number(process.hrtime.bigint() - t0) / 1e6;
-        }
-      }),
-    );
-  };
-  await run(Math.min(decisions, 2_000), false); // warm the JIT and the connections; not measured
-
-  await admin.command(['CONFIG', 'RESETSTAT']);
-  const sentBefore = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0);
-  const started = process.hrtime.bigint();
-  await run(decisions, true);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const sent = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0) - sentBefore;
-  const evalsha = commandStats(String(await admin.command(['INFO', 'commandstats']))).get('evalsha') ?? {
-    calls: 0,
-    usec: 0,
-  };
-  const selection = decide();
-  const command = selection.kind === 'select' ? admin.reserveCommand(selection) : [];
-  await Promise.all([admin, ...dispatchers].map((s) => s.close()));
-
-  latencies.sort();
-  return {
-    command,
-    strategy: strategyName,
-    nodes: nodeCount,
-    concurrency,
-    decisions,
-    decisionsPerSecond: decisions / seconds,
-    p50Ms: latencies[Math.floor(decisions * 0.5)],
-    p99Ms: latencies[Math.min(decisions - 1, Math.floor(decisions * 0.99))],
-    roundTripsPerDecision: sent / decisions,
-    evalshaPerDecision: evalsha.calls / decisions,
-    redisUsPerDecision: evalsha.usec / Math.max(1, evalsha.calls),
-  };
-}
-
 /** Keeps one row per strategy, fleet and concurrency: the fastest run, with the least Redis time seen. */
 function keepBest(rows: Row[], row: Row): void {
   const at = rows.findIndex(
@@ -206,14 +143,6 @@ function keepBest(rows: Row[], row: Row): void {
     scriptRatioToIncr: scriptPerSecond / best.incrPerSecond,
     redisUsPerDecision: Math.min(row.redisUsPerDecision, rows[at].redisUsPerDecision),
   };
-}
-
-/** Calls and time per command from `INFO commandstats` (lines like `cmdstat_evalsha:calls=20000,usec=123456,...`). */
-function commandStats(info: string): Map<string, { calls: number; usec: number }> {
-  const stats = new Map<string, { calls: number; usec: number }>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
-    stats.set(match[1], { calls: Number(match[2]), usec: Number(match[3]) });
-  return stats;
 }
 
 /** Requests per second from redis-benchmark with C clients, one request in flight each: `-t incr`, or a command. */
@@ -232,27 +161,6 @@ function redisBenchmark(
   const rps = Number(lines[lines.length - 1].split('","')[1]);
   if (!(rps > 0)) throw new Error(`unexpected redis-benchmark output:\n${result.stdout}`);
   return rps;
-}
-
-/** A node with slots enough that no decision is refused (this measures the decision, not capacity) and a service time of its own. */
-function benchNode(i: number): NodeReport {
-  const id = `node-${String(i).padStart(5, '0')}`;
-  return {
-    id,
-    address: '127.0.0.1:0',
-    role: 'compute',
-    slotsTotal: 1e9,
-    slotsUsed: 0,
-    cpuBusy: 0,
-    memoryUsed: 0,
-    load1: (i % 7) / 7,
-    load5: 0,
-    load15: 0,
-    cores: 2,
-    heartbeatAt: Date.now(),
-    draining: false,
-    serviceMs: 50 + (i % 3) * 50,
-  };
 }
 
 function printRow(row: Row, header: boolean): void {

@@ -11,7 +11,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { invocationStrategies, nodePolicies } from '@strata/policy-engine';
+import { BUILT_IN_NAMES } from '@strata/policy-engine';
 import { commandStats, computeId, probeFleet, redisCpuSeconds, storageId } from '../bench/fleet/probe';
 import type { WorkerConfig, WorkerReport } from '../bench/fleet/worker';
 import { exitWith, wholeNumber } from '../common/cli';
@@ -139,10 +139,11 @@ async function main(): Promise<void> {
   const tier2Rate = Number(values['tier2-rate']);
   if (!(tier2Rate >= 0 && tier2Rate <= 1000))
     exitWith(2, `--tier2-rate must be a number from 0 to 1000, got "${values['tier2-rate']}"`);
-  if (!(values.strategy in invocationStrategies))
-    exitWith(2, `--strategy must be one of ${Object.keys(invocationStrategies).join(', ')}, got "${values.strategy}"`);
-  if (!(values['node-policy'] in nodePolicies))
-    exitWith(2, `--node-policy must be one of ${Object.keys(nodePolicies).join(', ')}, got "${values['node-policy']}"`);
+  // The built-ins: each tier-2 one picks its peer over the index, which is what this measures.
+  if (!BUILT_IN_NAMES.invocation.includes(values.strategy))
+    exitWith(2, `--strategy must be one of ${BUILT_IN_NAMES.invocation.join(', ')}, got "${values.strategy}"`);
+  if (!BUILT_IN_NAMES.node.includes(values['node-policy']))
+    exitWith(2, `--node-policy must be one of ${BUILT_IN_NAMES.node.join(', ')}, got "${values['node-policy']}"`);
   const settings = {
     seconds: wholeNumber('seconds', values.seconds, 1),
     dispatchers: wholeNumber('dispatchers', values.dispatchers, 1),

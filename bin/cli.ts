@@ -11,15 +11,25 @@ import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DescribeReplicationGroupsCommand, ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { NodeView } from '@strata/policy-engine';
+import { type NodeView, POLICY_TIERS, type PolicyTier } from '@strata/policy-engine';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { connectState } from '../common/cli';
 import { HEADER_PREFIX } from '../common/http/headers';
+import type { PolicySetting } from '../common/policy-setting';
+import { loadStrataConfig } from '../lib/config';
 import { proxyEvent } from '../local/api-adapter';
 import type { DashboardData } from '../local/dashboard/server';
 import { explainAwsError, OperatorError, signForApiGateway, stackOutputs } from '../operator/aws';
 import { cloudWatchFigures, dashboardLink, formatFigures, type WidgetFigures } from '../operator/cloudwatch';
 import { type ApiReply, callApi, readPackage } from '../operator/functions';
+import {
+  FilePolicyStore,
+  LOCAL_POLICY_DIR,
+  type PolicyStore,
+  rollbackPolicy,
+  SsmPolicyStore,
+  setPolicy,
+} from '../operator/policy-store';
 
 const USAGE = `usage: npm run strata -- <command> [options]   (each command takes --help)
 
@@ -30,7 +40,24 @@ commands:
                     group and the dispatcher's view (deployed); or, for a local run, the live
                     nodes from its state store (--state URL) and its page's figures (--dashboard URL)
   local             the whole system on this machine; the options of \`npm start\`
-  functions         deploy, list, version, alias and remove users' WebAssembly functions`;
+  functions         deploy, list, version, alias and remove users' WebAssembly functions
+  policy            switch a tier's policy while the system runs; its history; roll a change back`;
+
+const POLICY_USAGE = `usage: npm run strata -- policy <subcommand> [--local [--dir DIR]] [--region REGION] [--stack StrataDispatch]
+
+  set TIER NAME [--option KEY=VALUE]... [--reason TEXT]
+                  run NAME for TIER (invocation, node or offload) from the next refresh on, with
+                  these options (VALUE as JSON where it parses: 8, 0.5, true, ["a","b"]; else text);
+                  every dispatcher and node follows within one refresh interval, no deploy
+  show            the setting now
+  history         every version: who, when, what
+  rollback [VERSION]
+                  the policies of VERSION (default: the one before the current) as a new version
+
+  --local         the system \`npm start\` runs on this machine (the setting in a file, --dir,
+                  default ${LOCAL_POLICY_DIR}); default: the deployment on AWS (SSM Parameter
+                  Store, audited in CloudWatch Logs)
+  Names and options are checked as cdk.json's are: the built-ins, and the plugins cdk.json names.`;
 
 const FUNCTIONS_USAGE = `usage: npm run strata -- functions <subcommand> [--api URL [--sign]] [--region REGION] [--stack StrataDispatch]
 
@@ -76,6 +103,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'status') return status(rest);
   if (command === 'local') return local(rest);
   if (command === 'functions') return functionsCommand(rest);
+  if (command === 'policy') return policyCommand(rest);
   throw new UsageError(`unknown command "${command}"`, USAGE);
 }
 
@@ -216,6 +244,107 @@ async function functionsCommand(args: string[]): Promise<void> {
   }
   console.log(reply.body);
   if (reply.status >= 400) process.exitCode = 1;
+}
+
+async function policyCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse(
+    args,
+    {
+      option: { type: 'string', multiple: true },
+      reason: { type: 'string' },
+      local: { type: 'boolean', default: false },
+      dir: { type: 'string' },
+      region: { type: 'string' },
+      stack: { type: 'string', default: 'StrataDispatch' },
+    },
+    POLICY_USAGE,
+  );
+  if (values.help) return void console.log(POLICY_USAGE);
+  // The plugins cdk.json names, registered so that their names and options check here as at synth.
+  const root = join(__dirname, '..');
+  const cdkJson = JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context?: { strata?: unknown } };
+  const config = loadStrataConfig(cdkJson.context?.strata ?? {}, root);
+  const store: PolicyStore = values.local
+    ? new FilePolicyStore(values.dir)
+    : await awsPolicyStore(values.stack, values.region);
+  const [sub, ...rest] = positionals;
+  if (sub === 'set') {
+    if (rest.length !== 2) throw new UsageError('policy set takes TIER NAME', POLICY_USAGE);
+    const [tier, name] = rest;
+    if (!(POLICY_TIERS as readonly string[]).includes(tier))
+      throw new UsageError(`TIER must be one of ${POLICY_TIERS.join(', ')}, got "${tier}"`, POLICY_USAGE);
+    const options = Object.fromEntries(
+      (values.option ?? []).map((pair) => {
+        const at = pair.indexOf('=');
+        if (at < 1) throw new UsageError(`--option must be KEY=VALUE, got "${pair}"`, POLICY_USAGE);
+        const text = pair.slice(at + 1);
+        let value: unknown = text;
+        try {
+          value = JSON.parse(text);
+        } catch {
+          // a plain word is text
+        }
+        return [pair.slice(0, at), value];
+      }),
+    );
+    const first = config.policies;
+    const next = await setPolicy(store, first, tier as PolicyTier, { name, options }, values.reason).catch(
+      (error: Error) => {
+        throw new OperatorError(error.message);
+      },
+    );
+    return printSetting(`set: version ${next.version}`, next, store);
+  }
+  if (sub === 'show') {
+    const current = await store.current();
+    if (!current) return void console.log(`no change since the deploy: the policies are cdk.json's (${store.where})`);
+    return printSetting('now', current, store);
+  }
+  if (sub === 'history') {
+    const history = await store.history();
+    if (history.length === 0) return void console.log(`no change yet (${store.where})`);
+    for (const setting of history)
+      console.log(
+        `v${setting.version}  ${setting.changedAt}  ${setting.changedBy}  ${describePolicies(setting)}${setting.reason ? `  (${setting.reason})` : ''}`,
+      );
+    return;
+  }
+  if (sub === 'rollback') {
+    const version = rest[0] === undefined ? undefined : Number(rest[0]);
+    if (version !== undefined && !(Number.isInteger(version) && version >= 1))
+      throw new UsageError(`VERSION must be a whole number of at least 1, got "${rest[0]}"`, POLICY_USAGE);
+    const next = await rollbackPolicy(store, version).catch((error: Error) => {
+      throw new OperatorError(error.message);
+    });
+    return printSetting(`rolled back: version ${next.version}`, next, store);
+  }
+  throw new UsageError(sub ? `unknown policy subcommand "${sub}"` : 'give a subcommand', POLICY_USAGE);
+}
+
+function describePolicies(setting: PolicySetting): string {
+  return POLICY_TIERS.map((tier) => {
+    const { name, options } = setting.policies[tier];
+    return `${tier}=${name}${Object.keys(options).length > 0 ? JSON.stringify(options) : ''}`;
+  }).join('  ');
+}
+
+function printSetting(what: string, setting: PolicySetting, store: PolicyStore): void {
+  console.log(`${what} (${store.where}), by ${setting.changedBy} at ${setting.changedAt}`);
+  console.log(`  ${describePolicies(setting)}`);
+}
+
+async function awsPolicyStore(stack: string, region?: string): Promise<PolicyStore> {
+  const outputs = await stackOutputs(stack, region);
+  const need = (key: string) => {
+    if (!outputs[key]) throw new OperatorError(`the stack ${stack} has no output ${key}: deploy this version first`);
+    return outputs[key];
+  };
+  return new SsmPolicyStore({
+    region,
+    parameterName: need('PolicyParameterName'),
+    auditLogGroup: need('PolicyAuditLogGroup'),
+    dispatcherFunction: need('DispatcherFunctionName'),
+  });
 }
 
 async function post(url: URL, body: string, sign: boolean, region?: string) {

@@ -9,17 +9,30 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { latencyCdfChart, latencyVsLoadChart, perNodeChart } from '../bench/charts';
 import { PLACEMENTS } from '../bench/simulator/placements';
-import { type SimulationOptions, type SimulationResult, simulate } from '../bench/simulator/simulate';
+import {
+  type Phase,
+  type PlacementSpec,
+  type SimulationOptions,
+  type SimulationResult,
+  simulate,
+} from '../bench/simulator/simulate';
 import { exitWith, wholeNumber } from '../common/cli';
+import { registerPolicyFile } from '../common/plugins';
 import { formatTable } from '../common/stats';
 
 const USAGE = `usage: npm run simulate -- [--nodes 100] [--invocations 100000] [--load 0.9[,0.5,...]] [--stale-ms 1000]
   [--speeds heterogeneous|uniform] [--slowdown] [--arrivals poisson|bursty] [--dispatchers 4] [--slots 4]
-  [--policies ${Object.keys(PLACEMENTS).join(',')}] [--seed 1] [--out DIR]
+  [--policies ${Object.keys(PLACEMENTS).join(',')}] [--policy PATH] [--seed 1] [--out DIR]
 
 --speeds heterogeneous: a third of the nodes at speed 0.5, a third at 1, a third at 2.
 --slowdown: a noisy neighbour; a third of the nodes slow to half speed when half the
   invocations have arrived ("2nd half" figures are over the invocations after it).
+--phases: the workload changes character in four phases of --invocations each: uniform
+  service times, heavy-tailed (lognormal) ones, a third of the nodes slowed to half speed,
+  bursty arrivals; prints each policy's p99 per phase and over the run, and its ratio to
+  the best single strategy of the phase (adaptive is the bandit over strategies).
+--policy PATH: a tier-1 plugin (a module exporting definePolicy({...})) runs beside the
+  policies, by its file name, with most-slots as its tier-2 policy.
 Prints, per load, each policy's figures and its p50, p99 and mean over the oracle's.`;
 
 /** A run's figures over the oracle's at the same load: what the tables print and the targets compare. */
@@ -56,6 +69,8 @@ async function main(): Promise<void> {
         dispatchers: { type: 'string', default: '4' },
         slots: { type: 'string', default: '4' },
         policies: { type: 'string', default: Object.keys(PLACEMENTS).join(',') },
+        policy: { type: 'string' },
+        phases: { type: 'boolean', default: false },
         seed: { type: 'string', default: '1' },
         out: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -75,6 +90,15 @@ async function main(): Promise<void> {
   const names = values.policies.split(',');
   const unknown = names.find((name) => !(name in PLACEMENTS));
   if (unknown) exitWith(2, `--policies: unknown "${unknown}"; the policies are ${Object.keys(PLACEMENTS).join(', ')}`);
+  const placements: Record<string, PlacementSpec> = { ...PLACEMENTS };
+  if (values.policy !== undefined) {
+    const plugin = await registerPolicyFile(values.policy).catch((error: Error) =>
+      exitWith(2, `--policy: ${error.message}`),
+    );
+    if (plugin.tier !== 'invocation') exitWith(2, `--policy: ${values.policy} is a ${plugin.tier} policy, not tier 1`);
+    placements[plugin.name] = { kind: 'strata', strategy: plugin.name, nodePolicy: 'most-slots' };
+    names.push(plugin.name);
+  }
   const options: Omit<SimulationOptions, 'placement' | 'load'> = {
     nodes: wholeNumber('nodes', values.nodes, 1),
     invocations: wholeNumber('invocations', values.invocations, 1),
@@ -86,6 +110,7 @@ async function main(): Promise<void> {
     slots: wholeNumber('slots', values.slots, 1),
     seed: wholeNumber('seed', values.seed, 0),
   };
+  if (values.phases) return phased(options, loads[0], names, placements);
   const out =
     values.out ??
     join(__dirname, '..', 'bench', 'results', `simulation-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -98,7 +123,7 @@ async function main(): Promise<void> {
       `\n${options.nodes} nodes (${options.speeds}${options.slowdown ? ', a third slow to half speed at the middle' : ''}, ${options.slots} slots), ${options.invocations} invocations, ${options.arrivals} arrivals at ${(load * 100).toFixed(0)}% load, metrics ${options.staleMs} ms stale, ${options.dispatchers} dispatchers`,
     );
     const runs = names.map((name) => {
-      const result = simulate({ ...options, load, placement: PLACEMENTS[name] });
+      const result = simulate({ ...options, load, placement: placements[name] });
       process.stderr.write(`  ${name}: ${(result.wallMs / 1000).toFixed(1)} s\n`);
       return { name, result };
     });
@@ -170,6 +195,43 @@ async function main(): Promise<void> {
     );
   }
   console.log(`\nresults and charts: ${out}`);
+}
+
+/** The four-phase workload: every policy's p99 per phase and overall, against the best single strategy. */
+function phased(
+  options: Omit<SimulationOptions, 'placement' | 'load'>,
+  load: number,
+  names: readonly string[],
+  placements: Record<string, PlacementSpec>,
+): void {
+  const each = options.invocations ?? 100_000;
+  const phases: Phase[] = [
+    { name: 'uniform', invocations: each },
+    { name: 'heavy-tailed', invocations: each, work: 'heavy-tailed' },
+    { name: 'a third slowed', invocations: each, slowdown: true },
+    { name: 'bursty', invocations: each, arrivals: 'bursty' },
+  ];
+  console.log(
+    `${options.nodes} nodes (${options.speeds}, ${options.slots} slots), ${load * 100}% load, four phases of ${each} invocations: p99 in ms (ratio to the best single strategy of the phase)`,
+  );
+  const runs = names.map((name) => {
+    const result = simulate({ ...options, load, phases, placement: placements[name] });
+    process.stderr.write(`  ${name}: ${(result.wallMs / 1000).toFixed(1)} s\n`);
+    return { name, result };
+  });
+  // A single strategy: one of Strata's, not the oracle, random or the bandit over them.
+  const single = runs.filter((run) => !['oracle', 'random', 'adaptive'].includes(run.name));
+  const best = phases.map((_, i) => Math.min(...single.map((run) => run.result.phases![i].summary.p99Ms)));
+  const bestOverall = Math.min(...single.map((run) => run.result.summary.p99Ms));
+  const header = ['policy', ...phases.map((p) => p.name), 'whole run'];
+  const rows = runs.map(({ name, result }) => [
+    name,
+    ...result.phases!.map((p, i) => `${p.summary.p99Ms.toFixed(0)} (${(p.summary.p99Ms / best[i]).toFixed(2)}x)`),
+    `${result.summary.p99Ms.toFixed(0)} (${(result.summary.p99Ms / bestOverall).toFixed(2)}x)`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  for (const row of [header, header.map((_, i) => '-'.repeat(widths[i])), ...rows])
+    console.log(`| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`);
 }
 
 main().catch((error: Error) => exitWith(1, error.stack ?? error.message));

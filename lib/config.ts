@@ -1,32 +1,39 @@
 import {
-  checkChoices,
-  checkOffloadThresholds,
-  checkQuantile,
-  type InvocationStrategyName,
-  invocationStrategies,
-  type NodePolicyName,
-  nodePolicies,
-  type OffloadPolicyName,
+  checkOptions,
   type OffloadThresholds,
-  offloadPolicies,
+  type PolicyOptions,
+  type PolicyTier,
+  policyDefinition,
+  policyNames,
   RENAMED_NODE_POLICIES,
 } from '@strata/policy-engine';
 import { STRATA_DEFAULTS as D } from '../common/settings';
 import { MAX_CELLS } from '../common/state/cells';
 import type { PredictiveScalingMode } from './constructs';
 import { parseInstanceType } from './instance-types';
+import { loadPlugin, type PluginConfig, PluginError } from './plugins';
+
+/** A tier's policy and its options, as the deployment starts with it (`strata policy set` changes it later). */
+export interface PolicyChoice {
+  readonly name: string;
+  readonly options: PolicyOptions;
+}
 
 /**
  * Strata's settings, from the `strata` key of cdk.json's context (or `-c strata=...`).
  * Each @default below is cdk.json's own value, read through STRATA_DEFAULTS (common/settings).
  */
 export interface StrataConfig {
-  /** Tier 1: how the dispatcher picks a compute node. @default 'least-expected-delay' (the simulator's best; docs/benchmarks.md) */
-  readonly invocationStrategy: InvocationStrategyName;
+  /** Tier 1: how the dispatcher picks a compute node, a built-in or a plugin's name. @default 'least-expected-delay' (the simulator's best; docs/benchmarks.md) */
+  readonly invocationStrategy: string;
   /** Tier 2: which peer a full compute node forwards to. @default 'most-slots' */
-  readonly nodePolicy: NodePolicyName;
+  readonly nodePolicy: string;
   /** Tier 3: where a data stage runs. @default 'thresholds' */
-  readonly offloadPolicy: OffloadPolicyName;
+  readonly offloadPolicy: string;
+  /** Policies from the operator's own folder, bundled at synth and chosen by name like a built-in. @default none */
+  readonly plugins: readonly PluginConfig[];
+  /** Each tier's first policy with its options resolved (the built-ins' from choices, prequal and offloadThresholds; a plugin's from its entry). */
+  readonly policies: Readonly<Record<PolicyTier, PolicyChoice>>;
   /** How many nodes the power-of-two policies sample. @default 2 */
   readonly choices: number;
   /** The prequal strategy: how many nodes it probes per decision, and the quantile of in-flight counts above which a probe is hot. @default 8 and 0.9 (the simulator's best) */
@@ -144,9 +151,10 @@ export class StrataConfigError extends Error {
 /**
  * Validates the raw context value and fills in defaults: cdk.json's own values
  * (STRATA_DEFAULTS), so a `-c strata=...` that leaves a key out gets cdk.json's.
- * Throws StrataConfigError on the first bad key.
+ * Throws StrataConfigError on the first bad key. Plugins' modules are loaded from `root`
+ * (the project folder).
  */
-export function loadStrataConfig(raw: unknown = {}): StrataConfig {
+export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()): StrataConfig {
   if (typeof raw === 'string') raw = parseJson(raw); // `cdk synth -c strata='{...}'` passes a string
   const top = new Section('strata', raw, [
     'invocationStrategy',
@@ -161,7 +169,21 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
     'storage',
     'dispatch',
     'alarmEmail',
+    'plugins',
   ]);
+  // Plugins first: once registered, their names are valid below like the built-ins'.
+  const plugins =
+    top.optional('plugins', (value, path) => {
+      if (!Array.isArray(value)) return fail(path, 'a list of { tier, name, module, options }', value);
+      return value.map((entry, i) => {
+        try {
+          return loadPlugin(entry, `${path}[${i}]`, root);
+        } catch (error) {
+          if (error instanceof PluginError) throw new StrataConfigError(error.message);
+          throw error;
+        }
+      });
+    }) ?? [];
   const prequal = top.section('prequal', ['probes', 'quantile']);
   const network = top.section('network', ['maxAzs', 'natGateways', 'availabilityZones']);
   const availabilityZones = network.optional('availabilityZones', zoneIds);
@@ -206,43 +228,59 @@ export function loadStrataConfig(raw: unknown = {}): StrataConfig {
     if (typeof value !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) fail(path, 'an email address', value);
     return value;
   });
+  const invocationStrategy = top.oneOf('invocationStrategy', D.invocationStrategy, policyNames('invocation'));
+  const nodePolicy = top.oneOf('nodePolicy', D.nodePolicy, policyNames('node'), RENAMED_NODE_POLICIES);
+  const offloadPolicy = top.oneOf('offloadPolicy', D.offloadPolicy, policyNames('offload'));
+  // The built-ins' options keep their keys of old: choices, prequal, offloadThresholds.
+  const choices = checked(() =>
+    checkOptions(
+      policyDefinition('invocation', 'power-of-two').options ?? {},
+      { choices: top.raw.choices ?? D.choices },
+      'strata',
+    ),
+  ).choices as number;
+  const prequalOptions = checked(() =>
+    checkOptions(
+      policyDefinition('invocation', 'prequal').options ?? {},
+      { ...D.prequal, ...prequal.raw },
+      'strata.prequal',
+    ),
+  ) as { probes: number; quantile: number };
+  const offloadThresholds = checked(() => {
+    const thresholds = top.raw.offloadThresholds ?? {};
+    if (!isRecord(thresholds))
+      throw new RangeError('strata.offloadThresholds must be an object with cpu, memory and loadPerCore');
+    return checkOptions(
+      policyDefinition('offload', 'thresholds').options ?? {},
+      { ...D.offloadThresholds, ...thresholds },
+      'strata.offloadThresholds',
+    );
+  }) as unknown as OffloadThresholds;
+  const pluginOptions = (tier: PolicyTier, name: string) =>
+    plugins.find((plugin) => plugin.tier === tier && plugin.name === name)?.options;
+  const builtInOptions: Record<string, PolicyOptions> = {
+    'invocation/power-of-two': { choices },
+    'invocation/prequal': prequalOptions,
+    'node/power-of-two': { choices },
+    'offload/thresholds': offloadThresholds as unknown as PolicyOptions,
+  };
+  const choice = (tier: PolicyTier, name: string): PolicyChoice => ({
+    name,
+    options: pluginOptions(tier, name) ?? builtInOptions[`${tier}/${name}`] ?? {},
+  });
   return {
-    invocationStrategy: top.oneOf(
-      'invocationStrategy',
-      D.invocationStrategy,
-      Object.keys(invocationStrategies),
-    ) as InvocationStrategyName,
-    nodePolicy: top.oneOf(
-      'nodePolicy',
-      D.nodePolicy,
-      Object.keys(nodePolicies),
-      RENAMED_NODE_POLICIES,
-    ) as NodePolicyName,
-    offloadPolicy: top.oneOf('offloadPolicy', D.offloadPolicy, Object.keys(offloadPolicies)) as OffloadPolicyName,
-    choices: checked(() => checkChoices(top.raw.choices === undefined ? D.choices : (top.raw.choices as number))),
-    prequal: {
-      probes: checked(() =>
-        checkChoices(
-          prequal.raw.probes === undefined ? D.prequal.probes : (prequal.raw.probes as number),
-          'prequal.probes',
-        ),
-      ),
-      quantile: checked(() =>
-        checkQuantile(
-          prequal.raw.quantile === undefined ? D.prequal.quantile : (prequal.raw.quantile as number),
-          'prequal.quantile',
-        ),
-      ),
+    invocationStrategy,
+    nodePolicy,
+    offloadPolicy,
+    plugins,
+    policies: {
+      invocation: choice('invocation', invocationStrategy),
+      node: choice('node', nodePolicy),
+      offload: choice('offload', offloadPolicy),
     },
-    offloadThresholds: checked(() => {
-      const thresholds = top.raw.offloadThresholds ?? {};
-      if (!isRecord(thresholds))
-        throw new RangeError('offloadThresholds must be an object with cpu, memory and loadPerCore');
-      const extra = Object.keys(thresholds).filter((key) => !['cpu', 'memory', 'loadPerCore'].includes(key));
-      if (extra.length > 0)
-        throw new RangeError(`offloadThresholds.${extra[0]} is not a threshold; they are cpu, memory, loadPerCore`);
-      return checkOffloadThresholds({ ...D.offloadThresholds, ...thresholds });
-    }),
+    choices,
+    prequal: prequalOptions,
+    offloadThresholds,
     network: {
       maxAzs,
       natGateways: network.whole('natGateways', D.network.natGateways, 1, maxAzs),
@@ -420,12 +458,12 @@ function fail(path: string, accepted: string, value: unknown): never {
   throw new StrataConfigError(`${path} must be ${accepted}; got ${JSON.stringify(value)}`);
 }
 
-/** Runs a policy-engine check and re-throws its RangeError with the `strata.` prefix of the config key. */
+/** Runs a policy-engine check and re-throws its RangeError (which names the key) as a config error. */
 function checked<T>(check: () => T): T {
   try {
     return check();
   } catch (error) {
-    if (error instanceof RangeError) throw new StrataConfigError(`strata.${error.message}`);
+    if (error instanceof RangeError) throw new StrataConfigError(error.message);
     throw error;
   }
 }

@@ -15,6 +15,7 @@ import {
   Observability,
   PORTS,
   PolicyLayer,
+  PolicySettingStore,
   strataLogGroup,
 } from './constructs';
 
@@ -99,7 +100,7 @@ export class StorageStack extends Stack {
   ) {
     super(scope, id, props);
     const { config, network, cache } = props;
-    this.bundle = new NodeBundle(this, 'NodeBundle');
+    this.bundle = new NodeBundle(this, 'NodeBundle', { plugins: config.plugins });
     this.ceph = new CephCluster(this, 'Ceph', {
       vpc: network.vpc,
       subnets: network.workloadSubnets,
@@ -154,8 +155,10 @@ export class ComputeStack extends Stack {
         bucket: storage.ceph.bucket,
         secret: storage.ceph.objectsReadSecret,
       },
-      nodePolicy: config.nodePolicy,
-      offloadPolicy: config.offloadPolicy,
+      nodePolicy: config.policies.node.name,
+      nodePolicyOptions: config.policies.node.options,
+      offloadPolicy: config.policies.offload.name,
+      offloadPolicyOptions: config.policies.offload.options,
       offloadThresholds: config.offloadThresholds,
       ...config.compute,
     });
@@ -190,7 +193,7 @@ export class DispatchStack extends Stack {
   ) {
     super(scope, id, props);
     const { config, network, cache } = props;
-    this.policyLayer = new PolicyLayer(this, 'PolicyLayer');
+    this.policyLayer = new PolicyLayer(this, 'PolicyLayer', { plugins: config.plugins });
     this.dispatcher = new DispatcherFunction(this, 'Dispatcher', {
       vpc: network.vpc,
       subnets: network.workloadSubnets,
@@ -198,11 +201,16 @@ export class DispatchStack extends Stack {
       policyLayer: this.policyLayer.layer,
       state: cache,
       functionCode: props.functionCode,
-      strategy: config.invocationStrategy,
-      choices: config.choices,
-      prequal: config.prequal,
+      strategy: config.policies.invocation.name,
+      strategyOptions: config.policies.invocation.options,
       ...config.dispatch,
     });
+    // Which policy each tier runs, switched while the system runs (strata policy set); cdk.json gives the first.
+    const setting = new PolicySettingStore(this, 'PolicySetting', { first: config.policies });
+    setting.grantRead(this.dispatcher.function);
+    this.dispatcher.function.addEnvironment('STRATA_POLICY_PARAMETER', setting.parameter.parameterName);
+    new CfnOutput(this, 'PolicyParameterName', { value: setting.parameter.parameterName });
+    new CfnOutput(this, 'PolicyAuditLogGroup', { value: setting.auditLog.logGroupName });
     // After the dispatcher: tools that look for the stack's first function (the rehearsal) find the dispatcher.
     this.functionsApi = new FunctionsApiFunction(this, 'FunctionsApi', {
       vpc: network.vpc,

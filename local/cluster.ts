@@ -3,12 +3,17 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { invocationStrategy, type OffloadThresholds } from '@strata/policy-engine';
+import type { OffloadThresholds } from '@strata/policy-engine';
 import { BUILTIN_NAMES } from '../common/functions/builtins';
 import { FolderCodeStore } from '../common/functions/code-store';
 import { FunctionDirectory, MemoryRegistryCache, RedisRegistryCache } from '../common/functions/directory';
 import { FunctionRegistry } from '../common/functions/registry';
+import { TierPolicy } from '../common/live-policy';
+import { type PluginModule, registerPluginModules } from '../common/plugins';
+import { PolicyFaultReporter } from '../common/policy-faults';
+import { fileSettingSource, LivePolicies } from '../common/policy-setting';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
+import type { StateRole } from '../common/state/access';
 import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import { FunctionsApi } from '../lambdas/functions-api/functions-api';
 import { serveApi } from './api-adapter';
@@ -32,6 +37,12 @@ export interface LocalClusterOptions {
   readonly functionsFolder?: string;
   /** A real Redis for the shared state. @default the embedded store, served to the nodes on loopback */
   readonly redisUrl?: string;
+  /**
+   * With redisUrl: each role's own user there (common/state/access.ts), as on AWS: the
+   * dispatcher, the functions API and each node connect as theirs, and redisUrl is the
+   * harness's own (its reads, the telemetry's INFO). @default everything connects with redisUrl
+   */
+  readonly redisUsers?: Readonly<Record<StateRole, string>>;
   /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
   readonly objects:
     | { readonly folder: string }
@@ -42,6 +53,14 @@ export interface LocalClusterOptions {
       };
   /** @default 'round-robin' */
   readonly strategy?: string;
+  /** The strategy's options. @default its defaults */
+  readonly strategyOptions?: Readonly<Record<string, unknown>>;
+  /** The node policy's options. @default its defaults */
+  readonly nodePolicyOptions?: Readonly<Record<string, unknown>>;
+  /** The live policy setting's file (strata policy set --local): the dispatcher and the nodes follow it. @default none */
+  readonly policyFile?: string;
+  /** Plugins (absolute module paths) the dispatcher and the compute nodes register. @default none */
+  readonly plugins?: readonly PluginModule[];
   /** @default 'most-slots' */
   readonly nodePolicy?: string;
   /** @default 'thresholds' */
@@ -89,6 +108,8 @@ export class LocalCluster {
   private telemetry: LocalTelemetry | undefined;
   // Node.js 20 is supported here; one AWS SDK notice about it, from this process, is enough.
   private nodeEnv: Record<string, string> = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  /** The state URL of each node role, when each connects as its own user. */
+  private nodeStateUrls: Partial<Record<'compute' | 'storage', string>> = {};
 
   private constructor(
     readonly url: string,
@@ -114,6 +135,7 @@ export class LocalCluster {
       stateUrl = served.url;
     }
     const strategyName = options.strategy ?? 'round-robin';
+    await registerPluginModules((options.plugins ?? []).filter((plugin) => plugin.tier === 'invocation'));
     const redisUrl = options.redisUrl;
     if (options.metricsDir) mkdirSync(options.metricsDir, { recursive: true });
     const telemetry = options.metricsDir
@@ -127,35 +149,61 @@ export class LocalCluster {
       state instanceof RedisStateStore
         ? new RedisRegistryCache((command) => (state as RedisStateStore).command(command))
         : new MemoryRegistryCache();
+    // With a user per role, the dispatcher's and the functions API's caches each on a connection as their user.
+    const users = options.redisUrl ? options.redisUsers : undefined;
+    const connections: RedisStateStore[] = [];
+    const cacheAs = async (role: 'dispatcher' | 'functions-api') => {
+      if (!users) return registryCache;
+      const store = await RedisStateStore.connect({ url: users[role] });
+      connections.push(store);
+      return new RedisRegistryCache((command) => store.command(command));
+    };
     const functionsApi =
       registry &&
-      new FunctionsApi(registry, registryCache, (entry) => {
+      new FunctionsApi(registry, await cacheAs('functions-api'), (entry) => {
         if (options.metricsDir)
           appendFileSync(
             join(options.metricsDir, 'functions-audit.jsonl'),
             `${JSON.stringify({ at: new Date().toISOString(), ...entry })}\n`,
           );
       });
+    const stderrFaults = new PolicyFaultReporter({
+      count: () => {},
+      log: (message, fields) => process.stderr.write(`${message} ${JSON.stringify(fields)}\n`),
+    });
+    const tier1 =
+      telemetry?.strategy(strategyName, { ...options.strategyOptions }) ??
+      new TierPolicy('invocation', { name: strategyName, options: options.strategyOptions ?? {} }, (...fault) =>
+        stderrFaults.report(...fault),
+      );
+    // The live setting (strata policy set --local): read at most once a heartbeat interval, before a decision.
+    const live =
+      options.policyFile === undefined
+        ? undefined
+        : new LivePolicies(fileSettingSource(options.policyFile), [tier1], {
+            intervalMs: heartbeatMs,
+            log: (message) => process.stderr.write(`dispatcher: ${message}\n`),
+          });
+    await live?.refresh();
     const dispatcher = new Dispatcher({
-      functions: new FunctionDirectory({ cache: registryCache, registry, refreshMs: heartbeatMs }),
+      functions: new FunctionDirectory({ cache: await cacheAs('dispatcher'), registry, refreshMs: heartbeatMs }),
       strategyName,
-      strategy: invocationStrategy(strategyName),
+      strategy: tier1.policy,
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
-      connect: redisUrl ? () => RedisStateStore.connect({ url: redisUrl }) : async () => state,
+      connect: redisUrl ? () => RedisStateStore.connect({ url: users?.dispatcher ?? redisUrl }) : async () => state,
       refreshMs: heartbeatMs,
       queueTimeoutMs: options.queueTimeoutMs,
       heartbeatTtlMs: 3 * heartbeatMs,
       observer: telemetry ? telemetry.observer(options.observer) : options.observer,
     });
-    const api = await serveApi(
-      (event) =>
-        functionsApi && /^\/functions(\/|$)/.test(event.path)
-          ? functionsApi.handle(event)
-          : telemetry
-            ? telemetry.invoke(dispatcher, event)
-            : dispatcher.handle(event),
-      options.port,
-    ).catch(async (error: Error) => {
+    const api = await serveApi(async (event) => {
+      await live?.refresh();
+      return functionsApi && /^\/functions(\/|$)/.test(event.path)
+        ? functionsApi.handle(event)
+        : telemetry
+          ? telemetry.invoke(dispatcher, event)
+          : dispatcher.handle(event);
+    }, options.port).catch(async (error: Error) => {
       await telemetry?.stop(); // give stdout back
       throw error;
     });
@@ -170,7 +218,8 @@ export class LocalCluster {
       });
     }
     cluster.servers.push(...servers);
-    cluster.stores.push(state);
+    cluster.stores.push(state, ...connections);
+    if (users) cluster.nodeStateUrls = { compute: users.compute, storage: users.storage };
 
     const objectFlags = (id: string) =>
       'folder' in options.objects
@@ -190,12 +239,15 @@ export class LocalCluster {
       String(heartbeatMs),
       ...objectFlags(id),
       ...(options.functionsFolder ? ['--functions', options.functionsFolder] : []),
-      ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : []),
+      // A host of its own measures itself as a host; plain processes on this one machine
+      // measure only themselves, or every node would count every other node's work.
+      ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : ['--measure', 'process']),
       ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
     ];
     const slotsOf = (i: number) =>
       typeof options.slots === 'object' ? options.slots[i % options.slots.length] : (options.slots ?? 2);
     const thresholds = JSON.stringify(options.offloadThresholds ?? {});
+    const nodePlugins = (options.plugins ?? []).filter((plugin) => plugin.tier !== 'invocation');
     const storageThresholds = JSON.stringify(options.storageThresholds ?? options.offloadThresholds ?? {});
     try {
       await Promise.all([
@@ -215,10 +267,14 @@ export class LocalCluster {
             String(slotsOf(i)),
             '--node-policy',
             options.nodePolicy ?? 'most-slots',
+            '--node-options',
+            JSON.stringify(options.nodePolicyOptions ?? {}),
             '--offload-policy',
             options.offloadPolicy ?? 'thresholds',
-            '--offload-thresholds',
-            thresholds,
+            '--offload-options',
+            (options.offloadPolicy ?? 'thresholds') === 'thresholds' ? thresholds : '{}',
+            ...(nodePlugins.length > 0 ? ['--plugins', JSON.stringify(nodePlugins)] : []),
+            ...(options.policyFile === undefined ? [] : ['--policy-file', options.policyFile]),
             ...(options.metricsDir
               ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
               : []),
@@ -239,7 +295,11 @@ export class LocalCluster {
     const argv = [process.execPath, '--import', 'tsx', join(ROOT, entry), ...args];
     const child = spawn(file ?? argv[0], [...prefix, ...(file ? argv : argv.slice(1))], {
       cwd: ROOT,
-      env: { ...process.env, ...this.nodeEnv },
+      env: {
+        ...process.env,
+        ...this.nodeEnv,
+        ...(this.nodeStateUrls[roleOf(entry)] ? { STRATA_STATE_URL: this.nodeStateUrls[roleOf(entry)] } : {}),
+      },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'], // the channel closes when this process ends: the node drains and exits
     });
     this.processes.set(id, child);
@@ -304,4 +364,9 @@ export class LocalCluster {
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Which node an entry point starts: nodes/storage/main.ts a storage node, anything else a compute node. */
+function roleOf(entry: string): 'compute' | 'storage' {
+  return entry.includes('nodes/storage/') ? 'storage' : 'compute';
 }

@@ -2,11 +2,13 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { lineFile } from '../common/cli';
+import type { TierPolicy } from '../common/live-policy';
 import type { StateStore } from '../common/state';
 import type { Dispatcher, DispatchObserver } from '../lambdas/dispatcher/dispatcher';
 import {
   type DispatcherTelemetry,
   dispatcherTelemetry,
+  guardedStrategy,
   handleAndPublish,
   metricsObserver,
 } from '../lambdas/dispatcher/handler';
@@ -49,6 +51,11 @@ export class LocalTelemetry {
       const health = runCephHealth(options.cephConf, lineFile(join(options.metricsDir, 'ceph-health.emf.jsonl'))!);
       this.stops.push(() => health.stop());
     }
+  }
+
+  /** The dispatcher's tier-1 strategy, guarded as the Lambda's: faults counted into the same EMF records. */
+  strategy(name: string, options: Record<string, unknown>): TierPolicy<'invocation'> {
+    return guardedStrategy(name, options, this.telemetry);
   }
 
   /** The dispatcher's observer: its metrics as the Lambda's, then the caller's own. */

@@ -37,6 +37,7 @@ test('the project itself keeps every layer rule', () => {
     'bin',
     'lib',
     'engine',
+    'policies',
     'lambdas',
     'nodes',
     'functions',
@@ -88,6 +89,14 @@ describe.each([
     {
       'nodes/probe.ts': "import { x } from '../engine/src/x';\nexport const y = x;\n",
       'engine/src/x.ts': 'export const x = 1;\n',
+    },
+  ],
+  [
+    'a plugin imports the state store',
+    'plugins-use-only-the-engine',
+    {
+      'policies/probe.ts': "import { x } from '../common/x';\nexport const y = x;\n",
+      'common/x.ts': 'export const x = 1;\n',
     },
   ],
   [

@@ -215,7 +215,7 @@ async function runNodes(
       if (Math.random() < config.tier2Rate * (config.heartbeatMs / 1000)) {
         offload(views.get(node.id) ?? [], { functionName: 'wordcount', objectKey: 'k', hops: 0 }, context());
         connection
-          .reserve(policy.peer([node.id], context()), 5_000)
+          .reserve(policy.peer!([node.id], context()), 5_000) // a built-in: it has an index pick
           .then(async (peer) => {
             record((s) => {
               s.tier2++;

@@ -16,4 +16,6 @@ export const PLACEMENTS: Record<string, PlacementSpec> = {
   // Adaptive: ranked by the service time each node measures of itself.
   'least-expected-delay': { kind: 'strata', strategy: 'least-expected-delay', nodePolicy: 'least-expected-delay' },
   prequal: { kind: 'strata', strategy: 'prequal', nodePolicy: 'least-expected-delay' },
+  // Learns which of the strategies above fits the workload now: a bandit over whole strategies.
+  adaptive: { kind: 'strata', strategy: 'adaptive', nodePolicy: 'least-expected-delay' },
 };

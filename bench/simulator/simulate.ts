@@ -35,9 +35,8 @@ export type PlacementSpec =
       readonly kind: 'strata';
       readonly strategy: string;
       readonly nodePolicy: string;
-      readonly choices?: number;
-      readonly prequalProbes?: number;
-      readonly prequalQuantile?: number;
+      /** The strategy's options, checked against its schema. @default its defaults */
+      readonly options?: Readonly<Record<string, unknown>>;
     }
   | { readonly kind: 'oracle' }
   | { readonly kind: 'random' };
@@ -78,6 +77,23 @@ export interface SimulationOptions {
   readonly queueTimeoutMs?: number;
   /** @default 1 */
   readonly seed?: number;
+  /**
+   * A workload that changes character: each phase is this many invocations, with its own
+   * work distribution, arrivals and slowdown (a third of the nodes at half speed while it
+   * is on). Replaces `invocations`, `arrivals` and `slowdown`. @default one phase
+   */
+  readonly phases?: readonly Phase[];
+}
+
+export interface Phase {
+  readonly name: string;
+  readonly invocations: number;
+  /** `heavy-tailed`: lognormal work (sigma 1.5) of the same mean. @default 'exponential' */
+  readonly work?: 'exponential' | 'heavy-tailed';
+  /** @default 'poisson' */
+  readonly arrivals?: 'poisson' | 'bursty';
+  /** @default false */
+  readonly slowdown?: boolean;
 }
 
 export interface SimulationResult {
@@ -93,6 +109,8 @@ export interface SimulationResult {
   }[];
   /** Every latency, in completion order (for charts). */
   readonly latencies: Float64Array;
+  /** Per phase, when phases were given: the invocations that arrived in it. */
+  readonly phases?: readonly { readonly name: string; readonly summary: LatencySummary }[];
   /** Invocations that were forwarded at least once. */
   readonly forwarded: number;
   /** What the run asked of the state store (see ControlPlane). */
@@ -131,7 +149,11 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const started = performance.now();
   const n = options.nodes ?? 100;
   const slots = options.slots ?? 4;
-  const total = options.invocations ?? 100_000;
+  const phases = options.phases;
+  const total = phases ? phases.reduce((sum, phase) => sum + phase.invocations, 0) : (options.invocations ?? 100_000);
+  // The arrival index at which each phase begins.
+  const phaseStarts = phases ? phases.map((_, i) => phases.slice(0, i).reduce((sum, p) => sum + p.invocations, 0)) : [];
+  let phase = phases?.[0];
   const meanWork = options.meanWorkMs ?? 100;
   const staleMs = options.staleMs ?? 1000;
   const dispatcherCount = options.dispatchers ?? 4;
@@ -252,13 +274,8 @@ export function simulate(options: SimulationOptions): SimulationResult {
   let strategy: InvocationStrategy | undefined;
   let peersOf: NodePolicy | undefined;
   if (placement.kind === 'strata') {
-    const policyOptions = {
-      choices: placement.choices ?? 2,
-      prequalProbes: placement.prequalProbes,
-      prequalQuantile: placement.prequalQuantile,
-    };
-    strategy = invocationStrategy(placement.strategy, policyOptions);
-    peersOf = nodePolicy(placement.nodePolicy, policyOptions);
+    strategy = invocationStrategy(placement.strategy, placement.options);
+    peersOf = nodePolicy(placement.nodePolicy);
   }
   const invocation: Invocation = { functionName: 'work', hops: 0 };
   const waiting: number[] = []; // invocations queued at the dispatchers, oldest first
@@ -357,18 +374,34 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
   // Arrivals, one at a time (the next is scheduled when one arrives), the heartbeats and the refreshes.
   let arrivals = 0;
-  let rateFactor = options.arrivals === 'bursty' ? 1.5 : 1;
-  let nextSwitch = options.arrivals === 'bursty' ? exponential(1000) : Infinity;
+  const bursty = () => (phase?.arrivals ?? options.arrivals) === 'bursty';
+  let rateFactor = bursty() ? 1.5 : 1;
+  let nextSwitch = bursty() ? exponential(1000) : Infinity;
+  const sigma = 1.5; // lognormal work of the same mean: exp(mu + sigma^2 / 2) = meanWork
+  const lognormal = () =>
+    Math.exp(
+      Math.log(meanWork) -
+        (sigma * sigma) / 2 +
+        sigma * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()),
+    );
   const scheduleArrival = () => {
     if (arrivals >= total) return;
     const job = arrivals++;
+    let phaseIndex = 0;
+    while (phaseIndex + 1 < phaseStarts.length && phaseStarts[phaseIndex + 1] <= job) phaseIndex++;
+    if (phases && phases[phaseIndex] !== phase) {
+      phase = phases[phaseIndex];
+      rateFactor = 1;
+      nextSwitch = bursty() ? now + exponential(1000) : Infinity;
+      for (let i = 0; i < n; i++) if (slowsDown(i)) speed[i] = phase.slowdown ? startSpeed[i] / 2 : startSpeed[i];
+    }
     let t = now + exponential(meanGapMs / rateFactor);
     if (t > nextSwitch) {
       rateFactor = rateFactor === 1.5 ? 0.5 : 1.5;
       t = nextSwitch + exponential(meanGapMs / rateFactor);
       nextSwitch += exponential(1000);
     }
-    work[job] = exponential(meanWork);
+    work[job] = phase?.work === 'heavy-tailed' ? lognormal() : exponential(meanWork);
     push(t, ARRIVAL, job, Math.floor(random() * dispatcherCount));
   };
   scheduleArrival();
@@ -394,6 +427,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       inSystem[a]--;
       latencyOf[b] = now - arrivedAt[b];
       latencies[completed++] = latencyOf[b];
+      strategy?.observe?.(arrivedAt[b], latencyOf[b], now);
       estimators[a].record(invocation.functionName, now - startedAt[b], now); // what the node measures: noisy, and only of what it ran
       if (placement.kind === 'strata') {
         decisionCalls++; // the release
@@ -429,6 +463,15 @@ export function simulate(options: SimulationOptions): SimulationResult {
       busyMs: busyMs[i],
     })),
     latencies: result,
+    ...(phases
+      ? {
+          phases: phases.map((p, i) => {
+            const arrived = latencyOf.subarray(phaseStarts[i], phaseStarts[i] + p.invocations);
+            const done = arrived.filter((ms) => !Number.isNaN(ms));
+            return { name: p.name, summary: summarize(done, arrived.length - done.length, seconds / phases.length) };
+          }),
+        }
+      : {}),
     forwarded,
     controlPlane: {
       callsPerDecision: placement.kind === 'strata' ? decisionCalls / Math.max(1, completed) : 0,

@@ -106,9 +106,10 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     heartbeatTtlMs: Number.MAX_SAFE_INTEGER,
   };
   const strategy = invocationStrategy(options.strategy);
-  const offload = offloadPolicy(options.offload === 'always' ? 'always' : options.offload, {
-    offloadThresholds: thresholds,
-  });
+  const offload = offloadPolicy(
+    options.offload,
+    options.offload === 'thresholds' ? (thresholds as unknown as Record<string, unknown>) : {},
+  );
   const storageLimits =
     options.offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds;
   const invocation: Invocation = { functionName: 'wordcount', hops: 0, objectKey: 'corpus/large.txt' };

@@ -246,6 +246,16 @@ export const WIDGETS: readonly Widget[] = [
   },
   {
     tier: 1,
+    title: 'Policy faults (decisions a policy failed, made by the default)',
+    unit: 'count',
+    metrics: [
+      strata('PolicyFaults', DISPATCHER, 'Sum', 'tier 1 (dispatcher)'),
+      strata('PolicyFaults', { Role: 'compute', Tier: 'node' }, 'Sum', 'tier 2 (compute nodes)'),
+      strata('PolicyFaults', { Role: 'compute', Tier: 'offload' }, 'Sum', 'tier 3 (compute nodes)'),
+    ],
+  },
+  {
+    tier: 1,
     title: 'Invocations and concurrency',
     unit: 'count',
     metrics: [

@@ -2,13 +2,9 @@ import {
   checkChoices,
   checkOffloadThresholds,
   checkQuantile,
-  type InvocationStrategyName,
-  invocationStrategies,
-  type NodePolicyName,
-  nodePolicies,
-  type OffloadPolicyName,
   type OffloadThresholds,
-  offloadPolicies,
+  type PolicyTier,
+  policyNames,
 } from '@strata/policy-engine';
 import cdk from '../../cdk.json';
 
@@ -20,20 +16,22 @@ import cdk from '../../cdk.json';
  */
 const strata = cdk.context.strata;
 
-function oneOf<T extends string>(key: string, value: string, names: Record<T, unknown>): T {
-  if (!(value in names))
-    throw new RangeError(`cdk.json strata.${key} must be one of ${Object.keys(names).join(', ')}, got "${value}"`);
-  return value as T;
+/**
+ * A policy name from cdk.json: a built-in's, or a plugin's that cdk.json names (its module
+ * is loaded at synth, where lib/config.ts checks the name against the registry).
+ */
+function oneOf(key: string, value: string, tier: PolicyTier): string {
+  const plugins = (strata as { plugins?: { tier: string; name: string }[] }).plugins ?? [];
+  const names = [...policyNames(tier), ...plugins.filter((p) => p.tier === tier).map((p) => p.name)];
+  if (!names.includes(value))
+    throw new RangeError(`cdk.json strata.${key} must be one of ${names.join(', ')}, got "${value}"`);
+  return value;
 }
 
 export const STRATA_DEFAULTS = {
-  invocationStrategy: oneOf<InvocationStrategyName>(
-    'invocationStrategy',
-    strata.invocationStrategy,
-    invocationStrategies,
-  ),
-  nodePolicy: oneOf<NodePolicyName>('nodePolicy', strata.nodePolicy, nodePolicies),
-  offloadPolicy: oneOf<OffloadPolicyName>('offloadPolicy', strata.offloadPolicy, offloadPolicies),
+  invocationStrategy: oneOf('invocationStrategy', strata.invocationStrategy, 'invocation'),
+  nodePolicy: oneOf('nodePolicy', strata.nodePolicy, 'node'),
+  offloadPolicy: oneOf('offloadPolicy', strata.offloadPolicy, 'offload'),
   choices: checkChoices(strata.choices, 'cdk.json strata.choices'),
   prequal: {
     probes: checkChoices(strata.prequal.probes, 'cdk.json strata.prequal.probes'),

@@ -1,4 +1,4 @@
-import { checkChoices, checkQuantile, type InvocationStrategyName, invocationStrategies } from '@strata/policy-engine';
+import { checkChoices, checkQuantile, policyNames } from '@strata/policy-engine';
 import { STRATA_DEFAULTS } from './defaults';
 
 /** The dispatcher Lambda's environment variables, one per setting. */
@@ -7,6 +7,8 @@ export const DISPATCHER_VARIABLES = {
   redisAuthSecretArn: 'STRATA_REDIS_AUTH_SECRET_ARN',
   functionsBucket: 'STRATA_FUNCTIONS_BUCKET',
   strategy: 'STRATA_STRATEGY',
+  strategyOptions: 'STRATA_STRATEGY_OPTIONS',
+  policyParameter: 'STRATA_POLICY_PARAMETER',
   choices: 'STRATA_CHOICES',
   prequalProbes: 'STRATA_PREQUAL_PROBES',
   prequalQuantile: 'STRATA_PREQUAL_QUANTILE',
@@ -20,11 +22,16 @@ export const DISPATCHER_VARIABLES = {
 export interface DispatcherSettings {
   /** The state store, e.g. rediss://host:6380. */
   readonly redisUrl: string;
-  /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. @default none */
+  /** A Secrets Manager secret whose JSON fields `username` and `password` are the dispatcher's user in the state store. @default none */
   readonly redisAuthSecretArn?: string;
   /** The function code bucket (docs/functions.md): the registry, read when its cache in Redis is empty. @default none: built-ins only */
   readonly functionsBucket?: string;
-  readonly strategy: InvocationStrategyName;
+  /** The first tier-1 strategy, a built-in or a plugin in the layer (strata policy set changes it later). */
+  readonly strategy: string;
+  /** Its options, as JSON (checked at synth and against its schema). @default the built-ins' from choices and prequal */
+  readonly strategyOptions?: Readonly<Record<string, unknown>>;
+  /** The SSM parameter that keeps the live policy setting durably (strata policy set). @default none */
+  readonly policyParameter?: string;
   /** How many nodes the power-of-choices strategies sample. */
   readonly choices: number;
   /** Prequal's probes per decision and hot quantile. */
@@ -62,6 +69,8 @@ export function dispatcherEnvironment(input: DispatcherSettingsInput): Record<st
     ...(settings.redisAuthSecretArn ? { [v.redisAuthSecretArn]: settings.redisAuthSecretArn } : {}),
     ...(settings.functionsBucket ? { [v.functionsBucket]: settings.functionsBucket } : {}),
     [v.strategy]: settings.strategy,
+    ...(settings.strategyOptions ? { [v.strategyOptions]: JSON.stringify(settings.strategyOptions) } : {}),
+    ...(settings.policyParameter ? { [v.policyParameter]: settings.policyParameter } : {}),
     [v.choices]: String(settings.choices),
     [v.prequalProbes]: String(settings.prequal.probes),
     [v.prequalQuantile]: String(settings.prequal.quantile),
@@ -78,15 +87,24 @@ export function readDispatcherSettings(env: NodeJS.ProcessEnv = process.env): Di
   const redisUrl = env[v.redisUrl];
   if (!redisUrl) throw new Error(`${v.redisUrl} must be set to the state store, e.g. rediss://host:6380`);
   const strategy = env[v.strategy] ?? DISPATCHER_DEFAULTS.strategy;
-  if (!(strategy in invocationStrategies))
-    throw new RangeError(
-      `${v.strategy} must be one of ${Object.keys(invocationStrategies).join(', ')}, got "${strategy}"`,
-    );
+  if (!policyNames('invocation').includes(strategy))
+    throw new RangeError(`${v.strategy} must be one of ${policyNames('invocation').join(', ')}, got "${strategy}"`);
+  const optionsText = env[v.strategyOptions];
+  let strategyOptions: Record<string, unknown> | undefined;
+  if (optionsText) {
+    try {
+      strategyOptions = JSON.parse(optionsText) as Record<string, unknown>;
+    } catch {
+      throw new RangeError(`${v.strategyOptions} must be a JSON object of the strategy's options, got ${optionsText}`);
+    }
+  }
   return {
     redisUrl,
     redisAuthSecretArn: env[v.redisAuthSecretArn] || undefined,
     functionsBucket: env[v.functionsBucket] || undefined,
-    strategy: strategy as InvocationStrategyName,
+    strategy,
+    ...(strategyOptions ? { strategyOptions } : {}),
+    policyParameter: env[v.policyParameter] || undefined,
     choices: checked(env, v.choices, DISPATCHER_DEFAULTS.choices, checkChoices),
     prequal: {
       probes: checked(env, v.prequalProbes, DISPATCHER_DEFAULTS.prequal.probes, checkChoices),

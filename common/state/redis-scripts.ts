@@ -23,9 +23,10 @@ const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
  * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
  *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
  *   (member empty when the node left), so that a reader catches up in O(changes).
- * - `P:room` integer: the free slots of E's nodes (each `slotsTotal - inFlight`, at least 0;
- *   each node's share kept in its hash as `room`): what a cell has left, which tier 0 reads
- *   (common/state/cells.ts) and a reservation answers with.
+ * - `P:room` integer: the free slots of E's nodes (each `slotsTotal - inFlight`, at least 0):
+ *   what a cell has left, which tier 0 reads (common/state/cells.ts) and a reservation
+ *   answers with. Kept by the difference each change makes, from the node's own fields
+ *   before and after, so a reservation writes no field of the node's but its count.
  *
  * Every script first sweeps: nodes past their expiry leave everything, leases past their
  * deadline give their count back. `now` is ARGV[1], in ms, or Redis's own clock when empty.
@@ -59,13 +60,14 @@ if now == nil then
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A node's free slots become room: the cell's total moves by the difference.
-local function set_room(key, room)
-  local old = tonumber(redis.call('HGET', key, 'room') or '0')
-  if room ~= old then
-    redis.call('INCRBY', ROOM, room - old)
-    redis.call('HSET', key, 'room', room)
-  end
+-- A node's share of P:room, from its fields (0 for a node that is not an eligible compute node, or gone).
+local function room_of(key)
+  local f = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'inFlight')
+  if f[1] ~= 'compute' or f[2] ~= '0' then return 0 end
+  return math.max(0, tonumber(f[3]) - tonumber(f[4]))
+end
+local function room_moved(delta)
+  if delta ~= 0 then redis.call('INCRBY', ROOM, delta) end
 end
 
 -- Puts a node in the index sets its figures say it belongs to, scored by its live count.
@@ -73,7 +75,6 @@ local function reindex(id)
   local f = redis.call('HMGET', node_key(id), 'role', 'draining', 'slotsTotal', 'slotsUsed', 'inFlight', 'indexServiceMs', 'load1', 'cores')
   local slots, count = tonumber(f[3]), tonumber(f[5])
   if f[1] ~= 'compute' or f[2] ~= '0' then redis.call('ZREM', ELIGIBLE, id) else redis.call('ZADD', ELIGIBLE, 0, id) end
-  set_room(node_key(id), (f[1] == 'compute' and f[2] == '0') and math.max(0, slots - count) or 0)
   if f[1] ~= 'compute' or f[2] ~= '0' or count >= slots then
     for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
     return
@@ -94,7 +95,7 @@ local function count_moved(id, delta)
   local f = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'indexServiceMs', 'load1', 'cores', 'epoch', 'address')
   if f[1] == 'compute' and f[2] == '0' then
     local slots = tonumber(f[3])
-    set_room(key, math.max(0, slots - count))
+    room_moved(math.max(0, slots - count) - math.max(0, slots - (count - delta)))
     if count >= slots then
       for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
     else
@@ -118,7 +119,7 @@ local function changed(id, member)
 end
 
 local function remove(id)
-  set_room(node_key(id), 0)
+  room_moved(-room_of(node_key(id)))
   redis.call('DEL', node_key(id))
   for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, STORAGE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
   if redis.call('HDEL', MEMBERS, id) == 1 then changed(id, '') end
@@ -143,6 +144,7 @@ end
 const HEARTBEAT_BODY = `
 local ttl, id, member, own = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local key = node_key(id)
+local room_before = room_of(key)
 if redis.call('EXISTS', key) == 0 then
   redis.call('HSET', key, 'inFlight', 0, 'epoch', redis.call('INCR', P .. ':epochs'))
 end
@@ -171,6 +173,7 @@ if redis.call('HGET', MEMBERS, id) ~= member then
 end
 if redis.call('HGET', key, 'role') == 'storage' then redis.call('ZADD', STORAGE, 0, id) else redis.call('ZREM', STORAGE, id) end
 reindex(id)
+room_moved(room_of(key) - room_before)
 `;
 
 /** ARGV: now, ttl ms, id, membership key, own service ms or '', then field/value pairs. */

@@ -1,66 +1,101 @@
-import { hashAffinity } from './invocation/hash-affinity';
-import { leastExpectedDelay } from './invocation/least-expected-delay';
-import { leastLoad } from './invocation/least-load';
-import { leastOutstanding } from './invocation/least-outstanding';
-import { mostSlots } from './invocation/most-slots';
-import { powerOfTwo } from './invocation/power-of-two';
-import { prequal } from './invocation/prequal';
-import { roundRobin } from './invocation/round-robin';
-import { singleEntry } from './invocation/single-entry';
-import { leastExpectedDelayPeers } from './node/least-expected-delay';
-import { leastLoadPeers } from './node/least-load';
-import { mostSlotsPeers } from './node/most-slots';
-import { powerOfTwoPeers } from './node/power-of-two';
-import { singleEntryPeers } from './node/single-entry';
-import { alwaysOffload } from './offload/always';
-import { neverOffload } from './offload/never';
-import { thresholdOffload } from './offload/thresholds';
-import type { PolicyOptions } from './options';
+import { checkOptions, type OptionsSchema, type OptionValues, type PolicyOptions } from './options';
 import type { InvocationStrategy, NodePolicy, OffloadPolicy } from './types';
 
-/** Tier 1, by the name an operator writes in config. A new strategy is one line here. */
-export const invocationStrategies = {
-  'round-robin': () => roundRobin,
-  'least-outstanding': () => leastOutstanding,
-  'power-of-two': (options) => powerOfTwo(options.choices),
-  'least-expected-delay': () => leastExpectedDelay,
-  prequal: (options) => prequal(options.prequalProbes, options.prequalQuantile),
-  'most-slots': () => mostSlots,
-  'least-load': () => leastLoad,
-  'hash-affinity': () => hashAffinity,
-  'single-entry': () => singleEntry,
-} satisfies Registry<InvocationStrategy>;
+/** The three tiers a policy can serve. */
+export type PolicyTier = 'invocation' | 'node' | 'offload';
+export const POLICY_TIERS: readonly PolicyTier[] = ['invocation', 'node', 'offload'];
 
-/** Tier 2. */
-export const nodePolicies = {
-  'most-slots': () => mostSlotsPeers,
-  'least-load': () => leastLoadPeers,
-  'power-of-two': (options) => powerOfTwoPeers(options.choices),
-  'least-expected-delay': () => leastExpectedDelayPeers,
-  'single-entry': () => singleEntryPeers,
-} satisfies Registry<NodePolicy>;
+/** What a policy of each tier is. */
+export interface PolicyOfTier {
+  readonly invocation: InvocationStrategy;
+  readonly node: NodePolicy;
+  readonly offload: OffloadPolicy;
+}
+
+/**
+ * A policy as the registry holds it, built-in or plugin: its tier, its options' schema,
+ * and the factory that builds it from checked options. A plugin module's default export.
+ */
+export interface PolicyDefinition<T extends PolicyTier = PolicyTier, S extends OptionsSchema = OptionsSchema> {
+  readonly tier: T;
+  /** One line for `strata policy list` and the docs. */
+  readonly summary: string;
+  /** @default no options */
+  readonly options?: S;
+  /**
+   * The policy takes full nodes on purpose (AutoNDP's single entry node, which queues):
+   * the conformance check then skips "finds room whenever there is some".
+   */
+  readonly picksFullNodes?: boolean;
+  create(options: OptionValues<S>): PolicyOfTier[T];
+}
+
+/**
+ * Declares a policy, typing `create`'s options from the schema.
+ *
+ * @example
+ * export default definePolicy({
+ *   tier: 'invocation',
+ *   summary: 'lowest memory in use first',
+ *   options: { ceiling: { type: 'number', min: 0, max: 1, default: 0.9, description: 'skip nodes above this' } },
+ *   create: ({ ceiling }) => (nodes, invocation, ctx) => ...,
+ * });
+ */
+export function definePolicy<T extends PolicyTier, const S extends OptionsSchema = Record<never, never>>(
+  definition: PolicyDefinition<T, S>,
+): PolicyDefinition<T, S> {
+  return definition;
+}
 
 /**
  * Tier-2 names that went when each algorithm got one name in every tier and in the
- * store (issue 21): an old name is an error that gives the new one, not a silent alias.
+ * store (issue 20): an old name is an error that gives the new one, not a silent alias.
  */
-export const RENAMED_NODE_POLICIES: Readonly<Record<string, keyof typeof nodePolicies>> = {
+export const RENAMED_NODE_POLICIES: Readonly<Record<string, string>> = {
   'id-order': 'single-entry',
   'expected-delay': 'least-expected-delay',
 };
 
-/** Tier 3. */
-export const offloadPolicies = {
-  thresholds: (options) => thresholdOffload(options.offloadThresholds),
-  always: () => alwaysOffload,
-  never: () => neverOffload,
-} satisfies Registry<OffloadPolicy>;
+const NAME = /^[a-z][a-z0-9-]{0,47}$/;
+const registries: Record<PolicyTier, Map<string, PolicyDefinition>> = {
+  invocation: new Map(),
+  node: new Map(),
+  offload: new Map(),
+};
 
-export type InvocationStrategyName = keyof typeof invocationStrategies;
-export type NodePolicyName = keyof typeof nodePolicies;
-export type OffloadPolicyName = keyof typeof offloadPolicies;
+/**
+ * Adds a policy to its tier's registry under `name`: how the built-ins register, and
+ * how a plugin does (the bundles call it for each plugin named in cdk.json). Registering
+ * the same definition twice is harmless; another one under a taken name throws.
+ */
+export function registerPolicy(name: string, definition: PolicyDefinition): void {
+  if (!NAME.test(name))
+    throw new RangeError(`policy name ${JSON.stringify(name)} must be lower-case letters, digits and dashes, up to 48`);
+  if (!isDefinition(definition))
+    throw new TypeError(`policy "${name}" must be a definition with tier, summary and create (see definePolicy)`);
+  const registry = registries[definition.tier];
+  const existing = registry.get(name);
+  if (existing && existing !== definition)
+    throw new RangeError(`a ${definition.tier} policy named "${name}" is registered already`);
+  registry.set(name, definition as PolicyDefinition);
+}
 
-type Registry<P> = Record<string, (options: PolicyOptions) => P>;
+/** Whether a module's export looks like a policy definition. */
+export function isDefinition(value: unknown): value is PolicyDefinition {
+  const d = value as PolicyDefinition | undefined;
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    POLICY_TIERS.includes(d.tier) &&
+    typeof d.create === 'function' &&
+    typeof d.summary === 'string'
+  );
+}
+
+/** The names registered for a tier, in registration order (the built-ins first). */
+export function policyNames(tier: PolicyTier): string[] {
+  return [...registries[tier].keys()];
+}
 
 /** Thrown for a policy name that is not registered; the message lists the valid names. */
 export class UnknownPolicyError extends Error {
@@ -79,19 +114,41 @@ export class UnknownPolicyError extends Error {
   }
 }
 
+const TIER_WORDS: Record<PolicyTier, string> = {
+  invocation: 'invocation strategy',
+  node: 'node policy',
+  offload: 'offload policy',
+};
+
+/** The registered definition, or UnknownPolicyError listing the valid names. */
+export function policyDefinition<T extends PolicyTier>(tier: T, name: string): PolicyDefinition<T> {
+  const definition = registries[tier].get(name);
+  if (!definition) throw new UnknownPolicyError(TIER_WORDS[tier], name, policyNames(tier));
+  return definition as PolicyDefinition<T>;
+}
+
+/**
+ * Builds a registered policy from raw options: checked against its schema (a RangeError
+ * names the key, under `path`), defaults filled in.
+ */
+export function createPolicy<T extends PolicyTier>(
+  tier: T,
+  name: string,
+  options: PolicyOptions = {},
+  path = 'options',
+): PolicyOfTier[T] {
+  const definition = policyDefinition(tier, name);
+  return definition.create(checkOptions(definition.options ?? {}, options, path));
+}
+
 export function invocationStrategy(name: string, options: PolicyOptions = {}): InvocationStrategy {
-  return lookup('invocation strategy', invocationStrategies, name)(options);
+  return createPolicy('invocation', name, options);
 }
 
 export function nodePolicy(name: string, options: PolicyOptions = {}): NodePolicy {
-  return lookup('node policy', nodePolicies, name)(options);
+  return createPolicy('node', name, options);
 }
 
 export function offloadPolicy(name: string, options: PolicyOptions = {}): OffloadPolicy {
-  return lookup('offload policy', offloadPolicies, name)(options);
-}
-
-function lookup<P>(tier: string, registry: Registry<P>, name: string): (options: PolicyOptions) => P {
-  if (!Object.hasOwn(registry, name)) throw new UnknownPolicyError(tier, name, Object.keys(registry));
-  return registry[name];
+  return createPolicy('offload', name, options);
 }

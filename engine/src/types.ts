@@ -145,6 +145,11 @@ export type SelectionRule = Selection['rule'];
 export interface InvocationStrategy {
   (nodes: readonly NodeView[], invocation: Invocation, ctx: PolicyContext): Selection | NoCapacity;
   readonly reads?: 'membership' | 'figures';
+  /**
+   * Feedback, for a strategy that learns (adaptive): an invocation it placed at `placedAt`
+   * completed after `latencyMs`, at `now`. The caller reports every invocation it measured.
+   */
+  readonly observe?: (placedAt: number, latencyMs: number, now: number) => void;
 }
 
 /**
@@ -160,8 +165,13 @@ export interface NodePolicy {
     invocation: Invocation,
     ctx: PolicyContext,
   ): { readonly kind: 'forward'; readonly peers: readonly NodeView[] } | NoCapacity;
-  /** The next peer to try, as the store picks it: `exclude` holds this node and the peers already tried. */
-  readonly peer: (exclude: readonly string[], ctx: PolicyContext) => IndexedSelection;
+  /**
+   * The next peer to try, as the store picks it: `exclude` holds this node and the peers
+   * already tried. Every built-in has one. A plugin may leave it out: the compute node then
+   * reads the fleet's figures and offers the invocation to the peers in the order the
+   * policy gives (O(n) per forward, where the index's pick is O(log n)).
+   */
+  readonly peer?: (exclude: readonly string[], ctx: PolicyContext) => IndexedSelection;
 }
 
 /** Tier 3: where an invocation's data stage runs. */

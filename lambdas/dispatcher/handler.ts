@@ -1,28 +1,72 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { invocationStrategy } from '@strata/policy-engine';
+import { type InvocationStrategy, invocationStrategy } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { BUILTIN_NAMES } from '../../common/functions/builtins';
 import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/directory';
 import { FunctionRegistry } from '../../common/functions/registry';
+import { TierPolicy } from '../../common/live-policy';
+import { PolicyFaultReporter } from '../../common/policy-faults';
+import {
+  LivePolicies,
+  POLICY_KEY,
+  type PolicySettingSource,
+  parsePolicySetting,
+  redisSettingSource,
+} from '../../common/policy-setting';
 import { readDispatcherSettings } from '../../common/settings';
 import { connectStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
-import { redisUrlWithToken } from './secret';
+import { getParameter, redisUrlWithUser } from './secret';
 
-export { redisUrlWithToken };
+export { redisUrlWithUser };
 
 /** The dispatcher's settings, read once per container from its environment (common/settings/dispatcher.ts). */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
-  const { strategy, choices, prequal, ...settings } = readDispatcherSettings(env);
+  const { strategy, choices, prequal, strategyOptions: given, ...settings } = readDispatcherSettings(env);
+  // The strategy's options as synth wrote them; without them, the built-ins' from the older variables.
+  const strategyOptions =
+    given ??
+    (strategy === 'power-of-two'
+      ? { choices }
+      : strategy === 'prequal'
+        ? { probes: prequal.probes, quantile: prequal.quantile }
+        : {});
   return {
     ...settings,
     strategyName: strategy,
-    strategy: invocationStrategy(strategy, {
-      choices,
-      prequalProbes: prequal.probes,
-      prequalQuantile: prequal.quantile,
-    }),
+    strategyOptions,
+    strategy: invocationStrategy(strategy, strategyOptions),
+  };
+}
+
+/**
+ * The tier-1 strategy as the dispatcher holds it: a decision it throws on goes to the
+ * default strategy instead, counted (PolicyFaults) and logged at most once a minute.
+ */
+export function guardedStrategy(
+  name: string,
+  options: Record<string, unknown>,
+  telemetry: Pick<DispatcherTelemetry, 'metrics' | 'logger'>,
+  now: () => number = Date.now,
+): TierPolicy<'invocation'> {
+  const faults = new PolicyFaultReporter({
+    count: () => telemetry.metrics.addMetric('PolicyFaults', MetricUnit.Count, 1),
+    log: (message, fields) => telemetry.logger.error(message, fields),
+    now,
+  });
+  return new TierPolicy('invocation', { name, options }, faults.report.bind(faults));
+}
+
+/** Tells a learning strategy (adaptive) each dispatch's latency, then the other observer. */
+export function learningObserver(other: DispatchObserver, strategy: InvocationStrategy): DispatchObserver {
+  return {
+    ...other,
+    dispatched(event) {
+      const now = Date.now();
+      strategy.observe?.(now - event.latencyMs, event.latencyMs, now);
+      other.dispatched?.(event);
+    },
   };
 }
 
@@ -106,19 +150,50 @@ export async function handleAndPublish(
 
 const telemetry = dispatcherTelemetry();
 let dispatcher: Dispatcher | undefined;
+let live: LivePolicies | undefined;
+let publishPolicy: (() => Promise<number | undefined>) | undefined;
+
+/** The event `strata policy set` invokes the function with: copy the setting from SSM into Redis. */
+export interface PolicyPublishEvent {
+  readonly strataPolicy: 'publish';
+}
+
+/** The durable setting, from SSM Parameter Store; SSM's own version is the setting's (it grows with every write, a deploy's included). */
+async function readPolicyParameter(name: string): Promise<string | undefined> {
+  const parameter = await getParameter(name);
+  return parameter && JSON.stringify({ ...(JSON.parse(parameter.value) as object), version: parameter.version });
+}
+
+/**
+ * Where the dispatcher reads the live setting: Redis, one GET a refresh. Redis is only
+ * its cache: when the key is missing (a new or flushed cache) it is filled from SSM, once.
+ */
+export function policySource(
+  command: (args: readonly string[]) => Promise<unknown>,
+  readDurable: (() => Promise<string | undefined>) | undefined,
+): PolicySettingSource {
+  const fromRedis = redisSettingSource(command);
+  return async () => {
+    const cached = await fromRedis();
+    if (cached !== undefined || !readDurable) return cached;
+    const durable = await readDurable();
+    if (durable !== undefined) await command(['SET', POLICY_KEY, durable, 'NX']);
+    return durable;
+  };
+}
 
 /**
  * The Lambda entry point: one Dispatcher, and so one Redis connection, per container.
  * Each invocation's budget is the time the Lambda has left (under API Gateway's 29 s).
  */
 export async function handler(
-  event: APIGatewayProxyEvent,
+  event: APIGatewayProxyEvent | PolicyPublishEvent,
   context?: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<APIGatewayProxyResult> {
   if (!dispatcher) {
     const config = configFromEnvironment();
     const connect = async () =>
-      connectStateStore({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) }); // ?cells=N: cells
+      connectStateStore({ url: await redisUrlWithUser(config.redisUrl, config.redisAuthSecretArn) }); // ?cells=N: cells
     // The registry's cache has a connection of its own (the dispatcher's is closed and opened again after a failure).
     let cacheConnection: ReturnType<typeof connect> | undefined;
     const cacheStore = () =>
@@ -126,8 +201,23 @@ export async function handler(
         cacheConnection = undefined;
         throw error;
       }));
+    const tier1 = guardedStrategy(config.strategyName, config.strategyOptions, telemetry);
+    const command = async (args: readonly string[]) => (await cacheStore()).command(args);
+    const parameter = config.policyParameter;
+    const readDurable = parameter ? () => readPolicyParameter(parameter) : undefined;
+    live = new LivePolicies(policySource(command, readDurable), [tier1], {
+      intervalMs: config.refreshMs,
+      log: (message) => telemetry.logger.info(message),
+    });
+    publishPolicy = async () => {
+      const durable = await readDurable?.();
+      if (durable === undefined) return undefined;
+      await command(['SET', POLICY_KEY, durable]);
+      return parsePolicySetting(durable).version;
+    };
     dispatcher = new Dispatcher({
       ...config,
+      strategy: tier1.policy,
       connect,
       functions: new FunctionDirectory({
         cache: new RedisRegistryCache(async (command) => (await cacheStore()).command(command)),
@@ -137,10 +227,16 @@ export async function handler(
         onError: (error) =>
           telemetry.logger.warn('the functions registry could not be refreshed', { error: error.message }),
       }),
-      observer: metricsObserver(telemetry.metrics, telemetry.logger),
+      observer: learningObserver(metricsObserver(telemetry.metrics, telemetry.logger), tier1.policy),
     });
     telemetry.metrics.captureColdStartMetric();
   }
+  if ('strataPolicy' in event) {
+    const version = await publishPolicy?.();
+    telemetry.logger.info('policy setting published to the state store', { version });
+    return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version }) };
+  }
+  await live?.refresh(); // at most one GET a refresh interval; never throws
   return handleAndPublish(dispatcher, event, telemetry, { remainingMs: context?.getRemainingTimeInMillis?.() });
 }
 

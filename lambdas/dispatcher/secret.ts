@@ -38,6 +38,41 @@ export async function getSecretString(
 }
 
 /**
+ * An SSM parameter's value and version, with one signed request as for the secret (no
+ * SDK in the bundle): the live policy setting, read when Redis has lost it. Undefined
+ * when there is no such parameter.
+ */
+export async function getParameter(
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+  now = new Date(),
+): Promise<{ value: string; version: number } | undefined> {
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const [accessKeyId, secretAccessKey] = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY];
+  if (!region || !accessKeyId || !secretAccessKey)
+    throw new Error('AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read a parameter');
+  const endpoint = new URL(env.AWS_ENDPOINT_URL_SSM ?? `https://ssm.${region}.amazonaws.com/`);
+  const body = JSON.stringify({ Name: name });
+  const headers = signV4(
+    {
+      method: 'POST',
+      host: endpoint.host,
+      path: endpoint.pathname,
+      body,
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonSSM.GetParameter' },
+    },
+    { service: 'ssm', region, accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN },
+    now,
+  );
+  const { status, text } = await post(endpoint, headers, body);
+  if (status === 400 && text.includes('ParameterNotFound')) return undefined;
+  if (status !== 200) throw new Error(`SSM answered ${status} for ${name}: ${text.slice(0, 300)}`);
+  const parameter = (JSON.parse(text) as { Parameter?: { Value?: unknown; Version?: unknown } }).Parameter;
+  if (typeof parameter?.Value !== 'string') throw new Error(`parameter ${name} has no string value`);
+  return { value: parameter.Value, version: Number(parameter.Version) || 1 };
+}
+
+/**
  * One POST with node:https (node:http for a test endpoint): lighter to load than fetch,
  * and loaded only when a secret is read, not in the module's init.
  */
@@ -121,16 +156,21 @@ function hmac(key: string | Buffer, text: string): Buffer {
   return createHmac('sha256', key).update(text).digest();
 }
 
-/** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
-export async function redisUrlWithToken(
+/**
+ * The state store URL with the user and password from Secrets Manager in it, when a secret
+ * is named: the role's own user (`{"username", "password"}`, common/state/access.ts).
+ */
+export async function redisUrlWithUser(
   url: string,
   secretArn: string | undefined,
   readSecret: (arn: string) => Promise<string> = getSecretString,
 ): Promise<string> {
   if (!secretArn) return url;
-  const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
-  if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
-  const withToken = new URL(url);
-  withToken.password = encodeURIComponent(token);
-  return withToken.toString();
+  const { username, password } = JSON.parse(await readSecret(secretArn)) as { username?: unknown; password?: unknown };
+  for (const [field, value] of Object.entries({ username, password }))
+    if (typeof value !== 'string' || value === '') throw new Error(`secret ${secretArn} has no "${field}" field`);
+  const withUser = new URL(url);
+  withUser.username = encodeURIComponent(username as string);
+  withUser.password = encodeURIComponent(password as string);
+  return withUser.toString();
 }

@@ -1,7 +1,9 @@
+import { Names } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
-import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
+import { CfnReplicationGroup, CfnSubnetGroup, CfnUser, CfnUserGroup } from 'aws-cdk-lib/aws-elasticache';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { accessString, STATE_ROLES, type StateRole, stateUser } from '../../common/state/access';
 import { MAX_CELLS } from '../../common/state/cells';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
@@ -29,32 +31,38 @@ export interface CacheClusterProps {
   readonly shards?: number;
 }
 
-/** Where the dispatchers and nodes find the state store, and the secret holding its AUTH token. */
+/**
+ * Where the dispatchers and nodes find the state store, and each role's secret: JSON
+ * `{"username": "...", "password": "..."}`, the user it authenticates as (common/state/access.ts).
+ */
 export interface StateStoreEndpoint {
   readonly host: string;
   readonly port: number;
-  readonly authSecret: ISecret;
+  readonly secrets: Readonly<Record<StateRole, ISecret>>;
   /** The query every client's URL carries: `cells=N` and `cluster=yes` (stateUrlOptions); '' for one cell on one primary. @default '' */
   readonly urlQuery?: string;
 }
 
-/** The URL a client connects with, less its AUTH token (a client adds it from the secret). */
+/** The URL a client connects with, less its user and password (a client adds them from its secret). */
 export function stateUrl(endpoint: StateStoreEndpoint): string {
   return `rediss://${endpoint.host}:${endpoint.port}${endpoint.urlQuery ? `?${endpoint.urlQuery}` : ''}`;
 }
 
 /**
  * The shared state of the dispatchers and nodes: a Valkey replication group with
- * Multi-AZ automatic failover, TLS required, encryption at rest, and an AUTH token
- * that lives in Secrets Manager. Cluster mode is off by default: one primary holds a
- * fleet's state up to about 10,000 nodes (docs/policies.md, cost model). With `shards`
- * above 1 it is on, and the fleet's cells (one hash tag each, so every script stays in
- * one slot) are spread over the shards.
+ * Multi-AZ automatic failover, TLS required, encryption at rest, and a user per role
+ * (RBAC: the dispatcher, compute nodes, storage nodes, the functions API), each allowed
+ * only the commands and keys its code runs, its password in a secret of its own that
+ * only that role may read. The user group is Valkey's: it has no default user, so a
+ * client that names no user gets nothing. Cluster mode is off by default: one primary
+ * holds a fleet's state up to about 10,000 nodes (docs/policies.md, cost model). With
+ * `shards` above 1 it is on, and the fleet's cells (one hash tag each, so every script
+ * stays in one slot) are spread over the shards.
  */
 export class CacheCluster extends Construct implements StateStoreEndpoint {
   readonly replicationGroup: CfnReplicationGroup;
-  /** JSON `{"token": "..."}`: the AUTH token clients put in their rediss:// URL. */
-  readonly authSecret: Secret;
+  readonly userGroup: CfnUserGroup;
+  readonly secrets: Readonly<Record<StateRole, Secret>>;
   readonly host: string;
   readonly port: number;
   readonly urlQuery: string;
@@ -79,20 +87,42 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
       );
     const clusterMode = this.shards > 1;
     this.urlQuery = [...(cells > 1 ? [`cells=${cells}`] : []), ...(clusterMode ? ['cluster=yes'] : [])].join('&');
-    this.authSecret = new Secret(this, 'AuthToken', {
-      description: 'Strata state store (ElastiCache) AUTH token',
-      generateSecretString: {
-        secretStringTemplate: '{}',
-        generateStringKey: 'token',
-        passwordLength: 64,
-        excludePunctuation: true, // ElastiCache takes only some punctuation in a token
-      },
+    const secrets = {} as Record<StateRole, Secret>;
+    const users = STATE_ROLES.map((role) => {
+      const id = pascal(role);
+      const secret = new Secret(this, `${id}Secret`, {
+        description: `Strata state store (ElastiCache): the ${role} user's name and password`,
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ username: stateUser(role) }),
+          generateStringKey: 'password',
+          passwordLength: 64,
+          excludePunctuation: true, // ElastiCache refuses , " / @ in a password
+        },
+      });
+      acknowledgeNag(
+        secret,
+        'SMG4',
+        "Rotating an ElastiCache user's password takes Secrets Manager's ElastiCache rotation function and clients that read the secret again; docs/aws.md gives the commands that rotate it by hand",
+      );
+      secrets[role] = secret;
+      return new CfnUser(this, `${id}User`, {
+        // Unique in the account and Region, as ElastiCache wants: the construct's path.
+        userId: Names.uniqueResourceName(secret, { maxLength: 40, separator: '-' }).toLowerCase(),
+        userName: stateUser(role),
+        engine: 'valkey',
+        accessString: accessString(role, 'strata', cells),
+        authenticationMode: {
+          Type: 'password',
+          Passwords: [secret.secretValueFromJson('password').unsafeUnwrap()], // a CloudFormation dynamic reference, not the value
+        },
+      });
     });
-    acknowledgeNag(
-      this.authSecret,
-      'SMG4',
-      'ElastiCache takes a new AUTH token only through ModifyReplicationGroup with a ROTATE strategy, which Secrets Manager rotation cannot drive without a custom function; the README gives the two commands that rotate it by hand',
-    );
+    this.secrets = secrets;
+    this.userGroup = new CfnUserGroup(this, 'Users', {
+      userGroupId: Names.uniqueResourceName(this, { maxLength: 40, separator: '-' }).toLowerCase(),
+      engine: 'valkey',
+      userIds: users.map((user) => user.ref), // a user's Ref is its id: the group waits for its users
+    });
     const subnetGroup = new CfnSubnetGroup(this, 'Subnets', {
       description: 'Strata state store',
       subnetIds: props.vpc.selectSubnets(props.subnets).subnetIds,
@@ -101,7 +131,7 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
     this.replicationGroup = new CfnReplicationGroup(this, 'ReplicationGroup', {
       replicationGroupDescription: 'Strata state store: node registry, in-flight counts, policy cursors',
       engine: 'valkey',
-      engineVersion: '8.0',
+      engineVersion: '8.0', // Valkey users and user groups (RBAC) need 7.2 or later
       cacheNodeType: props.nodeType ?? 'cache.t4g.small',
       ...(clusterMode
         ? {
@@ -117,7 +147,7 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
       transitEncryptionEnabled: true,
       transitEncryptionMode: 'required',
       atRestEncryptionEnabled: true,
-      authToken: this.authSecret.secretValueFromJson('token').unsafeUnwrap(), // a CloudFormation dynamic reference, not the value
+      userGroupIds: [this.userGroup.ref],
       cacheSubnetGroupName: subnetGroup.ref,
       securityGroupIds: [props.securityGroup.securityGroupId],
       snapshotRetentionLimit: 1,
@@ -131,6 +161,11 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
         },
       ],
     });
+    acknowledgeNag(
+      this.replicationGroup,
+      'AEC6',
+      'Role-based access control instead of one AUTH token: a user per role, each with its own password and only the commands and keys it runs (common/state/access.ts)',
+    );
     // In cluster mode, the configuration endpoint: a client asks it where each slot is (CLUSTER SLOTS).
     this.host = clusterMode
       ? this.replicationGroup.attrConfigurationEndPointAddress
@@ -152,4 +187,9 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
     const count = this.replicationGroup.numCacheClusters ?? 2;
     return Array.from({ length: count }, (_, i) => `${id}-${pad(i + 1, 3)}`);
   }
+}
+
+/** `functions-api` -> `FunctionsApi`: a role in a construct id. */
+function pascal(role: string): string {
+  return role.replace(/(^|-)([a-z])/g, (_, __, letter: string) => letter.toUpperCase());
 }

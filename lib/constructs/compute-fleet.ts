@@ -1,4 +1,4 @@
-import type { NodePolicyName, OffloadPolicyName, OffloadThresholds } from '@strata/policy-engine';
+import type { OffloadThresholds, PolicyOptions } from '@strata/policy-engine';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { CfnScalingPolicy } from 'aws-cdk-lib/aws-autoscaling';
 import {
@@ -51,8 +51,14 @@ export interface ComputeFleetProps {
   readonly functionCode: FunctionCodeBucket;
   /** Where the nodes read function data: RGW's name and port, its bucket, and the secret with S3 keys and CA. */
   readonly objects: { readonly endpoint: string; readonly bucket: string; readonly secret: ISecret };
-  readonly nodePolicy: NodePolicyName;
-  readonly offloadPolicy: OffloadPolicyName;
+  /** The first tier-2 policy, a built-in or a plugin in the node bundle (`strata policy set` changes it later). */
+  readonly nodePolicy: string;
+  /** @default the policy's defaults */
+  readonly nodePolicyOptions?: PolicyOptions;
+  /** The first tier-3 policy. */
+  readonly offloadPolicy: string;
+  /** @default the policy's defaults (for thresholds: offloadThresholds) */
+  readonly offloadPolicyOptions?: PolicyOptions;
   readonly offloadThresholds: OffloadThresholds;
   /** The first preferred; one architecture and size (lib/config.ts checks). @default ['c7g.large', 'c7gd.large'] */
   readonly instanceTypes?: readonly string[];
@@ -112,7 +118,7 @@ export class ComputeFleet extends Construct {
     this.role = nodeRole(
       this,
       'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain',
-      props,
+      { ...props, stateSecret: props.state.secrets.compute },
     );
     props.objects.secret.grantRead(this.role);
     props.functionCode.grantRead(this.role);
@@ -168,12 +174,16 @@ export class ComputeFleet extends Construct {
         STRATA_CACHE_HOST: props.state.host,
         STRATA_CACHE_PORT: String(props.state.port),
         STRATA_CACHE_QUERY: props.state.urlQuery ?? '',
-        STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
+        STRATA_CACHE_SECRET_ARN: props.state.secrets.compute.secretArn,
         STRATA_RGW_ENDPOINT: props.objects.endpoint,
         STRATA_BUCKET: props.objects.bucket,
         STRATA_OBJECTS_SECRET_ARN: props.objects.secret.secretArn,
         STRATA_NODE_POLICY: props.nodePolicy,
+        STRATA_NODE_POLICY_OPTIONS: JSON.stringify(props.nodePolicyOptions ?? {}),
         STRATA_OFFLOAD_POLICY: props.offloadPolicy,
+        STRATA_OFFLOAD_POLICY_OPTIONS: JSON.stringify(
+          props.offloadPolicyOptions ?? (props.offloadPolicy === 'thresholds' ? props.offloadThresholds : {}),
+        ),
         STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
         STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
         STRATA_FUNCTIONS_BUCKET: props.functionCode.bucket.bucketName,

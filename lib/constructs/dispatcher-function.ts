@@ -1,17 +1,17 @@
 import { join } from 'node:path';
-import { type InvocationStrategyName, invocationStrategies } from '@strata/policy-engine';
+import { checkOptions, type PolicyOptions, policyDefinition, policyNames } from '@strata/policy-engine';
 import { Duration } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
-import { DISPATCHER_DEFAULTS, dispatcherEnvironment } from '../../common/settings';
+import { dispatcherEnvironment } from '../../common/settings';
 import { type StateStoreEndpoint, stateUrl } from './cache-cluster';
 import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
 import { acknowledgeVpcLambda } from './nag';
 import { POLICY_ENGINE_PACKAGE } from './policy-layer';
-import { oneOfProp, PropError, wholeProp } from './validate';
+import { oneOfProp, wholeProp } from './validate';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -41,11 +41,10 @@ export interface DispatcherFunctionProps {
   readonly state: StateStoreEndpoint;
   /** Users' functions: the registry, read (never written) when its table is not cached in the state store. */
   readonly functionCode: FunctionCodeBucket;
-  readonly strategy: InvocationStrategyName;
-  /** @default cdk.json's (DISPATCHER_DEFAULTS.choices) */
-  readonly choices?: number;
-  /** Prequal's probes per decision and hot quantile. @default cdk.json's (DISPATCHER_DEFAULTS.prequal) */
-  readonly prequal?: { readonly probes: number; readonly quantile: number };
+  /** The first tier-1 strategy, a built-in or a plugin in the layer (`strata policy set` changes it later). */
+  readonly strategy: string;
+  /** Its options, checked at synth. @default the strategy's defaults */
+  readonly strategyOptions?: PolicyOptions;
   /** @default 512 */
   readonly memoryMiB?: number;
   /** @default none: the account's unreserved pool */
@@ -55,18 +54,23 @@ export interface DispatcherFunctionProps {
 /**
  * The tier-1 dispatcher: a Node.js Lambda function bundled with esbuild, in the VPC's
  * private subnets, that takes its policies from the shared layer and its state from
- * ElastiCache (the AUTH token read from Secrets Manager at cold start).
+ * ElastiCache (its own user's password read from Secrets Manager at cold start).
  */
 export class DispatcherFunction extends Construct {
   readonly function: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: DispatcherFunctionProps) {
     super(scope, id);
-    oneOfProp(this, 'strategy', props.strategy, Object.keys(invocationStrategies));
-    wholeProp(this, 'choices', props.choices, 1, 64);
-    wholeProp(this, 'prequal.probes', props.prequal?.probes, 1, 64);
-    if (props.prequal && !(props.prequal.quantile >= 0 && props.prequal.quantile <= 1))
-      throw new PropError(this, 'prequal.quantile', 'a number from 0 to 1', props.prequal.quantile);
+    oneOfProp(this, 'strategy', props.strategy, policyNames('invocation'));
+    try {
+      checkOptions(
+        policyDefinition('invocation', props.strategy).options ?? {},
+        props.strategyOptions ?? {},
+        'strategyOptions',
+      );
+    } catch (error) {
+      throw new Error(`${this.node.path}: ${(error as Error).message}`);
+    }
     wholeProp(this, 'memoryMiB', props.memoryMiB, 128, 10_240);
     wholeProp(this, 'reservedConcurrency', props.reservedConcurrency, 1, 10_000);
     const logGroup = strataLogGroup(this, 'Logs');
@@ -90,11 +94,10 @@ export class DispatcherFunction extends Construct {
       environment: {
         ...dispatcherEnvironment({
           redisUrl: stateUrl(props.state),
-          redisAuthSecretArn: props.state.authSecret.secretArn,
+          redisAuthSecretArn: props.state.secrets.dispatcher.secretArn,
           functionsBucket: props.functionCode.bucket.bucketName,
           strategy: props.strategy,
-          choices: props.choices ?? DISPATCHER_DEFAULTS.choices,
-          prequal: props.prequal ?? DISPATCHER_DEFAULTS.prequal,
+          strategyOptions: props.strategyOptions ?? {},
         }),
         POWERTOOLS_SERVICE_NAME: 'strata-dispatcher',
       },
@@ -104,7 +107,7 @@ export class DispatcherFunction extends Construct {
         externalModules: [...DISPATCHER_BUNDLING.externalModules],
       },
     });
-    props.state.authSecret.grantRead(this.function);
+    props.state.secrets.dispatcher.grantRead(this.function); // its own user's secret, no other
     props.functionCode.grantRead(this.function);
     acknowledgeVpcLambda(this.function, 'test/lib/stacks.test.ts');
   }

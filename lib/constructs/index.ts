@@ -17,5 +17,6 @@ export * from './node-bundle';
 export * from './node-launch-template';
 export * from './observability';
 export * from './policy-layer';
+export * from './policy-setting';
 export * from './predictive-scaling';
 export * from './validate';

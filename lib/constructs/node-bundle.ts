@@ -1,9 +1,10 @@
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { buildSync } from 'esbuild';
+import { type PluginConfig, writePluginsModule } from '../plugins';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -12,11 +13,17 @@ const ROOT = join(__dirname, '..', '..');
  * agent and the function worker bundled with esbuild (the policy engine inside), piscina
  * beside them (it starts its own worker file), and the setup scripts for both node kinds.
  */
+export interface NodeBundleProps {
+  /** Tier-2 and tier-3 plugins to bundle into the compute node, registered before it starts. @default none */
+  readonly plugins?: readonly PluginConfig[];
+}
+
 export class NodeBundle extends Construct {
   readonly asset: Asset;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: NodeBundleProps = {}) {
     super(scope, id);
+    const plugins = (props.plugins ?? []).filter((plugin) => plugin.tier !== 'invocation');
     this.asset = new Asset(this, 'Asset', {
       path: join(ROOT, 'nodes', 'node-setup'),
       assetHashType: AssetHashType.OUTPUT,
@@ -25,7 +32,7 @@ export class NodeBundle extends Construct {
         image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
         local: {
           tryBundle: (outputDir) => {
-            bundleNodes(outputDir);
+            bundleNodes(outputDir, plugins);
             return true;
           },
         },
@@ -35,10 +42,28 @@ export class NodeBundle extends Construct {
 }
 
 /** Writes the node bundle into outputDir: compute-node.js, storage-agent.js, worker.js, node_modules/piscina, scripts. */
-export function bundleNodes(outputDir: string): void {
+export function bundleNodes(outputDir: string, plugins: readonly PluginConfig[] = []): void {
+  // The compute node decides tiers 2 and 3: its bundle registers the plugins first.
+  const registration = writePluginsModule(plugins);
+  buildSync({
+    stdin: {
+      contents: `import ${JSON.stringify(registration)};\nimport ${JSON.stringify(join(ROOT, 'nodes', 'compute', 'main.ts'))};\n`,
+      resolveDir: ROOT,
+      sourcefile: 'compute-node.ts',
+      loader: 'ts',
+    },
+    outfile: join(outputDir, 'compute-node.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    external: ['piscina'],
+    loader: { '.lua': 'text' }, // the indexed rules' Lua (engine/src/rules/*.lua), as strings
+    logLevel: 'warning',
+  });
+  rmSync(dirname(registration), { recursive: true, force: true });
   buildSync({
     entryPoints: {
-      'compute-node': join(ROOT, 'nodes', 'compute', 'main.ts'),
       'storage-agent': join(ROOT, 'nodes', 'storage', 'main.ts'),
       worker: join(ROOT, 'nodes', 'worker.ts'),
     },

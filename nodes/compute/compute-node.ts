@@ -4,6 +4,8 @@ import {
   type NodePolicy,
   type OffloadPolicy,
   type OffloadThresholds,
+  type Selection,
+  slotCandidates,
   underThresholds,
 } from '@strata/policy-engine';
 import { ForwardError, type ForwardResponse, forward } from '../../common/http/forward';
@@ -157,6 +159,20 @@ export class ComputeNode extends NodeBase {
   }
 
   /**
+   * What to ask the store for the next peer: the node policy's rule over the index, or, for
+   * a plugin with no rule (no `peer`), its own order over the fleet's figures read now,
+   * the peers in `exclude` left out. Undefined when the policy offers no peer.
+   */
+  private async peerSelection(invocation: Invocation, exclude: readonly string[]): Promise<Selection | undefined> {
+    const policy = this.options.nodePolicy;
+    if (policy.peer) return policy.peer(exclude, this.context());
+    const decision = policy(this.self, await this.options.store.liveNodes(), invocation, this.context());
+    if (decision.kind === 'no-capacity') return undefined;
+    const peers = decision.peers.filter((p) => !exclude.includes(p.id));
+    return peers.length > 0 ? { kind: 'select', rule: 'in-order', candidates: slotCandidates(peers) } : undefined;
+  }
+
+  /**
    * Offers the invocation to peers the node policy's rule picks from the store's index,
    * one reservation (one script) a try, never this node or one it has passed through or
    * that passed it on, by the protocol between tiers (common/http/forward-and-retry.ts):
@@ -178,10 +194,9 @@ export class ComputeNode extends NodeBase {
         const exclude = [this.id, ...visited, ...tried];
         let peer: Reservation;
         try {
-          peer = await this.options.store.reserve(
-            this.options.nodePolicy.peer(exclude, this.context()),
-            timeoutMs ?? DEFAULT_LEASE_MS,
-          );
+          const selection = await this.peerSelection(invocation, exclude);
+          if (!selection) return { kind: 'none', why: 'no peer took it' };
+          peer = await this.options.store.reserve(selection, timeoutMs ?? DEFAULT_LEASE_MS);
         } catch {
           return { kind: 'none', why: 'the shared state is away' }; // wait for a slot here
         }

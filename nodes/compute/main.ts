@@ -2,48 +2,105 @@
  * A compute node process: `tsx nodes/compute/main.ts --id c1 --state URL --objects DIR`.
  * Prints "ready <host:port>" once it serves; drains on SIGTERM.
  */
-import { nodePolicy, offloadPolicy, UnknownPolicyError } from '@strata/policy-engine';
+import { UnknownPolicyError } from '@strata/policy-engine';
 import { exitWith, lineFile, wholeNumber } from '../../common/cli';
+import { TierPolicy } from '../../common/live-policy';
+import { parsePluginsFlag, registerPluginModules } from '../../common/plugins';
+import { PolicyFaultReporter, policyFaultEmf } from '../../common/policy-faults';
+import { fileSettingSource, LivePolicies, redisSettingSource } from '../../common/policy-setting';
+import { RedisStateStore } from '../../common/state';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
 
 const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoint URL [--s3-bucket B]) [--functions DIR|s3://BUCKET [--functions-endpoint URL]]
-  [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--offload-policy thresholds]
-  [--offload-thresholds '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
-  [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
-The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
+  [--host 127.0.0.1] [--port 0] [--slots 2] [--node-policy most-slots] [--node-options '{}']
+  [--offload-policy thresholds] [--offload-options '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}']
+  [--plugins '[{"tier":"node","name":"NAME","module":"/abs/path.ts"}]' (from source only; a bundle has its plugins built in)]
+  [--policy-file PATH (the live policy setting of a local run; with a redis:// state, it is read from Redis)] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
+  [--peers CIDR,...] [--peer-ports PORT,...] [--measure host|process] [--state URL]
+--measure process: the metrics agent measures this process alone (nodes sharing one machine, as npm start runs them).
+The state store URL (it may hold a user and password) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags(
     {
       'node-policy': { type: 'string', default: 'most-slots' },
+      'node-options': { type: 'string', default: '{}' },
       'offload-policy': { type: 'string', default: 'thresholds' },
-      'offload-thresholds': { type: 'string', default: '{}' },
+      'offload-options': { type: 'string', default: '{}' },
+      plugins: { type: 'string', default: '[]' },
+      'policy-file': { type: 'string' },
       'max-hops': { type: 'string', default: '2' },
     },
     USAGE,
   );
-  let policies;
+  let emf: ((line: string) => void) | undefined;
+  // A policy that throws is replaced by the tier's default for that decision: counted
+  // (PolicyFaults in the node's EMF records) and logged at most once a minute.
+  const faults = new PolicyFaultReporter({
+    count: (tier) => emf?.(policyFaultEmf('compute', tier, Date.now())),
+    log: (message, fields) => process.stderr.write(`${message} ${JSON.stringify(fields)}\n`),
+  });
+  const onFault = faults.report.bind(faults);
+  let tiers;
   try {
-    policies = {
-      nodePolicy: nodePolicy(values['node-policy']),
-      offloadPolicy: offloadPolicy(values['offload-policy'], {
-        offloadThresholds: JSON.parse(values['offload-thresholds']),
-      }),
+    await registerPluginModules(parsePluginsFlag(values.plugins));
+    tiers = {
+      node: new TierPolicy(
+        'node',
+        { name: values['node-policy'], options: json('--node-options', values['node-options']) },
+        onFault,
+      ),
+      offload: new TierPolicy(
+        'offload',
+        { name: values['offload-policy'], options: json('--offload-options', values['offload-options']) },
+        onFault,
+      ),
     };
   } catch (error) {
-    if (error instanceof UnknownPolicyError || error instanceof RangeError || error instanceof SyntaxError)
+    if (
+      error instanceof UnknownPolicyError ||
+      error instanceof RangeError ||
+      error instanceof SyntaxError ||
+      error instanceof TypeError
+    )
       exitWith(2, error.message);
     throw error;
   }
+  const common = await commonNodeOptions(values);
+  emf = common.emf;
   const node = await new ComputeNode({
-    ...(await commonNodeOptions(values)),
+    ...common,
     maxHops: wholeNumber('max-hops', values['max-hops'], 0),
     invocationLog: lineFile(values['invocation-log']),
-    ...policies,
+    nodePolicy: tiers.node.policy,
+    offloadPolicy: tiers.offload.policy,
   }).start();
   drainOnSignals(node);
+  // The live policy setting (strata policy set): read once a heartbeat interval, applied when newer.
+  const source =
+    values['policy-file'] !== undefined
+      ? fileSettingSource(values['policy-file'])
+      : common.store instanceof RedisStateStore
+        ? redisSettingSource((args) => (common.store as RedisStateStore).command(args))
+        : undefined;
+  if (source) {
+    const live = new LivePolicies(source, [tiers.node, tiers.offload], {
+      intervalMs: common.heartbeatIntervalMs,
+      log: (message) => process.stderr.write(`${message}\n`),
+    });
+    await live.refresh();
+    setInterval(() => void live.refresh(), common.heartbeatIntervalMs).unref();
+  }
   process.stdout.write(`ready ${node.address}\n`);
+}
+
+function json(flag: string, text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new SyntaxError(`${flag} must be a JSON object of the policy's options, got ${text}`);
+  }
 }
 
 main().catch((error: Error) => exitWith(1, error.stack ?? error.message));

@@ -14,13 +14,19 @@ ln -sf "$(command -v node-22 || command -v node)" /usr/local/bin/node
 ip=$(imds meta-data/local-ipv4)
 instance=$(imds meta-data/instance-id)
 write_node_env
+# The first tier-2 and tier-3 policies' options (JSON, checked at synth); `strata policy set` changes them later.
+cat >> /etc/strata/node.env <<ENV
+NODE_POLICY_OPTIONS='${STRATA_NODE_POLICY_OPTIONS}'
+OFFLOAD_POLICY_OPTIONS='${STRATA_OFFLOAD_POLICY_OPTIONS}'
+ENV
 install_log_rotation
 
 start_cloudwatch_agent
 install_unit strata-compute-node "Strata compute node (runtime and metrics agent)" \
   "/usr/local/bin/node ${STRATA_HOME}/compute-node.js --id ${instance} --host ${ip} --port ${STRATA_PORT} \
 --slots ${STRATA_SLOTS} --peers ${STRATA_VPC_CIDR} --peer-ports ${STRATA_PORT},${STRATA_STORAGE_PORT} --s3-endpoint ${STRATA_RGW_ENDPOINT} --s3-bucket ${STRATA_BUCKET} \
---node-policy ${STRATA_NODE_POLICY} --offload-policy ${STRATA_OFFLOAD_POLICY} --offload-thresholds \${OFFLOAD_THRESHOLDS} \
+--node-policy ${STRATA_NODE_POLICY} --node-options \${NODE_POLICY_OPTIONS} \
+--offload-policy ${STRATA_OFFLOAD_POLICY} --offload-options \${OFFLOAD_POLICY_OPTIONS} \
 --emf-file ${STRATA_LOG_DIR}/metrics.emf --invocation-log ${STRATA_LOG_DIR}/invocations.log \
 --functions $(aws_functions_location)"
 

@@ -19,10 +19,12 @@ describe('--help', () => {
     ['bin/bench-fleet.ts', [], /^usage: npm run bench:fleet -- /],
     ['bin/bench-ceph.ts', [], /^usage: npm run bench:ceph -- /],
     ['bin/simulate.ts', [], /^usage: npm run simulate -- /],
+    ['bin/policy-check.ts', [], /^usage: npm run policy:check -- PATH/],
     ['bin/functions-build.ts', [], /^usage: npm run functions:build -- /],
     ['bin/cli.ts', [], /^usage: npm run strata -- <command>/],
     ['bin/cli.ts', ['invoke'], /^usage: npm run strata -- invoke FUNCTION/],
     ['bin/cli.ts', ['status'], /^usage: npm run strata -- status/],
+    ['bin/cli.ts', ['policy'], /^usage: npm run strata -- policy <subcommand>/],
     ['bin/cli.ts', ['local'], /^usage: npm start -- /],
     ['bin/strata.ts', [], /^bin\/strata.ts is the CDK app: run it through the CDK CLI/],
     ['nodes/compute/main.ts', [], /^usage: nodes\/compute\/main.ts --id ID/],
@@ -43,5 +45,15 @@ describe('--help', () => {
     const result = await runScript('bin/bench-decisions.ts', ['--fast'], env);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^Unknown option '--fast'[\s\S]*usage: npm run bench:decisions -- /);
+  });
+
+  test('a value a node does not accept: exit 2, the flag and its values named', async () => {
+    const result = await runScript(
+      'nodes/storage/main.ts',
+      ['--id', 's1', '--objects', '/tmp', '--state', 'redis://127.0.0.1:1', '--measure', 'cgroup'],
+      env,
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--measure must be one of host, process; got "cgroup"/);
   });
 });

@@ -6,13 +6,13 @@ import {
   type IndexedSelection,
   type Invocation,
   type InvocationStrategy,
-  invocationStrategies,
   invocationStrategy,
   isIndexed,
   isLive,
   loadPerCore,
   type NodeView,
   type PolicyContext,
+  policyNames,
 } from '@strata/policy-engine';
 import fc from 'fast-check';
 import { context, fleetOf, NOW, node, nodes, TTL_MS } from '../support/nodes';
@@ -64,7 +64,7 @@ const arbitraryCluster = fc
 
 const eligible = (n: NodeView, ctx: PolicyContext) => n.role === 'compute' && !n.draining && isLive(n, ctx);
 
-describe.each(Object.keys(invocationStrategies))('invocation strategy %s', (name) => {
+describe.each(policyNames('invocation'))('invocation strategy %s', (name) => {
   const strategy = invocationStrategy(name);
 
   test('never picks a dead, draining, storage or (except single-entry) full node', () => {
@@ -218,7 +218,7 @@ describe('prequal', () => {
   test('of its probes, the cold one with the lowest service time; if all are hot, the least busy', () => {
     // Draws at 0 and 0.99 probe a and the last node; the quantile sets the hot threshold.
     const pick = (view: NodeView[], quantile: number) => {
-      const strategy = invocationStrategy('prequal', { prequalProbes: 2, prequalQuantile: quantile });
+      const strategy = invocationStrategy('prequal', { probes: 2, quantile });
       const draws = [0, 0.99];
       const random = () => draws.shift()!;
       return choose(strategy, view, context(1, { random })).chosen?.id;
@@ -234,8 +234,8 @@ describe('prequal', () => {
   });
 
   test('rejects a quantile outside 0 to 1, naming it', () => {
-    expect(() => invocationStrategy('prequal', { prequalQuantile: 1.5 })).toThrow(
-      'prequalQuantile must be a number from 0 to 1, got 1.5',
+    expect(() => invocationStrategy('prequal', { quantile: 1.5 })).toThrow(
+      'options.quantile must be a number from 0 to 1, got 1.5',
     );
   });
 });

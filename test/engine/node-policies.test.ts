@@ -1,4 +1,12 @@
-import { freeSlots, type Invocation, type NodeView, nodePolicies, nodePolicy, tryInOrder } from '@strata/policy-engine';
+import {
+  BUILT_IN_NAMES,
+  freeSlots,
+  type Invocation,
+  type NodeView,
+  nodePolicy,
+  policyNames,
+  tryInOrder,
+} from '@strata/policy-engine';
 import fc from 'fast-check';
 import { MemoryStateStore } from '../../common/state';
 import { context, NOW, node, TTL_MS } from '../support/nodes';
@@ -55,7 +63,7 @@ describe('node policies', () => {
     );
   });
 
-  test.each(Object.keys(nodePolicies))('%s never offers itself, a full, draining, dead or storage peer', (name) => {
+  test.each(policyNames('node'))('%s never offers itself, a full, draining, dead or storage peer', (name) => {
     const view = [
       self,
       node('full', { slotsUsed: 4 }),
@@ -68,7 +76,7 @@ describe('node policies', () => {
     expect(ids(nodePolicy(name)(self, view, call, context()))).toEqual(['ok']);
   });
 
-  test.each(Object.keys(nodePolicies))('%s answers no-capacity when no peer has room', (name) => {
+  test.each(policyNames('node'))('%s answers no-capacity when no peer has room', (name) => {
     expect(nodePolicy(name)(self, [self, node('full', { slotsUsed: 4 })], call, context())).toEqual({
       kind: 'no-capacity',
       reason: 'no live peer with a free slot',
@@ -101,7 +109,7 @@ describe("node policies asked of the store's index (what a compute node does)", 
     const policy = nodePolicy(name);
     const exclude = [self.id];
     for (;;) {
-      const peer = await store.reserve(policy.peer(exclude, context()));
+      const peer = await store.reserve(policy.peer!(exclude, context()));
       if (peer.kind === 'no-capacity') return exclude.slice(1);
       exclude.push(peer.nodeId);
     }
@@ -115,7 +123,7 @@ describe("node policies asked of the store's index (what a compute node does)", 
     expect(await triedInTurn(name)).toEqual(order);
   });
 
-  test.each(Object.keys(nodePolicies))('%s: every peer once, never the node itself', async (name) => {
+  test.each(BUILT_IN_NAMES.node)('%s: every peer once, never the node itself', async (name) => {
     expect((await triedInTurn(name)).sort()).toEqual(['a', 'b', 'c', 'd']);
   });
 });

@@ -44,7 +44,7 @@ describe('offload policy "thresholds"', () => {
   });
 
   test('honours configured thresholds', () => {
-    const strict = offloadPolicy('thresholds', { offloadThresholds: { cpu: 0.4 } });
+    const strict = offloadPolicy('thresholds', { cpu: 0.4 });
     expect(strict([storage('s1', { cpuBusy: 0.5 })], read, context()).kind).toBe('local');
     expect(strict([storage('s1', { cpuBusy: 0.3 })], read, context()).kind).toBe('offload');
   });
@@ -73,11 +73,11 @@ describe('offload policy "thresholds"', () => {
   });
 
   test.each([
-    [{ cpu: 0 }, 'offloadThresholds.cpu must be a number above 0 and at most 1, got 0'],
-    [{ memory: 1.5 }, 'offloadThresholds.memory must be a number above 0 and at most 1, got 1.5'],
-    [{ loadPerCore: Number.NaN }, 'offloadThresholds.loadPerCore must be a finite number above 0, got NaN'],
+    [{ cpu: 0 }, 'options.cpu must be a number above 0 and at most 1, got 0'],
+    [{ memory: 1.5 }, 'options.memory must be a number above 0 and at most 1, got 1.5'],
+    [{ loadPerCore: Number.NaN }, 'options.loadPerCore must be a number above 0, got NaN'],
   ])('rejects thresholds out of range: %p', (bad, message) => {
-    expect(() => offloadPolicy('thresholds', { offloadThresholds: bad })).toThrow(new RangeError(message));
+    expect(() => offloadPolicy('thresholds', bad)).toThrow(new RangeError(message));
   });
 });
 

@@ -1,19 +1,11 @@
-import {
-  invocationStrategies,
-  invocationStrategy,
-  nodePolicies,
-  nodePolicy,
-  offloadPolicies,
-  offloadPolicy,
-  UnknownPolicyError,
-} from '@strata/policy-engine';
+import { invocationStrategy, nodePolicy, offloadPolicy, policyNames, UnknownPolicyError } from '@strata/policy-engine';
 
 describe('policy registry', () => {
   test.each([
     [
       invocationStrategy,
       'invocation strategy',
-      'round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry',
+      'round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry, adaptive',
     ],
     [nodePolicy, 'node policy', 'most-slots, least-load, power-of-two, least-expected-delay, single-entry'],
     [offloadPolicy, 'offload policy', 'thresholds, always, never'],
@@ -35,8 +27,8 @@ describe('policy registry', () => {
   });
 
   test('every registered name builds a policy function', () => {
-    for (const name of Object.keys(invocationStrategies)) expect(typeof invocationStrategy(name)).toBe('function');
-    for (const name of Object.keys(nodePolicies)) expect(typeof nodePolicy(name)).toBe('function');
-    for (const name of Object.keys(offloadPolicies)) expect(typeof offloadPolicy(name)).toBe('function');
+    for (const name of policyNames('invocation')) expect(typeof invocationStrategy(name)).toBe('function');
+    for (const name of policyNames('node')) expect(typeof nodePolicy(name)).toBe('function');
+    for (const name of policyNames('offload')) expect(typeof offloadPolicy(name)).toBe('function');
   });
 });

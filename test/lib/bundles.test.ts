@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { invocationStrategies, nodePolicies, offloadPolicies } from '@strata/policy-engine';
+import { policyNames } from '@strata/policy-engine';
 import { App } from 'aws-cdk-lib';
 import { defineStrata } from '../../lib/app';
 import { proxyEvent } from '../../local/api-adapter';
@@ -81,21 +81,25 @@ describe('the policy layer', () => {
       const ctx = { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 };
       const node = { id: 'n1', address: 'a', role: 'compute', slotsTotal: 1, slotsUsed: 0, inFlight: 0, cpuBusy: 0, memoryUsed: 0, load1: 0, load5: 0, load15: 0, cores: 1, heartbeatAt: Date.now(), draining: false };
       console.log(JSON.stringify({
-        invocation: Object.keys(engine.invocationStrategies),
-        node: Object.keys(engine.nodePolicies),
-        offload: Object.keys(engine.offloadPolicies),
+        invocation: engine.policyNames('invocation'),
+        node: engine.policyNames('node'),
+        offload: engine.policyNames('offload'),
         decision: engine.invocationStrategy('round-robin')([node], { functionName: 'f', hops: 0 }, ctx).rule,
+        plugin: engine.invocationStrategy('least-memory', { ceiling: 0.5 })([node], { functionName: 'f', hops: 0 }, ctx),
       }));`;
     const output = execFileSync(process.execPath, ['-e', script], {
       env: { PATH: process.env.PATH, NODE_PATH: layerNodeModules },
       cwd: tmpdir(),
     });
     expect(JSON.parse(output.toString())).toEqual({
-      invocation: Object.keys(invocationStrategies),
-      node: Object.keys(nodePolicies),
-      offload: Object.keys(offloadPolicies),
+      invocation: policyNames('invocation'),
+      node: policyNames('node'),
+      offload: policyNames('offload'),
       decision: 'round-robin',
+      // The example plugin, named in cdk.json, is bundled into the layer and registered when it loads.
+      plugin: { kind: 'select', rule: 'in-order', candidates: [{ id: 'n1', limit: 1 }] },
     });
+    expect(policyNames('invocation')).toContain('least-memory');
   });
 });
 
@@ -156,7 +160,7 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
     const source = readFileSync(join(dispatcherDir, 'index.js'), 'utf8');
     expect(source).toContain('require("@strata/policy-engine")');
     expect(source).not.toContain('single-entry'); // a policy name only the engine's registry spells
-    // The AUTH token is read with one signed request, not the SDK; the S3 client (the functions
+    // The state store user's secret is read with one signed request, not the SDK; the S3 client (the functions
     // registry, read only when its cache in Redis is empty) is required lazily, never at load.
     expect(source).not.toMatch(/^var import_client_[a-z0-9_]+ ?= ?require\("@aws-sdk/m);
     expect(source).not.toContain('@aws-sdk/client-secrets-manager');

@@ -13,7 +13,7 @@ const FAMILY =
 const SIZE =
   'an EC2 instance type with a size that exists (nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal, metal-16xl ...), such as c7g.large';
 const TOP_KEYS =
-  'invocationStrategy, nodePolicy, offloadPolicy, choices, prequal, offloadThresholds, network, state, compute, storage, dispatch, alarmEmail';
+  'invocationStrategy, nodePolicy, offloadPolicy, choices, prequal, offloadThresholds, network, state, compute, storage, dispatch, alarmEmail, plugins';
 
 describe('loadStrataConfig', () => {
   test('fills every default when nothing is set', () => {
@@ -45,6 +45,12 @@ describe('loadStrataConfig', () => {
         slotsPerNode: 2,
       },
       dispatch: { memoryMiB: 512, throttleRatePerSecond: 500, throttleBurst: 1000 },
+      plugins: [],
+      policies: {
+        invocation: { name: 'least-expected-delay', options: {} },
+        node: { name: 'most-slots', options: {} },
+        offload: { name: 'thresholds', options: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 } },
+      },
     });
   });
 
@@ -75,7 +81,7 @@ describe('loadStrataConfig', () => {
   test.each([
     [
       { invocationStrategy: 'fastest' },
-      'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry; got "fastest"',
+      'strata.invocationStrategy must be one of round-robin, least-outstanding, power-of-two, least-expected-delay, prequal, most-slots, least-load, hash-affinity, single-entry, adaptive; got "fastest"',
     ],
     [
       { nodePolicy: 3 },
@@ -100,7 +106,7 @@ describe('loadStrataConfig', () => {
     ],
     [
       { offloadThresholds: { disk: 0.5 } },
-      'strata.offloadThresholds.disk is not a threshold; they are cpu, memory, loadPerCore',
+      'strata.offloadThresholds.disk is not an option; valid options: cpu, memory, loadPerCore',
     ],
     [{ offloadThresholds: 0.5 }, 'strata.offloadThresholds must be an object with cpu, memory and loadPerCore'],
     [{ invocationStratgy: 'round-robin' }, `strata.invocationStratgy is not a setting; the settings are ${TOP_KEYS}`],

@@ -132,9 +132,7 @@ test('dispatch: the strategy and its choices, reserved concurrency and memory', 
     Environment: {
       Variables: Match.objectLike({
         STRATA_STRATEGY: 'power-of-two',
-        STRATA_CHOICES: '3',
-        STRATA_PREQUAL_PROBES: '5',
-        STRATA_PREQUAL_QUANTILE: '0.5',
+        STRATA_STRATEGY_OPTIONS: '{"choices":3}',
       }),
     },
   });

@@ -5,6 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { definePolicy, registerPolicy } from '@strata/policy-engine';
 import {
   ALARMS,
   everyMetricRead,
@@ -12,7 +15,9 @@ import {
   type MetricQuery,
   STRATA_NAMESPACE,
 } from '../../common/metrics/dashboard';
+import { policyFaultEmf } from '../../common/policy-faults';
 import { RedisStateStore } from '../../common/state';
+import { guardedStrategy } from '../../lambdas/dispatcher/handler';
 import { type OneHostCeph, startCeph } from '../../local/ceph';
 import { type Datapoint, datapointsOf } from '../../local/dashboard/emf';
 import { LOCAL_RESOURCES } from '../../local/dashboard/stand-ins';
@@ -248,6 +253,32 @@ describe('every metric read is emitted, as read', () => {
     const last = await nextStep();
     handlerStatuses = JSON.parse(last.slice('degraded '.length)) as number[];
     collect('dispatcher handler (Powertools EMF on stdout)', stdout);
+    // Policy faults, from the guards the dispatcher and a compute node wrap their policies in.
+    registerPolicy(
+      'emitters-throws',
+      definePolicy({
+        tier: 'invocation',
+        summary: 'throws',
+        create: () => () => {
+          throw new Error('plugin bug');
+        },
+      }),
+    );
+    const faultMetrics = new Metrics({ namespace: STRATA_NAMESPACE, serviceName: 'dispatcher' });
+    const guarded = guardedStrategy(
+      'emitters-throws',
+      {},
+      {
+        metrics: faultMetrics,
+        logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+      },
+    );
+    guarded.policy([], { functionName: 'f', hops: 0 }, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
+    collect('dispatcher policy guard (Powertools EMF)', JSON.stringify(faultMetrics.serializeMetrics()));
+    collect(
+      'compute node policy guard',
+      `${policyFaultEmf('compute', 'node', Date.now())}\n${policyFaultEmf('compute', 'offload', Date.now())}`,
+    );
     collect('compute node metrics agent', readFileSync(join(folder, 'c1.emf'), 'utf8'));
     collect('storage node metrics agent', readFileSync(join(folder, 's1.emf'), 'utf8'));
     await new Promise<void>((resolve) => {

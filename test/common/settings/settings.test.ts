@@ -55,6 +55,8 @@ describe('the dispatcher’s settings, written by the construct and read by the 
       redisAuthSecretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:x',
       functionsBucket: 'strata-functions-1',
       strategy: 'prequal' as const,
+      strategyOptions: { probes: 4, quantile: 0.75 },
+      policyParameter: '/strata/policy',
       choices: 3,
       prequal: { probes: 4, quantile: 0.75 },
       maxAttempts: 5,

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { getSecretString, signV4 } from '../../../lambdas/dispatcher/secret';
+import { getParameter, getSecretString, signV4 } from '../../../lambdas/dispatcher/secret';
 
 const credentials = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -40,7 +40,7 @@ async function smithyAuthorization(
   return String(signed.headers.authorization);
 }
 
-describe("reading the state store's AUTH token from Secrets Manager without the SDK", () => {
+describe("reading the state store user's secret from Secrets Manager without the SDK", () => {
   test('signs exactly as the AWS SDK signs (Signature Version 4)', async () => {
     const at = new Date('2026-03-01T12:34:56.789Z');
     const headers = { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'secretsmanager.GetSecretValue' };
@@ -112,6 +112,39 @@ describe("reading the state store's AUTH token from Secrets Manager without the 
       expect(received).toEqual([
         { target: 'secretsmanager.GetSecretValue', valid: true },
         { target: 'secretsmanager.GetSecretValue', valid: true },
+      ]);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('getParameter', () => {
+  test('one signed GetParameter to SSM: the value and its version; a missing parameter is undefined', async () => {
+    const received: { target: string; scope: string; name: string }[] = [];
+    const server = createServer(async (req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const { Name } = JSON.parse(Buffer.concat(chunks).toString()) as { Name: string };
+      const scope = /Credential=[^/]+\/\d{8}\/([^/]+\/[^/]+)\//.exec(String(req.headers.authorization))?.[1] ?? '';
+      received.push({ target: String(req.headers['x-amz-target']), scope, name: Name });
+      if (Name === '/strata/policy')
+        res.writeHead(200).end(JSON.stringify({ Parameter: { Value: '{"version":1}', Version: 4 } }));
+      else res.writeHead(400).end(JSON.stringify({ __type: 'ParameterNotFound' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const env = {
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    };
+    try {
+      expect(await getParameter('/strata/policy', env)).toEqual({ value: '{"version":1}', version: 4 });
+      expect(await getParameter('/strata/nothing', env)).toBeUndefined();
+      expect(received).toEqual([
+        { target: 'AmazonSSM.GetParameter', scope: 'eu-west-1/ssm', name: '/strata/policy' },
+        { target: 'AmazonSSM.GetParameter', scope: 'eu-west-1/ssm', name: '/strata/nothing' },
       ]);
     } finally {
       server.close();

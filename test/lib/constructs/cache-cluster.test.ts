@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { accessString, STATE_ROLES } from '../../../common/state/access';
 import { CacheCluster, type CacheClusterProps, stateUrl } from '../../../lib/constructs';
 import { bareStack, ec2Dependencies } from './fixtures';
 
@@ -20,7 +21,7 @@ describe('CacheCluster', () => {
   // GIVEN a VPC, WHEN the state store is built with two replicas (synthesized once)
   const template = Template.fromStack(build({ replicas: 2, nodeType: 'cache.t4g.medium' }));
 
-  test('THEN it is a Multi-AZ replication group with TLS, encryption at rest and an AUTH token', () => {
+  test('THEN it is a Multi-AZ replication group with TLS, encryption at rest and a user group (RBAC), no shared AUTH token', () => {
     template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
       CacheNodeType: 'cache.t4g.medium',
       NumCacheClusters: 3,
@@ -29,13 +30,47 @@ describe('CacheCluster', () => {
       TransitEncryptionEnabled: true,
       AtRestEncryptionEnabled: true,
       Port: 6380,
-      AuthToken: Match.anyValue(),
+      UserGroupIds: [Match.anyValue()],
+      AuthToken: Match.absent(),
     });
   });
 
-  test('THEN one cell on one primary: cluster mode off, the primary endpoint, a URL with no query', () => {
-    const props = template.findResources('AWS::ElastiCache::ReplicationGroup');
-    const group = Object.values(props)[0].Properties;
+  test("THEN each role is a Valkey user with its access string, its password its own secret's (a dynamic reference), all in one Valkey user group", () => {
+    const users = template.findResources('AWS::ElastiCache::User');
+    const secrets = template.findResources('AWS::SecretsManager::Secret');
+    expect(Object.keys(users)).toHaveLength(STATE_ROLES.length);
+    for (const role of STATE_ROLES) {
+      const [id, user] = Object.entries(users).find(([, u]) => u.Properties.UserName === `strata-${role}`)!;
+      expect(user.Properties).toMatchObject({ Engine: 'valkey', AccessString: accessString(role) });
+      expect(user.Properties.UserId).toMatch(/^[a-z][a-z0-9-]{0,39}$/);
+      const [secretId] = Object.entries(secrets).find(
+        ([, s]) =>
+          s.Properties.GenerateSecretString.SecretStringTemplate === JSON.stringify({ username: `strata-${role}` }),
+      )!;
+      expect(secrets[secretId].Properties.GenerateSecretString).toMatchObject({
+        GenerateStringKey: 'password',
+        PasswordLength: 64,
+        ExcludePunctuation: true,
+      });
+      const password = JSON.stringify(user.Properties.AuthenticationMode);
+      expect(password).toMatch(/"Type":"password"/);
+      expect(password).toMatch(new RegExp(`resolve:secretsmanager:.*${secretId}.*:SecretString:password::`));
+      expect(id).toBeDefined();
+    }
+    const [group] = Object.values(template.findResources('AWS::ElastiCache::UserGroup'));
+    expect(group.Properties.Engine).toBe('valkey'); // no default user: a client that names no user gets nothing
+    expect(group.Properties.UserIds).toHaveLength(STATE_ROLES.length);
+  });
+
+  test('THEN no user may run everything or name every key', () => {
+    for (const user of Object.values(template.findResources('AWS::ElastiCache::User'))) {
+      expect(user.Properties.AccessString).toMatch(/^on .*-@all/);
+      expect(user.Properties.AccessString).not.toMatch(/~\*|\+@|allkeys|allcommands|flushall|config|keys/);
+    }
+  });
+
+  test('THEN one cell on one primary: cluster mode off, the primary endpoint', () => {
+    const group = Object.values(template.findResources('AWS::ElastiCache::ReplicationGroup'))[0].Properties;
     expect(group.NumNodeGroups).toBeUndefined();
     expect(group.ClusterMode).toBeUndefined();
   });
@@ -90,6 +125,15 @@ describe('CacheCluster with cells on shards', () => {
     });
     expect(cache.urlQuery).toBe('cells=6&cluster=yes');
     expect(stateUrl(cache)).toMatch(/^rediss:\/\/.*:6380\?cells=6&cluster=yes$/);
+  });
+
+  test("THEN each role's user may name every cell's keys, and only the cells' and the functions directory's", () => {
+    for (const user of Object.values(template.findResources('AWS::ElastiCache::User'))) {
+      const role = String(user.Properties.UserName).replace(/^strata-/, '') as (typeof STATE_ROLES)[number];
+      expect(user.Properties.AccessString).toBe(accessString(role, 'strata', 6));
+    }
+    expect(accessString('compute', 'strata', 6)).toContain('~{strata-1}:node:*');
+    expect(accessString('functions-api', 'strata', 6)).toBe(accessString('functions-api'));
   });
 
   test('THEN its members are named per shard, as CloudWatch names them', () => {

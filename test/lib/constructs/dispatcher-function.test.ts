@@ -26,7 +26,7 @@ function build(props: Partial<DispatcherFunctionProps> = {}) {
 
 describe('DispatcherFunction', () => {
   // GIVEN the state store's endpoint, WHEN the dispatcher is built with prequal (synthesized once)
-  const template = Template.fromStack(build({ prequal: { probes: 4, quantile: 0.75 }, memoryMiB: 1024 }));
+  const template = Template.fromStack(build({ strategyOptions: { probes: 4, quantile: 0.75 }, memoryMiB: 1024 }));
 
   test('THEN its environment carries every setting through common/settings, defaults filled in', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -38,8 +38,7 @@ describe('DispatcherFunction', () => {
           STRATA_REDIS_URL: 'rediss://cache.internal:6380',
           STRATA_STRATEGY: 'prequal',
           STRATA_CHOICES: String(DISPATCHER_DEFAULTS.choices),
-          STRATA_PREQUAL_PROBES: '4',
-          STRATA_PREQUAL_QUANTILE: '0.75',
+          STRATA_STRATEGY_OPTIONS: '{"probes":4,"quantile":0.75}',
           STRATA_MAX_ATTEMPTS: String(DISPATCHER_DEFAULTS.maxAttempts),
           STRATA_REDIS_AUTH_SECRET_ARN: Match.anyValue(),
         }),
@@ -50,12 +49,15 @@ describe('DispatcherFunction', () => {
 
   test.each([
     [{ strategy: 'fastest' as never }, 'Dispatcher: strategy must be one of round-robin,'],
-    [{ choices: 0 }, 'Dispatcher: choices must be a whole number from 1 to 64, got 0'],
     [
-      { prequal: { probes: 100, quantile: 0.5 } },
-      'Dispatcher: prequal.probes must be a whole number from 1 to 64, got 100',
+      { strategyOptions: { probes: 100, quantile: 0.5 } },
+      'Dispatcher: strategyOptions.probes must be a whole number from 1 to 64, got 100',
     ],
-    [{ prequal: { probes: 8, quantile: 2 } }, 'Dispatcher: prequal.quantile must be a number from 0 to 1, got 2'],
+    [{ strategyOptions: { quantile: 2 } }, 'Dispatcher: strategyOptions.quantile must be a number from 0 to 1, got 2'],
+    [
+      { strategyOptions: { hot: 1 } },
+      'Dispatcher: strategyOptions.hot is not an option; valid options: probes, quantile',
+    ],
     [{ memoryMiB: 64 }, 'Dispatcher: memoryMiB must be a whole number from 128 to 10240, got 64'],
     [{ reservedConcurrency: 0 }, 'Dispatcher: reservedConcurrency must be a whole number from 1 to 10000, got 0'],
   ])('GIVEN %p WHEN built THEN it throws naming the prop', (props, message) => {
