@@ -197,6 +197,12 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     expect(rooms.reduce((a, b) => a + b, 0)).toBe(12 - 5);
     for (const r of held) if (r.kind === 'chosen') await r.release();
     expect(await Promise.all(store.cells.map((cell) => cell.room()))).toEqual([6, 2, 4]);
+    // A drain takes a node's free slots out, a resize changes them, a leave takes them out.
+    const [first] = idsInCell(0, 3, 1, 'r0');
+    await store.heartbeat({ ...report(first, 2), draining: true }, 60_000);
+    expect(await store.cells[0].room()).toBe(4);
+    await store.heartbeat(report(first, 5), 60_000);
+    expect(await store.cells[0].room()).toBe(9);
     await store.deregister(idsInCell(1, 3, 1, 'r1')[0]);
     expect(await store.cells[1].room()).toBe(0);
   });
