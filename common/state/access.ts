@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { POLICY_KEY } from '../policy-setting';
 import { cellPrefixes } from './cells';
 import {
   DEREGISTER,
@@ -57,24 +58,30 @@ interface RoleRights {
   readonly commands: readonly string[];
   /** Key patterns after the prefix. */
   readonly keys: readonly string[];
+  /** Whole keys outside the prefix: the live policy setting (common/policy-setting.ts). */
+  readonly otherKeys?: readonly string[];
 }
 
 /** What each role's code sends: read from lambdas/, nodes/ and common/functions/directory.ts, and recorded (test/common/state/access.test.ts). */
 const RIGHTS: Record<StateRole, RoleRights> = {
   // Tier 1: reserves and releases through the index, reads the membership log (and the whole
-  // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it).
+  // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it);
+  // reads the live policy setting, and publishes it from SSM (SET) when asked or when missing.
   // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0.
   dispatcher: {
     scripts: [MEMBERSHIP, LIVE_NODES, RESERVE, RELEASE, ROOM_LEFT],
-    commands: ['GET', 'MGET', 'MSET'],
+    commands: ['GET', 'MGET', 'MSET', 'SET'],
     keys: [...FLEET_KEYS, ':cursor:*', ':functions:*'],
+    otherKeys: [POLICY_KEY],
   },
   // Heartbeats (its metrics agent) with the storage nodes for tier 3 in the reply, deregisters at
-  // drain, reserves a peer through the index when it is full (tier 2) and releases it.
+  // drain, reserves a peer through the index when it is full (tier 2) and releases it; reads the
+  // live policy setting (GET).
   compute: {
     scripts: [HEARTBEAT, HEARTBEAT_STORAGE, DEREGISTER, STORAGE_NODES, RESERVE, RELEASE],
-    commands: [],
+    commands: ['GET'],
     keys: [...FLEET_KEYS, ':epochs', ':cursor:*'],
+    otherKeys: [POLICY_KEY],
   },
   // Heartbeats, deregisters, reads the other storage nodes; never reserves.
   storage: {
@@ -112,9 +119,14 @@ export function roleCommands(role: StateRole): string[] {
  * keys in cell 0's tag only, where they are.
  */
 export function roleKeys(role: StateRole, keyPrefix = 'strata', cells = 1): string[] {
-  return cellPrefixes(keyPrefix, cells).flatMap((prefix, k) =>
-    RIGHTS[role].keys.filter((suffix) => k === 0 || suffix !== ':functions:*').map((suffix) => `{${prefix}}${suffix}`),
-  );
+  return [
+    ...cellPrefixes(keyPrefix, cells).flatMap((prefix, k) =>
+      RIGHTS[role].keys
+        .filter((suffix) => k === 0 || suffix !== ':functions:*')
+        .map((suffix) => `{${prefix}}${suffix}`),
+    ),
+    ...(RIGHTS[role].otherKeys ?? []),
+  ];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { INDEXED_RULES, type IndexedSelection, type Selection } from '@strata/policy-engine';
 import { FunctionDirectory, RedisRegistryCache } from '../../../common/functions/directory';
+import { POLICY_KEY, redisSettingSource } from '../../../common/policy-setting';
 import { RedisStateStore } from '../../../common/state';
 import {
   accessString,
@@ -12,6 +13,7 @@ import {
 } from '../../../common/state/access';
 import { RespClient } from '../../../common/state/resp-client';
 import { FleetView } from '../../../lambdas/dispatcher/fleet-view';
+import { policySource } from '../../../lambdas/dispatcher/handler';
 import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 import { report } from './contract';
 
@@ -112,6 +114,8 @@ async function computeWork(store: RedisStateStore): Promise<void> {
   await store.reserve(everySelection(['c9'])[0] as Selection, 30);
   await sleep(80);
   await store.deregister('c3');
+  // The live policy setting, one GET a refresh (nodes/compute/main.ts).
+  expect(await redisSettingSource((command) => store.command(command))()).toEqual(expect.any(String));
 }
 
 /** The dispatcher's: the fleet as the strategies read it (the membership log, or every node's figures), every rule reserved and released, the functions directory's cache. */
@@ -142,6 +146,16 @@ async function dispatcherWork(store: RedisStateStore): Promise<void> {
     await expect(container.resolve('grep')).rejects.toThrow(/grep/);
   }
   expect(await store.command(['GET', '{strata}:functions:hash'])).toEqual(expect.any(String));
+  // The live policy setting: filled from SSM when missing (SET NX), read each refresh, and
+  // published again when `strata policy set` asks (SET).
+  const setting = JSON.stringify({ version: 1 });
+  const source = policySource(
+    (command) => store.command(command),
+    async () => setting,
+  );
+  expect(await source()).toBe(setting);
+  expect(await source()).toBe(setting);
+  await store.command(['SET', POLICY_KEY, setting]);
 }
 
 /** The functions API's: writes the directory's cache after a change, and reads it back. */
@@ -154,8 +168,8 @@ async function functionsApiWork(store: RedisStateStore): Promise<void> {
 describe('each role connects as its own user and does all its work, with nothing refused', () => {
   test('storage, compute, dispatcher and functions API, in the order a fleet starts', async () => {
     await storageWork(await connectAs('storage'));
+    await dispatcherWork(await connectAs('dispatcher')); // it publishes the policy setting the nodes read
     await computeWork(await connectAs('compute'));
-    await dispatcherWork(await connectAs('dispatcher'));
     await functionsApiWork(await connectAs('functions-api'));
     expect(await refusals()).toEqual([]);
   });
@@ -204,6 +218,14 @@ describe('each role is refused what it does not run', () => {
     await refused(store, ['DEL', '{strata}:functions:table']);
   });
 
+  test('the live policy setting: the dispatcher publishes it, a compute node only reads it, the others neither', async () => {
+    await refused(await connectAs('compute'), ['SET', POLICY_KEY, '{}']);
+    for (const role of ['storage', 'functions-api'] as const) {
+      await refused(await connectAs(role), ['GET', POLICY_KEY]);
+      await refused(await connectAs(role), ['SET', POLICY_KEY, '{}']);
+    }
+  });
+
   test('a storage node cannot reserve by a cursor or rank the index (it never reserves)', async () => {
     const compute = await connectAs('compute');
     await compute.heartbeat(report('c1', { slotsTotal: 4 }), 3000);
@@ -241,7 +263,8 @@ describe('access strings', () => {
     (role) => {
       const rules = accessString(role).split(' ');
       expect(rules[0]).toBe('on');
-      for (const rule of rules.slice(1)) expect(rule).toMatch(/^(~\{strata\}[a-z:*-]*|-@all|\+[a-z]+(\|[a-z]+)?)$/);
+      for (const rule of rules.slice(1))
+        expect(rule).toMatch(/^(~\{strata\}[a-z:*-]*|~strata:policy|-@all|\+[a-z]+(\|[a-z]+)?)$/);
       expect(rules).not.toContain('~*');
       expect(rules.filter((rule) => rule.startsWith('+@'))).toEqual([]);
     },
