@@ -15,8 +15,11 @@ import { BUILT_IN_NAMES } from '@strata/policy-engine';
 import { commandStats, computeId, probeFleet, redisCpuSeconds, storageId } from '../bench/fleet/probe';
 import type { WorkerConfig, WorkerReport } from '../bench/fleet/worker';
 import { exitWith, wholeNumber } from '../common/cli';
-import { RedisStateStore } from '../common/state';
+import { cellPrefixes, RedisStateStore } from '../common/state';
+import { hashSlot, primaryOf } from '../common/state/cluster';
+import { RespClient } from '../common/state/resp-client';
 import { summarize } from '../common/stats';
+import { startRedisCluster } from '../local/redis-cluster';
 import { startRedisServer } from '../local/redis-server';
 
 const USAGE = `usage: npm run bench:fleet -- [--nodes 100,1000,10000] [--seconds 10] [--dispatchers 500]
@@ -24,6 +27,7 @@ const USAGE = `usage: npm run bench:fleet -- [--nodes 100,1000,10000] [--seconds
   [--node-processes 2] [--dispatcher-processes 2]
   [--connections 16] [--strategy power-of-two] [--node-policy most-slots] [--service-ms 20]
   [--storage 6] [--redis URL] [--out FILE]
+       npm run bench:fleet -- --cells 1,2,3 [--primaries 3] [--nodes 1000] [other flags as above]
        npm run bench:fleet -- --probe 10,100,1000,5000
 
 For each fleet size: Redis CPU per node-second with the nodes alone (heartbeat, storage view,
@@ -34,8 +38,11 @@ second; --churn the membership changes per second; --tier2-rate the tier-2 decis
 node-second; --ttl-intervals how many heartbeat intervals a stand-in stays listed without one
 (the agents use 3; more here, so that a stand-in the shared cores starve is not taken for gone
 and the fleet does not churn by itself). Starts its own redis-server unless --redis is given. --probe prints Redis's own µs
-per periodic call at each fleet size (bench/fleet/probe.ts) instead. Writes JSON to FILE
-(default bench/results/fleet.json, or fleet-probe.json with --probe).`;
+per periodic call at each fleet size (bench/fleet/probe.ts) instead. --cells runs the same on a
+Redis Cluster of --primaries primaries it starts (redis-server with cluster-enabled), the fleet
+split into each number of cells in turn (common/state/cells.ts), and gives each primary's CPU.
+Writes JSON to FILE (default bench/results/fleet.json, fleet-cells.json with --cells, or
+fleet-probe.json with --probe).`;
 
 interface Phase {
   readonly seconds: number;
@@ -66,10 +73,18 @@ interface Phase {
   readonly missedPerSecond: number;
   readonly errors: number;
   readonly firstError?: string;
+  /** Each primary's CPU over the window, in cores, less its idle cost: on a Redis Cluster, one per primary. */
+  readonly coresByPrimary: readonly number[];
+  /** Each primary's scripts a second (EVALSHA calls). */
+  readonly scriptsByPrimary: readonly number[];
 }
 
 interface Row {
   readonly nodes: number;
+  /** Cells the fleet was split into (1: the store without cells). */
+  readonly cells: number;
+  /** Each primary's CPU with nothing to do, in cores (one for a single redis-server). */
+  readonly idleCoresByPrimary: readonly number[];
   /** Redis's CPU with nothing to do, in cores: taken off each phase's. */
   readonly idleCores: number;
   readonly nodesOnly: Phase;
@@ -108,6 +123,8 @@ async function main(): Promise<void> {
         storage: { type: 'string', default: '6' },
         redis: { type: 'string' },
         probe: { type: 'string' },
+        cells: { type: 'string' },
+        primaries: { type: 'string', default: '3' },
         out: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -143,6 +160,20 @@ async function main(): Promise<void> {
     serviceMs: wholeNumber('service-ms', values['service-ms'], 0),
     storage: wholeNumber('storage', values.storage, 0),
   };
+  if (values.cells) {
+    const cellCounts = values.cells.split(',').map((n) => wholeNumber('cells', n, 1));
+    if (cellCounts.some((c) => c > 64))
+      exitWith(2, `--cells must be whole numbers from 1 to 64, got "${values.cells}"`);
+    const primaries = wholeNumber('primaries', values.primaries, 1);
+    if (values.redis) exitWith(2, '--cells starts its own Redis Cluster: leave out --redis');
+    return runCells(
+      cellCounts,
+      primaries,
+      values.nodes === '100,1000,10000' ? [1000] : fleets,
+      settings,
+      values.out ?? join(results, 'fleet-cells.json'),
+    );
+  }
   const server = values.redis ? undefined : await startRedisServer();
   const url = values.redis ?? server!.url;
   try {
@@ -152,7 +183,7 @@ async function main(): Promise<void> {
     );
     const rows: Row[] = [];
     for (const n of fleets) {
-      const row = await runFleet(url, n, settings, !values.redis);
+      const row = await runFleet({ url, adminUrls: [url], cells: 1, cluster: false }, n, settings, !values.redis);
       rows.push(row);
       printRow(row, settings.decisions);
     }
@@ -183,25 +214,42 @@ type Settings = {
   storage: number;
 };
 
-async function runFleet(url: string, n: number, s: Settings, ownServer: boolean): Promise<Row> {
-  const admin = await RedisStateStore.connect({ url, replyTimeoutMs: 60_000 });
+/** Where the fleet's store is: the URL its stand-ins connect with, one admin URL per primary, and its cells. */
+interface Target {
+  readonly url: string;
+  readonly adminUrls: readonly string[];
+  readonly cells: number;
+  readonly cluster: boolean;
+}
+
+async function runFleet(target: Target, n: number, s: Settings, ownServer: boolean): Promise<Row> {
+  // One plain connection per primary, for INFO, FLUSHALL and CONFIG (each runs on the node it is sent to).
+  const admins = await Promise.all(
+    target.adminUrls.map((url) => RedisStateStore.connect({ url, cluster: false, replyTimeoutMs: 60_000 })),
+  );
+  const admin = admins[0];
+  const layout = { url: target.url, cells: target.cells, cluster: target.cluster };
   const workers: Worker[] = [];
   try {
-    if (ownServer) await admin.command(['FLUSHALL']);
+    if (ownServer) await Promise.all(admins.map((a) => a.command(['FLUSHALL'])));
     else if (Number(await admin.command(['EXISTS', '{strata}:expiry'])) > 0)
       throw new Error(`the Redis at --redis already holds a fleet under {strata}: give an empty one`);
-    await admin.command(['CONFIG', 'SET', 'maxclients', '20000']).catch(() => undefined);
+    await Promise.all(admins.map((a) => a.command(['CONFIG', 'SET', 'maxclients', '20000']).catch(() => undefined)));
     // Redis's own cost with nothing to do (its timers): taken off every phase, so that what is left is the fleet's.
     const idleStart = performance.now();
-    const idleCpu = await redisCpuSeconds(admin);
+    const idleCpu = await Promise.all(admins.map(redisCpuSeconds));
     await sleep(2000);
-    const idleCores = ((await redisCpuSeconds(admin)) - idleCpu) / ((performance.now() - idleStart) / 1000);
+    const idleSeconds = (performance.now() - idleStart) / 1000;
+    const idleCoresByPrimary = (await Promise.all(admins.map(redisCpuSeconds))).map(
+      (cpu, i) => (cpu - idleCpu[i]) / idleSeconds,
+    );
+    const idleCores = idleCoresByPrimary.reduce((a, b) => a + b, 0);
     const processes = Math.min(s.nodeProcesses, n);
     for (let p = 0; p < processes; p++) {
       workers.push(
         await Worker.start({
           role: 'nodes',
-          url,
+          ...layout,
           ids: Array.from({ length: n }, (_, i) => i)
             .filter((i) => i % processes === p)
             .map(computeId),
@@ -215,7 +263,7 @@ async function runFleet(url: string, n: number, s: Settings, ownServer: boolean)
         }),
       );
     }
-    const nodesOnly = await measure(admin, workers, s.seconds, idleCores);
+    const nodesOnly = await measure(admins, workers, s.seconds, idleCoresByPrimary);
     const dispatcherProcesses = Math.min(s.dispatcherProcesses, s.dispatchers);
     for (let p = 0; p < dispatcherProcesses; p++) {
       const share = (total: number) =>
@@ -223,7 +271,7 @@ async function runFleet(url: string, n: number, s: Settings, ownServer: boolean)
       workers.push(
         await Worker.start({
           role: 'dispatchers',
-          url,
+          ...layout,
           dispatchers: share(s.dispatchers),
           decisionsPerSecond: share(s.decisions),
           strategy: s.strategy,
@@ -232,7 +280,7 @@ async function runFleet(url: string, n: number, s: Settings, ownServer: boolean)
         }),
       );
     }
-    const withDispatchers = await measure(admin, workers, s.seconds, idleCores);
+    const withDispatchers = await measure(admins, workers, s.seconds, idleCoresByPrimary);
     // Normalised by what the stand-ins sent (Redis ran it at once: it is far from busy), not by the answers
     // they got round to reading: on shared cores they read late, which is their lag, not Redis's cost.
     const perHeartbeat = (phase: Phase, cores: number) => (cores * 1e6) / phase.heartbeatsSentPerSecond;
@@ -256,7 +304,9 @@ async function runFleet(url: string, n: number, s: Settings, ownServer: boolean)
       scriptUsPerDecision,
       projectedScriptCores,
       nodes: n,
+      cells: target.cells,
       idleCores,
+      idleCoresByPrimary,
       nodesOnly,
       withDispatchers,
       redisUsPerNodeSecond,
@@ -265,27 +315,35 @@ async function runFleet(url: string, n: number, s: Settings, ownServer: boolean)
     };
   } finally {
     await Promise.all(workers.map((w) => w.exit()));
-    await admin.close();
+    await Promise.all(admins.map((a) => a.close()));
   }
 }
 
 /** Waits 2 s for the rates to settle, then one window of `seconds`: Redis's CPU and commands, and what the workers saw. */
 async function measure(
-  admin: RedisStateStore,
+  admins: readonly RedisStateStore[],
   workers: readonly Worker[],
   seconds: number,
-  idleCores: number,
+  idleCoresByPrimary: readonly number[],
 ): Promise<Phase> {
   await sleep(2000);
-  await admin.command(['CONFIG', 'RESETSTAT']);
-  const cpuBefore = await redisCpuSeconds(admin);
+  await Promise.all(admins.map((a) => a.command(['CONFIG', 'RESETSTAT'])));
+  const cpuBefore = await Promise.all(admins.map(redisCpuSeconds));
   const started = performance.now();
   await Promise.all(workers.map((w) => w.start()));
   await sleep(seconds * 1000);
   const reports = await Promise.all(workers.map((w) => w.stop()));
   const wall = (performance.now() - started) / 1000;
-  const cpu = (await redisCpuSeconds(admin)) - cpuBefore;
-  const stats = await commandStats(admin);
+  const cpuByPrimary = (await Promise.all(admins.map(redisCpuSeconds))).map((cpu, i) => cpu - cpuBefore[i]);
+  const cpu = cpuByPrimary.reduce((a, b) => a + b, 0);
+  const idleCores = idleCoresByPrimary.reduce((a, b) => a + b, 0);
+  const statsByPrimary = await Promise.all(admins.map(commandStats));
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const primary of statsByPrimary)
+    for (const [name, c] of primary) {
+      const sum = stats.get(name) ?? { calls: 0, usec: 0 };
+      stats.set(name, { calls: sum.calls + c.calls, usec: sum.usec + c.usec });
+    }
   const sum = (key: keyof WorkerReport) => reports.reduce((total, r) => total + (r[key] as number), 0);
   const lag = summarize(
     reports.flatMap((r) => r.heartbeatLagMs),
@@ -297,7 +355,7 @@ async function measure(
     0,
     wall,
   );
-  const adminCalls = 2; // INFO cpu and this INFO commandstats are counted too
+  const adminCalls = 2 * admins.length; // INFO cpu and this INFO commandstats are counted too, on each primary
   const commands = [...stats.values()].reduce((total, c) => total + c.calls, 0) - adminCalls;
   return {
     seconds: wall,
@@ -321,6 +379,8 @@ async function measure(
     membershipReadsPerSecond: sum('membershipReads') / wall,
     missedPerSecond: sum('missed') / wall,
     errors: sum('errors'),
+    coresByPrimary: cpuByPrimary.map((c, i) => Math.max(0, c / wall - idleCoresByPrimary[i])),
+    scriptsByPrimary: statsByPrimary.map((p) => (p.get('evalsha')?.calls ?? 0) / wall),
     ...(reports.find((r) => r.firstError) ? { firstError: reports.find((r) => r.firstError)!.firstError } : {}),
   };
 }
@@ -378,6 +438,10 @@ function printRow(row: Row, decisions: number): void {
       `${f(b.membershipReadsPerSecond)} membership reads/s, ${f(b.heartbeatsPerSecond)} heartbeats/s (lag p99 ${f(b.heartbeatLagP99Ms, 1)} ms); ${f(b.missedPerSecond)} missed/s; errors ${b.errors}` +
       ((b.firstError ?? a.firstError) ? ` (first: ${b.firstError ?? a.firstError})` : ''),
   );
+  if (b.coresByPrimary.length > 1)
+    console.log(
+      `  each primary, % of a core: nodes alone ${a.coresByPrimary.map((c) => f(c * 100, 1)).join(' / ')}; with dispatchers ${b.coresByPrimary.map((c) => f(c * 100, 1)).join(' / ')} (scripts/s ${b.scriptsByPrimary.map((c) => f(c)).join(' / ')})`,
+    );
   console.log(
     `  Redis µs per node-second ${f(row.redisUsPerNodeSecond, 1)}, per decision ${f(row.redisUsPerDecision, 1)}; ` +
       `projected at full rate (${row.nodes} heartbeats/s + ${decisions} decisions/s): ${f(row.projectedCores, 3)} cores`,
@@ -403,6 +467,70 @@ function printTargets(rows: readonly Row[], decisions: number): void {
   console.log(
     `  tier-1 decision p99 at ${largest.nodes} nodes / at ${smallest.nodes}: ${largest.withDispatchers.decisionP99Ms.toFixed(2)} / ${smallest.withDispatchers.decisionP99Ms.toFixed(2)} ms = ${p99Ratio.toFixed(2)}x (target: at most 2x; the client's own latency on shared cores is in it)`,
   );
+}
+
+/**
+ * The fleet on a Redis Cluster of `primaries` primaries, split into each number of cells in
+ * turn: decisions a second, and each primary's CPU, as cells are added.
+ */
+async function runCells(
+  cellCounts: readonly number[],
+  primaries: number,
+  fleets: readonly number[],
+  s: Settings,
+  out: string,
+): Promise<void> {
+  console.log(
+    `A Redis Cluster of ${primaries} primaries on this machine; the machine is shared (two cores): the stand-ins, the dispatchers and every primary share them.`,
+  );
+  const cluster = await startRedisCluster(primaries);
+  const rows: (Row & { cellPrimaries: string[] })[] = [];
+  try {
+    const seed = await RespClient.connect({ url: cluster.url });
+    const slots = await seed.send(['CLUSTER', 'SLOTS']);
+    await seed.close();
+    for (const n of fleets) {
+      for (const cells of cellCounts) {
+        const cellPrimaries = cellPrefixes('strata', cells).map((p) => primaryOf(slots, hashSlot(`{${p}}`))!);
+        const row = await runFleet({ url: cluster.url, adminUrls: cluster.urls, cells, cluster: true }, n, s, true);
+        rows.push({ ...row, cellPrimaries });
+        printRow(row, s.decisions);
+        console.log(`  cells on primaries: ${cellPrimaries.join(', ')}`);
+      }
+    }
+  } finally {
+    await cluster.stop();
+  }
+  printCells(
+    rows,
+    cluster.urls.map((u) => new URL(u).host),
+    s.decisions,
+  );
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), primaries, settings: s, rows }, null, 2));
+  console.log(`\nresults: ${out}`);
+}
+
+/** The cells table: what each primary spends as the fleet is split into more cells. */
+function printCells(
+  rows: readonly (Row & { cellPrimaries: string[] })[],
+  primaries: readonly string[],
+  decisions: number,
+): void {
+  const f = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+  console.log('\ncells');
+  console.log(
+    `| nodes | cells | decisions/s answered | p50 / p99 ms | Redis % of a core, each primary (${primaries.join(', ')}) | all primaries | busiest primary at full rate (${decisions} decisions/s), cores |`,
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) {
+    const b = row.withDispatchers;
+    const total = b.coresByPrimary.reduce((x, y) => x + y, 0);
+    const busiest = total > 0 ? (row.projectedCores * Math.max(...b.coresByPrimary)) / total : Number.NaN;
+    console.log(
+      `| ${row.nodes} | ${row.cells} | ${f(b.decisionsPerSecond)} | ${f(b.decisionP50Ms, 2)} / ${f(b.decisionP99Ms, 2)} | ${b.coresByPrimary.map((c) => f(c * 100, 1)).join(' / ')} | ${f(total * 100, 1)} | ${f(busiest, 3)} |`,
+    );
+  }
 }
 
 async function probe(url: string, sizes: readonly number[], out: string): Promise<void> {

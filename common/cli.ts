@@ -2,7 +2,7 @@
 import { appendFileSync } from 'node:fs';
 import { FolderObjectStore, type ObjectStore, S3ObjectStore } from './object-store';
 import { DATA_BUCKET } from './settings';
-import { HttpStateStore, RedisStateStore, type StateStore } from './state';
+import { connectStateStore, HttpStateStore, type StateStore } from './state';
 
 export function wholeNumber(flag: string, text: string, min: number): number {
   const value = Number(text);
@@ -23,7 +23,7 @@ export function coresList(flag: string, text: string): number[] {
 
 export async function connectState(url: string): Promise<StateStore> {
   if (url.startsWith('http://')) return new HttpStateStore(url);
-  if (url.startsWith('redis://') || url.startsWith('rediss://')) return RedisStateStore.connect({ url });
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) return connectStateStore({ url }); // ?cells=N&cluster=yes: cells
   return exitWith(2, `--state must be a redis://, rediss:// or http:// address, got "${url}"`);
 }
 

@@ -8,6 +8,7 @@ import {
   RENAMED_NODE_POLICIES,
 } from '@strata/policy-engine';
 import { STRATA_DEFAULTS as D } from '../common/settings';
+import { MAX_CELLS } from '../common/state/cells';
 import type { PredictiveScalingMode } from './constructs';
 import { parseInstanceType } from './instance-types';
 import { loadPlugin, type PluginConfig, PluginError } from './plugins';
@@ -71,6 +72,17 @@ export interface StateConfig {
   readonly nodeType: string;
   /** Read replicas beside the primary, each in another AZ; Multi-AZ failover needs at least 1. @default 1 */
   readonly replicas: number;
+  /**
+   * Cells the fleet is split into, each under its own hash tag so that its scripts stay in
+   * one slot; a dispatcher picks a cell by its free slots, then a node inside it
+   * (docs/policies.md, cells). 1 is the store as it always was. @default 1
+   */
+  readonly cells: number;
+  /**
+   * ElastiCache shards (primaries): above 1, cluster mode, with the cells spread over the
+   * shards, so `cells` must be a multiple of it; each shard has `replicas` replicas. @default 1
+   */
+  readonly shards: number;
 }
 
 export interface ComputeConfig {
@@ -180,7 +192,13 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     throw new StrataConfigError(
       `strata.network.maxAzs must equal the number of strata.network.availabilityZones (${availabilityZones.length}), or be left out; got ${maxAzs}`,
     );
-  const state = top.section('state', ['nodeType', 'replicas']);
+  const state = top.section('state', ['nodeType', 'replicas', 'cells', 'shards']);
+  const cells = state.whole('cells', D.state.cells, 1, MAX_CELLS);
+  const shards = state.whole('shards', D.state.shards, 1, MAX_CELLS);
+  if (cells % shards !== 0)
+    throw new StrataConfigError(
+      `strata.state.cells must be a multiple of strata.state.shards (${shards}), so that each shard holds as many cells; got ${cells}`,
+    );
   const compute = top.section('compute', [
     'instanceTypes',
     'minNodes',
@@ -276,6 +294,8 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
         'an ElastiCache node type such as cache.t4g.small',
       ),
       replicas: state.whole('replicas', D.state.replicas, 1, 5),
+      cells,
+      shards,
     },
     compute: {
       instanceTypes: compute.instanceTypes('instanceTypes', D.compute.instanceTypes),

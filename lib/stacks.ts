@@ -70,6 +70,8 @@ export class StateStack extends Stack {
       port: PORTS.cache,
       nodeType: props.config.state.nodeType,
       replicas: props.config.state.replicas,
+      cells: props.config.state.cells,
+      shards: props.config.state.shards,
     });
     new CfnOutput(this, 'ReplicationGroupId', { value: this.cache.replicationGroup.ref });
     new CfnOutput(this, 'StateEndpoint', { value: `${this.cache.host}:${this.cache.port}` });

@@ -75,8 +75,9 @@ export const NODE_HTTP_LIMITS: NodeHttpLimits = {
  * What compute and storage nodes share: an HTTP server, execution slots with a worker
  * thread each, the metrics agent publishing the node's heartbeat, and a drain that
  * finishes the work in hand before the node leaves. A compute node also keeps a view of
- * the storage nodes (tier 3), refreshed at the same interval (a failed refresh keeps the
- * last view); it asks the store's index for a peer (tier 2), so no node reads the whole
+ * the storage nodes (tier 3), which comes back in its heartbeat's reply, so its periodic
+ * calls are one round trip an interval (a failed heartbeat keeps the last view); it asks
+ * the store's index for a peer (tier 2), so no node reads the whole
  * fleet: its periodic calls cost Redis the same at 10 or 10,000 nodes.
  */
 export abstract class NodeBase {
@@ -100,7 +101,6 @@ export abstract class NodeBase {
   protected readonly httpLimits: NodeHttpLimits;
   /** Peers already reported as out of the rule, so that each is logged once. */
   private readonly refused = new Set<string>();
-  private refreshTimer: NodeJS.Timeout | undefined;
 
   protected constructor(
     protected readonly options: NodeBaseOptions,
@@ -160,13 +160,12 @@ export abstract class NodeBase {
       intervalMs: this.intervalMs,
       emf: this.options.emf,
       sampler: new ProcSampler(undefined, undefined, undefined, this.options.measure),
+      // A compute node's tier-3 view rides on its heartbeat's reply: one call an interval. A failed heartbeat keeps the last view.
+      ...(this.role === 'compute'
+        ? { onStorageView: (nodes: NodeView[]) => (this.storage = nodes.filter((node) => this.peerAllowed(node))) }
+        : {}),
     });
     await this.agent.start();
-    if (this.role === 'compute') {
-      await this.refresh();
-      this.refreshTimer = setInterval(() => void this.refresh(), this.intervalMs);
-      this.refreshTimer.unref();
-    }
     return this;
   }
 
@@ -190,7 +189,6 @@ export abstract class NodeBase {
     ]);
     clearTimeout(timer);
     this.agent.stop();
-    clearInterval(this.refreshTimer);
     await this.options.store.deregister(this.id).catch(() => undefined);
     this.server.close();
     this.server.closeAllConnections();
@@ -293,14 +291,6 @@ export abstract class NodeBase {
       );
     }
     return false;
-  }
-
-  private async refresh(): Promise<void> {
-    try {
-      this.storage = (await this.options.store.storageNodes()).filter((node) => this.peerAllowed(node));
-    } catch {
-      // keep the last view: policies skip nodes whose heartbeat has grown old
-    }
   }
 }
 

@@ -128,6 +128,18 @@ export async function probeFleet(store: RedisStateStore, n: number, storage = 6)
       for (let i = 0; i < calls; i++) await withStorage.storageNodes!();
     });
   }
+  // What a compute node sends now, once an interval: the heartbeat with the storage view in its reply.
+  if (store.heartbeatWithStorage) {
+    row.heartbeatWithStorage = await redisUsPerCall(
+      store,
+      calls,
+      async () => {
+        for (let i = 0; i < calls; i++)
+          await store.heartbeatWithStorage(standInReport(computeId(i % n), 'compute', now, 21), ttlMs);
+      },
+      idle,
+    );
+  }
   // Tier 2 as the index answers it: the most free slots but this node (two EVALSHAs: reserve, release).
   row.peerPick = await redisUsPerCall(
     store,

@@ -3,8 +3,8 @@
  * either a share of the stand-in nodes or the stand-in dispatchers. Each stand-in sends
  * the state store exactly what its real counterpart sends, through RedisStateStore:
  *
- * - a node (NodeBase, MetricsAgent, ComputeNode): a heartbeat each interval; a compute
- *   node's view of the storage nodes each interval (storageNodes()); tier-2 decisions at a
+ * - a node (NodeBase, MetricsAgent, ComputeNode): a heartbeat each interval, a compute
+ *   node's with its view of the storage nodes in the reply (heartbeatWithStorage()); tier-2 decisions at a
  *   given rate, each a peer pick from the index (its node policy's `peer`, itself
  *   excluded) held while the forward runs, then released; tier-3 decisions over the
  *   storage view (no call). Churn: nodes leave (deregister) and join back.
@@ -22,36 +22,45 @@ import {
   offloadPolicy,
   type PolicyContext,
 } from '@strata/policy-engine';
-import { applyMembership, type FleetMember, RedisStateStore } from '../../common/state';
+import { applyMembership, connectStateStore, type FleetMember } from '../../common/state';
 import { standInReport } from './probe';
 
-export type WorkerConfig =
-  | {
-      readonly role: 'nodes';
-      readonly url: string;
-      readonly ids: readonly string[];
-      readonly storageIds: readonly string[];
-      readonly connections: number;
-      readonly heartbeatMs: number;
-      /** A node is gone this many intervals after its last heartbeat. */
-      readonly ttlIntervals: number;
-      /** Tier-2 decisions per node-second. */
-      readonly tier2Rate: number;
-      /** Membership changes a second this process makes (a node leaves, or one that left joins back). */
-      readonly churnPerSecond: number;
-      readonly nodePolicy: string;
-    }
-  | {
-      readonly role: 'dispatchers';
-      readonly url: string;
-      readonly dispatchers: number;
-      /** Tier-1 decisions a second, over all of them. */
-      readonly decisionsPerSecond: number;
-      readonly strategy: string;
-      /** How long an invocation holds its reservation. */
-      readonly serviceMs: number;
-      readonly refreshMs: number;
-    };
+/** Where the store is: its URL, and the cells over a Redis Cluster (`npm run bench:fleet -- --cells`). */
+interface Layout {
+  readonly url: string;
+  /** @default 1 */
+  readonly cells?: number;
+  /** The URL names a node of a Redis Cluster. @default false */
+  readonly cluster?: boolean;
+}
+
+export type WorkerConfig = Layout &
+  (
+    | {
+        readonly role: 'nodes';
+        readonly ids: readonly string[];
+        readonly storageIds: readonly string[];
+        readonly connections: number;
+        readonly heartbeatMs: number;
+        /** A node is gone this many intervals after its last heartbeat. */
+        readonly ttlIntervals: number;
+        /** Tier-2 decisions per node-second. */
+        readonly tier2Rate: number;
+        /** Membership changes a second this process makes (a node leaves, or one that left joins back). */
+        readonly churnPerSecond: number;
+        readonly nodePolicy: string;
+      }
+    | {
+        readonly role: 'dispatchers';
+        readonly dispatchers: number;
+        /** Tier-1 decisions a second, over all of them. */
+        readonly decisionsPerSecond: number;
+        readonly strategy: string;
+        /** How long an invocation holds its reservation. */
+        readonly serviceMs: number;
+        readonly refreshMs: number;
+      }
+  );
 
 /** What a worker measured over the window between 'start' and 'stop'. */
 export interface WorkerReport {
@@ -127,8 +136,14 @@ function emptyStats(): Mutable<WorkerReport> {
   };
 }
 
-async function connections(url: string, count: number): Promise<RedisStateStore[]> {
-  return Promise.all(Array.from({ length: count }, () => RedisStateStore.connect({ url, replyTimeoutMs: 60_000 })));
+/** `count` stores, each its own connection (one per cell), as that many processes would hold. */
+async function connections(layout: Layout, count: number) {
+  const connect = () =>
+    connectStateStore({ url: layout.url, cells: layout.cells, cluster: layout.cluster, replyTimeoutMs: 60_000 });
+  const stores: Awaited<ReturnType<typeof connect>>[] = [];
+  for (let i = 0; i < count; i += 50)
+    stores.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, connect))));
+  return stores;
 }
 
 /** The stand-in nodes: every node's heartbeat and storage view each interval, spread evenly over it. */
@@ -137,7 +152,7 @@ async function runNodes(
   record: Record_,
   fail: (error: unknown) => void,
 ): Promise<() => Promise<void>> {
-  const stores = await connections(config.url, config.connections);
+  const stores = await connections(config, config.connections);
   const policy = nodePolicy(config.nodePolicy);
   const offload = offloadPolicy('thresholds');
   const ttlMs = config.ttlIntervals * config.heartbeatMs;
@@ -178,8 +193,15 @@ async function runNodes(
       }
       pending.add(node.id);
       record((s) => s.heartbeatsSent++);
-      connection
-        .heartbeat(standInReport(node.id, node.role, now, 20), ttlMs)
+      // A compute node's storage view comes back in its heartbeat's reply (NodeBase): one call an interval.
+      const report = standInReport(node.id, node.role, now, 20);
+      (node.role === 'compute'
+        ? connection.heartbeatWithStorage(report, ttlMs).then((view) => {
+            views.set(node.id, view);
+            record((s) => s.storageReads++);
+          })
+        : connection.heartbeat(report, ttlMs)
+      )
         .then(() =>
           record((s) => {
             s.heartbeats++;
@@ -189,13 +211,6 @@ async function runNodes(
         .catch(fail)
         .finally(() => pending.delete(node.id));
       if (node.role !== 'compute') continue;
-      connection
-        .storageNodes()
-        .then((view) => {
-          views.set(node.id, view);
-          record((s) => s.storageReads++);
-        })
-        .catch(fail);
       // This node's decisions this interval: tier 2 (a peer from the index) and tier 3 (over its view).
       if (Math.random() < config.tier2Rate * (config.heartbeatMs / 1000)) {
         offload(views.get(node.id) ?? [], { functionName: 'wordcount', objectKey: 'k', hops: 0 }, context());
@@ -250,7 +265,7 @@ async function runDispatchers(
   record: Record_,
   fail: (error: unknown) => void,
 ): Promise<() => Promise<void>> {
-  const stores = await connections(config.url, config.dispatchers);
+  const stores = await connections(config, config.dispatchers);
   const strategy = invocationStrategy(config.strategy);
   const views = stores.map(() => ({
     members: [] as readonly FleetMember[],

@@ -24,6 +24,8 @@ const EVERY_NODE = [
   'STRATA_SLOTS',
   'STRATA_CACHE_HOST',
   'STRATA_CACHE_PORT',
+  /** The state store URL's query: cells and cluster mode (common/state/cluster.ts, stateUrlOptions); empty for one cell. */
+  'STRATA_CACHE_QUERY',
   'STRATA_CACHE_SECRET_ARN',
   'STRATA_OBJECTS_SECRET_ARN',
   'STRATA_OFFLOAD_THRESHOLDS',

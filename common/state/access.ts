@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 import { POLICY_KEY } from '../policy-setting';
+import { cellPrefixes } from './cells';
 import {
   DEREGISTER,
   HEARTBEAT,
+  HEARTBEAT_STORAGE,
   LIVE_NODES,
   type LuaScript,
   MEMBERSHIP,
   RELEASE,
   RESERVE,
+  ROOM_LEFT,
   STORAGE_NODES,
 } from './redis-scripts';
 
@@ -45,6 +48,7 @@ const FLEET_KEYS = [
   ':service-ms',
   ':storage',
   ':by-*',
+  ':room',
 ];
 
 interface RoleRights {
@@ -63,17 +67,18 @@ const RIGHTS: Record<StateRole, RoleRights> = {
   // Tier 1: reserves and releases through the index, reads the membership log (and the whole
   // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it);
   // reads the live policy setting, and publishes it from SSM (SET) when asked or when missing.
+  // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0.
   dispatcher: {
-    scripts: [MEMBERSHIP, LIVE_NODES, RESERVE, RELEASE],
+    scripts: [MEMBERSHIP, LIVE_NODES, RESERVE, RELEASE, ROOM_LEFT],
     commands: ['GET', 'MGET', 'MSET', 'SET'],
     keys: [...FLEET_KEYS, ':cursor:*', ':functions:*'],
     otherKeys: [POLICY_KEY],
   },
-  // Heartbeats (its metrics agent), deregisters at drain, reads the storage nodes for tier 3,
-  // reserves a peer through the index when it is full (tier 2) and releases it; reads the
+  // Heartbeats (its metrics agent) with the storage nodes for tier 3 in the reply, deregisters at
+  // drain, reserves a peer through the index when it is full (tier 2) and releases it; reads the
   // live policy setting (GET).
   compute: {
-    scripts: [HEARTBEAT, DEREGISTER, STORAGE_NODES, RESERVE, RELEASE],
+    scripts: [HEARTBEAT, HEARTBEAT_STORAGE, DEREGISTER, STORAGE_NODES, RESERVE, RELEASE],
     commands: ['GET'],
     keys: [...FLEET_KEYS, ':epochs', ':cursor:*'],
     otherKeys: [POLICY_KEY],
@@ -92,8 +97,8 @@ const RIGHTS: Record<StateRole, RoleRights> = {
   },
 };
 
-/** Every client loads the scripts at connect (RedisStateStore.connect), whichever it runs. */
-const EVERY_ROLE = ['SCRIPT|LOAD'];
+/** Every client loads the scripts at connect (RedisStateStore.connect), whichever it runs; on a cluster, it asks where its cell's slot is. */
+const EVERY_ROLE = ['SCRIPT|LOAD', 'CLUSTER|SLOTS'];
 
 /** The commands a script calls, from its source: `redis.call('NAME'`. */
 export function scriptCommands(script: LuaScript): string[] {
@@ -108,9 +113,20 @@ export function roleCommands(role: StateRole): string[] {
   return [...commands].map((command) => command.toLowerCase()).sort();
 }
 
-/** The key patterns a role may name, for a key prefix (its braces added, as RedisStateStore does). */
-export function roleKeys(role: StateRole, keyPrefix = 'strata'): string[] {
-  return [...RIGHTS[role].keys.map((suffix) => `{${keyPrefix}}${suffix}`), ...(RIGHTS[role].otherKeys ?? [])];
+/**
+ * The key patterns a role may name, for a key prefix (its braces added, as RedisStateStore
+ * does), in each of the fleet's cells (common/state/cells.ts): the functions directory's
+ * keys in cell 0's tag only, where they are.
+ */
+export function roleKeys(role: StateRole, keyPrefix = 'strata', cells = 1): string[] {
+  return [
+    ...cellPrefixes(keyPrefix, cells).flatMap((prefix, k) =>
+      RIGHTS[role].keys
+        .filter((suffix) => k === 0 || suffix !== ':functions:*')
+        .map((suffix) => `{${prefix}}${suffix}`),
+    ),
+    ...(RIGHTS[role].otherKeys ?? []),
+  ];
 }
 
 /**
@@ -118,10 +134,10 @@ export function roleKeys(role: StateRole, keyPrefix = 'strata'): string[] {
  * takes (Valkey 7.2 or later, Redis OSS 7.0 or later for `command|subcommand`): `on`,
  * key patterns, `-@all`, then each command. No `reset`, no password (ElastiCache sets those).
  */
-export function accessString(role: StateRole, keyPrefix = 'strata'): string {
+export function accessString(role: StateRole, keyPrefix = 'strata', cells = 1): string {
   return [
     'on',
-    ...roleKeys(role, keyPrefix).map((pattern) => `~${pattern}`),
+    ...roleKeys(role, keyPrefix, cells).map((pattern) => `~${pattern}`),
     '-@all',
     ...roleCommands(role).map((command) => `+${command}`),
   ].join(' ');
@@ -132,10 +148,10 @@ export function accessString(role: StateRole, keyPrefix = 'strata'): string {
  * SHA-256: the file never holds the password), and the default user off with no rights:
  * a client that does not name its user gets nothing.
  */
-export function aclFile(passwords: Readonly<Record<StateRole, string>>, keyPrefix = 'strata'): string {
+export function aclFile(passwords: Readonly<Record<StateRole, string>>, keyPrefix = 'strata', cells = 1): string {
   const lines = STATE_ROLES.map((role) => {
     const hash = createHash('sha256').update(passwords[role]).digest('hex');
-    return `user ${stateUser(role)} ${accessString(role, keyPrefix)} #${hash}`;
+    return `user ${stateUser(role)} ${accessString(role, keyPrefix, cells)} #${hash}`;
   });
   return [...lines, 'user default off -@all', ''].join('\n');
 }

@@ -1,3 +1,4 @@
+export * from './cells';
 export { HttpStateStore } from './http-store';
 export { MemoryStateStore } from './memory-store';
 export { RedisStateStore, type RedisStateStoreOptions } from './redis-store';

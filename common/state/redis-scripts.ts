@@ -23,6 +23,10 @@ const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
  * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
  *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
  *   (member empty when the node left), so that a reader catches up in O(changes).
+ * - `P:room` integer: the free slots of E's nodes (each `slotsTotal - inFlight`, at least 0):
+ *   what a cell has left, which tier 0 reads (common/state/cells.ts) and a reservation
+ *   answers with. Kept by the difference each change makes, from the node's own fields
+ *   before and after, so a reservation writes no field of the node's but its count.
  *
  * Every script first sweeps: nodes past their expiry leave everything, leases past their
  * deadline give their count back. `now` is ARGV[1], in ms, or Redis's own clock when empty.
@@ -45,7 +49,7 @@ const PRELUDE = `
 local P = KEYS[1]
 local EXPIRY, LEASES, MEMBERS, VERSION = P .. ':expiry', P .. ':leases', P .. ':members', P .. ':version'
 local ELIGIBLE, FREE, SERVICE, STORAGE = P .. ':eligible', P .. ':free', P .. ':service-ms', P .. ':storage'
-local CHANGES = P .. ':changes'
+local CHANGES, ROOM = P .. ':changes', P .. ':room'
 local BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED = P .. ':by-in-flight', P .. ':by-delay', P .. ':by-load', P .. ':by-used'
 local RANKED = {FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}
 local function node_key(id) return P .. ':node:' .. id end
@@ -54,6 +58,16 @@ local now = tonumber(ARGV[1])
 if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A node's share of P:room, from its fields (0 for a node that is not an eligible compute node, or gone).
+local function room_of(key)
+  local f = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'inFlight')
+  if f[1] ~= 'compute' or f[2] ~= '0' then return 0 end
+  return math.max(0, tonumber(f[3]) - tonumber(f[4]))
+end
+local function room_moved(delta)
+  if delta ~= 0 then redis.call('INCRBY', ROOM, delta) end
 end
 
 -- Puts a node in the index sets its figures say it belongs to, scored by its live count.
@@ -81,6 +95,7 @@ local function count_moved(id, delta)
   local f = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'indexServiceMs', 'load1', 'cores', 'epoch', 'address')
   if f[1] == 'compute' and f[2] == '0' then
     local slots = tonumber(f[3])
+    room_moved(math.max(0, slots - count) - math.max(0, slots - (count - delta)))
     if count >= slots then
       for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
     else
@@ -104,6 +119,7 @@ local function changed(id, member)
 end
 
 local function remove(id)
+  room_moved(-room_of(node_key(id)))
   redis.call('DEL', node_key(id))
   for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, STORAGE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
   if redis.call('HDEL', MEMBERS, id) == 1 then changed(id, '') end
@@ -124,12 +140,11 @@ for _, lease in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', now)) do
 end
 `;
 
-/** ARGV: now, ttl ms, id, membership key, own service ms or '', then field/value pairs. */
-export const HEARTBEAT = script(
-  'heartbeat',
-  `
+/** The heartbeat's work, which HEARTBEAT and HEARTBEAT_STORAGE share. */
+const HEARTBEAT_BODY = `
 local ttl, id, member, own = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local key = node_key(id)
+local room_before = room_of(key)
 if redis.call('EXISTS', key) == 0 then
   redis.call('HSET', key, 'inFlight', 0, 'epoch', redis.call('INCR', P .. ':epochs'))
 end
@@ -158,9 +173,27 @@ if redis.call('HGET', MEMBERS, id) ~= member then
 end
 if redis.call('HGET', key, 'role') == 'storage' then redis.call('ZADD', STORAGE, 0, id) else redis.call('ZREM', STORAGE, id) end
 reindex(id)
-return 1
+room_moved(room_of(key) - room_before)
+`;
+
+/** ARGV: now, ttl ms, id, membership key, own service ms or '', then field/value pairs. */
+export const HEARTBEAT = script('heartbeat', `${HEARTBEAT_BODY}return 1\n`);
+
+/**
+ * The heartbeat, answering the live storage nodes' hashes (as STORAGE_NODES): a compute
+ * node's one call an interval, its tier-3 view riding on its heartbeat's reply. ARGV as HEARTBEAT.
+ */
+export const HEARTBEAT_STORAGE = script(
+  'heartbeat-storage',
+  `${HEARTBEAT_BODY}
+local nodes = {}
+for _, sid in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(sid)) end
+return nodes
 `,
 );
+
+/** ARGV: now. The cell's free slots (`P:room`), after the sweep: tier 0's look at a cell. */
+export const ROOM_LEFT = script('room', `return tonumber(redis.call('GET', ROOM) or '0')\n`);
 
 /** ARGV: now, id. */
 export const DEREGISTER = script('deregister', `remove(ARGV[2])\nreturn 1\n`);
@@ -186,21 +219,24 @@ return nodes
 );
 
 /**
- * ARGV: now, the version the caller knows (or ''). {version} while unchanged; {version, 0,
- * changes} when the log still holds every change since (O(changes)); else {version, 1,
- * members flat} (O(n): a new reader, or one that fell more than CHANGE_LOG changes behind).
+ * ARGV: now, the version the caller knows (or ''). {version, room} while unchanged;
+ * {version, room, 0, changes} when the log still holds every change since (O(changes));
+ * else {version, room, 1, members flat} (O(n): a new reader, or one that fell more than
+ * CHANGE_LOG changes behind). room is `P:room`: a reader of the membership learns its
+ * cell's free slots with it, for tier 0, at no extra call.
  */
 export const MEMBERSHIP = script(
   'membership',
   `
 local version = tonumber(redis.call('GET', VERSION) or '0')
+local room = tonumber(redis.call('GET', ROOM) or '0')
 local known = tonumber(ARGV[2])
-if known == version then return {version} end
+if known == version then return {version, room} end
 if known ~= nil and known < version then
   local logged = redis.call('LLEN', CHANGES)
-  if version - known <= logged then return {version, 0, redis.call('LRANGE', CHANGES, known - version, -1)} end
+  if version - known <= logged then return {version, room, 0, redis.call('LRANGE', CHANGES, known - version, -1)} end
 end
-return {version, 1, redis.call('HGETALL', MEMBERS)}
+return {version, room, 1, redis.call('HGETALL', MEMBERS)}
 `,
 );
 
@@ -219,7 +255,8 @@ return 1
  * ARGV: now, lease ms, rule, cursor, sample, quantile, hash, step seed, then three
  * counted lists: draws, excluded ids, candidate ids; then one limit per candidate; last,
  * a random token that makes the lease id unguessable (another client cannot release it).
- * Returns {1, node id, in flight after, lease, address}, or {0} when nothing has room.
+ * Returns {1, node id, in flight after, lease, address, room}, or {0, room} when nothing
+ * has room; room is the cell's free slots after the decision (`P:room`), for tier 0.
  */
 export const RESERVE = script(
   'reserve',
@@ -317,12 +354,22 @@ else
   chosen = pick()
 end
 
-if chosen == nil then return {0} end
+if chosen == nil then return {0, tonumber(redis.call('GET', ROOM) or '0')} end
 local count, epoch, address = count_moved(chosen, 1)
 local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)
-return {1, chosen, count, lease, address}
+return {1, chosen, count, lease, address, tonumber(redis.call('GET', ROOM) or '0')}
 `,
 );
 
-export const ALL_SCRIPTS = [HEARTBEAT, DEREGISTER, LIVE_NODES, STORAGE_NODES, MEMBERSHIP, RELEASE, RESERVE];
+export const ALL_SCRIPTS = [
+  HEARTBEAT,
+  HEARTBEAT_STORAGE,
+  DEREGISTER,
+  LIVE_NODES,
+  STORAGE_NODES,
+  MEMBERSHIP,
+  RELEASE,
+  RESERVE,
+  ROOM_LEFT,
+];

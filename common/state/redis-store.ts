@@ -1,13 +1,16 @@
 import { isIndexed, type NodeView, type Selection } from '@strata/policy-engine';
+import { type CommandClient, hashSlot, SlotClient, stateUrlOptions } from './cluster';
 import {
   ALL_SCRIPTS,
   DEREGISTER,
   HEARTBEAT,
+  HEARTBEAT_STORAGE,
   LIVE_NODES,
   type LuaScript,
   MEMBERSHIP,
   RELEASE,
   RESERVE,
+  ROOM_LEFT,
   STORAGE_NODES,
 } from './redis-scripts';
 import { RespClient, RespError, type RespValue } from './resp-client';
@@ -50,6 +53,18 @@ export interface RedisStateStoreOptions {
    * the in-memory store.
    */
   readonly now?: () => number;
+  /**
+   * The URL names a node of a Redis Cluster (ElastiCache in cluster mode): connect to the
+   * primary that holds this store's slot (its hash tag's), and follow it when it moves.
+   * @default the URL's `cluster=yes|no` (stateUrlOptions), else false
+   */
+  readonly cluster?: boolean;
+}
+
+/** A reservation, with the free slots its store (its cell) had left right after it: for tier 0. */
+export interface ReservationInCell {
+  readonly reservation: Reservation;
+  readonly room: number;
 }
 
 /**
@@ -66,7 +81,7 @@ export class RedisStateStore implements StateStore {
   private readonly tag: string;
 
   private constructor(
-    private readonly client: RespClient,
+    private readonly client: CommandClient,
     keyPrefix: string,
     private readonly now: (() => number) | undefined,
   ) {
@@ -75,7 +90,12 @@ export class RedisStateStore implements StateStore {
 
   static async connect(options: RedisStateStoreOptions): Promise<RedisStateStore> {
     let store: RedisStateStore | undefined;
-    const client = await RespClient.connect({
+    const keyPrefix = options.keyPrefix ?? 'strata';
+    const connect =
+      (options.cluster ?? stateUrlOptions(options.url).cluster)
+        ? (o: Parameters<typeof RespClient.connect>[0]) => SlotClient.connect(o, hashSlot(`{${keyPrefix}}`))
+        : RespClient.connect;
+    const client = await connect({
       url: options.url,
       connectTimeoutMs: options.connectTimeoutMs,
       replyTimeoutMs: options.replyTimeoutMs,
@@ -86,22 +106,26 @@ export class RedisStateStore implements StateStore {
       // A server that restarted has lost its scripts; load them before the next decision needs them.
       onReady: () => void store?.loadScripts().catch((error: Error) => (store!.lastError = error)),
     });
-    store = new RedisStateStore(client, options.keyPrefix ?? 'strata', options.now);
+    store = new RedisStateStore(client, keyPrefix, options.now);
     await store.loadScripts();
     return store;
   }
 
   async heartbeat(report: NodeReport, ttlMs: number): Promise<void> {
+    await this.run(HEARTBEAT, this.heartbeatArgs(report, ttlMs));
+  }
+
+  private heartbeatArgs(report: NodeReport, ttlMs: number): (string | number)[] {
     checkReport(report);
     checkTtl('ttlMs', ttlMs);
     const own = report.serviceMs === undefined ? '' : String(report.serviceMs);
-    await this.run(HEARTBEAT, [
-      ttlMs,
-      report.id,
-      memberKey(memberOf(report)),
-      own,
-      ...Object.entries(encodeReport(report)).flat(),
-    ]);
+    return [ttlMs, report.id, memberKey(memberOf(report)), own, ...Object.entries(encodeReport(report)).flat()];
+  }
+
+  /** The heartbeat, and the storage view in its reply: one round trip (HEARTBEAT_STORAGE). */
+  async heartbeatWithStorage(report: NodeReport, ttlMs: number): Promise<NodeView[]> {
+    const reply = (await this.run(HEARTBEAT_STORAGE, this.heartbeatArgs(report, ttlMs))) as string[][];
+    return reply.map(decodeNode).filter((node): node is NodeView => node !== undefined);
   }
 
   async deregister(nodeId: string): Promise<void> {
@@ -124,46 +148,58 @@ export class RedisStateStore implements StateStore {
   }
 
   async membership(knownVersion?: number): Promise<Membership> {
-    const [version, whole, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [
+    return (await this.membershipInCell(knownVersion)).membership;
+  }
+
+  /** membership(), and the free slots this store (its cell) has, in the same round trip: tier 0's view of a cell. */
+  async membershipInCell(knownVersion?: number): Promise<{ membership: Membership; room: number }> {
+    const [version, room, whole, flat] = (await this.run(MEMBERSHIP, [knownVersion ?? ''])) as [
+      number,
       number,
       number | undefined,
       string[] | undefined,
     ];
-    if (flat === undefined) return { version };
-    if (whole === 0) {
-      // Each entry: `<id length>|<id><member key>`, the key empty when the node left.
-      const changes = flat.map((entry): MemberChange => {
-        const bar = entry.indexOf('|');
-        const end = bar + 1 + Number(entry.slice(0, bar));
-        const id = entry.slice(bar + 1, end);
-        return end === entry.length ? { id } : { id, member: parseMember(id, entry.slice(end)) };
-      });
-      return { version, changes };
-    }
-    const members: FleetMember[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) members.push(parseMember(flat[i], flat[i + 1]));
-    return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
+    return { membership: parseMembership(version, whole, flat), room };
+  }
+
+  /** The membership's version alone (a GET of one key): how a CellStateStore learns each cell's behind a fleet version. */
+  async membershipVersion(): Promise<number> {
+    return Number((await this.client.send(['GET', `${this.tag}:version`])) ?? 0);
   }
 
   async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
+    return (await this.reserveInCell(selection, leaseMs)).reservation;
+  }
+
+  /** reserve(), and the free slots this store has left after it, in the same round trip: tier 0's view of a cell. */
+  async reserveInCell(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<ReservationInCell> {
     checkTtl('leaseMs', leaseMs);
-    if (!isIndexed(selection) && selection.candidates.length === 0) return NO_ROOM;
+    if (!isIndexed(selection) && selection.candidates.length === 0) return { reservation: NO_ROOM, room: Number.NaN };
     const reply = (await this.run(RESERVE, this.reserveArgs(selection, leaseMs))) as [
       number,
-      string,
+      string | number,
       number,
       string,
       string,
+      number,
     ];
-    if (reply[0] === 0) return NO_ROOM;
-    const [, nodeId, inFlight, lease, address] = reply;
+    if (reply[0] === 0) return { reservation: NO_ROOM, room: Number(reply[1] ?? 0) };
+    const [, nodeId, inFlight, lease, address, room] = reply;
     return {
-      kind: 'chosen',
-      nodeId,
-      address,
-      inFlight,
-      release: releaseOnce(async () => void (await this.run(RELEASE, [lease]))),
+      reservation: {
+        kind: 'chosen',
+        nodeId: String(nodeId),
+        address,
+        inFlight,
+        release: releaseOnce(async () => void (await this.run(RELEASE, [lease]))),
+      },
+      room,
     };
+  }
+
+  /** The free slots of this store's eligible nodes (its cell's), one O(1) call: tier 0's look at a cell. */
+  async room(): Promise<number> {
+    return Number(await this.run(ROOM_LEFT, []));
   }
 
   /** The one command a reservation sends (EVALSHA of the reserve script); public for the benchmark. */
@@ -282,4 +318,22 @@ function msByName(text: string): Record<string, number> | null {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   return Object.values(value).every(Number.isFinite) ? (value as Record<string, number>) : null;
+}
+
+/** A membership from the script's reply: the version alone, the changes since the caller's, or every member. */
+function parseMembership(version: number, whole: number | undefined, flat: string[] | undefined): Membership {
+  if (flat === undefined) return { version };
+  if (whole === 0) {
+    // Each entry: `<id length>|<id><member key>`, the key empty when the node left.
+    const changes = flat.map((entry): MemberChange => {
+      const bar = entry.indexOf('|');
+      const end = bar + 1 + Number(entry.slice(0, bar));
+      const id = entry.slice(bar + 1, end);
+      return end === entry.length ? { id } : { id, member: parseMember(id, entry.slice(end)) };
+    });
+    return { version, changes };
+  }
+  const members: FleetMember[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) members.push(parseMember(flat[i], flat[i + 1]));
+  return { version, members: members.sort((a, b) => (a.id < b.id ? -1 : 1)) };
 }

@@ -57,6 +57,12 @@ export const DEFAULT_LEASE_MS = 30_000;
 export interface StateStore {
   /** Registers the node or refreshes its figures. It is gone `ttlMs` after its last heartbeat, with its counts. */
   heartbeat(report: NodeReport, ttlMs: number): Promise<void>;
+  /**
+   * The heartbeat, and the live storage nodes (as storageNodes()) in its reply: a compute
+   * node's one call an interval. A store that cannot answer both in one round trip leaves
+   * it out; `heartbeatWithStorage()` below then makes the two calls.
+   */
+  heartbeatWithStorage?(report: NodeReport, ttlMs: number): Promise<NodeView[]>;
   /** Removes the node at once; reservations on it release to nothing. */
   deregister(nodeId: string): Promise<void>;
   /** The nodes whose heartbeat has not expired, with their live in-flight counts, sorted by id. O(n): for node views and custom strategies. */
@@ -76,6 +82,13 @@ export interface StateStore {
    */
   reserve(selection: Selection, leaseMs?: number): Promise<Reservation>;
   close(): Promise<void>;
+}
+
+/** The heartbeat and the storage view: in one round trip where the store can, else a heartbeat and a read. */
+export async function heartbeatWithStorage(store: StateStore, report: NodeReport, ttlMs: number): Promise<NodeView[]> {
+  if (store.heartbeatWithStorage) return store.heartbeatWithStorage(report, ttlMs);
+  await store.heartbeat(report, ttlMs);
+  return store.storageNodes();
 }
 
 /** A lease id's secret part: 128 random bits, so that no other client can name, and so release, a reservation. */

@@ -1,5 +1,5 @@
 import type { NodeView, PolicyContext, Selection } from '@strata/policy-engine';
-import { applyMembership, type FleetMember, type Reservation, type StateStore } from '../../common/state';
+import type { FleetMember, MemberChange, Reservation, StateStore } from '../../common/state';
 import { LastKnownFleet } from './last-known-fleet';
 
 export interface FleetViewOptions {
@@ -27,7 +27,8 @@ export interface FleetViewOptions {
 export class FleetView {
   /** The one connection to the shared state, shared by concurrent calls; cleared if it fails, to try again later. */
   private store: Promise<StateStore> | undefined;
-  private nodes: readonly NodeView[] = [];
+  /** Sorted by id. Changed in place by a membership update: a caller uses the list it gets before its next await. */
+  private nodes: NodeView[] = [];
   private readAt = Number.NEGATIVE_INFINITY;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   /** The membership version `nodes` was read at, for a strategy that reads only membership. */
@@ -65,14 +66,17 @@ export class FleetView {
       });
       const store = await this.store;
       if (this.options.reads === 'membership') {
-        // After a change: the changes since the version in hand (O(changes) in Redis), applied to the list.
+        // After a change: the changes since the version in hand (O(changes) in Redis), applied to the
+        // list in place (O(changes) here too: a view per changed member, none rebuilt for the others).
         const update = await store.membership(this.membershipVersion);
-        const members = applyMembership(this.nodes, update);
-        if (members) {
-          this.nodes = members.map((m) => memberView(m, now()));
-          this.membershipVersion = update.version;
-          this.lastKnown.remember(members);
+        if (update.members) {
+          this.nodes = update.members.map((m) => memberView(m, now()));
+          this.lastKnown.remember(update.members);
+        } else if (update.changes) {
+          this.applyChanges(update.changes, now());
+          this.lastKnown.change(update.changes);
         }
+        this.membershipVersion = update.version;
       } else {
         this.nodes = await store.liveNodes();
         this.lastKnown.remember(this.nodes);
@@ -113,6 +117,23 @@ export class FleetView {
     await store?.close();
   }
 
+  /** Each change by a binary search in the id order: a view made for a member that joined or changed, one taken out for one that left. */
+  private applyChanges(changes: readonly MemberChange[], readAt: number): void {
+    const nodes = this.nodes;
+    for (const { id, member } of changes) {
+      let low = 0;
+      let high = nodes.length;
+      while (low < high) {
+        const middle = (low + high) >> 1;
+        if (nodes[middle].id < id) low = middle + 1;
+        else high = middle;
+      }
+      const present = low < nodes.length && nodes[low].id === id;
+      if (member) nodes.splice(low, present ? 1 : 0, memberView(member, readAt));
+      else if (present) nodes.splice(low, 1);
+    }
+  }
+
   private degrade(error: unknown): void {
     const reason = error instanceof Error ? error.message : String(error);
     if (!this.degraded) this.options.onDegraded?.(reason);
@@ -123,7 +144,8 @@ export class FleetView {
 /**
  * A member as the node view a strategy that reads membership gets (InvocationStrategy's
  * contract): no figures, since it decides over the store's index, and a heartbeat as of
- * the read, since the store lists only live members.
+ * the read that brought it (the store lists only live members; such a strategy reads no
+ * figures, the heartbeat included).
  */
 function memberView(member: FleetMember, readAt: number): NodeView {
   return {

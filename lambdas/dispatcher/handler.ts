@@ -15,7 +15,7 @@ import {
   redisSettingSource,
 } from '../../common/policy-setting';
 import { readDispatcherSettings } from '../../common/settings';
-import { RedisStateStore } from '../../common/state';
+import { connectStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver } from './dispatcher';
 import { getParameter, redisUrlWithUser } from './secret';
 
@@ -193,9 +193,9 @@ export async function handler(
   if (!dispatcher) {
     const config = configFromEnvironment();
     const connect = async () =>
-      RedisStateStore.connect({ url: await redisUrlWithUser(config.redisUrl, config.redisAuthSecretArn) });
+      connectStateStore({ url: await redisUrlWithUser(config.redisUrl, config.redisAuthSecretArn) }); // ?cells=N: cells
     // The registry's cache has a connection of its own (the dispatcher's is closed and opened again after a failure).
-    let cacheConnection: Promise<RedisStateStore> | undefined;
+    let cacheConnection: ReturnType<typeof connect> | undefined;
     const cacheStore = () =>
       (cacheConnection ??= connect().catch((error: Error) => {
         cacheConnection = undefined;

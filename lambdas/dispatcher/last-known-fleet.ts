@@ -9,7 +9,7 @@ import {
   type NodeView,
   type Selection,
 } from '@strata/policy-engine';
-import { type FleetMember, NO_ROOM, type Reservation, releaseOnce } from '../../common/state';
+import { type FleetMember, type MemberChange, NO_ROOM, type Reservation, releaseOnce } from '../../common/state';
 
 /**
  * What the dispatcher decides over while the shared state is away: the fleet as it was
@@ -30,6 +30,18 @@ export class LastKnownFleet {
   remember(nodes: readonly (FleetMember | NodeView)[]): void {
     this.byId = new Map(nodes.map((node) => [node.id, node]));
     for (const id of this.inFlight.keys()) if (!this.byId.has(id)) this.inFlight.delete(id);
+  }
+
+  /** Applies membership changes to the fleet in hand, O(changes): a node that left takes its counts with it. */
+  change(changes: readonly MemberChange[]): void {
+    for (const { id, member } of changes) {
+      if (member) {
+        this.byId.set(id, member);
+      } else {
+        this.byId.delete(id);
+        this.inFlight.delete(id);
+      }
+    }
   }
 
   /** Picks a node by the selection's rule, as the state store would, and counts it in flight here. */

@@ -249,6 +249,7 @@ export class CephCluster extends Construct {
           STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
           STRATA_CACHE_HOST: props.state.host,
           STRATA_CACHE_PORT: String(props.state.port),
+          STRATA_CACHE_QUERY: props.state.urlQuery ?? '',
           STRATA_CACHE_SECRET_ARN: props.state.secrets.storage.secretArn,
           STRATA_OBJECTS_SECRET_ARN: this.objectsSecret.secretArn,
           STRATA_OBJECTS_READ_SECRET_ARN: this.objectsReadSecret.secretArn,

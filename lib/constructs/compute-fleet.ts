@@ -173,6 +173,7 @@ export class ComputeFleet extends Construct {
         STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
         STRATA_CACHE_HOST: props.state.host,
         STRATA_CACHE_PORT: String(props.state.port),
+        STRATA_CACHE_QUERY: props.state.urlQuery ?? '',
         STRATA_CACHE_SECRET_ARN: props.state.secrets.compute.secretArn,
         STRATA_RGW_ENDPOINT: props.objects.endpoint,
         STRATA_BUCKET: props.objects.bucket,

@@ -6,7 +6,7 @@ import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { dispatcherEnvironment } from '../../common/settings';
-import type { StateStoreEndpoint } from './cache-cluster';
+import { type StateStoreEndpoint, stateUrl } from './cache-cluster';
 import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
 import { acknowledgeVpcLambda } from './nag';
@@ -93,7 +93,7 @@ export class DispatcherFunction extends Construct {
       logGroup,
       environment: {
         ...dispatcherEnvironment({
-          redisUrl: `rediss://${props.state.host}:${props.state.port}`,
+          redisUrl: stateUrl(props.state),
           redisAuthSecretArn: props.state.secrets.dispatcher.secretArn,
           functionsBucket: props.functionCode.bucket.bucketName,
           strategy: props.strategy,

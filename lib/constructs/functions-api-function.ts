@@ -4,7 +4,7 @@ import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2'
 import { Architecture, type ILayerVersion, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
-import type { StateStoreEndpoint } from './cache-cluster';
+import { type StateStoreEndpoint, stateUrl } from './cache-cluster';
 import { DISPATCHER_BUNDLING } from './dispatcher-function';
 import type { FunctionCodeBucket } from './function-code-bucket';
 import { strataLogGroup } from './log-key';
@@ -67,7 +67,7 @@ export class FunctionsApiFunction extends Construct {
       logGroup: strataLogGroup(this, 'Logs'), // the audit lines (who deployed, moved or removed what) too
       environment: {
         STRATA_FUNCTIONS_BUCKET: props.code.bucket.bucketName,
-        STRATA_REDIS_URL: `rediss://${props.state.host}:${props.state.port}`,
+        STRATA_REDIS_URL: stateUrl(props.state),
         STRATA_REDIS_AUTH_SECRET_ARN: props.state.secrets['functions-api'].secretArn,
         POWERTOOLS_SERVICE_NAME: 'strata-functions-api',
       },

@@ -1,5 +1,5 @@
-import type { NodeRole } from '@strata/policy-engine';
-import type { NodeReport, StateStore } from '../../common/state';
+import type { NodeRole, NodeView } from '@strata/policy-engine';
+import { heartbeatWithStorage, type NodeReport, type StateStore } from '../../common/state';
 import { type HostSample, ProcSampler } from './proc';
 
 export interface MetricsAgentOptions {
@@ -23,6 +23,11 @@ export interface MetricsAgentOptions {
   /** @default the real /proc */
   readonly sampler?: ProcSampler;
   readonly now?: () => number;
+  /**
+   * Given the storage nodes with each heartbeat that reached the store, read in the same
+   * round trip (a compute node's tier-3 view). @default none: the heartbeat alone
+   */
+  readonly onStorageView?: (nodes: NodeView[]) => void;
 }
 
 /**
@@ -94,7 +99,9 @@ export class MetricsAgent {
     this.lastReport = report;
     this.writeEmf(JSON.stringify(emfRecord(report, host)));
     try {
-      await this.options.store.heartbeat(report, this.ttlMs);
+      const { onStorageView, store } = this.options;
+      if (onStorageView) onStorageView(await heartbeatWithStorage(store, report, this.ttlMs));
+      else await store.heartbeat(report, this.ttlMs);
       this.registered = true;
     } catch {
       this.failedPublishes++;

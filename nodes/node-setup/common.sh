@@ -24,12 +24,13 @@ secret_has() {
 }
 
 # The state store URL with the node role's own user and password (letters and digits:
-# nothing to encode), for the node's environment file.
+# nothing to encode), for the node's environment file; its query (cells, cluster mode)
+# when the fleet is split into cells.
 state_url() {
   local user password
   user=$(secret_field "${STRATA_CACHE_SECRET_ARN}" username)
   password=$(secret_field "${STRATA_CACHE_SECRET_ARN}" password)
-  echo "rediss://${user}:${password}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
+  echo "rediss://${user}:${password}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}${STRATA_CACHE_QUERY:+?${STRATA_CACHE_QUERY}}"
 }
 
 # Storage node 0 publishes the S3 keys and RGW's CA in the object-store secret once Ceph

@@ -138,6 +138,45 @@ test('npm run bench:fleet: per fleet size, what the nodes and the dispatchers co
   expect(bad.stderr).toContain('--tier2-rate must be a number from 0 to 1000, got "lots"');
 }, 180_000);
 
+test("npm run bench:fleet -- --cells: the fleet on a 3-primary Redis Cluster it starts, each cell on its own primary, each primary's CPU, as JSON", async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'strata-fleet-cells-')), 'fleet-cells.json');
+  const result = await run('bin/bench-fleet.ts', [
+    ...['--cells', '1,3', '--nodes', '30', '--seconds', '1', '--dispatchers', '4', '--decisions', '40'],
+    ...['--node-processes', '1', '--dispatcher-processes', '1', '--connections', '2', '--heartbeat-ms', '200'],
+    ...['--out', out],
+  ]);
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  expect(result.stdout).toMatch(/\ncells\n\| nodes \| cells \|/);
+  const { rows } = JSON.parse(readFileSync(out, 'utf8')) as {
+    rows: {
+      cells: number;
+      cellPrimaries: string[];
+      nodesOnly: { scriptsByPrimary: number[]; errors: number };
+      withDispatchers: {
+        decisionsPerSecond: number;
+        coresByPrimary: number[];
+        scriptsByPrimary: number[];
+        errors: number;
+      };
+    }[];
+  };
+  expect(rows.map((r) => r.cells)).toEqual([1, 3]);
+  // One cell: its primary alone runs scripts. Three: each on a primary of its own, and each primary runs scripts.
+  const busy = (scripts: number[]) => scripts.filter((rate) => rate > 0).length;
+  expect(new Set(rows[1].cellPrimaries).size).toBe(3);
+  expect(busy(rows[0].nodesOnly.scriptsByPrimary)).toBe(1);
+  expect(busy(rows[1].nodesOnly.scriptsByPrimary)).toBe(3);
+  for (const row of rows) {
+    expect(row.withDispatchers.coresByPrimary).toHaveLength(3);
+    expect(row.withDispatchers.decisionsPerSecond).toBeGreaterThan(0);
+    expect([row.nodesOnly.errors, row.withDispatchers.errors]).toEqual([0, 0]);
+  }
+  const bad = await run('bin/bench-fleet.ts', ['--cells', '1,99']);
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toContain('--cells must be whole numbers from 1 to 64, got "1,99"');
+}, 240_000);
+
 test('npm run simulate rejects a bad flag with the reason', async () => {
   const result = await run('bin/simulate.ts', ['--policies', 'fastest']);
   expect(result.status).toBe(2);

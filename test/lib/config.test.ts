@@ -25,7 +25,7 @@ describe('loadStrataConfig', () => {
       prequal: { probes: 8, quantile: 0.9 },
       offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 },
       network: { maxAzs: 3, natGateways: 1 },
-      state: { nodeType: 'cache.t4g.small', replicas: 1 },
+      state: { nodeType: 'cache.t4g.small', replicas: 1, cells: 1, shards: 1 },
       compute: {
         instanceTypes: ['c7g.large', 'c7gd.large'],
         minNodes: 2,
@@ -121,6 +121,17 @@ describe('loadStrataConfig', () => {
       'strata.state.nodeType must be an ElastiCache node type such as cache.t4g.small; got "t4g.small"',
     ],
     [{ state: { replicas: 0 } }, 'strata.state.replicas must be a whole number from 1 to 5; got 0'],
+    [{ state: { cells: 0 } }, 'strata.state.cells must be a whole number from 1 to 64; got 0'],
+    [{ state: { cells: 65 } }, 'strata.state.cells must be a whole number from 1 to 64; got 65'],
+    [{ state: { cells: 4, shards: 1.5 } }, 'strata.state.shards must be a whole number from 1 to 64; got 1.5'],
+    [
+      { state: { cells: 4, shards: 3 } },
+      'strata.state.cells must be a multiple of strata.state.shards (3), so that each shard holds as many cells; got 4',
+    ],
+    [
+      { state: { shards: 2 } },
+      'strata.state.cells must be a multiple of strata.state.shards (2), so that each shard holds as many cells; got 1',
+    ],
     [{ compute: { instanceTypes: ['large'] } }, `strata.compute.instanceTypes[0] must be ${FORM}; got "large"`],
     [
       { compute: { instanceTypes: ['banana.large'] } },

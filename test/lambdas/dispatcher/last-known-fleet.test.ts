@@ -64,6 +64,18 @@ describe('LastKnownFleet', () => {
     expect(chosen.kind === 'chosen' && chosen.nodeId).toBe('b');
   });
 
+  it('GIVEN membership changes WHEN applied THEN a node that left goes with its counts, one that joined can be chosen', () => {
+    const fleet = new LastKnownFleet();
+    fleet.remember([member('a'), member('b')]);
+    const selection = { kind: 'select', rule: 'least-outstanding' } as const;
+    expect(fleet.reserve(selection)).toMatchObject({ kind: 'chosen', nodeId: 'a' });
+    fleet.change([{ id: 'a' }, { id: 'c', member: member('c') }]);
+    const next = [fleet.reserve(selection), fleet.reserve(selection), fleet.reserve(selection)];
+    expect(next.map((r) => (r.kind === 'chosen' ? r.nodeId : r.kind))).toEqual(['b', 'c', 'no-capacity']);
+    fleet.change([{ id: 'a', member: member('a') }]); // back, with no count left over from before
+    expect(fleet.reserve(selection)).toMatchObject({ kind: 'chosen', nodeId: 'a' });
+  });
+
   it('GIVEN a node that left WHEN a candidate list names it THEN it is not chosen', () => {
     const fleet = new LastKnownFleet();
     fleet.remember([member('a'), member('b')]);
