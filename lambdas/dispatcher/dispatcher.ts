@@ -245,3 +245,15 @@ export class Dispatcher {
 function optionalHeader(value: string | string[] | undefined): string | undefined {
   return value === undefined ? undefined : String(value);
 }
+
+/** Tells a learning strategy (adaptive) each dispatch's latency, then the other observer. */
+export function learningObserver(other: DispatchObserver, strategy: InvocationStrategy): DispatchObserver {
+  return {
+    ...other,
+    dispatched(event) {
+      const now = Date.now();
+      strategy.observe?.(now - event.latencyMs, event.latencyMs, now);
+      other.dispatched?.(event);
+    },
+  };
+}
