@@ -92,7 +92,7 @@ export class Dispatcher {
     this.functions = options.functions ?? new FunctionDirectory();
     this.fleet = new FleetView({
       connect: options.connect,
-      reads: options.strategy.reads === 'membership' ? 'membership' : 'figures',
+      reads: () => (options.strategy.reads === 'membership' ? 'membership' : 'figures'),
       refreshMs: options.refreshMs,
       heartbeatTtlMs: options.heartbeatTtlMs,
       onDegraded: (reason) => options.observer?.degraded?.(reason),
