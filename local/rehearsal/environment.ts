@@ -46,6 +46,7 @@ export class RehearsalEnvironment {
       const aws = new AwsStandIns(join(WORK, 'aws'));
       stopping.unshift(() => aws.close());
       aws.seedSecrets(deployment.assembly, deployment.stacks());
+      aws.seedParameters(deployment.assembly, deployment.stacks());
       const { secretArn, port } = deployment.stateStore();
       const token = (JSON.parse(aws.secret(secretArn)) as { token: string }).token;
       const state = await startStateStore({
