@@ -258,6 +258,7 @@ async function main(): Promise<void> {
           dashboard.addSource({ folder: metricsDir });
           const cluster = await LocalCluster.start({
             redisUrl,
+            redisUsers: fleet?.redisUsers, // on emulated hosts each role connects as its own user, as on AWS
             objects,
             computeNodes: nodes,
             slots,

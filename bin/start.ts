@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { policyNames, RENAMED_NODE_POLICIES } from '@strata/policy-engine';
+import { DEFAULT_OFFLOAD_THRESHOLDS, policyNames, RENAMED_NODE_POLICIES, underThresholds } from '@strata/policy-engine';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { forward } from '../common/http/forward';
 import { NODE_HEADER, TIER1_HEADER, TIER2_HEADER, TIER3_HEADER } from '../common/http/headers';
@@ -142,7 +142,10 @@ async function main(): Promise<void> {
   const objects = s3
     ? new S3ObjectStore({ endpoint: s3.s3Endpoint, bucket: s3.bucket, credentials: s3.credentials })
     : new FolderObjectStore(folder);
-  console.log(`objects: ${objects.location}; state: ${redisUrl ?? 'embedded (in this process)'}`);
+  // The state's address, never a password in it.
+  console.log(
+    `objects: ${objects.location}; state: ${redisUrl ? new URL(redisUrl).host : 'embedded (in this process)'}`,
+  );
   if (!fleet) await loadCorpus(objects); // the fleet loaded it
 
   const dashboard = await serveDashboard({
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
     computeNodes: nodes,
     slots,
     redisUrl,
+    redisUsers: fleet?.redisUsers, // on emulated hosts each role connects as its own user, as on AWS
     objects: s3 ?? { folder },
     nodeHost: fleet ? (id) => fleet.placement(id) : undefined,
     strategy: values.strategy,
@@ -225,6 +229,7 @@ async function main(): Promise<void> {
     console.log(
       `${nodes} compute nodes and 1 storage node up in ${((Date.now() - started) / 1000).toFixed(1)} s; API at ${cluster.url}`,
     );
+    await storageSettled(cluster);
     phases = await demo(cluster.url, requests, concurrency);
   } catch (error) {
     console.error((error as Error).stack ?? String(error));
@@ -245,13 +250,37 @@ async function main(): Promise<void> {
 }
 
 /**
+ * Waits (at most 20 s) for the storage node's figures to fall under its thresholds: the
+ * first ones it reports count its own start (compiling, starting its workers), and a light
+ * phase sent then would see it over them.
+ */
+async function storageSettled(cluster: LocalCluster): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const storage = (await cluster.state.liveNodes()).filter((n) => n.role === 'storage');
+    const over = storage.filter((n) => !underThresholds(n, DEFAULT_OFFLOAD_THRESHOLDS));
+    // Then one more interval, for the compute nodes' views of the storage node to catch up.
+    if (over.length === 0) return new Promise((resolve) => setTimeout(resolve, NODE_DEFAULTS.heartbeatMs + 100));
+    if (Date.now() - started > 20_000) {
+      const figures = over.map(
+        (n) => `${n.id}: cpu ${n.cpuBusy.toFixed(2)}, load ${n.load1.toFixed(2)} on ${n.cores} cores`,
+      );
+      return console.log(
+        `still over the offload thresholds after 20 s (${figures.join('; ')}); the light phase may run its data stages locally`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
  * Two phases, so that each tier is seen acting. First a light one: the near-data
  * functions one at a time, which leaves the storage node under its thresholds, so their
  * data stages are offloaded to it (tier 3). Then a mix like AutoNDP's at the given
  * concurrency: word count and substring search over small and large texts, CPU work and
  * waits, which fills the slots (the dispatcher spreads it, nodes forward to peers) and
- * loads the machine the storage node measures itself by, so it refuses stages and they
- * run on the compute nodes.
+ * loads the storage node (each node measures its own process here, as if it had this
+ * machine to itself), so it refuses stages and they run on the compute nodes.
  */
 async function demo(
   url: string,

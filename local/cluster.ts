@@ -14,6 +14,7 @@ import { PolicyFaultReporter } from '../common/policy-faults';
 import { fileSettingSource, LivePolicies } from '../common/policy-setting';
 import { LearningSync } from '../common/shared-learning';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
+import type { StateRole } from '../common/state/access';
 import { Dispatcher, type DispatchObserver, learningObserver } from '../lambdas/dispatcher/dispatcher';
 import { FunctionsApi } from '../lambdas/functions-api/functions-api';
 import { serveApi } from './api-adapter';
@@ -37,6 +38,12 @@ export interface LocalClusterOptions {
   readonly functionsFolder?: string;
   /** A real Redis for the shared state. @default the embedded store, served to the nodes on loopback */
   readonly redisUrl?: string;
+  /**
+   * With redisUrl: each role's own user there (common/state/access.ts), as on AWS: the
+   * dispatcher, the functions API and each node connect as theirs, and redisUrl is the
+   * harness's own (its reads, the telemetry's INFO). @default everything connects with redisUrl
+   */
+  readonly redisUsers?: Readonly<Record<StateRole, string>>;
   /** Objects in a folder, or in an S3 API (Ceph's RGW) at this endpoint. */
   readonly objects:
     | { readonly folder: string }
@@ -102,6 +109,8 @@ export class LocalCluster {
   private telemetry: LocalTelemetry | undefined;
   // Node.js 20 is supported here; one AWS SDK notice about it, from this process, is enough.
   private nodeEnv: Record<string, string> = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  /** The state URL of each node role, when each connects as its own user. */
+  private nodeStateUrls: Partial<Record<'compute' | 'storage', string>> = {};
 
   private constructor(
     readonly url: string,
@@ -141,9 +150,18 @@ export class LocalCluster {
       state instanceof RedisStateStore
         ? new RedisRegistryCache((command) => (state as RedisStateStore).command(command))
         : new MemoryRegistryCache();
+    // With a user per role, the dispatcher's and the functions API's caches each on a connection as their user.
+    const users = options.redisUrl ? options.redisUsers : undefined;
+    const connections: RedisStateStore[] = [];
+    const cacheAs = async (role: 'dispatcher' | 'functions-api') => {
+      if (!users) return registryCache;
+      const store = await RedisStateStore.connect({ url: users[role] });
+      connections.push(store);
+      return new RedisRegistryCache((command) => store.command(command));
+    };
     const functionsApi =
       registry &&
-      new FunctionsApi(registry, registryCache, (entry) => {
+      new FunctionsApi(registry, await cacheAs('functions-api'), (entry) => {
         if (options.metricsDir)
           appendFileSync(
             join(options.metricsDir, 'functions-audit.jsonl'),
@@ -169,14 +187,14 @@ export class LocalCluster {
           });
     await live?.refresh();
     const dispatcher = new Dispatcher({
-      functions: new FunctionDirectory({ cache: registryCache, registry, refreshMs: heartbeatMs }),
+      functions: new FunctionDirectory({ cache: await cacheAs('dispatcher'), registry, refreshMs: heartbeatMs }),
       // The strategy in use now (it follows the live setting): what the tier-1 header and the metrics name.
       get strategyName() {
         return tier1.choice.name;
       },
       strategy: tier1.policy,
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
-      connect: redisUrl ? () => RedisStateStore.connect({ url: redisUrl }) : async () => state,
+      connect: redisUrl ? () => RedisStateStore.connect({ url: users?.dispatcher ?? redisUrl }) : async () => state,
       refreshMs: heartbeatMs,
       queueTimeoutMs: options.queueTimeoutMs,
       heartbeatTtlMs: 3 * heartbeatMs,
@@ -186,18 +204,22 @@ export class LocalCluster {
         tier1.policy,
       ),
     });
-    // With Redis, what the adaptive strategy learns is kept there, as every Lambda dispatcher keeps it.
+    // With Redis, what the adaptive strategy learns is kept there, as every Lambda dispatcher keeps it (as its user).
+    let learningStore: RedisStateStore | undefined;
+    if (users) {
+      learningStore = await RedisStateStore.connect({ url: users.dispatcher });
+      connections.push(learningStore);
+    } else if (state instanceof RedisStateStore) learningStore = state;
     const learningSync =
-      state instanceof RedisStateStore
-        ? new LearningSync(
-            (args) => (state as RedisStateStore).command(args),
-            () => tier1.policy.learning,
-            {
-              intervalMs: heartbeatMs,
-              log: (message) => process.stderr.write(`dispatcher: ${message}\n`),
-            },
-          )
-        : undefined;
+      learningStore &&
+      new LearningSync(
+        (args) => learningStore.command(args),
+        () => tier1.policy.learning,
+        {
+          intervalMs: heartbeatMs,
+          log: (message) => process.stderr.write(`dispatcher: ${message}\n`),
+        },
+      );
     const api = await serveApi(async (event) => {
       await live?.refresh();
       await learningSync?.refresh();
@@ -221,7 +243,8 @@ export class LocalCluster {
       });
     }
     cluster.servers.push(...servers);
-    cluster.stores.push(state);
+    cluster.stores.push(state, ...connections);
+    if (users) cluster.nodeStateUrls = { compute: users.compute, storage: users.storage };
 
     const objectFlags = (id: string) =>
       'folder' in options.objects
@@ -241,7 +264,9 @@ export class LocalCluster {
       String(heartbeatMs),
       ...objectFlags(id),
       ...(options.functionsFolder ? ['--functions', options.functionsFolder] : []),
-      ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : []),
+      // A host of its own measures itself as a host; plain processes on this one machine
+      // measure only themselves, or every node would count every other node's work.
+      ...(options.nodeHost ? ['--host', options.nodeHost(id).address] : ['--measure', 'process']),
       ...(options.metricsDir ? ['--emf-file', join(options.metricsDir, `${id}.emf.jsonl`)] : []),
     ];
     const slotsOf = (i: number) =>
@@ -295,7 +320,11 @@ export class LocalCluster {
     const argv = [process.execPath, '--import', 'tsx', join(ROOT, entry), ...args];
     const child = spawn(file ?? argv[0], [...prefix, ...(file ? argv : argv.slice(1))], {
       cwd: ROOT,
-      env: { ...process.env, ...this.nodeEnv },
+      env: {
+        ...process.env,
+        ...this.nodeEnv,
+        ...(this.nodeStateUrls[roleOf(entry)] ? { STRATA_STATE_URL: this.nodeStateUrls[roleOf(entry)] } : {}),
+      },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'], // the channel closes when this process ends: the node drains and exits
     });
     this.processes.set(id, child);
@@ -360,4 +389,9 @@ export class LocalCluster {
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Which node an entry point starts: nodes/storage/main.ts a storage node, anything else a compute node. */
+function roleOf(entry: string): 'compute' | 'storage' {
+  return entry.includes('nodes/storage/') ? 'storage' : 'compute';
 }

@@ -11,13 +11,14 @@
  * the benchmark's process on this machine.
  */
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../common/object-store';
 import { DATA_BUCKET } from '../common/settings';
+import { aclFile, STATE_ROLES, type StateRole, stateUser, urlWithUser } from '../common/state/access';
 import { type OneHostCeph, startCeph } from './ceph';
 import { loadCorpus } from './corpus';
 import { type Host, HostNetwork } from './emulated-hosts';
@@ -71,7 +72,10 @@ export class EmulatedFleet {
     private readonly network: HostNetwork,
     readonly ceph: OneHostCeph,
     private readonly redis: ChildProcess,
+    /** The harness's own user (every right: the benchmark's INFO and CONFIG RESETSTAT). */
     readonly redisUrl: string,
+    /** Each role's user (common/state/access.ts), as on AWS: LocalCluster's redisUsers. */
+    readonly redisUsers: Readonly<Record<StateRole, string>>,
     /** RGW as the compute nodes reach it, over the storage host's link. */
     readonly s3Endpoint: string,
     private readonly quotas: Map<string, number>,
@@ -127,7 +131,13 @@ export class EmulatedFleet {
         network,
         ceph,
         redis.child,
-        `redis://:${redis.password}@${ADDRESSES.ctl}:6379`,
+        urlWithUser(`redis://${ADDRESSES.ctl}:6379`, OPERATOR, redis.passwords.operator),
+        Object.fromEntries(
+          STATE_ROLES.map((role) => [
+            role,
+            urlWithUser(`redis://${ADDRESSES.ctl}:6379`, stateUser(role), redis.passwords[role]),
+          ]),
+        ) as Record<StateRole, string>,
         s3Endpoint,
         quotas,
         options.linkMbit,
@@ -229,17 +239,29 @@ function checkQuotasFit(quotas: ReadonlyMap<string, number>): void {
   }
 }
 
+/** The harness's own user in the fleet's Redis. */
+const OPERATOR = 'strata-operator';
+
 /**
  * Debian's redis-server in the control host, on its address, without persistence. It
- * listens on the hosts' network, so it asks for a password: random, read from a config
- * file only this user can read (on the command line, any local user would see it in ps).
+ * listens on the hosts' network, so each client is a user with a random password: the
+ * roles' users as on AWS (common/state/access.ts), the harness's own, the default user
+ * off. The users are in an ACL file only this user can read, with the passwords' SHA-256
+ * (on the command line, any local user would see them in ps).
  */
-async function startRedis(host: Host): Promise<{ child: ChildProcess; password: string }> {
-  const password = randomBytes(24).toString('hex');
-  const config = join(mkdtempSync(join(tmpdir(), 'strata-redis-')), 'redis.conf');
-  writeFileSync(config, `requirepass ${password}\n`, { mode: 0o600 });
+async function startRedis(
+  host: Host,
+): Promise<{ child: ChildProcess; passwords: Record<StateRole | 'operator', string> }> {
+  const passwords = Object.fromEntries(
+    [...STATE_ROLES, 'operator'].map((name) => [name, randomBytes(24).toString('hex')]),
+  ) as Record<StateRole | 'operator', string>;
+  const folder = mkdtempSync(join(tmpdir(), 'strata-redis-'));
+  const acl = join(folder, 'users.acl');
+  const operatorHash = createHash('sha256').update(passwords.operator).digest('hex');
+  writeFileSync(acl, `${aclFile(passwords)}user ${OPERATOR} on #${operatorHash} ~* &* +@all\n`, { mode: 0o600 });
   const args = [
-    config,
+    '--aclfile',
+    acl,
     '--port',
     '6379',
     '--bind',
@@ -258,5 +280,5 @@ async function startRedis(host: Host): Promise<{ child: ChildProcess; password: 
     commandPrefix: host.commandPrefix(),
     timeoutMs: 15_000,
   });
-  return { child, password };
+  return { child, passwords };
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,17 +20,26 @@ export interface RedisServer {
 
 /**
  * Starts Debian's `redis-server` with no persistence on a free loopback port and waits
- * until it accepts connections; with `replicaOf`, as a replica of that server. Fails, never skips, when the binary is missing: the
+ * until it accepts connections; with `replicaOf`, as a replica of that server; with `acl`, with
+ * these users (an ACL file's text: common/state/access.ts). Fails, never skips, when the binary is missing: the
  * integration tests must run (.ci/run installs it).
  */
-export async function startRedisServer(options: { readonly replicaOf?: RedisServer } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { readonly replicaOf?: RedisServer; readonly acl?: string } = {},
+): Promise<RedisServer> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (.ci/run does this)');
+  }
+  const extra = options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf.port)] : [];
+  if (options.acl !== undefined) {
+    const file = join(mkdtempSync(join(tmpdir(), 'strata-acl-')), 'users.acl');
+    writeFileSync(file, options.acl, { mode: 0o600 });
+    extra.push('--aclfile', file);
   }
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
-      return await launch(port, options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf.port)] : []);
+      return await launch(port, extra);
     } catch (error) {
       if (attempt >= 3) throw error; // another process took the port between our check and redis' bind
     }

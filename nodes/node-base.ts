@@ -10,6 +10,7 @@ import { DataLimitError, InputError } from '../functions';
 import { MiB, RUN_BUDGET_MS } from '../functions/limits';
 import { FunctionCatalog, type NodeFunction } from './function-catalog';
 import { MetricsAgent } from './metrics-agent/agent';
+import { type MeasureScope, ProcSampler } from './metrics-agent/proc';
 import { checkPeerRule, defaultPeerRule, type PeerRule, peerAllowed } from './peers';
 import { FunctionPool } from './pool';
 import { Slots } from './slots';
@@ -28,6 +29,8 @@ export interface NodeBaseOptions {
   readonly heartbeatIntervalMs?: number;
   /** Where the metrics agent's EMF records go. */
   readonly emf?: (line: string) => void;
+  /** What the metrics agent measures (nodes/metrics-agent/proc.ts). @default 'host' */
+  readonly measure?: MeasureScope;
   /** @default Math.random */
   readonly random?: () => number;
   /** Where peers (from the shared state) may be for this node to forward to them. @default defaultPeerRule(host) */
@@ -156,6 +159,7 @@ export abstract class NodeBase {
       }),
       intervalMs: this.intervalMs,
       emf: this.options.emf,
+      sampler: new ProcSampler(undefined, undefined, undefined, this.options.measure),
     });
     await this.agent.start();
     if (this.role === 'compute') {

@@ -4,11 +4,12 @@ import { BUILTIN_NAMES } from '../common/functions/builtins';
 import { codeStoreAt } from '../common/functions/code-store';
 import { FunctionRegistry } from '../common/functions/registry';
 import { NODE_DEFAULTS } from '../common/settings';
+import { MEASURE_SCOPES, type MeasureScope } from './metrics-agent/proc';
 import { checkPeerRule, type PeerRule } from './peers';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
-/** Where a node finds the state store's URL: the environment, since the URL may hold the AUTH token. */
+/** Where a node finds the state store's URL: the environment, since the URL may hold its user's password. */
 export const STATE_URL_VARIABLE = 'STRATA_STATE_URL';
 
 /** The flags both node processes take. */
@@ -30,6 +31,8 @@ export const NODE_FLAGS = {
   'functions-endpoint': { type: 'string' },
   peers: { type: 'string' },
   'peer-ports': { type: 'string' },
+  /** What the metrics agent measures: the host (the default), or this process alone (nodes sharing one machine). */
+  measure: { type: 'string', default: 'host' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -44,12 +47,12 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(options: O, u
   const values = parsed.values as Record<string, unknown>;
   if (values.help) exitWith(0, usage);
   if (!values.id) exitWith(2, `--id is required\n\n${usage}`);
-  // A URL with a password (the AUTH token) comes from the environment: a flag would show it in ps.
+  // A URL with a password comes from the environment: a flag would show it in ps.
   values.state ??= process.env[STATE_URL_VARIABLE];
   if (!values.state)
     exitWith(
       2,
-      `the state store is required: ${STATE_URL_VARIABLE} in the environment (or --state): redis://host:port, rediss://:token@host:port, or the http:// address of a local cluster's state\n\n${usage}`,
+      `the state store is required: ${STATE_URL_VARIABLE} in the environment (or --state): redis://host:port, rediss://user:password@host:port, or the http:// address of a local cluster's state\n\n${usage}`,
     );
   return parsed.values as typeof parsed.values & { state: string };
 }
@@ -70,7 +73,11 @@ export async function commonNodeOptions(values: {
   'peer-ports'?: string;
   functions?: string;
   'functions-endpoint'?: string;
+  measure?: string;
 }) {
+  const measure = (values.measure ?? 'host') as MeasureScope;
+  if (!MEASURE_SCOPES.includes(measure))
+    exitWith(2, `--measure must be one of ${MEASURE_SCOPES.join(', ')}; got "${values.measure}"`);
   let peers: PeerRule | undefined;
   try {
     peers = values.peers
@@ -92,6 +99,7 @@ export async function commonNodeOptions(values: {
     store: await connectState(values.state!),
     objects: objectStoreFrom(values),
     emf: lineFile(values['emf-file']),
+    measure,
     registry: values.functions
       ? new FunctionRegistry(codeStoreAt(values.functions, { endpoint: values['functions-endpoint'] }), BUILTIN_NAMES)
       : undefined,

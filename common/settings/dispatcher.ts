@@ -22,7 +22,7 @@ export const DISPATCHER_VARIABLES = {
 export interface DispatcherSettings {
   /** The state store, e.g. rediss://host:6380. */
   readonly redisUrl: string;
-  /** A Secrets Manager secret whose JSON field `token` is the state store's AUTH token. @default none */
+  /** A Secrets Manager secret whose JSON fields `username` and `password` are the dispatcher's user in the state store. @default none */
   readonly redisAuthSecretArn?: string;
   /** The function code bucket (docs/functions.md): the registry, read when its cache in Redis is empty. @default none: built-ins only */
   readonly functionsBucket?: string;

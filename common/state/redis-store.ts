@@ -31,7 +31,7 @@ import {
 } from './types';
 
 export interface RedisStateStoreOptions {
-  /** `redis://host:port`, or `rediss://:token@host:port` for ElastiCache with TLS and an AUTH token. */
+  /** `redis://host:port`, or `rediss://user:password@host:port` for ElastiCache with TLS and a user of its own (common/state/access.ts). */
   readonly url: string;
   /**
    * Prefix of every key. It is wrapped in braces so that all keys hash to one slot,

@@ -18,9 +18,9 @@ import { readDispatcherSettings } from '../../common/settings';
 import { LearningSync } from '../../common/shared-learning';
 import { RedisStateStore } from '../../common/state';
 import { Dispatcher, type DispatchObserver, learningObserver } from './dispatcher';
-import { getParameter, redisUrlWithToken } from './secret';
+import { getParameter, redisUrlWithUser } from './secret';
 
-export { learningObserver, redisUrlWithToken };
+export { learningObserver, redisUrlWithUser };
 
 /** The dispatcher's settings, read once per container from its environment (common/settings/dispatcher.ts). */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
@@ -183,7 +183,7 @@ export async function handler(
   if (!dispatcher) {
     const config = configFromEnvironment();
     const connect = async () =>
-      RedisStateStore.connect({ url: await redisUrlWithToken(config.redisUrl, config.redisAuthSecretArn) });
+      RedisStateStore.connect({ url: await redisUrlWithUser(config.redisUrl, config.redisAuthSecretArn) });
     // The registry's cache has a connection of its own (the dispatcher's is closed and opened again after a failure).
     let cacheConnection: Promise<RedisStateStore> | undefined;
     const cacheStore = () =>

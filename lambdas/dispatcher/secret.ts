@@ -156,16 +156,21 @@ function hmac(key: string | Buffer, text: string): Buffer {
   return createHmac('sha256', key).update(text).digest();
 }
 
-/** The state store URL with the AUTH token from Secrets Manager in it, when a secret is named. */
-export async function redisUrlWithToken(
+/**
+ * The state store URL with the user and password from Secrets Manager in it, when a secret
+ * is named: the role's own user (`{"username", "password"}`, common/state/access.ts).
+ */
+export async function redisUrlWithUser(
   url: string,
   secretArn: string | undefined,
   readSecret: (arn: string) => Promise<string> = getSecretString,
 ): Promise<string> {
   if (!secretArn) return url;
-  const token = (JSON.parse(await readSecret(secretArn)) as { token?: unknown }).token;
-  if (typeof token !== 'string' || token === '') throw new Error(`secret ${secretArn} has no "token" field`);
-  const withToken = new URL(url);
-  withToken.password = encodeURIComponent(token);
-  return withToken.toString();
+  const { username, password } = JSON.parse(await readSecret(secretArn)) as { username?: unknown; password?: unknown };
+  for (const [field, value] of Object.entries({ username, password }))
+    if (typeof value !== 'string' || value === '') throw new Error(`secret ${secretArn} has no "${field}" field`);
+  const withUser = new URL(url);
+  withUser.username = encodeURIComponent(username as string);
+  withUser.password = encodeURIComponent(password as string);
+  return withUser.toString();
 }

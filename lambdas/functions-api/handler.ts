@@ -5,7 +5,7 @@ import { S3CodeStore } from '../../common/functions/code-store';
 import { RedisRegistryCache } from '../../common/functions/directory';
 import { FunctionRegistry } from '../../common/functions/registry';
 import { RedisStateStore } from '../../common/state';
-import { redisUrlWithToken } from '../dispatcher/secret';
+import { redisUrlWithUser } from '../dispatcher/secret';
 import { FunctionsApi } from './functions-api';
 
 const logger = new Logger({ serviceName: 'strata-functions-api' });
@@ -18,7 +18,7 @@ async function connect(env: NodeJS.ProcessEnv = process.env): Promise<FunctionsA
   if (!bucket) throw new Error('STRATA_FUNCTIONS_BUCKET must name the function code bucket');
   if (!redisUrl) throw new Error('STRATA_REDIS_URL must be set to the state store, e.g. rediss://host:6380');
   const store = await RedisStateStore.connect({
-    url: await redisUrlWithToken(redisUrl, env.STRATA_REDIS_AUTH_SECRET_ARN || undefined),
+    url: await redisUrlWithUser(redisUrl, env.STRATA_REDIS_AUTH_SECRET_ARN || undefined),
   });
   const registry = new FunctionRegistry(new S3CodeStore({ bucket }), BUILTIN_NAMES);
   // Every change, with the IAM principal that made it, in this function's log group.

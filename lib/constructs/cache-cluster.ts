@@ -1,7 +1,9 @@
+import { Names } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
-import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
+import { CfnReplicationGroup, CfnSubnetGroup, CfnUser, CfnUserGroup } from 'aws-cdk-lib/aws-elasticache';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { accessString, STATE_ROLES, type StateRole, stateUser } from '../../common/state/access';
 import { strataLogGroup } from './log-key';
 import { acknowledgeNag } from './nag';
 import { PropError, portProp, wholeProp } from './validate';
@@ -17,23 +19,29 @@ export interface CacheClusterProps {
   readonly replicas?: number;
 }
 
-/** Where the dispatchers and nodes find the state store, and the secret holding its AUTH token. */
+/**
+ * Where the dispatchers and nodes find the state store, and each role's secret: JSON
+ * `{"username": "...", "password": "..."}`, the user it authenticates as (common/state/access.ts).
+ */
 export interface StateStoreEndpoint {
   readonly host: string;
   readonly port: number;
-  readonly authSecret: ISecret;
+  readonly secrets: Readonly<Record<StateRole, ISecret>>;
 }
 
 /**
  * The shared state of the dispatchers and nodes: a Valkey replication group with
- * Multi-AZ automatic failover, TLS required, encryption at rest, and an AUTH token
- * that lives in Secrets Manager. Cluster mode is off: Strata's Lua scripts touch
- * several keys, and one shard holds a fleet's state many times over.
+ * Multi-AZ automatic failover, TLS required, encryption at rest, and a user per role
+ * (RBAC: the dispatcher, compute nodes, storage nodes, the functions API), each allowed
+ * only the commands and keys its code runs, its password in a secret of its own that
+ * only that role may read. The user group is Valkey's: it has no default user, so a
+ * client that names no user gets nothing. Cluster mode is off: Strata's Lua scripts
+ * touch several keys, and one shard holds a fleet's state many times over.
  */
 export class CacheCluster extends Construct implements StateStoreEndpoint {
   readonly replicationGroup: CfnReplicationGroup;
-  /** JSON `{"token": "..."}`: the AUTH token clients put in their rediss:// URL. */
-  readonly authSecret: Secret;
+  readonly userGroup: CfnUserGroup;
+  readonly secrets: Readonly<Record<StateRole, Secret>>;
   readonly host: string;
   readonly port: number;
 
@@ -43,20 +51,42 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
     wholeProp(this, 'replicas', props.replicas, 1, 5); // Multi-AZ failover needs a replica
     if (props.nodeType !== undefined && !/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(props.nodeType))
       throw new PropError(this, 'nodeType', 'an ElastiCache node type such as cache.t4g.small', props.nodeType);
-    this.authSecret = new Secret(this, 'AuthToken', {
-      description: 'Strata state store (ElastiCache) AUTH token',
-      generateSecretString: {
-        secretStringTemplate: '{}',
-        generateStringKey: 'token',
-        passwordLength: 64,
-        excludePunctuation: true, // ElastiCache takes only some punctuation in a token
-      },
+    const secrets = {} as Record<StateRole, Secret>;
+    const users = STATE_ROLES.map((role) => {
+      const id = pascal(role);
+      const secret = new Secret(this, `${id}Secret`, {
+        description: `Strata state store (ElastiCache): the ${role} user's name and password`,
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ username: stateUser(role) }),
+          generateStringKey: 'password',
+          passwordLength: 64,
+          excludePunctuation: true, // ElastiCache refuses , " / @ in a password
+        },
+      });
+      acknowledgeNag(
+        secret,
+        'SMG4',
+        "Rotating an ElastiCache user's password takes Secrets Manager's ElastiCache rotation function and clients that read the secret again; docs/aws.md gives the commands that rotate it by hand",
+      );
+      secrets[role] = secret;
+      return new CfnUser(this, `${id}User`, {
+        // Unique in the account and Region, as ElastiCache wants: the construct's path.
+        userId: Names.uniqueResourceName(secret, { maxLength: 40, separator: '-' }).toLowerCase(),
+        userName: stateUser(role),
+        engine: 'valkey',
+        accessString: accessString(role),
+        authenticationMode: {
+          Type: 'password',
+          Passwords: [secret.secretValueFromJson('password').unsafeUnwrap()], // a CloudFormation dynamic reference, not the value
+        },
+      });
     });
-    acknowledgeNag(
-      this.authSecret,
-      'SMG4',
-      'ElastiCache takes a new AUTH token only through ModifyReplicationGroup with a ROTATE strategy, which Secrets Manager rotation cannot drive without a custom function; the README gives the two commands that rotate it by hand',
-    );
+    this.secrets = secrets;
+    this.userGroup = new CfnUserGroup(this, 'Users', {
+      userGroupId: Names.uniqueResourceName(this, { maxLength: 40, separator: '-' }).toLowerCase(),
+      engine: 'valkey',
+      userIds: users.map((user) => user.ref), // a user's Ref is its id: the group waits for its users
+    });
     const subnetGroup = new CfnSubnetGroup(this, 'Subnets', {
       description: 'Strata state store',
       subnetIds: props.vpc.selectSubnets(props.subnets).subnetIds,
@@ -65,7 +95,7 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
     this.replicationGroup = new CfnReplicationGroup(this, 'ReplicationGroup', {
       replicationGroupDescription: 'Strata state store: node registry, in-flight counts, policy cursors',
       engine: 'valkey',
-      engineVersion: '8.0',
+      engineVersion: '8.0', // Valkey users and user groups (RBAC) need 7.2 or later
       cacheNodeType: props.nodeType ?? 'cache.t4g.small',
       numCacheClusters: 1 + (props.replicas ?? 1),
       automaticFailoverEnabled: true,
@@ -74,7 +104,7 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
       transitEncryptionEnabled: true,
       transitEncryptionMode: 'required',
       atRestEncryptionEnabled: true,
-      authToken: this.authSecret.secretValueFromJson('token').unsafeUnwrap(), // a CloudFormation dynamic reference, not the value
+      userGroupIds: [this.userGroup.ref],
       cacheSubnetGroupName: subnetGroup.ref,
       securityGroupIds: [props.securityGroup.securityGroupId],
       snapshotRetentionLimit: 1,
@@ -88,6 +118,11 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
         },
       ],
     });
+    acknowledgeNag(
+      this.replicationGroup,
+      'AEC6',
+      'Role-based access control instead of one AUTH token: a user per role, each with its own password and only the commands and keys it runs (common/state/access.ts)',
+    );
     this.host = this.replicationGroup.attrPrimaryEndPointAddress;
     this.port = props.port;
   }
@@ -97,4 +132,9 @@ export class CacheCluster extends Construct implements StateStoreEndpoint {
     const count = this.replicationGroup.numCacheClusters ?? 2;
     return Array.from({ length: count }, (_, i) => `${this.replicationGroup.ref}-${String(i + 1).padStart(3, '0')}`);
   }
+}
+
+/** `functions-api` -> `FunctionsApi`: a role in a construct id. */
+function pascal(role: string): string {
+  return role.replace(/(^|-)([a-z])/g, (_, __, letter: string) => letter.toUpperCase());
 }

@@ -155,7 +155,7 @@ export class CephCluster extends Construct {
     this.role = nodeRole(
       this,
       'Strata storage node: Session Manager, its log group, the node bundle, the Ceph secrets, its volumes and address',
-      props,
+      { ...props, stateSecret: props.state.secrets.storage },
     );
     props.functionCode.grantRead(this.role);
     for (const secret of [this.clusterSecret, this.objectsSecret, this.objectsReadSecret]) {
@@ -249,7 +249,7 @@ export class CephCluster extends Construct {
           STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
           STRATA_CACHE_HOST: props.state.host,
           STRATA_CACHE_PORT: String(props.state.port),
-          STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
+          STRATA_CACHE_SECRET_ARN: props.state.secrets.storage.secretArn,
           STRATA_OBJECTS_SECRET_ARN: this.objectsSecret.secretArn,
           STRATA_OBJECTS_READ_SECRET_ARN: this.objectsReadSecret.secretArn,
           STRATA_CEPH_SECRET_ARN: this.clusterSecret.secretArn,

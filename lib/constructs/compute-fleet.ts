@@ -118,7 +118,7 @@ export class ComputeFleet extends Construct {
     this.role = nodeRole(
       this,
       'Strata compute node: Session Manager, its log group, its secrets, the node bundle, completing its drain',
-      props,
+      { ...props, stateSecret: props.state.secrets.compute },
     );
     props.objects.secret.grantRead(this.role);
     props.functionCode.grantRead(this.role);
@@ -173,7 +173,7 @@ export class ComputeFleet extends Construct {
         STRATA_SLOTS: String(props.slotsPerNode ?? defaults.slotsPerNode),
         STRATA_CACHE_HOST: props.state.host,
         STRATA_CACHE_PORT: String(props.state.port),
-        STRATA_CACHE_SECRET_ARN: props.state.authSecret.secretArn,
+        STRATA_CACHE_SECRET_ARN: props.state.secrets.compute.secretArn,
         STRATA_RGW_ENDPOINT: props.objects.endpoint,
         STRATA_BUCKET: props.objects.bucket,
         STRATA_OBJECTS_SECRET_ARN: props.objects.secret.secretArn,

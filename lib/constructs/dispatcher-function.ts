@@ -54,7 +54,7 @@ export interface DispatcherFunctionProps {
 /**
  * The tier-1 dispatcher: a Node.js Lambda function bundled with esbuild, in the VPC's
  * private subnets, that takes its policies from the shared layer and its state from
- * ElastiCache (the AUTH token read from Secrets Manager at cold start).
+ * ElastiCache (its own user's password read from Secrets Manager at cold start).
  */
 export class DispatcherFunction extends Construct {
   readonly function: NodejsFunction;
@@ -94,7 +94,7 @@ export class DispatcherFunction extends Construct {
       environment: {
         ...dispatcherEnvironment({
           redisUrl: `rediss://${props.state.host}:${props.state.port}`,
-          redisAuthSecretArn: props.state.authSecret.secretArn,
+          redisAuthSecretArn: props.state.secrets.dispatcher.secretArn,
           functionsBucket: props.functionCode.bucket.bucketName,
           strategy: props.strategy,
           strategyOptions: props.strategyOptions ?? {},
@@ -107,7 +107,7 @@ export class DispatcherFunction extends Construct {
         externalModules: [...DISPATCHER_BUNDLING.externalModules],
       },
     });
-    props.state.authSecret.grantRead(this.function);
+    props.state.secrets.dispatcher.grantRead(this.function); // its own user's secret, no other
     props.functionCode.grantRead(this.function);
     acknowledgeVpcLambda(this.function, 'test/lib/stacks.test.ts');
   }

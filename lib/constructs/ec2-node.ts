@@ -10,9 +10,9 @@ import { InstanceType, type LaunchTemplate, type UserData } from 'aws-cdk-lib/aw
 import { type IRole, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { exceptControl } from '../control-tower';
-import type { StateStoreEndpoint } from './cache-cluster';
 import { acknowledgeNag } from './nag';
 
 /** The AWS seam (nodes/node-setup/aws.sh): the user data writes it to /etc/strata/aws.sh between these lines. */
@@ -43,12 +43,12 @@ export interface NodeUserDataOptions {
 
 /**
  * The role both kinds of EC2 node take: Session Manager (no SSH), writing to their log
- * group, reading the state store's token and the one object of their node bundle.
+ * group, reading their own state store user's secret and the one object of their node bundle.
  */
 export function nodeRole(
   scope: Construct,
   description: string,
-  access: { readonly bundle: Asset; readonly logGroup: ILogGroup; readonly state: StateStoreEndpoint },
+  access: { readonly bundle: Asset; readonly logGroup: ILogGroup; readonly stateSecret: ISecret },
 ): Role {
   const role = new Role(scope, 'Role', {
     assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
@@ -62,7 +62,7 @@ export function nodeRole(
   );
   grantReadBundle(access.bundle, role);
   access.logGroup.grantWrite(role);
-  access.state.authSecret.grantRead(role);
+  access.stateSecret.grantRead(role);
   return role;
 }
 

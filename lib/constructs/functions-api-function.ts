@@ -68,7 +68,7 @@ export class FunctionsApiFunction extends Construct {
       environment: {
         STRATA_FUNCTIONS_BUCKET: props.code.bucket.bucketName,
         STRATA_REDIS_URL: `rediss://${props.state.host}:${props.state.port}`,
-        STRATA_REDIS_AUTH_SECRET_ARN: props.state.authSecret.secretArn,
+        STRATA_REDIS_AUTH_SECRET_ARN: props.state.secrets['functions-api'].secretArn,
         POWERTOOLS_SERVICE_NAME: 'strata-functions-api',
       },
       bundling: {
@@ -77,7 +77,7 @@ export class FunctionsApiFunction extends Construct {
         externalModules: [...DISPATCHER_BUNDLING.externalModules],
       },
     });
-    props.state.authSecret.grantRead(this.function);
+    props.state.secrets['functions-api'].grantRead(this.function); // its own user's secret, no other
     props.code.grantReadWrite(this.function);
     acknowledgeVpcLambda(this.function, 'test/lib/functions.test.ts');
   }

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { TIER1_HEADER, TIER2_HEADER, TIER3_HEADER } from '../../common/http/headers';
 import { RedisStateStore } from '../../common/state';
+import { stateUser } from '../../common/state/access';
 import { findFunction } from '../../functions';
 import { runStageOver } from '../../functions/text';
 import { must, sleep } from '../commands';
@@ -263,26 +264,40 @@ export async function checkRgw(env: RehearsalEnvironment, report: Report, storag
   });
 }
 
-/** Every compute host and every storage agent in the state store, under its instance id, at its address. */
+/**
+ * Every compute host and every storage agent in the state store, under its instance id, at
+ * its address; each connected as its role's own user (the default user is off, so nobody gets in without one).
+ */
 export async function checkRegistered(env: RehearsalEnvironment, report: Report): Promise<void> {
-  await report.check('every compute host and storage agent registered in the state store', async () => {
-    const state = await RedisStateStore.connect({ url: env.state.localUrl });
-    try {
-      const nodes = await state.liveNodes();
-      const missing = env.fleet.instances
-        .filter(
-          (instance) => !nodes.some((node) => node.id === instance.instanceId && node.role === instance.launch.role),
-        )
-        .map((instance) => `${instance.name} (${instance.instanceId})`);
-      if (missing.length > 0)
-        throw new Error(
-          `not registered: ${missing.join(', ')}; registered: ${nodes.map((node) => `${node.id} ${node.role} ${node.address}`).join(', ')}`,
-        );
-      return nodes.map((node) => `${node.role} ${node.id} at ${node.address}`).join('; ');
-    } finally {
-      await state.close();
-    }
-  });
+  await report.check(
+    "every compute host and storage agent registered in the state store, each as its role's user",
+    async () => {
+      const wrongUser: string[] = [];
+      for (const instance of env.fleet.instances) {
+        const url = await instance.host.must(['sed', '-n', 's/^STRATA_STATE_URL=//p', '/etc/strata/node.env']);
+        const user = decodeURIComponent(new URL(url.trim()).username);
+        const own = stateUser(instance.launch.role);
+        if (user !== own) wrongUser.push(`${instance.name} connects as "${user}", not ${own}`);
+      }
+      if (wrongUser.length > 0) throw new Error(wrongUser.join('; '));
+      const state = await RedisStateStore.connect({ url: env.state.localUrl(stateUser('dispatcher')) });
+      try {
+        const nodes = await state.liveNodes();
+        const missing = env.fleet.instances
+          .filter(
+            (instance) => !nodes.some((node) => node.id === instance.instanceId && node.role === instance.launch.role),
+          )
+          .map((instance) => `${instance.name} (${instance.instanceId})`);
+        if (missing.length > 0)
+          throw new Error(
+            `not registered: ${missing.join(', ')}; registered: ${nodes.map((node) => `${node.id} ${node.role} ${node.address}`).join(', ')}`,
+          );
+        return `${nodes.map((node) => `${node.role} ${node.id} at ${node.address}`).join('; ')}; as ${stateUser('compute')} and ${stateUser('storage')}`;
+      } finally {
+        await state.close();
+      }
+    },
+  );
 }
 
 /** The invocations a client would send, and the answers the functions give on the same text here. */

@@ -150,14 +150,26 @@ export class Deployment {
     };
   }
 
-  /** The secret that holds the state store's AUTH token, and its port. */
-  stateStore(): { secretArn: string; port: number } {
+  /**
+   * The state store's port and its users as the template makes them (ElastiCache RBAC): each
+   * user's name, access string, and the secret its password comes from (the dynamic reference).
+   */
+  stateStore(): { port: number; users: { name: string; accessString: string; secretArn: string }[] } {
     const [, group] = this.assembly.resources(STACKS.state, 'AWS::ElastiCache::ReplicationGroup')[0];
-    const [[secretId]] = this.assembly.resources(STACKS.state, 'AWS::SecretsManager::Secret');
-    return {
-      secretArn: String(this.assembly.resolve(STACKS.state, { Ref: secretId })),
-      port: Number(group.Properties!.Port),
-    };
+    const users = this.assembly.resources(STACKS.state, 'AWS::ElastiCache::User').map(([logicalId, user]) => {
+      const { UserName, AccessString, AuthenticationMode } = this.assembly.resolve(STACKS.state, user.Properties) as {
+        UserName: string;
+        AccessString: string;
+        AuthenticationMode: { Passwords: string[] };
+      };
+      const secretArn = /^\{\{resolve:secretsmanager:(.+):SecretString:password::\}\}$/.exec(
+        AuthenticationMode.Passwords[0],
+      )?.[1];
+      if (!secretArn) throw new Error(`${logicalId}: its password is not a reference to a secret's password field`);
+      return { name: UserName, accessString: AccessString, secretArn };
+    });
+    if (users.length === 0) throw new Error(`${STACKS.state} makes no state store user (AWS::ElastiCache::User)`);
+    return { port: Number(group.Properties!.Port), users };
   }
 
   /** The private DNS records (Route 53 private hosted zones) every host resolves, name -> addresses. */

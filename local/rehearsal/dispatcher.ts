@@ -44,7 +44,7 @@ export interface DispatcherOptions {
 /**
  * The dispatcher Lambda in the VPC: its bundle at /var/task and the policy layer at /opt,
  * as Lambda lays them out, with the layer first on NODE_PATH, the environment of its
- * template, and the state store's token read through Secrets Manager (the stand-in).
+ * template, and its own state store user's secret read through Secrets Manager (the stand-in).
  * One warm container in an emulated host of its own.
  */
 export class DispatcherLambda {

@@ -47,14 +47,17 @@ export class RehearsalEnvironment {
       stopping.unshift(() => aws.close());
       aws.seedSecrets(deployment.assembly, deployment.stacks());
       aws.seedParameters(deployment.assembly, deployment.stacks());
-      const { secretArn, port } = deployment.stateStore();
-      const token = (JSON.parse(aws.secret(secretArn)) as { token: string }).token;
+      const { users, port } = deployment.stateStore();
       const state = await startStateStore({
         ca,
         name: deployment.stateStoreName,
         address: network.gateway,
         port,
-        token,
+        // The users CloudFormation makes, their passwords from the secrets as ElastiCache resolves them.
+        users: users.map((user) => ({
+          ...user,
+          password: (JSON.parse(aws.secret(user.secretArn)) as { password: string }).password,
+        })),
         folder: WORK,
       });
       stopping.unshift(() => state.stop());

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { ATTEMPTS_HEADER } from '../../common/http/headers';
 import { RedisStateStore } from '../../common/state';
+import { stateUser } from '../../common/state/access';
 import { sleep } from '../commands';
 import { CephView } from './ceph';
 import { DATA_POOL } from './checks';
@@ -237,7 +238,7 @@ async function computeHostDown(
   await report.check(
     `${name} powered off: within the heartbeat TTL (${ttlMs} ms) and a refresh (${refreshMs} ms) the dispatcher stops choosing it, and every invocation answers`,
     async () => {
-      const state = await RedisStateStore.connect({ url: env.state.localUrl });
+      const state = await RedisStateStore.connect({ url: env.state.localUrl(stateUser('dispatcher')) });
       const live = await state.liveNodes().finally(() => state.close());
       const retried = calls.filter((call) => call.attempts > 1);
       const late = retried.filter((call) => call.at > ttlMs + refreshMs + 1000); // + the time a call takes
@@ -275,7 +276,7 @@ async function computeHostTerminated(
   const instance = env.fleet.byName(name);
   const survivor = env.fleet.byName(other);
   const liveIds = async () => {
-    const state = await RedisStateStore.connect({ url: env.state.localUrl });
+    const state = await RedisStateStore.connect({ url: env.state.localUrl(stateUser('dispatcher')) });
     return (await state.liveNodes().finally(() => state.close())).map((node) => node.id);
   };
   await survivor.host.boot();

@@ -6,6 +6,7 @@ import { RedisRegistryCache } from '../../common/functions/directory';
 import { FunctionRegistry } from '../../common/functions/registry';
 import { FUNCTION_VERSION_HEADER, TIER3_HEADER } from '../../common/http/headers';
 import { RedisStateStore } from '../../common/state';
+import { stateUser } from '../../common/state/access';
 import { FunctionsApi } from '../../lambdas/functions-api/functions-api';
 import { CORPUS, corpusText } from '../corpus';
 import { buildFunction, EXAMPLES_DIR } from '../functions-build';
@@ -28,7 +29,7 @@ export async function rehearseUserFunction(
 ): Promise<void> {
   const bucket = env.deployment.dispatcher().environment.STRATA_FUNCTIONS_BUCKET;
   const grep = await buildFunction(join(EXAMPLES_DIR, 'grep'));
-  const state = await RedisStateStore.connect({ url: env.state.localUrl });
+  const state = await RedisStateStore.connect({ url: env.state.localUrl(stateUser('functions-api')) });
   try {
     const registry = new FunctionRegistry(new FolderCodeStore(join(env.aws.folder, 's3', bucket)), BUILTIN_NAMES);
     const api = new FunctionsApi(registry, new RedisRegistryCache((command) => state.command(command)));

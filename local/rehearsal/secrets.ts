@@ -12,8 +12,13 @@ export function secretValues(secret: string): string[] {
   } catch {
     fields = secret;
   }
+  // A user name beside its password is no secret (the state store users': common/state/access.ts).
   const strings =
-    typeof fields === 'string' ? [fields] : Object.values(fields as object).filter((v) => typeof v === 'string');
+    typeof fields === 'string'
+      ? [fields]
+      : Object.entries(fields as object)
+          .filter(([name, value]) => typeof value === 'string' && name !== 'username')
+          .map(([, value]) => value);
   const values: string[] = [];
   for (const text of strings as string[]) {
     // A keyring or a PEM holds its secret among lines that are not.

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { must } from '../commands';
 import { freePort } from '../redis-server';
@@ -71,31 +72,42 @@ export class RehearsalCa {
   }
 }
 
-/** The state store as ElastiCache runs it: Valkey/Redis with TLS required and an AUTH token, on the port the templates name. */
+/** A state store user as the template makes it: its name, access string and password. */
+export interface StateStoreUser {
+  readonly name: string;
+  readonly accessString: string;
+  readonly password: string;
+}
+
+/** The state store as ElastiCache runs it: Valkey/Redis with TLS required and a user per role, on the port the templates name. */
 export interface StateStoreStandIn {
-  /** rediss://:TOKEN@NAME:PORT, as the nodes build it. */
-  readonly url: string;
-  /** Plain redis:// on this machine's loopback, for the rehearsal's own reads. */
-  readonly localUrl: string;
+  /** Plain redis:// on this machine's loopback as one of the template's users, for the rehearsal's own reads and writes. */
+  localUrl(user: string): string;
   stop(): Promise<void>;
 }
 
 /**
  * Debian's redis-server with TLS on `address:port` (certificate for `name`, from the
- * rehearsal CA) and `requirepass` set to the AUTH token, as ElastiCache with transit
- * encryption required and an AUTH token answers; plus a plain port on loopback for the
- * rehearsal's checks.
+ * rehearsal CA) and the template's users (ElastiCache RBAC) in its ACL file, each with its
+ * access string and password (as its SHA-256), the default user off: as ElastiCache with
+ * transit encryption required and a Valkey user group answers. Plus a plain port on
+ * loopback for the rehearsal's checks, which connect as one of those users too.
  */
 export async function startStateStore(options: {
   ca: RehearsalCa;
   name: string;
   address: string;
   port: number;
-  token: string;
+  users: readonly StateStoreUser[];
   folder: string;
 }): Promise<StateStoreStandIn> {
   const { certificate, key } = await options.ca.issue('state-store', [options.name]);
   const localPort = await freePort();
+  const aclFile = join(options.folder, 'state-store.acl');
+  const lines = options.users.map(
+    (user) => `user ${user.name} ${user.accessString} #${createHash('sha256').update(user.password).digest('hex')}`,
+  );
+  writeFileSync(aclFile, [...lines, 'user default off -@all', ''].join('\n'), { mode: 0o600 });
   const child: ChildProcess = spawn(
     'redis-server',
     [
@@ -114,8 +126,8 @@ export async function startStateStore(options: {
       options.ca.certificate,
       '--tls-auth-clients',
       'no',
-      '--requirepass',
-      options.token,
+      '--aclfile',
+      aclFile,
       '--save',
       '',
       '--appendonly',
@@ -144,10 +156,12 @@ export async function startStateStore(options: {
   child.stdout!.resume();
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit); // also when the rehearsal is stopped by a signal
-  const token = encodeURIComponent(options.token);
   return {
-    url: `rediss://:${token}@${options.name}:${options.port}`,
-    localUrl: `redis://:${token}@127.0.0.1:${localPort}`,
+    localUrl: (name) => {
+      const user = options.users.find((candidate) => candidate.name === name);
+      if (!user) throw new Error(`the state store has no user ${name}: ${options.users.map((u) => u.name).join(', ')}`);
+      return `redis://${encodeURIComponent(name)}:${encodeURIComponent(user.password)}@127.0.0.1:${localPort}`;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         process.off('exit', killOnExit);

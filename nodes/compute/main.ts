@@ -17,8 +17,9 @@ const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoi
   [--offload-policy thresholds] [--offload-options '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}']
   [--plugins '[{"tier":"node","name":"NAME","module":"/abs/path.ts"}]' (from source only; a bundle has its plugins built in)]
   [--policy-file PATH (the live policy setting of a local run; with a redis:// state, it is read from Redis)] [--max-hops 2] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
-  [--peers CIDR,...] [--peer-ports PORT,...] [--state URL]
-The state store URL (it may hold the AUTH token) is read from STRATA_STATE_URL; --state is for tests.`;
+  [--peers CIDR,...] [--peer-ports PORT,...] [--measure host|process] [--state URL]
+--measure process: the metrics agent measures this process alone (nodes sharing one machine, as npm start runs them).
+The state store URL (it may hold a user and password) is read from STRATA_STATE_URL; --state is for tests.`;
 
 async function main(): Promise<void> {
   const values = parseFlags(

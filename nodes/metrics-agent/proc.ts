@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
@@ -51,6 +51,23 @@ export function parseLoadavg(text: string): readonly [number, number, number] {
 }
 
 /**
+ * What a node measures itself by: its host (the machine, or the cgroup quota it runs
+ * under), or only its own process, for nodes that share one machine as plain processes
+ * (`npm start`), where the machine's figures would count every other node's work.
+ */
+export type MeasureScope = 'host' | 'process';
+
+/** `--measure`'s values, for messages. */
+export const MEASURE_SCOPES: readonly MeasureScope[] = ['host', 'process'];
+
+/** One thread's /proc/PID/task/TID/schedstat: nanoseconds on a CPU (then waiting for one, and time slices). */
+export function parseSchedstat(text: string): number {
+  const runNs = Number(text.trim().split(/\s+/)[0]);
+  if (!Number.isFinite(runNs)) throw new Error('schedstat is not readable');
+  return runNs;
+}
+
+/**
  * Samples CPU, memory and load from a /proc folder (the real one by default, fixture
  * folders in tests). CPU busy is the change in busy ticks over the change in all ticks
  * since the previous sample, so it covers the real interval between samples; the first
@@ -61,20 +78,26 @@ export class ProcSampler {
   private last = { cpuBusy: 0, iowait: 0 };
   private quota: CgroupQuota | undefined | null = null;
   private previousQuota: { usageNs: number; throttledNs: number; wallNs: bigint } | undefined;
+  private previousThreads: { runNsByThread: Map<string, number>; wallNs: bigint } | undefined;
   private lastLoad = 0;
 
   constructor(
     private readonly procDir = '/proc',
     private readonly cores = availableParallelism(),
     private readonly cgroupDir = '/sys/fs/cgroup',
+    private readonly scope: MeasureScope = 'host',
   ) {}
 
   async sample(): Promise<HostSample> {
     const read = (name: string) => readFile(join(this.procDir, name), 'utf8');
-    if (this.quota === null) this.quota = await cgroupQuota(this.procDir, this.cgroupDir);
+    if (this.quota === null && this.scope === 'host') this.quota = await cgroupQuota(this.procDir, this.cgroupDir);
     const [meminfo, cpu] = await Promise.all([
       read('meminfo'),
-      this.quota ? this.sampleQuota(this.quota) : this.sampleMachine(read),
+      this.scope === 'process'
+        ? this.sampleProcess()
+        : this.quota
+          ? this.sampleQuota(this.quota)
+          : this.sampleMachine(read),
     ]);
     const memory = parseMeminfo(meminfo);
     return { ...cpu, memoryUsed: clamp(1 - memory.availableKb / memory.totalKb) };
@@ -117,6 +140,39 @@ export class ProcSampler {
       this.lastLoad = (busy + clamp((throttledNs - since.throttledNs) / wall)) * Math.max(1, quota.cores);
     }
     return { ...this.last, load1: this.lastLoad, load5: this.lastLoad, load15: this.lastLoad, cores: quota.cores };
+  }
+
+  /**
+   * This process alone, as if it had the machine's cores to itself: CPU busy is its
+   * threads' time on a CPU over the interval and the cores, and its load is that time
+   * over the interval (how many of its threads ran, on average). Their time waiting for a
+   * CPU is left out: on a shared machine that is mostly the other processes' doing, and
+   * these figures must move only with what this process runs.
+   */
+  private async sampleProcess(): Promise<Omit<HostSample, 'memoryUsed'>> {
+    const taskDir = join(this.procDir, 'self', 'task');
+    const runNsByThread = new Map<string, number>();
+    for (const thread of await readdir(taskDir)) {
+      // A thread may end between the listing and the read: it is left out of this interval.
+      const text = await readFile(join(taskDir, thread, 'schedstat'), 'utf8').catch(() => undefined);
+      if (text !== undefined) runNsByThread.set(thread, parseSchedstat(text));
+    }
+    const wallNs = process.hrtime.bigint();
+    const since = this.previousThreads;
+    this.previousThreads = { runNsByThread, wallNs };
+    if (since && wallNs > since.wallNs) {
+      let runNs = 0;
+      for (const [thread, now] of runNsByThread) {
+        // A thread not seen at the last sample counts from the next one: its figure is its
+        // whole life's, which may have begun long before (one missed in a listing).
+        const before = since.runNsByThread.get(thread);
+        if (before !== undefined) runNs += Math.max(0, now - before);
+      }
+      const wall = Number(wallNs - since.wallNs);
+      this.last = { cpuBusy: clamp(runNs / (wall * this.cores)), iowait: 0 };
+      this.lastLoad = runNs / wall;
+    }
+    return { ...this.last, load1: this.lastLoad, load5: this.lastLoad, load15: this.lastLoad, cores: this.cores };
   }
 }
 

@@ -23,11 +23,13 @@ secret_has() {
   aws_get_secret "$1" | jq -Rse --arg field "$2" '(fromjson? // null) | type == "object" and has($field)' >/dev/null
 }
 
-# The state store URL with its AUTH token, for the node's environment file.
+# The state store URL with the node role's own user and password (letters and digits:
+# nothing to encode), for the node's environment file.
 state_url() {
-  local token
-  token=$(secret_field "${STRATA_CACHE_SECRET_ARN}" token)
-  echo "rediss://:${token}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
+  local user password
+  user=$(secret_field "${STRATA_CACHE_SECRET_ARN}" username)
+  password=$(secret_field "${STRATA_CACHE_SECRET_ARN}" password)
+  echo "rediss://${user}:${password}@${STRATA_CACHE_HOST}:${STRATA_CACHE_PORT}"
 }
 
 # Storage node 0 publishes the S3 keys and RGW's CA in the object-store secret once Ceph
@@ -37,8 +39,8 @@ wait_for_object_store_keys() {
     secret_has "${STRATA_OBJECTS_SECRET_ARN}" accessKeyId
 }
 
-# The node's environment file, read by systemd as root: the state store URL with its
-# token, RGW's S3 keys, the offload thresholds. The node reads its secrets from there (its
+# The node's environment file, read by systemd as root: the state store URL with its user's
+# password, RGW's S3 keys, the offload thresholds. The node reads its secrets from there (its
 # environment), never from its command line, which any local user can read in ps. RGW's CA
 # goes where the node itself (user strata) can read it, so that Node.js trusts RGW's TLS.
 # RGW's keys are not AWS_*: the AWS SDK takes the instance role (and AWS_REGION) for the

@@ -46,4 +46,14 @@ describe('--help', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^Unknown option '--fast'[\s\S]*usage: npm run bench:decisions -- /);
   });
+
+  test('a value a node does not accept: exit 2, the flag and its values named', async () => {
+    const result = await runScript(
+      'nodes/storage/main.ts',
+      ['--id', 's1', '--objects', '/tmp', '--state', 'redis://127.0.0.1:1', '--measure', 'cgroup'],
+      env,
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--measure must be one of host, process; got "cgroup"/);
+  });
 });

@@ -80,7 +80,7 @@ test('dispatchers syncing at once lose no measurement (counters added atomically
   }
   await Promise.all(learners.map((learner) => syncLearning(command, learner.learning, now)));
   const counters = async () =>
-    (await command(['HGETALL', `${LEARNING_KEY_PREFIX}${learners[0].learning.key}:counters`])) as string[];
+    (await command(['HGETALL', `${LEARNING_KEY_PREFIX}{${learners[0].learning.key}}:counters`])) as string[];
   // Arm 0 ran this window: 20 invocations of 10 ms, in microseconds.
   expect(await counters()).toEqual(['n0', '20', 'us0', '200000']);
   // A sync with nothing new adds nothing; the next window's sync uses them (the state rolls, the counters empty).
@@ -88,7 +88,7 @@ test('dispatchers syncing at once lose no measurement (counters added atomically
   expect(await counters()).toEqual(['n0', '20', 'us0', '200000']);
   await syncLearning(command, learners[1].learning, now + 2000);
   expect(await counters()).toEqual(['n0', '0', 'us0', '0']);
-  const state = JSON.parse(String(await command(['GET', `${LEARNING_KEY_PREFIX}${learners[0].learning.key}`]))) as {
+  const state = JSON.parse(String(await command(['GET', `${LEARNING_KEY_PREFIX}{${learners[0].learning.key}}`]))) as {
     counts: number[];
     sums: number[];
   };

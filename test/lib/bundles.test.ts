@@ -160,7 +160,7 @@ describe('the dispatcher and node bundles, run as Lambda and EC2 run them', () =
     const source = readFileSync(join(dispatcherDir, 'index.js'), 'utf8');
     expect(source).toContain('require("@strata/policy-engine")');
     expect(source).not.toContain('single-entry'); // a policy name only the engine's registry spells
-    // The AUTH token is read with one signed request, not the SDK; the S3 client (the functions
+    // The state store user's secret is read with one signed request, not the SDK; the S3 client (the functions
     // registry, read only when its cache in Redis is empty) is required lazily, never at load.
     expect(source).not.toMatch(/^var import_client_[a-z0-9_]+ ?= ?require\("@aws-sdk/m);
     expect(source).not.toContain('@aws-sdk/client-secrets-manager');

@@ -159,7 +159,7 @@ describe('the functions API Lambda', () => {
     const env = fn.Properties.Environment.Variables;
     expect(JSON.stringify(env.STRATA_FUNCTIONS_BUCKET)).toMatch(/FunctionCodeBucket/);
     expect(userDataText(env.STRATA_REDIS_URL)).toMatch(/^rediss:\/\/<.*>:6380$/);
-    expect(JSON.stringify(env.STRATA_REDIS_AUTH_SECRET_ARN)).toMatch(/CacheAuthToken/);
+    expect(JSON.stringify(env.STRATA_REDIS_AUTH_SECRET_ARN)).toMatch(/CacheFunctionsApiSecret/);
   });
 
   test('may read, write, list and delete the registry objects, use the key through S3 only, and read the token', () => {

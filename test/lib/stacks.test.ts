@@ -222,14 +222,28 @@ describe('StrataState', () => {
     });
   });
 
-  test('the AUTH token is generated in Secrets Manager and reaches ElastiCache as a dynamic reference, never as text', () => {
+  test("each role's password is generated in Secrets Manager and reaches ElastiCache as a dynamic reference, never as text; no shared AUTH token", () => {
     state.hasResourceProperties('AWS::SecretsManager::Secret', {
-      GenerateSecretString: { GenerateStringKey: 'token', PasswordLength: 64, ExcludePunctuation: true },
+      GenerateSecretString: Match.objectLike({
+        GenerateStringKey: 'password',
+        PasswordLength: 64,
+        ExcludePunctuation: true,
+      }),
     });
+    const users = Object.values(resourcesOf(state, 'AWS::ElastiCache::User'));
+    expect(users.map((user) => user.Properties.UserName).sort()).toEqual([
+      'strata-compute',
+      'strata-dispatcher',
+      'strata-functions-api',
+      'strata-storage',
+    ]);
+    for (const user of users)
+      expect(JSON.stringify(user.Properties.AuthenticationMode)).toMatch(
+        /\{\{resolve:secretsmanager:.*:SecretString:password::\}\}/,
+      );
     const group = Object.values(resourcesOf(state, 'AWS::ElastiCache::ReplicationGroup'))[0];
-    expect(JSON.stringify(group.Properties.AuthToken)).toMatch(
-      /\{\{resolve:secretsmanager:.*:SecretString:token::\}\}/,
-    );
+    expect(group.Properties.AuthToken).toBeUndefined();
+    expect(group.Properties.UserGroupIds).toHaveLength(1);
   });
 
   test('slow-log delivery to CloudWatch Logs', () => {
@@ -343,6 +357,20 @@ describe('StrataStorage', () => {
     );
     expect(reads).toMatch(/CephObjectStoreReadKeys/);
     expect(reads).not.toMatch(/CephObjectStoreKeys/);
+  });
+
+  test.each([
+    ['compute', 'CacheComputeSecret'],
+    ['storage', 'CacheStorageSecret'],
+  ])("a %s node reads its own state store user's secret and no other role's", (role, own) => {
+    const stack = role === 'compute' ? compute : storage;
+    const reads = JSON.stringify(
+      Object.values(resourcesOf(stack, 'AWS::IAM::Policy'))
+        .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+        .filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager:GetSecretValue')),
+    );
+    expect(reads).toContain(own);
+    expect(reads.match(/Cache(Dispatcher|Compute|Storage|FunctionsApi)Secret/g)?.every((id) => id === own)).toBe(true);
   });
 
   test('a node may attach only the storage volumes, only to storage instances, and claim addresses only on their interfaces', () => {
@@ -610,14 +638,15 @@ describe('StrataDispatch', () => {
     });
   });
 
-  test('the dispatcher may read the token secret and nothing else of Secrets Manager', () => {
+  test("the dispatcher may read its own state store user's secret and nothing else of Secrets Manager", () => {
     const statements = Object.entries(resourcesOf(dispatch, 'AWS::IAM::Policy'))
       .filter(([id]) => id.startsWith('DispatcherFunction'))
       .flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement);
     const secrets = statements.filter((statement) => JSON.stringify(statement.Action).includes('secretsmanager'));
     expect(secrets).toHaveLength(1);
     expect(secrets[0].Action).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-    expect(JSON.stringify(secrets[0].Resource)).toContain('CacheAuthToken');
+    expect(JSON.stringify(secrets[0].Resource)).toContain('CacheDispatcherSecret');
+    expect(JSON.stringify(secrets[0].Resource)).not.toMatch(/Cache(Compute|Storage|FunctionsApi)Secret/);
   });
 });
 

@@ -175,6 +175,14 @@ describe('the dashboard of a run of npm start, in Chromium', () => {
     console.log(`screenshot of the run: ${screenshot}`);
   });
 
+  test('the light phase shows tier 3 acting: its data stages run on the storage node', async () => {
+    await line(/^metrics \(CloudWatch EMF\): /);
+    // Printed light phase first; its stages are all data stages (word count, substring).
+    const light = stdout.split('\n').find((l) => l.startsWith('tier 3, data stages: '))!;
+    const offloaded = Number(/offloaded:s1 (\d+)/.exec(light)?.[1] ?? 0);
+    expect(offloaded).toBeGreaterThanOrEqual(REQUESTS / 10 / 2); // most of them, on a machine also running Ceph and the demo
+  });
+
   test("the numbers are the run's own: decisions per node, invocations, errors, dispatches", async () => {
     // The demo's two phases (the light one first) each print their lines: the run's figures are their sums.
     await line(/^metrics \(CloudWatch EMF\): /);

@@ -1,3 +1,4 @@
+import type { RedisStateStore } from '../../common/state';
 import { functions } from '../../functions';
 import { runStageOver } from '../../functions/text';
 import { LocalCluster } from '../../local/cluster';
@@ -34,6 +35,7 @@ async function withCluster(
 ): Promise<void> {
   const cluster = await LocalCluster.start({
     redisUrl: fleet.redisUrl,
+    redisUsers: fleet.redisUsers,
     objects: { s3Endpoint: fleet.s3Endpoint, bucket: 'strata-data', credentials: fleet.ceph.credentials },
     computeNodes: fleet.computeNodes,
     slots: 2,
@@ -75,6 +77,19 @@ describe('the emulated fleet', () => {
         expect(byId.c2.address).toMatch(/^10\.77\.14\.32:\d+$/);
         expect(byId.s1.address).toMatch(/^10\.77\.14\.20:\d+$/);
         expect([byId.c1.cores, byId.c2.cores, byId.s1.cores]).toEqual([0.25, 0.5, 0.5]);
+        // Each connected as its role's user, as on AWS (the default user is off).
+        const clients = String(await (cluster.state as RedisStateStore).command(['CLIENT', 'LIST']));
+        const usersFrom = (address: string) =>
+          new Set(
+            clients
+              .split('\n')
+              .filter((line) => line.includes(` addr=${address}:`))
+              .map((line) => /\buser=(\S+)/.exec(line)?.[1]),
+          );
+        expect(usersFrom('10.77.14.31')).toEqual(new Set(['strata-compute']));
+        expect(usersFrom('10.77.14.32')).toEqual(new Set(['strata-compute']));
+        expect(usersFrom('10.77.14.20')).toEqual(new Set(['strata-storage']));
+        expect(clients).toMatch(/\buser=strata-dispatcher\b/);
       });
     },
     5 * 60_000,

@@ -59,6 +59,11 @@ describe('finding secrets in text', () => {
     expect(values).not.toContain('6380');
   });
 
+  test("a state store user's password is looked for, its user name beside it is not", () => {
+    const values = secretValues(JSON.stringify({ username: 'strata-functions-api', password: 'p'.repeat(64) }));
+    expect(values).toEqual(['p'.repeat(64)]);
+  });
+
   test('a secret shown is named by where, with no more of it than its first characters', () => {
     const token = 'b'.repeat(40);
     const shown = secretsShown(

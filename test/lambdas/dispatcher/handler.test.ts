@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { STRATA_DEFAULTS } from '../../../common/settings';
-import { configFromEnvironment, redisUrlWithToken } from '../../../lambdas/dispatcher/handler';
+import { configFromEnvironment, redisUrlWithUser } from '../../../lambdas/dispatcher/handler';
 import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 
 let redis: RedisServer;
@@ -69,19 +69,22 @@ describe('the Lambda handler', () => {
     expect(() => configFromEnvironment(env)).toThrow(message);
   });
 
-  test('the AUTH token from Secrets Manager goes into the state store URL, encoded', async () => {
+  test("the role's user and password from Secrets Manager go into the state store URL, encoded", async () => {
     const secrets: string[] = [];
     const read = async (arn: string) => {
       secrets.push(arn);
-      return JSON.stringify({ token: 'a/b+c=d' });
+      return JSON.stringify({ username: 'strata-dispatcher', password: 'a/b+c=d' });
     };
-    expect(await redisUrlWithToken('rediss://cache.internal:6380', 'arn:secret', read)).toBe(
-      'rediss://:a%2Fb%2Bc%3Dd@cache.internal:6380',
+    expect(await redisUrlWithUser('rediss://cache.internal:6380', 'arn:secret', read)).toBe(
+      'rediss://strata-dispatcher:a%2Fb%2Bc%3Dd@cache.internal:6380',
     );
     expect(secrets).toEqual(['arn:secret']);
-    expect(await redisUrlWithToken('redis://127.0.0.1:6379', undefined, read)).toBe('redis://127.0.0.1:6379');
-    await expect(redisUrlWithToken('rediss://h:6380', 'arn:other', async () => '{}')).rejects.toThrow(
-      'secret arn:other has no "token" field',
+    expect(await redisUrlWithUser('redis://127.0.0.1:6379', undefined, read)).toBe('redis://127.0.0.1:6379');
+    await expect(redisUrlWithUser('rediss://h:6380', 'arn:other', async () => '{"password":"p"}')).rejects.toThrow(
+      'secret arn:other has no "username" field',
+    );
+    await expect(redisUrlWithUser('rediss://h:6380', 'arn:other', async () => '{"token":"t"}')).rejects.toThrow(
+      'has no "username" field',
     );
   });
 });

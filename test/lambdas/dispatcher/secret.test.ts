@@ -40,7 +40,7 @@ async function smithyAuthorization(
   return String(signed.headers.authorization);
 }
 
-describe("reading the state store's AUTH token from Secrets Manager without the SDK", () => {
+describe("reading the state store user's secret from Secrets Manager without the SDK", () => {
   test('signs exactly as the AWS SDK signs (Signature Version 4)', async () => {
     const at = new Date('2026-03-01T12:34:56.789Z');
     const headers = { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'secretsmanager.GetSecretValue' };

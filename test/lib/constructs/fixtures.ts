@@ -37,7 +37,16 @@ export function ec2Dependencies(stack: Stack) {
     bundle: new Asset(stack, 'Bundle', { path: join(ROOT, 'nodes', 'node-setup') }),
     logGroup: new LogGroup(stack, 'Logs'),
     alerts: new Topic(stack, 'Alerts'),
-    state: { host: 'cache.internal', port: 6380, authSecret: new Secret(stack, 'CacheToken') },
+    state: {
+      host: 'cache.internal',
+      port: 6380,
+      secrets: {
+        dispatcher: new Secret(stack, 'CacheDispatcher'),
+        compute: new Secret(stack, 'CacheCompute'),
+        storage: new Secret(stack, 'CacheStorage'),
+        'functions-api': new Secret(stack, 'CacheFunctionsApi'),
+      },
+    },
     functionCode: new FunctionCodeBucket(stack, 'FunctionCode'),
   };
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,51 @@ describe('ProcSampler', () => {
       cores: 4,
     });
     rmSync(cgroups, { recursive: true, force: true });
+  });
+
+  test("measuring its own process, it counts its threads' CPU and run-queue wait, not the machine's", async () => {
+    const proc = procFolder([100, 0, 100, 700, 100, 0, 0, 0]); // the machine: 20 % busy, load 1.5
+    const thread = (tid: string, runMs: number, waitMs: number) => {
+      mkdirSync(join(proc.dir, 'self', 'task', tid), { recursive: true });
+      writeFileSync(join(proc.dir, 'self', 'task', tid, 'schedstat'), `${runMs * 1e6} ${waitMs * 1e6} 7\n`);
+    };
+    thread('101', 1_000, 500);
+    thread('102', 2_000, 0);
+    const sampler = new ProcSampler(proc.dir, 2, undefined, 'process');
+    const started = process.hrtime.bigint();
+    expect(await sampler.sample()).toMatchObject({ cpuBusy: 0, load1: 0, cores: 2, memoryUsed: 0.75 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    thread('101', 1_100, 900); // +100 ms on a CPU, +400 ms waiting for one (others' work, mostly)
+    rmSync(join(proc.dir, 'self', 'task', '102'), { recursive: true }); // ended: left out
+    thread('103', 5_000, 3_000); // not seen before: its whole life's figures, counted from the next sample
+    const sample = await sampler.sample();
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    expect(sample.cpuBusy).toBeLessThanOrEqual(100 / (200 * 2) + 1e-9); // 100 ms of CPU over 2 cores
+    expect(sample.cpuBusy).toBeGreaterThanOrEqual(100 / (wallMs * 2) - 1e-9);
+    expect(sample.load1).toBeLessThanOrEqual(100 / 200 + 1e-9); // threads on a CPU, on average
+    expect(sample.load1).toBeGreaterThanOrEqual(100 / wallMs - 1e-9);
+    expect(sample.load5).toBe(sample.load1);
+    thread('103', 5_040, 3_000);
+    expect((await sampler.sample()).load1).toBeGreaterThan(0); // from then on it counts
+  });
+
+  test("measuring its own process on the real /proc: a busy thread is load, another process's work is not", async () => {
+    const sampler = new ProcSampler(undefined, undefined, undefined, 'process');
+    const started = process.hrtime.bigint();
+    await sampler.sample();
+    const spunUntil = process.cpuUsage().user + 150_000;
+    while (process.cpuUsage().user < spunUntil); // 150 ms of CPU time, however long a busy machine takes to give it
+    const busy = await sampler.sample();
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    expect(busy.load1).toBeGreaterThanOrEqual((0.5 * 150) / wallMs); // most of the 150 ms is this thread's
+    const other = spawn(process.execPath, ['-e', 'const t = Date.now() + 600; while (Date.now() < t);']);
+    await new Promise((resolve) => other.once('spawn', resolve));
+    await sampler.sample();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // this process idle, the other busy
+    const idle = await sampler.sample();
+    other.kill();
+    expect(idle.load1).toBeLessThan(0.5);
+    expect(idle.cpuBusy).toBeLessThan(0.25);
   });
 
   test("reads this machine's real /proc", async () => {
