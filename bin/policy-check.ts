@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     const oracle = simulate({ ...base, placement: { kind: 'oracle' } });
     const compared: [string, string, string][] = [
       [name, name, 'most-slots'],
-      ['least-expected-delay', 'least-expected-delay', 'expected-delay'],
+      ['least-expected-delay', 'least-expected-delay', 'least-expected-delay'],
       ['round-robin', 'round-robin', 'most-slots'],
     ];
     lines.push({

@@ -41,6 +41,10 @@ export class TierPolicy<T extends PolicyTier> {
       Object.defineProperty(delegate, 'observe', {
         get: () => (this.current as InvocationStrategy).observe,
       });
+      // What it learns, shared through the state store (common/shared-learning.ts).
+      Object.defineProperty(delegate, 'learning', {
+        get: () => (this.current as InvocationStrategy).learning,
+      });
     }
     // The compute node asks the store's index for a peer by the current policy's rule (none: its order).
     if (tier === 'node') Object.defineProperty(delegate, 'peer', { get: () => (this.current as NodePolicy).peer });

@@ -29,10 +29,12 @@ export interface PolicySetting {
 export const POLICY_KEY = 'strata:policy';
 
 /**
- * Parses and checks a setting: every tier's name registered and its options valid against
- * its schema; the error names the field (`policies.invocation.options.probes`).
+ * Parses and checks a setting: each of `tiers` (by default all three) has a registered
+ * name and options valid against its schema; the error names the field
+ * (`policies.invocation.options.probes`). A process checks only the tiers it runs: a
+ * compute node is not built with the tier-1 plugins, which live in the dispatcher's layer.
  */
-export function parsePolicySetting(text: string): PolicySetting {
+export function parsePolicySetting(text: string, tiers: readonly PolicyTier[] = POLICY_TIERS): PolicySetting {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -45,6 +47,7 @@ export function parsePolicySetting(text: string): PolicySetting {
   for (const tier of POLICY_TIERS) {
     const choice = setting.policies?.[tier];
     if (typeof choice?.name !== 'string') throw new RangeError(`policies.${tier}.name must be a policy name`);
+    if (!tiers.includes(tier)) continue;
     policyDefinition(tier, choice.name); // UnknownPolicyError lists the valid names
     checkOptions(policyDefinition(tier, choice.name).options ?? {}, choice.options ?? {}, `policies.${tier}.options`);
   }
@@ -120,7 +123,10 @@ export class LivePolicies {
     if (text === undefined) return;
     let setting: PolicySetting;
     try {
-      setting = parsePolicySetting(text);
+      setting = parsePolicySetting(
+        text,
+        this.tiers.map((t) => t.tier),
+      );
     } catch (error) {
       const version = Number(/"version"\s*:\s*(\d+)/.exec(text)?.[1] ?? 0);
       if (version !== this.rejectedVersion)

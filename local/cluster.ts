@@ -12,9 +12,10 @@ import { TierPolicy } from '../common/live-policy';
 import { type PluginModule, registerPluginModules } from '../common/plugins';
 import { PolicyFaultReporter } from '../common/policy-faults';
 import { fileSettingSource, LivePolicies } from '../common/policy-setting';
+import { LearningSync } from '../common/shared-learning';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../common/state';
 import type { StateRole } from '../common/state/access';
-import { Dispatcher, type DispatchObserver } from '../lambdas/dispatcher/dispatcher';
+import { Dispatcher, type DispatchObserver, learningObserver } from '../lambdas/dispatcher/dispatcher';
 import { FunctionsApi } from '../lambdas/functions-api/functions-api';
 import { serveApi } from './api-adapter';
 import { serveStateStore } from './shared-state';
@@ -193,17 +194,41 @@ export class LocalCluster {
     await live?.refresh();
     const dispatcher = new Dispatcher({
       functions: new FunctionDirectory({ cache: await cacheAs('dispatcher'), registry, refreshMs: heartbeatMs }),
-      strategyName,
+      // The strategy in use now (it follows the live setting): what the tier-1 header and the metrics name.
+      get strategyName() {
+        return tier1.choice.name;
+      },
       strategy: tier1.policy,
       // With Redis, the dispatcher connects as the Lambda does (and reconnects after a failure).
       connect: redisUrl ? () => RedisStateStore.connect({ url: users?.dispatcher ?? redisUrl }) : async () => state,
       refreshMs: heartbeatMs,
       queueTimeoutMs: options.queueTimeoutMs,
       heartbeatTtlMs: 3 * heartbeatMs,
-      observer: telemetry ? telemetry.observer(options.observer) : options.observer,
+      // A learning strategy (adaptive) hears each dispatch's latency.
+      observer: learningObserver(
+        (telemetry ? telemetry.observer(options.observer) : options.observer) ?? {},
+        tier1.policy,
+      ),
     });
+    // With Redis, what the adaptive strategy learns is kept there, as every Lambda dispatcher keeps it (as its user).
+    let learningStore: RedisStateStore | undefined;
+    if (users) {
+      learningStore = await RedisStateStore.connect({ url: users.dispatcher });
+      connections.push(learningStore);
+    } else if (state instanceof RedisStateStore) learningStore = state;
+    const learningSync =
+      learningStore &&
+      new LearningSync(
+        (args) => learningStore.command(args),
+        () => tier1.policy.learning,
+        {
+          intervalMs: heartbeatMs,
+          log: (message) => process.stderr.write(`dispatcher: ${message}\n`),
+        },
+      );
     const api = await serveApi(async (event) => {
       await live?.refresh();
+      await learningSync?.refresh();
       return functionsApi && /^\/functions(\/|$)/.test(event.path)
         ? functionsApi.handle(event)
         : telemetry

@@ -32,7 +32,7 @@ export interface DispatcherSettings {
   readonly strategyOptions?: Readonly<Record<string, unknown>>;
   /** The SSM parameter that keeps the live policy setting durably (strata policy set). @default none */
   readonly policyParameter?: string;
-  /** How many nodes the power-of-choices strategies sample. */
+  /** How many nodes the power-of-two strategies sample. */
   readonly choices: number;
   /** Prequal's probes per decision and hot quantile. */
   readonly prequal: { readonly probes: number; readonly quantile: number };

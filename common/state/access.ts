@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { POLICY_KEY } from '../policy-setting';
+import { ADD_AND_READ, LEARNING_KEY_PREFIX, ROLL } from '../shared-learning';
 import { cellPrefixes } from './cells';
 import {
   DEREGISTER,
@@ -58,7 +59,7 @@ interface RoleRights {
   readonly commands: readonly string[];
   /** Key patterns after the prefix. */
   readonly keys: readonly string[];
-  /** Whole keys outside the prefix: the live policy setting (common/policy-setting.ts). */
+  /** Whole keys outside the prefix: the live policy setting (common/policy-setting.ts), what adaptive learns (common/shared-learning.ts). */
   readonly otherKeys?: readonly string[];
 }
 
@@ -66,13 +67,14 @@ interface RoleRights {
 const RIGHTS: Record<StateRole, RoleRights> = {
   // Tier 1: reserves and releases through the index, reads the membership log (and the whole
   // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it);
-  // reads the live policy setting, and publishes it from SSM (SET) when asked or when missing.
+  // reads the live policy setting, and publishes it from SSM (SET) when asked or when missing;
+  // merges what the adaptive strategy learned into the shared state (two scripts, EVALSHA).
   // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0.
   dispatcher: {
-    scripts: [MEMBERSHIP, LIVE_NODES, RESERVE, RELEASE, ROOM_LEFT],
+    scripts: [MEMBERSHIP, LIVE_NODES, RESERVE, RELEASE, ROOM_LEFT, ADD_AND_READ, ROLL],
     commands: ['GET', 'MGET', 'MSET', 'SET'],
     keys: [...FLEET_KEYS, ':cursor:*', ':functions:*'],
-    otherKeys: [POLICY_KEY],
+    otherKeys: [POLICY_KEY, `${LEARNING_KEY_PREFIX}*`],
   },
   // Heartbeats (its metrics agent) with the storage nodes for tier 3 in the reply, deregisters at
   // drain, reserves a peer through the index when it is full (tier 2) and releases it; reads the

@@ -128,7 +128,7 @@ const builtIns = {
       create: (o) =>
         adaptive(
           o.arms.map((name) => policyDefinition('invocation', name).create({ ...defaultsOf(name) })),
-          o,
+          { ...o, armNames: o.arms },
         ),
     }),
   },

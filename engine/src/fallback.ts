@@ -57,6 +57,11 @@ export function withFallback<T extends PolicyTier>(
   }
   if (tier !== 'invocation') return guarded as unknown as OffloadPolicy as PolicyOfTier[T];
   // A strategy over the index is given only the membership; the fallback must be content with what the policy reads.
-  const { reads, observe } = policy as InvocationStrategy;
-  return Object.assign(guarded, reads ? { reads } : {}, observe ? { observe } : {}) as unknown as PolicyOfTier[T];
+  const { reads, observe, learning } = policy as InvocationStrategy;
+  return Object.assign(
+    guarded,
+    reads ? { reads } : {},
+    observe ? { observe } : {},
+    learning ? { learning } : {},
+  ) as unknown as PolicyOfTier[T];
 }

@@ -92,4 +92,5 @@ export type {
   PolicyContext,
   Selection,
   SelectionRule,
+  SharedLearning,
 } from './types';

@@ -150,6 +150,33 @@ export interface InvocationStrategy {
    * completed after `latencyMs`, at `now`. The caller reports every invocation it measured.
    */
   readonly observe?: (placedAt: number, latencyMs: number, now: number) => void;
+  /** For a strategy whose learning every dispatcher shares (adaptive): how to merge it through the state store. */
+  readonly learning?: SharedLearning;
+}
+
+/**
+ * What a learning strategy keeps in the shared store, so that every dispatcher agrees:
+ * whole-number counters that every dispatcher adds its measurements to (atomic, never a
+ * conflict), and a state that whoever first sees a window end rolls forward (a
+ * compare-and-set, taking from the counters what it used). Pure: the caller does the I/O.
+ */
+export interface SharedLearning {
+  /** Names what is learned: dispatchers running the same arms with the same options share it. */
+  readonly key: string;
+  /** What this dispatcher measured since it last took them, as counters to add to the store's; taken (zeroed here). */
+  take(): Record<string, number>;
+  /**
+   * The stored state (undefined when none) with the store's counters, brought up to
+   * `now`: `run` is what to run by; `next`, when a window ended, the state to store in its
+   * place, having used `used` of the counters.
+   */
+  merge(
+    stored: string | undefined,
+    counters: Readonly<Record<string, number>>,
+    now: number,
+  ): { readonly run: string; readonly next?: string; readonly used: Readonly<Record<string, number>> };
+  /** Run by this (merge's `run`). */
+  adopt(run: string): void;
 }
 
 /**

@@ -92,7 +92,7 @@ export class Dispatcher {
     this.functions = options.functions ?? new FunctionDirectory();
     this.fleet = new FleetView({
       connect: options.connect,
-      reads: options.strategy.reads === 'membership' ? 'membership' : 'figures',
+      reads: () => (options.strategy.reads === 'membership' ? 'membership' : 'figures'),
       refreshMs: options.refreshMs,
       heartbeatTtlMs: options.heartbeatTtlMs,
       onDegraded: (reason) => options.observer?.degraded?.(reason),
@@ -244,4 +244,16 @@ export class Dispatcher {
 
 function optionalHeader(value: string | string[] | undefined): string | undefined {
   return value === undefined ? undefined : String(value);
+}
+
+/** Tells a learning strategy (adaptive) each dispatch's latency, then the other observer. */
+export function learningObserver(other: DispatchObserver, strategy: InvocationStrategy): DispatchObserver {
+  return {
+    ...other,
+    dispatched(event) {
+      const now = Date.now();
+      strategy.observe?.(now - event.latencyMs, event.latencyMs, now);
+      other.dispatched?.(event);
+    },
+  };
 }

@@ -5,8 +5,12 @@ import { LastKnownFleet } from './last-known-fleet';
 export interface FleetViewOptions {
   /** Connects to the shared state; called again after a failure, at most once per refresh interval. */
   readonly connect: () => Promise<StateStore>;
-  /** What the strategy looks at: the members only (it decides over the store's index) or every node's figures. */
-  readonly reads: 'membership' | 'figures';
+  /**
+   * What the strategy looks at now: the members only (it decides over the store's index)
+   * or every node's figures. Asked at each refresh: the strategy may be switched while it
+   * runs (strata policy set), and a change is read at once.
+   */
+  readonly reads: () => 'membership' | 'figures';
   /** How old the node list may grow before it is read again. @default 1000 */
   readonly refreshMs?: number;
   /** A node whose heartbeat is older is not chosen. @default 3000 */
@@ -33,6 +37,8 @@ export class FleetView {
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   /** The membership version `nodes` was read at, for a strategy that reads only membership. */
   private membershipVersion: number | undefined;
+  /** What the list was last read for. */
+  private readFor: 'membership' | 'figures' | undefined;
   private readonly lastKnown = new LastKnownFleet();
   private reason: string | undefined;
 
@@ -56,6 +62,14 @@ export class FleetView {
   async liveNodes(): Promise<readonly NodeView[]> {
     const { now } = this.options;
     const refreshMs = this.options.refreshMs ?? 1000;
+    const reads = this.options.reads();
+    if (reads !== this.readFor) {
+      // The strategy was switched to one that reads otherwise: read the list again now, in full.
+      this.readFor = reads;
+      this.readAt = Number.NEGATIVE_INFINITY;
+      this.lastAttemptAt = Number.NEGATIVE_INFINITY;
+      this.membershipVersion = undefined;
+    }
     // Healthy: read again once the list is older than refreshMs. Degraded: try the store again as often, keeping the last list.
     if (now() - (this.degraded ? this.lastAttemptAt : this.readAt) < refreshMs) return this.nodes;
     this.lastAttemptAt = now();
@@ -65,7 +79,7 @@ export class FleetView {
         throw error;
       });
       const store = await this.store;
-      if (this.options.reads === 'membership') {
+      if (reads === 'membership') {
         // After a change: the changes since the version in hand (O(changes) in Redis), applied to the
         // list in place (O(changes) here too: a view per changed member, none rebuilt for the others).
         const update = await store.membership(this.membershipVersion);

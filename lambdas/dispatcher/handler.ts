@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { type InvocationStrategy, invocationStrategy } from '@strata/policy-engine';
+import { invocationStrategy } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { BUILTIN_NAMES } from '../../common/functions/builtins';
 import { FunctionDirectory, RedisRegistryCache } from '../../common/functions/directory';
@@ -15,11 +15,12 @@ import {
   redisSettingSource,
 } from '../../common/policy-setting';
 import { readDispatcherSettings } from '../../common/settings';
+import { LearningSync } from '../../common/shared-learning';
 import { connectStateStore } from '../../common/state';
-import { Dispatcher, type DispatchObserver } from './dispatcher';
+import { Dispatcher, type DispatchObserver, learningObserver } from './dispatcher';
 import { getParameter, redisUrlWithUser } from './secret';
 
-export { redisUrlWithUser };
+export { learningObserver, redisUrlWithUser };
 
 /** The dispatcher's settings, read once per container from its environment (common/settings/dispatcher.ts). */
 export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
@@ -56,18 +57,6 @@ export function guardedStrategy(
     now,
   });
   return new TierPolicy('invocation', { name, options }, faults.report.bind(faults));
-}
-
-/** Tells a learning strategy (adaptive) each dispatch's latency, then the other observer. */
-export function learningObserver(other: DispatchObserver, strategy: InvocationStrategy): DispatchObserver {
-  return {
-    ...other,
-    dispatched(event) {
-      const now = Date.now();
-      strategy.observe?.(now - event.latencyMs, event.latencyMs, now);
-      other.dispatched?.(event);
-    },
-  };
 }
 
 /** Dispatch metrics in CloudWatch EMF, namespace Strata. */
@@ -151,6 +140,7 @@ export async function handleAndPublish(
 const telemetry = dispatcherTelemetry();
 let dispatcher: Dispatcher | undefined;
 let live: LivePolicies | undefined;
+let learningSync: LearningSync | undefined;
 let publishPolicy: (() => Promise<number | undefined>) | undefined;
 
 /** The event `strata policy set` invokes the function with: copy the setting from SSM into Redis. */
@@ -209,14 +199,23 @@ export async function handler(
       intervalMs: config.refreshMs,
       log: (message) => telemetry.logger.info(message),
     });
+    // What the adaptive strategy learns, merged with every other dispatcher's once a refresh.
+    learningSync = new LearningSync(command, () => tier1.policy.learning, {
+      intervalMs: config.refreshMs,
+      log: (message) => telemetry.logger.warn(message),
+    });
     publishPolicy = async () => {
       const durable = await readDurable?.();
       if (durable === undefined) return undefined;
       await command(['SET', POLICY_KEY, durable]);
-      return parsePolicySetting(durable).version;
+      return parsePolicySetting(durable, ['invocation']).version; // the node tiers' plugins are in the nodes' bundle, not here
     };
     dispatcher = new Dispatcher({
       ...config,
+      // The strategy in use now (it follows the live setting): what the tier-1 header and the metrics name.
+      get strategyName() {
+        return tier1.choice.name;
+      },
       strategy: tier1.policy,
       connect,
       functions: new FunctionDirectory({
@@ -237,6 +236,7 @@ export async function handler(
     return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version }) };
   }
   await live?.refresh(); // at most one GET a refresh interval; never throws
+  await learningSync?.refresh(); // the same, and a script, while a learning strategy runs
   return handleAndPublish(dispatcher, event, telemetry, { remainingMs: context?.getRemainingTimeInMillis?.() });
 }
 

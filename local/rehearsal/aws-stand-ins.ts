@@ -27,16 +27,20 @@ import type { CloudAssembly } from './cloudformation';
  *   volumes/VOLUME         the device a data volume is on (the host it is attached to has it)
  *   addresses/ADDRESS      the network interface a fixed address was claimed for
  *   lifecycle              completed lifecycle actions, one a line
+ *   ssm/NAME.jsonl         an SSM parameter's versions, one a line ({ version, value, at, user })
+ *   logs/GROUP.jsonl       CloudWatch Logs events put, one a line ({ stream, timestamp, message })
  *   bin/node               this machine's Node.js, the seam's stand-in for NodeSource's and AL2023's
  */
 export class AwsStandIns {
   readonly folder: string;
   private server: Server | undefined;
+  /** What Lambda's Invoke runs: the rehearsal's dispatcher, once it is up. */
+  private lambdas = new Map<string, (payload: unknown) => Promise<unknown>>();
 
   constructor(folder: string) {
     this.folder = folder;
     rmSync(folder, { recursive: true, force: true });
-    for (const sub of ['secrets', 's3', 'signals', 'volumes', 'addresses', 'bin'])
+    for (const sub of ['secrets', 's3', 'signals', 'volumes', 'addresses', 'bin', 'ssm', 'logs'])
       mkdirSync(join(folder, sub), { recursive: true });
     writeFileSync(join(folder, 'lifecycle'), '');
     copyFileSync(process.execPath, join(folder, 'bin', 'node'));
@@ -60,6 +64,52 @@ export class AwsStandIns {
         this.putSecret(assembly.resolve(stack, { Ref: logicalId }) as string, text);
       }
     }
+  }
+
+  /** Every SSM parameter of the templates, at version 1 with its template value, as a deploy creates it. */
+  seedParameters(assembly: CloudAssembly, stacks: readonly string[]): void {
+    for (const stack of stacks) {
+      for (const [logicalId, resource] of assembly.resources(stack, 'AWS::SSM::Parameter')) {
+        const name = String(assembly.resolve(stack, { Ref: logicalId }));
+        this.putParameter(name, String(assembly.resolve(stack, resource.Properties?.Value)), 'cdk deploy');
+      }
+    }
+  }
+
+  /** An SSM parameter's versions, oldest first. */
+  parameterVersions(name: string): { version: number; value: string; at: number; user: string }[] {
+    const path = this.parameterPath(name);
+    return existsSync(path)
+      ? readFileSync(path, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { version: number; value: string; at: number; user: string })
+      : [];
+  }
+
+  /** Writes the parameter's next version; answers its number. */
+  putParameter(name: string, value: string, user: string): number {
+    const version = (this.parameterVersions(name).at(-1)?.version ?? 0) + 1;
+    writeFileSync(this.parameterPath(name), `${JSON.stringify({ version, value, at: Date.now(), user })}\n`, {
+      flag: 'a',
+    });
+    return version;
+  }
+
+  /** The CloudWatch Logs events put in a group, oldest first. */
+  logEvents(group: string): { stream: string; timestamp: number; message: string }[] {
+    const path = join(this.folder, 'logs', `${encodeURIComponent(group)}.jsonl`);
+    return existsSync(path)
+      ? readFileSync(path, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as { stream: string; timestamp: number; message: string })
+      : [];
+  }
+
+  /** What Lambda's Invoke of `functionName` runs (the event, as JSON; answers the function's result). */
+  onInvoke(functionName: string, run: (payload: unknown) => Promise<unknown>): void {
+    this.lambdas.set(functionName, run);
   }
 
   secret(arn: string): string {
@@ -136,36 +186,29 @@ export class AwsStandIns {
   }
 
   /**
-   * Secrets Manager's GetSecretValue over HTTP (the JSON 1.1 protocol) from the same folder:
-   * the dispatcher Lambda's SDK reaches it through AWS_ENDPOINT_URL_SECRETS_MANAGER.
+   * The AWS APIs the Lambda functions and the operator's command line call, over HTTP from
+   * the same folder, on one endpoint: the SDKs reach it through AWS_ENDPOINT_URL_<SERVICE>
+   * (SECRETS_MANAGER, SSM, CLOUDWATCH_LOGS, LAMBDA, STS, CLOUDFORMATION; `awsEndpoints`).
+   * Secrets Manager's GetSecretValue; SSM's GetParameter, PutParameter and
+   * GetParameterHistory; CloudWatch Logs' CreateLogStream and PutLogEvents; Lambda's
+   * Invoke (what `onInvoke` registered); STS's GetCallerIdentity; CloudFormation's
+   * DescribeStacks (the stacks' outputs, as `outputs` answers them).
    */
-  async serveSecretsManager(host: string): Promise<string> {
+  async serveApis(host: string, outputs: (stack: string) => Record<string, string> | undefined): Promise<string> {
     this.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk) => (body += chunk));
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        const reply = (status: number, value: unknown) => {
-          res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
-          res.end(JSON.stringify(value));
-        };
-        if (req.headers['x-amz-target'] !== 'secretsmanager.GetSecretValue')
-          return reply(400, {
-            __type: 'InvalidRequestException',
-            message: `not a stand-in for ${String(req.headers['x-amz-target'])}`,
+        const body = Buffer.concat(chunks).toString('utf8');
+        this.answer(req.method ?? 'GET', req.url ?? '/', String(req.headers['x-amz-target'] ?? ''), body, outputs)
+          .then(({ status, type, text, headers }) => {
+            res.writeHead(status, { 'content-type': type, ...headers });
+            res.end(text);
+          })
+          .catch((error: Error) => {
+            res.writeHead(500, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ __type: 'InternalFailure', message: error.message }));
           });
-        const { SecretId } = JSON.parse(body) as { SecretId: string };
-        if (!existsSync(this.secretPath(SecretId)))
-          return reply(400, {
-            __type: 'ResourceNotFoundException',
-            message: `Secrets Manager can't find the specified secret: ${SecretId}`,
-          });
-        return reply(200, {
-          ARN: SecretId,
-          Name: SecretId.split(':secret:')[1],
-          SecretString: this.secret(SecretId),
-          VersionId: randomUUID(),
-          VersionStages: ['AWSCURRENT'],
-        });
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, host, resolve));
@@ -173,9 +216,145 @@ export class AwsStandIns {
     return `http://${host}:${typeof address === 'object' && address ? address.port : 0}`;
   }
 
+  private async answer(
+    method: string,
+    url: string,
+    target: string,
+    body: string,
+    outputs: (stack: string) => Record<string, string> | undefined,
+  ): Promise<{ status: number; type: string; text: string; headers?: Record<string, string> }> {
+    const json = (status: number, value: unknown) => ({
+      status,
+      type: 'application/x-amz-json-1.1',
+      text: JSON.stringify(value),
+    });
+    const xml = (status: number, text: string) => ({ status, type: 'text/xml', text });
+    const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(url);
+    if (method === 'POST' && invoke) {
+      const run = this.lambdas.get(decodeURIComponent(invoke[1]));
+      if (!run)
+        return {
+          status: 404,
+          type: 'application/json',
+          text: JSON.stringify({ Type: 'User', message: `Function not found: ${invoke[1]}` }),
+          headers: { 'x-amzn-errortype': 'ResourceNotFoundException' },
+        };
+      try {
+        const result = await run(JSON.parse(body || '{}'));
+        return { status: 200, type: 'application/json', text: JSON.stringify(result ?? null) };
+      } catch (error) {
+        return {
+          status: 200,
+          type: 'application/json',
+          text: JSON.stringify({ errorMessage: (error as Error).message }),
+          headers: { 'x-amz-function-error': 'Unhandled' },
+        };
+      }
+    }
+    if (!target) {
+      // The query protocol (STS, CloudFormation): a form.
+      const form = new URLSearchParams(body);
+      const action = form.get('Action');
+      if (action === 'GetCallerIdentity')
+        return xml(
+          200,
+          `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>${REHEARSAL_OPERATOR}</Arn><UserId>AIDAREHEARSAL</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
+        );
+      if (action === 'DescribeStacks') {
+        const name = form.get('StackName') ?? '';
+        const found = outputs(name);
+        if (!found)
+          return xml(
+            400,
+            `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${escapeXml(name)} does not exist</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+          );
+        const members = Object.entries(found)
+          .map(
+            ([key, value]) =>
+              `<member><OutputKey>${escapeXml(key)}</OutputKey><OutputValue>${escapeXml(value)}</OutputValue></member>`,
+          )
+          .join('');
+        return xml(
+          200,
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${escapeXml(name)}</StackName><StackId>arn:aws:cloudformation:eu-west-1:123456789012:stack/${escapeXml(name)}/rehearsal</StackId><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+        );
+      }
+      return xml(
+        400,
+        `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>not a stand-in for ${escapeXml(String(action))}</Message></Error></ErrorResponse>`,
+      );
+    }
+    const input = JSON.parse(body || '{}') as Record<string, unknown>;
+    switch (target) {
+      case 'secretsmanager.GetSecretValue': {
+        const SecretId = String(input.SecretId);
+        if (!existsSync(this.secretPath(SecretId)))
+          return json(400, {
+            __type: 'ResourceNotFoundException',
+            message: `Secrets Manager can't find the specified secret: ${SecretId}`,
+          });
+        return json(200, {
+          ARN: SecretId,
+          Name: SecretId.split(':secret:')[1],
+          SecretString: this.secret(SecretId),
+          VersionId: randomUUID(),
+          VersionStages: ['AWSCURRENT'],
+        });
+      }
+      case 'AmazonSSM.GetParameter':
+      case 'AmazonSSM.GetParameterHistory': {
+        const name = String(input.Name);
+        const versions = this.parameterVersions(name);
+        if (versions.length === 0) return json(400, { __type: 'ParameterNotFound', message: `${name} not found` });
+        const shape = (v: (typeof versions)[number]) => ({
+          Name: name,
+          Type: 'String',
+          Value: v.value,
+          Version: v.version,
+          LastModifiedDate: v.at / 1000,
+          LastModifiedUser: v.user,
+          DataType: 'text',
+        });
+        return target === 'AmazonSSM.GetParameter'
+          ? json(200, { Parameter: shape(versions.at(-1)!) })
+          : json(200, { Parameters: versions.map(shape) });
+      }
+      case 'AmazonSSM.PutParameter': {
+        const name = String(input.Name);
+        if (this.parameterVersions(name).length > 0 && input.Overwrite !== true)
+          return json(400, { __type: 'ParameterAlreadyExists', message: `${name} exists` });
+        return json(200, {
+          Version: this.putParameter(name, String(input.Value), REHEARSAL_OPERATOR),
+          Tier: 'Standard',
+        });
+      }
+      case 'Logs_20140328.CreateLogStream':
+        return json(200, {});
+      case 'Logs_20140328.PutLogEvents': {
+        const events = (input.logEvents ?? []) as { timestamp: number; message: string }[];
+        const lines = events.map((e) => JSON.stringify({ stream: input.logStreamName, ...e })).join('\n');
+        writeFileSync(
+          join(this.folder, 'logs', `${encodeURIComponent(String(input.logGroupName))}.jsonl`),
+          `${lines}\n`,
+          {
+            flag: 'a',
+          },
+        );
+        return json(200, {});
+      }
+      default:
+        return json(400, { __type: 'InvalidRequestException', message: `not a stand-in for ${target}` });
+    }
+  }
+
   close(): void {
     this.server?.close();
     rmSync(this.folder, { recursive: true, force: true });
+  }
+
+  private parameterPath(name: string): string {
+    if (!/^[A-Za-z0-9_.\-/]+$/.test(name)) throw new Error(`not a parameter name of the rehearsal: ${name}`);
+    return join(this.folder, 'ssm', `${encodeURIComponent(name)}.jsonl`);
   }
 
   private secretPath(arn: string): string {
@@ -183,6 +362,23 @@ export class AwsStandIns {
     if (!name || !/^[A-Za-z0-9-]+$/.test(name)) throw new Error(`not a secret ARN of the rehearsal: ${arn}`);
     return join(this.folder, 'secrets', name);
   }
+}
+
+/** Who the operator is in the rehearsal (STS GetCallerIdentity's answer). */
+export const REHEARSAL_OPERATOR = 'arn:aws:iam::123456789012:user/rehearsal-operator';
+
+/** The environment that points an AWS SDK at the stand-ins' endpoint, for every service they stand in for. */
+export function awsEndpoints(endpoint: string): Record<string, string> {
+  return Object.fromEntries(
+    ['SECRETS_MANAGER', 'SSM', 'CLOUDWATCH_LOGS', 'LAMBDA', 'STS', 'CLOUDFORMATION'].map((service) => [
+      `AWS_ENDPOINT_URL_${service}`,
+      endpoint,
+    ]),
+  );
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** A value as GenerateSecretString makes it: 32 characters of letters, digits and (unless excluded) punctuation. */

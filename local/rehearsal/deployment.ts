@@ -226,6 +226,20 @@ export class Deployment {
     return Object.values(STACKS);
   }
 
+  /** A stack's outputs as DescribeStacks answers them once it is deployed (those the rehearsal can resolve); undefined for no such stack. */
+  outputs(stack: string): Record<string, string> | undefined {
+    if (!this.stacks().includes(stack)) return undefined;
+    const outputs: Record<string, string> = {};
+    for (const [key, output] of Object.entries(this.assembly.template(stack).Outputs ?? {})) {
+      try {
+        outputs[key] = String(this.assembly.resolve(stack, output.Value));
+      } catch {
+        // an output only AWS knows (an API's URL): not needed by the rehearsal's operator
+      }
+    }
+    return outputs;
+  }
+
   /** The name CloudFormation would give a resource without one (stack, logical id, a suffix). */
   physicalName(stack: string, logicalId: string): string {
     return `${stack}-${logicalId}-${randomSuffix(stack + logicalId)}`;

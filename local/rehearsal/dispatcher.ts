@@ -35,7 +35,8 @@ export interface DispatcherOptions {
   readonly runtimeModules: string;
   readonly awsFolder: string;
   readonly region: string;
-  readonly secretsManagerEndpoint: string;
+  /** The AWS stand-ins' endpoint (Secrets Manager for the state store's token, SSM for the policy setting). */
+  readonly awsEndpoint: string;
   readonly caCertificate: string;
   readonly hostsFile: string;
 }
@@ -93,7 +94,8 @@ export class DispatcherLambda {
       AWS_SECRET_ACCESS_KEY: 'rehearsal',
       AWS_SESSION_TOKEN: 'rehearsal',
       AWS_LAMBDA_FUNCTION_NAME: 'StrataDispatch-Dispatcher',
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: options.secretsManagerEndpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: options.awsEndpoint,
+      AWS_ENDPOINT_URL_SSM: options.awsEndpoint,
       NODE_PATH: '/opt/nodejs/node_modules:/var/runtime/node_modules',
       NODE_EXTRA_CA_CERTS: '/etc/strata-rehearsal/ca.crt', // Lambda trusts Amazon's CA; here the rehearsal's stands for it
       LAMBDA_TASK_ROOT: '/var/task',
@@ -103,13 +105,18 @@ export class DispatcherLambda {
 
   /** POST /invoke/FUNCTION with a JSON body, as API Gateway hands it to the handler. */
   invoke(functionName: string, body: unknown, timeoutMs = 60_000): Promise<InvokeReply> {
-    const id = this.nextId++;
     const event = proxyEvent({
       method: 'POST',
       url: `/invoke/${functionName}`,
       rawHeaders: ['content-type', 'application/json'],
       body: Buffer.from(JSON.stringify(body)),
     });
+    return this.invokeEvent(event, timeoutMs) as Promise<InvokeReply>;
+  }
+
+  /** Any event, as Lambda's Invoke hands it to the handler (the policy setting's publish, from `strata policy set`). */
+  invokeEvent(event: unknown, timeoutMs = 60_000): Promise<unknown> {
+    const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -121,7 +128,7 @@ export class DispatcherLambda {
       }, timeoutMs);
       this.pending.set(id, ({ reply, error }) => {
         clearTimeout(timer);
-        if (reply) resolve(reply);
+        if (error === undefined) resolve(reply);
         else reject(new Error(`the handler threw: ${error}`));
       });
       this.child.stdin!.write(`${JSON.stringify({ id, event })}\n`);

@@ -46,6 +46,7 @@ export class RehearsalEnvironment {
       const aws = new AwsStandIns(join(WORK, 'aws'));
       stopping.unshift(() => aws.close());
       aws.seedSecrets(deployment.assembly, deployment.stacks());
+      aws.seedParameters(deployment.assembly, deployment.stacks());
       const { users, port } = deployment.stateStore();
       const state = await startStateStore({
         ca,

@@ -8,6 +8,7 @@ import { RehearsalEnvironment } from './environment';
 import { rehearseFaults } from './faults';
 import type { Instance } from './fleet';
 import { rehearseUserFunction } from './functions';
+import { rehearsePolicySwitch } from './policy-switch';
 import { CheckFailed, Report } from './report';
 
 export interface RehearsalOptions {
@@ -31,8 +32,10 @@ export async function rehearse(options: RehearsalOptions): Promise<boolean> {
   try {
     const { storage, firstLaunch } = await bringUp(env, report);
     // What a user does once the stacks are complete, then what Ceph and the nodes say.
-    dispatcher = await startDispatcher(env);
+    const awsEndpoint = await env.aws.serveApis(env.network.gateway, (stack) => env.deployment.outputs(stack));
+    dispatcher = await startDispatcher(env, awsEndpoint);
     await invocations(env, report, dispatcher, firstLaunch);
+    await rehearsePolicySwitch(env, report, dispatcher, awsEndpoint);
     await rehearseUserFunction(env, report, dispatcher);
     await checkCluster(env, report, storage, firstLaunch);
     if (options.faults) await rehearseFaults(env, report, dispatcher);
@@ -121,7 +124,7 @@ async function bringUp(
 }
 
 /** The dispatcher Lambda in a host of its own, with its template's environment. */
-async function startDispatcher(env: RehearsalEnvironment): Promise<DispatcherLambda> {
+async function startDispatcher(env: RehearsalEnvironment, awsEndpoint: string): Promise<DispatcherLambda> {
   const { deployment, network, aws, ca, image } = env;
   const dispatcher = deployment.dispatcher();
   const subnet = deployment.subnets.find((candidate) => candidate.logicalId.includes('workload'))!;
@@ -135,7 +138,7 @@ async function startDispatcher(env: RehearsalEnvironment): Promise<DispatcherLam
     runtimeModules: PROJECT_MODULES,
     awsFolder: aws.folder,
     region: deployment.region,
-    secretsManagerEndpoint: await aws.serveSecretsManager(network.gateway),
+    awsEndpoint,
     caCertificate: readFileSync(ca.certificate, 'utf8'),
     hostsFile: env.hostsFile('lambda'),
   });

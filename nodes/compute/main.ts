@@ -105,7 +105,8 @@ async function main(): Promise<void> {
   if (source) {
     const live = new LivePolicies(source, [tiers.node, tiers.offload], {
       intervalMs: common.heartbeatIntervalMs,
-      log: (message) => process.stderr.write(`${message}\n`),
+      // Timed: when each node switched is part of the change's record.
+      log: (message) => process.stderr.write(`${new Date().toISOString()} ${message}\n`),
     });
     await live.refresh();
     setInterval(() => void live.refresh(), common.heartbeatIntervalMs).unref();

@@ -60,9 +60,12 @@ describe('switching policies while the system runs', () => {
       const reply = await call(cluster.url, 'POST', '/invoke/wordcount', { key: CORPUS.small.key });
       expect(reply.status).toBe(200);
       seen.push(String(reply.headers['x-strata-node']));
+      placedBy.add(String(reply.headers['x-strata-tier1']).split(':')[0]);
     }
     return seen;
   };
+  // The strategy the tier-1 header names: the one in use now, not the first one.
+  const placedBy = new Set<string>();
 
   test('the dispatcher follows a set, then a rollback, within one refresh interval', async () => {
     expect(new Set(await nodesOf(6)).size).toBe(3); // round robin
@@ -71,7 +74,9 @@ describe('switching policies while the system runs', () => {
     expect([set.status, set.stderr]).toEqual([0, '']);
     expect(set.stdout).toMatch(/^set: version 2 .* by \S+ at /);
     await new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS));
+    placedBy.clear();
     expect(new Set(await nodesOf(6))).toEqual(new Set(['c1'])); // every invocation to the entry node
+    expect(placedBy).toEqual(new Set(['single-entry']));
 
     const back = await strata(dir, 'rollback');
     expect(back.stdout).toMatch(/^rolled back: version 3 /);

@@ -1,7 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { INDEXED_RULES, type IndexedSelection, type Selection } from '@strata/policy-engine';
+import {
+  INDEXED_RULES,
+  type IndexedSelection,
+  type InvocationStrategy,
+  invocationStrategy,
+  type Selection,
+} from '@strata/policy-engine';
 import { FunctionDirectory, RedisRegistryCache } from '../../../common/functions/directory';
 import { POLICY_KEY, redisSettingSource } from '../../../common/policy-setting';
+import { syncLearning } from '../../../common/shared-learning';
 import { RedisStateStore } from '../../../common/state';
 import {
   accessString,
@@ -15,6 +22,7 @@ import { RespClient } from '../../../common/state/resp-client';
 import { FleetView } from '../../../lambdas/dispatcher/fleet-view';
 import { policySource } from '../../../lambdas/dispatcher/handler';
 import { type RedisServer, startRedisServer } from '../../../local/redis-server';
+import { nodes } from '../../support/nodes';
 import { report } from './contract';
 
 // A real redis-server with the roles' users (common/state/access.ts), the default user off,
@@ -121,7 +129,7 @@ async function computeWork(store: RedisStateStore): Promise<void> {
 /** The dispatcher's: the fleet as the strategies read it (the membership log, or every node's figures), every rule reserved and released, the functions directory's cache. */
 async function dispatcherWork(store: RedisStateStore): Promise<void> {
   for (const reads of ['membership', 'figures'] as const) {
-    const view = new FleetView({ connect: async () => store, reads, now: () => Date.now() });
+    const view = new FleetView({ connect: async () => store, reads: () => reads, now: () => Date.now() });
     expect((await view.liveNodes()).length).toBeGreaterThan(0);
     await sleep(5);
     await view.liveNodes();
@@ -156,6 +164,14 @@ async function dispatcherWork(store: RedisStateStore): Promise<void> {
   expect(await source()).toBe(setting);
   expect(await source()).toBe(setting);
   await store.command(['SET', POLICY_KEY, setting]);
+  // What the adaptive strategy learns, merged into the shared state: a window's counters added, then the state rolled.
+  const adaptive = invocationStrategy('adaptive') as InvocationStrategy &
+    Required<Pick<InvocationStrategy, 'observe' | 'learning'>>;
+  const now = Date.now();
+  adaptive(nodes(2), { functionName: 'f', hops: 0 }, { now, random: Math.random, heartbeatTtlMs: 3000 });
+  adaptive.observe(now, 12, now);
+  await syncLearning((command) => store.command(command), adaptive.learning, now);
+  await syncLearning((command) => store.command(command), adaptive.learning, now + 5000);
 }
 
 /** The functions API's: writes the directory's cache after a change, and reads it back. */
@@ -264,7 +280,7 @@ describe('access strings', () => {
       const rules = accessString(role).split(' ');
       expect(rules[0]).toBe('on');
       for (const rule of rules.slice(1))
-        expect(rule).toMatch(/^(~\{strata\}[a-z:*-]*|~strata:policy|-@all|\+[a-z]+(\|[a-z]+)?)$/);
+        expect(rule).toMatch(/^(~\{strata\}[a-z:*-]*|~strata:policy|~strata:learning:\*|-@all|\+[a-z]+(\|[a-z]+)?)$/);
       expect(rules).not.toContain('~*');
       expect(rules.filter((rule) => rule.startsWith('+@'))).toEqual([]);
     },

@@ -100,6 +100,31 @@ describe('the dispatcher with each kind of strategy', () => {
     expect(calls).toEqual({ liveNodes: 1, membership: 0 });
   });
 
+  test('switched while it runs from a strategy over the index to one that orders the nodes itself: the figures are read at once', async () => {
+    const [a, b] = await Promise.all([fakeNode('a'), fakeNode('b')]);
+    servers.push(a.server, b.server);
+    const store = new MemoryStateStore();
+    await store.heartbeat(report('a', { address: a.address, memoryUsed: 0.9, heartbeatAt: Date.now() }), 60_000);
+    await store.heartbeat(report('b', { address: b.address, memoryUsed: 0.1, heartbeatAt: Date.now() }), 60_000);
+    const { proxy, calls } = counting(store);
+    const leastMemory: InvocationStrategy = (nodes, _invocation, ctx) => {
+      const eligible = eligibleNodes(nodes, 'compute', ctx).sort((x, y) => x.memoryUsed - y.memoryUsed);
+      return eligible.length === 0
+        ? { kind: 'no-capacity', reason: 'no live compute node' }
+        : { kind: 'select', rule: 'in-order', candidates: eligible.map((n) => ({ id: n.id, limit: n.slotsTotal })) };
+    };
+    // As TierPolicy holds it: one function that delegates to the strategy chosen now.
+    let current: InvocationStrategy = invocationStrategy('single-entry');
+    const live = Object.defineProperty((...args: Parameters<InvocationStrategy>) => current(...args), 'reads', {
+      get: () => current.reads,
+    }) as InvocationStrategy;
+    const dispatcher = new Dispatcher({ connect: async () => proxy, strategyName: 'live', strategy: live });
+    expect((await dispatcher.handle(invoke)).headers?.['x-strata-node']).toBe('a'); // single entry: the lowest id
+    current = leastMemory; // within the refresh interval: the figures are read now, not after it
+    expect((await dispatcher.handle(invoke)).headers?.['x-strata-node']).toBe('b');
+    expect(calls).toEqual({ liveNodes: 1, membership: 1 });
+  });
+
   test('a node that refuses is left out of the index for the next attempt, and its reservation released', async () => {
     const [a, b] = await Promise.all([fakeNode('a', true), fakeNode('b')]);
     servers.push(a.server, b.server);

@@ -28,7 +28,7 @@ describe('FleetView over the membership', () => {
         reserve: (selection, leaseMs) => store.reserve(selection, leaseMs),
         close: () => store.close(),
       }),
-      reads: 'membership',
+      reads: () => 'membership',
       now: () => now,
     });
     const first = [...(await view.liveNodes())];
