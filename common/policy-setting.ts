@@ -26,7 +26,7 @@ export interface PolicySetting {
 }
 
 /** The Redis key the setting is published under (beside the state store's keys). */
-export const POLICY_KEY = 'strata:policy';
+export const POLICY_KEY = '{strata}:policy';
 
 /**
  * Parses and checks a setting: each of `tiers` (by default all three) has a registered

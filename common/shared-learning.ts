@@ -3,7 +3,7 @@ import type { SharedLearning } from '@strata/policy-engine';
 import type { LuaScript } from './state/redis-scripts';
 
 /** The state store's keys of what learning strategies learn (beside the fleet's). */
-export const LEARNING_KEY_PREFIX = 'strata:learning:';
+export const LEARNING_KEY_PREFIX = '{strata}:learning:';
 
 /** How long what was learned outlives its last sync: a day without a dispatcher running it. */
 const KEEP_MS = 24 * 3600_000;
