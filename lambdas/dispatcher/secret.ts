@@ -11,26 +11,13 @@ export async function getSecretString(
   env: NodeJS.ProcessEnv = process.env,
   now = new Date(),
 ): Promise<string> {
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const [accessKeyId, secretAccessKey] = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY];
-  if (!region || !accessKeyId || !secretAccessKey)
-    throw new Error(
-      'AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read a secret (Lambda sets them)',
-    );
-  const endpoint = new URL(env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? `https://secretsmanager.${region}.amazonaws.com/`);
-  const body = JSON.stringify({ SecretId: secretId });
-  const headers = signV4(
-    {
-      method: 'POST',
-      host: endpoint.host,
-      path: endpoint.pathname,
-      body,
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
-    },
-    { service: 'secretsmanager', region, accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN },
+  const { status, text } = await callAwsJson(
+    { service: 'secretsmanager', target: 'secretsmanager.GetSecretValue', endpointVariable: 'SECRETS_MANAGER' },
+    { SecretId: secretId },
+    'read a secret',
+    env,
     now,
   );
-  const { status, text } = await post(endpoint, headers, body);
   if (status !== 200) throw new Error(`Secrets Manager answered ${status} for ${secretId}: ${text.slice(0, 300)}`);
   const value = (JSON.parse(text) as { SecretString?: unknown }).SecretString;
   if (typeof value !== 'string') throw new Error(`secret ${secretId} has no string value`);
@@ -47,29 +34,53 @@ export async function getParameter(
   env: NodeJS.ProcessEnv = process.env,
   now = new Date(),
 ): Promise<{ value: string; version: number } | undefined> {
+  const { status, text } = await callAwsJson(
+    { service: 'ssm', target: 'AmazonSSM.GetParameter', endpointVariable: 'SSM' },
+    { Name: name },
+    'read a parameter',
+    env,
+    now,
+  );
+  if (status === 400 && text.includes('ParameterNotFound')) return undefined;
+  if (status !== 200) throw new Error(`SSM answered ${status} for ${name}: ${text.slice(0, 300)}`);
+  const parameter = (JSON.parse(text) as { Parameter?: { Value?: unknown; Version?: unknown } }).Parameter;
+  if (typeof parameter?.Value !== 'string') throw new Error(`parameter ${name} has no string value`);
+  return { value: parameter.Value, version: Number(parameter.Version) || 1 };
+}
+
+/**
+ * One call to an AWS JSON API (`x-amz-target`), signed with the function's credentials from
+ * its environment; `AWS_ENDPOINT_URL_<endpointVariable>` (as the SDK reads it) points it elsewhere.
+ */
+async function callAwsJson(
+  api: { readonly service: string; readonly target: string; readonly endpointVariable: string },
+  request: object,
+  purpose: string,
+  env: NodeJS.ProcessEnv,
+  now: Date,
+): Promise<{ status: number; text: string }> {
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   const [accessKeyId, secretAccessKey] = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY];
   if (!region || !accessKeyId || !secretAccessKey)
-    throw new Error('AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to read a parameter');
-  const endpoint = new URL(env.AWS_ENDPOINT_URL_SSM ?? `https://ssm.${region}.amazonaws.com/`);
-  const body = JSON.stringify({ Name: name });
+    throw new Error(
+      `AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set to ${purpose} (Lambda sets them)`,
+    );
+  const endpoint = new URL(
+    env[`AWS_ENDPOINT_URL_${api.endpointVariable}`] ?? `https://${api.service}.${region}.amazonaws.com/`,
+  );
+  const body = JSON.stringify(request);
   const headers = signV4(
     {
       method: 'POST',
       host: endpoint.host,
       path: endpoint.pathname,
       body,
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonSSM.GetParameter' },
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': api.target },
     },
-    { service: 'ssm', region, accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN },
+    { service: api.service, region, accessKeyId, secretAccessKey, sessionToken: env.AWS_SESSION_TOKEN },
     now,
   );
-  const { status, text } = await post(endpoint, headers, body);
-  if (status === 400 && text.includes('ParameterNotFound')) return undefined;
-  if (status !== 200) throw new Error(`SSM answered ${status} for ${name}: ${text.slice(0, 300)}`);
-  const parameter = (JSON.parse(text) as { Parameter?: { Value?: unknown; Version?: unknown } }).Parameter;
-  if (typeof parameter?.Value !== 'string') throw new Error(`parameter ${name} has no string value`);
-  return { value: parameter.Value, version: Number(parameter.Version) || 1 };
+  return post(endpoint, headers, body);
 }
 
 /**
