@@ -34,7 +34,8 @@ export function localSourceOf(query: MetricQuery): string {
     query.name === 'DegradedMode' ||
     query.name === 'NoCapacity' ||
     query.name === 'NodeErrors' ||
-    query.name === 'FunctionErrors'
+    query.name === 'FunctionErrors' ||
+    query.name === 'PolicyFaults'
   )
     return 'written only when it happens';
   return 'from the nodes and the dispatcher, as they run';
