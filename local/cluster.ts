@@ -99,6 +99,8 @@ export interface LocalClusterOptions {
     readonly address: string;
     readonly commandPrefix: readonly string[];
     readonly s3Endpoint?: string;
+    /** The host's CPU quota, cores; the start's time limit grows as it shrinks. @default a whole machine */
+    readonly cpu?: number;
   };
 }
 
@@ -337,9 +339,11 @@ export class LocalCluster {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'], // the channel closes when this process ends: the node drains and exits
     });
     this.processes.set(id, child);
+    // Loading the node (tsx compiles it) is CPU work: 30 s of a core, stretched on a host with less.
+    const limitS = Math.round(30 / Math.min(1, this.nodeHost?.(id).cpu ?? 1));
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
-      const timer = setTimeout(() => reject(new Error(`node ${id} did not start within 30 s`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`node ${id} did not start within ${limitS} s`)), limitS * 1000);
       lines.once('line', (line) => {
         clearTimeout(timer);
         if (line.startsWith('ready ')) resolve();

@@ -48,6 +48,8 @@ export interface NodePlacement {
   readonly commandPrefix: readonly string[];
   /** The S3 endpoint this node reads objects at (the storage host's loopback for its own agent). */
   readonly s3Endpoint: string;
+  /** The host's CPU quota, cores: a node on a quarter core takes four times as long to start. */
+  readonly cpu: number;
 }
 
 /** What each host used between two readings: cores of CPU, its quota, throttled share, link Mbit/s. */
@@ -170,6 +172,7 @@ export class EmulatedFleet {
       address: host.address,
       commandPrefix: host.commandPrefix(),
       s3Endpoint: id.startsWith('s') ? this.ceph.rgwEndpoint : this.s3Endpoint,
+      cpu: this.quotas.get(id)!,
     };
   }
 
