@@ -183,6 +183,35 @@ test('npm run simulate rejects a bad flag with the reason', async () => {
   expect(result.stderr).toContain('--policies: unknown "fastest"');
 });
 
+test("npm run simulate:mixtures: each fixed mixture of adaptive's arms against the better arm, per phase and seed, as JSON; a bad flag exits 2 naming it", async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'strata-mixtures-')), 'mixtures.json');
+  const args = ['--nodes', '12', '--invocations', '1500', '--seeds', '1,2', '--out', out];
+  const result = await run('bin/simulate-mixtures.ts', args);
+  expect(result.status).toBe(0);
+  expect(result.stdout).toMatch(
+    /^\| the better arm of each phase, in hindsight +\| \d+ +\| \d+ +\| \d+ +\| \d+ +\| \d+ \([\d.]+x\) \|$/m,
+  );
+  const { rows } = JSON.parse(readFileSync(out, 'utf8')) as {
+    rows: { seed: number; name: string; phases: number[]; vsBetterArm: number }[];
+  };
+  for (const seed of [1, 2]) {
+    const ofSeed = rows.filter((row) => row.seed === seed);
+    // The two arms, the hindsight pick, 8 by load band, 2 by latency heard, 2 at random.
+    expect(ofSeed).toHaveLength(15);
+    expect(Math.min(ofSeed[0].vsBetterArm, ofSeed[1].vsBetterArm)).toBe(1);
+    // The hindsight pick takes the better arm's p99 in every phase.
+    expect(ofSeed[2].phases).toEqual(ofSeed[0].phases.map((ms, i) => Math.min(ms, ofSeed[1].phases[i])));
+    for (const row of ofSeed) expect(row.phases).toHaveLength(4);
+  }
+  // The mixtures differ from each arm: they do mix (a chooser that never switched would equal one arm).
+  const mixed = rows.filter((row) => row.seed === 1).slice(3);
+  const arms = rows.filter((row) => row.seed === 1).slice(0, 2);
+  expect(mixed.filter((row) => arms.every((arm) => arm.phases.join() !== row.phases.join())).length).toBeGreaterThan(8);
+  const bad = await run('bin/simulate-mixtures.ts', ['--seeds', '1,x']);
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toContain('--seeds must be a whole number of at least 0, got "x"');
+}, 60_000);
+
 test('npm run bench: real processes per scenario, ratios against AutoNDP before, results.json and charts', async () => {
   const out = mkdtempSync(join(tmpdir(), 'strata-bench-'));
   const result = await run('bin/bench.ts', [
