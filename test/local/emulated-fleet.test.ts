@@ -110,8 +110,13 @@ describe('the emulated fleet', () => {
         await withCluster(offload, async (cluster) => {
           const before = fleet.read();
           for (let i = 0; i < 2; i++) {
+            const sent = Date.now();
             const reply = await call(cluster.url, 'POST', '/invoke/wordcount', args);
-            expect(reply.status).toBe(200);
+            // What the hosts did meanwhile, so that a failure on a slow machine says where the time went.
+            if (reply.status !== 200)
+              throw new Error(
+                `offload ${offload}, request ${i + 1}: ${reply.status} ${reply.body} after ${Date.now() - sent} ms; hosts since the first: ${JSON.stringify(fleet.usage(before, fleet.read()))}`,
+              );
             expect(json(reply)).toEqual(expected);
             expect(reply.headers['x-strata-tier3']).toBe(
               offload === 'always' ? 'offloaded:s1' : 'local:offload is off',
