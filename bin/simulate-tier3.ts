@@ -4,18 +4,20 @@
  * (AutoNDP's thresholds) and always, across link rates, storage CPU quotas and loads;
  * prints the crossover table. With --compare, runs the model on each configuration of an
  * emulated `npm run bench` results.json and prints the model's median and p99 beside the
- * system's.
+ * system's. The model is given what the bench measured of the system besides: each host's
+ * CPU at idle, the spread of the service time on each path (from the nodes' invocation
+ * logs at concurrency 1) and the bench's warm-up; --without drops any of them.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PLACEMENTS } from '../bench/simulator/placements';
-import { simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
+import { measuredSpread, simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
 import { exitWith, wholeNumber } from '../common/cli';
 
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
   [--stage-cpu-ms 180] [--near-stage-cpu-ms 230] [--serve-cpu-ms 50] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
-  [--compare bench/results/.../results.json]
+  [--compare bench/results/.../results.json [--without idle,spread,warm-up]]
 
 The CPU costs are ms on a whole core of this machine: the data stage on a compute node
 (reading the object through the S3 client and counting its words), the same stage on the
@@ -23,7 +25,14 @@ storage host (RGW, the OSDs and the agent's read included), serving the object t
 to a compute node, and a compute node's own work per invocation. The defaults come from
 an emulated bench (docs/benchmarks.md): the hosts' counters (CPU per request, less the
 nodes' background CPU), then adjusted to its medians at concurrency 1; measure them again
-on another machine and pass them here.`;
+on another machine and pass them here.
+
+--compare also gives the model what that bench measured, where it did: each host's CPU at
+idle (instead of --storage-idle-cores and --node-idle-cores), the spread of the service
+time on each path (each invocation's time ÷ its path's median, from the compute nodes'
+invocation logs at concurrency 1, over every run of the bench) and its warm-up (--warm-up
+invocations per node on each path, uncounted). --without idle,spread,warm-up leaves any
+of them out.`;
 
 async function main(): Promise<void> {
   let values;
@@ -44,6 +53,7 @@ async function main(): Promise<void> {
         'storage-idle-cores': { type: 'string', default: '0.05' },
         'node-idle-cores': { type: 'string', default: '0.03' },
         compare: { type: 'string' },
+        without: { type: 'string', default: '' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -71,7 +81,10 @@ async function main(): Promise<void> {
   const computeCpu = numbers('cpu', values.cpu);
   const run = (options: Omit<Tier3Options, keyof typeof costs>) => simulateTier3({ ...costs, ...options });
 
-  if (values.compare) return compare(values.compare, computeCpu, run);
+  const without = values.without.split(',').filter(Boolean);
+  const unknown = without.find((item) => !COMPARE_INPUTS.includes(item));
+  if (unknown) exitWith(2, `--without: unknown "${unknown}"; it takes ${COMPARE_INPUTS.join(', ')}`);
+  if (values.compare) return compare(values.compare, computeCpu, run, new Set(without));
 
   console.log(
     `word count over ${values['object-mib']} MiB, ${values.strategy}, compute nodes at ${computeCpu.join(', ')} cores; median ms (offloaded share), off ÷ on and off ÷ always`,
@@ -97,16 +110,21 @@ async function main(): Promise<void> {
   }
 }
 
+/** What --compare gives the model from the bench, each of which --without can drop. */
+const COMPARE_INPUTS = ['idle', 'spread', 'warm-up'];
+
 interface BenchRun {
   readonly name: string;
   readonly scenario?: string;
   readonly offload?: string;
   readonly link?: number;
   readonly storageCpu?: number;
+  readonly idleCores?: Readonly<Record<string, number>>;
   readonly levels: readonly {
     label: string;
     load: number;
     summary: { completed: number; medianMs: number; p99Ms: number };
+    invocations?: readonly { path: 'local' | 'offloaded'; ms: number }[];
   }[];
 }
 
@@ -126,16 +144,27 @@ function compare(
       | 'nodeIdleCores'
     >,
   ) => ReturnType<typeof simulateTier3>,
+  without: ReadonlySet<string>,
 ): void {
   const report = JSON.parse(readFileSync(path, 'utf8')) as {
     driver: string;
     slots: number | number[];
+    warmUpPerPath?: number;
     emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[]; storageSlots?: number };
     results: BenchRun[];
   };
   if (!report.emulated) exitWith(2, `--compare: ${path} is not from an emulated bench (npm run bench -- --emulate)`);
   if (report.driver !== 'window')
     exitWith(2, `--compare: the model runs the window driver only; ${path} used ${report.driver}`);
+  const spread = without.has('spread') ? {} : measuredSpread(report.results);
+  const warmUp = without.has('warm-up') ? 0 : (report.warmUpPerPath ?? 0);
+  const describe = (multipliers: number[] | undefined) =>
+    multipliers
+      ? `${multipliers.length} invocations, p50 / p90 / p99 / max ${[0.5, 0.9, 0.99, 1].map((q) => quantile(multipliers, q).toFixed(2)).join(' / ')}`
+      : 'none measured';
+  console.log(
+    `model given: warm-up ${warmUp} per node and path; spread of the service time (÷ the path's median) local: ${describe(spread.local)}; offloaded: ${describe(spread.offloaded)}; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}`,
+  );
   console.log('run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99');
   for (const result of report.results) {
     // Runs from before results.json named their settings only in the run's name.
@@ -150,8 +179,20 @@ function compare(
       console.log(`${result.name} | not modelled (tier-2 forwarding is not in the tier-3 model)`);
       continue;
     }
+    const computeIds = (report.emulated!.computeCpu ?? computeCpu).map((_, i) => `c${i + 1}`);
+    const idleCores =
+      result.idleCores && !without.has('idle')
+        ? [...computeIds, 's1'].map((host) => result.idleCores![host] ?? 0)
+        : undefined;
+    if (idleCores)
+      console.log(
+        `${result.name}: idle CPU ${idleCores.map((cores, i) => `${[...computeIds, 's1'][i]} ${cores.toFixed(3)}`).join(', ')}`,
+      );
     for (const level of result.levels) {
       const model = run({
+        idleCores,
+        spread,
+        warmUp,
         computeCpu: report.emulated!.computeCpu ?? computeCpu,
         slots: typeof report.slots === 'number' ? report.slots : undefined,
         storageSlots: report.emulated!.storageSlots,
@@ -160,7 +201,8 @@ function compare(
         strategy,
         offload,
         concurrency: level.load,
-        requests: Math.max(level.summary.completed, 100),
+        // Enough for the model's own p99 to be more than its largest few.
+        requests: Math.max(level.summary.completed, 500),
       });
       const system = level.summary;
       console.log(
@@ -168,6 +210,11 @@ function compare(
       );
     }
   }
+}
+
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /** The bench's scenarios by their tier-1 strategy, as the simulator's placements name them. */
