@@ -80,6 +80,15 @@ export interface Tier3Options {
   readonly warmUp?: number;
   /** Idle time after the warm-up (the bench's policy settling and idle measurement). @default 7200 */
   readonly settleMs?: number;
+  /**
+   * Which waiting invocation the dispatcher places when a compute slot frees. `fifo`: the
+   * longest waiting. `polling`: as the dispatcher does (lambdas/dispatcher/dispatcher.ts,
+   * reserveWhenFree): an invocation asks at once, and while every node is full asks
+   * again after a pause that doubles from 5 to 250 ms; a release wakes the first of the
+   * paused list, where a waiter goes to the end each time it pauses again. So the young
+   * ones, asking often, take most freed slots, and the old ones wait. @default fifo
+   */
+  readonly queue?: 'fifo' | 'polling';
   readonly strategy: string;
   /** 'thresholds' | 'never' | 'always' (the storage node then refuses only when full). */
   readonly offload: string;
@@ -95,6 +104,8 @@ export interface Tier3Options {
 
 export interface Tier3Result {
   readonly summary: LatencySummary;
+  /** Every measured invocation's latency, in the order they finished. */
+  readonly latenciesMs: readonly number[];
   readonly offloaded: number;
   /** Each host's CPU use over its quota, and each link's use over its rate, over the run. */
   readonly utilisation: Readonly<Record<string, number>>;
@@ -104,6 +115,13 @@ type Phase =
   | { kind: 'cpu'; host: number; left: number }
   /** Bytes left of an object streamed over the two hosts' links into a stage on `host`. */
   | { kind: 'stream'; hosts: [number, number]; host: number; left: number };
+/** An invocation the dispatcher holds while every node is full (queue: polling). */
+interface Waiter {
+  readonly arrival: number;
+  pauseMs: number;
+  retryAt: number;
+}
+
 interface Job {
   started: number;
   phases: Phase[];
@@ -139,6 +157,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const random = seededRandom(options.seed ?? 1);
   // A stream of its own, so that a model without a spread decides as it did before there was one.
   const spreadRandom = seededRandom((options.seed ?? 1) + 7919);
+  if (options.queue !== undefined && options.queue !== 'fifo' && options.queue !== 'polling')
+    throw new RangeError(`queue must be fifo or polling, got "${options.queue}"`);
   const draw = (path: 'local' | 'offloaded') => {
     const multipliers = options.spread?.[path];
     return multipliers ? multipliers[Math.floor(spreadRandom() * multipliers.length)] : 1;
@@ -292,17 +312,39 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   /** A closed loop of `concurrency` clients sending `requests` in all; the latencies, in the order they finished. */
   const closedLoop = (offloadName: string, concurrency: number, requests: number): number[] => {
     const offload = policyOf(offloadName);
-    const waiting: number[] = []; // arrival times of invocations the dispatcher queues
     const latencies: number[] = [];
     let sent = 0;
-    for (; sent < Math.min(concurrency, requests); sent++) waiting.push(now);
+    // fifo: the invocations the dispatcher queues, longest waiting first.
+    const waiting: number[] = [];
+    // polling: those to ask this millisecond, in order, and the paused ones in the order they paused.
+    const asking: Waiter[] = [];
+    const paused: Waiter[] = [];
+    const arrive = () => {
+      if (options.queue === 'polling') asking.push({ arrival: now, pauseMs: 0, retryAt: now });
+      else waiting.push(now);
+    };
+    for (; sent < Math.min(concurrency, requests); sent++) arrive();
     while (latencies.length < requests) {
-      while (waiting.length > 0 && place(waiting[0], offload)) waiting.shift();
+      if (options.queue === 'polling') {
+        // A pause that ran out asks again; one that fails pauses twice as long (5 to 250 ms), at the end of the list.
+        for (let i = 0; i < paused.length; i++) if (paused[i].retryAt <= now) asking.push(...paused.splice(i--, 1));
+        for (const waiter of asking.splice(0)) {
+          if (place(waiter.arrival, offload)) continue;
+          waiter.pauseMs = waiter.pauseMs === 0 ? 5 : Math.min(2 * waiter.pauseMs, 250);
+          waiter.retryAt = now + waiter.pauseMs;
+          paused.push(waiter);
+        }
+      } else {
+        while (waiting.length > 0 && place(waiting[0], offload)) waiting.shift();
+      }
       for (const job of step()) {
         latencies.push(now - job.started);
         if (offloadName === options.offload && job.offloaded) offloaded++;
+        // The release wakes the first paused waiter, which asks before the client's next invocation arrives.
+        const woken = paused.shift();
+        if (woken) asking.push(woken);
         if (sent < requests) {
-          waiting.push(now);
+          arrive();
           sent++;
         }
       }
@@ -328,34 +370,68 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     utilisation[`${id} CPU`] = totalUsed[host] / (elapsed * quota[host]);
     utilisation[`${id} link`] = linkUsed[host] / (elapsed * linkBytesPerMs);
   });
-  return { summary: summarize(latencies, 0, elapsed / 1000), offloaded, utilisation };
+  return { summary: summarize(latencies, 0, elapsed / 1000), latenciesMs: latencies, offloaded, utilisation };
+}
+
+/** One emulated bench run as --compare reads it: its hosts' quotas and idle CPU, and what its nodes logged. */
+export interface MeasuredRun {
+  readonly computeCpu: readonly number[];
+  readonly storageCpu: number;
+  /** Each compute node's idle CPU, then the storage host's, cores. @default none */
+  readonly idleCores?: readonly number[];
+  readonly levels: readonly {
+    readonly load: number;
+    readonly invocations?: readonly { node: string; path: 'local' | 'offloaded'; ms: number }[];
+  }[];
 }
 
 /**
- * The spread of the service time on each path: every invocation's time ÷ the median of
- * its path in its run, over the runs' concurrency-1 levels (where nothing queues, so the
- * time is the work's and the host's, not a wait), a path with at least 3 in a run.
+ * The data stage's CPU cost on each path and its spread, measured from the compute
+ * nodes' invocation logs at concurrency 1, where nothing queues, so an invocation's time
+ * is its work at its hosts' quotas. Each invocation implies a cost, as the model charges
+ * it: a local one `(ms − serve ÷ storage's free CPU) × its node's free CPU − overhead`,
+ * an offloaded one `(ms − overhead ÷ its node's free CPU) × storage's free CPU` (free:
+ * the quota less the host's idle CPU). The cost is the median over every run; the spread,
+ * each invocation's cost ÷ the median of its path in its run (a path with at least 3).
  */
-export function measuredSpread(
-  runs: readonly {
-    readonly levels: readonly {
-      readonly load: number;
-      readonly invocations?: readonly { path: 'local' | 'offloaded'; ms: number }[];
-    }[];
-  }[],
-): { local?: number[]; offloaded?: number[] } {
+export function measuredCosts(
+  runs: readonly MeasuredRun[],
+  given: { readonly overheadCpuMs: number; readonly serveCpuMs: number },
+): {
+  stageCpuMs?: number;
+  nearStageCpuMs?: number;
+  spread: { local?: number[]; offloaded?: number[] };
+} {
+  const costs = { local: [] as number[], offloaded: [] as number[] };
   const spread: { local?: number[]; offloaded?: number[] } = {};
   for (const run of runs) {
+    const n = run.computeCpu.length;
+    const free = (host: number) =>
+      Math.max(1e-3, (run.computeCpu[host] ?? run.storageCpu) - (run.idleCores?.[host] ?? 0));
     for (const level of run.levels.filter((l) => l.load === 1)) {
       for (const path of ['local', 'offloaded'] as const) {
-        const times = (level.invocations ?? []).filter((i) => i.path === path).map((i) => i.ms);
-        if (times.length < 3) continue;
-        const middle = median(times);
-        spread[path] = [...(spread[path] ?? []), ...times.map((ms) => ms / middle)];
+        const implied = (level.invocations ?? [])
+          .filter((i) => i.path === path)
+          .map((i) => {
+            const node = Number(/^c(\d+)$/.exec(i.node)?.[1] ?? 0) - 1;
+            if (node < 0 || node >= n)
+              throw new RangeError(`an invocation logged by node "${i.node}", not c1 to c${n}`);
+            return path === 'local'
+              ? (i.ms - given.serveCpuMs / free(n)) * free(node) - given.overheadCpuMs
+              : (i.ms - given.overheadCpuMs / free(node)) * free(n);
+          });
+        costs[path].push(...implied);
+        if (implied.length < 3) continue;
+        const middle = median(implied);
+        spread[path] = [...(spread[path] ?? []), ...implied.map((cost) => Math.max(0.05, cost / middle))];
       }
     }
   }
-  return spread;
+  return {
+    ...(costs.local.length > 0 ? { stageCpuMs: Math.max(1, median(costs.local)) } : {}),
+    ...(costs.offloaded.length > 0 ? { nearStageCpuMs: Math.max(1, median(costs.offloaded)) } : {}),
+    spread,
+  };
 }
 
 function median(values: readonly number[]): number {

@@ -1,4 +1,4 @@
-import { measuredSpread, simulateTier3, type Tier3Options } from '../../bench/simulator/tier3';
+import { measuredCosts, simulateTier3, type Tier3Options } from '../../bench/simulator/tier3';
 
 // What the tier-3 model is given of the system (issue 22): each host's idle CPU, the spread
 // of the service time on each path, and the bench's warm-up. Behaviour, not figures.
@@ -70,22 +70,49 @@ describe('the spread of the service time', () => {
     expect(() => simulateTier3({ ...base, spread: { offloaded: [1, 0] } })).toThrow(/spread.offloaded/);
   });
 
-  test('is measured at concurrency 1, each invocation against its path median in its run', () => {
-    const at = (load: number, local: number[], offloaded: number[]) => ({
-      load,
-      invocations: [
-        ...local.map((ms) => ({ path: 'local' as const, ms })),
-        ...offloaded.map((ms) => ({ path: 'offloaded' as const, ms })),
-      ],
-    });
-    const spread = measuredSpread([
-      { levels: [at(1, [800, 800, 1600], [200, 400, 300, 300]), at(16, [9000, 9000, 9000], [])] },
-      // Two offloaded invocations are too few for a median: left out.
-      { levels: [at(1, [400, 200, 200], [100, 500])] },
-    ]);
-    expect(spread.local).toEqual([1, 1, 2, 2, 1, 1]);
-    expect(spread.offloaded).toEqual([2 / 3, 4 / 3, 1, 1]);
-    expect(measuredSpread([{ levels: [{ load: 1 }] }])).toEqual({});
+  test('the costs and the spread are measured at concurrency 1, each invocation as the model would charge it', () => {
+    // Compute nodes of 0.25 and 0.5 cores, storage 0.5: a local stage of 180 ms of CPU takes
+    // 50 / 0.5 + (180 + 20) / 0.25 = 900 ms on c1 and 100 + 400 = 500 ms on c2.
+    const given = { overheadCpuMs: 20, serveCpuMs: 50 };
+    const invocations = [
+      { node: 'c1', path: 'local' as const, ms: 900 },
+      { node: 'c2', path: 'local' as const, ms: 500 },
+      { node: 'c2', path: 'local' as const, ms: 580 }, // (580 − 100) × 0.5 − 20 = 220: 1.22 of the median
+      // Offloaded from c2: 20 / 0.5 + 230 / 0.5 = 500 ms.
+      { node: 'c2', path: 'offloaded' as const, ms: 500 },
+      { node: 'c2', path: 'offloaded' as const, ms: 500 },
+    ];
+    const run = { computeCpu: [0.25, 0.5], storageCpu: 0.5, levels: [{ load: 1, invocations }] };
+    const measured = measuredCosts([run, { ...run, levels: [{ load: 16, invocations: [] }] }], given);
+    expect(measured.stageCpuMs).toBeCloseTo(180);
+    expect(measured.nearStageCpuMs).toBeCloseTo(230);
+    expect(measured.spread.local).toEqual([1, 1, 220 / 180]);
+    expect(measured.spread.offloaded).toBeUndefined(); // two are too few for a spread of their own
+    // A host's idle CPU leaves less of its quota: the same times imply less work.
+    const idle = measuredCosts([{ ...run, idleCores: [0.05, 0.05, 0] }], given);
+    expect(idle.stageCpuMs).toBeLessThan(180);
+    expect(() =>
+      measuredCosts([{ ...run, levels: [{ load: 1, invocations: [{ node: 'c7', path: 'local', ms: 1 }] }] }], given),
+    ).toThrow(/node "c7", not c1 to c2/);
+  });
+});
+
+describe("the dispatcher's queue", () => {
+  // One slot, 8 clients: everything queues at the dispatcher.
+  const queued = { ...base, computeCpu: [0.5], offload: 'never', concurrency: 8, requests: 80 };
+
+  test('polling serves the same work as fifo, but the young take the freed slots: a lower median, a longer tail', () => {
+    const fifo = simulateTier3({ ...queued, queue: 'fifo' }).summary;
+    const polling = simulateTier3({ ...queued, queue: 'polling' }).summary;
+    expect(polling.throughput).toBeGreaterThan(0.9 * fifo.throughput);
+    expect(polling.medianMs).toBeLessThan(fifo.medianMs);
+    expect(polling.p99Ms).toBeGreaterThan(1.5 * fifo.p99Ms);
+  });
+
+  test('refuses a queue it does not know', () => {
+    expect(() => simulateTier3({ ...queued, queue: 'lifo' as 'fifo' })).toThrow(
+      /queue must be fifo or polling, got "lifo"/,
+    );
   });
 });
 
