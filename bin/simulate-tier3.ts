@@ -212,7 +212,9 @@ function compare(
       `  warm-up ${warmUp} per node and path; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}; the dispatcher's queue ${queue}`,
     ].join('\n'),
   );
-  console.log('run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99');
+  console.log(
+    `run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99 | the model's p99 over its ${REPEATS} seeds, lowest–highest`,
+  );
   for (const { result, offload, linkMbit, storageCpu, strategy, idleCores } of runs) {
     if (!strategy) {
       console.log(`${result.name} | not modelled (tier-2 forwarding is not in the tier-3 model)`);
@@ -262,8 +264,9 @@ function compare(
         },
       };
       const system = level.summary;
+      const p99s = repeats.map((r) => r.summary.p99Ms);
       console.log(
-        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)}`,
+        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)} | ${Math.min(...p99s).toFixed(0)}–${Math.max(...p99s).toFixed(0)}`,
       );
     }
   }
