@@ -124,6 +124,8 @@ interface Waiter {
 
 interface Job {
   started: number;
+  /** When a compute slot took it: a node's service-time estimate counts from here, as the nodes' do. */
+  placed: number;
   phases: Phase[];
   host: number;
   offloaded: boolean;
@@ -248,7 +250,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
           { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes },
         ];
     if (taken) inFlight[storage]++;
-    jobs.add({ started: arrival, phases, host: chosen, offloaded: taken, scale });
+    jobs.add({ started: arrival, placed: now, phases, host: chosen, offloaded: taken, scale });
     return true;
   };
 
@@ -288,7 +290,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
         jobs.delete(job);
         inFlight[job.host]--;
         if (job.offloaded) inFlight[storage]--;
-        estimators[job.host].record(invocation.functionName, now + 1 - job.started, now);
+        estimators[job.host].record(invocation.functionName, now + 1 - job.placed, now);
         finished.push(job);
       }
     }
