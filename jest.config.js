@@ -11,7 +11,7 @@
  */
 const UNIT = [
   '/test/architecture\\.test\\.ts$',
-  '/test/bench/(simulate|drivers)\\.test\\.ts$',
+  '/test/bench/(simulate|drivers|tier3-inputs|warm-up)\\.test\\.ts$',
   '/test/nodes/locality\\.test\\.ts$',
   '/test/common/http/(json|forward-and-retry)\\.test\\.ts$', // forward.test.ts starts python3 (a listener that never accepts)
   '/test/common/functions/package\\.test\\.ts$',

@@ -26,9 +26,11 @@ import { batchSizes, type Driver, median, summarizeOutcomes } from '../bench/dri
 import type { LevelCommand, LevelResult, LoadGeneratorConfig } from '../bench/load-generator';
 import { PLACEMENTS } from '../bench/simulator/placements';
 import type { PlacementSpec } from '../bench/simulator/simulate';
+import { clearLiveSetting, InvocationLogs, type LoggedInvocation, warmBothPaths } from '../bench/warm-up';
 import { coresList, exitWith, wholeNumber } from '../common/cli';
 import { FolderObjectStore, S3ObjectStore } from '../common/object-store';
 import { DATA_BUCKET } from '../common/settings';
+import { RedisStateStore } from '../common/state';
 import { formatTable, type LatencySummary, summarize } from '../common/stats';
 import { type OneHostCeph, startCeph } from '../local/ceph';
 import { LocalCluster, type LocalClusterOptions } from '../local/cluster';
@@ -89,7 +91,7 @@ const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).joi
   [--workload ${Object.keys(WORKLOADS).join('|')}] [--driver window|batch|poisson|seed] [--offload on|off|both]
   [--requests 200] [--concurrency 1,16] [--batches 1,8,32 | 1-499[:STEP]] [--batch-scale 1] [--rates 2,4,8] [--seconds 15]
   [--timeout-ms 30000] [--nodes 3] [--slots 2] [--heterogeneous] [--ceph] [--out DIR] [--dashboard-port 0]
-  [--thresholds 0.8,0.8,0.8] [--storage-slots N] [--cold-local-path]
+  [--thresholds 0.8,0.8,0.8] [--storage-slots N] [--cold-local-path] [--warm-up 3] [--idle-seconds 5]
   [--emulate [--cpu ${SEED_SHAPE.cpu}] [--storage-cpu ${SEED_SHAPE.storageCpu}] [--control-cpu ${SEED_SHAPE.controlCpu}] [--load-cpu ${SEED_SHAPE.loadCpu}] [--link 100,1000]]
 
   window: --requests at each --concurrency (client threads), a new one as each finishes (AutoNDP's sliding window)
@@ -101,6 +103,10 @@ const USAGE = `usage: npm run bench -- [--scenarios ${Object.keys(SCENARIOS).joi
   Every request counts: one refused, failed or unanswered within --timeout-ms counts as a failure at
     --timeout-ms in the latency figures, and the goodput counts only the answered.
   --cold-local-path: compute nodes that do not warm the local path of the data stages at start (nodes' --cold)
+  --warm-up N: before measuring, N invocations per compute node with offload never (the local path) and N with
+    offload always (the storage node's path), uncounted, through the live policy setting; then the scenario's own
+  --idle-seconds S: with --emulate, each host's CPU over S idle seconds after the warm-up (its background, for
+    the model: npm run simulate:tier3 -- --compare)
   --heterogeneous: compute nodes with 1, 2, 3... slots instead of --slots each
   --offload on (AutoNDP's thresholds) | off | always (every stage offered, and taken unless the storage node's
     slots are full) | both (on, off) | all;  --thresholds cpu,memory,load per core: the offload thresholds
@@ -124,7 +130,12 @@ interface Level {
   readonly limitedBy?: string;
   /** CPU of the load generator (the dispatcher and the driver), cores. */
   readonly benchCpuCores?: number;
+  /** What the compute nodes' invocation logs say of the level's invocations: path and service time. */
+  readonly invocations?: LoggedInvocation[];
 }
+
+/** A little over a heartbeat: every node reads the live policy setting once a heartbeat. */
+const SETTLE_MS = 2_200;
 
 /** The offload settings: AutoNDP's thresholds (on), never (off), always offered. */
 const OFFLOAD_POLICIES: Record<string, string> = { on: 'thresholds', off: 'never', always: 'always' };
@@ -228,6 +239,8 @@ async function main(): Promise<void> {
         thresholds: { type: 'string', default: '0.8,0.8,0.8' },
         'storage-slots': { type: 'string' },
         'cold-local-path': { type: 'boolean', default: false },
+        'warm-up': { type: 'string', default: '3' },
+        'idle-seconds': { type: 'string', default: '5' },
         out: { type: 'string' },
         'dashboard-port': { type: 'string', default: '0' },
         help: { type: 'boolean', default: false },
@@ -278,6 +291,8 @@ async function main(): Promise<void> {
     ? Array.from({ length: nodes }, (_, i) => i + 1)
     : wholeNumber('slots', values.slots ?? (values.emulate ? '1' : '2'), 1);
   const offloads = OFFLOADS[values.offload];
+  const warmUp = wholeNumber('warm-up', values['warm-up'], 0);
+  const idleSeconds = wholeNumber('idle-seconds', values['idle-seconds'], 0);
   const [cpuLimit, memoryLimit, loadLimit] = values.thresholds.split(',').map(Number);
   const thresholds = { cpu: cpuLimit, memory: memoryLimit, loadPerCore: loadLimit };
   try {
@@ -325,6 +340,9 @@ async function main(): Promise<void> {
     objects = { folder };
   }
   const redisUrl = fleet?.redisUrl ?? redis!.url;
+  // The harness's own connection: the live policy setting of the warm-up.
+  const operator = await RedisStateStore.connect({ url: redisUrl });
+  const command = (args: readonly string[]) => operator.command(args);
   const drivers = [
     sizes.length > 0
       ? `batch test over ${sizes.length} batches (${sizes[0]} to ${sizes.at(-1)} requests, each over one second)`
@@ -351,6 +369,8 @@ async function main(): Promise<void> {
     offload: string;
     link?: number;
     storageCpu?: number;
+    /** With --emulate: each host's CPU at idle after the warm-up, cores. */
+    idleCores?: Record<string, number>;
     levels: Level[];
   }[] = [];
   try {
@@ -367,6 +387,7 @@ async function main(): Promise<void> {
           const metricsDir = join(out, 'metrics', name.replace(/[^\w.-]+/g, '-'));
           dashboard.reset(`npm run bench: ${name}, ${values.workload}, ${driver} driver`);
           dashboard.addSource({ folder: metricsDir });
+          await clearLiveSetting(command); // the last scenario's warm-up setting must not reach these nodes
           const cluster = await LocalCluster.start({
             redisUrl,
             redisUsers: fleet?.redisUsers, // on emulated hosts each role connects as its own user, as on AWS
@@ -400,8 +421,40 @@ async function main(): Promise<void> {
           );
           try {
             await cluster.waitForNodes(60_000);
-            // Warm up: a few invocations per node (each node's first ones compile, connect, fill caches).
-            await generator.run({ driver: 'window', level: Math.min(4, nodes), requests: 3 * (nodes + 1), seconds });
+            // Warm up both tier-3 paths, uncounted: each node's first local runs and the storage
+            // node's first stages compile, connect and fill caches (bench/warm-up.ts).
+            if (warmUp > 0) {
+              const policies = {
+                strategy: SCENARIOS[scenario].strategy ?? 'round-robin',
+                nodePolicy: SCENARIOS[scenario].nodePolicy ?? 'most-slots',
+                offloadPolicy: OFFLOAD_POLICIES[offload],
+                offloadOptions: OFFLOAD_POLICIES[offload] === 'thresholds' ? thresholds : {},
+              };
+              await warmBothPaths(
+                command,
+                policies,
+                // Local: every node at once; offload: one at a time, so that a storage slot is free for each.
+                (path) =>
+                  generator
+                    .run({ driver: 'window', level: path === 'local' ? nodes : 1, requests: warmUp * nodes, seconds })
+                    .then(() => undefined),
+                SETTLE_MS,
+              );
+            }
+            let idleCores: Record<string, number> | undefined;
+            if (fleet && idleSeconds > 0) {
+              const from = fleet.read();
+              await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+              idleCores = Object.fromEntries(fleet.usage(from, fleet.read()).map((u) => [u.host, u.cpuCores]));
+              console.error(
+                `${name}: idle CPU ${Object.entries(idleCores)
+                  .map(([host, cores]) => `${host} ${cores.toFixed(3)}`)
+                  .join(', ')} cores`,
+              );
+            }
+            const logs = new InvocationLogs(
+              Array.from({ length: nodes }, (_, i) => join(metricsDir, `c${i + 1}.invocations.jsonl`)),
+            );
             const measured: Level[] = [];
             for (const { driver: levelDriver, level } of plan) {
               process.stderr.write(`${name}, ${levelDriver} ${level}\n`);
@@ -426,6 +479,7 @@ async function main(): Promise<void> {
                 hosts,
                 limitedBy: hosts ? bottleneck(hosts).resource : undefined,
                 benchCpuCores: run.cpuCores,
+                invocations: logs.next(),
               });
             }
             results.push({
@@ -435,16 +489,19 @@ async function main(): Promise<void> {
               offload: OFFLOAD_POLICIES[offload],
               link: setting?.link,
               storageCpu: setting?.storageCpu,
+              idleCores,
               levels: measured,
             });
           } finally {
             await generator.stop();
             await cluster.stop();
+            await clearLiveSetting(command).catch(() => undefined);
           }
         }
       }
     }
   } finally {
+    await operator.close();
     await fleet?.close();
     await ceph?.stop();
     await redis?.stop();
@@ -554,6 +611,7 @@ async function main(): Promise<void> {
         timeoutMs,
         nodes,
         slots,
+        warmUpPerPath: warmUp,
         ceph: Boolean(ceph),
         emulated: fleet
           ? {

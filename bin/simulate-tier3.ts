@@ -4,18 +4,20 @@
  * (AutoNDP's thresholds) and always, across link rates, storage CPU quotas and loads;
  * prints the crossover table. With --compare, runs the model on each configuration of an
  * emulated `npm run bench` results.json and prints the model's median and p99 beside the
- * system's.
+ * system's. The model is given what the bench measured of the system besides: each host's
+ * CPU at idle, the spread of the service time on each path (from the nodes' invocation
+ * logs at concurrency 1) and the bench's warm-up; --without drops any of them.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PLACEMENTS } from '../bench/simulator/placements';
-import { simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
+import { measuredCosts, simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
 import { exitWith, wholeNumber } from '../common/cli';
 
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
   [--stage-cpu-ms 180] [--near-stage-cpu-ms 230] [--serve-cpu-ms 50] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
-  [--compare bench/results/.../results.json]
+  [--compare bench/results/.../results.json [--without idle,spread,warm-up]]
 
 The CPU costs are ms on a whole core of this machine: the data stage on a compute node
 (reading the object through the S3 client and counting its words), the same stage on the
@@ -23,7 +25,14 @@ storage host (RGW, the OSDs and the agent's read included), serving the object t
 to a compute node, and a compute node's own work per invocation. The defaults come from
 an emulated bench (docs/benchmarks.md): the hosts' counters (CPU per request, less the
 nodes' background CPU), then adjusted to its medians at concurrency 1; measure them again
-on another machine and pass them here.`;
+on another machine and pass them here.
+
+--compare also gives the model what that bench measured, where it did: each host's CPU at
+idle (instead of --storage-idle-cores and --node-idle-cores), the spread of the service
+time on each path (each invocation's time ÷ its path's median, from the compute nodes'
+invocation logs at concurrency 1, over every run of the bench) and its warm-up (--warm-up
+invocations per node on each path, uncounted). --without idle,spread,warm-up leaves any
+of them out.`;
 
 async function main(): Promise<void> {
   let values;
@@ -44,6 +53,8 @@ async function main(): Promise<void> {
         'storage-idle-cores': { type: 'string', default: '0.05' },
         'node-idle-cores': { type: 'string', default: '0.03' },
         compare: { type: 'string' },
+        without: { type: 'string', default: '' },
+        'costs-at': { type: 'string', default: '1' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -71,7 +82,12 @@ async function main(): Promise<void> {
   const computeCpu = numbers('cpu', values.cpu);
   const run = (options: Omit<Tier3Options, keyof typeof costs>) => simulateTier3({ ...costs, ...options });
 
-  if (values.compare) return compare(values.compare, computeCpu, run);
+  const without = values.without.split(',').filter(Boolean);
+  const unknown = without.find((item) => !COMPARE_INPUTS.includes(item));
+  if (unknown) exitWith(2, `--without: unknown "${unknown}"; it takes ${COMPARE_INPUTS.join(', ')}`);
+  if (!['1', 'each'].includes(values['costs-at']))
+    exitWith(2, `--costs-at must be 1 or each; got "${values['costs-at']}"`);
+  if (values.compare) return compare(values.compare, computeCpu, costs, new Set(without), values['costs-at']);
 
   console.log(
     `word count over ${values['object-mib']} MiB, ${values.strategy}, compute nodes at ${computeCpu.join(', ')} cores; median ms (offloaded share), off ÷ on and off ÷ always`,
@@ -97,16 +113,24 @@ async function main(): Promise<void> {
   }
 }
 
+/** How many times the model runs each level of a --compare, a seed each. */
+const REPEATS = 10;
+
+/** What --compare gives the model from the bench, each of which --without can drop. */
+const COMPARE_INPUTS = ['costs', 'idle', 'spread', 'warm-up', 'queue'];
+
 interface BenchRun {
   readonly name: string;
   readonly scenario?: string;
   readonly offload?: string;
   readonly link?: number;
   readonly storageCpu?: number;
+  readonly idleCores?: Readonly<Record<string, number>>;
   readonly levels: readonly {
     label: string;
     load: number;
-    summary: { completed: number; medianMs: number; p99Ms: number };
+    summary: { completed: number; errors: number; medianMs: number; p99Ms: number; meanMs: number; throughput: number };
+    invocations?: readonly { node: string; path: 'local' | 'offloaded'; ms: number }[];
   }[];
 }
 
@@ -114,60 +138,147 @@ interface BenchRun {
 function compare(
   path: string,
   computeCpu: readonly number[],
-  run: (
-    options: Omit<
-      Tier3Options,
-      | 'objectBytes'
-      | 'stageCpuMs'
-      | 'nearStageCpuMs'
-      | 'serveCpuMs'
-      | 'overheadCpuMs'
-      | 'storageIdleCores'
-      | 'nodeIdleCores'
-    >,
-  ) => ReturnType<typeof simulateTier3>,
+  given: Omit<
+    Tier3Options,
+    'computeCpu' | 'storageCpu' | 'linkMbit' | 'strategy' | 'offload' | 'concurrency' | 'requests'
+  >,
+  without: ReadonlySet<string>,
+  costsAt: string,
 ): void {
   const report = JSON.parse(readFileSync(path, 'utf8')) as {
     driver: string;
     slots: number | number[];
+    warmUpPerPath?: number;
     emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[]; storageSlots?: number };
     results: BenchRun[];
   };
   if (!report.emulated) exitWith(2, `--compare: ${path} is not from an emulated bench (npm run bench -- --emulate)`);
   if (report.driver !== 'window')
     exitWith(2, `--compare: the model runs the window driver only; ${path} used ${report.driver}`);
-  console.log('run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99');
-  for (const result of report.results) {
+  const quotas = report.emulated!.computeCpu ?? computeCpu;
+  const hosts = [...quotas.map((_, i) => `c${i + 1}`), 's1'];
+  const runs = report.results.map((result) => {
     // Runs from before results.json named their settings only in the run's name.
     const named = /^([\w-]+)(?: \(offload (\w+)\))?(?:, (\d+) Mbit\/s, storage ([\d.]+) cores)?/.exec(result.name)!;
-    const offload =
-      result.offload ??
-      ({ on: 'thresholds', off: 'never', always: 'always' } as Record<string, string>)[named[2] ?? 'on'];
-    const linkMbit = result.link ?? Number(named[3] ?? report.emulated!.links[0]);
-    const storageCpu = result.storageCpu ?? Number(named[4] ?? report.emulated!.storageCpus[0]);
-    const strategy = strategyOf(result.scenario ?? named[1]);
+    return {
+      result,
+      offload:
+        result.offload ??
+        ({ on: 'thresholds', off: 'never', always: 'always' } as Record<string, string>)[named[2] ?? 'on'],
+      linkMbit: result.link ?? Number(named[3] ?? report.emulated!.links[0]),
+      storageCpu: result.storageCpu ?? Number(named[4] ?? report.emulated!.storageCpus[0]),
+      strategy: strategyOf(result.scenario ?? named[1]),
+      idleCores:
+        result.idleCores && !without.has('idle') ? hosts.map((host) => result.idleCores![host] ?? 0) : undefined,
+    };
+  });
+  const asMeasured = (run: (typeof runs)[number], levels: BenchRun['levels']) => ({
+    computeCpu: quotas,
+    storageCpu: run.storageCpu,
+    idleCores: run.idleCores,
+    levels: levels.map((level) => ({ ...level, load: 1 })),
+  });
+  // At concurrency 1 over every run: the costs the model predicts every level with.
+  const measured = measuredCosts(
+    runs.map((run) =>
+      asMeasured(
+        run,
+        run.result.levels.filter((level) => level.load === 1),
+      ),
+    ),
+    given,
+  );
+  const costs = {
+    ...given,
+    ...(without.has('costs')
+      ? {}
+      : {
+          stageCpuMs: measured.stageCpuMs ?? given.stageCpuMs,
+          nearStageCpuMs: measured.nearStageCpuMs ?? given.nearStageCpuMs,
+        }),
+  };
+  const spread = without.has('spread') ? {} : measured.spread;
+  const warmUp = without.has('warm-up') ? 0 : (report.warmUpPerPath ?? 0);
+  const queue = without.has('queue') ? 'fifo' : 'polling';
+  const describe = (multipliers: number[] | undefined) =>
+    multipliers
+      ? `${multipliers.length} invocations, p50 / p90 / p99 / max ${[0.5, 0.9, 0.99, 1].map((q) => quantile(multipliers, q).toFixed(2)).join(' / ')}`
+      : 'none measured';
+  console.log(
+    [
+      'model given:',
+      `  stage CPU ${costs.stageCpuMs.toFixed(0)} ms on a compute node, ${costs.nearStageCpuMs.toFixed(0)} ms on the storage host (${without.has('costs') ? 'as given' : 'measured at concurrency 1'}); overhead ${costs.overheadCpuMs} ms, serving ${costs.serveCpuMs} ms`,
+      `  spread of the cost (÷ its path's median) local: ${describe(spread.local)}; offloaded: ${describe(spread.offloaded)}`,
+      `  warm-up ${warmUp} per node and path; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}; the dispatcher's queue ${queue}`,
+    ].join('\n'),
+  );
+  console.log(
+    `run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99 | the model's p99 over its ${REPEATS} seeds, lowest–highest`,
+  );
+  for (const { result, offload, linkMbit, storageCpu, strategy, idleCores } of runs) {
     if (!strategy) {
       console.log(`${result.name} | not modelled (tier-2 forwarding is not in the tier-3 model)`);
       continue;
     }
-    for (const level of result.levels) {
-      const model = run({
-        computeCpu: report.emulated!.computeCpu ?? computeCpu,
-        slots: typeof report.slots === 'number' ? report.slots : undefined,
-        storageSlots: report.emulated!.storageSlots,
-        storageCpu,
-        linkMbit,
-        strategy,
-        offload,
-        concurrency: level.load,
-        requests: Math.max(level.summary.completed, 100),
-      });
-      const system = level.summary;
+    if (idleCores)
       console.log(
-        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)}`,
+        `${result.name}: idle CPU ${idleCores.map((cores, i) => `${hosts[i]} ${cores.toFixed(3)}`).join(', ')}`,
+      );
+    for (const level of result.levels) {
+      // With --costs-at each: the level's own (the model then predicts the paths and the waits, not the work).
+      const own = measuredCosts([asMeasured(runs.find((run) => run.result === result)!, [level])], given);
+      const levelCosts =
+        costsAt === 'each' && !without.has('costs')
+          ? {
+              ...costs,
+              stageCpuMs: own.stageCpuMs ?? costs.stageCpuMs,
+              nearStageCpuMs: own.nearStageCpuMs ?? costs.nearStageCpuMs,
+            }
+          : costs;
+      // The system's run as it was, as many requests from a standing start, repeated over
+      // seeds: a run of 50 at concurrency 16 spends a third of itself filling and draining.
+      const repeats = Array.from({ length: REPEATS }, (_, i) =>
+        simulateTier3({
+          seed: i + 1,
+          ...levelCosts,
+          idleCores,
+          spread: costsAt === 'each' && !without.has('spread') ? { ...spread, ...own.spread } : spread,
+          warmUp,
+          queue,
+          computeCpu: quotas,
+          slots: typeof report.slots === 'number' ? report.slots : undefined,
+          storageSlots: report.emulated!.storageSlots,
+          storageCpu,
+          linkMbit,
+          strategy,
+          offload,
+          concurrency: level.load,
+          requests: level.summary.completed + level.summary.errors,
+        }),
+      );
+      // The same statistics over the same number of requests, the median over the repeats.
+      const model = {
+        summary: {
+          medianMs: middle(repeats.map((r) => r.summary.medianMs)),
+          p99Ms: middle(repeats.map((r) => r.summary.p99Ms)),
+        },
+      };
+      const system = level.summary;
+      const p99s = repeats.map((r) => r.summary.p99Ms);
+      console.log(
+        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)} | ${Math.min(...p99s).toFixed(0)}–${Math.max(...p99s).toFixed(0)}`,
       );
     }
   }
+}
+
+function middle(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /** The bench's scenarios by their tier-1 strategy, as the simulator's placements name them. */

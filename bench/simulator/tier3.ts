@@ -29,6 +29,13 @@ import { type LatencySummary, summarize } from '../../common/stats';
  * strategy and the offload policy are the policy engine's; every host publishes its
  * figures (CPU busy over its quota, load per core, its service time) once a heartbeat,
  * as the nodes do, and the storage node checks its thresholds on its own last figures.
+ *
+ * What the system has beside that, measured on it and given here: each host's CPU at
+ * idle (`idleCores`, from the emulated hosts' counters before a run), the spread of an
+ * invocation's service time on each path (`spread`, from the nodes' invocation logs),
+ * and the bench's warm-up before it measures (`warmUp`): the model has no cold path, but
+ * the warm-up leaves the published figures and the service-time estimates where the
+ * system's leaves them.
  */
 export interface Tier3Options {
   /** Compute nodes' CPU quotas, cores: one node each. */
@@ -53,6 +60,35 @@ export interface Tier3Options {
   readonly storageIdleCores?: number;
   /** Every node's background CPU (heartbeats, metrics, logs), cores. @default 0 */
   readonly nodeIdleCores?: number;
+  /**
+   * Each host's background CPU as measured at its idle, cores: one per compute node, then
+   * the storage host. Replaces nodeIdleCores and storageIdleCores. @default none
+   */
+  readonly idleCores?: readonly number[];
+  /**
+   * The spread of an invocation's service time on each path, as multipliers of the
+   * path's median (measured: service time ÷ its path's median, from the nodes'
+   * invocation logs): each invocation draws one and its CPU work is scaled by it.
+   * @default none (every invocation costs the same)
+   */
+  readonly spread?: { readonly local?: readonly number[]; readonly offloaded?: readonly number[] };
+  /**
+   * Before the measured requests, as the bench warms up: this many invocations per compute
+   * node with offload never (all nodes at once), as many with offload always (one at a
+   * time), then `settleMs` of idle; none of them counted. @default 0
+   */
+  readonly warmUp?: number;
+  /** Idle time after the warm-up (the bench's policy settling and idle measurement). @default 7200 */
+  readonly settleMs?: number;
+  /**
+   * Which waiting invocation the dispatcher places when a compute slot frees. `fifo`: the
+   * longest waiting. `polling`: as the dispatcher does (lambdas/dispatcher/dispatcher.ts,
+   * reserveWhenFree): an invocation asks at once, and while every node is full asks
+   * again after a pause that doubles from 5 to 250 ms; a release wakes the first of the
+   * paused list, where a waiter goes to the end each time it pauses again. So the young
+   * ones, asking often, take most freed slots, and the old ones wait. @default fifo
+   */
+  readonly queue?: 'fifo' | 'polling';
   readonly strategy: string;
   /** 'thresholds' | 'never' | 'always' (the storage node then refuses only when full). */
   readonly offload: string;
@@ -68,6 +104,8 @@ export interface Tier3Options {
 
 export interface Tier3Result {
   readonly summary: LatencySummary;
+  /** Every measured invocation's latency, in the order they finished. */
+  readonly latenciesMs: readonly number[];
   readonly offloaded: number;
   /** Each host's CPU use over its quota, and each link's use over its rate, over the run. */
   readonly utilisation: Readonly<Record<string, number>>;
@@ -77,11 +115,22 @@ type Phase =
   | { kind: 'cpu'; host: number; left: number }
   /** Bytes left of an object streamed over the two hosts' links into a stage on `host`. */
   | { kind: 'stream'; hosts: [number, number]; host: number; left: number };
+/** An invocation the dispatcher holds while every node is full (queue: polling). */
+interface Waiter {
+  readonly arrival: number;
+  pauseMs: number;
+  retryAt: number;
+}
+
 interface Job {
   started: number;
+  /** When a compute slot took it: a node's service-time estimate counts from here, as the nodes' do. */
+  placed: number;
   phases: Phase[];
   host: number;
   offloaded: boolean;
+  /** This invocation's service-time multiplier (the measured spread). */
+  scale: number;
 }
 
 const AUTONDP = { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 };
@@ -96,7 +145,26 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const thresholds = options.thresholds ?? AUTONDP;
   const ids = [...options.computeCpu.map((_, i) => `c${i + 1}`), 's1'];
+  if (options.idleCores && options.idleCores.length !== n + 1)
+    throw new RangeError(
+      `idleCores must give ${n + 1} figures (each compute node, then storage), got ${options.idleCores.length}`,
+    );
+  for (const [path, multipliers] of Object.entries(options.spread ?? {}))
+    if (multipliers && (multipliers.length === 0 || multipliers.some((m) => !(m > 0 && Number.isFinite(m)))))
+      throw new RangeError(`spread.${path} must list multipliers above 0, got ${JSON.stringify(multipliers)}`);
+  const idleOf = (host: number) =>
+    options.idleCores
+      ? options.idleCores[host]
+      : (options.nodeIdleCores ?? 0) + (host === storage ? (options.storageIdleCores ?? 0) : 0);
   const random = seededRandom(options.seed ?? 1);
+  // A stream of its own, so that a model without a spread decides as it did before there was one.
+  const spreadRandom = seededRandom((options.seed ?? 1) + 7919);
+  if (options.queue !== undefined && options.queue !== 'fifo' && options.queue !== 'polling')
+    throw new RangeError(`queue must be fifo or polling, got "${options.queue}"`);
+  const draw = (path: 'local' | 'offloaded') => {
+    const multipliers = options.spread?.[path];
+    return multipliers ? multipliers[Math.floor(spreadRandom() * multipliers.length)] : 1;
+  };
   let now = 0;
   const ctx: PolicyContext = {
     get now() {
@@ -106,10 +174,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     heartbeatTtlMs: Number.MAX_SAFE_INTEGER,
   };
   const strategy = invocationStrategy(options.strategy);
-  const offload = offloadPolicy(
-    options.offload,
-    options.offload === 'thresholds' ? (thresholds as unknown as Record<string, unknown>) : {},
-  );
+  const policyOf = (name: string) =>
+    offloadPolicy(name, name === 'thresholds' ? (thresholds as unknown as Record<string, unknown>) : {});
   const storageLimits =
     options.offload === 'always' ? { cpu: 1, memory: 1, loadPerCore: Number.MAX_VALUE } : thresholds;
   const invocation: Invocation = { functionName: 'wordcount', hops: 0, objectKey: 'corpus/large.txt' };
@@ -143,13 +209,10 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   let nodes = view();
 
   const jobs = new Set<Job>();
-  const waiting: number[] = []; // arrival times of invocations the dispatcher queues
-  const latencies: number[] = [];
-  let offloaded = 0;
-  let sent = 0;
   let cursor = 0;
+  let offloaded = 0;
 
-  const place = (now: number): boolean => {
+  const place = (arrival: number, offload: ReturnType<typeof policyOf>): boolean => {
     const computeViews = nodes.filter((node) => node.role === 'compute');
     const selection = strategy(computeViews, invocation, ctx);
     if (selection.kind !== 'select') return false;
@@ -175,29 +238,26 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     const storageSelf = nodes[storage];
     const taken =
       decision.kind === 'offload' && underThresholds(storageSelf, storageLimits) && inFlight[storage] < slots[storage];
+    const scale = draw(taken ? 'offloaded' : 'local');
     const phases: Phase[] = taken
       ? [
-          { kind: 'cpu', host: chosen, left: options.overheadCpuMs },
-          { kind: 'cpu', host: storage, left: options.nearStageCpuMs },
+          { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
+          { kind: 'cpu', host: storage, left: options.nearStageCpuMs * scale },
         ]
       : [
-          { kind: 'cpu', host: chosen, left: options.overheadCpuMs },
-          { kind: 'cpu', host: storage, left: options.serveCpuMs },
+          { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
+          { kind: 'cpu', host: storage, left: options.serveCpuMs * scale },
           { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes },
         ];
-    if (taken) {
-      inFlight[storage]++;
-      offloaded++;
-    }
-    jobs.add({ started: now, phases, host: chosen, offloaded: taken });
+    if (taken) inFlight[storage]++;
+    jobs.add({ started: arrival, placed: now, phases, host: chosen, offloaded: taken, scale });
     return true;
   };
 
-  // Closed loop: `concurrency` clients start at once.
-  for (let i = 0; i < Math.min(options.concurrency, options.requests); i++, sent++) waiting.push(0);
   let nextHeartbeat = heartbeatMs;
-  while (latencies.length < options.requests) {
-    while (waiting.length > 0 && place(waiting[0])) waiting.shift();
+  /** One millisecond of the fluid model; returns the jobs that finished in it. */
+  const step = (): Job[] => {
+    const finished: Job[] = [];
     // Fair shares for this millisecond.
     const onCpu = new Int32Array(n + 1);
     const onLink = new Int32Array(n + 1);
@@ -206,11 +266,9 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       onCpu[phase.host]++;
       if (phase.kind === 'stream') for (const host of phase.hosts) onLink[host]++;
     }
-    const idle = (host: number) =>
-      (options.nodeIdleCores ?? 0) + (host === storage ? (options.storageIdleCores ?? 0) : 0);
-    const cpuFor = (host: number) => Math.min(1, Math.max(0, quota[host] - idle(host)) / onCpu[host]);
+    const cpuFor = (host: number) => Math.min(1, Math.max(0, quota[host] - idleOf(host)) / onCpu[host]);
     for (let host = 0; host <= n; host++) {
-      const demand = onCpu[host] + idle(host);
+      const demand = onCpu[host] + idleOf(host);
       const use = Math.min(demand, quota[host]);
       used[host] += use;
       totalUsed[host] += use;
@@ -222,7 +280,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       else {
         const rate = Math.min(
           ...phase.hosts.map((host) => linkBytesPerMs / onLink[host]),
-          cpuFor(phase.host) / cpuPerByte,
+          cpuFor(phase.host) / (cpuPerByte * job.scale),
         );
         phase.left -= rate;
         for (const host of phase.hosts) linkUsed[host] += rate;
@@ -230,14 +288,10 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       if (phase.left <= 0) job.phases.shift();
       if (job.phases.length === 0) {
         jobs.delete(job);
-        latencies.push(now + 1 - job.started);
         inFlight[job.host]--;
         if (job.offloaded) inFlight[storage]--;
-        estimators[job.host].record(invocation.functionName, now + 1 - job.started, now);
-        if (sent < options.requests) {
-          waiting.push(now + 1);
-          sent++;
-        }
+        estimators[job.host].record(invocation.functionName, now + 1 - job.placed, now);
+        finished.push(job);
       }
     }
     now++;
@@ -254,11 +308,136 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       nextHeartbeat += heartbeatMs;
     }
     if (now > 36e5) throw new Error('the tier-3 simulation ran an hour of simulated time without finishing');
+    return finished;
+  };
+
+  /** A closed loop of `concurrency` clients sending `requests` in all; the latencies, in the order they finished. */
+  const closedLoop = (offloadName: string, concurrency: number, requests: number): number[] => {
+    const offload = policyOf(offloadName);
+    const latencies: number[] = [];
+    let sent = 0;
+    // fifo: the invocations the dispatcher queues, longest waiting first.
+    const waiting: number[] = [];
+    // polling: those to ask this millisecond, in order, and the paused ones in the order they paused.
+    const asking: Waiter[] = [];
+    const paused: Waiter[] = [];
+    const arrive = () => {
+      if (options.queue === 'polling') asking.push({ arrival: now, pauseMs: 0, retryAt: now });
+      else waiting.push(now);
+    };
+    for (; sent < Math.min(concurrency, requests); sent++) arrive();
+    while (latencies.length < requests) {
+      if (options.queue === 'polling') {
+        // A pause that ran out asks again; one that fails pauses twice as long (5 to 250 ms), at the end of the list.
+        for (let i = 0; i < paused.length; i++) if (paused[i].retryAt <= now) asking.push(...paused.splice(i--, 1));
+        for (const waiter of asking.splice(0)) {
+          if (place(waiter.arrival, offload)) continue;
+          waiter.pauseMs = waiter.pauseMs === 0 ? 5 : Math.min(2 * waiter.pauseMs, 250);
+          waiter.retryAt = now + waiter.pauseMs;
+          paused.push(waiter);
+        }
+      } else {
+        while (waiting.length > 0 && place(waiting[0], offload)) waiting.shift();
+      }
+      for (const job of step()) {
+        latencies.push(now - job.started);
+        if (offloadName === options.offload && job.offloaded) offloaded++;
+        // The release wakes the first paused waiter, which asks before the client's next invocation arrives.
+        const woken = paused.shift();
+        if (woken) asking.push(woken);
+        if (sent < requests) {
+          arrive();
+          sent++;
+        }
+      }
+    }
+    return latencies;
+  };
+
+  const warmUp = options.warmUp ?? 0;
+  if (warmUp > 0) {
+    closedLoop('never', n, warmUp * n);
+    closedLoop('always', 1, warmUp * n);
+    const until = now + (options.settleMs ?? 7200);
+    while (now < until) step();
   }
+  offloaded = 0;
+  totalUsed.fill(0);
+  linkUsed.fill(0);
+  const started = now;
+  const latencies = closedLoop(options.offload, options.concurrency, options.requests);
+  const elapsed = now - started;
   const utilisation: Record<string, number> = {};
   ids.forEach((id, host) => {
-    utilisation[`${id} CPU`] = totalUsed[host] / (now * quota[host]);
-    utilisation[`${id} link`] = linkUsed[host] / (now * linkBytesPerMs);
+    utilisation[`${id} CPU`] = totalUsed[host] / (elapsed * quota[host]);
+    utilisation[`${id} link`] = linkUsed[host] / (elapsed * linkBytesPerMs);
   });
-  return { summary: summarize(latencies, 0, now / 1000), offloaded, utilisation };
+  return { summary: summarize(latencies, 0, elapsed / 1000), latenciesMs: latencies, offloaded, utilisation };
+}
+
+/** One emulated bench run as --compare reads it: its hosts' quotas and idle CPU, and what its nodes logged. */
+export interface MeasuredRun {
+  readonly computeCpu: readonly number[];
+  readonly storageCpu: number;
+  /** Each compute node's idle CPU, then the storage host's, cores. @default none */
+  readonly idleCores?: readonly number[];
+  readonly levels: readonly {
+    readonly load: number;
+    readonly invocations?: readonly { node: string; path: 'local' | 'offloaded'; ms: number }[];
+  }[];
+}
+
+/**
+ * The data stage's CPU cost on each path and its spread, measured from the compute
+ * nodes' invocation logs at concurrency 1, where nothing queues, so an invocation's time
+ * is its work at its hosts' quotas. Each invocation implies a cost, as the model charges
+ * it: a local one `(ms − serve ÷ storage's free CPU) × its node's free CPU − overhead`,
+ * an offloaded one `(ms − overhead ÷ its node's free CPU) × storage's free CPU` (free:
+ * the quota less the host's idle CPU). The cost is the median over every run; the spread,
+ * each invocation's cost ÷ the median of its path in its run (a path with at least 3).
+ */
+export function measuredCosts(
+  runs: readonly MeasuredRun[],
+  given: { readonly overheadCpuMs: number; readonly serveCpuMs: number },
+): {
+  stageCpuMs?: number;
+  nearStageCpuMs?: number;
+  spread: { local?: number[]; offloaded?: number[] };
+} {
+  const costs = { local: [] as number[], offloaded: [] as number[] };
+  const spread: { local?: number[]; offloaded?: number[] } = {};
+  for (const run of runs) {
+    const n = run.computeCpu.length;
+    const free = (host: number) =>
+      Math.max(1e-3, (run.computeCpu[host] ?? run.storageCpu) - (run.idleCores?.[host] ?? 0));
+    for (const level of run.levels.filter((l) => l.load === 1)) {
+      for (const path of ['local', 'offloaded'] as const) {
+        const implied = (level.invocations ?? [])
+          .filter((i) => i.path === path)
+          .map((i) => {
+            const node = Number(/^c(\d+)$/.exec(i.node)?.[1] ?? 0) - 1;
+            if (node < 0 || node >= n)
+              throw new RangeError(`an invocation logged by node "${i.node}", not c1 to c${n}`);
+            return path === 'local'
+              ? (i.ms - given.serveCpuMs / free(n)) * free(node) - given.overheadCpuMs
+              : (i.ms - given.overheadCpuMs / free(node)) * free(n);
+          });
+        costs[path].push(...implied);
+        if (implied.length < 3) continue;
+        const middle = median(implied);
+        spread[path] = [...(spread[path] ?? []), ...implied.map((cost) => Math.max(0.05, cost / middle))];
+      }
+    }
+  }
+  return {
+    ...(costs.local.length > 0 ? { stageCpuMs: Math.max(1, median(costs.local)) } : {}),
+    ...(costs.offloaded.length > 0 ? { nearStageCpuMs: Math.max(1, median(costs.offloaded)) } : {}),
+    spread,
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

@@ -1,0 +1,133 @@
+import { measuredCosts, simulateTier3, type Tier3Options } from '../../bench/simulator/tier3';
+
+// What the tier-3 model is given of the system (issue 22): each host's idle CPU, the spread
+// of the service time on each path, and the bench's warm-up. Behaviour, not figures.
+const base: Tier3Options = {
+  computeCpu: [0.25, 0.25, 0.25],
+  storageCpu: 0.5,
+  linkMbit: 100,
+  objectBytes: 4 * 1024 * 1024,
+  stageCpuMs: 180,
+  nearStageCpuMs: 230,
+  serveCpuMs: 50,
+  overheadCpuMs: 20,
+  strategy: 'round-robin',
+  offload: 'always',
+  concurrency: 1,
+  requests: 40,
+};
+
+describe("each host's idle CPU", () => {
+  test("each host's background takes from its own quota: the storage host's slows offloaded stages, the compute nodes' local ones", () => {
+    const busyStorage = { ...base, idleCores: [0, 0, 0, 0.25] };
+    const medianOf = (options: Tier3Options) => simulateTier3(options).summary.medianMs;
+    // Half of a 0.5-core storage host at idle: an offloaded stage gets the other half.
+    expect(medianOf(busyStorage)).toBeGreaterThan(1.8 * medianOf(base));
+    // Offload off: the stage runs on a compute node's quarter core, 0.1 of it busy at idle.
+    const local = { ...base, offload: 'never' };
+    expect(medianOf({ ...local, idleCores: [0.1, 0.1, 0.1, 0] })).toBeGreaterThan(1.5 * medianOf(local));
+    // Offloaded stages use only the compute node's overhead: its background hardly shows.
+    expect(medianOf({ ...base, idleCores: [0.1, 0.1, 0.1, 0] })).toBeLessThan(1.2 * medianOf(base));
+  });
+
+  test('replaces the fixed figures, and must give one per host', () => {
+    expect(simulateTier3({ ...base, idleCores: [0.01, 0.01, 0.01, 0.05] })).toEqual(
+      simulateTier3({ ...base, nodeIdleCores: 0.01, storageIdleCores: 0.04, idleCores: [0.01, 0.01, 0.01, 0.05] }),
+    );
+    expect(simulateTier3({ ...base, idleCores: [0.01, 0.01, 0.01, 0.05] })).toEqual(
+      simulateTier3({ ...base, nodeIdleCores: 0.01, storageIdleCores: 0.04 }),
+    );
+    expect(() => simulateTier3({ ...base, idleCores: [0.01, 0.05] })).toThrow(
+      /idleCores must give 4 figures \(each compute node, then storage\), got 2/,
+    );
+  });
+});
+
+describe('the spread of the service time', () => {
+  test('a multiplier of 1 for every invocation changes nothing', () => {
+    expect(simulateTier3({ ...base, spread: { local: [1], offloaded: [1, 1] } })).toEqual(simulateTier3(base));
+  });
+
+  test('one slow invocation in ten lifts the tail, not the median, and the same seed draws the same', () => {
+    const spread = { offloaded: [1, 1, 1, 1, 1, 1, 1, 1, 1, 3] };
+    const plain = simulateTier3(base).summary;
+    const spreadOut = simulateTier3({ ...base, spread }).summary;
+    expect(spreadOut.medianMs).toBe(plain.medianMs);
+    expect(spreadOut.p99Ms).toBeGreaterThan(2.5 * plain.p99Ms);
+    expect(simulateTier3({ ...base, spread })).toEqual(simulateTier3({ ...base, spread }));
+  });
+
+  test("each path draws from its own: a spread of the offloaded path leaves offload off's times alone", () => {
+    const off = { ...base, offload: 'never' };
+    expect(simulateTier3({ ...off, spread: { offloaded: [5] } })).toEqual(simulateTier3(off));
+    expect(simulateTier3({ ...off, spread: { local: [2] } }).summary.medianMs).toBeGreaterThan(
+      1.8 * simulateTier3(off).summary.medianMs,
+    );
+  });
+
+  test('refuses an empty list or a multiplier that is not above 0', () => {
+    expect(() => simulateTier3({ ...base, spread: { local: [] } })).toThrow(/spread.local must list multipliers/);
+    expect(() => simulateTier3({ ...base, spread: { offloaded: [1, 0] } })).toThrow(/spread.offloaded/);
+  });
+
+  test('the costs and the spread are measured at concurrency 1, each invocation as the model would charge it', () => {
+    // Compute nodes of 0.25 and 0.5 cores, storage 0.5: a local stage of 180 ms of CPU takes
+    // 50 / 0.5 + (180 + 20) / 0.25 = 900 ms on c1 and 100 + 400 = 500 ms on c2.
+    const given = { overheadCpuMs: 20, serveCpuMs: 50 };
+    const invocations = [
+      { node: 'c1', path: 'local' as const, ms: 900 },
+      { node: 'c2', path: 'local' as const, ms: 500 },
+      { node: 'c2', path: 'local' as const, ms: 580 }, // (580 − 100) × 0.5 − 20 = 220: 1.22 of the median
+      // Offloaded from c2: 20 / 0.5 + 230 / 0.5 = 500 ms.
+      { node: 'c2', path: 'offloaded' as const, ms: 500 },
+      { node: 'c2', path: 'offloaded' as const, ms: 500 },
+    ];
+    const run = { computeCpu: [0.25, 0.5], storageCpu: 0.5, levels: [{ load: 1, invocations }] };
+    const measured = measuredCosts([run, { ...run, levels: [{ load: 16, invocations: [] }] }], given);
+    expect(measured.stageCpuMs).toBeCloseTo(180);
+    expect(measured.nearStageCpuMs).toBeCloseTo(230);
+    expect(measured.spread.local).toEqual([1, 1, 220 / 180]);
+    expect(measured.spread.offloaded).toBeUndefined(); // two are too few for a spread of their own
+    // A host's idle CPU leaves less of its quota: the same times imply less work.
+    const idle = measuredCosts([{ ...run, idleCores: [0.05, 0.05, 0] }], given);
+    expect(idle.stageCpuMs).toBeLessThan(180);
+    expect(() =>
+      measuredCosts([{ ...run, levels: [{ load: 1, invocations: [{ node: 'c7', path: 'local', ms: 1 }] }] }], given),
+    ).toThrow(/node "c7", not c1 to c2/);
+  });
+});
+
+describe("the dispatcher's queue", () => {
+  // One slot, 8 clients: everything queues at the dispatcher.
+  const queued = { ...base, computeCpu: [0.5], offload: 'never', concurrency: 8, requests: 80 };
+
+  test('polling serves the same work as fifo, but the young take the freed slots: a lower median, a longer tail', () => {
+    const fifo = simulateTier3({ ...queued, queue: 'fifo' }).summary;
+    const polling = simulateTier3({ ...queued, queue: 'polling' }).summary;
+    expect(polling.throughput).toBeGreaterThan(0.9 * fifo.throughput);
+    expect(polling.medianMs).toBeLessThan(fifo.medianMs);
+    expect(polling.p99Ms).toBeGreaterThan(1.5 * fifo.p99Ms);
+  });
+
+  test('refuses a queue it does not know', () => {
+    expect(() => simulateTier3({ ...queued, queue: 'lifo' as 'fifo' })).toThrow(
+      /queue must be fifo or polling, got "lifo"/,
+    );
+  });
+});
+
+describe("the bench's warm-up", () => {
+  test('is not counted: the measured requests and offloads are the run’s own', () => {
+    const warmed = simulateTier3({ ...base, offload: 'never', warmUp: 3 });
+    expect(warmed.summary.completed).toBe(base.requests);
+    expect(warmed.offloaded).toBe(0); // its offload-always half offloaded every one
+  });
+
+  test('leaves the storage host as busy as its stages made it until the figures settle', () => {
+    // A small storage host, AutoNDP's thresholds: right after the offload half of the warm-up
+    // its published CPU is over 0.8 and the first offers are refused; after a settle, taken.
+    const small = { ...base, storageCpu: 0.3, offload: 'thresholds', requests: 1, warmUp: 3 };
+    expect(simulateTier3({ ...small, settleMs: 0 }).offloaded).toBe(0);
+    expect(simulateTier3({ ...small, settleMs: 3000 }).offloaded).toBe(1);
+  });
+});
