@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { AFFINITY_WALK, INDEXED_RULES } from '@strata/policy-engine';
 
-/** Each indexed rule's Lua (engine/src/rules/<rule>.lua) as a function of the reserve script's table `indexed`. */
-const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
-  .map(([name, rule]) => `indexed['${name}'] = function()\n${rule.lua}\nend`)
-  .join('\n');
+/**
+ * Each indexed rule's Lua (engine/src/rules/<rule>.lua) as the reserve script's function `pick`,
+ * only the asked one's made (a chain of ifs: a closure per rule per call costs Redis time).
+ */
+const INDEXED_RULE_FUNCTIONS = `${Object.entries(INDEXED_RULES)
+  .map(([name, rule]) => `if rule == '${name}' then pick = function()\n${rule.lua}\nend`)
+  .join('\nelse')}\nend`;
 
 /**
  * The Lua scripts behind the Redis state store. Each runs atomically inside Redis, so
@@ -57,6 +60,8 @@ local STORAGE_VIEW = P .. ':storage-view'
 local BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED = P .. ':by-in-flight', P .. ':by-delay', P .. ':by-load', P .. ':by-used'
 local RANKED = {FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}
 local function node_key(id) return P .. ':node:' .. id end
+-- What count_moved reads of a node's record, and give_back with it (inFlight last).
+local RECORD = {'role', 'draining', 'slotsTotal', 'slotsUsed', 'indexServiceMs', 'load1', 'cores', 'epoch', 'address', 'inFlight'}
 
 local now = tonumber(ARGV[1])
 if now == nil then
@@ -70,8 +75,10 @@ local function room_of(key)
   if f[1] ~= 'compute' or f[2] ~= '0' then return 0 end
   return math.max(0, tonumber(f[3]) - tonumber(f[4]))
 end
+-- Moves P:room by delta; answers what it holds after, or nil when it did not move (no call made).
 local function room_moved(delta)
-  if delta ~= 0 then redis.call('INCRBY', ROOM, delta) end
+  if delta ~= 0 then return redis.call('INCRBY', ROOM, delta) end
+  return nil
 end
 
 -- A storage node's hash changed, or the set of them: the next view is built anew, under a new version.
@@ -81,29 +88,34 @@ local function storage_changed()
 end
 
 -- The same after only its count moved by delta (a reservation or a release): the sets that
--- rank by count, and the others only when it fills up or has room again. Answers its
--- epoch and address, which a reservation hands out.
-local function count_moved(id, delta)
+-- rank by count, and the others only when it fills up or has room again. f is the node's
+-- record (RECORD's fields) if the caller read it already. Answers its count after, its epoch
+-- and address, which a reservation hands out, and P:room after (nil if it did not move).
+local function count_moved(id, delta, f)
   local key = node_key(id)
+  f = f or redis.call('HMGET', key, unpack(RECORD))
   local count = redis.call('HINCRBY', key, 'inFlight', delta)
-  local f = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'indexServiceMs', 'load1', 'cores', 'epoch', 'address')
+  local room
   if f[1] == 'storage' then storage_changed() end
   if f[1] == 'compute' and f[2] == '0' then
-    local slots = tonumber(f[3])
-    room_moved(math.max(0, slots - count) - math.max(0, slots - (count - delta)))
+    local slots, used = tonumber(f[3]), tonumber(f[4])
+    room = room_moved(math.max(0, slots - count) - math.max(0, slots - (count - delta)))
     if count >= slots then
       for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
     else
-      if count - delta >= slots then -- it had no room before
+      local had_room = count - delta < slots
+      if not had_room then
         redis.call('ZADD', FREE, 0, id)
         redis.call('ZADD', BY_LOAD, tonumber(f[6]) / math.max(1, tonumber(f[7])), id)
       end
       redis.call('ZADD', BY_IN_FLIGHT, count, id)
       redis.call('ZADD', BY_DELAY, (count + 1) * tonumber(f[5]) / slots, id)
-      redis.call('ZADD', BY_USED, math.max(tonumber(f[4]), count) - slots, id)
+      if not had_room or math.max(used, count) ~= math.max(used, count - delta) then
+        redis.call('ZADD', BY_USED, math.max(used, count) - slots, id)
+      end
     end
   end
-  return count, f[8], f[9]
+  return count, f[8], f[9], room
 end
 
 -- One membership change: the new version, and its entry in the log (member '' when the node left).
@@ -124,9 +136,9 @@ end
 -- A lease's count goes back to its node, unless the node left or registered anew since.
 local function give_back(lease)
   local epoch, id = string.match(lease, '^[^|]*|([^|]*)|(.*)$')
-  local f = redis.call('HMGET', node_key(id), 'inFlight', 'epoch')
-  local count = tonumber(f[1])
-  if count ~= nil and count > 0 and f[2] == epoch then count_moved(id, -1) end
+  local f = redis.call('HMGET', node_key(id), unpack(RECORD))
+  local count = tonumber(f[10])
+  if count ~= nil and count > 0 and f[8] == epoch then count_moved(id, -1, f) end
 end
 
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', now)) do remove(id) end
@@ -384,7 +396,7 @@ end
 local AFFINITY_WALK = ${AFFINITY_WALK}
 
 -- The indexed rules, each from its .lua file beside its TypeScript (engine/src/rules/).
-local indexed = {}
+local pick
 ${INDEXED_RULE_FUNCTIONS}
 
 local chosen
@@ -420,16 +432,15 @@ if rule == 'in-order' or rule == 'rotate' or rule == 'fewest-in-flight' then
   end
   if index then chosen = candidates[index] end
 else
-  local pick = indexed[rule]
   if pick == nil then return redis.error_reply('unknown selection rule ' .. tostring(rule)) end
   chosen = pick()
 end
 
 if chosen == nil then return {0, tonumber(redis.call('GET', ROOM) or '0')} end
-local count, epoch, address = count_moved(chosen, 1)
+local count, epoch, address, room = count_moved(chosen, 1)
 local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)
-return {1, chosen, count, lease, address, tonumber(redis.call('GET', ROOM) or '0')}
+return {1, chosen, count, lease, address, room or tonumber(redis.call('GET', ROOM) or '0')}
 `,
 );
 
