@@ -29,8 +29,9 @@ For each fleet size, concurrency and strategy: decisions per second, p50 and p99
 redis-benchmark's INCR and the same EVALSHA at the same concurrency, round trips per
 decision, and Redis's own time per decision. Starts its own redis-server unless --redis
 is given. --policy PATH adds a tier-1 plugin (a module exporting definePolicy({...})),
-by its file name, to the strategies. --repeat N runs the whole grid N times over, interleaved, and keeps each row's
-best (on a shared machine, the best is the least disturbed). Writes one JSON row per
+by its file name, to the strategies. --repeat N runs the whole grid N times over, and keeps each row's best (on a
+shared machine, the best is the least disturbed); each strategy's fleet sizes run back to
+back (in turn first), and the largest against the smallest is printed for each round. Writes one JSON row per
 measurement to FILE (default bench/results/decisions.json).`;
 
 interface Row {
@@ -94,13 +95,18 @@ async function main(): Promise<void> {
   const url = values.redis ?? server!.url;
   const { hostname, port } = new URL(url);
   const rows: Row[] = [];
+  const ratios: SizeRatio[] = [];
   try {
     for (let round = 1; round <= repeat; round++) {
       if (repeat > 1) console.log(`round ${round} of ${repeat}`);
-      for (const nodeCount of fleets) {
-        for (const concurrency of levels) {
-          const incrPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, ['-t', 'incr']);
-          for (const strategy of strategies) {
+      for (const concurrency of levels) {
+        const incrPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, ['-t', 'incr']);
+        for (const strategy of strategies) {
+          // The sizes of one strategy back to back (and in turn first), so that what disturbs the
+          // shared machine for a while disturbs each size alike: their ratio is what is compared.
+          const sizes = round % 2 === 1 ? fleets : [...fleets].reverse();
+          const measuredRows: Row[] = [];
+          for (const nodeCount of sizes) {
             const measured = await measureDecisions(url, strategy, concurrency, decisions, nodeCount);
             const scriptPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, measured.command);
             const { command: _command, ...figures } = measured;
@@ -111,9 +117,11 @@ async function main(): Promise<void> {
               scriptPerSecond,
               scriptRatioToIncr: scriptPerSecond / incrPerSecond,
             };
-            printRow(row, rows.length === 0 && round === 1);
+            printRow(row, rows.length === 0 && round === 1 && measuredRows.length === 0);
+            measuredRows.push(row);
             keepBest(rows, row);
           }
+          if (fleets.length > 1) ratios.push(sizeRatio(round, measuredRows));
         }
       }
     }
@@ -121,12 +129,46 @@ async function main(): Promise<void> {
       console.log(`\nbest of ${repeat}:`);
       for (const [i, row] of rows.entries()) printRow(row, i === 0);
     }
+    if (ratios.length > 0) {
+      console.log('\nthe largest fleet against the smallest, measured back to back, each round:');
+      for (const r of ratios)
+        console.log(
+          `round ${r.round}  ${r.strategy.padEnd(20)}  C ${r.concurrency}  ${r.largest} ÷ ${r.smallest} nodes: decisions/s ${(r.decisionsRatio * 100).toFixed(0)} %, Redis µs a decision ${(r.redisUsRatio * 100).toFixed(0)} %`,
+        );
+    }
   } finally {
     await server?.stop();
   }
   mkdirSync(dirname(values.out), { recursive: true });
-  writeFileSync(values.out, JSON.stringify({ at: new Date().toISOString(), decisions, rows }, null, 2));
+  writeFileSync(values.out, JSON.stringify({ at: new Date().toISOString(), decisions, rows, ratios }, null, 2));
   console.log(`\nresults: ${values.out}`);
+}
+
+/** One strategy's largest fleet against its smallest, from rows measured back to back in one round. */
+interface SizeRatio {
+  round: number;
+  strategy: string;
+  concurrency: number;
+  smallest: number;
+  largest: number;
+  /** Decisions a second at the largest fleet ÷ at the smallest. */
+  decisionsRatio: number;
+  /** Redis's own µs a decision (commandstats) at the largest fleet ÷ at the smallest. */
+  redisUsRatio: number;
+}
+
+function sizeRatio(round: number, measured: readonly Row[]): SizeRatio {
+  const bySize = [...measured].sort((a, b) => a.nodes - b.nodes);
+  const [smallest, largest] = [bySize[0], bySize[bySize.length - 1]];
+  return {
+    round,
+    strategy: smallest.strategy,
+    concurrency: smallest.concurrency,
+    smallest: smallest.nodes,
+    largest: largest.nodes,
+    decisionsRatio: largest.decisionsPerSecond / smallest.decisionsPerSecond,
+    redisUsRatio: largest.redisUsPerDecision / smallest.redisUsPerDecision,
+  };
 }
 
 /** Keeps one row per strategy, fleet and concurrency: the fastest run, with the least Redis time seen. */

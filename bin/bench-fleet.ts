@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BUILT_IN_NAMES } from '@strata/policy-engine';
+import { type CallCost, costAt, TARGET, targetCores } from '../bench/fleet/cost';
 import { commandStats, computeId, probeFleet, redisCpuSeconds, storageId } from '../bench/fleet/probe';
 import type { WorkerConfig, WorkerReport } from '../bench/fleet/worker';
 import { exitWith, wholeNumber } from '../common/cli';
@@ -29,6 +30,7 @@ const USAGE = `usage: npm run bench:fleet -- [--nodes 100,1000,10000] [--seconds
   [--storage 6] [--redis URL] [--out FILE]
        npm run bench:fleet -- --cells 1,2,3 [--primaries 3] [--nodes 1000] [other flags as above]
        npm run bench:fleet -- --probe 10,100,1000,5000
+       npm run bench:fleet -- --cost 10,1000,10000 [--repeat 3]
 
 For each fleet size: Redis CPU per node-second with the nodes alone (heartbeat, storage view,
 tier-2 picks, churn), then with the dispatchers: Redis CPU per decision, decision p50 and p99,
@@ -38,11 +40,15 @@ second; --churn the membership changes per second; --tier2-rate the tier-2 decis
 node-second; --ttl-intervals how many heartbeat intervals a stand-in stays listed without one
 (the agents use 3; more here, so that a stand-in the shared cores starve is not taken for gone
 and the fleet does not churn by itself). Starts its own redis-server unless --redis is given. --probe prints Redis's own µs
-per periodic call at each fleet size (bench/fleet/probe.ts) instead. --cells runs the same on a
+per periodic call at each fleet size (bench/fleet/probe.ts) instead. --cost prints Redis's µs inside
+the scripts (INFO commandstats) per heartbeat, decision, membership read and change, and which
+commands they ran (bench/fleet/cost.ts), the sizes interleaved --repeat times (the least disturbed
+figure of each kept), and the Redis cores of the target load (10,000 heartbeats, 10,000 decisions,
+500 dispatchers' reads and 1 change a second). --cells runs the same on a
 Redis Cluster of --primaries primaries it starts (redis-server with cluster-enabled), the fleet
 split into each number of cells in turn (common/state/cells.ts), and gives each primary's CPU.
 Writes JSON to FILE (default bench/results/fleet.json, fleet-cells.json with --cells, or
-fleet-probe.json with --probe).`;
+fleet-probe.json with --probe, fleet-cost.json with --cost).`;
 
 interface Phase {
   readonly seconds: number;
@@ -123,6 +129,8 @@ async function main(): Promise<void> {
         storage: { type: 'string', default: '6' },
         redis: { type: 'string' },
         probe: { type: 'string' },
+        cost: { type: 'string' },
+        repeat: { type: 'string', default: '1' },
         cells: { type: 'string' },
         primaries: { type: 'string', default: '3' },
         out: { type: 'string' },
@@ -178,6 +186,11 @@ async function main(): Promise<void> {
   const url = values.redis ?? server!.url;
   try {
     if (probeSizes) return await probe(url, probeSizes, values.out ?? join(results, 'fleet-probe.json'));
+    if (values.cost) {
+      const sizes = values.cost.split(',').map((n) => wholeNumber('cost', n, 1));
+      const repeat = wholeNumber('repeat', values.repeat, 1);
+      return await cost(url, sizes, repeat, values.out ?? join(results, 'fleet-cost.json'));
+    }
     console.log(
       'The machine is shared (two cores, other work on it): the emulator, its stand-ins and redis-server share them.',
     );
@@ -554,6 +567,57 @@ async function probe(url: string, sizes: readonly number[], out: string): Promis
   }
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), rows }, null, 2));
+  console.log(`\nresults: ${out}`);
+}
+
+async function cost(url: string, sizes: readonly number[], repeat: number, out: string): Promise<void> {
+  console.log(
+    "Redis µs inside the scripts per operation (INFO commandstats), one call at a time; CPU (INFO used_cpu) adds the network's share.",
+  );
+  const best = new Map<number, Record<string, CallCost>>();
+  const runs: { nodes: number; run: number; row: Record<string, CallCost> }[] = [];
+  for (let run = 1; run <= repeat; run++) {
+    for (const n of sizes) {
+      const store = await RedisStateStore.connect({ url, keyPrefix: `cost-${n}-${run}-${Date.now()}` });
+      try {
+        const row = await costAt(store, n);
+        runs.push({ nodes: n, run, row });
+        const kept = best.get(n) ?? {};
+        for (const [op, figures] of Object.entries(row))
+          if (!kept[op] || figures.scriptUs < kept[op].scriptUs) kept[op] = figures;
+        best.set(n, kept);
+        console.log(
+          `run ${run}, ${n} nodes: ${Object.entries(row)
+            .map(([op, f]) => `${op} ${f.scriptUs.toFixed(1)} µs (cpu ${f.cpuUs.toFixed(1)})`)
+            .join(', ')}; target ${targetCores(row).toFixed(2)} cores`,
+        );
+      } finally {
+        await store.close();
+      }
+    }
+  }
+  console.log('\n| nodes | operation | µs in scripts (best) | of which in commands | Redis CPU µs | commands it ran |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const [n, row] of best) {
+    for (const [op, f] of Object.entries(row)) {
+      const commands = Object.entries(f.inner)
+        .filter(([, count]) => count > 0)
+        .map(([name, count]) => `${name} ${count}`)
+        .join(', ');
+      console.log(
+        `| ${n} | ${op} | ${f.scriptUs.toFixed(1)} | ${f.innerUs.toFixed(1)} | ${f.cpuUs.toFixed(1)} | ${commands} |`,
+      );
+    }
+  }
+  for (const [n, row] of best)
+    console.log(
+      `${n} nodes: the target load (${TARGET.heartbeats} heartbeats, ${TARGET.decisions} decisions, ${TARGET.dispatchers} dispatchers' reads, ${TARGET.changes} change a second) takes ${targetCores(row).toFixed(2)} Redis cores in scripts`,
+    );
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    JSON.stringify({ at: new Date().toISOString(), target: TARGET, best: Object.fromEntries(best), runs }, null, 2),
+  );
   console.log(`\nresults: ${out}`);
 }
 

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RespClient } from '../common/state/resp-client';
-import { freePort, spawnRedis } from './redis-server';
+import { freePort, spawnReady } from './redis-server';
 
 /** A real Redis Cluster of primaries on loopback ports, for the cells' tests and `npm run bench:fleet -- --cells`. */
 export interface RedisCluster {
@@ -20,9 +21,10 @@ export interface RedisCluster {
  * Starts `primaries` redis-servers with `cluster-enabled yes` (no replicas, no
  * persistence), joins them with `redis-cli --cluster create`, which gives each an even,
  * contiguous share of the 16384 slots as ElastiCache does in cluster mode, and waits until
- * every node says `cluster_state:ok`.
+ * every node says `cluster_state:ok`. With `acl`, every node has these users (an ACL file's
+ * text: common/state/access.ts), and the harness joins and watches them as a user of its own.
  */
-export async function startRedisCluster(primaries = 3): Promise<RedisCluster> {
+export async function startRedisCluster(primaries = 3, options: { readonly acl?: string } = {}): Promise<RedisCluster> {
   if (spawnSync('redis-cli', ['--version']).error)
     throw new Error('redis-cli is not installed: run `apt-get install -y redis-server` (.ci/run does this)');
   const children: ChildProcess[] = [];
@@ -39,21 +41,25 @@ export async function startRedisCluster(primaries = 3): Promise<RedisCluster> {
       ),
     );
   };
+  const admin =
+    options.acl === undefined
+      ? undefined
+      : { user: 'strata-cluster-harness', password: randomBytes(16).toString('hex') };
+  const aclArgs: string[] = [];
+  if (options.acl !== undefined && admin) {
+    const file = join(mkdtempSync(join(tmpdir(), 'strata-acl-')), 'users.acl');
+    const hash = createHash('sha256').update(admin.password).digest('hex');
+    writeFileSync(file, `${options.acl.trimEnd()}\nuser ${admin.user} on #${hash} ~* &* +@all\n`, { mode: 0o600 });
+    aclArgs.push('--aclfile', file);
+  }
   try {
     for (let i = 0; i < primaries; i++) {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'strata-redis-cluster-'));
       children.push(
-        await spawnRedis(
+        await spawnReady(
+          port,
           [
-            '--port',
-            String(port),
-            '--bind',
-            '127.0.0.1',
-            '--save',
-            '',
-            '--appendonly',
-            'no',
             '--cluster-enabled',
             'yes',
             '--cluster-config-file',
@@ -61,16 +67,15 @@ export async function startRedisCluster(primaries = 3): Promise<RedisCluster> {
             // Long: on a shared machine a starved primary must not be taken for failed (no replica takes over here).
             '--cluster-node-timeout',
             '60000',
-            '--dir',
-            dir,
+            ...aclArgs,
           ],
-          { where: `on port ${port} (cluster node ${i + 1} of ${primaries})` },
+          `on port ${port} (cluster node ${i + 1} of ${primaries})`,
         ),
       );
       ports.push(port);
     }
-    await create(ports);
-    await waitUntilOk(ports);
+    await create(ports, admin);
+    await waitUntilOk(ports, admin);
   } catch (error) {
     await stop();
     throw error;
@@ -79,8 +84,11 @@ export async function startRedisCluster(primaries = 3): Promise<RedisCluster> {
   return { urls, ports, url: urls[0], stop };
 }
 
-function create(ports: readonly number[]): Promise<void> {
+type Admin = { readonly user: string; readonly password: string } | undefined;
+
+function create(ports: readonly number[], admin: Admin): Promise<void> {
   const args = [
+    ...(admin ? ['--user', admin.user, '--pass', admin.password, '--no-auth-warning'] : []),
     '--cluster',
     'create',
     ...ports.map((p) => `127.0.0.1:${p}`),
@@ -101,10 +109,11 @@ function create(ports: readonly number[]): Promise<void> {
 }
 
 /** Every node agrees the cluster is whole: all 16384 slots served. */
-async function waitUntilOk(ports: readonly number[], timeoutMs = 20_000): Promise<void> {
+async function waitUntilOk(ports: readonly number[], admin: Admin, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const credentials = admin ? `${admin.user}:${admin.password}@` : '';
   for (const port of ports) {
-    const client = await RespClient.connect({ url: `redis://127.0.0.1:${port}` });
+    const client = await RespClient.connect({ url: `redis://${credentials}127.0.0.1:${port}` });
     try {
       for (;;) {
         const info = String(await client.send(['CLUSTER', 'INFO']));

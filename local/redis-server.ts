@@ -62,8 +62,15 @@ async function launch(port: number, extra: string[]): Promise<RedisServer> {
   };
 }
 
-/** Starts redis-server on the loopback port and resolves once it accepts connections. */
-function spawnReady(port: number, extra: string[] = []): Promise<ChildProcess> {
+/**
+ * Starts redis-server on the loopback port, with no persistence and a folder of its own, and
+ * resolves once it accepts connections; `extra` flags after these (a cluster node's: local/redis-cluster.ts).
+ */
+export function spawnReady(
+  port: number,
+  extra: readonly string[] = [],
+  where = `on port ${port}`,
+): Promise<ChildProcess> {
   // A folder of its own: a replica writes the primary's snapshot to disk even without persistence.
   const args = [
     '--port',
@@ -80,7 +87,7 @@ function spawnReady(port: number, extra: string[] = []): Promise<ChildProcess> {
     mkdtempSync(join(tmpdir(), 'strata-redis-')),
     ...extra,
   ];
-  return spawnRedis(args, { where: `on port ${port}` });
+  return spawnRedis(args, { where });
 }
 
 /**

@@ -48,6 +48,7 @@ const FLEET_KEYS = [
   ':free',
   ':service-ms',
   ':storage',
+  ':storage-view',
   ':by-*',
   ':room',
 ];

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { AFFINITY_WALK, INDEXED_RULES } from '@strata/policy-engine';
 
-/** Each indexed rule's Lua (engine/src/rules/<rule>.lua) as a function of the reserve script's table `indexed`. */
-const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
-  .map(([name, rule]) => `indexed['${name}'] = function()\n${rule.lua}\nend`)
-  .join('\n');
+/**
+ * Each indexed rule's Lua (engine/src/rules/<rule>.lua) as the reserve script's function `pick`,
+ * only the asked one's made (a chain of ifs: a closure per rule per call costs Redis time).
+ */
+const INDEXED_RULE_FUNCTIONS = `${Object.entries(INDEXED_RULES)
+  .map(([name, rule]) => `if rule == '${name}' then pick = function()\n${rule.lua}\nend`)
+  .join('\nelse')}\nend`;
 
 /**
  * The Lua scripts behind the Redis state store. Each runs atomically inside Redis, so
@@ -20,6 +23,9 @@ const INDEXED_RULE_FUNCTIONS = Object.entries(INDEXED_RULES)
  *   `P:by-in-flight`, `P:by-delay`, `P:by-load`, `P:by-used`; `P:service-ms` holds the own
  *   estimates of E's nodes that have one (for the median).
  * - `P:storage` sorted set: the live storage nodes, by id (tier 3 reads these and no others).
+ * - `P:storage-view` hash: `version`, a counter of changes to the storage nodes' hashes, and
+ *   `json`, those hashes as one JSON text, built at the first read after a change: the view a
+ *   compute node's heartbeat answers costs one HMGET, and is not sent while the node has it.
  * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
  *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
  *   (member empty when the node left), so that a reader catches up in O(changes).
@@ -50,9 +56,12 @@ local P = KEYS[1]
 local EXPIRY, LEASES, MEMBERS, VERSION = P .. ':expiry', P .. ':leases', P .. ':members', P .. ':version'
 local ELIGIBLE, FREE, SERVICE, STORAGE = P .. ':eligible', P .. ':free', P .. ':service-ms', P .. ':storage'
 local CHANGES, ROOM = P .. ':changes', P .. ':room'
+local STORAGE_VIEW = P .. ':storage-view'
 local BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED = P .. ':by-in-flight', P .. ':by-delay', P .. ':by-load', P .. ':by-used'
 local RANKED = {FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}
 local function node_key(id) return P .. ':node:' .. id end
+-- What count_moved reads of a node's record, and give_back with it (inFlight last).
+local RECORD = {'role', 'draining', 'slotsTotal', 'slotsUsed', 'indexServiceMs', 'load1', 'cores', 'epoch', 'address', 'inFlight'}
 
 local now = tonumber(ARGV[1])
 if now == nil then
@@ -66,49 +75,47 @@ local function room_of(key)
   if f[1] ~= 'compute' or f[2] ~= '0' then return 0 end
   return math.max(0, tonumber(f[3]) - tonumber(f[4]))
 end
+-- Moves P:room by delta; answers what it holds after, or nil when it did not move (no call made).
 local function room_moved(delta)
-  if delta ~= 0 then redis.call('INCRBY', ROOM, delta) end
+  if delta ~= 0 then return redis.call('INCRBY', ROOM, delta) end
+  return nil
 end
 
--- Puts a node in the index sets its figures say it belongs to, scored by its live count.
-local function reindex(id)
-  local f = redis.call('HMGET', node_key(id), 'role', 'draining', 'slotsTotal', 'slotsUsed', 'inFlight', 'indexServiceMs', 'load1', 'cores')
-  local slots, count = tonumber(f[3]), tonumber(f[5])
-  if f[1] ~= 'compute' or f[2] ~= '0' then redis.call('ZREM', ELIGIBLE, id) else redis.call('ZADD', ELIGIBLE, 0, id) end
-  if f[1] ~= 'compute' or f[2] ~= '0' or count >= slots then
-    for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
-    return
-  end
-  redis.call('ZADD', FREE, 0, id)
-  redis.call('ZADD', BY_IN_FLIGHT, count, id)
-  redis.call('ZADD', BY_DELAY, (count + 1) * tonumber(f[6]) / slots, id)
-  redis.call('ZADD', BY_LOAD, tonumber(f[7]) / math.max(1, tonumber(f[8])), id)
-  redis.call('ZADD', BY_USED, math.max(tonumber(f[4]), count) - slots, id)
+-- A storage node's hash changed, or the set of them: the next view is built anew, under a new version.
+local function storage_changed()
+  redis.call('HINCRBY', STORAGE_VIEW, 'version', 1)
+  redis.call('HDEL', STORAGE_VIEW, 'json')
 end
 
 -- The same after only its count moved by delta (a reservation or a release): the sets that
--- rank by count, and the others only when it fills up or has room again. Answers its
--- epoch and address, which a reservation hands out.
-local function count_moved(id, delta)
+-- rank by count, and the others only when it fills up or has room again. f is the node's
+-- record (RECORD's fields) if the caller read it already. Answers its count after, its epoch
+-- and address, which a reservation hands out, and P:room after (nil if it did not move).
+local function count_moved(id, delta, f)
   local key = node_key(id)
+  f = f or redis.call('HMGET', key, unpack(RECORD))
   local count = redis.call('HINCRBY', key, 'inFlight', delta)
-  local f = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'indexServiceMs', 'load1', 'cores', 'epoch', 'address')
+  local room
+  if f[1] == 'storage' then storage_changed() end
   if f[1] == 'compute' and f[2] == '0' then
-    local slots = tonumber(f[3])
-    room_moved(math.max(0, slots - count) - math.max(0, slots - (count - delta)))
+    local slots, used = tonumber(f[3]), tonumber(f[4])
+    room = room_moved(math.max(0, slots - count) - math.max(0, slots - (count - delta)))
     if count >= slots then
       for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
     else
-      if count - delta >= slots then -- it had no room before
+      local had_room = count - delta < slots
+      if not had_room then
         redis.call('ZADD', FREE, 0, id)
         redis.call('ZADD', BY_LOAD, tonumber(f[6]) / math.max(1, tonumber(f[7])), id)
       end
       redis.call('ZADD', BY_IN_FLIGHT, count, id)
       redis.call('ZADD', BY_DELAY, (count + 1) * tonumber(f[5]) / slots, id)
-      redis.call('ZADD', BY_USED, math.max(tonumber(f[4]), count) - slots, id)
+      if not had_room or math.max(used, count) ~= math.max(used, count - delta) then
+        redis.call('ZADD', BY_USED, math.max(used, count) - slots, id)
+      end
     end
   end
-  return count, f[8], f[9]
+  return count, f[8], f[9], room
 end
 
 -- One membership change: the new version, and its entry in the log (member '' when the node left).
@@ -121,16 +128,17 @@ end
 local function remove(id)
   room_moved(-room_of(node_key(id)))
   redis.call('DEL', node_key(id))
-  for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, STORAGE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
+  for _, index in ipairs({EXPIRY, ELIGIBLE, SERVICE, FREE, BY_IN_FLIGHT, BY_DELAY, BY_LOAD, BY_USED}) do redis.call('ZREM', index, id) end
+  if redis.call('ZREM', STORAGE, id) == 1 then storage_changed() end
   if redis.call('HDEL', MEMBERS, id) == 1 then changed(id, '') end
 end
 
 -- A lease's count goes back to its node, unless the node left or registered anew since.
 local function give_back(lease)
   local epoch, id = string.match(lease, '^[^|]*|([^|]*)|(.*)$')
-  local key = node_key(id)
-  local count = tonumber(redis.call('HGET', key, 'inFlight'))
-  if count ~= nil and count > 0 and redis.call('HGET', key, 'epoch') == epoch then count_moved(id, -1) end
+  local f = redis.call('HMGET', node_key(id), unpack(RECORD))
+  local count = tonumber(f[10])
+  if count ~= nil and count > 0 and f[8] == epoch then count_moved(id, -1, f) end
 end
 
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', now)) do remove(id) end
@@ -140,19 +148,63 @@ for _, lease in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', now)) do
 end
 `;
 
-/** The heartbeat's work, which HEARTBEAT and HEARTBEAT_STORAGE share. */
+/** The storage view's reader, for the scripts that answer it (only these write its cache: no dispatcher needs HSET). */
+const STORAGE_VIEW_READER = `
+-- {version} when the caller has this version of the storage view already (it passed it), else
+-- {version, the view}: the live storage nodes' hashes as a JSON array of flat arrays, in id
+-- order, built once after each change and kept in STORAGE_VIEW.
+local function storage_view(known)
+  local held = redis.call('HMGET', STORAGE_VIEW, 'version', 'json')
+  local version, view = held[1] or '0', held[2]
+  if version == known then return {version} end
+  if not view then
+    local nodes = {}
+    for _, sid in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(sid)) end
+    view = #nodes == 0 and '[]' or cjson.encode(nodes) -- cjson writes an empty table as {}
+    redis.call('HSET', STORAGE_VIEW, 'json', view)
+  end
+  return {version, view}
+end
+`;
+
+/**
+ * The heartbeat's work, which HEARTBEAT and HEARTBEAT_STORAGE share; the report's field/value
+ * pairs are ARGV[6] to ARGV[FIELDS_END]. It reads the node's record once and writes only what
+ * moved: the index entries whose score changed, the sets it joins or leaves, the storage view
+ * only for a storage node.
+ */
 const HEARTBEAT_BODY = `
 local ttl, id, member, own = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local key = node_key(id)
-local room_before = room_of(key)
-if redis.call('EXISTS', key) == 0 then
-  redis.call('HSET', key, 'inFlight', 0, 'epoch', redis.call('INCR', P .. ':epochs'))
+-- The record before this heartbeat (false where it has no such field: all of them for a new node).
+local old = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'inFlight', 'indexServiceMs', 'load1', 'cores', 'epoch', 'serviceMs', 'functionServiceMs')
+local fields = {}
+for i = 6, FIELDS_END - 1, 2 do fields[ARGV[i]] = ARGV[i + 1] end
+-- A field after this heartbeat: the report's, else the record's.
+local function now_field(name, i)
+  local value = fields[name]
+  if value == nil then return old[i] end
+  return value
 end
-redis.call('HDEL', key, 'serviceMs', 'functionServiceMs')
-redis.call('HSET', key, unpack(ARGV, 6))
+local writes = {unpack(ARGV, 6, FIELDS_END)}
+local is_new = not old[9] and redis.call('EXISTS', key) == 0
+if is_new then
+  writes[#writes + 1] = 'inFlight'
+  writes[#writes + 1] = 0
+  writes[#writes + 1] = 'epoch'
+  writes[#writes + 1] = redis.call('INCR', P .. ':epochs')
+end
+-- The optional figures the record has and this report has not.
+local stale = {}
+if old[10] and fields.serviceMs == nil then stale[#stale + 1] = 'serviceMs' end
+if old[11] and fields.functionServiceMs == nil then stale[#stale + 1] = 'functionServiceMs' end
+if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
 redis.call('ZADD', EXPIRY, now + ttl, id)
+
+local role, draining = now_field('role', 1), now_field('draining', 2)
+local eligible = role == 'compute' and draining == '0'
 local service = tonumber(own)
-if service ~= nil and redis.call('HGET', key, 'role') == 'compute' and redis.call('HGET', key, 'draining') == '0' then
+if service ~= nil and eligible then
   redis.call('ZADD', SERVICE, own, id)
 else
   redis.call('ZREM', SERVICE, id)
@@ -166,30 +218,64 @@ if service == nil then
     service = tonumber(redis.call('ZRANGE', SERVICE, middle, middle, 'WITHSCORES')[2])
   end
 end
-redis.call('HSET', key, 'indexServiceMs', service)
+writes[#writes + 1] = 'indexServiceMs'
+writes[#writes + 1] = service
+redis.call('HSET', key, unpack(writes))
 if redis.call('HGET', MEMBERS, id) ~= member then
   redis.call('HSET', MEMBERS, id, member)
   changed(id, member)
 end
-if redis.call('HGET', key, 'role') == 'storage' then redis.call('ZADD', STORAGE, 0, id) else redis.call('ZREM', STORAGE, id) end
-reindex(id)
-room_moved(room_of(key) - room_before)
+if role == 'storage' then
+  redis.call('ZADD', STORAGE, 0, id)
+  storage_changed()
+elseif old[1] == 'storage' or is_new then
+  if redis.call('ZREM', STORAGE, id) == 1 then storage_changed() end
+end
+
+-- The index: the sets the node's figures say it belongs to, scored by its live count. Before
+-- this heartbeat it was in those its record said (every script keeps them so): only what moved is written.
+local count = tonumber(old[5]) or 0
+local slots = tonumber(now_field('slotsTotal', 3))
+local was_eligible = old[1] == 'compute' and old[2] == '0'
+local had_room = was_eligible and count < tonumber(old[3])
+local has_room = eligible and count < slots
+if eligible and not was_eligible then redis.call('ZADD', ELIGIBLE, 0, id) end
+if not eligible and (was_eligible or is_new) then redis.call('ZREM', ELIGIBLE, id) end
+if not has_room then
+  if had_room or is_new then
+    for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
+  end
+else
+  local delay = (count + 1) * service / slots
+  local load = tonumber(now_field('load1', 7)) / math.max(1, tonumber(now_field('cores', 8)))
+  local over = math.max(tonumber(now_field('slotsUsed', 4)), count) - slots
+  if not had_room then
+    redis.call('ZADD', FREE, 0, id)
+    redis.call('ZADD', BY_IN_FLIGHT, count, id)
+  end
+  local old_slots = tonumber(old[3])
+  if not had_room or delay ~= (count + 1) * tonumber(old[6]) / old_slots then redis.call('ZADD', BY_DELAY, delay, id) end
+  if not had_room or load ~= tonumber(old[7]) / math.max(1, tonumber(old[8])) then redis.call('ZADD', BY_LOAD, load, id) end
+  if not had_room or over ~= math.max(tonumber(old[4]), count) - old_slots then redis.call('ZADD', BY_USED, over, id) end
+end
+local room_before = 0
+if was_eligible then room_before = math.max(0, tonumber(old[3]) - count) end
+local room_after = 0
+if eligible then room_after = math.max(0, slots - count) end
+room_moved(room_after - room_before)
 `;
 
 /** ARGV: now, ttl ms, id, membership key, own service ms or '', then field/value pairs. */
-export const HEARTBEAT = script('heartbeat', `${HEARTBEAT_BODY}return 1\n`);
+export const HEARTBEAT = script('heartbeat', `local FIELDS_END = #ARGV\n${HEARTBEAT_BODY}return 1\n`);
 
 /**
- * The heartbeat, answering the live storage nodes' hashes (as STORAGE_NODES): a compute
- * node's one call an interval, its tier-3 view riding on its heartbeat's reply. ARGV as HEARTBEAT.
+ * The heartbeat, answering the storage view (as STORAGE_NODES) unless the caller has it: a
+ * compute node's one call an interval, its tier-3 view riding on its heartbeat's reply. ARGV
+ * as HEARTBEAT, then the storage view's version the caller has (or '').
  */
 export const HEARTBEAT_STORAGE = script(
   'heartbeat-storage',
-  `${HEARTBEAT_BODY}
-local nodes = {}
-for _, sid in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(sid)) end
-return nodes
-`,
+  `local FIELDS_END = #ARGV - 1\n${HEARTBEAT_BODY}${STORAGE_VIEW_READER}return storage_view(ARGV[#ARGV])\n`,
 );
 
 /** ARGV: now. The cell's free slots (`P:room`), after the sweep: tier 0's look at a cell. */
@@ -208,15 +294,12 @@ return nodes
 `,
 );
 
-/** ARGV: now. The live storage nodes' hashes, flat, in id order: O(storage nodes), whatever the fleet. */
-export const STORAGE_NODES = script(
-  'storage-nodes',
-  `
-local nodes = {}
-for _, id in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(id)) end
-return nodes
-`,
-);
+/**
+ * ARGV: now, the storage view's version the caller has (or ''). {version} if that is the
+ * current one, else {version, the live storage nodes' hashes as JSON (flat arrays, id order)}:
+ * O(storage nodes) after a change, one GET otherwise, whatever the fleet.
+ */
+export const STORAGE_NODES = script('storage-nodes', `${STORAGE_VIEW_READER}return storage_view(ARGV[2])\n`);
 
 /**
  * ARGV: now, the version the caller knows (or ''). {version, room} while unchanged;
@@ -313,7 +396,7 @@ end
 local AFFINITY_WALK = ${AFFINITY_WALK}
 
 -- The indexed rules, each from its .lua file beside its TypeScript (engine/src/rules/).
-local indexed = {}
+local pick
 ${INDEXED_RULE_FUNCTIONS}
 
 local chosen
@@ -349,16 +432,15 @@ if rule == 'in-order' or rule == 'rotate' or rule == 'fewest-in-flight' then
   end
   if index then chosen = candidates[index] end
 else
-  local pick = indexed[rule]
   if pick == nil then return redis.error_reply('unknown selection rule ' .. tostring(rule)) end
   chosen = pick()
 end
 
 if chosen == nil then return {0, tonumber(redis.call('GET', ROOM) or '0')} end
-local count, epoch, address = count_moved(chosen, 1)
+local count, epoch, address, room = count_moved(chosen, 1)
 local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)
-return {1, chosen, count, lease, address, tonumber(redis.call('GET', ROOM) or '0')}
+return {1, chosen, count, lease, address, room or tonumber(redis.call('GET', ROOM) or '0')}
 `,
 );
 

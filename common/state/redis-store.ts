@@ -79,6 +79,8 @@ export class RedisStateStore implements StateStore {
   lastError: Error | undefined;
 
   private readonly tag: string;
+  /** The storage view as last answered, and its version: a heartbeat or a read sends the version, and the view comes back only when it changed. */
+  private storageView: { readonly version: string; readonly nodes: readonly NodeView[] } | undefined;
 
   private constructor(
     private readonly client: CommandClient,
@@ -104,7 +106,11 @@ export class RedisStateStore implements StateStore {
         options.onError?.(error);
       },
       // A server that restarted has lost its scripts; load them before the next decision needs them.
-      onReady: () => void store?.loadScripts().catch((error: Error) => (store!.lastError = error)),
+      // It has lost its storage view's version too: one it counts anew must not be taken for the one held here.
+      onReady: () => {
+        if (store) store.storageView = undefined;
+        void store?.loadScripts().catch((error: Error) => (store!.lastError = error));
+      },
     });
     store = new RedisStateStore(client, keyPrefix, options.now);
     await store.loadScripts();
@@ -122,10 +128,11 @@ export class RedisStateStore implements StateStore {
     return [ttlMs, report.id, memberKey(memberOf(report)), own, ...Object.entries(encodeReport(report)).flat()];
   }
 
-  /** The heartbeat, and the storage view in its reply: one round trip (HEARTBEAT_STORAGE). */
+  /** The heartbeat, and the storage view in its reply (only if it changed since this store's last one): one round trip (HEARTBEAT_STORAGE). */
   async heartbeatWithStorage(report: NodeReport, ttlMs: number): Promise<NodeView[]> {
-    const reply = (await this.run(HEARTBEAT_STORAGE, this.heartbeatArgs(report, ttlMs))) as string[][];
-    return reply.map(decodeNode).filter((node): node is NodeView => node !== undefined);
+    const held = this.storageView;
+    const reply = await this.run(HEARTBEAT_STORAGE, [...this.heartbeatArgs(report, ttlMs), held?.version ?? '']);
+    return this.storageViewFrom(reply as [string, string?], held);
   }
 
   async deregister(nodeId: string): Promise<void> {
@@ -143,8 +150,21 @@ export class RedisStateStore implements StateStore {
   }
 
   async storageNodes(): Promise<NodeView[]> {
-    const reply = (await this.run(STORAGE_NODES, [])) as string[][];
-    return reply.map(decodeNode).filter((node): node is NodeView => node !== undefined);
+    const held = this.storageView;
+    return this.storageViewFrom((await this.run(STORAGE_NODES, [held?.version ?? ''])) as [string, string?], held);
+  }
+
+  /**
+   * The storage view from a script's reply: the nodes in it, or, if it answered only that the
+   * version sent is current, those of the view sent (`held`; the store's versions start at '0',
+   * so a caller that sent '' always gets the view).
+   */
+  private storageViewFrom([version, view]: [string, string?], held: RedisStateStore['storageView']): NodeView[] {
+    if (view === undefined) return [...(held?.nodes ?? [])];
+    const flats = JSON.parse(view) as string[][];
+    const nodes = flats.map(decodeNode).filter((node): node is NodeView => node !== undefined);
+    this.storageView = { version: String(version), nodes };
+    return [...nodes];
   }
 
   async membership(knownVersion?: number): Promise<Membership> {

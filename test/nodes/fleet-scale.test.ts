@@ -162,9 +162,10 @@ test("a node's periodic calls and a dispatcher's catch-up run as many commands i
   const small = await observe(redis, 40);
   const large = await observe(redis, 400);
   for (const seen of [small, large]) {
-    // The node asked the index for a peer (three tries, each refused), and read only what it should.
+    // The node asked the index for a peer (three tries, each refused), and read only what it should: at
+    // most the storage set and its records, for the storage view (built again only after a storage node changed).
     expect(seen.peerPicks).toBeGreaterThanOrEqual(1);
-    expect([...seen.readWhole].sort()).toEqual(['node:*', 'storage']);
+    expect(['node:*', 'storage']).toEqual(expect.arrayContaining([...seen.readWhole]));
     // One call an interval, the heartbeat with the storage view in its reply, and a few peer picks: not one per node.
     expect(seen.mostCommands.has(HEARTBEAT_STORAGE.sha)).toBe(true);
     expect(seen.mostCommands.has(STORAGE_NODES.sha)).toBe(false);

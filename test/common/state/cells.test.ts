@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { standInReport } from '../../../bench/fleet/probe';
 import { connectState } from '../../../common/cli';
 import {
@@ -8,7 +9,9 @@ import {
   connectStateStore,
   type FleetMember,
   RedisStateStore,
+  type Reserved,
 } from '../../../common/state';
+import { aclFile, STATE_ROLES, type StateRole, stateUser, urlWithUser } from '../../../common/state/access';
 import { hashSlot, primaryOf, SlotClient, stateUrlOptions } from '../../../common/state/cluster';
 import { RespClient, type RespValue } from '../../../common/state/resp-client';
 import { type RedisCluster, startRedisCluster } from '../../../local/redis-cluster';
@@ -351,3 +354,54 @@ async function moveSlot(slot: number, from: string, to: string): Promise<void> {
     await Promise.all([source.close(), target.close()]);
   }
 }
+
+describe('cells on a Redis Cluster whose nodes have the roles users (common/state/access.ts)', () => {
+  test('the dispatcher, a compute node and a storage node run their calls through the cells, each as its own user', async () => {
+    const cells = 3;
+    const passwords = Object.fromEntries(STATE_ROLES.map((role) => [role, randomBytes(24).toString('hex')])) as Record<
+      StateRole,
+      string
+    >;
+    const secured = await startRedisCluster(3, { acl: aclFile(passwords, 'strata', cells) });
+    const stores: CellStateStore[] = [];
+    const connectAs = async (role: StateRole) => {
+      const url = urlWithUser(secured.url, stateUser(role), passwords[role]);
+      const store = await CellStateStore.connect({ url, cluster: true, cells });
+      stores.push(store);
+      return store;
+    };
+    try {
+      // Nobody without a user of its own gets in: the default user is off.
+      await expect(CellStateStore.connect({ url: secured.url, cluster: true, cells })).rejects.toThrow();
+      const storage = await connectAs('storage');
+      const compute = await connectAs('compute');
+      const dispatcher = await connectAs('dispatcher');
+      await storage.heartbeat(report('acl-storage', 1, 'storage'), 60_000);
+      // One compute node in each cell, each heartbeat with the storage view of its cell in the reply.
+      const ids = [0, 1, 2].flatMap((k) => idsInCell(k, cells, 1, 'acl'));
+      for (const id of ids)
+        expect((await compute.heartbeatWithStorage(report(id, 2), 60_000)).map((n) => n.id)).toEqual(['acl-storage']);
+      const { members } = await dispatcher.membership();
+      expect(members!.map((m) => m.id).sort()).toEqual(['acl-storage', ...ids].sort());
+      // Decisions until every slot is taken (2 a node): tier 0 goes to each cell, then the releases.
+      const held: Reserved[] = [];
+      for (let i = 0; i < 6; i++) {
+        const reservation = await dispatcher.reserve({ kind: 'select', rule: 'least-outstanding' });
+        expect(reservation.kind).toBe('chosen');
+        if (reservation.kind === 'chosen') held.push(reservation);
+      }
+      expect([...new Set(held.map((r) => r.nodeId))].sort()).toEqual([...ids].sort());
+      for (const reservation of held) await reservation.release();
+      // A tier-2 peer pick by the compute node, itself excluded.
+
+      const peer = await compute.reserve({ kind: 'select', rule: 'most-slots', exclude: [ids[0]] });
+      expect(peer.kind).toBe('chosen');
+      if (peer.kind === 'chosen') await peer.release();
+      await storage.deregister('acl-storage');
+      expect(await compute.heartbeatWithStorage(report(ids[0], 2), 60_000)).toEqual([]);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await secured.stop();
+    }
+  }, 60_000);
+});

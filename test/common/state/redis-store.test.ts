@@ -1,6 +1,7 @@
 import type { Selection } from '@strata/policy-engine';
 import fc from 'fast-check';
 import {
+  heartbeatWithStorage,
   MemoryStateStore,
   RedisStateStore,
   type Reservation,
@@ -87,7 +88,9 @@ async function replay(target: StateStore, steps: readonly Step[], advance: (ms: 
     switch (step.op) {
       case 'heartbeat': {
         const { id, role, draining, slotsTotal, slotsUsed, load1, cores, serviceMs, ttl } = step;
-        await target.heartbeat(
+        // With the storage view in the reply, as a compute node sends it: the view Redis keeps must follow every change.
+        const view = await heartbeatWithStorage(
+          target,
           report(id, {
             role,
             draining,
@@ -99,6 +102,7 @@ async function replay(target: StateStore, steps: readonly Step[], advance: (ms: 
           }),
           ttl,
         );
+        seen.push(view);
         break;
       }
       case 'reserve': {
@@ -117,7 +121,7 @@ async function replay(target: StateStore, steps: readonly Step[], advance: (ms: 
         advance(step.ms);
         break;
     }
-    seen.push(await target.liveNodes());
+    seen.push(await target.liveNodes(), await target.storageNodes());
   }
   seen.push(await target.membership());
   return seen;
@@ -242,6 +246,55 @@ describe('RedisStateStore on a real redis-server', () => {
     await fleet.command(['HSET', `{bad-${prefixes}}:node:b`, 'functionServiceMs', '{"wordcount":"slow"}']);
     expect((await fleet.liveNodes()).map((n) => n.id)).toEqual(['a']);
     await fleet.close();
+  });
+
+  test('a heartbeat whose storage view did not change does not carry it again; a change to a storage node does', async () => {
+    const prefix = `view-${++prefixes}`;
+    const node = await RedisStateStore.connect({ url: server.url, keyPrefix: prefix });
+    const storage = await RedisStateStore.connect({ url: server.url, keyPrefix: prefix });
+    // What the node's heartbeats get back from Redis, as sent.
+    const client = (node as unknown as { client: { send(args: readonly string[]): Promise<unknown> } }).client;
+    const replies: unknown[] = [];
+    const send = client.send.bind(client);
+    client.send = async (args) => {
+      const reply = await send(args);
+      replies.push(reply);
+      return reply;
+    };
+    const view = () => replies.at(-1) as [string, string?];
+    const ids = (nodes: readonly { id: string }[]) => nodes.map((n) => n.id);
+
+    await storage.heartbeat(report('s1', { role: 'storage' }), 60_000);
+    expect(ids(await node.heartbeatWithStorage(report('c1'), 60_000))).toEqual(['s1']);
+    expect(view()).toHaveLength(2);
+    // Nothing about the storage nodes changed: the version alone comes back, and the node keeps its view.
+    for (let i = 0; i < 2; i++) {
+      const again = await node.heartbeatWithStorage(report('c1', { load1: i }), 60_000);
+      expect(view()).toHaveLength(1);
+      expect(ids(again)).toEqual(['s1']);
+    }
+    await node.heartbeat(report('c2'), 60_000); // another compute node: not the storage view's business
+    await node.heartbeatWithStorage(report('c1'), 60_000);
+    expect(view()).toHaveLength(1);
+
+    // A storage node's figures moved: the new view comes back, once.
+    await storage.heartbeat(report('s1', { role: 'storage', load1: 3 }), 60_000);
+    expect((await node.heartbeatWithStorage(report('c1'), 60_000)).map((n) => n.load1)).toEqual([3]);
+    expect(view()).toHaveLength(2);
+    await node.heartbeatWithStorage(report('c1'), 60_000);
+    expect(view()).toHaveLength(1);
+    // A storage node joins, another's count moves (a reservation on it), one leaves, one becomes a compute node.
+    await storage.heartbeat(report('s2', { role: 'storage' }), 60_000);
+    expect(ids(await node.heartbeatWithStorage(report('c1'), 60_000))).toEqual(['s1', 's2']);
+    await node.reserve({ kind: 'select', rule: 'in-order', candidates: [{ id: 's2', limit: 1 }] });
+    expect((await node.heartbeatWithStorage(report('c1'), 60_000)).map((n) => n.inFlight)).toEqual([0, 1]);
+    await storage.deregister('s1');
+    expect(ids(await node.heartbeatWithStorage(report('c1'), 60_000))).toEqual(['s2']);
+    await storage.heartbeat(report('s2'), 60_000);
+    expect(await node.heartbeatWithStorage(report('c1'), 60_000)).toEqual([]);
+    expect(await node.storageNodes()).toEqual([]);
+    await node.close();
+    await storage.close();
   });
 
   test('lease ids cannot be guessed: 128 random bits, not a counter', async () => {
