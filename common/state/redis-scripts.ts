@@ -24,7 +24,7 @@ const INDEXED_RULE_FUNCTIONS = `${Object.entries(INDEXED_RULES)
  *   estimates of E's nodes that have one (for the median).
  * - `P:storage` sorted set: the live storage nodes, by id (tier 3 reads these and no others).
  * - `P:storage-view` hash: `version`, a counter of changes to the storage nodes' hashes, and
- *   `json`, those hashes as one JSON text, built at the first read after a change: the view a
+ *   `json`, those hashes as one JSON text (built at `builtAt`), built at the first read after a change or after 3 s: the view a
  *   compute node's heartbeat answers costs one HMGET, and is not sent while the node has it.
  * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
  *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
@@ -81,10 +81,11 @@ local function room_moved(delta)
   return nil
 end
 
--- A storage node's hash changed, or the set of them: the next view is built anew, under a new version.
+-- A storage node's hash changed, or the set of them: the next view is built anew, under a new version (answered).
 local function storage_changed()
-  redis.call('HINCRBY', STORAGE_VIEW, 'version', 1)
+  local version = redis.call('HINCRBY', STORAGE_VIEW, 'version', 1)
   redis.call('HDEL', STORAGE_VIEW, 'json')
+  return version
 end
 
 -- The same after only its count moved by delta (a reservation or a release): the sets that
@@ -152,16 +153,22 @@ end
 const STORAGE_VIEW_READER = `
 -- {version} when the caller has this version of the storage view already (it passed it), else
 -- {version, the view}: the live storage nodes' hashes as a JSON array of flat arrays, in id
--- order, built once after each change and kept in STORAGE_VIEW.
+-- order, built once after each change and kept in STORAGE_VIEW. A view built more than
+-- STORAGE_VIEW_MAX_AGE_MS ago counts as changed: a writer that does not mark its changes (a
+-- storage node on an older script, during a rolling deploy) cannot freeze it.
+local STORAGE_VIEW_MAX_AGE_MS = 3000
 local function storage_view(known)
-  local held = redis.call('HMGET', STORAGE_VIEW, 'version', 'json')
+  local held = redis.call('HMGET', STORAGE_VIEW, 'version', 'json', 'builtAt')
   local version, view = held[1] or '0', held[2]
+  if view and now - (tonumber(held[3]) or 0) > STORAGE_VIEW_MAX_AGE_MS then
+    version, view = tostring(storage_changed()), nil
+  end
   if version == known then return {version} end
   if not view then
     local nodes = {}
     for _, sid in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(sid)) end
     view = #nodes == 0 and '[]' or cjson.encode(nodes) -- cjson writes an empty table as {}
-    redis.call('HSET', STORAGE_VIEW, 'json', view)
+    redis.call('HSET', STORAGE_VIEW, 'json', view, 'builtAt', now)
   end
   return {version, view}
 end

@@ -297,6 +297,22 @@ describe('RedisStateStore on a real redis-server', () => {
     await storage.close();
   });
 
+  test('a storage node changed by a writer that does not mark the view (an older script in a rolling deploy) shows within 3 s', async () => {
+    const prefix = `stale-${++prefixes}`;
+    let now = 1_000;
+    const node = await RedisStateStore.connect({ url: server.url, keyPrefix: prefix, now: () => now });
+    await node.heartbeat(report('s1', { role: 'storage', load1: 1 }), 60_000);
+    expect((await node.heartbeatWithStorage(report('c1'), 60_000)).map((n) => n.load1)).toEqual([1]);
+    // As the old heartbeat script wrote a record: the figures, and no word to the view.
+    await node.command(['HSET', `{${prefix}}:node:s1`, 'load1', '5']);
+    now += 2_000;
+    expect((await node.heartbeatWithStorage(report('c1'), 60_000)).map((n) => n.load1)).toEqual([1]);
+    now += 1_500; // the view is 3.5 s old: built anew
+    expect((await node.heartbeatWithStorage(report('c1'), 60_000)).map((n) => n.load1)).toEqual([5]);
+    expect((await node.storageNodes()).map((n) => n.load1)).toEqual([5]);
+    await node.close();
+  });
+
   test('lease ids cannot be guessed: 128 random bits, not a counter', async () => {
     const leased = await RedisStateStore.connect({ url: server.url, keyPrefix: `lease-${++prefixes}` });
     await leased.heartbeat(report('a'), 60_000);
