@@ -327,7 +327,8 @@ export class LocalCluster {
 
   /** Starts one node process and waits for its "ready" line. */
   async spawnNode(id: string, entry: string, args: string[]): Promise<ChildProcess> {
-    const [file, ...prefix] = this.nodeHost?.(id).commandPrefix ?? [];
+    const host = this.nodeHost?.(id);
+    const [file, ...prefix] = host?.commandPrefix ?? [];
     const argv = [process.execPath, '--import', 'tsx', join(ROOT, entry), ...args];
     const child = spawn(file ?? argv[0], [...prefix, ...(file ? argv : argv.slice(1))], {
       cwd: ROOT,
@@ -340,7 +341,7 @@ export class LocalCluster {
     });
     this.processes.set(id, child);
     // Loading the node (tsx compiles it) is CPU work: 30 s of a core, stretched on a host with less.
-    const limitS = Math.round(30 / Math.min(1, this.nodeHost?.(id).cpu ?? 1));
+    const limitS = Math.round(30 / Math.min(1, host?.cpu ?? 1));
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
       const timer = setTimeout(() => reject(new Error(`node ${id} did not start within ${limitS} s`)), limitS * 1000);
