@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RespClient } from '../common/state/resp-client';
-import { freePort, spawnReady } from './redis-server';
+import { aclFileFlags, freePort, spawnReady } from './redis-server';
 
 /** A real Redis Cluster of primaries on loopback ports, for the cells' tests and `npm run bench:fleet -- --cells`. */
 export interface RedisCluster {
@@ -45,13 +45,12 @@ export async function startRedisCluster(primaries = 3, options: { readonly acl?:
     options.acl === undefined
       ? undefined
       : { user: 'strata-cluster-harness', password: randomBytes(16).toString('hex') };
-  const aclArgs: string[] = [];
-  if (options.acl !== undefined && admin) {
-    const file = join(mkdtempSync(join(tmpdir(), 'strata-acl-')), 'users.acl');
-    const hash = createHash('sha256').update(admin.password).digest('hex');
-    writeFileSync(file, `${options.acl.trimEnd()}\nuser ${admin.user} on #${hash} ~* &* +@all\n`, { mode: 0o600 });
-    aclArgs.push('--aclfile', file);
-  }
+  const aclArgs =
+    options.acl !== undefined && admin
+      ? aclFileFlags(
+          `${options.acl.trimEnd()}\nuser ${admin.user} on #${createHash('sha256').update(admin.password).digest('hex')} ~* &* +@all\n`,
+        )
+      : [];
   try {
     for (let i = 0; i < primaries; i++) {
       const port = await freePort();

@@ -30,12 +30,10 @@ export async function startRedisServer(
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (.ci/run does this)');
   }
-  const extra = options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf.port)] : [];
-  if (options.acl !== undefined) {
-    const file = join(mkdtempSync(join(tmpdir(), 'strata-acl-')), 'users.acl');
-    writeFileSync(file, options.acl, { mode: 0o600 });
-    extra.push('--aclfile', file);
-  }
+  const extra = [
+    ...(options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf.port)] : []),
+    ...(options.acl === undefined ? [] : aclFileFlags(options.acl)),
+  ];
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
@@ -44,6 +42,13 @@ export async function startRedisServer(
       if (attempt >= 3) throw error; // another process took the port between our check and redis' bind
     }
   }
+}
+
+/** redis-server's flags for these users: the ACL file's text in a file only this user can read. */
+export function aclFileFlags(acl: string): string[] {
+  const file = join(mkdtempSync(join(tmpdir(), 'strata-acl-')), 'users.acl');
+  writeFileSync(file, acl, { mode: 0o600 });
+  return ['--aclfile', file];
 }
 
 async function launch(port: number, extra: string[]): Promise<RedisServer> {
