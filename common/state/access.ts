@@ -2,18 +2,7 @@ import { createHash } from 'node:crypto';
 import { POLICY_KEY } from '../policy-setting';
 import { ADD_AND_READ, LEARNING_KEY_PREFIX, ROLL } from '../shared-learning';
 import { cellPrefixes } from './cells';
-import {
-  DEREGISTER,
-  HEARTBEAT,
-  HEARTBEAT_STORAGE,
-  LIVE_NODES,
-  type LuaScript,
-  MEMBERSHIP,
-  RELEASE,
-  RESERVE,
-  ROOM_LEFT,
-  STORAGE_NODES,
-} from './redis-scripts';
+import * as lua from './redis-scripts'; // the scripts RedisStateStore runs, by the names it imports them by
 
 /**
  * Who talks to the state store, each as a user of its own (ElastiCache RBAC on AWS; the
@@ -55,7 +44,7 @@ const FLEET_KEYS = [
 
 interface RoleRights {
   /** The scripts it runs with EVALSHA: their commands, and EVALSHA itself. */
-  readonly scripts: readonly LuaScript[];
+  readonly scripts: readonly lua.LuaScript[];
   /** Commands it sends itself. */
   readonly commands: readonly string[];
   /** Commands it sends itself on some of its keys only, each with those key patterns after the prefix: an ACL selector. */
@@ -75,7 +64,7 @@ const RIGHTS: Record<StateRole, RoleRights> = {
   // merges what the adaptive strategy learned into the shared state (two scripts, EVALSHA).
   // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0.
   dispatcher: {
-    scripts: [MEMBERSHIP, LIVE_NODES, RESERVE, RELEASE, ROOM_LEFT, ADD_AND_READ, ROLL],
+    scripts: [lua.MEMBERSHIP, lua.LIVE_NODES, lua.RESERVE, lua.RELEASE, lua.ROOM_LEFT, ADD_AND_READ, ROLL],
     commands: ['GET', 'MGET', 'SET'],
     commandsOn: { MSET: [':functions:*'] },
     keys: [...FLEET_KEYS, ':cursor:*', ':functions:*'],
@@ -85,14 +74,14 @@ const RIGHTS: Record<StateRole, RoleRights> = {
   // drain, reserves a peer through the index when it is full (tier 2) and releases it; reads the
   // live policy setting (GET).
   compute: {
-    scripts: [HEARTBEAT, HEARTBEAT_STORAGE, DEREGISTER, STORAGE_NODES, RESERVE, RELEASE],
+    scripts: [lua.HEARTBEAT, lua.HEARTBEAT_STORAGE, lua.DEREGISTER, lua.STORAGE_NODES, lua.RESERVE, lua.RELEASE],
     commands: ['GET'],
     keys: [...FLEET_KEYS, ':epochs', ':cursor:*'],
     otherKeys: [POLICY_KEY],
   },
   // Heartbeats, deregisters, reads the other storage nodes; never reserves.
   storage: {
-    scripts: [HEARTBEAT, DEREGISTER, STORAGE_NODES],
+    scripts: [lua.HEARTBEAT, lua.DEREGISTER, lua.STORAGE_NODES],
     commands: [],
     keys: [...FLEET_KEYS, ':epochs'],
   },
@@ -108,7 +97,7 @@ const RIGHTS: Record<StateRole, RoleRights> = {
 const EVERY_ROLE = ['SCRIPT|LOAD', 'CLUSTER|SLOTS'];
 
 /** The commands a script calls, from its source: `redis.call('NAME'`. */
-export function scriptCommands(script: LuaScript): string[] {
+export function scriptCommands(script: lua.LuaScript): string[] {
   return [...script.source.matchAll(/redis\.call\('([A-Z]+)'/g)].map((match) => match[1]);
 }
 
