@@ -118,6 +118,7 @@ export function roleKeys(role: StateRole, keyPrefix = 'strata', cells = 1): stri
   return [...inCells(RIGHTS[role].keys, keyPrefix, cells), ...(RIGHTS[role].otherKeys ?? [])];
 }
 
+/** Key patterns after the prefix, in each cell's hash tag; the functions directory's in cell 0's only. */
 function inCells(suffixes: readonly string[], keyPrefix: string, cells: number): string[] {
   return cellPrefixes(keyPrefix, cells).flatMap((prefix, k) =>
     suffixes.filter((suffix) => k === 0 || suffix !== ':functions:*').map((suffix) => `{${prefix}}${suffix}`),
@@ -127,9 +128,10 @@ function inCells(suffixes: readonly string[], keyPrefix: string, cells: number):
 /**
  * The role's rights as an ACL access string, in the part of the syntax ElastiCache RBAC
  * takes (Valkey 7.2 or later, Redis OSS 7.0 or later for `command|subcommand`): `on`,
- * key patterns, `-@all`, then each command; then a selector (Redis OSS 7.0, Valkey) for each
- * command allowed on some of those keys only: `(~pattern +command)`. No `reset`, no password
- * (ElastiCache sets those).
+ * key patterns, `-@all`, then each command. Then a selector for each command allowed on some
+ * of those keys only, `(~pattern +command)`: Redis OSS 7.0's and Valkey's syntax, which
+ * redis-server takes; ElastiCache's taking it only a deploy shows (docs/aws.md). No `reset`,
+ * no password (ElastiCache sets those).
  */
 export function accessString(role: StateRole, keyPrefix = 'strata', cells = 1): string {
   const selectors = Object.entries(RIGHTS[role].commandsOn ?? {}).map(
