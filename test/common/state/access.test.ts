@@ -284,7 +284,8 @@ describe('access strings', () => {
   test.each(STATE_ROLES)(
     '%s: only the syntax ElastiCache RBAC takes, no wildcard key or command category but -@all',
     (role) => {
-      // The user's own rules, then a selector `(keys +command)` for a command on some keys only.
+      // The user's own rules, in ElastiCache's documented syntax; then a selector `(keys +command)`
+      // for a command on some keys only, whose acceptance there a deploy shows (docs/aws.md).
       const [own, ...selectors] = accessString(role).split(' (');
       const rules = own.split(' ');
       expect(rules[0]).toBe('on');
