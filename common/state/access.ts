@@ -2,18 +2,7 @@ import { createHash } from 'node:crypto';
 import { POLICY_KEY } from '../policy-setting';
 import { ADD_AND_READ, LEARNING_KEY_PREFIX, ROLL } from '../shared-learning';
 import { cellPrefixes } from './cells';
-import {
-  DEREGISTER,
-  HEARTBEAT,
-  HEARTBEAT_STORAGE,
-  LIVE_NODES,
-  type LuaScript,
-  MEMBERSHIP,
-  RELEASE,
-  RESERVE,
-  ROOM_LEFT,
-  STORAGE_NODES,
-} from './redis-scripts';
+import * as lua from './redis-scripts'; // the scripts RedisStateStore runs, by the names it imports them by
 
 /**
  * Who talks to the state store, each as a user of its own (ElastiCache RBAC on AWS; the
@@ -55,9 +44,11 @@ const FLEET_KEYS = [
 
 interface RoleRights {
   /** The scripts it runs with EVALSHA: their commands, and EVALSHA itself. */
-  readonly scripts: readonly LuaScript[];
+  readonly scripts: readonly lua.LuaScript[];
   /** Commands it sends itself. */
   readonly commands: readonly string[];
+  /** Commands it sends itself on some of its keys only, each with those key patterns after the prefix: an ACL selector. */
+  readonly commandsOn?: Readonly<Record<string, readonly string[]>>;
   /** Key patterns after the prefix. */
   readonly keys: readonly string[];
   /** Whole keys outside the prefix: the live policy setting (common/policy-setting.ts), what adaptive learns (common/shared-learning.ts). */
@@ -67,13 +58,15 @@ interface RoleRights {
 /** What each role's code sends: read from lambdas/, nodes/ and common/functions/directory.ts, and recorded (test/common/state/access.test.ts). */
 const RIGHTS: Record<StateRole, RoleRights> = {
   // Tier 1: reserves and releases through the index, reads the membership log (and the whole
-  // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it);
+  // fleet once), and keeps the functions directory's cache (GET, MGET; MSET when it fills it,
+  // on the directory's keys only);
   // reads the live policy setting, and publishes it from SSM (SET) when asked or when missing;
   // merges what the adaptive strategy learned into the shared state (two scripts, EVALSHA).
   // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0.
   dispatcher: {
-    scripts: [MEMBERSHIP, LIVE_NODES, RESERVE, RELEASE, ROOM_LEFT, ADD_AND_READ, ROLL],
-    commands: ['GET', 'MGET', 'MSET', 'SET'],
+    scripts: [lua.MEMBERSHIP, lua.LIVE_NODES, lua.RESERVE, lua.RELEASE, lua.ROOM_LEFT, ADD_AND_READ, ROLL],
+    commands: ['GET', 'MGET', 'SET'],
+    commandsOn: { MSET: [':functions:*'] },
     keys: [...FLEET_KEYS, ':cursor:*', ':functions:*'],
     otherKeys: [POLICY_KEY, `${LEARNING_KEY_PREFIX}*`],
   },
@@ -81,14 +74,14 @@ const RIGHTS: Record<StateRole, RoleRights> = {
   // drain, reserves a peer through the index when it is full (tier 2) and releases it; reads the
   // live policy setting (GET).
   compute: {
-    scripts: [HEARTBEAT, HEARTBEAT_STORAGE, DEREGISTER, STORAGE_NODES, RESERVE, RELEASE],
+    scripts: [lua.HEARTBEAT, lua.HEARTBEAT_STORAGE, lua.DEREGISTER, lua.STORAGE_NODES, lua.RESERVE, lua.RELEASE],
     commands: ['GET'],
     keys: [...FLEET_KEYS, ':epochs', ':cursor:*'],
     otherKeys: [POLICY_KEY],
   },
   // Heartbeats, deregisters, reads the other storage nodes; never reserves.
   storage: {
-    scripts: [HEARTBEAT, DEREGISTER, STORAGE_NODES],
+    scripts: [lua.HEARTBEAT, lua.DEREGISTER, lua.STORAGE_NODES],
     commands: [],
     keys: [...FLEET_KEYS, ':epochs'],
   },
@@ -104,7 +97,7 @@ const RIGHTS: Record<StateRole, RoleRights> = {
 const EVERY_ROLE = ['SCRIPT|LOAD', 'CLUSTER|SLOTS'];
 
 /** The commands a script calls, from its source: `redis.call('NAME'`. */
-export function scriptCommands(script: LuaScript): string[] {
+export function scriptCommands(script: lua.LuaScript): string[] {
   return [...script.source.matchAll(/redis\.call\('([A-Z]+)'/g)].map((match) => match[1]);
 }
 
@@ -122,27 +115,37 @@ export function roleCommands(role: StateRole): string[] {
  * keys in cell 0's tag only, where they are.
  */
 export function roleKeys(role: StateRole, keyPrefix = 'strata', cells = 1): string[] {
-  return [
-    ...cellPrefixes(keyPrefix, cells).flatMap((prefix, k) =>
-      RIGHTS[role].keys
-        .filter((suffix) => k === 0 || suffix !== ':functions:*')
-        .map((suffix) => `{${prefix}}${suffix}`),
-    ),
-    ...(RIGHTS[role].otherKeys ?? []),
-  ];
+  return [...inCells(RIGHTS[role].keys, keyPrefix, cells), ...(RIGHTS[role].otherKeys ?? [])];
+}
+
+/** Key patterns after the prefix, in each cell's hash tag; the functions directory's in cell 0's only. */
+function inCells(suffixes: readonly string[], keyPrefix: string, cells: number): string[] {
+  return cellPrefixes(keyPrefix, cells).flatMap((prefix, k) =>
+    suffixes.filter((suffix) => k === 0 || suffix !== ':functions:*').map((suffix) => `{${prefix}}${suffix}`),
+  );
 }
 
 /**
  * The role's rights as an ACL access string, in the part of the syntax ElastiCache RBAC
  * takes (Valkey 7.2 or later, Redis OSS 7.0 or later for `command|subcommand`): `on`,
- * key patterns, `-@all`, then each command. No `reset`, no password (ElastiCache sets those).
+ * key patterns, `-@all`, then each command. Then a selector for each command allowed on some
+ * of those keys only, `(~pattern +command)`: Redis OSS 7.0's and Valkey's syntax, which
+ * redis-server takes; ElastiCache's taking it only a deploy shows (docs/aws.md). No `reset`,
+ * no password (ElastiCache sets those).
  */
 export function accessString(role: StateRole, keyPrefix = 'strata', cells = 1): string {
+  const selectors = Object.entries(RIGHTS[role].commandsOn ?? {}).map(
+    ([command, suffixes]) =>
+      `(${inCells(suffixes, keyPrefix, cells)
+        .map((pattern) => `~${pattern}`)
+        .join(' ')} +${command.toLowerCase()})`,
+  );
   return [
     'on',
     ...roleKeys(role, keyPrefix, cells).map((pattern) => `~${pattern}`),
     '-@all',
     ...roleCommands(role).map((command) => `+${command}`),
+    ...selectors,
   ].join(' ');
 }
 

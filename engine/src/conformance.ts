@@ -1,5 +1,5 @@
 import { applyIndexed, type FleetColumns, indexServiceMs } from './fleet-index';
-import { eligibleNodes, freeSlots, isLive, loadPerCore } from './nodes';
+import { eligibleNodes, freeSlots, isLive, loadPerCore, ZERO_FIGURES } from './nodes';
 import { checkOptions, type PolicyOptions } from './options';
 import { seededRandom } from './random';
 import type { PolicyDefinition, PolicyTier } from './registry';
@@ -270,14 +270,8 @@ function fallbackSelf(): NodeView {
     address: '10.0.0.254:9000',
     role: 'compute',
     slotsTotal: 2,
+    ...ZERO_FIGURES,
     slotsUsed: 2,
-    inFlight: 0,
-    cpuBusy: 0,
-    memoryUsed: 0,
-    load1: 0,
-    load5: 0,
-    load15: 0,
-    cores: 1,
     heartbeatAt: NOW,
     draining: false,
   };

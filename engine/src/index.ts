@@ -33,7 +33,7 @@ export { NO_COMPUTE_NODE, slotCandidates } from './invocation/candidates';
 /** For the compute node: offer an invocation to peers in the policy's order. */
 export { tryInOrder } from './node/try-in-order';
 /** Who is eligible, and the figures policies compare; ties are broken by `byId`. */
-export { byId, eligibleNodes, freeSlots, isLive, loadPerCore } from './nodes';
+export { byId, eligibleNodes, freeSlots, isLive, loadPerCore, ZERO_FIGURES } from './nodes';
 /** For the storage node: whether it is under its offload thresholds. */
 export { underThresholds } from './offload/thresholds';
 /** A policy's options: its schema, checked with errors that name the key. */

@@ -1,5 +1,20 @@
 import type { NodeRole, NodeView, PolicyContext } from './types';
 
+/**
+ * A node view's load figures when none are known (a member read from the membership log,
+ * which carries no figures): nothing used or in flight, idle, one core. Spread into a view.
+ */
+export const ZERO_FIGURES = Object.freeze({
+  slotsUsed: 0,
+  inFlight: 0,
+  cpuBusy: 0,
+  memoryUsed: 0,
+  load1: 0,
+  load5: 0,
+  load15: 0,
+  cores: 1,
+} as const satisfies Partial<NodeView>);
+
 /** A node is live while its last heartbeat is younger than the TTL. */
 export function isLive(node: NodeView, ctx: PolicyContext): boolean {
   return ctx.now - node.heartbeatAt < ctx.heartbeatTtlMs;

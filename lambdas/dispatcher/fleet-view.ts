@@ -1,4 +1,4 @@
-import type { NodeView, PolicyContext, Selection } from '@strata/policy-engine';
+import { type NodeView, type PolicyContext, type Selection, ZERO_FIGURES } from '@strata/policy-engine';
 import type { FleetMember, MemberChange, Reservation, StateStore } from '../../common/state';
 import { LastKnownFleet } from './last-known-fleet';
 
@@ -162,16 +162,5 @@ export class FleetView {
  * figures, the heartbeat included).
  */
 function memberView(member: FleetMember, readAt: number): NodeView {
-  return {
-    ...member,
-    slotsUsed: 0,
-    inFlight: 0,
-    cpuBusy: 0,
-    memoryUsed: 0,
-    load1: 0,
-    load5: 0,
-    load15: 0,
-    cores: 1,
-    heartbeatAt: readAt,
-  };
+  return { ...member, ...ZERO_FIGURES, heartbeatAt: readAt };
 }

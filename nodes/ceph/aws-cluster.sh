@@ -256,7 +256,7 @@ UNIT
 
 # "up ADDRESS" or "down" for an OSD, as the monitors have it.
 osd_up_at() {
-  ceph osd dump --format json |
+  timeout 60 ceph osd dump --format json |
     jq -r --argjson id "$1" '[.osds[] | select(.osd == $id)][0] | if . != null and .up != 0 then "up " + .public_addr else "down" end'
 }
 
@@ -267,23 +267,35 @@ osd_up_at() {
 # marked it down (osd_heartbeat_grace and two reporters), and `osd purge` refuses an OSD
 # that is up, so it is marked down here rather than left `down, in` until
 # mon_osd_down_out_interval (600 s) ends.
+#
+# Each ceph call here has 60 s and is tried again for up to 10 minutes (a monitor op once
+# blocked 559 s here in a rehearsal); each is safe to repeat, a down or a purge that the
+# monitors applied before the timeout included.
 purge_lost_osds() {
-  local id state
+  local ids id state
   echo "$(date +%T) looking for OSDs of ${node} on lost volumes"
-  for id in $(ceph osd ls-tree "${node}" 2>/dev/null); do
+  ids=$(retry 600 "the monitors to list the OSDs under ${node}" osds_under_node)
+  for id in ${ids}; do
     grep -qx "${id}" <<<"${mine}" && continue
-    state=$(osd_up_at "${id}")
+    state=$(retry 600 "the monitors to say whether osd.${id} is up" osd_up_at "${id}")
     if [ "${state}" != down ]; then
       case "${state}" in
         "up ${address}:"* | "up [v2:${address}:"*) ;;
         *) echo "osd.${id} is under ${node} but up at another address (${state#up }); not touching it" >&2; continue ;;
       esac
       echo "osd.${id} was this node's and the monitors still had it up at this node's address: marking it down"
-      ceph osd down "${id}"
+      retry 600 "the monitors to mark osd.${id} down" timeout 60 ceph osd down "${id}"
     fi
     echo "osd.${id} was this node's and its volume is gone: purging it"
-    ceph osd purge "${id}" --yes-i-really-mean-it
+    retry 600 "the monitors to purge osd.${id}" timeout 60 ceph osd purge "${id}" --yes-i-really-mean-it
   done
+}
+# The OSD ids under this node in CRUSH: none before one of its OSDs has booted (no such bucket, ENOENT).
+osds_under_node() {
+  local status=0
+  timeout 60 ceph osd ls-tree "${node}" 2>/dev/null || status=$?
+  [ "${status}" -ne 2 ] || return 0
+  return "${status}"
 }
 
 # RGW; node 0 sets up the data pool before RGW creates it with the defaults.

@@ -1,21 +1,9 @@
 import { measuredCosts, simulateTier3, type Tier3Options } from '../../bench/simulator/tier3';
+import { TIER3_BASE } from '../support/tier3';
 
 // What the tier-3 model is given of the system (issue 22): each host's idle CPU, the spread
 // of the service time on each path, and the bench's warm-up. Behaviour, not figures.
-const base: Tier3Options = {
-  computeCpu: [0.25, 0.25, 0.25],
-  storageCpu: 0.5,
-  linkMbit: 100,
-  objectBytes: 4 * 1024 * 1024,
-  stageCpuMs: 180,
-  nearStageCpuMs: 230,
-  serveCpuMs: 50,
-  overheadCpuMs: 20,
-  strategy: 'round-robin',
-  offload: 'always',
-  concurrency: 1,
-  requests: 40,
-};
+const base: Tier3Options = { ...TIER3_BASE, storageCpu: 0.5, offload: 'always', requests: 40 };
 
 describe("each host's idle CPU", () => {
   test("each host's background takes from its own quota: the storage host's slows offloaded stages, the compute nodes' local ones", () => {

@@ -1,22 +1,10 @@
 import { simulateTier3, type Tier3Options } from '../../bench/simulator/tier3';
 import { bottleneck } from '../../local/emulated-fleet';
 import { runScript } from '../support/processes';
+import { TIER3_BASE } from '../support/tier3';
 
 // The tier-3 model (bench/simulator/tier3.ts): behaviour, not figures of a machine.
-const base: Tier3Options = {
-  computeCpu: [0.25, 0.25, 0.25],
-  storageCpu: 1,
-  linkMbit: 100,
-  objectBytes: 4 * 1024 * 1024,
-  stageCpuMs: 180,
-  nearStageCpuMs: 230,
-  serveCpuMs: 50,
-  overheadCpuMs: 20,
-  strategy: 'round-robin',
-  offload: 'never',
-  concurrency: 1,
-  requests: 30,
-};
+const base: Tier3Options = { ...TIER3_BASE, storageCpu: 1, offload: 'never', requests: 30 };
 const MB_PER_MS_AT_100_MBIT = 100e6 / 8 / 1000;
 
 describe('the tier-3 model', () => {

@@ -1,26 +1,14 @@
 import { type InvocationStrategy, invocationStrategy } from '@strata/policy-engine';
 import { LEARNING_KEY_PREFIX, syncLearning } from '../../common/shared-learning';
-import { RedisStateStore } from '../../common/state';
-import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { context, nodes } from '../support/nodes';
+import { redisForFile } from '../support/redis';
 
 // The adaptive strategy's learning, kept in a real redis-server: every dispatcher merges
 // what it measured into one state there and runs by the merged state.
-let server: RedisServer;
-let store: RedisStateStore;
-const command = (args: readonly string[]) => store.command(args);
+const redis = redisForFile();
+const command = (args: readonly string[]) => redis.store.command(args);
 const call = { functionName: 'f', hops: 0 };
 let tests = 0;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  store = await RedisStateStore.connect({ url: server.url });
-});
-
-afterAll(async () => {
-  await store?.close();
-  await server?.stop();
-});
 
 type Learner = InvocationStrategy & Required<Pick<InvocationStrategy, 'observe' | 'learning'>>;
 

@@ -2,6 +2,7 @@ import {
   AFFINITY_WALK,
   applyIndexed,
   applySelection,
+  fleetColumns,
   freeSlots,
   type IndexedSelection,
   type Invocation,
@@ -15,7 +16,7 @@ import {
   policyNames,
 } from '@strata/policy-engine';
 import fc from 'fast-check';
-import { context, fleetOf, NOW, node, nodes, TTL_MS } from '../support/nodes';
+import { context, NOW, node, nodes, TTL_MS } from '../support/nodes';
 
 const call: Invocation = { functionName: 'wordcount', hops: 0 };
 
@@ -31,7 +32,7 @@ function choose(
   if (selection.kind === 'no-capacity') return { selection, chosen: undefined };
   const byId = new Map(view.map((n) => [n.id, n]));
   if (isIndexed(selection)) {
-    const fleet = fleetOf(view, ctx);
+    const fleet = fleetColumns(view, ctx);
     const index = applyIndexed(selection, fleet, cursor);
     return { selection, chosen: index === -1 ? undefined : byId.get(fleet.ids[index]) };
   }

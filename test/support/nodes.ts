@@ -1,12 +1,4 @@
-import {
-  eligibleNodes,
-  type FleetColumns,
-  indexServiceMs,
-  loadPerCore,
-  type NodeView,
-  type PolicyContext,
-  seededRandom,
-} from '@strata/policy-engine';
+import { type NodeView, type PolicyContext, seededRandom } from '@strata/policy-engine';
 
 export const NOW = 1_700_000_000_000;
 export const TTL_MS = 3_000;
@@ -39,22 +31,4 @@ export function nodes(count: number, overrides: Partial<NodeView> = {}): NodeVie
 
 export function context(seed = 1, overrides: Partial<PolicyContext> = {}): PolicyContext {
   return { now: NOW, random: seededRandom(seed), heartbeatTtlMs: TTL_MS, ...overrides };
-}
-
-/**
- * The fleet an IndexedSelection is applied over, from a snapshot: its eligible nodes
- * sorted by id, ranked by their own service time or the median of the others' (as the
- * state store keeps it).
- */
-export function fleetOf(view: readonly NodeView[], ctx: PolicyContext): FleetColumns {
-  const eligible = eligibleNodes(view, 'compute', ctx);
-  const known = eligible.map((n) => n.serviceMs).filter((ms): ms is number => ms !== undefined);
-  return {
-    ids: eligible.map((n) => n.id),
-    inFlight: eligible.map((n) => n.inFlight),
-    slots: eligible.map((n) => n.slotsTotal),
-    slotsUsed: eligible.map((n) => n.slotsUsed),
-    loadPerCore: eligible.map(loadPerCore),
-    serviceMs: eligible.map((n) => indexServiceMs(n.serviceMs, known)),
-  };
 }

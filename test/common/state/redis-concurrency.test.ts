@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { RedisStateStore } from '../../../common/state';
-import { type RedisServer, startRedisServer } from '../../../local/redis-server';
+import { redisForFile } from '../../support/redis';
 import { report } from './contract';
 
 interface WorkerResult {
@@ -14,18 +14,7 @@ const PROCESSES = 4;
 const DECISIONS_EACH = 2_500;
 const NODE_IDS = Array.from({ length: 10 }, (_, i) => `node-${i}`);
 
-let server: RedisServer;
-let store: RedisStateStore;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  store = await RedisStateStore.connect({ url: server.url });
-});
-
-afterAll(async () => {
-  await store?.close();
-  await server?.stop();
-});
+const redis = redisForFile();
 
 /** Runs the decision workers as separate OS processes, released together once all are ready. */
 async function runWorkers(
@@ -42,7 +31,7 @@ async function runWorkers(
         '--import',
         'tsx',
         join(__dirname, '..', '..', 'support', 'decision-worker.ts'),
-        server.url,
+        redis.server.url,
         keyPrefix,
         strategy,
         String(DECISIONS_EACH),
@@ -80,7 +69,7 @@ function sum(results: WorkerResult[], field: 'chosen'): Record<string, number> {
 
 describe('decisions from 4 OS processes against one real redis-server', () => {
   test('round robin: 4 x 2,500 decisions over 10 nodes choose every node exactly 1,000 times', async () => {
-    const rr = await RedisStateStore.connect({ url: server.url, keyPrefix: 'rr' });
+    const rr = await RedisStateStore.connect({ url: redis.server.url, keyPrefix: 'rr' });
     for (const id of NODE_IDS) await rr.heartbeat(report(id, { slotsTotal: 100, heartbeatAt: Date.now() }), 120_000);
     const results = await runWorkers('rr', 'round-robin', 8, 0);
     expect(sum(results, 'chosen')).toEqual(Object.fromEntries(NODE_IDS.map((id) => [id, 1_000])));
@@ -89,7 +78,7 @@ describe('decisions from 4 OS processes against one real redis-server', () => {
   });
 
   test('least outstanding: never more in flight on a node than its slots, every count back to 0, an expired node never chosen', async () => {
-    const lo = await RedisStateStore.connect({ url: server.url, keyPrefix: 'lo' });
+    const lo = await RedisStateStore.connect({ url: redis.server.url, keyPrefix: 'lo' });
     for (const id of NODE_IDS) await lo.heartbeat(report(id, { slotsTotal: 2, heartbeatAt: Date.now() }), 120_000);
     // In every worker's snapshot, but expired before the first decision.
     await lo.heartbeat(report('expiring', { slotsTotal: 2, heartbeatAt: Date.now() }), 300);

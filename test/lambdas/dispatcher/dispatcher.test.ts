@@ -77,20 +77,26 @@ describe('the dispatcher with each kind of strategy', () => {
     expect(calls).toEqual({ liveNodes: 0, membership: 2 });
   });
 
-  test('a custom strategy that orders the nodes itself gets every node with its figures (the general path) and is obeyed', async () => {
+  /** A custom strategy that orders the nodes itself, by memory in use: it reads every node's figures. */
+  const leastMemory: InvocationStrategy = (nodes, _invocation, ctx) => {
+    const eligible = eligibleNodes(nodes, 'compute', ctx).sort((x, y) => x.memoryUsed - y.memoryUsed);
+    return eligible.length === 0
+      ? { kind: 'no-capacity', reason: 'no live compute node' }
+      : { kind: 'select', rule: 'in-order', candidates: eligible.map((n) => ({ id: n.id, limit: n.slotsTotal })) };
+  };
+
+  /** Nodes a (memory 90 % used) and b (10 %) up, in a store that counts the dispatcher's reads. */
+  async function aFullerThanB(): Promise<ReturnType<typeof counting>> {
     const [a, b] = await Promise.all([fakeNode('a'), fakeNode('b')]);
     servers.push(a.server, b.server);
     const store = new MemoryStateStore();
     await store.heartbeat(report('a', { address: a.address, memoryUsed: 0.9, heartbeatAt: Date.now() }), 60_000);
     await store.heartbeat(report('b', { address: b.address, memoryUsed: 0.1, heartbeatAt: Date.now() }), 60_000);
-    const { proxy, calls } = counting(store);
-    const leastMemory: InvocationStrategy = (nodes, _invocation, ctx) => ({
-      kind: 'select',
-      rule: 'in-order',
-      candidates: eligibleNodes(nodes, 'compute', ctx)
-        .sort((x, y) => x.memoryUsed - y.memoryUsed)
-        .map((n) => ({ id: n.id, limit: n.slotsTotal })),
-    });
+    return counting(store);
+  }
+
+  test('a custom strategy that orders the nodes itself gets every node with its figures (the general path) and is obeyed', async () => {
+    const { proxy, calls } = await aFullerThanB();
     const dispatcher = new Dispatcher({
       connect: async () => proxy,
       strategyName: 'least-memory',
@@ -101,18 +107,7 @@ describe('the dispatcher with each kind of strategy', () => {
   });
 
   test('switched while it runs from a strategy over the index to one that orders the nodes itself: the figures are read at once', async () => {
-    const [a, b] = await Promise.all([fakeNode('a'), fakeNode('b')]);
-    servers.push(a.server, b.server);
-    const store = new MemoryStateStore();
-    await store.heartbeat(report('a', { address: a.address, memoryUsed: 0.9, heartbeatAt: Date.now() }), 60_000);
-    await store.heartbeat(report('b', { address: b.address, memoryUsed: 0.1, heartbeatAt: Date.now() }), 60_000);
-    const { proxy, calls } = counting(store);
-    const leastMemory: InvocationStrategy = (nodes, _invocation, ctx) => {
-      const eligible = eligibleNodes(nodes, 'compute', ctx).sort((x, y) => x.memoryUsed - y.memoryUsed);
-      return eligible.length === 0
-        ? { kind: 'no-capacity', reason: 'no live compute node' }
-        : { kind: 'select', rule: 'in-order', candidates: eligible.map((n) => ({ id: n.id, limit: n.slotsTotal })) };
-    };
+    const { proxy, calls } = await aFullerThanB();
     // As TierPolicy holds it: one function that delegates to the strategy chosen now.
     let current: InvocationStrategy = invocationStrategy('single-entry');
     const live = Object.defineProperty((...args: Parameters<InvocationStrategy>) => current(...args), 'reads', {

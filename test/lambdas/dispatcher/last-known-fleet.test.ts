@@ -1,4 +1,4 @@
-import { invocationStrategy, type NodeView } from '@strata/policy-engine';
+import { invocationStrategy, type NodeView, ZERO_FIGURES } from '@strata/policy-engine';
 import type { FleetMember } from '../../../common/state';
 import { LastKnownFleet } from '../../../lambdas/dispatcher/last-known-fleet';
 
@@ -47,14 +47,7 @@ describe('LastKnownFleet', () => {
   it('GIVEN nodes read with figures WHEN least-expected-delay reserves THEN the faster node (as last read) is chosen', () => {
     const view = (id: string, serviceMs: number): NodeView => ({
       ...member(id, 4),
-      slotsUsed: 0,
-      inFlight: 0,
-      cpuBusy: 0,
-      memoryUsed: 0,
-      load1: 0,
-      load5: 0,
-      load15: 0,
-      cores: 1,
+      ...ZERO_FIGURES,
       heartbeatAt: 0,
       serviceMs,
     });
