@@ -47,8 +47,6 @@ interface RoleRights {
   readonly scripts: readonly lua.LuaScript[];
   /** Commands it sends itself. */
   readonly commands: readonly string[];
-  /** Commands it sends itself on some of its keys only, each with those key patterns after the prefix: an ACL selector. */
-  readonly commandsOn?: Readonly<Record<string, readonly string[]>>;
   /** Key patterns after the prefix. */
   readonly keys: readonly string[];
   /** Whole keys outside the prefix: the live policy setting (common/policy-setting.ts), what adaptive learns (common/shared-learning.ts). */
@@ -58,15 +56,15 @@ interface RoleRights {
 /** What each role's code sends: read from lambdas/, nodes/ and common/functions/directory.ts, and recorded (test/common/state/access.test.ts). */
 const RIGHTS: Record<StateRole, RoleRights> = {
   // Tier 1: reserves and releases through the index, reads the membership log (and the whole
-  // fleet once), and keeps the functions directory's cache (GET, MGET; MSET when it fills it,
-  // on the directory's keys only);
+  // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it);
   // reads the live policy setting, and publishes it from SSM (SET) when asked or when missing;
   // merges what the adaptive strategy learned into the shared state (two scripts, EVALSHA).
   // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0.
+  // Its MSET and SET reach all its keys: tying a command to some keys takes a Redis 7 selector,
+  // which ElastiCache's access strings do not document, and a deploy must not hang on it.
   dispatcher: {
     scripts: [lua.MEMBERSHIP, lua.LIVE_NODES, lua.RESERVE, lua.RELEASE, lua.ROOM_LEFT, ADD_AND_READ, ROLL],
-    commands: ['GET', 'MGET', 'SET'],
-    commandsOn: { MSET: [':functions:*'] },
+    commands: ['GET', 'MGET', 'MSET', 'SET'],
     keys: [...FLEET_KEYS, ':cursor:*', ':functions:*'],
     otherKeys: [POLICY_KEY, `${LEARNING_KEY_PREFIX}*`],
   },
@@ -115,37 +113,27 @@ export function roleCommands(role: StateRole): string[] {
  * keys in cell 0's tag only, where they are.
  */
 export function roleKeys(role: StateRole, keyPrefix = 'strata', cells = 1): string[] {
-  return [...inCells(RIGHTS[role].keys, keyPrefix, cells), ...(RIGHTS[role].otherKeys ?? [])];
-}
-
-/** Key patterns after the prefix, in each cell's hash tag; the functions directory's in cell 0's only. */
-function inCells(suffixes: readonly string[], keyPrefix: string, cells: number): string[] {
-  return cellPrefixes(keyPrefix, cells).flatMap((prefix, k) =>
-    suffixes.filter((suffix) => k === 0 || suffix !== ':functions:*').map((suffix) => `{${prefix}}${suffix}`),
-  );
+  return [
+    ...cellPrefixes(keyPrefix, cells).flatMap((prefix, k) =>
+      RIGHTS[role].keys
+        .filter((suffix) => k === 0 || suffix !== ':functions:*')
+        .map((suffix) => `{${prefix}}${suffix}`),
+    ),
+    ...(RIGHTS[role].otherKeys ?? []),
+  ];
 }
 
 /**
  * The role's rights as an ACL access string, in the part of the syntax ElastiCache RBAC
  * takes (Valkey 7.2 or later, Redis OSS 7.0 or later for `command|subcommand`): `on`,
- * key patterns, `-@all`, then each command. Then a selector for each command allowed on some
- * of those keys only, `(~pattern +command)`: Redis OSS 7.0's and Valkey's syntax, which
- * redis-server takes; ElastiCache's taking it only a deploy shows (docs/aws.md). No `reset`,
- * no password (ElastiCache sets those).
+ * key patterns, `-@all`, then each command. No `reset`, no password (ElastiCache sets those).
  */
 export function accessString(role: StateRole, keyPrefix = 'strata', cells = 1): string {
-  const selectors = Object.entries(RIGHTS[role].commandsOn ?? {}).map(
-    ([command, suffixes]) =>
-      `(${inCells(suffixes, keyPrefix, cells)
-        .map((pattern) => `~${pattern}`)
-        .join(' ')} +${command.toLowerCase()})`,
-  );
   return [
     'on',
     ...roleKeys(role, keyPrefix, cells).map((pattern) => `~${pattern}`),
     '-@all',
     ...roleCommands(role).map((command) => `+${command}`),
-    ...selectors,
   ].join(' ');
 }
 

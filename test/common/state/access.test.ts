@@ -227,13 +227,6 @@ describe('each role is refused what it does not run', () => {
     await refused(store, ['DEL', '{strata}:epochs']);
   });
 
-  test("the dispatcher's MSET reaches the functions directory's keys only", async () => {
-    const store = await connectAs('dispatcher');
-    await refused(store, ['MSET', '{strata}:node:fake', 'x']);
-    await refused(store, ['MSET', '{strata}:functions:hash', 'x', '{strata}:version', '1']);
-    expect(await store.command(['MSET', '{strata}:functions:hash', 'x', '{strata}:functions:table', '{}'])).toBe('OK');
-  });
-
   test.each(['compute', 'storage'] as const)('%s node: the functions directory is out of its reach', async (role) => {
     const store = await connectAs(role);
     await refused(store, ['GET', '{strata}:functions:hash']);
@@ -284,23 +277,13 @@ describe('access strings', () => {
   test.each(STATE_ROLES)(
     '%s: only the syntax ElastiCache RBAC takes, no wildcard key or command category but -@all',
     (role) => {
-      // The user's own rules, in ElastiCache's documented syntax; then a selector `(keys +command)`
-      // for a command on some keys only, whose acceptance there a deploy shows (docs/aws.md).
-      const [own, ...selectors] = accessString(role).split(' (');
-      const rules = own.split(' ');
+      const rules = accessString(role).split(' ');
       expect(rules[0]).toBe('on');
       for (const rule of rules.slice(1)) expect(rule).toMatch(/^(~\{strata\}[a-z:*-]*|-@all|\+[a-z]+(\|[a-z]+)?)$/);
-      for (const selector of selectors) expect(selector).toMatch(/^(~\{strata\}[a-z:*-]* )+\+[a-z]+\)$/);
       expect(rules).not.toContain('~*');
       expect(rules.filter((rule) => rule.startsWith('+@'))).toEqual([]);
     },
   );
-
-  test("the dispatcher's MSET is a selector on the functions directory's keys, in cell 0's tag only", () => {
-    expect(accessString('dispatcher')).not.toContain(' +mset ');
-    expect(accessString('dispatcher').endsWith(' (~{strata}:functions:* +mset)')).toBe(true);
-    expect(accessString('dispatcher', 'strata', 6).endsWith(' (~{strata}:functions:* +mset)')).toBe(true);
-  });
 
   test('a key prefix of its own (a cell, a benchmark) gets the same rights on its own keys', () => {
     // The live policy setting is one key whatever the prefix, in cell 0's slot.
