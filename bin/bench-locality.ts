@@ -78,6 +78,8 @@ async function main(): Promise<void> {
       ...options,
       log: (line) => process.stdout.write(`${line}\n`),
     });
+    const idleBytesPerSecond =
+      Object.values(run.idle.hosts).reduce((sum, host) => sum + host.txBytes, 0) / run.idle.seconds;
     const figures = (mode: Mode) => {
       const samples = run.samples.filter((sample) => sample.mode === mode);
       const blocks = run.blocks.filter((block) => block.mode === mode);
@@ -100,19 +102,20 @@ async function main(): Promise<void> {
         onPrimaryHost: offloaded.filter((sample) => sample.ranOn === sample.primaryHost).length,
         // Every byte between two hosts leaves one of them: the sum of what the hosts sent.
         linkBytesPerRequest: blocks.reduce((sum, block) => sum + bytes(block), 0) / samples.length,
+        // The same less Ceph's own traffic at idle over the blocks' time.
+        linkBytesAboveIdlePerRequest:
+          blocks.reduce((sum, block) => sum + bytes(block) - idleBytesPerSecond * block.seconds, 0) / samples.length,
         storageSentPerRequest: blocks.reduce((sum, block) => sum + bytes(block, 'storage'), 0) / samples.length,
       };
     };
-    const idleBytesPerSecond =
-      Object.values(run.idle.hosts).reduce((sum, host) => sum + host.txBytes, 0) / run.idle.seconds;
     const rows = (['any-host', 'locality'] as const).map(figures);
     const MiB = 1024 * 1024;
     process.stdout.write(
-      `\n${'mode'.padEnd(10)} ${'requests'.padStart(8)} ${'errors'.padStart(6)} ${'on primary'.padStart(12)} ${'median ms'.padStart(9)} ${'p95 ms'.padStart(8)} ${'link MiB/req'.padStart(12)} ${'storage sent MiB/req'.padStart(20)}\n`,
+      `\n${'mode'.padEnd(10)} ${'requests'.padStart(8)} ${'errors'.padStart(6)} ${'on primary'.padStart(12)} ${'median ms'.padStart(9)} ${'p95 ms'.padStart(8)} ${'link MiB/req'.padStart(12)} ${'above idle'.padStart(10)} ${'storage sent MiB/req'.padStart(20)}\n`,
     );
     for (const row of rows)
       process.stdout.write(
-        `${row.mode.padEnd(10)} ${String(row.requests).padStart(8)} ${String(row.errors).padStart(6)} ${`${row.onPrimaryHost}/${row.offloaded}`.padStart(12)} ${row.latency.medianMs.toFixed(1).padStart(9)} ${row.latency.p95Ms.toFixed(1).padStart(8)} ${(row.linkBytesPerRequest / MiB).toFixed(2).padStart(12)} ${(row.storageSentPerRequest / MiB).toFixed(2).padStart(20)}\n`,
+        `${row.mode.padEnd(10)} ${String(row.requests).padStart(8)} ${String(row.errors).padStart(6)} ${`${row.onPrimaryHost}/${row.offloaded}`.padStart(12)} ${row.latency.medianMs.toFixed(1).padStart(9)} ${row.latency.p95Ms.toFixed(1).padStart(8)} ${(row.linkBytesPerRequest / MiB).toFixed(2).padStart(12)} ${(row.linkBytesAboveIdlePerRequest / MiB).toFixed(2).padStart(10)} ${(row.storageSentPerRequest / MiB).toFixed(2).padStart(20)}\n`,
       );
     process.stdout.write(`idle: ${(idleBytesPerSecond / 1024).toFixed(1)} KiB/s over all links (Ceph's own traffic)\n`);
     for (const block of [run.idle, ...run.blocks])

@@ -85,8 +85,8 @@ export interface CephLocatorOptions {
  * object's primary is kept while the map's epoch is the one it was computed in; the map
  * is read again every ttlMs in the background, and a request waits for the CLI only the
  * first time (the first map, an object not seen in this epoch). Each run of the CLI is
- * a process (about 1 s of CPU on a 0.2-core host): on the request path every 10 s it cost
- * more than the link it saved (docs/benchmarks.md § Tier 3 by locality).
+ * a process: asked again on the request path every 10 s, it cost a compute host on a
+ * 0.2-core quota more than the link saved (docs/benchmarks.md § Tier 3 by locality).
  */
 export class CephLocator implements PrimaryLocator {
   private map: { at: number; epoch: number; hosts: Map<number, string> } | undefined;
