@@ -74,6 +74,8 @@ export interface LocalClusterOptions {
   readonly nodeQueue?: number;
   /** The compute nodes find a peer by asking each for its slots, as faabric did (nodes' --ask-peers). @default false */
   readonly askPeers?: boolean;
+  /** Tier 3 by locality: the compute nodes' --locality (nodes/compute/locality.ts). @default off */
+  readonly locality?: { readonly bucketMarker: string; readonly pool?: string; readonly cephConf?: string };
   /** Compute nodes that skip warming their local path of the data stages (nodes' --cold), for comparison. @default false */
   readonly coldLocalPath?: boolean;
   /** @default 1000 */
@@ -311,6 +313,7 @@ export class LocalCluster {
             ...(options.nodeQueue === undefined ? [] : ['--queue', String(options.nodeQueue)]),
             ...(options.coldLocalPath ? ['--cold'] : []),
             ...(options.askPeers ? ['--ask-peers'] : []),
+            ...(options.locality ? ['--locality', JSON.stringify(options.locality)] : []),
             ...(options.metricsDir
               ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
               : []),

@@ -28,7 +28,12 @@ export class RehearsalEnvironment {
     readonly image: string,
   ) {}
 
-  static async start(assembly: string, log: (line: string) => void): Promise<RehearsalEnvironment> {
+  /** With bandwidthMbit, every instance's link is an htb at that rate (the locality benchmark changes it). */
+  static async start(
+    assembly: string,
+    log: (line: string) => void,
+    options: { bandwidthMbit?: number } = {},
+  ): Promise<RehearsalEnvironment> {
     const deployment = new Deployment(assembly);
     const storageDebs = deployment.aptPackages(deployment.storageLaunches()[0]);
     log(`the storage user data installs with apt: ${storageDebs.join(' ')}`);
@@ -76,6 +81,7 @@ export class RehearsalEnvironment {
         aws,
         imds,
         caCertificate: ca.certificate,
+        bandwidthMbit: options.bandwidthMbit,
         hostsFile: (name, address) => environment!.hostsFile(name, address),
       });
       environment = new RehearsalEnvironment(deployment, network, aws, ca, state, imds, fleet, image);

@@ -32,6 +32,8 @@ export interface FleetOptions {
   readonly caCertificate: string;
   /** A host's /etc/hosts: the VPC's private DNS records. */
   readonly hostsFile: (name: string, address: string) => string;
+  /** Every host's link, Mbit/s each way (htb; Host.limit() changes it later). @default no limit */
+  readonly bandwidthMbit?: number;
 }
 
 /**
@@ -67,6 +69,7 @@ export class Fleet {
       address,
       image,
       disk,
+      bandwidthMbit: this.options.bandwidthMbit,
       rootDiskGiB: launch.role === 'storage' ? 16 : undefined,
       binds: [{ source: aws.folder, target: '/run/strata-aws' }],
       files: {

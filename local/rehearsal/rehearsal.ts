@@ -53,7 +53,7 @@ export async function rehearse(options: RehearsalOptions): Promise<boolean> {
  * Compute hosts first, then the three storage hosts at once, all on the templates' user
  * data; the groups' creation waits for their signals, as CloudFormation's does.
  */
-async function bringUp(
+export async function bringUp(
   env: RehearsalEnvironment,
   report: Report,
 ): Promise<{ storage: Instance[]; compute: Instance[]; firstLaunch: number }> {

@@ -26,17 +26,18 @@ export function rgwHeadObject(bucketMarker: string, key: string): string | undef
   return key.startsWith('_') ? undefined : `${bucketMarker}_${key}`;
 }
 
-/** The acting primary OSD from `ceph osd map POOL OID --format json`. */
-export function primaryOsdOf(osdMapJson: string): number {
-  const map = JSON.parse(osdMapJson) as { acting_primary?: unknown };
+/** The acting primary OSD, and the OSD map epoch it was computed in, from `ceph osd map POOL OID --format json`. */
+export function primaryOsdOf(osdMapJson: string): { osd: number; epoch: number } {
+  const map = JSON.parse(osdMapJson) as { acting_primary?: unknown; epoch?: unknown };
   if (typeof map.acting_primary !== 'number' || map.acting_primary < 0)
     throw new Error(`ceph osd map answered no acting primary: ${osdMapJson.slice(0, 200)}`);
-  return map.acting_primary;
+  return { osd: map.acting_primary, epoch: typeof map.epoch === 'number' ? map.epoch : 0 };
 }
 
-/** Each up OSD's host address (IPv4, no port) from `ceph osd dump --format json`. */
-export function osdHostsOf(osdDumpJson: string): Map<number, string> {
+/** Each up OSD's host address (IPv4, no port), and the map's epoch, from `ceph osd dump --format json`. */
+export function osdHostsOf(osdDumpJson: string): { epoch: number; hosts: Map<number, string> } {
   const dump = JSON.parse(osdDumpJson) as {
+    epoch?: number;
     osds?: { osd: number; up?: number; public_addr?: string; public_addrs?: { addrvec?: { addr: string }[] } }[];
   };
   const hosts = new Map<number, string>();
@@ -46,7 +47,7 @@ export function osdHostsOf(osdDumpJson: string): Map<number, string> {
     const ip = addr === undefined ? undefined : /^(\d+\.\d+\.\d+\.\d+):/.exec(addr)?.[1];
     if (ip) hosts.set(osd.osd, ip);
   }
-  return hosts;
+  return { epoch: typeof dump.epoch === 'number' ? dump.epoch : 0, hosts };
 }
 
 /** The storage nodes on the host at `ip` (a node's address is ip:port). */
@@ -74,15 +75,23 @@ export interface CephLocatorOptions {
   readonly pool?: string;
   /** The bucket's marker (radosgw-admin bucket stats: "marker"), the prefix of its objects' RADOS names. */
   readonly bucketMarker: string;
-  /** How long the OSD addresses and an object's primary are kept. @default 10000 */
+  /** How often the OSD map (its epoch, the OSDs' addresses) is read again. @default 10000 */
   readonly ttlMs?: number;
   readonly now?: () => number;
 }
 
-/** Finds primaries with the ceph CLI, keeping the OSD addresses and each object's primary for ttlMs. */
+/**
+ * Finds primaries with the ceph CLI. A placement changes only with the OSD map, so an
+ * object's primary is kept while the map's epoch is the one it was computed in; the map
+ * is read again every ttlMs in the background, and a request waits for the CLI only the
+ * first time (the first map, an object not seen in this epoch). Each run of the CLI is
+ * a process: asked again on the request path every 10 s, it cost a compute host on a
+ * 0.2-core quota more than the link saved (docs/benchmarks.md § Tier 3 by locality).
+ */
 export class CephLocator implements PrimaryLocator {
-  private hosts: { at: number; map: Map<number, string> } | undefined;
-  private readonly primaries = new Map<string, { at: number; osd: number }>();
+  private map: { at: number; epoch: number; hosts: Map<number, string> } | undefined;
+  private reading: Promise<void> | undefined;
+  private readonly primaries = new Map<string, { osd: number; epoch: number }>();
   private readonly now: () => number;
 
   constructor(private readonly options: CephLocatorOptions) {
@@ -92,16 +101,35 @@ export class CephLocator implements PrimaryLocator {
   async primaryHost(key: string): Promise<string | undefined> {
     const oid = rgwHeadObject(this.options.bucketMarker, key);
     if (oid === undefined) return undefined;
-    const ttl = this.options.ttlMs ?? 10_000;
+    if (!this.map) await this.readMap();
+    else if (this.now() - this.map.at > (this.options.ttlMs ?? 10_000)) this.readMap().catch(() => undefined);
+    const map = this.map!;
     let primary = this.primaries.get(oid);
-    if (!primary || this.now() - primary.at > ttl) {
-      const json = await this.options.ceph(['osd', 'map', this.options.pool ?? 'default.rgw.buckets.data', oid]);
-      primary = { at: this.now(), osd: primaryOsdOf(json) };
+    if (!primary || primary.epoch < map.epoch) {
+      primary = primaryOsdOf(
+        await this.options.ceph(['osd', 'map', this.options.pool ?? 'default.rgw.buckets.data', oid]),
+      );
       this.primaries.set(oid, primary);
     }
-    if (!this.hosts || this.now() - this.hosts.at > ttl)
-      this.hosts = { at: this.now(), map: osdHostsOf(await this.options.ceph(['osd', 'dump'])) };
-    return this.hosts.map.get(primary.osd);
+    return map.hosts.get(primary.osd);
+  }
+
+  /** Reads the OSD map once at a time; a failed read is tried again after ttlMs, the last map kept meanwhile. */
+  private readMap(): Promise<void> {
+    this.reading ??= this.options
+      .ceph(['osd', 'dump'])
+      .then((json) => {
+        const { epoch, hosts } = osdHostsOf(json);
+        this.map = { at: this.now(), epoch, hosts };
+      })
+      .catch((error: unknown) => {
+        if (!this.map) throw error;
+        this.map.at = this.now();
+      })
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
   }
 }
 

@@ -7,6 +7,7 @@ import { type OneHostCeph, startCeph } from '../../local/ceph';
 import { LocalCluster, type LocalClusterOptions } from '../../local/cluster';
 import { CORPUS, corpusText, loadCorpus } from '../../local/corpus';
 import { type RedisServer, startRedisServer } from '../../local/redis-server';
+import { CephLocator, cephCli, rgwHeadObject } from '../../nodes/compute/locality';
 import { call, heldAfterHeartbeat, json } from '../support/cluster';
 
 // A real Ceph (Debian's Pacific packages) on this host: MON, MGR, 3 BlueStore OSDs, the
@@ -186,6 +187,80 @@ describe('the storage tier on RGW', () => {
       }
     });
   }, 120_000);
+
+  // Tier 3 by locality against this Ceph: the head object's name, its primary OSD and
+  // that OSD's address as the locator reads them, then a compute node that offloads there.
+  describe('tier 3 by locality', () => {
+    const admin = (...args: string[]) => {
+      const run = spawnSync('radosgw-admin', args, { env: { ...process.env, CEPH_CONF: ceph.conf }, encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`radosgw-admin ${args.join(' ')} failed: ${run.stderr}`);
+      return run.stdout;
+    };
+    const radosStat = (oid: string) =>
+      spawnSync('rados', ['-p', POOL, 'stat', oid], {
+        env: { ...process.env, CEPH_CONF: ceph.conf },
+        encoding: 'utf8',
+      });
+    const marker = () => (JSON.parse(admin('bucket', 'stats', '--bucket', BUCKET)) as { marker: string }).marker;
+
+    test("the head object is in the data pool under the bucket's marker, and the locator answers its primary OSD's host", async () => {
+      const oid = rgwHeadObject(marker(), CORPUS.large.key)!;
+      const stat = radosStat(oid);
+      expect(stat.status).toBe(0);
+      // A 4 MiB object is all head: the whole object is this one RADOS object.
+      expect(stat.stdout).toContain(`size ${CORPUS.large.bytes}`);
+      expect(radosStat(`${marker()}_corpus/none.txt`).status).not.toBe(0); // stat does tell names apart
+      const { acting_primary: primary } = JSON.parse(ceph.ceph('osd', 'map', POOL, oid, '--format', 'json')) as {
+        acting_primary: number;
+      };
+      // The primary's address as another command reports it (osd find), beside the locator's (osd dump).
+      const { addrs } = JSON.parse(ceph.ceph('osd', 'find', String(primary), '--format', 'json')) as {
+        addrs: { addrvec: { addr: string }[] };
+      };
+      const found = addrs.addrvec[0].addr.split(':')[0];
+      const locator = new CephLocator({ bucketMarker: marker(), ceph: cephCli(ceph.conf) });
+      expect(await locator.primaryHost(CORPUS.large.key)).toBe(found);
+      expect(found).toBe('127.0.0.1'); // where this one-host Ceph's OSDs listen, and where the storage node s2 below is
+    });
+
+    test("a compute node with --locality offloads the data stage to the storage node on the primary's host", async () => {
+      // Two storage nodes: s2 on the OSDs' address, s1 on another loopback address (no OSD there).
+      const addresses: Record<string, string> = { c1: '127.0.0.1', s1: '127.0.0.2', s2: '127.0.0.1' };
+      const cluster = await LocalCluster.start({
+        redisUrl: redis.url,
+        objects: { s3Endpoint: ceph.rgwEndpoint, bucket: BUCKET, credentials: ceph.credentials },
+        computeNodes: 1,
+        storageNodes: 2,
+        slots: 2,
+        nodeHost: (id) => ({ address: addresses[id], commandPrefix: [] }),
+        offloadPolicy: 'thresholds',
+        offloadThresholds: { cpu: 1, memory: 1, loadPerCore: 1000 },
+        locality: { bucketMarker: marker(), pool: POOL, cephConf: ceph.conf },
+      });
+      try {
+        await cluster.waitForNodes();
+        const args = { key: CORPUS.large.key };
+        const placed: string[] = [];
+        // A storage agent whose CPU reads 100 % refuses (see above); ask until 4 were offloaded.
+        for (
+          let attempt = 0;
+          attempt < 30 && placed.filter((tier3) => tier3.startsWith('offloaded')).length < 4;
+          attempt++
+        ) {
+          const reply = await call(cluster.url, 'POST', '/invoke/wordcount', args);
+          expect(reply.status).toBe(200);
+          expect(json(reply)).toEqual(expected('wordcount', args, corpusText(CORPUS.large.bytes)));
+          placed.push(String(reply.headers['x-strata-tier3']));
+          if (!placed.at(-1)!.startsWith('offloaded')) await sleep(500);
+        }
+        const offloaded = placed.filter((tier3) => tier3.startsWith('offloaded'));
+        expect(offloaded.length).toBe(4);
+        expect(new Set(offloaded)).toEqual(new Set(['offloaded:s2']));
+      } finally {
+        await cluster.stop();
+      }
+    }, 180_000);
+  });
 
   test('a missing object is a 404 naming the key, from RGW as from a folder', async () => {
     await withCluster({ offloadPolicy: 'never' }, async (cluster) => {

@@ -101,3 +101,58 @@ test('a placement that cannot be read (the CLI fails) falls back to any host', a
   const broken = new CephLocator({ bucketMarker: 'm', ceph: async () => Promise.reject(new Error('no monitor')) });
   expect(await primaryHolders(broken, [storageNode('s1', '10.0.0.1', 0.1)], 'k')).toBeUndefined();
 });
+
+describe('the cache: a primary is kept while the OSD map is the same', () => {
+  // A ceph CLI whose OSD map is at `epoch`, with osd.1 (10.0.0.2) primary of every object.
+  function cli() {
+    const state = { epoch: 7, asked: [] as string[][], failDump: false };
+    const ceph = async (args: readonly string[]) => {
+      state.asked.push([...args]);
+      if (args[1] === 'dump') {
+        if (state.failDump) throw new Error('no monitor');
+        return JSON.stringify({ ...JSON.parse(osdDump), epoch: state.epoch });
+      }
+      return JSON.stringify({ epoch: state.epoch, objname: args[3], acting_primary: 1 });
+    };
+    return { state, ceph };
+  }
+  const count = (asked: string[][], what: string) => asked.filter((args) => args[1] === what).length;
+
+  test('past the ttl the map is read again, and an object is not asked for again while its epoch holds', async () => {
+    const { state, ceph } = cli();
+    let now = 0;
+    const cached = new CephLocator({ bucketMarker: 'm', ceph, ttlMs: 10_000, now: () => now });
+    expect(await cached.primaryHost('a')).toBe('10.0.0.2');
+    now = 25_000;
+    expect(await cached.primaryHost('a')).toBe('10.0.0.2');
+    await new Promise((resolve) => setImmediate(resolve)); // the background read of the map
+    expect(count(state.asked, 'dump')).toBe(2);
+    expect(count(state.asked, 'map')).toBe(1);
+  });
+
+  test('a new epoch makes each object be asked for again', async () => {
+    const { state, ceph } = cli();
+    let now = 0;
+    const cached = new CephLocator({ bucketMarker: 'm', ceph, ttlMs: 10_000, now: () => now });
+    await cached.primaryHost('a');
+    state.epoch = 8;
+    now = 25_000;
+    await cached.primaryHost('a'); // answers from the epoch-7 map while epoch 8's is read
+    await new Promise((resolve) => setImmediate(resolve));
+    await cached.primaryHost('a');
+    expect(count(state.asked, 'map')).toBe(2);
+  });
+
+  test('a failed read of the map keeps the last one, and is tried again a ttl later', async () => {
+    const { state, ceph } = cli();
+    let now = 0;
+    const cached = new CephLocator({ bucketMarker: 'm', ceph, ttlMs: 10_000, now: () => now });
+    await cached.primaryHost('a');
+    state.failDump = true;
+    now = 25_000;
+    expect(await cached.primaryHost('a')).toBe('10.0.0.2');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await cached.primaryHost('a')).toBe('10.0.0.2'); // within the ttl of the failure: no new read
+    expect(count(state.asked, 'dump')).toBe(2);
+  });
+});
