@@ -193,14 +193,7 @@ local function now_field(name, i)
   if value == nil then return old[i] end
   return value
 end
-local writes = {unpack(ARGV, 6, FIELDS_END)}
 local is_new = not old[9] and redis.call('EXISTS', key) == 0
-if is_new then
-  writes[#writes + 1] = 'inFlight'
-  writes[#writes + 1] = 0
-  writes[#writes + 1] = 'epoch'
-  writes[#writes + 1] = redis.call('INCR', P .. ':epochs')
-end
 -- The optional figures the record has and this report has not.
 local stale = {}
 if old[10] and fields.serviceMs == nil then stale[#stale + 1] = 'serviceMs' end
@@ -225,8 +218,11 @@ if service == nil then
     service = tonumber(redis.call('ZRANGE', SERVICE, middle, middle, 'WITHSCORES')[2])
   end
 end
-writes[#writes + 1] = 'indexServiceMs'
-writes[#writes + 1] = service
+-- A new record starts with the fields a sampling decision reads of each probe: a small hash is
+-- one list in Redis, searched from its start, so these are found first.
+local writes = {'indexServiceMs', service}
+if is_new then writes = {'inFlight', 0, 'indexServiceMs', service, 'epoch', redis.call('INCR', P .. ':epochs')} end
+for i = 6, FIELDS_END do writes[#writes + 1] = ARGV[i] end
 redis.call('HSET', key, unpack(writes))
 if redis.call('HGET', MEMBERS, id) ~= member then
   redis.call('HSET', MEMBERS, id, member)
@@ -374,9 +370,11 @@ local function excluded_ranks(index)
   table.sort(ranks)
   return ranks
 end
--- The member at rank r once the excluded are taken out, and its score.
-local function at_rank(index, r, ranks)
+-- The member at rank r once the excluded are taken out, and its score if with_score (Redis
+-- writes a score as text: a cost per call that the rules that want only the member skip).
+local function at_rank(index, r, ranks, with_score)
   for _, e in ipairs(ranks) do if e <= r then r = r + 1 else break end end
+  if not with_score then return redis.call('ZRANGE', index, r, r)[1] end
   local found = redis.call('ZRANGE', index, r, r, 'WITHSCORES')
   return found[1], tonumber(found[2])
 end
@@ -388,7 +386,13 @@ local function first_of(index)
   return nil
 end
 local function size(index, ranks) return redis.call('ZCARD', index) - #ranks end
-local function in_flight(id) return tonumber(redis.call('ZSCORE', BY_IN_FLIGHT, id)) end
+-- The in-flight counts of nodes of F, one call for all of them.
+local function in_flight(ids)
+  if #ids == 0 then return {} end
+  local counts = redis.call('ZMSCORE', BY_IN_FLIGHT, unpack(ids))
+  for i, count in ipairs(counts) do counts[i] = tonumber(count) end
+  return counts
+end
 local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
 -- The nodes of F at ranks floor(u x |F|), one per draw, and |F| (the excluded taken out).
 local function draw_free()
