@@ -25,7 +25,8 @@ const INDEXED_RULE_FUNCTIONS = `${Object.entries(INDEXED_RULES)
  * - `P:storage` sorted set: the live storage nodes, by id (tier 3 reads these and no others).
  * - `P:storage-view` hash: `version`, a counter of changes to the storage nodes' hashes, and
  *   `json`, those hashes as one JSON text (built at `builtAt`), built at the first read after a change or after 3 s: the view a
- *   compute node's heartbeat answers costs one HMGET, and is not sent while the node has it.
+ *   compute node's heartbeat answers costs one HMGET, and is not sent while the node has it
+ *   (its version, `<version>@<builtAt>`, names one build, even across a failover).
  * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
  *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
  *   (member empty when the node left), so that a reader catches up in O(changes).
@@ -156,21 +157,24 @@ const STORAGE_VIEW_READER = `
 -- order, built once after each change and kept in STORAGE_VIEW. A view built more than
 -- STORAGE_VIEW_MAX_AGE_MS ago counts as changed: a writer that does not mark its changes (a
 -- storage node on an older script, during a rolling deploy) cannot freeze it.
+-- The version answered is the counter and the time the view was built, '<counter>@<builtAt>':
+-- a replica promoted after a failover counts on from an older counter, and the view it builds
+-- under a number the old primary had used carries another time, so it is never taken for the one a caller holds.
 local STORAGE_VIEW_MAX_AGE_MS = 3000
 local function storage_view(known)
   local held = redis.call('HMGET', STORAGE_VIEW, 'version', 'json', 'builtAt')
-  local version, view = held[1] or '0', held[2]
-  if view and now - (tonumber(held[3]) or 0) > STORAGE_VIEW_MAX_AGE_MS then
+  local version, view, built = held[1] or '0', held[2], held[3]
+  if view and (not built or now - tonumber(built) > STORAGE_VIEW_MAX_AGE_MS) then
     version, view = tostring(storage_changed()), nil
   end
-  if version == known then return {version} end
+  if view and version .. '@' .. built == known then return {known} end
   if not view then
     local nodes = {}
     for _, sid in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(sid)) end
-    view = #nodes == 0 and '[]' or cjson.encode(nodes) -- cjson writes an empty table as {}
-    redis.call('HSET', STORAGE_VIEW, 'json', view, 'builtAt', now)
+    view, built = #nodes == 0 and '[]' or cjson.encode(nodes), now -- cjson writes an empty table as {}
+    redis.call('HSET', STORAGE_VIEW, 'json', view, 'builtAt', built)
   end
-  return {version, view}
+  return {version .. '@' .. built, view}
 end
 `;
 
