@@ -188,7 +188,7 @@ const HEARTBEAT_BODY = `
 local ttl, id, member, own = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local key = node_key(id)
 -- The record before this heartbeat (false where it has no such field: all of them for a new node).
-local old = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'inFlight', 'indexServiceMs', 'load1', 'cores', 'epoch', 'serviceMs', 'functionServiceMs')
+local old = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'inFlight', 'indexServiceMs', 'load1', 'cores', 'epoch', 'serviceMs', 'functionServiceMs', 'heartbeatAt')
 local fields = {}
 for i = 6, FIELDS_END - 1, 2 do fields[ARGV[i]] = ARGV[i + 1] end
 -- A field after this heartbeat: the report's, else the record's.
@@ -198,6 +198,17 @@ local function now_field(name, i)
   return value
 end
 local is_new = not old[9] and redis.call('EXISTS', key) == 0
+-- Once every REINDEX_MS of the node's own clock (at a moment of its own, from its epoch, so
+-- that the fleet's are spread), a heartbeat writes all its node's index entries, as a new
+-- node's does: an entry left wrong (a script stopped half way, a replica promoted with an
+-- older copy) lasts that long at most, not until the node's figures next move it.
+local REINDEX_MS = 60000
+local reindex = is_new
+if not reindex and old[12] and fields.heartbeatAt then
+  local offset = (tonumber(old[9]) or 0) * 7919 % REINDEX_MS
+  local before, after = tonumber(old[12]), tonumber(fields.heartbeatAt)
+  reindex = before == nil or after == nil or math.floor((after + offset) / REINDEX_MS) ~= math.floor((before + offset) / REINDEX_MS)
+end
 -- The optional figures the record has and this report has not.
 local stale = {}
 if old[10] and fields.serviceMs == nil then stale[#stale + 1] = 'serviceMs' end
@@ -235,21 +246,22 @@ end
 if role == 'storage' then
   redis.call('ZADD', STORAGE, 0, id)
   storage_changed()
-elseif old[1] == 'storage' or is_new then
+elseif old[1] == 'storage' or reindex then
   if redis.call('ZREM', STORAGE, id) == 1 then storage_changed() end
 end
 
 -- The index: the sets the node's figures say it belongs to, scored by its live count. Before
--- this heartbeat it was in those its record said (every script keeps them so): only what moved is written.
+-- this heartbeat it was in those its record said (every script keeps them so): only what
+-- moved is written, unless it reindexes (then as if it had been in none).
 local count = tonumber(old[5]) or 0
 local slots = tonumber(now_field('slotsTotal', 3))
 local was_eligible = old[1] == 'compute' and old[2] == '0'
-local had_room = was_eligible and count < tonumber(old[3])
+local had_room = was_eligible and count < tonumber(old[3]) and not reindex
 local has_room = eligible and count < slots
-if eligible and not was_eligible then redis.call('ZADD', ELIGIBLE, 0, id) end
-if not eligible and (was_eligible or is_new) then redis.call('ZREM', ELIGIBLE, id) end
+if eligible and (not was_eligible or reindex) then redis.call('ZADD', ELIGIBLE, 0, id) end
+if not eligible and (was_eligible or reindex) then redis.call('ZREM', ELIGIBLE, id) end
 if not has_room then
-  if had_room or is_new then
+  if had_room or reindex then
     for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
   end
 else

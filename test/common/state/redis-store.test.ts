@@ -332,6 +332,23 @@ describe('RedisStateStore on a real redis-server', () => {
     await node.close();
   });
 
+  test("a node's index entries, if left wrong, are all written again by one of its heartbeats within a minute", async () => {
+    const prefix = `reindex-${++prefixes}`;
+    const store = await RedisStateStore.connect({ url: server.url, keyPrefix: prefix });
+    const outstanding: Selection = { kind: 'select', rule: 'least-outstanding' };
+    await store.heartbeat(report('a', { heartbeatAt: 0 }), 600_000);
+    // As a script stopped half way might leave it: the node has room, and no index says so.
+    for (const index of ['free', 'by-in-flight', 'by-delay', 'by-load', 'by-used', 'eligible'])
+      await store.command(['ZREM', `{${prefix}}:${index}`, 'a']);
+    expect((await store.reserve(outstanding)).kind).toBe('no-capacity');
+    for (let at = 1_000; at <= 61_000; at += 1_000) await store.heartbeat(report('a', { heartbeatAt: at }), 600_000);
+    const chosen = await store.reserve(outstanding);
+    expect(chosen.kind === 'chosen' && chosen.nodeId).toBe('a');
+    for (const index of ['free', 'by-in-flight', 'by-delay', 'by-load', 'by-used', 'eligible'])
+      expect(await store.command(['ZSCORE', `{${prefix}}:${index}`, 'a'])).not.toBeNull();
+    await store.close();
+  });
+
   test('lease ids cannot be guessed: 128 random bits, not a counter', async () => {
     const leased = await RedisStateStore.connect({ url: server.url, keyPrefix: `lease-${++prefixes}` });
     await leased.heartbeat(report('a'), 60_000);
