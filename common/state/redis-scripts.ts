@@ -25,7 +25,8 @@ const INDEXED_RULE_FUNCTIONS = `${Object.entries(INDEXED_RULES)
  * - `P:storage` sorted set: the live storage nodes, by id (tier 3 reads these and no others).
  * - `P:storage-view` hash: `version`, a counter of changes to the storage nodes' hashes, and
  *   `json`, those hashes as one JSON text (built at `builtAt`), built at the first read after a change or after 3 s: the view a
- *   compute node's heartbeat answers costs one HMGET, and is not sent while the node has it.
+ *   compute node's heartbeat answers costs one HMGET, and is not sent while the node has it
+ *   (its version, `<version>@<builtAt>`, names one build, even across a failover).
  * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
  *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
  *   (member empty when the node left), so that a reader catches up in O(changes).
@@ -156,21 +157,24 @@ const STORAGE_VIEW_READER = `
 -- order, built once after each change and kept in STORAGE_VIEW. A view built more than
 -- STORAGE_VIEW_MAX_AGE_MS ago counts as changed: a writer that does not mark its changes (a
 -- storage node on an older script, during a rolling deploy) cannot freeze it.
+-- The version answered is the counter and the time the view was built, '<counter>@<builtAt>':
+-- a replica promoted after a failover counts on from an older counter, and the view it builds
+-- under a number the old primary had used carries another time, so it is never taken for the one a caller holds.
 local STORAGE_VIEW_MAX_AGE_MS = 3000
 local function storage_view(known)
   local held = redis.call('HMGET', STORAGE_VIEW, 'version', 'json', 'builtAt')
-  local version, view = held[1] or '0', held[2]
-  if view and now - (tonumber(held[3]) or 0) > STORAGE_VIEW_MAX_AGE_MS then
+  local version, view, built = held[1] or '0', held[2], held[3]
+  if view and (not built or now - tonumber(built) > STORAGE_VIEW_MAX_AGE_MS) then
     version, view = tostring(storage_changed()), nil
   end
-  if version == known then return {version} end
+  if view and version .. '@' .. built == known then return {known} end
   if not view then
     local nodes = {}
     for _, sid in ipairs(redis.call('ZRANGE', STORAGE, 0, -1)) do nodes[#nodes + 1] = redis.call('HGETALL', node_key(sid)) end
-    view = #nodes == 0 and '[]' or cjson.encode(nodes) -- cjson writes an empty table as {}
-    redis.call('HSET', STORAGE_VIEW, 'json', view, 'builtAt', now)
+    view, built = #nodes == 0 and '[]' or cjson.encode(nodes), now -- cjson writes an empty table as {}
+    redis.call('HSET', STORAGE_VIEW, 'json', view, 'builtAt', built)
   end
-  return {version, view}
+  return {version .. '@' .. built, view}
 end
 `;
 
@@ -184,7 +188,7 @@ const HEARTBEAT_BODY = `
 local ttl, id, member, own = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local key = node_key(id)
 -- The record before this heartbeat (false where it has no such field: all of them for a new node).
-local old = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'inFlight', 'indexServiceMs', 'load1', 'cores', 'epoch', 'serviceMs', 'functionServiceMs')
+local old = redis.call('HMGET', key, 'role', 'draining', 'slotsTotal', 'slotsUsed', 'inFlight', 'indexServiceMs', 'load1', 'cores', 'epoch', 'serviceMs', 'functionServiceMs', 'heartbeatAt')
 local fields = {}
 for i = 6, FIELDS_END - 1, 2 do fields[ARGV[i]] = ARGV[i + 1] end
 -- A field after this heartbeat: the report's, else the record's.
@@ -193,13 +197,17 @@ local function now_field(name, i)
   if value == nil then return old[i] end
   return value
 end
-local writes = {unpack(ARGV, 6, FIELDS_END)}
 local is_new = not old[9] and redis.call('EXISTS', key) == 0
-if is_new then
-  writes[#writes + 1] = 'inFlight'
-  writes[#writes + 1] = 0
-  writes[#writes + 1] = 'epoch'
-  writes[#writes + 1] = redis.call('INCR', P .. ':epochs')
+-- Once every REINDEX_MS of the node's own clock (at a moment of its own, from its epoch, so
+-- that the fleet's are spread), a heartbeat writes all its node's index entries, as a new
+-- node's does: an entry left wrong (a script stopped half way, a replica promoted with an
+-- older copy) lasts that long at most, not until the node's figures next move it.
+local REINDEX_MS = 60000
+local reindex = is_new
+if not reindex and old[12] and fields.heartbeatAt then
+  local offset = (tonumber(old[9]) or 0) * 7919 % REINDEX_MS
+  local before, after = tonumber(old[12]), tonumber(fields.heartbeatAt)
+  reindex = before == nil or after == nil or math.floor((after + offset) / REINDEX_MS) ~= math.floor((before + offset) / REINDEX_MS)
 end
 -- The optional figures the record has and this report has not.
 local stale = {}
@@ -225,8 +233,11 @@ if service == nil then
     service = tonumber(redis.call('ZRANGE', SERVICE, middle, middle, 'WITHSCORES')[2])
   end
 end
-writes[#writes + 1] = 'indexServiceMs'
-writes[#writes + 1] = service
+-- A new record starts with the fields a sampling decision reads of each probe: a small hash is
+-- one list in Redis, searched from its start, so these are found first.
+local writes = {'indexServiceMs', service}
+if is_new then writes = {'inFlight', 0, 'indexServiceMs', service, 'epoch', redis.call('INCR', P .. ':epochs')} end
+for i = 6, FIELDS_END do writes[#writes + 1] = ARGV[i] end
 redis.call('HSET', key, unpack(writes))
 if redis.call('HGET', MEMBERS, id) ~= member then
   redis.call('HSET', MEMBERS, id, member)
@@ -235,21 +246,22 @@ end
 if role == 'storage' then
   redis.call('ZADD', STORAGE, 0, id)
   storage_changed()
-elseif old[1] == 'storage' or is_new then
+elseif old[1] == 'storage' or reindex then
   if redis.call('ZREM', STORAGE, id) == 1 then storage_changed() end
 end
 
 -- The index: the sets the node's figures say it belongs to, scored by its live count. Before
--- this heartbeat it was in those its record said (every script keeps them so): only what moved is written.
+-- this heartbeat it was in those its record said (every script keeps them so): only what
+-- moved is written, unless it reindexes (then as if it had been in none).
 local count = tonumber(old[5]) or 0
 local slots = tonumber(now_field('slotsTotal', 3))
 local was_eligible = old[1] == 'compute' and old[2] == '0'
-local had_room = was_eligible and count < tonumber(old[3])
+local had_room = was_eligible and count < tonumber(old[3]) and not reindex
 local has_room = eligible and count < slots
-if eligible and not was_eligible then redis.call('ZADD', ELIGIBLE, 0, id) end
-if not eligible and (was_eligible or is_new) then redis.call('ZREM', ELIGIBLE, id) end
+if eligible and (not was_eligible or reindex) then redis.call('ZADD', ELIGIBLE, 0, id) end
+if not eligible and (was_eligible or reindex) then redis.call('ZREM', ELIGIBLE, id) end
 if not has_room then
-  if had_room or is_new then
+  if had_room or reindex then
     for _, index in ipairs(RANKED) do redis.call('ZREM', index, id) end
   end
 else
@@ -374,9 +386,11 @@ local function excluded_ranks(index)
   table.sort(ranks)
   return ranks
 end
--- The member at rank r once the excluded are taken out, and its score.
-local function at_rank(index, r, ranks)
+-- The member at rank r once the excluded are taken out, and its score if with_score (Redis
+-- writes a score as text: a cost per call that the rules that want only the member skip).
+local function at_rank(index, r, ranks, with_score)
   for _, e in ipairs(ranks) do if e <= r then r = r + 1 else break end end
+  if not with_score then return redis.call('ZRANGE', index, r, r)[1] end
   local found = redis.call('ZRANGE', index, r, r, 'WITHSCORES')
   return found[1], tonumber(found[2])
 end
@@ -388,7 +402,13 @@ local function first_of(index)
   return nil
 end
 local function size(index, ranks) return redis.call('ZCARD', index) - #ranks end
-local function in_flight(id) return tonumber(redis.call('ZSCORE', BY_IN_FLIGHT, id)) end
+-- The in-flight counts of nodes of F, one call for all of them.
+local function in_flight(ids)
+  if #ids == 0 then return {} end
+  local counts = redis.call('ZMSCORE', BY_IN_FLIGHT, unpack(ids))
+  for i, count in ipairs(counts) do counts[i] = tonumber(count) end
+  return counts
+end
 local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
 -- The nodes of F at ranks floor(u x |F|), one per draw, and |F| (the excluded taken out).
 local function draw_free()

@@ -174,7 +174,8 @@ test("a node's periodic calls and a dispatcher's catch-up run as many commands i
   }
   expect([...large.mostCommands.keys()].sort()).toEqual([...small.mostCommands.keys()].sort());
   for (const [sha, most] of large.mostCommands) {
-    // The same calls at ten times the fleet: at most a few more commands (a sweep that found more to do), never n more.
-    expect([sha, most]).toEqual([sha, Math.min(most, small.mostCommands.get(sha)! + 5)]);
+    // The same calls at ten times the fleet: at most a few more commands (a sweep that found more to do, or the
+    // heartbeat that rewrites its node's 7 index entries once a minute), never n more.
+    expect([sha, most]).toEqual([sha, Math.min(most, small.mostCommands.get(sha)! + 8)]);
   }
 }, 120_000);

@@ -1,7 +1,8 @@
 -- One node of F per draw (rank floor(u |F|)); the one with the fewest in flight, ties to the earlier draw.
+local drawn = draw_free()
+local counts = in_flight(drawn)
 local chosen, fewest
-for _, id in ipairs(draw_free()) do
-  local count = in_flight(id)
-  if fewest == nil or count < fewest then chosen, fewest = id, count end
+for i, id in ipairs(drawn) do
+  if fewest == nil or counts[i] < fewest then chosen, fewest = id, counts[i] end
 end
 return chosen

@@ -1,7 +1,7 @@
 -- The same draws; hot above the quantile of F's counts. The coldest fastest, or if all are hot the least busy.
 local drawn, m = draw_free()
 if m == 0 then return nil end
-local _, threshold = at_rank(BY_IN_FLIGHT, math.floor(quantile * (m - 1)), excluded_ranks(BY_IN_FLIGHT))
+local _, threshold = at_rank(BY_IN_FLIGHT, math.floor(quantile * (m - 1)), excluded_ranks(BY_IN_FLIGHT), true)
 local chosen, best_count, best_service, best_hot
 for _, id in ipairs(drawn) do
   local f = redis.call('HMGET', node_key(id), 'inFlight', 'indexServiceMs')

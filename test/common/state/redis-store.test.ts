@@ -313,6 +313,42 @@ describe('RedisStateStore on a real redis-server', () => {
     await node.close();
   });
 
+  test('after a failover to a replica with an older storage view, a view built under a version number the caller holds is still sent', async () => {
+    const prefix = `failover-${++prefixes}`;
+    let now = 1_000;
+    const node = await RedisStateStore.connect({ url: server.url, keyPrefix: prefix, now: () => now });
+    await node.heartbeat(report('s1', { role: 'storage', load1: 1 }), 60_000);
+    expect((await node.heartbeatWithStorage(report('c1'), 60_000)).map((n) => n.load1)).toEqual([1]);
+    // The promoted replica missed the last change: its counter is one behind, its view not built.
+    const view = `{${prefix}}:storage-view`;
+    const counter = Number(await node.command(['HGET', view, 'version']));
+    await node.command(['DEL', view]);
+    await node.command(['HSET', view, 'version', String(counter - 1)]);
+    // Its own next change counts to the number the node holds, with other figures.
+    now += 10;
+    await node.heartbeat(report('s1', { role: 'storage', load1: 7 }), 60_000);
+    expect(Number(await node.command(['HGET', view, 'version']))).toBe(counter);
+    expect((await node.heartbeatWithStorage(report('c1'), 60_000)).map((n) => n.load1)).toEqual([7]);
+    await node.close();
+  });
+
+  test("a node's index entries, if left wrong, are all written again by one of its heartbeats within a minute", async () => {
+    const prefix = `reindex-${++prefixes}`;
+    const store = await RedisStateStore.connect({ url: server.url, keyPrefix: prefix });
+    const outstanding: Selection = { kind: 'select', rule: 'least-outstanding' };
+    await store.heartbeat(report('a', { heartbeatAt: 0 }), 600_000);
+    // As a script stopped half way might leave it: the node has room, and no index says so.
+    for (const index of ['free', 'by-in-flight', 'by-delay', 'by-load', 'by-used', 'eligible'])
+      await store.command(['ZREM', `{${prefix}}:${index}`, 'a']);
+    expect((await store.reserve(outstanding)).kind).toBe('no-capacity');
+    for (let at = 1_000; at <= 61_000; at += 1_000) await store.heartbeat(report('a', { heartbeatAt: at }), 600_000);
+    const chosen = await store.reserve(outstanding);
+    expect(chosen.kind === 'chosen' && chosen.nodeId).toBe('a');
+    for (const index of ['free', 'by-in-flight', 'by-delay', 'by-load', 'by-used', 'eligible'])
+      expect(await store.command(['ZSCORE', `{${prefix}}:${index}`, 'a'])).not.toBeNull();
+    await store.close();
+  });
+
   test('lease ids cannot be guessed: 128 random bits, not a counter', async () => {
     const leased = await RedisStateStore.connect({ url: server.url, keyPrefix: `lease-${++prefixes}` });
     await leased.heartbeat(report('a'), 60_000);
