@@ -15,6 +15,27 @@ export async function measureDecisions(
   nodeCount: number,
   options: Readonly<Record<string, unknown>> = {},
 ) {
+  const prepared = await prepareDecisions(url, strategyName, concurrency, decisions, nodeCount, options);
+  await prepared.warm();
+  await prepared.run(decisions);
+  return prepared.finish();
+}
+
+/**
+ * A fleet registered and its dispatchers connected, ready to decide in batches: `run`
+ * may be called several times (the decision benchmark's --interleave runs two fleets'
+ * batches in turn, so that what disturbs the machine meanwhile disturbs both alike), and
+ * the figures count only the time inside `run`. Redis's own time is read from the
+ * server's commandstats, which `warm` resets: one fleet to a server.
+ */
+export async function prepareDecisions(
+  url: string,
+  strategyName: string,
+  concurrency: number,
+  decisions: number,
+  nodeCount: number,
+  options: Readonly<Record<string, unknown>> = {},
+) {
   const keyPrefix = `bench-${strategyName}-${nodeCount}-${concurrency}-${Date.now()}`;
   const admin = await RedisStateStore.connect({ url, keyPrefix });
   // Registered in batches: the heartbeats are pipelined, each still one round trip.
@@ -36,8 +57,11 @@ export async function measureDecisions(
       { now: Date.now(), random: Math.random, heartbeatTtlMs: 600_000 },
     );
   const latencies = new Float64Array(decisions);
+  let done = 0;
+  let nanoseconds = 0n;
+  let sentBefore = 0;
 
-  const run = async (count: number, record: boolean) => {
+  const decideAll = async (count: number, record: boolean) => {
     let next = 0;
     await Promise.all(
       dispatchers.map(async (store) => {
@@ -46,40 +70,52 @@ export async function measureDecisions(
           const selection = decide();
           if (selection.kind !== 'select' || (await store.reserve(selection)).kind !== 'chosen')
             throw new Error('benchmark nodes ran out of room');
-          if (record) latencies[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+          if (record) latencies[done + i] = Number(process.hrtime.bigint() - t0) / 1e6;
         }
       }),
     );
   };
-  await run(Math.min(decisions, 2_000), false); // warm the JIT and the connections; not measured
-
-  await admin.command(['CONFIG', 'RESETSTAT']);
-  const sentBefore = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0);
-  const started = process.hrtime.bigint();
-  await run(decisions, true);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const sent = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0) - sentBefore;
-  const evalsha = commandStats(String(await admin.command(['INFO', 'commandstats']))).get('evalsha') ?? {
-    calls: 0,
-    usec: 0,
-  };
-  const selection = decide();
-  const command = selection.kind === 'select' ? admin.reserveCommand(selection) : [];
-  await Promise.all([admin, ...dispatchers].map((s) => s.close()));
-
-  latencies.sort();
   return {
-    command,
-    strategy: strategyName,
-    nodes: nodeCount,
-    concurrency,
-    decisions,
-    decisionsPerSecond: decisions / seconds,
-    p50Ms: latencies[Math.floor(decisions * 0.5)],
-    p99Ms: latencies[Math.min(decisions - 1, Math.floor(decisions * 0.99))],
-    roundTripsPerDecision: sent / decisions,
-    evalshaPerDecision: evalsha.calls / decisions,
-    redisUsPerDecision: evalsha.usec / Math.max(1, evalsha.calls),
+    /** Decisions not measured, to warm the JIT and the connections; then Redis's counters start from zero. */
+    async warm(): Promise<void> {
+      await decideAll(Math.min(decisions, 2_000), false);
+      await admin.command(['CONFIG', 'RESETSTAT']);
+      sentBefore = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0);
+    },
+    /** `count` more measured decisions (of the `decisions` prepared for). */
+    async run(count: number): Promise<void> {
+      const n = Math.min(count, decisions - done);
+      const started = process.hrtime.bigint();
+      await decideAll(n, true);
+      nanoseconds += process.hrtime.bigint() - started;
+      done += n;
+    },
+    /** The figures over the measured decisions; closes the connections. */
+    async finish() {
+      const seconds = Number(nanoseconds) / 1e9;
+      const sent = dispatchers.reduce((sum, s) => sum + s.commandsSent, 0) - sentBefore;
+      const evalsha = commandStats(String(await admin.command(['INFO', 'commandstats']))).get('evalsha') ?? {
+        calls: 0,
+        usec: 0,
+      };
+      const selection = decide();
+      const command = selection.kind === 'select' ? admin.reserveCommand(selection) : [];
+      await Promise.all([admin, ...dispatchers].map((s) => s.close()));
+      const measured = latencies.subarray(0, done).sort();
+      return {
+        command,
+        strategy: strategyName,
+        nodes: nodeCount,
+        concurrency,
+        decisions: done,
+        decisionsPerSecond: done / seconds,
+        p50Ms: measured[Math.floor(done * 0.5)],
+        p99Ms: measured[Math.min(done - 1, Math.floor(done * 0.99))],
+        roundTripsPerDecision: sent / done,
+        evalshaPerDecision: evalsha.calls / done,
+        redisUsPerDecision: evalsha.usec / Math.max(1, evalsha.calls),
+      };
+    },
   };
 }
 

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { policyNames } from '@strata/policy-engine';
-import { measureDecisions } from '../bench/decisions';
+import { measureDecisions, prepareDecisions } from '../bench/decisions';
 import { exitWith, wholeNumber } from '../common/cli';
 import { registerPolicyFile } from '../common/plugins';
 import { startRedisServer } from '../local/redis-server';
@@ -23,7 +23,7 @@ import { startRedisServer } from '../local/redis-server';
 const STRATEGIES = ['round-robin', 'least-outstanding', 'power-of-two', 'least-expected-delay', 'prequal'];
 
 const USAGE = `usage: npm run bench:decisions -- [--nodes 10,100,1000,10000] [--concurrency 1,16,64] [--decisions 20000]
-  [--strategies ${STRATEGIES.join(',')}] [--policy PATH] [--repeat 1] [--redis URL] [--out FILE]
+  [--strategies ${STRATEGIES.join(',')}] [--policy PATH] [--repeat 1] [--interleave BATCH] [--redis URL] [--out FILE]
 
 For each fleet size, concurrency and strategy: decisions per second, p50 and p99 latency,
 redis-benchmark's INCR and the same EVALSHA at the same concurrency, round trips per
@@ -31,7 +31,10 @@ decision, and Redis's own time per decision. Starts its own redis-server unless 
 is given. --policy PATH adds a tier-1 plugin (a module exporting definePolicy({...})),
 by its file name, to the strategies. --repeat N runs the whole grid N times over, and keeps each row's best (on a
 shared machine, the best is the least disturbed); each strategy's fleet sizes run back to
-back (in turn first), and the largest against the smallest is printed for each round. Writes one JSON row per
+back (in turn first), and the largest against the smallest is printed for each round.
+--interleave BATCH gives each fleet size a redis-server of its own and runs the sizes'
+decisions in turns of BATCH, so that what disturbs a shared machine meanwhile disturbs
+every size alike (each size's figures count only its own turns). Writes one JSON row per
 measurement to FILE (default bench/results/decisions.json).`;
 
 interface Row {
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
         strategies: { type: 'string', default: STRATEGIES.join(',') },
         policy: { type: 'string' },
         repeat: { type: 'string', default: '1' },
+        interleave: { type: 'string' },
         out: { type: 'string', default: join(__dirname, '..', 'bench', 'results', 'decisions.json') },
         help: { type: 'boolean', default: false },
       },
@@ -87,6 +91,9 @@ async function main(): Promise<void> {
     strategies.push(plugin.name);
   }
   const repeat = wholeNumber('repeat', values.repeat, 1);
+  const interleave = values.interleave === undefined ? undefined : wholeNumber('interleave', values.interleave, 1);
+  if (interleave !== undefined && values.redis !== undefined)
+    exitWith(2, '--interleave starts a redis-server for each fleet size, so it takes no --redis');
   const unknown = strategies.find((name) => !policyNames('invocation').includes(name));
   if (unknown)
     exitWith(2, `--strategies: unknown "${unknown}"; the strategies are ${policyNames('invocation').join(', ')}`);
@@ -106,20 +113,37 @@ async function main(): Promise<void> {
           // shared machine for a while disturbs each size alike: their ratio is what is compared.
           const sizes = round % 2 === 1 ? fleets : [...fleets].reverse();
           const measuredRows: Row[] = [];
-          for (const nodeCount of sizes) {
-            const measured = await measureDecisions(url, strategy, concurrency, decisions, nodeCount);
-            const scriptPerSecond = redisBenchmark(hostname, port || '6379', concurrency, decisions, measured.command);
-            const { command: _command, ...figures } = measured;
-            const row: Row = {
-              ...figures,
-              incrPerSecond,
-              ratioToIncr: figures.decisionsPerSecond / incrPerSecond,
-              scriptPerSecond,
-              scriptRatioToIncr: scriptPerSecond / incrPerSecond,
-            };
-            printRow(row, rows.length === 0 && round === 1 && measuredRows.length === 0);
-            measuredRows.push(row);
-            keepBest(rows, row);
+          // With --interleave every size is measured first, each on its own server, stopped below.
+          const together =
+            interleave === undefined ? [] : await interleaved(sizes, strategy, concurrency, decisions, interleave);
+          try {
+            for (const [i, nodeCount] of sizes.entries()) {
+              const {
+                measured,
+                host,
+                port: serverPort,
+              } = interleave === undefined
+                ? {
+                    measured: await measureDecisions(url, strategy, concurrency, decisions, nodeCount),
+                    host: hostname,
+                    port: port || '6379',
+                  }
+                : together[i];
+              const scriptPerSecond = redisBenchmark(host, serverPort, concurrency, decisions, measured.command);
+              const { command: _command, ...figures } = measured;
+              const row: Row = {
+                ...figures,
+                incrPerSecond,
+                ratioToIncr: figures.decisionsPerSecond / incrPerSecond,
+                scriptPerSecond,
+                scriptRatioToIncr: scriptPerSecond / incrPerSecond,
+              };
+              printRow(row, rows.length === 0 && round === 1 && measuredRows.length === 0);
+              measuredRows.push(row);
+              keepBest(rows, row);
+            }
+          } finally {
+            await Promise.all(together.map(({ server }) => server.stop()));
           }
           if (fleets.length > 1) ratios.push(sizeRatio(round, measuredRows));
         }
@@ -130,7 +154,9 @@ async function main(): Promise<void> {
       for (const [i, row] of rows.entries()) printRow(row, i === 0);
     }
     if (ratios.length > 0) {
-      console.log('\nthe largest fleet against the smallest, measured back to back, each round:');
+      console.log(
+        `\nthe largest fleet against the smallest, measured ${interleave === undefined ? 'back to back' : `in turns of ${interleave}`}, each round:`,
+      );
       for (const r of ratios)
         console.log(
           `round ${r.round}  ${r.strategy.padEnd(20)}  C ${r.concurrency}  ${r.largest} ÷ ${r.smallest} nodes: decisions/s ${(r.decisionsRatio * 100).toFixed(0)} %, Redis µs a decision ${(r.redisUsRatio * 100).toFixed(0)} %`,
@@ -142,6 +168,40 @@ async function main(): Promise<void> {
   mkdirSync(dirname(values.out), { recursive: true });
   writeFileSync(values.out, JSON.stringify({ at: new Date().toISOString(), decisions, rows, ratios }, null, 2));
   console.log(`\nresults: ${values.out}`);
+}
+
+/**
+ * The sizes' decisions in turns of `batch` (the order reversed each pass), each fleet on a
+ * redis-server of its own; the servers stay up for redis-benchmark's run of the same script.
+ */
+async function interleaved(
+  sizes: readonly number[],
+  strategy: string,
+  concurrency: number,
+  decisions: number,
+  batch: number,
+) {
+  const servers = await Promise.all(sizes.map(() => startRedisServer()));
+  try {
+    const prepared = await Promise.all(
+      sizes.map((nodeCount, i) => prepareDecisions(servers[i].url, strategy, concurrency, decisions, nodeCount)),
+    );
+    for (const fleet of prepared) await fleet.warm();
+    for (let done = 0, pass = 0; done < decisions; done += batch, pass++) {
+      const order = pass % 2 === 0 ? prepared : [...prepared].reverse();
+      for (const fleet of order) await fleet.run(batch);
+    }
+    const measured = [];
+    for (const [i, fleet] of prepared.entries()) {
+      const figures = await fleet.finish();
+      const { hostname, port } = new URL(servers[i].url);
+      measured.push({ measured: figures, host: hostname, port, server: servers[i] });
+    }
+    return measured;
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.stop()));
+    throw error;
+  }
 }
 
 /** One strategy's largest fleet against its smallest, from rows measured back to back in one round. */

@@ -101,6 +101,24 @@ test('npm run bench:decisions: JSON rows per fleet size and strategy, one round 
   ]);
   for (const row of rows)
     expect([row.roundTripsPerDecision, row.evalshaPerDecision, row.decisionsPerSecond > 0]).toEqual([1, 1, true]);
+  // In turns: each size on a server of its own, every decision counted once, still one round trip each.
+  const turns = await run('bin/bench-decisions.ts', [
+    ...['--nodes', '3,40', '--concurrency', '2', '--decisions', '120', '--strategies', 'prequal'],
+    ...['--interleave', '50', '--out', out],
+  ]);
+  expect(turns.stderr).toBe('');
+  expect(turns.status).toBe(0);
+  expect(turns.stdout).toMatch(/measured in turns of 50, each round:\nround 1 {2}prequal .* 40 ÷ 3 nodes/);
+  const interleaved = (JSON.parse(readFileSync(out, 'utf8')) as { rows: (typeof rows)[number][] }).rows;
+  expect(interleaved.map((r) => [r.nodes, r.roundTripsPerDecision, r.evalshaPerDecision])).toEqual([
+    [3, 1, 1],
+    [40, 1, 1],
+  ]);
+  const both = await run('bin/bench-decisions.ts', ['--interleave', '50', '--redis', 'redis://127.0.0.1:1']);
+  expect([both.status, both.stderr]).toEqual([
+    2,
+    expect.stringContaining('--interleave starts a redis-server for each fleet size'),
+  ]);
   const help = await run('bin/bench-decisions.ts', ['--help']);
   expect(help.status).toBe(0);
   expect(help.stdout).toMatch(/^usage: npm run bench:decisions -- \[--nodes 10,100,1000,10000\]/);
