@@ -117,7 +117,7 @@ async function main(): Promise<void> {
 const REPEATS = 10;
 
 /** What --compare gives the model from the bench, each of which --without can drop. */
-const COMPARE_INPUTS = ['costs', 'idle', 'spread', 'warm-up', 'queue'];
+const COMPARE_INPUTS = ['costs', 'quota-costs', 'idle', 'spread', 'warm-up', 'queue', 'throttle'];
 
 interface BenchRun {
   readonly name: string;
@@ -197,9 +197,14 @@ function compare(
           nearStageCpuMs: measured.nearStageCpuMs ?? given.nearStageCpuMs,
         }),
   };
+  // Each compute node's local stage at its quota's own measured cost, where one was measured.
+  const atQuota = (atCores: Record<string, number>) =>
+    without.has('costs') || without.has('quota-costs') ? undefined : quotas.map((cores) => atCores[String(cores)]);
+  const nodeStageCpuMs = atQuota(measured.stageCpuMsAtCores);
   const spread = without.has('spread') ? {} : measured.spread;
   const warmUp = without.has('warm-up') ? 0 : (report.warmUpPerPath ?? 0);
   const queue = without.has('queue') ? 'fifo' : 'polling';
+  const throttle = without.has('throttle') ? 'whole' : 'kernel';
   const describe = (multipliers: number[] | undefined) =>
     multipliers
       ? `${multipliers.length} invocations, p50 / p90 / p99 / max ${[0.5, 0.9, 0.99, 1].map((q) => quantile(multipliers, q).toFixed(2)).join(' / ')}`
@@ -207,9 +212,17 @@ function compare(
   console.log(
     [
       'model given:',
-      `  stage CPU ${costs.stageCpuMs.toFixed(0)} ms on a compute node, ${costs.nearStageCpuMs.toFixed(0)} ms on the storage host (${without.has('costs') ? 'as given' : 'measured at concurrency 1'}); overhead ${costs.overheadCpuMs} ms, serving ${costs.serveCpuMs} ms`,
+      `  stage CPU ${costs.stageCpuMs.toFixed(0)} ms on a compute node (${
+        nodeStageCpuMs
+          ? `at each quota: ${
+              Object.entries(measured.stageCpuMsAtCores)
+                .map(([cores, ms]) => `${cores} cores ${ms.toFixed(0)} ms`)
+                .join(', ') || 'none measured'
+            }`
+          : 'one for every quota'
+      }), ${costs.nearStageCpuMs.toFixed(0)} ms on the storage host (${without.has('costs') ? 'as given' : 'measured at concurrency 1'}); overhead ${costs.overheadCpuMs} ms, serving ${costs.serveCpuMs} ms`,
       `  spread of the cost (÷ its path's median) local: ${describe(spread.local)}; offloaded: ${describe(spread.offloaded)}`,
-      `  warm-up ${warmUp} per node and path; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}; the dispatcher's queue ${queue}`,
+      `  warm-up ${warmUp} per node and path; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}; the dispatcher's queue ${queue}; held-back time counted ${throttle === 'kernel' ? "as the kernel's throttled_time" : 'whole'}`,
     ].join('\n'),
   );
   console.log(
@@ -233,8 +246,9 @@ function compare(
               ...costs,
               stageCpuMs: own.stageCpuMs ?? costs.stageCpuMs,
               nearStageCpuMs: own.nearStageCpuMs ?? costs.nearStageCpuMs,
+              nodeStageCpuMs: atQuota({ ...measured.stageCpuMsAtCores, ...own.stageCpuMsAtCores }),
             }
-          : costs;
+          : { ...costs, nodeStageCpuMs };
       // The system's run as it was, as many requests from a standing start, repeated over
       // seeds: a run of 50 at concurrency 16 spends a third of itself filling and draining.
       const repeats = Array.from({ length: REPEATS }, (_, i) =>
@@ -245,6 +259,7 @@ function compare(
           spread: costsAt === 'each' && !without.has('spread') ? { ...spread, ...own.spread } : spread,
           warmUp,
           queue,
+          throttle,
           computeCpu: quotas,
           slots: typeof report.slots === 'number' ? report.slots : undefined,
           storageSlots: report.emulated!.storageSlots,

@@ -50,6 +50,12 @@ export interface Tier3Options {
   readonly objectBytes: number;
   /** CPU of the data stage on a compute node (reading the object through the S3 client, and word count over it), ms on a whole core. */
   readonly stageCpuMs: number;
+  /**
+   * The same stage's CPU on each compute node, where it was measured: a quota's share of
+   * a core comes in slices (cgroup periods), so the same work costs a quarter-core node
+   * more than a half-core one. Replaces stageCpuMs for a node that has a figure. @default none
+   */
+  readonly nodeStageCpuMs?: readonly (number | undefined)[];
   /** CPU of the data stage on the storage host, all of it there (RGW and the OSDs serving it, the agent reading it, the stage), ms on a whole core. */
   readonly nearStageCpuMs: number;
   /** CPU on the storage host to serve the object through RGW to a compute node (RGW and the OSDs), ms on a whole core. */
@@ -89,6 +95,14 @@ export interface Tier3Options {
    * ones, asking often, take most freed slots, and the old ones wait. @default fifo
    */
   readonly queue?: 'fifo' | 'polling';
+  /**
+   * What a host's published load counts of a millisecond in which its work asks for more
+   * than its quota. `kernel`: the time the kernel's counter (cgroup v1 cpu.stat
+   * throttled_time) adds, which is what the nodes publish (nodes/metrics-agent/proc.ts):
+   * each demanding thread waits out the rest of the quota's period, so demand − quota.
+   * `whole`: the whole millisecond, as the model counted before. @default kernel
+   */
+  readonly throttle?: 'kernel' | 'whole';
   readonly strategy: string;
   /** 'thresholds' | 'never' | 'always' (the storage node then refuses only when full). */
   readonly offload: string;
@@ -107,6 +121,8 @@ export interface Tier3Result {
   /** Every measured invocation's latency, in the order they finished. */
   readonly latenciesMs: readonly number[];
   readonly offloaded: number;
+  /** How many of the measured invocations each compute node ran, on each path. */
+  readonly perNode: Readonly<Record<string, { local: number; offloaded: number }>>;
   /** Each host's CPU use over its quota, and each link's use over its rate, over the run. */
   readonly utilisation: Readonly<Record<string, number>>;
 }
@@ -141,7 +157,9 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const quota = [...options.computeCpu, options.storageCpu];
   const slots = [...options.computeCpu.map(() => options.slots ?? 2), options.storageSlots ?? 2];
   const linkBytesPerMs = (options.linkMbit * 1e6) / 8 / 1000;
-  const cpuPerByte = options.stageCpuMs / options.objectBytes;
+  const cpuPerByte = quota.map(
+    (_, host) => (options.nodeStageCpuMs?.[host] ?? options.stageCpuMs) / options.objectBytes,
+  );
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const thresholds = options.thresholds ?? AUTONDP;
   const ids = [...options.computeCpu.map((_, i) => `c${i + 1}`), 's1'];
@@ -159,6 +177,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const random = seededRandom(options.seed ?? 1);
   // A stream of its own, so that a model without a spread decides as it did before there was one.
   const spreadRandom = seededRandom((options.seed ?? 1) + 7919);
+  if (options.throttle !== undefined && options.throttle !== 'kernel' && options.throttle !== 'whole')
+    throw new RangeError(`throttle must be kernel or whole, got "${options.throttle}"`);
   if (options.queue !== undefined && options.queue !== 'fifo' && options.queue !== 'polling')
     throw new RangeError(`queue must be fifo or polling, got "${options.queue}"`);
   const draw = (path: 'local' | 'offloaded') => {
@@ -211,6 +231,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const jobs = new Set<Job>();
   let cursor = 0;
   let offloaded = 0;
+  const perNode: Record<string, { local: number; offloaded: number }> = {};
+  for (const id of ids.slice(0, n)) perNode[id] = { local: 0, offloaded: 0 };
 
   const place = (arrival: number, offload: ReturnType<typeof policyOf>): boolean => {
     const computeViews = nodes.filter((node) => node.role === 'compute');
@@ -219,13 +241,16 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     cursor++;
     let chosen: number;
     if (isIndexed(selection)) {
+      const withHistory = published.slice(0, n).flatMap((p) => (p.serviceMs === undefined ? [] : [p.serviceMs]));
       const fleet: FleetColumns = {
         ids: ids.slice(0, n),
         inFlight: inFlight.subarray(0, n),
         slots: slots.slice(0, n),
         slotsUsed: inFlight.subarray(0, n),
         loadPerCore: published.slice(0, n).map((p) => p.load),
-        serviceMs: published.slice(0, n).map((p) => indexServiceMs(p.serviceMs, [])),
+        // A node with no estimate yet stands at the lower median of those with one, as the
+        // state store's heartbeat script places it (common/state/redis-scripts.ts).
+        serviceMs: published.slice(0, n).map((p) => indexServiceMs(p.serviceMs, withHistory)),
       };
       chosen = applyIndexed(selection, fleet, cursor);
     } else {
@@ -272,7 +297,10 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       const use = Math.min(demand, quota[host]);
       used[host] += use;
       totalUsed[host] += use;
-      if (demand > quota[host]) throttled[host] += 1;
+      // As the kernel counts it (cgroup cpu.stat throttled_time, which the nodes publish):
+      // over a period, the quota runs out after quota ÷ demand of it, and each of the
+      // demanding threads is held back for the rest: demand − quota per ms, not 1.
+      if (demand > quota[host]) throttled[host] += options.throttle === 'whole' ? 1 : demand - quota[host];
     }
     for (const job of [...jobs]) {
       const phase = job.phases[0];
@@ -280,7 +308,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       else {
         const rate = Math.min(
           ...phase.hosts.map((host) => linkBytesPerMs / onLink[host]),
-          cpuFor(phase.host) / (cpuPerByte * job.scale),
+          cpuFor(phase.host) / (cpuPerByte[phase.host] * job.scale),
         );
         phase.left -= rate;
         for (const host of phase.hosts) linkUsed[host] += rate;
@@ -342,6 +370,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       for (const job of step()) {
         latencies.push(now - job.started);
         if (offloadName === options.offload && job.offloaded) offloaded++;
+        perNode[ids[job.host]][job.offloaded ? 'offloaded' : 'local']++;
         // The release wakes the first paused waiter, which asks before the client's next invocation arrives.
         const woken = paused.shift();
         if (woken) asking.push(woken);
@@ -362,6 +391,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     while (now < until) step();
   }
   offloaded = 0;
+  for (const id of ids.slice(0, n)) perNode[id] = { local: 0, offloaded: 0 };
   totalUsed.fill(0);
   linkUsed.fill(0);
   const started = now;
@@ -372,7 +402,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     utilisation[`${id} CPU`] = totalUsed[host] / (elapsed * quota[host]);
     utilisation[`${id} link`] = linkUsed[host] / (elapsed * linkBytesPerMs);
   });
-  return { summary: summarize(latencies, 0, elapsed / 1000), latenciesMs: latencies, offloaded, utilisation };
+  return { summary: summarize(latencies, 0, elapsed / 1000), latenciesMs: latencies, offloaded, perNode, utilisation };
 }
 
 /** One emulated bench run as --compare reads it: its hosts' quotas and idle CPU, and what its nodes logged. */
@@ -393,8 +423,11 @@ export interface MeasuredRun {
  * is its work at its hosts' quotas. Each invocation implies a cost, as the model charges
  * it: a local one `(ms − serve ÷ storage's free CPU) × its node's free CPU − overhead`,
  * an offloaded one `(ms − overhead ÷ its node's free CPU) × storage's free CPU` (free:
- * the quota less the host's idle CPU). The cost is the median over every run; the spread,
- * each invocation's cost ÷ the median of its path in its run (a path with at least 3).
+ * the quota less the host's idle CPU). The cost is the median over every run; a local
+ * stage's also for each compute quota apart (`stageCpuMsAtCores`, where at least 3 ran
+ * there), since a small quota's slices make the same work cost it more. The spread is
+ * each invocation's cost ÷ the median of its path (and, local, its quota) in its run,
+ * for a group of at least 3.
  */
 export function measuredCosts(
   runs: readonly MeasuredRun[],
@@ -402,9 +435,12 @@ export function measuredCosts(
 ): {
   stageCpuMs?: number;
   nearStageCpuMs?: number;
+  /** The local stage's cost on a compute node of each quota (cores, as text). */
+  stageCpuMsAtCores: Record<string, number>;
   spread: { local?: number[]; offloaded?: number[] };
 } {
   const costs = { local: [] as number[], offloaded: [] as number[] };
+  const atCores = new Map<number, number[]>();
   const spread: { local?: number[]; offloaded?: number[] } = {};
   for (const run of runs) {
     const n = run.computeCpu.length;
@@ -418,20 +454,31 @@ export function measuredCosts(
             const node = Number(/^c(\d+)$/.exec(i.node)?.[1] ?? 0) - 1;
             if (node < 0 || node >= n)
               throw new RangeError(`an invocation logged by node "${i.node}", not c1 to c${n}`);
-            return path === 'local'
-              ? (i.ms - given.serveCpuMs / free(n)) * free(node) - given.overheadCpuMs
-              : (i.ms - given.overheadCpuMs / free(node)) * free(n);
+            const cost =
+              path === 'local'
+                ? (i.ms - given.serveCpuMs / free(n)) * free(node) - given.overheadCpuMs
+                : (i.ms - given.overheadCpuMs / free(node)) * free(n);
+            // Offloaded stages all run on the storage host: one group.
+            return { cost, group: path === 'local' ? run.computeCpu[node] : -1 };
           });
-        costs[path].push(...implied);
-        if (implied.length < 3) continue;
-        const middle = median(implied);
-        spread[path] = [...(spread[path] ?? []), ...implied.map((cost) => Math.max(0.05, cost / middle))];
+        costs[path].push(...implied.map((i) => i.cost));
+        for (const group of new Set(implied.map((i) => i.group))) {
+          const members = implied.filter((i) => i.group === group).map((i) => i.cost);
+          if (path === 'local') atCores.set(group, [...(atCores.get(group) ?? []), ...members]);
+          if (members.length < 3) continue;
+          const middle = median(members);
+          spread[path] = [...(spread[path] ?? []), ...members.map((cost) => Math.max(0.05, cost / middle))];
+        }
       }
     }
   }
+  const stageCpuMsAtCores: Record<string, number> = {};
+  for (const [cores, group] of atCores)
+    if (group.length >= 3) stageCpuMsAtCores[String(cores)] = Math.max(1, median(group));
   return {
     ...(costs.local.length > 0 ? { stageCpuMs: Math.max(1, median(costs.local)) } : {}),
     ...(costs.offloaded.length > 0 ? { nearStageCpuMs: Math.max(1, median(costs.offloaded)) } : {}),
+    stageCpuMsAtCores,
     spread,
   };
 }

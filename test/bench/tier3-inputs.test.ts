@@ -66,6 +66,7 @@ describe('the spread of the service time', () => {
       { node: 'c1', path: 'local' as const, ms: 900 },
       { node: 'c2', path: 'local' as const, ms: 500 },
       { node: 'c2', path: 'local' as const, ms: 580 }, // (580 − 100) × 0.5 − 20 = 220: 1.22 of the median
+      { node: 'c2', path: 'local' as const, ms: 500 },
       // Offloaded from c2: 20 / 0.5 + 230 / 0.5 = 500 ms.
       { node: 'c2', path: 'offloaded' as const, ms: 500 },
       { node: 'c2', path: 'offloaded' as const, ms: 500 },
@@ -74,7 +75,9 @@ describe('the spread of the service time', () => {
     const measured = measuredCosts([run, { ...run, levels: [{ load: 16, invocations: [] }] }], given);
     expect(measured.stageCpuMs).toBeCloseTo(180);
     expect(measured.nearStageCpuMs).toBeCloseTo(230);
-    expect(measured.spread.local).toEqual([1, 1, 220 / 180]);
+    // The local spread is over each quota's own group of at least 3: c2's here, c1's one is too few.
+    expect(measured.spread.local).toEqual([1, 220 / 180, 1]);
+    expect(measured.stageCpuMsAtCores).toEqual({ '0.5': 180 });
     expect(measured.spread.offloaded).toBeUndefined(); // two are too few for a spread of their own
     // A host's idle CPU leaves less of its quota: the same times imply less work.
     const idle = measuredCosts([{ ...run, idleCores: [0.05, 0.05, 0] }], given);
@@ -82,6 +85,56 @@ describe('the spread of the service time', () => {
     expect(() =>
       measuredCosts([{ ...run, levels: [{ load: 1, invocations: [{ node: 'c7', path: 'local', ms: 1 }] }] }], given),
     ).toThrow(/node "c7", not c1 to c2/);
+  });
+});
+
+describe("each quota's own cost of the local stage", () => {
+  test('is measured for each quota apart, and each node is charged its own', () => {
+    // The same stage implies 180 ms of CPU on the half-core node and 280 on the quarter-core ones.
+    const given = { overheadCpuMs: 20, serveCpuMs: 50 };
+    const at = (node: string, ms: number) => ({ node, path: 'local' as const, ms });
+    const quarter = 100 + (280 + 20) / 0.25;
+    const half = 100 + (180 + 20) / 0.5;
+    const invocations = [
+      at('c1', quarter),
+      at('c2', quarter),
+      at('c1', quarter),
+      at('c3', half),
+      at('c3', half),
+      at('c3', half),
+    ];
+    const run = { computeCpu: [0.25, 0.25, 0.5], storageCpu: 0.5, levels: [{ load: 1, invocations }] };
+    const measured = measuredCosts([run], given);
+    expect(measured.stageCpuMsAtCores['0.25']).toBeCloseTo(280);
+    expect(measured.stageCpuMsAtCores['0.5']).toBeCloseTo(180);
+    // Offload off, one node: the quarter-core node's dearer stage is slower there, and only there.
+    const local = { ...base, computeCpu: [0.25], offload: 'never' };
+    const dearer = { ...local, nodeStageCpuMs: [280] };
+    expect(simulateTier3(dearer).summary.medianMs).toBeGreaterThan(1.3 * simulateTier3(local).summary.medianMs);
+    expect(simulateTier3({ ...local, nodeStageCpuMs: [undefined] })).toEqual(simulateTier3(local));
+  });
+});
+
+describe('the load a host publishes', () => {
+  test("counts the time its quota holds it back as the kernel does, so a host at its quota with one stage can stay under AutoNDP's load threshold", () => {
+    // One stage at a time on a 0.75-core storage host: busy ~0.6 of its quota, held back
+    // 0.25 of a core while the stage runs. Counting every such millisecond whole puts its
+    // load over 0.8, and offers are refused; as the kernel counts it, they are taken.
+    const storageBound = { ...base, storageCpu: 0.75, linkMbit: 1000, offload: 'thresholds', requests: 40 };
+    const kernel = simulateTier3(storageBound).offloaded;
+    const whole = simulateTier3({ ...storageBound, throttle: 'whole' }).offloaded;
+    expect(kernel).toBeGreaterThan(whole);
+  });
+});
+
+describe("the fleet's index of service times", () => {
+  test('gives a node with no estimate the median of those with one, as the state store does, not a head start', () => {
+    // Three equal nodes, one request at a time: the first learns an estimate; the others,
+    // standing at that same figure, do not draw the work away from it as fresh nodes at 1 ms would.
+    const equal = { ...base, computeCpu: [0.5, 0.5, 0.5], storageCpu: 1, offload: 'never', requests: 30 };
+    const { perNode } = simulateTier3({ ...equal, strategy: 'least-expected-delay' });
+    expect(perNode.c1.local).toBe(30);
+    expect(simulateTier3(equal).perNode.c2.local).toBeGreaterThan(0); // round robin spreads them
   });
 });
 
