@@ -117,7 +117,7 @@ async function main(): Promise<void> {
 const REPEATS = 10;
 
 /** What --compare gives the model from the bench, each of which --without can drop. */
-const COMPARE_INPUTS = ['costs', 'quota-costs', 'idle', 'spread', 'warm-up', 'queue', 'throttle'];
+const COMPARE_INPUTS = ['costs', 'quota-costs', 'idle', 'spread', 'warm-up', 'queue', 'throttle', 'streamed-serve'];
 
 interface BenchRun {
   readonly name: string;
@@ -178,6 +178,7 @@ function compare(
     idleCores: run.idleCores,
     levels: levels.map((level) => ({ ...level, load: 1 })),
   });
+  const serving = without.has('streamed-serve') ? 'before' : 'streamed';
   // At concurrency 1 over every run: the costs the model predicts every level with.
   const measured = measuredCosts(
     runs.map((run) =>
@@ -186,7 +187,7 @@ function compare(
         run.result.levels.filter((level) => level.load === 1),
       ),
     ),
-    given,
+    { ...given, serving },
   );
   const costs = {
     ...given,
@@ -239,7 +240,10 @@ function compare(
       );
     for (const level of result.levels) {
       // With --costs-at each: the level's own (the model then predicts the paths and the waits, not the work).
-      const own = measuredCosts([asMeasured(runs.find((run) => run.result === result)!, [level])], given);
+      const own = measuredCosts([asMeasured(runs.find((run) => run.result === result)!, [level])], {
+        ...given,
+        serving,
+      });
       const levelCosts =
         costsAt === 'each' && !without.has('costs')
           ? {
@@ -260,6 +264,7 @@ function compare(
           warmUp,
           queue,
           throttle,
+          serving,
           computeCpu: quotas,
           slots: typeof report.slots === 'number' ? report.slots : undefined,
           storageSlots: report.emulated!.storageSlots,

@@ -96,6 +96,13 @@ export interface Tier3Options {
    */
   readonly queue?: 'fifo' | 'polling';
   /**
+   * When the storage host does its work to serve the object to a compute node. `before`:
+   * all of it before the transfer starts. `streamed`: as RGW does, while it sends, at the
+   * transfer's pace, so that a link-bound transfer asks a fraction of a core of it and
+   * a slow storage CPU slows the transfer. @default before
+   */
+  readonly serving?: 'before' | 'streamed';
+  /**
    * What a host's published load counts of a millisecond in which its work asks for more
    * than its quota. `kernel`: the time the kernel's counter (cgroup v1 cpu.stat
    * throttled_time) adds, which is what the nodes publish (nodes/metrics-agent/proc.ts):
@@ -130,7 +137,7 @@ export interface Tier3Result {
 type Phase =
   | { kind: 'cpu'; host: number; left: number }
   /** Bytes left of an object streamed over the two hosts' links into a stage on `host`. */
-  | { kind: 'stream'; hosts: [number, number]; host: number; left: number };
+  | { kind: 'stream'; hosts: [number, number]; host: number; left: number; serveCpuPerByte?: number };
 /** An invocation the dispatcher holds while every node is full (queue: polling). */
 interface Waiter {
   readonly arrival: number;
@@ -177,6 +184,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const random = seededRandom(options.seed ?? 1);
   // A stream of its own, so that a model without a spread decides as it did before there was one.
   const spreadRandom = seededRandom((options.seed ?? 1) + 7919);
+  if (options.serving !== undefined && options.serving !== 'before' && options.serving !== 'streamed')
+    throw new RangeError(`serving must be before or streamed, got "${options.serving}"`);
   if (options.throttle !== undefined && options.throttle !== 'kernel' && options.throttle !== 'whole')
     throw new RangeError(`throttle must be kernel or whole, got "${options.throttle}"`);
   if (options.queue !== undefined && options.queue !== 'fifo' && options.queue !== 'polling')
@@ -269,11 +278,22 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
           { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
           { kind: 'cpu', host: storage, left: options.nearStageCpuMs * scale },
         ]
-      : [
-          { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
-          { kind: 'cpu', host: storage, left: options.serveCpuMs * scale },
-          { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes },
-        ];
+      : options.serving === 'streamed'
+        ? [
+            { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
+            {
+              kind: 'stream',
+              hosts: [chosen, storage],
+              host: chosen,
+              left: options.objectBytes,
+              serveCpuPerByte: (options.serveCpuMs * scale) / options.objectBytes,
+            },
+          ]
+        : [
+            { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
+            { kind: 'cpu', host: storage, left: options.serveCpuMs * scale },
+            { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes },
+          ];
     if (taken) inFlight[storage]++;
     jobs.add({ started: arrival, placed: now, phases, host: chosen, offloaded: taken, scale });
     return true;
@@ -283,32 +303,49 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   /** One millisecond of the fluid model; returns the jobs that finished in it. */
   const step = (): Job[] => {
     const finished: Job[] = [];
-    // Fair shares for this millisecond.
+    // Fair shares for this millisecond. A streamed serve shares the storage host's CPU too.
     const onCpu = new Int32Array(n + 1);
     const onLink = new Int32Array(n + 1);
     for (const job of jobs) {
       const phase = job.phases[0];
       onCpu[phase.host]++;
-      if (phase.kind === 'stream') for (const host of phase.hosts) onLink[host]++;
+      if (phase.kind === 'stream') {
+        for (const host of phase.hosts) onLink[host]++;
+        if (phase.serveCpuPerByte !== undefined) onCpu[storage]++;
+      }
     }
     const cpuFor = (host: number) => Math.min(1, Math.max(0, quota[host] - idleOf(host)) / onCpu[host]);
+    const linkFor = (phase: Phase & { kind: 'stream' }) =>
+      Math.min(...phase.hosts.map((host) => linkBytesPerMs / onLink[host]));
+    // What the work asks of each host: a core a stage, and a streamed serve what its transfer's pace asks.
+    const demand = Float64Array.from({ length: n + 1 }, (_, host) => idleOf(host));
+    for (const job of jobs) {
+      const phase = job.phases[0];
+      demand[phase.host]++;
+      // At the pace the link and the stage's own CPU allow.
+      if (phase.kind === 'stream' && phase.serveCpuPerByte !== undefined)
+        demand[storage] += Math.min(
+          1,
+          Math.min(linkFor(phase), cpuFor(phase.host) / (cpuPerByte[phase.host] * job.scale)) * phase.serveCpuPerByte,
+        );
+    }
     for (let host = 0; host <= n; host++) {
-      const demand = onCpu[host] + idleOf(host);
-      const use = Math.min(demand, quota[host]);
+      const use = Math.min(demand[host], quota[host]);
       used[host] += use;
       totalUsed[host] += use;
       // As the kernel counts it (cgroup cpu.stat throttled_time, which the nodes publish):
       // over a period, the quota runs out after quota ÷ demand of it, and each of the
       // demanding threads is held back for the rest: demand − quota per ms, not 1.
-      if (demand > quota[host]) throttled[host] += options.throttle === 'whole' ? 1 : demand - quota[host];
+      if (demand[host] > quota[host]) throttled[host] += options.throttle === 'whole' ? 1 : demand[host] - quota[host];
     }
     for (const job of [...jobs]) {
       const phase = job.phases[0];
       if (phase.kind === 'cpu') phase.left -= cpuFor(phase.host);
       else {
         const rate = Math.min(
-          ...phase.hosts.map((host) => linkBytesPerMs / onLink[host]),
+          linkFor(phase),
           cpuFor(phase.host) / (cpuPerByte[phase.host] * job.scale),
+          phase.serveCpuPerByte === undefined ? Infinity : cpuFor(storage) / phase.serveCpuPerByte,
         );
         phase.left -= rate;
         for (const host of phase.hosts) linkUsed[host] += rate;
@@ -421,7 +458,8 @@ export interface MeasuredRun {
  * The data stage's CPU cost on each path and its spread, measured from the compute
  * nodes' invocation logs at concurrency 1, where nothing queues, so an invocation's time
  * is its work at its hosts' quotas. Each invocation implies a cost, as the model charges
- * it: a local one `(ms − serve ÷ storage's free CPU) × its node's free CPU − overhead`,
+ * it: a local one `(ms − serve ÷ storage's free CPU) × its node's free CPU − overhead`
+ * (without the serve when it is streamed alongside the stage),
  * an offloaded one `(ms − overhead ÷ its node's free CPU) × storage's free CPU` (free:
  * the quota less the host's idle CPU). The cost is the median over every run; a local
  * stage's also for each compute quota apart (`stageCpuMsAtCores`, where at least 3 ran
@@ -431,7 +469,7 @@ export interface MeasuredRun {
  */
 export function measuredCosts(
   runs: readonly MeasuredRun[],
-  given: { readonly overheadCpuMs: number; readonly serveCpuMs: number },
+  given: { readonly overheadCpuMs: number; readonly serveCpuMs: number; readonly serving?: 'before' | 'streamed' },
 ): {
   stageCpuMs?: number;
   nearStageCpuMs?: number;
@@ -456,7 +494,8 @@ export function measuredCosts(
               throw new RangeError(`an invocation logged by node "${i.node}", not c1 to c${n}`);
             const cost =
               path === 'local'
-                ? (i.ms - given.serveCpuMs / free(n)) * free(node) - given.overheadCpuMs
+                ? (i.ms - (given.serving === 'streamed' ? 0 : given.serveCpuMs / free(n))) * free(node) -
+                  given.overheadCpuMs
                 : (i.ms - given.overheadCpuMs / free(node)) * free(n);
             // Offloaded stages all run on the storage host: one group.
             return { cost, group: path === 'local' ? run.computeCpu[node] : -1 };

@@ -127,6 +127,29 @@ describe('the load a host publishes', () => {
   });
 });
 
+describe('serving the object to a local stage', () => {
+  const local = { ...base, storageCpu: 1, offload: 'never' };
+
+  test('streamed, it overlaps the transfer instead of going before it, and a slow storage CPU paces the transfer', () => {
+    const medianOf = (options: Tier3Options) => simulateTier3(options).summary.medianMs;
+    expect(medianOf({ ...local, serving: 'streamed' })).toBeLessThan(medianOf({ ...local, serving: 'before' }));
+    // 50 ms of serving on a twentieth of a core: a second at least, whatever the link.
+    const starved = { ...local, storageCpu: 0.05, linkMbit: 10_000, serving: 'streamed' as const };
+    expect(medianOf(starved)).toBeGreaterThanOrEqual(base.serveCpuMs / 0.05);
+  });
+
+  test('the same work either way: the storage host spends as much CPU serving; an unknown mode is refused', () => {
+    const streamed = simulateTier3({ ...local, serving: 'streamed' });
+    const before = simulateTier3({ ...local, serving: 'before' });
+    // The storage host's CPU over the run (its utilisation × the run's length): the runs differ only in their length.
+    const cpuSeconds = (r: typeof before) => (r.utilisation['s1 CPU'] * r.summary.completed) / r.summary.throughput;
+    expect(cpuSeconds(streamed) / cpuSeconds(before)).toBeCloseTo(1, 1);
+    expect(() => simulateTier3({ ...local, serving: 'later' as 'before' })).toThrow(
+      /serving must be before or streamed, got "later"/,
+    );
+  });
+});
+
 describe("the fleet's index of service times", () => {
   test('gives a node with no estimate the median of those with one, as the state store does, not a head start', () => {
     // Three equal nodes, one request at a time: the first learns an estimate; the others,
