@@ -17,7 +17,7 @@ import { exitWith, wholeNumber } from '../common/cli';
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
   [--stage-cpu-ms 180] [--near-stage-cpu-ms 230] [--serve-cpu-ms 50] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
-  [--compare bench/results/.../results.json [--without idle,spread,warm-up]]
+  [--compare bench/results/.../results.json [--without idle,spread,warm-up] [--costs-at 1|each] [--ask-ms 0]]
 
 The CPU costs are ms on a whole core of this machine: the data stage on a compute node
 (reading the object through the S3 client and counting its words), the same stage on the
@@ -31,8 +31,9 @@ on another machine and pass them here.
 idle (instead of --storage-idle-cores and --node-idle-cores), the spread of the service
 time on each path (each invocation's time ÷ its path's median, from the compute nodes'
 invocation logs at concurrency 1, over every run of the bench) and its warm-up (--warm-up
-invocations per node on each path, uncounted). --without idle,spread,warm-up leaves any
-of them out.`;
+invocations per node on each path, uncounted). --without leaves any of them out
+(costs, quota-costs, idle, spread, warm-up, queue, throttle, streamed-serve). --ask-ms gives each of the dispatcher's asks that long between
+setting out and reserving (0: at once).`;
 
 async function main(): Promise<void> {
   let values;
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
         compare: { type: 'string' },
         without: { type: 'string', default: '' },
         'costs-at': { type: 'string', default: '1' },
+        'ask-ms': { type: 'string', default: '0' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     overheadCpuMs: number('overhead-cpu-ms', values['overhead-cpu-ms']),
     storageIdleCores: number('storage-idle-cores', values['storage-idle-cores']),
     nodeIdleCores: number('node-idle-cores', values['node-idle-cores']),
+    askMs: number('ask-ms', values['ask-ms']),
   };
   const requests = wholeNumber('requests', values.requests, 1);
   const computeCpu = numbers('cpu', values.cpu);
@@ -227,7 +230,7 @@ function compare(
     ].join('\n'),
   );
   console.log(
-    `run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99 | the model's p99 over its ${REPEATS} seeds, lowest–highest`,
+    `run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99 | the model's p99 over its ${REPEATS} seeds, lowest–highest | seeds whose own p99 is within 20 % of that median | offloaded: system / model`,
   );
   for (const { result, offload, linkMbit, storageCpu, strategy, idleCores } of runs) {
     if (!strategy) {
@@ -265,6 +268,7 @@ function compare(
           queue,
           throttle,
           serving,
+          askMs: given.askMs,
           computeCpu: quotas,
           slots: typeof report.slots === 'number' ? report.slots : undefined,
           storageSlots: report.emulated!.storageSlots,
@@ -284,9 +288,10 @@ function compare(
         },
       };
       const system = level.summary;
+      const systemOffloaded = level.invocations?.filter((i) => i.path === 'offloaded').length ?? '?';
       const p99s = repeats.map((r) => r.summary.p99Ms);
       console.log(
-        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)} | ${Math.min(...p99s).toFixed(0)}–${Math.max(...p99s).toFixed(0)}`,
+        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)} | ${Math.min(...p99s).toFixed(0)}–${Math.max(...p99s).toFixed(0)} | ${p99s.filter((p) => Math.abs(p / model.summary.p99Ms - 1) <= 0.2).length} of ${REPEATS} | ${systemOffloaded} / ${middle(repeats.map((r) => r.offloaded))}`,
       );
     }
   }

@@ -95,6 +95,8 @@ export interface Tier3Options {
    * ones, asking often, take most freed slots, and the old ones wait. @default fifo
    */
   readonly queue?: 'fifo' | 'polling';
+  /** With queue polling: how long an ask takes from setting out to reserving (or failing) in the state store, ms. @default 0 */
+  readonly askMs?: number;
   /**
    * When the storage host does its work to serve the object to a compute node. `before`:
    * all of it before the transfer starts. `streamed`: as RGW does, while it sends, at the
@@ -143,6 +145,8 @@ interface Waiter {
   readonly arrival: number;
   pauseMs: number;
   retryAt: number;
+  /** When its ask, under way, reaches the state store and reserves or fails. */
+  landsAt: number;
 }
 
 interface Job {
@@ -184,6 +188,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const random = seededRandom(options.seed ?? 1);
   // A stream of its own, so that a model without a spread decides as it did before there was one.
   const spreadRandom = seededRandom((options.seed ?? 1) + 7919);
+  if (options.askMs !== undefined && !(options.askMs >= 0 && Number.isFinite(options.askMs)))
+    throw new RangeError(`askMs must be a number of ms of at least 0, got ${options.askMs}`);
   if (options.serving !== undefined && options.serving !== 'before' && options.serving !== 'streamed')
     throw new RangeError(`serving must be before or streamed, got "${options.serving}"`);
   if (options.throttle !== undefined && options.throttle !== 'kernel' && options.throttle !== 'whole')
@@ -377,6 +383,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   };
 
   /** A closed loop of `concurrency` clients sending `requests` in all; the latencies, in the order they finished. */
+  const askMs = options.askMs ?? 0;
   const closedLoop = (offloadName: string, concurrency: number, requests: number): number[] => {
     const offload = policyOf(offloadName);
     const latencies: number[] = [];
@@ -387,15 +394,22 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     const asking: Waiter[] = [];
     const paused: Waiter[] = [];
     const arrive = () => {
-      if (options.queue === 'polling') asking.push({ arrival: now, pauseMs: 0, retryAt: now });
+      if (options.queue === 'polling') asking.push({ arrival: now, pauseMs: 0, retryAt: now, landsAt: now + askMs });
       else waiting.push(now);
     };
     for (; sent < Math.min(concurrency, requests); sent++) arrive();
     while (latencies.length < requests) {
       if (options.queue === 'polling') {
         // A pause that ran out asks again; one that fails pauses twice as long (5 to 250 ms), at the end of the list.
-        for (let i = 0; i < paused.length; i++) if (paused[i].retryAt <= now) asking.push(...paused.splice(i--, 1));
-        for (const waiter of asking.splice(0)) {
+        for (let i = 0; i < paused.length; i++)
+          if (paused[i].retryAt <= now) {
+            paused[i].landsAt = now + askMs;
+            asking.push(...paused.splice(i--, 1));
+          }
+        // The asks that reach the state store now, in the order they set out.
+        const landing = asking.filter((waiter) => waiter.landsAt <= now);
+        for (const waiter of landing) asking.splice(asking.indexOf(waiter), 1);
+        for (const waiter of landing) {
           if (place(waiter.arrival, offload)) continue;
           waiter.pauseMs = waiter.pauseMs === 0 ? 5 : Math.min(2 * waiter.pauseMs, 250);
           waiter.retryAt = now + waiter.pauseMs;
@@ -410,7 +424,10 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
         perNode[ids[job.host]][job.offloaded ? 'offloaded' : 'local']++;
         // The release wakes the first paused waiter, which asks before the client's next invocation arrives.
         const woken = paused.shift();
-        if (woken) asking.push(woken);
+        if (woken) {
+          woken.landsAt = now + askMs;
+          asking.push(woken);
+        }
         if (sent < requests) {
           arrive();
           sent++;

@@ -173,6 +173,16 @@ describe("the dispatcher's queue", () => {
     expect(polling.p99Ms).toBeGreaterThan(1.5 * fifo.p99Ms);
   });
 
+  test("an ask's own time delays every invocation by it, and leaves a freed slot empty until an ask lands", () => {
+    const one = { ...queued, concurrency: 1, requests: 10, queue: 'polling' as const };
+    const at = (askMs: number) => simulateTier3({ ...one, askMs }).summary.medianMs;
+    expect(at(50)).toBeGreaterThanOrEqual(at(0) + 50);
+    const busy = { ...queued, queue: 'polling' as const };
+    expect(simulateTier3({ ...busy, askMs: 50 }).summary.throughput).toBeLessThan(
+      simulateTier3(busy).summary.throughput,
+    );
+  });
+
   test('refuses a queue it does not know', () => {
     expect(() => simulateTier3({ ...queued, queue: 'lifo' as 'fifo' })).toThrow(
       /queue must be fifo or polling, got "lifo"/,
