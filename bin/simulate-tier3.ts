@@ -11,7 +11,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PLACEMENTS } from '../bench/simulator/placements';
-import { measuredCosts, simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
+import {
+  type CountedLevel,
+  countedCosts,
+  measuredCosts,
+  simulateTier3,
+  type Tier3Options,
+} from '../bench/simulator/tier3';
 import { exitWith, wholeNumber } from '../common/cli';
 
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
@@ -32,7 +38,7 @@ idle (instead of --storage-idle-cores and --node-idle-cores), the spread of the 
 time on each path (each invocation's time ÷ its path's median, from the compute nodes'
 invocation logs at concurrency 1, over every run of the bench) and its warm-up (--warm-up
 invocations per node on each path, uncounted). --without leaves any of them out
-(costs, quota-costs, idle, spread, warm-up, queue, throttle, streamed-serve). --ask-ms gives each of the dispatcher's asks that long between
+(counted, costs, quota-costs, idle, spread, warm-up, queue, throttle, streamed-serve, refused-spread). --ask-ms gives each of the dispatcher's asks that long between
 setting out and reserving (0: at once).`;
 
 async function main(): Promise<void> {
@@ -90,7 +96,13 @@ async function main(): Promise<void> {
   if (unknown) exitWith(2, `--without: unknown "${unknown}"; it takes ${COMPARE_INPUTS.join(', ')}`);
   if (!['1', 'each'].includes(values['costs-at']))
     exitWith(2, `--costs-at must be 1 or each; got "${values['costs-at']}"`);
-  if (values.compare) return compare(values.compare, computeCpu, costs, new Set(without), values['costs-at']);
+  if (values.compare) {
+    // Several runs of this machine: each compared on its own, the CPU counted over all of them.
+    const paths = values.compare.split(',').filter(Boolean);
+    const counted = without.includes('counted') ? {} : countedCosts(paths.flatMap(countedLevels));
+    for (const path of paths) compare(path, computeCpu, { ...costs, ...counted }, new Set(without), values['costs-at']);
+    return;
+  }
 
   console.log(
     `word count over ${values['object-mib']} MiB, ${values.strategy}, compute nodes at ${computeCpu.join(', ')} cores; median ms (offloaded share), off ÷ on and off ÷ always`,
@@ -120,7 +132,18 @@ async function main(): Promise<void> {
 const REPEATS = 10;
 
 /** What --compare gives the model from the bench, each of which --without can drop. */
-const COMPARE_INPUTS = ['costs', 'quota-costs', 'idle', 'spread', 'warm-up', 'queue', 'throttle', 'streamed-serve'];
+const COMPARE_INPUTS = [
+  'counted',
+  'costs',
+  'quota-costs',
+  'idle',
+  'spread',
+  'warm-up',
+  'queue',
+  'throttle',
+  'streamed-serve',
+  'refused-spread',
+];
 
 interface BenchRun {
   readonly name: string;
@@ -134,7 +157,25 @@ interface BenchRun {
     load: number;
     summary: { completed: number; errors: number; medianMs: number; p99Ms: number; meanMs: number; throughput: number };
     invocations?: readonly { node: string; path: 'local' | 'offloaded'; ms: number }[];
+    elapsedS?: number;
+    hosts?: readonly { host: string; cpuCores: number }[];
   }[];
+}
+
+/** A bench's concurrency-1 levels as its hosts' counters saw them, each host less its idle. */
+function countedLevels(path: string): CountedLevel[] {
+  const report = JSON.parse(readFileSync(path, 'utf8')) as { results?: BenchRun[] };
+  return (report.results ?? []).flatMap((result) =>
+    result.levels
+      .filter((level) => level.load === 1 && level.hosts && level.elapsedS && level.invocations)
+      .map((level) => ({
+        elapsedS: level.elapsedS!,
+        busyCores: Object.fromEntries(
+          level.hosts!.map((h) => [h.host, h.cpuCores - (result.idleCores?.[h.host] ?? 0)]),
+        ),
+        invocations: level.invocations!,
+      })),
+  );
 }
 
 /** The model beside each run of an emulated bench: the same policy, offload, link, quotas and concurrency. */
@@ -179,6 +220,7 @@ function compare(
     computeCpu: quotas,
     storageCpu: run.storageCpu,
     idleCores: run.idleCores,
+    offload: without.has('refused-spread') ? 'never' : run.offload,
     levels: levels.map((level) => ({ ...level, load: 1 })),
   });
   const serving = without.has('streamed-serve') ? 'before' : 'streamed';
@@ -225,7 +267,7 @@ function compare(
             }`
           : 'one for every quota'
       }), ${costs.nearStageCpuMs.toFixed(0)} ms on the storage host (${without.has('costs') ? 'as given' : 'measured at concurrency 1'}); overhead ${costs.overheadCpuMs} ms, serving ${costs.serveCpuMs} ms`,
-      `  spread of the cost (÷ its path's median) local: ${describe(spread.local)}; offloaded: ${describe(spread.offloaded)}`,
+      `  spread of the cost (÷ its path's median) local: ${describe(spread.local)}; offloaded: ${describe(spread.offloaded)}; refused offers run locally: ${describe(spread.refused)}`,
       `  warm-up ${warmUp} per node and path; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}; the dispatcher's queue ${queue}; held-back time counted ${throttle === 'kernel' ? "as the kernel's throttled_time" : 'whole'}`,
     ].join('\n'),
   );

@@ -77,7 +77,15 @@ export interface Tier3Options {
    * invocation logs): each invocation draws one and its CPU work is scaled by it.
    * @default none (every invocation costs the same)
    */
-  readonly spread?: { readonly local?: readonly number[]; readonly offloaded?: readonly number[] };
+  readonly spread?: {
+    readonly local?: readonly number[];
+    readonly offloaded?: readonly number[];
+    /**
+     * Local runs of offers the thresholds turned down (offload not never): the storage host
+     * was busy when it refused, and serves the object to the run. @default local's
+     */
+    readonly refused?: readonly number[];
+  };
   /**
    * Before the measured requests, as the bench warms up: this many invocations per compute
    * node with offload never (all nodes at once), as many with offload always (one at a
@@ -196,8 +204,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     throw new RangeError(`throttle must be kernel or whole, got "${options.throttle}"`);
   if (options.queue !== undefined && options.queue !== 'fifo' && options.queue !== 'polling')
     throw new RangeError(`queue must be fifo or polling, got "${options.queue}"`);
-  const draw = (path: 'local' | 'offloaded') => {
-    const multipliers = options.spread?.[path];
+  const draw = (path: 'local' | 'offloaded' | 'refused') => {
+    const multipliers = options.spread?.[path] ?? (path === 'refused' ? options.spread?.local : undefined);
     return multipliers ? multipliers[Math.floor(spreadRandom() * multipliers.length)] : 1;
   };
   let now = 0;
@@ -278,7 +286,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     const storageSelf = nodes[storage];
     const taken =
       decision.kind === 'offload' && underThresholds(storageSelf, storageLimits) && inFlight[storage] < slots[storage];
-    const scale = draw(taken ? 'offloaded' : 'local');
+    const scale = draw(taken ? 'offloaded' : options.offload === 'never' ? 'local' : 'refused');
     const phases: Phase[] = taken
       ? [
           { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
@@ -465,6 +473,8 @@ export interface MeasuredRun {
   readonly storageCpu: number;
   /** Each compute node's idle CPU, then the storage host's, cores. @default none */
   readonly idleCores?: readonly number[];
+  /** The run's offload policy: its local runs are refused offers unless it is never. @default never */
+  readonly offload?: string;
   readonly levels: readonly {
     readonly load: number;
     readonly invocations?: readonly { node: string; path: 'local' | 'offloaded'; ms: number }[];
@@ -482,7 +492,8 @@ export interface MeasuredRun {
  * stage's also for each compute quota apart (`stageCpuMsAtCores`, where at least 3 ran
  * there), since a small quota's slices make the same work cost it more. The spread is
  * each invocation's cost ÷ the median of its path (and, local, its quota) in its run,
- * for a group of at least 3.
+ * for a group of at least 3; the local runs of a run that offloads are refused offers,
+ * a spread of their own (`refused`).
  */
 export function measuredCosts(
   runs: readonly MeasuredRun[],
@@ -492,11 +503,11 @@ export function measuredCosts(
   nearStageCpuMs?: number;
   /** The local stage's cost on a compute node of each quota (cores, as text). */
   stageCpuMsAtCores: Record<string, number>;
-  spread: { local?: number[]; offloaded?: number[] };
+  spread: { local?: number[]; offloaded?: number[]; refused?: number[] };
 } {
   const costs = { local: [] as number[], offloaded: [] as number[] };
   const atCores = new Map<number, number[]>();
-  const spread: { local?: number[]; offloaded?: number[] } = {};
+  const spread: { local?: number[]; offloaded?: number[]; refused?: number[] } = {};
   for (const run of runs) {
     const n = run.computeCpu.length;
     const free = (host: number) =>
@@ -523,7 +534,8 @@ export function measuredCosts(
           if (path === 'local') atCores.set(group, [...(atCores.get(group) ?? []), ...members]);
           if (members.length < 3) continue;
           const middle = median(members);
-          spread[path] = [...(spread[path] ?? []), ...members.map((cost) => Math.max(0.05, cost / middle))];
+          const key = path === 'local' && (run.offload ?? 'never') !== 'never' ? 'refused' : path;
+          spread[key] = [...(spread[key] ?? []), ...members.map((cost) => Math.max(0.05, cost / middle))];
         }
       }
     }
@@ -543,4 +555,69 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** One concurrency-1 level as the hosts' counters saw it: what each host used over it, and what ran. */
+export interface CountedLevel {
+  readonly elapsedS: number;
+  /** Each host's CPU over the level, cores, less its idle: compute nodes c1…, the storage host s1. */
+  readonly busyCores: Readonly<Record<string, number>>;
+  readonly invocations: readonly { node: string; path: 'local' | 'offloaded' }[];
+}
+
+/**
+ * The CPU each invocation costs each host, from the hosts' own counters (cgroup
+ * cpuacct) at concurrency 1, not from service times: a host's CPU over a level, less
+ * its idle, is what the invocations there cost it. Over every level, by least squares:
+ * the storage host's CPU = offloaded × the stage near the data + local × serving the
+ * object; a compute node's = its local ones × the stage + all of its ones × its own
+ * overhead. Needs levels of different mixes (offload off and always, or on at several
+ * loads); an unknown the levels cannot separate is left out.
+ */
+export function countedCosts(levels: readonly CountedLevel[]): {
+  nearStageCpuMs?: number;
+  serveCpuMs?: number;
+  stageCpuMs?: number;
+  overheadCpuMs?: number;
+} {
+  const storageRows: [number, number, number][] = [];
+  const computeRows: [number, number, number][] = [];
+  for (const level of levels) {
+    const ms = (host: string) => Math.max(0, level.busyCores[host] ?? 0) * level.elapsedS * 1000;
+    const of = (path: string, node?: string) =>
+      level.invocations.filter((i) => i.path === path && (node === undefined || i.node === node)).length;
+    storageRows.push([of('offloaded'), of('local'), ms('s1')]);
+    for (const node of Object.keys(level.busyCores).filter((host) => /^c\d+$/.test(host)))
+      computeRows.push([of('local', node), of('local', node) + of('offloaded', node), ms(node)]);
+  }
+  const [nearStageCpuMs, serveCpuMs] = leastSquares(storageRows);
+  const [stageCpuMs, overheadCpuMs] = leastSquares(computeRows);
+  return Object.fromEntries(
+    Object.entries({ nearStageCpuMs, serveCpuMs, stageCpuMs, overheadCpuMs }).filter(([, v]) => v !== undefined),
+  );
+}
+
+/** Two non-negative unknowns a, b with a·x + b·y ≈ z over the rows [x, y, z]; undefined where the rows cannot tell them apart. */
+function leastSquares(rows: readonly [number, number, number][]): [number | undefined, number | undefined] {
+  let xx = 0;
+  let xy = 0;
+  let yy = 0;
+  let xz = 0;
+  let yz = 0;
+  for (const [x, y, z] of rows) {
+    xx += x * x;
+    xy += x * y;
+    yy += y * y;
+    xz += x * z;
+    yz += y * z;
+  }
+  const det = xx * yy - xy * xy;
+  // Nearly collinear rows (every level the same mix) tell the two apart no better than noise.
+  if (xx === 0 || yy === 0 || det < 1e-3 * xx * yy) return [undefined, undefined];
+  let a = (xz * yy - yz * xy) / det;
+  let b = (yz * xx - xz * xy) / det;
+  // One below 0: that one is 0, the other the fit alone.
+  if (a < 0) [a, b] = [0, yz / yy];
+  if (b < 0) [a, b] = [xz / xx, 0];
+  return [a, b];
 }

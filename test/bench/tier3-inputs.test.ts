@@ -1,4 +1,4 @@
-import { measuredCosts, simulateTier3, type Tier3Options } from '../../bench/simulator/tier3';
+import { countedCosts, measuredCosts, simulateTier3, type Tier3Options } from '../../bench/simulator/tier3';
 import { TIER3_BASE } from '../support/tier3';
 
 // What the tier-3 model is given of the system (issue 22): each host's idle CPU, the spread
@@ -124,6 +124,49 @@ describe('the load a host publishes', () => {
     const kernel = simulateTier3(storageBound).offloaded;
     const whole = simulateTier3({ ...storageBound, throttle: 'whole' }).offloaded;
     expect(kernel).toBeGreaterThan(whole);
+  });
+});
+
+describe("the costs from the hosts' counters", () => {
+  test("separate the stage from serving, and a node's stage from its overhead, over levels of different mixes", () => {
+    // The storage host: 140 ms a stage near the data, 8 ms to serve a local run; a node: 120 ms a local stage, 2 ms an invocation.
+    const level = (offloaded: number, local: number, elapsedS: number) => ({
+      elapsedS,
+      busyCores: {
+        s1: (offloaded * 140 + local * 8) / (1000 * elapsedS),
+        c1: (local * 120 + (local + offloaded) * 2) / (1000 * elapsedS),
+      },
+      invocations: [
+        ...Array.from({ length: offloaded }, () => ({ node: 'c1', path: 'offloaded' as const })),
+        ...Array.from({ length: local }, () => ({ node: 'c1', path: 'local' as const })),
+      ],
+    });
+    const counted = countedCosts([level(50, 0, 7), level(0, 50, 23), level(33, 17, 12)]);
+    expect(counted.nearStageCpuMs).toBeCloseTo(140);
+    expect(counted.serveCpuMs).toBeCloseTo(8);
+    expect(counted.stageCpuMs).toBeCloseTo(120);
+    expect(counted.overheadCpuMs).toBeCloseTo(2);
+    // Every level the same mix: the storage host's two costs cannot be told apart, and are left out.
+    expect(countedCosts([level(30, 20, 10), level(30, 20, 12)]).nearStageCpuMs).toBeUndefined();
+  });
+});
+
+describe('the spread of refused offers run locally', () => {
+  test('is measured apart from the plain local runs, and drawn only where offers can be refused', () => {
+    const given = { overheadCpuMs: 20, serveCpuMs: 50 };
+    const local = (ms: number) => ({ node: 'c1', path: 'local' as const, ms });
+    const levels = [{ load: 1, invocations: [local(900), local(1000), local(1100)] }];
+    const run = { computeCpu: [0.25], storageCpu: 1, levels };
+    expect(measuredCosts([run], given).spread.refused).toBeUndefined();
+    expect(measuredCosts([{ ...run, offload: 'thresholds' }], given).spread.refused).toHaveLength(3);
+    // Offload never refuses nothing: a refused spread changes none of its runs.
+    const never = { ...base, offload: 'never' };
+    expect(simulateTier3({ ...never, spread: { refused: [3] } })).toEqual(simulateTier3(never));
+    // A small storage host under AutoNDP's thresholds refuses some: those run three times the work.
+    const refusing = { ...base, storageCpu: 0.3, offload: 'thresholds', concurrency: 3, requests: 60 };
+    expect(simulateTier3({ ...refusing, spread: { refused: [3] } }).summary.p99Ms).toBeGreaterThan(
+      1.5 * simulateTier3(refusing).summary.p99Ms,
+    );
   });
 });
 
