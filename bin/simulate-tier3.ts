@@ -38,7 +38,7 @@ idle (instead of --storage-idle-cores and --node-idle-cores), the spread of the 
 time on each path (each invocation's time ÷ its path's median, from the compute nodes'
 invocation logs at concurrency 1, over every run of the bench) and its warm-up (--warm-up
 invocations per node on each path, uncounted). --without leaves any of them out
-(counted, costs, quota-costs, idle, spread, warm-up, queue, throttle, streamed-serve, refused-spread). --ask-ms gives each of the dispatcher's asks that long between
+(counted, costs, quota-costs, idle, spread, warm-up, queue, throttle, streamed-serve, refused-spread, transfer-spread). --ask-ms gives each of the dispatcher's asks that long between
 setting out and reserving (0: at once).`;
 
 async function main(): Promise<void> {
@@ -310,6 +310,7 @@ function compare(
           queue,
           throttle,
           serving,
+          spreadTransfer: !without.has('transfer-spread'),
           askMs: given.askMs,
           computeCpu: quotas,
           slots: typeof report.slots === 'number' ? report.slots : undefined,

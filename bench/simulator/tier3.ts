@@ -77,6 +77,12 @@ export interface Tier3Options {
    * invocation logs): each invocation draws one and its CPU work is scaled by it.
    * @default none (every invocation costs the same)
    */
+  /**
+   * Whether the spread stretches a local run's transfer too, not only its CPU: the spread
+   * was measured of the whole service time, and a transfer that shares a link varies as
+   * well (TCP flows are not served in lockstep). @default true
+   */
+  readonly spreadTransfer?: boolean;
   readonly spread?: {
     readonly local?: readonly number[];
     readonly offloaded?: readonly number[];
@@ -166,6 +172,8 @@ interface Job {
   offloaded: boolean;
   /** This invocation's service-time multiplier (the measured spread). */
   scale: number;
+  /** What the stream's CPU per byte is scaled by: 1 when the transfer is stretched by the spread instead. */
+  cpuPerByteScale: number;
 }
 
 const AUTONDP = { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 };
@@ -287,6 +295,9 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     const taken =
       decision.kind === 'offload' && underThresholds(storageSelf, storageLimits) && inFlight[storage] < slots[storage];
     const scale = draw(taken ? 'offloaded' : options.offload === 'never' ? 'local' : 'refused');
+    // The spread is of the whole service time: stretch the transfer too (as if the bytes were
+    // more), the stage's CPU per byte then as it was, so that its CPU is still scaled once.
+    const transferScale = options.spreadTransfer === false ? 1 : scale;
     const phases: Phase[] = taken
       ? [
           { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
@@ -299,17 +310,25 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
               kind: 'stream',
               hosts: [chosen, storage],
               host: chosen,
-              left: options.objectBytes,
-              serveCpuPerByte: (options.serveCpuMs * scale) / options.objectBytes,
+              left: options.objectBytes * transferScale,
+              serveCpuPerByte: (options.serveCpuMs * scale) / (options.objectBytes * transferScale),
             },
           ]
         : [
             { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
             { kind: 'cpu', host: storage, left: options.serveCpuMs * scale },
-            { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes },
+            { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes * transferScale },
           ];
     if (taken) inFlight[storage]++;
-    jobs.add({ started: arrival, placed: now, phases, host: chosen, offloaded: taken, scale });
+    jobs.add({
+      started: arrival,
+      placed: now,
+      phases,
+      host: chosen,
+      offloaded: taken,
+      scale,
+      cpuPerByteScale: scale / transferScale,
+    });
     return true;
   };
 
@@ -340,7 +359,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       if (phase.kind === 'stream' && phase.serveCpuPerByte !== undefined)
         demand[storage] += Math.min(
           1,
-          Math.min(linkFor(phase), cpuFor(phase.host) / (cpuPerByte[phase.host] * job.scale)) * phase.serveCpuPerByte,
+          Math.min(linkFor(phase), cpuFor(phase.host) / (cpuPerByte[phase.host] * job.cpuPerByteScale)) *
+            phase.serveCpuPerByte,
         );
     }
     for (let host = 0; host <= n; host++) {
@@ -358,7 +378,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       else {
         const rate = Math.min(
           linkFor(phase),
-          cpuFor(phase.host) / (cpuPerByte[phase.host] * job.scale),
+          cpuFor(phase.host) / (cpuPerByte[phase.host] * job.cpuPerByteScale),
           phase.serveCpuPerByte === undefined ? Infinity : cpuFor(storage) / phase.serveCpuPerByte,
         );
         phase.left -= rate;

@@ -53,6 +53,15 @@ describe('the spread of the service time', () => {
     );
   });
 
+  test('stretches a link-bound transfer too, as it stretched the measured service time, unless told not to', () => {
+    // A 10 Mbit/s link: the local run is its transfer, and a CPU-only spread would leave it alone.
+    const linkBound = { ...base, offload: 'never', linkMbit: 10, computeCpu: [1], stageCpuMs: 10 };
+    const medianOf = (options: Tier3Options) => simulateTier3(options).summary.medianMs;
+    const doubled = { ...linkBound, spread: { local: [2] } };
+    expect(medianOf(doubled)).toBeGreaterThan(1.8 * medianOf(linkBound));
+    expect(medianOf({ ...doubled, spreadTransfer: false })).toBeLessThan(1.1 * medianOf(linkBound));
+  });
+
   test('refuses an empty list or a multiplier that is not above 0', () => {
     expect(() => simulateTier3({ ...base, spread: { local: [] } })).toThrow(/spread.local must list multipliers/);
     expect(() => simulateTier3({ ...base, spread: { offloaded: [1, 0] } })).toThrow(/spread.offloaded/);
