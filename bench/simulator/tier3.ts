@@ -336,33 +336,38 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   /** One millisecond of the fluid model; returns the jobs that finished in it. */
   const step = (): Job[] => {
     const finished: Job[] = [];
-    // Fair shares for this millisecond. A streamed serve shares the storage host's CPU too.
+    // Fair shares for this millisecond.
     const onCpu = new Int32Array(n + 1);
     const onLink = new Int32Array(n + 1);
     for (const job of jobs) {
       const phase = job.phases[0];
       onCpu[phase.host]++;
-      if (phase.kind === 'stream') {
-        for (const host of phase.hosts) onLink[host]++;
-        if (phase.serveCpuPerByte !== undefined) onCpu[storage]++;
-      }
+      if (phase.kind === 'stream') for (const host of phase.hosts) onLink[host]++;
     }
-    const cpuFor = (host: number) => Math.min(1, Math.max(0, quota[host] - idleOf(host)) / onCpu[host]);
+    const free = (host: number) => Math.max(0, quota[host] - idleOf(host));
     const linkFor = (phase: Phase & { kind: 'stream' }) =>
       Math.min(...phase.hosts.map((host) => linkBytesPerMs / onLink[host]));
-    // What the work asks of each host: a core a stage, and a streamed serve what its transfer's pace asks.
-    const demand = Float64Array.from({ length: n + 1 }, (_, host) => idleOf(host));
+    // A streamed serve asks the storage host what its transfer's pace asks (the link and the
+    // stage's CPU on the compute node), a sliver of a core each: it gets that first, and the
+    // stages there share the rest (max-min fairness), unless the serves alone want it all.
+    const paceOf = (job: Job, phase: Phase & { kind: 'stream' }) =>
+      Math.min(
+        linkFor(phase),
+        Math.min(1, free(phase.host) / onCpu[phase.host]) / (cpuPerByte[phase.host] * job.cpuPerByteScale),
+      );
+    let serving = 0;
     for (const job of jobs) {
       const phase = job.phases[0];
-      demand[phase.host]++;
-      // At the pace the link and the stage's own CPU allow.
       if (phase.kind === 'stream' && phase.serveCpuPerByte !== undefined)
-        demand[storage] += Math.min(
-          1,
-          Math.min(linkFor(phase), cpuFor(phase.host) / (cpuPerByte[phase.host] * job.cpuPerByteScale)) *
-            phase.serveCpuPerByte,
-        );
+        serving += Math.min(1, paceOf(job, phase) * phase.serveCpuPerByte);
     }
+    const servedShare = serving > 0 ? Math.min(1, free(storage) / serving) : 1;
+    const cpuFor = (host: number) =>
+      Math.min(1, Math.max(0, free(host) - (host === storage ? Math.min(serving, free(host)) : 0)) / onCpu[host]);
+    // What the work asks of each host: a core a stage, and the serves theirs.
+    const demand = Float64Array.from({ length: n + 1 }, (_, host) => idleOf(host));
+    for (const job of jobs) demand[job.phases[0].host]++;
+    demand[storage] += serving;
     for (let host = 0; host <= n; host++) {
       const use = Math.min(demand[host], quota[host]);
       used[host] += use;
@@ -376,11 +381,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       const phase = job.phases[0];
       if (phase.kind === 'cpu') phase.left -= cpuFor(phase.host);
       else {
-        const rate = Math.min(
-          linkFor(phase),
-          cpuFor(phase.host) / (cpuPerByte[phase.host] * job.cpuPerByteScale),
-          phase.serveCpuPerByte === undefined ? Infinity : cpuFor(storage) / phase.serveCpuPerByte,
-        );
+        const rate = paceOf(job, phase) * (phase.serveCpuPerByte === undefined ? 1 : servedShare);
         phase.left -= rate;
         for (const host of phase.hosts) linkUsed[host] += rate;
       }
