@@ -143,6 +143,7 @@ const COMPARE_INPUTS = [
   'throttle',
   'streamed-serve',
   'refused-spread',
+  'transfer-spread',
 ];
 
 interface BenchRun {
@@ -266,7 +267,7 @@ function compare(
                 .join(', ') || 'none measured'
             }`
           : 'one for every quota'
-      }), ${costs.nearStageCpuMs.toFixed(0)} ms on the storage host (${without.has('costs') ? 'as given' : 'measured at concurrency 1'}); overhead ${costs.overheadCpuMs} ms, serving ${costs.serveCpuMs} ms`,
+      }), ${costs.nearStageCpuMs.toFixed(0)} ms on the storage host (${without.has('costs') ? 'as given' : 'measured at concurrency 1'}); overhead ${costs.overheadCpuMs.toFixed(1)} ms, serving ${costs.serveCpuMs.toFixed(1)} ms (${without.has('counted') ? 'as given' : "from the hosts' counters"})`,
       `  spread of the cost (÷ its path's median) local: ${describe(spread.local)}; offloaded: ${describe(spread.offloaded)}; refused offers run locally: ${describe(spread.refused)}`,
       `  warm-up ${warmUp} per node and path; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}; the dispatcher's queue ${queue}; held-back time counted ${throttle === 'kernel' ? "as the kernel's throttled_time" : 'whole'}`,
     ].join('\n'),
