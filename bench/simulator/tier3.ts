@@ -31,11 +31,15 @@ import { type LatencySummary, summarize } from '../../common/stats';
  * as the nodes do, and the storage node checks its thresholds on its own last figures.
  *
  * What the system has beside that, measured on it and given here: each host's CPU at
- * idle (`idleCores`, from the emulated hosts' counters before a run), the spread of an
- * invocation's service time on each path (`spread`, from the nodes' invocation logs),
- * and the bench's warm-up before it measures (`warmUp`): the model has no cold path, but
- * the warm-up leaves the published figures and the service-time estimates where the
- * system's leaves them.
+ * idle (`idleCores`, from the emulated hosts' counters before a run), the CPU each
+ * invocation costs each host (`countedCosts`, from the same counters at concurrency 1),
+ * the spread of an invocation's service time on each path and of refused offers run
+ * locally (`spread`, from the nodes' invocation logs), and the bench's warm-up before it
+ * measures (`warmUp`): the model has no cold path, but the warm-up leaves the published
+ * figures and the service-time estimates where the system's leaves them. What it does as
+ * the system does: the dispatcher's polling queue (`queue`), RGW serving as it sends
+ * (`serving`), and the held-back time a host publishes counted as the kernel counts it
+ * (`throttle`). docs/benchmarks.md ("Model against system") says where each figure is from.
  */
 export interface Tier3Options {
   /** Compute nodes' CPU quotas, cores: one node each. */
