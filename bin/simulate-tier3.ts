@@ -11,13 +11,19 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PLACEMENTS } from '../bench/simulator/placements';
-import { measuredCosts, simulateTier3, type Tier3Options } from '../bench/simulator/tier3';
+import {
+  type CountedLevel,
+  countedCosts,
+  measuredCosts,
+  simulateTier3,
+  type Tier3Options,
+} from '../bench/simulator/tier3';
 import { exitWith, wholeNumber } from '../common/cli';
 
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
   [--stage-cpu-ms 180] [--near-stage-cpu-ms 230] [--serve-cpu-ms 50] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
-  [--compare bench/results/.../results.json [--without idle,spread,warm-up]]
+  [--compare bench/results/.../results.json [--without idle,spread,warm-up] [--costs-at 1|each] [--ask-ms 0]]
 
 The CPU costs are ms on a whole core of this machine: the data stage on a compute node
 (reading the object through the S3 client and counting its words), the same stage on the
@@ -31,8 +37,9 @@ on another machine and pass them here.
 idle (instead of --storage-idle-cores and --node-idle-cores), the spread of the service
 time on each path (each invocation's time ÷ its path's median, from the compute nodes'
 invocation logs at concurrency 1, over every run of the bench) and its warm-up (--warm-up
-invocations per node on each path, uncounted). --without idle,spread,warm-up leaves any
-of them out.`;
+invocations per node on each path, uncounted). --without leaves any of them out
+(counted, costs, quota-costs, idle, spread, warm-up, queue, throttle, streamed-serve, refused-spread, transfer-spread). --ask-ms gives each of the dispatcher's asks that long between
+setting out and reserving (0: at once).`;
 
 async function main(): Promise<void> {
   let values;
@@ -55,6 +62,7 @@ async function main(): Promise<void> {
         compare: { type: 'string' },
         without: { type: 'string', default: '' },
         'costs-at': { type: 'string', default: '1' },
+        'ask-ms': { type: 'string', default: '0' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -77,6 +85,7 @@ async function main(): Promise<void> {
     overheadCpuMs: number('overhead-cpu-ms', values['overhead-cpu-ms']),
     storageIdleCores: number('storage-idle-cores', values['storage-idle-cores']),
     nodeIdleCores: number('node-idle-cores', values['node-idle-cores']),
+    askMs: number('ask-ms', values['ask-ms']),
   };
   const requests = wholeNumber('requests', values.requests, 1);
   const computeCpu = numbers('cpu', values.cpu);
@@ -87,7 +96,13 @@ async function main(): Promise<void> {
   if (unknown) exitWith(2, `--without: unknown "${unknown}"; it takes ${COMPARE_INPUTS.join(', ')}`);
   if (!['1', 'each'].includes(values['costs-at']))
     exitWith(2, `--costs-at must be 1 or each; got "${values['costs-at']}"`);
-  if (values.compare) return compare(values.compare, computeCpu, costs, new Set(without), values['costs-at']);
+  if (values.compare) {
+    // Several runs of this machine: each compared on its own, the CPU counted over all of them.
+    const paths = values.compare.split(',').filter(Boolean);
+    const counted = without.includes('counted') ? {} : countedCosts(paths.flatMap(countedLevels));
+    for (const path of paths) compare(path, computeCpu, { ...costs, ...counted }, new Set(without), values['costs-at']);
+    return;
+  }
 
   console.log(
     `word count over ${values['object-mib']} MiB, ${values.strategy}, compute nodes at ${computeCpu.join(', ')} cores; median ms (offloaded share), off ÷ on and off ÷ always`,
@@ -117,7 +132,19 @@ async function main(): Promise<void> {
 const REPEATS = 10;
 
 /** What --compare gives the model from the bench, each of which --without can drop. */
-const COMPARE_INPUTS = ['costs', 'idle', 'spread', 'warm-up', 'queue'];
+const COMPARE_INPUTS = [
+  'counted',
+  'costs',
+  'quota-costs',
+  'idle',
+  'spread',
+  'warm-up',
+  'queue',
+  'throttle',
+  'streamed-serve',
+  'refused-spread',
+  'transfer-spread',
+];
 
 interface BenchRun {
   readonly name: string;
@@ -131,7 +158,25 @@ interface BenchRun {
     load: number;
     summary: { completed: number; errors: number; medianMs: number; p99Ms: number; meanMs: number; throughput: number };
     invocations?: readonly { node: string; path: 'local' | 'offloaded'; ms: number }[];
+    elapsedS?: number;
+    hosts?: readonly { host: string; cpuCores: number }[];
   }[];
+}
+
+/** A bench's concurrency-1 levels as its hosts' counters saw them, each host less its idle. */
+function countedLevels(path: string): CountedLevel[] {
+  const report = JSON.parse(readFileSync(path, 'utf8')) as { results?: BenchRun[] };
+  return (report.results ?? []).flatMap((result) =>
+    result.levels
+      .filter((level) => level.load === 1 && level.hosts && level.elapsedS && level.invocations)
+      .map((level) => ({
+        elapsedS: level.elapsedS!,
+        busyCores: Object.fromEntries(
+          level.hosts!.map((h) => [h.host, h.cpuCores - (result.idleCores?.[h.host] ?? 0)]),
+        ),
+        invocations: level.invocations!,
+      })),
+  );
 }
 
 /** The model beside each run of an emulated bench: the same policy, offload, link, quotas and concurrency. */
@@ -176,8 +221,10 @@ function compare(
     computeCpu: quotas,
     storageCpu: run.storageCpu,
     idleCores: run.idleCores,
+    offload: without.has('refused-spread') ? 'never' : run.offload,
     levels: levels.map((level) => ({ ...level, load: 1 })),
   });
+  const serving = without.has('streamed-serve') ? 'before' : 'streamed';
   // At concurrency 1 over every run: the costs the model predicts every level with.
   const measured = measuredCosts(
     runs.map((run) =>
@@ -186,7 +233,7 @@ function compare(
         run.result.levels.filter((level) => level.load === 1),
       ),
     ),
-    given,
+    { ...given, serving },
   );
   const costs = {
     ...given,
@@ -197,9 +244,14 @@ function compare(
           nearStageCpuMs: measured.nearStageCpuMs ?? given.nearStageCpuMs,
         }),
   };
+  // Each compute node's local stage at its quota's own measured cost, where one was measured.
+  const atQuota = (atCores: Record<string, number>) =>
+    without.has('costs') || without.has('quota-costs') ? undefined : quotas.map((cores) => atCores[String(cores)]);
+  const nodeStageCpuMs = atQuota(measured.stageCpuMsAtCores);
   const spread = without.has('spread') ? {} : measured.spread;
   const warmUp = without.has('warm-up') ? 0 : (report.warmUpPerPath ?? 0);
   const queue = without.has('queue') ? 'fifo' : 'polling';
+  const throttle = without.has('throttle') ? 'whole' : 'kernel';
   const describe = (multipliers: number[] | undefined) =>
     multipliers
       ? `${multipliers.length} invocations, p50 / p90 / p99 / max ${[0.5, 0.9, 0.99, 1].map((q) => quantile(multipliers, q).toFixed(2)).join(' / ')}`
@@ -207,13 +259,21 @@ function compare(
   console.log(
     [
       'model given:',
-      `  stage CPU ${costs.stageCpuMs.toFixed(0)} ms on a compute node, ${costs.nearStageCpuMs.toFixed(0)} ms on the storage host (${without.has('costs') ? 'as given' : 'measured at concurrency 1'}); overhead ${costs.overheadCpuMs} ms, serving ${costs.serveCpuMs} ms`,
-      `  spread of the cost (÷ its path's median) local: ${describe(spread.local)}; offloaded: ${describe(spread.offloaded)}`,
-      `  warm-up ${warmUp} per node and path; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}; the dispatcher's queue ${queue}`,
+      `  stage CPU ${costs.stageCpuMs.toFixed(0)} ms on a compute node (${
+        nodeStageCpuMs
+          ? `at each quota: ${
+              Object.entries(measured.stageCpuMsAtCores)
+                .map(([cores, ms]) => `${cores} cores ${ms.toFixed(0)} ms`)
+                .join(', ') || 'none measured'
+            }`
+          : 'one for every quota'
+      }), ${costs.nearStageCpuMs.toFixed(0)} ms on the storage host (${without.has('costs') ? 'as given' : 'measured at concurrency 1'}); overhead ${costs.overheadCpuMs.toFixed(1)} ms, serving ${costs.serveCpuMs.toFixed(1)} ms (${without.has('counted') ? 'as given' : "from the hosts' counters"})`,
+      `  spread of the cost (÷ its path's median) local: ${describe(spread.local)}; offloaded: ${describe(spread.offloaded)}; refused offers run locally: ${describe(spread.refused)}`,
+      `  warm-up ${warmUp} per node and path; idle CPU ${without.has('idle') ? 'the fixed figures' : "each host's, measured before each run"}; the dispatcher's queue ${queue}; held-back time counted ${throttle === 'kernel' ? "as the kernel's throttled_time" : 'whole'}`,
     ].join('\n'),
   );
   console.log(
-    `run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99 | the model's p99 over its ${REPEATS} seeds, lowest–highest`,
+    `run | concurrency | system median / p99 ms | model median / p99 ms | model ÷ system median / p99 | the model's p99 over its ${REPEATS} seeds, lowest–highest | seeds whose own p99 is within 20 % of that median | offloaded: system / model`,
   );
   for (const { result, offload, linkMbit, storageCpu, strategy, idleCores } of runs) {
     if (!strategy) {
@@ -226,15 +286,19 @@ function compare(
       );
     for (const level of result.levels) {
       // With --costs-at each: the level's own (the model then predicts the paths and the waits, not the work).
-      const own = measuredCosts([asMeasured(runs.find((run) => run.result === result)!, [level])], given);
+      const own = measuredCosts([asMeasured(runs.find((run) => run.result === result)!, [level])], {
+        ...given,
+        serving,
+      });
       const levelCosts =
         costsAt === 'each' && !without.has('costs')
           ? {
               ...costs,
               stageCpuMs: own.stageCpuMs ?? costs.stageCpuMs,
               nearStageCpuMs: own.nearStageCpuMs ?? costs.nearStageCpuMs,
+              nodeStageCpuMs: atQuota({ ...measured.stageCpuMsAtCores, ...own.stageCpuMsAtCores }),
             }
-          : costs;
+          : { ...costs, nodeStageCpuMs };
       // The system's run as it was, as many requests from a standing start, repeated over
       // seeds: a run of 50 at concurrency 16 spends a third of itself filling and draining.
       const repeats = Array.from({ length: REPEATS }, (_, i) =>
@@ -245,6 +309,10 @@ function compare(
           spread: costsAt === 'each' && !without.has('spread') ? { ...spread, ...own.spread } : spread,
           warmUp,
           queue,
+          throttle,
+          serving,
+          spreadTransfer: !without.has('transfer-spread'),
+          askMs: given.askMs,
           computeCpu: quotas,
           slots: typeof report.slots === 'number' ? report.slots : undefined,
           storageSlots: report.emulated!.storageSlots,
@@ -264,9 +332,10 @@ function compare(
         },
       };
       const system = level.summary;
+      const systemOffloaded = level.invocations?.filter((i) => i.path === 'offloaded').length ?? '?';
       const p99s = repeats.map((r) => r.summary.p99Ms);
       console.log(
-        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)} | ${Math.min(...p99s).toFixed(0)}–${Math.max(...p99s).toFixed(0)}`,
+        `${result.name} | ${level.load} | ${system.medianMs.toFixed(0)} / ${system.p99Ms.toFixed(0)} | ${model.summary.medianMs.toFixed(0)} / ${model.summary.p99Ms.toFixed(0)} | ${(model.summary.medianMs / system.medianMs).toFixed(2)} / ${(model.summary.p99Ms / system.p99Ms).toFixed(2)} | ${Math.min(...p99s).toFixed(0)}–${Math.max(...p99s).toFixed(0)} | ${p99s.filter((p) => Math.abs(p / model.summary.p99Ms - 1) <= 0.2).length} of ${REPEATS} | ${systemOffloaded} / ${middle(repeats.map((r) => r.offloaded))}`,
       );
     }
   }

@@ -31,11 +31,15 @@ import { type LatencySummary, summarize } from '../../common/stats';
  * as the nodes do, and the storage node checks its thresholds on its own last figures.
  *
  * What the system has beside that, measured on it and given here: each host's CPU at
- * idle (`idleCores`, from the emulated hosts' counters before a run), the spread of an
- * invocation's service time on each path (`spread`, from the nodes' invocation logs),
- * and the bench's warm-up before it measures (`warmUp`): the model has no cold path, but
- * the warm-up leaves the published figures and the service-time estimates where the
- * system's leaves them.
+ * idle (`idleCores`, from the emulated hosts' counters before a run), the CPU each
+ * invocation costs each host (`countedCosts`, from the same counters at concurrency 1),
+ * the spread of an invocation's service time on each path and of refused offers run
+ * locally (`spread`, from the nodes' invocation logs), and the bench's warm-up before it
+ * measures (`warmUp`): the model has no cold path, but the warm-up leaves the published
+ * figures and the service-time estimates where the system's leaves them. What it does as
+ * the system does: the dispatcher's polling queue (`queue`), RGW serving as it sends
+ * (`serving`), and the held-back time a host publishes counted as the kernel counts it
+ * (`throttle`). docs/benchmarks.md ("Model against system") says where each figure is from.
  */
 export interface Tier3Options {
   /** Compute nodes' CPU quotas, cores: one node each. */
@@ -50,6 +54,12 @@ export interface Tier3Options {
   readonly objectBytes: number;
   /** CPU of the data stage on a compute node (reading the object through the S3 client, and word count over it), ms on a whole core. */
   readonly stageCpuMs: number;
+  /**
+   * The same stage's CPU on each compute node, where it was measured: a quota's share of
+   * a core comes in slices (cgroup periods), so the same work costs a quarter-core node
+   * more than a half-core one. Replaces stageCpuMs for a node that has a figure. @default none
+   */
+  readonly nodeStageCpuMs?: readonly (number | undefined)[];
   /** CPU of the data stage on the storage host, all of it there (RGW and the OSDs serving it, the agent reading it, the stage), ms on a whole core. */
   readonly nearStageCpuMs: number;
   /** CPU on the storage host to serve the object through RGW to a compute node (RGW and the OSDs), ms on a whole core. */
@@ -71,7 +81,21 @@ export interface Tier3Options {
    * invocation logs): each invocation draws one and its CPU work is scaled by it.
    * @default none (every invocation costs the same)
    */
-  readonly spread?: { readonly local?: readonly number[]; readonly offloaded?: readonly number[] };
+  /**
+   * Whether the spread stretches a local run's transfer too, not only its CPU: the spread
+   * was measured of the whole service time, and a transfer that shares a link varies as
+   * well (TCP flows are not served in lockstep). @default true
+   */
+  readonly spreadTransfer?: boolean;
+  readonly spread?: {
+    readonly local?: readonly number[];
+    readonly offloaded?: readonly number[];
+    /**
+     * Local runs of offers the thresholds turned down (offload not never): the storage host
+     * was busy when it refused, and serves the object to the run. @default local's
+     */
+    readonly refused?: readonly number[];
+  };
   /**
    * Before the measured requests, as the bench warms up: this many invocations per compute
    * node with offload never (all nodes at once), as many with offload always (one at a
@@ -89,6 +113,23 @@ export interface Tier3Options {
    * ones, asking often, take most freed slots, and the old ones wait. @default fifo
    */
   readonly queue?: 'fifo' | 'polling';
+  /** With queue polling: how long an ask takes from setting out to reserving (or failing) in the state store, ms. @default 0 */
+  readonly askMs?: number;
+  /**
+   * When the storage host does its work to serve the object to a compute node. `before`:
+   * all of it before the transfer starts. `streamed`: as RGW does, while it sends, at the
+   * transfer's pace, so that a link-bound transfer asks a fraction of a core of it and
+   * a slow storage CPU slows the transfer. @default before
+   */
+  readonly serving?: 'before' | 'streamed';
+  /**
+   * What a host's published load counts of a millisecond in which its work asks for more
+   * than its quota. `kernel`: the time the kernel's counter (cgroup v1 cpu.stat
+   * throttled_time) adds, which is what the nodes publish (nodes/metrics-agent/proc.ts):
+   * each demanding thread waits out the rest of the quota's period, so demand − quota.
+   * `whole`: the whole millisecond, as the model counted before. @default kernel
+   */
+  readonly throttle?: 'kernel' | 'whole';
   readonly strategy: string;
   /** 'thresholds' | 'never' | 'always' (the storage node then refuses only when full). */
   readonly offload: string;
@@ -107,6 +148,8 @@ export interface Tier3Result {
   /** Every measured invocation's latency, in the order they finished. */
   readonly latenciesMs: readonly number[];
   readonly offloaded: number;
+  /** How many of the measured invocations each compute node ran, on each path. */
+  readonly perNode: Readonly<Record<string, { local: number; offloaded: number }>>;
   /** Each host's CPU use over its quota, and each link's use over its rate, over the run. */
   readonly utilisation: Readonly<Record<string, number>>;
 }
@@ -114,12 +157,14 @@ export interface Tier3Result {
 type Phase =
   | { kind: 'cpu'; host: number; left: number }
   /** Bytes left of an object streamed over the two hosts' links into a stage on `host`. */
-  | { kind: 'stream'; hosts: [number, number]; host: number; left: number };
+  | { kind: 'stream'; hosts: [number, number]; host: number; left: number; serveCpuPerByte?: number };
 /** An invocation the dispatcher holds while every node is full (queue: polling). */
 interface Waiter {
   readonly arrival: number;
   pauseMs: number;
   retryAt: number;
+  /** When its ask, under way, reaches the state store and reserves or fails. */
+  landsAt: number;
 }
 
 interface Job {
@@ -131,6 +176,8 @@ interface Job {
   offloaded: boolean;
   /** This invocation's service-time multiplier (the measured spread). */
   scale: number;
+  /** What the stream's CPU per byte is scaled by: 1 when the transfer is stretched by the spread instead. */
+  cpuPerByteScale: number;
 }
 
 const AUTONDP = { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 };
@@ -141,7 +188,9 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const quota = [...options.computeCpu, options.storageCpu];
   const slots = [...options.computeCpu.map(() => options.slots ?? 2), options.storageSlots ?? 2];
   const linkBytesPerMs = (options.linkMbit * 1e6) / 8 / 1000;
-  const cpuPerByte = options.stageCpuMs / options.objectBytes;
+  const cpuPerByte = quota.map(
+    (_, host) => (options.nodeStageCpuMs?.[host] ?? options.stageCpuMs) / options.objectBytes,
+  );
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const thresholds = options.thresholds ?? AUTONDP;
   const ids = [...options.computeCpu.map((_, i) => `c${i + 1}`), 's1'];
@@ -159,10 +208,16 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const random = seededRandom(options.seed ?? 1);
   // A stream of its own, so that a model without a spread decides as it did before there was one.
   const spreadRandom = seededRandom((options.seed ?? 1) + 7919);
+  if (options.askMs !== undefined && !(options.askMs >= 0 && Number.isFinite(options.askMs)))
+    throw new RangeError(`askMs must be a number of ms of at least 0, got ${options.askMs}`);
+  if (options.serving !== undefined && options.serving !== 'before' && options.serving !== 'streamed')
+    throw new RangeError(`serving must be before or streamed, got "${options.serving}"`);
+  if (options.throttle !== undefined && options.throttle !== 'kernel' && options.throttle !== 'whole')
+    throw new RangeError(`throttle must be kernel or whole, got "${options.throttle}"`);
   if (options.queue !== undefined && options.queue !== 'fifo' && options.queue !== 'polling')
     throw new RangeError(`queue must be fifo or polling, got "${options.queue}"`);
-  const draw = (path: 'local' | 'offloaded') => {
-    const multipliers = options.spread?.[path];
+  const draw = (path: 'local' | 'offloaded' | 'refused') => {
+    const multipliers = options.spread?.[path] ?? (path === 'refused' ? options.spread?.local : undefined);
     return multipliers ? multipliers[Math.floor(spreadRandom() * multipliers.length)] : 1;
   };
   let now = 0;
@@ -211,6 +266,8 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   const jobs = new Set<Job>();
   let cursor = 0;
   let offloaded = 0;
+  const perNode: Record<string, { local: number; offloaded: number }> = {};
+  for (const id of ids.slice(0, n)) perNode[id] = { local: 0, offloaded: 0 };
 
   const place = (arrival: number, offload: ReturnType<typeof policyOf>): boolean => {
     const computeViews = nodes.filter((node) => node.role === 'compute');
@@ -219,13 +276,16 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     cursor++;
     let chosen: number;
     if (isIndexed(selection)) {
+      const withHistory = published.slice(0, n).flatMap((p) => (p.serviceMs === undefined ? [] : [p.serviceMs]));
       const fleet: FleetColumns = {
         ids: ids.slice(0, n),
         inFlight: inFlight.subarray(0, n),
         slots: slots.slice(0, n),
         slotsUsed: inFlight.subarray(0, n),
         loadPerCore: published.slice(0, n).map((p) => p.load),
-        serviceMs: published.slice(0, n).map((p) => indexServiceMs(p.serviceMs, [])),
+        // A node with no estimate yet stands at the lower median of those with one, as the
+        // state store's heartbeat script places it (common/state/redis-scripts.ts).
+        serviceMs: published.slice(0, n).map((p) => indexServiceMs(p.serviceMs, withHistory)),
       };
       chosen = applyIndexed(selection, fleet, cursor);
     } else {
@@ -238,19 +298,41 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     const storageSelf = nodes[storage];
     const taken =
       decision.kind === 'offload' && underThresholds(storageSelf, storageLimits) && inFlight[storage] < slots[storage];
-    const scale = draw(taken ? 'offloaded' : 'local');
+    const scale = draw(taken ? 'offloaded' : options.offload === 'never' ? 'local' : 'refused');
+    // The spread is of the whole service time: stretch the transfer too (as if the bytes were
+    // more), the stage's CPU per byte then as it was, so that its CPU is still scaled once.
+    const transferScale = options.spreadTransfer === false ? 1 : scale;
     const phases: Phase[] = taken
       ? [
           { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
           { kind: 'cpu', host: storage, left: options.nearStageCpuMs * scale },
         ]
-      : [
-          { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
-          { kind: 'cpu', host: storage, left: options.serveCpuMs * scale },
-          { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes },
-        ];
+      : options.serving === 'streamed'
+        ? [
+            { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
+            {
+              kind: 'stream',
+              hosts: [chosen, storage],
+              host: chosen,
+              left: options.objectBytes * transferScale,
+              serveCpuPerByte: (options.serveCpuMs * scale) / (options.objectBytes * transferScale),
+            },
+          ]
+        : [
+            { kind: 'cpu', host: chosen, left: options.overheadCpuMs * scale },
+            { kind: 'cpu', host: storage, left: options.serveCpuMs * scale },
+            { kind: 'stream', hosts: [chosen, storage], host: chosen, left: options.objectBytes * transferScale },
+          ];
     if (taken) inFlight[storage]++;
-    jobs.add({ started: arrival, placed: now, phases, host: chosen, offloaded: taken, scale });
+    jobs.add({
+      started: arrival,
+      placed: now,
+      phases,
+      host: chosen,
+      offloaded: taken,
+      scale,
+      cpuPerByteScale: scale / transferScale,
+    });
     return true;
   };
 
@@ -266,22 +348,44 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       onCpu[phase.host]++;
       if (phase.kind === 'stream') for (const host of phase.hosts) onLink[host]++;
     }
-    const cpuFor = (host: number) => Math.min(1, Math.max(0, quota[host] - idleOf(host)) / onCpu[host]);
+    const free = (host: number) => Math.max(0, quota[host] - idleOf(host));
+    const linkFor = (phase: Phase & { kind: 'stream' }) =>
+      Math.min(...phase.hosts.map((host) => linkBytesPerMs / onLink[host]));
+    // A streamed serve asks the storage host what its transfer's pace asks (the link and the
+    // stage's CPU on the compute node), a sliver of a core each: it gets that first, and the
+    // stages there share the rest (max-min fairness), unless the serves alone want it all.
+    const paceOf = (job: Job, phase: Phase & { kind: 'stream' }) =>
+      Math.min(
+        linkFor(phase),
+        Math.min(1, free(phase.host) / onCpu[phase.host]) / (cpuPerByte[phase.host] * job.cpuPerByteScale),
+      );
+    let serving = 0;
+    for (const job of jobs) {
+      const phase = job.phases[0];
+      if (phase.kind === 'stream' && phase.serveCpuPerByte !== undefined)
+        serving += Math.min(1, paceOf(job, phase) * phase.serveCpuPerByte);
+    }
+    const servedShare = serving > 0 ? Math.min(1, free(storage) / serving) : 1;
+    const cpuFor = (host: number) =>
+      Math.min(1, Math.max(0, free(host) - (host === storage ? Math.min(serving, free(host)) : 0)) / onCpu[host]);
+    // What the work asks of each host: a core a stage, and the serves theirs.
+    const demand = Float64Array.from({ length: n + 1 }, (_, host) => idleOf(host));
+    for (const job of jobs) demand[job.phases[0].host]++;
+    demand[storage] += serving;
     for (let host = 0; host <= n; host++) {
-      const demand = onCpu[host] + idleOf(host);
-      const use = Math.min(demand, quota[host]);
+      const use = Math.min(demand[host], quota[host]);
       used[host] += use;
       totalUsed[host] += use;
-      if (demand > quota[host]) throttled[host] += 1;
+      // As the kernel counts it (cgroup cpu.stat throttled_time, which the nodes publish):
+      // over a period, the quota runs out after quota ÷ demand of it, and each of the
+      // demanding threads is held back for the rest: demand − quota per ms, not 1.
+      if (demand[host] > quota[host]) throttled[host] += options.throttle === 'whole' ? 1 : demand[host] - quota[host];
     }
     for (const job of [...jobs]) {
       const phase = job.phases[0];
       if (phase.kind === 'cpu') phase.left -= cpuFor(phase.host);
       else {
-        const rate = Math.min(
-          ...phase.hosts.map((host) => linkBytesPerMs / onLink[host]),
-          cpuFor(phase.host) / (cpuPerByte * job.scale),
-        );
+        const rate = paceOf(job, phase) * (phase.serveCpuPerByte === undefined ? 1 : servedShare);
         phase.left -= rate;
         for (const host of phase.hosts) linkUsed[host] += rate;
       }
@@ -312,6 +416,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
   };
 
   /** A closed loop of `concurrency` clients sending `requests` in all; the latencies, in the order they finished. */
+  const askMs = options.askMs ?? 0;
   const closedLoop = (offloadName: string, concurrency: number, requests: number): number[] => {
     const offload = policyOf(offloadName);
     const latencies: number[] = [];
@@ -322,15 +427,22 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     const asking: Waiter[] = [];
     const paused: Waiter[] = [];
     const arrive = () => {
-      if (options.queue === 'polling') asking.push({ arrival: now, pauseMs: 0, retryAt: now });
+      if (options.queue === 'polling') asking.push({ arrival: now, pauseMs: 0, retryAt: now, landsAt: now + askMs });
       else waiting.push(now);
     };
     for (; sent < Math.min(concurrency, requests); sent++) arrive();
     while (latencies.length < requests) {
       if (options.queue === 'polling') {
         // A pause that ran out asks again; one that fails pauses twice as long (5 to 250 ms), at the end of the list.
-        for (let i = 0; i < paused.length; i++) if (paused[i].retryAt <= now) asking.push(...paused.splice(i--, 1));
-        for (const waiter of asking.splice(0)) {
+        for (let i = 0; i < paused.length; i++)
+          if (paused[i].retryAt <= now) {
+            paused[i].landsAt = now + askMs;
+            asking.push(...paused.splice(i--, 1));
+          }
+        // The asks that reach the state store now, in the order they set out.
+        const landing = asking.filter((waiter) => waiter.landsAt <= now);
+        for (const waiter of landing) asking.splice(asking.indexOf(waiter), 1);
+        for (const waiter of landing) {
           if (place(waiter.arrival, offload)) continue;
           waiter.pauseMs = waiter.pauseMs === 0 ? 5 : Math.min(2 * waiter.pauseMs, 250);
           waiter.retryAt = now + waiter.pauseMs;
@@ -342,9 +454,13 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
       for (const job of step()) {
         latencies.push(now - job.started);
         if (offloadName === options.offload && job.offloaded) offloaded++;
+        perNode[ids[job.host]][job.offloaded ? 'offloaded' : 'local']++;
         // The release wakes the first paused waiter, which asks before the client's next invocation arrives.
         const woken = paused.shift();
-        if (woken) asking.push(woken);
+        if (woken) {
+          woken.landsAt = now + askMs;
+          asking.push(woken);
+        }
         if (sent < requests) {
           arrive();
           sent++;
@@ -362,6 +478,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     while (now < until) step();
   }
   offloaded = 0;
+  for (const id of ids.slice(0, n)) perNode[id] = { local: 0, offloaded: 0 };
   totalUsed.fill(0);
   linkUsed.fill(0);
   const started = now;
@@ -372,7 +489,7 @@ export function simulateTier3(options: Tier3Options): Tier3Result {
     utilisation[`${id} CPU`] = totalUsed[host] / (elapsed * quota[host]);
     utilisation[`${id} link`] = linkUsed[host] / (elapsed * linkBytesPerMs);
   });
-  return { summary: summarize(latencies, 0, elapsed / 1000), latenciesMs: latencies, offloaded, utilisation };
+  return { summary: summarize(latencies, 0, elapsed / 1000), latenciesMs: latencies, offloaded, perNode, utilisation };
 }
 
 /** One emulated bench run as --compare reads it: its hosts' quotas and idle CPU, and what its nodes logged. */
@@ -381,6 +498,8 @@ export interface MeasuredRun {
   readonly storageCpu: number;
   /** Each compute node's idle CPU, then the storage host's, cores. @default none */
   readonly idleCores?: readonly number[];
+  /** The run's offload policy: its local runs are refused offers unless it is never. @default never */
+  readonly offload?: string;
   readonly levels: readonly {
     readonly load: number;
     readonly invocations?: readonly { node: string; path: 'local' | 'offloaded'; ms: number }[];
@@ -391,21 +510,29 @@ export interface MeasuredRun {
  * The data stage's CPU cost on each path and its spread, measured from the compute
  * nodes' invocation logs at concurrency 1, where nothing queues, so an invocation's time
  * is its work at its hosts' quotas. Each invocation implies a cost, as the model charges
- * it: a local one `(ms − serve ÷ storage's free CPU) × its node's free CPU − overhead`,
+ * it: a local one `(ms − serve ÷ storage's free CPU) × its node's free CPU − overhead`
+ * (without the serve when it is streamed alongside the stage),
  * an offloaded one `(ms − overhead ÷ its node's free CPU) × storage's free CPU` (free:
- * the quota less the host's idle CPU). The cost is the median over every run; the spread,
- * each invocation's cost ÷ the median of its path in its run (a path with at least 3).
+ * the quota less the host's idle CPU). The cost is the median over every run; a local
+ * stage's also for each compute quota apart (`stageCpuMsAtCores`, where at least 3 ran
+ * there), since a small quota's slices make the same work cost it more. The spread is
+ * each invocation's cost ÷ the median of its path (and, local, its quota) in its run,
+ * for a group of at least 3; the local runs of a run that offloads are refused offers,
+ * a spread of their own (`refused`).
  */
 export function measuredCosts(
   runs: readonly MeasuredRun[],
-  given: { readonly overheadCpuMs: number; readonly serveCpuMs: number },
+  given: { readonly overheadCpuMs: number; readonly serveCpuMs: number; readonly serving?: 'before' | 'streamed' },
 ): {
   stageCpuMs?: number;
   nearStageCpuMs?: number;
-  spread: { local?: number[]; offloaded?: number[] };
+  /** The local stage's cost on a compute node of each quota (cores, as text). */
+  stageCpuMsAtCores: Record<string, number>;
+  spread: { local?: number[]; offloaded?: number[]; refused?: number[] };
 } {
   const costs = { local: [] as number[], offloaded: [] as number[] };
-  const spread: { local?: number[]; offloaded?: number[] } = {};
+  const atCores = new Map<number, number[]>();
+  const spread: { local?: number[]; offloaded?: number[]; refused?: number[] } = {};
   for (const run of runs) {
     const n = run.computeCpu.length;
     const free = (host: number) =>
@@ -418,20 +545,33 @@ export function measuredCosts(
             const node = Number(/^c(\d+)$/.exec(i.node)?.[1] ?? 0) - 1;
             if (node < 0 || node >= n)
               throw new RangeError(`an invocation logged by node "${i.node}", not c1 to c${n}`);
-            return path === 'local'
-              ? (i.ms - given.serveCpuMs / free(n)) * free(node) - given.overheadCpuMs
-              : (i.ms - given.overheadCpuMs / free(node)) * free(n);
+            const cost =
+              path === 'local'
+                ? (i.ms - (given.serving === 'streamed' ? 0 : given.serveCpuMs / free(n))) * free(node) -
+                  given.overheadCpuMs
+                : (i.ms - given.overheadCpuMs / free(node)) * free(n);
+            // Offloaded stages all run on the storage host: one group.
+            return { cost, group: path === 'local' ? run.computeCpu[node] : -1 };
           });
-        costs[path].push(...implied);
-        if (implied.length < 3) continue;
-        const middle = median(implied);
-        spread[path] = [...(spread[path] ?? []), ...implied.map((cost) => Math.max(0.05, cost / middle))];
+        costs[path].push(...implied.map((i) => i.cost));
+        for (const group of new Set(implied.map((i) => i.group))) {
+          const members = implied.filter((i) => i.group === group).map((i) => i.cost);
+          if (path === 'local') atCores.set(group, [...(atCores.get(group) ?? []), ...members]);
+          if (members.length < 3) continue;
+          const middle = median(members);
+          const key = path === 'local' && (run.offload ?? 'never') !== 'never' ? 'refused' : path;
+          spread[key] = [...(spread[key] ?? []), ...members.map((cost) => Math.max(0.05, cost / middle))];
+        }
       }
     }
   }
+  const stageCpuMsAtCores: Record<string, number> = {};
+  for (const [cores, group] of atCores)
+    if (group.length >= 3) stageCpuMsAtCores[String(cores)] = Math.max(1, median(group));
   return {
     ...(costs.local.length > 0 ? { stageCpuMs: Math.max(1, median(costs.local)) } : {}),
     ...(costs.offloaded.length > 0 ? { nearStageCpuMs: Math.max(1, median(costs.offloaded)) } : {}),
+    stageCpuMsAtCores,
     spread,
   };
 }
@@ -440,4 +580,69 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** One concurrency-1 level as the hosts' counters saw it: what each host used over it, and what ran. */
+export interface CountedLevel {
+  readonly elapsedS: number;
+  /** Each host's CPU over the level, cores, less its idle: compute nodes c1…, the storage host s1. */
+  readonly busyCores: Readonly<Record<string, number>>;
+  readonly invocations: readonly { node: string; path: 'local' | 'offloaded' }[];
+}
+
+/**
+ * The CPU each invocation costs each host, from the hosts' own counters (cgroup
+ * cpuacct) at concurrency 1, not from service times: a host's CPU over a level, less
+ * its idle, is what the invocations there cost it. Over every level, by least squares:
+ * the storage host's CPU = offloaded × the stage near the data + local × serving the
+ * object; a compute node's = its local ones × the stage + all of its ones × its own
+ * overhead. Needs levels of different mixes (offload off and always, or on at several
+ * loads); an unknown the levels cannot separate is left out.
+ */
+export function countedCosts(levels: readonly CountedLevel[]): {
+  nearStageCpuMs?: number;
+  serveCpuMs?: number;
+  stageCpuMs?: number;
+  overheadCpuMs?: number;
+} {
+  const storageRows: [number, number, number][] = [];
+  const computeRows: [number, number, number][] = [];
+  for (const level of levels) {
+    const ms = (host: string) => Math.max(0, level.busyCores[host] ?? 0) * level.elapsedS * 1000;
+    const of = (path: string, node?: string) =>
+      level.invocations.filter((i) => i.path === path && (node === undefined || i.node === node)).length;
+    storageRows.push([of('offloaded'), of('local'), ms('s1')]);
+    for (const node of Object.keys(level.busyCores).filter((host) => /^c\d+$/.test(host)))
+      computeRows.push([of('local', node), of('local', node) + of('offloaded', node), ms(node)]);
+  }
+  const [nearStageCpuMs, serveCpuMs] = leastSquares(storageRows);
+  const [stageCpuMs, overheadCpuMs] = leastSquares(computeRows);
+  return Object.fromEntries(
+    Object.entries({ nearStageCpuMs, serveCpuMs, stageCpuMs, overheadCpuMs }).filter(([, v]) => v !== undefined),
+  );
+}
+
+/** Two non-negative unknowns a, b with a·x + b·y ≈ z over the rows [x, y, z]; undefined where the rows cannot tell them apart. */
+function leastSquares(rows: readonly [number, number, number][]): [number | undefined, number | undefined] {
+  let xx = 0;
+  let xy = 0;
+  let yy = 0;
+  let xz = 0;
+  let yz = 0;
+  for (const [x, y, z] of rows) {
+    xx += x * x;
+    xy += x * y;
+    yy += y * y;
+    xz += x * z;
+    yz += y * z;
+  }
+  const det = xx * yy - xy * xy;
+  // Nearly collinear rows (every level the same mix) tell the two apart no better than noise.
+  if (xx === 0 || yy === 0 || det < 1e-3 * xx * yy) return [undefined, undefined];
+  let a = (xz * yy - yz * xy) / det;
+  let b = (yz * xx - xz * xy) / det;
+  // One below 0: that one is 0, the other the fit alone.
+  if (a < 0) [a, b] = [0, yz / yy];
+  if (b < 0) [a, b] = [xz / xx, 0];
+  return [a, b];
 }
