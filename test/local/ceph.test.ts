@@ -8,6 +8,7 @@ import { LocalCluster, type LocalClusterOptions } from '../../local/cluster';
 import { CORPUS, corpusText, loadCorpus } from '../../local/corpus';
 import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { CephLocator, cephCli, rgwHeadObject } from '../../nodes/compute/locality';
+import { pgidOf, rjenkinsHash } from '../../nodes/compute/placement';
 import { call, heldAfterHeartbeat, json } from '../support/cluster';
 
 // A real Ceph (Debian's Pacific packages) on this host: MON, MGR, 3 BlueStore OSDs, the
@@ -222,6 +223,40 @@ describe('the storage tier on RGW', () => {
       expect(await locator.primaryHost(CORPUS.large.key)).toBe(found);
       expect(found).toBe('127.0.0.1'); // where this one-host Ceph's OSDs listen, and where the storage node s2 below is
     });
+
+    test("the pgid computed in TypeScript is Ceph's own (ceph osd map) for 300 object names, RGW head names among them", () => {
+      const pools = (
+        JSON.parse(ceph.ceph('osd', 'dump', '--format', 'json')) as {
+          pools: { pool: number; pool_name: string; pg_num: number; object_hash: number }[];
+        }
+      ).pools;
+      const pool = pools.find((candidate) => candidate.pool_name === POOL)!;
+      expect(pool.object_hash).toBe(2); // CEPH_STR_HASH_RJENKINS, the hash placement.ts computes
+      // Names of every length from 0 to 11 bytes past a 12-byte block and beyond, with the
+      // bucket's marker as RGW writes them, plain ones and some with multi-byte UTF-8.
+      const bucket = marker();
+      const names: string[] = [];
+      for (let i = 0; i < 200; i++) names.push(`${bucket}_corpus/${'k'.repeat(i % 37)}${i}.txt`);
+      for (let i = 0; i < 80; i++) names.push(`obj${'x'.repeat(i)}`.slice(0, i + 1));
+      for (let i = 0; i < 20; i++) names.push(`${bucket}_données/ключ-${i}-✓`);
+      // One ceph process for all: the CLI reads commands from stdin, one answer a line.
+      const run = spawnSync('ceph', ['--conf', ceph.conf, '--format', 'json'], {
+        input: names.map((name) => `osd map ${POOL} ${name}\n`).join(''),
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(run.status).toBe(0);
+      const answers = run.stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as { objname: string; raw_pgid: string; pgid: string });
+      expect(answers.map((answer) => answer.objname)).toEqual(names);
+      const raw = names.map((name) => `${pool.pool}.${rjenkinsHash(new TextEncoder().encode(name)).toString(16)}`);
+      expect(raw).toEqual(answers.map((answer) => answer.raw_pgid)); // the hash itself, before the modulo
+      const computed = names.map((name) => pgidOf({ poolId: pool.pool, pgNum: pool.pg_num }, name));
+      expect(computed).toEqual(answers.map((answer) => answer.pgid));
+      expect(new Set(computed).size).toBeGreaterThan(64); // spread over the pool's 128 PGs, not one
+    }, 180_000);
 
     test("a compute node with --locality offloads the data stage to the storage node on the primary's host", async () => {
       // Two storage nodes: s2 on the OSDs' address, s1 on another loopback address (no OSD there).
