@@ -1,14 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { S3ObjectStore } from '../../common/object-store';
+import { RedisStateStore } from '../../common/state';
 import { functions } from '../../functions';
 import { runStageOver } from '../../functions/text';
 import { type OneHostCeph, startCeph } from '../../local/ceph';
 import { LocalCluster, type LocalClusterOptions } from '../../local/cluster';
 import { CORPUS, corpusText, loadCorpus } from '../../local/corpus';
 import { type RedisServer, startRedisServer } from '../../local/redis-server';
-import { CephLocator, cephCli, rgwHeadObject } from '../../nodes/compute/locality';
-import { pgidOf, rjenkinsHash } from '../../nodes/compute/placement';
+import { CephLocator, cephCli, PublishedLocator, rgwHeadObject } from '../../nodes/compute/locality';
+import { pgidOf, pgSeed, rjenkinsHash } from '../../nodes/compute/placement';
+import { actingPrimariesOf, PlacementPublisher, radosgwMarker } from '../../nodes/storage/placement';
 import { call, heldAfterHeartbeat, json } from '../support/cluster';
 
 // A real Ceph (Debian's Pacific packages) on this host: MON, MGR, 3 BlueStore OSDs, the
@@ -249,52 +251,97 @@ describe('the storage tier on RGW', () => {
       const answers = run.stdout
         .split('\n')
         .filter((line) => line.trim() !== '')
-        .map((line) => JSON.parse(line) as { objname: string; raw_pgid: string; pgid: string });
+        .map((line) => JSON.parse(line) as { objname: string; raw_pgid: string; pgid: string; acting_primary: number });
       expect(answers.map((answer) => answer.objname)).toEqual(names);
       const raw = names.map((name) => `${pool.pool}.${rjenkinsHash(new TextEncoder().encode(name)).toString(16)}`);
       expect(raw).toEqual(answers.map((answer) => answer.raw_pgid)); // the hash itself, before the modulo
       const computed = names.map((name) => pgidOf({ poolId: pool.pool, pgNum: pool.pg_num }, name));
       expect(computed).toEqual(answers.map((answer) => answer.pgid));
       expect(new Set(computed).size).toBeGreaterThan(64); // spread over the pool's 128 PGs, not one
+      // The PGs' primaries as the storage agent reads them (pg dump pgs_brief), by the computed seed: each object's own.
+      const primaries = actingPrimariesOf(ceph.ceph('pg', 'dump', 'pgs_brief', '--format', 'json'), pool.pool);
+      expect(names.map((name) => primaries.get(pgSeed({ poolId: pool.pool, pgNum: pool.pg_num }, name)))).toEqual(
+        answers.map((answer) => answer.acting_primary),
+      );
     }, 180_000);
 
-    test("a compute node with --locality offloads the data stage to the storage node on the primary's host", async () => {
-      // Two storage nodes: s2 on the OSDs' address, s1 on another loopback address (no OSD there).
-      const addresses: Record<string, string> = { c1: '127.0.0.1', s1: '127.0.0.2', s2: '127.0.0.1' };
-      const cluster = await LocalCluster.start({
-        redisUrl: redis.url,
-        objects: { s3Endpoint: ceph.rgwEndpoint, bucket: BUCKET, credentials: ceph.credentials },
-        computeNodes: 1,
-        storageNodes: 2,
-        slots: 2,
-        nodeHost: (id) => ({ address: addresses[id], commandPrefix: [] }),
-        offloadPolicy: 'thresholds',
-        offloadThresholds: { cpu: 1, memory: 1, loadPerCore: 1000 },
-        locality: { bucketMarker: marker(), pool: POOL, cephConf: ceph.conf },
-      });
+    test('the storage agent publishes the placement map into Redis, and a locator with no ceph CLI answers from it', async () => {
+      const store = await RedisStateStore.connect({ url: redis.url, keyPrefix: 'placement-test' });
       try {
-        await cluster.waitForNodes();
-        const args = { key: CORPUS.large.key };
-        const placed: string[] = [];
-        // A storage agent whose CPU reads 100 % refuses (see above); ask until 4 were offloaded.
-        for (
-          let attempt = 0;
-          attempt < 30 && placed.filter((tier3) => tier3.startsWith('offloaded')).length < 4;
-          attempt++
-        ) {
-          const reply = await call(cluster.url, 'POST', '/invoke/wordcount', args);
-          expect(reply.status).toBe(200);
-          expect(json(reply)).toEqual(expected('wordcount', args, corpusText(CORPUS.large.bytes)));
-          placed.push(String(reply.headers['x-strata-tier3']));
-          if (!placed.at(-1)!.startsWith('offloaded')) await sleep(500);
-        }
-        const offloaded = placed.filter((tier3) => tier3.startsWith('offloaded'));
-        expect(offloaded.length).toBe(4);
-        expect(new Set(offloaded)).toEqual(new Set(['offloaded:s2']));
+        const publisher = new PlacementPublisher({
+          ceph: cephCli(ceph.conf),
+          bucketMarker: radosgwMarker(BUCKET, ceph.conf),
+          publish: (epoch, map) => store.publishPlacement(epoch, map),
+        });
+        expect(await publisher.tick()).toBe(true);
+        await publisher.tick(); // the settling read: the same map, not published again
+        expect(await publisher.tick()).toBe(false); // the epoch has not moved: the PGs are not read
+        const published = await store.placement();
+        expect(published?.version).toBe('1');
+        const map = JSON.parse(published!.map!) as { bucketMarker: string; hosts: string[]; pgNum: number };
+        expect(map.bucketMarker).toBe(marker());
+        expect(map.hosts).toHaveLength(map.pgNum);
+        expect(new Set(map.hosts)).toEqual(new Set(['127.0.0.1'])); // every OSD of this one-host Ceph
+        const locator = new PublishedLocator({ read: (held) => store.placement(held) });
+        expect(await locator.primaryHost(CORPUS.large.key)).toBe('127.0.0.1');
       } finally {
-        await cluster.stop();
+        await store.close();
       }
-    }, 180_000);
+    }, 60_000);
+
+    test.each(['ceph CLI', 'published map'] as const)(
+      "a compute node with locality (%s) offloads the data stage to the storage node on the primary's host",
+      async (form) => {
+        // Two storage nodes: s2 on the OSDs' address, s1 on another loopback address (no OSD there).
+        const addresses: Record<string, string> = { c1: '127.0.0.1', s1: '127.0.0.2', s2: '127.0.0.1' };
+        const cluster = await LocalCluster.start({
+          redisUrl: redis.url,
+          objects: { s3Endpoint: ceph.rgwEndpoint, bucket: BUCKET, credentials: ceph.credentials },
+          computeNodes: 1,
+          storageNodes: 2,
+          slots: 2,
+          nodeHost: (id) => ({ address: addresses[id], commandPrefix: [] }),
+          offloadPolicy: 'thresholds',
+          offloadThresholds: { cpu: 1, memory: 1, loadPerCore: 1000 },
+          ...(form === 'ceph CLI'
+            ? { locality: { bucketMarker: marker(), pool: POOL, cephConf: ceph.conf } }
+            : {
+                // The storage agents publish (both: one version per epoch), the compute node runs no ceph CLI.
+                locality: 'state' as const,
+                publishPlacement: { bucket: BUCKET, pool: POOL, cephConf: ceph.conf },
+              }),
+        });
+        try {
+          await cluster.waitForNodes();
+          const args = { key: CORPUS.large.key };
+          const placed: string[] = [];
+          // A storage agent whose CPU reads 100 % refuses (see above); ask until 4 were offloaded.
+          for (
+            let attempt = 0;
+            attempt < 30 && placed.filter((tier3) => tier3.startsWith('offloaded')).length < 4;
+            attempt++
+          ) {
+            const reply = await call(cluster.url, 'POST', '/invoke/wordcount', args);
+            expect(reply.status).toBe(200);
+            expect(json(reply)).toEqual(expected('wordcount', args, corpusText(CORPUS.large.bytes)));
+            placed.push(String(reply.headers['x-strata-tier3']));
+            if (!placed.at(-1)!.startsWith('offloaded')) await sleep(500);
+          }
+          const offloaded = placed.filter((tier3) => tier3.startsWith('offloaded'));
+          expect(offloaded.length).toBe(4);
+          expect(new Set(offloaded)).toEqual(new Set(['offloaded:s2']));
+          if (form === 'published map') {
+            // The map the compute node read came from the storage agents.
+            const reader = await RedisStateStore.connect({ url: redis.url });
+            expect(await reader.placement()).toMatchObject({ map: expect.stringContaining('127.0.0.1') });
+            await reader.close();
+          }
+        } finally {
+          await cluster.stop();
+        }
+      },
+      180_000,
+    );
   });
 
   test('a missing object is a 404 naming the key, from RGW as from a folder', async () => {
