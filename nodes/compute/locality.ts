@@ -218,13 +218,13 @@ export function checkPlacementMap(text: string): PlacementMap {
   return map as PlacementMap;
 }
 
-/** The ceph CLI with a config file (its keyring needs only `mon 'allow r'`), JSON out, 5 s at most. */
-export function cephCli(conf?: string): CephCommand {
+/** The ceph CLI with a config file (its keyring needs only `mon 'allow r'`) and optionally who it is (`--id`, `--keyring`; else CEPH_ARGS or the default), JSON out, 5 s at most. */
+export function cephCli(conf?: string, identity: readonly string[] = []): CephCommand {
   return (args) =>
     new Promise((resolve, reject) => {
       execFile(
         'ceph',
-        [...(conf ? ['--conf', conf] : []), ...args, '--format', 'json'],
+        [...(conf ? ['--conf', conf] : []), ...identity, ...args, '--format', 'json'],
         { timeout: 5_000 },
         (error, stdout) => (error ? reject(error) : resolve(stdout)),
       );

@@ -5,13 +5,19 @@
  * (nodes/compute/placement.ts) and needs no ceph CLI, key or ceph.conf of its own.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { type CephCommand, osdHostsOf, type PlacementMap } from '../compute/locality';
 
 /** The pool's id and pg_num in `ceph osd dump --format json`. */
 export function poolOf(osdDumpJson: string, pool: string): { poolId: number; pgNum: number } {
-  const dump = JSON.parse(osdDumpJson) as { pools?: { pool: number; pool_name: string; pg_num: number }[] };
+  const dump = JSON.parse(osdDumpJson) as {
+    pools?: { pool: number; pool_name: string; pg_num: number; object_hash?: number }[];
+  };
   const found = dump.pools?.find((candidate) => candidate.pool_name === pool);
   if (!found) throw new Error(`ceph osd dump has no pool ${pool}`);
+  // CEPH_STR_HASH_RJENKINS (2), the one hash nodes/compute/placement.ts computes.
+  if (found.object_hash !== undefined && found.object_hash !== 2)
+    throw new Error(`pool ${pool} hashes object names with hash ${found.object_hash}, not rjenkins (2)`);
   return { poolId: found.pool, pgNum: found.pg_num };
 }
 
@@ -102,7 +108,20 @@ export class PlacementPublisher {
   }
 }
 
-/** The bucket's marker from radosgw-admin (on a storage host, with its ceph.conf). */
+/**
+ * The bucket's marker from a file (one line) that a process with Ceph's admin key wrote:
+ * radosgw-admin cannot start with a read-only key (it sets up RGW's notify service, which
+ * needs writes), so on AWS the setup script writes it once the bucket exists.
+ */
+export function fileMarker(path: string): () => Promise<string> {
+  return async () => {
+    const marker = (await readFile(path, 'utf8')).trim();
+    if (marker === '') throw new Error(`${path} is empty: no bucket marker`);
+    return marker;
+  };
+}
+
+/** The bucket's marker from radosgw-admin (on a storage host, with its ceph.conf and a key that may write RGW's control pool). */
 export function radosgwMarker(bucket: string, conf?: string): () => Promise<string> {
   return () =>
     new Promise((resolve, reject) => {

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3ObjectStore } from '../../common/object-store';
 import { RedisStateStore } from '../../common/state';
@@ -10,7 +12,7 @@ import { CORPUS, corpusText, loadCorpus } from '../../local/corpus';
 import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { CephLocator, cephCli, PublishedLocator, rgwHeadObject } from '../../nodes/compute/locality';
 import { pgidOf, pgSeed, rjenkinsHash } from '../../nodes/compute/placement';
-import { actingPrimariesOf, PlacementPublisher, radosgwMarker } from '../../nodes/storage/placement';
+import { actingPrimariesOf, fileMarker, PlacementPublisher } from '../../nodes/storage/placement';
 import { call, heldAfterHeartbeat, json } from '../support/cluster';
 
 // A real Ceph (Debian's Pacific packages) on this host: MON, MGR, 3 BlueStore OSDs, the
@@ -265,17 +267,38 @@ describe('the storage tier on RGW', () => {
       );
     }, 180_000);
 
-    test('the storage agent publishes the placement map into Redis, and a locator with no ceph CLI answers from it', async () => {
+    test('the storage agent publishes the placement map into Redis with a read-only key, and a locator with no ceph CLI answers from it', async () => {
       const store = await RedisStateStore.connect({ url: redis.url, keyPrefix: 'placement-test' });
+      // The key the AWS storage agent gets (nodes/node-setup/storage-node.sh; CEPH_ARGS names it there).
+      const folder = mkdtempSync(join(tmpdir(), 'strata-agent-'));
+      const keyring = join(folder, 'keyring');
+      writeFileSync(
+        keyring,
+        ceph.ceph('auth', 'get-or-create', 'client.strata-agent', 'mon', 'allow r', 'mgr', 'allow r'),
+      );
+      // radosgw-admin cannot start with that key: the setup script writes the marker with the admin's.
+      const markerFile = join(folder, 'bucket-marker');
+      writeFileSync(markerFile, `${marker()}\n`);
       try {
-        const publisher = new PlacementPublisher({
-          ceph: cephCli(ceph.conf),
-          bucketMarker: radosgwMarker(BUCKET, ceph.conf),
-          publish: (epoch, map) => store.publishPlacement(epoch, map),
-        });
+        // Who the CLI is, as CEPH_ARGS says on AWS (jest's process.env does not reach a child, so flags here).
+        const as = (file: string) => cephCli(ceph.conf, ['--id', 'strata-agent', '--keyring', file]);
+        const publish = (file: string) =>
+          new PlacementPublisher({
+            ceph: as(file),
+            bucketMarker: fileMarker(markerFile),
+            publish: (epoch, map) => store.publishPlacement(epoch, map),
+          });
+        // The same name with another secret is refused: the CLI is who the flags say.
+        const forged = join(folder, 'forged');
+        const secret = spawnSync('ceph-authtool', ['--gen-print-key'], { encoding: 'utf8' }).stdout.trim();
+        writeFileSync(forged, `[client.strata-agent]\n\tkey = ${secret}\n`);
+        await expect(publish(forged).tick()).rejects.toThrow();
+        const publisher = publish(keyring);
         expect(await publisher.tick()).toBe(true);
         await publisher.tick(); // the settling read: the same map, not published again
         expect(await publisher.tick()).toBe(false); // the epoch has not moved: the PGs are not read
+        // The key writes nothing: a pool it may not create.
+        await expect(as(keyring)(['osd', 'pool', 'create', 'not-allowed'])).rejects.toThrow();
         const published = await store.placement();
         expect(published?.version).toBe('1');
         const map = JSON.parse(published!.map!) as { bucketMarker: string; hosts: string[]; pgNum: number };

@@ -210,6 +210,19 @@ describe('the placement map the storage tier publishes, and the locator that rea
         'mk',
       ),
     ).toThrow(/no-such-pool/);
+    // A pool that hashes names with the linux hash (1): the PGs computed here would be wrong, so no map.
+    const linux = JSON.stringify({
+      ...JSON.parse(dumpAt(1)),
+      pools: [{ pool: 7, pool_name: 'p', pg_num: 8, object_hash: 1 }],
+    });
+    expect(() =>
+      placementMapOf(
+        linux,
+        pgsBrief(() => 0),
+        'p',
+        'mk',
+      ),
+    ).toThrow(/not rjenkins/);
   });
 
   test('the publisher reads the PGs only when the epoch moved (and once more after, for a late manager)', async () => {
