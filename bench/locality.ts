@@ -194,10 +194,11 @@ function fixedAddress(env: RehearsalEnvironment, storage: readonly Instance[], i
 async function configure(compute: readonly Instance[], mode: Mode, locality: string, port: string): Promise<void> {
   for (const { host } of compute) {
     const unit = host.readFile(`/etc/systemd/system/${UNIT}.service`);
-    const execStart = /^ExecStart=(.*)$/m.exec(unit)![1];
+    // The deployed unit's --locality state (strata.offloadByLocality) is taken off: each mode here says its own.
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)![1].replace(' --locality state', '');
     if (mode === 'locality')
       host.writeFile(DROP_IN, `[Service]\nExecStart=\nExecStart=${execStart} --locality '${locality}'\n`);
-    else await host.must(['rm', '-f', DROP_IN]);
+    else host.writeFile(DROP_IN, `[Service]\nExecStart=\nExecStart=${execStart}\n`);
     await host.must(['systemctl', 'daemon-reload']);
     await host.must(['systemctl', 'restart', UNIT]);
   }

@@ -40,6 +40,13 @@ export interface StrataConfig {
   readonly prequal: { readonly probes: number; readonly quantile: number };
   /** Over any of these a storage node runs no data stage. @default cpu 0.8, memory 0.8, loadPerCore 0.8 (AutoNDP's) */
   readonly offloadThresholds: OffloadThresholds;
+  /**
+   * Tier 3 by locality: a data stage is offered first to the storage host holding the
+   * object's primary copy (its storage agents publish the data pool's placement map into
+   * the state store, compute nodes compute an object's PG and look it up; docs/policies.md).
+   * @default true
+   */
+  readonly offloadByLocality: boolean;
   readonly network: NetworkConfig;
   readonly state: StateConfig;
   readonly compute: ComputeConfig;
@@ -163,6 +170,7 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     'choices',
     'prequal',
     'offloadThresholds',
+    'offloadByLocality',
     'network',
     'state',
     'compute',
@@ -281,6 +289,7 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
     choices,
     prequal: prequalOptions,
     offloadThresholds,
+    offloadByLocality: top.boolean('offloadByLocality', D.offloadByLocality),
     network: {
       maxAzs,
       natGateways: network.whole('natGateways', D.network.natGateways, 1, maxAzs),

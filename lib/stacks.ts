@@ -114,6 +114,7 @@ export class StorageStack extends Stack {
       computePort: PORTS.computeNode,
       rgwPort: PORTS.rgw,
       thresholds: config.offloadThresholds,
+      offloadByLocality: config.offloadByLocality,
       ...config.storage,
     });
     new CfnOutput(this, 'RgwEndpoint', { value: this.ceph.rgwEndpoint });
@@ -160,6 +161,7 @@ export class ComputeStack extends Stack {
       offloadPolicy: config.policies.offload.name,
       offloadPolicyOptions: config.policies.offload.options,
       offloadThresholds: config.offloadThresholds,
+      offloadByLocality: config.offloadByLocality,
       ...config.compute,
     });
     new CfnOutput(this, 'AutoScalingGroupName', { value: this.fleet.autoScalingGroup.autoScalingGroupName });

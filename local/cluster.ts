@@ -74,8 +74,19 @@ export interface LocalClusterOptions {
   readonly nodeQueue?: number;
   /** The compute nodes find a peer by asking each for its slots, as faabric did (nodes' --ask-peers). @default false */
   readonly askPeers?: boolean;
-  /** Tier 3 by locality: the compute nodes' --locality (nodes/compute/locality.ts). @default off */
-  readonly locality?: { readonly bucketMarker: string; readonly pool?: string; readonly cephConf?: string };
+  /**
+   * Tier 3 by locality: the compute nodes' --locality (nodes/compute/locality.ts): \`state\` reads
+   * the placement map the storage nodes publish (publishPlacement, and redisUrl), an object the
+   * ceph CLI's flag. @default off
+   */
+  readonly locality?: 'state' | { readonly bucketMarker: string; readonly pool?: string; readonly cephConf?: string };
+  /** The storage nodes publish the data pool's placement map (their --publish-placement, nodes/storage/placement.ts). @default off */
+  readonly publishPlacement?: {
+    readonly bucket: string;
+    readonly pool?: string;
+    readonly cephConf?: string;
+    readonly intervalMs?: number;
+  };
   /** Compute nodes that skip warming their local path of the data stages (nodes' --cold), for comparison. @default false */
   readonly coldLocalPath?: boolean;
   /** @default 1000 */
@@ -293,6 +304,7 @@ export class LocalCluster {
             String(options.storageSlots ?? slotsOf(0)),
             '--thresholds',
             storageThresholds,
+            ...(options.publishPlacement ? ['--publish-placement', JSON.stringify(options.publishPlacement)] : []),
           ]),
         ),
         ...range(options.computeNodes ?? 3).map((i) =>
@@ -313,7 +325,9 @@ export class LocalCluster {
             ...(options.nodeQueue === undefined ? [] : ['--queue', String(options.nodeQueue)]),
             ...(options.coldLocalPath ? ['--cold'] : []),
             ...(options.askPeers ? ['--ask-peers'] : []),
-            ...(options.locality ? ['--locality', JSON.stringify(options.locality)] : []),
+            ...(options.locality
+              ? ['--locality', options.locality === 'state' ? 'state' : JSON.stringify(options.locality)]
+              : []),
             ...(options.metricsDir
               ? ['--invocation-log', join(options.metricsDir, `c${i + 1}.invocations.jsonl`)]
               : []),

@@ -38,6 +38,7 @@ export const STRATA_DEFAULTS = {
     quantile: checkQuantile(strata.prequal.quantile, 'cdk.json strata.prequal.quantile'),
   },
   offloadThresholds: checkOffloadThresholds(strata.offloadThresholds) as OffloadThresholds,
+  offloadByLocality: strata.offloadByLocality,
   network: strata.network,
   state: strata.state,
   compute: strata.compute,

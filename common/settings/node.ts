@@ -34,6 +34,8 @@ const EVERY_NODE = [
   'STRATA_VPC_CIDR',
   /** The function code bucket (docs/functions.md): passed as --functions s3://BUCKET. */
   'STRATA_FUNCTIONS_BUCKET',
+  /** Tier 3 by locality, on or off: storage agents publish the placement map, compute nodes read it (--locality state). */
+  'STRATA_LOCALITY',
 ] as const;
 
 export const COMPUTE_NODE_VARIABLES = [

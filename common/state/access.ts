@@ -70,18 +70,27 @@ const RIGHTS: Record<StateRole, RoleRights> = {
   },
   // Heartbeats (its metrics agent) with the storage nodes for tier 3 in the reply, deregisters at
   // drain, reserves a peer through the index when it is full (tier 2) and releases it; reads the
-  // live policy setting (GET).
+  // live policy setting (GET); reads the storage tier's placement map for tier 3 by locality.
   compute: {
-    scripts: [lua.HEARTBEAT, lua.HEARTBEAT_STORAGE, lua.DEREGISTER, lua.STORAGE_NODES, lua.RESERVE, lua.RELEASE],
+    scripts: [
+      lua.HEARTBEAT,
+      lua.HEARTBEAT_STORAGE,
+      lua.DEREGISTER,
+      lua.STORAGE_NODES,
+      lua.RESERVE,
+      lua.RELEASE,
+      lua.READ_PLACEMENT,
+    ],
     commands: ['GET'],
-    keys: [...FLEET_KEYS, ':epochs', ':cursor:*'],
+    keys: [...FLEET_KEYS, ':epochs', ':cursor:*', ':placement'],
     otherKeys: [POLICY_KEY],
   },
-  // Heartbeats, deregisters, reads the other storage nodes; never reserves.
+  // Heartbeats, deregisters, reads the other storage nodes; never reserves. Publishes the
+  // placement map (the agent on a host with Ceph's keyring, nodes/storage/placement.ts).
   storage: {
-    scripts: [lua.HEARTBEAT, lua.DEREGISTER, lua.STORAGE_NODES],
+    scripts: [lua.HEARTBEAT, lua.DEREGISTER, lua.STORAGE_NODES, lua.PUBLISH_PLACEMENT],
     commands: [],
-    keys: [...FLEET_KEYS, ':epochs'],
+    keys: [...FLEET_KEYS, ':epochs', ':placement'],
   },
   // Writes the functions directory's cache after each change to the registry.
   'functions-api': {

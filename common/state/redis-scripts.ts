@@ -471,7 +471,40 @@ return {1, chosen, count, lease, address, room or tonumber(redis.call('GET', ROO
 `,
 );
 
+/**
+ * ARGV: now, the OSD map epoch, the placement map (JSON, nodes/storage/placement.ts). The
+ * storage tier's placement map (tier 3 by locality), kept in \`P:placement\` unless the one
+ * there is of a newer epoch, or of this epoch and the same (several storage agents publish;
+ * one of the same epoch that differs replaces it, a manager's late view being corrected).
+ * Answers the map's new version, or 0 if it kept the one there.
+ */
+export const PUBLISH_PLACEMENT = script(
+  'publish-placement',
+  `
+local PLACEMENT = P .. ':placement'
+local held = redis.call('HMGET', PLACEMENT, 'epoch', 'map')
+local epoch = tonumber(ARGV[2])
+if held[1] and (tonumber(held[1]) > epoch or (tonumber(held[1]) == epoch and held[2] == ARGV[3])) then return 0 end
+redis.call('HSET', PLACEMENT, 'epoch', ARGV[2], 'map', ARGV[3])
+return redis.call('HINCRBY', PLACEMENT, 'version', 1)
+`,
+);
+
+/** ARGV: now, the placement map's version the caller has (or ''). {} if none is published, {version} if the caller's is current, else {version, map}. */
+export const READ_PLACEMENT = script(
+  'read-placement',
+  `
+local PLACEMENT = P .. ':placement'
+local version = redis.call('HGET', PLACEMENT, 'version')
+if not version then return {} end
+if version == ARGV[2] then return {version} end
+return {version, redis.call('HGET', PLACEMENT, 'map')}
+`,
+);
+
 export const ALL_SCRIPTS = [
+  PUBLISH_PLACEMENT,
+  READ_PLACEMENT,
   HEARTBEAT,
   HEARTBEAT_STORAGE,
   DEREGISTER,

@@ -8,6 +8,8 @@ import {
   LIVE_NODES,
   type LuaScript,
   MEMBERSHIP,
+  PUBLISH_PLACEMENT,
+  READ_PLACEMENT,
   RELEASE,
   RESERVE,
   ROOM_LEFT,
@@ -133,6 +135,17 @@ export class RedisStateStore implements StateStore {
     const held = this.storageView;
     const reply = await this.run(HEARTBEAT_STORAGE, [...this.heartbeatArgs(report, ttlMs), held?.version ?? '']);
     return this.storageViewFrom(reply as [string, string?], held);
+  }
+
+  /** A storage agent publishes the placement map of this OSD map epoch (tier 3 by locality); true if it replaced the one there. */
+  async publishPlacement(epoch: number, map: string): Promise<boolean> {
+    return Number(await this.run(PUBLISH_PLACEMENT, [epoch, map])) > 0;
+  }
+
+  /** The placement map and its version, the map only if its version is not \`heldVersion\`; undefined if none is published. */
+  async placement(heldVersion = ''): Promise<{ version: string; map?: string } | undefined> {
+    const [version, map] = (await this.run(READ_PLACEMENT, [heldVersion])) as string[];
+    return version === undefined ? undefined : { version: String(version), map };
   }
 
   async deregister(nodeId: string): Promise<void> {

@@ -63,6 +63,8 @@ export interface CephClusterProps {
   readonly pgNum?: number;
   /** @default true */
   readonly pgAutoscale?: boolean;
+  /** The storage agents publish the data pool's placement map for tier 3 by locality (--publish-placement). @default true */
+  readonly offloadByLocality?: boolean;
   /** @default 2 */
   readonly slotsPerNode?: number;
   /** @default DATA_BUCKET, 'strata-data' */
@@ -266,6 +268,7 @@ export class CephCluster extends Construct {
           STRATA_OSD_MEMORY_TARGET: String(OSD_MEMORY_TARGET),
           STRATA_PG_NUM: String(props.pgNum ?? defaults.pgNum),
           STRATA_PG_AUTOSCALE: (props.pgAutoscale ?? defaults.pgAutoscale) ? 'on' : 'off',
+          STRATA_LOCALITY: (props.offloadByLocality ?? STRATA_DEFAULTS.offloadByLocality) ? 'on' : 'off',
           STRATA_BUCKET: this.bucket,
           STRATA_RGW_PORT: String(props.rgwPort),
           STRATA_RGW_NAME: rgwName,

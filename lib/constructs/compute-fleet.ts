@@ -60,6 +60,8 @@ export interface ComputeFleetProps {
   /** @default the policy's defaults (for thresholds: offloadThresholds) */
   readonly offloadPolicyOptions?: PolicyOptions;
   readonly offloadThresholds: OffloadThresholds;
+  /** Compute nodes offer a data stage first to the host of the object's primary (--locality state). @default true */
+  readonly offloadByLocality?: boolean;
   /** The first preferred; one architecture and size (lib/config.ts checks). @default ['c7g.large', 'c7gd.large'] */
   readonly instanceTypes?: readonly string[];
   /** 1 to 1000. @default cdk.json's compute.minNodes (2) */
@@ -186,6 +188,7 @@ export class ComputeFleet extends Construct {
         ),
         STRATA_OFFLOAD_THRESHOLDS: JSON.stringify(props.offloadThresholds),
         STRATA_LIFECYCLE_HOOK: DRAIN_HOOK,
+        STRATA_LOCALITY: (props.offloadByLocality ?? STRATA_DEFAULTS.offloadByLocality) ? 'on' : 'off',
         STRATA_FUNCTIONS_BUCKET: props.functionCode.bucket.bucketName,
       } satisfies ComputeNodeEnvironment,
     });

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { sleep } from '../commands';
 import { CORPUS, corpusText } from '../corpus';
 import { checkCluster, invokeSamples } from './checks';
-import { STACKS } from './deployment';
+import { STACKS, settingsOf } from './deployment';
 import { DispatcherLambda, PROJECT_MODULES } from './dispatcher';
 import { RehearsalEnvironment } from './environment';
 import { rehearseFaults } from './faults';
 import type { Instance } from './fleet';
 import { rehearseUserFunction } from './functions';
+import { checkLocality } from './locality';
 import { rehearsePolicySwitch } from './policy-switch';
 import { CheckFailed, Report } from './report';
 
@@ -30,11 +31,14 @@ export async function rehearse(options: RehearsalOptions): Promise<boolean> {
   const env = await RehearsalEnvironment.start(options.assembly, (line) => report.log(line));
   let dispatcher: DispatcherLambda | undefined;
   try {
-    const { storage, firstLaunch } = await bringUp(env, report);
+    const { storage, compute, firstLaunch } = await bringUp(env, report);
     // What a user does once the stacks are complete, then what Ceph and the nodes say.
     const awsEndpoint = await env.aws.serveApis(env.network.gateway, (stack) => env.deployment.outputs(stack));
     dispatcher = await startDispatcher(env, awsEndpoint);
     await invocations(env, report, dispatcher, firstLaunch);
+    if (settingsOf(compute[0].launch.userData).STRATA_LOCALITY === 'on')
+      await checkLocality(env, report, storage, compute);
+    else report.log('strata.offloadByLocality is off: tier 3 by locality not checked');
     await rehearsePolicySwitch(env, report, dispatcher, awsEndpoint);
     await rehearseUserFunction(env, report, dispatcher);
     await checkCluster(env, report, storage, firstLaunch);

@@ -9,6 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { NodeView } from '@strata/policy-engine';
+import { pgSeed } from './placement';
 
 /** Runs the ceph CLI with these arguments (and --format json), answering its stdout. */
 export type CephCommand = (args: readonly string[]) => Promise<string>;
@@ -133,21 +134,113 @@ export class CephLocator implements PrimaryLocator {
   }
 }
 
-/** The ceph CLI with a config file (its keyring needs only `mon 'allow r'`), JSON out, 5 s at most. */
-export function cephCli(conf?: string): CephCommand {
+/**
+ * The storage tier's placement map (nodes/storage/placement.ts publishes it into the state
+ * store): the data pool's id and pg_num, the bucket's marker, and for each PG (by seed) the
+ * address of its acting primary's host ('' where unknown).
+ */
+export interface PlacementMap {
+  readonly poolId: number;
+  readonly pgNum: number;
+  readonly bucketMarker: string;
+  readonly hosts: readonly string[];
+}
+
+/** Reads the published map: its version, the map only when the version is not the one held; undefined if none is published. */
+export type PlacementRead = (heldVersion: string) => Promise<{ version: string; map?: string } | undefined>;
+
+export interface PublishedLocatorOptions {
+  readonly read: PlacementRead;
+  /** How often the map's version is asked (one small script call). @default 1000, a heartbeat */
+  readonly intervalMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Finds primaries with no call to Ceph: the object's PG is computed here (placement.ts) and
+ * its primary's host looked up in the map the storage tier published. The map's version is
+ * asked at most every intervalMs, in the background once a map is held; the map itself comes
+ * only when its version moved (a new OSD map epoch).
+ */
+export class PublishedLocator implements PrimaryLocator {
+  private held: { version: string; map: PlacementMap } | undefined;
+  private askedAt = Number.NEGATIVE_INFINITY;
+  private reading: Promise<void> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly options: PublishedLocatorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async primaryHost(key: string): Promise<string | undefined> {
+    if (this.now() - this.askedAt >= (this.options.intervalMs ?? 1000)) {
+      const reading = this.refresh();
+      // Only the first map is waited for; later ones are read beside the request.
+      await (this.held ? undefined : reading.catch(() => undefined));
+    }
+    const map = this.held?.map;
+    if (!map) return undefined;
+    const oid = rgwHeadObject(map.bucketMarker, key);
+    return oid === undefined ? undefined : map.hosts[pgSeed(map, oid)] || undefined;
+  }
+
+  /** The map held now, for tests and logs. */
+  get version(): string | undefined {
+    return this.held?.version;
+  }
+
+  private refresh(): Promise<void> {
+    this.askedAt = this.now();
+    this.reading ??= this.options
+      .read(this.held?.version ?? '')
+      .then((answer) => {
+        if (answer?.map !== undefined) this.held = { version: answer.version, map: checkPlacementMap(answer.map) };
+      })
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
+  }
+}
+
+/** A published map, checked: a malformed one is refused rather than used. */
+export function checkPlacementMap(text: string): PlacementMap {
+  const map = JSON.parse(text) as Partial<PlacementMap>;
+  if (
+    !Number.isInteger(map.poolId) ||
+    !Number.isInteger(map.pgNum) ||
+    (map.pgNum as number) < 1 ||
+    typeof map.bucketMarker !== 'string' ||
+    !Array.isArray(map.hosts) ||
+    map.hosts.length !== map.pgNum
+  )
+    throw new Error(`the placement map is malformed: ${text.slice(0, 200)}`);
+  return map as PlacementMap;
+}
+
+/** The ceph CLI with a config file (its keyring needs only `mon 'allow r'`) and optionally who it is (`--id`, `--keyring`; else CEPH_ARGS or the default), JSON out, 5 s at most. */
+export function cephCli(conf?: string, identity: readonly string[] = []): CephCommand {
   return (args) =>
     new Promise((resolve, reject) => {
       execFile(
         'ceph',
-        [...(conf ? ['--conf', conf] : []), ...args, '--format', 'json'],
+        [...(conf ? ['--conf', conf] : []), ...identity, ...args, '--format', 'json'],
         { timeout: 5_000 },
         (error, stdout) => (error ? reject(error) : resolve(stdout)),
       );
     });
 }
 
-/** The compute node's --locality flag: the bucket's marker, and optionally the data pool and ceph.conf. */
-export function locatorFromFlag(text: string): CephLocator {
+/**
+ * The compute node's --locality flag: \`state\` (the map the storage tier publishes into the
+ * state store, read with \`read\`), or JSON with the bucket's marker, and optionally the data
+ * pool and ceph.conf, for the ceph CLI on this host.
+ */
+export function locatorFromFlag(text: string, read?: PlacementRead): PrimaryLocator {
+  if (text === 'state') {
+    if (!read) throw new RangeError('--locality state needs a Redis state store (it reads the placement map there)');
+    return new PublishedLocator({ read });
+  }
   const value = JSON.parse(text) as { bucketMarker?: unknown; pool?: unknown; cephConf?: unknown };
   if (typeof value.bucketMarker !== 'string' || value.bucketMarker === '')
     throw new RangeError("--locality: bucketMarker must be the bucket's marker (radosgw-admin bucket stats)");

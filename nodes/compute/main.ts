@@ -18,14 +18,17 @@ const USAGE = `usage: nodes/compute/main.ts --id ID (--objects DIR | --s3-endpoi
   [--offload-policy thresholds] [--offload-options '{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}']
   [--plugins '[{"tier":"node","name":"NAME","module":"/abs/path.ts"}]' (from source only; a bundle has its plugins built in)]
   [--policy-file PATH (the live policy setting of a local run; with a redis:// state, it is read from Redis)] [--max-hops 2]
-  [--queue N] [--ask-peers] [--locality JSON] [--cold] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
+  [--queue N] [--ask-peers] [--locality state|JSON] [--cold] [--emf-file PATH] [--invocation-log PATH] [--heartbeat-ms 1000]
   [--peers CIDR,...] [--peer-ports PORT,...] [--measure host|process] [--state URL]
 --measure process: the metrics agent measures this process alone (nodes sharing one machine, as npm start runs them).
 --queue N: an invocation no peer takes waits here for a slot (up to its budget) while fewer than N wait;
   refused only when the queue is full (the benchmarks' AutoNDP baseline). Without it: 503 after 500 ms.
 --ask-peers: find a peer as faabric did, asking each (GET /health) in id order for a free slot (the baseline's per-call cost).
---locality '{"bucketMarker":"...","pool":"default.rgw.buckets.data","cephConf":"/etc/ceph/ceph.conf"}': offer a data
-  stage first to the storage host of the object's primary OSD (Ceph's placement), else to any the policy allows.
+--locality state: offer a data stage first to the storage host of the object's primary OSD (Ceph's placement),
+  else to any the policy allows; the object's PG is computed here, its primary's host read from the placement map
+  the storage agents publish into the state store (storage agents' --publish-placement). Or
+--locality '{"bucketMarker":"...","pool":"default.rgw.buckets.data","cephConf":"/etc/ceph/ceph.conf"}': the same
+  with the ceph CLI on this host (it needs a key that may read the OSD map).
 --cold: do not warm the local path of the data stages before taking work (for comparison).
 The state store URL (it may hold a user and password) is read from STRATA_STATE_URL; --state is for tests.`;
 
@@ -57,7 +60,9 @@ async function main(): Promise<void> {
   let tiers;
   let locator;
   try {
-    locator = values.locality === undefined ? undefined : locatorFromFlag(values.locality);
+    // `state` needs the store, connected below; the JSON form is checked here, before any connection.
+    locator =
+      values.locality === undefined || values.locality === 'state' ? undefined : locatorFromFlag(values.locality);
     await registerPluginModules(parsePluginsFlag(values.plugins));
     tiers = {
       node: new TierPolicy(
@@ -83,6 +88,12 @@ async function main(): Promise<void> {
   }
   const common = await commonNodeOptions(values);
   emf = common.emf;
+  if (values.locality === 'state') {
+    const store = common.store;
+    if (!(store instanceof RedisStateStore))
+      exitWith(2, '--locality state needs a Redis state store (it reads the placement map there)');
+    locator = locatorFromFlag('state', (held) => store.placement(held));
+  }
   const node = await new ComputeNode({
     ...common,
     maxHops: wholeNumber('max-hops', values['max-hops'], 0),

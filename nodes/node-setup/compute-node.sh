@@ -20,6 +20,10 @@ NODE_POLICY_OPTIONS='${STRATA_NODE_POLICY_OPTIONS}'
 OFFLOAD_POLICY_OPTIONS='${STRATA_OFFLOAD_POLICY_OPTIONS}'
 ENV
 install_log_rotation
+# Tier 3 by locality: the node computes an object's PG and reads its primary's host from the
+# placement map the storage agents publish into the state store (no ceph CLI or key here).
+locality=''
+if [ "${STRATA_LOCALITY}" = on ]; then locality=' --locality state'; fi
 
 start_cloudwatch_agent
 install_unit strata-compute-node "Strata compute node (runtime and metrics agent)" \
@@ -28,7 +32,7 @@ install_unit strata-compute-node "Strata compute node (runtime and metrics agent
 --node-policy ${STRATA_NODE_POLICY} --node-options \${NODE_POLICY_OPTIONS} \
 --offload-policy ${STRATA_OFFLOAD_POLICY} --offload-options \${OFFLOAD_POLICY_OPTIONS} \
 --emf-file ${STRATA_LOG_DIR}/metrics.emf --invocation-log ${STRATA_LOG_DIR}/invocations.log \
---functions $(aws_functions_location)"
+--functions $(aws_functions_location)${locality}"
 
 install -m 0755 "${STRATA_HOME}/node-setup/drain-on-termination.sh" /usr/local/bin/strata-drain-on-termination
 cat > /etc/systemd/system/strata-drain-on-termination.service <<UNIT

@@ -13,7 +13,7 @@ const FAMILY =
 const SIZE =
   'an EC2 instance type with a size that exists (nano, micro, small, medium, large, xlarge, 2xlarge ... 48xlarge, metal, metal-16xl ...), such as c7g.large';
 const TOP_KEYS =
-  'invocationStrategy, nodePolicy, offloadPolicy, choices, prequal, offloadThresholds, network, state, compute, storage, dispatch, alarmEmail, plugins';
+  'invocationStrategy, nodePolicy, offloadPolicy, choices, prequal, offloadThresholds, offloadByLocality, network, state, compute, storage, dispatch, alarmEmail, plugins';
 
 describe('loadStrataConfig', () => {
   test('fills every default when nothing is set', () => {
@@ -24,6 +24,7 @@ describe('loadStrataConfig', () => {
       choices: 2,
       prequal: { probes: 8, quantile: 0.9 },
       offloadThresholds: { cpu: 0.8, memory: 0.8, loadPerCore: 0.8 },
+      offloadByLocality: true,
       network: { maxAzs: 3, natGateways: 1 },
       state: { nodeType: 'cache.t4g.small', replicas: 1, cells: 1, shards: 1 },
       compute: {
@@ -109,6 +110,7 @@ describe('loadStrataConfig', () => {
       'strata.offloadThresholds.disk is not an option; valid options: cpu, memory, loadPerCore',
     ],
     [{ offloadThresholds: 0.5 }, 'strata.offloadThresholds must be an object with cpu, memory and loadPerCore'],
+    [{ offloadByLocality: 'yes' }, 'strata.offloadByLocality must be true or false; got "yes"'],
     [{ invocationStratgy: 'round-robin' }, `strata.invocationStratgy is not a setting; the settings are ${TOP_KEYS}`],
     [[], `strata must be an object with the keys ${TOP_KEYS}`],
     [{ network: { maxAzs: 1 } }, 'strata.network.maxAzs must be a whole number from 2 to 3; got 1'],

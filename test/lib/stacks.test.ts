@@ -299,6 +299,7 @@ describe('StrataStorage', () => {
     expect(first).toContain("STRATA_CEPH_INDEX='0'");
     expect(first).toContain("STRATA_PG_NUM='128'");
     expect(first).toContain("STRATA_PG_AUTOSCALE='on'");
+    expect(first).toContain("STRATA_LOCALITY='on'"); // the agent publishes the placement map
     expect(first).toContain('exec bash /opt/strata/node-setup/storage-node.sh');
     expect(second).toContain("STRATA_CEPH_INDEX='1'");
     expect(second).toContain("STRATA_CEPH_MONS='storage-0=10.40.16.10 storage-1=10.40.32.10 storage-2=10.40.48.10'");
@@ -439,6 +440,7 @@ describe('StrataCompute', () => {
     const text = userDataText(launchTemplate.UserData);
     expect(text).toContain("STRATA_SLOTS='2'");
     expect(text).toContain("STRATA_NODE_POLICY='most-slots'");
+    expect(text).toContain("STRATA_LOCALITY='on'"); // strata.offloadByLocality's default: --locality state
     expect(text).toContain(`STRATA_OFFLOAD_THRESHOLDS='{"cpu":0.8,"memory":0.8,"loadPerCore":0.8}'`);
     expect(text).toContain("STRATA_RGW_ENDPOINT='https://rgw.storage.strata.internal:7443'");
     expect(text).toContain(`STRATA_CACHE_PORT='${PORTS.cache}'`);

@@ -1,13 +1,18 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3ObjectStore } from '../../common/object-store';
+import { RedisStateStore } from '../../common/state';
 import { functions } from '../../functions';
 import { runStageOver } from '../../functions/text';
 import { type OneHostCeph, startCeph } from '../../local/ceph';
 import { LocalCluster, type LocalClusterOptions } from '../../local/cluster';
 import { CORPUS, corpusText, loadCorpus } from '../../local/corpus';
 import { type RedisServer, startRedisServer } from '../../local/redis-server';
-import { CephLocator, cephCli, rgwHeadObject } from '../../nodes/compute/locality';
+import { CephLocator, cephCli, PublishedLocator, rgwHeadObject } from '../../nodes/compute/locality';
+import { pgidOf, pgSeed, rjenkinsHash } from '../../nodes/compute/placement';
+import { actingPrimariesOf, fileMarker, PlacementPublisher } from '../../nodes/storage/placement';
 import { call, heldAfterHeartbeat, json } from '../support/cluster';
 
 // A real Ceph (Debian's Pacific packages) on this host: MON, MGR, 3 BlueStore OSDs, the
@@ -223,43 +228,143 @@ describe('the storage tier on RGW', () => {
       expect(found).toBe('127.0.0.1'); // where this one-host Ceph's OSDs listen, and where the storage node s2 below is
     });
 
-    test("a compute node with --locality offloads the data stage to the storage node on the primary's host", async () => {
-      // Two storage nodes: s2 on the OSDs' address, s1 on another loopback address (no OSD there).
-      const addresses: Record<string, string> = { c1: '127.0.0.1', s1: '127.0.0.2', s2: '127.0.0.1' };
-      const cluster = await LocalCluster.start({
-        redisUrl: redis.url,
-        objects: { s3Endpoint: ceph.rgwEndpoint, bucket: BUCKET, credentials: ceph.credentials },
-        computeNodes: 1,
-        storageNodes: 2,
-        slots: 2,
-        nodeHost: (id) => ({ address: addresses[id], commandPrefix: [] }),
-        offloadPolicy: 'thresholds',
-        offloadThresholds: { cpu: 1, memory: 1, loadPerCore: 1000 },
-        locality: { bucketMarker: marker(), pool: POOL, cephConf: ceph.conf },
-      });
-      try {
-        await cluster.waitForNodes();
-        const args = { key: CORPUS.large.key };
-        const placed: string[] = [];
-        // A storage agent whose CPU reads 100 % refuses (see above); ask until 4 were offloaded.
-        for (
-          let attempt = 0;
-          attempt < 30 && placed.filter((tier3) => tier3.startsWith('offloaded')).length < 4;
-          attempt++
-        ) {
-          const reply = await call(cluster.url, 'POST', '/invoke/wordcount', args);
-          expect(reply.status).toBe(200);
-          expect(json(reply)).toEqual(expected('wordcount', args, corpusText(CORPUS.large.bytes)));
-          placed.push(String(reply.headers['x-strata-tier3']));
-          if (!placed.at(-1)!.startsWith('offloaded')) await sleep(500);
+    test("the pgid computed in TypeScript is Ceph's own (ceph osd map) for 300 object names, RGW head names among them", () => {
+      const pools = (
+        JSON.parse(ceph.ceph('osd', 'dump', '--format', 'json')) as {
+          pools: { pool: number; pool_name: string; pg_num: number; object_hash: number }[];
         }
-        const offloaded = placed.filter((tier3) => tier3.startsWith('offloaded'));
-        expect(offloaded.length).toBe(4);
-        expect(new Set(offloaded)).toEqual(new Set(['offloaded:s2']));
-      } finally {
-        await cluster.stop();
-      }
+      ).pools;
+      const pool = pools.find((candidate) => candidate.pool_name === POOL)!;
+      expect(pool.object_hash).toBe(2); // CEPH_STR_HASH_RJENKINS, the hash placement.ts computes
+      // Names of every length from 0 to 11 bytes past a 12-byte block and beyond, with the
+      // bucket's marker as RGW writes them, plain ones and some with multi-byte UTF-8.
+      const bucket = marker();
+      const names: string[] = [];
+      for (let i = 0; i < 200; i++) names.push(`${bucket}_corpus/${'k'.repeat(i % 37)}${i}.txt`);
+      for (let i = 0; i < 80; i++) names.push(`obj${'x'.repeat(i)}`.slice(0, i + 1));
+      for (let i = 0; i < 20; i++) names.push(`${bucket}_données/ключ-${i}-✓`);
+      // One ceph process for all: the CLI reads commands from stdin, one answer a line.
+      const run = spawnSync('ceph', ['--conf', ceph.conf, '--format', 'json'], {
+        input: names.map((name) => `osd map ${POOL} ${name}\n`).join(''),
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(run.status).toBe(0);
+      const answers = run.stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as { objname: string; raw_pgid: string; pgid: string; acting_primary: number });
+      expect(answers.map((answer) => answer.objname)).toEqual(names);
+      const raw = names.map((name) => `${pool.pool}.${rjenkinsHash(new TextEncoder().encode(name)).toString(16)}`);
+      expect(raw).toEqual(answers.map((answer) => answer.raw_pgid)); // the hash itself, before the modulo
+      const computed = names.map((name) => pgidOf({ poolId: pool.pool, pgNum: pool.pg_num }, name));
+      expect(computed).toEqual(answers.map((answer) => answer.pgid));
+      expect(new Set(computed).size).toBeGreaterThan(64); // spread over the pool's 128 PGs, not one
+      // The PGs' primaries as the storage agent reads them (pg dump pgs_brief), by the computed seed: each object's own.
+      const primaries = actingPrimariesOf(ceph.ceph('pg', 'dump', 'pgs_brief', '--format', 'json'), pool.pool);
+      expect(names.map((name) => primaries.get(pgSeed({ poolId: pool.pool, pgNum: pool.pg_num }, name)))).toEqual(
+        answers.map((answer) => answer.acting_primary),
+      );
     }, 180_000);
+
+    test('the storage agent publishes the placement map into Redis with a read-only key, and a locator with no ceph CLI answers from it', async () => {
+      const store = await RedisStateStore.connect({ url: redis.url, keyPrefix: 'placement-test' });
+      // The key the AWS storage agent gets (nodes/node-setup/storage-node.sh; CEPH_ARGS names it there).
+      const folder = mkdtempSync(join(tmpdir(), 'strata-agent-'));
+      const keyring = join(folder, 'keyring');
+      writeFileSync(
+        keyring,
+        ceph.ceph('auth', 'get-or-create', 'client.strata-agent', 'mon', 'allow r', 'mgr', 'allow r'),
+      );
+      // radosgw-admin cannot start with that key: the setup script writes the marker with the admin's.
+      const markerFile = join(folder, 'bucket-marker');
+      writeFileSync(markerFile, `${marker()}\n`);
+      try {
+        // Who the CLI is, as CEPH_ARGS says on AWS (jest's process.env does not reach a child, so flags here).
+        const as = (file: string) => cephCli(ceph.conf, ['--id', 'strata-agent', '--keyring', file]);
+        const publish = (file: string) =>
+          new PlacementPublisher({
+            ceph: as(file),
+            bucketMarker: fileMarker(markerFile),
+            publish: (epoch, map) => store.publishPlacement(epoch, map),
+          });
+        // The same name with another secret is refused: the CLI is who the flags say.
+        const forged = join(folder, 'forged');
+        const secret = spawnSync('ceph-authtool', ['--gen-print-key'], { encoding: 'utf8' }).stdout.trim();
+        writeFileSync(forged, `[client.strata-agent]\n\tkey = ${secret}\n`);
+        await expect(publish(forged).tick()).rejects.toThrow();
+        const publisher = publish(keyring);
+        expect(await publisher.tick()).toBe(true);
+        await publisher.tick(); // the settling read: the same map, not published again
+        expect(await publisher.tick()).toBe(false); // the epoch has not moved: the PGs are not read
+        // The key writes nothing: a pool it may not create.
+        await expect(as(keyring)(['osd', 'pool', 'create', 'not-allowed'])).rejects.toThrow();
+        const published = await store.placement();
+        expect(published?.version).toBe('1');
+        const map = JSON.parse(published!.map!) as { bucketMarker: string; hosts: string[]; pgNum: number };
+        expect(map.bucketMarker).toBe(marker());
+        expect(map.hosts).toHaveLength(map.pgNum);
+        expect(new Set(map.hosts)).toEqual(new Set(['127.0.0.1'])); // every OSD of this one-host Ceph
+        const locator = new PublishedLocator({ read: (held) => store.placement(held) });
+        expect(await locator.primaryHost(CORPUS.large.key)).toBe('127.0.0.1');
+      } finally {
+        await store.close();
+      }
+    }, 60_000);
+
+    test.each(['ceph CLI', 'published map'] as const)(
+      "a compute node with locality (%s) offloads the data stage to the storage node on the primary's host",
+      async (form) => {
+        // Two storage nodes: s2 on the OSDs' address, s1 on another loopback address (no OSD there).
+        const addresses: Record<string, string> = { c1: '127.0.0.1', s1: '127.0.0.2', s2: '127.0.0.1' };
+        const cluster = await LocalCluster.start({
+          redisUrl: redis.url,
+          objects: { s3Endpoint: ceph.rgwEndpoint, bucket: BUCKET, credentials: ceph.credentials },
+          computeNodes: 1,
+          storageNodes: 2,
+          slots: 2,
+          nodeHost: (id) => ({ address: addresses[id], commandPrefix: [] }),
+          offloadPolicy: 'thresholds',
+          offloadThresholds: { cpu: 1, memory: 1, loadPerCore: 1000 },
+          ...(form === 'ceph CLI'
+            ? { locality: { bucketMarker: marker(), pool: POOL, cephConf: ceph.conf } }
+            : {
+                // The storage agents publish (both: one version per epoch), the compute node runs no ceph CLI.
+                locality: 'state' as const,
+                publishPlacement: { bucket: BUCKET, pool: POOL, cephConf: ceph.conf },
+              }),
+        });
+        try {
+          await cluster.waitForNodes();
+          const args = { key: CORPUS.large.key };
+          const placed: string[] = [];
+          // A storage agent whose CPU reads 100 % refuses (see above); ask until 4 were offloaded.
+          for (
+            let attempt = 0;
+            attempt < 30 && placed.filter((tier3) => tier3.startsWith('offloaded')).length < 4;
+            attempt++
+          ) {
+            const reply = await call(cluster.url, 'POST', '/invoke/wordcount', args);
+            expect(reply.status).toBe(200);
+            expect(json(reply)).toEqual(expected('wordcount', args, corpusText(CORPUS.large.bytes)));
+            placed.push(String(reply.headers['x-strata-tier3']));
+            if (!placed.at(-1)!.startsWith('offloaded')) await sleep(500);
+          }
+          const offloaded = placed.filter((tier3) => tier3.startsWith('offloaded'));
+          expect(offloaded.length).toBe(4);
+          expect(new Set(offloaded)).toEqual(new Set(['offloaded:s2']));
+          if (form === 'published map') {
+            // The map the compute node read came from the storage agents.
+            const reader = await RedisStateStore.connect({ url: redis.url });
+            expect(await reader.placement()).toMatchObject({ map: expect.stringContaining('127.0.0.1') });
+            await reader.close();
+          }
+        } finally {
+          await cluster.stop();
+        }
+      },
+      180_000,
+    );
   });
 
   test('a missing object is a 404 naming the key, from RGW as from a folder', async () => {

@@ -1,5 +1,13 @@
 import { type NodeView, offloadPolicy } from '@strata/policy-engine';
-import { CephLocator, primaryHolders } from '../../nodes/compute/locality';
+import {
+  CephLocator,
+  locatorFromFlag,
+  type PlacementMap,
+  PublishedLocator,
+  primaryHolders,
+} from '../../nodes/compute/locality';
+import { pgSeed } from '../../nodes/compute/placement';
+import { actingPrimariesOf, PlacementPublisher, placementMapOf } from '../../nodes/storage/placement';
 
 // Tier 3 by locality: the stage goes to the storage host holding the object's primary
 // copy (RGW's head object's primary OSD, from Ceph's placement), else to any storage host
@@ -154,5 +162,149 @@ describe('the cache: a primary is kept while the OSD map is the same', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(await cached.primaryHost('a')).toBe('10.0.0.2'); // within the ttl of the failure: no new read
     expect(count(state.asked, 'dump')).toBe(2);
+  });
+});
+
+describe('the placement map the storage tier publishes, and the locator that reads it', () => {
+  // The data pool 7 with 8 PGs: PG seed s's primary is osd.(s % 3), on 10.0.0.(s % 3 + 1).
+  const pgsBrief = (primaryOf: (seed: number) => number) =>
+    JSON.stringify({
+      pg_ready: true,
+      pg_stats: Array.from({ length: 8 }, (_, seed) => ({
+        pgid: `7.${seed.toString(16)}`,
+        state: 'active+clean',
+        acting_primary: primaryOf(seed),
+      })).concat([{ pgid: '1.0', state: 'active+clean', acting_primary: 2 }]), // another pool's PG
+    });
+  const dumpAt = (epoch: number) =>
+    JSON.stringify({
+      ...JSON.parse(osdDump),
+      epoch,
+      pools: [
+        { pool: 1, pool_name: '.mgr', pg_num: 1 },
+        { pool: 7, pool_name: 'default.rgw.buckets.data', pg_num: 8 },
+      ],
+    });
+
+  test("the map is each PG's primary's host, for the data pool alone, with the pool's id, pg_num and the bucket's marker", () => {
+    const { epoch, map } = placementMapOf(
+      dumpAt(12),
+      pgsBrief((seed) => seed % 3),
+      'default.rgw.buckets.data',
+      'mk',
+    );
+    expect(epoch).toBe(12);
+    expect(map).toEqual({
+      poolId: 7,
+      pgNum: 8,
+      bucketMarker: 'mk',
+      hosts: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1', '10.0.0.2'],
+    });
+    // Before Pacific pgs_brief was a bare array; a PG with no primary is unknown ('').
+    expect(actingPrimariesOf(JSON.stringify([{ pgid: '7.3', acting_primary: -1 }]), 7).size).toBe(0);
+    expect(() =>
+      placementMapOf(
+        dumpAt(1),
+        pgsBrief(() => 0),
+        'no-such-pool',
+        'mk',
+      ),
+    ).toThrow(/no-such-pool/);
+    // A pool that hashes names with the linux hash (1): the PGs computed here would be wrong, so no map.
+    const linux = JSON.stringify({
+      ...JSON.parse(dumpAt(1)),
+      pools: [{ pool: 7, pool_name: 'p', pg_num: 8, object_hash: 1 }],
+    });
+    expect(() =>
+      placementMapOf(
+        linux,
+        pgsBrief(() => 0),
+        'p',
+        'mk',
+      ),
+    ).toThrow(/not rjenkins/);
+  });
+
+  test('the publisher reads the PGs only when the epoch moved (and once more after, for a late manager)', async () => {
+    let epoch = 5;
+    const asked: string[] = [];
+    const published: number[] = [];
+    const publisher = new PlacementPublisher({
+      ceph: async (args) => {
+        asked.push(args.join(' '));
+        return args[0] === 'osd' ? dumpAt(epoch) : pgsBrief((seed) => seed % 3);
+      },
+      bucketMarker: async () => 'mk',
+      publish: async (at) => {
+        published.push(at);
+        return true;
+      },
+    });
+    for (let tick = 0; tick < 4; tick++) await publisher.tick();
+    epoch = 6;
+    for (let tick = 0; tick < 3; tick++) await publisher.tick();
+    expect(asked.filter((command) => command === 'osd dump').length).toBe(7);
+    expect(asked.filter((command) => command === 'pg dump pgs_brief').length).toBe(4);
+    expect(published).toEqual([5, 5, 6, 6]);
+  });
+
+  /** A store's placement: the versioned map, read as RedisStateStore.placement answers. */
+  function store(map: PlacementMap) {
+    const state = { version: 1, map: JSON.stringify(map), reads: 0, sent: 0 };
+    const read = async (held: string) => {
+      state.reads++;
+      if (held === String(state.version)) return { version: held };
+      state.sent++;
+      return { version: String(state.version), map: state.map };
+    };
+    return { state, read };
+  }
+  const eight = (host: (seed: number) => string): PlacementMap => ({
+    poolId: 7,
+    pgNum: 8,
+    bucketMarker: 'mk',
+    hosts: Array.from({ length: 8 }, (_, seed) => host(seed)),
+  });
+
+  test("the locator computes the object's PG and answers its primary's host from the map: no ceph CLI", async () => {
+    const { read } = store(eight((seed) => `10.0.0.${seed + 1}`));
+    const locator = new PublishedLocator({ read });
+    const seed = pgSeed({ poolId: 7, pgNum: 8 }, 'mk_corpus/large.txt');
+    expect(await locator.primaryHost('corpus/large.txt')).toBe(`10.0.0.${seed + 1}`);
+    const storage = [storageNode('s1', `10.0.0.${seed + 1}`, 0.5), storageNode('s2', '10.9.9.9', 0.1)];
+    expect(await primaryHolders(locator, storage, 'corpus/large.txt')).toEqual(new Set(['s1']));
+    expect(await locator.primaryHost('_escaped')).toBeUndefined(); // RGW escapes such names: left to the fallback
+  });
+
+  test('the version is asked once an interval, and the map comes again only when its version moved', async () => {
+    const { state, read } = store(eight(() => '10.0.0.1'));
+    let now = 0;
+    const locator = new PublishedLocator({ read, intervalMs: 1000, now: () => now });
+    for (let i = 0; i < 5; i++) expect(await locator.primaryHost(`k${i}`)).toBe('10.0.0.1');
+    expect([state.reads, state.sent]).toEqual([1, 1]);
+    now = 1000;
+    await locator.primaryHost('a');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([state.reads, state.sent]).toEqual([2, 1]); // the version only
+    state.version = 2;
+    state.map = JSON.stringify(eight(() => '10.0.0.2'));
+    now = 2000;
+    await locator.primaryHost('a'); // the new map is read beside this request
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await locator.primaryHost('a')).toBe('10.0.0.2');
+    expect([state.reads, state.sent, locator.version]).toEqual([3, 2, '2']);
+  });
+
+  test('no map published, a host unknown, or a malformed map: undefined, and the policy picks among any host', async () => {
+    expect(await new PublishedLocator({ read: async () => undefined }).primaryHost('a')).toBeUndefined();
+    expect(await new PublishedLocator({ read: store(eight(() => '')).read }).primaryHost('a')).toBeUndefined();
+    const malformed = new PublishedLocator({ read: async () => ({ version: '1', map: '{"poolId":7,"pgNum":8}' }) });
+    expect(await primaryHolders(malformed, [storageNode('s1', '10.0.0.1', 0.1)], 'a')).toBeUndefined();
+  });
+
+  test('--locality state needs a Redis state store; the JSON form still names the bucket marker', () => {
+    expect(() => locatorFromFlag('state')).toThrow(/Redis state store/);
+    expect(locatorFromFlag('state', async () => undefined)).toBeInstanceOf(PublishedLocator);
+    expect(() => locatorFromFlag('{}')).toThrow(/bucketMarker/);
   });
 });

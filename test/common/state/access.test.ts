@@ -100,6 +100,8 @@ async function storageWork(store: RedisStateStore): Promise<void> {
   await store.heartbeat(report('s1', { role: 'storage', address: '10.0.1.1:9100' }), 3000);
   await store.heartbeat(report('s2', { role: 'storage', address: '10.0.1.2:9100', serviceMs: 4 }), 3000);
   expect((await store.storageNodes()).map((node) => node.id)).toEqual(['s1', 's2']);
+  // The placement map for tier 3 by locality (nodes/storage/placement.ts), published when the OSD map moved.
+  expect(await store.publishPlacement(3, '{"poolId":2,"pgNum":1,"bucketMarker":"m","hosts":["10.0.1.1"]}')).toBe(true);
   await store.deregister('s2');
 }
 
@@ -112,6 +114,10 @@ async function computeWork(store: RedisStateStore): Promise<void> {
       3000,
     );
   await store.storageNodes();
+  // Tier 3 by locality: the placement map the storage agents published, then only its version.
+  const placement = await store.placement();
+  expect(placement?.map).toEqual(expect.any(String));
+  expect(await store.placement(placement?.version)).toEqual({ version: placement?.version });
   for (const selection of everySelection(ids)) {
     const peer = await store.reserve(selection, 3000);
     expect(peer.kind).toBe('chosen');
@@ -239,6 +245,16 @@ describe('each role is refused what it does not run', () => {
     for (const role of ['storage', 'functions-api'] as const) {
       await refused(await connectAs(role), ['GET', POLICY_KEY]);
       await refused(await connectAs(role), ['SET', POLICY_KEY, '{}']);
+    }
+  });
+
+  test('the placement map: storage agents publish it, compute nodes read it, the dispatcher and functions API neither', async () => {
+    const map = '{"poolId":2,"pgNum":1,"bucketMarker":"m","hosts":["10.0.1.1"]}';
+    await (await connectAs('storage')).publishPlacement(3, map);
+    for (const role of ['dispatcher', 'functions-api'] as const) {
+      await expect((await connectAs(role)).placement()).rejects.toThrow(REFUSED);
+      await expect((await connectAs(role)).publishPlacement(4, map)).rejects.toThrow(REFUSED);
+      await refused(await connectAs(role), ['HGET', '{strata}:placement', 'map']);
     }
   });
 

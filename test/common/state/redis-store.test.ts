@@ -364,6 +364,24 @@ describe('RedisStateStore on a real redis-server', () => {
     await leased.close();
   });
 
+  test('the placement map: a newer OSD map epoch wins, an older or the same one changes nothing, a reader gets the map only when its version moved', async () => {
+    const prefix = `placement-${++prefixes}`;
+    const [agent1, agent2, compute] = await Promise.all(
+      [1, 2, 3].map(() => RedisStateStore.connect({ url: server.url, keyPrefix: prefix })),
+    );
+    expect(await compute.placement()).toBeUndefined();
+    expect(await agent1.publishPlacement(10, 'map-10')).toBe(true);
+    expect(await agent2.publishPlacement(10, 'map-10')).toBe(false); // two agents, one epoch: one version
+    expect(await agent2.publishPlacement(9, 'map-9')).toBe(false); // a late agent's older epoch
+    expect(await compute.placement()).toEqual({ version: '1', map: 'map-10' });
+    expect(await compute.placement('1')).toEqual({ version: '1' }); // current: the version alone
+    // The same epoch with other primaries (the manager's view caught up) replaces it; a newer epoch too.
+    expect(await agent2.publishPlacement(10, 'map-10b')).toBe(true);
+    expect(await agent1.publishPlacement(11, 'map-11')).toBe(true);
+    expect(await compute.placement('1')).toEqual({ version: '3', map: 'map-11' });
+    await Promise.all([agent1, agent2, compute].map((store) => store.close()));
+  });
+
   test('fails fast, without queueing, when the server cannot be reached', async () => {
     await expect(RedisStateStore.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 })).rejects.toThrow();
   });
