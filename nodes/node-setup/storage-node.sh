@@ -68,14 +68,14 @@ echo "Ceph: HEALTH_OK"
 if [ "${STRATA_LOCALITY}" = on ]; then
   # Reads only: the OSD map (mon) and the PGs' primaries (mgr); no pool.
   key=/etc/ceph/ceph.client.strata-agent.keyring
-  ceph auth get-or-create client.strata-agent mon 'allow r' mgr 'allow r' -o "${key}"
+  retry 600 "the storage agent's Ceph key" timeout 60 ceph auth get-or-create client.strata-agent mon 'allow r' mgr 'allow r' -o "${key}"
   chown root:strata "${key}" && chmod 0640 "${key}"
   echo "the storage agent's read-only Ceph key: ${key}"
   # The bucket's marker, the prefix of its objects' RADOS names: radosgw-admin needs writes
   # (RGW's notify service) that the agent's key has not, so it is read here, as root, once
   # node 0 has made the bucket.
   bucket_marker() {
-    radosgw-admin bucket stats --bucket "${STRATA_BUCKET}" 2>/dev/null | jq -er .marker > /etc/ceph/strata-bucket-marker.new &&
+    timeout 60 radosgw-admin bucket stats --bucket "${STRATA_BUCKET}" 2>/dev/null | jq -er .marker > /etc/ceph/strata-bucket-marker.new &&
       chmod 0644 /etc/ceph/strata-bucket-marker.new && mv /etc/ceph/strata-bucket-marker.new /etc/ceph/strata-bucket-marker
   }
   retry 900 "the bucket's marker" bucket_marker
