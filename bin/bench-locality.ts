@@ -4,16 +4,15 @@
  * hosts), bytes over the hosts' links and latency (bench/locality.ts; docs/benchmarks.md
  * § Tier 3 by locality). Root, as the rehearsal; about 10 minutes.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { App } from 'aws-cdk-lib';
 import { type Block, type Mode, measureLocality, type Sample } from '../bench/locality';
 import { exitWith, wholeNumber } from '../common/cli';
 import { summarize } from '../common/stats';
-import { defineStrata } from '../lib/app';
 import { checkPrerequisites } from '../local/emulated-hosts';
+import { synthesizeForRehearsal } from '../local/rehearsal/synth';
 
 const USAGE = `usage: npm run bench:locality -- [--link 100] [--storage-cpu CORES] [--compute-cpu CORES]
   [--objects-per-host 2] [--requests 30] [--rounds 2] [--out bench/results/locality.json]
@@ -62,17 +61,7 @@ async function main(): Promise<void> {
   }
   const outdir = mkdtempSync(join(tmpdir(), 'strata-locality-cdk-'));
   try {
-    // The app as the rehearsal synthesizes it (bin/rehearse.ts): every bundle built, and
-    // offload thresholds 1 / 1 / 100, since every host reads this machine's load average.
-    const context = (
-      JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as {
-        context: { strata: Record<string, unknown> } & Record<string, unknown>;
-      }
-    ).context;
-    context.strata = { ...context.strata, offloadThresholds: { cpu: 1, memory: 1, loadPerCore: 100 } };
-    const app = new App({ context, outdir });
-    defineStrata(app);
-    app.synth();
+    synthesizeForRehearsal(outdir); // the app as the rehearsal synthesizes it
     const run = await measureLocality({
       assembly: outdir,
       ...options,

@@ -5,13 +5,12 @@
  * the nodes, sends invocations through the dispatcher's Lambda bundle, then rehearses
  * the faults. Prints what it saw and the figures; exits 1 on the first failed check.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { defineStrata } from '../lib/app';
 import { checkPrerequisites } from '../local/emulated-hosts';
 import { type RehearsalOptions, rehearse } from '../local/rehearsal/rehearsal';
+import { synthesizeForRehearsal } from '../local/rehearsal/synth';
 
 const USAGE = `usage: npm run rehearse [-- --keep-going] [--no-faults]
   --no-faults    stop after the bring-up and the invocations
@@ -35,19 +34,7 @@ async function main(): Promise<void> {
   const outdir = mkdtempSync(join(tmpdir(), 'strata-rehearsal-cdk-'));
   try {
     process.stdout.write('synthesizing the app with every bundle built (as `cdk deploy` would upload it)\n');
-    const context = (
-      JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as {
-        context: { strata: Record<string, unknown> } & Record<string, unknown>;
-      }
-    ).context;
-    // The hosts share this machine's kernel: a storage host reads the whole machine's load
-    // average, which says nothing of its own room and stays over AutoNDP's 0.8 per core
-    // while five hosts boot Ceph on two cores. The thresholds are the operator's setting;
-    // the rehearsal sets them so that data stages do run next to the data (CPU still under 1).
-    context.strata = { ...context.strata, offloadThresholds: { cpu: 1, memory: 1, loadPerCore: 100 } };
-    const app = new App({ context, outdir });
-    defineStrata(app);
-    app.synth();
+    synthesizeForRehearsal(outdir);
     const options: RehearsalOptions = {
       assembly: outdir,
       faults: !args.includes('--no-faults'),
