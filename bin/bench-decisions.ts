@@ -18,7 +18,7 @@ import { policyNames } from '@strata/policy-engine';
 import { measureDecisions, prepareDecisions } from '../bench/decisions';
 import { exitWith, wholeNumber } from '../common/cli';
 import { registerPolicyFile } from '../common/plugins';
-import { startRedisServer } from '../local/redis-server';
+import { type RedisServer, startRedisServer } from '../local/redis-server';
 
 const STRATEGIES = ['round-robin', 'least-outstanding', 'power-of-two', 'least-expected-delay', 'prequal'];
 
@@ -181,8 +181,9 @@ async function interleaved(
   decisions: number,
   batch: number,
 ) {
-  const servers = await Promise.all(sizes.map(() => startRedisServer()));
+  const servers: RedisServer[] = [];
   try {
+    for (const _ of sizes) servers.push(await startRedisServer()); // one at a time: a failed start leaves none behind
     const prepared = await Promise.all(
       sizes.map((nodeCount, i) => prepareDecisions(servers[i].url, strategy, concurrency, decisions, nodeCount)),
     );

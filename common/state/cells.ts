@@ -160,6 +160,11 @@ export class CellStateStore implements StateStore {
     return this.storageNodes();
   }
 
+  /** The storage tier's placement map into every cell, as the storage set is, so that each compute node reads its own cell's; true if any cell's was replaced. */
+  async publishPlacement(epoch: number, map: string): Promise<boolean> {
+    return (await Promise.all(this.cells.map((cell) => cell.publishPlacement(epoch, map)))).some(Boolean);
+  }
+
   /** In every cell: the role of the node is not known here, and a storage node is in all of them (a leave is rare). */
   async deregister(nodeId: string): Promise<void> {
     await Promise.all(this.cells.map((cell) => cell.deregister(nodeId)));

@@ -476,7 +476,9 @@ return {1, chosen, count, lease, address, room or tonumber(redis.call('GET', ROO
  * storage tier's placement map (tier 3 by locality), kept in \`P:placement\` unless the one
  * there is of a newer epoch, or of this epoch and the same (several storage agents publish;
  * one of the same epoch that differs replaces it, a manager's late view being corrected).
- * Answers the map's new version, or 0 if it kept the one there.
+ * Answers the map's new version, or '' if it kept the one there. The version is a counter and
+ * the time, as the storage view's: after a failover to a replica that missed a publish, the
+ * counter repeats, and a reader holding that number for another map must not be told "current".
  */
 export const PUBLISH_PLACEMENT = script(
   'publish-placement',
@@ -484,9 +486,10 @@ export const PUBLISH_PLACEMENT = script(
 local PLACEMENT = P .. ':placement'
 local held = redis.call('HMGET', PLACEMENT, 'epoch', 'map')
 local epoch = tonumber(ARGV[2])
-if held[1] and (tonumber(held[1]) > epoch or (tonumber(held[1]) == epoch and held[2] == ARGV[3])) then return 0 end
-redis.call('HSET', PLACEMENT, 'epoch', ARGV[2], 'map', ARGV[3])
-return redis.call('HINCRBY', PLACEMENT, 'version', 1)
+if held[1] and (tonumber(held[1]) > epoch or (tonumber(held[1]) == epoch and held[2] == ARGV[3])) then return '' end
+local version = redis.call('HINCRBY', PLACEMENT, 'count', 1) .. '@' .. now
+redis.call('HSET', PLACEMENT, 'epoch', ARGV[2], 'map', ARGV[3], 'version', version)
+return version
 `,
 );
 

@@ -139,7 +139,7 @@ export class RedisStateStore implements StateStore {
 
   /** A storage agent publishes the placement map of this OSD map epoch (tier 3 by locality); true if it replaced the one there. */
   async publishPlacement(epoch: number, map: string): Promise<boolean> {
-    return Number(await this.run(PUBLISH_PLACEMENT, [epoch, map])) > 0;
+    return String(await this.run(PUBLISH_PLACEMENT, [epoch, map])) !== '';
   }
 
   /** The placement map and its version, the map only if its version is not \`heldVersion\`; undefined if none is published. */

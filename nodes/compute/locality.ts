@@ -121,6 +121,8 @@ export class CephLocator implements PrimaryLocator {
       .ceph(['osd', 'dump'])
       .then((json) => {
         const { epoch, hosts } = osdHostsOf(json);
+        // A new epoch makes every primary kept stale: forget them rather than keep every object ever asked.
+        if (this.map && epoch !== this.map.epoch) this.primaries.clear();
         this.map = { at: this.now(), epoch, hosts };
       })
       .catch((error: unknown) => {
@@ -154,6 +156,8 @@ export interface PublishedLocatorOptions {
   /** How often the map's version is asked (one small script call). @default 1000, a heartbeat */
   readonly intervalMs?: number;
   readonly now?: () => number;
+  /** Hears a failed read (the store reconnecting, a malformed map); the map held stays in use. */
+  readonly onError?: (error: Error) => void;
 }
 
 /**
@@ -176,7 +180,7 @@ export class PublishedLocator implements PrimaryLocator {
     if (this.now() - this.askedAt >= (this.options.intervalMs ?? 1000)) {
       const reading = this.refresh();
       // Only the first map is waited for; later ones are read beside the request.
-      await (this.held ? undefined : reading.catch(() => undefined));
+      if (!this.held) await reading;
     }
     const map = this.held?.map;
     if (!map) return undefined;
@@ -196,6 +200,8 @@ export class PublishedLocator implements PrimaryLocator {
       .then((answer) => {
         if (answer?.map !== undefined) this.held = { version: answer.version, map: checkPlacementMap(answer.map) };
       })
+      // Never rejects: a read beside a request has no one to hear it, and a failover must not take the node down.
+      .catch((error: Error) => this.options.onError?.(error))
       .finally(() => {
         this.reading = undefined;
       });
@@ -236,10 +242,10 @@ export function cephCli(conf?: string, identity: readonly string[] = []): CephCo
  * state store, read with \`read\`), or JSON with the bucket's marker, and optionally the data
  * pool and ceph.conf, for the ceph CLI on this host.
  */
-export function locatorFromFlag(text: string, read?: PlacementRead): PrimaryLocator {
+export function locatorFromFlag(text: string, read?: PlacementRead, onError?: (error: Error) => void): PrimaryLocator {
   if (text === 'state') {
     if (!read) throw new RangeError('--locality state needs a Redis state store (it reads the placement map there)');
-    return new PublishedLocator({ read });
+    return new PublishedLocator({ read, onError });
   }
   const value = JSON.parse(text) as { bucketMarker?: unknown; pool?: unknown; cephConf?: unknown };
   if (typeof value.bucketMarker !== 'string' || value.bucketMarker === '')

@@ -8,7 +8,7 @@ import { TierPolicy } from '../../common/live-policy';
 import { parsePluginsFlag, registerPluginModules } from '../../common/plugins';
 import { PolicyFaultReporter, policyFaultEmf } from '../../common/policy-faults';
 import { fileSettingSource, LivePolicies, redisSettingSource } from '../../common/policy-setting';
-import { RedisStateStore } from '../../common/state';
+import { CellStateStore, RedisStateStore } from '../../common/state';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
 import { locatorFromFlag } from './locality';
@@ -89,10 +89,21 @@ async function main(): Promise<void> {
   const common = await commonNodeOptions(values);
   emf = common.emf;
   if (values.locality === 'state') {
-    const store = common.store;
+    // With cells, the storage agents publish the map into every cell; a node reads its own.
+    const store =
+      common.store instanceof CellStateStore ? common.store.cells[common.store.cellOf(common.id)] : common.store;
     if (!(store instanceof RedisStateStore))
       exitWith(2, '--locality state needs a Redis state store (it reads the placement map there)');
-    locator = locatorFromFlag('state', (held) => store.placement(held));
+    let lastError = '';
+    locator = locatorFromFlag(
+      'state',
+      (held) => store.placement(held),
+      (error) => {
+        // Once per distinct error: a store reconnecting for a while is one line; the map held stays in use.
+        if (error.message !== lastError) process.stderr.write(`placement map not read: ${error.message}\n`);
+        lastError = error.message;
+      },
+    );
   }
   const node = await new ComputeNode({
     ...common,

@@ -68,7 +68,8 @@ echo "Ceph: HEALTH_OK"
 if [ "${STRATA_LOCALITY}" = on ]; then
   # Reads only: the OSD map (mon) and the PGs' primaries (mgr); no pool.
   key=/etc/ceph/ceph.client.strata-agent.keyring
-  retry 600 "the storage agent's Ceph key" timeout 60 ceph auth get-or-create client.strata-agent mon 'allow r' mgr 'allow r' -o "${key}"
+  # umask: the keyring is never readable by all, not even before the chmod below.
+  (umask 027 && retry 600 "the storage agent's Ceph key" timeout 60 ceph auth get-or-create client.strata-agent mon 'allow r' mgr 'allow r' -o "${key}")
   chown root:strata "${key}" && chmod 0640 "${key}"
   echo "the storage agent's read-only Ceph key: ${key}"
   # The bucket's marker, the prefix of its objects' RADOS names: radosgw-admin needs writes

@@ -4,7 +4,7 @@
  */
 import { checkOffloadThresholds } from '@strata/policy-engine';
 import { exitWith } from '../../common/cli';
-import { RedisStateStore } from '../../common/state';
+import { CellStateStore, RedisStateStore } from '../../common/state';
 import { cephCli } from '../compute/locality';
 import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
 import { fileMarker, PlacementPublisher, radosgwMarker } from './placement';
@@ -33,12 +33,13 @@ async function main(): Promise<void> {
   }
   const publishing = values['publish-placement'] === undefined ? undefined : publishFlag(values['publish-placement']);
   const common = await commonNodeOptions(values);
+  const store = common.store;
+  // Checked before the node registers: an exit after it would restart into the fleet again and again.
+  if (publishing && !(store instanceof RedisStateStore || store instanceof CellStateStore))
+    exitWith(2, '--publish-placement needs a Redis state store (it publishes the placement map there)');
   const node = await new StorageNode({ ...common, thresholds }).start();
   drainOnSignals(node);
-  if (publishing) {
-    const store = common.store;
-    if (!(store instanceof RedisStateStore))
-      exitWith(2, '--publish-placement needs a Redis state store (it publishes the placement map there)');
+  if (publishing && (store instanceof RedisStateStore || store instanceof CellStateStore)) {
     let lastError = '';
     new PlacementPublisher({
       ceph: cephCli(publishing.cephConf),

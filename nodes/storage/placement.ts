@@ -63,12 +63,15 @@ export interface PlacementPublisherOptions {
  * Reads the OSD map (`ceph osd dump`, one process a tick) and, only when its epoch moved,
  * the PGs' primaries (`ceph pg dump pgs_brief`), then publishes. The PGs' primaries come
  * from the manager, whose view may trail a new epoch by a report: they are read again on
- * the tick after a move, and published if they changed.
+ * the tick after a move, and published if they changed. Between moves the same map is
+ * published again each tick, which the state store takes as no change, unless it lost the
+ * map (a cache replaced or flushed): then it is back within a tick.
  */
 export class PlacementPublisher {
   private epoch: number | undefined;
   private settling = false;
   private marker: string | undefined;
+  private lastMap: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Maps published (a version answered), for tests and logs. */
   published = 0;
@@ -80,23 +83,36 @@ export class PlacementPublisher {
     const pool = this.options.pool ?? 'default.rgw.buckets.data';
     const dump = await this.options.ceph(['osd', 'dump']);
     const { epoch } = osdHostsOf(dump);
-    if (epoch === this.epoch && !this.settling) return false;
-    this.marker ??= await this.options.bucketMarker();
-    const { map } = placementMapOf(dump, await this.options.ceph(['pg', 'dump', 'pgs_brief']), pool, this.marker);
-    this.settling = epoch !== this.epoch;
-    this.epoch = epoch;
-    const replaced = await this.options.publish(epoch, JSON.stringify(map));
+    let text = this.lastMap;
+    if (epoch !== this.epoch || this.settling || text === undefined) {
+      this.marker ??= await this.options.bucketMarker();
+      text = JSON.stringify(
+        placementMapOf(dump, await this.options.ceph(['pg', 'dump', 'pgs_brief']), pool, this.marker).map,
+      );
+      this.settling = epoch !== this.epoch;
+      this.epoch = epoch;
+      this.lastMap = text;
+    }
+    const replaced = await this.options.publish(epoch, text);
     if (replaced) this.published++;
     return replaced;
   }
 
   /** Ticks every intervalMs until stop(); a failed tick is tried again at the next (onError hears it). */
   start(intervalMs: number, onError: (error: Error) => void): this {
-    const run = () =>
-      this.tick().catch((error: Error) => {
-        this.epoch = undefined; // read the PGs again next time
-        onError(error);
-      });
+    let ticking = false; // a slow ceph call is not overlapped by the next tick
+    const run = () => {
+      if (ticking) return;
+      ticking = true;
+      this.tick()
+        .catch((error: Error) => {
+          this.lastMap = undefined; // read the PGs again next time
+          onError(error);
+        })
+        .finally(() => {
+          ticking = false;
+        });
+    };
     void run();
     this.timer = setInterval(run, intervalMs);
     this.timer.unref();

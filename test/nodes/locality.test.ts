@@ -225,7 +225,7 @@ describe('the placement map the storage tier publishes, and the locator that rea
     ).toThrow(/not rjenkins/);
   });
 
-  test('the publisher reads the PGs only when the epoch moved (and once more after, for a late manager)', async () => {
+  test('the publisher reads the PGs only when the epoch moved (and once more after, for a late manager), and offers the map it has each tick (the store keeps it, or puts it back if lost)', async () => {
     let epoch = 5;
     const asked: string[] = [];
     const published: number[] = [];
@@ -245,7 +245,7 @@ describe('the placement map the storage tier publishes, and the locator that rea
     for (let tick = 0; tick < 3; tick++) await publisher.tick();
     expect(asked.filter((command) => command === 'osd dump').length).toBe(7);
     expect(asked.filter((command) => command === 'pg dump pgs_brief').length).toBe(4);
-    expect(published).toEqual([5, 5, 6, 6]);
+    expect(published).toEqual([5, 5, 5, 5, 6, 6, 6]);
   });
 
   /** A store's placement: the versioned map, read as RedisStateStore.placement answers. */
@@ -300,6 +300,28 @@ describe('the placement map the storage tier publishes, and the locator that rea
     expect(await new PublishedLocator({ read: store(eight(() => '')).read }).primaryHost('a')).toBeUndefined();
     const malformed = new PublishedLocator({ read: async () => ({ version: '1', map: '{"poolId":7,"pgNum":8}' }) });
     expect(await primaryHolders(malformed, [storageNode('s1', '10.0.0.1', 0.1)], 'a')).toBeUndefined();
+  });
+
+  test('a failed read (the store reconnecting) keeps the map held, is heard, and never rejects beside a request', async () => {
+    const { state, read } = store(eight(() => '10.0.0.1'));
+    let now = 0;
+    let failing = false;
+    const heard: string[] = [];
+    const locator = new PublishedLocator({
+      read: (held) => (failing ? Promise.reject(new Error('the state store connection is down')) : read(held)),
+      intervalMs: 1000,
+      now: () => now,
+      onError: (error) => heard.push(error.message),
+    });
+    expect(await locator.primaryHost('a')).toBe('10.0.0.1');
+    failing = true;
+    now = 1000;
+    expect(await locator.primaryHost('a')).toBe('10.0.0.1'); // the failing read runs beside this one
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([heard, locator.version, state.sent]).toEqual([['the state store connection is down'], '1', 1]);
+    // With no map yet, a failing first read answers undefined (any host), not an error.
+    const fresh = new PublishedLocator({ read: () => Promise.reject(new Error('down')) });
+    expect(await fresh.primaryHost('a')).toBeUndefined();
   });
 
   test('--locality state needs a Redis state store; the JSON form still names the bucket marker', () => {

@@ -134,6 +134,13 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     expect(await errorStats()).not.toMatch(/CROSSSLOT|MOVED/);
   });
 
+  test("the placement map goes into every cell, each on its own primary, so that a compute node reads its own cell's", async () => {
+    expect(await store.publishPlacement(7, 'map-7')).toBe(true);
+    expect(await store.publishPlacement(7, 'map-7')).toBe(false);
+    for (const cell of store.cells) expect((await cell.placement())?.map).toBe('map-7');
+    expect(await errorStats()).not.toMatch(/CROSSSLOT|MOVED/);
+  });
+
   test('a decision falls back to another cell when the first it picks is full', async () => {
     // One node of one slot in each cell.
     const nodes = [0, 1, 2].map((k) => idsInCell(k, 3, 1, 'f')[0]);

@@ -373,12 +373,27 @@ describe('RedisStateStore on a real redis-server', () => {
     expect(await agent1.publishPlacement(10, 'map-10')).toBe(true);
     expect(await agent2.publishPlacement(10, 'map-10')).toBe(false); // two agents, one epoch: one version
     expect(await agent2.publishPlacement(9, 'map-9')).toBe(false); // a late agent's older epoch
-    expect(await compute.placement()).toEqual({ version: '1', map: 'map-10' });
-    expect(await compute.placement('1')).toEqual({ version: '1' }); // current: the version alone
+    const first = await compute.placement();
+    expect(first).toEqual({ version: expect.stringMatching(/^1@\d+$/), map: 'map-10' });
+    expect(await compute.placement(first!.version)).toEqual({ version: first!.version }); // current: the version alone
     // The same epoch with other primaries (the manager's view caught up) replaces it; a newer epoch too.
     expect(await agent2.publishPlacement(10, 'map-10b')).toBe(true);
     expect(await agent1.publishPlacement(11, 'map-11')).toBe(true);
-    expect(await compute.placement('1')).toEqual({ version: '3', map: 'map-11' });
+    expect(await compute.placement(first!.version)).toEqual({
+      version: expect.stringMatching(/^3@\d+$/),
+      map: 'map-11',
+    });
+    // Lost (a cache replaced, a flush): the agents' next publish of the same map puts it back.
+    await compute.command(['DEL', `{${prefix}}:placement`]);
+    expect(await agent1.publishPlacement(11, 'map-11')).toBe(true);
+    expect((await compute.placement())?.map).toBe('map-11');
+    // A failover to a copy that missed a publish counts the same number again, under another time.
+    await compute.command(['HSET', `{${prefix}}:placement`, 'count', '0', 'epoch', '1']);
+    const held = (await compute.placement())!.version;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await agent2.publishPlacement(12, 'map-12')).toBe(true);
+    const after = await compute.placement(held);
+    expect([after?.version === held, after?.map]).toEqual([false, 'map-12']);
     await Promise.all([agent1, agent2, compute].map((store) => store.close()));
   });
 
