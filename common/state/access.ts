@@ -61,7 +61,7 @@ const RIGHTS: Record<StateRole, RoleRights> = {
   // merges what the adaptive strategy learned into the shared state (two scripts, EVALSHA).
   // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0.
   // Its MSET and SET reach all its keys: tying a command to some keys takes a Redis 7 selector,
-  // which ElastiCache's access strings do not document, and a deploy must not hang on it.
+  // which ElastiCache's access strings do not document, and a deploy must not fail on it.
   dispatcher: {
     scripts: [lua.MEMBERSHIP, lua.LIVE_NODES, lua.RESERVE, lua.RELEASE, lua.ROOM_LEFT, ADD_AND_READ, ROLL],
     commands: ['GET', 'MGET', 'MSET', 'SET'],
