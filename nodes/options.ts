@@ -106,6 +106,18 @@ export async function commonNodeOptions(values: {
   };
 }
 
+/**
+ * A background task's error logger that writes a message once while it repeats (`WHAT: message`
+ * on stderr): Ceph or the state store down for a while is one line, not one a tick.
+ */
+export function logEachNewError(what: string): (error: Error) => void {
+  let last = '';
+  return (error) => {
+    if (error.message !== last) process.stderr.write(`${what}: ${error.message}\n`);
+    last = error.message;
+  };
+}
+
 /** Drains on SIGTERM or SIGINT (finishing the work in hand), then exits. */
 export function drainOnSignals(node: { drain(): Promise<void> }): void {
   let draining = false;

@@ -9,7 +9,7 @@ import { parsePluginsFlag, registerPluginModules } from '../../common/plugins';
 import { PolicyFaultReporter, policyFaultEmf } from '../../common/policy-faults';
 import { fileSettingSource, LivePolicies, redisSettingSource } from '../../common/policy-setting';
 import { CellStateStore, RedisStateStore } from '../../common/state';
-import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
+import { commonNodeOptions, drainOnSignals, logEachNewError, parseFlags } from '../options';
 import { ComputeNode } from './compute-node';
 import { locatorFromFlag } from './locality';
 
@@ -94,16 +94,8 @@ async function main(): Promise<void> {
       common.store instanceof CellStateStore ? common.store.cells[common.store.cellOf(common.id)] : common.store;
     if (!(store instanceof RedisStateStore))
       exitWith(2, '--locality state needs a Redis state store (it reads the placement map there)');
-    let lastError = '';
-    locator = locatorFromFlag(
-      'state',
-      (held) => store.placement(held),
-      (error) => {
-        // Once per distinct error: a store reconnecting for a while is one line; the map held stays in use.
-        if (error.message !== lastError) process.stderr.write(`placement map not read: ${error.message}\n`);
-        lastError = error.message;
-      },
-    );
+    // A failed read keeps the map held in use.
+    locator = locatorFromFlag('state', (held) => store.placement(held), logEachNewError('placement map not read'));
   }
   const node = await new ComputeNode({
     ...common,

@@ -6,7 +6,7 @@ import { checkOffloadThresholds } from '@strata/policy-engine';
 import { exitWith } from '../../common/cli';
 import { CellStateStore, RedisStateStore } from '../../common/state';
 import { cephCli } from '../compute/locality';
-import { commonNodeOptions, drainOnSignals, parseFlags } from '../options';
+import { commonNodeOptions, drainOnSignals, logEachNewError, parseFlags } from '../options';
 import { fileMarker, PlacementPublisher, radosgwMarker } from './placement';
 import { StorageNode } from './storage-node';
 
@@ -33,14 +33,14 @@ async function main(): Promise<void> {
   }
   const publishing = values['publish-placement'] === undefined ? undefined : publishFlag(values['publish-placement']);
   const common = await commonNodeOptions(values);
-  const store = common.store;
+  const store =
+    common.store instanceof RedisStateStore || common.store instanceof CellStateStore ? common.store : undefined;
   // Checked before the node registers: an exit after it would restart into the fleet again and again.
-  if (publishing && !(store instanceof RedisStateStore || store instanceof CellStateStore))
+  if (publishing && !store)
     exitWith(2, '--publish-placement needs a Redis state store (it publishes the placement map there)');
   const node = await new StorageNode({ ...common, thresholds }).start();
   drainOnSignals(node);
-  if (publishing && (store instanceof RedisStateStore || store instanceof CellStateStore)) {
-    let lastError = '';
+  if (publishing && store) {
     new PlacementPublisher({
       ceph: cephCli(publishing.cephConf),
       bucketMarker:
@@ -49,11 +49,7 @@ async function main(): Promise<void> {
           : radosgwMarker(publishing.bucket, publishing.cephConf),
       publish: (epoch, map) => store.publishPlacement(epoch, map),
       pool: publishing.pool,
-    }).start(publishing.intervalMs ?? 10_000, (error) => {
-      // Logged once per distinct error: Ceph down for a while is one line.
-      if (error.message !== lastError) process.stderr.write(`placement map not published: ${error.message}\n`);
-      lastError = error.message;
-    });
+    }).start(publishing.intervalMs ?? 10_000, logEachNewError('placement map not published'));
   }
   process.stdout.write(`ready ${node.address}\n`);
 }
