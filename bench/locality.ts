@@ -11,6 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { OFFLOAD_HEADER } from '../common/http/headers';
 import { functions } from '../functions';
 import { runStageOver } from '../functions/text';
+import { sleep } from '../local/commands';
 import { corpusText } from '../local/corpus';
 import type { Host } from '../local/emulated-hosts';
 import { CephView } from '../local/rehearsal/ceph';
@@ -19,7 +20,7 @@ import { RehearsalEnvironment } from '../local/rehearsal/environment';
 import type { Instance } from '../local/rehearsal/fleet';
 import { bringUp } from '../local/rehearsal/rehearsal';
 import { Report } from '../local/rehearsal/report';
-import { osdHostsOf, primaryOsdOf, rgwHeadObject } from '../nodes/compute/locality';
+import { osdHostsOf } from '../nodes/compute/locality';
 
 export type Mode = 'any-host' | 'locality';
 
@@ -75,7 +76,6 @@ function wordcount(key: string, text: string): unknown {
   const fn = functions.wordcount;
   return fn.finish({ key } as never, runStageOver(fn, { key } as never, text));
 }
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function measureLocality(options: LocalityOptions): Promise<LocalityRun> {
   const { log } = options;
@@ -87,31 +87,27 @@ export async function measureLocality(options: LocalityOptions): Promise<Localit
     const ceph = new CephView(storage[0].host);
     const settings = settingsOf(storage[0].launch.userData);
     const bucket = settings.STRATA_BUCKET;
-    const marker = (
-      JSON.parse(await storage[0].host.must(['radosgw-admin', 'bucket', 'stats', '--bucket', bucket])) as {
-        marker: string;
-      }
-    ).marker;
+    const marker = await ceph.bucketMarker(bucket);
     const osdHosts = osdHostsOf(JSON.stringify(await ceph.json('osd', 'dump'))).hosts;
     const pool = await ceph.pool(POOL);
     log(`data pool ${POOL}: size ${pool.size}, min_size ${pool.min_size}; bucket ${bucket}, marker ${marker}`);
     log(`OSDs: ${[...osdHosts].map(([osd, ip]) => `osd.${osd} ${ip}`).join(', ')}`);
 
     // Keys chosen from their placement, so that each storage host is the primary of objectsPerHost of them.
-    const objects: LocalityRun['objects'] = [];
-    const perHost = new Map<string, number>();
-    for (let i = 0; objects.length < options.objectsPerHost * storage.length; i++) {
-      if (i > 500) throw new Error(`no spread of primaries after 500 keys: ${JSON.stringify([...perHost])}`);
-      const key = `locality/object-${i}.txt`;
-      const primaryOsd = primaryOsdOf(
-        JSON.stringify(await ceph.json('osd', 'map', POOL, rgwHeadObject(marker, key)!)),
-      ).osd;
-      const primaryHost = osdHosts.get(primaryOsd)!;
-      if ((perHost.get(primaryHost) ?? 0) >= options.objectsPerHost) continue;
-      perHost.set(primaryHost, (perHost.get(primaryHost) ?? 0) + 1);
-      const text = corpusText(4 * 1024 * 1024, 100 + objects.length);
-      objects.push({ key, primaryOsd, primaryHost, expected: wordcount(key, text) });
-    }
+    const { chosen } = await ceph.keysByPrimaryHost({
+      pool: POOL,
+      marker,
+      prefix: 'locality/object-',
+      hosts: storage.map((instance) => env.storageAddress(instance)),
+      perHost: options.objectsPerHost,
+      limit: 500,
+    });
+    const objects: LocalityRun['objects'] = chosen.map(({ key, primaryOsd, primaryHost }, i) => ({
+      key,
+      primaryOsd,
+      primaryHost,
+      expected: wordcount(key, corpusText(4 * 1024 * 1024, 100 + i)),
+    }));
     const s3 = env.objects();
     try {
       for (const [i, { key }] of objects.entries()) await s3.put(key, corpusText(4 * 1024 * 1024, 100 + i));

@@ -1,5 +1,15 @@
+import { osdHostsOf, primaryOsdOf, rgwHeadObject } from '../../nodes/compute/locality';
 import { sleep } from '../commands';
 import type { Host } from '../emulated-hosts';
+
+/** An RGW object's key with where Ceph places its head object: the PG and the primary OSD's host address. */
+export interface PlacedKey {
+  readonly key: string;
+  readonly oid: string;
+  readonly pgid: string;
+  readonly primaryOsd: number;
+  readonly primaryHost: string;
+}
 
 /** Ceph as seen from one storage host: the ceph CLI with the node's own admin keyring. */
 export class CephView {
@@ -54,6 +64,44 @@ export class CephView {
 
   async pool(name: string): Promise<Record<string, unknown>> {
     return this.json('osd', 'pool', 'get', name, 'all');
+  }
+
+  /** A bucket's marker (radosgw-admin bucket stats): the prefix of its objects' RADOS names. */
+  async bucketMarker(bucket: string): Promise<string> {
+    const stats = await this.host.must(['radosgw-admin', 'bucket', 'stats', '--bucket', bucket]);
+    return (JSON.parse(stats) as { marker: string }).marker;
+  }
+
+  /**
+   * Keys `PREFIX<i>.txt` chosen by Ceph's own placement (`ceph osd map` of each one's RGW head
+   * object), `perHost` whose primary OSD is on each of `hosts` (addresses); `tried` is every
+   * key asked, in order. Throws after `limit` keys without the spread.
+   */
+  async keysByPrimaryHost(options: {
+    readonly pool: string;
+    readonly marker: string;
+    readonly prefix: string;
+    readonly hosts: readonly string[];
+    readonly perHost: number;
+    readonly limit: number;
+  }): Promise<{ chosen: PlacedKey[]; tried: PlacedKey[] }> {
+    const osdHosts = osdHostsOf(JSON.stringify(await this.json('osd', 'dump'))).hosts;
+    const chosen: PlacedKey[] = [];
+    const tried: PlacedKey[] = [];
+    const count = (host: string) => chosen.filter((placed) => placed.primaryHost === host).length;
+    for (let i = 0; chosen.length < options.perHost * options.hosts.length; i++) {
+      if (i > options.limit)
+        throw new Error(`no key with its primary on each storage host after ${options.limit}: ${chosen.length}`);
+      const key = `${options.prefix}${i}.txt`;
+      const oid = rgwHeadObject(options.marker, key)!;
+      const map = await this.json<{ pgid: string }>('osd', 'map', options.pool, oid);
+      const primaryOsd = primaryOsdOf(JSON.stringify(map)).osd;
+      const placed = { key, oid, pgid: map.pgid, primaryOsd, primaryHost: osdHosts.get(primaryOsd) ?? '' };
+      tried.push(placed);
+      if (options.hosts.includes(placed.primaryHost) && count(placed.primaryHost) < options.perHost)
+        chosen.push(placed);
+    }
+    return { chosen, tried };
   }
 
   /** The value of a setting as the daemon runs with it. */

@@ -1,5 +1,4 @@
 import { OFFLOAD_HEADER } from '../../common/http/headers';
-import { osdHostsOf, primaryOsdOf, rgwHeadObject } from '../../nodes/compute/locality';
 import { pgidOf } from '../../nodes/compute/placement';
 import { sleep } from '../commands';
 import { corpusText } from '../corpus';
@@ -45,29 +44,24 @@ export async function checkLocality(
     `a compute host's data stage goes to the storage host holding the object's primary (${OFFLOADS} per object, one object per storage host)`,
     async () => {
       const ceph = new CephView(storage[0].host);
-      const bucket = settingsOf(storage[0].launch.userData).STRATA_BUCKET;
-      const marker = (
-        JSON.parse(await storage[0].host.must(['radosgw-admin', 'bucket', 'stats', '--bucket', bucket])) as {
-          marker: string;
-        }
-      ).marker;
+      const marker = await ceph.bucketMarker(settingsOf(storage[0].launch.userData).STRATA_BUCKET);
       const dump = await ceph.json<{ pools: { pool: number; pool_name: string; pg_num: number }[] }>('osd', 'dump');
-      const osdHosts = osdHostsOf(JSON.stringify(dump)).hosts;
       const pool = dump.pools.find((candidate) => candidate.pool_name === POOL)!;
       const byAddress = new Map(storage.map((instance) => [env.storageAddress(instance), instance]));
-      // One key per storage host, by Ceph's placement; the PG computed here must be Ceph's too.
-      const objects: { key: string; holder: Instance }[] = [];
-      for (let i = 0; objects.length < storage.length; i++) {
-        if (i > 200) throw new Error(`no key with its primary on each storage host after 200: ${objects.length}`);
-        const key = `locality-check/object-${i}.txt`;
-        const oid = rgwHeadObject(marker, key)!;
-        const map = await ceph.json<{ pgid: string }>('osd', 'map', POOL, oid);
+      // One key per storage host, by Ceph's placement; the PG computed here must be Ceph's too, for every key asked.
+      const { chosen, tried } = await ceph.keysByPrimaryHost({
+        pool: POOL,
+        marker,
+        prefix: 'locality-check/object-',
+        hosts: [...byAddress.keys()],
+        perHost: 1,
+        limit: 200,
+      });
+      for (const { oid, pgid } of tried) {
         const computed = pgidOf({ poolId: pool.pool, pgNum: pool.pg_num }, oid);
-        if (computed !== map.pgid) throw new Error(`${oid}: computed pgid ${computed}, Ceph's ${map.pgid}`);
-        const holder = byAddress.get(osdHosts.get(primaryOsdOf(JSON.stringify(map)).osd) ?? '');
-        if (!holder || objects.some((object) => object.holder === holder)) continue;
-        objects.push({ key, holder });
+        if (computed !== pgid) throw new Error(`${oid}: computed pgid ${computed}, Ceph's ${pgid}`);
       }
+      const objects = chosen.map(({ key, primaryHost }) => ({ key, holder: byAddress.get(primaryHost)! }));
       const s3 = env.objects();
       try {
         for (const [i, { key }] of objects.entries()) await s3.put(key, corpusText(1024 * 1024, 200 + i));
