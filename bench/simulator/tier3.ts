@@ -76,17 +76,17 @@ export interface Tier3Options {
    */
   readonly idleCores?: readonly number[];
   /**
-   * The spread of an invocation's service time on each path, as multipliers of the
-   * path's median (measured: service time ÷ its path's median, from the nodes'
-   * invocation logs): each invocation draws one and its CPU work is scaled by it.
-   * @default none (every invocation costs the same)
-   */
-  /**
    * Whether the spread stretches a local run's transfer too, not only its CPU: the spread
    * was measured of the whole service time, and a transfer that shares a link varies as
    * well (TCP flows are not served in lockstep). @default true
    */
   readonly spreadTransfer?: boolean;
+  /**
+   * The spread of an invocation's service time on each path, as multipliers of the
+   * path's median (measured: service time ÷ its path's median, from the nodes'
+   * invocation logs): each invocation draws one and its CPU work is scaled by it.
+   * @default none (every invocation costs the same)
+   */
   readonly spread?: {
     readonly local?: readonly number[];
     readonly offloaded?: readonly number[];
