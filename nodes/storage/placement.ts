@@ -62,8 +62,9 @@ export interface PlacementPublisherOptions {
 /**
  * Reads the OSD map (`ceph osd dump`, one process a tick) and, only when its epoch moved,
  * the PGs' primaries (`ceph pg dump pgs_brief`), then publishes. The PGs' primaries come
- * from the manager, whose view may trail a new epoch by a report: they are read again on
- * the tick after a move, and published if they changed. Between moves the same map is
+ * from the manager, whose view may trail a new epoch by several reports: after a move they
+ * are read again each tick until two reads agree and every PG has a primary, and published
+ * as they change. Between moves the same map is
  * published again each tick, which the state store takes as no change, unless it lost the
  * map (a cache replaced or flushed): then it is back within a tick.
  */
@@ -86,12 +87,11 @@ export class PlacementPublisher {
     let text = this.lastMap;
     if (epoch !== this.epoch || this.settling || text === undefined) {
       this.marker ??= await this.options.bucketMarker();
-      text = JSON.stringify(
-        placementMapOf(dump, await this.options.ceph(['pg', 'dump', 'pgs_brief']), pool, this.marker).map,
-      );
-      this.settling = epoch !== this.epoch;
+      const { map } = placementMapOf(dump, await this.options.ceph(['pg', 'dump', 'pgs_brief']), pool, this.marker);
+      const read = JSON.stringify(map);
+      this.settling = epoch !== this.epoch || read !== text || map.hosts.includes('');
       this.epoch = epoch;
-      this.lastMap = text;
+      this.lastMap = text = read;
     }
     const replaced = await this.options.publish(epoch, text);
     if (replaced) this.published++;

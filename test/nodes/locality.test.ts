@@ -248,6 +248,50 @@ describe('the placement map the storage tier publishes, and the locator that rea
     expect(published).toEqual([5, 5, 5, 5, 6, 6, 6]);
   });
 
+  test('after a move the publisher reads the PGs each tick until two reads agree and every PG has a primary: a manager that trails the epoch by several reports (or still peers) is followed', async () => {
+    let epoch = 5;
+    // What the manager reports at each read of the PGs, in turn: the old primaries twice after
+    // the move, a PG with none (peering), then the new primaries, which stay.
+    const reports = [
+      (seed: number) => seed % 3,
+      (seed: number) => seed % 3,
+      (seed: number) => seed % 3,
+      (seed: number) => (seed === 0 ? -1 : (seed + 1) % 3),
+      (seed: number) => (seed + 1) % 3,
+    ];
+    let reads = 0;
+    const maps: string[] = [];
+    const publisher = new PlacementPublisher({
+      ceph: async (args) => {
+        if (args[0] === 'osd') return dumpAt(epoch);
+        return pgsBrief(reports[Math.min(reads++, reports.length - 1)]);
+      },
+      bucketMarker: async () => 'mk',
+      publish: async (_, map) => {
+        maps.push(map);
+        return true;
+      },
+    });
+    await publisher.tick(); // first read
+    await publisher.tick(); // the same: settled
+    epoch = 6;
+    for (let tick = 0; tick < 6; tick++) await publisher.tick();
+    const firstHost = (map: string) => (JSON.parse(map) as PlacementMap).hosts[0];
+    // Two reads before the move; the move's tick reads the old primaries again, the next sees
+    // PG 0 with none (''), then the new primaries, read once more to see them agree; then no read.
+    expect(reads).toBe(6);
+    expect(maps.map(firstHost)).toEqual([
+      '10.0.0.1',
+      '10.0.0.1',
+      '10.0.0.1',
+      '',
+      '10.0.0.2',
+      '10.0.0.2',
+      '10.0.0.2',
+      '10.0.0.2',
+    ]);
+  });
+
   /** A store's placement: the versioned map, read as RedisStateStore.placement answers. */
   function store(map: PlacementMap) {
     const state = { version: 1, map: JSON.stringify(map), reads: 0, sent: 0 };
