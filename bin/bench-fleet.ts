@@ -87,6 +87,8 @@ interface Phase {
   readonly membershipReadsPerSecond: number;
   /** The latency probe's decisions (--probe-rate): answered, p50 and p99, ms; NaN without it. */
   readonly probeDecisions: number;
+  /** Of them, those that found every node full. */
+  readonly probeFull: number;
   readonly probeDecisionP50Ms: number;
   readonly probeDecisionP99Ms: number;
   /** The PING round trip just before each of them, on the same connection. */
@@ -476,6 +478,7 @@ async function measure(
     decisionP99Ms: decisions.p99Ms,
     membershipReadsPerSecond: sum('membershipReads') / wall,
     probeDecisions: probeDecisions.completed,
+    probeFull: sum('probeFull'),
     probeDecisionP50Ms: probeDecisions.medianMs,
     probeDecisionP99Ms: probeDecisions.p99Ms,
     probePingP50Ms: probePing.medianMs,
@@ -569,7 +572,7 @@ function printRow(row: Row, decisions: number): void {
     );
   if (b.probeDecisions > 0)
     console.log(
-      `  latency probe:    ${b.probeDecisions} decisions, p50 ${f(b.probeDecisionP50Ms, 2)} ms, p99 ${f(b.probeDecisionP99Ms, 2)} ms; ` +
+      `  latency probe:    ${b.probeDecisions} decisions (${b.probeFull} found the fleet full), p50 ${f(b.probeDecisionP50Ms, 2)} ms, p99 ${f(b.probeDecisionP99Ms, 2)} ms; ` +
         `PING before each p50 ${f(b.probePingP50Ms, 2)} ms, p99 ${f(b.probePingP99Ms, 2)} ms; its timer late by ${f(b.probeTimerLagP99Ms, 2)} ms at p99`,
     );
   if (b.coresByPrimary.length > 1)

@@ -98,6 +98,8 @@ export interface WorkerReport {
   readonly probePingMs: number[];
   /** How late the probe's timer fired for each decision, ms: its own process's delay. */
   readonly probeTimerLagMs: number[];
+  /** The probe's reservations that found every node full (a shorter path through the script). */
+  readonly probeFull: number;
   /** Heartbeats and decisions not made because the one before was still on its way (a node's, a dispatcher's). */
   readonly missed: number;
   readonly errors: number;
@@ -168,6 +170,7 @@ function emptyStats(): Mutable<WorkerReport> {
     probeDecisionMs: [],
     probePingMs: [],
     probeTimerLagMs: [],
+    probeFull: 0,
     missed: 0,
     errors: 0,
   };
@@ -416,6 +419,7 @@ async function runProbe(
       s.probeDecisionMs.push(ms);
       s.probePingMs.push(pingMs);
       s.probeTimerLagMs.push(lagMs);
+      if (reservation.kind !== 'chosen') s.probeFull++;
     });
     if (reservation.kind === 'chosen') setTimeout(() => void reservation.release().catch(fail), config.serviceMs);
   }
