@@ -28,7 +28,7 @@ const USAGE = `usage: npm run bench:fleet -- [--nodes 100,1000,10000] [--seconds
   [--decisions 10000] [--churn 1] [--tier2-rate 0.05] [--heartbeat-ms 1000] [--ttl-intervals 60]
   [--node-processes 2] [--dispatcher-processes 2]
   [--connections 16] [--strategy power-of-two] [--node-policy most-slots] [--service-ms 20]
-  [--storage 6] [--probe-rate 0] [--pin] [--redis URL] [--out FILE]
+  [--storage 6] [--slots 4] [--probe-rate 0] [--pin] [--redis URL] [--out FILE]
        npm run bench:fleet -- --cells 1,2,3 [--primaries 3] [--nodes 1000] [other flags as above]
        npm run bench:fleet -- --probe 10,100,1000,5000
        npm run bench:fleet -- --cost 10,1000,10000 [--repeat 3] [--clients 1] [--io-threads 1]
@@ -40,7 +40,8 @@ the machine's cores cannot drive it. --decisions is the target rate over all dis
 second; --churn the membership changes per second; --tier2-rate the tier-2 decisions per
 node-second; --ttl-intervals how many heartbeat intervals a stand-in stays listed without one
 (the agents use 3; more here, so that a stand-in the shared cores starve is not taken for gone
-and the fleet does not churn by itself). --probe-rate adds a latency probe beside the dispatchers:
+and the fleet does not churn by itself). --slots is what each stand-in node offers (a
+small fleet with few slots turns most decisions away, a shorter path through the script). --probe-rate adds a latency probe beside the dispatchers:
 one more dispatcher, in a process of its own, making that many decisions a second, each after a
 PING on its connection (its decision p50/p99 beside its PING's, and its own timer's lateness).
 --pin (Linux, two CPUs or more) starts redis-server on CPU 0 (taskset) and the stand-ins on CPU 1
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
         'node-policy': { type: 'string', default: 'most-slots' },
         'service-ms': { type: 'string', default: '20' },
         storage: { type: 'string', default: '6' },
+        slots: { type: 'string', default: '4' },
         redis: { type: 'string' },
         probe: { type: 'string' },
         cost: { type: 'string' },
@@ -194,6 +196,7 @@ async function main(): Promise<void> {
     nodePolicy: values['node-policy'],
     serviceMs: wholeNumber('service-ms', values['service-ms'], 0),
     storage: wholeNumber('storage', values.storage, 0),
+    slots: wholeNumber('slots', values.slots, 1),
     probeRate: wholeNumber('probe-rate', values['probe-rate'], 0),
     pin: values.pin,
   };
@@ -275,6 +278,7 @@ type Settings = {
   nodePolicy: string;
   serviceMs: number;
   storage: number;
+  slots: number;
   probeRate: number;
   pin: boolean;
 };
@@ -332,6 +336,7 @@ async function runFleet(target: Target, n: number, s: Settings, ownServer: boole
             tier2Rate: s.tier2Rate,
             churnPerSecond: p === 0 ? s.churn : 0,
             nodePolicy: s.nodePolicy,
+            slots: s.slots,
           },
           background,
         ),

@@ -54,6 +54,8 @@ export type WorkerConfig = Layout &
         /** Membership changes a second this process makes (a node leaves, or one that left joins back). */
         readonly churnPerSecond: number;
         readonly nodePolicy: string;
+        /** Slots each stand-in offers. */
+        readonly slots: number;
       }
     | {
         readonly role: 'dispatchers';
@@ -205,11 +207,15 @@ async function runNodes(
   const views = new Map<string, readonly NodeView[]>();
   const context = (): PolicyContext => ({ now: Date.now(), random: Math.random, heartbeatTtlMs: ttlMs });
   const store = (i: number) => stores[i % stores.length];
+  const standIn = (id: string, role: 'compute' | 'storage', now: number) => ({
+    ...standInReport(id, role, now, 20),
+    slotsTotal: config.slots,
+  });
 
   // Registered before the run starts, as a fleet that is already up.
   for (let i = 0; i < all.length; i += 500) {
     await Promise.all(
-      all.slice(i, i + 500).map((n, j) => store(i + j).heartbeat(standInReport(n.id, n.role, Date.now(), 20), ttlMs)),
+      all.slice(i, i + 500).map((n, j) => store(i + j).heartbeat(standIn(n.id, n.role, Date.now()), ttlMs)),
     );
   }
 
@@ -234,7 +240,7 @@ async function runNodes(
       pending.add(node.id);
       record((s) => s.heartbeatsSent++);
       // A compute node's storage view comes back in its heartbeat's reply (NodeBase): one call an interval.
-      const report = standInReport(node.id, node.role, now, 20);
+      const report = standIn(node.id, node.role, now);
       (node.role === 'compute'
         ? connection.heartbeatWithStorage(report, ttlMs).then((view) => {
             views.set(node.id, view);
@@ -277,7 +283,7 @@ async function runNodes(
             const id = gone[0];
             left.delete(id);
             store(0)
-              .heartbeat(standInReport(id, 'compute', Date.now(), 20), ttlMs)
+              .heartbeat(standIn(id, 'compute', Date.now()), ttlMs)
               .then(() => record((s) => s.changes++))
               .catch(fail);
           } else {
