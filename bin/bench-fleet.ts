@@ -224,6 +224,13 @@ async function main(): Promise<void> {
       values.out ?? join(results, 'fleet-cells.json'),
     );
   }
+  // Checked before the server starts: exitWith ends the process without stopping it.
+  const costSizes = values.cost?.split(',').map((n) => wholeNumber('cost', n, 1));
+  const repeat = wholeNumber('repeat', values.repeat, 1);
+  const clients = wholeNumber('clients', values.clients, 1);
+  // Each client holds a reservation at a time: the smallest fleet's slots (4 a node) must cover them.
+  if (costSizes && clients > 4 * Math.min(...costSizes))
+    exitWith(2, `--clients must be at most 4 x the smallest --cost fleet (its slots), got "${values.clients}"`);
   const server = values.redis
     ? undefined
     : await startRedisServer({
@@ -233,15 +240,8 @@ async function main(): Promise<void> {
   const url = values.redis ?? server!.url;
   try {
     if (probeSizes) return await probe(url, probeSizes, values.out ?? join(results, 'fleet-probe.json'));
-    if (values.cost) {
-      const sizes = values.cost.split(',').map((n) => wholeNumber('cost', n, 1));
-      const repeat = wholeNumber('repeat', values.repeat, 1);
-      const clients = wholeNumber('clients', values.clients, 1);
-      // Each client holds a reservation at a time: the smallest fleet's slots (4 a node) must cover them.
-      if (clients > 4 * Math.min(...sizes))
-        exitWith(2, `--clients must be at most 4 x the smallest --cost fleet (its slots), got "${values.clients}"`);
-      return await cost(url, sizes, repeat, clients, ioThreads, values.out ?? join(results, 'fleet-cost.json'));
-    }
+    if (costSizes)
+      return await cost(url, costSizes, repeat, clients, ioThreads, values.out ?? join(results, 'fleet-cost.json'));
     console.log(
       values.pin
         ? `Pinned: redis-server on CPU ${REDIS_CPU} (taskset); the stand-ins on CPU ${REST_CPU} at nice 10, the latency probe on CPU ${REST_CPU} at nice 0.`
