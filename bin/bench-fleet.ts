@@ -7,8 +7,9 @@
  * costs, and its latency under that background). Redis's CPU comes from INFO
  * (used_cpu_sys + used_cpu_user), its commands from INFO commandstats.
  */
-import { type ChildProcess, fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BUILT_IN_NAMES } from '@strata/policy-engine';
@@ -27,10 +28,10 @@ const USAGE = `usage: npm run bench:fleet -- [--nodes 100,1000,10000] [--seconds
   [--decisions 10000] [--churn 1] [--tier2-rate 0.05] [--heartbeat-ms 1000] [--ttl-intervals 60]
   [--node-processes 2] [--dispatcher-processes 2]
   [--connections 16] [--strategy power-of-two] [--node-policy most-slots] [--service-ms 20]
-  [--storage 6] [--redis URL] [--out FILE]
+  [--storage 6] [--slots 4] [--probe-rate 0] [--pin] [--redis URL] [--out FILE]
        npm run bench:fleet -- --cells 1,2,3 [--primaries 3] [--nodes 1000] [other flags as above]
        npm run bench:fleet -- --probe 10,100,1000,5000
-       npm run bench:fleet -- --cost 10,1000,10000 [--repeat 3]
+       npm run bench:fleet -- --cost 10,1000,10000 [--repeat 3] [--clients 1] [--io-threads 1]
 
 For each fleet size: Redis CPU per node-second with the nodes alone (heartbeat, storage view,
 tier-2 picks, churn), then with the dispatchers: Redis CPU per decision, decision p50 and p99,
@@ -39,12 +40,22 @@ the machine's cores cannot drive it. --decisions is the target rate over all dis
 second; --churn the membership changes per second; --tier2-rate the tier-2 decisions per
 node-second; --ttl-intervals how many heartbeat intervals a stand-in stays listed without one
 (the agents use 3; more here, so that a stand-in the shared cores starve is not taken for gone
-and the fleet does not churn by itself). Starts its own redis-server unless --redis is given. --probe prints Redis's own µs
+and the fleet does not churn by itself). --slots is what each stand-in node offers (a
+small fleet with few slots turns most decisions away, a shorter path through the script). --probe-rate adds a latency probe beside the dispatchers:
+one more dispatcher, in a process of its own, making that many decisions a second, each after a
+PING on its connection (its decision p50/p99 beside its PING's, and its own timer's lateness).
+--pin (Linux, two CPUs or more) starts redis-server on CPU 0 (taskset) and the stand-ins on CPU 1
+at nice 10, the probe on CPU 1 at normal priority, so that Redis has a core of its own and the probe
+is not queued behind the stand-ins. Starts its own redis-server unless --redis is given. --probe prints Redis's own µs
 per periodic call at each fleet size (bench/fleet/probe.ts) instead. --cost prints Redis's µs inside
 the scripts (INFO commandstats) per heartbeat, decision, membership read and change, and which
 commands they ran (bench/fleet/cost.ts), the sizes interleaved --repeat times (the least disturbed
 figure of each kept), and the Redis cores of the target load (10,000 heartbeats, 10,000 decisions,
-500 dispatchers' reads and 1 change a second). --cells runs the same on a
+500 dispatchers' reads and 1 change a second), by the scripts' time, Redis's whole CPU and its
+main thread's (INFO used_cpu_*_main_thread); --clients that many connections at once, each one call
+at a time; --io-threads starts redis-server with that many I/O threads (io-threads-do-reads yes), as
+ElastiCache's enhanced I/O, and gives the share of commands read on their path (Redis 7.0 uses them
+only while at least twice as many clients wait for a reply: give --clients 16 or more). --cells runs the same on a
 Redis Cluster of --primaries primaries it starts (redis-server with cluster-enabled), the fleet
 split into each number of cells in turn (common/state/cells.ts), and gives each primary's CPU.
 Writes JSON to FILE (default bench/results/fleet.json, fleet-cells.json with --cells, or
@@ -75,6 +86,17 @@ interface Phase {
   readonly decisionP50Ms: number;
   readonly decisionP99Ms: number;
   readonly membershipReadsPerSecond: number;
+  /** The latency probe's decisions (--probe-rate): answered, p50 and p99, ms; NaN without it. */
+  readonly probeDecisions: number;
+  /** Of them, those that found every node full. */
+  readonly probeFull: number;
+  readonly probeDecisionP50Ms: number;
+  readonly probeDecisionP99Ms: number;
+  /** The PING round trip just before each of them, on the same connection. */
+  readonly probePingP50Ms: number;
+  readonly probePingP99Ms: number;
+  /** How late the probe's own timer fired: its process's delay, in its latency only if it reaches the call. */
+  readonly probeTimerLagP99Ms: number;
   /** Heartbeats and decisions let pass a second because the one before was still on its way: the stand-ins' cores were short. */
   readonly missedPerSecond: number;
   readonly errors: number;
@@ -87,6 +109,8 @@ interface Phase {
 
 interface Row {
   readonly nodes: number;
+  /** Where redis-server and each worker ran: the CPUs each may use (Linux), and the workers' nice values. */
+  readonly placement: { readonly redisCpus: string; readonly workers: readonly (Placement & { role: string })[] };
   /** Cells the fleet was split into (1: the store without cells). */
   readonly cells: number;
   /** Each primary's CPU with nothing to do, in cores (one for a single redis-server). */
@@ -127,10 +151,15 @@ async function main(): Promise<void> {
         'node-policy': { type: 'string', default: 'most-slots' },
         'service-ms': { type: 'string', default: '20' },
         storage: { type: 'string', default: '6' },
+        slots: { type: 'string', default: '4' },
         redis: { type: 'string' },
         probe: { type: 'string' },
         cost: { type: 'string' },
         repeat: { type: 'string', default: '1' },
+        clients: { type: 'string', default: '1' },
+        'io-threads': { type: 'string', default: '1' },
+        'probe-rate': { type: 'string', default: '0' },
+        pin: { type: 'boolean', default: false },
         cells: { type: 'string' },
         primaries: { type: 'string', default: '3' },
         out: { type: 'string' },
@@ -167,13 +196,26 @@ async function main(): Promise<void> {
     nodePolicy: values['node-policy'],
     serviceMs: wholeNumber('service-ms', values['service-ms'], 0),
     storage: wholeNumber('storage', values.storage, 0),
+    slots: wholeNumber('slots', values.slots, 1),
+    probeRate: wholeNumber('probe-rate', values['probe-rate'], 0),
+    pin: values.pin,
   };
+  const ioThreads = wholeNumber('io-threads', values['io-threads'], 1);
+  if (ioThreads > 128) exitWith(2, `--io-threads must be a whole number from 1 to 128, got "${values['io-threads']}"`);
+  if (settings.probeRate > 1000)
+    exitWith(2, `--probe-rate must be a whole number from 0 to 1000, got "${values['probe-rate']}"`);
+  if (values.redis && (ioThreads > 1 || values.pin))
+    exitWith(2, '--io-threads and --pin start their own redis-server: leave out --redis');
+  if (values.pin && availableParallelism() < 2)
+    exitWith(2, '--pin needs two CPUs or more: one for Redis, one for the rest');
   if (values.cells) {
     const cellCounts = values.cells.split(',').map((n) => wholeNumber('cells', n, 1));
     if (cellCounts.some((c) => c > 64))
       exitWith(2, `--cells must be whole numbers from 1 to 64, got "${values.cells}"`);
     const primaries = wholeNumber('primaries', values.primaries, 1);
     if (values.redis) exitWith(2, '--cells starts its own Redis Cluster: leave out --redis');
+    if (values.pin || settings.probeRate > 0 || ioThreads > 1)
+      exitWith(2, '--pin, --probe-rate and --io-threads are for one redis-server: leave them out with --cells');
     return runCells(
       cellCounts,
       primaries,
@@ -182,17 +224,28 @@ async function main(): Promise<void> {
       values.out ?? join(results, 'fleet-cells.json'),
     );
   }
-  const server = values.redis ? undefined : await startRedisServer();
+  // Checked before the server starts: exitWith ends the process without stopping it.
+  const costSizes = values.cost?.split(',').map((n) => wholeNumber('cost', n, 1));
+  const repeat = wholeNumber('repeat', values.repeat, 1);
+  const clients = wholeNumber('clients', values.clients, 1);
+  // Each client holds a reservation at a time: the smallest fleet's slots (4 a node) must cover them.
+  if (costSizes && clients > 4 * Math.min(...costSizes))
+    exitWith(2, `--clients must be at most 4 x the smallest --cost fleet (its slots), got "${values.clients}"`);
+  const server = values.redis
+    ? undefined
+    : await startRedisServer({
+        flags: ioThreads > 1 ? ['--io-threads', String(ioThreads), '--io-threads-do-reads', 'yes'] : [],
+        ...(values.pin ? { commandPrefix: ['taskset', '-c', String(REDIS_CPU)] } : {}),
+      });
   const url = values.redis ?? server!.url;
   try {
     if (probeSizes) return await probe(url, probeSizes, values.out ?? join(results, 'fleet-probe.json'));
-    if (values.cost) {
-      const sizes = values.cost.split(',').map((n) => wholeNumber('cost', n, 1));
-      const repeat = wholeNumber('repeat', values.repeat, 1);
-      return await cost(url, sizes, repeat, values.out ?? join(results, 'fleet-cost.json'));
-    }
+    if (costSizes)
+      return await cost(url, costSizes, repeat, clients, ioThreads, values.out ?? join(results, 'fleet-cost.json'));
     console.log(
-      'The machine is shared (two cores, other work on it): the emulator, its stand-ins and redis-server share them.',
+      values.pin
+        ? `Pinned: redis-server on CPU ${REDIS_CPU} (taskset); the stand-ins on CPU ${REST_CPU} at nice 10, the latency probe on CPU ${REST_CPU} at nice 0.`
+        : 'The machine is shared (two cores, other work on it): the emulator, its stand-ins and redis-server share them.',
     );
     const rows: Row[] = [];
     for (const n of fleets) {
@@ -225,7 +278,14 @@ type Settings = {
   nodePolicy: string;
   serviceMs: number;
   storage: number;
+  slots: number;
+  probeRate: number;
+  pin: boolean;
 };
+
+/** With --pin: Redis's CPU, and the CPU of everything else the run starts. */
+const REDIS_CPU = 0;
+const REST_CPU = 1;
 
 /** Where the fleet's store is: the URL its stand-ins connect with, one admin URL per primary, and its cells. */
 interface Target {
@@ -257,23 +317,29 @@ async function runFleet(target: Target, n: number, s: Settings, ownServer: boole
       (cpu, i) => (cpu - idleCpu[i]) / idleSeconds,
     );
     const idleCores = idleCoresByPrimary.reduce((a, b) => a + b, 0);
+    // Pinned, the stand-ins yield to the probe on their core, so that it measures Redis, not their queue.
+    const background = s.pin ? { cpu: REST_CPU, nice: 10 } : {};
     const processes = Math.min(s.nodeProcesses, n);
     for (let p = 0; p < processes; p++) {
       workers.push(
-        await Worker.start({
-          role: 'nodes',
-          ...layout,
-          ids: Array.from({ length: n }, (_, i) => i)
-            .filter((i) => i % processes === p)
-            .map(computeId),
-          storageIds: p === 0 ? Array.from({ length: s.storage }, (_, i) => storageId(i)) : [],
-          connections: s.connections,
-          heartbeatMs: s.heartbeatMs,
-          ttlIntervals: s.ttlIntervals,
-          tier2Rate: s.tier2Rate,
-          churnPerSecond: p === 0 ? s.churn : 0,
-          nodePolicy: s.nodePolicy,
-        }),
+        await Worker.start(
+          {
+            role: 'nodes',
+            ...layout,
+            ids: Array.from({ length: n }, (_, i) => i)
+              .filter((i) => i % processes === p)
+              .map(computeId),
+            storageIds: p === 0 ? Array.from({ length: s.storage }, (_, i) => storageId(i)) : [],
+            connections: s.connections,
+            heartbeatMs: s.heartbeatMs,
+            ttlIntervals: s.ttlIntervals,
+            tier2Rate: s.tier2Rate,
+            churnPerSecond: p === 0 ? s.churn : 0,
+            nodePolicy: s.nodePolicy,
+            slots: s.slots,
+          },
+          background,
+        ),
       );
     }
     const nodesOnly = await measure(admins, workers, s.seconds, idleCoresByPrimary);
@@ -282,17 +348,34 @@ async function runFleet(target: Target, n: number, s: Settings, ownServer: boole
       const share = (total: number) =>
         Math.floor(total / dispatcherProcesses) + (p < total % dispatcherProcesses ? 1 : 0);
       workers.push(
-        await Worker.start({
-          role: 'dispatchers',
-          ...layout,
-          dispatchers: share(s.dispatchers),
-          decisionsPerSecond: share(s.decisions),
-          strategy: s.strategy,
-          serviceMs: s.serviceMs,
-          refreshMs: 1000,
-        }),
+        await Worker.start(
+          {
+            role: 'dispatchers',
+            ...layout,
+            dispatchers: share(s.dispatchers),
+            decisionsPerSecond: share(s.decisions),
+            strategy: s.strategy,
+            serviceMs: s.serviceMs,
+            refreshMs: 1000,
+          },
+          background,
+        ),
       );
     }
+    if (s.probeRate > 0)
+      workers.push(
+        await Worker.start(
+          {
+            role: 'probe',
+            url: target.url,
+            decisionsPerSecond: s.probeRate,
+            strategy: s.strategy,
+            serviceMs: s.serviceMs,
+            refreshMs: 1000,
+          },
+          s.pin ? { cpu: REST_CPU, nice: 0 } : {},
+        ),
+      );
     const withDispatchers = await measure(admins, workers, s.seconds, idleCoresByPrimary);
     // Normalised by what the stand-ins sent (Redis ran it at once: it is far from busy), not by the answers
     // they got round to reading: on shared cores they read late, which is their lag, not Redis's cost.
@@ -313,6 +396,7 @@ async function runFleet(target: Target, n: number, s: Settings, ownServer: boole
         : Number.NaN;
     const projectedScriptCores = (scriptUsPerNodeSecond * n + scriptUsPerDecision * s.decisions) / 1e6;
     return {
+      placement: { redisCpus: await cpusOf(admin), workers: workers.map((w) => w.placement) },
       scriptUsPerNodeSecond,
       scriptUsPerDecision,
       projectedScriptCores,
@@ -368,6 +452,14 @@ async function measure(
     0,
     wall,
   );
+  const probe = (key: 'probeDecisionMs' | 'probePingMs' | 'probeTimerLagMs') =>
+    summarize(
+      reports.flatMap((r) => r[key]),
+      0,
+      wall,
+    );
+  const probeDecisions = probe('probeDecisionMs');
+  const probePing = probe('probePingMs');
   const adminCalls = 2 * admins.length; // INFO cpu and this INFO commandstats are counted too, on each primary
   const commands = [...stats.values()].reduce((total, c) => total + c.calls, 0) - adminCalls;
   return {
@@ -390,6 +482,13 @@ async function measure(
     decisionP50Ms: decisions.medianMs,
     decisionP99Ms: decisions.p99Ms,
     membershipReadsPerSecond: sum('membershipReads') / wall,
+    probeDecisions: probeDecisions.completed,
+    probeFull: sum('probeFull'),
+    probeDecisionP50Ms: probeDecisions.medianMs,
+    probeDecisionP99Ms: probeDecisions.p99Ms,
+    probePingP50Ms: probePing.medianMs,
+    probePingP99Ms: probePing.p99Ms,
+    probeTimerLagP99Ms: probe('probeTimerLagMs').p99Ms,
     missedPerSecond: sum('missed') / wall,
     errors: sum('errors'),
     coresByPrimary: cpuByPrimary.map((c, i) => Math.max(0, c / wall - idleCoresByPrimary[i])),
@@ -398,22 +497,43 @@ async function measure(
   };
 }
 
+interface Placement {
+  readonly cpus: string;
+  readonly nice: number;
+}
+
 /** A forked worker process and its IPC. */
 class Worker {
-  private constructor(private readonly child: ChildProcess) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    /** Where it runs, as it reported it: its role, the CPUs it may use and its nice value. */
+    readonly placement: Placement & { role: string },
+  ) {}
 
-  static async start(config: WorkerConfig): Promise<Worker> {
-    const child = fork(join(__dirname, '..', 'bench', 'fleet', 'worker.ts'), [JSON.stringify(config)], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
+  /** Forks the worker; with `cpu`, on that CPU alone (taskset), at `nice`. */
+  static async start(config: WorkerConfig, place: { cpu?: number; nice?: number } = {}): Promise<Worker> {
+    const script = join(__dirname, '..', 'bench', 'fleet', 'worker.ts');
+    const child =
+      place.cpu === undefined
+        ? fork(script, [JSON.stringify(config)], {
+            execArgv: ['--import', 'tsx'],
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          })
+        : spawn(
+            'taskset',
+            [
+              ...['-c', String(place.cpu), 'nice', '-n', String(place.nice ?? 0)],
+              ...[process.execPath, '--import', 'tsx', script, JSON.stringify(config)],
+            ],
+            { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+          );
+    const ready = await new Promise<{ placement: Placement }>((resolve, reject) => {
+      child.once('message', (message: { placement: Placement }) => resolve(message));
       child.once('exit', (code) =>
         reject(new Error(`a ${config.role} worker exited with ${code} before it was ready`)),
       );
     });
-    return new Worker(child);
+    return new Worker(child, { role: config.role, ...ready.placement });
   }
 
   start(): void {
@@ -447,10 +567,19 @@ function printRow(row: Row, decisions: number): void {
   );
   console.log(
     `  with dispatchers: Redis ${f(b.redisCores * 100, 1)} % of a core, ${f(b.commandsPerSecond)} commands/s; ` +
-      `${f(b.decisionsSentPerSecond)} decisions sent/s of ${decisions}, ${f(b.decisionsPerSecond)} answered (p50 ${f(b.decisionP50Ms, 2)} ms, p99 ${f(b.decisionP99Ms, 2)} ms), ` +
+      `${f(b.decisionsSentPerSecond)} decisions sent/s of ${decisions}${b.probeDecisions > 0 ? " (the probe's among them)" : ''}, ${f(b.decisionsPerSecond)} answered (p50 ${f(b.decisionP50Ms, 2)} ms, p99 ${f(b.decisionP99Ms, 2)} ms), ` +
       `${f(b.membershipReadsPerSecond)} membership reads/s, ${f(b.heartbeatsPerSecond)} heartbeats/s (lag p99 ${f(b.heartbeatLagP99Ms, 1)} ms); ${f(b.missedPerSecond)} missed/s; errors ${b.errors}` +
       ((b.firstError ?? a.firstError) ? ` (first: ${b.firstError ?? a.firstError})` : ''),
   );
+  if (row.placement.redisCpus !== 'unknown')
+    console.log(
+      `  placement:        redis-server on CPUs ${row.placement.redisCpus}; ${row.placement.workers.map((w) => `${w.role} on CPUs ${w.cpus} at nice ${w.nice}`).join(', ')}`,
+    );
+  if (b.probeDecisions > 0)
+    console.log(
+      `  latency probe:    ${b.probeDecisions} decisions (${b.probeFull} found the fleet full), p50 ${f(b.probeDecisionP50Ms, 2)} ms, p99 ${f(b.probeDecisionP99Ms, 2)} ms; ` +
+        `PING before each p50 ${f(b.probePingP50Ms, 2)} ms, p99 ${f(b.probePingP99Ms, 2)} ms; its timer late by ${f(b.probeTimerLagP99Ms, 2)} ms at p99`,
+    );
   if (b.coresByPrimary.length > 1)
     console.log(
       `  each primary, % of a core: nodes alone ${a.coresByPrimary.map((c) => f(c * 100, 1)).join(' / ')}; with dispatchers ${b.coresByPrimary.map((c) => f(c * 100, 1)).join(' / ')} (scripts/s ${b.scriptsByPrimary.map((c) => f(c)).join(' / ')})`,
@@ -480,6 +609,13 @@ function printTargets(rows: readonly Row[], decisions: number): void {
   console.log(
     `  tier-1 decision p99 at ${largest.nodes} nodes / at ${smallest.nodes}: ${largest.withDispatchers.decisionP99Ms.toFixed(2)} / ${smallest.withDispatchers.decisionP99Ms.toFixed(2)} ms = ${p99Ratio.toFixed(2)}x (target: at most 2x; the client's own latency on shared cores is in it)`,
   );
+  const [big, small] = [largest.withDispatchers, smallest.withDispatchers];
+  if (big.probeDecisions > 0 && small.probeDecisions > 0)
+    console.log(
+      `  the latency probe's decision p99 at ${largest.nodes} nodes / at ${smallest.nodes}: ${big.probeDecisionP99Ms.toFixed(2)} / ${small.probeDecisionP99Ms.toFixed(2)} ms = ${(big.probeDecisionP99Ms / small.probeDecisionP99Ms).toFixed(2)}x ` +
+        `(PING p99 ${big.probePingP99Ms.toFixed(2)} / ${small.probePingP99Ms.toFixed(2)} ms; background ${big.heartbeatsSentPerSecond.toFixed(0)} / ${small.heartbeatsSentPerSecond.toFixed(0)} heartbeats/s, ` +
+        `${big.decisionsSentPerSecond.toFixed(0)} / ${small.decisionsSentPerSecond.toFixed(0)} decisions/s sent, Redis ${(big.redisCores * 100).toFixed(0)} / ${(small.redisCores * 100).toFixed(0)} % of a core)`,
+    );
 }
 
 /**
@@ -570,34 +706,68 @@ async function probe(url: string, sizes: readonly number[], out: string): Promis
   console.log(`\nresults: ${out}`);
 }
 
-async function cost(url: string, sizes: readonly number[], repeat: number, out: string): Promise<void> {
+async function cost(
+  url: string,
+  sizes: readonly number[],
+  repeat: number,
+  clients: number,
+  ioThreads: number,
+  out: string,
+): Promise<void> {
   console.log(
-    "Redis µs inside the scripts per operation (INFO commandstats), one call at a time; CPU (INFO used_cpu) adds the network's share.",
+    `Redis µs inside the scripts per operation (INFO commandstats), ${clients === 1 ? 'one call at a time' : `${clients} clients at once`}; ` +
+      "CPU (INFO used_cpu) adds the network's share; main: the main thread's CPU alone (used_cpu_*_main_thread).",
+  );
+  const admin = await RedisStateStore.connect({ url });
+  const configured = (await admin.command(['CONFIG', 'GET', 'io-threads'])) as string[];
+  await admin.close();
+  console.log(
+    `redis-server io-threads ${configured[1]}${ioThreads > 1 ? ', io-threads-do-reads yes' : ''} (Redis 7.0 turns its I/O threads off while fewer than twice as many clients wait for a reply: "threaded" below is the share of commands read on their path)`,
   );
   const best = new Map<number, Record<string, CallCost>>();
   const runs: { nodes: number; run: number; row: Record<string, CallCost> }[] = [];
   for (let run = 1; run <= repeat; run++) {
     for (const n of sizes) {
-      const store = await RedisStateStore.connect({ url, keyPrefix: `cost-${n}-${run}-${Date.now()}` });
+      const keyPrefix = `cost-${n}-${run}-${Date.now()}`;
+      const stores: RedisStateStore[] = [];
       try {
-        const row = await costAt(store, n);
+        for (let c = 0; c < clients; c++) stores.push(await RedisStateStore.connect({ url, keyPrefix }));
+        const row = await costAt(stores, n);
         runs.push({ nodes: n, run, row });
+        // The least disturbed of the runs: each of the three times the least of them (the main thread's user share
+        // from the same run as its total), the rest from the run with the least script time.
         const kept = best.get(n) ?? {};
-        for (const [op, figures] of Object.entries(row))
-          if (!kept[op] || figures.scriptUs < kept[op].scriptUs) kept[op] = figures;
+        for (const [op, figures] of Object.entries(row)) {
+          const was = kept[op];
+          const base = !was || figures.scriptUs < was.scriptUs ? figures : was;
+          const leastMain = !was || figures.mainUs < was.mainUs ? figures : was;
+          kept[op] = {
+            ...base,
+            cpuUs: Math.min(was?.cpuUs ?? figures.cpuUs, figures.cpuUs),
+            mainUs: leastMain.mainUs,
+            mainUserUs: leastMain.mainUserUs,
+          };
+        }
         best.set(n, kept);
         console.log(
           `run ${run}, ${n} nodes: ${Object.entries(row)
-            .map(([op, f]) => `${op} ${f.scriptUs.toFixed(1)} µs (cpu ${f.cpuUs.toFixed(1)})`)
-            .join(', ')}; target ${targetCores(row).toFixed(2)} cores`,
+            .map(
+              ([op, f]) =>
+                `${op} ${f.scriptUs.toFixed(1)} µs (cpu ${f.cpuUs.toFixed(1)}, main ${f.mainUs.toFixed(1)}, of it user ${f.mainUserUs.toFixed(1)}, threaded ${(f.threadedReads * 100).toFixed(0)} %, Redis ${f.cores.toFixed(2)} / main ${f.mainCores.toFixed(2)} cores)`,
+            )
+            .join(
+              ', ',
+            )}; target ${targetCores(row).toFixed(2)} cores in scripts, ${targetCores(row, 'cpuUs').toFixed(2)} CPU, ${targetCores(row, 'mainUs').toFixed(2)} main thread (${targetCores(row, 'mainUserUs').toFixed(2)} of it user)`,
         );
       } finally {
-        await store.close();
+        await Promise.all(stores.map((s) => s.close()));
       }
     }
   }
-  console.log('\n| nodes | operation | µs in scripts (best) | of which in commands | Redis CPU µs | commands it ran |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '\n| nodes | operation | µs in scripts (least) | of which in commands | Redis CPU µs (least) | main thread µs (least) | of it user | threaded reads | commands it ran |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const [n, row] of best) {
     for (const [op, f] of Object.entries(row)) {
       const commands = Object.entries(f.inner)
@@ -605,20 +775,50 @@ async function cost(url: string, sizes: readonly number[], repeat: number, out: 
         .map(([name, count]) => `${name} ${count}`)
         .join(', ');
       console.log(
-        `| ${n} | ${op} | ${f.scriptUs.toFixed(1)} | ${f.innerUs.toFixed(1)} | ${f.cpuUs.toFixed(1)} | ${commands} |`,
+        `| ${n} | ${op} | ${f.scriptUs.toFixed(1)} | ${f.innerUs.toFixed(1)} | ${f.cpuUs.toFixed(1)} | ${f.mainUs.toFixed(1)} | ${f.mainUserUs.toFixed(1)} | ${(f.threadedReads * 100).toFixed(0)} % | ${commands} |`,
       );
     }
   }
-  for (const [n, row] of best)
+  const projections = [...best].map(([n, row]) => ({
+    nodes: n,
+    scriptCores: targetCores(row),
+    cpuCores: targetCores(row, 'cpuUs'),
+    mainThreadCores: targetCores(row, 'mainUs'),
+    mainThreadUserCores: targetCores(row, 'mainUserUs'),
+  }));
+  for (const p of projections)
     console.log(
-      `${n} nodes: the target load (${TARGET.heartbeats} heartbeats, ${TARGET.decisions} decisions, ${TARGET.dispatchers} dispatchers' reads, ${TARGET.changes} change a second) takes ${targetCores(row).toFixed(2)} Redis cores in scripts`,
+      `${p.nodes} nodes: the target load (${TARGET.heartbeats} heartbeats, ${TARGET.decisions} decisions, ${TARGET.dispatchers} dispatchers' reads, ${TARGET.changes} change a second) takes ` +
+        `${p.scriptCores.toFixed(2)} Redis cores in scripts, ${p.cpuCores.toFixed(2)} of Redis's whole CPU, ${p.mainThreadCores.toFixed(2)} of its main thread's (${p.mainThreadUserCores.toFixed(2)} of them in user space)`,
     );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
-    JSON.stringify({ at: new Date().toISOString(), target: TARGET, best: Object.fromEntries(best), runs }, null, 2),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        clients,
+        ioThreads: Number(configured[1]),
+        target: TARGET,
+        projections,
+        best: Object.fromEntries(best),
+        runs,
+      },
+      null,
+      2,
+    ),
   );
   console.log(`\nresults: ${out}`);
+}
+
+/** The CPUs the redis-server behind `store` may use, when it runs on this machine (Linux): from its pid in INFO. */
+async function cpusOf(store: RedisStateStore): Promise<string> {
+  const pid = /^process_id:(\d+)/m.exec(String(await store.command(['INFO', 'server'])))?.[1];
+  try {
+    return /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown'; // another machine's, or not Linux
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

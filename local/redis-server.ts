@@ -21,11 +21,18 @@ export interface RedisServer {
 /**
  * Starts Debian's `redis-server` with no persistence on a free loopback port and waits
  * until it accepts connections; with `replicaOf`, as a replica of that server; with `acl`, with
- * these users (an ACL file's text: common/state/access.ts). Fails, never skips, when the binary is missing: the
+ * these users (an ACL file's text: common/state/access.ts); with `flags`, these flags after the
+ * others (the benchmarks' `--io-threads`); with `commandPrefix`, run under that command (the
+ * benchmarks' `taskset -c 0`). Fails, never skips, when the binary is missing: the
  * integration tests must run (.ci/run installs it).
  */
 export async function startRedisServer(
-  options: { readonly replicaOf?: RedisServer; readonly acl?: string } = {},
+  options: {
+    readonly replicaOf?: RedisServer;
+    readonly acl?: string;
+    readonly flags?: readonly string[];
+    readonly commandPrefix?: readonly string[];
+  } = {},
 ): Promise<RedisServer> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (.ci/run does this)');
@@ -33,11 +40,12 @@ export async function startRedisServer(
   const extra = [
     ...(options.replicaOf ? ['--replicaof', '127.0.0.1', String(options.replicaOf.port)] : []),
     ...(options.acl === undefined ? [] : aclFileFlags(options.acl)),
+    ...(options.flags ?? []),
   ];
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
-      return await launch(port, extra);
+      return await launch(port, extra, options.commandPrefix);
     } catch (error) {
       if (attempt >= 3) throw error; // another process took the port between our check and redis' bind
     }
@@ -51,8 +59,8 @@ export function aclFileFlags(acl: string): string[] {
   return ['--aclfile', file];
 }
 
-async function launch(port: number, extra: string[]): Promise<RedisServer> {
-  const child = await spawnReady(port, extra);
+async function launch(port: number, extra: string[], commandPrefix?: readonly string[]): Promise<RedisServer> {
+  const child = await spawnReady(port, extra, `on port ${port}`, commandPrefix);
   let current = child;
   return {
     port,
@@ -60,7 +68,7 @@ async function launch(port: number, extra: string[]): Promise<RedisServer> {
     stop: () => stopChild(current),
     restart: async () => {
       await stopChild(current);
-      current = await spawnReady(port, extra);
+      current = await spawnReady(port, extra, `on port ${port}`, commandPrefix);
     },
     freeze: () => void current.kill('SIGSTOP'),
     thaw: () => void current.kill('SIGCONT'),
@@ -69,12 +77,14 @@ async function launch(port: number, extra: string[]): Promise<RedisServer> {
 
 /**
  * Starts redis-server on the loopback port, with no persistence and a folder of its own, and
- * resolves once it accepts connections; `extra` flags after these (a cluster node's: local/redis-cluster.ts).
+ * resolves once it accepts connections; `extra` flags after these (a cluster node's: local/redis-cluster.ts),
+ * under `commandPrefix` if given.
  */
 export function spawnReady(
   port: number,
   extra: readonly string[] = [],
   where = `on port ${port}`,
+  commandPrefix?: readonly string[],
 ): Promise<ChildProcess> {
   // A folder of its own: a replica writes the primary's snapshot to disk even without persistence.
   const args = [
@@ -92,7 +102,7 @@ export function spawnReady(
     mkdtempSync(join(tmpdir(), 'strata-redis-')),
     ...extra,
   ];
-  return spawnRedis(args, { where });
+  return spawnRedis(args, { where, commandPrefix });
 }
 
 /**

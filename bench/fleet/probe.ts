@@ -58,8 +58,35 @@ export async function redisIdleCores(store: RedisStateStore, ms = 1000): Promise
 /** Redis's CPU seconds so far, system and user (INFO cpu). */
 export async function redisCpuSeconds(store: RedisStateStore): Promise<number> {
   const info = String(await store.command(['INFO', 'cpu']));
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
-  return field('used_cpu_sys') + field('used_cpu_user');
+  return infoField(info, 'used_cpu_sys') + infoField(info, 'used_cpu_user');
+}
+
+const infoField = (info: string, name: string) =>
+  Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+
+/** Redis's CPU so far and how much of its reading and writing its I/O threads took (INFO cpu and stats). */
+export interface RedisCpu {
+  /** CPU seconds, system and user, all threads (used_cpu_sys + used_cpu_user). */
+  readonly whole: number;
+  /** CPU seconds of the main thread alone, which runs every command (used_cpu_*_main_thread, Redis 6.2 on). */
+  readonly main: number;
+  /** Of main, in user space (used_cpu_user_main_thread): the rest is the kernel's, mostly the sockets' reads and writes. */
+  readonly mainUser: number;
+  /** Clients' reads and writes done on the I/O-thread path (io_threaded_reads_processed, _writes_): 0 while it is off. */
+  readonly threadedReads: number;
+  readonly threadedWrites: number;
+}
+
+export async function redisCpu(store: RedisStateStore): Promise<RedisCpu> {
+  const info = `${await store.command(['INFO', 'cpu'])}${await store.command(['INFO', 'stats'])}`;
+  const field = (name: string) => infoField(info, name);
+  return {
+    whole: field('used_cpu_sys') + field('used_cpu_user'),
+    main: field('used_cpu_sys_main_thread') + field('used_cpu_user_main_thread'),
+    mainUser: field('used_cpu_user_main_thread'),
+    threadedReads: field('io_threaded_reads_processed'),
+    threadedWrites: field('io_threaded_writes_processed'),
+  };
 }
 
 export interface CommandStat {

@@ -11,10 +11,15 @@
  * - a dispatcher (FleetView): its membership, read again once a second (the version,
  *   or the changes since it), and decisions by the tier-1 strategy, each a reservation
  *   released after the invocation's service time.
+ * - the latency probe: one dispatcher at a low rate beside the others, each decision
+ *   preceded by a PING on the same connection, and how late its own timer fired: what of
+ *   its latency is the round trip and its own process, not the decision.
  *
  * What it does not copy is client-side work that costs Redis nothing (building node views,
  * the HTTP forward itself), so that two shared cores drive as much of the store as they can.
  */
+import { readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import {
   invocationStrategy,
   type NodeView,
@@ -22,7 +27,7 @@ import {
   offloadPolicy,
   type PolicyContext,
 } from '@strata/policy-engine';
-import { applyMembership, connectStateStore, type FleetMember } from '../../common/state';
+import { applyMembership, connectStateStore, type FleetMember, RedisStateStore } from '../../common/state';
 import { standInReport } from './probe';
 
 /** Where the store is: its URL, and the cells over a Redis Cluster (`npm run bench:fleet -- --cells`). */
@@ -49,6 +54,8 @@ export type WorkerConfig = Layout &
         /** Membership changes a second this process makes (a node leaves, or one that left joins back). */
         readonly churnPerSecond: number;
         readonly nodePolicy: string;
+        /** Slots each stand-in offers. */
+        readonly slots: number;
       }
     | {
         readonly role: 'dispatchers';
@@ -57,6 +64,14 @@ export type WorkerConfig = Layout &
         readonly decisionsPerSecond: number;
         readonly strategy: string;
         /** How long an invocation holds its reservation. */
+        readonly serviceMs: number;
+        readonly refreshMs: number;
+      }
+    | {
+        readonly role: 'probe';
+        /** Tier-1 decisions a second: low, so that the probe's own process is not what it measures. */
+        readonly decisionsPerSecond: number;
+        readonly strategy: string;
         readonly serviceMs: number;
         readonly refreshMs: number;
       }
@@ -79,6 +94,14 @@ export interface WorkerReport {
   /** Each decision's round trip (the reservation), ms. */
   readonly decisionMs: number[];
   readonly membershipReads: number;
+  /** The probe's decisions' round trips (the reservation), ms: kept apart from the dispatchers'. */
+  readonly probeDecisionMs: number[];
+  /** The PING round trip on the probe's connection just before each of its decisions, ms. */
+  readonly probePingMs: number[];
+  /** How late the probe's timer fired for each decision, ms: its own process's delay. */
+  readonly probeTimerLagMs: number[];
+  /** The probe's reservations that found every node full (a shorter path through the script). */
+  readonly probeFull: number;
   /** Heartbeats and decisions not made because the one before was still on its way (a node's, a dispatcher's). */
   readonly missed: number;
   readonly errors: number;
@@ -99,7 +122,11 @@ async function main(): Promise<void> {
     stats.firstError ??= error instanceof Error ? error.message : String(error);
   };
   const stop =
-    config.role === 'nodes' ? await runNodes(config, record, fail) : await runDispatchers(config, record, fail);
+    config.role === 'nodes'
+      ? await runNodes(config, record, fail)
+      : config.role === 'dispatchers'
+        ? await runDispatchers(config, record, fail)
+        : await runProbe(config, record, fail);
   process.on('message', async (message: Message) => {
     if (message.kind === 'start') {
       Object.assign(stats, emptyStats());
@@ -112,7 +139,18 @@ async function main(): Promise<void> {
       process.exit(0);
     }
   });
-  process.send!({ kind: 'ready' });
+  process.send!({ kind: 'ready', placement: placement() });
+}
+
+/** Where this process runs: the CPUs it may use (Linux: /proc/self/status) and its nice value. */
+function placement(): { cpus: string; nice: number } {
+  let cpus = 'any';
+  try {
+    cpus = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? cpus;
+  } catch {
+    // not Linux: no CPU list to give
+  }
+  return { cpus, nice: getPriority() };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -131,6 +169,10 @@ function emptyStats(): Mutable<WorkerReport> {
     decisionsSent: 0,
     decisionMs: [],
     membershipReads: 0,
+    probeDecisionMs: [],
+    probePingMs: [],
+    probeTimerLagMs: [],
+    probeFull: 0,
     missed: 0,
     errors: 0,
   };
@@ -165,11 +207,15 @@ async function runNodes(
   const views = new Map<string, readonly NodeView[]>();
   const context = (): PolicyContext => ({ now: Date.now(), random: Math.random, heartbeatTtlMs: ttlMs });
   const store = (i: number) => stores[i % stores.length];
+  const standIn = (id: string, role: 'compute' | 'storage', now: number) => ({
+    ...standInReport(id, role, now, 20),
+    slotsTotal: config.slots,
+  });
 
   // Registered before the run starts, as a fleet that is already up.
   for (let i = 0; i < all.length; i += 500) {
     await Promise.all(
-      all.slice(i, i + 500).map((n, j) => store(i + j).heartbeat(standInReport(n.id, n.role, Date.now(), 20), ttlMs)),
+      all.slice(i, i + 500).map((n, j) => store(i + j).heartbeat(standIn(n.id, n.role, Date.now()), ttlMs)),
     );
   }
 
@@ -194,7 +240,7 @@ async function runNodes(
       pending.add(node.id);
       record((s) => s.heartbeatsSent++);
       // A compute node's storage view comes back in its heartbeat's reply (NodeBase): one call an interval.
-      const report = standInReport(node.id, node.role, now, 20);
+      const report = standIn(node.id, node.role, now);
       (node.role === 'compute'
         ? connection.heartbeatWithStorage(report, ttlMs).then((view) => {
             views.set(node.id, view);
@@ -237,7 +283,7 @@ async function runNodes(
             const id = gone[0];
             left.delete(id);
             store(0)
-              .heartbeat(standInReport(id, 'compute', Date.now(), 20), ttlMs)
+              .heartbeat(standIn(id, 'compute', Date.now()), ttlMs)
               .then(() => record((s) => s.changes++))
               .catch(fail);
           } else {
@@ -333,6 +379,76 @@ async function runDispatchers(
   return async () => {
     clearInterval(timer);
     await Promise.all(stores.map((s) => s.close()));
+  };
+}
+
+/**
+ * The latency probe: one dispatcher, its decisions at an even low rate, one at a time; before
+ * each, a PING on the same connection (the round trip with no script: the client, the kernel
+ * and Redis's queue), and the lateness of its own timer (its process, starved or not).
+ */
+async function runProbe(
+  config: Extract<WorkerConfig, { role: 'probe' }>,
+  record: Record_,
+  fail: (error: unknown) => void,
+): Promise<() => Promise<void>> {
+  const store = await RedisStateStore.connect({ url: config.url, replyTimeoutMs: 60_000 });
+  const strategy = invocationStrategy(config.strategy);
+  const first = await store.membership();
+  const view = { members: first.members ?? [], version: first.version, readAt: Date.now() };
+  const invocation = { functionName: 'wordcount', hops: 0 };
+  const periodMs = 1000 / config.decisionsPerSecond;
+  let due = performance.now() + periodMs;
+  let busy = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function decide(lagMs: number): Promise<void> {
+    if (Date.now() - view.readAt >= config.refreshMs) {
+      view.readAt = Date.now();
+      const update = await store.membership(view.version);
+      record((s) => s.membershipReads++);
+      view.members = applyMembership(view.members, update) ?? view.members;
+      view.version = update.version;
+    }
+    const pingStarted = performance.now();
+    await store.command(['PING']);
+    const pingMs = performance.now() - pingStarted;
+    const nodes = view.members as readonly NodeView[]; // an indexed strategy reads no figures
+    const selection = strategy(nodes, invocation, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
+    if (selection.kind === 'no-capacity') return;
+    const started = performance.now();
+    record((s) => s.decisionsSent++);
+    const reservation = await store.reserve(selection);
+    const ms = performance.now() - started;
+    record((s) => {
+      s.probeDecisionMs.push(ms);
+      s.probePingMs.push(pingMs);
+      s.probeTimerLagMs.push(lagMs);
+      if (reservation.kind !== 'chosen') s.probeFull++;
+    });
+    if (reservation.kind === 'chosen') setTimeout(() => void reservation.release().catch(fail), config.serviceMs);
+  }
+
+  // Each tick due at an even pace; one still on its way lets its turn pass (counted as missed).
+  const tick = () => {
+    if (stopped) return;
+    const lagMs = performance.now() - due;
+    due += periodMs;
+    timer = setTimeout(tick, Math.max(0, due - performance.now()));
+    if (busy) return record((s) => s.missed++);
+    busy = true;
+    decide(lagMs)
+      .catch(fail)
+      .finally(() => {
+        busy = false;
+      });
+  };
+  timer = setTimeout(tick, periodMs);
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await store.close();
   };
 }
 
