@@ -23,7 +23,7 @@ import { exitWith, wholeNumber } from '../common/cli';
 const USAGE = `usage: npm run simulate:tier3 -- [--cpu 0.25,0.25,0.5] [--storage-cpu 0.25,0.5,1] [--link 50,100,1000]
   [--concurrency 1,8] [--requests 200] [--strategy round-robin] [--object-mib 4]
   [--stage-cpu-ms 180] [--near-stage-cpu-ms 230] [--serve-cpu-ms 50] [--overhead-cpu-ms 20] [--storage-idle-cores 0.05] [--node-idle-cores 0.03]
-  [--compare bench/results/.../results.json [--without idle,spread,warm-up] [--costs-at 1|each] [--ask-ms 0]]
+  [--compare bench/results/.../results.json [--fit other/results.json] [--without idle,spread,warm-up] [--costs-at 1|each] [--ask-ms 0]]
 
 The CPU costs are ms on a whole core of this machine: the data stage on a compute node
 (reading the object through the S3 client and counting its words), the same stage on the
@@ -39,7 +39,12 @@ time on each path (each invocation's time ÷ its path's median, from the compute
 invocation logs at concurrency 1, over every run of the bench) and its warm-up (--warm-up
 invocations per node on each path, uncounted). --without leaves any of them out
 (counted, costs, quota-costs, idle, spread, warm-up, queue, throttle, streamed-serve, refused-spread, transfer-spread). --ask-ms gives each of the dispatcher's asks that long between
-setting out and reserving (0: at once).`;
+setting out and reserving (0: at once).
+
+--fit takes the costs, the counters' figures and the spreads from other runs of the same
+settings, one for each --compare run in its order, so that the model predicts runs it was
+not fitted to (out of sample); each compared run still gives its own idle CPU, measured
+before it, and its warm-up.`;
 
 async function main(): Promise<void> {
   let values;
@@ -60,6 +65,7 @@ async function main(): Promise<void> {
         'storage-idle-cores': { type: 'string', default: '0.05' },
         'node-idle-cores': { type: 'string', default: '0.03' },
         compare: { type: 'string' },
+        fit: { type: 'string' },
         without: { type: 'string', default: '' },
         'costs-at': { type: 'string', default: '1' },
         'ask-ms': { type: 'string', default: '0' },
@@ -96,11 +102,22 @@ async function main(): Promise<void> {
   if (unknown) exitWith(2, `--without: unknown "${unknown}"; it takes ${COMPARE_INPUTS.join(', ')}`);
   if (!['1', 'each'].includes(values['costs-at']))
     exitWith(2, `--costs-at must be 1 or each; got "${values['costs-at']}"`);
+  if (values.fit !== undefined && !values.compare) exitWith(2, '--fit goes with --compare');
   if (values.compare) {
-    // Several runs of this machine: each compared on its own, the CPU counted over all of them.
+    // Several runs of this machine: each compared on its own, the CPU counted over all of them
+    // (over the --fit runs instead, when given: each compared run is then fitted by its own).
     const paths = values.compare.split(',').filter(Boolean);
-    const counted = without.includes('counted') ? {} : countedCosts(paths.flatMap(countedLevels));
-    for (const path of paths) compare(path, computeCpu, { ...costs, ...counted }, new Set(without), values['costs-at']);
+    const fits = values.fit?.split(',').filter(Boolean) ?? paths;
+    if (fits.length !== paths.length)
+      exitWith(2, `--fit: ${fits.length} runs for ${paths.length} --compare runs; give one for each, in order`);
+    if (values.fit !== undefined && values['costs-at'] === 'each')
+      exitWith(
+        2,
+        "--fit and --costs-at each don't go together: each takes a level's costs from the compared run itself",
+      );
+    const counted = without.includes('counted') ? {} : countedCosts(fits.flatMap(countedLevels));
+    for (const [i, path] of paths.entries())
+      compare(path, fits[i], computeCpu, { ...costs, ...counted }, new Set(without), values['costs-at']);
     return;
   }
 
@@ -179,17 +196,8 @@ function countedLevels(path: string): CountedLevel[] {
   );
 }
 
-/** The model beside each run of an emulated bench: the same policy, offload, link, quotas and concurrency. */
-function compare(
-  path: string,
-  computeCpu: readonly number[],
-  given: Omit<
-    Tier3Options,
-    'computeCpu' | 'storageCpu' | 'linkMbit' | 'strategy' | 'offload' | 'concurrency' | 'requests'
-  >,
-  without: ReadonlySet<string>,
-  costsAt: string,
-): void {
+/** An emulated bench's report and its runs, with the settings each ran at. */
+function benchRuns(path: string, computeCpu: readonly number[], without: ReadonlySet<string>) {
   const report = JSON.parse(readFileSync(path, 'utf8')) as {
     driver: string;
     slots: number | number[];
@@ -217,6 +225,29 @@ function compare(
         result.idleCores && !without.has('idle') ? hosts.map((host) => result.idleCores![host] ?? 0) : undefined,
     };
   });
+  return { report, quotas, hosts, runs };
+}
+
+/**
+ * The model beside each run of an emulated bench: the same policy, offload, link, quotas and
+ * concurrency; its costs and spreads measured at concurrency 1 in fitPath (path itself, or
+ * another run of the same settings).
+ */
+function compare(
+  path: string,
+  fitPath: string,
+  computeCpu: readonly number[],
+  given: Omit<
+    Tier3Options,
+    'computeCpu' | 'storageCpu' | 'linkMbit' | 'strategy' | 'offload' | 'concurrency' | 'requests'
+  >,
+  without: ReadonlySet<string>,
+  costsAt: string,
+): void {
+  const { report, quotas, hosts, runs } = benchRuns(path, computeCpu, without);
+  const fit = fitPath === path ? { quotas, runs } : benchRuns(fitPath, computeCpu, without);
+  if (fit.quotas.join() !== quotas.join())
+    exitWith(2, `--fit: ${fitPath}'s compute quotas (${fit.quotas}) are not ${path}'s (${quotas})`);
   const asMeasured = (run: (typeof runs)[number], levels: BenchRun['levels']) => ({
     computeCpu: quotas,
     storageCpu: run.storageCpu,
@@ -225,9 +256,9 @@ function compare(
     levels: levels.map((level) => ({ ...level, load: 1 })),
   });
   const serving = without.has('streamed-serve') ? 'before' : 'streamed';
-  // At concurrency 1 over every run: the costs the model predicts every level with.
+  // At concurrency 1 over every run fitted to: the costs the model predicts every level with.
   const measured = measuredCosts(
-    runs.map((run) =>
+    fit.runs.map((run) =>
       asMeasured(
         run,
         run.result.levels.filter((level) => level.load === 1),

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { simulateTier3, type Tier3Options } from '../../bench/simulator/tier3';
 import { bottleneck } from '../../local/emulated-fleet';
 import { runScript } from '../support/processes';
@@ -73,3 +76,86 @@ test('npm run simulate:tier3 prints the crossover; --compare refuses a bench tha
   expect(bad.status).toBe(2);
   expect(bad.stderr).toMatch(/not from an emulated bench/);
 }, 60_000);
+
+test('--compare --fit predicts a run with the costs and spreads of another run of the same settings (out of sample), and checks that they pair up', async () => {
+  const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+  const dir = mkdtempSync(join(tmpdir(), 'strata-fit-'));
+  // An emulated window bench, offload off, two quarter-core nodes: at concurrency 1 each
+  // invocation's service time is its stage's, so a run whose stages took twice as long fits
+  // a model twice as slow.
+  const bench = (stageMs: number, computeCpu = [0.25, 0.25]) => {
+    const invocations = Array.from({ length: 20 }, (_, i) => ({
+      node: `c${(i % 2) + 1}`,
+      path: 'local',
+      ms: stageMs + (i % 5) * 10,
+    }));
+    const elapsedS = (20 * stageMs) / 1000;
+    const level = (load: number) => ({
+      label: `sliding window, ${load} threads`,
+      load,
+      summary: { completed: 20, errors: 0, medianMs: stageMs, p99Ms: stageMs + 40, meanMs: stageMs, throughput: 1 },
+      invocations,
+      elapsedS,
+      hosts: [
+        { host: 'c1', cpuCores: 0.12 },
+        { host: 'c2', cpuCores: 0.12 },
+        { host: 's1', cpuCores: 0.05 },
+      ],
+    });
+    const file = join(dir, `bench-${stageMs}-${computeCpu.join('-')}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        workload: 'wordcount-large',
+        driver: 'window',
+        timeoutMs: 30_000,
+        nodes: 2,
+        slots: 1,
+        warmUpPerPath: 0,
+        emulated: { computeCpu, storageCpus: [1], links: [1000], controlCpu: '0.1', loadCpu: '0.15' },
+        results: [
+          {
+            name: 'round-robin',
+            scenario: 'round-robin',
+            offload: 'never',
+            link: 1000,
+            storageCpu: 1,
+            idleCores: { c1: 0.001, c2: 0.001, s1: 0.01 },
+            levels: [level(1), level(2)],
+          },
+        ],
+      }),
+    );
+    return file;
+  };
+  const fast = bench(200);
+  const slow = bench(400);
+  const modelMedian = (stdout: string, load: number) =>
+    Number(new RegExp(`^round-robin \\| ${load} \\| [\\d]+ / [\\d]+ \\| (\\d+) /`, 'm').exec(stdout)?.[1]);
+  const stageCpu = (stdout: string) => Number(/stage CPU (\d+) ms on a compute node/.exec(stdout)?.[1]);
+
+  const own = await runScript('bin/simulate-tier3.ts', ['--compare', fast], env);
+  const fitted = await runScript('bin/simulate-tier3.ts', ['--compare', fast, '--fit', slow], env);
+  expect(own.status).toBe(0);
+  expect(fitted.status).toBe(0);
+  // The fit's stages are twice as dear: the model of the same run is about twice as slow.
+  expect(stageCpu(fitted.stdout)).toBeGreaterThan(1.6 * stageCpu(own.stdout));
+  expect(modelMedian(fitted.stdout, 1)).toBeGreaterThan(1.6 * modelMedian(own.stdout, 1));
+  // Fitted to itself is the same as no --fit.
+  const self = await runScript('bin/simulate-tier3.ts', ['--compare', fast, '--fit', fast], env);
+  expect(self.stdout).toBe(own.stdout);
+
+  const unpaired = await runScript('bin/simulate-tier3.ts', ['--compare', `${fast},${slow}`, '--fit', slow], env);
+  expect(unpaired.status).toBe(2);
+  expect(unpaired.stderr).toMatch(/--fit: 1 runs for 2 --compare runs/);
+  const otherQuotas = await runScript(
+    'bin/simulate-tier3.ts',
+    ['--compare', fast, '--fit', bench(400, [0.5, 0.5])],
+    env,
+  );
+  expect(otherQuotas.status).toBe(2);
+  expect(otherQuotas.stderr).toMatch(/compute quotas/);
+  const alone = await runScript('bin/simulate-tier3.ts', ['--fit', slow], env);
+  expect(alone.status).toBe(2);
+  expect(alone.stderr).toMatch(/--fit goes with --compare/);
+}, 120_000);
