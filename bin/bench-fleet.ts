@@ -8,13 +8,13 @@
  * (used_cpu_sys + used_cpu_user), its commands from INFO commandstats.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BUILT_IN_NAMES } from '@strata/policy-engine';
 import { type CallCost, costAt, TARGET, targetCores } from '../bench/fleet/cost';
-import { commandStats, computeId, probeFleet, redisCpuSeconds, storageId } from '../bench/fleet/probe';
+import { allowedCpus, commandStats, computeId, probeFleet, redisCpuSeconds, storageId } from '../bench/fleet/probe';
 import type { WorkerConfig, WorkerReport } from '../bench/fleet/worker';
 import { exitWith, wholeNumber } from '../common/cli';
 import { cellPrefixes, RedisStateStore } from '../common/state';
@@ -813,12 +813,7 @@ async function cost(
 
 /** The CPUs the redis-server behind `store` may use, when it runs on this machine (Linux): from its pid in INFO. */
 async function cpusOf(store: RedisStateStore): Promise<string> {
-  const pid = /^process_id:(\d+)/m.exec(String(await store.command(['INFO', 'server'])))?.[1];
-  try {
-    return /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'unknown';
-  } catch {
-    return 'unknown'; // another machine's, or not Linux
-  }
+  return allowedCpus(/^process_id:(\d+)/m.exec(String(await store.command(['INFO', 'server'])))?.[1]);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,6 +4,7 @@
  * it, through RedisStateStore. The same probe gives the before and after figures of
  * docs/policies.md's cost model.
  */
+import { readFileSync } from 'node:fs';
 import type { RedisStateStore } from '../../common/state';
 import type { NodeReport } from '../../common/state/types';
 
@@ -205,4 +206,13 @@ export async function probeFleet(store: RedisStateStore, n: number, storage = 6)
   );
   row.membershipOneChangeBehind = pair - changeAlone;
   return row;
+}
+
+/** The CPUs a process may use (Linux: `Cpus_allowed_list` in /proc/PID/status); 'unknown' where that cannot be read. */
+export function allowedCpus(pid: number | string | undefined): string {
+  try {
+    return /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown'; // another machine's process, or not Linux
+  }
 }

@@ -18,7 +18,6 @@
  * What it does not copy is client-side work that costs Redis nothing (building node views,
  * the HTTP forward itself), so that two shared cores drive as much of the store as they can.
  */
-import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import {
   invocationStrategy,
@@ -28,7 +27,7 @@ import {
   type PolicyContext,
 } from '@strata/policy-engine';
 import { applyMembership, connectStateStore, type FleetMember, RedisStateStore } from '../../common/state';
-import { standInReport } from './probe';
+import { allowedCpus, standInReport } from './probe';
 
 /** Where the store is: its URL, and the cells over a Redis Cluster (`npm run bench:fleet -- --cells`). */
 interface Layout {
@@ -144,13 +143,7 @@ async function main(): Promise<void> {
 
 /** Where this process runs: the CPUs it may use (Linux: /proc/self/status) and its nice value. */
 function placement(): { cpus: string; nice: number } {
-  let cpus = 'any';
-  try {
-    cpus = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? cpus;
-  } catch {
-    // not Linux: no CPU list to give
-  }
-  return { cpus, nice: getPriority() };
+  return { cpus: allowedCpus('self'), nice: getPriority() };
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
