@@ -298,6 +298,58 @@ async function runNodes(
   };
 }
 
+/** A dispatcher's view of the membership (as FleetView keeps it). */
+interface DispatcherView {
+  members: readonly FleetMember[];
+  version: number | undefined;
+  readAt: number;
+}
+
+type Store = Awaited<ReturnType<typeof connectStateStore>>;
+
+/** What every stand-in dispatcher decides for. */
+const INVOCATION = { functionName: 'wordcount', hops: 0 };
+
+/** What FleetView.liveNodes() sends: nothing within the refresh interval, else the version or the changes since. */
+async function refreshed(
+  store: Store,
+  view: DispatcherView,
+  refreshMs: number,
+  record: Record_,
+): Promise<readonly NodeView[]> {
+  if (Date.now() - view.readAt >= refreshMs) {
+    view.readAt = Date.now();
+    const update = await store.membership(view.version);
+    record((s) => s.membershipReads++);
+    view.members = applyMembership(view.members, update) ?? view.members;
+    view.version = update.version;
+  }
+  return view.members as readonly NodeView[]; // an indexed strategy reads no figures
+}
+
+/**
+ * A tier-1 decision as the dispatcher makes it: the strategy over the nodes, then one
+ * reservation, released after the service time. Its round trip in ms and whether a node was
+ * chosen; undefined when the strategy saw no capacity (nothing sent).
+ */
+async function reserveOnce(
+  store: Store,
+  nodes: readonly NodeView[],
+  strategy: ReturnType<typeof invocationStrategy>,
+  serviceMs: number,
+  record: Record_,
+  fail: (error: unknown) => void,
+): Promise<{ ms: number; chosen: boolean } | undefined> {
+  const selection = strategy(nodes, INVOCATION, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
+  if (selection.kind === 'no-capacity') return undefined;
+  const started = performance.now();
+  record((s) => s.decisionsSent++);
+  const reservation = await store.reserve(selection);
+  const ms = performance.now() - started;
+  if (reservation.kind === 'chosen') setTimeout(() => void reservation.release().catch(fail), serviceMs);
+  return { ms, chosen: reservation.kind === 'chosen' };
+}
+
 /** The stand-in dispatchers: each its own connection, its membership read at most once per refresh, decisions at an even rate. */
 async function runDispatchers(
   config: Extract<WorkerConfig, { role: 'dispatchers' }>,
@@ -306,40 +358,16 @@ async function runDispatchers(
 ): Promise<() => Promise<void>> {
   const stores = await connections(config, config.dispatchers);
   const strategy = invocationStrategy(config.strategy);
-  const views = stores.map(() => ({
-    members: [] as readonly FleetMember[],
-    version: undefined as number | undefined,
-    readAt: -Infinity,
-  }));
-  const invocation = { functionName: 'wordcount', hops: 0 };
-
-  /** What FleetView.liveNodes() sends: nothing within the refresh interval, else the version or the changes since. */
-  async function refresh(d: number): Promise<readonly NodeView[]> {
-    const view = views[d];
-    if (Date.now() - view.readAt >= config.refreshMs) {
-      view.readAt = Date.now();
-      const update = await stores[d].membership(view.version);
-      record((s) => s.membershipReads++);
-      const members = applyMembership(view.members, update);
-      if (members) view.members = members;
-      view.version = update.version;
-    }
-    return view.members as readonly NodeView[]; // an indexed strategy reads no figures
-  }
+  const views: DispatcherView[] = stores.map(() => ({ members: [], version: undefined, readAt: -Infinity }));
 
   async function decide(d: number): Promise<void> {
-    const nodes = await refresh(d);
-    const selection = strategy(nodes, invocation, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
-    if (selection.kind === 'no-capacity') return;
-    const started = performance.now();
-    record((s) => s.decisionsSent++);
-    const reservation = await stores[d].reserve(selection);
-    const ms = performance.now() - started;
-    record((s) => {
-      s.decisions++;
-      s.decisionMs.push(ms);
-    });
-    if (reservation.kind === 'chosen') setTimeout(() => void reservation.release().catch(fail), config.serviceMs);
+    const nodes = await refreshed(stores[d], views[d], config.refreshMs, record);
+    const decided = await reserveOnce(stores[d], nodes, strategy, config.serviceMs, record, fail);
+    if (decided)
+      record((s) => {
+        s.decisions++;
+        s.decisionMs.push(decided.ms);
+      });
   }
 
   // Warm containers: each has read the membership before the run starts. One read stands for all of
@@ -388,8 +416,7 @@ async function runProbe(
   const store = await RedisStateStore.connect({ url: config.url, replyTimeoutMs: 60_000 });
   const strategy = invocationStrategy(config.strategy);
   const first = await store.membership();
-  const view = { members: first.members ?? [], version: first.version, readAt: Date.now() };
-  const invocation = { functionName: 'wordcount', hops: 0 };
+  const view: DispatcherView = { members: first.members ?? [], version: first.version, readAt: Date.now() };
   const periodMs = 1000 / config.decisionsPerSecond;
   let due = performance.now() + periodMs;
   let busy = false;
@@ -397,30 +424,18 @@ async function runProbe(
   let timer: NodeJS.Timeout | undefined;
 
   async function decide(lagMs: number): Promise<void> {
-    if (Date.now() - view.readAt >= config.refreshMs) {
-      view.readAt = Date.now();
-      const update = await store.membership(view.version);
-      record((s) => s.membershipReads++);
-      view.members = applyMembership(view.members, update) ?? view.members;
-      view.version = update.version;
-    }
+    const nodes = await refreshed(store, view, config.refreshMs, record);
     const pingStarted = performance.now();
     await store.command(['PING']);
     const pingMs = performance.now() - pingStarted;
-    const nodes = view.members as readonly NodeView[]; // an indexed strategy reads no figures
-    const selection = strategy(nodes, invocation, { now: Date.now(), random: Math.random, heartbeatTtlMs: 3000 });
-    if (selection.kind === 'no-capacity') return;
-    const started = performance.now();
-    record((s) => s.decisionsSent++);
-    const reservation = await store.reserve(selection);
-    const ms = performance.now() - started;
-    record((s) => {
-      s.probeDecisionMs.push(ms);
-      s.probePingMs.push(pingMs);
-      s.probeTimerLagMs.push(lagMs);
-      if (reservation.kind !== 'chosen') s.probeFull++;
-    });
-    if (reservation.kind === 'chosen') setTimeout(() => void reservation.release().catch(fail), config.serviceMs);
+    const decided = await reserveOnce(store, nodes, strategy, config.serviceMs, record, fail);
+    if (decided)
+      record((s) => {
+        s.probeDecisionMs.push(decided.ms);
+        s.probePingMs.push(pingMs);
+        s.probeTimerLagMs.push(lagMs);
+        if (!decided.chosen) s.probeFull++;
+      });
   }
 
   // Each tick due at an even pace; one still on its way lets its turn pass (counted as missed).
