@@ -612,6 +612,8 @@ async function main(): Promise<void> {
         nodes,
         slots,
         warmUpPerPath: warmUp,
+        // How the dispatcher queues while every node is full (simulate:tier3 --compare models it).
+        queue: 'fifo',
         ceph: Boolean(ceph),
         emulated: fleet
           ? {

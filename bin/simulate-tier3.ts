@@ -202,6 +202,8 @@ function benchRuns(path: string, computeCpu: readonly number[], without: Readonl
     driver: string;
     slots: number | number[];
     warmUpPerPath?: number;
+    /** The dispatcher's queue; runs from before it was written queued by polling. */
+    queue?: 'fifo' | 'polling';
     emulated?: { computeCpu: number[]; storageCpus: number[]; links: number[]; storageSlots?: number };
     results: BenchRun[];
   };
@@ -281,7 +283,7 @@ function compare(
   const nodeStageCpuMs = atQuota(measured.stageCpuMsAtCores);
   const spread = without.has('spread') ? {} : measured.spread;
   const warmUp = without.has('warm-up') ? 0 : (report.warmUpPerPath ?? 0);
-  const queue = without.has('queue') ? 'fifo' : 'polling';
+  const queue = without.has('queue') ? 'fifo' : (report.queue ?? 'polling');
   const throttle = without.has('throttle') ? 'whole' : 'kernel';
   const describe = (multipliers: number[] | undefined) =>
     multipliers

@@ -106,11 +106,12 @@ export interface Tier3Options {
   readonly settleMs?: number;
   /**
    * Which waiting invocation the dispatcher places when a compute slot frees. `fifo`: the
-   * longest waiting. `polling`: as the dispatcher does (lambdas/dispatcher/dispatcher.ts,
-   * reserveWhenFree): an invocation asks at once, and while every node is full asks
-   * again after a pause that doubles from 5 to 250 ms; a release wakes the first of the
-   * paused list, where a waiter goes to the end each time it pauses again. So the young
-   * ones, asking often, take most freed slots, and the old ones wait. @default fifo
+   * longest waiting, as the dispatcher does (lambdas/dispatcher/dispatcher.ts,
+   * reserveWhenFree). `polling`: as it did before 2026-12-06, which the bench's earlier
+   * runs measured: an invocation asks at once, and while every node is full asks again
+   * after a pause that doubles from 5 to 250 ms; a release wakes the first of the paused
+   * list, where a waiter goes to the end each time it pauses again. So the young ones,
+   * asking often, take most freed slots, and the old ones wait. @default fifo
    */
   readonly queue?: 'fifo' | 'polling';
   /** With queue polling: how long an ask takes from setting out to reserving (or failing) in the state store, ms. @default 0 */

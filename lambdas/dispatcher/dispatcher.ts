@@ -82,8 +82,10 @@ export interface DispatchObserver {
  */
 export class Dispatcher {
   private readonly fleet: FleetView;
-  /** Invocations waiting for a free slot; a release here wakes the longest waiting at once. */
-  private readonly waiting: (() => void)[] = [];
+  /** Invocations waiting for a free slot, in the order they arrived (reserveWhenFree). */
+  private readonly queue: Waiter[] = [];
+  /** How many reservations this dispatcher has released. */
+  private releases = 0;
   private readonly now: () => number;
   private readonly functions: FunctionDirectory;
 
@@ -185,10 +187,13 @@ export class Dispatcher {
 
   /**
    * Asks the strategy and reserves, the reservation leased until the invocation's
-   * deadline (and a grace); while every node is full, tries again until the queue
-   * timeout, leaving a second of the budget to forward: at once when this dispatcher
-   * releases a reservation, else after a growing pause (other dispatchers' releases are
-   * only seen by asking again).
+   * deadline (and a grace). While every node is full, the invocation queues here in the
+   * order invocations reached this dispatcher, until the queue timeout (leaving a second
+   * of the budget to forward): only the first asks again, at once when this dispatcher
+   * releases a reservation, else after a pause that doubles from 5 to 250 ms (other
+   * dispatchers' releases are only seen by asking); once it is placed, the next asks.
+   * So the longest waiting takes the next free slot, and a burst's tail is a function
+   * of the load, not of which waiter happened to ask when a slot freed.
    */
   private async reserveWhenFree(
     invocation: Invocation,
@@ -197,49 +202,91 @@ export class Dispatcher {
     deadline: number,
   ): Promise<Next<string>> {
     const queueUntil = Math.min(started + (this.options.queueTimeoutMs ?? 10_000), deadline - 1000);
-    const { strategy } = this.options;
-    for (let pauseMs = 5; ; pauseMs = Math.min(2 * pauseMs, 250)) {
-      // A strategy over the index never reads the list (and gets the nodes tried as `exclude`): no O(n) work a decision.
-      const known = await this.fleet.liveNodes();
-      const nodes = strategy.reads === 'membership' || tried.size === 0 ? known : known.filter((n) => !tried.has(n.id));
-      let selection = strategy(nodes, invocation, this.fleet.context());
-      if (selection.kind === 'select' && isIndexed(selection) && tried.size > 0)
-        selection = { ...selection, exclude: [...tried] };
-      const leaseMs = Math.max(1, deadline - this.now()) + (this.options.leaseGraceMs ?? 1000);
-      const reservation = selection.kind === 'select' ? await this.fleet.reserve(selection, leaseMs) : selection;
-      if (reservation.kind === 'chosen') return { kind: 'target', target: this.target(reservation) };
-      if (this.now() >= queueUntil) return { kind: 'none', why: reservation.reason };
-      await this.pause(Math.min(pauseMs, queueUntil - this.now()));
+    const me: Waiter = { started };
+    try {
+      for (let pauseMs = 5; ; ) {
+        const first = this.queue.length === 0 || this.queue[0] === me;
+        // One behind others asks only when its time is up, once, for the store's reason.
+        if (!first && this.now() < queueUntil) {
+          this.join(me);
+          await this.sleep(me, queueUntil - this.now());
+          continue;
+        }
+        const releasesBefore = this.releases;
+        const reservation = await this.ask(invocation, tried, deadline);
+        if (reservation.kind === 'chosen') return { kind: 'target', target: this.target(reservation) };
+        if (this.now() >= queueUntil) return { kind: 'none', why: reservation.reason };
+        this.join(me);
+        // A release here while the ask was under way found no one asleep to wake: ask again now.
+        if (this.queue[0] !== me || this.releases !== releasesBefore) continue;
+        await this.sleep(me, Math.min(pauseMs, queueUntil - this.now()));
+        pauseMs = Math.min(2 * pauseMs, 250);
+      }
+    } finally {
+      this.leave(me);
     }
   }
 
-  /** The reserved node, released once the forward to it is over, which wakes the longest waiting invocation. */
+  /** The strategy's choice, reserved in the shared state (one round trip), or why there is none. */
+  private async ask(invocation: Invocation, tried: ReadonlySet<string>, deadline: number) {
+    const { strategy } = this.options;
+    // A strategy over the index never reads the list (and gets the nodes tried as `exclude`): no O(n) work a decision.
+    const known = await this.fleet.liveNodes();
+    const nodes = strategy.reads === 'membership' || tried.size === 0 ? known : known.filter((n) => !tried.has(n.id));
+    let selection = strategy(nodes, invocation, this.fleet.context());
+    if (selection.kind === 'select' && isIndexed(selection) && tried.size > 0)
+      selection = { ...selection, exclude: [...tried] };
+    const leaseMs = Math.max(1, deadline - this.now()) + (this.options.leaseGraceMs ?? 1000);
+    return selection.kind === 'select' ? await this.fleet.reserve(selection, leaseMs) : selection;
+  }
+
+  /** The reserved node, released once the forward to it is over, which wakes the first waiting invocation. */
   private target(reservation: Reserved) {
     return {
       id: reservation.nodeId,
       address: reservation.address,
       done: async () => {
         await reservation.release().catch(() => undefined);
-        this.waiting.shift()?.();
+        this.releases++;
+        this.queue[0]?.wake?.();
       },
     };
   }
 
-  /** Waits `ms`, or less if a local release wakes this waiter first. */
-  private pause(ms: number): Promise<void> {
+  /** Queues a waiter in arrival order (a retry after a refusal keeps its invocation's place). */
+  private join(waiter: Waiter): void {
+    if (this.queue.includes(waiter)) return;
+    const at = this.queue.findIndex((other) => other.started > waiter.started);
+    this.queue.splice(at === -1 ? this.queue.length : at, 0, waiter);
+  }
+
+  /** Takes a waiter out of the queue; if it was first, the next asks at once. */
+  private leave(waiter: Waiter): void {
+    const at = this.queue.indexOf(waiter);
+    if (at === -1) return;
+    this.queue.splice(at, 1);
+    if (at === 0) this.queue[0]?.wake?.();
+  }
+
+  /** Waits `ms`, or less if woken (a release here, or the waiter ahead placed). */
+  private sleep(waiter: Waiter, ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const wake = () => {
+      const timer = setTimeout(() => waiter.wake?.(), Math.max(0, ms));
+      waiter.wake = () => {
         clearTimeout(timer);
+        waiter.wake = undefined;
         resolve();
       };
-      const timer = setTimeout(() => {
-        const at = this.waiting.indexOf(wake);
-        if (at !== -1) this.waiting.splice(at, 1);
-        resolve();
-      }, ms);
-      this.waiting.push(wake);
     });
   }
+}
+
+/** An invocation queued at this dispatcher while every node is full. */
+interface Waiter {
+  /** When its invocation reached the dispatcher: its place in the queue. */
+  readonly started: number;
+  /** Set while it sleeps: ends the sleep at once. */
+  wake?: () => void;
 }
 
 function optionalHeader(value: string | string[] | undefined): string | undefined {

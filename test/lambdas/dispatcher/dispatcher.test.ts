@@ -142,6 +142,42 @@ describe('the dispatcher with each kind of strategy', () => {
   });
 });
 
+describe('the dispatcher while every node is full', () => {
+  let server: Server;
+  afterAll(() => server?.close());
+
+  test('invocations queue in the order they arrived: the longest waiting takes each slot as it frees, here or elsewhere', async () => {
+    const ran: number[] = [];
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        ran.push(JSON.parse(body).ms);
+        setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), 15);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const store = new MemoryStateStore();
+    const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await store.heartbeat(report('a', { address, slotsTotal: 1 }), 60_000);
+    // Another dispatcher holds the one slot: its release is seen here only by asking.
+    const elsewhere = await store.reserve({ kind: 'select', rule: 'in-order', candidates: [{ id: 'a', limit: 1 }] });
+    const dispatcher = new Dispatcher({
+      connect: async () => store,
+      strategyName: 'least-outstanding',
+      strategy: invocationStrategy('least-outstanding'),
+    });
+    const replies: Promise<{ statusCode: number }>[] = [];
+    for (let n = 0; n < 8; n++) {
+      replies.push(dispatcher.handle({ ...(invoke as object), body: JSON.stringify({ ms: n }) } as never));
+      await new Promise((resolve) => setTimeout(resolve, 7)); // each waiter pauses at least once before the next arrives
+    }
+    if (elsewhere.kind === 'chosen') await elsewhere.release();
+    expect((await Promise.all(replies)).map((reply) => reply.statusCode)).toEqual(Array(8).fill(200));
+    expect(ran).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+});
+
 describe('the dispatcher through a long state-store outage', () => {
   const servers: Server[] = [];
   afterAll(() => {
