@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Selection } from '@strata/policy-engine';
 import { BodyError, parseJsonBody, readBody } from '../common/http/json';
-import { DEFAULT_LEASE_MS, type NodeReport, type StateStore } from '../common/state';
+import { DEFAULT_LEASE_MS, type NodeReport, type QueuePlace, type StateStore } from '../common/state';
 import { refuseForeign } from './loopback';
 
 /** The largest request a node sends the state server (a heartbeat with its service times is a few KiB). */
@@ -54,7 +54,11 @@ export async function serveStateStore(
         case '/membership':
           return reply(200, await store.membership(body.knownVersion as number | undefined));
         case '/reserve': {
-          const reservation = await store.reserve(body.selection as Selection, body.leaseMs as number | undefined);
+          const reservation = await store.reserve(
+            body.selection as Selection,
+            body.leaseMs as number | undefined,
+            body.place as QueuePlace | undefined,
+          );
           if (reservation.kind === 'no-capacity') return reply(200, reservation);
           const token = randomBytes(16).toString('hex');
           releases.set(token, reservation.release);

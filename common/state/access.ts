@@ -40,6 +40,8 @@ const FLEET_KEYS = [
   ':storage-view',
   ':by-*',
   ':room',
+  ':waiting',
+  ':waiting-holds',
 ];
 
 interface RoleRights {

@@ -8,6 +8,8 @@ import {
   type Membership,
   NO_ROOM,
   type NodeReport,
+  type NoRoom,
+  type QueuePlace,
   type Reservation,
   type StateStore,
 } from './types';
@@ -217,15 +219,19 @@ export class CellStateStore implements StateStore {
     return changes.length === 0 && version === knownVersion ? { version } : { version, changes };
   }
 
-  async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
+  /** With a place, the caller queues in each cell it tries; the places it does not use run out on their own (their hold). */
+  async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS, place?: QueuePlace): Promise<Reservation> {
+    let refused: NoRoom = NO_ROOM;
     for (const k of await this.tier0(selection)) {
       const inCell = this.restrict(selection, k);
       if (!inCell) continue;
-      const { reservation, room } = await this.cells[k].reserveInCell(inCell, leaseMs);
+      const { reservation, room } = await this.cells[k].reserveInCell(inCell, leaseMs, place);
       if (Number.isFinite(room)) this.rooms[k] = { room, at: Date.now() };
       if (reservation.kind === 'chosen') return reservation;
+      // The shortest queue it stands in: the caller asks again by it.
+      if (reservation.ahead !== undefined && reservation.ahead < (refused.ahead ?? Infinity)) refused = reservation;
     }
-    return NO_ROOM;
+    return refused;
   }
 
   /** Tier 0: the cells in the order to try them. */

@@ -3,6 +3,7 @@ import { forward } from '../http/forward';
 import {
   type Membership,
   type NodeReport,
+  type QueuePlace,
   type Reservation,
   type Reserved,
   releaseOnce,
@@ -40,8 +41,8 @@ export class HttpStateStore implements StateStore {
     return this.call('/membership', { knownVersion }) as Promise<Membership>;
   }
 
-  async reserve(selection: Selection, leaseMs?: number): Promise<Reservation> {
-    const reply = (await this.call('/reserve', { selection, leaseMs })) as Reservation & { token?: string };
+  async reserve(selection: Selection, leaseMs?: number, place?: QueuePlace): Promise<Reservation> {
+    const reply = (await this.call('/reserve', { selection, leaseMs, place })) as Reservation & { token?: string };
     if (reply.kind === 'no-capacity') return reply;
     const { nodeId, address, inFlight, token } = reply as Reserved & { token: string };
     return {

@@ -9,6 +9,7 @@ import {
   type Selection,
 } from '@strata/policy-engine';
 import {
+  checkPlace,
   checkReport,
   checkTtl,
   DEFAULT_LEASE_MS,
@@ -19,6 +20,8 @@ import {
   memberOf,
   NO_ROOM,
   type NodeReport,
+  type QueuePlace,
+  queued,
   type Reservation,
   releaseOnce,
   type StateStore,
@@ -54,6 +57,8 @@ export class MemoryStateStore implements StateStore {
   private readonly leases = new Map<string, Lease>();
   private readonly cursors = new Map<string, number>();
   private readonly members = new Map<string, string>();
+  /** The queue's places (QueuePlace), by id: when each waiter arrived and until when its place is held. */
+  private readonly waiting = new Map<string, { since: number; heldUntil: number }>();
   /** The last CHANGE_LOG changes, the newest at the end; the last is the one that made `version`. */
   private readonly changes: MemberChange[] = [];
   private epochs = 0;
@@ -110,9 +115,20 @@ export class MemoryStateStore implements StateStore {
     return { version, members: this.sorted().map((e) => memberOf(e.report)) };
   }
 
-  async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
+  async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS, place?: QueuePlace): Promise<Reservation> {
     checkTtl('leaseMs', leaseMs);
+    if (place) checkPlace(place);
     const now = this.sweep();
+    if (place) {
+      let ahead = 0;
+      for (const other of this.waiting.values()) if (other.since < place.since) ahead++;
+      if (ahead >= this.room()) {
+        this.waiting.set(place.id, { since: place.since, heldUntil: now + place.holdMs });
+        return queued(ahead);
+      }
+      // Its turn: it reserves or, if nothing here fits it, waits without holding back the others.
+      this.waiting.delete(place.id);
+    }
     const nodeId = isIndexed(selection) ? this.pickIndexed(selection) : this.pickCandidate(selection);
     if (nodeId === undefined) return NO_ROOM;
     const entry = this.entries.get(nodeId)!;
@@ -160,9 +176,18 @@ export class MemoryStateStore implements StateStore {
     return value;
   }
 
-  /** Drops the nodes whose heartbeat expired and gives back the leases that ran out; answers now. */
+  /** The free slots of the eligible compute nodes (the Redis store's `P:room`). */
+  private room(): number {
+    let room = 0;
+    for (const entry of this.entries.values())
+      if (eligible(entry)) room += Math.max(0, entry.report.slotsTotal - entry.inFlight);
+    return room;
+  }
+
+  /** Drops the nodes whose heartbeat expired, the places no longer held, and gives back the leases that ran out; answers now. */
   private sweep(): number {
     const now = this.now();
+    for (const [id, place] of this.waiting) if (place.heldUntil <= now) this.waiting.delete(id);
     for (const [id, entry] of this.entries) if (entry.expiresAt <= now) this.remove(id);
     for (const [id, lease] of this.leases) {
       if (lease.deadline > now) continue;

@@ -30,6 +30,8 @@ const INDEXED_RULE_FUNCTIONS = `${Object.entries(INDEXED_RULES)
  * - `P:members` hash and `P:version`: who is in the fleet, and a counter of its changes;
  *   `P:changes` list: the last CHANGE_LOG changes, one per version, `<id length>|<id><member>`
  *   (member empty when the node left), so that a reader catches up in O(changes).
+ * - `P:waiting` sorted set: the queue's places (tier 1, while every node is full), by when each
+ *   waiter arrived; `P:waiting-holds` the same places by when each runs out.
  * - `P:room` integer: the free slots of E's nodes (each `slotsTotal - inFlight`, at least 0):
  *   what a cell has left, which tier 0 reads (common/state/cells.ts) and a reservation
  *   answers with. Kept by the difference each change makes, from the node's own fields
@@ -354,18 +356,48 @@ return 1
 /**
  * The twin of applySelection and applyIndexed in the policy engine: the candidate rules
  * here, the indexed rules from the engine's table (INDEXED_RULES), each its own Lua.
- * ARGV: now, lease ms, rule, cursor, sample, quantile, hash, step seed, then three
- * counted lists: draws, excluded ids, candidate ids; then one limit per candidate; last,
- * a random token that makes the lease id unguessable (another client cannot release it).
- * Returns {1, node id, in flight after, lease, address, room}, or {0, room} when nothing
- * has room; room is the cell's free slots after the decision (`P:room`), for tier 0.
+ * ARGV: now, lease ms, rule, cursor, sample, quantile, hash, step seed, the queue place's
+ * id (or ''), since and hold ms, then three counted lists: draws, excluded ids, candidate
+ * ids; then one limit per candidate; last, a random token that makes the lease id
+ * unguessable (another client cannot release it). Returns {1, node id, in flight after,
+ * lease, address, room}, {0, room} when nothing has room, or {0, room, ahead} when the
+ * caller queues; room is the cell's free slots after the decision (`P:room`), for tier 0.
  */
 export const RESERVE = script(
   'reserve',
   `
 local lease_ms, rule, cursor = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local sample, quantile, hash, step_seed = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local at = 9
+
+-- The queue (a tier-1 caller's place, common/state/types.ts QueuePlace): refused while as
+-- many waiters that arrived before it hold places as there are free slots; it keeps its place.
+local place = ARGV[9]
+if place ~= '' then
+  local WAITING, HOLDS = P .. ':waiting', P .. ':waiting-holds'
+  local free = tonumber(redis.call('GET', ROOM) or '0')
+  local ahead = 0
+  local queue = redis.call('EXISTS', WAITING) == 1
+  if queue then
+    local gone = redis.call('ZRANGEBYSCORE', HOLDS, '-inf', now, 'LIMIT', 0, 100)
+    if #gone > 0 then
+      redis.call('ZREM', WAITING, unpack(gone))
+      redis.call('ZREM', HOLDS, unpack(gone))
+    end
+    ahead = redis.call('ZCOUNT', WAITING, '-inf', '(' .. ARGV[10])
+  end
+  if ahead >= free then
+    redis.call('ZADD', WAITING, ARGV[10], place)
+    redis.call('ZADD', HOLDS, now + tonumber(ARGV[11]), place)
+    return {0, free, ahead}
+  end
+  -- Its turn: it reserves or, if nothing fits it, waits without holding back the others.
+  if queue then
+    redis.call('ZREM', WAITING, place)
+    redis.call('ZREM', HOLDS, place)
+  end
+end
+
+local at = 12
 local function list()
   local items = {}
   for i = 1, tonumber(ARGV[at]) do items[i] = ARGV[at + i] end

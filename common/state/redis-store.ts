@@ -17,6 +17,7 @@ import {
 } from './redis-scripts';
 import { RespClient, RespError, type RespValue } from './resp-client';
 import {
+  checkPlace,
   checkReport,
   checkTtl,
   DEFAULT_LEASE_MS,
@@ -30,6 +31,8 @@ import {
   type NodeReport,
   NUMBER_FIELDS,
   parseMember,
+  type QueuePlace,
+  queued,
   type Reservation,
   releaseOnce,
   type StateStore,
@@ -200,15 +203,20 @@ export class RedisStateStore implements StateStore {
     return Number((await this.client.send(['GET', `${this.tag}:version`])) ?? 0);
   }
 
-  async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<Reservation> {
-    return (await this.reserveInCell(selection, leaseMs)).reservation;
+  async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS, place?: QueuePlace): Promise<Reservation> {
+    return (await this.reserveInCell(selection, leaseMs, place)).reservation;
   }
 
   /** reserve(), and the free slots this store has left after it, in the same round trip: tier 0's view of a cell. */
-  async reserveInCell(selection: Selection, leaseMs = DEFAULT_LEASE_MS): Promise<ReservationInCell> {
+  async reserveInCell(
+    selection: Selection,
+    leaseMs = DEFAULT_LEASE_MS,
+    place?: QueuePlace,
+  ): Promise<ReservationInCell> {
     checkTtl('leaseMs', leaseMs);
+    if (place) checkPlace(place);
     if (!isIndexed(selection) && selection.candidates.length === 0) return { reservation: NO_ROOM, room: Number.NaN };
-    const reply = (await this.run(RESERVE, this.reserveArgs(selection, leaseMs))) as [
+    const reply = (await this.run(RESERVE, this.reserveArgs(selection, leaseMs, place))) as [
       number,
       string | number,
       number,
@@ -216,7 +224,8 @@ export class RedisStateStore implements StateStore {
       string,
       number,
     ];
-    if (reply[0] === 0) return { reservation: NO_ROOM, room: Number(reply[1] ?? 0) };
+    if (reply[0] === 0)
+      return { reservation: reply[2] === undefined ? NO_ROOM : queued(Number(reply[2])), room: Number(reply[1] ?? 0) };
     const [, nodeId, inFlight, lease, address, room] = reply;
     return {
       reservation: {
@@ -254,7 +263,7 @@ export class RedisStateStore implements StateStore {
     return this.client.send(args);
   }
 
-  private reserveArgs(selection: Selection, leaseMs: number): (string | number)[] {
+  private reserveArgs(selection: Selection, leaseMs: number, place?: QueuePlace): (string | number)[] {
     const s = selection as Partial<Record<'cursor' | 'sample' | 'quantile' | 'hash' | 'stepSeed', string | number>>;
     const draws = 'draws' in selection ? selection.draws : [];
     const exclude = 'exclude' in selection && selection.exclude ? [...new Set(selection.exclude)] : [];
@@ -267,6 +276,9 @@ export class RedisStateStore implements StateStore {
       s.quantile ?? 0,
       s.hash ?? 0,
       s.stepSeed ?? 0,
+      place?.id ?? '',
+      place?.since ?? 0,
+      place?.holdMs ?? 0,
       draws.length,
       ...draws,
       exclude.length,

@@ -15,7 +15,28 @@ export interface Reserved {
   readonly release: () => Promise<void>;
 }
 
-export type Reservation = Reserved | NoCapacity;
+/**
+ * No node was reserved. `ahead` is set when the caller asked with a place in the queue
+ * (QueuePlace) and the store kept it: how many waiters it serves first.
+ */
+export type NoRoom = NoCapacity & { readonly ahead?: number };
+
+export type Reservation = Reserved | NoRoom;
+
+/**
+ * A tier-1 invocation's place in the store's queue, for when every node is full. The store
+ * serves waiters in the order they arrived (`since`, ms since the epoch): a reservation
+ * with a place is refused while as many waiters that arrived before it hold places as
+ * there are free slots, and the refused caller keeps its place for `holdMs`. It asks again
+ * within that, or its place is dropped (a dispatcher that died holds none). A reservation
+ * without a place (tier 2's, for an invocation already admitted) does not queue.
+ */
+export interface QueuePlace {
+  /** Unique to the invocation, printable ASCII (at most 200 characters). */
+  readonly id: string;
+  readonly since: number;
+  readonly holdMs: number;
+}
 
 /** Who is in the fleet: what changes only when a node joins, leaves, drains or is resized. */
 export interface FleetMember {
@@ -78,9 +99,10 @@ export interface StateStore {
   /**
    * Picks a node by the selection's rule and reserves it (in-flight + 1), atomically.
    * The reservation is a lease: if it is not released within `leaseMs`, the store
-   * releases it itself, whatever became of the caller.
+   * releases it itself, whatever became of the caller. With a `place`, the caller queues
+   * behind the waiters that arrived before it (QueuePlace).
    */
-  reserve(selection: Selection, leaseMs?: number): Promise<Reservation>;
+  reserve(selection: Selection, leaseMs?: number, place?: QueuePlace): Promise<Reservation>;
   close(): Promise<void>;
 }
 
@@ -103,6 +125,21 @@ export function releaseOnce(release: () => Promise<void>): () => Promise<void> {
 }
 
 export const NO_ROOM: NoCapacity = { kind: 'no-capacity', reason: 'every candidate is full or gone' };
+
+/** The answer to a caller whose place the store keeps, `ahead` waiters behind the first. */
+export function queued(ahead: number): NoRoom {
+  return { kind: 'no-capacity', reason: `every node is full; ${ahead} invocations queued ahead of this one`, ahead };
+}
+
+/** Checks a queue place, naming the field that is wrong. */
+export function checkPlace(place: QueuePlace): QueuePlace {
+  if (typeof place.id !== 'string' || !NODE_ID.test(place.id))
+    throw new RangeError(`queue place id must be 1 to 200 printable ASCII characters, got ${JSON.stringify(place.id)}`);
+  if (!Number.isSafeInteger(place.since) || place.since < 0)
+    throw new RangeError(`queue place since must be a whole number of ms at least 0, got ${place.since}`);
+  checkTtl('queue place holdMs', place.holdMs);
+  return place;
+}
 
 /** A node report's numeric fields: checked on the way in, and parsed back from Redis's strings. */
 export const NUMBER_FIELDS = [

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Invocation, type InvocationStrategy, isIndexed } from '@strata/policy-engine';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { FunctionDirectory } from '../../common/functions/directory';
@@ -9,7 +10,7 @@ import {
   HOPS_HEADER,
   REQUEST_ID_HEADER,
 } from '../../common/http/headers';
-import type { Reserved, StateStore } from '../../common/state';
+import type { QueuePlace, Reservation, Reserved, StateStore } from '../../common/state';
 import { deadlineOf, parseEvent, reply, resultOf } from './api-gateway';
 import { FleetView } from './fleet-view';
 
@@ -152,9 +153,10 @@ export class Dispatcher {
     const started = this.now();
     const maxAttempts = this.options.maxAttempts ?? 3;
     const invocation: Invocation = { functionName: request.functionName, objectKey: request.objectKey, hops: 0 };
+    const place: QueuePlace = { id: randomUUID(), since: Math.floor(started), holdMs: PLACE_HOLD_MS };
     const offered = await offer<string>({
       maxAttempts,
-      next: (tried) => this.reserveWhenFree(invocation, tried, started, deadline),
+      next: (tried) => this.reserveWhenFree(invocation, tried, place, deadline),
       request: () => {
         const timeoutMs = Math.max(1, Math.min(this.options.forwardTimeoutMs ?? Infinity, deadline - this.now()));
         return {
@@ -187,23 +189,26 @@ export class Dispatcher {
 
   /**
    * Asks the strategy and reserves, the reservation leased until the invocation's
-   * deadline (and a grace). While every node is full, the invocation queues here in the
-   * order invocations reached this dispatcher, until the queue timeout (leaving a second
-   * of the budget to forward): only the first asks again, at once when this dispatcher
-   * releases a reservation, else after a pause that doubles from 5 to 250 ms (other
-   * dispatchers' releases are only seen by asking); once it is placed, the next asks.
-   * So the longest waiting takes the next free slot, and a burst's tail is a function
-   * of the load, not of which waiter happened to ask when a slot freed.
+   * deadline (and a grace). While every node is full, the invocation queues in arrival
+   * order, until the queue timeout (leaving a second of the budget to forward): here,
+   * behind the invocations that reached this dispatcher first, and in the shared state,
+   * behind those of every dispatcher (its `place`). Only the first here asks again: at
+   * once when this dispatcher releases a reservation, else after a pause that grows with
+   * the waiters the store serves first (20 ms for each and 20, at most 250 ms: other
+   * dispatchers' releases are only seen by asking). Once it is placed, the next asks. So
+   * the longest waiting takes the next free slot, and a burst's tail is a function of
+   * the load, not of which waiter happened to ask when a slot freed.
    */
   private async reserveWhenFree(
     invocation: Invocation,
     tried: ReadonlySet<string>,
-    started: number,
+    place: QueuePlace,
     deadline: number,
   ): Promise<Next<string>> {
-    const queueUntil = Math.min(started + (this.options.queueTimeoutMs ?? 10_000), deadline - 1000);
-    const me: Waiter = { started };
+    const queueUntil = Math.min(place.since + (this.options.queueTimeoutMs ?? 10_000), deadline - 1000);
+    const me: Waiter = { started: place.since };
     try {
+      // The pause when the store answers without a queue (a store of an older version, or one away): 5 to 250 ms, doubling.
       for (let pauseMs = 5; ; ) {
         const first = this.queue.length === 0 || this.queue[0] === me;
         // One behind others asks only when its time is up, once, for the store's reason.
@@ -213,13 +218,14 @@ export class Dispatcher {
           continue;
         }
         const releasesBefore = this.releases;
-        const reservation = await this.ask(invocation, tried, deadline);
+        const reservation = await this.ask(invocation, tried, place, deadline);
         if (reservation.kind === 'chosen') return { kind: 'target', target: this.target(reservation) };
         if (this.now() >= queueUntil) return { kind: 'none', why: reservation.reason };
         this.join(me);
         // A release here while the ask was under way found no one asleep to wake: ask again now.
         if (this.queue[0] !== me || this.releases !== releasesBefore) continue;
-        await this.sleep(me, Math.min(pauseMs, queueUntil - this.now()));
+        const waitMs = reservation.ahead === undefined ? pauseMs : Math.min(250, 20 * (reservation.ahead + 1));
+        await this.sleep(me, Math.min(waitMs, queueUntil - this.now()));
         pauseMs = Math.min(2 * pauseMs, 250);
       }
     } finally {
@@ -228,7 +234,12 @@ export class Dispatcher {
   }
 
   /** The strategy's choice, reserved in the shared state (one round trip), or why there is none. */
-  private async ask(invocation: Invocation, tried: ReadonlySet<string>, deadline: number) {
+  private async ask(
+    invocation: Invocation,
+    tried: ReadonlySet<string>,
+    place: QueuePlace,
+    deadline: number,
+  ): Promise<Reservation> {
     const { strategy } = this.options;
     // A strategy over the index never reads the list (and gets the nodes tried as `exclude`): no O(n) work a decision.
     const known = await this.fleet.liveNodes();
@@ -237,7 +248,7 @@ export class Dispatcher {
     if (selection.kind === 'select' && isIndexed(selection) && tried.size > 0)
       selection = { ...selection, exclude: [...tried] };
     const leaseMs = Math.max(1, deadline - this.now()) + (this.options.leaseGraceMs ?? 1000);
-    return selection.kind === 'select' ? await this.fleet.reserve(selection, leaseMs) : selection;
+    return selection.kind === 'select' ? await this.fleet.reserve(selection, leaseMs, place) : selection;
   }
 
   /** The reserved node, released once the forward to it is over, which wakes the first waiting invocation. */
@@ -288,6 +299,9 @@ interface Waiter {
   /** Set while it sleeps: ends the sleep at once. */
   wake?: () => void;
 }
+
+/** How long the store keeps a refused invocation's place: the longest pause (250 ms), and time for the next ask to arrive. */
+const PLACE_HOLD_MS = 750;
 
 function optionalHeader(value: string | string[] | undefined): string | undefined {
   return value === undefined ? undefined : String(value);

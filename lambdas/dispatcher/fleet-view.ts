@@ -1,5 +1,5 @@
 import { type NodeView, type PolicyContext, type Selection, ZERO_FIGURES } from '@strata/policy-engine';
-import type { FleetMember, MemberChange, Reservation, StateStore } from '../../common/state';
+import type { FleetMember, MemberChange, QueuePlace, Reservation, StateStore } from '../../common/state';
 import { LastKnownFleet } from './last-known-fleet';
 
 export interface FleetViewOptions {
@@ -103,11 +103,14 @@ export class FleetView {
     return this.nodes;
   }
 
-  /** Reserves in the shared state; while it is away (or if this call finds it so), over the last known fleet. */
-  async reserve(selection: Selection, leaseMs: number): Promise<Reservation> {
+  /**
+   * Reserves in the shared state, with the caller's place in its queue; while it is away
+   * (or if this call finds it so), over the last known fleet, where nothing queues.
+   */
+  async reserve(selection: Selection, leaseMs: number, place?: QueuePlace): Promise<Reservation> {
     if (this.store && !this.degraded) {
       try {
-        return await (await this.store).reserve(selection, leaseMs);
+        return await (await this.store).reserve(selection, leaseMs, place);
       } catch (error) {
         this.degrade(error);
       }

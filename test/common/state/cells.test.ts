@@ -182,6 +182,20 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     expect(await errorStats()).not.toMatch(/CROSSSLOT|MOVED/);
   });
 
+  test('a waiter queues in each cell it tries and is told its shortest queue; a slot freed in any cell goes to the first waiter', async () => {
+    const nodes = [0, 1, 2].map((k) => idsInCell(k, 3, 1, 'q')[0]);
+    for (const id of nodes) await store.heartbeat(report(id, 1), 60_000);
+    const selection = { kind: 'select', rule: 'least-outstanding' } as const;
+    const held = await Promise.all(nodes.map((_, k) => store.cells[k].reserve(selection)));
+    const ask = (id: string, since: number) => store.reserve(selection, undefined, { id, since, holdMs: 5_000 });
+    expect(await ask('w1', 1)).toMatchObject({ kind: 'no-capacity', ahead: 0 });
+    expect(await ask('w2', 2)).toMatchObject({ kind: 'no-capacity', ahead: 1 });
+    await (held[2] as Reserved).release();
+    expect(await ask('w2', 2)).toMatchObject({ kind: 'no-capacity', ahead: 1 });
+    expect(await ask('w1', 1)).toMatchObject({ kind: 'chosen', nodeId: nodes[2] });
+    expect(await errorStats()).not.toMatch(/CROSSSLOT|MOVED/);
+  });
+
   test("tier 0 reads each cell's free slots, which reservations and releases keep", async () => {
     const counts = [3, 1, 2];
     for (const [k, count] of counts.entries())

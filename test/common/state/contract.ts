@@ -40,6 +40,9 @@ const chosen = async (store: StateStore, selection: Selection) => {
   return r.kind === 'chosen' ? r.nodeId : undefined;
 };
 
+/** What a store answers when nothing has room and the caller does not queue. */
+const NO_ROOM_REPLY = { kind: 'no-capacity', reason: 'every candidate is full or gone' };
+
 /** Every indexed rule, with random draws and parameters. */
 export const arbitraryIndexedSelection = (ids: readonly string[]) =>
   fc
@@ -214,6 +217,54 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
 
   test('an empty selection has no capacity', async () => {
     expect((await store.reserve({ kind: 'select', rule: 'in-order', candidates: [] })).kind).toBe('no-capacity');
+  });
+
+  test('with places, waiters are served in the order they arrived; a place not asked for again within its hold is dropped; a reservation without one does not queue', async () => {
+    await store.heartbeat(report('a', { slotsTotal: 1 }), TTL);
+    const any = indexed({ rule: 'least-outstanding' });
+    const place = (id: string, since: number) => ({ id, since, holdMs: 100 });
+    const ask = async (id: string, since: number) => {
+      const r = await store.reserve(any, undefined, place(id, since));
+      return r.kind === 'chosen' ? r : r.ahead;
+    };
+    const first = (await store.reserve(any)) as Reserved; // the one slot, by a caller that does not queue
+    expect([await ask('w1', 1), await ask('w2', 2), await ask('w3', 3)]).toEqual([0, 1, 2]);
+    await first.release();
+    expect([await ask('w3', 3), await ask('w2', 2)]).toEqual([2, 1]); // the freed slot is w1's
+    const w1 = (await ask('w1', 1)) as Reserved;
+    expect(w1.nodeId).toBe('a');
+    await w1.release();
+    expect(await ask('w3', 3)).toBe(1);
+    const w2 = (await ask('w2', 2)) as Reserved;
+    expect(w2.nodeId).toBe('a');
+    expect(await store.reserve(any, undefined, place('w4', 4))).toMatchObject({
+      kind: 'no-capacity',
+      ahead: 1,
+      reason: 'every node is full; 1 invocations queued ahead of this one',
+    });
+    await w2.release();
+    await advance(60); // w3 asked 60 ms ago, w4 now: w3 is still ahead
+    expect(await ask('w4', 4)).toBe(1);
+    await advance(60); // w3's place has run out (its dispatcher stopped asking)
+    expect(((await ask('w4', 4)) as Reserved).nodeId).toBe('a');
+    await expect(store.reserve(any, undefined, place('bad id', 5))).rejects.toThrow(
+      'queue place id must be 1 to 200 printable ASCII characters, got "bad id"',
+    );
+  });
+
+  test('a waiter whose turn it is but whom nothing fits waits without holding back the one behind it', async () => {
+    await store.heartbeat(report('a', { slotsTotal: 1 }), TTL);
+    const held = (await store.reserve(indexed({ rule: 'least-outstanding' }))) as Reserved;
+    const notA = indexed({ rule: 'least-outstanding', exclude: ['a'] });
+    expect(await store.reserve(notA, undefined, { id: 'w1', since: 1, holdMs: 1000 })).toMatchObject({ ahead: 0 });
+    await held.release();
+    expect(await store.reserve(notA, undefined, { id: 'w1', since: 1, holdMs: 1000 })).toEqual(NO_ROOM_REPLY);
+    const w2 = await store.reserve(indexed({ rule: 'least-outstanding' }), undefined, {
+      id: 'w2',
+      since: 2,
+      holdMs: 1000,
+    });
+    expect(w2.kind).toBe('chosen');
   });
 
   describe('membership', () => {

@@ -50,6 +50,15 @@ const arbitraryStep = fc.oneof(
       op: fc.constant('reserve' as const),
       selection: arbitraryIndexedSelection(IDS),
       lease: fc.integer({ min: 50, max: 3000 }),
+      // A tier-1 caller's place in the queue, or none (tier 2).
+      place: fc.option(
+        fc.record({
+          id: fc.constantFrom('w1', 'w2', 'w3', 'w4'),
+          since: fc.integer({ min: 0, max: 50 }),
+          holdMs: fc.integer({ min: 50, max: 1000 }),
+        }),
+        { nil: undefined },
+      ),
     }),
   },
   {
@@ -106,7 +115,11 @@ async function replay(target: StateStore, steps: readonly Step[], advance: (ms: 
         break;
       }
       case 'reserve': {
-        const r: Reservation = await target.reserve(step.selection, step.lease);
+        const r: Reservation = await target.reserve(
+          step.selection,
+          step.lease,
+          'place' in step ? step.place : undefined,
+        );
         if (r.kind === 'chosen') held.push(r);
         seen.push(r.kind === 'chosen' ? [r.nodeId, r.inFlight, r.address] : r);
         break;

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eligibleNodes, type InvocationStrategy, invocationStrategy } from '@strata/policy-engine';
 import { REFUSED_HEADER } from '../../../common/http/headers';
-import { MemoryStateStore, type StateStore } from '../../../common/state';
+import { MemoryStateStore, RedisStateStore, type Reserved, type StateStore } from '../../../common/state';
 import { Dispatcher } from '../../../lambdas/dispatcher/dispatcher';
+import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 import { report } from '../../common/state/contract';
 
 /** A compute node stand-in on loopback: answers 200 naming itself, or refuses (nothing ran). */
@@ -144,10 +146,11 @@ describe('the dispatcher with each kind of strategy', () => {
 
 describe('the dispatcher while every node is full', () => {
   let server: Server;
-  afterAll(() => server?.close());
-
-  test('invocations queue in the order they arrived: the longest waiting takes each slot as it frees, here or elsewhere', async () => {
-    const ran: number[] = [];
+  let redis: RedisServer;
+  let ran: number[] = [];
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    // A node of one slot on loopback: records which invocation it ran, in order, each taking 15 ms.
     server = createServer((req, res) => {
       let body = '';
       req.on('data', (chunk) => (body += chunk));
@@ -157,25 +160,46 @@ describe('the dispatcher while every node is full', () => {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const store = new MemoryStateStore();
-    const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    await store.heartbeat(report('a', { address, slotsTotal: 1 }), 60_000);
-    // Another dispatcher holds the one slot: its release is seen here only by asking.
-    const elsewhere = await store.reserve({ kind: 'select', rule: 'in-order', candidates: [{ id: 'a', limit: 1 }] });
-    const dispatcher = new Dispatcher({
-      connect: async () => store,
-      strategyName: 'least-outstanding',
-      strategy: invocationStrategy('least-outstanding'),
-    });
-    const replies: Promise<{ statusCode: number }>[] = [];
-    for (let n = 0; n < 8; n++) {
-      replies.push(dispatcher.handle({ ...(invoke as object), body: JSON.stringify({ ms: n }) } as never));
-      await new Promise((resolve) => setTimeout(resolve, 7)); // each waiter pauses at least once before the next arrives
-    }
-    if (elsewhere.kind === 'chosen') await elsewhere.release();
-    expect((await Promise.all(replies)).map((reply) => reply.statusCode)).toEqual(Array(8).fill(200));
-    expect(ran).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
   });
+  afterAll(async () => {
+    server?.close();
+    await redis?.stop();
+  });
+
+  test.each([
+    ['one dispatcher (a local cluster), over the in-memory store', 'one', 'memory'],
+    ['a dispatcher for each invocation (Lambda containers), the order kept in a real redis-server', 'each', 'redis'],
+  ] as const)(
+    'invocations queue in the order they arrived, with %s: the longest waiting takes each slot as it frees, here or elsewhere',
+    async (_, dispatchers, kind) => {
+      ran = [];
+      const store: StateStore =
+        kind === 'memory'
+          ? new MemoryStateStore()
+          : await RedisStateStore.connect({ url: redis.url, keyPrefix: `queue-${randomUUID()}` });
+      const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await store.heartbeat(report('a', { address, slotsTotal: 1 }), 60_000);
+      // Another dispatcher holds the one slot: its release is seen here only by asking.
+      const elsewhere = (await store.reserve({ kind: 'select', rule: 'least-outstanding' })) as Reserved;
+      const dispatcher = () =>
+        new Dispatcher({
+          connect: async () => store,
+          strategyName: 'least-outstanding',
+          strategy: invocationStrategy('least-outstanding'),
+        });
+      const shared = dispatcher();
+      const replies: Promise<{ statusCode: number }>[] = [];
+      for (let n = 0; n < 8; n++) {
+        const by = dispatchers === 'one' ? shared : dispatcher();
+        replies.push(by.handle({ ...(invoke as object), body: JSON.stringify({ ms: n }) } as never));
+        await new Promise((resolve) => setTimeout(resolve, 7)); // each waiter asks and pauses before the next arrives
+      }
+      await elsewhere.release();
+      expect((await Promise.all(replies)).map((reply) => reply.statusCode)).toEqual(Array(8).fill(200));
+      expect(ran).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      await store.close();
+    },
+  );
 });
 
 describe('the dispatcher through a long state-store outage', () => {
