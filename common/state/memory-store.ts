@@ -119,17 +119,18 @@ export class MemoryStateStore implements StateStore {
     checkTtl('leaseMs', leaseMs);
     if (place) checkPlace(place);
     const now = this.sweep();
-    if (place) {
-      let ahead = 0;
-      for (const other of this.waiting.values()) if (other.since < place.since) ahead++;
-      if (ahead >= this.room()) {
-        this.waiting.set(place.id, { since: place.since, heldUntil: now + place.holdMs });
-        return queued(ahead);
-      }
-      // Its turn: it reserves or, if nothing here fits it, waits without holding back the others.
-      this.waiting.delete(place.id);
-    }
+    // With waiters ahead of it, refused while they are as many as the free slots; the first asks the rule.
+    let ahead = 0;
+    if (place) for (const other of this.waiting.values()) if (other.since < place.since) ahead++;
+    const wait = () => {
+      this.waiting.set(place!.id, { since: place!.since, heldUntil: now + place!.holdMs });
+      return queued(ahead);
+    };
+    if (place && ahead > 0 && ahead >= this.room()) return wait();
     const nodeId = isIndexed(selection) ? this.pickIndexed(selection) : this.pickCandidate(selection);
+    if (place && nodeId === undefined && ahead >= this.room()) return wait(); // first, and every node is full
+    // Placed, or nothing fits it while there is room for others: it waits without holding them back.
+    if (place) this.waiting.delete(place.id);
     if (nodeId === undefined) return NO_ROOM;
     const entry = this.entries.get(nodeId)!;
     entry.inFlight += 1;

@@ -369,14 +369,19 @@ export const RESERVE = script(
 local lease_ms, rule, cursor = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local sample, quantile, hash, step_seed = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 
--- The queue (a tier-1 caller's place, common/state/types.ts QueuePlace): refused while as
--- many waiters that arrived before it hold places as there are free slots; it keeps its place.
+-- The queue (a tier-1 caller's place, common/state/types.ts QueuePlace): with waiters ahead
+-- of it, refused while they are as many as the free slots, and it keeps its place; the
+-- first asks the rule, and keeps its place if every node is full.
 local place = ARGV[9]
+local WAITING, HOLDS = P .. ':waiting', P .. ':waiting-holds'
+local queue, ahead = false, 0
+local function wait(room)
+  redis.call('ZADD', WAITING, ARGV[10], place)
+  redis.call('ZADD', HOLDS, now + tonumber(ARGV[11]), place)
+  return {0, room, ahead}
+end
 if place ~= '' then
-  local WAITING, HOLDS = P .. ':waiting', P .. ':waiting-holds'
-  local free = tonumber(redis.call('GET', ROOM) or '0')
-  local ahead = 0
-  local queue = redis.call('EXISTS', WAITING) == 1
+  queue = redis.call('EXISTS', WAITING) == 1
   if queue then
     local gone = redis.call('ZRANGEBYSCORE', HOLDS, '-inf', now, 'LIMIT', 0, 100)
     if #gone > 0 then
@@ -384,16 +389,10 @@ if place ~= '' then
       redis.call('ZREM', HOLDS, unpack(gone))
     end
     ahead = redis.call('ZCOUNT', WAITING, '-inf', '(' .. ARGV[10])
-  end
-  if ahead >= free then
-    redis.call('ZADD', WAITING, ARGV[10], place)
-    redis.call('ZADD', HOLDS, now + tonumber(ARGV[11]), place)
-    return {0, free, ahead}
-  end
-  -- Its turn: it reserves or, if nothing fits it, waits without holding back the others.
-  if queue then
-    redis.call('ZREM', WAITING, place)
-    redis.call('ZREM', HOLDS, place)
+    if ahead > 0 then
+      local free = tonumber(redis.call('GET', ROOM) or '0')
+      if ahead >= free then return wait(free) end
+    end
   end
 end
 
@@ -495,7 +494,22 @@ else
   chosen = pick()
 end
 
-if chosen == nil then return {0, tonumber(redis.call('GET', ROOM) or '0')} end
+if chosen == nil then
+  local room = tonumber(redis.call('GET', ROOM) or '0')
+  if place ~= '' then
+    if ahead >= room then return wait(room) end
+    -- Nothing fits it, but there is room for others: it waits without holding them back.
+    if queue then
+      redis.call('ZREM', WAITING, place)
+      redis.call('ZREM', HOLDS, place)
+    end
+  end
+  return {0, room}
+end
+if queue then
+  redis.call('ZREM', WAITING, place)
+  redis.call('ZREM', HOLDS, place)
+end
 local count, epoch, address, room = count_moved(chosen, 1)
 local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)

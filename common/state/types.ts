@@ -26,10 +26,11 @@ export type Reservation = Reserved | NoRoom;
 /**
  * A tier-1 invocation's place in the store's queue, for when every node is full. The store
  * serves waiters in the order they arrived (`since`, ms since the epoch): a reservation
- * with a place is refused while as many waiters that arrived before it hold places as
- * there are free slots, and the refused caller keeps its place for `holdMs`. It asks again
- * within that, or its place is dropped (a dispatcher that died holds none). A reservation
- * without a place (tier 2's, for an invocation already admitted) does not queue.
+ * with a place and waiters ahead of it is refused while they are as many as the free
+ * slots; the first asks the rule as any reservation does, and waits if nothing fits while
+ * every node is full. A refused caller keeps its place for `holdMs`: it asks again within
+ * that, or its place is dropped (a dispatcher that died holds none). A reservation without
+ * a place (tier 2's, for an invocation already admitted) does not queue.
  */
 export interface QueuePlace {
   /** Unique to the invocation, printable ASCII (at most 200 characters). */

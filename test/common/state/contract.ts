@@ -252,6 +252,17 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
     );
   });
 
+  test('the first waiter asks the rule though no slot is free: a rule may place past the slots (a node that queues, the AutoNDP baseline)', async () => {
+    await store.heartbeat(report('a', { slotsTotal: 1 }), TTL);
+    const pastTheSlots = inOrder('a'); // a limit of 2 on a node of 1 slot
+    expect((await store.reserve(pastTheSlots)).kind).toBe('chosen');
+    const second = await store.reserve(pastTheSlots, undefined, { id: 'w1', since: 1, holdMs: 1000 });
+    expect([second.kind, (second as Reserved).inFlight]).toEqual(['chosen', 2]);
+    expect(await store.reserve(pastTheSlots, undefined, { id: 'w2', since: 2, holdMs: 1000 })).toMatchObject({
+      ahead: 0,
+    });
+  });
+
   test('a waiter whose turn it is but whom nothing fits waits without holding back the one behind it', async () => {
     await store.heartbeat(report('a', { slotsTotal: 1 }), TTL);
     const held = (await store.reserve(indexed({ rule: 'least-outstanding' }))) as Reserved;
