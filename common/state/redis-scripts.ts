@@ -494,22 +494,17 @@ else
   chosen = pick()
 end
 
+local left
 if chosen == nil then
-  local room = tonumber(redis.call('GET', ROOM) or '0')
-  if place ~= '' then
-    if ahead >= room then return wait(room) end
-    -- Nothing fits it, but there is room for others: it waits without holding them back.
-    if queue then
-      redis.call('ZREM', WAITING, place)
-      redis.call('ZREM', HOLDS, place)
-    end
-  end
-  return {0, room}
+  left = tonumber(redis.call('GET', ROOM) or '0')
+  if place ~= '' and ahead >= left then return wait(left) end
 end
+-- Placed, or nothing fits it while there is room for others: its place goes, so as not to hold them back.
 if queue then
   redis.call('ZREM', WAITING, place)
   redis.call('ZREM', HOLDS, place)
 end
+if chosen == nil then return {0, left} end
 local count, epoch, address, room = count_moved(chosen, 1)
 local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
 redis.call('ZADD', LEASES, now + lease_ms, lease)

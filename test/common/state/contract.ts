@@ -1,6 +1,6 @@
 import { INDEXED_RULES, type IndexedSelection, type Selection } from '@strata/policy-engine';
 import fc from 'fast-check';
-import { applyMembership, type NodeReport, type Reserved, type StateStore } from '../../../common/state';
+import { applyMembership, NO_ROOM, type NodeReport, type Reserved, type StateStore } from '../../../common/state';
 import { NOW } from '../../support/nodes';
 
 /** A store under test, and a way to let `ms` of its clock pass. */
@@ -39,9 +39,6 @@ const chosen = async (store: StateStore, selection: Selection) => {
   const r = await store.reserve(selection);
   return r.kind === 'chosen' ? r.nodeId : undefined;
 };
-
-/** What a store answers when nothing has room and the caller does not queue. */
-const NO_ROOM_REPLY = { kind: 'no-capacity', reason: 'every candidate is full or gone' };
 
 /** Every indexed rule, with random draws and parameters. */
 export const arbitraryIndexedSelection = (ids: readonly string[]) =>
@@ -269,7 +266,7 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
     const notA = indexed({ rule: 'least-outstanding', exclude: ['a'] });
     expect(await store.reserve(notA, undefined, { id: 'w1', since: 1, holdMs: 1000 })).toMatchObject({ ahead: 0 });
     await held.release();
-    expect(await store.reserve(notA, undefined, { id: 'w1', since: 1, holdMs: 1000 })).toEqual(NO_ROOM_REPLY);
+    expect(await store.reserve(notA, undefined, { id: 'w1', since: 1, holdMs: 1000 })).toEqual(NO_ROOM);
     const w2 = await store.reserve(indexed({ rule: 'least-outstanding' }), undefined, {
       id: 'w2',
       since: 2,
