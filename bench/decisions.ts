@@ -5,8 +5,9 @@
  */
 import { invocationStrategy, type NodeView } from '@strata/policy-engine';
 import { type NodeReport, RedisStateStore } from '../common/state';
+import { dispatcherPlace } from './fleet/probe';
 
-/** Runs `decisions` decisions over `concurrency` connections; each decision is the strategy plus one reserve. */
+/** Runs `decisions` decisions over `concurrency` connections; each decision is the strategy plus one reserve with its queue place, as the dispatcher's. */
 export async function measureDecisions(
   url: string,
   strategyName: string,
@@ -68,7 +69,10 @@ export async function prepareDecisions(
         for (let i = next++; i < count; i = next++) {
           const t0 = process.hrtime.bigint();
           const selection = decide();
-          if (selection.kind !== 'select' || (await store.reserve(selection)).kind !== 'chosen')
+          if (
+            selection.kind !== 'select' ||
+            (await store.reserve(selection, undefined, dispatcherPlace())).kind !== 'chosen'
+          )
             throw new Error('benchmark nodes ran out of room');
           if (record) latencies[done + i] = Number(process.hrtime.bigint() - t0) / 1e6;
         }
@@ -99,7 +103,7 @@ export async function prepareDecisions(
         usec: 0,
       };
       const selection = decide();
-      const command = selection.kind === 'select' ? admin.reserveCommand(selection) : [];
+      const command = selection.kind === 'select' ? admin.reserveCommand(selection, undefined, dispatcherPlace()) : [];
       await Promise.all([admin, ...dispatchers].map((s) => s.close()));
       const measured = latencies.subarray(0, done).sort();
       return {

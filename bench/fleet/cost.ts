@@ -10,7 +10,7 @@
  */
 import { invocationStrategy } from '@strata/policy-engine';
 import type { RedisStateStore } from '../../common/state';
-import { commandStats, computeId, redisCpu, registerFleet, standInReport } from './probe';
+import { commandStats, computeId, dispatcherPlace, redisCpu, registerFleet, standInReport } from './probe';
 
 export interface CallCost {
   /** Redis µs inside scripts per operation (commandstats: EVALSHA usec over the operations). */
@@ -119,7 +119,7 @@ export async function costAt(
       { now: Date.now(), random: Math.random, heartbeatTtlMs: ttlMs },
     );
     if (selection.kind !== 'select') throw new Error('power-of-two did not select');
-    const reservation = await s.reserve(selection);
+    const reservation = await s.reserve(selection, undefined, dispatcherPlace());
     if (reservation.kind !== 'chosen') throw new Error('the fleet ran out of room');
     await reservation.release();
   });

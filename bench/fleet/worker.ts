@@ -344,6 +344,8 @@ async function reserveOnce(
   if (selection.kind === 'no-capacity') return undefined;
   const started = performance.now();
   record((s) => s.decisionsSent++);
+  // Without a queue place: the dispatcher, refused, keeps asking in arrival order until placed; a
+  // stand-in does not, and places dropped at the first refusal held back every later reservation.
   const reservation = await store.reserve(selection);
   const ms = performance.now() - started;
   if (reservation.kind === 'chosen') setTimeout(() => void reservation.release().catch(fail), serviceMs);

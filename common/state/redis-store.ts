@@ -245,8 +245,8 @@ export class RedisStateStore implements StateStore {
   }
 
   /** The one command a reservation sends (EVALSHA of the reserve script); public for the benchmark. */
-  reserveCommand(selection: Selection, leaseMs = DEFAULT_LEASE_MS): string[] {
-    return this.evalsha(RESERVE, this.reserveArgs(selection, leaseMs));
+  reserveCommand(selection: Selection, leaseMs = DEFAULT_LEASE_MS, place?: QueuePlace): string[] {
+    return this.evalsha(RESERVE, this.reserveArgs(selection, leaseMs, place));
   }
 
   async close(): Promise<void> {

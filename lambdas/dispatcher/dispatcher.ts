@@ -218,9 +218,11 @@ export class Dispatcher {
           continue;
         }
         const releasesBefore = this.releases;
-        const reservation = await this.ask(invocation, tried, place, deadline);
+        // Its last ask: refused, its place lapses at once, not holding back those behind it for PLACE_HOLD_MS.
+        const last = this.now() >= queueUntil;
+        const reservation = await this.ask(invocation, tried, last ? { ...place, holdMs: 1 } : place, deadline);
         if (reservation.kind === 'chosen') return { kind: 'target', target: this.target(reservation) };
-        if (this.now() >= queueUntil) return { kind: 'none', why: reservation.reason };
+        if (last) return { kind: 'none', why: reservation.reason };
         this.join(me);
         // A release here while the ask was under way found no one asleep to wake: ask again now.
         if (this.queue[0] !== me || this.releases !== releasesBefore) continue;

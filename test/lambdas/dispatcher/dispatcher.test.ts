@@ -200,6 +200,36 @@ describe('the dispatcher while every node is full', () => {
       await store.close();
     },
   );
+
+  test.each([
+    ['the in-memory store', 'memory'],
+    ['a real redis-server', 'redis'],
+  ] as const)(
+    'an invocation that gives up at the queue timeout leaves no place behind it, with %s: the next one is not held back',
+    async (_, kind) => {
+      const store: StateStore =
+        kind === 'memory'
+          ? new MemoryStateStore()
+          : await RedisStateStore.connect({ url: redis.url, keyPrefix: `give-up-${randomUUID()}` });
+      const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await store.heartbeat(report('a', { address, slotsTotal: 1 }), 60_000);
+      const elsewhere = (await store.reserve({ kind: 'select', rule: 'least-outstanding' })) as Reserved;
+      const dispatcher = new Dispatcher({
+        connect: async () => store,
+        strategyName: 'least-outstanding',
+        strategy: invocationStrategy('least-outstanding'),
+        queueTimeoutMs: 60,
+      });
+      expect((await dispatcher.handle(invoke)).statusCode).toBe(503);
+      await elsewhere.release();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      // A later invocation (another container) finds the freed slot: no place of the one that gave up is ahead of it.
+      const place = { id: randomUUID(), since: Date.now(), holdMs: 750 };
+      const next = await store.reserve({ kind: 'select', rule: 'least-outstanding' }, 1000, place);
+      expect(next.kind).toBe('chosen');
+      await store.close();
+    },
+  );
 });
 
 describe('the dispatcher through a long state-store outage', () => {
