@@ -61,11 +61,21 @@ const RIGHTS: Record<StateRole, RoleRights> = {
   // fleet once), and keeps the functions directory's cache (GET, MGET, MSET when it filled it);
   // reads the live policy setting, and publishes it from SSM (SET) when asked or when missing;
   // merges what the adaptive strategy learned into the shared state (two scripts, EVALSHA).
-  // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0.
+  // With cells, also each cell's free slots (ROOM_LEFT) and membership version (GET) for tier 0,
+  // and takes a waiter's place out of the cells it no longer waits in (DROP_PLACE).
   // Its MSET and SET reach all its keys: tying a command to some keys takes a Redis 7 selector,
   // which ElastiCache's access strings do not document, and a deploy must not fail on it.
   dispatcher: {
-    scripts: [lua.MEMBERSHIP, lua.LIVE_NODES, lua.RESERVE, lua.RELEASE, lua.ROOM_LEFT, ADD_AND_READ, ROLL],
+    scripts: [
+      lua.MEMBERSHIP,
+      lua.LIVE_NODES,
+      lua.RESERVE,
+      lua.RELEASE,
+      lua.DROP_PLACE,
+      lua.ROOM_LEFT,
+      ADD_AND_READ,
+      ROLL,
+    ],
     commands: ['GET', 'MGET', 'MSET', 'SET'],
     keys: [...FLEET_KEYS, ':cursor:*', ':functions:*'],
     otherKeys: [POLICY_KEY, `${LEARNING_KEY_PREFIX}*`],

@@ -110,6 +110,8 @@ export class CellStateStore implements StateStore {
   private lastMembership: { version: number; versions: number[] } | undefined;
   /** The cell the next storage view is read from. */
   private storageTurn = 0;
+  /** The cells each queue place asked through this store stands in, until its hold runs out there. */
+  private readonly placesHeld = new Map<string, { cells: Set<number>; until: number }>();
 
   private constructor(
     readonly cells: readonly RedisStateStore[],
@@ -219,15 +221,34 @@ export class CellStateStore implements StateStore {
     return changes.length === 0 && version === knownVersion ? { version } : { version, changes };
   }
 
-  /** With a place, the caller queues in each cell it tries; the places it does not use run out on their own (their hold). */
+  /**
+   * With a place, the caller queues in each cell it tries. Placed in one, it takes its place
+   * out of the others it stood in (asked through this store), so that it does not count as a
+   * waiter ahead there for the rest of its hold; a place not taken out runs out on its own.
+   */
   async reserve(selection: Selection, leaseMs = DEFAULT_LEASE_MS, place?: QueuePlace): Promise<Reservation> {
     let refused: NoRoom = NO_ROOM;
+    const now = Date.now();
+    for (const [id, held] of this.placesHeld) if (held.until <= now) this.placesHeld.delete(id);
     for (const k of await this.tier0(selection)) {
       const inCell = this.restrict(selection, k);
       if (!inCell) continue;
       const { reservation, room } = await this.cells[k].reserveInCell(inCell, leaseMs, place);
       if (Number.isFinite(room)) this.rooms[k] = { room, at: Date.now() };
-      if (reservation.kind === 'chosen') return reservation;
+      if (reservation.kind === 'chosen') {
+        const held = place && this.placesHeld.get(place.id);
+        if (held) {
+          this.placesHeld.delete(place!.id);
+          await Promise.all([...held.cells].filter((j) => j !== k).map((j) => this.cells[j].dropPlace(place!.id)));
+        }
+        return reservation;
+      }
+      if (place && reservation.ahead !== undefined) {
+        const held = this.placesHeld.get(place.id) ?? { cells: new Set<number>(), until: 0 };
+        held.cells.add(k);
+        held.until = Date.now() + place.holdMs;
+        this.placesHeld.set(place.id, held);
+      }
       // The shortest queue it stands in: the caller asks again by it.
       if (reservation.ahead !== undefined && reservation.ahead < (refused.ahead ?? Infinity)) refused = reservation;
     }

@@ -513,6 +513,20 @@ return {1, chosen, count, lease, address, room or tonumber(redis.call('GET', ROO
 );
 
 /**
+ * ARGV: now, a queue place's id. Takes the place out of this store's queue: a waiter placed
+ * in another cell (common/state/cells.ts) gives up the places it holds in the cells it stood
+ * in before, so that they do not count as waiters ahead there until their hold runs out.
+ */
+export const DROP_PLACE = script(
+  'drop-place',
+  `
+redis.call('ZREM', P .. ':waiting', ARGV[2])
+redis.call('ZREM', P .. ':waiting-holds', ARGV[2])
+return 1
+`,
+);
+
+/**
  * ARGV: now, the OSD map epoch, the placement map (JSON, nodes/storage/placement.ts). The
  * storage tier's placement map (tier 3 by locality), kept in \`P:placement\` unless the one
  * there is of a newer epoch, or of this epoch and the same (several storage agents publish;
@@ -557,5 +571,6 @@ export const ALL_SCRIPTS = [
   MEMBERSHIP,
   RELEASE,
   RESERVE,
+  DROP_PLACE,
   ROOM_LEFT,
 ];

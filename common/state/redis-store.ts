@@ -3,6 +3,7 @@ import { type CommandClient, hashSlot, SlotClient, stateUrlOptions } from './clu
 import {
   ALL_SCRIPTS,
   DEREGISTER,
+  DROP_PLACE,
   HEARTBEAT,
   HEARTBEAT_STORAGE,
   LIVE_NODES,
@@ -237,6 +238,11 @@ export class RedisStateStore implements StateStore {
       },
       room,
     };
+  }
+
+  /** Takes a queue place out of this store's queue (a waiter placed in another cell). */
+  async dropPlace(id: string): Promise<void> {
+    await this.run(DROP_PLACE, [id]);
   }
 
   /** The free slots of this store's eligible nodes (its cell's), one O(1) call: tier 0's look at a cell. */

@@ -182,7 +182,7 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     expect(await errorStats()).not.toMatch(/CROSSSLOT|MOVED/);
   });
 
-  test('a waiter queues in each cell it tries and is told its shortest queue; a slot freed in any cell goes to the first waiter', async () => {
+  test('a waiter queues in each cell it tries and is told its shortest queue; a slot freed in any cell goes to the first waiter, who then leaves the other queues', async () => {
     const nodes = [0, 1, 2].map((k) => idsInCell(k, 3, 1, 'q')[0]);
     for (const id of nodes) await store.heartbeat(report(id, 1), 60_000);
     const selection = { kind: 'select', rule: 'least-outstanding' } as const;
@@ -193,6 +193,9 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     await (held[2] as Reserved).release();
     expect(await ask('w2', 2)).toMatchObject({ kind: 'no-capacity', ahead: 1 });
     expect(await ask('w1', 1)).toMatchObject({ kind: 'chosen', nodeId: nodes[2] });
+    // Placed, w1 left the queues of the cells it stood in: a slot freed there goes to w2 at once.
+    await (held[0] as Reserved).release();
+    expect(await ask('w2', 2)).toMatchObject({ kind: 'chosen', nodeId: nodes[0] });
     expect(await errorStats()).not.toMatch(/CROSSSLOT|MOVED/);
   });
 
