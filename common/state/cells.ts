@@ -237,9 +237,11 @@ export class CellStateStore implements StateStore {
       if (Number.isFinite(room)) this.rooms[k] = { room, at: Date.now() };
       if (reservation.kind === 'chosen') {
         const held = place && this.placesHeld.get(place.id);
-        if (held) {
-          this.placesHeld.delete(place!.id);
-          await Promise.all([...held.cells].filter((j) => j !== k).map((j) => this.cells[j].dropPlace(place!.id)));
+        if (place && held) {
+          this.placesHeld.delete(place.id);
+          // A place that could not be taken out runs out on its own: the reservation stands.
+          const others = [...held.cells].filter((j) => j !== k);
+          await Promise.all(others.map((j) => this.cells[j].dropPlace(place.id).catch(() => undefined)));
         }
         return reservation;
       }

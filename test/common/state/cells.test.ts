@@ -192,7 +192,12 @@ describe('a fleet over three cells on a three-primary Redis Cluster', () => {
     expect(await ask('w2', 2)).toMatchObject({ kind: 'no-capacity', ahead: 1 });
     await (held[2] as Reserved).release();
     expect(await ask('w2', 2)).toMatchObject({ kind: 'no-capacity', ahead: 1 });
+    // A cell that cannot be told (here cell 1) does not undo the placement: the place there runs out on its own.
+    const cell1 = store.cells[1];
+    const dropPlace = cell1.dropPlace;
+    cell1.dropPlace = () => Promise.reject(new Error('connection lost'));
     expect(await ask('w1', 1)).toMatchObject({ kind: 'chosen', nodeId: nodes[2] });
+    cell1.dropPlace = dropPlace;
     // Placed, w1 left the queues of the cells it stood in: a slot freed there goes to w2 at once.
     await (held[0] as Reserved).release();
     expect(await ask('w2', 2)).toMatchObject({ kind: 'chosen', nodeId: nodes[0] });
