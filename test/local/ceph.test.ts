@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { S3ObjectStore } from '../../common/object-store';
 import { RedisStateStore } from '../../common/state';
 import { functions } from '../../functions';
@@ -228,7 +229,7 @@ describe('the storage tier on RGW', () => {
       expect(found).toBe('127.0.0.1'); // where this one-host Ceph's OSDs listen, and where the storage node s2 below is
     });
 
-    test("the pgid computed in TypeScript is Ceph's own (ceph osd map) for 300 object names, RGW head names among them", () => {
+    test("the pgid computed in TypeScript is Ceph's own (ceph osd map) for 300 object names, RGW head names among them", async () => {
       const pools = (
         JSON.parse(ceph.ceph('osd', 'dump', '--format', 'json')) as {
           pools: { pool: number; pool_name: string; pg_num: number; object_hash: number }[];
@@ -244,28 +245,66 @@ describe('the storage tier on RGW', () => {
       for (let i = 0; i < 80; i++) names.push(`obj${'x'.repeat(i)}`.slice(0, i + 1));
       for (let i = 0; i < 20; i++) names.push(`${bucket}_données/ключ-${i}-✓`);
       // One ceph process for all: the CLI reads commands from stdin, one answer a line.
-      const run = spawnSync('ceph', ['--conf', ceph.conf, '--format', 'json'], {
-        input: names.map((name) => `osd map ${POOL} ${name}\n`).join(''),
-        encoding: 'utf8',
-        timeout: 120_000,
-      });
-      expect(run.status).toBe(0);
-      const answers = run.stdout
-        .split('\n')
-        .filter((line) => line.trim() !== '')
-        .map((line) => JSON.parse(line) as { objname: string; raw_pgid: string; pgid: string; acting_primary: number });
+      const osdMap = () => {
+        const run = spawnSync('ceph', ['--conf', ceph.conf, '--format', 'json'], {
+          input: names.map((name) => `osd map ${POOL} ${name}\n`).join(''),
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
+        expect(run.status).toBe(0);
+        return run.stdout
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+          .map(
+            (line) => JSON.parse(line) as { objname: string; raw_pgid: string; pgid: string; acting_primary: number },
+          );
+      };
+      let answers = osdMap();
       expect(answers.map((answer) => answer.objname)).toEqual(names);
       const raw = names.map((name) => `${pool.pool}.${rjenkinsHash(new TextEncoder().encode(name)).toString(16)}`);
       expect(raw).toEqual(answers.map((answer) => answer.raw_pgid)); // the hash itself, before the modulo
       const computed = names.map((name) => pgidOf({ poolId: pool.pool, pgNum: pool.pg_num }, name));
       expect(computed).toEqual(answers.map((answer) => answer.pgid));
       expect(new Set(computed).size).toBeGreaterThan(64); // spread over the pool's 128 PGs, not one
-      // The PGs' primaries as the storage agent reads them (pg dump pgs_brief), by the computed seed: each object's own.
-      const primaries = actingPrimariesOf(ceph.ceph('pg', 'dump', 'pgs_brief', '--format', 'json'), pool.pool);
-      expect(names.map((name) => primaries.get(pgSeed({ poolId: pool.pool, pgNum: pool.pg_num }, name)))).toEqual(
-        answers.map((answer) => answer.acting_primary),
-      );
-    }, 180_000);
+      // The PGs' primaries as the storage agent reads them (pg dump pgs_brief), by the computed seed:
+      // each object's own. The manager's view trails the OSD map by up to a stats report while PGs
+      // peer (CI saw one PG of 128 differ once), so both are read again until they agree, as the
+      // storage agent reads until two reads agree (nodes/storage/placement.ts); within a minute.
+      const primariesAgree = async () => {
+        const fromDump = () => {
+          const primaries = actingPrimariesOf(ceph.ceph('pg', 'dump', 'pgs_brief', '--format', 'json'), pool.pool);
+          return names.map((name) => primaries.get(pgSeed({ poolId: pool.pool, pgNum: pool.pg_num }, name)));
+        };
+        let dumped = fromDump();
+        const settled = Date.now() + 60_000;
+        while (
+          !isDeepStrictEqual(
+            dumped,
+            answers.map((answer) => answer.acting_primary),
+          ) &&
+          Date.now() < settled
+        ) {
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          dumped = fromDump();
+          answers = osdMap();
+        }
+        expect(dumped).toEqual(answers.map((answer) => answer.acting_primary));
+      };
+      await primariesAgree();
+      // The race provoked, as CI met it (an OSD that missed its heartbeats on a loaded host): osd.0
+      // marked down, alive, so that it says so and comes back within seconds. Its PGs (one copy
+      // here) lose their primary in the OSD map at once and get it back; the manager's view follows.
+      ceph.ceph('osd', 'down', '0');
+      const upAgain = Date.now() + 60_000;
+      const osd0Up = () =>
+        (JSON.parse(ceph.ceph('osd', 'dump', '--format', 'json')) as { osds: { osd: number; up: number }[] }).osds.find(
+          (osd) => osd.osd === 0,
+        )?.up === 1;
+      while (!osd0Up() && Date.now() < upAgain) await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(osd0Up()).toBe(true);
+      answers = osdMap();
+      await primariesAgree();
+    }, 300_000);
 
     test('the storage agent publishes the placement map into Redis with a read-only key, and a locator with no ceph CLI answers from it', async () => {
       const store = await RedisStateStore.connect({ url: redis.url, keyPrefix: 'placement-test' });
