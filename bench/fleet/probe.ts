@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RedisStateStore } from '../../common/state';
-import type { NodeReport, QueuePlace } from '../../common/state/types';
+import { type NodeReport, PLACE_HOLD_MS, type QueuePlace } from '../../common/state/types';
 
 /** A stand-in node's report, as the metrics agent builds it. */
 export function standInReport(id: string, role: 'compute' | 'storage', now: number, serviceMs?: number): NodeReport {
@@ -120,10 +120,10 @@ export async function registerFleet(store: RedisStateStore, n: number, storage: 
 
 /**
  * The place in the tier-1 queue that the dispatcher sends with every reservation (one per
- * invocation, held 750 ms: lambdas/dispatcher/dispatcher.ts): while nobody waits, it costs the
- * reserve script one EXISTS, which the benchmarks count as a dispatcher's decision does.
+ * invocation: lambdas/dispatcher/dispatcher.ts): while nobody waits, it costs the reserve
+ * script one EXISTS, which the benchmarks count as a dispatcher's decision does.
  */
-export const dispatcherPlace = (): QueuePlace => ({ id: randomUUID(), since: Date.now(), holdMs: 750 });
+export const dispatcherPlace = (): QueuePlace => ({ id: randomUUID(), since: Date.now(), holdMs: PLACE_HOLD_MS });
 
 export const computeId = (i: number) => `c${String(i).padStart(6, '0')}`;
 export const storageId = (i: number) => `s${String(i).padStart(2, '0')}`;

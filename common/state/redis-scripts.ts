@@ -353,6 +353,15 @@ return 1
 `,
 );
 
+/** The queue's keys (see RESERVE), and a place taken out of it: RESERVE and DROP_PLACE share them. */
+const QUEUE = `
+local WAITING, HOLDS = P .. ':waiting', P .. ':waiting-holds'
+local function leave_queue(id)
+  redis.call('ZREM', WAITING, id)
+  redis.call('ZREM', HOLDS, id)
+end
+`;
+
 /**
  * The twin of applySelection and applyIndexed in the policy engine: the candidate rules
  * here, the indexed rules from the engine's table (INDEXED_RULES), each its own Lua.
@@ -365,7 +374,7 @@ return 1
  */
 export const RESERVE = script(
   'reserve',
-  `
+  `${QUEUE}
 local lease_ms, rule, cursor = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local sample, quantile, hash, step_seed = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 
@@ -373,7 +382,6 @@ local sample, quantile, hash, step_seed = tonumber(ARGV[5]), tonumber(ARGV[6]), 
 -- of it, refused while they are as many as the free slots, and it keeps its place; the
 -- first asks the rule, and keeps its place if every node is full.
 local place = ARGV[9]
-local WAITING, HOLDS = P .. ':waiting', P .. ':waiting-holds'
 local queue, ahead = false, 0
 local function wait(room)
   redis.call('ZADD', WAITING, ARGV[10], place)
@@ -500,10 +508,7 @@ if chosen == nil then
   if place ~= '' and ahead >= left then return wait(left) end
 end
 -- Placed, or nothing fits it while there is room for others: its place goes, so as not to hold them back.
-if queue then
-  redis.call('ZREM', WAITING, place)
-  redis.call('ZREM', HOLDS, place)
-end
+if queue then leave_queue(place) end
 if chosen == nil then return {0, left} end
 local count, epoch, address, room = count_moved(chosen, 1)
 local lease = ARGV[#ARGV] .. '|' .. epoch .. '|' .. chosen
@@ -517,14 +522,7 @@ return {1, chosen, count, lease, address, room or tonumber(redis.call('GET', ROO
  * in another cell (common/state/cells.ts) gives up the places it holds in the cells it stood
  * in before, so that they do not count as waiters ahead there until their hold runs out.
  */
-export const DROP_PLACE = script(
-  'drop-place',
-  `
-redis.call('ZREM', P .. ':waiting', ARGV[2])
-redis.call('ZREM', P .. ':waiting-holds', ARGV[2])
-return 1
-`,
-);
+export const DROP_PLACE = script('drop-place', `${QUEUE}leave_queue(ARGV[2])\nreturn 1\n`);
 
 /**
  * ARGV: now, the OSD map epoch, the placement map (JSON, nodes/storage/placement.ts). The

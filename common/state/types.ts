@@ -69,6 +69,9 @@ export interface Membership {
 /** A reservation's lease when the caller gives none: past API Gateway's 29 s, no invocation still needs it. */
 export const DEFAULT_LEASE_MS = 30_000;
 
+/** How long the store keeps a dispatcher's refused invocation's place: the dispatcher's longest pause (250 ms), and time for its next ask to arrive. */
+export const PLACE_HOLD_MS = 750;
+
 /**
  * The state the policies share between decisions and between dispatchers: the node
  * registry with its heartbeats, the in-flight counts with their leases, the round-robin

@@ -10,7 +10,7 @@ import {
   HOPS_HEADER,
   REQUEST_ID_HEADER,
 } from '../../common/http/headers';
-import type { QueuePlace, Reservation, Reserved, StateStore } from '../../common/state';
+import { PLACE_HOLD_MS, type QueuePlace, type Reservation, type Reserved, type StateStore } from '../../common/state';
 import { deadlineOf, parseEvent, reply, resultOf } from './api-gateway';
 import { FleetView } from './fleet-view';
 
@@ -301,9 +301,6 @@ interface Waiter {
   /** Set while it sleeps: ends the sleep at once. */
   wake?: () => void;
 }
-
-/** How long the store keeps a refused invocation's place: the longest pause (250 ms), and time for the next ask to arrive. */
-const PLACE_HOLD_MS = 750;
 
 function optionalHeader(value: string | string[] | undefined): string | undefined {
   return value === undefined ? undefined : String(value);

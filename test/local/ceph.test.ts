@@ -259,7 +259,7 @@ describe('the storage tier on RGW', () => {
             (line) => JSON.parse(line) as { objname: string; raw_pgid: string; pgid: string; acting_primary: number },
           );
       };
-      let answers = osdMap();
+      const answers = osdMap();
       expect(answers.map((answer) => answer.objname)).toEqual(names);
       const raw = names.map((name) => `${pool.pool}.${rjenkinsHash(new TextEncoder().encode(name)).toString(16)}`);
       expect(raw).toEqual(answers.map((answer) => answer.raw_pgid)); // the hash itself, before the modulo
@@ -270,27 +270,22 @@ describe('the storage tier on RGW', () => {
       // each object's own. The manager's view trails the OSD map by up to a stats report while PGs
       // peer (CI saw one PG of 128 differ once), so both are read again until they agree, as the
       // storage agent reads until two reads agree (nodes/storage/placement.ts); within a minute.
-      const primariesAgree = async () => {
-        const fromDump = () => {
-          const primaries = actingPrimariesOf(ceph.ceph('pg', 'dump', 'pgs_brief', '--format', 'json'), pool.pool);
-          return names.map((name) => primaries.get(pgSeed({ poolId: pool.pool, pgNum: pool.pg_num }, name)));
-        };
+      const fromDump = () => {
+        const primaries = actingPrimariesOf(ceph.ceph('pg', 'dump', 'pgs_brief', '--format', 'json'), pool.pool);
+        return names.map((name) => primaries.get(pgSeed({ poolId: pool.pool, pgNum: pool.pg_num }, name)));
+      };
+      const primariesAgree = async (mapped: readonly { acting_primary: number }[]) => {
+        let fromMap = mapped.map((answer) => answer.acting_primary);
         let dumped = fromDump();
         const settled = Date.now() + 60_000;
-        while (
-          !isDeepStrictEqual(
-            dumped,
-            answers.map((answer) => answer.acting_primary),
-          ) &&
-          Date.now() < settled
-        ) {
+        while (!isDeepStrictEqual(dumped, fromMap) && Date.now() < settled) {
           await new Promise((resolve) => setTimeout(resolve, 2000));
           dumped = fromDump();
-          answers = osdMap();
+          fromMap = osdMap().map((answer) => answer.acting_primary);
         }
-        expect(dumped).toEqual(answers.map((answer) => answer.acting_primary));
+        expect(dumped).toEqual(fromMap);
       };
-      await primariesAgree();
+      await primariesAgree(answers);
       // The race provoked, as CI met it (an OSD that missed its heartbeats on a loaded host): osd.0
       // marked down, alive, so that it says so and comes back within seconds. Its PGs (one copy
       // here) lose their primary in the OSD map at once and get it back; the manager's view follows.
@@ -302,8 +297,7 @@ describe('the storage tier on RGW', () => {
         )?.up === 1;
       while (!osd0Up() && Date.now() < upAgain) await new Promise((resolve) => setTimeout(resolve, 1000));
       expect(osd0Up()).toBe(true);
-      answers = osdMap();
-      await primariesAgree();
+      await primariesAgree(osdMap());
     }, 300_000);
 
     test('the storage agent publishes the placement map into Redis with a read-only key, and a locator with no ceph CLI answers from it', async () => {
