@@ -19,7 +19,7 @@ import {
 import { type Phase, type SimulationResult, simulate } from '../bench/simulator/simulate';
 import { exitWith, wholeNumber } from '../common/cli';
 
-const USAGE = `npm run simulate:mixtures -- [--seeds 1,2,3,4,5] [--nodes 60] [--invocations 60000] [--load 0.8]
+const USAGE = `usage: npm run simulate:mixtures -- [--seeds 1,2,3,4,5] [--nodes 60] [--invocations 60000] [--load 0.8]
   [--out bench/results/adaptive-mixtures.json]
 The four phases of --invocations each, as in \`npm run simulate -- --phases\`.`;
 
@@ -85,11 +85,13 @@ async function main(): Promise<void> {
         invocations: { type: 'string', default: '60000' },
         load: { type: 'string', default: '0.8' },
         out: { type: 'string', default: 'bench/results/adaptive-mixtures.json' },
+        help: { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
     return exitWith(2, `${(error as Error).message}\n\n${USAGE}`);
   }
+  if (values.help) return void console.log(USAGE);
   const seeds = values.seeds.split(',').map((seed) => wholeNumber('seeds', seed, 0));
   const load = Number(values.load);
   if (!(load > 0 && load < 1.5)) exitWith(2, `--load must be a number above 0 and below 1.5, got "${values.load}"`);

@@ -315,7 +315,7 @@ export function loadStrataConfig(raw: unknown = {}, root: string = process.cwd()
       targetSlotUsePercent: compute.whole('targetSlotUsePercent', D.compute.targetSlotUsePercent, 10, 95),
       predictiveScaling: compute.oneOf(
         'predictiveScaling',
-        'forecast-only',
+        D.compute.predictiveScaling,
         PREDICTIVE_SCALING_MODES,
       ) as PredictiveScalingMode,
     },

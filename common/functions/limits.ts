@@ -1,6 +1,6 @@
 /**
  * What one invocation may ask for, set by the time it has. The dispatcher gives a compute
- * node 25 s to answer (its forward timeout, STRATA_FORWARD_TIMEOUT_MS, under API Gateway's
+ * node 28 s to answer (its forward timeout, STRATA_FORWARD_TIMEOUT_MS, under API Gateway's
  * 29 s integration timeout); before a function starts, the node may offer the invocation
  * to peers and wait up to 0.5 s for a slot on each of up to three nodes, and a data stage
  * may first be offered to a storage node that refuses it. What is left for the work
