@@ -211,10 +211,12 @@ export class Dispatcher {
       // The pause when the store answers without a queue (a store of an older version, or one away): 5 to 250 ms, doubling.
       for (let pauseMs = 5; ; ) {
         const first = this.queue.length === 0 || this.queue[0] === me;
-        // One behind others asks only when its time is up, once, for the store's reason.
+        // One behind others asks only when its time is up, once, for the store's reason. A
+        // retry that arrived before the head (its forward was refused) joins as the head, and
+        // asks: the one it passed sleeps until woken.
         if (!first && this.now() < queueUntil) {
           this.join(me);
-          await this.sleep(me, queueUntil - this.now());
+          if (this.queue[0] !== me) await this.sleep(me, queueUntil - this.now());
           continue;
         }
         const releasesBefore = this.releases;

@@ -232,6 +232,56 @@ describe('the dispatcher while every node is full', () => {
   );
 });
 
+describe('the dispatcher while every node is full: a retry that arrived first', () => {
+  test('an invocation whose forward was refused queues ahead of those that came after it, and both are served once a slot frees, long before the queue timeout', async () => {
+    const store = new MemoryStateStore();
+    const ran: number[] = [];
+    // Node a: one slot, each run 50 ms. Node r: refuses after 100 ms, leaving the fleet first.
+    const a = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        ran.push(JSON.parse(body).ms);
+        setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), 50);
+      });
+    });
+    const r = createServer((req, res) => {
+      req.resume();
+      setTimeout(async () => {
+        await store.deregister('r');
+        res.writeHead(503, { [REFUSED_HEADER]: 'full', 'content-type': 'application/json' }).end('{}');
+      }, 100);
+    });
+    for (const server of [a, r]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server: Server) => `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await store.heartbeat(report('a', { address: port(a), slotsTotal: 1 }), 60_000);
+      const elsewhere = (await store.reserve({ kind: 'select', rule: 'least-outstanding' })) as Reserved;
+      await store.heartbeat(report('r', { address: port(r), slotsTotal: 1 }), 60_000);
+      const dispatcher = new Dispatcher({
+        connect: async () => store,
+        strategyName: 'least-outstanding',
+        strategy: invocationStrategy('least-outstanding'),
+        queueTimeoutMs: 2000,
+      });
+      const handle = (ms: number) =>
+        dispatcher.handle({ ...(invoke as object), body: JSON.stringify({ ms }) } as never);
+      // 0 reaches r, which refuses it 100 ms later; 1 arrives meanwhile and waits at the head, asking.
+      const first = handle(0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const second = handle(1);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // 0 is back, ahead of 1
+      await elsewhere.release();
+      // Before the fix, 0 went to the head asleep until its queue timeout and 1, passed, slept
+      // too: nobody asked, 0 was served at its timeout and 1's last ask found the slot taken (503).
+      expect([(await first).statusCode, (await second).statusCode]).toEqual([200, 200]);
+      expect(ran).toEqual([0, 1]);
+    } finally {
+      for (const server of [a, r]) server.close();
+    }
+  });
+});
+
 describe('the dispatcher through a long state-store outage', () => {
   const servers: Server[] = [];
   afterAll(() => {
