@@ -391,11 +391,16 @@ end
 if place ~= '' then
   queue = redis.call('EXISTS', WAITING) == 1
   if queue then
-    local gone = redis.call('ZRANGEBYSCORE', HOLDS, '-inf', now, 'LIMIT', 0, 100)
-    if #gone > 0 then
-      redis.call('ZREM', WAITING, unpack(gone))
-      redis.call('ZREM', HOLDS, unpack(gone))
-    end
+    -- Every place that ran out goes before the count (100 a call, within unpack's limit):
+    -- a burst of them given up at once must not count as waiters ahead.
+    local gone
+    repeat
+      gone = redis.call('ZRANGEBYSCORE', HOLDS, '-inf', now, 'LIMIT', 0, 100)
+      if #gone > 0 then
+        redis.call('ZREM', WAITING, unpack(gone))
+        redis.call('ZREM', HOLDS, unpack(gone))
+      end
+    until #gone < 100
     ahead = redis.call('ZCOUNT', WAITING, '-inf', '(' .. ARGV[10])
     if ahead > 0 then
       local free = tonumber(redis.call('GET', ROOM) or '0')

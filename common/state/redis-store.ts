@@ -216,7 +216,9 @@ export class RedisStateStore implements StateStore {
   ): Promise<ReservationInCell> {
     checkTtl('leaseMs', leaseMs);
     if (place) checkPlace(place);
-    if (!isIndexed(selection) && selection.candidates.length === 0) return { reservation: NO_ROOM, room: Number.NaN };
+    // An empty candidate list has nothing to ask the store, unless it holds a queue place: then it queues (or leaves) as any.
+    if (!place && !isIndexed(selection) && selection.candidates.length === 0)
+      return { reservation: NO_ROOM, room: Number.NaN };
     const reply = (await this.run(RESERVE, this.reserveArgs(selection, leaseMs, place))) as [
       number,
       string | number,

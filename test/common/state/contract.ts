@@ -249,6 +249,31 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
     );
   });
 
+  test('places that ran out all go before the waiters ahead are counted, however many ran out at once', async () => {
+    await store.heartbeat(report('a', { slotsTotal: 1 }), TTL);
+    const any = indexed({ rule: 'least-outstanding' });
+    const held = (await store.reserve(any)) as Reserved;
+    // 250 waiters (more than one sweep's batch of 100) queue, then give up at once: no one asks again.
+    for (let n = 0; n < 250; n++) await store.reserve(any, undefined, { id: `w${n}`, since: n, holdMs: 100 });
+    await advance(200);
+    await held.release();
+    const next = await store.reserve(any, undefined, { id: 'late', since: 1000, holdMs: 100 });
+    expect(next.kind).toBe('chosen');
+  });
+
+  test('an empty candidate list with a place queues while every node is full, and leaves the queue once a slot is free', async () => {
+    await store.heartbeat(report('a', { slotsTotal: 1 }), TTL);
+    const any = indexed({ rule: 'least-outstanding' });
+    const empty = { kind: 'select', rule: 'in-order', candidates: [] } as const;
+    const held = (await store.reserve(any)) as Reserved;
+    expect(await store.reserve(empty, undefined, { id: 'w1', since: 1, holdMs: 1000 })).toMatchObject({ ahead: 0 });
+    await held.release();
+    expect(await store.reserve(any, undefined, { id: 'w2', since: 2, holdMs: 1000 })).toMatchObject({ ahead: 1 });
+    // w1's turn, with nothing to offer while a slot is free: its place goes, and w2 is served.
+    expect(await store.reserve(empty, undefined, { id: 'w1', since: 1, holdMs: 1000 })).toEqual(NO_ROOM);
+    expect((await store.reserve(any, undefined, { id: 'w2', since: 2, holdMs: 1000 })).kind).toBe('chosen');
+  });
+
   test('the first waiter asks the rule though no slot is free: a rule may place past the slots (a node that queues, the AutoNDP baseline)', async () => {
     await store.heartbeat(report('a', { slotsTotal: 1 }), TTL);
     const pastTheSlots = inOrder('a'); // a limit of 2 on a node of 1 slot
