@@ -487,10 +487,12 @@ if rule == 'in-order' or rule == 'rotate' or rule == 'fewest-in-flight' then
   if rule == 'in-order' then
     index = first_with_room(1)
   elseif rule == 'rotate' then
-    local start = (redis.call('INCR', P .. ':cursor:' .. cursor) - 1) % n
-    for step = 0, n - 1 do
-      local i = (start + step) % n + 1
-      if room(i) then index = i break end
+    if n > 0 then -- an empty list does not move the cursor
+      local start = (redis.call('INCR', P .. ':cursor:' .. cursor) - 1) % n
+      for step = 0, n - 1 do
+        local i = (start + step) % n + 1
+        if room(i) then index = i break end
+      end
     end
   else
     local sampled, fewest = math.min(sample, n), nil

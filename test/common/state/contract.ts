@@ -198,6 +198,10 @@ export function stateStoreContract(fixture: () => Promise<StoreFixture>): void {
     for (let i = 0; i < 4; i++) picks.push(((await store.reserve(rotate('x'))) as Reserved).nodeId);
     picks.push(((await store.reserve(rotate('y'))) as Reserved).nodeId);
     expect(picks).toEqual(['a', 'b', 'c', 'a', 'a']);
+    // An empty list (with a queue place, so that it reaches the store) moves no cursor.
+    const empty: Selection = { kind: 'select', rule: 'rotate', cursor: 'y', candidates: [] };
+    expect(await store.reserve(empty, undefined, { id: 'w1', since: 1, holdMs: 1000 })).toEqual(NO_ROOM);
+    expect(((await store.reserve(rotate('y'))) as Reserved).nodeId).toBe('b');
   });
 
   test('fewest-in-flight picks the least busy of its sample', async () => {
