@@ -48,6 +48,8 @@ export const moduleKey = (sha256: string) => `modules/${sha256}.wasm`;
 const versionKey = (name: string, version: number) =>
   `functions/${name}/versions/${String(version).padStart(8, '0')}.json`;
 const aliasKey = (name: string, alias: string) => `functions/${name}/aliases/${alias}.json`;
+/** What a removed function leaves: its last version number, so that a later deploy of the name never takes one again. */
+const removedKey = (name: string) => `functions/${name}/removed.json`;
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -88,7 +90,9 @@ export class FunctionRegistry {
     let record = same;
     if (!record) {
       if (!(await this.store.get(moduleKey(sha256)))) await this.store.put(moduleKey(sha256), Buffer.from(module));
-      let version = Math.max(0, ...existing.map((r) => r.version)) + 1;
+      // Past every number the name ever had: a node keeps a version's record for good, so a
+      // number taken again after a remove would run the removed function's code there.
+      let version = Math.max(await this.lastRemovedVersion(name), ...existing.map((r) => r.version)) + 1;
       for (let race = 0; !record; race++, version++) {
         if (race === MAX_VERSION_RACES)
           throw new Error(`${MAX_VERSION_RACES} deploys of ${name} raced this one; try again`);
@@ -145,14 +149,25 @@ export class FunctionRegistry {
     return record;
   }
 
-  /** Removes a function: its aliases first (so none points at a missing version), then its versions. Modules stay, by hash. */
+  /**
+   * Removes a function: its last version number is kept first (removedKey), then its aliases
+   * go (so none points at a missing version), then its versions. Modules stay, by hash.
+   */
   async remove(name: string): Promise<{ versions: number }> {
     const aliases = await this.store.list(`functions/${name}/aliases/`);
-    const versions = await this.store.list(`functions/${name}/versions/`);
+    const versions = await this.versions(name);
     if (aliases.length === 0 && versions.length === 0) throw new NotFoundError(`no function ${name}`);
+    const lastVersion = Math.max(await this.lastRemovedVersion(name), ...versions.map((r) => r.version));
+    await this.store.put(removedKey(name), JSON.stringify({ lastVersion, removedAt: this.now().toISOString() }));
     for (const key of aliases) await this.store.delete(key);
-    for (const key of versions) await this.store.delete(key);
+    for (const record of versions) await this.store.delete(versionKey(name, record.version));
     return { versions: versions.length };
+  }
+
+  /** The last version number of the name before it was last removed; 0 if it never was. */
+  private async lastRemovedVersion(name: string): Promise<number> {
+    const body = await this.store.get(removedKey(name));
+    return body ? (JSON.parse(body.toString('utf8')) as { lastVersion: number }).lastVersion : 0;
   }
 
   async names(): Promise<string[]> {

@@ -82,6 +82,13 @@ describe('the registry: versions never change, aliases move', () => {
     expect(await registry.remove('f')).toEqual({ versions: 1 });
     expect(await registry.table()).toEqual({ functions: {} });
     await expect(registry.remove('f')).rejects.toThrow(NotFoundError);
+    // Deployed again (another module, maybe another owner): a number the name never had, since
+    // a node keeps each version's record for good and would run the removed code under it.
+    const again = await registry.deploy('f', manifest('f'), await moduleNumber(2), 'live');
+    expect(again.record.version).toBe(2);
+    await registry.remove('f');
+    expect((await registry.deploy('f', manifest('f'), await moduleNumber(3))).record.version).toBe(3);
+    expect(resolveIn(await registry.table(), 'f').sha256).toBe((await registry.version('f', 3)).sha256);
   });
 });
 
