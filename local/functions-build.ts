@@ -130,19 +130,26 @@ export async function compileAssemblyScript(entry: string): Promise<Uint8Array> 
 }
 
 type Wabt = Awaited<ReturnType<typeof wabtModule>>;
+/** wabt's proposals, and multi-memory, which its JavaScript takes and its types do not name. */
+export type WatFeatures = NonNullable<Parameters<Wabt['parseWat']>[2]> & { multi_memory?: boolean };
 let wabt: Promise<Wabt> | undefined;
 
 /**
  * Compiles WebAssembly text to a binary module. Asynchronous because wabt's own
  * WebAssembly loads so; the first call takes about a tenth of a second, later ones
- * a millisecond or so. `fileName` only labels the errors.
+ * a millisecond or so. `fileName` only labels the errors; `features` turns on proposals
+ * past wabt's defaults (the tests' hostile modules use multi-memory and exceptions).
  */
-export async function compileWat(text: string, fileName = 'module.wat'): Promise<Uint8Array> {
+export async function compileWat(
+  text: string,
+  fileName = 'module.wat',
+  features: WatFeatures = {},
+): Promise<Uint8Array> {
   wabt ??= wabtModule();
   const tools = await wabt;
   let parsed: ReturnType<Wabt['parseWat']> | undefined;
   try {
-    parsed = tools.parseWat(fileName, text);
+    parsed = tools.parseWat(fileName, text, features);
     parsed.resolveNames();
     parsed.validate();
     return new Uint8Array(parsed.toBinary({}).buffer);

@@ -10,6 +10,8 @@ export const PACKAGE_LIMITS = {
   memoryPages: 1024,
   timeMs: RUN_BUDGET_MS,
   objectBytes: 1024 * 1024 * 1024,
+  /** The elements of a module's own tables, all together: about 1 MiB of the worker's heap at most. */
+  tableElements: 65_536,
 } as const;
 
 export const RUN_ENTRY_POINTS = ['run'] as const;
@@ -175,6 +177,12 @@ export function checkModule(bytes: Uint8Array, manifest: Manifest): CheckedModul
   let shape: ModuleShape;
   try {
     shape = moduleShape(bytes);
+    // A memory of its own, even beside env.memory (multi-memory), would not be capped. Asked
+    // before compiling: Node 20 does not compile a second memory, Node 22 (the nodes') does.
+    if (shape.ownMemories > 0)
+      throw new PackageError(
+        'the module defines its own memory; it must import env.memory instead (so that Strata caps it)',
+      );
     new WebAssembly.Module(bytes);
   } catch (error) {
     if (error instanceof ModuleFormatError || error instanceof WebAssembly.CompileError) {
@@ -187,6 +195,13 @@ export function checkModule(bytes: Uint8Array, manifest: Manifest): CheckedModul
     const name = `${item.module}.${item.name}`;
     if (item.kind === 'memory' && name === 'env.memory') {
       if (item.shared) throw new PackageError('env.memory must not be shared memory');
+      // The runtime gives the memory the manifest's cap as its maximum: a module that
+      // declares a lower one would not link, and every call would fail.
+      if (item.maxPages !== undefined && item.maxPages < manifest.limits.memoryPages) {
+        throw new PackageError(
+          `the module's env.memory declares a maximum of ${item.maxPages} pages, under manifest.limits.memoryPages (${manifest.limits.memoryPages}): declare no maximum, or lower memoryPages to it`,
+        );
+      }
       if (item.minPages > manifest.limits.memoryPages) {
         throw new PackageError(
           `the module's memory starts at ${item.minPages} pages, over manifest.limits.memoryPages (${manifest.limits.memoryPages}; at most ${PACKAGE_LIMITS.memoryPages})`,
@@ -207,13 +222,19 @@ export function checkModule(bytes: Uint8Array, manifest: Manifest): CheckedModul
       );
     }
   }
-  if (memoryMinPages === undefined) {
+  if (memoryMinPages === undefined) throw new PackageError('the module must import its memory as env.memory');
+  // Tables live outside the memory cap, on the worker's heap: each needs a maximum, and
+  // all of them together at most PACKAGE_LIMITS.tableElements.
+  const unbounded = shape.ownTables.findIndex((table) => table.max === undefined);
+  if (unbounded !== -1)
     throw new PackageError(
-      shape.ownMemories > 0
-        ? 'the module defines its own memory; it must import env.memory instead (so that Strata caps it)'
-        : 'the module must import its memory as env.memory',
+      `the module's table ${unbounded} has no maximum; declare one (its tables may hold ${PACKAGE_LIMITS.tableElements} elements in all)`,
     );
-  }
+  const elements = shape.ownTables.reduce((sum, table) => sum + table.max!, 0);
+  if (elements > PACKAGE_LIMITS.tableElements)
+    throw new PackageError(
+      `the module's tables may grow to ${elements} elements; at most ${PACKAGE_LIMITS.tableElements} in all (they are not in the memory cap)`,
+    );
   for (const entry of ['alloc', ...manifest.entryPoints]) {
     const found = shape.functions.get(entry);
     if (!found) {

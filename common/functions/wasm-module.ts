@@ -3,7 +3,7 @@
  * types, the exported functions with theirs, and the memory import's limits. Node's
  * `WebAssembly.Module.imports()` gives names and kinds but neither signatures nor memory
  * limits (the type-reflection proposal is not in Node 20), so the sections that say them
- * are read here: the type, import, function and export sections (spec §5.5).
+ * are read here: the type, import, function, table, memory and export sections (spec §5.5).
  */
 
 export type ValueType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref';
@@ -32,6 +32,8 @@ export interface ModuleShape {
   readonly otherExports: readonly { readonly name: string; readonly kind: string }[];
   /** Memories the module defines itself (section 5), as opposed to importing. */
   readonly ownMemories: number;
+  /** Tables the module defines itself (section 4), their limits in elements. */
+  readonly ownTables: readonly { readonly min: number; readonly max?: number }[];
 }
 
 /** The bytes are not a WebAssembly module that Strata can read (truncated, or not WebAssembly at all). */
@@ -64,6 +66,7 @@ export function moduleShape(bytes: Uint8Array): ModuleShape {
   const functionTypes: number[] = [];
   const exports: { name: string; kind: number; index: number }[] = [];
   let ownMemories = 0;
+  const ownTables: { min: number; max?: number }[] = [];
   while (!reader.done()) {
     const id = reader.byte();
     const size = reader.leb();
@@ -106,6 +109,16 @@ export function moduleShape(bytes: Uint8Array): ModuleShape {
       }
     } else if (id === 3) {
       for (let count = section.leb(); count > 0; count--) functionTypes.push(section.leb());
+    } else if (id === 4) {
+      for (let count = section.leb(); count > 0; count--) {
+        const type = section.byte();
+        if (type !== 0x70 && type !== 0x6f)
+          throw new ModuleFormatError(
+            `a table of type 0x${type.toString(16)}; only funcref and externref tables are read`,
+          );
+        const { min, max } = section.limits();
+        ownTables.push({ min, max });
+      }
     } else if (id === 5) {
       ownMemories = section.leb();
     } else if (id === 7) {
@@ -129,7 +142,7 @@ export function moduleShape(bytes: Uint8Array): ModuleShape {
     if (typeIndex === undefined) throw new ModuleFormatError(`export "${name}" names a function that does not exist`);
     functions.set(name, typeAt(types, typeIndex));
   }
-  return { imports, functions, otherExports, ownMemories };
+  return { imports, functions, otherExports, ownMemories, ownTables };
 }
 
 /** `(i32, i32) -> ()` */

@@ -32,6 +32,8 @@ class Failed extends Error {}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/** For `strata.fail`'s message: text that is not UTF-8 is still the function's own failure. */
+const lenientDecoder = new TextDecoder('utf-8');
 
 /** An instance of a module with its own memory, for one invocation or one data stage. */
 export class FunctionInstance {
@@ -46,7 +48,7 @@ export class FunctionInstance {
         this.output = this.bytesAt(ptr, len).slice();
       },
       fail: (ptr: number, len: number) => {
-        throw new Failed(decoder.decode(this.bytesAt(ptr, len)).slice(0, 1000));
+        throw new Failed(lenientDecoder.decode(this.bytesAt(ptr, len)).slice(0, 1000));
       },
     };
     const instance = guard(() => new WebAssembly.Instance(module, { env: { memory: this.memory }, strata }));
@@ -123,6 +125,10 @@ function guard<T>(body: () => T): T {
     if (error instanceof RangeError) throw new FunctionError('trap', error.message); // the stack ran out (deep recursion)
     if (error instanceof WebAssembly.LinkError)
       throw new FunctionError('trap', `the module does not link: ${error.message}`);
-    throw error;
+    // Anything else came out of the module's code too (a WebAssembly exception is not even an Error).
+    throw new FunctionError(
+      'trap',
+      error instanceof Error ? error.message : 'the module threw an exception it did not catch',
+    );
   }
 }

@@ -8,13 +8,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Manifest } from '../../../common/functions/manifest';
-import { compileWat } from '../../../local/functions-build';
+import { compileWat, type WatFeatures } from '../../../local/functions-build';
 
 export type Expected =
   /** Refused at deploy: a 400 whose message matches. */
   | { readonly at: 'deploy'; readonly status: 400; readonly message: RegExp }
   /** Deployed, then the invocation ends with this function error. */
-  | { readonly at: 'invoke'; readonly status: 424; readonly kind: 'trap' }
+  | { readonly at: 'invoke'; readonly status: 424; readonly kind: 'trap' | 'failed' }
   | { readonly at: 'invoke'; readonly status: 504; readonly kind: 'timeout' };
 
 export interface WasmCase {
@@ -24,6 +24,10 @@ export interface WasmCase {
   readonly file: string;
   readonly manifest: Manifest;
   readonly expected: Expected;
+  /** WebAssembly proposals its text needs, past wabt's defaults. */
+  readonly features?: WatFeatures;
+  /** What is done to the compiled module before it is sent (what wabt cannot write). */
+  readonly patch?: (module: Uint8Array) => Uint8Array;
 }
 
 export interface CompiledCase extends WasmCase {
@@ -116,6 +120,50 @@ export const HOSTILE_CASES: readonly WasmCase[] = [
     manifest: run('hostile-huge-memory', { memoryPages: 1024 }),
     expected: { at: 'deploy', status: 400, message: /2048 pages/ },
   },
+  {
+    name: 'hostile-memory-beside-env',
+    what: 'imports env.memory and defines a second memory of its own, up to 4 GiB (multi-memory)',
+    file: 'memory-beside-env.wat',
+    manifest: run('hostile-memory-beside-env'),
+    expected: { at: 'deploy', status: 400, message: /own memory.*env\.memory/ },
+    patch: withOwnMemory,
+  },
+  {
+    name: 'hostile-unbounded-table',
+    what: 'a table of ten million elements with no maximum, outside the memory cap',
+    file: 'unbounded-table.wat',
+    manifest: run('hostile-unbounded-table'),
+    expected: { at: 'deploy', status: 400, message: /table 0 has no maximum/ },
+  },
+  {
+    name: 'hostile-huge-table',
+    what: 'a table of a million elements, its maximum',
+    file: 'huge-table.wat',
+    manifest: run('hostile-huge-table'),
+    expected: { at: 'deploy', status: 400, message: /may grow to 1000000 elements; at most 65536/ },
+  },
+  {
+    name: 'hostile-memory-max-below',
+    what: 'its env.memory may grow to 2 pages, its manifest asks for 16: it could never link',
+    file: 'memory-max-below.wat',
+    manifest: run('hostile-memory-max-below'),
+    expected: { at: 'deploy', status: 400, message: /maximum of 2 pages, under manifest.limits.memoryPages \(16\)/ },
+  },
+  {
+    name: 'hostile-fail-not-utf8',
+    what: 'fails through strata.fail with a message that is not UTF-8',
+    file: 'fail-not-utf8.wat',
+    manifest: run('hostile-fail-not-utf8'),
+    expected: { at: 'invoke', status: 424, kind: 'failed' },
+  },
+  {
+    name: 'hostile-throws-exception',
+    what: 'throws a WebAssembly exception that nothing catches (not a JavaScript Error)',
+    file: 'throws-exception.wat',
+    manifest: run('hostile-throws-exception'),
+    expected: { at: 'invoke', status: 424, kind: 'trap' },
+    features: { exceptions: true },
+  },
 ];
 
 /** A module that behaves: its data stage counts the object's bytes, {"bytes": N}; finish answers that. */
@@ -125,6 +173,28 @@ export const GOOD_DATA_STAGE: Omit<WasmCase, 'expected'> = {
   file: 'count-bytes.wat',
   manifest: stage('count-bytes'),
 };
+
+/**
+ * The module with a memory section of its own added (one memory, 1 to 65,536 pages), before
+ * the first section that must follow it (spec §5.5.2: sections in order of their ids).
+ */
+export function withOwnMemory(module: Uint8Array): Uint8Array {
+  const memorySection = [5, 6, 1, 0x01, 1, 0x80, 0x80, 0x04]; // id, size, count, has a max, min 1, max 65536 (LEB128)
+  let at = 8;
+  while (at < module.length) {
+    const id = module[at];
+    let size = 0;
+    let next = at + 1;
+    for (let shift = 0; ; shift += 7) {
+      const byte = module[next++];
+      size += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) break;
+    }
+    if (id > 5) break;
+    at = next + size;
+  }
+  return Uint8Array.from([...module.subarray(0, at), ...memorySection, ...module.subarray(at)]);
+}
 
 /** The .wat text of a case. */
 export function watText(file: string): string {
@@ -136,7 +206,10 @@ let compiled: Promise<readonly CompiledCase[]> | undefined;
 /** Every hostile case with its module compiled (once per process). */
 export function hostileModules(): Promise<readonly CompiledCase[]> {
   compiled ??= Promise.all(
-    HOSTILE_CASES.map(async (item) => ({ ...item, module: await compileWat(watText(item.file), item.file) })),
+    HOSTILE_CASES.map(async (item) => ({
+      ...item,
+      module: (item.patch ?? ((module) => module))(await compileWat(watText(item.file), item.file, item.features)),
+    })),
   );
   return compiled;
 }
