@@ -27,6 +27,12 @@ export interface InstanceLimits {
   readonly memoryPages: number;
 }
 
+/**
+ * The most a call may output: the reply goes back through the dispatcher's Lambda, whose
+ * response is at most 6 MB, the output escaped inside it as a JSON string.
+ */
+export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+
 /** Thrown by `strata.fail` to end the call; caught by `call`. */
 class Failed extends Error {}
 
@@ -45,6 +51,8 @@ export class FunctionInstance {
     this.memory = new WebAssembly.Memory({ initial: limits.memoryMinPages, maximum: limits.memoryPages });
     const strata = {
       output: (ptr: number, len: number) => {
+        if (len > MAX_OUTPUT_BYTES)
+          throw new FunctionError('bad-output', `the output is ${len} bytes; at most ${MAX_OUTPUT_BYTES} (4 MiB)`);
         this.output = this.bytesAt(ptr, len).slice();
       },
       fail: (ptr: number, len: number) => {
@@ -120,6 +128,7 @@ function guard<T>(body: () => T): T {
   try {
     return body();
   } catch (error) {
+    if (error instanceof FunctionError) throw error;
     if (error instanceof Failed) throw new FunctionError('failed', error.message);
     if (error instanceof WebAssembly.RuntimeError) throw new FunctionError('trap', error.message);
     if (error instanceof RangeError) throw new FunctionError('trap', error.message); // the stack ran out (deep recursion)

@@ -14,7 +14,7 @@ export type Expected =
   /** Refused at deploy: a 400 whose message matches. */
   | { readonly at: 'deploy'; readonly status: 400; readonly message: RegExp }
   /** Deployed, then the invocation ends with this function error. */
-  | { readonly at: 'invoke'; readonly status: 424; readonly kind: 'trap' | 'failed' }
+  | { readonly at: 'invoke'; readonly status: 424; readonly kind: 'trap' | 'failed' | 'bad-output' }
   | { readonly at: 'invoke'; readonly status: 504; readonly kind: 'timeout' };
 
 export interface WasmCase {
@@ -163,6 +163,13 @@ export const HOSTILE_CASES: readonly WasmCase[] = [
     manifest: run('hostile-throws-exception'),
     expected: { at: 'invoke', status: 424, kind: 'trap' },
     features: { exceptions: true },
+  },
+  {
+    name: 'hostile-huge-output',
+    what: 'outputs 4 MiB and a byte, more than a reply through the Lambda carries',
+    file: 'huge-output.wat',
+    manifest: run('hostile-huge-output', { memoryPages: 96 }),
+    expected: { at: 'invoke', status: 424, kind: 'bad-output' },
   },
 ];
 
