@@ -52,8 +52,11 @@ export const TIER3_HEADER = 'x-strata-tier3';
 /** How many compute nodes the dispatcher offered the invocation to. */
 export const ATTEMPTS_HEADER = 'x-strata-attempts';
 
-/** Why a node refused an invocation it did not run. */
-export const REFUSALS = ['full', 'draining', 'over-thresholds'] as const;
+/**
+ * Why a node refused an invocation it did not run. `no-stage`: a storage node that does not
+ * know the data stage (an older build mid-deploy), on its 404, so the compute node runs it.
+ */
+export const REFUSALS = ['full', 'draining', 'over-thresholds', 'no-stage'] as const;
 export type Refusal = (typeof REFUSALS)[number];
 
 /**

@@ -361,7 +361,8 @@ export class ComputeNode extends NodeBase {
             offload: { kind: 'offloaded', node: decision.node.id },
           };
         }
-        if (reply.status === 404) throw new ObjectNotFoundError(key);
+        // A 404 with a refusal is a storage node without this data stage, not a missing object.
+        if (reply.status === 404 && !reply.headers[REFUSED_HEADER]) throw new ObjectNotFoundError(key);
         if (reply.status === 422) throw new DataLimitError(message());
         const functionError = reply.headers[FUNCTION_ERROR_HEADER];
         if (functionError) throw new FunctionError(String(functionError) as FunctionErrorKind, message());

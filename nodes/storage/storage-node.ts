@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type OffloadThresholds, underThresholds } from '@strata/policy-engine';
-import { BUDGET_HEADER, FUNCTION_VERSION_HEADER, NODE_HEADER } from '../../common/http/headers';
+import { BUDGET_HEADER, FUNCTION_VERSION_HEADER, NODE_HEADER, REFUSED_HEADER } from '../../common/http/headers';
 import { refuse, safeDecode, sendJson } from '../../common/http/json';
 import { ObjectNotFoundError, type ObjectStore } from '../../common/object-store';
 import { DataLimitError } from '../../functions';
@@ -29,7 +29,8 @@ export class StorageNode extends NodeBase {
     if (version === null)
       return sendJson(res, 400, { error: `${FUNCTION_VERSION_HEADER} must be a whole number of at least 1` });
     const fn = name === undefined ? undefined : await this.catalog.find(safeDecode(name) ?? '', version);
-    if (!fn?.dataStage) return sendJson(res, 404, { error: `no data stage at ${path}` });
+    if (!fn?.dataStage)
+      return sendJson(res, 404, { error: `no data stage at ${path}` }, name ? { [REFUSED_HEADER]: 'no-stage' } : {});
     if (req.method !== 'POST')
       return sendJson(res, 405, { error: `${req.method} is not allowed here; use POST` }, { allow: 'POST' });
     const budgetMs = Number(req.headers[BUDGET_HEADER] ?? fn.timeMs);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { forward } from '../../common/http/forward';
+import { REFUSED_HEADER } from '../../common/http/headers';
 import { LocalCluster } from '../../local/cluster';
 import { CORPUS } from '../../local/corpus';
 import { corpusFolder } from '../support/cluster';
@@ -133,6 +134,7 @@ async function send(
   return {
     status: reply.status,
     body: JSON.parse(reply.body.toString('utf8')) as { error?: string; message?: string },
+    refused: reply.headers[REFUSED_HEADER],
   };
 }
 
@@ -241,6 +243,11 @@ describe('hostile requests found once, kept fixed: a 4xx that says why, never a 
   test('a function name that is not valid percent-encoding: 404 at the API and at both nodes', async () => {
     for (const target of ['api', 'compute', 'storage'] as const)
       expect((await send(target, '/invoke/%E0%A4%A', '{}')).status).toBe(404);
+  });
+
+  test('a data stage the storage node does not know: 404, with the refusal that tells a compute node to run it itself', async () => {
+    expect(await send('storage', '/invoke/no-such-stage', '{}')).toMatchObject({ status: 404, refused: 'no-stage' });
+    expect(await send('storage', '/invoke/sleep', '{}')).toMatchObject({ status: 404, refused: 'no-stage' }); // no data stage
   });
 
   test('a sleep longer than an invocation has: 400 naming the limit, not a 504 after 25 s', async () => {
