@@ -130,15 +130,15 @@ export async function compileAssemblyScript(entry: string): Promise<Uint8Array> 
 }
 
 type Wabt = Awaited<ReturnType<typeof wabtModule>>;
-/** wabt's proposals, and multi-memory, which its JavaScript takes and its types do not name. */
-export type WatFeatures = NonNullable<Parameters<Wabt['parseWat']>[2]> & { multi_memory?: boolean };
+/** The WebAssembly proposals wabt may be told to accept past its defaults. */
+export type WatFeatures = NonNullable<Parameters<Wabt['parseWat']>[2]>;
 let wabt: Promise<Wabt> | undefined;
 
 /**
  * Compiles WebAssembly text to a binary module. Asynchronous because wabt's own
  * WebAssembly loads so; the first call takes about a tenth of a second, later ones
  * a millisecond or so. `fileName` only labels the errors; `features` turns on proposals
- * past wabt's defaults (the tests' hostile modules use multi-memory and exceptions).
+ * past wabt's defaults (a hostile module of the tests throws an exception).
  */
 export async function compileWat(
   text: string,
