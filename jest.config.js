@@ -20,6 +20,7 @@ const UNIT = [
   '/test/common/state/(http|memory)-store\\.test\\.ts$',
   '/test/functions/',
   '/test/lambdas/dispatcher/(dispatcher|last-known-fleet|secret)\\.test\\.ts$',
+  '/test/lambdas/functions-api\\.test\\.ts$',
   '/test/engine/',
   '/test/common/policy-faults\\.test\\.ts$',
   '/test/local/dashboard-store\\.test\\.ts$',

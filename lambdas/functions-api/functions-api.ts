@@ -21,7 +21,7 @@ export type AuditLog = (entry: Record<string, unknown>) => void;
 /**
  * The functions routes (docs/functions.md), behind API Gateway with IAM on AWS and on the
  * local API adapter: deploy, list, versions, alias, remove. Each change is written to the
- * durable registry first, then published to the dispatchers' cache, then audited.
+ * durable registry first, then audited, then published to the dispatchers' cache.
  *
  *   GET    /functions                       the functions and the built-ins
  *   GET    /functions/{name}                its versions and aliases
@@ -64,8 +64,24 @@ export class FunctionsApi {
       return reply(404, { error: `no route ${event.path}` });
     } catch (error) {
       if (error instanceof PackageError) return reply(error.status, { error: error.message });
+      if (error instanceof PublishError) return reply(503, { error: error.message });
       if (error instanceof NotFoundError) return reply(404, { error: error.message });
       throw error;
+    }
+  }
+
+  /**
+   * Publishes the registry's table to the dispatchers' cache after a change, which is
+   * already durable: if the cache cannot take it, the answer says what was done, and how
+   * the dispatchers, which go on with the table they hold until then, will learn of it.
+   */
+  private async publish(done: string, toFinish: string): Promise<void> {
+    try {
+      await publishTable(this.registry, this.cache);
+    } catch (error) {
+      throw new PublishError(
+        `${done}, but the dispatchers' cache could not be updated (${(error as Error).message}); they go on with the functions as they were until it is: ${toFinish}`,
+      );
     }
   }
 
@@ -100,7 +116,6 @@ export class FunctionsApi {
     if (body.alias !== undefined && typeof body.alias !== 'string') throw new PackageError('alias must be a string');
     const module = Buffer.from(body.module, 'base64');
     const { record, created } = await this.registry.deploy(name, body.manifest, module, body.alias);
-    await publishTable(this.registry, this.cache);
     this.audit({
       action: 'deploy',
       who: caller(event),
@@ -110,6 +125,7 @@ export class FunctionsApi {
       created,
       alias: body.alias,
     });
+    await this.publish(`${name} is deployed as version ${record.version}`, 'send the same request again');
     return reply(created ? 201 : 200, { ...summary(record), created, alias: body.alias });
   }
 
@@ -119,18 +135,21 @@ export class FunctionsApi {
       throw new PackageError('version must be a whole number of at least 1');
     const before = (await this.registry.aliases(name))[alias];
     const record = await this.registry.setAlias(name, alias, version as number);
-    await publishTable(this.registry, this.cache);
     this.audit({ action: 'alias', who: caller(event), name, alias, from: before, to: record.version });
+    await this.publish(`${name}:${alias} is moved to version ${record.version}`, 'send the same request again');
     return reply(200, { name, alias, version: record.version, previous: before });
   }
 
   private async remove(name: string, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
     const { versions } = await this.registry.remove(name);
-    await publishTable(this.registry, this.cache);
     this.audit({ action: 'remove', who: caller(event), name, versions });
+    await this.publish(`${name} is removed`, 'any later change to a function does it');
     return reply(200, { name, removed: versions });
   }
 }
+
+/** A change made in the registry that the dispatchers' cache did not take: the API answers 503 saying so. */
+class PublishError extends Error {}
 
 function summary(record: VersionRecord) {
   const { name, version, sha256, moduleBytes, createdAt, manifest } = record;
