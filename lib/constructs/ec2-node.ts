@@ -7,7 +7,7 @@ import {
   OnDemandAllocationStrategy,
 } from 'aws-cdk-lib/aws-autoscaling';
 import { InstanceType, type LaunchTemplate, type UserData } from 'aws-cdk-lib/aws-ec2';
-import { type IRole, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -50,15 +50,22 @@ export function nodeRole(
   description: string,
   access: { readonly bundle: Asset; readonly logGroup: ILogGroup; readonly stateSecret: ISecret },
 ): Role {
-  const role = new Role(scope, 'Role', {
-    assumedBy: new ServicePrincipal('ec2.amazonaws.com'),
-    description,
-    managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
-  });
-  acknowledgeNag(
-    role,
-    'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
-    'AmazonSSMManagedInstanceCore is the minimal AWS-maintained policy for Session Manager (no SSH); an inline copy would miss its updates',
+  const role = new Role(scope, 'Role', { assumedBy: new ServicePrincipal('ec2.amazonaws.com'), description });
+  // Session Manager's own actions (AWS's minimal policy for it), not AmazonSSMManagedInstanceCore,
+  // which also reads every Parameter Store parameter (ssm:GetParameter* on *): a compute node
+  // runs users' code, and no node reads a parameter.
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'SessionManager',
+      actions: [
+        'ssm:UpdateInstanceInformation',
+        'ssmmessages:CreateControlChannel',
+        'ssmmessages:CreateDataChannel',
+        'ssmmessages:OpenControlChannel',
+        'ssmmessages:OpenDataChannel',
+      ],
+      resources: ['*'],
+    }),
   );
   grantReadBundle(access.bundle, role);
   access.logGroup.grantWrite(role);
@@ -90,7 +97,7 @@ function grantReadBundle(bundle: Asset, role: IRole): void {
   acknowledgeNag(
     role,
     'IAM5[Resource::*]',
-    "kms:Decrypt of the asset bucket's key, which the app cannot name (the account's bootstrap chose it): only through S3 and only for the node bundle's bucket",
+    "Session Manager's five actions, which take no resource (the agent registers and opens its channels), and kms:Decrypt of the asset bucket's key, which the app cannot name (the account's bootstrap chose it): only through S3 and only for the node bundle's bucket",
   );
 }
 

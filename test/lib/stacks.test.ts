@@ -547,14 +547,31 @@ describe('StrataCompute', () => {
     });
   });
 
-  test('Session Manager instead of SSH', () => {
-    compute.hasResourceProperties('AWS::IAM::Role', {
-      ManagedPolicyArns: [
-        Match.objectLike({
-          'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/AmazonSSMManagedInstanceCore'])]),
-        }),
-      ],
+  test("Session Manager instead of SSH, and nothing else of Systems Manager's (no Parameter Store)", () => {
+    compute.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'SessionManager',
+            Effect: 'Allow',
+            Action: [
+              'ssm:UpdateInstanceInformation',
+              'ssmmessages:CreateControlChannel',
+              'ssmmessages:CreateDataChannel',
+              'ssmmessages:OpenControlChannel',
+              'ssmmessages:OpenDataChannel',
+            ],
+            Resource: '*',
+          },
+        ]),
+      },
     });
+    const nodeRoles = Object.entries(resourcesOf(compute, 'AWS::IAM::Role')).filter(([, role]) =>
+      JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('ec2.amazonaws.com'),
+    );
+    expect(nodeRoles.length).toBeGreaterThan(0);
+    for (const [name, role] of nodeRoles) expect([name, role.Properties.ManagedPolicyArns]).toEqual([name, undefined]);
+    expect(JSON.stringify(compute.toJSON())).not.toMatch(/ssm:GetParameter|AmazonSSMManagedInstanceCore/);
   });
 });
 
