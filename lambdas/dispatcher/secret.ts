@@ -177,7 +177,15 @@ export async function redisUrlWithUser(
   readSecret: (arn: string) => Promise<string> = getSecretString,
 ): Promise<string> {
   if (!secretArn) return url;
-  const { username, password } = JSON.parse(await readSecret(secretArn)) as { username?: unknown; password?: unknown };
+  let fields: { username?: unknown; password?: unknown };
+  try {
+    fields = JSON.parse(await readSecret(secretArn));
+  } catch (error) {
+    // JSON.parse's message quotes the text around the fault: the password, maybe. Never that.
+    if (error instanceof SyntaxError) throw new Error(`secret ${secretArn} is not JSON {"username", "password"}`);
+    throw error;
+  }
+  const { username, password } = fields ?? {};
   for (const [field, value] of Object.entries({ username, password }))
     if (typeof value !== 'string' || value === '') throw new Error(`secret ${secretArn} has no "${field}" field`);
   const withUser = new URL(url);

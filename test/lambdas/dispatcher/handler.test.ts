@@ -86,5 +86,17 @@ describe('the Lambda handler', () => {
     await expect(redisUrlWithUser('rediss://h:6380', 'arn:other', async () => '{"token":"t"}')).rejects.toThrow(
       'has no "username" field',
     );
+    // A secret edited by hand that is not JSON: the error names the secret, never its text
+    // (JSON.parse's own message quotes the text around the fault, here the password).
+    const broken = redisUrlWithUser(
+      'rediss://h:6380',
+      'arn:edited',
+      async () => '{"username":"u","password":Tr0ub4dor&3}',
+    );
+    await expect(broken).rejects.toThrow('secret arn:edited is not JSON {"username", "password"}');
+    await expect(broken).rejects.not.toThrow(/Tr0ub4dor/);
+    await expect(redisUrlWithUser('rediss://h:6380', 'arn:null', async () => 'null')).rejects.toThrow(
+      'secret arn:null has no "username" field',
+    );
   });
 });
