@@ -37,8 +37,12 @@ const KEYWORDS = new Set([
   ...COUNTS,
 ]);
 
+/** How deep a schema may nest (properties, items): far past what arguments need, far from the stack's limit. */
+export const MAX_SCHEMA_DEPTH = 32;
+
 /** Checks that a value is a schema of the supported keywords; answers the problems, each naming its place. */
-export function schemaProblems(schema: unknown, at = 'argsSchema'): string[] {
+export function schemaProblems(schema: unknown, at = 'argsSchema', depth = 0): string[] {
+  if (depth > MAX_SCHEMA_DEPTH) return [`${at} nests deeper than ${MAX_SCHEMA_DEPTH} levels, the limit`];
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return [`${at} must be an object`];
   const s = schema as Record<string, unknown>;
   const problems: string[] = [];
@@ -55,7 +59,7 @@ export function schemaProblems(schema: unknown, at = 'argsSchema'): string[] {
       problems.push(`${at}.properties must be an object of schemas`);
     } else {
       for (const [name, sub] of Object.entries(s.properties))
-        problems.push(...schemaProblems(sub, `${at}.properties.${name}`));
+        problems.push(...schemaProblems(sub, `${at}.properties.${name}`, depth + 1));
     }
   }
   if (s.required !== undefined && !(Array.isArray(s.required) && s.required.every((r) => typeof r === 'string'))) {
@@ -64,7 +68,7 @@ export function schemaProblems(schema: unknown, at = 'argsSchema'): string[] {
   if (s.additionalProperties !== undefined && s.additionalProperties !== false) {
     problems.push(`${at}.additionalProperties may only be false`);
   }
-  if (s.items !== undefined) problems.push(...schemaProblems(s.items, `${at}.items`));
+  if (s.items !== undefined) problems.push(...schemaProblems(s.items, `${at}.items`, depth + 1));
   if (s.enum !== undefined && !(Array.isArray(s.enum) && s.enum.length > 0))
     problems.push(`${at}.enum must be a non-empty array`);
   for (const key of COUNTS) {

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { BUILTINS } from '../../common/functions/builtins';
 import { publishTable, type RegistryCache } from '../../common/functions/directory';
-import { PACKAGE_LIMITS, PackageError } from '../../common/functions/manifest';
+import { checkFunctionName, PACKAGE_LIMITS, PackageError } from '../../common/functions/manifest';
 import { type FunctionRegistry, NotFoundError, type VersionRecord } from '../../common/functions/registry';
 import { safeDecode } from '../../common/http/json';
 
@@ -47,6 +47,8 @@ export class FunctionsApi {
     }
     const [, name, sub, alias] = parts as string[];
     try {
+      // Checked before any route reads the registry: a name is a key in it (`..%2F..` is not a name).
+      if (name !== undefined) checkFunctionName(name);
       if (parts.length === 1) {
         if (method !== 'GET') return notAllowed(method, 'GET');
         return reply(200, await this.list());

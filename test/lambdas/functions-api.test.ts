@@ -47,3 +47,22 @@ test("a change the dispatchers' cache cannot take is kept and audited, and the a
   expect([again.statusCode, JSON.parse(again.body).version, JSON.parse(again.body).created]).toEqual([200, 1, false]);
   expect(Object.keys((await memory.read()).table!.functions)).toEqual(['f']);
 });
+
+test('a name that is not a function name is a 400 naming it on every route, before the registry is read', async () => {
+  const registry = new FunctionRegistry(new FolderCodeStore(mkdtempSync(join(tmpdir(), 'strata-api-'))), BUILTIN_NAMES);
+  const api = new FunctionsApi(registry, new MemoryRegistryCache());
+  for (const [method, path] of [
+    ['GET', '/functions/..%2F..%2F..'],
+    ['DELETE', '/functions/..%2F..%2F..'],
+    ['PUT', '/functions/..%2Fx/aliases/live'],
+    ['GET', '/functions/Upper'],
+  ]) {
+    const answer = await api.handle(event(method, path, method === 'PUT' ? { version: 1 } : undefined));
+    expect([method, path, answer.statusCode, JSON.parse(answer.body).error]).toEqual([
+      method,
+      path,
+      400,
+      expect.stringMatching(/^name must be 1 to 64 characters of a-z, 0-9 and -, starting with a letter; got "/),
+    ]);
+  }
+});

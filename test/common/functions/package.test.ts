@@ -187,4 +187,18 @@ describe('the arguments schema', () => {
     ]);
     expect(schemaProblems({ pattern: '(' })).toEqual(['argsSchema.pattern must be a regular expression']);
   });
+
+  test('a schema nested past 32 levels is refused naming where, however deep (it was a stack overflow, a 500)', () => {
+    const nested = (depth: number) => {
+      let schema: Record<string, unknown> = { type: 'string' };
+      for (let i = 0; i < depth; i++) schema = { type: 'array', items: schema };
+      return schema;
+    };
+    expect(schemaProblems(nested(32))).toEqual([]);
+    for (const depth of [33, 200_000]) {
+      expect(() => parseManifest({ ...RUN, argsSchema: nested(depth) })).toThrow(
+        new PackageError(`manifest.argsSchema${'.items'.repeat(33)} nests deeper than 32 levels, the limit`),
+      );
+    }
+  });
 });
