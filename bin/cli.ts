@@ -87,8 +87,9 @@ const INVOKE_USAGE = `usage: npm run strata -- invoke FUNCTION [--data JSON | --
 
 const STATUS_USAGE = `usage: npm run strata -- status [--state URL] [--dashboard URL] [--minutes 15] [--region REGION] [--stack-prefix Strata]
 
-  --state URL     read the live nodes, per tier, from this state store: redis://, rediss://:TOKEN@host:port,
-                  or the http:// state of \`npm start\`
+  --state URL     read the live nodes, per tier, from this state store: redis://, rediss://user:password@host:port,
+                  or the http:// state of \`npm start\`; or put the URL in STRATA_STATE_URL instead, so that
+                  its password is in neither ps nor the shell's history
   --dashboard URL the dashboard page \`npm start\` printed: print its figures per tier
                   without either, ask the deployment on AWS (CloudWatch, ElastiCache, the API)
   --minutes       on AWS, the window the latest figures are taken from (default 15)
@@ -401,12 +402,13 @@ async function status(args: string[]): Promise<void> {
   );
   if (values.help) return void console.log(STATUS_USAGE);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`, STATUS_USAGE);
-  if (values.state !== undefined || values.dashboard !== undefined) {
+  const stateUrl = values.state ?? process.env.STRATA_STATE_URL;
+  if (stateUrl !== undefined || values.dashboard !== undefined) {
     if (values.dashboard !== undefined) {
       console.log(formatFigures(await pageFigures(values.dashboard)));
       console.log(`the dashboard: ${values.dashboard}\n`);
     }
-    if (values.state !== undefined) printNodes(await liveNodesFrom(values.state));
+    if (stateUrl !== undefined) printNodes(await liveNodesFrom(stateUrl));
     return;
   }
   const minutes = Number(values.minutes);
@@ -486,8 +488,12 @@ async function pageFigures(address: string): Promise<WidgetFigures[]> {
 }
 
 async function liveNodesFrom(url: string): Promise<NodeView[]> {
+  // Not the URL itself in the message: it may hold a password.
   if (!/^(rediss?|http):\/\//.test(url))
-    throw new UsageError(`--state must be a redis://, rediss:// or http:// URL, got "${url}"`, STATUS_USAGE);
+    throw new UsageError(
+      `--state (or STRATA_STATE_URL) must be a redis://, rediss:// or http:// URL, got one that starts "${url.split(':')[0].slice(0, 16)}:"`,
+      STATUS_USAGE,
+    );
   const store = await connectState(url).catch((error: Error) => {
     throw new OperatorError(`cannot reach the state store at ${new URL(url).host}: ${error.message}`);
   });

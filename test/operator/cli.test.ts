@@ -41,7 +41,10 @@ describe('the operator CLI without a deployment', () => {
     [['invoke'], 'give exactly one FUNCTION'],
     [['invoke', 'wordcount', '--data', '{key'], '--data must be JSON, got {key'],
     [['invoke', 'wordcount', '--via', 'ssh'], '--via must be lambda or api, got "ssh"'],
-    [['status', '--state', 'ftp://host'], '--state must be a redis://, rediss:// or http:// URL, got "ftp://host"'],
+    [
+      ['status', '--state', 'ftp://user:secret@host'],
+      '--state (or STRATA_STATE_URL) must be a redis://, rediss:// or http:// URL, got one that starts "ftp:"',
+    ],
   ])('%p exits 2 with the reason and the usage', async (args, message) => {
     const result = await cli(args);
     expect(result.status).toBe(2);
@@ -354,5 +357,10 @@ describe('the operator CLI against the local cluster (real processes, real redis
       ['s1', 'storage'],
     ]);
     expect(lines.at(-1)).toBe('3 live node(s)');
+  });
+
+  test('status reads the state store URL from STRATA_STATE_URL too, so that its password is not on the command line', async () => {
+    const result = await cli(['status'], { ...bareEnv(), STRATA_STATE_URL: redis.url });
+    expect([result.status, result.stdout.trim().split('\n').at(-1)]).toEqual([0, '3 live node(s)']);
   });
 });
