@@ -118,16 +118,26 @@ class UsageError extends Error {
 }
 
 function parse<const O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, usage: string) {
+  let parsed;
   try {
-    return parseArgs({
+    parsed = parseArgs({
       args,
       options: { ...options, help: { type: 'boolean' } },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (error) {
     throw new UsageError((error as Error).message, usage);
   }
+  // parseArgs keeps the last of a flag given twice: which one was meant is not for the CLI to guess.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || (options[token.name] as { multiple?: boolean } | undefined)?.multiple) continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice; give it once`, usage);
+    seen.add(token.name);
+  }
+  return parsed;
 }
 
 async function invoke(args: string[]): Promise<void> {
@@ -228,7 +238,7 @@ async function functionsCommand(args: string[]): Promise<void> {
     reply = await callApi(target, 'GET', `/functions/${encodeURIComponent(rest[0])}`);
   } else if (sub === 'alias') {
     want(3, 'NAME ALIAS VERSION');
-    const version = Number(rest[2]);
+    const version = /^\d+$/.test(rest[2]) ? Number(rest[2]) : Number.NaN; // not 1e3 or 0x10
     if (!Number.isInteger(version) || version < 1)
       throw new UsageError(`VERSION must be a whole number of at least 1, got "${rest[2]}"`, FUNCTIONS_USAGE);
     reply = await callApi(

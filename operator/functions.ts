@@ -57,5 +57,9 @@ export function readPackage(folder: string, alias?: string): string {
     if (error instanceof OperatorError) throw error;
     throw new OperatorError(`${join(folder, 'manifest.json')} is not JSON: ${(error as Error).message}`);
   }
-  return JSON.stringify({ manifest, module: read('module.wasm').toString('base64'), ...(alias ? { alias } : {}) });
+  return JSON.stringify({
+    manifest,
+    module: read('module.wasm').toString('base64'),
+    ...(alias === undefined ? {} : { alias }),
+  });
 }

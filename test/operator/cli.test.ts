@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LocalCluster } from '../../local/cluster';
 import { CORPUS } from '../../local/corpus';
 import { type LocalDashboard, serveDashboard } from '../../local/dashboard/server';
+import { compileWat } from '../../local/functions-build';
 import { type RedisServer, startRedisServer } from '../../local/redis-server';
 import { corpusFolder } from '../support/cluster';
 import { runScript } from '../support/processes';
@@ -41,6 +42,11 @@ describe('the operator CLI without a deployment', () => {
     [['invoke'], 'give exactly one FUNCTION'],
     [['invoke', 'wordcount', '--data', '{key'], '--data must be JSON, got {key'],
     [['invoke', 'wordcount', '--via', 'ssh'], '--via must be lambda or api, got "ssh"'],
+    [['invoke', 'wordcount', '--data', '{"key":"a"}', '--data', '{"key":"b"}'], '--data is given twice; give it once'],
+    [
+      ['functions', 'alias', 'f', 'live', '1e3', '--api', 'http://127.0.0.1:9'],
+      'VERSION must be a whole number of at least 1, got "1e3"',
+    ],
     [
       ['status', '--state', 'ftp://user:secret@host'],
       '--state (or STRATA_STATE_URL) must be a redis://, rediss:// or http:// URL, got one that starts "ftp:"',
@@ -292,6 +298,7 @@ describe('the operator CLI against the local cluster (real processes, real redis
       computeNodes: 2,
       slots: 1,
       metricsDir,
+      functionsFolder: mkdtempSync(join(tmpdir(), 'strata-functions-')), // the functions API, for functions deploy
     });
     await cluster.waitForNodes();
   }, 60_000);
@@ -357,6 +364,26 @@ describe('the operator CLI against the local cluster (real processes, real redis
       ['s1', 'storage'],
     ]);
     expect(lines.at(-1)).toBe('3 live node(s)');
+  });
+
+  test('functions deploy: an empty --alias is sent and refused by the API (exit 1, naming it), not dropped; a good one moves', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'strata-package-'));
+    const manifest = { name: 'nop', abi: 1, entryPoints: ['run'], limits: { memoryPages: 1, timeMs: 1000 } };
+    writeFileSync(join(folder, 'manifest.json'), JSON.stringify(manifest));
+    writeFileSync(
+      join(folder, 'module.wasm'),
+      await compileWat(`(module (import "env" "memory" (memory 1))
+        (func (export "alloc") (param i32) (result i32) (i32.const 0)) (func (export "run") (param i32 i32)))`),
+    );
+    const deploy = (alias: string) =>
+      cli(['functions', 'deploy', folder, '--name', 'nop', '--alias', alias, '--api', cluster.url]);
+    const empty = await deploy('');
+    expect([empty.status, empty.stdout + empty.stderr]).toEqual([
+      1,
+      expect.stringMatching(/alias must be 1 to 32 characters/),
+    ]);
+    const live = await deploy('live');
+    expect([live.status, JSON.parse(live.stdout)]).toEqual([0, expect.objectContaining({ version: 1, alias: 'live' })]);
   });
 
   test('status reads the state store URL from STRATA_STATE_URL too, so that its password is not on the command line', async () => {
