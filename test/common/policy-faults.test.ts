@@ -8,6 +8,7 @@ import { PolicyFaultReporter } from '../../common/policy-faults';
 import { MemoryStateStore } from '../../common/state';
 import { Dispatcher } from '../../lambdas/dispatcher/dispatcher';
 import { guardedStrategy } from '../../lambdas/dispatcher/handler';
+import { invokeEvent } from '../support/events';
 import { context, nodes, node as view } from '../support/nodes';
 import { report } from './state/contract';
 
@@ -108,15 +109,7 @@ describe('the dispatcher with a plugin that throws', () => {
       strategy: guardedStrategy('always-throws', {}, { metrics, logger }).policy,
       refreshMs: 1000,
     });
-    const invoke = {
-      httpMethod: 'POST',
-      path: '/invoke/sleep',
-      headers: {},
-      body: '{"ms": 0}',
-      isBase64Encoded: false,
-      requestContext: { requestId: 'r' },
-    } as never;
-    for (let i = 0; i < 3; i++) expect((await dispatcher.handle(invoke)).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await dispatcher.handle(invokeEvent())).statusCode).toBe(200);
     const stored = metrics.serializeMetrics() as unknown as { PolicyFaults?: number | number[] };
     expect(stored.PolicyFaults).toEqual([1, 1, 1]);
     expect(errors).toHaveLength(1); // logged once in the minute

@@ -6,17 +6,11 @@ import { MemoryStateStore, RedisStateStore, type Reserved, type StateStore } fro
 import { Dispatcher } from '../../../lambdas/dispatcher/dispatcher';
 import { type RedisServer, startRedisServer } from '../../../local/redis-server';
 import { report } from '../../common/state/contract';
+import { invokeEvent } from '../../support/events';
 
 // The dispatcher's queue on the memory store and on a real redis-server (a system test:
 // dispatcher.test.ts, in the unit project, needs no redis-server).
-const invoke = {
-  httpMethod: 'POST',
-  path: '/invoke/sleep',
-  headers: {},
-  body: '{"ms": 0}',
-  isBase64Encoded: false,
-  requestContext: { requestId: 'r' },
-} as never;
+const invoke = invokeEvent();
 
 describe('the dispatcher while every node is full', () => {
   let server: Server;
@@ -65,7 +59,7 @@ describe('the dispatcher while every node is full', () => {
       const replies: Promise<{ statusCode: number }>[] = [];
       for (let n = 0; n < 8; n++) {
         const by = dispatchers === 'one' ? shared : dispatcher();
-        replies.push(by.handle({ ...(invoke as object), body: JSON.stringify({ ms: n }) } as never));
+        replies.push(by.handle(invokeEvent(JSON.stringify({ ms: n }))));
         await new Promise((resolve) => setTimeout(resolve, 7)); // each waiter asks and pauses before the next arrives
       }
       await elsewhere.release();

@@ -5,6 +5,7 @@ import { REFUSED_HEADER } from '../../../common/http/headers';
 import { MemoryStateStore, type Reserved, type StateStore } from '../../../common/state';
 import { Dispatcher } from '../../../lambdas/dispatcher/dispatcher';
 import { report } from '../../common/state/contract';
+import { invokeEvent } from '../../support/events';
 
 /** A compute node stand-in on loopback: answers 200 naming itself, or refuses (nothing ran). */
 async function fakeNode(id: string, refuse = false): Promise<{ server: Server; address: string; calls: () => number }> {
@@ -41,14 +42,7 @@ function counting(store: StateStore) {
   return { proxy, calls };
 }
 
-const invoke = {
-  httpMethod: 'POST',
-  path: '/invoke/sleep',
-  headers: {},
-  body: '{"ms": 0}',
-  isBase64Encoded: false,
-  requestContext: { requestId: 'r' },
-} as never;
+const invoke = invokeEvent();
 
 describe('the dispatcher with each kind of strategy', () => {
   const servers: Server[] = [];
@@ -174,8 +168,7 @@ describe('the dispatcher while every node is full: a retry that arrived first', 
         strategy: invocationStrategy('least-outstanding'),
         queueTimeoutMs: 2000,
       });
-      const handle = (ms: number) =>
-        dispatcher.handle({ ...(invoke as object), body: JSON.stringify({ ms }) } as never);
+      const handle = (ms: number) => dispatcher.handle(invokeEvent(JSON.stringify({ ms })));
       // 0 reaches r, which refuses it 100 ms later; 1 arrives meanwhile and waits at the head, asking.
       const first = handle(0);
       await new Promise((resolve) => setTimeout(resolve, 20));
