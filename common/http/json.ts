@@ -111,8 +111,12 @@ export function sendJson(
     .end(body);
 }
 
-/** 503 that tells the caller nothing ran here, so another node may take it. */
-export function refuse(res: ServerResponse, why: Refusal): void {
+/**
+ * 503 that tells the caller nothing ran here, so another node may take it. Not for
+ * `no-stage`, which a storage node sends on its 404 (a client asking for a stage it does
+ * not have is not a server error).
+ */
+export function refuse(res: ServerResponse, why: Exclude<Refusal, 'no-stage'>): void {
   sendJson(
     res,
     503,
